@@ -1,0 +1,2 @@
+export * from './buffer-pool.js';
+export * from './ring-queue.js';

@@ -1,0 +1,3 @@
+/** rtmpbench library API: the protocol codec, buffers, server core and load generator. */
+export * from './protocol/index.js';
+export * from './buffers/index.js';

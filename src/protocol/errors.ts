@@ -1,0 +1,67 @@
+/**
+ * One registry of stable error codes. Classes say who must act:
+ * - ProtocolError: the peer broke the protocol (close that connection, log the reason);
+ * - LimitError: the peer stayed inside the protocol but hit a configured limit;
+ * - UsageError: the caller (our user, a scenario, a flag) passed something invalid.
+ * Messages carry the state and byte offset where the problem was seen.
+ */
+
+export const ERROR_CODES = {
+  RTMP_ERR_HANDSHAKE_VERSION: 'unsupported RTMP version byte in the handshake',
+  RTMP_ERR_HANDSHAKE_STATE: 'handshake used out of order',
+  RTMP_ERR_CHUNK_SIZE: 'invalid chunk size',
+  RTMP_ERR_CHUNK_STREAM_UNINITIALISED: 'chunk header refers to a chunk stream with no previous header',
+  RTMP_ERR_CHUNK_STREAM_LIMIT: 'too many chunk streams',
+  RTMP_ERR_MESSAGE_TOO_LARGE: 'message length above the configured limit',
+  RTMP_ERR_CONTROL_MALFORMED: 'protocol control message has the wrong length',
+  RTMP_ERR_READER_DEAD: 'data pushed to a reader that already failed',
+  RTMP_ERR_AMF_TRUNCATED: 'AMF value ends before its declared length',
+  RTMP_ERR_AMF_MALFORMED: 'AMF value is malformed',
+  RTMP_ERR_AMF_UNSUPPORTED: 'AMF type is not supported',
+  RTMP_ERR_AMF_LIMIT: 'AMF value exceeds a decoding limit',
+  RTMP_ERR_AMF_ENCODE: 'value cannot be encoded as AMF',
+  RTMP_ERR_COMMAND_MALFORMED: 'command message is malformed',
+  RTMP_ERR_TAG_TRUNCATED: 'audio/video tag header is truncated',
+  RTMP_ERR_INVALID_ARGUMENT: 'invalid argument',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorDetail {
+  /** Parser state name at the time of the error. */
+  state?: string;
+  /** Byte offset: in the stream for the chunk reader, in the value for AMF. */
+  offset?: number;
+  [key: string]: unknown;
+}
+
+export class RtmpError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: ErrorDetail;
+
+  constructor(code: ErrorCode, message: string, detail: ErrorDetail = {}) {
+    const where =
+      detail.state !== undefined || detail.offset !== undefined
+        ? ` (${[detail.state !== undefined ? `state ${detail.state}` : '', detail.offset !== undefined ? `offset ${detail.offset}` : '']
+            .filter(Boolean)
+            .join(', ')})`
+        : '';
+    super(`${ERROR_CODES[code]}: ${message}${where}`);
+    this.name = new.target.name;
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+/** The peer sent bytes that break the protocol. */
+export class ProtocolError extends RtmpError {}
+
+/** The peer's input was valid RTMP but exceeded a configured limit. */
+export class LimitError extends RtmpError {}
+
+/** Our caller passed something invalid (a flag, a scenario value, an API argument). */
+export class UsageError extends RtmpError {}
+
+export function isRtmpError(err: unknown): err is RtmpError {
+  return err instanceof RtmpError;
+}
