@@ -38,6 +38,8 @@ const POISON = 0xdb;
 export class BufferPool implements BufferAllocator {
   private readonly minShift: number;
   private readonly maxShift: number;
+  private readonly minClassBytes: number;
+  private readonly maxClassBytes: number;
   private readonly maxHeldBytes: number;
   private readonly debug: boolean;
   private readonly free: ArrayBuffer[][];
@@ -57,6 +59,8 @@ export class BufferPool implements BufferAllocator {
     }
     this.minShift = Math.log2(minClass);
     this.maxShift = Math.log2(maxClass);
+    this.minClassBytes = minClass;
+    this.maxClassBytes = maxClass;
     this.maxHeldBytes = options.maxHeldBytes ?? 64 * 1024 * 1024;
     this.debug = options.debug ?? false;
     this.free = [];
@@ -65,12 +69,13 @@ export class BufferPool implements BufferAllocator {
   }
 
   acquire(size: number): Buffer {
-    if (size > 2 ** this.maxShift) {
+    if (size > this.maxClassBytes) {
       // Too large to keep: allocated and left to the garbage collector.
       this.misses++;
       return Buffer.allocUnsafe(size);
     }
-    const shift = classShift(size, this.minShift);
+    // 32 - clz32(size - 1) is ceil(log2(size)) for size >= 2.
+    const shift = size <= this.minClassBytes ? this.minShift : 32 - Math.clz32(size - 1);
     const list = this.free[shift]!;
     let ab = list.pop();
     if (ab !== undefined) {
@@ -79,7 +84,7 @@ export class BufferPool implements BufferAllocator {
       this.freeSet?.delete(ab);
     } else {
       this.misses++;
-      ab = new ArrayBuffer(2 ** shift);
+      ab = new ArrayBuffer(1 << shift);
       this.owned.add(ab);
     }
     this.outstandingBytes += ab.byteLength;
@@ -99,7 +104,7 @@ export class BufferPool implements BufferAllocator {
       return;
     }
     this.heldBytes += ab.byteLength;
-    this.free[Math.log2(ab.byteLength)]!.push(ab);
+    this.free[31 - Math.clz32(ab.byteLength)]!.push(ab);
     this.freeSet?.add(ab);
   }
 
@@ -123,10 +128,4 @@ export class BufferPool implements BufferAllocator {
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
-}
-
-function classShift(size: number, minShift: number): number {
-  if (size <= 2 ** minShift) return minShift;
-  // 32 - clz32(size - 1) is ceil(log2(size)) for size >= 2.
-  return 32 - Math.clz32(size - 1);
 }

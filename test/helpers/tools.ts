@@ -1,5 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
+export { run, testSourceArgs, type RunResult } from '../../bench/lib/proc.js';
+
 const cache = new Map<string, boolean>();
 
 /**
@@ -18,33 +20,6 @@ export function hasTool(name: string, installHint = `apt-get install ${name}`): 
     }
   }
   return found;
-}
-
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program to completion, killing it (by PID) if it outlives `timeoutMs`. */
-export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
 }
 
 /** Starts a long-running program; the returned stop() kills exactly that PID. */
@@ -66,20 +41,4 @@ export function start(cmd: string, args: string[]): { child: ChildProcess; outpu
       }
     },
   };
-}
-
-/** ffmpeg arguments for a test source: H.264 (libx264) + AAC with a keyframe every `gopSeconds`. */
-export function testSourceArgs(opts: { seconds: number; fps?: number; size?: string; gopSeconds?: number; videoKbps?: number }): string[] {
-  const fps = opts.fps ?? 25;
-  const gop = Math.round(fps * (opts.gopSeconds ?? 2));
-  return [
-    '-hide_banner', '-loglevel', 'error',
-    '-f', 'lavfi', '-i', `testsrc=size=${opts.size ?? '320x240'}:rate=${fps}`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-t', String(opts.seconds),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-    '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
-    ...(opts.videoKbps ? ['-b:v', `${opts.videoKbps}k`, '-maxrate', `${opts.videoKbps}k`, '-bufsize', `${opts.videoKbps * 2}k`] : []),
-    '-c:a', 'aac', '-b:a', '64k',
-  ];
 }

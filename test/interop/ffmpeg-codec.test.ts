@@ -7,7 +7,7 @@ import { parseData } from '../../src/protocol/commands.js';
 import { MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO } from '../../src/protocol/constants.js';
 import { parseAudioTag, parseVideoTag } from '../../src/protocol/media-tags.js';
 import { decodeWithCuts } from '../helpers/bytes.js';
-import { MiniServer } from '../helpers/mini-server.js';
+import { MiniServer } from '../../bench/lib/mini-server.js';
 import { hasTool, run, testSourceArgs } from '../helpers/tools.js';
 
 const ffmpeg = hasTool('ffmpeg');

@@ -21,7 +21,8 @@ import type { OutgoingMessage, RtmpMessage } from '../../src/protocol/message.js
 /**
  * The smallest RTMP server the codec can make: enough session logic for ffmpeg to publish
  * to it (everything received is recorded) or to play from it (a fixed list of tags is sent).
- * It exists to test the codec against real peers, independently of the real server.
+ * It tests the codec against real peers independently of the real server (test/interop), and
+ * records real publish byte streams for the codec benchmark.
  */
 export class MiniSession {
   clientScheme: DigestScheme | null = null;
