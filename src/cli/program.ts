@@ -1,0 +1,28 @@
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
+
+/** The `rtmpbench` command: a thin shell over the library API, one file per subcommand. */
+export function buildProgram(): Command {
+  return new Command('rtmpbench')
+    .description('RTMP load generator and benchmarking suite with an optimized built-in RTMP server')
+    .version(VERSION)
+    .showHelpAfterError('(run rtmpbench --help for usage)')
+    .exitOverride();
+}
+
+/** Parses and runs; resolves to the process exit code and never throws. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; every parse problem is a usage error.
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    console.error(`rtmpbench: ${(err as Error)?.message ?? String(err)}`);
+    return EXIT_RUN_FAILED;
+  }
+}
