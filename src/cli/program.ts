@@ -1,14 +1,19 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
+import { registerServe } from './serve.js';
+import { isRtmpError, UsageError } from '../protocol/errors.js';
 
 /** The `rtmpbench` command: a thin shell over the library API, one file per subcommand. */
 export function buildProgram(): Command {
-  return new Command('rtmpbench')
+  const program = new Command('rtmpbench')
     .description('RTMP load generator and benchmarking suite with an optimized built-in RTMP server')
     .version(VERSION)
     .showHelpAfterError('(run rtmpbench --help for usage)')
     .exitOverride();
+  registerServe(program);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
 }
 
 /** Parses and runs; resolves to the process exit code and never throws. */
@@ -22,7 +27,11 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version exit 0; every parse problem is a usage error.
       return err.exitCode === 0 ? 0 : EXIT_USAGE;
     }
-    console.error(`rtmpbench: ${(err as Error)?.message ?? String(err)}`);
+    if (err instanceof UsageError) {
+      console.error(`rtmpbench: ${err.reason}`);
+      return EXIT_USAGE;
+    }
+    console.error(`rtmpbench: ${isRtmpError(err) ? err.message : ((err as Error)?.message ?? String(err))}`);
     return EXIT_RUN_FAILED;
   }
 }

@@ -154,6 +154,54 @@ export function encodeMessage(
   return encodeWithHeader(msg, chunkSize, FMT_0, Math.floor(msg.timestamp) % TWO_POW_32, allocator);
 }
 
+/**
+ * Encodes a message as `encodeMessage` does, straight into one contiguous buffer from the
+ * allocator (headers and payload pieces interleaved): the payload is copied once, and every
+ * socket then takes the message in a single write() instead of one per chunk.
+ */
+export function encodeMessageContiguous(
+  msg: OutgoingMessage,
+  chunkSize: number,
+  allocator: BufferAllocator = HEAP_ALLOCATOR,
+): Buffer {
+  assertWriteChunkSize(chunkSize);
+  assertMessage(msg);
+  const payload = msg.payload;
+  const length = payload.length;
+  const field = Math.floor(msg.timestamp) % TWO_POW_32;
+  const basic = basicHeaderSize(msg.csid);
+  const extended = field >= EXTENDED_TIMESTAMP_MARK;
+  const extBytes = extended ? 4 : 0;
+  const chunkCount = length === 0 ? 1 : Math.ceil(length / chunkSize);
+  const total = basic + 11 + extBytes + (chunkCount - 1) * (basic + extBytes) + length;
+  const out = allocator.acquire(total);
+  let o = writeBasicHeader(out, 0, FMT_0, msg.csid);
+  writeUInt24(out, o, extended ? EXTENDED_TIMESTAMP_MARK : field);
+  writeUInt24(out, o + 3, length);
+  out[o + 6] = msg.typeId;
+  out.writeUInt32LE(msg.streamId >>> 0, o + 7);
+  o += 11;
+  if (extended) {
+    out.writeUInt32BE(field, o);
+    o += 4;
+  }
+  let p = 0;
+  for (let i = 0; i < chunkCount; i++) {
+    if (i > 0) {
+      o = writeBasicHeader(out, o, FMT_3, msg.csid);
+      if (extended) {
+        out.writeUInt32BE(field, o);
+        o += 4;
+      }
+    }
+    const n = Math.min(chunkSize, length - p);
+    out.set(new Uint8Array(payload.buffer, payload.byteOffset + p, n), o);
+    o += n;
+    p += n;
+  }
+  return out;
+}
+
 /** Copies an encoded message into one contiguous buffer (for a single write, or tests). */
 export function flattenEncoded(encoded: EncodedMessage, allocator: BufferAllocator = HEAP_ALLOCATOR): Buffer {
   const out = allocator.acquire(encoded.byteLength);

@@ -38,6 +38,8 @@ export interface ErrorDetail {
 export class RtmpError extends Error {
   readonly code: ErrorCode;
   readonly detail: ErrorDetail;
+  /** The message without the code's description (for a CLI line). */
+  readonly reason: string;
 
   constructor(code: ErrorCode, message: string, detail: ErrorDetail = {}) {
     const where =
@@ -50,6 +52,7 @@ export class RtmpError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.detail = detail;
+    this.reason = message;
   }
 }
 

@@ -1,0 +1,249 @@
+import type { BufferPool } from '../buffers/buffer-pool.js';
+import { encodeMessageContiguous } from '../protocol/chunk-writer.js';
+import { onStatusCommand, rewriteSetDataFrame, Status } from '../protocol/commands.js';
+import { CSID_AUDIO, CSID_DATA, CSID_VIDEO, MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO } from '../protocol/constants.js';
+import { streamBeginMessage, streamEofMessage } from '../protocol/control.js';
+import { classifyAudio, classifyVideo, newAudioTagInfo, newVideoTagInfo } from '../protocol/media-tags.js';
+import type { OutgoingMessage } from '../protocol/message.js';
+import { GopCache } from './gop-cache.js';
+import { newDropCounters, type DropCounters, type SendQueue } from './send-queue.js';
+import { MessageClass, SharedMessage } from './shared-message.js';
+
+/** The message stream id media is encoded for; players on other ids get a patched copy. */
+export const FANOUT_STREAM_ID = 1;
+
+export interface StreamSettings {
+  chunkSize: number;
+  gopCache: boolean;
+  gopCacheMaxFrames: number;
+  gopCacheMaxBytes: number;
+  pool: BufferPool;
+}
+
+/** A player of a stream: the peer's send queue and the NetStream id it plays on. */
+export interface PlayerBinding {
+  readonly sessionId: number;
+  readonly streamId: number;
+  readonly queue: SendQueue;
+}
+
+export interface StreamStats {
+  key: string;
+  publishing: boolean;
+  players: number;
+  messagesIn: number;
+  bytesIn: number;
+  videoFramesIn: number;
+  audioFramesIn: number;
+  drops: DropCounters;
+  gopCacheBytes: number;
+  gopCacheMessages: number;
+  gopCacheOverflows: number;
+}
+
+// Classification results are written into these (single-threaded, used synchronously).
+const videoInfo = newVideoTagInfo();
+const audioInfo = newAudioTagInfo();
+
+/**
+ * One live stream (app/name): at most one publisher, any number of players. Each media
+ * message is encoded once, in wire form, and the same buffer is offered to every player's
+ * send queue; joiners get metadata, sequence headers and the GOP cache first.
+ */
+export class LiveStream {
+  readonly key: string;
+  private readonly settings: StreamSettings;
+  private readonly players: PlayerBinding[] = [];
+  private readonly gop: GopCache | null;
+  publisherSessionId = 0;
+  private metadata: SharedMessage | null = null;
+  private videoConfig: SharedMessage | null = null;
+  private audioConfig: SharedMessage | null = null;
+  private readonly drops = newDropCounters();
+  private messagesIn = 0;
+  private bytesIn = 0;
+  private videoFramesIn = 0;
+  private audioFramesIn = 0;
+  /** Media arrived since publish started (for the publisher's idle check). */
+  lastMediaAtMs = 0;
+
+  constructor(key: string, settings: StreamSettings) {
+    this.key = key;
+    this.settings = settings;
+    this.gop = settings.gopCache ? new GopCache(settings.gopCacheMaxFrames, settings.gopCacheMaxBytes) : null;
+  }
+
+  get publishing(): boolean {
+    return this.publisherSessionId !== 0;
+  }
+
+  get playerCount(): number {
+    return this.players.length;
+  }
+
+  get idle(): boolean {
+    return !this.publishing && this.players.length === 0;
+  }
+
+  /** Encodes a message for this stream's players (fan-out form, pooled, one reference). */
+  encode(msg: OutgoingMessage, cls: MessageClass): SharedMessage {
+    const pool = this.settings.pool;
+    return new SharedMessage(encodeMessageContiguous(msg, this.settings.chunkSize, pool), cls, msg.timestamp, pool);
+  }
+
+  startPublishing(sessionId: number): void {
+    this.publisherSessionId = sessionId;
+    this.lastMediaAtMs = performance.now();
+    for (const p of this.players) {
+      this.sendTo(p, onStatusCommand(p.streamId, { level: 'status', code: Status.PLAY_PUBLISH_NOTIFY, description: `${this.key} is now published` }));
+      this.sendTo(p, streamBeginMessage(p.streamId));
+      p.queue.waitForKeyframe();
+    }
+  }
+
+  /** The publisher left: players get end-of-stream and stay, waiting for the next publisher. */
+  stopPublishing(): void {
+    if (!this.publishing) return;
+    this.publisherSessionId = 0;
+    for (const p of this.players) {
+      this.sendTo(p, streamEofMessage(p.streamId));
+      this.sendTo(p, onStatusCommand(p.streamId, { level: 'status', code: Status.PLAY_UNPUBLISH_NOTIFY, description: `${this.key} is now unpublished` }));
+    }
+    this.replace('metadata', null);
+    this.replace('videoConfig', null);
+    this.replace('audioConfig', null);
+    this.gop?.clear();
+  }
+
+  addPlayer(p: PlayerBinding): void {
+    this.players.push(p);
+    if (!this.publishing) return;
+    for (const m of [this.metadata, this.videoConfig, this.audioConfig]) {
+      if (m !== null) this.offerTo(p, m, true);
+    }
+    const cached = this.gop?.snapshot() ?? [];
+    if (cached.length === 0) {
+      p.queue.waitForKeyframe();
+      return;
+    }
+    for (const m of cached) this.offerTo(p, m, false);
+  }
+
+  removePlayer(p: PlayerBinding): void {
+    const i = this.players.indexOf(p);
+    if (i < 0) return;
+    const last = this.players.pop()!;
+    if (i < this.players.length) this.players[i] = last;
+  }
+
+  /** Hot path: one audio, video or data message from the publisher. */
+  onPublisherMessage(typeId: number, timestamp: number, payload: Buffer): void {
+    let cls: MessageClass;
+    let csid: number;
+    this.messagesIn++;
+    this.bytesIn += payload.length;
+    if (typeId === MSG_VIDEO) {
+      csid = CSID_VIDEO;
+      if (!classifyVideo(payload, videoInfo)) cls = MessageClass.VIDEO_INTER;
+      else if (videoInfo.sequenceHeader) cls = MessageClass.CONFIG;
+      else if (videoInfo.keyframe) cls = MessageClass.VIDEO_KEY;
+      else if (videoInfo.disposable) cls = MessageClass.VIDEO_DISPOSABLE;
+      else if (videoInfo.command || videoInfo.sequenceEnd) cls = MessageClass.DATA;
+      else cls = MessageClass.VIDEO_INTER;
+      if (cls >= MessageClass.VIDEO_KEY) this.videoFramesIn++;
+      this.lastMediaAtMs = performance.now();
+    } else if (typeId === MSG_AUDIO) {
+      csid = CSID_AUDIO;
+      cls = classifyAudio(payload, audioInfo) && audioInfo.sequenceHeader ? MessageClass.CONFIG : MessageClass.AUDIO;
+      if (cls === MessageClass.AUDIO) this.audioFramesIn++;
+      this.lastMediaAtMs = performance.now();
+    } else {
+      csid = CSID_DATA;
+      const rewritten = rewriteSetDataFrame(payload);
+      cls = rewritten !== payload ? MessageClass.CONFIG : MessageClass.DATA;
+      payload = rewritten;
+      typeId = MSG_DATA_AMF0;
+    }
+    const msg = this.encode({ csid, typeId, streamId: FANOUT_STREAM_ID, timestamp, payload }, cls);
+    if (cls === MessageClass.CONFIG) {
+      this.replace(typeId === MSG_VIDEO ? 'videoConfig' : typeId === MSG_AUDIO ? 'audioConfig' : 'metadata', msg.retain());
+    } else if (this.gop !== null) {
+      this.gop.add(msg);
+    }
+    const players = this.players;
+    for (let i = 0; i < players.length; i++) this.offerTo(players[i]!, msg, false);
+    msg.release();
+  }
+
+  /** Sequence headers and metadata to resend before a keyframe after they were dropped. */
+  readonly configMessages = (): SharedMessage[] => {
+    const out: SharedMessage[] = [];
+    if (this.metadata !== null) out.push(this.metadata);
+    if (this.videoConfig !== null) out.push(this.videoConfig);
+    if (this.audioConfig !== null) out.push(this.audioConfig);
+    return out;
+  };
+
+  /** Counts a drop against this stream. */
+  countDrop(msg: SharedMessage): void {
+    const d = this.drops;
+    if (msg.cls >= MessageClass.VIDEO_KEY) d.video++;
+    else if (msg.cls === MessageClass.AUDIO) d.audio++;
+    else d.data++;
+    d.bytes += msg.byteLength;
+  }
+
+  stats(): StreamStats {
+    return {
+      key: this.key,
+      publishing: this.publishing,
+      players: this.players.length,
+      messagesIn: this.messagesIn,
+      bytesIn: this.bytesIn,
+      videoFramesIn: this.videoFramesIn,
+      audioFramesIn: this.audioFramesIn,
+      drops: { ...this.drops },
+      gopCacheBytes: this.gop?.byteLength ?? 0,
+      gopCacheMessages: this.gop?.length ?? 0,
+      gopCacheOverflows: this.gop?.overflows ?? 0,
+    };
+  }
+
+  /** Releases everything the stream holds (server shutdown, or the stream went idle). */
+  dispose(): void {
+    this.replace('metadata', null);
+    this.replace('videoConfig', null);
+    this.replace('audioConfig', null);
+    this.gop?.clear();
+  }
+
+  private sendTo(p: PlayerBinding, msg: OutgoingMessage): void {
+    const shared = this.encode(msg, MessageClass.CONTROL);
+    p.queue.sendControl(shared);
+    shared.release();
+  }
+
+  private offerTo(p: PlayerBinding, msg: SharedMessage, mustSend: boolean): void {
+    const target = p.streamId === FANOUT_STREAM_ID ? msg : retarget(msg, p.streamId, this.settings.pool);
+    if (mustSend) p.queue.sendControl(target);
+    else p.queue.offer(target);
+    if (target !== msg) target.release();
+  }
+
+  private replace(field: 'metadata' | 'videoConfig' | 'audioConfig', next: SharedMessage | null): void {
+    this[field]?.release();
+    this[field] = next;
+  }
+}
+
+/**
+ * The same message for a player on another message stream id: a copy with the stream id of
+ * its fmt-0 header patched (continuation chunks carry no stream id).
+ */
+function retarget(msg: SharedMessage, streamId: number, pool: BufferPool): SharedMessage {
+  const wire = pool.acquire(msg.byteLength);
+  msg.wire.copy(wire);
+  const basic = (wire[0]! & 0x3f) === 0 ? 2 : (wire[0]! & 0x3f) === 1 ? 3 : 1;
+  wire.writeUInt32LE(streamId >>> 0, basic + 7);
+  return new SharedMessage(wire, msg.cls, msg.timestamp, pool);
+}

@@ -1,0 +1,275 @@
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { BufferPool, type BufferPoolStats } from '../buffers/buffer-pool.js';
+import { UsageError } from '../protocol/errors.js';
+import type { ServerConfig } from './config.js';
+import type { StreamStats } from './live-stream.js';
+import { createLogger, type Logger } from './logger.js';
+import { newDropCounters, type DropCounters } from './send-queue.js';
+import { Session, type SessionContext } from './session.js';
+import { StatsHttpServer } from './stats-http.js';
+import { StreamRegistry } from './stream-registry.js';
+
+/** Bytes Node may buffer in a player's socket before write() asks us to wait. */
+const SOCKET_HIGH_WATER_MARK = 64 * 1024;
+const SWEEP_INTERVAL_MS = 1000;
+
+export interface PlayerStats {
+  session: number;
+  stream: string;
+  remote: string;
+  queuedBytes: number;
+  messagesSent: number;
+  bytesOut: number;
+  drops: DropCounters;
+}
+
+export interface ServerStats {
+  uptimeSeconds: number;
+  settings: Pick<ServerConfig, 'chunkSize' | 'gopCache' | 'backpressure' | 'maxQueuedBytes' | 'mergeWriteMs'>;
+  connections: { open: number; accepted: number; rejected: number; closedByReason: Record<string, number> };
+  publishers: number;
+  players: number;
+  bytesIn: number;
+  bytesOut: number;
+  drops: DropCounters;
+  gopCacheBytes: number;
+  streams: StreamStats[];
+  playerDetails: PlayerStats[];
+  pool: BufferPoolStats;
+  process: { cpuSeconds: number; rssBytes: number; maxRssBytes: number; heapUsedBytes: number };
+}
+
+export interface ListenAddresses {
+  host: string;
+  port: number;
+  tlsPort?: number;
+  statsPort?: number;
+}
+
+/**
+ * The built-in RTMP server: accept loop with a connection limit, sessions, the stream
+ * registry, periodic sweeps (idle peers, pings, merged-write flushes) and the stats endpoint.
+ */
+export class RtmpServer {
+  readonly config: ServerConfig;
+  readonly logger: Logger;
+  readonly pool = new BufferPool();
+  readonly registry: StreamRegistry;
+  private readonly sessions = new Set<Session>();
+  /** Sockets of closed sessions still flushing their last bytes (graceful close). */
+  private readonly draining = new Set<net.Socket>();
+  private readonly servers: net.Server[] = [];
+  private stats: StatsHttpServer | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly startedAtMs = performance.now();
+  private accepted = 0;
+  private rejected = 0;
+  private readonly closedByReason: Record<string, number> = {};
+  private closedBytesIn = 0;
+  private closedBytesOut = 0;
+  private closing: Promise<void> | null = null;
+  private readonly ctx: SessionContext;
+
+  constructor(config: ServerConfig, logger?: Logger) {
+    this.config = config;
+    this.logger = logger ?? createLogger(config.logLevel);
+    this.registry = new StreamRegistry({
+      chunkSize: config.chunkSize,
+      gopCache: config.gopCache,
+      gopCacheMaxFrames: config.gopCacheMaxFrames,
+      gopCacheMaxBytes: config.gopCacheMaxBytes,
+      pool: this.pool,
+    });
+    this.ctx = {
+      config,
+      pool: this.pool,
+      logger: this.logger,
+      registry: this.registry,
+      onClose: (s, reason) => this.onSessionClosed(s, reason),
+    };
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async listen(): Promise<ListenAddresses> {
+    const cfg = this.config;
+    const onSocket = (socket: net.Socket) => this.accept(socket);
+    const plain = net.createServer({ noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK }, onSocket);
+    const port = await listenOn(plain, cfg.host, cfg.port);
+    this.servers.push(plain);
+    const addresses: ListenAddresses = { host: cfg.host, port };
+    if (cfg.tlsPort !== undefined) {
+      let cert: Buffer;
+      let key: Buffer;
+      try {
+        cert = readFileSync(cfg.tlsCert!);
+        key = readFileSync(cfg.tlsKey!);
+      } catch (e) {
+        await this.close();
+        throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `cannot read the TLS certificate or key: ${(e as Error).message}`);
+      }
+      const secure = tls.createServer({ cert, key, highWaterMark: SOCKET_HIGH_WATER_MARK } as tls.TlsOptions, (s) => {
+        s.setNoDelay(true);
+        onSocket(s);
+      });
+      secure.on('tlsClientError', (err) => this.logger.info('tls handshake failed', { error: err.message }));
+      addresses.tlsPort = await listenOn(secure, cfg.host, cfg.tlsPort);
+      this.servers.push(secure);
+    }
+    if (cfg.statsPort !== undefined) {
+      this.stats = new StatsHttpServer(() => this.getStats());
+      addresses.statsPort = await this.stats.listen(cfg.statsHost ?? cfg.host, cfg.statsPort);
+    }
+    this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
+    if (cfg.pingIntervalMs > 0) this.timers.push(setInterval(() => this.pingAll(), cfg.pingIntervalMs));
+    if (cfg.mergeWriteMs > 0) this.timers.push(setInterval(() => this.flushAll(), cfg.mergeWriteMs));
+    for (const t of this.timers) t.unref();
+    return addresses;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing !== null || this.sessions.size >= this.config.maxConnections) {
+      this.rejected++;
+      this.logger.warn('connection refused', { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: this.closing ? 'shutting down' : `limit of ${this.config.maxConnections} connections` });
+      socket.destroy();
+      return;
+    }
+    this.accepted++;
+    const session = new Session(socket, this.ctx);
+    this.sessions.add(session);
+    this.logger.debug('connection', { session: session.id, remote: session.remote });
+  }
+
+  private onSessionClosed(session: Session, reason: string): void {
+    if (!this.sessions.delete(session)) return;
+    const socket = session.socket;
+    if (!socket.destroyed) {
+      this.draining.add(socket);
+      socket.once('close', () => this.draining.delete(socket));
+    }
+    this.closedBytesIn += session.bytesIn();
+    this.closedBytesOut += session.bytesOut();
+    const kind = reason.split(':')[0]!;
+    this.closedByReason[kind] = (this.closedByReason[kind] ?? 0) + 1;
+    const level = kind === 'peer-closed' || kind === 'shutdown' ? 'debug' : 'info';
+    this.logger[level]('connection closed', { session: session.id, remote: session.remote, role: session.role, reason });
+  }
+
+  /** Closes peers that went quiet: no bytes for idleTimeoutMs, or a publisher without media. */
+  private sweep(): void {
+    const now = performance.now();
+    const idle = this.config.idleTimeoutMs;
+    for (const s of this.sessions) {
+      if (now - s.lastReceiveMs > idle) {
+        s.close(`idle: nothing received for ${idle} ms`);
+        continue;
+      }
+      const published = s.publishedStream();
+      if (published !== null && now - published.lastMediaAtMs > idle) {
+        s.close(`publisher-idle: no media for ${idle} ms`);
+      }
+    }
+  }
+
+  private pingAll(): void {
+    for (const s of this.sessions) s.ping();
+  }
+
+  private flushAll(): void {
+    for (const s of this.sessions) if (s.queue.pending) s.queue.flush();
+  }
+
+  getStats(): ServerStats {
+    let bytesIn = this.closedBytesIn;
+    let bytesOut = this.closedBytesOut;
+    const playerDetails: PlayerStats[] = [];
+    let publishers = 0;
+    for (const s of this.sessions) {
+      bytesIn += s.bytesIn();
+      bytesOut += s.bytesOut();
+      if (s.publishedStream() !== null) publishers++;
+      const played = s.playedStream();
+      if (played !== null) {
+        playerDetails.push({
+          session: s.id,
+          stream: played.key,
+          remote: s.remote,
+          queuedBytes: s.queue.queuedBytes,
+          messagesSent: s.queue.messagesSent,
+          bytesOut: s.bytesOut(),
+          drops: { ...s.queue.drops },
+        });
+      }
+    }
+    const streams = [...this.registry.values()].map((st) => st.stats());
+    const drops = newDropCounters();
+    let gopCacheBytes = 0;
+    for (const st of streams) {
+      drops.video += st.drops.video;
+      drops.audio += st.drops.audio;
+      drops.data += st.drops.data;
+      drops.bytes += st.drops.bytes;
+      gopCacheBytes += st.gopCacheBytes;
+    }
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    const cfg = this.config;
+    return {
+      uptimeSeconds: (performance.now() - this.startedAtMs) / 1000,
+      settings: { chunkSize: cfg.chunkSize, gopCache: cfg.gopCache, backpressure: cfg.backpressure, maxQueuedBytes: cfg.maxQueuedBytes, mergeWriteMs: cfg.mergeWriteMs },
+      connections: { open: this.sessions.size, accepted: this.accepted, rejected: this.rejected, closedByReason: { ...this.closedByReason } },
+      publishers,
+      players: playerDetails.length,
+      bytesIn,
+      bytesOut,
+      drops,
+      gopCacheBytes,
+      streams,
+      playerDetails,
+      pool: this.pool.stats(),
+      process: {
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        rssBytes: mem.rss,
+        maxRssBytes: process.resourceUsage().maxRSS * 1024,
+        heapUsedBytes: mem.heapUsed,
+      },
+    };
+  }
+
+  /**
+   * Stops accepting, tells players the stream ended (StreamEOF, UnpublishNotify), lets queued
+   * bytes drain for up to `drainMs`, then closes every socket.
+   */
+  close(drainMs = 1000): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    this.closing = (async () => {
+      for (const t of this.timers) clearInterval(t);
+      this.timers = [];
+      const closed = Promise.all(this.servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+      for (const stream of this.registry.values()) stream.stopPublishing();
+      for (const s of this.sessions) s.close('shutdown', true);
+      const deadline = Date.now() + drainMs;
+      while (this.draining.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const socket of this.draining) socket.destroy();
+      this.registry.disposeAll();
+      await this.stats?.close();
+      await closed;
+    })();
+    return this.closing;
+  }
+}
+
+function listenOn(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(new UsageError('RTMP_ERR_INVALID_ARGUMENT', `cannot listen on ${host}:${port}: ${err.message}`));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}

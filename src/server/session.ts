@@ -1,0 +1,413 @@
+import type { Socket } from 'node:net';
+import type { BufferPool } from '../buffers/buffer-pool.js';
+import { isAmfObject } from '../protocol/amf-types.js';
+import { ChunkReader } from '../protocol/chunk-reader.js';
+import { encodeMessageContiguous } from '../protocol/chunk-writer.js';
+import {
+  connectResultCommand,
+  createStreamResultCommand,
+  errorCommand,
+  onFcPublishCommand,
+  onFcUnpublishCommand,
+  onStatusCommand,
+  parseCommand,
+  resultCommand,
+  sampleAccessMessage,
+  Status,
+  type Command,
+  type StatusInfo,
+} from '../protocol/commands.js';
+import {
+  BANDWIDTH_LIMIT_DYNAMIC,
+  MSG_AGGREGATE,
+  MSG_AUDIO,
+  MSG_COMMAND_AMF0,
+  MSG_COMMAND_AMF3,
+  MSG_DATA_AMF0,
+  MSG_DATA_AMF3,
+  MSG_USER_CONTROL,
+  MSG_VIDEO,
+  UC_PING_REQUEST,
+} from '../protocol/constants.js';
+import {
+  acknowledgementMessage,
+  parseUserControl,
+  pingRequestMessage,
+  pingResponseMessage,
+  setChunkSizeMessage,
+  setPeerBandwidthMessage,
+  streamBeginMessage,
+  windowAckSizeMessage,
+} from '../protocol/control.js';
+import { splitAggregate } from '../protocol/decode.js';
+import { isRtmpError, type RtmpError } from '../protocol/errors.js';
+import { ServerHandshake } from '../protocol/handshake.js';
+import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
+import type { ServerConfig } from './config.js';
+import type { LiveStream, PlayerBinding } from './live-stream.js';
+import type { Logger } from './logger.js';
+import { SendQueue } from './send-queue.js';
+import { MessageClass, SharedMessage } from './shared-message.js';
+import type { StreamRegistry } from './stream-registry.js';
+
+export interface SessionContext {
+  readonly config: ServerConfig;
+  readonly pool: BufferPool;
+  readonly logger: Logger;
+  readonly registry: StreamRegistry;
+  onClose(session: Session, reason: string): void;
+}
+
+/** Most NetStreams one connection may create. */
+const MAX_STREAMS_PER_SESSION = 16;
+
+interface NetStreamRole {
+  role: 'publisher' | 'player';
+  stream: LiveStream;
+  binding: PlayerBinding | null;
+}
+
+type SessionState = 'handshake' | 'open' | 'closed';
+
+let nextSessionId = 1;
+
+/** Splits "name?a=b" into the name and its query. */
+function splitQuery(s: string): { name: string; query: URLSearchParams } {
+  const i = s.indexOf('?');
+  return i < 0 ? { name: s, query: new URLSearchParams() } : { name: s.slice(0, i), query: new URLSearchParams(s.slice(i + 1)) };
+}
+
+/**
+ * One RTMP connection: handshake, then commands and media. Publishers feed a LiveStream;
+ * players are bound to one through this session's SendQueue, which carries everything the
+ * server writes to the peer. Any error closes this connection alone, with a logged reason.
+ */
+export class Session {
+  readonly id = nextSessionId++;
+  readonly socket: Socket;
+  readonly remote: string;
+  readonly queue: SendQueue;
+  readonly connectedAtMs = performance.now();
+  lastReceiveMs = performance.now();
+  private readonly ctx: SessionContext;
+  private state: SessionState = 'handshake';
+  private handshake: ServerHandshake | null = new ServerHandshake();
+  private readonly reader: ChunkReader;
+  private handshakeTimer: NodeJS.Timeout | null;
+  private app = '';
+  private connectQuery = new URLSearchParams();
+  private connected = false;
+  private nextStreamId = 1;
+  private readonly netStreams = new Map<number, NetStreamRole>();
+
+  constructor(socket: Socket, ctx: SessionContext) {
+    this.socket = socket;
+    this.ctx = ctx;
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const cfg = ctx.config;
+    this.queue = new SendQueue(socket, {
+      policy: cfg.backpressure,
+      maxQueuedBytes: cfg.maxQueuedBytes,
+      disconnectGraceMs: cfg.disconnectGraceMs,
+      merge: cfg.mergeWriteMs > 0,
+      onOverflow: (bytes) => this.close(`slow-player: ${bytes} bytes queued over the ${cfg.maxQueuedBytes}-byte bound`),
+      onDrop: (msg) => this.playedStream()?.countDrop(msg),
+      pendingConfig: () => this.playedStream()?.configMessages() ?? [],
+    });
+    this.reader = new ChunkReader(
+      {
+        onMessage: (m) => this.onMessage(m),
+        onAcknowledgementDue: (seq) => this.sendControl(acknowledgementMessage(seq)),
+        onError: (e) => this.close(this.describe(e)),
+      },
+      { allocator: ctx.pool, maxMessageBytes: cfg.maxMessageBytes, maxChunkStreams: cfg.maxChunkStreams },
+    );
+    this.handshakeTimer = setTimeout(() => this.close(`handshake-timeout: not complete after ${cfg.handshakeTimeoutMs} ms`), cfg.handshakeTimeoutMs);
+    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A peer that hung up while we wrote (EPIPE, ECONNRESET) simply closed the connection.
+      const gone = err.code === 'EPIPE' || err.code === 'ECONNRESET';
+      this.close(gone ? `peer-closed: ${err.code}` : `socket-error: ${err.message}`);
+    });
+    socket.on('close', () => this.close('peer-closed'));
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** What the peer did last: publish, play, or neither (kept after the connection closes). */
+  role: 'publisher' | 'player' | 'none' = 'none';
+
+  /** The stream this session publishes, if any (for idle checks). */
+  publishedStream(): LiveStream | null {
+    for (const r of this.netStreams.values()) if (r.role === 'publisher') return r.stream;
+    return null;
+  }
+
+  playedStream(): LiveStream | null {
+    for (const r of this.netStreams.values()) if (r.role === 'player') return r.stream;
+    return null;
+  }
+
+  bytesIn(): number {
+    return this.reader.stats().bytesReceived;
+  }
+
+  bytesOut(): number {
+    return this.socket.bytesWritten;
+  }
+
+  ping(): void {
+    if (this.state === 'open') this.sendControl(pingRequestMessage(Math.floor(performance.now()) >>> 0));
+  }
+
+  private onData(data: Buffer): void {
+    this.lastReceiveMs = performance.now();
+    if (this.state === 'open') {
+      this.reader.push(data);
+      return;
+    }
+    if (this.state !== 'handshake' || this.handshake === null) return;
+    let step;
+    try {
+      step = this.handshake.push(data);
+    } catch (e) {
+      this.close(this.describe(e));
+      return;
+    }
+    for (const out of step.output) this.socket.write(out);
+    if (!step.done) return;
+    this.handshake = null;
+    this.state = 'open';
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    if (step.remainder !== null) this.reader.push(step.remainder);
+  }
+
+  private onMessage(m: RtmpMessage): void {
+    try {
+      this.dispatch(m);
+    } catch (e) {
+      this.close(this.describe(e));
+    } finally {
+      if (m.pooled) this.ctx.pool.release(m.payload);
+    }
+  }
+
+  private dispatch(m: RtmpMessage): void {
+    switch (m.typeId) {
+      case MSG_VIDEO:
+      case MSG_AUDIO:
+      case MSG_DATA_AMF0:
+      case MSG_DATA_AMF3: {
+        const role = this.netStreams.get(m.streamId);
+        if (role?.role !== 'publisher') return;
+        const payload = m.typeId === MSG_DATA_AMF3 && m.payload[0] === 0 ? m.payload.subarray(1) : m.payload;
+        role.stream.onPublisherMessage(m.typeId === MSG_DATA_AMF3 ? MSG_DATA_AMF0 : m.typeId, m.timestamp, payload);
+        return;
+      }
+      case MSG_AGGREGATE: {
+        const role = this.netStreams.get(m.streamId);
+        if (role?.role !== 'publisher') return;
+        for (const sub of splitAggregate(m.payload, m.timestamp)) role.stream.onPublisherMessage(sub.typeId, sub.timestamp, sub.payload);
+        return;
+      }
+      case MSG_COMMAND_AMF0:
+      case MSG_COMMAND_AMF3:
+        this.onCommand(parseCommand(m.payload, m.typeId), m.streamId);
+        return;
+      case MSG_USER_CONTROL: {
+        const ev = parseUserControl(m.payload);
+        if (ev.event === UC_PING_REQUEST && 'timestamp' in ev) this.sendControl(pingResponseMessage(ev.timestamp));
+        return;
+      }
+      default:
+        // Acknowledgements, window and bandwidth messages, shared objects: nothing to do.
+        return;
+    }
+  }
+
+  private onCommand(c: Command, streamId: number): void {
+    const log = this.ctx.logger;
+    if (log.enabled('debug')) log.debug('command', { session: this.id, name: c.name, tid: c.transactionId, streamId });
+    switch (c.name) {
+      case 'connect':
+        return this.onConnect(c);
+      case 'createStream': {
+        if (this.nextStreamId > MAX_STREAMS_PER_SESSION) {
+          this.sendControl(errorCommand(c.transactionId, 'NetConnection.Call.Failed', 'too many streams on this connection'));
+          return;
+        }
+        this.sendControl(createStreamResultCommand(c.transactionId, this.nextStreamId++));
+        return;
+      }
+      case 'releaseStream':
+        if (c.transactionId > 0) this.sendControl(resultCommand(c.transactionId, null));
+        return;
+      case 'FCPublish':
+        this.sendControl(onFcPublishCommand(typeof c.args[0] === 'string' ? c.args[0] : ''));
+        return;
+      case 'FCUnpublish':
+        this.sendControl(onFcUnpublishCommand(typeof c.args[0] === 'string' ? c.args[0] : ''));
+        return;
+      case 'publish':
+        return this.onPublish(c, streamId);
+      case 'play':
+        return this.onPlay(c, streamId);
+      case 'deleteStream':
+        this.endNetStream(typeof c.args[0] === 'number' ? c.args[0] : streamId);
+        return;
+      case 'closeStream':
+        this.endNetStream(streamId);
+        return;
+      case 'getStreamLength':
+        this.sendControl(resultCommand(c.transactionId, null, 0));
+        return;
+      case '_result':
+      case '_error':
+      case 'onStatus':
+      case 'receiveAudio':
+      case 'receiveVideo':
+      case '_checkbw':
+        return;
+      default:
+        if (c.transactionId > 0) this.sendControl(errorCommand(c.transactionId, 'NetConnection.Call.Failed', `Method not found (${c.name})`));
+    }
+  }
+
+  private onConnect(c: Command): void {
+    const obj = isAmfObject(c.commandObject) ? c.commandObject : {};
+    const { name, query } = splitQuery(typeof obj.app === 'string' ? obj.app : '');
+    this.app = name.replace(/\/+$/, '');
+    this.connectQuery = query;
+    if (typeof obj.tcUrl === 'string') {
+      const q = splitQuery(obj.tcUrl).query;
+      for (const [k, v] of q) if (!this.connectQuery.has(k)) this.connectQuery.set(k, v);
+    }
+    const cfg = this.ctx.config;
+    this.sendControl(windowAckSizeMessage(cfg.windowAckSize));
+    this.sendControl(setPeerBandwidthMessage(cfg.windowAckSize, BANDWIDTH_LIMIT_DYNAMIC));
+    this.sendControl(setChunkSizeMessage(cfg.chunkSize));
+    const objectEncoding = typeof obj.objectEncoding === 'number' ? obj.objectEncoding : 0;
+    const extra = Array.isArray(obj.fourCcList) ? { fourCcList: obj.fourCcList } : {};
+    this.sendControl(connectResultCommand(c.transactionId, objectEncoding, extra));
+    this.connected = true;
+  }
+
+  private tokenAccepted(required: string | undefined, nameQuery: URLSearchParams): boolean {
+    if (required === undefined) return true;
+    return nameQuery.get('token') === required || this.connectQuery.get('token') === required;
+  }
+
+  /** Sends an error status and closes: the peer learns why before the connection drops. */
+  private reject(streamId: number, info: StatusInfo, reason: string): void {
+    this.sendControl(onStatusCommand(streamId, info));
+    this.queue.flush();
+    this.close(reason, true);
+  }
+
+  private onPublish(c: Command, streamId: number): void {
+    const raw = typeof c.args[0] === 'string' ? c.args[0] : '';
+    const { name, query } = splitQuery(raw);
+    if (!this.connected || name.length === 0 || streamId === 0 || this.netStreams.has(streamId)) {
+      this.reject(streamId, { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `cannot publish "${raw}" on stream ${streamId}` }, 'bad-publish');
+      return;
+    }
+    if (!this.tokenAccepted(this.ctx.config.publishToken, query)) {
+      this.reject(streamId, { level: 'error', code: Status.PUBLISH_UNAUTHORIZED, description: 'publish token missing or wrong' }, 'publish-unauthorized');
+      return;
+    }
+    const key = `${this.app}/${name}`;
+    const stream = this.ctx.registry.getOrCreate(key);
+    if (stream.publishing) {
+      this.ctx.registry.releaseIfIdle(stream);
+      this.reject(streamId, { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `${key} is already being published` }, 'duplicate-publisher');
+      return;
+    }
+    this.netStreams.set(streamId, { role: 'publisher', stream, binding: null });
+    this.role = 'publisher';
+    stream.startPublishing(this.id);
+    this.sendControl(streamBeginMessage(streamId));
+    this.sendControl(onStatusCommand(streamId, { level: 'status', code: Status.PUBLISH_START, description: `${key} is now published` }));
+    this.ctx.logger.info('publish', { session: this.id, stream: key, remote: this.remote });
+  }
+
+  private onPlay(c: Command, streamId: number): void {
+    const raw = typeof c.args[0] === 'string' ? c.args[0] : '';
+    const { name, query } = splitQuery(raw);
+    if (!this.connected || name.length === 0 || streamId === 0 || this.netStreams.has(streamId)) {
+      this.reject(streamId, { level: 'error', code: Status.PLAY_FAILED, description: `cannot play "${raw}" on stream ${streamId}` }, 'bad-play');
+      return;
+    }
+    if (!this.tokenAccepted(this.ctx.config.playToken, query)) {
+      this.reject(streamId, { level: 'error', code: Status.PLAY_UNAUTHORIZED, description: 'play token missing or wrong' }, 'play-unauthorized');
+      return;
+    }
+    const key = `${this.app}/${name}`;
+    const stream = this.ctx.registry.getOrCreate(key);
+    const binding: PlayerBinding = { sessionId: this.id, streamId, queue: this.queue };
+    this.netStreams.set(streamId, { role: 'player', stream, binding });
+    this.role = 'player';
+    this.sendControl(streamBeginMessage(streamId));
+    this.sendControl(onStatusCommand(streamId, { level: 'status', code: Status.PLAY_RESET, description: `Playing and resetting ${key}` }));
+    this.sendControl(onStatusCommand(streamId, { level: 'status', code: Status.PLAY_START, description: `Started playing ${key}` }));
+    this.sendControl(sampleAccessMessage(streamId));
+    stream.addPlayer(binding);
+    this.ctx.logger.info('play', { session: this.id, stream: key, remote: this.remote, waiting: !stream.publishing });
+  }
+
+  /** Ends whatever this session does on one NetStream (deleteStream, closeStream, close). */
+  private endNetStream(streamId: number): void {
+    const role = this.netStreams.get(streamId);
+    if (role === undefined) return;
+    this.netStreams.delete(streamId);
+    if (role.role === 'publisher') {
+      role.stream.stopPublishing();
+      if (this.state === 'open') {
+        this.sendControl(onStatusCommand(streamId, { level: 'status', code: Status.UNPUBLISH_SUCCESS, description: `${role.stream.key} is now unpublished` }));
+      }
+      this.ctx.logger.info('unpublish', { session: this.id, stream: role.stream.key });
+    } else if (role.binding !== null) {
+      role.stream.removePlayer(role.binding);
+    }
+    this.ctx.registry.releaseIfIdle(role.stream);
+  }
+
+  /** Encodes a message for this peer and queues it; control messages are never dropped. */
+  sendControl(msg: OutgoingMessage): void {
+    if (this.state === 'closed') return;
+    const pool = this.ctx.pool;
+    const shared = new SharedMessage(encodeMessageContiguous(msg, this.ctx.config.chunkSize, pool), MessageClass.CONTROL, 0, pool);
+    this.queue.sendControl(shared);
+    shared.release();
+  }
+
+  private describe(e: unknown): string {
+    if (isRtmpError(e)) return `${(e as RtmpError).code}: ${(e as RtmpError).message}`;
+    return `internal-error: ${(e as Error)?.message ?? String(e)}`;
+  }
+
+  /**
+   * Closes the connection once, releasing everything it holds. `graceful` lets queued bytes
+   * (a rejection status, end-of-stream) reach the peer first.
+   */
+  close(reason: string, graceful = false): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    for (const streamId of [...this.netStreams.keys()]) this.endNetStream(streamId);
+    this.reader.destroy();
+    if (graceful && !this.socket.destroyed) {
+      this.queue.flush();
+      this.socket.end();
+      const t = setTimeout(() => this.socket.destroy(), 2000);
+      t.unref();
+    } else {
+      this.socket.destroy();
+    }
+    this.queue.close();
+    this.ctx.onClose(this, reason);
+  }
+}

@@ -1,0 +1,59 @@
+import type { BufferAllocator } from '../protocol/allocator.js';
+
+/** What a message is, for the GOP cache and the drop policies. */
+export const MessageClass = {
+  /** Protocol control, commands, status: never dropped. */
+  CONTROL: 0,
+  /** Metadata and sequence headers: never dropped (decoders need them). */
+  CONFIG: 1,
+  AUDIO: 2,
+  DATA: 3,
+  VIDEO_KEY: 4,
+  VIDEO_INTER: 5,
+  VIDEO_DISPOSABLE: 6,
+} as const;
+export type MessageClass = (typeof MessageClass)[keyof typeof MessageClass];
+
+export function isVideoFrame(cls: MessageClass): boolean {
+  return cls >= MessageClass.VIDEO_KEY;
+}
+
+/**
+ * One message in wire form (chunk headers and payload, contiguous), shared by every player
+ * it is queued for. Reference counted: each holder (the dispatcher, the GOP cache, each
+ * player's queue until the socket has written it) takes a reference and gives it back; the
+ * last release returns the buffer to its pool.
+ */
+export class SharedMessage {
+  readonly wire: Buffer;
+  readonly cls: MessageClass;
+  readonly timestamp: number;
+  private refs = 1;
+  private readonly allocator: BufferAllocator | null;
+
+  constructor(wire: Buffer, cls: MessageClass, timestamp: number, allocator: BufferAllocator | null) {
+    this.wire = wire;
+    this.cls = cls;
+    this.timestamp = timestamp;
+    this.allocator = allocator;
+  }
+
+  get byteLength(): number {
+    return this.wire.length;
+  }
+
+  get released(): boolean {
+    return this.refs === 0;
+  }
+
+  retain(): this {
+    if (this.refs === 0) throw new Error('SharedMessage: retained after its last release');
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    if (this.refs === 0) throw new Error('SharedMessage: released more often than retained');
+    if (--this.refs === 0 && this.allocator !== null) this.allocator.release(this.wire);
+  }
+}
