@@ -6,7 +6,9 @@ import {
   FMT_3,
   MESSAGE_HEADER_SIZE,
   MSG_ABORT,
+  MSG_AUDIO,
   MSG_SET_CHUNK_SIZE,
+  MSG_VIDEO,
   MSG_WINDOW_ACK_SIZE,
   isKnownMessageType,
 } from './constants.js';
@@ -35,6 +37,11 @@ export interface ChunkReaderOptions {
   allocator?: BufferAllocator;
   /** Bytes already received on the connection (the handshake), for acknowledgement counting. */
   bytesAlreadyReceived?: number;
+  /**
+   * Keep only the first N bytes of audio and video payloads (players that read tag headers
+   * and timing marks): the rest is skipped without copying. 0 keeps everything.
+   */
+  skimMedia?: number;
 }
 
 export interface ChunkReaderStats {
@@ -88,8 +95,12 @@ class ChunkStreamState {
   streamId = 0;
   /** Payload bytes of the current message received so far. */
   received = 0;
-  /** Reassembly buffer of the current message (from the allocator). */
+  /** Reassembly buffer of the current message (from the allocator), or the skim prefix. */
   payload: Buffer | null = null;
+  /** `payload` came from the allocator (false: a view of a read, in skim mode). */
+  payloadPooled = false;
+  /** Bytes of the current message kept in `payload` (its length, or the skim prefix). */
+  keep = 0;
 
   constructor(csid: number) {
     this.csid = csid;
@@ -111,6 +122,7 @@ export class ChunkReader {
   private readonly allocator: BufferAllocator;
   private readonly maxMessageBytes: number;
   private readonly maxChunkStreams: number;
+  private readonly skimMedia: number;
 
   private state: ReaderState = ReaderState.BASIC_HEADER;
   private buf: Buffer = EMPTY;
@@ -148,6 +160,7 @@ export class ChunkReader {
     this.allocator = options.allocator ?? HEAP_ALLOCATOR;
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxChunkStreams = options.maxChunkStreams ?? DEFAULT_MAX_CHUNK_STREAMS;
+    this.skimMedia = options.skimMedia ?? 0;
     this.bytesReceived = options.bytesAlreadyReceived ?? 0;
     this.ackedAt = this.bytesReceived;
   }
@@ -348,78 +361,90 @@ export class ChunkReader {
     if (cs.received === 0) {
       if (length === 0) {
         this.state = ReaderState.BASIC_HEADER;
-        this.deliver(cs, EMPTY, false);
+        this.deliver(cs, EMPTY, false, 0);
         return true;
       }
       const carried = this.carryEnd - this.carryStart;
       if (carried === 0 && this.end === this.pos) return false;
-      if (this.chunkRemaining === length && carried === 0 && this.end - this.pos >= length) {
-        // Whole message inside this read: hand out a view.
-        const view = this.buf.subarray(this.pos, this.pos + length);
-        this.pos += length;
-        this.state = ReaderState.BASIC_HEADER;
-        this.deliver(cs, view, false);
-        return true;
+      const skim = this.skimMedia > 0 && length > this.skimMedia && (cs.typeId === MSG_AUDIO || cs.typeId === MSG_VIDEO);
+      const keep = skim ? this.skimMedia : length;
+      if (carried === 0 && this.end - this.pos >= keep && (skim || this.chunkRemaining === length)) {
+        // Kept bytes inside this read: a view, no copy (the whole message, or a skim prefix).
+        const view = this.buf.subarray(this.pos, this.pos + keep);
+        if (!skim) {
+          this.pos += length;
+          this.state = ReaderState.BASIC_HEADER;
+          this.deliver(cs, view, false, length);
+          return true;
+        }
+        cs.payload = view;
+        cs.payloadPooled = false;
+      } else {
+        cs.payload = this.allocator.acquire(keep);
+        cs.payloadPooled = true;
       }
-      cs.payload = this.allocator.acquire(length);
+      cs.keep = keep;
     }
-    const payload = cs.payload!;
     let want = this.chunkRemaining;
     const carried = this.carryEnd - this.carryStart;
     if (carried > 0) {
       const n = carried < want ? carried : want;
-      copyBytes(this.carry, this.carryStart, payload, cs.received, n);
+      this.store(cs, this.carry, this.carryStart, n);
       this.carryStart += n;
-      cs.received += n;
       want -= n;
     }
     const avail = this.end - this.pos;
     const n = avail < want ? avail : want;
     if (n > 0) {
-      copyBytes(this.buf, this.pos, payload, cs.received, n);
+      this.store(cs, this.buf, this.pos, n);
       this.pos += n;
-      cs.received += n;
       want -= n;
     }
-    if (want === 0 && cs.received < length && carried === 0) {
+    if (want === 0 && cs.received < length && carried === 0 && cs.csid < 64 && !cs.extended) {
       // Fast path for the common case: the message continues in fmt-3 chunks with a
       // one-byte basic header on the same chunk stream, with no extended timestamp, inside
-      // this read. Copy chunk after chunk without going back through the state machine.
+      // this read. Take chunk after chunk without going back through the state machine.
       const continuation = (FMT_3 << 6) | cs.csid;
-      if (cs.csid < 64 && !cs.extended) {
-        const buf = this.buf;
-        const chunkSize = this.inChunkSize;
-        let pos = this.pos;
-        let received = cs.received;
-        while (received < length && pos < this.end && buf[pos] === continuation) {
-          const left = length - received;
-          const size = left < chunkSize ? left : chunkSize;
-          const avail = this.end - pos - 1;
-          const n = avail < size ? avail : size;
-          copyBytes(buf, pos + 1, payload, received, n);
-          pos += 1 + n;
-          received += n;
-          if (n < size) {
-            want = size - n;
-            break;
-          }
+      const buf = this.buf;
+      const chunkSize = this.inChunkSize;
+      let pos = this.pos;
+      while (cs.received < length && pos < this.end && buf[pos] === continuation) {
+        const left = length - cs.received;
+        const size = left < chunkSize ? left : chunkSize;
+        const room = this.end - pos - 1;
+        const take = room < size ? room : size;
+        this.store(cs, buf, pos + 1, take);
+        pos += 1 + take;
+        if (take < size) {
+          want = size - take;
+          break;
         }
-        this.pos = pos;
-        cs.received = received;
       }
+      this.pos = pos;
     }
     this.chunkRemaining = want;
     if (want > 0) return false;
     this.state = ReaderState.BASIC_HEADER;
     if (cs.received === length) {
+      const payload = cs.payload!;
+      const pooled = cs.payloadPooled;
       cs.payload = null;
       cs.received = 0;
-      this.deliver(cs, payload, true);
+      this.deliver(cs, payload, pooled, length);
     }
     return true;
   }
 
-  private deliver(cs: ChunkStreamState, payload: Buffer, pooled: boolean): void {
+  /** Accounts `n` payload bytes at `src[start..]`, copying those the message keeps. */
+  private store(cs: ChunkStreamState, src: Buffer, start: number, n: number): void {
+    const received = cs.received;
+    cs.received = received + n;
+    if (!cs.payloadPooled || received >= cs.keep) return;
+    const copy = received + n <= cs.keep ? n : cs.keep - received;
+    copyBytes(src, start, cs.payload!, received, copy);
+  }
+
+  private deliver(cs: ChunkStreamState, payload: Buffer, pooled: boolean, length: number): void {
     const typeId = cs.typeId;
     if (typeId <= MSG_WINDOW_ACK_SIZE) this.applyControl(typeId, payload);
     if (!isKnownMessageType(typeId)) {
@@ -435,6 +460,7 @@ export class ChunkReader {
       timestamp: cs.timestamp,
       payload,
       pooled,
+      length,
     });
   }
 
@@ -462,7 +488,7 @@ export class ChunkReader {
   }
 
   private dropPartial(cs: ChunkStreamState, count: boolean): void {
-    if (cs.payload !== null) this.allocator.release(cs.payload);
+    if (cs.payload !== null && cs.payloadPooled) this.allocator.release(cs.payload);
     if (count && cs.received > 0) this.discardedPartials++;
     cs.payload = null;
     cs.received = 0;

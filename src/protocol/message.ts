@@ -18,6 +18,11 @@ export interface RtmpMessage {
    * a view of a socket read, which must not be mutated.
    */
   pooled: boolean;
+  /**
+   * Length of the message on the wire. Equals `payload.length` except when the reader skims
+   * media (`skimMedia`): then `payload` is only the first bytes.
+   */
+  length: number;
 }
 
 /** What the chunk writer needs to send a message. */

@@ -136,6 +136,8 @@ export class Session {
     return this.state === 'closed';
   }
 
+  /** Which handshake the peer used (known once it is done). */
+  handshakeKind: 'digest' | 'simple' | null = null;
   /** What the peer did last: publish, play, or neither (kept after the connection closes). */
   role: 'publisher' | 'player' | 'none' = 'none';
 
@@ -178,8 +180,10 @@ export class Session {
     }
     for (const out of step.output) this.socket.write(out);
     if (!step.done) return;
+    this.handshakeKind = this.handshake.clientScheme === null ? 'simple' : 'digest';
     this.handshake = null;
     this.state = 'open';
+    this.ctx.logger.debug('handshake', { session: this.id, kind: this.handshakeKind });
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
     if (step.remainder !== null) this.reader.push(step.remainder);

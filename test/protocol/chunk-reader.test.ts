@@ -361,3 +361,36 @@ describe('extendTimestamp', () => {
     expect(extendTimestamp(10, 0xfffffff0)).toBe(0xfffffff0);
   });
 });
+
+describe('ChunkReader skim mode (players that read only headers and marks)', () => {
+  const video300 = Buffer.concat([hex('06 000000 00012c 09 01000000'), P300.subarray(0, 128), hex('c6'), P300.subarray(128, 256), hex('c6'), P300.subarray(256)]);
+
+  it('keeps the first N bytes of a multi-chunk video message and reports its full length, however the bytes are split', () => {
+    const check = (cuts: number[]) => {
+      const run = decodeWithCuts(video300, cuts, { skimMedia: 64 });
+      expect(run.errors).toEqual([]);
+      expect(run.raw).toHaveLength(1);
+      expect(run.raw[0]!.length).toBe(300);
+      expect(run.raw[0]!.payload.toString('hex')).toBe(P300.subarray(0, 64).toString('hex'));
+    };
+    check([]);
+    for (let cut = 1; cut < video300.length; cut++) check([cut]);
+    check(Array.from({ length: video300.length - 1 }, (_, i) => i + 1));
+  });
+
+  it('keeps the prefix as a view when it lies inside one read, without allocating', () => {
+    const alloc = new CountingAllocator();
+    const run = decodeWithCuts(video300, [], { skimMedia: 64, allocator: alloc });
+    expect(run.raw[0]!.pooled).toBe(false);
+    expect(alloc.acquired).toEqual([]);
+  });
+
+  it('never skims commands, and skims audio as well as video', () => {
+    const bytes = hex('03 000000 000005 14 00000000 68656c6c6f  04 000000 000003 08 01000000 aabbcc');
+    const run = decodeWithCuts(bytes, [], { skimMedia: 2 });
+    expect(run.raw.map((m) => [m.payload.toString('hex'), m.length])).toEqual([
+      ['68656c6c6f', 5],
+      ['aabb', 3],
+    ]);
+  });
+});

@@ -50,7 +50,7 @@ import { isEcmaArray } from '../../src/protocol/amf-types.js';
 import type { OutgoingMessage } from '../../src/protocol/message.js';
 import { hex } from '../helpers/bytes.js';
 
-const asRead = (m: OutgoingMessage) => ({ ...m, pooled: false });
+const asRead = (m: OutgoingMessage) => ({ ...m, pooled: false, length: m.payload.length });
 
 describe('protocol control messages', () => {
   it('encodes each control message on chunk stream 2, stream 0', () => {

@@ -1,0 +1,365 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import type { BufferAllocator } from '../protocol/allocator.js';
+import type { AmfValue } from '../protocol/amf-types.js';
+import { ChunkReader } from '../protocol/chunk-reader.js';
+import { ChunkWriter, flattenEncoded } from '../protocol/chunk-writer.js';
+import {
+  commandMessage,
+  connectCommand,
+  parseCommand,
+  statusInfo,
+  type Command,
+} from '../protocol/commands.js';
+import {
+  MSG_AUDIO,
+  MSG_COMMAND_AMF0,
+  MSG_COMMAND_AMF3,
+  MSG_DATA_AMF0,
+  MSG_DATA_AMF3,
+  MSG_USER_CONTROL,
+  MSG_VIDEO,
+  UC_PING_REQUEST,
+} from '../protocol/constants.js';
+import { acknowledgementMessage, parseUserControl, pingResponseMessage, setChunkSizeMessage, type UserControlEvent } from '../protocol/control.js';
+import { RtmpError } from '../protocol/errors.js';
+import { ClientHandshake } from '../protocol/handshake.js';
+import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
+import type { RtmpUrl } from './url.js';
+
+export interface StatusEvent {
+  streamId: number;
+  level: string;
+  code: string;
+  description: string;
+}
+
+export interface ClientOptions {
+  url: RtmpUrl;
+  /** Accept any TLS certificate (self-signed test servers). */
+  insecure?: boolean;
+  /** Digest (Flash Player 9) handshake; default true, as ffmpeg and librtmp do. */
+  digest?: boolean;
+  /** Outgoing chunk size, announced after connect (default 4096, as ffmpeg and OBS use). */
+  chunkSize?: number;
+  /** Deadline for TCP connect, handshake and the connect command together. */
+  timeoutMs?: number;
+  /** Deliver at most this many bytes of each audio/video payload (players that only read marks). */
+  skimMedia?: number;
+  allocator?: BufferAllocator;
+  maxMessageBytes?: number;
+}
+
+/** Phases of opening a connection, in µs of the monotonic clock. */
+export interface ConnectTimings {
+  tcpConnectUs: number;
+  handshakeUs: number;
+  connectCommandUs: number;
+}
+
+export class ClientError extends Error {
+  constructor(
+    /** Stable failure reason, used to count failures: refused, timeout, handshake, rejected, closed... */
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+interface Pending {
+  resolve: (c: Command) => void;
+  reject: (e: Error) => void;
+}
+
+interface StatusWaiter {
+  /** Resolves and returns true when the event is the one waited for. */
+  check: (s: StatusEvent) => boolean;
+  reject: (e: Error) => void;
+}
+
+const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * One client connection to an RTMP server: TCP (or TLS), handshake and the connect command,
+ * then NetStream commands and media. Hot-path events are plain callback fields, not emitters.
+ */
+export class ClientConnection {
+  readonly url: RtmpUrl;
+  readonly socket: net.Socket;
+  readonly timings: ConnectTimings = { tcpConnectUs: 0, handshakeUs: 0, connectCommandUs: 0 };
+  /** Audio, video and data messages of NetStreams. */
+  onMedia: (m: RtmpMessage) => void = () => {};
+  onStatus: (s: StatusEvent) => void = () => {};
+  onUserControl: (e: UserControlEvent) => void = () => {};
+  /** Called once when the connection ends, with why. */
+  onClose: (reason: string) => void = () => {};
+  private readonly writer: ChunkWriter;
+  private readonly reader: ChunkReader;
+  private nextTransactionId = 2;
+  private readonly pending = new Map<number, Pending>();
+  private closed = false;
+  private readonly statusWaiters: StatusWaiter[] = [];
+
+  private constructor(url: RtmpUrl, socket: net.Socket, opts: ClientOptions) {
+    this.url = url;
+    this.socket = socket;
+    this.writer = new ChunkWriter({ chunkSize: 128, compressHeaders: true });
+    const readerOptions: ConstructorParameters<typeof ChunkReader>[1] = {};
+    if (opts.allocator !== undefined) readerOptions.allocator = opts.allocator;
+    if (opts.maxMessageBytes !== undefined) readerOptions.maxMessageBytes = opts.maxMessageBytes;
+    if (opts.skimMedia !== undefined) readerOptions.skimMedia = opts.skimMedia;
+    this.reader = new ChunkReader(
+      {
+        onMessage: (m) => this.onMessage(m),
+        onAcknowledgementDue: (seq) => this.send(acknowledgementMessage(seq)),
+        onError: (e) => this.fail('protocol', `the server broke the protocol: ${e.message}`),
+      },
+      readerOptions,
+    );
+  }
+
+  /** Connects, shakes hands and sends connect; resolves when the server accepted it. */
+  static open(opts: ClientOptions): Promise<ClientConnection> {
+    const url = opts.url;
+    const started = nowUs();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (err: Error | null, conn?: ClientConnection) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err !== null) {
+          socket.destroy();
+          reject(err);
+        } else {
+          resolve(conn!);
+        }
+      };
+      const timeoutMs = opts.timeoutMs ?? 10_000;
+      const timer = setTimeout(() => finish(new ClientError('timeout', `no connection to ${url.host}:${url.port} within ${timeoutMs} ms`)), timeoutMs);
+      const socket =
+        url.protocol === 'rtmps'
+          ? tls.connect({ host: url.host, port: url.port, servername: net.isIP(url.host) ? undefined : url.host, rejectUnauthorized: !opts.insecure })
+          : net.connect({ host: url.host, port: url.port });
+      socket.setNoDelay(true);
+      const conn = new ClientConnection(url, socket, opts);
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        const reason = err.code === 'ECONNREFUSED' ? 'refused' : err.code === 'ENOTFOUND' ? 'dns' : url.protocol === 'rtmps' ? 'tls' : 'socket';
+        finish(new ClientError(reason, `cannot connect to ${url.protocol}://${url.host}:${url.port}: ${err.message}`));
+      });
+      socket.once('close', () => finish(new ClientError('closed', `${url.host}:${url.port} closed the connection during setup`)));
+      socket.once(url.protocol === 'rtmps' ? 'secureConnect' : 'connect', () => {
+        const connected = nowUs();
+        conn.timings.tcpConnectUs = connected - started;
+        const hs = new ClientHandshake({ digest: opts.digest ?? true });
+        socket.write(hs.start());
+        const onData = (data: Buffer) => {
+          let step;
+          try {
+            step = hs.push(data);
+          } catch (e) {
+            finish(new ClientError('handshake', `handshake with ${url.host}:${url.port} failed: ${(e as Error).message}`));
+            return;
+          }
+          for (const out of step.output) socket.write(out);
+          if (!step.done) return;
+          socket.off('data', onData);
+          conn.timings.handshakeUs = nowUs() - connected;
+          conn.attach();
+          if (step.remainder !== null) conn.reader.push(step.remainder);
+          const commandSent = nowUs();
+          conn
+            .connectCommand(opts.chunkSize ?? 4096)
+            .then(() => {
+              conn.timings.connectCommandUs = nowUs() - commandSent;
+              finish(null, conn);
+            })
+            .catch((e: Error) => finish(e));
+        };
+        socket.on('data', onData);
+      });
+    });
+  }
+
+  private attach(): void {
+    this.socket.removeAllListeners('close');
+    this.socket.removeAllListeners('error');
+    this.socket.on('data', (d: Buffer) => this.reader.push(d));
+    this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'closed' : 'socket', err.message));
+    this.socket.on('close', () => this.fail('closed', 'the server closed the connection'));
+  }
+
+  private async connectCommand(chunkSize: number): Promise<void> {
+    const done = this.await(1);
+    this.send(connectCommand({ app: this.url.app, tcUrl: this.url.tcUrl, flashVer: 'FMLE/3.0 (compatible; rtmpbench)', fpad: false, capabilities: 15, audioCodecs: 4071, videoCodecs: 252, videoFunction: 1, objectEncoding: 0 }, 1));
+    const result = await done;
+    if (result.name === '_error') {
+      const info = statusInfo(result);
+      throw new ClientError('rejected', `the server refused connect: ${info?.code ?? ''} ${info?.description ?? ''}`.trim());
+    }
+    if (chunkSize !== 128) {
+      this.send(setChunkSizeMessage(chunkSize));
+      this.writer.setChunkSize(chunkSize);
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Bytes waiting in the socket (for publishers that must not queue without bound). */
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Sends one message; returns write()'s verdict (false: wait for 'drain'). */
+  send(msg: OutgoingMessage): boolean {
+    if (this.closed) return false;
+    return this.socket.write(flattenEncoded(this.writer.encode(msg)));
+  }
+
+  /** Sends a command and resolves with the server's _result or _error. */
+  call(name: string, commandObject: AmfValue, args: AmfValue[] = [], streamId = 0): Promise<Command> {
+    const tid = this.nextTransactionId++;
+    const done = this.await(tid);
+    this.send(commandMessage(name, tid, commandObject, args, streamId));
+    return done;
+  }
+
+  async createStream(): Promise<number> {
+    const r = await this.call('createStream', null);
+    const id = r.args[0];
+    if (r.name !== '_result' || typeof id !== 'number') {
+      throw new ClientError('rejected', `createStream failed: ${statusInfo(r)?.description ?? r.name}`);
+    }
+    return id;
+  }
+
+  /** releaseStream, FCPublish, createStream, publish; resolves on NetStream.Publish.Start. */
+  async publish(name: string, timeoutMs = 10_000): Promise<number> {
+    this.send(commandMessage('releaseStream', this.nextTransactionId++, null, [name]));
+    this.send(commandMessage('FCPublish', this.nextTransactionId++, null, [name]));
+    const streamId = await this.createStream();
+    const status = this.waitStatus((s) => s.streamId === streamId && (s.code === 'NetStream.Publish.Start' || s.level === 'error'), timeoutMs);
+    this.send(commandMessage('publish', this.nextTransactionId++, null, [name, 'live'], streamId));
+    const s = await status;
+    if (s.code !== 'NetStream.Publish.Start') throw new ClientError('rejected', `publish "${name}" refused: ${s.code} ${s.description}`.trim());
+    return streamId;
+  }
+
+  /** createStream, play; resolves on NetStream.Play.Start. */
+  async play(name: string, timeoutMs = 10_000): Promise<number> {
+    const streamId = await this.createStream();
+    const status = this.waitStatus((s) => s.streamId === streamId && (s.code === 'NetStream.Play.Start' || s.level === 'error'), timeoutMs);
+    this.send(commandMessage('play', this.nextTransactionId++, null, [name, -1000, -1, true], streamId));
+    const s = await status;
+    if (s.code !== 'NetStream.Play.Start') throw new ClientError('rejected', `play "${name}" refused: ${s.code} ${s.description}`.trim());
+    return streamId;
+  }
+
+  /** Resolves with the first status event that `match` accepts. */
+  waitStatus(match: (s: StatusEvent) => boolean, timeoutMs: number): Promise<StatusEvent> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new ClientError('closed', 'the connection is closed'));
+        return;
+      }
+      const waiter: StatusWaiter = {
+        check: (s) => {
+          if (!match(s)) return false;
+          clearTimeout(timer);
+          resolve(s);
+          return true;
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.statusWaiters.indexOf(waiter);
+        if (i >= 0) this.statusWaiters.splice(i, 1);
+        reject(new ClientError('timeout', `no answer from the server within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.statusWaiters.push(waiter);
+    });
+  }
+
+  /** Closes the socket (a clean FIN when `graceful`, after queued bytes). */
+  close(graceful = false): void {
+    if (this.closed) return;
+    if (graceful) {
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    } else {
+      this.socket.destroy();
+    }
+    this.fail('local', 'closed by the client');
+  }
+
+  private await(tid: number): Promise<Command> {
+    return new Promise((resolve, reject) => this.pending.set(tid, { resolve, reject }));
+  }
+
+  private onMessage(m: RtmpMessage): void {
+    const t = m.typeId;
+    if (t === MSG_VIDEO || t === MSG_AUDIO || t === MSG_DATA_AMF0 || t === MSG_DATA_AMF3) {
+      this.onMedia(m);
+      return;
+    }
+    try {
+      if (t === MSG_COMMAND_AMF0 || t === MSG_COMMAND_AMF3) {
+        this.onCommand(parseCommand(m.payload, t), m.streamId);
+      } else if (t === MSG_USER_CONTROL) {
+        const ev = parseUserControl(m.payload);
+        if (ev.event === UC_PING_REQUEST && 'timestamp' in ev) this.send(pingResponseMessage(ev.timestamp));
+        this.onUserControl(ev);
+      }
+    } catch (e) {
+      this.fail('protocol', `malformed message from the server: ${(e as Error).message}`);
+    }
+  }
+
+  private onCommand(c: Command, streamId: number): void {
+    if (c.name === '_result' || c.name === '_error') {
+      const p = this.pending.get(c.transactionId);
+      if (p !== undefined) {
+        this.pending.delete(c.transactionId);
+        p.resolve(c);
+      }
+      return;
+    }
+    if (c.name === 'onStatus') {
+      const info = statusInfo(c);
+      if (info === null) return;
+      const ev: StatusEvent = { streamId, ...info };
+      for (let i = 0; i < this.statusWaiters.length; i++) {
+        if (this.statusWaiters[i]!.check(ev)) {
+          this.statusWaiters.splice(i, 1);
+          i--;
+        }
+      }
+      this.onStatus(ev);
+      return;
+    }
+    // onBWDone, onFCPublish, |RtmpSampleAccess and the like: nothing to do.
+  }
+
+  private fail(reason: string, message: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reader.destroy();
+    if (!this.socket.destroyed) this.socket.destroy();
+    const err = new ClientError(reason, message);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    for (const w of this.statusWaiters.splice(0)) w.reject(err);
+    this.onClose(reason === 'local' ? 'local' : `${reason}: ${message}`);
+  }
+}
+
+export function isClientError(e: unknown): e is ClientError {
+  return e instanceof ClientError || e instanceof RtmpError;
+}

@@ -1,0 +1,154 @@
+import type { BufferAllocator } from '../protocol/allocator.js';
+import { MSG_AUDIO, MSG_VIDEO } from '../protocol/constants.js';
+import { classifyVideo, newVideoTagInfo } from '../protocol/media-tags.js';
+import type { RtmpMessage } from '../protocol/message.js';
+import { monotonicUs, readMark, type MarkCodec, type TimingMark } from '../media/timing-mark.js';
+import { ClientConnection, type ClientOptions, type StatusEvent } from './connection.js';
+
+/** Enough of each media payload for the tag header and the timing mark (AVC 50, HEVC 54 bytes). */
+export const PLAYER_SKIM_BYTES = 64;
+
+export interface VideoObservation {
+  arrivalUs: number;
+  timestampMs: number;
+  keyframe: boolean;
+  /** Whole message size on the wire (payload bytes). */
+  bytes: number;
+  /** The frame's timing mark, or null when the publisher sent none. */
+  mark: TimingMark | null;
+}
+
+export interface PlayerCounters {
+  videoFrames: number;
+  keyframes: number;
+  audioFrames: number;
+  mediaBytes: number;
+  marks: number;
+  /** Frames missing between marks' sequence numbers (server drops, losses). */
+  lost: number;
+  duplicated: number;
+  outOfOrder: number;
+}
+
+export interface PlayerOptions extends ClientOptions {
+  streamName: string;
+  /** Publisher codec, to find marks (default avc). */
+  codec?: MarkCodec;
+}
+
+const MISSING_WINDOW = 4096;
+
+/**
+ * A playing client that reads only what it needs: chunk headers, the tag header and the
+ * timing mark of each frame (the reader skims the rest without copying), so one process can
+ * hold thousands of players. Observations go to `onVideo`; counters are kept here.
+ */
+export class Player {
+  readonly conn: ClientConnection;
+  readonly counters: PlayerCounters = { videoFrames: 0, keyframes: 0, audioFrames: 0, mediaBytes: 0, marks: 0, lost: 0, duplicated: 0, outOfOrder: 0 };
+  /** Monotonic µs when play was sent, and of the first video frame / keyframe after it. */
+  playSentUs = 0;
+  playStartUs = 0;
+  firstFrameUs = 0;
+  firstKeyframeUs = 0;
+  streamId = 0;
+  onVideo: ((v: VideoObservation) => void) | null = null;
+  onStatus: ((s: StatusEvent) => void) | null = null;
+  private readonly codec: MarkCodec;
+  private readonly allocator: BufferAllocator | null;
+  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0 };
+  private readonly info = newVideoTagInfo();
+  private highestSeq = -1;
+  private readonly missing = new Set<number>();
+
+  private constructor(conn: ClientConnection, opts: PlayerOptions) {
+    this.conn = conn;
+    this.codec = opts.codec ?? 'avc';
+    this.allocator = opts.allocator ?? null;
+    conn.onMedia = (m) => this.onMedia(m);
+    conn.onStatus = (s) => {
+      // A new publication restarts the publisher's sequence numbers.
+      if (s.code === 'NetStream.Play.PublishNotify' || s.code === 'NetStream.Play.UnpublishNotify') this.resetSequence();
+      this.onStatus?.(s);
+    };
+  }
+
+  /** Connects and plays; resolves on NetStream.Play.Start. */
+  static async open(opts: PlayerOptions): Promise<Player> {
+    const conn = await ClientConnection.open({ ...opts, skimMedia: opts.skimMedia ?? PLAYER_SKIM_BYTES });
+    const p = new Player(conn, opts);
+    try {
+      p.playSentUs = monotonicUs();
+      p.streamId = await conn.play(opts.streamName);
+      p.playStartUs = monotonicUs();
+    } catch (e) {
+      conn.close();
+      throw e;
+    }
+    return p;
+  }
+
+  get closed(): boolean {
+    return this.conn.isClosed;
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+
+  private resetSequence(): void {
+    this.highestSeq = -1;
+    this.missing.clear();
+  }
+
+  private onMedia(m: RtmpMessage): void {
+    const now = monotonicUs();
+    const c = this.counters;
+    c.mediaBytes += m.length;
+    if (m.typeId === MSG_VIDEO) {
+      const info = this.info;
+      if (classifyVideo(m.payload, info) && !info.sequenceHeader && !info.sequenceEnd && !info.command) {
+        c.videoFrames++;
+        if (this.firstFrameUs === 0) this.firstFrameUs = now;
+        if (info.keyframe) {
+          c.keyframes++;
+          if (this.firstKeyframeUs === 0) this.firstKeyframeUs = now;
+        }
+        const hasMark = readMark(m.payload, info.dataOffset, this.codec, this.mark);
+        if (hasMark) {
+          c.marks++;
+          this.trackSequence(this.mark.seq);
+        }
+        this.onVideo?.({ arrivalUs: now, timestampMs: m.timestamp, keyframe: info.keyframe, bytes: m.length, mark: hasMark ? this.mark : null });
+      }
+    } else if (m.typeId === MSG_AUDIO) {
+      c.audioFrames++;
+    }
+    if (m.pooled && this.allocator !== null) this.allocator.release(m.payload);
+  }
+
+  private trackSequence(seq: number): void {
+    const c = this.counters;
+    if (this.highestSeq < 0 || seq === this.highestSeq + 1) {
+      this.highestSeq = seq;
+      return;
+    }
+    if (seq > this.highestSeq) {
+      c.lost += seq - this.highestSeq - 1;
+      for (let s = Math.max(this.highestSeq + 1, seq - MISSING_WINDOW); s < seq; s++) this.missing.add(s);
+      if (this.missing.size > MISSING_WINDOW) {
+        // Forget the oldest gaps: a frame that late will be counted as a duplicate.
+        const it = this.missing.values();
+        while (this.missing.size > MISSING_WINDOW) this.missing.delete(it.next().value!);
+      }
+      this.highestSeq = seq;
+      return;
+    }
+    if (this.missing.delete(seq)) {
+      c.lost--;
+      c.outOfOrder++;
+    } else {
+      c.duplicated++;
+    }
+  }
+}

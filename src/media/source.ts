@@ -1,0 +1,31 @@
+import type { AmfObject } from '../protocol/amf-types.js';
+import type { MarkCodec } from './timing-mark.js';
+
+export interface MediaFrame {
+  typeId: number;
+  /** RTMP timestamp in ms from the start of the stream. */
+  timestampMs: number;
+  payload: Buffer;
+  keyframe: boolean;
+  /** Offset of the timing mark NAL in `payload`, or -1 (audio). */
+  markOffset: number;
+}
+
+/**
+ * What a publisher sends: metadata, sequence headers, and frames by index. Frame `i` of a
+ * kind is due `videoDueOffsetUs(i)` (or `audioDueOffsetUs(i)`) after the stream starts.
+ * Implementations: the synthetic source and the FLV file source.
+ */
+export interface MediaSource {
+  readonly codec: MarkCodec;
+  readonly hasAudio: boolean;
+  metadata(): AmfObject;
+  videoSequenceHeader(): Buffer | null;
+  audioSequenceHeader(): Buffer | null;
+  /** A buffer the caller may modify (its mark), for video frame `index`. */
+  videoFrame(index: number, intendedUs: number): MediaFrame;
+  /** Audio frame `index`, or null if there is no audio. The payload must not be modified. */
+  audioFrameAt(index: number): MediaFrame | null;
+  videoDueOffsetUs(index: number): number;
+  audioDueOffsetUs(index: number): number;
+}
