@@ -93,6 +93,8 @@ export class ClientConnection {
   onMedia: (m: RtmpMessage) => void = () => {};
   onStatus: (s: StatusEvent) => void = () => {};
   onUserControl: (e: UserControlEvent) => void = () => {};
+  /** Protocol control messages (acknowledgement, window size, bandwidth, chunk size). */
+  onControl: (m: RtmpMessage) => void = () => {};
   /** Called once when the connection ends, with why. */
   onClose: (reason: string) => void = () => {};
   private readonly writer: ChunkWriter;
@@ -316,6 +318,8 @@ export class ClientConnection {
         const ev = parseUserControl(m.payload);
         if (ev.event === UC_PING_REQUEST && 'timestamp' in ev) this.send(pingResponseMessage(ev.timestamp));
         this.onUserControl(ev);
+      } else {
+        this.onControl(m);
       }
     } catch (e) {
       this.fail('protocol', `malformed message from the server: ${(e as Error).message}`);

@@ -34,6 +34,9 @@ export interface PlayerOptions extends ClientOptions {
   streamName: string;
   /** Publisher codec, to find marks (default avc). */
   codec?: MarkCodec;
+  /** Set before play is sent, so frames that arrive with Play.Start are seen too. */
+  onVideo?: (v: VideoObservation) => void;
+  onStatus?: (s: StatusEvent) => void;
 }
 
 const MISSING_WINDOW = 4096;
@@ -52,8 +55,9 @@ export class Player {
   firstFrameUs = 0;
   firstKeyframeUs = 0;
   streamId = 0;
-  onVideo: ((v: VideoObservation) => void) | null = null;
-  onStatus: ((s: StatusEvent) => void) | null = null;
+  /** Each video frame; `mark` is reused between calls (copy what you keep). */
+  onVideo: ((v: VideoObservation) => void) | null;
+  onStatus: ((s: StatusEvent) => void) | null;
   private readonly codec: MarkCodec;
   private readonly allocator: BufferAllocator | null;
   private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0 };
@@ -65,6 +69,8 @@ export class Player {
     this.conn = conn;
     this.codec = opts.codec ?? 'avc';
     this.allocator = opts.allocator ?? null;
+    this.onVideo = opts.onVideo ?? null;
+    this.onStatus = opts.onStatus ?? null;
     conn.onMedia = (m) => this.onMedia(m);
     conn.onStatus = (s) => {
       // A new publication restarts the publisher's sequence numbers.

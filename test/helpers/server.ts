@@ -3,11 +3,12 @@ import { resolve } from 'node:path';
 import { parseRtmpUrl, type RtmpUrl } from '../../src/client/url.js';
 import { resolveServerConfig, type ServerConfigInput } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
-import { RtmpServer, type ServerStats } from '../../src/server/server.js';
+import { RtmpServer, type ListenAddresses, type ServerStats } from '../../src/server/server.js';
 
 export interface TestServer {
   server: RtmpServer;
   port: number;
+  addresses: ListenAddresses;
   url: (stream?: string) => RtmpUrl;
   logs: string[];
   close: () => Promise<void>;
@@ -18,10 +19,12 @@ export async function startServer(settings: ServerConfigInput = {}): Promise<Tes
   const logs: string[] = [];
   const config = resolveServerConfig({ port: 0, logLevel: 'debug', ...settings });
   const server = new RtmpServer(config, createLogger('debug', (l) => logs.push(l)));
-  const { port } = await server.listen();
+  const addresses = await server.listen();
+  const port = addresses.port;
   return {
     server,
     port,
+    addresses,
     logs,
     url: (stream = '') => parseRtmpUrl(`rtmp://127.0.0.1:${port}/live${stream ? `/${stream}` : ''}`),
     close: () => server.close(200),
