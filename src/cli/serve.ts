@@ -29,6 +29,7 @@ interface ServeFlags {
   tlsPort?: string;
   tlsCert?: string;
   tlsKey?: string;
+  poolMaxBytes?: string;
   logLevel?: string;
 }
 
@@ -68,6 +69,7 @@ export function flagsToSettings(f: ServeFlags): { settings: ServerConfigInput; p
   int('idleTimeoutMs', '--idle-timeout-ms');
   int('pingIntervalMs', '--ping-interval-ms');
   bytes('windowAckSize', '--window-ack-size');
+  bytes('poolMaxBytes', '--pool-max-bytes');
   for (const k of ['publishToken', 'playToken', 'tlsCert', 'tlsKey', 'logLevel'] as const) if (f[k] !== undefined) out[k] = f[k];
   int('tlsPort', '--tls-port');
   return { settings: out as ServerConfigInput, problems };
@@ -102,6 +104,7 @@ export function registerServe(program: Command): void {
     .option('--tls-port <port>', 'also listen for RTMPS on this port (needs --tls-cert and --tls-key)')
     .option('--tls-cert <file>', 'PEM certificate for RTMPS')
     .option('--tls-key <file>', 'PEM private key for RTMPS')
+    .option('--pool-max-bytes <bytes>', 'most bytes the buffer pool keeps for reuse (default 32m)')
     .option('--log-level <level>', 'error, warn, info or debug (default info)')
     .action(async (flags: ServeFlags) => {
       const fromFile = flags.config !== undefined ? readServerConfigFile(flags.config) : {};

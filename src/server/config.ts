@@ -46,6 +46,8 @@ export const serverConfigSchema = z
     tlsPort: port.optional(),
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
+    /** Most bytes the buffer pool keeps for reuse (free lists); beyond it, buffers go to the GC. */
+    poolMaxBytes: z.number().int().min(0).default(32 * 1024 * 1024),
     logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   })
   .strict()

@@ -171,12 +171,14 @@ export class SendQueue {
     const limit = this.opts.maxQueuedBytes * fraction;
     const fits = this.queuedBytes + size <= limit;
     if (policy === 'disconnect') {
-      if (fits) {
-        this.overSinceMs = 0;
-      } else {
+      if (!fits) {
+        // Over the bound: drop, and close the peer if it has not caught up within the grace time.
         const now = performance.now();
         if (this.overSinceMs === 0) this.overSinceMs = now;
         else if (now - this.overSinceMs >= this.opts.disconnectGraceMs) this.opts.onOverflow(this.queuedBytes);
+      } else if (this.queuedBytes < this.opts.maxQueuedBytes / 2) {
+        // Caught up (hysteresis: a small message slipping in does not count).
+        this.overSinceMs = 0;
       }
     }
     return fits;

@@ -55,7 +55,7 @@ export interface ListenAddresses {
 export class RtmpServer {
   readonly config: ServerConfig;
   readonly logger: Logger;
-  readonly pool = new BufferPool();
+  readonly pool: BufferPool;
   readonly registry: StreamRegistry;
   private readonly sessions = new Set<Session>();
   /** Sockets of closed sessions still flushing their last bytes (graceful close). */
@@ -75,6 +75,7 @@ export class RtmpServer {
   constructor(config: ServerConfig, logger?: Logger) {
     this.config = config;
     this.logger = logger ?? createLogger(config.logLevel);
+    this.pool = new BufferPool({ maxHeldBytes: config.poolMaxBytes });
     this.registry = new StreamRegistry({
       chunkSize: config.chunkSize,
       gopCache: config.gopCache,
