@@ -1,6 +1,6 @@
 import { UsageError } from '../protocol/errors.js';
+import { sizeValue } from '../server/config.js';
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
 
 function bad(flag: string, value: string, expected: string): never {
   throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `${flag}: "${value}" is not ${expected}`);
@@ -14,10 +14,9 @@ export function parseInteger(flag: string, value: string): number {
 
 /** A byte count: "65536", "64k", "2m" (powers of 1024). */
 export function parseBytes(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
-  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) bad(flag, value, 'a size such as 65536, 64k or 2m');
-  return Math.round(Number(m[1]) * unit);
+  const v = sizeValue(value);
+  if (typeof v !== 'number') bad(flag, value, 'a size such as 65536, 64k or 2m');
+  return v;
 }
 
 /** A bit rate in bits per second: "600k", "2.5m", "2500000" (powers of 1000). */

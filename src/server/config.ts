@@ -8,6 +8,19 @@ export type BackpressurePolicy = (typeof BACKPRESSURE_POLICIES)[number];
 
 const port = z.number().int().min(0).max(65535);
 
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+
+/** "64k", "2m" or a number; anything else is passed on for the number check to reject. */
+export function sizeValue(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v.trim());
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : v;
+}
+
+/** A byte count: a number, or a string with a unit ("64k", "2m"; powers of 1024). */
+const bytes = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(sizeValue, z.number().int().min(min).max(max));
+
 /**
  * Every setting of the built-in server. Each is a `serve` flag (kebab-case) and a key of the
  * optional config file (camelCase, YAML or JSON).
@@ -17,13 +30,13 @@ export const serverConfigSchema = z
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(1935),
     /** Outgoing chunk size. */
-    chunkSize: z.number().int().min(128).max(65536).default(4096),
+    chunkSize: bytes(128, 65536).default(4096),
     gopCache: z.boolean().default(true),
     gopCacheMaxFrames: z.number().int().min(1).default(600),
-    gopCacheMaxBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+    gopCacheMaxBytes: bytes(1024).default(16 * 1024 * 1024),
     backpressure: z.enum(BACKPRESSURE_POLICIES).default('drop-to-keyframe'),
     /** Per player: bytes queued by us plus bytes buffered in the socket. */
-    maxQueuedBytes: z.number().int().min(16 * 1024).default(2 * 1024 * 1024),
+    maxQueuedBytes: bytes(16 * 1024).default(2 * 1024 * 1024),
     /** With `disconnect`: how long a player may stay over the bound before it is closed. */
     disconnectGraceMs: z.number().int().min(0).default(1000),
     /** Flush each player at most every N ms as one vectored write; 0 writes at once. */
@@ -32,7 +45,7 @@ export const serverConfigSchema = z
     statsPort: port.optional(),
     statsHost: z.string().min(1).optional(),
     maxConnections: z.number().int().min(1).default(10_000),
-    maxMessageBytes: z.number().int().min(1024).max(0xffffff).default(8 * 1024 * 1024),
+    maxMessageBytes: bytes(1024, 0xffffff).default(8 * 1024 * 1024),
     maxChunkStreams: z.number().int().min(2).default(64),
     handshakeTimeoutMs: z.number().int().min(100).default(5000),
     /** A peer that sends nothing (and a publisher that sends no media) for this long is closed. */
@@ -40,14 +53,14 @@ export const serverConfigSchema = z
     /** Ping requests to every peer at this interval (0: never); answers keep players alive. */
     pingIntervalMs: z.number().int().min(0).default(10_000),
     /** Window Acknowledgement Size and Set Peer Bandwidth sent to every peer. */
-    windowAckSize: z.number().int().min(1).default(2_500_000),
+    windowAckSize: bytes(1).default(2_500_000),
     publishToken: z.string().min(1).optional(),
     playToken: z.string().min(1).optional(),
     tlsPort: port.optional(),
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
     /** Most bytes the buffer pool keeps for reuse (free lists); beyond it, buffers go to the GC. */
-    poolMaxBytes: z.number().int().min(0).default(32 * 1024 * 1024),
+    poolMaxBytes: bytes(0).default(32 * 1024 * 1024),
     logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   })
   .strict()

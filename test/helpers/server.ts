@@ -36,7 +36,6 @@ export const CLI = resolve(import.meta.dirname, '../../dist/src/cli/main.js');
 export interface ServerProcess {
   pid: number;
   port: number;
-  statsPort: number | undefined;
   output: () => string;
   stats: () => Promise<ServerStats>;
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
@@ -59,31 +58,28 @@ export function startServerProcess(args: string[] = []): Promise<ServerProcess> 
       const m = /listening rtmp:\/\/[^:]+:(\d+)/.exec(out);
       if (!m) return;
       clearTimeout(timer);
-      const waitStats = async (): Promise<number | undefined> => {
-        if (!args.includes('--stats-port')) return undefined;
+      /** The stats port, once the server logged it (only when a stats port is configured). */
+      const statsPort = async (): Promise<number> => {
         for (let i = 0; i < 100; i++) {
           const s = /stats url=http:\/\/[^:]+:(\d+)/.exec(err);
           if (s) return Number(s[1]);
           await new Promise((r) => setTimeout(r, 20));
         }
-        return undefined;
+        throw new Error(`the server logged no stats URL: ${err}`);
       };
-      void waitStats().then((statsPort) =>
-        resolvePromise({
-          pid: child.pid!,
-          port: Number(m[1]),
-          statsPort,
-          output: () => out + err,
-          stats: async () => (await (await fetch(`http://127.0.0.1:${statsPort}/stats`)).json()) as ServerStats,
-          stop: async (signal = 'SIGTERM') => {
-            if (child.exitCode === null) child.kill(signal);
-            const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-            const code = await exited;
-            clearTimeout(t);
-            return code;
-          },
-        }),
-      );
+      resolvePromise({
+        pid: child.pid!,
+        port: Number(m[1]),
+        output: () => out + err,
+        stats: async () => (await (await fetch(`http://127.0.0.1:${await statsPort()}/stats`)).json()) as ServerStats,
+        stop: async (signal = 'SIGTERM') => {
+          if (child.exitCode === null) child.kill(signal);
+          const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+          const code = await exited;
+          clearTimeout(t);
+          return code;
+        },
+      });
     });
     child.once('exit', (code) => {
       clearTimeout(timer);

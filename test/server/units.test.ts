@@ -1,0 +1,239 @@
+import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BufferPool } from '../../src/buffers/buffer-pool.js';
+import { UsageError } from '../../src/protocol/errors.js';
+import { readServerConfigFile, resolveServerConfig } from '../../src/server/config.js';
+import { GopCache } from '../../src/server/gop-cache.js';
+import { SendQueue, type SendQueueOptions } from '../../src/server/send-queue.js';
+import { MessageClass, SharedMessage } from '../../src/server/shared-message.js';
+import { flagsToSettings } from '../../src/cli/serve.js';
+
+const pool = new BufferPool({ debug: true });
+
+function message(cls: MessageClass, bytes: number): SharedMessage {
+  return new SharedMessage(pool.acquire(bytes).fill(cls), cls, 0, pool);
+}
+
+describe('GopCache', () => {
+  it('holds the messages since the last keyframe and releases the previous GOP', () => {
+    const gop = new GopCache(100, 1_000_000);
+    const k1 = message(MessageClass.VIDEO_KEY, 1000);
+    gop.add(k1);
+    gop.add(message(MessageClass.AUDIO, 100));
+    gop.add(message(MessageClass.VIDEO_INTER, 200));
+    expect(gop.length).toBe(3);
+    const k2 = message(MessageClass.VIDEO_KEY, 1000);
+    gop.add(k2);
+    expect(gop.snapshot()).toEqual([k2]);
+    k1.release();
+    expect(k1.released).toBe(true);
+  });
+
+  it('ignores messages before the first keyframe', () => {
+    const gop = new GopCache(100, 1_000_000);
+    gop.add(message(MessageClass.VIDEO_INTER, 200));
+    gop.add(message(MessageClass.AUDIO, 100));
+    expect(gop.length).toBe(0);
+  });
+
+  it('empties itself when a GOP outgrows the frame or byte cap, until the next keyframe', () => {
+    const byFrames = new GopCache(3, 1_000_000);
+    byFrames.add(message(MessageClass.VIDEO_KEY, 10));
+    for (let i = 0; i < 3; i++) byFrames.add(message(MessageClass.VIDEO_INTER, 10));
+    expect(byFrames.length).toBe(0);
+    expect(byFrames.overflows).toBe(1);
+    byFrames.add(message(MessageClass.VIDEO_INTER, 10));
+    expect(byFrames.length).toBe(0);
+    byFrames.add(message(MessageClass.VIDEO_KEY, 10));
+    expect(byFrames.length).toBe(1);
+
+    const byBytes = new GopCache(100, 2048);
+    byBytes.add(message(MessageClass.VIDEO_KEY, 1500));
+    byBytes.add(message(MessageClass.VIDEO_INTER, 1000));
+    expect(byBytes.byteLength).toBe(0);
+  });
+});
+
+describe('SendQueue policies (real loopback socket, merged writes so nothing leaves before flush)', () => {
+  let server: net.Server;
+  let serverSide: net.Socket;
+  let clientSide: net.Socket;
+  let received = 0;
+
+  beforeEach(async () => {
+    received = 0;
+    server = net.createServer();
+    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    clientSide = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    clientSide.on('data', (d: Buffer) => (received += d.length));
+    serverSide = await accepted;
+  });
+
+  afterEach(async () => {
+    clientSide.destroy();
+    serverSide.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  function queue(policy: SendQueueOptions['policy'], overflows: number[] = []): SendQueue {
+    return new SendQueue(serverSide, {
+      policy,
+      maxQueuedBytes: 10_000,
+      disconnectGraceMs: 0,
+      merge: true,
+      onOverflow: (b) => overflows.push(b),
+      onDrop: () => {},
+      pendingConfig: () => [],
+    });
+  }
+
+  it('priority-drop: disposable frames go at a quarter, inter frames at half, keyframes at three quarters, audio when full', () => {
+    const q = queue('priority-drop');
+    q.offer(message(MessageClass.AUDIO, 3000)); // 30% queued
+    q.offer(message(MessageClass.VIDEO_DISPOSABLE, 100)); // would pass 25%: dropped
+    expect(q.drops.video).toBe(1);
+    q.offer(message(MessageClass.VIDEO_INTER, 1000)); // 40%: under half, kept
+    q.offer(message(MessageClass.VIDEO_INTER, 1500)); // 55%: dropped, and video waits for a keyframe
+    expect(q.drops.video).toBe(2);
+    q.offer(message(MessageClass.VIDEO_INTER, 10)); // would fit, but follows a dropped frame
+    expect(q.drops.video).toBe(3);
+    q.offer(message(MessageClass.VIDEO_KEY, 3000)); // 70%: under three quarters, kept
+    q.offer(message(MessageClass.VIDEO_KEY, 1000)); // 80%: dropped
+    expect(q.drops.video).toBe(4);
+    q.offer(message(MessageClass.AUDIO, 2900)); // 99%: audio goes until full
+    q.offer(message(MessageClass.AUDIO, 200)); // over: dropped
+    expect(q.drops).toMatchObject({ video: 4, audio: 1 });
+    expect(q.queuedBytes).toBe(3000 + 1000 + 3000 + 2900);
+    q.close();
+  });
+
+  it('drop-to-keyframe: drops what does not fit, then all video until a keyframe that fits', () => {
+    const q = queue('drop-to-keyframe');
+    q.offer(message(MessageClass.VIDEO_KEY, 9000));
+    q.offer(message(MessageClass.VIDEO_INTER, 2000)); // does not fit
+    q.flush();
+    q.offer(message(MessageClass.VIDEO_INTER, 100)); // fits now, but depends on the dropped frame
+    q.offer(message(MessageClass.AUDIO, 100)); // audio still flows
+    expect(q.drops).toMatchObject({ video: 2, audio: 0 });
+    q.offer(message(MessageClass.VIDEO_KEY, 500)); // resumes
+    q.offer(message(MessageClass.VIDEO_INTER, 100));
+    expect(q.drops.video).toBe(2);
+    q.close();
+  });
+
+  it('none: never drops, whatever is queued', () => {
+    const q = queue('none');
+    for (let i = 0; i < 10; i++) q.offer(message(MessageClass.VIDEO_KEY, 5000));
+    expect(q.drops.video).toBe(0);
+    expect(q.queuedBytes).toBe(50_000);
+    q.close();
+  });
+
+  it('disconnect: asks for the peer to be closed when it stays over the bound', () => {
+    const overflows: number[] = [];
+    const q = queue('disconnect', overflows);
+    q.offer(message(MessageClass.VIDEO_KEY, 9000));
+    q.offer(message(MessageClass.VIDEO_KEY, 2000)); // over: starts the grace time (0 ms here)
+    q.offer(message(MessageClass.VIDEO_KEY, 2000)); // still over: close
+    expect(overflows).toEqual([9000]);
+    q.close();
+  });
+
+  it('never drops control messages and writes everything in order on flush', async () => {
+    const q = queue('priority-drop');
+    const sizes = [3000, 4000, 5000];
+    for (const s of sizes) q.sendControl(message(MessageClass.CONTROL, s));
+    expect(q.drops.video + q.drops.audio + q.drops.data).toBe(0);
+    q.flush();
+    await new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (received === 12_000) {
+          clearInterval(t);
+          r();
+        }
+      }, 5);
+    });
+    expect(q.messagesSent).toBe(3);
+    q.close();
+  });
+
+  it('returns every buffer to the pool once written or dropped', async () => {
+    const before = pool.stats().outstandingBytes;
+    const q = queue('drop-to-keyframe');
+    for (let i = 0; i < 20; i++) {
+      const m = message(i % 5 === 0 ? MessageClass.VIDEO_KEY : MessageClass.VIDEO_INTER, 1500);
+      q.offer(m);
+      m.release();
+      if (i % 3 === 0) q.flush();
+    }
+    q.flush();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pool.stats().outstandingBytes).toBe(before);
+    q.close();
+  });
+});
+
+const work = mkdtempSync(join(tmpdir(), 'rtmpbench-config-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('server settings', () => {
+  it('has the documented defaults', () => {
+    expect(resolveServerConfig({})).toMatchObject({
+      host: '127.0.0.1',
+      port: 1935,
+      chunkSize: 4096,
+      gopCache: true,
+      backpressure: 'drop-to-keyframe',
+      mergeWriteMs: 0,
+    });
+  });
+
+  it('lists every invalid setting at once', () => {
+    try {
+      resolveServerConfig({ chunkSize: 64, backpressure: 'maybe' as 'none', port: 70000 });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(UsageError);
+      const msg = (e as UsageError).reason;
+      expect(msg).toMatch(/chunkSize/);
+      expect(msg).toMatch(/backpressure/);
+      expect(msg).toMatch(/port/);
+    }
+    expect(() => resolveServerConfig({ tlsPort: 4443 })).toThrow(/tlsPort needs tlsCert and tlsKey/);
+    expect(() => resolveServerConfig({ nonsense: 1 } as never)).toThrow(/nonsense/);
+  });
+
+  it('reads YAML config files; flags override them', () => {
+    const file = join(work, 'server.yaml');
+    writeFileSync(file, 'chunkSize: 128\ngopCache: false\nbackpressure: priority-drop\n');
+    const fromFile = readServerConfigFile(file);
+    const { settings, problems } = flagsToSettings({ chunkSize: '64k', maxQueuedBytes: '512k' });
+    expect(problems).toEqual([]);
+    expect(resolveServerConfig({ ...fromFile, ...settings })).toMatchObject({
+      chunkSize: 65536,
+      gopCache: false,
+      backpressure: 'priority-drop',
+      maxQueuedBytes: 512 * 1024,
+    });
+  });
+
+  it('reports unparseable flags by name', () => {
+    const { problems } = flagsToSettings({ port: 'abc', gopCache: 'sometimes', maxQueuedBytes: '3 parsecs' });
+    expect(problems).toEqual([
+      '--port: "abc" is not a whole number',
+      '--gop-cache: "sometimes" is not on or off',
+      '--max-queued-bytes: "3 parsecs" is not a size such as 65536, 64k or 2m',
+    ]);
+  });
+
+  it('refuses an unreadable or non-mapping config file with a clear message', () => {
+    expect(() => readServerConfigFile(join(work, 'missing.yaml'))).toThrow(/cannot read config file/);
+    const list = join(work, 'list.yaml');
+    writeFileSync(list, '- a\n- b\n');
+    expect(() => readServerConfigFile(list)).toThrow(/must hold a mapping/);
+  });
+});
