@@ -39,6 +39,11 @@ export const serverConfigSchema = z
     maxQueuedBytes: bytes(16 * 1024).default(2 * 1024 * 1024),
     /** With `disconnect`: how long a player may stay over the bound before it is closed. */
     disconnectGraceMs: z.number().int().min(0).default(1000),
+    /**
+     * TCP_NODELAY on peer sockets: every write leaves at once (lowest latency); off lets the
+     * kernel coalesce small writes (Nagle), fewer packets for less CPU.
+     */
+    tcpNodelay: z.boolean().default(true),
     /** Flush each player at most every N ms as one vectored write; 0 writes at once. */
     mergeWriteMs: z.number().int().min(0).max(1000).default(0),
     /** HTTP port for /stats and /metrics; off when absent. */

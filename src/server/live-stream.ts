@@ -6,7 +6,7 @@ import { streamBeginMessage, streamEofMessage } from '../protocol/control.js';
 import { classifyAudio, classifyVideo, newAudioTagInfo, newVideoTagInfo } from '../protocol/media-tags.js';
 import type { OutgoingMessage } from '../protocol/message.js';
 import { GopCache } from './gop-cache.js';
-import { newDropCounters, type DropCounters, type SendQueue } from './send-queue.js';
+import { newDropCounters, priorityShare, type DropCounters, type SendQueue } from './send-queue.js';
 import { MessageClass, SharedMessage } from './shared-message.js';
 
 /** The message stream id media is encoded for; players on other ids get a patched copy. */
@@ -14,6 +14,8 @@ export const FANOUT_STREAM_ID = 1;
 
 export interface StreamSettings {
   chunkSize: number;
+  /** Merged writes: media waits for `flushBatch()` and goes out as one buffer per tick. */
+  batched: boolean;
   gopCache: boolean;
   gopCacheMaxFrames: number;
   gopCacheMaxBytes: number;
@@ -66,6 +68,10 @@ export class LiveStream {
   private audioFramesIn = 0;
   /** Media arrived since publish started (for the publisher's idle check). */
   lastMediaAtMs = 0;
+  /** Merged writes: messages since the last flush, in order (each holds a reference). */
+  private pending: SharedMessage[] = [];
+  private pendingBytes = 0;
+  private pendingMinShare = 1;
 
   constructor(key: string, settings: StreamSettings) {
     this.key = key;
@@ -104,6 +110,7 @@ export class LiveStream {
   /** The publisher left: players get end-of-stream and stay, waiting for the next publisher. */
   stopPublishing(): void {
     if (!this.publishing) return;
+    this.flushBatch(); // the last frames go out before the end-of-stream
     this.publisherSessionId = 0;
     for (const p of this.players) {
       this.sendTo(p, streamEofMessage(p.streamId));
@@ -167,12 +174,51 @@ export class LiveStream {
     const msg = this.encode({ csid, typeId, streamId: FANOUT_STREAM_ID, timestamp, payload }, cls);
     if (cls === MessageClass.CONFIG) {
       this.replace(typeId === MSG_VIDEO ? 'videoConfig' : typeId === MSG_AUDIO ? 'audioConfig' : 'metadata', msg.retain());
-    } else if (this.gop !== null) {
-      this.gop.add(msg);
     }
+    if (this.settings.batched) {
+      // Held until the next flush; the GOP cache takes it then, so joiners never get it twice.
+      this.pending.push(msg);
+      this.pendingBytes += msg.byteLength;
+      const s = priorityShare(cls);
+      if (s < this.pendingMinShare) this.pendingMinShare = s;
+      return;
+    }
+    if (cls !== MessageClass.CONFIG) this.gop?.add(msg);
     const players = this.players;
     for (let i = 0; i < players.length; i++) this.offerTo(players[i]!, msg, false);
     msg.release();
+  }
+
+  /**
+   * Merged writes: sends what arrived since the last flush. The messages are concatenated
+   * once into one buffer, and every player in step takes that buffer in a single write.
+   */
+  flushBatch(): void {
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    this.pending = [];
+    const minShare = this.pendingMinShare;
+    this.pendingMinShare = 1;
+    const pool = this.settings.pool;
+    let batch: SharedMessage | null = null;
+    if (pending.length === 1) {
+      batch = pending[0]!.retain();
+    } else {
+      const wire = pool.acquire(this.pendingBytes);
+      let o = 0;
+      for (const m of pending) o += m.wire.copy(wire, o);
+      batch = new SharedMessage(wire, MessageClass.DATA, pending[pending.length - 1]!.timestamp, pool);
+    }
+    this.pendingBytes = 0;
+    for (const m of pending) if (m.cls !== MessageClass.CONFIG) this.gop?.add(m);
+    const players = this.players;
+    for (let i = 0; i < players.length; i++) {
+      const p = players[i]!;
+      if (p.streamId === FANOUT_STREAM_ID) p.queue.offerBatch(batch, pending, minShare);
+      else for (const m of pending) this.offerTo(p, m, false);
+    }
+    batch.release();
+    for (const m of pending) m.release();
   }
 
   /** Sequence headers and metadata to resend before a keyframe after they were dropped. */
@@ -211,6 +257,9 @@ export class LiveStream {
 
   /** Releases everything the stream holds (server shutdown, or the stream went idle). */
   dispose(): void {
+    for (const m of this.pending) m.release();
+    this.pending = [];
+    this.pendingBytes = 0;
     this.replace('metadata', null);
     this.replace('videoConfig', null);
     this.replace('audioConfig', null);

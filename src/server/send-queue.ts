@@ -135,6 +135,21 @@ export class SendQueue {
     this.accept(msg.retain());
   }
 
+  /**
+   * Merged writes: offers a batch (the concatenated wire form of `messages`) as one unit. A
+   * peer in step with the stream (not waiting for a keyframe or for config) with room for the
+   * whole batch takes it in one write; any other peer gets the messages one by one, through
+   * the policy. `minShare` is the smallest queue share any message of the batch may fill.
+   */
+  offerBatch(batch: SharedMessage, messages: readonly SharedMessage[], minShare: number): void {
+    if (this.closed) return;
+    if (!this.needKeyframe && !this.needConfig && this.fits(batch.byteLength, this.opts.policy === 'priority-drop' ? minShare : 1)) {
+      this.accept(batch.retain());
+      return;
+    }
+    for (const m of messages) this.offer(m);
+  }
+
   /** Writes queued messages (merged writes: one vectored write per call). */
   flush(): void {
     if (this.closed || this.paused || this.waiting.length === 0) return;
@@ -221,7 +236,11 @@ export class SendQueue {
 
 /** The share of the queue bound a message class may fill under `policy`. */
 function share(policy: BackpressurePolicy, cls: MessageClass): number {
-  if (policy !== 'priority-drop') return 1;
+  return policy === 'priority-drop' ? priorityShare(cls) : 1;
+}
+
+/** nginx-style thresholds: the fraction of the bound a class may fill before it is dropped. */
+export function priorityShare(cls: MessageClass): number {
   switch (cls) {
     case MessageClass.VIDEO_DISPOSABLE:
       return 0.25;

@@ -78,6 +78,7 @@ export class RtmpServer {
     this.pool = new BufferPool({ maxHeldBytes: config.poolMaxBytes });
     this.registry = new StreamRegistry({
       chunkSize: config.chunkSize,
+      batched: config.mergeWriteMs > 0,
       gopCache: config.gopCache,
       gopCacheMaxFrames: config.gopCacheMaxFrames,
       gopCacheMaxBytes: config.gopCacheMaxBytes,
@@ -99,7 +100,7 @@ export class RtmpServer {
   async listen(): Promise<ListenAddresses> {
     const cfg = this.config;
     const onSocket = (socket: net.Socket) => this.accept(socket);
-    const plain = net.createServer({ noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK }, onSocket);
+    const plain = net.createServer({ noDelay: cfg.tcpNodelay, highWaterMark: SOCKET_HIGH_WATER_MARK }, onSocket);
     const port = await listenOn(plain, cfg.host, cfg.port);
     this.servers.push(plain);
     const addresses: ListenAddresses = { host: cfg.host, port };
@@ -114,7 +115,7 @@ export class RtmpServer {
         throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `cannot read the TLS certificate or key: ${(e as Error).message}`);
       }
       const secure = tls.createServer({ cert, key, highWaterMark: SOCKET_HIGH_WATER_MARK } as tls.TlsOptions, (s) => {
-        s.setNoDelay(true);
+        s.setNoDelay(cfg.tcpNodelay);
         onSocket(s);
       });
       secure.on('tlsClientError', (err) => this.logger.info('tls handshake failed', { error: err.message }));
@@ -181,6 +182,7 @@ export class RtmpServer {
   }
 
   private flushAll(): void {
+    for (const stream of this.registry.values()) stream.flushBatch();
     for (const s of this.sessions) if (s.queue.pending) s.queue.flush();
   }
 

@@ -263,6 +263,26 @@ describe('connection upkeep', () => {
     }
   });
 
+  it('with merged writes, gives a late joiner the cached GOP and then live frames, none twice', async () => {
+    const srv = await startServer({ mergeWriteMs: 30 });
+    try {
+      const early = await play(srv.url(), 'mj');
+      const pub = await publish(srv.url(), 'mj', { seconds: 2, gopSeconds: 1 });
+      await waitFor(() => pub.publisher.videoFramesSent >= 40);
+      const late = await play(srv.url(), 'mj');
+      await pub.done;
+      await waitFor(() => early.seqs.length === 60 && late.seqs.length > 0 && late.seqs[late.seqs.length - 1] === 59, 5000);
+      expect(early.seqs).toEqual(range(0, 60));
+      expect(late.seqs[0]).toBe(30); // the GOP that was current when it joined
+      expect(late.seqs).toEqual(range(30, 60));
+      pub.stop(true);
+      early.player.close();
+      late.player.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('serves /stats as JSON and /metrics in Prometheus format', async () => {
     const srv = await startServer({ statsPort: 0 });
     try {
