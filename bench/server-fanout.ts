@@ -50,14 +50,19 @@ interface StepResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function openPlayers(url: ReturnType<typeof parseRtmpUrl>, count: number, into: Player[]): Promise<void> {
+/**
+ * Opens players, 64 at a time, for at most `budgetMs`: a saturated server that stops
+ * accepting is measured with the players it took.
+ */
+async function openPlayers(url: ReturnType<typeof parseRtmpUrl>, count: number, into: Player[], budgetMs = 60_000): Promise<void> {
   const concurrency = 64;
+  const deadline = Date.now() + budgetMs;
   let next = 0;
   const workers = Array.from({ length: concurrency }, async () => {
-    while (next < count) {
+    while (next < count && Date.now() < deadline) {
       next++;
       try {
-        into.push(await Player.open({ url, streamName: 'bench', timeoutMs: 20_000 }));
+        into.push(await Player.open({ url, streamName: 'bench', timeoutMs: 10_000 }));
       } catch {
         // Counted as not connected.
       }

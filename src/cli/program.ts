@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
+import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
 import { isRtmpError, UsageError } from '../protocol/errors.js';
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(run rtmpbench --help for usage)')
     .exitOverride();
+  registerRun(program);
   registerServe(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -2,20 +2,16 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../protocol/errors.js';
+import { parseSize } from '../units.js';
 
 export const BACKPRESSURE_POLICIES = ['none', 'drop-to-keyframe', 'priority-drop', 'disconnect'] as const;
 export type BackpressurePolicy = (typeof BACKPRESSURE_POLICIES)[number];
 
 const port = z.number().int().min(0).max(65535);
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
-
 /** "64k", "2m" or a number; anything else is passed on for the number check to reject. */
 export function sizeValue(v: unknown): unknown {
-  if (typeof v !== 'string') return v;
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v.trim());
-  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : v;
+  return parseSize(v) ?? v;
 }
 
 /** A byte count: a number, or a string with a unit ("64k", "2m"; powers of 1024). */

@@ -1,0 +1,293 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { parseRtmpUrl } from '../client/url.js';
+import { monotonicUs } from '../media/timing-mark.js';
+import { mergeEncoded, METRICS } from '../metrics/histograms.js';
+import { formatHlog, type IntervalHistogram } from '../metrics/hlog.js';
+import { ProcessMonitor } from '../metrics/process-stats.js';
+import { playerWindows, type Scenario } from './scenario.js';
+import { startServer, type RunningServer } from './servers.js';
+import type { PlayerPlan, ShardResult, ShardTask, ShardTick } from './shard.js';
+import { buildSummary, sumCounters, sumFailures, type RunSummary } from './summary.js';
+
+/** The run itself failed (target unreachable, server did not start, workers hung): exit code 3. */
+export class RunError extends Error {
+  override name = 'RunError';
+}
+
+export interface Progress {
+  tSec: number;
+  durationSec: number;
+  publishersUp: number;
+  playersUp: number;
+  playersPlanned: number;
+  mbpsReceived: number;
+  /** p99 end-to-end latency over the last interval, ms (null before any frame). */
+  p99EndToEndMs: number | null;
+  errors: number;
+}
+
+export interface TimelinePoint {
+  tSec: number;
+  publishersUp: number;
+  playersUp: number;
+  mbpsReceived: number;
+  framesReceived: number;
+  errors: number;
+  endToEndP50Ms: number | null;
+  endToEndP99Ms: number | null;
+}
+
+export interface RunOptions {
+  scenario: Scenario;
+  /** Root of result folders (default: results). */
+  outDir?: string;
+  onProgress?: (p: Progress) => void;
+  /** How long after the planned end the run may take before it is declared hung. */
+  graceMs?: number;
+  /** Run only shard I of N (0-based) of the scenario, for runs spread over machines. */
+  shardOf?: { index: number; count: number };
+}
+
+export interface RunOutcome {
+  summary: RunSummary;
+  resultsDir: string;
+  timeline: TimelinePoint[];
+}
+
+const LEAD_MS = 1000;
+const TICK_MS = 1000;
+
+async function reachable(host: string, port: number, timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(`no answer within ${timeoutMs} ms`);
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(null);
+    });
+    s.once('error', (e) => {
+      clearTimeout(t);
+      resolve(e.message);
+    });
+  });
+}
+
+/** Splits the scenario into one task per worker. Exported for tests. */
+export function planShards(s: Scenario, workers: number, url: string, startAtUs: number, shardOf?: { index: number; count: number }): ShardTask[] {
+  // With --shard I/N, this machine plays the part of workers I*W..I*W+W-1 of N*W.
+  const offset = shardOf ? shardOf.index * workers : 0;
+  const total = shardOf ? shardOf.count * workers : workers;
+  const peak = Math.max(0, ...s.stages.map((st) => st.target));
+  const tasks: ShardTask[] = Array.from({ length: workers }, (_, k) => ({
+    shard: offset + k,
+    shards: total,
+    url,
+    insecure: s.insecure,
+    streamNames: s.streamNames,
+    publish: [],
+    players: [],
+    churnJoinsPerSecond: s.churn.joinsPerSecond / total,
+    churnMeanSessionMs: s.churn.meanSessionMs,
+    media: s.media,
+    slowReadKbps: s.players.slowReadKbps,
+    durationMs: s.durationMs,
+    warmupMs: s.warmupMs,
+    stallThresholdMs: s.stallThresholdMs,
+    startAtUs,
+    tickMs: TICK_MS,
+  }));
+  const mine = (global: number) => {
+    const k = global % total;
+    return k >= offset && k < offset + workers ? tasks[k - offset]! : null;
+  };
+  for (let st = 0; st < s.publishedStreams; st++) mine(st)?.publish.push(st);
+  const windows = Array.from({ length: peak }, (_, i) => playerWindows(s.stages, i).map(([a, b]): [number, number | null] => [a, Number.isFinite(b) ? b : null]));
+  let n = 0;
+  for (let st = 0; st < s.streamNames.length; st++) {
+    for (let i = 0; i < peak; i++) {
+      const plan: PlayerPlan = { stream: st, slow: i < s.players.slowPerStream, windows: windows[i]! };
+      mine(n++)?.players.push(plan);
+    }
+  }
+  return tasks;
+}
+
+/** Runs a scenario from start to finish and writes its results folder. */
+export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
+  const s = opts.scenario;
+  const startedAt = new Date();
+  let server: RunningServer | null = null;
+  let url = s.target;
+  let serverPid = s.serverPid;
+  const scratch = mkdtempSync(join(tmpdir(), 'rtmpbench-run-'));
+  try {
+    if (s.target === 'builtin') {
+      const configFile = join(scratch, 'server.json');
+      writeFileSync(configFile, JSON.stringify(s.server));
+      try {
+        server = await startServer('builtin', { builtinArgs: ['--config', configFile] });
+      } catch (e) {
+        throw new RunError(`the built-in server did not start: ${(e as Error).message}`);
+      }
+      url = server.url;
+      serverPid = server.pid;
+    }
+    const target = parseRtmpUrl(url);
+    const problem = await reachable(target.host, target.port, 5000);
+    if (problem !== null) throw new RunError(`cannot reach ${target.host}:${target.port}: ${problem}`);
+
+    const workers = s.workers === 'auto' ? os.availableParallelism() : s.workers;
+    const startAtUs = monotonicUs() + LEAD_MS * 1000;
+    const tasks = planShards(s, workers, url, startAtUs, opts.shardOf);
+    const playersPlanned = tasks.reduce((t, k) => t + k.players.length, 0);
+
+    const pool = new Piscina({
+      filename: new URL('./shard-worker.js', import.meta.url).href,
+      minThreads: workers,
+      maxThreads: workers,
+      idleTimeout: Infinity,
+      atomics: 'disabled',
+      concurrentTasksPerWorker: 1,
+    });
+    const generator = new ProcessMonitor(process.pid);
+    const serverMonitor = serverPid !== undefined ? new ProcessMonitor(serverPid) : null;
+    generator.start();
+    serverMonitor?.start();
+
+    // Ticks: the latest per shard for progress; per second, merged, for the time series.
+    const latest = new Map<number, ShardTick>();
+    const perSecond = new Map<number, ShardTick[]>();
+    let lastBytes = 0;
+    let lastTickSec = 0;
+    const onTick = (t: ShardTick) => {
+      latest.set(t.shard, t);
+      const sec = Math.max(1, Math.round(t.tSec));
+      let list = perSecond.get(sec);
+      if (list === undefined) perSecond.set(sec, (list = []));
+      list.push(t);
+      if (latest.size < tasks.length || list.length < tasks.length) return;
+      // A full second: every shard reported.
+      const all = [...latest.values()];
+      const bytes = all.reduce((b, x) => b + x.counters.bytesReceived, 0);
+      const dt = Math.max(0.001, sec - lastTickSec);
+      const interval = mergeEncoded(list.map((x) => x.intervals)).get('endToEnd');
+      opts.onProgress?.({
+        tSec: sec,
+        durationSec: s.durationMs / 1000,
+        publishersUp: all.reduce((n, x) => n + x.publishersUp, 0),
+        playersUp: all.reduce((n, x) => n + x.playersUp, 0),
+        playersPlanned,
+        mbpsReceived: ((bytes - lastBytes) * 8) / dt / 1e6,
+        p99EndToEndMs: interval && interval.totalCount > 0 ? interval.getValueAtPercentile(99) / 1000 : null,
+        errors: all.reduce((n, x) => n + Object.values(x.failures).reduce((a, b) => a + b, 0), 0),
+      });
+      lastBytes = bytes;
+      lastTickSec = sec;
+    };
+
+    const deadlineMs = LEAD_MS + s.durationMs + (opts.graceMs ?? 20_000);
+    let results: ShardResult[];
+    let timer: NodeJS.Timeout | null = null;
+    try {
+      const runs = tasks.map((task) => {
+        const { port1, port2 } = new MessageChannel();
+        port1.on('message', onTick);
+        return pool.run({ ...task, port: port2 }, { transferList: [port2] }).finally(() => port1.close()) as Promise<ShardResult>;
+      });
+      results = await Promise.race([
+        Promise.all(runs),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new RunError(`the run did not finish within ${Math.round(deadlineMs / 1000)} s`)), deadlineMs);
+        }),
+      ]);
+    } finally {
+      if (timer !== null) clearTimeout(timer);
+      await pool.destroy();
+    }
+    const gen = generator.stop();
+    const srv = serverMonitor?.stop() ?? null;
+
+    const counters = sumCounters(results.map((r) => r.counters));
+    const histograms = mergeEncoded(results.map((r) => r.histograms));
+    const summary = buildSummary({
+      scenario: s,
+      target: url,
+      targetKind: s.target === 'builtin' ? 'builtin' : 'external',
+      startedAt,
+      durationMs: s.durationMs,
+      counters,
+      failures: sumFailures(results.map((r) => r.failures)),
+      histograms,
+      generator: { cpuSeconds: round(gen?.cpuSeconds ?? 0), maxRssBytes: gen?.peakRssBytes ?? 0, workers },
+      ...(srv !== null && serverPid !== undefined ? { server: { cpuSeconds: round(srv.cpuSeconds), maxRssBytes: srv.peakRssBytes, pid: serverPid } } : {}),
+    });
+    const timeline = buildTimeline(perSecond, tasks.length);
+    const resultsDir = writeResults(opts.outDir ?? 'results', summary, perSecond, timeline, startedAt);
+    return { summary, resultsDir, timeline };
+  } finally {
+    await server?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+function buildTimeline(perSecond: Map<number, ShardTick[]>, shards: number): TimelinePoint[] {
+  const secs = [...perSecond.keys()].sort((a, b) => a - b);
+  const out: TimelinePoint[] = [];
+  let prevBytes = 0;
+  let prevFrames = 0;
+  let prevSec = 0;
+  for (const sec of secs) {
+    const ticks = perSecond.get(sec)!;
+    const bytes = ticks.reduce((b, t) => b + t.counters.bytesReceived, 0);
+    const frames = ticks.reduce((b, t) => b + t.counters.framesReceived, 0);
+    const e2e = mergeEncoded(ticks.map((t) => t.intervals)).get('endToEnd');
+    const partial = ticks.length < shards;
+    out.push({
+      tSec: sec,
+      publishersUp: ticks.reduce((n, t) => n + t.publishersUp, 0),
+      playersUp: ticks.reduce((n, t) => n + t.playersUp, 0),
+      mbpsReceived: partial ? 0 : round(((bytes - prevBytes) * 8) / Math.max(0.001, sec - prevSec) / 1e6),
+      framesReceived: partial ? 0 : frames - prevFrames,
+      errors: ticks.reduce((n, t) => n + Object.values(t.failures).reduce((a, b) => a + b, 0), 0),
+      endToEndP50Ms: e2e && e2e.totalCount > 0 ? e2e.getValueAtPercentile(50) / 1000 : null,
+      endToEndP99Ms: e2e && e2e.totalCount > 0 ? e2e.getValueAtPercentile(99) / 1000 : null,
+    });
+    if (!partial) {
+      prevBytes = bytes;
+      prevFrames = frames;
+      prevSec = sec;
+    }
+  }
+  return out;
+}
+
+function writeResults(root: string, summary: RunSummary, perSecond: Map<number, ShardTick[]>, timeline: TimelinePoint[], startedAt: Date): string {
+  const stamp = startedAt.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
+  const dir = join(root, `${stamp}-${summary.name}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(dir, 'timeline.json'), `${JSON.stringify(timeline, null, 2)}\n`);
+  const secs = [...perSecond.keys()].sort((a, b) => a - b);
+  for (const metric of METRICS) {
+    const intervals: IntervalHistogram[] = [];
+    for (const sec of secs) {
+      const h = mergeEncoded(perSecond.get(sec)!.map((t) => t.intervals)).get(metric);
+      if (h !== undefined && h.totalCount > 0) intervals.push({ startSec: sec - 1, endSec: sec, histogram: h });
+    }
+    if (intervals.length === 0) continue;
+    writeFileSync(join(dir, `${metric}.hlog`), formatHlog(intervals, startedAt.getTime(), `rtmpbench ${summary.name}: ${metric} (values in µs)`));
+  }
+  return dir;
+}

@@ -1,0 +1,143 @@
+import { VERSION } from '../version.js';
+import { summarize, type Histogram, type LatencySummary, type MetricName } from '../metrics/histograms.js';
+import type { Scenario } from './scenario.js';
+import type { SessionCounts, ShardCounters } from './shard.js';
+
+/** Version of the summary.json layout; bumped when a field changes meaning or goes away. */
+export const SUMMARY_SCHEMA_VERSION = 1;
+
+export interface ThresholdResult {
+  expression: string;
+  passed: boolean;
+  /** The measured value, in the unit of the expression (ms for latencies, a count or a percentage). */
+  actual: number | null;
+  message: string;
+}
+
+/** The result of one run, as written to results/<run>/summary.json. */
+export interface RunSummary {
+  schemaVersion: number;
+  tool: { name: 'rtmpbench'; version: string };
+  name: string;
+  startedAt: string;
+  /** The URL the sessions used. */
+  target: string;
+  targetKind: 'builtin' | 'external';
+  scenario: Scenario;
+  durationMs: number;
+  /** Part of the run the statistics cover (after warm-up). */
+  measuredMs: number;
+  sessions: { publishers: SessionCounts; players: SessionCounts };
+  throughput: {
+    bytesSent: number;
+    bytesReceived: number;
+    mediaBytesReceived: number;
+    framesSent: number;
+    framesReceived: number;
+    audioFramesReceived: number;
+    mbpsReceived: number;
+  };
+  latencyMs: Record<MetricName, LatencySummary>;
+  /** Where end-to-end latency comes from: timing marks, or the RTMP timestamps' pacing (streams without marks). */
+  latencySource: 'timing-marks' | 'rtmp-timestamps' | 'none';
+  frames: { lost: number; duplicated: number; outOfOrder: number; stalls: number; publisherStops: number };
+  failures: Record<string, number>;
+  generator: { cpuSeconds: number; maxRssBytes: number; workers: number };
+  server?: { cpuSeconds: number; maxRssBytes: number; pid: number };
+  thresholds: ThresholdResult[];
+}
+
+export function sumCounters(all: readonly ShardCounters[]): ShardCounters {
+  const out: ShardCounters = {
+    publishers: { planned: 0, connected: 0, failed: 0 },
+    players: { planned: 0, connected: 0, failed: 0 },
+    bytesSent: 0,
+    bytesReceived: 0,
+    mediaBytesReceived: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    audioFramesReceived: 0,
+    lost: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+    stalls: 0,
+    publisherStops: 0,
+    markedFrames: 0,
+  };
+  for (const c of all) {
+    for (const k of ['planned', 'connected', 'failed'] as const) {
+      out.publishers[k] += c.publishers[k];
+      out.players[k] += c.players[k];
+    }
+    out.bytesSent += c.bytesSent;
+    out.bytesReceived += c.bytesReceived;
+    out.mediaBytesReceived += c.mediaBytesReceived;
+    out.framesSent += c.framesSent;
+    out.framesReceived += c.framesReceived;
+    out.audioFramesReceived += c.audioFramesReceived;
+    out.lost += c.lost;
+    out.duplicated += c.duplicated;
+    out.outOfOrder += c.outOfOrder;
+    out.stalls += c.stalls;
+    out.publisherStops += c.publisherStops;
+    out.markedFrames += c.markedFrames;
+  }
+  return out;
+}
+
+export function sumFailures(all: readonly Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of all) for (const [k, v] of Object.entries(f)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+export interface SummaryInput {
+  scenario: Scenario;
+  target: string;
+  targetKind: 'builtin' | 'external';
+  startedAt: Date;
+  durationMs: number;
+  counters: ShardCounters;
+  failures: Record<string, number>;
+  histograms: Map<MetricName, Histogram>;
+  generator: RunSummary['generator'];
+  server?: RunSummary['server'];
+}
+
+export function buildSummary(i: SummaryInput): RunSummary {
+  const measuredMs = Math.max(1, i.durationMs - i.scenario.warmupMs);
+  const c = i.counters;
+  const latencyMs = {} as Record<MetricName, LatencySummary>;
+  for (const m of ['connect', 'handshake', 'playStart', 'firstFrame', 'firstKeyframe', 'endToEnd', 'gap', 'pacing'] as const) {
+    latencyMs[m] = summarize(i.histograms.get(m));
+  }
+  const latencySource = c.framesReceived === 0 ? 'none' : c.markedFrames > 0 ? 'timing-marks' : 'rtmp-timestamps';
+  return {
+    schemaVersion: SUMMARY_SCHEMA_VERSION,
+    tool: { name: 'rtmpbench', version: VERSION },
+    name: i.scenario.name,
+    startedAt: i.startedAt.toISOString(),
+    target: i.target,
+    targetKind: i.targetKind,
+    scenario: i.scenario,
+    durationMs: i.durationMs,
+    measuredMs,
+    sessions: { publishers: c.publishers, players: c.players },
+    throughput: {
+      bytesSent: c.bytesSent,
+      bytesReceived: c.bytesReceived,
+      mediaBytesReceived: c.mediaBytesReceived,
+      framesSent: c.framesSent,
+      framesReceived: c.framesReceived,
+      audioFramesReceived: c.audioFramesReceived,
+      mbpsReceived: Math.round(((c.bytesReceived * 8) / (i.durationMs / 1000) / 1e6) * 1000) / 1000,
+    },
+    latencyMs,
+    latencySource,
+    frames: { lost: c.lost, duplicated: c.duplicated, outOfOrder: c.outOfOrder, stalls: c.stalls, publisherStops: c.publisherStops },
+    failures: i.failures,
+    generator: i.generator,
+    ...(i.server !== undefined ? { server: i.server } : {}),
+    thresholds: [],
+  };
+}

@@ -1,0 +1,129 @@
+import * as hdr from 'hdr-histogram-js';
+
+/**
+ * The latency figures a run records, as HdrHistograms of integer microseconds. Workers send
+ * them encoded (`encodeIntoCompressedBase64`); merging is `add()`, so percentiles over many
+ * workers and machines stay exact.
+ */
+export const METRICS = ['connect', 'handshake', 'playStart', 'firstFrame', 'firstKeyframe', 'endToEnd', 'gap', 'pacing'] as const;
+export type MetricName = (typeof METRICS)[number];
+
+export const METRIC_DESCRIPTIONS: Record<MetricName, string> = {
+  connect: 'TCP (and TLS) connect',
+  handshake: 'RTMP handshake',
+  playStart: 'connect to NetStream.Play.Start',
+  firstFrame: 'play to first video frame',
+  firstKeyframe: 'play to first keyframe',
+  endToEnd: 'end-to-end frame latency (from the intended send time)',
+  gap: 'gap between video frames at a player',
+  pacing: 'publisher lateness against its schedule',
+};
+
+export type Histogram = hdr.Histogram;
+
+/** One hour in µs: larger values are clamped (a frame that late is a stall anyway). */
+export const HIGHEST_TRACKABLE_US = 3_600_000_000;
+
+export function newHistogram(): Histogram {
+  return hdr.build({
+    bitBucketSize: 32,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_TRACKABLE_US,
+    numberOfSignificantValueDigits: 3,
+  });
+}
+
+export type EncodedHistograms = Partial<Record<MetricName, string>>;
+
+export function encodeHistogram(h: Histogram): string {
+  return hdr.encodeIntoCompressedBase64(h);
+}
+
+export function decodeHistogram(encoded: string): Histogram {
+  return hdr.decodeFromCompressedBase64(encoded, 32, false);
+}
+
+/** Records each metric into a cumulative histogram and an interval histogram (for time series). */
+export class Recorder {
+  readonly total = new Map<MetricName, Histogram>();
+  private interval = new Map<MetricName, Histogram>();
+
+  record(metric: MetricName, valueUs: number): void {
+    const v = valueUs < 0 ? 0 : valueUs > HIGHEST_TRACKABLE_US ? HIGHEST_TRACKABLE_US : Math.round(valueUs);
+    let h = this.total.get(metric);
+    if (h === undefined) {
+      h = newHistogram();
+      this.total.set(metric, h);
+    }
+    h.recordValue(v);
+    let i = this.interval.get(metric);
+    if (i === undefined) {
+      i = newHistogram();
+      this.interval.set(metric, i);
+    }
+    i.recordValue(v);
+  }
+
+  /** The interval histograms since the last call, encoded; the interval starts afresh. */
+  takeInterval(): EncodedHistograms {
+    const out: EncodedHistograms = {};
+    for (const [m, h] of this.interval) if (h.totalCount > 0) out[m] = encodeHistogram(h);
+    this.interval = new Map();
+    return out;
+  }
+
+  encodeTotal(): EncodedHistograms {
+    const out: EncodedHistograms = {};
+    for (const [m, h] of this.total) out[m] = encodeHistogram(h);
+    return out;
+  }
+}
+
+/** Merges encoded histograms from many sources, metric by metric (exact). */
+export function mergeEncoded(sources: readonly EncodedHistograms[]): Map<MetricName, Histogram> {
+  const merged = new Map<MetricName, Histogram>();
+  for (const src of sources) {
+    for (const m of METRICS) {
+      const enc = src[m];
+      if (enc === undefined) continue;
+      const h = decodeHistogram(enc);
+      let into = merged.get(m);
+      if (into === undefined) {
+        into = newHistogram();
+        merged.set(m, into);
+      }
+      into.add(h);
+    }
+  }
+  return merged;
+}
+
+export interface LatencySummary {
+  count: number;
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Count and percentiles in milliseconds (3 decimals), or zeros when nothing was recorded. */
+export function summarize(h: Histogram | undefined): LatencySummary {
+  if (h === undefined || h.totalCount === 0) return { count: 0, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+  const ms = (us: number) => round3(us / 1000);
+  return {
+    count: h.totalCount,
+    min: ms(h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : h.minNonZeroValue),
+    mean: ms(h.mean),
+    p50: ms(h.getValueAtPercentile(50)),
+    p90: ms(h.getValueAtPercentile(90)),
+    p99: ms(h.getValueAtPercentile(99)),
+    p999: ms(h.getValueAtPercentile(99.9)),
+    max: ms(h.maxValue),
+  };
+}

@@ -1,0 +1,92 @@
+import type { LatencySummary, MetricName } from '../metrics/histograms.js';
+import type { Progress } from '../load/orchestrator.js';
+import type { RunSummary } from '../load/summary.js';
+import { formatBitrate, formatDurationMs } from '../units.js';
+
+/** Renders results as text. Formats only: everything shown comes from the summary. */
+
+export function table(rows: (string | number)[][], alignLeft = 1): string {
+  const cell = (v: string | number) => (typeof v === 'number' ? v.toLocaleString('en-US') : v);
+  const cells = rows.map((r) => r.map(cell));
+  const widths = cells[0]!.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
+  return cells.map((r) => r.map((v, c) => (c < alignLeft ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ').trimEnd()).join('\n');
+}
+
+const fmtMs = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+export function bytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
+const LATENCY_ROWS: [MetricName, string][] = [
+  ['connect', 'connect'],
+  ['handshake', 'handshake'],
+  ['playStart', 'play start'],
+  ['firstFrame', 'first frame'],
+  ['firstKeyframe', 'first keyframe'],
+  ['endToEnd', 'end-to-end'],
+  ['gap', 'frame gap'],
+  ['pacing', 'publisher lateness'],
+];
+
+export function latencyTable(latency: Record<MetricName, LatencySummary>): string {
+  const rows: (string | number)[][] = [['latency (ms)', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max']];
+  for (const [m, label] of LATENCY_ROWS) {
+    const l = latency[m];
+    if (l === undefined || l.count === 0) continue;
+    rows.push([label, l.count, fmtMs(l.min), fmtMs(l.p50), fmtMs(l.p90), fmtMs(l.p99), fmtMs(l.p999), fmtMs(l.max)]);
+  }
+  return table(rows);
+}
+
+/** The readable summary printed after a run. */
+export function formatSummary(s: RunSummary, resultsDir: string): string {
+  const sc = s.scenario;
+  const m = sc.media;
+  const lines: string[] = [];
+  const where = s.targetKind === 'builtin' ? `the built-in server (${s.target})` : s.target;
+  lines.push(`rtmpbench run "${s.name}" against ${where}`);
+  const players = sc.stages.length > 0 ? Math.max(...sc.stages.map((st) => st.target)) : 0;
+  const media = m.source === 'synthetic' ? `synthetic ${m.codec.toUpperCase()} ${formatBitrate(m.videoBitrate)}bps + ${formatBitrate(m.audioBitrate)}bps audio, ${m.fps} fps, GOP ${formatDurationMs(m.gopMs)}` : m.source;
+  lines.push(
+    `${formatDurationMs(s.durationMs)}, ${sc.streamNames.length} stream(s), ${sc.publishedStreams} published (${media}), up to ${players} players per stream (${players * sc.streamNames.length} in all)` +
+      (sc.players.slowPerStream > 0 ? `, ${sc.players.slowPerStream} slow per stream` : '') +
+      (sc.churn.joinsPerSecond > 0 ? `, churn ${sc.churn.joinsPerSecond}/s` : ''),
+  );
+  lines.push('');
+  lines.push(
+    table([
+      ['sessions', 'planned', 'connected', 'failed'],
+      ['publishers', s.sessions.publishers.planned, s.sessions.publishers.connected, s.sessions.publishers.failed],
+      ['players', s.sessions.players.planned, s.sessions.players.connected, s.sessions.players.failed],
+    ]),
+  );
+  lines.push('');
+  lines.push(latencyTable(s.latencyMs));
+  if (s.latencySource === 'rtmp-timestamps') {
+    lines.push('note: no timing marks in the stream (published elsewhere): end-to-end is the delay against the stream\'s own RTMP timestamps, from each player\'s first frame.');
+  }
+  lines.push('');
+  const t = s.throughput;
+  lines.push(`throughput: ${t.mbpsReceived.toFixed(1)} Mbps received (${bytes(t.bytesReceived)}), ${bytes(t.bytesSent)} sent; video frames ${t.framesSent.toLocaleString('en-US')} sent, ${t.framesReceived.toLocaleString('en-US')} received`);
+  const f = s.frames;
+  lines.push(`frames: lost ${f.lost}, duplicated ${f.duplicated}, out of order ${f.outOfOrder}, stalls ${f.stalls}${f.publisherStops > 0 ? `, publisher stopped ${f.publisherStops} time(s)` : ''}`);
+  const failures = Object.entries(s.failures);
+  if (failures.length > 0) lines.push(`failures: ${failures.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  const g = s.generator;
+  let cost = `generator: ${g.cpuSeconds.toFixed(1)} s CPU, ${bytes(g.maxRssBytes)} peak RSS, ${g.workers} worker(s)`;
+  if (s.server) cost += `; server: ${s.server.cpuSeconds.toFixed(1)} s CPU, ${bytes(s.server.maxRssBytes)} peak RSS`;
+  lines.push(cost);
+  for (const th of s.thresholds) lines.push(`threshold ${th.passed ? 'passed' : 'FAILED'}: ${th.message}`);
+  lines.push(`results: ${resultsDir}`);
+  return lines.join('\n');
+}
+
+/** One progress line (rewritten in place on a TTY). */
+export function formatProgress(p: Progress): string {
+  const e2e = p.p99EndToEndMs === null ? '-' : `${fmtMs(p.p99EndToEndMs)} ms`;
+  return `[${String(Math.min(p.tSec, p.durationSec)).padStart(String(p.durationSec).length)}/${p.durationSec}s] players ${p.playersUp}/${p.playersPlanned}  publishers ${p.publishersUp}  ${p.mbpsReceived.toFixed(1)} Mbps  p99 ${e2e}  errors ${p.errors}`;
+}
