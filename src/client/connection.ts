@@ -289,16 +289,19 @@ export class ClientConnection {
     });
   }
 
-  /** Closes the socket (a clean FIN when `graceful`, after queued bytes). */
+  /**
+   * Closes the connection. `graceful` sends a FIN after queued bytes and keeps reading until
+   * the server closes too (its last replies still count in `socket.bytesRead`).
+   */
   close(graceful = false): void {
     if (this.closed) return;
-    if (graceful) {
+    if (graceful && !this.socket.destroyed) {
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 2000).unref();
+      this.fail('local', 'closed by the client', false);
     } else {
-      this.socket.destroy();
+      this.fail('local', 'closed by the client');
     }
-    this.fail('local', 'closed by the client');
   }
 
   private await(tid: number): Promise<Command> {
@@ -351,11 +354,11 @@ export class ClientConnection {
     // onBWDone, onFCPublish, |RtmpSampleAccess and the like: nothing to do.
   }
 
-  private fail(reason: string, message: string): void {
+  private fail(reason: string, message: string, destroy = true): void {
     if (this.closed) return;
     this.closed = true;
     this.reader.destroy();
-    if (!this.socket.destroyed) this.socket.destroy();
+    if (destroy && !this.socket.destroyed) this.socket.destroy();
     const err = new ClientError(reason, message);
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();

@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { parseRtmpUrl } from '../client/url.js';
@@ -14,6 +15,7 @@ import { playerWindows, type Scenario } from './scenario.js';
 import { startServer, type RunningServer } from './servers.js';
 import type { PlayerPlan, ShardResult, ShardTask, ShardTick } from './shard.js';
 import { buildSummary, sumCounters, sumFailures, type RunSummary } from './summary.js';
+import { PACKAGE_ROOT } from '../version.js';
 
 /** The run itself failed (target unreachable, server did not start, workers hung): exit code 3. */
 export class RunError extends Error {
@@ -61,6 +63,13 @@ export interface RunOutcome {
 }
 
 const LEAD_MS = 1000;
+
+/** The compiled worker (next to this file in dist/; from src/ under the test runner, the built one). */
+function workerFile(): string {
+  const sibling = new URL('./shard-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(sibling))) return sibling.href;
+  return pathToFileURL(join(PACKAGE_ROOT, 'dist', 'src', 'load', 'shard-worker.js')).href;
+}
 const TICK_MS = 1000;
 
 async function reachable(host: string, port: number, timeoutMs: number): Promise<string | null> {
@@ -152,7 +161,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     const playersPlanned = tasks.reduce((t, k) => t + k.players.length, 0);
 
     const pool = new Piscina({
-      filename: new URL('./shard-worker.js', import.meta.url).href,
+      filename: workerFile(),
       minThreads: workers,
       maxThreads: workers,
       idleTimeout: Infinity,

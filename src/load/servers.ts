@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../protocol/errors.js';
+import { PACKAGE_ROOT } from '../version.js';
 
 export const SERVER_KINDS = ['builtin', 'node-media-server', 'nginx-rtmp'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -32,7 +33,11 @@ export interface StartOptions {
   startTimeoutMs?: number;
 }
 
-const CLI_PATH = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** The built CLI (next to this file in dist/; from src/ under the test runner, the built one). */
+function cliPath(): string {
+  const sibling = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  return existsSync(sibling) ? sibling : join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
+}
 
 const NGINX_RTMP_MODULES = ['/usr/lib/nginx/modules/ngx_rtmp_module.so', '/usr/share/nginx/modules/ngx_rtmp_module.so'];
 
@@ -115,7 +120,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
   const port = await freePort();
   let launched: { child: ChildProcess; output: () => string };
   if (kind === 'builtin') {
-    launched = launch(process.execPath, [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...(opts.builtinArgs ?? [])]);
+    launched = launch(process.execPath, [cliPath(), 'serve', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...(opts.builtinArgs ?? [])]);
   } else if (kind === 'node-media-server') {
     const app = createRequire(import.meta.url).resolve('node-media-server/bin/app.js');
     const config = join(dir, 'config.json');

@@ -54,6 +54,9 @@ export interface ShardCounters {
   bytesReceived: number;
   /** Audio/video payload bytes players received. */
   mediaBytesReceived: number;
+  /** Bytes the other way: what players wrote (commands, acks) and publishers read (replies). */
+  playerBytesSent: number;
+  publisherBytesReceived: number;
   framesSent: number;
   framesReceived: number;
   audioFramesReceived: number;
@@ -93,6 +96,8 @@ export function newCounters(): ShardCounters {
     bytesSent: 0,
     bytesReceived: 0,
     mediaBytesReceived: 0,
+    playerBytesSent: 0,
+    publisherBytesReceived: 0,
     framesSent: 0,
     framesReceived: 0,
     audioFramesReceived: 0,
@@ -111,6 +116,9 @@ export function makeSource(media: Scenario['media']): MediaSource {
   }
   return new FlvFileSource(media.source);
 }
+
+/** Time players get to receive frames in flight, and the server to take the publishers' goodbyes. */
+const DRAIN_MS = 300;
 
 const sleepUntilUs = (us: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, (us - monotonicUs()) / 1000)));
 
@@ -184,8 +192,9 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
   const timers: NodeJS.Timeout[] = [];
   let ended = false;
   const closedPlayerCounters: Player['counters'][] = [];
-  /** Wire bytes (chunk headers included) read by players that have closed. */
-  let closedPlayerBytes = 0;
+  /** Wire bytes (chunk headers included) of players that have closed. */
+  let closedPlayerBytesRead = 0;
+  let closedPlayerBytesWritten = 0;
 
   await sleepUntilUs(start);
 
@@ -276,6 +285,7 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
       lastArrivalUs = v.arrivalUs;
     };
     const onStatus = (s: StatusEvent) => {
+      if (ended) return; // the run's own publishers stopping at the end
       if (s.code === 'NetStream.Play.UnpublishNotify' || s.code === 'NetStream.Play.Stop') counters.publisherStops++;
     };
     let player: Player;
@@ -302,7 +312,8 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
     player.conn.onClose = (reason) => {
       if (players.delete(player)) {
         closedPlayerCounters.push(player.counters);
-        closedPlayerBytes += player.conn.socket.bytesRead;
+        closedPlayerBytesRead += player.conn.socket.bytesRead;
+        closedPlayerBytesWritten += player.conn.socket.bytesWritten;
       }
       slow.remove(player);
       if (!ended && reason !== 'local') fail('player dropped', reason.split(':')[0]!);
@@ -344,10 +355,15 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
     const c: ShardCounters = { ...counters, publishers: { ...counters.publishers }, players: { ...counters.players } };
     for (const p of publishers) {
       c.bytesSent += p.conn.socket.bytesWritten;
+      c.publisherBytesReceived += p.conn.socket.bytesRead;
       c.framesSent += p.counters.videoFrames;
     }
-    c.bytesReceived = closedPlayerBytes;
-    for (const p of players) c.bytesReceived += p.conn.socket.bytesRead;
+    c.bytesReceived = closedPlayerBytesRead;
+    c.playerBytesSent = closedPlayerBytesWritten;
+    for (const p of players) {
+      c.bytesReceived += p.conn.socket.bytesRead;
+      c.playerBytesSent += p.conn.socket.bytesWritten;
+    }
     for (const pc of [...[...players].map((p) => p.counters), ...closedPlayerCounters]) {
       c.mediaBytesReceived += pc.mediaBytes;
       c.framesReceived += pc.videoFrames;
@@ -371,18 +387,23 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
   }, task.tickMs);
 
   await sleepUntilUs(endUs);
-  ended = true;
-  clearInterval(tick);
+  // End: no new frames; let players take the frames in flight; then close everything and
+  // count bytes once every socket is done.
   if (pacer !== null) clearTimeout(pacer);
   for (const t of timers) {
     clearTimeout(t);
     clearInterval(t);
   }
   slow.stop();
-  const final = snapshot();
-  for (const p of [...players]) p.close();
+  for (const p of players) p.conn.socket.resume();
+  await new Promise((r) => setTimeout(r, DRAIN_MS));
+  ended = true;
+  clearInterval(tick);
   for (const p of publishers) p.stop();
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, DRAIN_MS));
+  for (const p of [...players]) p.close();
+  await new Promise((r) => setTimeout(r, 50));
+  const final = snapshot();
   // The last interval, so the time series covers the whole run.
   onTick({ shard: task.shard, tSec: (endUs - start) / 1e6, publishersUp: 0, playersUp: 0, counters: final, failures: { ...failures }, intervals: rec.takeInterval() });
   return { shard: task.shard, histograms: rec.encodeTotal(), counters: final, failures };

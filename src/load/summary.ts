@@ -29,9 +29,16 @@ export interface RunSummary {
   measuredMs: number;
   sessions: { publishers: SessionCounts; players: SessionCounts };
   throughput: {
+    /** Bytes publishers wrote (chunk headers included). */
     bytesSent: number;
+    /** Bytes players read (chunk headers included). */
     bytesReceived: number;
+    /** Audio/video payload bytes players received. */
     mediaBytesReceived: number;
+    /** Bytes players wrote (commands, acknowledgements, pongs). */
+    playerBytesSent: number;
+    /** Bytes publishers read (replies, acknowledgements, pings). */
+    publisherBytesReceived: number;
     framesSent: number;
     framesReceived: number;
     audioFramesReceived: number;
@@ -54,6 +61,8 @@ export function sumCounters(all: readonly ShardCounters[]): ShardCounters {
     bytesSent: 0,
     bytesReceived: 0,
     mediaBytesReceived: 0,
+    playerBytesSent: 0,
+    publisherBytesReceived: 0,
     framesSent: 0,
     framesReceived: 0,
     audioFramesReceived: 0,
@@ -72,6 +81,8 @@ export function sumCounters(all: readonly ShardCounters[]): ShardCounters {
     out.bytesSent += c.bytesSent;
     out.bytesReceived += c.bytesReceived;
     out.mediaBytesReceived += c.mediaBytesReceived;
+    out.playerBytesSent += c.playerBytesSent;
+    out.publisherBytesReceived += c.publisherBytesReceived;
     out.framesSent += c.framesSent;
     out.framesReceived += c.framesReceived;
     out.audioFramesReceived += c.audioFramesReceived;
@@ -127,6 +138,8 @@ export function buildSummary(i: SummaryInput): RunSummary {
       bytesSent: c.bytesSent,
       bytesReceived: c.bytesReceived,
       mediaBytesReceived: c.mediaBytesReceived,
+      playerBytesSent: c.playerBytesSent,
+      publisherBytesReceived: c.publisherBytesReceived,
       framesSent: c.framesSent,
       framesReceived: c.framesReceived,
       audioFramesReceived: c.audioFramesReceived,

@@ -152,10 +152,12 @@ export class Session {
     return null;
   }
 
+  /** Bytes read from the peer, handshake included. */
   bytesIn(): number {
-    return this.reader.stats().bytesReceived;
+    return this.socket.bytesRead;
   }
 
+  /** Bytes written to the peer, handshake included. */
   bytesOut(): number {
     return this.socket.bytesWritten;
   }

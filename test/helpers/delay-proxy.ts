@@ -1,0 +1,48 @@
+import net from 'node:net';
+
+/**
+ * A TCP proxy on loopback that forwards client-to-server bytes at once and holds
+ * server-to-client bytes back by `delayMs` (order kept), like a long network path to viewers.
+ */
+export class DelayProxy {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(
+    private readonly targetPort: number,
+    private readonly delayMs: number,
+  ) {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.targetPort, '127.0.0.1');
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
+      this.sockets.add(client).add(upstream);
+      client.on('data', (d) => upstream.write(d));
+      upstream.on('data', (d) => {
+        setTimeout(() => {
+          if (!client.destroyed) client.write(d);
+        }, this.delayMs);
+      });
+      const end = () => {
+        setTimeout(() => {
+          client.destroy();
+          upstream.destroy();
+        }, this.delayMs);
+      };
+      client.on('close', end).on('error', end);
+      upstream.on('close', end).on('error', end);
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this.port;
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}

@@ -1,0 +1,146 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeHistogram, encodeHistogram, mergeEncoded, newHistogram, Recorder, summarize } from '../../src/metrics/histograms.js';
+import { formatHlog, parseHlog } from '../../src/metrics/hlog.js';
+import { planShards } from '../../src/load/orchestrator.js';
+import { playerWindows, resolveScenario, targetAt, type Scenario } from '../../src/load/scenario.js';
+
+function scenario(input: Record<string, unknown>): Scenario {
+  const r = resolveScenario(input);
+  if (r.scenario === null) throw new Error(r.problems.join('; '));
+  return r.scenario;
+}
+
+describe('histogram merge', () => {
+  it('merging encoded histograms from several workers equals recording everything in one place', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 5_000_000 }), { maxLength: 300 }), { minLength: 1, maxLength: 6 }), (workers) => {
+        const one = newHistogram();
+        const encoded = workers.map((values) => {
+          const r = new Recorder();
+          for (const v of values) {
+            r.record('endToEnd', v);
+            one.recordValue(v);
+          }
+          return r.encodeTotal();
+        });
+        const merged = mergeEncoded(encoded).get('endToEnd');
+        if (one.totalCount === 0) {
+          expect(merged).toBeUndefined();
+          return;
+        }
+        expect(merged!.totalCount).toBe(one.totalCount);
+        expect(summarize(merged)).toEqual(summarize(one));
+        expect(encodeHistogram(merged!)).toBe(encodeHistogram(one));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('round-trips interval histograms through an .hlog file', () => {
+    const a = newHistogram();
+    const b = newHistogram();
+    for (let i = 1; i <= 100; i++) a.recordValue(i * 1000);
+    for (let i = 1; i <= 50; i++) b.recordValue(i * 2000);
+    const text = formatHlog(
+      [
+        { startSec: 0, endSec: 1, histogram: a },
+        { startSec: 1, endSec: 2, histogram: b },
+      ],
+      Date.UTC(2026, 0, 1),
+      'test',
+    );
+    expect(text).toMatch(/^#\[Histogram log format version 1\.3\]$/m);
+    const back = parseHlog(text);
+    expect(back.map((i) => i.histogram.totalCount)).toEqual([100, 50]);
+    expect(back[1]!.startSec).toBeCloseTo(1);
+    expect(summarize(back[0]!.histogram)).toEqual(summarize(a));
+  });
+
+  it('summarizes in milliseconds', () => {
+    const h = newHistogram();
+    for (const us of [1000, 2000, 3000, 4000, 100_000]) h.recordValue(us);
+    // Percentiles are the upper ends of HdrHistogram buckets (3 significant digits).
+    expect(summarize(h)).toMatchObject({ count: 5, min: 1, max: 100.031, p50: 3.001 });
+    expect(summarize(undefined)).toMatchObject({ count: 0, p99: 0 });
+    expect(decodeHistogram(encodeHistogram(h)).totalCount).toBe(5);
+  });
+});
+
+describe('stages', () => {
+  const stages = [
+    { durationMs: 10_000, target: 10 },
+    { durationMs: 10_000, target: 10 },
+    { durationMs: 10_000, target: 0 },
+  ];
+
+  it('interpolates the target linearly within a stage', () => {
+    expect(targetAt(stages, 0)).toBe(0);
+    expect(targetAt(stages, 5000)).toBe(5);
+    expect(targetAt(stages, 15_000)).toBe(10);
+    expect(targetAt(stages, 25_000)).toBe(5);
+    expect(targetAt(stages, 40_000)).toBe(0);
+  });
+
+  it('connects each player while the target exceeds its index, ramping up and down', () => {
+    expect(playerWindows(stages, 0)).toEqual([[500, 29_500]]);
+    expect(playerWindows(stages, 9)).toEqual([[9500, 20_500]]);
+    expect(playerWindows([{ durationMs: 1, target: 3 }, { durationMs: 1000, target: 3 }], 2)).toEqual([[expect.closeTo(0.833, 2), Infinity]]);
+  });
+
+  it('derives stages from duration and ramp', () => {
+    const s = scenario({ duration: '30s', ramp: '10s', players: { perStream: 100 } });
+    expect(s.stages).toEqual([
+      { durationMs: 10_000, target: 100 },
+      { durationMs: 20_000, target: 100 },
+    ]);
+    expect(s.durationMs).toBe(30_000);
+  });
+});
+
+describe('sharding', () => {
+  it('spreads publishers and players over workers, each player exactly once', () => {
+    const s = scenario({ streams: 3, players: { perStream: 7, slowPerStream: 2 }, duration: '10s' });
+    const tasks = planShards(s, 2, 'rtmp://127.0.0.1:1935/live', 0);
+    expect(tasks.flatMap((t) => t.publish).sort()).toEqual([0, 1, 2]);
+    const players = tasks.flatMap((t) => t.players);
+    expect(players).toHaveLength(21);
+    for (let st = 0; st < 3; st++) {
+      expect(players.filter((p) => p.stream === st)).toHaveLength(7);
+      expect(players.filter((p) => p.stream === st && p.slow)).toHaveLength(2);
+    }
+    expect(Math.abs(tasks[0]!.players.length - tasks[1]!.players.length)).toBeLessThanOrEqual(1);
+  });
+
+  it('gives machine I of N its own share with --shard, the shares adding up to the whole', () => {
+    const s = scenario({ streams: 2, players: { perStream: 10 }, duration: '10s' });
+    const whole = planShards(s, 2, 'u', 0).flatMap((t) => t.players).length;
+    const parts = [0, 1, 2].map((i) => planShards(s, 2, 'u', 0, { index: i, count: 3 }));
+    expect(parts.flatMap((p) => p.flatMap((t) => t.players)).length).toBe(whole);
+    expect(parts.flatMap((p) => p.flatMap((t) => t.publish)).sort()).toEqual([0, 1]);
+    expect(new Set(parts.flatMap((p) => p.map((t) => t.shard))).size).toBe(6);
+  });
+});
+
+describe('scenario validation', () => {
+  it('lists every problem with its path', () => {
+    const r = resolveScenario({
+      target: 'http://example.com',
+      streams: 0,
+      publishers: { videoBitrate: 'fast', codec: 'vp8' },
+      players: { perStream: -1 },
+      duration: 'soon',
+      extra: true,
+    });
+    expect(r.scenario).toBeNull();
+    const text = r.problems.join('\n');
+    for (const path of ['target', 'streams', 'publishers.videoBitrate', 'publishers.codec', 'players.perStream', 'duration', 'extra']) {
+      expect(text).toContain(path);
+    }
+  });
+
+  it('rejects more publishers than streams and a ramp longer than the run', () => {
+    expect(resolveScenario({ streams: 2, publishers: { count: 3 } }).problems).toEqual(['publishers.count: cannot publish 3 streams when there are 2']);
+    expect(resolveScenario({ duration: '10s', ramp: '20s' }).problems).toEqual(['ramp: the ramp must end before the run does']);
+  });
+});
