@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { parseRtmpUrl } from '../client/url.js';
 import { RunError, runScenario, type Progress } from '../load/orchestrator.js';
 import { deepMerge, readScenarioFile, resolveScenarioPath } from '../load/scenario-file.js';
+import type { RunSummary } from '../load/summary.js';
 import { resolveScenario, type Scenario } from '../load/scenario.js';
 import { UsageError } from '../protocol/errors.js';
 import { formatProgress, formatSummary } from '../report/console.js';
@@ -197,9 +198,9 @@ export async function runCommand(file: string | undefined, flags: RunFlags): Pro
     const { summary, resultsDir } = outcome;
     if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else process.stdout.write(`${formatSummary(summary, resultsDir)}\n`);
-    if (summary.sessions.publishers.connected + summary.sessions.players.connected === 0) {
-      const reasons = Object.keys(summary.failures).join(', ');
-      console.error(`rtmpbench run: no session connected (${reasons || 'no sessions planned'})`);
+    const failed = runFailure(summary);
+    if (failed !== null) {
+      console.error(`rtmpbench run: ${failed}`);
       return EXIT_RUN_FAILED;
     }
     return summary.thresholds.some((t) => !t.passed) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
@@ -215,6 +216,29 @@ export async function runCommand(file: string | undefined, flags: RunFlags): Pro
     }
     throw e;
   }
+}
+
+/**
+ * Whether the run itself failed, though it ran to the end: no stream could be published, no
+ * player could connect, or the target dropped every session before the end. Partial failures
+ * are results (counted by reason; thresholds judge them).
+ */
+export function runFailure(s: RunSummary): string | null {
+  const reasons = (prefix: string) =>
+    Object.entries(s.failures)
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, v]) => `${k.slice(prefix.length + 2)} ×${v}`)
+      .join(', ');
+  const p = s.sessions.publishers;
+  if (p.planned > 0 && p.connected === 0) return `no publisher could publish (${reasons('publisher')})`;
+  const pl = s.sessions.players;
+  if (pl.planned > 0 && pl.connected === 0) return `no player could play (${reasons('player')})`;
+  const dropped = Object.entries(s.failures)
+    .filter(([k]) => k.includes('dropped'))
+    .reduce((n, [, v]) => n + v, 0);
+  const connected = p.connected + pl.connected;
+  if (connected > 0 && dropped >= connected) return `the target closed every connection before the end of the run (${Object.keys(s.failures).join(', ')})`;
+  return null;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];

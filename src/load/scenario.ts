@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseBitrate, parseDurationMs } from '../units.js';
+import { formatDurationMs, parseBitrate, parseDurationMs } from '../units.js';
 
 /**
  * A load scenario: what to run, against what, for how long, and what must hold. Scenario
@@ -100,7 +100,9 @@ export const scenarioSchema = z
     }
     if (s.stages === undefined) {
       if (s.duration < 1000) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'a run lasts at least 1s' });
-      if (s.ramp >= s.duration) ctx.addIssue({ code: 'custom', path: ['ramp'], message: 'the ramp must end before the run does' });
+      if (s.ramp >= s.duration) {
+        ctx.addIssue({ code: 'custom', path: ['ramp'], message: `the ramp (${formatDurationMs(s.ramp)}) must end before the run does (${formatDurationMs(s.duration)}); set a shorter ramp` });
+      }
     }
     const peak = s.stages ? Math.max(...s.stages.map((st) => st.target)) : s.players.perStream;
     if (s.players.slowPerStream > peak) {

@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../../src/load/summary.js';
+import { CLI, startServer } from '../helpers/server.js';
+
+const out = mkdtempSync(join(tmpdir(), 'rtmpbench-cli-run-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function cli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('rtmpbench run', () => {
+  it('runs the quickstart scenario against the built-in server and prints a readable summary', async () => {
+    const r = await cli(['run', '--duration', '3s', '--ramp', '1s', '--players', '8', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('rtmpbench run "quickstart" against the built-in server');
+    expect(r.stdout).toMatch(/players\s+8\s+8\s+0/);
+    expect(r.stdout).toMatch(/end-to-end\s+[\d,]+/);
+    expect(r.stdout).toMatch(/results: .*quickstart/);
+    expect(r.stderr).toBe(''); // no progress line when stderr is not a terminal
+  });
+
+  it('prints the summary JSON with --json and writes the results folder', async () => {
+    const r = await cli(['run', '--duration', '2s', '--ramp', '0s', '--players', '3', '--json', '--name', 'json-run', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    expect(s.schemaVersion).toBe(1);
+    expect(s.tool).toMatchObject({ name: 'rtmpbench' });
+    expect(s.sessions.players).toEqual({ planned: 3, connected: 3, failed: 0 });
+    for (const m of ['connect', 'handshake', 'playStart', 'firstFrame', 'endToEnd', 'gap'] as const) {
+      expect(Object.keys(s.latencyMs[m]).sort()).toEqual(['count', 'max', 'mean', 'min', 'p50', 'p90', 'p99', 'p999']);
+    }
+    expect(s.throughput).toHaveProperty('mbpsReceived');
+    expect(s.frames).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0, stalls: 0, publisherStops: 0 });
+    expect(s.generator.workers).toBeGreaterThan(0);
+    expect(s.server?.cpuSeconds).toBeGreaterThan(0);
+    const dir = readdirSync(out).find((d) => d.endsWith('-json-run'))!;
+    expect(existsSync(join(out, dir, 'summary.json'))).toBe(true);
+    expect(existsSync(join(out, dir, 'endToEnd.hlog'))).toBe(true);
+  });
+
+  it('lists every invalid flag and exits 2 before any socket opens', async () => {
+    const before = readdirSync(out).length;
+    const r = await cli(['run', '--players', 'many', '--duration', 'soon', '--bitrate', 'fast', '--codec', 'vp8', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('nothing was started');
+    expect(r.stderr).toContain('--players: "many" is not a whole number');
+    expect(r.stderr).toContain('--duration: "soon" is not a duration');
+    expect(r.stderr).toContain('--bitrate: "fast" is not a bit rate');
+    expect(r.stderr).toContain('publishers.codec');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(out).length).toBe(before);
+  });
+
+  it('exits 2 on an invalid target URL and on a missing scenario file', async () => {
+    const bad = await cli(['run', '--target', 'http://example.com/live']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('the scheme must be rtmp:// or rtmps://');
+    const missing = await cli(['run', 'no-such-scenario']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no scenario file "no-such-scenario"');
+  });
+
+  it('exits 3 with a clear message when the target cannot be reached', async () => {
+    const r = await cli(['run', '--target', 'rtmp://127.0.0.1:1/live', '--duration', '2s', '--ramp', '0s', '--out', out]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/cannot reach 127\.0\.0\.1:1: .*ECONNREFUSED/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 3 when the server refuses every publish, and says why', async () => {
+    const srv = await startServer({ publishToken: 'secret', logLevel: 'error' });
+    try {
+      const r = await cli(['run', '--target', `rtmp://127.0.0.1:${srv.port}/live`, '--duration', '2s', '--ramp', '0s', '--players', '2', '--out', out]);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain('no publisher could publish (rejected ×1)');
+      expect(r.stdout).toContain('failures: publisher: rejected ×1');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('reports sessions the server drops mid-run by reason', async () => {
+    const srv = await startServer({ logLevel: 'error' });
+    const running = cli(['run', '--target', `rtmp://127.0.0.1:${srv.port}/live`, '--duration', '4s', '--ramp', '0s', '--players', '4', '--json', '--out', out]);
+    await new Promise((r) => setTimeout(r, 2500));
+    await srv.close();
+    const r = await running;
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('the target closed every connection before the end of the run');
+    const s = JSON.parse(r.stdout) as RunSummary;
+    expect(s.failures['player dropped: closed']).toBe(4);
+    expect(s.failures['publisher dropped: closed']).toBe(1);
+    expect(s.throughput.framesReceived).toBeGreaterThan(0);
+  });
+});
