@@ -84,7 +84,8 @@ export class BufferPool implements BufferAllocator {
       this.freeSet?.delete(ab);
     } else {
       this.misses++;
-      ab = new ArrayBuffer(1 << shift);
+      // Not zero-filled (every byte is written before use): allocUnsafeSlow's own ArrayBuffer.
+      ab = Buffer.allocUnsafeSlow(1 << shift).buffer as ArrayBuffer;
       this.owned.add(ab);
     }
     this.outstandingBytes += ab.byteLength;

@@ -3,7 +3,8 @@ import tls from 'node:tls';
 import type { BufferAllocator } from '../protocol/allocator.js';
 import type { AmfValue } from '../protocol/amf-types.js';
 import { ChunkReader } from '../protocol/chunk-reader.js';
-import { ChunkWriter, flattenEncoded } from '../protocol/chunk-writer.js';
+import { RingQueue } from '../buffers/ring-queue.js';
+import { ChunkWriter } from '../protocol/chunk-writer.js';
 import {
   commandMessage,
   connectCommand,
@@ -25,6 +26,7 @@ import { acknowledgementMessage, parseUserControl, pingResponseMessage, setChunk
 import { RtmpError } from '../protocol/errors.js';
 import { ClientHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
+import { monotonicUs } from '../media/timing-mark.js';
 import type { RtmpUrl } from './url.js';
 
 export interface StatusEvent {
@@ -48,6 +50,11 @@ export interface ClientOptions {
   skimMedia?: number;
   allocator?: BufferAllocator;
   maxMessageBytes?: number;
+  /**
+   * Read into this buffer (shared by every connection of a thread) instead of a new buffer per
+   * read: no allocation per read. Plain TCP only; bytes are handled before the next read.
+   */
+  sharedReadBuffer?: Buffer;
 }
 
 /** Phases of opening a connection, in µs of the monotonic clock. */
@@ -79,7 +86,7 @@ interface StatusWaiter {
   reject: (e: Error) => void;
 }
 
-const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
+const nowUs = monotonicUs;
 
 /**
  * One client connection to an RTMP server: TCP (or TLS), handshake and the connect command,
@@ -95,6 +102,10 @@ export class ClientConnection {
   onUserControl: (e: UserControlEvent) => void = () => {};
   /** Protocol control messages (acknowledgement, window size, bandwidth, chunk size). */
   onControl: (m: RtmpMessage) => void = () => {};
+  /** Every read from the socket, by size (for read-rate limiting). */
+  onRead: ((bytes: number) => void) | null = null;
+  /** Where received bytes go: the handshake first, then the chunk reader. */
+  private handleBytes: (data: Buffer) => void = () => {};
   /** Called once when the connection ends, with why. */
   onClose: (reason: string) => void = () => {};
   private readonly writer: ChunkWriter;
@@ -112,6 +123,7 @@ export class ClientConnection {
     if (opts.allocator !== undefined) readerOptions.allocator = opts.allocator;
     if (opts.maxMessageBytes !== undefined) readerOptions.maxMessageBytes = opts.maxMessageBytes;
     if (opts.skimMedia !== undefined) readerOptions.skimMedia = opts.skimMedia;
+    if (opts.sharedReadBuffer !== undefined && url.protocol === 'rtmp') readerOptions.reusedReadBuffers = true;
     this.reader = new ChunkReader(
       {
         onMessage: (m) => this.onMessage(m),
@@ -141,12 +153,22 @@ export class ClientConnection {
       };
       const timeoutMs = opts.timeoutMs ?? 10_000;
       const timer = setTimeout(() => finish(new ClientError('timeout', `no connection to ${url.host}:${url.port} within ${timeoutMs} ms`)), timeoutMs);
-      const socket =
+      const shared = opts.sharedReadBuffer;
+      let conn: ClientConnection | null = null;
+      const onread = (n: number, buf: Uint8Array): boolean => {
+        conn?.received(Buffer.from(buf.buffer, buf.byteOffset, n));
+        return true;
+      };
+      const socket: net.Socket =
         url.protocol === 'rtmps'
           ? tls.connect({ host: url.host, port: url.port, servername: net.isIP(url.host) ? undefined : url.host, rejectUnauthorized: !opts.insecure })
-          : net.connect({ host: url.host, port: url.port });
+          : shared !== undefined
+            ? net.connect({ host: url.host, port: url.port, onread: { buffer: shared, callback: onread } })
+            : net.connect({ host: url.host, port: url.port });
       socket.setNoDelay(true);
-      const conn = new ClientConnection(url, socket, opts);
+      const c = new ClientConnection(url, socket, opts);
+      conn = c;
+      if (url.protocol === 'rtmps' || shared === undefined) socket.on('data', (d: Buffer) => c.received(d));
       socket.once('error', (err: NodeJS.ErrnoException) => {
         const reason = err.code === 'ECONNREFUSED' ? 'refused' : err.code === 'ENOTFOUND' ? 'dns' : url.protocol === 'rtmps' ? 'tls' : 'socket';
         finish(new ClientError(reason, `cannot connect to ${url.protocol}://${url.host}:${url.port}: ${err.message}`));
@@ -154,10 +176,10 @@ export class ClientConnection {
       socket.once('close', () => finish(new ClientError('closed', `${url.host}:${url.port} closed the connection during setup`)));
       socket.once(url.protocol === 'rtmps' ? 'secureConnect' : 'connect', () => {
         const connected = nowUs();
-        conn.timings.tcpConnectUs = connected - started;
+        c.timings.tcpConnectUs = connected - started;
         const hs = new ClientHandshake({ digest: opts.digest ?? true });
         socket.write(hs.start());
-        const onData = (data: Buffer) => {
+        c.handleBytes = (data: Buffer) => {
           let step;
           try {
             step = hs.push(data);
@@ -167,28 +189,32 @@ export class ClientConnection {
           }
           for (const out of step.output) socket.write(out);
           if (!step.done) return;
-          socket.off('data', onData);
-          conn.timings.handshakeUs = nowUs() - connected;
-          conn.attach();
-          if (step.remainder !== null) conn.reader.push(step.remainder);
+          c.timings.handshakeUs = nowUs() - connected;
+          c.attach();
+          if (step.remainder !== null) c.reader.push(step.remainder);
           const commandSent = nowUs();
-          conn
+          c
             .connectCommand(opts.chunkSize ?? 4096)
             .then(() => {
-              conn.timings.connectCommandUs = nowUs() - commandSent;
-              finish(null, conn);
+              c.timings.connectCommandUs = nowUs() - commandSent;
+              finish(null, c);
             })
             .catch((e: Error) => finish(e));
         };
-        socket.on('data', onData);
       });
     });
+  }
+
+  /** Bytes from the socket (a 'data' event, or an onread callback with the shared buffer). */
+  private received(data: Buffer): void {
+    this.onRead?.(data.length);
+    this.handleBytes(data);
   }
 
   private attach(): void {
     this.socket.removeAllListeners('close');
     this.socket.removeAllListeners('error');
-    this.socket.on('data', (d: Buffer) => this.reader.push(d));
+    this.handleBytes = (d: Buffer) => this.reader.push(d);
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'closed' : 'socket', err.message));
     this.socket.on('close', () => this.fail('closed', 'the server closed the connection'));
   }
@@ -219,7 +245,26 @@ export class ClientConnection {
   /** Sends one message; returns write()'s verdict (false: wait for 'drain'). */
   send(msg: OutgoingMessage): boolean {
     if (this.closed) return false;
-    return this.socket.write(flattenEncoded(this.writer.encode(msg)));
+    return this.socket.write(this.writer.encodeFlat(msg));
+  }
+
+  private readonly inFlight = new RingQueue<Buffer>(16);
+  private inFlightPool: BufferAllocator | null = null;
+  private readonly onWritten = (): void => {
+    const b = this.inFlight.shift();
+    if (b !== undefined) this.inFlightPool?.release(b);
+  };
+
+  /**
+   * Sends one message encoded into a buffer from `pool` (one copy of the payload), given back
+   * to the pool once the socket has written it. The payload may be reused after the call.
+   */
+  sendPooled(msg: OutgoingMessage, pool: BufferAllocator): boolean {
+    if (this.closed) return false;
+    const wire = this.writer.encodeFlat(msg, pool);
+    this.inFlightPool = pool;
+    this.inFlight.push(wire);
+    return this.socket.write(wire, this.onWritten);
   }
 
   /** Sends a command and resolves with the server's _result or _error. */

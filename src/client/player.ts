@@ -107,29 +107,57 @@ export class Player {
     this.missing.clear();
   }
 
+  /** Reused for every frame: `onVideo` must copy what it keeps. */
+  private readonly observation: VideoObservation = { arrivalUs: 0, timestampMs: 0, keyframe: false, bytes: 0, mark: null };
+
   private onMedia(m: RtmpMessage): void {
-    const now = monotonicUs();
     const c = this.counters;
     c.mediaBytes += m.length;
     if (m.typeId === MSG_VIDEO) {
-      const info = this.info;
-      if (classifyVideo(m.payload, info) && !info.sequenceHeader && !info.sequenceEnd && !info.command) {
-        c.videoFrames++;
-        if (this.firstFrameUs === 0) this.firstFrameUs = now;
-        if (info.keyframe) {
-          c.keyframes++;
-          if (this.firstKeyframeUs === 0) this.firstKeyframeUs = now;
+      const p = m.payload;
+      let keyframe: boolean;
+      let dataOffset: number;
+      // Fast path: legacy AVC coded frames (0x17 / 0x27, AVC NALU) need no full classification.
+      if ((p[0] === 0x17 || p[0] === 0x27) && p[1] === 1 && p.length >= 5) {
+        keyframe = p[0] === 0x17;
+        dataOffset = 5;
+      } else {
+        const info = this.info;
+        if (!classifyVideo(p, info) || info.sequenceHeader || info.sequenceEnd || info.command) {
+          this.release(m);
+          return;
         }
-        const hasMark = readMark(m.payload, info.dataOffset, this.codec, this.mark);
-        if (hasMark) {
-          c.marks++;
-          this.trackSequence(this.mark.seq);
-        }
-        this.onVideo?.({ arrivalUs: now, timestampMs: m.timestamp, keyframe: info.keyframe, bytes: m.length, mark: hasMark ? this.mark : null });
+        keyframe = info.keyframe;
+        dataOffset = info.dataOffset;
+      }
+      const now = monotonicUs();
+      c.videoFrames++;
+      if (this.firstFrameUs === 0) this.firstFrameUs = now;
+      if (keyframe) {
+        c.keyframes++;
+        if (this.firstKeyframeUs === 0) this.firstKeyframeUs = now;
+      }
+      const hasMark = readMark(p, dataOffset, this.codec, this.mark);
+      if (hasMark) {
+        c.marks++;
+        this.trackSequence(this.mark.seq);
+      }
+      if (this.onVideo !== null) {
+        const o = this.observation;
+        o.arrivalUs = now;
+        o.timestampMs = m.timestamp;
+        o.keyframe = keyframe;
+        o.bytes = m.length;
+        o.mark = hasMark ? this.mark : null;
+        this.onVideo(o);
       }
     } else if (m.typeId === MSG_AUDIO) {
       c.audioFrames++;
     }
+    this.release(m);
+  }
+
+  private release(m: RtmpMessage): void {
     if (m.pooled && this.allocator !== null) this.allocator.release(m.payload);
   }
 

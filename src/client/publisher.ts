@@ -1,3 +1,4 @@
+import { HEAP_ALLOCATOR, type BufferAllocator } from '../protocol/allocator.js';
 import { setDataFrameMessage } from '../protocol/commands.js';
 import { CSID_AUDIO, CSID_VIDEO, MSG_AUDIO, MSG_VIDEO } from '../protocol/constants.js';
 import type { OutgoingMessage } from '../protocol/message.js';
@@ -8,6 +9,8 @@ import { ClientConnection, type ClientOptions } from './connection.js';
 export interface PublisherOptions extends ClientOptions {
   streamName: string;
   source: MediaSource;
+  /** Pool for the wire buffers of frames (shared by the publishers of a thread). */
+  framePool?: BufferAllocator;
   /** Stop sending (let the schedule slip) while this many bytes wait in the socket. */
   maxBufferedBytes?: number;
 }
@@ -42,12 +45,14 @@ export class Publisher {
   private nextAudioDueUs = Infinity;
   private readonly maxBufferedBytes: number;
   private readonly name: string;
+  private readonly framePool: BufferAllocator;
 
   private constructor(conn: ClientConnection, opts: PublisherOptions) {
     this.conn = conn;
     this.source = opts.source;
     this.name = opts.streamName;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.framePool = opts.framePool ?? HEAP_ALLOCATOR;
   }
 
   static async open(opts: PublisherOptions): Promise<Publisher> {
@@ -144,6 +149,7 @@ export class Publisher {
       payload,
     };
     this.counters.bytes += payload.length;
-    this.conn.send(msg);
+    // Encoded into a pooled buffer at once: the source may reuse `payload` for the next frame.
+    this.conn.sendPooled(msg, this.framePool);
   }
 }

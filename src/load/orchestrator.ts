@@ -105,7 +105,7 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
     streamNames: s.streamNames,
     publish: [],
     players: [],
-    churnJoinsPerSecond: s.churn.joinsPerSecond / total,
+    churnJoinsPerSecond: 0,
     churnMeanSessionMs: s.churn.meanSessionMs,
     media: s.media,
     slowReadKbps: s.players.slowReadKbps,
@@ -115,18 +115,26 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
     startAtUs,
     tickMs: TICK_MS,
   }));
-  const mine = (global: number) => {
-    const k = global % total;
-    return k >= offset && k < offset + workers ? tasks[k - offset]! : null;
-  };
-  for (let st = 0; st < s.publishedStreams; st++) mine(st)?.publish.push(st);
+  const at = (k: number) => (k >= offset && k < offset + workers ? tasks[k - offset]! : null);
+  // With two or more workers and both kinds of session, publishers get workers of their own:
+  // bursts of player reads would otherwise delay the pacing timer (and show up as latency).
+  const split = total >= 2 && s.publishedStreams > 0 && peak > 0;
+  const pubWorkers = split ? Math.max(1, Math.round(total / 4)) : total;
+  const playerBase = split ? pubWorkers : 0;
+  const playerWorkers = total - playerBase;
+  for (let st = 0; st < s.publishedStreams; st++) at(st % pubWorkers)?.publish.push(st);
   const windows = Array.from({ length: peak }, (_, i) => playerWindows(s.stages, i).map(([a, b]): [number, number | null] => [a, Number.isFinite(b) ? b : null]));
   let n = 0;
   for (let st = 0; st < s.streamNames.length; st++) {
     for (let i = 0; i < peak; i++) {
       const plan: PlayerPlan = { stream: st, slow: i < s.players.slowPerStream, windows: windows[i]! };
-      mine(n++)?.players.push(plan);
+      at(playerBase + (n++ % playerWorkers))?.players.push(plan);
     }
+  }
+  // Churning players join on the player workers.
+  for (let k = playerBase; k < total; k++) {
+    const t = at(k);
+    if (t !== null) t.churnJoinsPerSecond = s.churn.joinsPerSecond / playerWorkers;
   }
   return tasks;
 }

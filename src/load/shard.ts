@@ -1,3 +1,4 @@
+import { BufferPool } from '../buffers/buffer-pool.js';
 import { ClientError, type StatusEvent } from '../client/connection.js';
 import { Player, type VideoObservation } from '../client/player.js';
 import { Publisher } from '../client/publisher.js';
@@ -7,6 +8,7 @@ import type { MediaSource } from '../media/source.js';
 import { SyntheticSource } from '../media/synthetic.js';
 import { monotonicUs } from '../media/timing-mark.js';
 import { Recorder, type EncodedHistograms } from '../metrics/histograms.js';
+import { DueHeap } from './due-heap.js';
 import type { Scenario } from './scenario.js';
 
 /** One player the shard runs: which stream, and when it is connected. */
@@ -117,6 +119,9 @@ export function makeSource(media: Scenario['media']): MediaSource {
   return new FlvFileSource(media.source);
 }
 
+/** Publishers send frames due within this much of now: the timer's resolution is 1 ms. */
+const PACING_LOOKAHEAD_US = 1000;
+
 /** Time players get to receive frames in flight, and the server to take the publishers' goodbyes. */
 const DRAIN_MS = 300;
 
@@ -136,13 +141,13 @@ class SlowReaders {
   add(p: Player): void {
     const b = { tokens: this.bytesPerTick, paused: false };
     this.buckets.set(p, b);
-    p.conn.socket.on('data', (d: Buffer) => {
-      b.tokens -= d.length;
+    p.conn.onRead = (n) => {
+      b.tokens -= n;
       if (b.tokens < 0 && !b.paused) {
         b.paused = true;
         p.conn.socket.pause();
       }
-    });
+    };
     this.timer ??= setInterval(() => this.refill(), SlowReaders.TICK_MS);
   }
 
@@ -180,6 +185,10 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
     failures[key] = (failures[key] ?? 0) + 1;
   };
   const start = task.startAtUs;
+  // One read buffer for every player socket of this thread: reads are handled one at a time.
+  const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
+  // Wire buffers of published frames, reused once the socket has written them.
+  const framePool = new BufferPool({ maxHeldBytes: 32 * 1024 * 1024 });
   const endUs = start + task.durationMs * 1000;
   const warmupEndUs = start + task.warmupMs * 1000;
   const measuring = () => monotonicUs() >= warmupEndUs;
@@ -207,8 +216,9 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
       try {
         const source = makeSource(task.media);
         sourceCodec = source.codec;
-        const p = await Publisher.open({ url, streamName: task.streamNames[s]!, source, insecure: task.insecure, chunkSize: task.media.chunkSize });
-        p.onPacing = (intended, sent) => record('pacing', sent - intended);
+        const p = await Publisher.open({ url, streamName: task.streamNames[s]!, source, insecure: task.insecure, chunkSize: task.media.chunkSize, framePool });
+        // Deviation from the schedule, early (within the lookahead) or late.
+        p.onPacing = (intended, sent) => record('pacing', Math.abs(sent - intended));
         p.conn.onClose = (reason) => {
           if (!ended && reason !== 'local') fail('publisher dropped', reason.split(':')[0]!);
         };
@@ -222,19 +232,25 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
       }
     }),
   );
+  // Independent encoders do not share keyframe instants: spread the publishers' schedules
+  // over one GOP, so keyframes (about ten P-frames each) do not all leave at once.
   const pubStart = monotonicUs();
-  for (const p of publishers) p.start(pubStart);
+  publishers.forEach((p, k) => p.start(pubStart + ((k * task.media.gopMs) / Math.max(1, publishers.length)) * 1000));
+  // One timer drives every publisher: a heap by next due time; frames due within the
+  // timer's resolution (1 ms) go now rather than a millisecond late.
   let pacer: NodeJS.Timeout | null = null;
+  const heap = new DueHeap<Publisher>();
+  for (const p of publishers) heap.push(p);
   const pace = () => {
-    const now = monotonicUs();
-    let next = Infinity;
-    for (const p of publishers) {
-      p.pump(now);
-      const due = p.nextDueUs;
-      if (due < next) next = due;
+    const horizon = monotonicUs() + PACING_LOOKAHEAD_US;
+    const again: Publisher[] = [];
+    for (let p = heap.popDue(horizon); p !== undefined; p = heap.popDue(horizon)) {
+      p.pump(horizon);
+      if (!p.closed) again.push(p);
     }
-    if (ended) return;
-    const waitMs = Math.min(50, Math.max(0, (next - monotonicUs()) / 1000));
+    for (const p of again) heap.push(p);
+    if (ended || heap.size === 0) return;
+    const waitMs = Math.min(50, Math.max(0, (heap.nextUs - PACING_LOOKAHEAD_US - monotonicUs()) / 1000));
     pacer = setTimeout(pace, waitMs);
   };
   if (publishers.length > 0) pace();
@@ -290,7 +306,7 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
     };
     let player: Player;
     try {
-      player = await Player.open({ url, streamName: task.streamNames[streamIndex]!, insecure: task.insecure, codec: sourceCodec, onVideo, onStatus });
+      player = await Player.open({ url, streamName: task.streamNames[streamIndex]!, insecure: task.insecure, codec: sourceCodec, onVideo, onStatus, sharedReadBuffer });
     } catch (e) {
       counters.players.failed++;
       fail('player', e instanceof ClientError ? e.reason : (e as Error).message);

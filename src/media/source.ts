@@ -22,7 +22,11 @@ export interface MediaSource {
   metadata(): AmfObject;
   videoSequenceHeader(): Buffer | null;
   audioSequenceHeader(): Buffer | null;
-  /** A buffer the caller may modify (its mark), for video frame `index`. */
+  /**
+   * Video frame `index`, with its timing mark (intended time, sequence number) written. The
+   * caller may stamp the send time into it; the buffer stays valid only until the next
+   * `videoFrame` call (sources reuse it), so it is encoded or copied at once.
+   */
   videoFrame(index: number, intendedUs: number): MediaFrame;
   /** Audio frame `index`, or null if there is no audio. The payload must not be modified. */
   audioFrameAt(index: number): MediaFrame | null;

@@ -152,6 +152,8 @@ const HEVC_RECORD_640X360 = Buffer.from(
 const AAC_CONFIG = Buffer.from([0x12, 0x10]);
 
 const HVC1 = fourCc('hvc1');
+
+const TEMPLATES = new Map<string, Buffer>();
 /** E-RTMP first byte: ExHeader flag | frame type << 4 | packet type. */
 const EX = 0x80;
 
@@ -186,8 +188,8 @@ export class SyntheticSource implements MediaSource {
     const audioBitrate = opts.audioBitrate ?? 64_000;
     this.audioFrameBytes = audioBitrate > 0 ? Math.max(4, Math.round(audioBitrate / 8 / (AAC_SAMPLE_RATE / AAC_FRAME_SAMPLES))) : 0;
     this.audioFrame = audioBitrate > 0 ? this.buildAudioFrame() : null;
-    this.keyTemplate = this.buildVideoTemplate(true);
-    this.interTemplate = this.buildVideoTemplate(false);
+    this.keyTemplate = this.template(true);
+    this.interTemplate = this.template(false);
   }
 
   get hasAudio(): boolean {
@@ -239,12 +241,14 @@ export class SyntheticSource implements MediaSource {
   }
 
   /**
-   * A new buffer for video frame `index` with its timing mark (intended time and sequence
-   * number written; the send time is stamped when it goes out).
+   * Video frame `index` with its timing mark (intended time and sequence number written; the
+   * send time is stamped when it goes out). Valid until the next call.
    */
   videoFrame(index: number, intendedUs: number): MediaFrame {
     const keyframe = this.isKeyframe(index);
-    const payload = Buffer.from(keyframe ? this.keyTemplate : this.interTemplate);
+    // The template itself: only the mark differs between frames, and callers encode the frame
+    // before asking for the next one (MediaSource contract), so no copy is made here.
+    const payload = keyframe ? this.keyTemplate : this.interTemplate;
     writeMark(payload, this.markAt, this.codec, intendedUs, index);
     return { typeId: MSG_VIDEO, timestampMs: Math.round((index * 1000) / this.fps), payload, keyframe, markOffset: this.markAt };
   }
@@ -260,6 +264,20 @@ export class SyntheticSource implements MediaSource {
     b[0] = 0xaf;
     b[1] = 0x01;
     return b;
+  }
+
+  /**
+   * Frame templates are shared by every source of a thread with the same codec and sizes: only
+   * the mark differs per frame, and it is written and sent before the next frame is asked for.
+   */
+  private template(keyframe: boolean): Buffer {
+    const key = `${this.codec}:${keyframe ? this.keyframeBytes : this.pframeBytes}:${keyframe}`;
+    let t = TEMPLATES.get(key);
+    if (t === undefined) {
+      t = this.buildVideoTemplate(keyframe);
+      TEMPLATES.set(key, t);
+    }
+    return t;
   }
 
   private buildVideoTemplate(keyframe: boolean): Buffer {

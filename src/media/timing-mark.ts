@@ -101,7 +101,27 @@ export function readMark(payload: Buffer, dataOffset: number, codec: MarkCodec, 
   return true;
 }
 
-/** The host's monotonic clock in µs: the same clock in every thread and process of a host. */
+/**
+ * Offset from this thread's performance.now() (which starts at the thread's own time origin)
+ * to the host's monotonic clock. Both read the same clock (libuv's uv_hrtime), so the offset
+ * is fixed; it is averaged over a few reads to stay within a microsecond.
+ */
+const CLOCK_OFFSET_US = (() => {
+  let sum = 0;
+  const n = 8;
+  for (let i = 0; i < n; i++) {
+    const a = performance.now();
+    const h = Number(process.hrtime.bigint() / 1000n);
+    const b = performance.now();
+    sum += h - ((a + b) / 2) * 1000;
+  }
+  return sum / n;
+})();
+
+/**
+ * The host's monotonic clock in µs: the same clock in every thread and process of a host
+ * (process.hrtime), read through performance.now(), which allocates nothing.
+ */
 export function monotonicUs(): number {
-  return Number(process.hrtime.bigint() / 1000n);
+  return performance.now() * 1000 + CLOCK_OFFSET_US;
 }

@@ -16,7 +16,7 @@ export const METRIC_DESCRIPTIONS: Record<MetricName, string> = {
   firstKeyframe: 'play to first keyframe',
   endToEnd: 'end-to-end frame latency (from the intended send time)',
   gap: 'gap between video frames at a player',
-  pacing: 'publisher lateness against its schedule',
+  pacing: 'publisher deviation from its schedule (early or late)',
 };
 
 export type Histogram = hdr.Histogram;
@@ -44,19 +44,16 @@ export function decodeHistogram(encoded: string): Histogram {
   return hdr.decodeFromCompressedBase64(encoded, 32, false);
 }
 
-/** Records each metric into a cumulative histogram and an interval histogram (for time series). */
+/**
+ * Records each metric into an interval histogram (for time series); `takeInterval` folds it
+ * into the cumulative one, so each value is recorded once.
+ */
 export class Recorder {
   readonly total = new Map<MetricName, Histogram>();
   private interval = new Map<MetricName, Histogram>();
 
   record(metric: MetricName, valueUs: number): void {
     const v = valueUs < 0 ? 0 : valueUs > HIGHEST_TRACKABLE_US ? HIGHEST_TRACKABLE_US : Math.round(valueUs);
-    let h = this.total.get(metric);
-    if (h === undefined) {
-      h = newHistogram();
-      this.total.set(metric, h);
-    }
-    h.recordValue(v);
     let i = this.interval.get(metric);
     if (i === undefined) {
       i = newHistogram();
@@ -68,12 +65,23 @@ export class Recorder {
   /** The interval histograms since the last call, encoded; the interval starts afresh. */
   takeInterval(): EncodedHistograms {
     const out: EncodedHistograms = {};
-    for (const [m, h] of this.interval) if (h.totalCount > 0) out[m] = encodeHistogram(h);
-    this.interval = new Map();
+    for (const [m, h] of this.interval) {
+      if (h.totalCount === 0) continue;
+      out[m] = encodeHistogram(h);
+      let t = this.total.get(m);
+      if (t === undefined) {
+        t = newHistogram();
+        this.total.set(m, t);
+      }
+      t.add(h);
+      h.reset();
+    }
     return out;
   }
 
+  /** Everything recorded so far, encoded (an unfinished interval is folded in first). */
   encodeTotal(): EncodedHistograms {
+    this.takeInterval();
     const out: EncodedHistograms = {};
     for (const [m, h] of this.total) out[m] = encodeHistogram(h);
     return out;

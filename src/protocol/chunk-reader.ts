@@ -42,6 +42,12 @@ export interface ChunkReaderOptions {
    * and timing marks): the rest is skipped without copying. 0 keeps everything.
    */
   skimMedia?: number;
+  /**
+   * Pushed buffers are reused by the caller after `push` returns (a shared read buffer): no
+   * view of one may outlive the push. Views are still handed out for messages delivered
+   * inside the push; anything kept across pushes is copied.
+   */
+  reusedReadBuffers?: boolean;
 }
 
 export interface ChunkReaderStats {
@@ -123,6 +129,7 @@ export class ChunkReader {
   private readonly maxMessageBytes: number;
   private readonly maxChunkStreams: number;
   private readonly skimMedia: number;
+  private readonly reusedReadBuffers: boolean;
 
   private state: ReaderState = ReaderState.BASIC_HEADER;
   private buf: Buffer = EMPTY;
@@ -161,6 +168,7 @@ export class ChunkReader {
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxChunkStreams = options.maxChunkStreams ?? DEFAULT_MAX_CHUNK_STREAMS;
     this.skimMedia = options.skimMedia ?? 0;
+    this.reusedReadBuffers = options.reusedReadBuffers ?? false;
     this.bytesReceived = options.bytesAlreadyReceived ?? 0;
     this.ackedAt = this.bytesReceived;
   }
@@ -368,16 +376,17 @@ export class ChunkReader {
       if (carried === 0 && this.end === this.pos) return false;
       const skim = this.skimMedia > 0 && length > this.skimMedia && (cs.typeId === MSG_AUDIO || cs.typeId === MSG_VIDEO);
       const keep = skim ? this.skimMedia : length;
-      if (carried === 0 && this.end - this.pos >= keep && (skim || this.chunkRemaining === length)) {
-        // Kept bytes inside this read: a view, no copy (the whole message, or a skim prefix).
+      if (carried === 0 && this.chunkRemaining === length && this.end - this.pos >= length) {
+        // Whole message inside this read: hand out a view (of its first bytes when skimming).
         const view = this.buf.subarray(this.pos, this.pos + keep);
-        if (!skim) {
-          this.pos += length;
-          this.state = ReaderState.BASIC_HEADER;
-          this.deliver(cs, view, false, length);
-          return true;
-        }
-        cs.payload = view;
+        this.pos += length;
+        this.state = ReaderState.BASIC_HEADER;
+        this.deliver(cs, view, false, length);
+        return true;
+      }
+      if (skim && carried === 0 && this.end - this.pos >= keep && !this.reusedReadBuffers) {
+        // The prefix is here; the rest will be skipped, in later reads too: keep a view.
+        cs.payload = this.buf.subarray(this.pos, this.pos + keep);
         cs.payloadPooled = false;
       } else {
         cs.payload = this.allocator.acquire(keep);

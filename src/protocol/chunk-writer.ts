@@ -154,37 +154,40 @@ export function encodeMessage(
   return encodeWithHeader(msg, chunkSize, FMT_0, Math.floor(msg.timestamp) % TWO_POW_32, allocator);
 }
 
-/**
- * Encodes a message as `encodeMessage` does, straight into one contiguous buffer from the
- * allocator (headers and payload pieces interleaved): the payload is copied once, and every
- * socket then takes the message in a single write() instead of one per chunk.
- */
-export function encodeMessageContiguous(
-  msg: OutgoingMessage,
-  chunkSize: number,
-  allocator: BufferAllocator = HEAP_ALLOCATOR,
-): Buffer {
-  assertWriteChunkSize(chunkSize);
-  assertMessage(msg);
+/** Bytes a message takes on the wire with a first header of format `fmt`. */
+function wireSize(msg: OutgoingMessage, chunkSize: number, fmt: number, field: number): number {
+  const length = msg.payload.length;
+  const basic = basicHeaderSize(msg.csid);
+  const extBytes = field >= EXTENDED_TIMESTAMP_MARK ? 4 : 0;
+  const messageHeader = fmt === FMT_0 ? 11 : fmt === FMT_1 ? 7 : fmt === FMT_2 ? 3 : 0;
+  const chunkCount = length === 0 ? 1 : Math.ceil(length / chunkSize);
+  return basic + messageHeader + extBytes + (chunkCount - 1) * (basic + extBytes) + length;
+}
+
+/** Writes a message's chunks (headers and payload, interleaved) into `out` from offset 0. */
+function writeChunks(out: Buffer, msg: OutgoingMessage, chunkSize: number, fmt: number, field: number): void {
   const payload = msg.payload;
   const length = payload.length;
-  const field = Math.floor(msg.timestamp) % TWO_POW_32;
-  const basic = basicHeaderSize(msg.csid);
   const extended = field >= EXTENDED_TIMESTAMP_MARK;
-  const extBytes = extended ? 4 : 0;
-  const chunkCount = length === 0 ? 1 : Math.ceil(length / chunkSize);
-  const total = basic + 11 + extBytes + (chunkCount - 1) * (basic + extBytes) + length;
-  const out = allocator.acquire(total);
-  let o = writeBasicHeader(out, 0, FMT_0, msg.csid);
-  writeUInt24(out, o, extended ? EXTENDED_TIMESTAMP_MARK : field);
-  writeUInt24(out, o + 3, length);
-  out[o + 6] = msg.typeId;
-  out.writeUInt32LE(msg.streamId >>> 0, o + 7);
-  o += 11;
+  let o = writeBasicHeader(out, 0, fmt, msg.csid);
+  if (fmt <= FMT_2) {
+    writeUInt24(out, o, extended ? EXTENDED_TIMESTAMP_MARK : field);
+    o += 3;
+  }
+  if (fmt <= FMT_1) {
+    writeUInt24(out, o, length);
+    out[o + 3] = msg.typeId;
+    o += 4;
+  }
+  if (fmt === FMT_0) {
+    out.writeUInt32LE(msg.streamId >>> 0, o);
+    o += 4;
+  }
   if (extended) {
     out.writeUInt32BE(field, o);
     o += 4;
   }
+  const chunkCount = length === 0 ? 1 : Math.ceil(length / chunkSize);
   let p = 0;
   for (let i = 0; i < chunkCount; i++) {
     if (i > 0) {
@@ -199,6 +202,23 @@ export function encodeMessageContiguous(
     o += n;
     p += n;
   }
+}
+
+/**
+ * Encodes a message as `encodeMessage` does, straight into one contiguous buffer from the
+ * allocator (headers and payload pieces interleaved): the payload is copied once, and every
+ * socket then takes the message in a single write() instead of one per chunk.
+ */
+export function encodeMessageContiguous(
+  msg: OutgoingMessage,
+  chunkSize: number,
+  allocator: BufferAllocator = HEAP_ALLOCATOR,
+): Buffer {
+  assertWriteChunkSize(chunkSize);
+  assertMessage(msg);
+  const field = Math.floor(msg.timestamp) % TWO_POW_32;
+  const out = allocator.acquire(wireSize(msg, chunkSize, FMT_0, field));
+  writeChunks(out, msg, chunkSize, FMT_0, field);
   return out;
 }
 
@@ -258,20 +278,38 @@ export class ChunkWriter {
 
   encode(msg: OutgoingMessage): EncodedMessage {
     assertMessage(msg);
+    this.chooseHeader(msg);
+    return encodeWithHeader(msg, this.size, this.fmt, this.field, this.allocator);
+  }
+
+  /** Like `encode`, into one contiguous buffer from `allocator` (one copy, one write). */
+  encodeFlat(msg: OutgoingMessage, allocator: BufferAllocator = this.allocator): Buffer {
+    assertMessage(msg);
+    this.chooseHeader(msg);
+    const out = allocator.acquire(wireSize(msg, this.size, this.fmt, this.field));
+    writeChunks(out, msg, this.size, this.fmt, this.field);
+    return out;
+  }
+
+  private fmt = 0;
+  private field = 0;
+
+  /** Picks the first chunk's header format and timestamp field, and remembers this header. */
+  private chooseHeader(msg: OutgoingMessage): void {
     const timestamp = Math.floor(msg.timestamp);
-    if (!this.compress) return encodeWithHeader(msg, this.size, FMT_0, timestamp % TWO_POW_32, this.allocator);
+    this.fmt = FMT_0;
+    this.field = timestamp % TWO_POW_32;
+    if (!this.compress) return;
     const prev = this.last.get(msg.csid);
     const length = msg.payload.length;
-    let fmt: number = FMT_0;
-    let field = timestamp % TWO_POW_32;
     let delta = -1;
     if (prev !== undefined && prev.streamId === msg.streamId && timestamp >= prev.timestamp) {
       delta = timestamp - prev.timestamp;
       if (delta < TWO_POW_32) {
-        field = delta;
-        if (prev.typeId !== msg.typeId || prev.length !== length) fmt = FMT_1;
-        else if (prev.delta !== delta) fmt = FMT_2;
-        else fmt = FMT_3;
+        this.field = delta;
+        if (prev.typeId !== msg.typeId || prev.length !== length) this.fmt = FMT_1;
+        else if (prev.delta !== delta) this.fmt = FMT_2;
+        else this.fmt = FMT_3;
       } else {
         delta = -1;
       }
@@ -285,7 +323,6 @@ export class ChunkWriter {
       prev.timestamp = timestamp;
       prev.delta = delta;
     }
-    return encodeWithHeader(msg, this.size, fmt, field, this.allocator);
   }
 
   /** Forgets header state (after the peer may have lost it, e.g. after Abort). */

@@ -29,7 +29,7 @@ const LATENCY_ROWS: [MetricName, string][] = [
   ['firstKeyframe', 'first keyframe'],
   ['endToEnd', 'end-to-end'],
   ['gap', 'frame gap'],
-  ['pacing', 'publisher lateness'],
+  ['pacing', 'publisher pacing error'],
 ];
 
 export function latencyTable(latency: Record<MetricName, LatencySummary>): string {

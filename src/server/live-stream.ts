@@ -76,7 +76,7 @@ export class LiveStream {
   constructor(key: string, settings: StreamSettings) {
     this.key = key;
     this.settings = settings;
-    this.gop = settings.gopCache ? new GopCache(settings.gopCacheMaxFrames, settings.gopCacheMaxBytes) : null;
+    this.gop = settings.gopCache ? new GopCache(settings.gopCacheMaxFrames, settings.gopCacheMaxBytes, settings.pool) : null;
   }
 
   get publishing(): boolean {
@@ -128,7 +128,7 @@ export class LiveStream {
     for (const m of [this.metadata, this.videoConfig, this.audioConfig]) {
       if (m !== null) this.offerTo(p, m, true);
     }
-    const cached = this.gop?.snapshot() ?? [];
+    const cached = this.gop?.snapshot((f) => this.encode({ csid: f.csid, typeId: f.typeId, streamId: FANOUT_STREAM_ID, timestamp: f.timestamp, payload: f.payload }, f.cls)) ?? [];
     if (cached.length === 0) {
       p.queue.waitForKeyframe();
       return;
@@ -143,8 +143,11 @@ export class LiveStream {
     if (i < this.players.length) this.players[i] = last;
   }
 
-  /** Hot path: one audio, video or data message from the publisher. */
-  onPublisherMessage(typeId: number, timestamp: number, payload: Buffer): void {
+  /**
+   * Hot path: one audio, video or data message from the publisher. `owned` says the payload is
+   * a pool buffer the caller would release; returns true when the stream kept it instead.
+   */
+  onPublisherMessage(typeId: number, timestamp: number, payload: Buffer, owned = false): boolean {
     let cls: MessageClass;
     let csid: number;
     this.messagesIn++;
@@ -171,6 +174,20 @@ export class LiveStream {
       payload = rewritten;
       typeId = MSG_DATA_AMF0;
     }
+    if (cls !== MessageClass.CONFIG && this.players.length === 0 && !this.settings.batched) {
+      // Nobody to send to: keep the frame for the GOP cache as it came, encode it if someone joins.
+      const gop = this.gop;
+      if (gop === null || !gop.wants(cls)) return false;
+      const pool = this.settings.pool;
+      let buf = payload;
+      if (!owned) {
+        buf = pool.acquire(payload.length);
+        payload.copy(buf);
+      }
+      const kept = gop.addRaw({ typeId, csid, timestamp, payload: buf, cls });
+      if (!kept && !owned) pool.release(buf);
+      return kept && owned;
+    }
     const msg = this.encode({ csid, typeId, streamId: FANOUT_STREAM_ID, timestamp, payload }, cls);
     if (cls === MessageClass.CONFIG) {
       this.replace(typeId === MSG_VIDEO ? 'videoConfig' : typeId === MSG_AUDIO ? 'audioConfig' : 'metadata', msg.retain());
@@ -181,12 +198,13 @@ export class LiveStream {
       this.pendingBytes += msg.byteLength;
       const s = priorityShare(cls);
       if (s < this.pendingMinShare) this.pendingMinShare = s;
-      return;
+      return false;
     }
     if (cls !== MessageClass.CONFIG) this.gop?.add(msg);
     const players = this.players;
     for (let i = 0; i < players.length; i++) this.offerTo(players[i]!, msg, false);
     msg.release();
+    return false;
   }
 
   /**

@@ -192,45 +192,50 @@ export class Session {
   }
 
   private onMessage(m: RtmpMessage): void {
+    let kept = false;
     try {
-      this.dispatch(m);
+      kept = this.dispatch(m);
     } catch (e) {
       this.close(this.describe(e));
     } finally {
-      if (m.pooled) this.ctx.pool.release(m.payload);
+      if (m.pooled && !kept) this.ctx.pool.release(m.payload);
     }
   }
 
-  private dispatch(m: RtmpMessage): void {
+  /** Handles one message; true when a pooled payload was kept (its release is then not ours). */
+  private dispatch(m: RtmpMessage): boolean {
     switch (m.typeId) {
       case MSG_VIDEO:
       case MSG_AUDIO:
       case MSG_DATA_AMF0:
       case MSG_DATA_AMF3: {
         const role = this.netStreams.get(m.streamId);
-        if (role?.role !== 'publisher') return;
-        const payload = m.typeId === MSG_DATA_AMF3 && m.payload[0] === 0 ? m.payload.subarray(1) : m.payload;
-        role.stream.onPublisherMessage(m.typeId === MSG_DATA_AMF3 ? MSG_DATA_AMF0 : m.typeId, m.timestamp, payload);
-        return;
+        if (role?.role !== 'publisher') return false;
+        if (m.typeId === MSG_DATA_AMF3) {
+          const payload = m.payload[0] === 0 ? m.payload.subarray(1) : m.payload;
+          role.stream.onPublisherMessage(MSG_DATA_AMF0, m.timestamp, payload);
+          return false;
+        }
+        return role.stream.onPublisherMessage(m.typeId, m.timestamp, m.payload, m.pooled);
       }
       case MSG_AGGREGATE: {
         const role = this.netStreams.get(m.streamId);
-        if (role?.role !== 'publisher') return;
+        if (role?.role !== 'publisher') return false;
         for (const sub of splitAggregate(m.payload, m.timestamp)) role.stream.onPublisherMessage(sub.typeId, sub.timestamp, sub.payload);
-        return;
+        return false;
       }
       case MSG_COMMAND_AMF0:
       case MSG_COMMAND_AMF3:
         this.onCommand(parseCommand(m.payload, m.typeId), m.streamId);
-        return;
+        return false;
       case MSG_USER_CONTROL: {
         const ev = parseUserControl(m.payload);
         if (ev.event === UC_PING_REQUEST && 'timestamp' in ev) this.sendControl(pingResponseMessage(ev.timestamp));
-        return;
+        return false;
       }
       default:
         // Acknowledgements, window and bandwidth messages, shared objects: nothing to do.
-        return;
+        return false;
     }
   }
 

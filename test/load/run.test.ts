@@ -29,8 +29,8 @@ describe('the load generator against the built-in server', () => {
       expect(summary.sessions.players).toEqual({ planned: 10, connected: 10, failed: 0 });
       const t = summary.throughput;
       expect(summary.frames).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
-      // Both streams publish the same number of frames; each of 5 players per stream gets them all.
-      expect(t.framesSent).toBeGreaterThan(150);
+      // Each of the 5 players of a stream gets every frame its publisher sent.
+      expect(t.framesSent).toBeGreaterThan(120); // publishers start spread over one GOP
       expect(t.framesReceived + summary.frames.lost).toBe(t.framesSent * 5);
       expect(summary.latencySource).toBe('timing-marks');
       expect(summary.latencyMs.endToEnd.count).toBeGreaterThan(0);

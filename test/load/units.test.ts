@@ -109,7 +109,21 @@ describe('sharding', () => {
       expect(players.filter((p) => p.stream === st)).toHaveLength(7);
       expect(players.filter((p) => p.stream === st && p.slow)).toHaveLength(2);
     }
-    expect(Math.abs(tasks[0]!.players.length - tasks[1]!.players.length)).toBeLessThanOrEqual(1);
+    // Publishers get a worker of their own, so player reads never delay their pacing.
+    expect(tasks[0]!.publish).toEqual([0, 1, 2]);
+    expect(tasks[0]!.players).toEqual([]);
+    expect(tasks[1]!.players).toHaveLength(21);
+  });
+
+  it('spreads players evenly over the player workers, and sessions of one kind over all workers', () => {
+    const s = scenario({ streams: 2, players: { perStream: 30 }, duration: '10s' });
+    const four = planShards(s, 4, 'u', 0);
+    expect(four.map((t) => t.publish.length)).toEqual([2, 0, 0, 0]);
+    expect(four.map((t) => t.players.length)).toEqual([0, 20, 20, 20]);
+    const onlyPublishers = planShards(scenario({ streams: 4, players: { perStream: 0 }, duration: '10s' }), 2, 'u', 0);
+    expect(onlyPublishers.map((t) => t.publish.length)).toEqual([2, 2]);
+    const onlyPlayers = planShards(scenario({ streams: 1, publishers: { count: 0 }, players: { perStream: 10 }, duration: '10s' }), 2, 'u', 0);
+    expect(onlyPlayers.map((t) => t.players.length)).toEqual([5, 5]);
   });
 
   it('gives machine I of N its own share with --shard, the shares adding up to the whole', () => {
