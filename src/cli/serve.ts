@@ -114,23 +114,27 @@ export function registerServe(program: Command): void {
       const { settings, problems } = flagsToSettings(flags);
       const config = resolveServerConfig({ ...fromFile, ...settings } as ServerConfigInput, problems);
       const server = new RtmpServer(config);
+      // Signal handlers go in before the listening line: a supervisor may signal right after it.
+      let stopping = false;
+      let stopped!: () => void;
+      const done = new Promise<void>((r) => (stopped = r));
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          server.logger.warn('second signal: exiting now', { signal });
+          process.exit(0);
+        }
+        stopping = true;
+        server.logger.info('shutting down', { signal });
+        void server.close().then(stopped);
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       const addr = await server.listen();
       process.stdout.write(`listening rtmp://${addr.host}:${addr.port}\n`);
       if (addr.tlsPort !== undefined) server.logger.info('listening', { url: `rtmps://${addr.host}:${addr.tlsPort}` });
       if (addr.statsPort !== undefined) server.logger.info('stats', { url: `http://${config.statsHost ?? addr.host}:${addr.statsPort}/stats` });
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: NodeJS.Signals) => {
-          if (stopping) {
-            server.logger.warn('second signal: exiting now', { signal });
-            process.exit(0);
-          }
-          stopping = true;
-          server.logger.info('shutting down', { signal });
-          void server.close().then(resolve);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await done;
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
     });
 }
