@@ -1,7 +1,7 @@
 import { VERSION } from '../version.js';
 import { summarize, type Histogram, type LatencySummary, type MetricName } from '../metrics/histograms.js';
 import type { Scenario } from './scenario.js';
-import type { SessionCounts, ShardCounters } from './shard.js';
+import { newCounters, type SessionCounts, type ShardCounters } from './shard.js';
 
 /** Version of the summary.json layout; bumped when a field changes meaning or goes away. */
 export const SUMMARY_SCHEMA_VERSION = 1;
@@ -55,24 +55,7 @@ export interface RunSummary {
 }
 
 export function sumCounters(all: readonly ShardCounters[]): ShardCounters {
-  const out: ShardCounters = {
-    publishers: { planned: 0, connected: 0, failed: 0 },
-    players: { planned: 0, connected: 0, failed: 0 },
-    bytesSent: 0,
-    bytesReceived: 0,
-    mediaBytesReceived: 0,
-    playerBytesSent: 0,
-    publisherBytesReceived: 0,
-    framesSent: 0,
-    framesReceived: 0,
-    audioFramesReceived: 0,
-    lost: 0,
-    duplicated: 0,
-    outOfOrder: 0,
-    stalls: 0,
-    publisherStops: 0,
-    markedFrames: 0,
-  };
+  const out = newCounters();
   for (const c of all) {
     for (const k of ['planned', 'connected', 'failed'] as const) {
       out.publishers[k] += c.publishers[k];

@@ -78,6 +78,33 @@ function writeUInt24(out: Buffer, offset: number, value: number): void {
 }
 
 /**
+ * Writes the first chunk's header (basic header, message header of format `fmt`, extended
+ * timestamp when `field` needs it) at `o`; returns the offset after it.
+ */
+function writeFirstHeader(out: Buffer, o: number, msg: OutgoingMessage, fmt: number, field: number): number {
+  const extended = field >= EXTENDED_TIMESTAMP_MARK;
+  o = writeBasicHeader(out, o, fmt, msg.csid);
+  if (fmt <= FMT_2) {
+    writeUInt24(out, o, extended ? EXTENDED_TIMESTAMP_MARK : field);
+    o += 3;
+  }
+  if (fmt <= FMT_1) {
+    writeUInt24(out, o, msg.payload.length);
+    out[o + 3] = msg.typeId;
+    o += 4;
+  }
+  if (fmt === FMT_0) {
+    out.writeUInt32LE(msg.streamId >>> 0, o);
+    o += 4;
+  }
+  if (extended) {
+    out.writeUInt32BE(field, o);
+    o += 4;
+  }
+  return o;
+}
+
+/**
  * Encodes one message: a first chunk with a header of format `fmt` whose timestamp field is
  * `field` (absolute for fmt 0, a delta otherwise), then fmt-3 continuation chunks that repeat
  * the extended timestamp when one is used (as the spec, ffmpeg and librtmp do).
@@ -101,24 +128,7 @@ function encodeWithHeader(
   const headerBytes = firstHeader + (chunkCount - 1) * contHeader;
   const headers = allocator.acquire(headerBytes);
 
-  let h = writeBasicHeader(headers, 0, fmt, msg.csid);
-  if (fmt <= FMT_2) {
-    writeUInt24(headers, h, extended ? EXTENDED_TIMESTAMP_MARK : field);
-    h += 3;
-  }
-  if (fmt <= FMT_1) {
-    writeUInt24(headers, h, length);
-    headers[h + 3] = msg.typeId;
-    h += 4;
-  }
-  if (fmt === FMT_0) {
-    headers.writeUInt32LE(msg.streamId >>> 0, h);
-    h += 4;
-  }
-  if (extended) {
-    headers.writeUInt32BE(field, h);
-    h += 4;
-  }
+  let h = writeFirstHeader(headers, 0, msg, fmt, field);
 
   const buffers: Buffer[] = new Array(chunkCount * 2);
   buffers[0] = headers.subarray(0, h);
@@ -169,24 +179,7 @@ function writeChunks(out: Buffer, msg: OutgoingMessage, chunkSize: number, fmt: 
   const payload = msg.payload;
   const length = payload.length;
   const extended = field >= EXTENDED_TIMESTAMP_MARK;
-  let o = writeBasicHeader(out, 0, fmt, msg.csid);
-  if (fmt <= FMT_2) {
-    writeUInt24(out, o, extended ? EXTENDED_TIMESTAMP_MARK : field);
-    o += 3;
-  }
-  if (fmt <= FMT_1) {
-    writeUInt24(out, o, length);
-    out[o + 3] = msg.typeId;
-    o += 4;
-  }
-  if (fmt === FMT_0) {
-    out.writeUInt32LE(msg.streamId >>> 0, o);
-    o += 4;
-  }
-  if (extended) {
-    out.writeUInt32BE(field, o);
-    o += 4;
-  }
+  let o = writeFirstHeader(out, 0, msg, fmt, field);
   const chunkCount = length === 0 ? 1 : Math.ceil(length / chunkSize);
   let p = 0;
   for (let i = 0; i < chunkCount; i++) {
