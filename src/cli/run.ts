@@ -36,6 +36,7 @@ export interface RunFlags {
   server?: string[];
   serverPid?: string;
   shard?: string;
+  threshold?: string[];
   out?: string;
   json?: boolean;
   progress?: boolean;
@@ -125,6 +126,7 @@ export function flagsToScenario(f: RunFlags): { input: Record<string, unknown>; 
     }
     input.server = server;
   }
+  if (f.threshold !== undefined && f.threshold.length > 0) input.thresholds = f.threshold;
   if (Object.keys(publishers).length > 0) input.publishers = publishers;
   if (Object.keys(players).length > 0) input.players = players;
   if (Object.keys(churn).length > 0) input.churn = churn;
@@ -151,6 +153,8 @@ export function buildScenario(file: string | undefined, flags: RunFlags): { scen
   const fromFlags = flagsToScenario(flags);
   problems.push(...fromFlags.problems);
   const merged = deepMerge(base, fromFlags.input);
+  // Thresholds from flags add to the file's.
+  if (Array.isArray(base.thresholds) && Array.isArray(fromFlags.input.thresholds)) merged.thresholds = [...base.thresholds, ...fromFlags.input.thresholds];
   // Changing the target from the command line drops the file's built-in server settings.
   if (fromFlags.input.target !== undefined && fromFlags.input.target !== 'builtin') delete merged.server;
   const r = resolveScenario(merged);
@@ -272,6 +276,7 @@ export function registerRun(program: Command): void {
     .option('--workers <n>', 'worker threads (default: one per core)')
     .option('--server <key=value>', 'a built-in server setting, e.g. chunkSize=128 (repeat)', collect)
     .option('--server-pid <pid>', 'process id of an external target server, to record its CPU and memory')
+    .option('--threshold <expr>', 'a condition the run must meet, e.g. "latency.endToEnd.p99 < 250ms" (repeat); exit 1 if it fails', collect)
     .option('--shard <i/n>', 'run only share I of N of the scenario (spread a run over machines; merge the results)')
     .option('--out <dir>', 'root folder for results (default: results)')
     .option('--json', 'print the summary as JSON on stdout')

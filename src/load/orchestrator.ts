@@ -8,13 +8,14 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { parseRtmpUrl } from '../client/url.js';
 import { monotonicUs } from '../media/timing-mark.js';
-import { mergeEncoded, METRICS } from '../metrics/histograms.js';
+import { encodeHistogram, mergeEncoded, METRICS, type EncodedHistograms } from '../metrics/histograms.js';
 import { formatHlog, type IntervalHistogram } from '../metrics/hlog.js';
 import { ProcessMonitor } from '../metrics/process-stats.js';
 import { playerWindows, type Scenario } from './scenario.js';
 import { startServer, type RunningServer } from './servers.js';
 import type { PlayerPlan, ShardResult, ShardTask, ShardTick } from './shard.js';
 import { buildSummary, sumCounters, sumFailures, type RunSummary } from './summary.js';
+import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.js';
 import { PACKAGE_ROOT } from '../version.js';
 
 /** The run itself failed (target unreachable, server did not start, workers hung): exit code 3. */
@@ -248,8 +249,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       generator: { cpuSeconds: round(gen?.cpuSeconds ?? 0), maxRssBytes: gen?.peakRssBytes ?? 0, workers },
       ...(srv !== null && serverPid !== undefined ? { server: { cpuSeconds: round(srv.cpuSeconds), maxRssBytes: srv.peakRssBytes, pid: serverPid } } : {}),
     });
+    const thresholds = s.thresholds.map((t) => parseThreshold(t)).filter((t): t is Threshold => typeof t !== 'string');
+    summary.thresholds = evaluateThresholds(thresholds, summary, histograms);
     const timeline = buildTimeline(perSecond, tasks.length);
-    const resultsDir = writeResults(opts.outDir ?? 'results', summary, perSecond, timeline, startedAt);
+    const resultsDir = writeResults(opts.outDir ?? 'results', summary, perSecond, timeline, startedAt, results);
     return { summary, resultsDir, timeline };
   } finally {
     await server?.stop();
@@ -258,6 +261,12 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+function mergedEncoded(results: readonly ShardResult[]): EncodedHistograms {
+  const out: EncodedHistograms = {};
+  for (const [m, h] of mergeEncoded(results.map((r) => r.histograms))) out[m] = encodeHistogram(h);
+  return out;
+}
 
 function buildTimeline(perSecond: Map<number, ShardTick[]>, shards: number): TimelinePoint[] {
   const secs = [...perSecond.keys()].sort((a, b) => a - b);
@@ -290,12 +299,15 @@ function buildTimeline(perSecond: Map<number, ShardTick[]>, shards: number): Tim
   return out;
 }
 
-function writeResults(root: string, summary: RunSummary, perSecond: Map<number, ShardTick[]>, timeline: TimelinePoint[], startedAt: Date): string {
+function writeResults(root: string, summary: RunSummary, perSecond: Map<number, ShardTick[]>, timeline: TimelinePoint[], startedAt: Date, results: readonly ShardResult[]): string {
   const stamp = startedAt.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
   const dir = join(root, `${stamp}-${summary.name}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(dir, 'timeline.json'), `${JSON.stringify(timeline, null, 2)}\n`);
+  // The run's whole histograms (encoded) and raw counters: what `rtmpbench merge` adds up exactly.
+  writeFileSync(join(dir, 'histograms.json'), `${JSON.stringify(mergedEncoded(results), null, 2)}\n`);
+  writeFileSync(join(dir, 'counters.json'), `${JSON.stringify({ counters: sumCounters(results.map((r) => r.counters)), failures: sumFailures(results.map((r) => r.failures)) }, null, 2)}\n`);
   const secs = [...perSecond.keys()].sort((a, b) => a - b);
   for (const metric of METRICS) {
     const intervals: IntervalHistogram[] = [];

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDurationMs, parseBitrate, parseDurationMs } from '../units.js';
+import { parseThreshold } from './thresholds.js';
 
 /**
  * A load scenario: what to run, against what, for how long, and what must hold. Scenario
@@ -110,6 +111,10 @@ export const scenarioSchema = z
     }
     const total = stagesOf(s).reduce((t, st) => t + st.durationMs, 0);
     if (s.warmup >= total) ctx.addIssue({ code: 'custom', path: ['warmup'], message: 'the warm-up must end before the run does' });
+    s.thresholds.forEach((expr, i) => {
+      const t = parseThreshold(expr);
+      if (typeof t === 'string') ctx.addIssue({ code: 'custom', path: ['thresholds', i], message: t });
+    });
   });
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;

@@ -109,3 +109,18 @@ describe('rtmpbench run', () => {
     expect(s.throughput.framesReceived).toBeGreaterThan(0);
   });
 });
+
+describe('rtmpbench run thresholds', () => {
+  it('exits 1 when a threshold fails, and shows every threshold in the summary', async () => {
+    const r = await cli(['run', '--duration', '2s', '--ramp', '0s', '--players', '2', '--threshold', 'frames.lost == 0', '--threshold', 'latency.endToEnd.p99 < 0.001ms', '--out', out]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/threshold passed: frames\.lost == 0 \(measured 0\)/);
+    expect(r.stdout).toMatch(/threshold FAILED: latency\.endToEnd\.p99 < 0\.001ms \(measured [\d.]+ ms\)/);
+  });
+
+  it('rejects an unreadable threshold before anything starts', async () => {
+    const r = await cli(['run', '--threshold', 'p99 is low', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('thresholds.0: "p99 is low" is not METRIC OP VALUE');
+  });
+});
