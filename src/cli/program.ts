@@ -1,7 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
+import { registerCompare } from './compare.js';
+import { registerMerge } from './merge.js';
+import { registerReport } from './report.js';
 import { registerRun } from './run.js';
+import { registerSchema } from './schema.js';
 import { registerServe } from './serve.js';
 import { isRtmpError, UsageError } from '../protocol/errors.js';
 
@@ -13,7 +17,11 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run rtmpbench --help for usage)')
     .exitOverride();
   registerRun(program);
+  registerCompare(program);
+  registerReport(program);
+  registerMerge(program);
   registerServe(program);
+  registerSchema(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

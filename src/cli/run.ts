@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { parseRtmpUrl } from '../client/url.js';
 import { RunError, runScenario, type Progress } from '../load/orchestrator.js';
-import { deepMerge, readScenarioFile, resolveScenarioPath } from '../load/scenario-file.js';
+import { deepMerge, readScenarioFile, resolveScenarioPath, type ScenarioFile } from '../load/scenario-file.js';
 import type { RunSummary } from '../load/summary.js';
-import { resolveScenario, type Scenario } from '../load/scenario.js';
+import { formatPath, resolveScenario, type Scenario } from '../load/scenario.js';
 import { UsageError } from '../protocol/errors.js';
 import { formatProgress, formatSummary } from '../report/console.js';
-import { resolveServerConfig } from '../server/config.js';
 import { parseBitrate, parseDurationMs, parseSize } from '../units.js';
 import { EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, EXIT_USAGE } from './exit-codes.js';
 
@@ -142,31 +141,44 @@ export function parseShard(v: string): { index: number; count: number } | null {
 }
 
 /** Scenario file (default quickstart) + flags → a validated scenario, or every problem. */
-export function buildScenario(file: string | undefined, flags: RunFlags): { scenario: Scenario | null; problems: string[] } {
+export function buildScenario(file: string | undefined, flags: RunFlags, extra: { compare?: Record<string, unknown> } = {}): { scenario: Scenario | null; problems: string[] } {
   const problems: string[] = [];
   let base: Record<string, unknown> = {};
+  let source: ScenarioFile | null = null;
   try {
-    base = readScenarioFile(resolveScenarioPath(file ?? 'quickstart'));
+    source = readScenarioFile(resolveScenarioPath(file ?? 'quickstart'));
+    base = source.data;
   } catch (e) {
     return { scenario: null, problems: [(e as UsageError).reason ?? (e as Error).message] };
   }
   const fromFlags = flagsToScenario(flags);
   problems.push(...fromFlags.problems);
   const merged = deepMerge(base, fromFlags.input);
+  // Comparison flags replace the file's entries whole (a --matrix replaces the matrix).
+  if (extra.compare !== undefined) merged.compare = { ...((merged.compare as object | undefined) ?? {}), ...extra.compare };
   // Thresholds from flags add to the file's.
   if (Array.isArray(base.thresholds) && Array.isArray(fromFlags.input.thresholds)) merged.thresholds = [...base.thresholds, ...fromFlags.input.thresholds];
   // Changing the target from the command line drops the file's built-in server settings.
   if (fromFlags.input.target !== undefined && fromFlags.input.target !== 'builtin') delete merged.server;
   const r = resolveScenario(merged);
-  problems.push(...r.problems);
-  if (r.scenario !== null && r.scenario.target === 'builtin') {
-    try {
-      resolveServerConfig({ ...(r.scenario.server as object), port: 0 });
-    } catch (e) {
-      problems.push(...(e as UsageError).reason.split('\n').slice(1).map((l) => `server.${l.trim()}`));
-    }
-  }
+  // A problem with a value the file wrote names its line; they are listed in file order.
+  const located = r.issues.map((i) => ({ line: source?.lineOf(i.path) ?? Infinity, text: `${where(source, i.path, fromFlags.input)}${formatPath(i.path)}: ${i.message}` }));
+  problems.push(...located.sort((a, b) => a.line - b.line).map((x) => x.text));
   return { scenario: problems.length === 0 ? r.scenario : null, problems };
+}
+
+/** "FILE:LINE: " when the value at `keys` comes from the file (not from a flag), else "". */
+function where(file: ScenarioFile | null, keys: readonly (string | number)[], fromFlags: Record<string, unknown>): string {
+  if (file === null) return '';
+  let v: unknown = fromFlags;
+  for (const k of keys) {
+    if (v === null || typeof v !== 'object') break;
+    v = (v as Record<string, unknown>)[String(k)];
+    if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) return ''; // set by a flag
+    if (v === undefined) break;
+  }
+  const line = file.lineOf(keys);
+  return line === null ? `${file.path}: ` : `${file.path}:${line}: `;
 }
 
 export async function runCommand(file: string | undefined, flags: RunFlags): Promise<number> {
@@ -247,11 +259,9 @@ export function runFailure(s: RunSummary): string | null {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-export function registerRun(program: Command): void {
-  program
-    .command('run')
-    .description('run a load scenario (default: the quickstart scenario against the built-in server) and print its summary')
-    .argument('[scenario]', 'a scenario file, or the name of a shipped one (quickstart, ...)')
+/** The flags that change a scenario (shared by run, compare and profile). */
+export function addScenarioOptions(cmd: Command): Command {
+  return cmd
     .option('--target <url>', 'rtmp[s]://HOST[:PORT]/APP to load; "builtin" (default) starts the built-in server in its own process')
     .option('--name <name>', 'name of the run (results folder suffix)')
     .option('--streams <n>', 'number of streams (names STREAM0, STREAM1...)')
@@ -277,10 +287,19 @@ export function registerRun(program: Command): void {
     .option('--server <key=value>', 'a built-in server setting, e.g. chunkSize=128 (repeat)', collect)
     .option('--server-pid <pid>', 'process id of an external target server, to record its CPU and memory')
     .option('--threshold <expr>', 'a condition the run must meet, e.g. "latency.endToEnd.p99 < 250ms" (repeat); exit 1 if it fails', collect)
-    .option('--shard <i/n>', 'run only share I of N of the scenario (spread a run over machines; merge the results)')
     .option('--out <dir>', 'root folder for results (default: results)')
-    .option('--json', 'print the summary as JSON on stdout')
-    .option('--no-progress', 'no progress line on stderr')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--no-progress', 'no progress line on stderr');
+}
+
+export function registerRun(program: Command): void {
+  addScenarioOptions(
+    program
+      .command('run')
+      .description('run a load scenario (default: the quickstart scenario against the built-in server) and print its summary')
+      .argument('[scenario]', 'a scenario file, or the name of a shipped one (quickstart, capacity, ci-smoke, ...)'),
+  )
+    .option('--shard <i/n>', 'run only share I of N of the scenario (spread a run over machines; merge the results)')
     .action(async (file: string | undefined, flags: RunFlags) => {
       process.exitCode = await runCommand(file, flags);
     });

@@ -1,19 +1,20 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { parseRtmpUrl } from '../client/url.js';
 import { monotonicUs } from '../media/timing-mark.js';
-import { encodeHistogram, mergeEncoded, METRICS, type EncodedHistograms } from '../metrics/histograms.js';
-import { formatHlog, type IntervalHistogram } from '../metrics/hlog.js';
+import { encodeHistogram, mergeEncoded, METRICS, type EncodedHistograms, type MetricName } from '../metrics/histograms.js';
+import type { IntervalHistogram } from '../metrics/hlog.js';
+import { newResultsDir, writeResultFiles } from './results-folder.js';
 import { ProcessMonitor } from '../metrics/process-stats.js';
 import { playerWindows, type Scenario } from './scenario.js';
-import { startServer, type RunningServer } from './servers.js';
-import type { PlayerPlan, ShardResult, ShardTask, ShardTick } from './shard.js';
+import { freePort, startServer, type RunningServer } from './servers.js';
+import type { PlayerPlan, ShardCounters, ShardResult, ShardTask, ShardTick } from './shard.js';
 import { buildSummary, sumCounters, sumFailures, type RunSummary } from './summary.js';
 import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.js';
 import { PACKAGE_ROOT } from '../version.js';
@@ -44,6 +45,17 @@ export interface TimelinePoint {
   errors: number;
   endToEndP50Ms: number | null;
   endToEndP99Ms: number | null;
+  endToEndP999Ms: number | null;
+  /** CPU use over the last second, % of one core; RSS now (null when not measured). */
+  generatorCpuPct: number | null;
+  serverCpuPct: number | null;
+  serverRssBytes: number | null;
+}
+
+interface UsageSample {
+  generatorCpuSeconds: number | null;
+  serverCpuSeconds: number | null;
+  serverRssBytes: number | null;
 }
 
 export interface RunOptions {
@@ -147,11 +159,14 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   let server: RunningServer | null = null;
   let url = s.target;
   let serverPid = s.serverPid;
+  let statsPort: number | null = null;
   const scratch = mkdtempSync(join(tmpdir(), 'rtmpbench-run-'));
   try {
     if (s.target === 'builtin') {
       const configFile = join(scratch, 'server.json');
-      writeFileSync(configFile, JSON.stringify(s.server));
+      // Its stats endpoint gives the run the server's own counts (drops, disconnects).
+      statsPort = typeof s.server.statsPort === 'number' && s.server.statsPort > 0 ? s.server.statsPort : await freePort();
+      writeFileSync(configFile, JSON.stringify({ ...s.server, statsPort }));
       try {
         server = await startServer('builtin', { builtinArgs: ['--config', configFile] });
       } catch (e) {
@@ -182,9 +197,54 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     generator.start();
     serverMonitor?.start();
 
+    // Capacity search: thresholds checked on each complete second.
+    const windowThresholds = s.capacity === undefined ? [] : s.thresholds.map((t) => parseThreshold(t)).filter((t): t is Threshold => typeof t !== 'string' && WINDOW_METRICS.has(t.path[0]!));
+    const capacity = { highestPassingPlayers: 0, failingSince: 0, failingBy: [] as string[], broke: null as null | { sec: number; players: number; by: string[] } };
+    const ports: MessagePort[] = [];
+    let prevWindow: ShardCounters | null = null;
+    const checkCapacity = (sec: number, ticks: ShardTick[], playersUp: number) => {
+      const counters = sumCounters(ticks.map((t) => t.counters));
+      const delta = windowCounters(counters, prevWindow);
+      prevWindow = counters;
+      const window = buildSummary({
+        scenario: s,
+        target: url,
+        targetKind: 'builtin',
+        startedAt,
+        durationMs: 1000,
+        counters: delta,
+        failures: {},
+        histograms: mergeEncoded(ticks.map((t) => t.intervals)),
+        generator: { cpuSeconds: 0, maxRssBytes: 0, workers: 0 },
+      });
+      const results = evaluateThresholds(windowThresholds, window, mergeEncoded(ticks.map((t) => t.intervals)));
+      const failed = results.filter((r) => !r.passed && r.actual !== null);
+      if (failed.length === 0) {
+        if (playersUp > capacity.highestPassingPlayers) capacity.highestPassingPlayers = playersUp;
+        capacity.failingSince = 0;
+        return;
+      }
+      if (capacity.failingSince === 0) {
+        capacity.failingSince = sec;
+        capacity.failingBy = failed.map((r) => r.message);
+      }
+      if (capacity.broke === null && (sec - capacity.failingSince + 1) * 1000 >= s.capacity!.breakAfterMs) {
+        capacity.broke = { sec: capacity.failingSince, players: playersUp, by: capacity.failingBy };
+        const atUs = monotonicUs() + STOP_NOTICE_MS * 1000;
+        for (const p of ports) p.postMessage({ type: 'stop', atUs });
+      }
+    };
+
     // Ticks: the latest per shard for progress; per second, merged, for the time series.
     const latest = new Map<number, ShardTick>();
     const perSecond = new Map<number, ShardTick[]>();
+    const usage = new Map<number, UsageSample>();
+    const sampleUsage = (sec: number) => {
+      const g = generator.current();
+      const sv = serverMonitor?.current() ?? null;
+      usage.set(sec, { generatorCpuSeconds: g?.cpuSeconds ?? null, serverCpuSeconds: sv?.cpuSeconds ?? null, serverRssBytes: sv?.rssBytes ?? null });
+    };
+    sampleUsage(0);
     let lastBytes = 0;
     let lastTickSec = 0;
     const onTick = (t: ShardTick) => {
@@ -195,7 +255,9 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
       list.push(t);
       if (latest.size < tasks.length || list.length < tasks.length) return;
       // A full second: every shard reported.
+      sampleUsage(sec);
       const all = [...latest.values()];
+      if (s.capacity !== undefined) checkCapacity(sec, list, all.reduce((n, x) => n + x.playersUp, 0));
       const bytes = all.reduce((b, x) => b + x.counters.bytesReceived, 0);
       const dt = Math.max(0.001, sec - lastTickSec);
       const interval = mergeEncoded(list.map((x) => x.intervals)).get('endToEnd');
@@ -219,6 +281,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     try {
       const runs = tasks.map((task) => {
         const { port1, port2 } = new MessageChannel();
+        ports.push(port1);
         port1.on('message', onTick);
         return pool.run({ ...task, port: port2 }, { transferList: [port2] }).finally(() => port1.close()) as Promise<ShardResult>;
       });
@@ -234,24 +297,34 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     }
     const gen = generator.stop();
     const srv = serverMonitor?.stop() ?? null;
+    const stats = statsPort === null ? null : await serverCounts(statsPort);
 
     const counters = sumCounters(results.map((r) => r.counters));
     const histograms = mergeEncoded(results.map((r) => r.histograms));
+    const lastSec = Math.max(0, ...[...perSecond.values()].flat().map((t) => t.tSec));
     const summary = buildSummary({
       scenario: s,
       target: url,
       targetKind: s.target === 'builtin' ? 'builtin' : 'external',
       startedAt,
-      durationMs: s.durationMs,
+      durationMs: capacity.broke !== null ? Math.round(lastSec * 1000) : s.durationMs,
       counters,
       failures: sumFailures(results.map((r) => r.failures)),
       histograms,
       generator: { cpuSeconds: round(gen?.cpuSeconds ?? 0), maxRssBytes: gen?.peakRssBytes ?? 0, workers },
-      ...(srv !== null && serverPid !== undefined ? { server: { cpuSeconds: round(srv.cpuSeconds), maxRssBytes: srv.peakRssBytes, pid: serverPid } } : {}),
+      ...(srv !== null && serverPid !== undefined ? { server: { cpuSeconds: round(srv.cpuSeconds), maxRssBytes: srv.peakRssBytes, pid: serverPid, ...(stats ?? {}) } } : {}),
     });
     const thresholds = s.thresholds.map((t) => parseThreshold(t)).filter((t): t is Threshold => typeof t !== 'string');
     summary.thresholds = evaluateThresholds(thresholds, summary, histograms);
-    const timeline = buildTimeline(perSecond, tasks.length);
+    if (s.capacity !== undefined) {
+      summary.capacity = { highestPassingPlayers: capacity.highestPassingPlayers, broken: capacity.broke !== null };
+      if (capacity.broke !== null) {
+        Object.assign(summary.capacity, { brokeAtSec: capacity.broke.sec, playersAtBreak: capacity.broke.players, brokenBy: capacity.broke.by });
+        // A capacity search is expected to break: its result is the count, not a failure.
+        summary.thresholds = summary.thresholds.map((t) => ({ ...t, passed: true, message: `${t.message} (capacity search: reported, not enforced)` }));
+      }
+    }
+    const timeline = buildTimeline(perSecond, tasks.length, usage);
     const resultsDir = writeResults(opts.outDir ?? 'results', summary, perSecond, timeline, startedAt, results);
     return { summary, resultsDir, timeline };
   } finally {
@@ -262,24 +335,56 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
+/** The built-in server's own counts from its stats endpoint (null if it does not answer). */
+async function serverCounts(port: number): Promise<Pick<NonNullable<RunSummary['server']>, 'drops' | 'closedByReason'> | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/stats`, { signal: AbortSignal.timeout(3000) });
+    if (!res.ok) return null;
+    const st = (await res.json()) as { drops: { video: number; audio: number; data: number; bytes: number }; connections: { closedByReason: Record<string, number> } };
+    return { drops: st.drops, closedByReason: st.connections.closedByReason };
+  } catch {
+    return null;
+  }
+}
+
+/** How far ahead an early stop is announced, so every worker ends at the same moment. */
+const STOP_NOTICE_MS = 300;
+
+/** Threshold families that make sense for one second of a run. */
+const WINDOW_METRICS = new Set(['latency', 'frames', 'sessions', 'throughput']);
+
+/** Counters over one second: frames and bytes as differences, sessions as they stand. */
+function windowCounters(now: ShardCounters, prev: ShardCounters | null): ShardCounters {
+  if (prev === null) return now;
+  const d = { ...now };
+  for (const k of ['bytesSent', 'bytesReceived', 'mediaBytesReceived', 'framesSent', 'framesReceived', 'audioFramesReceived', 'lost', 'duplicated', 'outOfOrder', 'stalls', 'slowLost', 'slowStalls', 'publisherStops', 'markedFrames', 'playerSeconds'] as const) {
+    d[k] = now[k] - prev[k];
+  }
+  return d;
+}
+
 function mergedEncoded(results: readonly ShardResult[]): EncodedHistograms {
   const out: EncodedHistograms = {};
   for (const [m, h] of mergeEncoded(results.map((r) => r.histograms))) out[m] = encodeHistogram(h);
   return out;
 }
 
-function buildTimeline(perSecond: Map<number, ShardTick[]>, shards: number): TimelinePoint[] {
+function buildTimeline(perSecond: Map<number, ShardTick[]>, shards: number, usage: Map<number, UsageSample>): TimelinePoint[] {
   const secs = [...perSecond.keys()].sort((a, b) => a - b);
   const out: TimelinePoint[] = [];
   let prevBytes = 0;
   let prevFrames = 0;
   let prevSec = 0;
+  let prevUsage = usage.get(0);
+  const pct = (now: number | null | undefined, before: number | null | undefined, dt: number) => (now == null || before == null ? null : round(((now - before) / dt) * 100));
   for (const sec of secs) {
     const ticks = perSecond.get(sec)!;
     const bytes = ticks.reduce((b, t) => b + t.counters.bytesReceived, 0);
     const frames = ticks.reduce((b, t) => b + t.counters.framesReceived, 0);
     const e2e = mergeEncoded(ticks.map((t) => t.intervals)).get('endToEnd');
     const partial = ticks.length < shards;
+    const u = usage.get(sec);
+    const dt = Math.max(0.001, sec - prevSec);
     out.push({
       tSec: sec,
       publishersUp: ticks.reduce((n, t) => n + t.publishersUp, 0),
@@ -289,7 +394,12 @@ function buildTimeline(perSecond: Map<number, ShardTick[]>, shards: number): Tim
       errors: ticks.reduce((n, t) => n + Object.values(t.failures).reduce((a, b) => a + b, 0), 0),
       endToEndP50Ms: e2e && e2e.totalCount > 0 ? e2e.getValueAtPercentile(50) / 1000 : null,
       endToEndP99Ms: e2e && e2e.totalCount > 0 ? e2e.getValueAtPercentile(99) / 1000 : null,
+      endToEndP999Ms: e2e && e2e.totalCount > 0 ? e2e.getValueAtPercentile(99.9) / 1000 : null,
+      generatorCpuPct: u === undefined ? null : pct(u.generatorCpuSeconds, prevUsage?.generatorCpuSeconds, dt),
+      serverCpuPct: u === undefined ? null : pct(u.serverCpuSeconds, prevUsage?.serverCpuSeconds, dt),
+      serverRssBytes: u?.serverRssBytes ?? null,
     });
+    if (u !== undefined) prevUsage = u;
     if (!partial) {
       prevBytes = bytes;
       prevFrames = frames;
@@ -300,23 +410,23 @@ function buildTimeline(perSecond: Map<number, ShardTick[]>, shards: number): Tim
 }
 
 function writeResults(root: string, summary: RunSummary, perSecond: Map<number, ShardTick[]>, timeline: TimelinePoint[], startedAt: Date, results: readonly ShardResult[]): string {
-  const stamp = startedAt.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
-  const dir = join(root, `${stamp}-${summary.name}`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  writeFileSync(join(dir, 'timeline.json'), `${JSON.stringify(timeline, null, 2)}\n`);
-  // The run's whole histograms (encoded) and raw counters: what `rtmpbench merge` adds up exactly.
-  writeFileSync(join(dir, 'histograms.json'), `${JSON.stringify(mergedEncoded(results), null, 2)}\n`);
-  writeFileSync(join(dir, 'counters.json'), `${JSON.stringify({ counters: sumCounters(results.map((r) => r.counters)), failures: sumFailures(results.map((r) => r.failures)) }, null, 2)}\n`);
+  const dir = newResultsDir(root, startedAt, summary.name);
   const secs = [...perSecond.keys()].sort((a, b) => a - b);
+  const intervals = new Map<MetricName, IntervalHistogram[]>();
   for (const metric of METRICS) {
-    const intervals: IntervalHistogram[] = [];
+    const list: IntervalHistogram[] = [];
     for (const sec of secs) {
       const h = mergeEncoded(perSecond.get(sec)!.map((t) => t.intervals)).get(metric);
-      if (h !== undefined && h.totalCount > 0) intervals.push({ startSec: sec - 1, endSec: sec, histogram: h });
+      if (h !== undefined && h.totalCount > 0) list.push({ startSec: sec - 1, endSec: sec, histogram: h });
     }
-    if (intervals.length === 0) continue;
-    writeFileSync(join(dir, `${metric}.hlog`), formatHlog(intervals, startedAt.getTime(), `rtmpbench ${summary.name}: ${metric} (values in µs)`));
+    intervals.set(metric, list);
   }
+  writeResultFiles(dir, {
+    summary,
+    timeline,
+    histograms: mergedEncoded(results),
+    counters: { counters: sumCounters(results.map((r) => r.counters)), failures: sumFailures(results.map((r) => r.failures)) },
+    intervals,
+  });
   return dir;
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { UsageError } from '../protocol/errors.js';
 import { PACKAGE_ROOT } from '../version.js';
 
@@ -17,24 +17,51 @@ export function resolveScenarioPath(nameOrPath: string): string {
   throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `no scenario file "${nameOrPath}" (and no shipped scenario of that name)`);
 }
 
+export interface ScenarioFile {
+  path: string;
+  data: Record<string, unknown>;
+  /** Line (1-based) where the value at a key path is written, or of its nearest written parent. */
+  lineOf(keys: readonly (string | number)[]): number | null;
+}
+
 /** Reads a YAML (or JSON) scenario file into a raw object; syntax errors name the line. */
-export function readScenarioFile(path: string): Record<string, unknown> {
+export function readScenarioFile(path: string): ScenarioFile {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `cannot read scenario ${path}: ${(e as Error).message}`);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, lineCounter: lines, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `${path} is not valid YAML:\n  ${doc.errors.map((e) => e.message.split('\n')[0]).join('\n  ')}`);
   }
   const data: unknown = doc.toJS();
-  if (data === null || data === undefined) return {};
-  if (typeof data !== 'object' || Array.isArray(data)) {
+  if (data !== null && data !== undefined && (typeof data !== 'object' || Array.isArray(data))) {
     throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `${path} must hold a mapping (name: ..., players: ...)`);
   }
-  return data as Record<string, unknown>;
+  const lineOf = (keys: readonly (string | number)[]): number | null => {
+    let node: unknown = doc.contents;
+    let line: number | null = null;
+    const at = (n: unknown) => {
+      const r = (n as Node | null)?.range;
+      return r ? lines.linePos(r[0]).line : null;
+    };
+    for (const k of keys) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === String(k));
+        if (pair === undefined) break;
+        line = at(pair.key) ?? line;
+        node = pair.value;
+      } else if (isSeq(node) && typeof k === 'number' && node.items[k] !== undefined) {
+        node = node.items[k];
+        line = at(node) ?? line;
+      } else break;
+    }
+    return line;
+  };
+  return { path, data: (data ?? {}) as Record<string, unknown>, lineOf };
 }
 
 /** Merges `over` into `base` recursively (plain objects only; arrays and values are replaced). */

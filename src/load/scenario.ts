@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDurationMs, parseBitrate, parseDurationMs } from '../units.js';
+import { serverConfigSchema } from '../server/config.js';
 import { parseThreshold } from './thresholds.js';
 
 /**
@@ -8,16 +9,37 @@ import { parseThreshold } from './thresholds.js';
  * and lists every problem with its path before any socket opens.
  */
 
-const duration = (what: string) =>
-  z.preprocess((v) => parseDurationMs(v) ?? v, z.number({ error: `${what} must be a duration such as 30s, 1500ms or 2m` }).int().min(0));
-const bitrate = (what: string) =>
-  z.preprocess((v) => parseBitrate(v) ?? v, z.number({ error: `${what} must be a bit rate such as 600k or 2.5m` }).int().min(0));
+const shown = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
+
+/** Marks fields that accept a unit string, so the JSON Schema says so (see `unitJsonSchema`). */
+export const UNIT_META_KEY = 'rtmpbenchUnit';
+
+const duration = () =>
+  z
+    .preprocess((v) => parseDurationMs(v) ?? v, z.number({ error: (i) => `expected a duration such as 30s, 1500ms or 2m, got ${shown(i.input)}` }).int().min(0))
+    .meta({ [UNIT_META_KEY]: 'duration' });
+const bitrate = () =>
+  z
+    .preprocess((v) => parseBitrate(v) ?? v, z.number({ error: (i) => `expected a bit rate such as 600k or 2.5m, got ${shown(i.input)}` }).int().min(0))
+    .meta({ [UNIT_META_KEY]: 'bitrate' });
+
+/** JSON Schema of a value written with a unit: a number, or a string such as "30s" / "600k". */
+export function unitJsonSchema(kind: string, bounds: { minimum?: number; maximum?: number } = {}): Record<string, unknown> {
+  const max = bounds.maximum !== undefined && bounds.maximum < Number.MAX_SAFE_INTEGER ? { maximum: bounds.maximum } : {};
+  if (kind === 'duration') {
+    return { anyOf: [{ type: 'number', minimum: 0, description: 'seconds' }, { type: 'string', pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h))+$|^\\d+(\\.\\d+)?$' }], description: 'a duration: 30s, 1500ms, 2m, 1m30s, or seconds' };
+  }
+  if (kind === 'bitrate') {
+    return { anyOf: [{ type: 'number', minimum: 0, description: 'bits per second' }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*[kKmMgG]?(bps|b/s|bit/s)?$' }], description: 'a bit rate: 600k, 2.5m, or bits per second' };
+  }
+  return { anyOf: [{ type: 'integer', minimum: bounds.minimum ?? 0, ...max }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*([kKmMgG][iI]?[bB]?|[bB])?$' }], description: 'a size: 65536, 64k, 2m' };
+}
 const count = z.number().int().min(0);
 
 export const stageSchema = z
   .object({
     /** How long this stage lasts. */
-    duration: duration('stage duration').refine((v) => v > 0, 'a stage lasts more than 0 ms'),
+    duration: duration().refine((v) => v > 0, 'a stage lasts more than 0 ms'),
     /** Players per stream to reach by the end of the stage (linearly from the previous stage). */
     target: count,
   })
@@ -35,7 +57,12 @@ export const scenarioSchema = z
     /** Accept any TLS certificate (rtmps:// targets with self-signed certificates). */
     insecure: z.boolean().default(false),
     /** Settings of the built-in server (the keys of `rtmpbench serve --config`). */
-    server: z.record(z.string(), z.unknown()).default({}),
+    server: z
+      .record(z.string(), z.unknown())
+      .superRefine((v, ctx) => {
+        for (const i of serverSettingIssues(v)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
+      })
+      .default({}),
     /** Process id of the target server, to record its CPU and memory (the built-in one is known). */
     serverPid: z.number().int().min(1).optional(),
     streams: z.number().int().min(1).max(100_000).default(1),
@@ -50,10 +77,10 @@ export const scenarioSchema = z
         /** "synthetic" or the path of an FLV file (looped). */
         source: z.string().min(1).default('synthetic'),
         codec: z.enum(['avc', 'hevc']).default('avc'),
-        videoBitrate: bitrate('publishers.videoBitrate').default(600_000),
-        audioBitrate: bitrate('publishers.audioBitrate').default(64_000),
+        videoBitrate: bitrate().default(600_000),
+        audioBitrate: bitrate().default(64_000),
         fps: z.number().min(1).max(240).default(30),
-        gop: duration('publishers.gop').refine((v) => v > 0, 'the GOP lasts more than 0 ms').default(2000),
+        gop: duration().refine((v) => v > 0, 'the GOP lasts more than 0 ms').default(2000),
         /** Outgoing chunk size of publishers. */
         chunkSize: z.number().int().min(128).max(65536).default(4096),
       })
@@ -74,48 +101,118 @@ export const scenarioSchema = z
         /** Extra players joining per second (over all streams), on top of the steady ones. */
         joinsPerSecond: z.number().min(0).default(0),
         /** Mean time a churning player stays (exponentially distributed). */
-        meanSessionTime: duration('churn.meanSessionTime').default(30_000),
+        meanSessionTime: duration().default(30_000),
       })
       .strict()
       .prefault({}),
     /** Players per stream over time; replaces duration and ramp when given. */
     stages: z.array(stageSchema).min(1).optional(),
-    duration: duration('duration').default(30_000),
+    duration: duration().default(30_000),
     /** Players start spread over this time (publishers start first). */
-    ramp: duration('ramp').default(0),
+    ramp: duration().default(0),
     /** Measurements before this time are left out of the statistics. */
-    warmup: duration('warmup').default(0),
+    warmup: duration().default(0),
     /** A gap between video frames longer than this is counted as a stall. */
-    stallThreshold: duration('stallThreshold').default(1000),
+    stallThreshold: duration().default(1000),
     /** Worker threads; "auto" is one per core. */
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
     /** Conditions such as "latency.endToEnd.p99 < 250ms"; a failure makes the run exit 1. */
-    thresholds: z.array(z.string().min(1)).default([]),
+    thresholds: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .superRefine((expr, ctx) => {
+            const t = parseThreshold(expr);
+            if (typeof t === 'string') ctx.addIssue({ code: 'custom', message: t });
+          }),
+      )
+      .default([]),
+    /**
+     * Capacity search: the thresholds are checked every second while players ramp up; the run
+     * stops once they have failed for `breakAfter` and reports the most players that passed.
+     */
+    capacity: z
+      .object({ breakAfter: duration().default(3000) })
+      .strict()
+      .optional(),
+    /** What `rtmpbench compare` runs: servers and/or a matrix of built-in server settings. */
+    compare: z
+      .object({
+        /** Servers to compare: builtin, node-media-server, nginx-rtmp, or {name, url, start?}. */
+        servers: z
+          .array(
+            z.union([
+              z.enum(['builtin', 'node-media-server', 'nginx-rtmp']),
+              z
+                .object({
+                  name: z.string().regex(/^[A-Za-z0-9._-]+$/),
+                  url: z.string().regex(/^rtmps?:\/\/[^/]+\/[^/]+/, 'must be rtmp[s]://HOST[:PORT]/APP'),
+                  /** Shell command that starts the server (stopped by PID afterwards); absent: already running. */
+                  start: z.string().min(1).optional(),
+                })
+                .strict(),
+            ]),
+          )
+          .min(1)
+          .default(['builtin']),
+        /** Built-in server settings to vary: each key a list of values; every combination runs. */
+        matrix: z
+          .record(z.string(), z.array(z.union([z.string(), z.number(), z.boolean()])).min(1))
+          .superRefine((m, ctx) => {
+            for (const [key, values] of Object.entries(m)) {
+              // An unknown setting once; a known one's values each.
+              const asKey = serverSettingIssues({ [key]: values[0] }).find((i) => i.message.startsWith('not a server setting') || i.path[0] === 'port' || i.path[0] === 'host');
+              if (asKey !== undefined) {
+                ctx.addIssue({ code: 'custom', path: [key], message: asKey.message });
+                continue;
+              }
+              values.forEach((value, i) => {
+                for (const issue of serverSettingIssues({ [key]: value })) ctx.addIssue({ code: 'custom', path: [key, i], message: issue.message });
+              });
+            }
+          })
+          .default({}),
+        /** Times each variant runs; runs are interleaved (A B C A B C) so drift hits all alike. */
+        repeat: z.number().int().min(1).max(50).default(1),
+        /** Variant the others are compared with (default: the first). */
+        baseline: z.string().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
-  .superRefine((s, ctx) => {
-    const pubs = s.publishers.count ?? s.streams;
-    if (pubs > s.streams) ctx.addIssue({ code: 'custom', path: ['publishers', 'count'], message: `cannot publish ${pubs} streams when there are ${s.streams}` });
-    if (s.streamNames !== undefined && s.streamNames.length !== s.streams) {
-      ctx.addIssue({ code: 'custom', path: ['streamNames'], message: `${s.streamNames.length} names for ${s.streams} streams` });
-    }
-    if (s.stages === undefined) {
-      if (s.duration < 1000) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'a run lasts at least 1s' });
-      if (s.ramp >= s.duration) {
-        ctx.addIssue({ code: 'custom', path: ['ramp'], message: `the ramp (${formatDurationMs(s.ramp)}) must end before the run does (${formatDurationMs(s.duration)}); set a shorter ramp` });
+  // Checks across fields. They run even when other fields are wrong (so a file's problems are
+  // all listed at once), each only on the values that are valid.
+  .superRefine(
+    (s, ctx) => {
+      const n = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+      const streams = s.streams;
+      const pubs = s.publishers?.count ?? streams;
+      if (n(pubs) && n(streams) && pubs > streams) ctx.addIssue({ code: 'custom', path: ['publishers', 'count'], message: `cannot publish ${pubs} streams when there are ${streams}` });
+      if (Array.isArray(s.streamNames) && n(streams) && s.streamNames.length !== streams) {
+        ctx.addIssue({ code: 'custom', path: ['streamNames'], message: `${s.streamNames.length} names for ${streams} streams` });
       }
-    }
-    const peak = s.stages ? Math.max(...s.stages.map((st) => st.target)) : s.players.perStream;
-    if (s.players.slowPerStream > peak) {
-      ctx.addIssue({ code: 'custom', path: ['players', 'slowPerStream'], message: `${s.players.slowPerStream} slow players but at most ${peak} players per stream` });
-    }
-    const total = stagesOf(s).reduce((t, st) => t + st.durationMs, 0);
-    if (s.warmup >= total) ctx.addIssue({ code: 'custom', path: ['warmup'], message: 'the warm-up must end before the run does' });
-    s.thresholds.forEach((expr, i) => {
-      const t = parseThreshold(expr);
-      if (typeof t === 'string') ctx.addIssue({ code: 'custom', path: ['thresholds', i], message: t });
-    });
-  });
+      if (s.stages === undefined && n(s.duration)) {
+        if (s.duration < 1000) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'a run lasts at least 1s' });
+        if (n(s.ramp) && s.ramp >= s.duration) {
+          ctx.addIssue({ code: 'custom', path: ['ramp'], message: `the ramp (${formatDurationMs(s.ramp)}) must end before the run does (${formatDurationMs(s.duration)}); set a shorter ramp` });
+        }
+      }
+      const stages = Array.isArray(s.stages) && s.stages.every((st) => n(st?.target) && n(st?.duration)) ? s.stages : null;
+      const peak = stages !== null ? Math.max(...stages.map((st) => st.target)) : s.stages === undefined ? s.players?.perStream : undefined;
+      const slow = s.players?.slowPerStream;
+      if (n(slow) && n(peak) && slow > peak) {
+        ctx.addIssue({ code: 'custom', path: ['players', 'slowPerStream'], message: `${slow} slow players but at most ${peak} players per stream` });
+      }
+      const total = stages !== null ? stages.reduce((t, st) => t + st.duration, 0) : s.stages === undefined ? s.duration : undefined;
+      if (n(s.warmup) && n(total) && s.warmup > 0 && s.warmup >= total) ctx.addIssue({ code: 'custom', path: ['warmup'], message: 'the warm-up must end before the run does' });
+      if (s.capacity !== undefined && Array.isArray(s.thresholds) && s.thresholds.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['capacity'], message: 'a capacity search needs thresholds to break' });
+      }
+    },
+    { when: () => true },
+  );
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 type Parsed = z.output<typeof scenarioSchema>;
@@ -153,6 +250,13 @@ export interface Scenario {
   stallThresholdMs: number;
   workers: number | 'auto';
   thresholds: string[];
+  capacity?: { breakAfterMs: number };
+  compare?: {
+    servers: ('builtin' | 'node-media-server' | 'nginx-rtmp' | { name: string; url: string; start?: string })[];
+    matrix: Record<string, (string | number | boolean)[]>;
+    repeat: number;
+    baseline?: string;
+  };
 }
 
 function stagesOf(s: Parsed): Stage[] {
@@ -165,13 +269,107 @@ function stagesOf(s: Parsed): Stage[] {
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? '(scenario)' : path.map(String).join('.');
+  if (path.length === 0) return '(scenario)';
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
 }
 
-/** Validates a scenario; returns it resolved, or every problem as "path: message". */
-export function resolveScenario(input: unknown): { scenario: Scenario; problems: [] } | { scenario: null; problems: string[] } {
+/** Problems with built-in server settings (as in `rtmpbench serve --config`), with their paths. */
+function serverSettingIssues(settings: Record<string, unknown>): ScenarioIssue[] {
+  const own: ScenarioIssue[] = [];
+  const rest = { ...settings };
+  for (const k of ['host', 'port'] as const) {
+    if (rest[k] === undefined) continue;
+    own.push({ path: [k], message: 'the run chooses the built-in server\'s address itself (a free loopback port)' });
+    delete rest[k];
+  }
+  const r = serverConfigSchema.safeParse({ ...rest, port: 0 });
+  if (r.success) return own;
+  const known = Object.keys(serverConfigSchema.shape);
+  return own.concat(r.error.issues.flatMap((i): ScenarioIssue[] => {
+    const path = i.path.map((k) => (typeof k === 'number' ? k : String(k)));
+    if (i.code !== 'unrecognized_keys') return [{ path, message: i.message }];
+    return i.keys.map((key) => {
+      const guess = closest(key, known);
+      return { path: [key], message: `not a server setting${guess !== null ? ` (did you mean "${guess}"?)` : ''}` };
+    });
+  }));
+}
+
+/** The keys an object schema at `path` accepts (through defaults, optionals, arrays, records). */
+function knownKeys(schema: z.ZodType, path: readonly (string | number)[]): string[] {
+  let cur: unknown = schema;
+  const def = (x: unknown) => (x as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
+  const unwrap = (x: unknown): unknown => {
+    for (;;) {
+      const d = def(x);
+      if (d.innerType !== undefined) x = d.innerType;
+      else if (d.type === 'pipe') x = d.out;
+      else return x;
+    }
+  };
+  for (const k of path) {
+    const d = def((cur = unwrap(cur)));
+    if (d.type === 'object') cur = (d.shape as Record<string, unknown>)[String(k)];
+    else if (d.type === 'array') cur = d.element;
+    else if (d.type === 'record') cur = d.valueType;
+    else if (d.type === 'union') cur = (d.options as unknown[]).find((o) => def(unwrap(o)).type === 'object');
+    else return [];
+    if (cur === undefined) return [];
+  }
+  const d = def(unwrap(cur));
+  return d.type === 'object' ? Object.keys(d.shape as object) : [];
+}
+
+/** The candidate nearest to `word` by edit distance, if near enough to be a likely typo. */
+function closest(word: string, candidates: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : null;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** One thing wrong with a scenario: where (the path of keys) and what. */
+export interface ScenarioIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Validates a scenario; returns it resolved, or every problem as "path: message" (and as
+ * issues with their paths, so a file's problems can name their lines).
+ */
+export function resolveScenario(input: unknown): { scenario: Scenario; problems: []; issues: [] } | { scenario: null; problems: string[]; issues: ScenarioIssue[] } {
   const r = scenarioSchema.safeParse(input);
-  if (!r.success) return { scenario: null, problems: r.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
+  if (!r.success) {
+    const issues: ScenarioIssue[] = [];
+    for (const i of r.error.issues) {
+      const path = i.path.map((k) => (typeof k === 'number' ? k : String(k)));
+      if (i.code !== 'unrecognized_keys') {
+        issues.push({ path, message: i.message });
+        continue;
+      }
+      // One problem per unknown key, with the key it most likely meant.
+      const known = knownKeys(scenarioSchema, path);
+      for (const key of i.keys) {
+        const guess = closest(key, known);
+        issues.push({ path: [...path, key], message: `unknown key${guess !== null ? ` (did you mean "${guess}"?)` : known.length > 0 ? ` (known here: ${known.join(', ')})` : ''}` });
+      }
+    }
+    return { scenario: null, problems: issues.map((i) => `${formatPath(i.path)}: ${i.message}`), issues };
+  }
   const s = r.data;
   const stages = stagesOf(s);
   return {
@@ -201,8 +399,20 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
       stallThresholdMs: s.stallThreshold,
       workers: s.workers,
       thresholds: s.thresholds,
+      ...(s.capacity !== undefined ? { capacity: { breakAfterMs: s.capacity.breakAfter } } : {}),
+      ...(s.compare !== undefined
+        ? {
+            compare: {
+              servers: s.compare.servers.map((x) => (typeof x === 'string' ? x : { name: x.name, url: x.url, ...(x.start !== undefined ? { start: x.start } : {}) })),
+              matrix: s.compare.matrix,
+              repeat: s.compare.repeat,
+              ...(s.compare.baseline !== undefined ? { baseline: s.compare.baseline } : {}),
+            },
+          }
+        : {}),
     },
     problems: [],
+    issues: [],
   };
 }
 

@@ -66,10 +66,15 @@ export interface ShardCounters {
   duplicated: number;
   outOfOrder: number;
   stalls: number;
+  /** Frames lost and stalls of slow viewers (kept apart: losing frames is what they are for). */
+  slowLost: number;
+  slowStalls: number;
   /** End-of-publication notices players saw (a publisher that stopped). */
   publisherStops: number;
   /** Video frames that carried a timing mark. */
   markedFrames: number;
+  /** Time players spent connected and playing, summed over players (the unit of server cost). */
+  playerSeconds: number;
 }
 
 export interface ShardTick {
@@ -107,8 +112,11 @@ export function newCounters(): ShardCounters {
     duplicated: 0,
     outOfOrder: 0,
     stalls: 0,
+    slowLost: 0,
+    slowStalls: 0,
     publisherStops: 0,
     markedFrames: 0,
+    playerSeconds: 0,
   };
 }
 
@@ -175,7 +183,7 @@ class SlowReaders {
  * and closed on their schedule, plus churn), recording every measurement; ticks report
  * progress each `tickMs`; the result carries the cumulative histograms.
  */
-export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void): Promise<ShardResult> {
+export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void, stopped?: Promise<number>): Promise<ShardResult> {
   const url: RtmpUrl = parseRtmpUrl(task.url);
   const rec = new Recorder();
   const counters = newCounters();
@@ -189,7 +197,7 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
   const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
   // Wire buffers of published frames, reused once the socket has written them.
   const framePool = new BufferPool({ maxHeldBytes: 32 * 1024 * 1024 });
-  const endUs = start + task.durationMs * 1000;
+  let endUs = start + task.durationMs * 1000;
   const warmupEndUs = start + task.warmupMs * 1000;
   const measuring = () => monotonicUs() >= warmupEndUs;
   const record = (metric: Parameters<Recorder['record']>[0], us: number) => {
@@ -201,6 +209,10 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
   const timers: NodeJS.Timeout[] = [];
   let ended = false;
   const closedPlayerCounters: Player['counters'][] = [];
+  const slowCounters = new WeakSet<Player['counters']>();
+  /** When each open player started playing; time played by closed ones (player-seconds). */
+  const upSince = new Map<Player, number>();
+  let closedPlayerUs = 0;
   /** Wire bytes (chunk headers included) of players that have closed. */
   let closedPlayerBytesRead = 0;
   let closedPlayerBytesWritten = 0;
@@ -285,23 +297,27 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
         counters.markedFrames++;
         // Frames sent before this player connected (the GOP cache) arrive late by design:
         // they are counted, and time to first frame covers them, but latency is of live frames.
-        if (v.mark.intendedUs >= started) record('endToEnd', v.arrivalUs - v.mark.intendedUs);
+        if (v.mark.intendedUs >= started) record(isSlow ? 'slowEndToEnd' : 'endToEnd', v.arrivalUs - v.mark.intendedUs);
       } else {
         // No marks (a stream someone else publishes): each frame's arrival against its RTMP
         // timestamp, relative to the fastest frame so far.
         const offset = v.arrivalUs - v.timestampMs * 1000;
         if (offset < minOffsetUs) minOffsetUs = offset;
-        record('endToEnd', offset - minOffsetUs);
+        record(isSlow ? 'slowEndToEnd' : 'endToEnd', offset - minOffsetUs);
       }
       if (lastArrivalUs !== 0) {
         const gap = v.arrivalUs - lastArrivalUs;
-        record('gap', gap);
-        if (gap > task.stallThresholdMs * 1000 && measuring()) counters.stalls++;
+        if (isSlow) {
+          if (gap > task.stallThresholdMs * 1000 && measuring()) counters.slowStalls++;
+        } else {
+          record('gap', gap);
+          if (gap > task.stallThresholdMs * 1000 && measuring()) counters.stalls++;
+        }
       }
       lastArrivalUs = v.arrivalUs;
     };
     const onStatus = (s: StatusEvent) => {
-      if (ended) return; // the run's own publishers stopping at the end
+      if (ended || monotonicUs() >= endUs) return; // the run's own publishers stopping at the end
       if (s.code === 'NetStream.Play.UnpublishNotify' || s.code === 'NetStream.Play.Stop') counters.publisherStops++;
     };
     let player: Player;
@@ -318,15 +334,21 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
     }
     counters.players.connected++;
     players.add(player);
+    upSince.set(player, monotonicUs());
     const t = player.conn.timings;
     record('connect', t.tcpConnectUs);
     record('handshake', t.handshakeUs);
     record('playStart', player.playStartUs - started);
     playSentUs = player.playSentUs;
     firstFrames();
-    if (isSlow) slow.add(player);
+    if (isSlow) {
+      slow.add(player);
+      slowCounters.add(player.counters);
+    }
     player.conn.onClose = (reason) => {
       if (players.delete(player)) {
+        closedPlayerUs += monotonicUs() - (upSince.get(player) ?? monotonicUs());
+        upSince.delete(player);
         closedPlayerCounters.push(player.counters);
         closedPlayerBytesRead += player.conn.socket.bytesRead;
         closedPlayerBytesWritten += player.conn.socket.bytesWritten;
@@ -374,6 +396,10 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
       c.publisherBytesReceived += p.conn.socket.bytesRead;
       c.framesSent += p.counters.videoFrames;
     }
+    const now = monotonicUs();
+    let us = closedPlayerUs;
+    for (const since of upSince.values()) us += now - since;
+    c.playerSeconds = Math.round(us / 1000) / 1000;
     c.bytesReceived = closedPlayerBytesRead;
     c.playerBytesSent = closedPlayerBytesWritten;
     for (const p of players) {
@@ -384,7 +410,8 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
       c.mediaBytesReceived += pc.mediaBytes;
       c.framesReceived += pc.videoFrames;
       c.audioFramesReceived += pc.audioFrames;
-      c.lost += pc.lost;
+      if (slowCounters.has(pc)) c.slowLost += pc.lost;
+      else c.lost += pc.lost;
       c.duplicated += pc.duplicated;
       c.outOfOrder += pc.outOfOrder;
     }
@@ -402,7 +429,14 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
     });
   }, task.tickMs);
 
-  await sleepUntilUs(endUs);
+  // An early stop (a capacity search that broke) names a common end time so every worker's
+  // publishers and players end together.
+  const stopAtUs = await Promise.race([sleepUntilUs(endUs).then(() => null), stopped ?? new Promise<never>(() => {})]);
+  if (stopAtUs !== null && stopAtUs < endUs) {
+    endUs = stopAtUs;
+    await sleepUntilUs(endUs);
+  }
+  const endedAtUs = endUs;
   // End: no new frames; let players take the frames in flight; then close everything and
   // count bytes once every socket is done.
   if (pacer !== null) clearTimeout(pacer);
@@ -421,6 +455,6 @@ export async function runShard(task: ShardTask, onTick: (t: ShardTick) => void):
   await new Promise((r) => setTimeout(r, 50));
   const final = snapshot();
   // The last interval, so the time series covers the whole run.
-  onTick({ shard: task.shard, tSec: (endUs - start) / 1e6, publishersUp: 0, playersUp: 0, counters: final, failures: { ...failures }, intervals: rec.takeInterval() });
+  onTick({ shard: task.shard, tSec: (endedAtUs - start) / 1e6, publishersUp: 0, playersUp: 0, counters: final, failures: { ...failures }, intervals: rec.takeInterval() });
   return { shard: task.shard, histograms: rec.encodeTotal(), counters: final, failures };
 }

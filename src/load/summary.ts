@@ -1,5 +1,5 @@
 import { VERSION } from '../version.js';
-import { summarize, type Histogram, type LatencySummary, type MetricName } from '../metrics/histograms.js';
+import { METRICS, summarize, type Histogram, type LatencySummary, type MetricName } from '../metrics/histograms.js';
 import type { Scenario } from './scenario.js';
 import { newCounters, type SessionCounts, type ShardCounters } from './shard.js';
 
@@ -27,7 +27,7 @@ export interface RunSummary {
   durationMs: number;
   /** Part of the run the statistics cover (after warm-up). */
   measuredMs: number;
-  sessions: { publishers: SessionCounts; players: SessionCounts };
+  sessions: { publishers: SessionCounts; players: SessionCounts; playerMinutes: number };
   throughput: {
     /** Bytes publishers wrote (chunk headers included). */
     bytesSent: number;
@@ -47,11 +47,30 @@ export interface RunSummary {
   latencyMs: Record<MetricName, LatencySummary>;
   /** Where end-to-end latency comes from: timing marks, or the RTMP timestamps' pacing (streams without marks). */
   latencySource: 'timing-marks' | 'rtmp-timestamps' | 'none';
-  frames: { lost: number; duplicated: number; outOfOrder: number; stalls: number; publisherStops: number };
+  /** Frames of normal players; slow viewers' losses and stalls are counted apart (slowLost, slowStalls). */
+  frames: { lost: number; duplicated: number; outOfOrder: number; stalls: number; slowLost: number; slowStalls: number; publisherStops: number };
   failures: Record<string, number>;
   generator: { cpuSeconds: number; maxRssBytes: number; workers: number };
-  server?: { cpuSeconds: number; maxRssBytes: number; pid: number };
+  server?: {
+    cpuSeconds: number;
+    maxRssBytes: number;
+    pid: number;
+    /** The built-in server's own counts: frames its backpressure policy dropped, connections closed by reason. */
+    drops?: { video: number; audio: number; data: number; bytes: number };
+    closedByReason?: Record<string, number>;
+  };
   thresholds: ThresholdResult[];
+  /** Results folders this one was merged from (`rtmpbench merge`). */
+  mergedFrom?: string[];
+  /** Capacity search: the most players (in all) for which every threshold held, second by second. */
+  capacity?: {
+    highestPassingPlayers: number;
+    broken: boolean;
+    /** Seconds into the run when the thresholds started failing for good, and how many players were up. */
+    brokeAtSec?: number;
+    playersAtBreak?: number;
+    brokenBy?: string[];
+  };
 }
 
 export function sumCounters(all: readonly ShardCounters[]): ShardCounters {
@@ -73,8 +92,11 @@ export function sumCounters(all: readonly ShardCounters[]): ShardCounters {
     out.duplicated += c.duplicated;
     out.outOfOrder += c.outOfOrder;
     out.stalls += c.stalls;
+    out.slowLost += c.slowLost;
+    out.slowStalls += c.slowStalls;
     out.publisherStops += c.publisherStops;
     out.markedFrames += c.markedFrames;
+    out.playerSeconds += c.playerSeconds;
   }
   return out;
 }
@@ -102,7 +124,7 @@ export function buildSummary(i: SummaryInput): RunSummary {
   const measuredMs = Math.max(1, i.durationMs - i.scenario.warmupMs);
   const c = i.counters;
   const latencyMs = {} as Record<MetricName, LatencySummary>;
-  for (const m of ['connect', 'handshake', 'playStart', 'firstFrame', 'firstKeyframe', 'endToEnd', 'gap', 'pacing'] as const) {
+  for (const m of METRICS) {
     latencyMs[m] = summarize(i.histograms.get(m));
   }
   const latencySource = c.framesReceived === 0 ? 'none' : c.markedFrames > 0 ? 'timing-marks' : 'rtmp-timestamps';
@@ -116,7 +138,7 @@ export function buildSummary(i: SummaryInput): RunSummary {
     scenario: i.scenario,
     durationMs: i.durationMs,
     measuredMs,
-    sessions: { publishers: c.publishers, players: c.players },
+    sessions: { publishers: c.publishers, players: c.players, playerMinutes: Math.round((c.playerSeconds / 60) * 1000) / 1000 },
     throughput: {
       bytesSent: c.bytesSent,
       bytesReceived: c.bytesReceived,
@@ -130,7 +152,7 @@ export function buildSummary(i: SummaryInput): RunSummary {
     },
     latencyMs,
     latencySource,
-    frames: { lost: c.lost, duplicated: c.duplicated, outOfOrder: c.outOfOrder, stalls: c.stalls, publisherStops: c.publisherStops },
+    frames: { lost: c.lost, duplicated: c.duplicated, outOfOrder: c.outOfOrder, stalls: c.stalls, slowLost: c.slowLost, slowStalls: c.slowStalls, publisherStops: c.publisherStops },
     failures: i.failures,
     generator: i.generator,
     ...(i.server !== undefined ? { server: i.server } : {}),

@@ -40,6 +40,8 @@ const UNITS: Record<string, { kind: 'time' | 'percent' | 'bytes' | 'rate' | 'pla
   mbps: { kind: 'rate', factor: 1 },
 };
 
+const FRAME_COUNTS = ['lost', 'duplicated', 'outOfOrder', 'stalls', 'slowLost', 'slowStalls', 'publisherStops'];
+
 const LINE = /^\s*([A-Za-z][\w.]*)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*([a-zA-Zµ%]*)\s*$/;
 
 /** Parses one threshold; returns a message saying what is wrong instead when it cannot. */
@@ -65,7 +67,7 @@ function checkPath(path: string[], unit: string): string | null {
     return kind === 'time' || kind === 'plain' ? null : 'latency takes a time unit (ms, s, us)';
   }
   if (head === 'frames') {
-    if (path.length !== 2 || !['lost', 'duplicated', 'outOfOrder', 'stalls', 'publisherStops'].includes(a!)) return 'frames.{lost,duplicated,outOfOrder,stalls,publisherStops}';
+    if (path.length !== 2 || !FRAME_COUNTS.includes(a!)) return `frames.{${FRAME_COUNTS.join(',')}}`;
     return kind === 'plain' || kind === 'percent' ? null : 'frame counts take no unit, or % of frames received';
   }
   if (head === 'sessions') {

@@ -5,7 +5,7 @@ import * as hdr from 'hdr-histogram-js';
  * them encoded (`encodeIntoCompressedBase64`); merging is `add()`, so percentiles over many
  * workers and machines stay exact.
  */
-export const METRICS = ['connect', 'handshake', 'playStart', 'firstFrame', 'firstKeyframe', 'endToEnd', 'gap', 'pacing'] as const;
+export const METRICS = ['connect', 'handshake', 'playStart', 'firstFrame', 'firstKeyframe', 'endToEnd', 'slowEndToEnd', 'gap', 'pacing'] as const;
 export type MetricName = (typeof METRICS)[number];
 
 export const METRIC_DESCRIPTIONS: Record<MetricName, string> = {
@@ -15,6 +15,7 @@ export const METRIC_DESCRIPTIONS: Record<MetricName, string> = {
   firstFrame: 'play to first video frame',
   firstKeyframe: 'play to first keyframe',
   endToEnd: 'end-to-end frame latency (from the intended send time)',
+  slowEndToEnd: 'end-to-end frame latency of slow viewers (kept apart from the others)',
   gap: 'gap between video frames at a player',
   pacing: 'publisher deviation from its schedule (early or late)',
 };

@@ -81,6 +81,11 @@ export class ProcessMonitor {
     return { cpuSeconds: this.last.cpuSeconds - this.first.cpuSeconds, peakRssBytes: this.peakRssBytes, maxRssBytes: this.last.maxRssBytes };
   }
 
+  /** A sample taken now (null if the process is gone). */
+  current(): ProcessSample | null {
+    return this.sample();
+  }
+
   private sample(): ProcessSample | null {
     const s = this.pid === process.pid ? sampleSelf() : sampleProcess(this.pid);
     if (s !== null) {

@@ -15,7 +15,7 @@ export function sizeValue(v: unknown): unknown {
 }
 
 /** A byte count: a number, or a string with a unit ("64k", "2m"; powers of 1024). */
-const bytes = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(sizeValue, z.number().int().min(min).max(max));
+const bytes = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(sizeValue, z.number().int().min(min).max(max)).meta({ rtmpbenchUnit: 'size' });
 
 /**
  * Every setting of the built-in server. Each is a `serve` flag (kebab-case) and a key of the

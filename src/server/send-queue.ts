@@ -55,6 +55,8 @@ export class SendQueue {
   private closed = false;
   /** Video is skipped until a keyframe: at join without GOP cache, or after a drop. */
   private needKeyframe = false;
+  /** Waiting for the first keyframe after joining: skipped frames were never this player's to lose. */
+  private joining = false;
   /** Config (sequence headers) was dropped: resend before the next keyframe. */
   private needConfig = false;
   private overSinceMs = 0;
@@ -82,9 +84,10 @@ export class SendQueue {
     return this.waiting.length > 0;
   }
 
-  /** Skip video until the next keyframe (a joiner without GOP cache). */
+  /** Skip video until the next keyframe (a joiner without GOP cache); not counted as drops. */
   waitForKeyframe(): void {
     this.needKeyframe = true;
+    this.joining = true;
   }
 
   /** Queues a message the peer must get (commands, status, config at join): never dropped. */
@@ -109,10 +112,11 @@ export class SendQueue {
     }
     if (isVideoFrame(cls)) {
       if (this.needKeyframe && cls !== MessageClass.VIDEO_KEY) {
-        this.drop(msg);
+        if (!this.joining) this.drop(msg);
         return;
       }
       if (!this.fits(msg.byteLength, share(this.opts.policy, cls))) {
+        this.joining = false;
         this.drop(msg);
         // Later frames depend on a dropped key or inter frame; nothing depends on a disposable one.
         if (cls !== MessageClass.VIDEO_DISPOSABLE) this.needKeyframe = true;
@@ -120,6 +124,7 @@ export class SendQueue {
       }
       if (cls === MessageClass.VIDEO_KEY) {
         this.needKeyframe = false;
+        this.joining = false;
         if (this.needConfig) {
           this.needConfig = false;
           for (const c of this.opts.pendingConfig()) this.accept(c.retain());

@@ -6,7 +6,7 @@ import { UsageError } from '../protocol/errors.js';
 import type { ServerConfig } from './config.js';
 import type { StreamStats } from './live-stream.js';
 import { createLogger, type Logger } from './logger.js';
-import { newDropCounters, type DropCounters } from './send-queue.js';
+import type { DropCounters } from './send-queue.js';
 import { Session, type SessionContext } from './session.js';
 import { StatsHttpServer } from './stats-http.js';
 import { StreamRegistry } from './stream-registry.js';
@@ -209,7 +209,8 @@ export class RtmpServer {
       }
     }
     const streams = [...this.registry.values()].map((st) => st.stats());
-    const drops = newDropCounters();
+    // Since the server started: streams that are gone included.
+    const drops = { ...this.registry.retiredDrops };
     let gopCacheBytes = 0;
     for (const st of streams) {
       drops.video += st.drops.video;

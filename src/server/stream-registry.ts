@@ -1,8 +1,11 @@
 import { LiveStream, type StreamSettings } from './live-stream.js';
+import { newDropCounters, type DropCounters } from './send-queue.js';
 
 /** Live streams by key ("app/name"); a stream exists while it has a publisher or players. */
 export class StreamRegistry {
   private readonly streams = new Map<string, LiveStream>();
+  /** Drops counted by streams that are gone, so server totals keep counting from the start. */
+  readonly retiredDrops: DropCounters = newDropCounters();
 
   constructor(private readonly settings: StreamSettings) {}
 
@@ -26,9 +29,18 @@ export class StreamRegistry {
   /** Drops the stream if nobody publishes or plays it any more. */
   releaseIfIdle(stream: LiveStream): void {
     if (stream.idle && this.streams.get(stream.key) === stream) {
+      this.retire(stream);
       stream.dispose();
       this.streams.delete(stream.key);
     }
+  }
+
+  private retire(stream: LiveStream): void {
+    const d = stream.stats().drops;
+    this.retiredDrops.video += d.video;
+    this.retiredDrops.audio += d.audio;
+    this.retiredDrops.data += d.data;
+    this.retiredDrops.bytes += d.bytes;
   }
 
   values(): IterableIterator<LiveStream> {
@@ -36,7 +48,10 @@ export class StreamRegistry {
   }
 
   disposeAll(): void {
-    for (const s of this.streams.values()) s.dispose();
+    for (const s of this.streams.values()) {
+      this.retire(s);
+      s.dispose();
+    }
     this.streams.clear();
   }
 }

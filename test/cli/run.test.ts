@@ -1,28 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/load/summary.js';
-import { CLI, startServer } from '../helpers/server.js';
+import { cli } from '../helpers/cli.js';
+import { startServer } from '../helpers/server.js';
 
 const out = mkdtempSync(join(tmpdir(), 'rtmpbench-cli-run-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
-
-function cli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('rtmpbench run', () => {
   it('runs the quickstart scenario against the built-in server and prints a readable summary', async () => {
@@ -46,7 +31,7 @@ describe('rtmpbench run', () => {
       expect(Object.keys(s.latencyMs[m]).sort()).toEqual(['count', 'max', 'mean', 'min', 'p50', 'p90', 'p99', 'p999']);
     }
     expect(s.throughput).toHaveProperty('mbpsReceived');
-    expect(s.frames).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0, stalls: 0, publisherStops: 0 });
+    expect(s.frames).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0, stalls: 0, slowLost: 0, slowStalls: 0, publisherStops: 0 });
     expect(s.generator.workers).toBeGreaterThan(0);
     expect(s.server?.cpuSeconds).toBeGreaterThan(0);
     const dir = readdirSync(out).find((d) => d.endsWith('-json-run'))!;
@@ -121,6 +106,6 @@ describe('rtmpbench run thresholds', () => {
   it('rejects an unreadable threshold before anything starts', async () => {
     const r = await cli(['run', '--threshold', 'p99 is low', '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('thresholds.0: "p99 is low" is not METRIC OP VALUE');
+    expect(r.stderr).toContain('  thresholds[2]: "p99 is low" is not METRIC OP VALUE'); // after quickstart's two
   });
 });

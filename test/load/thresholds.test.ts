@@ -7,7 +7,7 @@ import { resolveScenario } from '../../src/load/scenario.js';
 function summary(): RunSummary {
   return {
     sessions: { publishers: { planned: 2, connected: 2, failed: 0 }, players: { planned: 200, connected: 198, failed: 2 } },
-    frames: { lost: 3, duplicated: 0, outOfOrder: 0, stalls: 1, publisherStops: 0 },
+    frames: { lost: 3, duplicated: 0, outOfOrder: 0, stalls: 1, slowLost: 0, slowStalls: 0, publisherStops: 0 },
     throughput: { bytesSent: 1, bytesReceived: 50 * 1024 * 1024, mediaBytesReceived: 1, framesSent: 100, framesReceived: 997, audioFramesReceived: 0, mbpsReceived: 42.5, playerBytesSent: 0, publisherBytesReceived: 0 },
     server: { cpuSeconds: 3.5, maxRssBytes: 150 * 1024 * 1024, pid: 1 },
     generator: { cpuSeconds: 2, maxRssBytes: 1, workers: 2 },
@@ -71,6 +71,6 @@ describe('thresholds', () => {
 
   it('lists invalid thresholds of a scenario with their position', () => {
     const r = resolveScenario({ thresholds: ['frames.lost == 0', 'latency.p99 < 1', 'nonsense'] });
-    expect(r.problems).toEqual([expect.stringMatching(/^thresholds\.1: /), expect.stringMatching(/^thresholds\.2: /)]);
+    expect(r.problems).toEqual([expect.stringMatching(/^thresholds\[1\]: /), expect.stringMatching(/^thresholds\[2\]: /)]);
   });
 });

@@ -146,6 +146,21 @@ describe('SendQueue policies (real loopback socket, merged writes so nothing lea
     q.close();
   });
 
+  it('a joiner without GOP cache skips frames until a keyframe without counting them as drops', () => {
+    const q = queue('drop-to-keyframe');
+    q.waitForKeyframe();
+    q.offer(message(MessageClass.VIDEO_INTER, 100)); // before its first keyframe: skipped, not lost
+    q.offer(message(MessageClass.VIDEO_INTER, 100));
+    q.offer(message(MessageClass.AUDIO, 100));
+    expect(q.drops).toMatchObject({ video: 0, audio: 0 });
+    expect(q.queuedBytes).toBe(100);
+    q.offer(message(MessageClass.VIDEO_KEY, 9000));
+    q.offer(message(MessageClass.VIDEO_INTER, 2000)); // now a real drop
+    q.offer(message(MessageClass.VIDEO_INTER, 10)); // and its dependants too
+    expect(q.drops.video).toBe(2);
+    q.close();
+  });
+
   it('none: never drops, whatever is queued', () => {
     const q = queue('none');
     for (let i = 0; i < 10; i++) q.offer(message(MessageClass.VIDEO_KEY, 5000));

@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { mergeRuns } from '../load/merge.js';
+import { UsageError } from '../protocol/errors.js';
+import { formatSummary } from '../report/console.js';
+import { loadRun } from '../report/results.js';
+import { EXIT_OK, EXIT_THRESHOLD_FAILED, EXIT_USAGE } from './exit-codes.js';
+
+interface MergeFlags {
+  out?: string;
+  name?: string;
+  json?: boolean;
+}
+
+export function mergeCommand(dirs: string[], flags: MergeFlags): number {
+  try {
+    const runs = dirs.map((d) => loadRun(d));
+    const { summary, dir, warnings } = mergeRuns(runs, flags.out ?? 'results', flags.name);
+    for (const w of warnings) console.error(`rtmpbench merge: note: ${w}`);
+    if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else process.stdout.write(`merged ${runs.length} runs\n${formatSummary(summary, dir)}\n`);
+    return summary.thresholds.some((t) => !t.passed) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`rtmpbench merge: ${e.reason}`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
+
+export function registerMerge(program: Command): void {
+  program
+    .command('merge')
+    .description('merge runs of one scenario made on several machines (run --shard I/N) into one result with exact percentiles')
+    .argument('<dirs...>', 'results folders to merge (two or more)')
+    .option('--out <dir>', 'root folder for the merged result (default: results)')
+    .option('--name <name>', 'name of the merged result (default: <scenario>-merged)')
+    .option('--json', 'print the merged summary as JSON')
+    .action((dirs: string[], flags: MergeFlags) => {
+      process.exitCode = mergeCommand(dirs, flags);
+    });
+}

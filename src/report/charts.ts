@@ -1,0 +1,203 @@
+import type { JsHistogram } from 'hdr-histogram-js';
+import type { TimelinePoint } from '../load/orchestrator.js';
+import { decodeHistogram, mergeEncoded, type EncodedHistograms, type Histogram, type MetricName } from '../metrics/histograms.js';
+import type { ComparisonTable } from './comparison.js';
+import type { LoadedComparison, LoadedRun } from './results.js';
+
+/**
+ * Chart specifications: the data of every chart, computed here from the result files. The
+ * page only draws them (src/report/html.ts), so what a chart shows is decided and testable in
+ * one place.
+ */
+
+export interface ChartSeries {
+  label: string;
+  values: (number | null)[];
+  /** Drawn as bars (the default is a line). */
+  bars?: boolean;
+  /** Points only (e.g. min and max whiskers). */
+  points?: boolean;
+}
+
+export interface ChartSpec {
+  id: string;
+  title: string;
+  /** What the chart says, under the title. */
+  note?: string;
+  x: { label: string; values: number[]; log?: boolean; format?: 'percentile' | 'seconds' | 'category' | 'ms'; categories?: string[] };
+  y: { label: string; log?: boolean };
+  series: ChartSeries[];
+}
+
+/** Percentile ladder of an HdrHistogram plot: x = 1 / (1 - p), up to what the count supports. */
+export function spectrum(h: Histogram): { x: number[]; ms: number[] } {
+  const x: number[] = [];
+  const ms: number[] = [];
+  if (h.totalCount === 0) return { x, ms };
+  const limit = Math.max(10, h.totalCount);
+  for (let i = 0; ; i++) {
+    const p = 1 - 10 ** (-i / 10);
+    const inv = 1 / (1 - p);
+    if (inv > limit || i > 70) break;
+    x.push(Math.round(inv * 1000) / 1000);
+    ms.push(h.getValueAtPercentile(p * 100) / 1000);
+  }
+  return { x, ms };
+}
+
+/** Counts in log-spaced bins (ms), from every recorded value of the histogram. */
+export function distribution(h: Histogram, bins = 24): { edgesMs: number[]; counts: number[] } {
+  if (h.totalCount === 0) return { edgesMs: [], counts: [] };
+  const minUs = Math.max(1, h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 1 : h.minNonZeroValue);
+  const maxUs = Math.max(minUs * 1.01, h.maxValue);
+  const lo = Math.log10(minUs);
+  const step = (Math.log10(maxUs) - lo) / bins;
+  const edgesMs = Array.from({ length: bins + 1 }, (_, i) => 10 ** (lo + i * step) / 1000);
+  const counts = new Array<number>(bins).fill(0);
+  const it = (h as unknown as JsHistogram).recordedValuesIterator;
+  it.reset();
+  while (it.hasNext()) {
+    const v = it.next();
+    const ms = v.valueIteratedTo / 1000;
+    let b = Math.floor((Math.log10(Math.max(1, v.valueIteratedTo)) - lo) / step);
+    if (b < 0 || ms <= 0) b = 0;
+    if (b >= bins) b = bins - 1;
+    counts[b]! += v.countAtValueIteratedTo;
+  }
+  return { edgesMs, counts };
+}
+
+const SPECTRUM_METRICS: [MetricName, string][] = [
+  ['endToEnd', 'end-to-end'],
+  ['slowEndToEnd', 'end-to-end (slow viewers)'],
+  ['firstFrame', 'first frame'],
+  ['playStart', 'play start'],
+  ['handshake', 'handshake'],
+  ['connect', 'connect'],
+];
+
+/** Puts several spectra on one x axis (the longest ladder); shorter ones end with nulls. */
+function spectrumChart(id: string, title: string, series: { label: string; h: Histogram }[], note: string): ChartSpec | null {
+  const lines = series.map((s) => ({ label: s.label, ...spectrum(s.h) })).filter((s) => s.x.length > 0);
+  if (lines.length === 0) return null;
+  const x = lines.reduce((a, b) => (b.x.length > a.length ? b.x : a), [] as number[]);
+  return {
+    id,
+    title,
+    note,
+    x: { label: 'percentile', values: x, log: true, format: 'percentile' },
+    y: { label: 'ms', log: true },
+    series: lines.map((l) => ({ label: l.label, values: x.map((_, i) => (i < l.ms.length ? Math.max(0.001, l.ms[i]!) : null)) })),
+  };
+}
+
+function decoded(encoded: EncodedHistograms): Map<MetricName, Histogram> {
+  const out = new Map<MetricName, Histogram>();
+  for (const [m, e] of Object.entries(encoded) as [MetricName, string][]) out.set(m, decodeHistogram(e));
+  return out;
+}
+
+function timeChart(id: string, title: string, t: TimelinePoint[], y: string, series: [string, (p: TimelinePoint) => number | null][], note?: string, log = false): ChartSpec | null {
+  if (t.length === 0) return null;
+  const s = series.map(([label, f]) => ({ label, values: t.map(f) })).filter((x) => x.values.some((v) => v !== null));
+  if (s.length === 0) return null;
+  return { id, title, ...(note ? { note } : {}), x: { label: 's', values: t.map((p) => p.tSec), format: 'seconds' }, y: { label: y, log }, series: s };
+}
+
+function distributionChart(id: string, title: string, h: Histogram | undefined, note: string): ChartSpec | null {
+  if (h === undefined || h.totalCount === 0) return null;
+  const d = distribution(h);
+  return {
+    id,
+    title,
+    note,
+    x: { label: 'ms', values: d.counts.map((_, i) => i), format: 'category', categories: d.counts.map((_, i) => `${fmt(d.edgesMs[i]!)}–${fmt(d.edgesMs[i + 1]!)}`) },
+    y: { label: 'players' },
+    series: [{ label: 'players', values: d.counts, bars: true }],
+  };
+}
+
+const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+
+/** Every chart of one run's report. */
+export function runCharts(run: LoadedRun): ChartSpec[] {
+  const h = decoded(run.histograms);
+  const t = run.timeline;
+  const charts: (ChartSpec | null)[] = [
+    spectrumChart(
+      'spectrum',
+      'Latency by percentile',
+      SPECTRUM_METRICS.filter(([m]) => (h.get(m)?.totalCount ?? 0) > 0).map(([m, label]) => ({ label, h: h.get(m)! })),
+      'HdrHistogram percentile spectrum over the whole run (after warm-up); both axes logarithmic.',
+    ),
+    timeChart('latency-time', 'End-to-end latency over time', t, 'ms', [
+      ['p50', (p) => p.endToEndP50Ms],
+      ['p99', (p) => p.endToEndP99Ms],
+      ['p99.9', (p) => p.endToEndP999Ms ?? null],
+    ]),
+    timeChart('throughput-time', 'Throughput over time', t, 'Mbps', [['received by players', (p) => p.mbpsReceived]]),
+    timeChart('sessions-time', 'Sessions over time', t, 'sessions', [
+      ['players', (p) => p.playersUp],
+      ['publishers', (p) => p.publishersUp],
+      ['errors (total)', (p) => p.errors],
+    ]),
+    timeChart('cpu-time', 'CPU over time', t, '% of one core', [
+      ['server', (p) => p.serverCpuPct ?? null],
+      ['generator', (p) => p.generatorCpuPct ?? null],
+    ]),
+    distributionChart('first-frame', 'Time to first frame', h.get('firstFrame'), 'Players by time from play to their first video frame (log-spaced bins).'),
+  ];
+  return charts.filter((c): c is ChartSpec => c !== null);
+}
+
+/** Every chart of a comparison's report. */
+export function comparisonCharts(c: LoadedComparison, table: ComparisonTable): ChartSpec[] {
+  const charts: ChartSpec[] = [];
+  const names = table.rows.map((r) => r.name);
+  for (const f of table.figures) {
+    const rows = table.rows.map((r) => r.figures[f.key]!);
+    if (rows.every((r) => r.mean === null)) continue;
+    const several = rows.some((r) => r.values.filter((v) => v !== null).length > 1);
+    charts.push({
+      id: `bars-${f.key}`,
+      title: f.label,
+      note: `Mean over repeats${several ? ' (bars), with the lowest and highest run (points)' : ''}; ${f.better} is better.`,
+      x: { label: 'variant', values: names.map((_, i) => i), format: 'category', categories: names },
+      y: { label: f.unit || 'count' },
+      series: [
+        { label: 'mean', values: rows.map((r) => r.mean), bars: true },
+        ...(several
+          ? [
+              { label: 'min', values: rows.map((r) => r.min), points: true },
+              { label: 'max', values: rows.map((r) => r.max), points: true },
+            ]
+          : []),
+      ],
+    });
+  }
+  // Spectra per variant, each over all its repeats (merged exactly).
+  const merged = new Map<string, Map<MetricName, Histogram>>();
+  for (const [name, runs] of c.runs) merged.set(name, mergeEncoded(runs.map((r) => r.run.histograms)));
+  for (const [metric, label] of [
+    ['endToEnd', 'End-to-end latency by percentile'],
+    ['firstFrame', 'Time to first frame by percentile'],
+    ['slowEndToEnd', 'Slow viewers: end-to-end latency by percentile'],
+  ] as [MetricName, string][]) {
+    const series = names.map((n) => ({ label: n, h: merged.get(n)?.get(metric) })).filter((s): s is { label: string; h: Histogram } => (s.h?.totalCount ?? 0) > 0);
+    const chart = spectrumChart(`spectrum-${metric}`, label, series, 'Each variant over all its repeats; both axes logarithmic.');
+    if (chart !== null) charts.push(chart);
+  }
+  // p99 over time, first run of each variant.
+  const firstRuns = names.map((n) => ({ n, t: c.runs.get(n)?.[0]?.run.timeline ?? [] })).filter((x) => x.t.length > 0);
+  if (firstRuns.length > 0) {
+    const secs = [...new Set(firstRuns.flatMap((r) => r.t.map((p) => p.tSec)))].sort((a, b) => a - b);
+    charts.push({
+      id: 'latency-time',
+      title: 'End-to-end p99 over time (first run of each variant)',
+      x: { label: 's', values: secs, format: 'seconds' },
+      y: { label: 'ms', log: true },
+      series: firstRuns.map((r) => ({ label: r.n, values: secs.map((s) => r.t.find((p) => p.tSec === s)?.endToEndP99Ms ?? null) })),
+    });
+  }
+  return charts;
+}

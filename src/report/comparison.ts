@@ -1,0 +1,223 @@
+import type { RunSummary } from '../load/summary.js';
+import { mean, pairedRatio, type Interval } from '../metrics/stats.js';
+import type { LoadedComparison } from './results.js';
+
+/**
+ * The figures of a comparison, computed from each run's summary: per variant the mean over its
+ * repeats with the spread, the ratio to the baseline variant (geometric mean of the ratios of
+ * runs paired by round, with a 95% confidence interval), and the winner of each figure.
+ */
+
+export interface Figure {
+  key: string;
+  /** Column heading in tables. */
+  short: string;
+  label: string;
+  unit: string;
+  better: 'lower' | 'higher';
+  /** The figure of one run, or null when that run does not have it (e.g. no server CPU for an external server). */
+  of(s: RunSummary): number | null;
+  digits: number;
+}
+
+const lat = (m: keyof RunSummary['latencyMs'], p: 'p50' | 'p99' | 'p999') => (s: RunSummary) => (s.latencyMs[m]?.count ? s.latencyMs[m][p] : null);
+
+export const FIGURES: Figure[] = [
+  {
+    key: 'serverCpuPer1000PlayerMin',
+    short: 'CPU-s/1k pm',
+    label: 'server CPU-s / 1000 player-min',
+    unit: 's',
+    better: 'lower',
+    digits: 1,
+    of: (s) => (s.server !== undefined && s.sessions.playerMinutes > 0 ? s.server.cpuSeconds / (s.sessions.playerMinutes / 1000) : null),
+  },
+  { key: 'serverPeakRssMB', short: 'RSS MB', label: 'server peak RSS MB', unit: 'MB', better: 'lower', digits: 1, of: (s) => (s.server !== undefined ? s.server.maxRssBytes / 1e6 : null) },
+  { key: 'firstFrameP50', short: 'TTFF p50', label: 'first frame p50 ms', unit: 'ms', better: 'lower', digits: 1, of: lat('firstFrame', 'p50') },
+  { key: 'firstFrameP99', short: 'TTFF p99', label: 'first frame p99 ms', unit: 'ms', better: 'lower', digits: 1, of: lat('firstFrame', 'p99') },
+  { key: 'endToEndP50', short: 'e2e p50', label: 'end-to-end p50 ms', unit: 'ms', better: 'lower', digits: 2, of: lat('endToEnd', 'p50') },
+  { key: 'endToEndP99', short: 'e2e p99', label: 'end-to-end p99 ms', unit: 'ms', better: 'lower', digits: 1, of: lat('endToEnd', 'p99') },
+  { key: 'endToEndP999', short: 'e2e p99.9', label: 'end-to-end p99.9 ms', unit: 'ms', better: 'lower', digits: 1, of: lat('endToEnd', 'p999') },
+  { key: 'framesLost', short: 'lost', label: 'frames lost', unit: '', better: 'lower', digits: 0, of: (s) => s.frames.lost },
+  {
+    key: 'serverDrops',
+    short: 'drops',
+    label: 'server drops',
+    unit: '',
+    better: 'lower',
+    digits: 0,
+    of: (s) => (s.server?.drops !== undefined ? s.server.drops.video + s.server.drops.audio : null),
+  },
+  {
+    key: 'headerOverheadPct',
+    short: 'hdr %',
+    label: 'chunk-header bytes, % of media bytes',
+    unit: '%',
+    better: 'lower',
+    digits: 2,
+    // Bytes players read beyond the media payloads (chunk headers and the few control messages),
+    // per media byte: comparable between variants that deliver different amounts of media.
+    of: (s) => (s.throughput.mediaBytesReceived > 0 ? ((s.throughput.bytesReceived - s.throughput.mediaBytesReceived) / s.throughput.mediaBytesReceived) * 100 : null),
+  },
+  { key: 'slowEndToEndP99', short: 'slow e2e p99', label: 'slow viewers e2e p99 ms', unit: 'ms', better: 'lower', digits: 0, of: lat('slowEndToEnd', 'p99') },
+  { key: 'slowFramesLost', short: 'slow lost', label: 'slow viewers frames lost', unit: '', better: 'lower', digits: 0, of: (s) => (s.scenario.players.slowPerStream > 0 ? s.frames.slowLost : null) },
+  { key: 'playersFailed', short: 'failed', label: 'players failed', unit: '', better: 'lower', digits: 0, of: (s) => s.sessions.players.failed },
+];
+
+export interface FigureStats {
+  /** Per repeat, in round order (null where the run lacks the figure). */
+  values: (number | null)[];
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  /** Against the baseline: estimate and 95% CI (NaN bounds with a single pair). */
+  ratio: (Interval & { n: number }) | null;
+}
+
+export interface VariantRow {
+  name: string;
+  runs: number;
+  failedRuns: number;
+  thresholdsFailed: number;
+  figures: Record<string, FigureStats>;
+}
+
+export interface ComparisonTable {
+  name: string;
+  baseline: string;
+  repeat: number;
+  figures: Figure[];
+  rows: VariantRow[];
+  /** Per figure, the best variant (null when no variant has the figure or all are equal). */
+  winners: Record<string, { variant: string; ratio: FigureStats['ratio']; significant: boolean } | null>;
+}
+
+export function computeComparison(c: LoadedComparison): ComparisonTable {
+  const rounds = c.file.repeat;
+  // Figures no run has at all are left out (e.g. slow-viewer figures without slow viewers).
+  const all = [...c.runs.values()].flat().map((r) => r.run.summary);
+  const figures = FIGURES.filter((f) => all.some((s) => f.of(s) !== null));
+  const byRound = (variant: string, f: Figure): (number | null)[] => {
+    const out: (number | null)[] = Array.from({ length: rounds }, () => null);
+    for (const { round, run } of c.runs.get(variant) ?? []) out[round] = f.of(run.summary);
+    return out;
+  };
+  const rows: VariantRow[] = c.file.variants.map((v) => {
+    const runs = c.runs.get(v.name) ?? [];
+    const row: VariantRow = {
+      name: v.name,
+      runs: runs.length,
+      failedRuns: c.file.runs.filter((r) => r.variant === v.name && r.dir === null).length,
+      thresholdsFailed: c.file.runs.filter((r) => r.variant === v.name && r.thresholdsPassed === false).length,
+      figures: {},
+    };
+    for (const f of figures) {
+      const values = byRound(v.name, f);
+      const present = values.filter((x): x is number => x !== null);
+      const base = byRound(c.file.baseline, f);
+      // Paired by round; only rounds where both have the figure.
+      const pairs = values.map((x, i) => [x, base[i]] as const).filter((p): p is readonly [number, number] => p[0] !== null && p[1] !== null);
+      row.figures[f.key] = {
+        values,
+        mean: present.length > 0 ? mean(present) : null,
+        min: present.length > 0 ? Math.min(...present) : null,
+        max: present.length > 0 ? Math.max(...present) : null,
+        ratio: v.name === c.file.baseline ? null : pairedRatio(pairs.map((p) => p[0]), pairs.map((p) => p[1])),
+      };
+    }
+    return row;
+  });
+  const winners: ComparisonTable['winners'] = {};
+  for (const f of figures) {
+    const candidates = rows.filter((r) => r.figures[f.key]!.mean !== null);
+    if (candidates.length < 2) {
+      winners[f.key] = null;
+      continue;
+    }
+    const sorted = [...candidates].sort((a, b) => (f.better === 'lower' ? 1 : -1) * (a.figures[f.key]!.mean! - b.figures[f.key]!.mean!));
+    const best = sorted[0]!;
+    const runnerUp = sorted[1]!;
+    if (best.figures[f.key]!.mean === runnerUp.figures[f.key]!.mean) {
+      winners[f.key] = null;
+      continue;
+    }
+    const ratio = best.figures[f.key]!.ratio;
+    // Significant against the baseline when the whole interval is on the better side of 1.
+    const significant = ratio !== null && Number.isFinite(ratio.low) && (f.better === 'lower' ? ratio.high < 1 : ratio.low > 1);
+    winners[f.key] = { variant: best.name, ratio, significant };
+  }
+  return { name: c.file.name, baseline: c.file.baseline, repeat: rounds, figures, rows, winners };
+}
+
+export function formatNumber(v: number | null, digits: number): string {
+  if (v === null || !Number.isFinite(v)) return '-';
+  if (digits === 0) return Math.round(v).toLocaleString('en-US');
+  return v.toFixed(Math.abs(v) >= 1000 ? 0 : digits);
+}
+
+export function formatRatio(r: FigureStats['ratio']): string {
+  if (r === null) return '';
+  const est = `${r.estimate.toFixed(2)}×`;
+  return Number.isFinite(r.low) ? `${est} [${r.low.toFixed(2)}–${r.high.toFixed(2)}]` : est;
+}
+
+/** Figures whose ratio to the baseline means something (not counts that are mostly zero). */
+const RATIO_FIGURES = new Set(['serverCpuPer1000PlayerMin', 'serverPeakRssMB', 'firstFrameP50', 'firstFrameP99', 'endToEndP50', 'endToEndP99', 'endToEndP999', 'headerOverheadPct', 'slowEndToEndP99']);
+
+const variantLabel = (t: ComparisonTable, name: string) => (name === t.baseline ? `${name} (baseline)` : name);
+
+/** Variants by figures: the mean over repeats; ★ marks the best of each figure. */
+export function valuesTable(t: ComparisonTable): string[][] {
+  const rows: string[][] = [['variant', ...t.figures.map((f) => f.short), 'runs']];
+  for (const r of t.rows) {
+    rows.push([
+      variantLabel(t, r.name),
+      ...t.figures.map((f) => `${formatNumber(r.figures[f.key]!.mean, f.digits)}${t.winners[f.key]?.variant === r.name ? '★' : ''}`),
+      `${r.runs}${r.failedRuns > 0 ? ` (+${r.failedRuns} failed)` : ''}${r.thresholdsFailed > 0 ? `, ${r.thresholdsFailed} over threshold` : ''}`,
+    ]);
+  }
+  return rows;
+}
+
+/** Variants by figures: ratio to the baseline with its 95% confidence interval. */
+export function ratiosTable(t: ComparisonTable): string[][] | null {
+  const figures = t.figures.filter((f) => RATIO_FIGURES.has(f.key));
+  if (figures.length === 0 || t.rows.length < 2) return null;
+  const rows: string[][] = [['variant', ...figures.map((f) => f.short)]];
+  for (const r of t.rows) {
+    if (r.name === t.baseline) continue;
+    rows.push([r.name, ...figures.map((f) => formatRatio(r.figures[f.key]!.ratio) || '-')]);
+  }
+  return rows;
+}
+
+/** Variants by figures with the spread: mean (lowest–highest run). */
+export function spreadTable(t: ComparisonTable): string[][] {
+  const rows: string[][] = [['variant', ...t.figures.map((f) => f.label)]];
+  for (const r of t.rows) {
+    rows.push([
+      variantLabel(t, r.name),
+      ...t.figures.map((f) => {
+        const st = r.figures[f.key]!;
+        const n = st.values.filter((x) => x !== null).length;
+        const m = formatNumber(st.mean, f.digits);
+        return n < 2 || st.min === st.max ? m : `${m} (${formatNumber(st.min, f.digits)}–${formatNumber(st.max, f.digits)})`;
+      }),
+    ]);
+  }
+  return rows;
+}
+
+/** One sentence per figure naming its winner. */
+export function winnerLines(t: ComparisonTable): string[] {
+  const out: string[] = [];
+  for (const f of t.figures) {
+    const w = t.winners[f.key];
+    if (w === null || w === undefined) continue;
+    const row = t.rows.find((r) => r.name === w.variant)!;
+    const value = formatNumber(row.figures[f.key]!.mean, f.digits);
+    const vs = w.variant === t.baseline ? 'the baseline itself' : w.ratio !== null ? `${formatRatio(w.ratio)} of the baseline${w.significant ? '' : ', not significant'}` : 'no paired baseline';
+    out.push(`${f.label}: ${w.variant} (${value}; ${vs})`);
+  }
+  return out;
+}

@@ -1,0 +1,170 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { RunSummary } from '../load/summary.js';
+import { METRIC_DESCRIPTIONS, type MetricName } from '../metrics/histograms.js';
+import { formatDurationMs } from '../units.js';
+import { comparisonCharts, runCharts } from './charts.js';
+import { ratiosTable, spreadTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
+import { bytes, describeScenario, formatCapacity, runTitle } from './console.js';
+import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
+import type { LoadedComparison, LoadedRun } from './results.js';
+
+/**
+ * Reports rendered from result files only: Markdown (for a CI job summary) and a
+ * self-contained HTML page, for one run or for a comparison.
+ */
+
+export function mdTable(rows: (string | number)[][], numericFrom = 1): string {
+  const cell = (v: string | number) => (typeof v === 'number' ? v.toLocaleString('en-US') : v).replace(/\|/g, '\\|');
+  const [head, ...body] = rows;
+  return [
+    `| ${head!.map(cell).join(' | ')} |`,
+    `| ${head!.map((_, c) => (c >= numericFrom ? '---:' : ':---')).join(' | ')} |`,
+    ...body.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ].join('\n');
+}
+
+const fmtMs = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+const LATENCY_ORDER: MetricName[] = ['connect', 'handshake', 'playStart', 'firstFrame', 'firstKeyframe', 'endToEnd', 'slowEndToEnd', 'gap', 'pacing'];
+
+function latencyRows(s: RunSummary): (string | number)[][] {
+  const rows: (string | number)[][] = [['latency (ms)', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max']];
+  for (const m of LATENCY_ORDER) {
+    const l = s.latencyMs[m];
+    if (l === undefined || l.count === 0) continue;
+    rows.push([METRIC_DESCRIPTIONS[m], l.count, fmtMs(l.min), fmtMs(l.p50), fmtMs(l.p90), fmtMs(l.p99), fmtMs(l.p999), fmtMs(l.max)]);
+  }
+  return rows;
+}
+
+function sessionRows(s: RunSummary): (string | number)[][] {
+  return [
+    ['sessions', 'planned', 'connected', 'failed'],
+    ['publishers', s.sessions.publishers.planned, s.sessions.publishers.connected, s.sessions.publishers.failed],
+    ['players', s.sessions.players.planned, s.sessions.players.connected, s.sessions.players.failed],
+  ];
+}
+
+function factLines(s: RunSummary): string[] {
+  const t = s.throughput;
+  const f = s.frames;
+  const out = [
+    `throughput: ${t.mbpsReceived.toFixed(1)} Mbps received (${bytes(t.bytesReceived)}), ${bytes(t.bytesSent)} sent; video frames ${t.framesSent.toLocaleString('en-US')} sent, ${t.framesReceived.toLocaleString('en-US')} received`,
+    `frames: lost ${f.lost}, duplicated ${f.duplicated}, out of order ${f.outOfOrder}, stalls ${f.stalls}` +
+      (s.scenario.players.slowPerStream > 0 ? `; slow viewers: lost ${f.slowLost}, stalls ${f.slowStalls}` : '') +
+      (f.publisherStops > 0 ? `, publisher stopped ${f.publisherStops} time(s)` : ''),
+    `player time: ${s.sessions.playerMinutes.toFixed(1)} player-minutes`,
+  ];
+  const failures = Object.entries(s.failures);
+  if (failures.length > 0) out.push(`failures: ${failures.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  out.push(`generator: ${s.generator.cpuSeconds.toFixed(1)} s CPU, ${bytes(s.generator.maxRssBytes)} peak RSS, ${s.generator.workers} worker(s)`);
+  if (s.server) {
+    const per = s.sessions.playerMinutes > 0 ? ` (${(s.server.cpuSeconds / (s.sessions.playerMinutes / 1000)).toFixed(1)} CPU-s per 1000 player-minutes)` : '';
+    out.push(
+      `server: ${s.server.cpuSeconds.toFixed(1)} s CPU${per}, ${bytes(s.server.maxRssBytes)} peak RSS` +
+        (s.server.drops ? `, dropped ${s.server.drops.video} video + ${s.server.drops.audio} audio frames` : ''),
+    );
+  }
+  if (s.latencySource === 'rtmp-timestamps') out.push('latency: no timing marks in the stream; end-to-end is the delay against its RTMP timestamps');
+  if (s.capacity !== undefined) out.push(formatCapacity(s.capacity));
+  return out;
+}
+
+export function runMarkdown(run: LoadedRun): string {
+  const s = run.summary;
+  const lines = [`## ${runTitle(s)}`, '', describeScenario(s.scenario, s.durationMs), ''];
+  if (s.thresholds.length > 0) {
+    lines.push(`**Thresholds: ${s.thresholds.every((t) => t.passed) ? 'all passed' : `${s.thresholds.filter((t) => !t.passed).length} FAILED`}**`, '');
+    for (const t of s.thresholds) lines.push(`- ${t.passed ? '✅' : '❌'} ${t.message}`);
+    lines.push('');
+  }
+  lines.push(mdTable(sessionRows(s)), '', mdTable(latencyRows(s)), '');
+  for (const l of factLines(s)) lines.push(`- ${l}`);
+  lines.push('', `_started ${s.startedAt}, rtmpbench ${s.tool.version}_`, '');
+  return lines.join('\n');
+}
+
+function thresholdHtml(s: RunSummary): string {
+  if (s.thresholds.length === 0) return '<p class="sub">No thresholds.</p>';
+  return `<ul>${s.thresholds.map((t) => `<li><span class="${t.passed ? 'pass' : 'fail'}">${t.passed ? 'passed' : 'FAILED'}</span> ${escapeHtml(t.message)}</li>`).join('')}</ul>`;
+}
+
+export function runHtml(run: LoadedRun): string {
+  const s = run.summary;
+  const sections: HtmlSection[] = [
+    { title: 'Thresholds', html: thresholdHtml(s) },
+    { title: 'Sessions', html: htmlTable(sessionRows(s)) },
+    { title: 'Latency', html: `<div class="scroll">${htmlTable(latencyRows(s))}</div>` },
+    { title: 'Run', html: `<ul>${factLines(s).map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` },
+  ];
+  return renderHtml({
+    title: runTitle(s),
+    subtitle: `${describeScenario(s.scenario, s.durationMs)} — started ${s.startedAt}, rtmpbench ${s.tool.version}`,
+    sections,
+    charts: runCharts(run),
+  });
+}
+
+function comparisonIntro(c: LoadedComparison, t: ComparisonTable): string {
+  const failed = c.file.runs.filter((r) => r.dir === null);
+  return (
+    `${t.rows.length} variants × ${t.repeat} repeat(s), interleaved (A B C, C B A, ...); baseline ${t.baseline}. ` +
+    `Each run: ${describeScenario(c.file.scenario)}.` +
+    (failed.length > 0 ? ` ${failed.length} run(s) failed: ${failed.map((r) => `${r.variant} round ${r.round + 1} (${r.error})`).join('; ')}.` : '')
+  );
+}
+
+export function comparisonMarkdown(c: LoadedComparison, t: ComparisonTable): string {
+  const lines = [`## rtmpbench compare "${t.name}"`, '', comparisonIntro(c, t), '', `Mean over the repeats of each variant; ★ best of each column.`, '', mdTable(valuesTable(t)), ''];
+  const ratios = ratiosTable(t);
+  if (ratios !== null) lines.push(`Ratio to ${t.baseline}: geometric mean of runs paired by round, [95% confidence interval].`, '', mdTable(ratios), '');
+  const winners = winnerLines(t);
+  if (winners.length > 0) {
+    lines.push('Best per figure:', '');
+    for (const w of winners) lines.push(`- ${w}`);
+    lines.push('');
+  }
+  lines.push(`_started ${c.file.startedAt}, rtmpbench ${c.file.tool.version}_`, '');
+  return lines.join('\n');
+}
+
+export function comparisonHtml(c: LoadedComparison, t: ComparisonTable): string {
+  const best = (row: number, col: number, rows: string[][]) => (row > 0 && col > 0 && rows[row]?.[col]?.endsWith('★') ? 'best' : '');
+  const values = valuesTable(t);
+  const ratios = ratiosTable(t);
+  const runs: (string | number)[][] = [['variant', 'round', 'results', 'thresholds']];
+  for (const r of c.file.runs) runs.push([r.variant, r.round + 1, r.dir ?? `failed: ${r.error}`, r.dir === null ? '-' : r.thresholdsPassed ? 'passed' : 'FAILED']);
+  const sections: HtmlSection[] = [
+    { title: 'Variants', html: `<p>${escapeHtml(comparisonIntro(c, t))}</p><div class="scroll">${htmlTable(values, { classes: (r, col) => best(r, col, values) })}</div>` },
+    ...(ratios !== null ? [{ title: `Ratio to ${t.baseline}`, html: `<p class="sub">Geometric mean of runs paired by round, [95% confidence interval]; below 1 is less than the baseline.</p><div class="scroll">${htmlTable(ratios)}</div>` }] : []),
+    { title: 'Best per figure', html: `<ul>${winnerLines(t).map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>` },
+    { title: 'Spread', html: `<p class="sub">Mean (lowest–highest run).</p><div class="scroll">${htmlTable(spreadTable(t))}</div>` },
+    { title: 'Runs', html: `<div class="scroll">${htmlTable(runs, { numericFrom: 1 })}</div>` },
+  ];
+  return renderHtml({
+    title: `rtmpbench compare "${t.name}"`,
+    subtitle: `baseline ${t.baseline}; ${formatDurationMs(c.file.scenario.durationMs)} per run; started ${c.file.startedAt}, rtmpbench ${c.file.tool.version}`,
+    sections,
+    charts: comparisonCharts(c, t),
+  });
+}
+
+/** Writes report.md and report.html for a run or a comparison into `outDir` (default: its own folder); returns the paths. */
+export function writeReports(what: LoadedRun | LoadedComparison, table?: ComparisonTable, outDir?: string): string[] {
+  const dir = outDir ?? what.dir;
+  mkdirSync(dir, { recursive: true });
+  const md = join(dir, 'report.md');
+  const html = join(dir, 'report.html');
+  if ('file' in what) {
+    writeFileSync(md, comparisonMarkdown(what, table!));
+    writeFileSync(html, comparisonHtml(what, table!));
+  } else {
+    writeFileSync(md, runMarkdown(what));
+    writeFileSync(html, runHtml(what));
+  }
+  return [md, html].map((p) => {
+    const r = relative(process.cwd(), p);
+    return r === '' || r.startsWith('..') ? p : r;
+  });
+}
