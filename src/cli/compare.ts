@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopChildrenOnSignals } from '../load/children.js';
 import { checkComparison, expandVariants, runComparison } from '../load/compare.js';
 import type { Scenario } from '../load/scenario.js';
 import { SERVER_KINDS } from '../load/servers.js';
@@ -82,6 +83,7 @@ export async function compareCommand(file: string | undefined, flags: CompareFla
     console.error(`rtmpbench compare: the comparison cannot run (nothing was started):\n  ${impossible.join('\n  ')}`);
     return EXIT_USAGE;
   }
+  stopChildrenOnSignals();
   const total = variants.length * spec.repeat;
   const perRunMs = scenario.durationMs + 3000;
   console.error(`rtmpbench compare "${scenario.name}": ${variants.length} variants × ${spec.repeat} repeat(s) = ${total} runs of ${formatDurationMs(scenario.durationMs)} (about ${formatDurationMs(Math.ceil((total * perRunMs) / 60_000) * 60_000)} in all)`);

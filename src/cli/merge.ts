@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { mergeRuns } from '../load/merge.js';
-import { UsageError } from '../protocol/errors.js';
 import { formatSummary } from '../report/console.js';
 import { loadRun } from '../report/results.js';
-import { EXIT_OK, EXIT_THRESHOLD_FAILED, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_OK, EXIT_THRESHOLD_FAILED } from './exit-codes.js';
 
 interface MergeFlags {
   out?: string;
@@ -11,21 +10,14 @@ interface MergeFlags {
   json?: boolean;
 }
 
+/** Merges; bad folders throw a UsageError (exit 2, from the program). */
 export function mergeCommand(dirs: string[], flags: MergeFlags): number {
-  try {
-    const runs = dirs.map((d) => loadRun(d));
-    const { summary, dir, warnings } = mergeRuns(runs, flags.out ?? 'results', flags.name);
-    for (const w of warnings) console.error(`rtmpbench merge: note: ${w}`);
-    if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else process.stdout.write(`merged ${runs.length} runs\n${formatSummary(summary, dir)}\n`);
-    return summary.thresholds.some((t) => !t.passed) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`rtmpbench merge: ${e.reason}`);
-      return EXIT_USAGE;
-    }
-    throw e;
-  }
+  const runs = dirs.map((d) => loadRun(d));
+  const { summary, dir, warnings } = mergeRuns(runs, flags.out ?? 'results', flags.name);
+  for (const w of warnings) console.error(`rtmpbench merge: note: ${w}`);
+  if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else process.stdout.write(`merged ${runs.length} runs\n${formatSummary(summary, dir)}\n`);
+  return summary.thresholds.some((t) => !t.passed) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
 }
 
 export function registerMerge(program: Command): void {

@@ -39,47 +39,43 @@ export function adHocComparison(runs: LoadedRun[], baseline?: string): LoadedCom
   return { dir: runs[0]!.dir, file, runs: new Map(runs.map((r) => [label(r), [{ round: 0, run: r }]])) };
 }
 
+/** Renders; bad folders or names throw a UsageError (exit 2, from the program). */
 export function reportCommand(dirs: string[], flags: ReportFlags): number {
   const format = flags.stdout ?? 'console';
   if (!['console', 'markdown', 'none'].includes(format)) {
     console.error(`rtmpbench report: --stdout must be console, markdown or none, not "${format}"`);
     return EXIT_USAGE;
   }
-  try {
-    const write = flags.write !== false;
-    if (dirs.length === 1 && isComparisonDir(dirs[0]!)) {
-      const c = loadComparison(dirs[0]!);
-      if (flags.baseline !== undefined) c.file.baseline = flags.baseline;
-      if (!c.file.variants.some((v) => v.name === c.file.baseline)) throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `--baseline: "${c.file.baseline}" is not a variant`);
-      const t = computeComparison(c);
-      const written = write ? writeReports(c, t, flags.out) : [];
-      if (format === 'console') process.stdout.write(`${formatComparison(t)}\n${written.length > 0 ? `reports: ${written.join(', ')}\n` : ''}`);
-      if (format === 'markdown') process.stdout.write(comparisonMarkdown(c, t));
-      return EXIT_OK;
-    }
-    if (dirs.some((d) => isComparisonDir(d))) throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', 'report one comparison folder at a time (or several run folders side by side)');
-    const runs = dirs.map((d) => loadRun(d));
-    if (runs.length === 1) {
-      const run = runs[0]!;
-      const written = write ? writeReports(run, undefined, flags.out) : [];
-      if (format === 'console') process.stdout.write(`${formatSummary(run.summary, run.dir)}\n${written.length > 0 ? `reports: ${written.join(', ')}\n` : ''}`);
-      if (format === 'markdown') process.stdout.write(runMarkdown(run));
-      return EXIT_OK;
-    }
-    const c = adHocComparison(runs, flags.baseline);
+  const write = flags.write !== false;
+  let text: string;
+  let markdown: string;
+  let written: string[] = [];
+  if (dirs.length === 1 && isComparisonDir(dirs[0]!)) {
+    const c = loadComparison(dirs[0]!);
+    if (flags.baseline !== undefined) c.file.baseline = flags.baseline;
+    if (!c.file.variants.some((v) => v.name === c.file.baseline)) throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `--baseline: "${c.file.baseline}" is not a variant`);
+    const t = computeComparison(c);
+    if (write) written = writeReports(c, t, flags.out);
+    [text, markdown] = [formatComparison(t), comparisonMarkdown(c, t)];
+  } else if (dirs.some((d) => isComparisonDir(d))) {
+    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', 'report one comparison folder at a time (or several run folders side by side)');
+  } else if (dirs.length === 1) {
+    const run = loadRun(dirs[0]!);
+    if (write) written = writeReports(run, undefined, flags.out);
+    [text, markdown] = [formatSummary(run.summary, run.dir), runMarkdown(run)];
+  } else {
+    const c = adHocComparison(
+      dirs.map((d) => loadRun(d)),
+      flags.baseline,
+    );
     const t = computeComparison(c);
     const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
-    const written = write ? writeReports(c, t, flags.out ?? join('results', `${stamp}-report`)) : [];
-    if (format === 'console') process.stdout.write(`${formatComparison(t)}\n${written.length > 0 ? `reports: ${written.join(', ')}\n` : ''}`);
-    if (format === 'markdown') process.stdout.write(comparisonMarkdown(c, t));
-    return EXIT_OK;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`rtmpbench report: ${e.reason}`);
-      return EXIT_USAGE;
-    }
-    throw e;
+    if (write) written = writeReports(c, t, flags.out ?? join('results', `${stamp}-report`));
+    [text, markdown] = [formatComparison(t), comparisonMarkdown(c, t)];
   }
+  if (format === 'console') process.stdout.write(`${text}\n${written.length > 0 ? `reports: ${written.join(', ')}\n` : ''}`);
+  if (format === 'markdown') process.stdout.write(markdown);
+  return EXIT_OK;
 }
 
 export function registerReport(program: Command): void {

@@ -4,6 +4,7 @@ import { RunError, runScenario, type Progress } from '../load/orchestrator.js';
 import { deepMerge, readScenarioFile, resolveScenarioPath, type ScenarioFile } from '../load/scenario-file.js';
 import type { RunSummary } from '../load/summary.js';
 import { formatPath, resolveScenario, type Scenario } from '../load/scenario.js';
+import { stopChildrenOnSignals } from '../load/children.js';
 import { UsageError } from '../protocol/errors.js';
 import { formatProgress, formatSummary } from '../report/console.js';
 import { parseBitrate, parseDurationMs, parseSize } from '../units.js';
@@ -196,6 +197,7 @@ export async function runCommand(file: string | undefined, flags: RunFlags): Pro
     }
     shardOf = s;
   }
+  stopChildrenOnSignals();
   const showProgress = flags.progress !== false && process.stderr.isTTY === true;
   let lastLen = 0;
   const onProgress = (p: Progress) => {

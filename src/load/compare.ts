@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { parseRtmpUrl } from '../client/url.js';
 import { UsageError } from '../protocol/errors.js';
 import { VERSION } from '../version.js';
+import { trackChild } from './children.js';
 import { RunError, runScenario } from './orchestrator.js';
 import type { Scenario } from './scenario.js';
 import { serverAvailability, startServer, type RunningServer, type ServerKind } from './servers.js';
@@ -125,6 +126,8 @@ async function startCustom(spec: { name: string; url: string; start?: string }):
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const untrack = trackChild(() => process.kill(-child.pid!, 'SIGTERM'));
+  void exited.then(untrack);
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       try {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../protocol/errors.js';
 import { PACKAGE_ROOT } from '../version.js';
+import { trackChild } from './children.js';
 
 export const SERVER_KINDS = ['builtin', 'node-media-server', 'nginx-rtmp'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -100,6 +101,8 @@ function stopper(child: ChildProcess, cleanup: () => void): () => Promise<number
     if (child.exitCode !== null) r(child.exitCode);
     else child.once('exit', (code) => r(code));
   });
+  const untrack = trackChild(() => child.kill('SIGTERM'));
+  void exited.then(untrack);
   return async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     const t = setTimeout(() => child.kill('SIGKILL'), 3000);

@@ -109,6 +109,7 @@ const RENDER = `
     for (var e = lo; e <= hi; e++) steps.forEach(function (m) { var v = m * Math.pow(10, e); if (v >= min * 0.999 && v <= max * 1.001) out.push(+v.toPrecision(6)); });
     return out;
   }
+  function longestLabel(c) { return (c.x.categories || []).reduce(function (n, s) { return Math.max(n, s.length); }, 0); }
   var drawn = 0;
   charts.forEach(function (c) {
     try {
@@ -120,8 +121,10 @@ const RENDER = `
         xAxis.values = function (u, splits) { return splits.map(pct); };
       } else if (fmt === 'category') {
         xAxis.values = function (u, splits) { return splits.map(function (i) { return Number.isInteger(i) && c.x.categories[i] != null ? c.x.categories[i] : ''; }); };
-        xAxis.rotate = -30;
-        xAxis.size = 90;
+        xAxis.rotate = 30;
+        // Room for the longest rotated label.
+        var longest = c.x.categories.reduce(function (n, s) { return Math.max(n, s.length); }, 0);
+        xAxis.size = Math.min(240, 30 + longest * 4);
       }
       var series = [{ label: c.x.label, value: function (u, v) { return v == null ? '-' : fmt === 'percentile' ? pct(v) : fmt === 'category' ? c.x.categories[v] : num(v); } }];
       c.series.forEach(function (s, i) {
@@ -133,7 +136,7 @@ const RENDER = `
       });
       var opts = {
         width: Math.max(560, el.clientWidth - 4),
-        height: fmt === 'category' ? 330 : 280,
+        height: fmt === 'category' ? 300 + Math.min(200, longestLabel(c) * 4) : 280,
         series: series,
         scales: {
           x: c.x.log ? { distr: 3, time: false } : fmt === 'category' ? { time: false, range: function (u, min, max) { return [min - 0.6, max + 0.6]; } } : { time: false },
@@ -141,6 +144,8 @@ const RENDER = `
         },
         axes: [xAxis, c.y.log ? { label: c.y.label, stroke: '#5b6475', grid: { stroke: '#eceef2' }, size: 60, splits: logSplits, values: function (u, splits) { return splits.map(function (v) { return v == null ? '' : num(v); }); } } : { label: c.y.label, stroke: '#5b6475', grid: { stroke: '#eceef2' }, size: 60 }],
         legend: { live: true },
+        // Rotated category labels reach left of the first bar.
+        padding: fmt === 'category' ? [12, 12, 0, Math.min(200, longestLabel(c) * 4.5)] : [12, 12, 0, 0],
         cursor: { points: { show: true } },
       };
       var data = [c.x.values].concat(c.series.map(function (s) { return s.values; }));

@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,9 @@ import type { TimelinePoint } from '../../src/load/orchestrator.js';
 import type { RunSummary } from '../../src/load/summary.js';
 import { countColor, hasChromium, openPage, screenshot } from '../helpers/browser.js';
 import { cli } from '../helpers/cli.js';
-import { startServerProcess, type ServerProcess } from '../helpers/server.js';
+import { CLI, startServerProcess, type ServerProcess } from '../helpers/server.js';
+import { freePort } from '../../src/load/servers.js';
+import type { ComparisonTable } from '../../src/report/comparison.js';
 
 /**
  * Scenarios end to end through the CLI: capacity search, stages, comparisons, reports (opened
@@ -21,6 +24,14 @@ function scenario(name: string, text: string): string {
   const p = join(out, `${name}.yaml`);
   writeFileSync(p, text);
   return p;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
 }
 
 const runDir = (stdout: string) => /results: (\S+)/.exec(stdout)![1]!;
@@ -154,6 +165,42 @@ describe('rtmpbench compare', () => {
     expect(c.code).toBe(2);
     expect(c.stderr).toContain('nothing to compare');
   });
+});
+
+describe('rtmpbench compare across servers', () => {
+  it('runs the built-in server, nginx-rtmp, node-media-server and a server started by a command, each measured in its own process', async () => {
+    const port = await freePort();
+    const file = scenario(
+      'servers',
+      [
+        'name: servers',
+        'players: { perStream: 5 }',
+        'duration: 2s',
+        'compare:',
+        '  servers:',
+        '    - builtin',
+        '    - nginx-rtmp',
+        '    - node-media-server',
+        `    - { name: custom, url: "rtmp://127.0.0.1:${port}/live", start: "exec ${process.execPath} ${CLI} serve --port ${port} --log-level warn" }`,
+        '',
+      ].join('\n'),
+    );
+    const r = await cli(['compare', file, '--out', out, '--no-progress', '--json'], 120_000);
+    expect(r.code, r.stderr).toBe(0);
+    const { comparison, table } = JSON.parse(r.stdout) as { comparison: ComparisonFile; table: ComparisonTable };
+    expect(comparison.runs.map((x) => [x.variant, x.error ?? 'ok'])).toEqual([
+      ['builtin', 'ok'],
+      ['nginx-rtmp', 'ok'],
+      ['node-media-server', 'ok'],
+      ['custom', 'ok'],
+    ]);
+    for (const row of table.rows) {
+      expect(row.figures.serverCpuPer1000PlayerMin!.mean, row.name).toBeGreaterThan(0); // each server's own process measured
+      expect(row.figures.framesLost!.mean, row.name).toBe(0);
+    }
+    // The custom server was stopped with its process group: nothing listens any more.
+    expect(await portOpen(port)).toBe(false);
+  }, 130_000);
 });
 
 describe('rtmpbench merge', () => {

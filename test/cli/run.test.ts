@@ -1,10 +1,25 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/load/summary.js';
 import { cli } from '../helpers/cli.js';
-import { startServer } from '../helpers/server.js';
+import { CLI, startServer } from '../helpers/server.js';
+
+/** Child process ids of a process (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
+        .split(' ')
+        .filter((x) => x.trim() !== '')
+        .map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
 
 const out = mkdtempSync(join(tmpdir(), 'rtmpbench-cli-run-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -92,6 +107,24 @@ describe('rtmpbench run', () => {
     expect(s.failures['player dropped: closed']).toBe(4);
     expect(s.failures['publisher dropped: closed']).toBe(1);
     expect(s.throughput.framesReceived).toBeGreaterThan(0);
+  });
+});
+
+describe('rtmpbench run stopped from outside', () => {
+  it('stops the built-in server it started (by its PID) when it gets SIGTERM, and exits 143', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', '--duration', '60s', '--out', out, '--no-progress'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let server: number | undefined;
+    for (let i = 0; i < 100 && server === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      server = childrenOf(child.pid!)[0];
+    }
+    expect(server).toBeDefined();
+    await new Promise((r) => setTimeout(r, 1500)); // the run is under way
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    for (let i = 0; i < 50 && existsSync(`/proc/${server}`); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(`/proc/${server}`)).toBe(false);
   });
 });
 

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,22 +5,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRtmpUrl } from '../../src/client/url.js';
 import { play, publish } from '../helpers/media.js';
-import { CLI, startServerProcess, waitFor } from '../helpers/server.js';
+import { cli } from '../helpers/cli.js';
+import { startServerProcess, waitFor } from '../helpers/server.js';
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runCli = (args: string[]) => cli(args, 10_000);
 
 const work = mkdtempSync(join(tmpdir(), 'rtmpbench-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

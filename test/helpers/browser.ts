@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { pathToFileURL } from 'node:url';
-import { hasTool } from './tools.js';
+import { hasTool, run, type RunResult } from './tools.js';
 
 /** Debian's chromium, headless: the page is loaded from disk with no network at all. */
 export const CHROMIUM = 'chromium';
@@ -27,19 +26,8 @@ const FLAGS = [
   '--virtual-time-budget=8000',
 ];
 
-function chromium(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(CHROMIUM, [...FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function chromium(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+  return run(CHROMIUM, [...FLAGS, ...args], timeoutMs);
 }
 
 export interface PageCheck {
