@@ -107,7 +107,7 @@ describe('rtmpbench compare', () => {
   let r: Awaited<ReturnType<typeof cli>>;
   beforeAll(async () => {
     r = await cli(
-      ['compare', '--matrix', 'gopCache=true,false', '--repeat', '2', '--duration', '2s', '--ramp', '0s', '--players', '6', '--threshold', 'throughput.framesReceived < 1', '--out', out, '--no-progress'],
+      ['compare', '--matrix', 'gopCache=true,false', '--repeat', '2', '--duration', '2s', '--ramp', '0s', '--players', '6', '--threshold', 'sessions.players.connected < 1', '--out', out, '--no-progress'],
       120_000,
     );
     dir = /results: (\S+)/.exec(r.stdout)?.[1] ?? '';

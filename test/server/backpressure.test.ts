@@ -102,7 +102,10 @@ describe('backpressure with a player that stops reading (server in its own proce
         return;
       }
       expect(o.maxStuckQueuedBytes).toBeLessThanOrEqual(MAX_QUEUED);
-      expect(o.lateRssGrowthBytes).toBeLessThan(6 * 1024 * 1024);
+      // The queue bound above is exact; RSS only shows nothing else grows without bound (the
+      // buffer pool may keep up to 8 MB and the GC runs when it likes, so the slack is wide;
+      // the stalled player's share of the second half alone is 15 MB at 40 Mbit/s).
+      expect(o.lateRssGrowthBytes).toBeLessThan(12 * 1024 * 1024);
       expect(streamDrops?.video).toBeGreaterThanOrEqual(drops.video);
       if (policy === 'disconnect') {
         // Dropped while over the bound, then closed once the grace time passed.
