@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/load/summary.js';
 import { cli } from '../helpers/cli.js';
-import { CLI, startServer } from '../helpers/server.js';
+import { CLI, startServer, waitFor } from '../helpers/server.js';
 
 /** Child process ids of a process (Linux /proc). */
 function childrenOf(pid: number): number[] {
@@ -97,8 +97,12 @@ describe('rtmpbench run', () => {
 
   it('reports sessions the server drops mid-run by reason', async () => {
     const srv = await startServer({ logLevel: 'error' });
-    const running = cli(['run', '--target', `rtmp://127.0.0.1:${srv.port}/live`, '--duration', '4s', '--ramp', '0s', '--players', '4', '--json', '--out', out]);
-    await new Promise((r) => setTimeout(r, 2500));
+    const running = cli(['run', '--target', `rtmp://127.0.0.1:${srv.port}/live`, '--duration', '8s', '--ramp', '0s', '--players', '4', '--json', '--out', out]);
+    // Once every session is up and frames flow, the server goes away.
+    await waitFor(() => {
+      const st = srv.server.getStats();
+      return st.publishers === 1 && st.players === 4 && st.bytesOut > 100_000;
+    }, 8_000, 'the run to be under way');
     await srv.close();
     const r = await running;
     expect(r.code).toBe(3);
