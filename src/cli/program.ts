@@ -3,6 +3,8 @@ import { VERSION } from '../version.js';
 import { EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { registerCompare } from './compare.js';
 import { registerMerge } from './merge.js';
+import { registerProfile } from './profile.js';
+import { registerRegress } from './regress.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerReport(program);
   registerMerge(program);
+  registerProfile(program);
+  registerRegress(program);
   registerServe(program);
   registerSchema(program);
   for (const cmd of program.commands) cmd.exitOverride();

@@ -17,6 +17,7 @@ import { freePort, startServer, type RunningServer } from './servers.js';
 import type { PlayerPlan, ShardCounters, ShardResult, ShardTask, ShardTick } from './shard.js';
 import { buildSummary, sumCounters, sumFailures, type RunSummary } from './summary.js';
 import { evaluateThresholds, parseThreshold, type Threshold } from './thresholds.js';
+import type { ServerStats } from '../server/server.js';
 import { PACKAGE_ROOT } from '../version.js';
 
 /** The run itself failed (target unreachable, server did not start, workers hung): exit code 3. */
@@ -178,6 +179,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     const target = parseRtmpUrl(url);
     const problem = await reachable(target.host, target.port, 5000);
     if (problem !== null) throw new RunError(`cannot reach ${target.host}:${target.port}: ${problem}`);
+    // The server's own counts before the run, so the run's share is what is reported.
+    const statsBefore = statsPort === null ? null : await serverCounts(statsPort);
 
     const workers = s.workers === 'auto' ? os.availableParallelism() : s.workers;
     const startAtUs = monotonicUs() + LEAD_MS * 1000;
@@ -297,7 +300,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
     }
     const gen = generator.stop();
     const srv = serverMonitor?.stop() ?? null;
-    const stats = statsPort === null ? null : await serverCounts(statsPort);
+    const statsAfter = statsPort === null ? null : await serverCounts(statsPort);
+    const stats = statsAfter === null ? null : runShare(statsAfter, statsBefore);
 
     const counters = sumCounters(results.map((r) => r.counters));
     const histograms = mergeEncoded(results.map((r) => r.histograms));
@@ -336,12 +340,12 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** The built-in server's own counts from its stats endpoint (null if it does not answer). */
-async function serverCounts(port: number): Promise<Pick<NonNullable<RunSummary['server']>, 'drops' | 'closedByReason'> | null> {
+async function serverCounts(port: number): Promise<Pick<NonNullable<RunSummary['server']>, 'drops' | 'closedByReason' | 'io' | 'gc'> | null> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/stats`, { signal: AbortSignal.timeout(3000) });
     if (!res.ok) return null;
-    const st = (await res.json()) as { drops: { video: number; audio: number; data: number; bytes: number }; connections: { closedByReason: Record<string, number> } };
-    return { drops: st.drops, closedByReason: st.connections.closedByReason };
+    const st = (await res.json()) as ServerStats;
+    return { drops: st.drops, closedByReason: st.connections.closedByReason, io: st.io, gc: st.process.gc };
   } catch {
     return null;
   }
@@ -349,6 +353,14 @@ async function serverCounts(port: number): Promise<Pick<NonNullable<RunSummary['
 
 /** How far ahead an early stop is announced, so every worker ends at the same moment. */
 const STOP_NOTICE_MS = 300;
+
+/** Counts of the server's lifetime minus those before the run (its start-up, for one). */
+function runShare(after: NonNullable<Awaited<ReturnType<typeof serverCounts>>>, before: Awaited<ReturnType<typeof serverCounts>>): typeof after {
+  if (before === null) return after;
+  const minus = <T extends Record<string, number>>(a: T | undefined, b: T | undefined): T | undefined =>
+    a === undefined ? undefined : (Object.fromEntries(Object.entries(a).map(([k, v]) => [k, Math.round((v - (b?.[k] ?? 0)) * 10) / 10])) as T);
+  return { ...after, drops: minus(after.drops, before.drops), io: minus(after.io, before.io), gc: minus(after.gc, before.gc) };
+}
 
 /** Threshold families that make sense for one second of a run. */
 const WINDOW_METRICS = new Set(['latency', 'frames', 'sessions', 'throughput']);

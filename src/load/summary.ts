@@ -58,6 +58,10 @@ export interface RunSummary {
     /** The built-in server's own counts: frames its backpressure policy dropped, connections closed by reason. */
     drops?: { video: number; audio: number; data: number; bytes: number };
     closedByReason?: Record<string, number>;
+    /** Write calls and messages handed to sockets (writes per message: 1 when each message is its own write). */
+    io?: { writes: number; messages: number };
+    /** Garbage collections of the server process during the run (and before: the server's lifetime). */
+    gc?: { minor: number; major: number; incremental: number; ms: number };
   };
   thresholds: ThresholdResult[];
   /** Results folders this one was merged from (`rtmpbench merge`). */

@@ -28,6 +28,14 @@ export interface SendQueueOptions {
   onDrop: (msg: SharedMessage) => void;
   /** Messages to send before the next accepted keyframe after config was dropped. */
   pendingConfig: () => readonly SharedMessage[];
+  /** Server-wide I/O counters this queue adds to. */
+  io?: IoCounters;
+}
+
+/** What the server hands the kernel: write calls (one per write, or one per corked batch) and the messages in them. */
+export interface IoCounters {
+  writes: number;
+  messages: number;
 }
 
 /**
@@ -149,7 +157,7 @@ export class SendQueue {
   offerBatch(batch: SharedMessage, messages: readonly SharedMessage[], minShare: number): void {
     if (this.closed) return;
     if (!this.needKeyframe && !this.needConfig && this.fits(batch.byteLength, this.opts.policy === 'priority-drop' ? minShare : 1)) {
-      this.accept(batch.retain());
+      this.accept(batch.retain(), messages.length);
       return;
     }
     for (const m of messages) this.offer(m);
@@ -164,9 +172,12 @@ export class SendQueue {
     while (this.waiting.length > 0) {
       const msg = this.waiting.shift()!;
       this.waitingBytes -= msg.byteLength;
-      if (!this.write(msg)) break;
+      if (!this.write(msg, !many)) break;
     }
-    if (many) socket.uncork();
+    if (many) {
+      socket.uncork();
+      if (this.opts.io !== undefined) this.opts.io.writes++;
+    }
   }
 
   /** Releases everything not yet handed to the socket; the queue accepts nothing more. */
@@ -213,7 +224,8 @@ export class SendQueue {
     this.opts.onDrop(msg);
   }
 
-  private accept(msg: SharedMessage): void {
+  private accept(msg: SharedMessage, messages = 1): void {
+    if (this.opts.io !== undefined) this.opts.io.messages += messages;
     if (this.opts.merge || this.paused || this.waiting.length > 0) {
       this.waiting.push(msg);
       this.waitingBytes += msg.byteLength;
@@ -223,9 +235,10 @@ export class SendQueue {
   }
 
   /** Hands one message to the socket; returns false once the socket asks us to wait. */
-  private write(msg: SharedMessage): boolean {
+  private write(msg: SharedMessage, counted = true): boolean {
     this.inFlight.push(msg);
     this.messagesSent++;
+    if (counted && this.opts.io !== undefined) this.opts.io.writes++;
     if (!this.socket.write(msg.wire, this.onWritten)) {
       this.paused = true;
       return false;

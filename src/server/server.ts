@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { BufferPool, type BufferPoolStats } from '../buffers/buffer-pool.js';
 import { UsageError } from '../protocol/errors.js';
 import type { ServerConfig } from './config.js';
 import type { StreamStats } from './live-stream.js';
 import { createLogger, type Logger } from './logger.js';
-import type { DropCounters } from './send-queue.js';
+import type { DropCounters, IoCounters } from './send-queue.js';
 import { Session, type SessionContext } from './session.js';
 import { StatsHttpServer } from './stats-http.js';
 import { StreamRegistry } from './stream-registry.js';
@@ -38,7 +39,16 @@ export interface ServerStats {
   streams: StreamStats[];
   playerDetails: PlayerStats[];
   pool: BufferPoolStats;
-  process: { cpuSeconds: number; rssBytes: number; maxRssBytes: number; heapUsedBytes: number };
+  /** Write calls (a corked batch is one) and the media/control messages in them, since the start. */
+  io: IoCounters;
+  process: {
+    /** Garbage collections since the server started, by kind, and their total time. */
+    gc: { minor: number; major: number; incremental: number; ms: number };
+    cpuSeconds: number;
+    rssBytes: number;
+    maxRssBytes: number;
+    heapUsedBytes: number;
+  };
 }
 
 export interface ListenAddresses {
@@ -71,6 +81,11 @@ export class RtmpServer {
   private closedBytesOut = 0;
   private closing: Promise<void> | null = null;
   private readonly ctx: SessionContext;
+  /** Write calls and messages handed to the kernel, over all sessions since the start. */
+  private readonly io: IoCounters = { writes: 0, messages: 0 };
+  /** Garbage collections of this process since the server started (a performance observer). */
+  private readonly gc = { minor: 0, major: 0, incremental: 0, ms: 0 };
+  private gcObserver: PerformanceObserver | null = null;
 
   constructor(config: ServerConfig, logger?: Logger) {
     this.config = config;
@@ -89,8 +104,23 @@ export class RtmpServer {
       pool: this.pool,
       logger: this.logger,
       registry: this.registry,
+      io: this.io,
       onClose: (s, reason) => this.onSessionClosed(s, reason),
     };
+  }
+
+  private observeGc(): void {
+    const { NODE_PERFORMANCE_GC_MAJOR, NODE_PERFORMANCE_GC_MINOR, NODE_PERFORMANCE_GC_INCREMENTAL } = constants;
+    this.gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+        if (kind === NODE_PERFORMANCE_GC_MAJOR) this.gc.major++;
+        else if (kind === NODE_PERFORMANCE_GC_MINOR) this.gc.minor++;
+        else if (kind === NODE_PERFORMANCE_GC_INCREMENTAL) this.gc.incremental++;
+        this.gc.ms += e.duration;
+      }
+    });
+    this.gcObserver.observe({ entryTypes: ['gc'] });
   }
 
   get sessionCount(): number {
@@ -126,6 +156,7 @@ export class RtmpServer {
       this.stats = new StatsHttpServer(() => this.getStats());
       addresses.statsPort = await this.stats.listen(cfg.statsHost ?? cfg.host, cfg.statsPort);
     }
+    this.observeGc();
     this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
     if (cfg.pingIntervalMs > 0) this.timers.push(setInterval(() => this.pingAll(), cfg.pingIntervalMs));
     if (cfg.mergeWriteMs > 0) this.timers.push(setInterval(() => this.flushAll(), cfg.mergeWriteMs));
@@ -235,7 +266,9 @@ export class RtmpServer {
       streams,
       playerDetails,
       pool: this.pool.stats(),
+      io: { ...this.io },
       process: {
+        gc: { ...this.gc, ms: Math.round(this.gc.ms * 10) / 10 },
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
         rssBytes: mem.rss,
         maxRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -253,6 +286,7 @@ export class RtmpServer {
     this.closing = (async () => {
       for (const t of this.timers) clearInterval(t);
       this.timers = [];
+      this.gcObserver?.disconnect();
       const closed = Promise.all(this.servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
       for (const stream of this.registry.values()) stream.stopPublishing();
       for (const s of this.sessions) s.close('shutdown', true);

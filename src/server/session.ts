@@ -46,7 +46,7 @@ import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
 import type { ServerConfig } from './config.js';
 import type { LiveStream, PlayerBinding } from './live-stream.js';
 import type { Logger } from './logger.js';
-import { SendQueue } from './send-queue.js';
+import { SendQueue, type IoCounters } from './send-queue.js';
 import { MessageClass, SharedMessage } from './shared-message.js';
 import type { StreamRegistry } from './stream-registry.js';
 
@@ -55,6 +55,7 @@ export interface SessionContext {
   readonly pool: BufferPool;
   readonly logger: Logger;
   readonly registry: StreamRegistry;
+  readonly io: IoCounters;
   onClose(session: Session, reason: string): void;
 }
 
@@ -113,6 +114,7 @@ export class Session {
       onOverflow: (bytes) => this.close(`slow-player: ${bytes} bytes queued over the ${cfg.maxQueuedBytes}-byte bound`),
       onDrop: (msg) => this.playedStream()?.countDrop(msg),
       pendingConfig: () => this.playedStream()?.configMessages() ?? [],
+      io: ctx.io,
     });
     this.reader = new ChunkReader(
       {

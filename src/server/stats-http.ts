@@ -83,6 +83,9 @@ export class StatsHttpServer {
     counter('rtmp_dropped_video_frames_total', 'Video frames dropped by backpressure', (s) => s.drops.video);
     counter('rtmp_dropped_audio_frames_total', 'Audio frames dropped by backpressure', (s) => s.drops.audio);
     counter('rtmp_dropped_bytes_total', 'Bytes dropped by backpressure', (s) => s.drops.bytes);
+    counter('rtmp_write_calls_total', 'Write calls to peer sockets (a corked batch counts once)', (s) => s.io.writes);
+    counter('rtmp_messages_written_total', 'Messages handed to peer sockets', (s) => s.io.messages);
+    counter('rtmp_gc_major_total', 'Major garbage collections of the server process', (s) => s.process.gc.major);
     gauge('rtmp_gop_cache_bytes', 'Bytes held by GOP caches', (s) => s.gopCacheBytes);
     counter('rtmp_pool_hits_total', 'Buffer pool acquires served from a free list', (s) => s.pool.hits);
     counter('rtmp_pool_misses_total', 'Buffer pool acquires that allocated', (s) => s.pool.misses);

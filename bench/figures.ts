@@ -1,0 +1,158 @@
+/**
+ * Every performance figure of the project in one run: codec micro benchmarks (tinybench),
+ * figures that do not depend on the machine's speed (allocations and bytes copied per message,
+ * header bytes, writes per message, garbage collections per GB), and two short macro
+ * scenarios against the built-in server (fan-out to players, fan-in from publishers). Writes
+ * one JSON file with the figures, the Node version, the CPU model and the commit.
+ *
+ *   npm run bench [-- --quick] [-- --out FILE] [-- --json]
+ *
+ * `rtmpbench regress` runs this file in fresh processes, for the current tree and a baseline,
+ * interleaved, and compares the figures.
+ */
+import { Bench } from 'tinybench';
+import { BufferPool } from '../src/buffers/buffer-pool.js';
+import { resolveScenario, type ScenarioInput } from '../src/load/scenario.js';
+import { runScenario } from '../src/load/orchestrator.js';
+import type { RunSummary } from '../src/load/summary.js';
+import type { BufferAllocator } from '../src/protocol/allocator.js';
+import { ChunkReader } from '../src/protocol/chunk-reader.js';
+import { encodeMessage, encodeMessageContiguous } from '../src/protocol/chunk-writer.js';
+import { connectCommand, parseCommand } from '../src/protocol/commands.js';
+import { MSG_AUDIO, MSG_VIDEO } from '../src/protocol/constants.js';
+import type { Figure, FiguresRun } from '../src/load/regress.js';
+import { argValue, environment, formatTable, writeResult } from './lib/env.js';
+import { socketReads, syntheticPublishStream } from './lib/fixtures.js';
+
+const quick = process.argv.includes('--quick');
+const asJson = process.argv.includes('--json');
+const figures: Figure[] = [];
+const add = (f: Figure) => figures.push(f);
+
+/** An allocator that counts what the chunk reader asks of it (reassembly buffers). */
+class CountingAllocator implements BufferAllocator {
+  allocations = 0;
+  bytes = 0;
+  private readonly pool = new BufferPool();
+  acquire(size: number): Buffer {
+    this.allocations++;
+    this.bytes += size;
+    return this.pool.acquire(size);
+  }
+  release(buf: Buffer): void {
+    this.pool.release(buf);
+  }
+}
+
+function decode(reads: Buffer[], allocator: BufferAllocator): number {
+  let media = 0;
+  const reader = new ChunkReader(
+    {
+      onMessage(m) {
+        if (m.typeId === MSG_VIDEO || m.typeId === MSG_AUDIO) media++;
+        if (m.pooled) allocator.release(m.payload);
+      },
+      onError(e) {
+        throw e;
+      },
+    },
+    { allocator, maxMessageBytes: 16 * 1024 * 1024 },
+  );
+  for (const r of reads) reader.push(r);
+  return media;
+}
+
+async function micro(): Promise<void> {
+  const seconds = quick ? 4 : 10;
+  const time = quick ? 300 : 1000;
+  const streams = [128, 4096].map((chunkSize) => {
+    const bytes = syntheticPublishStream({ chunkSize, seconds, keyframeBytes: 60_000 });
+    return { chunkSize, bytes, reads: socketReads(bytes, 65_536) };
+  });
+  // Exact: what decoding costs in copies and allocations, per media message.
+  for (const s of streams) {
+    const counting = new CountingAllocator();
+    const media = decode(s.reads, counting);
+    add({ name: `codec.decode.chunk${s.chunkSize}.copiedBytesPerMessage`, value: round(counting.bytes / media), unit: 'B', better: 'lower', machineIndependent: true, description: `bytes copied into reassembly buffers per media message (chunk size ${s.chunkSize}, 64 KB reads)` });
+    add({ name: `codec.decode.chunk${s.chunkSize}.allocationsPerMessage`, value: round(counting.allocations / media, 4), unit: '', better: 'lower', machineIndependent: true, description: `reassembly buffers acquired per media message (chunk size ${s.chunkSize})` });
+  }
+  const keyframe = Buffer.alloc(60_000, 7);
+  keyframe[0] = 0x17;
+  const encoded = encodeMessage({ csid: 6, typeId: MSG_VIDEO, streamId: 1, timestamp: 1000, payload: keyframe }, 4096);
+  add({ name: 'codec.encode.chunk4096.headerBytesPer60kFrame', value: encoded.headerBytes, unit: 'B', better: 'lower', machineIndependent: true, description: 'chunk header bytes of a 60 KB video message at chunk size 4096' });
+
+  // Timings, side by side in one process; a Buffer.copy of the same bytes is the reference.
+  const pool = new BufferPool();
+  const s4096 = streams[1]!;
+  const s128 = streams[0]!;
+  const sink = Buffer.allocUnsafe(65_536);
+  const connect = connectCommand({ app: 'live', tcUrl: 'rtmp://127.0.0.1/live', flashVer: 'FMLE/3.0' }).payload;
+  const bench = new Bench({ time, warmupTime: time / 4 });
+  bench
+    .add('copy', () => {
+      for (const r of s4096.reads) r.copy(sink);
+    })
+    .add('decode4096', () => decode(s4096.reads, pool))
+    .add('decode128', () => decode(s128.reads, pool))
+    .add('encode', () => {
+      const buf = encodeMessageContiguous({ csid: 6, typeId: MSG_VIDEO, streamId: 1, timestamp: 1000, payload: keyframe }, 4096, pool);
+      pool.release(buf);
+    })
+    .add('amf0', () => parseCommand(connect));
+  await bench.run();
+  const mean = (n: string): number => {
+    const r = bench.tasks.find((t) => t.name === n)!.result;
+    if (r.state !== 'completed') throw new Error(`${n}: ${r.state}`);
+    return r.latency.mean; // ms per iteration
+  };
+  const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+  const copyMBps = mbps(s4096.bytes.length, mean('copy'));
+  const d4096 = mbps(s4096.bytes.length, mean('decode4096'));
+  const d128 = mbps(s128.bytes.length, mean('decode128'));
+  add({ name: 'codec.decode.chunk4096.MBps', value: round(d4096, 1), unit: 'MB/s', better: 'higher', machineIndependent: false, description: 'decoding a synthetic publish stream (chunk size 4096)' });
+  add({ name: 'codec.decode.chunk128.MBps', value: round(d128, 1), unit: 'MB/s', better: 'higher', machineIndependent: false, description: 'decoding a synthetic publish stream (chunk size 128)' });
+  add({ name: 'codec.decode.chunk4096.vsCopy', value: round(d4096 / copyMBps, 4), unit: '×', better: 'higher', machineIndependent: true, description: 'decode speed as a ratio to Buffer.copy of the same bytes, measured in the same run' });
+  add({ name: 'codec.encode.keyframe60k.us', value: round(mean('encode') * 1000, 3), unit: 'µs', better: 'lower', machineIndependent: false, description: 'encoding a 60 KB video message into one pooled wire buffer (chunk size 4096)' });
+  add({ name: 'amf0.connect.decode.us', value: round(mean('amf0') * 1000, 3), unit: 'µs', better: 'lower', machineIndependent: false, description: 'decoding an FMLE connect command' });
+}
+
+async function macro(): Promise<void> {
+  const durationS = quick ? 8 : 15;
+  const run = async (input: ScenarioInput): Promise<RunSummary> => {
+    const r = resolveScenario({ duration: durationS, ramp: 2, warmup: 2, ...input });
+    if (r.scenario === null) throw new Error(r.problems.join('; '));
+    return (await runScenario({ scenario: r.scenario, outDir: argValue('results') ?? '/tmp/rtmpbench-figures' })).summary;
+  };
+  // Fan-out: one 600 kbps stream to many players.
+  const out = await run({ name: 'figures-fanout', streams: 1, players: { perStream: quick ? 150 : 300 } });
+  const pm = out.sessions.playerMinutes / 1000;
+  add({ name: 'macro.fanout.serverCpuPer1000PlayerMin', value: round(out.server!.cpuSeconds / pm, 2), unit: 'CPU-s', better: 'lower', machineIndependent: false, description: 'server CPU per 1000 player-minutes, one 600 kbps stream' });
+  add({ name: 'macro.fanout.generatorCpuPer1000PlayerMin', value: round(out.generator.cpuSeconds / pm, 2), unit: 'CPU-s', better: 'lower', machineIndependent: false, description: 'generator CPU per 1000 player-minutes' });
+  add({ name: 'macro.fanout.endToEndP99Ms', value: out.latencyMs.endToEnd.p99, unit: 'ms', better: 'lower', machineIndependent: false, description: 'end-to-end latency p99' });
+  add({ name: 'macro.fanout.framesLost', value: out.frames.lost, unit: '', better: 'lower', machineIndependent: true, description: 'frames lost by players (must stay 0)' });
+  if (out.server?.io) add({ name: 'macro.fanout.serverWritesPerMessage', value: round(out.server.io.writes / out.server.io.messages, 4), unit: '', better: 'lower', machineIndependent: true, description: 'write calls per message the server hands to sockets (1 when every message is its own write)' });
+  // Fan-in: publishers at a high bit rate, one player each.
+  const inn = await run({ name: 'figures-fanin', streams: quick ? 8 : 16, publishers: { videoBitrate: '2.5m', audioBitrate: '128k' }, players: { perStream: 1 } });
+  const ingestGB = inn.throughput.bytesSent / 1e9;
+  add({ name: 'macro.fanin.serverCpuPerGbIngested', value: round(inn.server!.cpuSeconds / ingestGB, 2), unit: 'CPU-s/GB', better: 'lower', machineIndependent: false, description: 'server CPU per GB received from publishers (2.5 Mbps streams, one player each)' });
+  add({ name: 'macro.fanin.publisherPacingP99Ms', value: inn.latencyMs.pacing.p99, unit: 'ms', better: 'lower', machineIndependent: false, description: 'publisher pacing error p99' });
+  if (inn.server?.gc) {
+    add({ name: 'macro.fanin.serverMajorGcPerGB', value: round(inn.server.gc.major / ingestGB, 2), unit: '/GB', better: 'lower', machineIndependent: true, description: 'major garbage collections of the server per GB ingested' });
+    add({ name: 'macro.fanin.serverGcMsPerGB', value: round(inn.server.gc.ms / ingestGB, 1), unit: 'ms/GB', better: 'lower', machineIndependent: false, description: 'time the server spent in garbage collection per GB ingested' });
+  }
+}
+
+function round(v: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+await micro();
+await macro();
+const result: FiguresRun = { schemaVersion: 1, kind: 'rtmpbench-figures', env: environment(), quick, figures };
+if (asJson) {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} else {
+  console.log(formatTable(figures.map((f) => ({ figure: f.name, value: f.value, unit: f.unit, better: f.better, 'machine-independent': f.machineIndependent ? 'yes' : '' }))));
+  console.log(`\nwritten to ${writeResult('figures', result, argValue('out'))}`);
+}

@@ -1,0 +1,78 @@
+import { relative } from 'node:path';
+import type { Command } from 'commander';
+import { stopChildrenOnSignals } from '../load/children.js';
+import { RunError } from '../load/orchestrator.js';
+import { cpuHotSpots, PROFILE_TOOLS, profileServer, type ProfileTool } from '../load/profile.js';
+import { UsageError } from '../protocol/errors.js';
+import { formatProgress, formatSummary, table } from '../report/console.js';
+import { EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
+import { addScenarioOptions, buildScenario, type RunFlags } from './run.js';
+
+interface ProfileFlags extends RunFlags {
+  tool?: string;
+}
+
+const shown = (p: string) => {
+  const r = relative(process.cwd(), p);
+  return r.startsWith('..') ? p : r;
+};
+
+export async function profileCommand(file: string | undefined, flags: ProfileFlags): Promise<number> {
+  const tool = (flags.tool ?? 'cpu-prof') as ProfileTool;
+  const problems: string[] = [];
+  if (!PROFILE_TOOLS.includes(tool)) problems.push(`--tool: "${flags.tool}" is not one of ${PROFILE_TOOLS.join(', ')}`);
+  const { scenario, problems: more } = buildScenario(file, flags);
+  problems.push(...more);
+  if (scenario !== null && scenario.target !== 'builtin') problems.push(`profile runs the built-in server under the profiler; the scenario targets ${scenario.target}`);
+  if (problems.length > 0 || scenario === null) {
+    console.error(`rtmpbench profile: nothing was started:\n  ${problems.join('\n  ')}`);
+    return EXIT_USAGE;
+  }
+  stopChildrenOnSignals();
+  const showProgress = flags.progress !== false && process.stderr.isTTY === true;
+  console.error(`rtmpbench profile: the built-in server under ${tool}, load "${scenario.name}" from this process`);
+  try {
+    const out = await profileServer({
+      scenario,
+      tool,
+      outDir: flags.out ?? 'results',
+      ...(showProgress ? { onProgress: (p) => process.stderr.write(`\r${formatProgress(p)}`) } : {}),
+      onLog: (line) => {
+        if (flags.progress !== false) console.error(`  ${tool}: ${line}`);
+      },
+    });
+    if (showProgress) process.stderr.write('\n');
+    process.stdout.write(`${formatSummary(out.summary, out.resultsDir)}\n`);
+    if (tool === 'cpu-prof') {
+      const { totalMs, spots } = cpuHotSpots(out.report);
+      process.stdout.write(`\nserver hot spots (self time, ${(totalMs / 1000).toFixed(1)} s of CPU samples):\n`);
+      process.stdout.write(`${table([['function', 'where', 'self %', 'self ms'], ...spots.map((h) => [h.functionName, h.location, h.selfPercent.toFixed(1), h.selfMs.toFixed(0)])], 2)}\n`);
+    }
+    process.stdout.write(`\nprofile: ${shown(out.report)}\n`);
+    if (tool === 'cpu-prof' || tool === 'heap-prof') process.stdout.write('open it in Chrome DevTools (Performance / Memory tab: Load profile) or https://www.speedscope.app\n');
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`rtmpbench profile: ${e.reason}`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof RunError) {
+      console.error(`rtmpbench profile: ${e.message}`);
+      return EXIT_RUN_FAILED;
+    }
+    throw e;
+  }
+}
+
+export function registerProfile(program: Command): void {
+  addScenarioOptions(
+    program
+      .command('profile')
+      .description('run the built-in server under a profiler (clinic or Node\'s own) while a scenario loads it; the report goes into the run\'s results folder')
+      .argument('[scenario]', 'a scenario file, or the name of a shipped one (default quickstart)'),
+  )
+    .option('--tool <tool>', `${PROFILE_TOOLS.join(' | ')} (default cpu-prof: works on every Node version, no clinic needed)`)
+    .action(async (file: string | undefined, flags: ProfileFlags) => {
+      process.exitCode = await profileCommand(file, flags);
+    });
+}
