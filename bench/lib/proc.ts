@@ -8,9 +8,9 @@ export interface RunResult {
 }
 
 /** Runs a program to completion, killing it (by PID) if it outlives `timeoutMs`. */
-export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
+export function run(cmd: string, args: string[], timeoutMs = 60_000, env?: NodeJS.ProcessEnv): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { mergeRuns } from '../load/merge.js';
+import { failedThresholds } from '../load/summary.js';
 import { formatSummary } from '../report/console.js';
 import { loadRun } from '../report/results.js';
 import { EXIT_OK, EXIT_THRESHOLD_FAILED } from './exit-codes.js';
@@ -17,7 +18,7 @@ export function mergeCommand(dirs: string[], flags: MergeFlags): number {
   for (const w of warnings) console.error(`rtmpbench merge: note: ${w}`);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else process.stdout.write(`merged ${runs.length} runs\n${formatSummary(summary, dir)}\n`);
-  return summary.thresholds.some((t) => !t.passed) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
+  return failedThresholds(summary).length > 0 ? EXIT_THRESHOLD_FAILED : EXIT_OK;
 }
 
 export function registerMerge(program: Command): void {

@@ -10,7 +10,9 @@ import {
   readSamples,
   regressMarkdown,
   runFigures,
+  onlySuite,
   type FigureSamples,
+  type Suite,
   type RegressOptions,
 } from '../load/regress.js';
 import { UsageError } from '../protocol/errors.js';
@@ -22,6 +24,7 @@ interface RegressFlags {
   record?: string;
   repeat?: string;
   quick?: boolean;
+  suite?: string;
   threshold?: string;
   confidence?: string;
   gate?: string;
@@ -46,6 +49,7 @@ function parseFlags(f: RegressFlags): { opts: RegressOptions; repeat: number; pr
     if (f.gate === 'all' || f.gate === 'machine-independent' || f.gate === 'auto') gate = f.gate;
     else problems.push(`--gate: "${f.gate}" is not auto, all or machine-independent`);
   }
+  if (f.suite !== undefined && f.suite !== 'all' && f.suite !== 'micro' && f.suite !== 'macro') problems.push(`--suite: "${f.suite}" is not micro, macro or all`);
   if (f.baseline === undefined && f.record === undefined) problems.push('give --baseline REF|FILE (compare) or --record FILE (save runs as a baseline)');
   const isFile = f.baseline !== undefined && existsSync(f.baseline);
   // A saved file was likely made on another machine: only machine-independent figures gate by default.
@@ -61,6 +65,7 @@ export async function regressCommand(flags: RegressFlags): Promise<number> {
   }
   stopChildrenOnSignals();
   const quick = flags.quick === true;
+  const suite = (flags.suite ?? 'all') as Suite;
   const log = (line: string) => console.error(`rtmpbench regress: ${line}`);
   let tree: ReturnType<typeof prepareBaselineTree> | null = null;
   try {
@@ -75,6 +80,8 @@ export async function regressCommand(flags: RegressFlags): Promise<number> {
         saved = readSamples(flags.baseline);
         label = `${flags.baseline} (${saved.runs.length} saved run(s) of ${saved.runs[0]?.env.commit.slice(0, 10) ?? '?'})`;
         if (saved.quick !== quick) log(`note: the baseline was recorded ${saved.quick ? 'with' : 'without'} --quick, this run is ${quick ? 'with' : 'without'} it`);
+        const savedSuite = saved.suite ?? 'all';
+        if (savedSuite !== 'all' && savedSuite !== suite) throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `the baseline ${flags.baseline} holds the ${savedSuite} figures only; run with --suite ${savedSuite}`);
       } else {
         tree = prepareBaselineTree(flags.baseline, log);
         label = `${flags.baseline} (${tree.commit.slice(0, 10)})`;
@@ -82,18 +89,18 @@ export async function regressCommand(flags: RegressFlags): Promise<number> {
     }
     const baselineRoot = tree?.root ?? null;
     const { baseline, current } = await interleave(
-      () => runFigures(PACKAGE_ROOT, quick),
-      baselineRoot === null ? null : () => runFigures(baselineRoot, quick),
+      () => runFigures(PACKAGE_ROOT, quick, suite),
+      baselineRoot === null ? null : () => runFigures(baselineRoot, quick, suite),
       repeat,
       (which, i) => log(`run ${i + 1}/${repeat}: ${which}`),
     );
     if (flags.record !== undefined) {
-      const samples: FigureSamples = { schemaVersion: 1, kind: 'rtmpbench-figure-samples', label: current[0]?.env.commit ?? 'current', quick, runs: current };
+      const samples: FigureSamples = { schemaVersion: 1, kind: 'rtmpbench-figure-samples', label: current[0]?.env.commit ?? 'current', quick, suite, runs: current };
       writeFileSync(flags.record, `${JSON.stringify(samples, null, 2)}\n`);
       log(`recorded ${current.length} run(s) in ${flags.record}`);
       if (flags.baseline === undefined) return EXIT_OK;
     }
-    const base = saved?.runs ?? baseline;
+    const base = onlySuite(saved?.runs ?? baseline, suite);
     const rows = compareFigures(base, current, opts);
     const md = regressMarkdown(rows, `rtmpbench regress: current tree vs ${label}`, opts, { baseline: base.length, current: current.length });
     process.stdout.write(md);
@@ -123,6 +130,7 @@ export function registerRegress(program: Command): void {
     .option('--record <file>', 'save the current tree\'s runs as a baseline file')
     .option('--repeat <n>', 'runs of each side (default 3)')
     .option('--quick', 'shorter figures runs (about 25 s each)')
+    .option('--suite <which>', 'micro (codec figures, seconds per run), macro (scenarios against the built-in server) or all (default)')
     .option('--threshold <percent>', 'smallest change that gets a verdict (default 5%)')
     .option('--confidence <level>', 'confidence level of the test (default 0.95)')
     .option('--gate <which>', 'figures that decide the exit code: auto (default: all against a git ref, machine-independent ones against a file), all, machine-independent')

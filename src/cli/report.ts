@@ -2,6 +2,7 @@ import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../protocol/errors.js';
 import type { ComparisonFile } from '../load/compare.js';
+import { failedThresholds } from '../load/summary.js';
 import { computeComparison } from '../report/comparison.js';
 import { formatComparison, formatSummary } from '../report/console.js';
 import { isComparisonDir, loadComparison, loadRun, type LoadedComparison, type LoadedRun } from '../report/results.js';
@@ -31,7 +32,7 @@ export function adHocComparison(runs: LoadedRun[], baseline?: string): LoadedCom
     repeat: 1,
     baseline: baseline ?? label(runs[0]!),
     variants: runs.map((r) => ({ name: label(r), server: r.summary.targetKind === 'builtin' ? 'builtin' : r.summary.target, settings: {} })),
-    runs: runs.map((r) => ({ variant: label(r), round: 0, dir: r.dir, thresholdsPassed: r.summary.thresholds.every((t) => t.passed) })),
+    runs: runs.map((r) => ({ variant: label(r), round: 0, dir: r.dir, thresholdsPassed: failedThresholds(r.summary).length === 0 })),
   };
   if (!file.variants.some((v) => v.name === file.baseline)) {
     throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `--baseline: "${file.baseline}" is none of ${file.variants.map((v) => v.name).join(', ')}`);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseRtmpUrl } from '../client/url.js';
 import { RunError, runScenario, type Progress } from '../load/orchestrator.js';
 import { deepMerge, readScenarioFile, resolveScenarioPath, type ScenarioFile } from '../load/scenario-file.js';
-import type { RunSummary } from '../load/summary.js';
+import { failedThresholds, type RunSummary } from '../load/summary.js';
 import { formatPath, resolveScenario, type Scenario } from '../load/scenario.js';
 import { stopChildrenOnSignals } from '../load/children.js';
 import { UsageError } from '../protocol/errors.js';
@@ -221,7 +221,7 @@ export async function runCommand(file: string | undefined, flags: RunFlags): Pro
       console.error(`rtmpbench run: ${failed}`);
       return EXIT_RUN_FAILED;
     }
-    return summary.thresholds.some((t) => !t.passed) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
+    return failedThresholds(summary).length > 0 ? EXIT_THRESHOLD_FAILED : EXIT_OK;
   } catch (e) {
     if (showProgress && process.stderr.isTTY) process.stderr.write('\n');
     if (e instanceof UsageError) {

@@ -9,7 +9,7 @@ import { trackChild } from './children.js';
 import { RunError, runScenario } from './orchestrator.js';
 import type { Scenario } from './scenario.js';
 import { serverAvailability, startServer, type RunningServer, type ServerKind } from './servers.js';
-import type { RunSummary } from './summary.js';
+import { failedThresholds, type RunSummary } from './summary.js';
 
 /**
  * Comparisons: one scenario run against several variants (servers, and built-in server
@@ -235,7 +235,7 @@ export async function runComparison(opts: CompareOptions): Promise<CompareOutcom
       const outcome = await runScenario({ scenario, outDir: join(dir, 'runs', variant.name.replace(/[^A-Za-z0-9._=,-]/g, '_')) });
       summary = outcome.summary;
       run.dir = relative(dir, outcome.resultsDir);
-      run.thresholdsPassed = summary.thresholds.every((t) => t.passed);
+      run.thresholdsPassed = failedThresholds(summary).length === 0;
     } catch (e) {
       if (!(e instanceof RunError)) throw e;
       run.error = e.message;

@@ -31,6 +31,8 @@ export interface FiguresRun {
   kind: 'rtmpbench-figures';
   env: { node: string; cpuModel: string; cpus: number; commit: string; dirty: boolean; date: string };
   quick: boolean;
+  /** Which figures ran: micro (codec, seconds), macro (scenarios against the server), or all. */
+  suite?: 'micro' | 'macro' | 'all';
   figures: Figure[];
 }
 
@@ -40,6 +42,7 @@ export interface FigureSamples {
   kind: 'rtmpbench-figure-samples';
   label: string;
   quick: boolean;
+  suite?: Suite;
   runs: FiguresRun[];
 }
 
@@ -150,12 +153,24 @@ export function regressMarkdown(rows: readonly FigureComparison[], title: string
   return lines.join('\n');
 }
 
+export type Suite = NonNullable<FiguresRun['suite']>;
+
+/** The suite a figure belongs to (macro figures are named macro.*). */
+export function suiteOf(name: string): Exclude<Suite, 'all'> {
+  return name.startsWith('macro.') ? 'macro' : 'micro';
+}
+
+/** Keeps the figures of one suite (a baseline recorded with every figure, compared with a part). */
+export function onlySuite(runs: readonly FiguresRun[], suite: Suite): FiguresRun[] {
+  return suite === 'all' ? [...runs] : runs.map((r) => ({ ...r, figures: r.figures.filter((f) => suiteOf(f.name) === suite) }));
+}
+
 /** Runs `bench/figures` of a built tree once, in a fresh process. */
-export function runFigures(treeRoot: string, quick: boolean, timeoutMs = 600_000): Promise<FiguresRun> {
+export function runFigures(treeRoot: string, quick: boolean, suite: Suite = 'all', timeoutMs = 600_000): Promise<FiguresRun> {
   const script = join(treeRoot, 'dist', 'bench', 'figures.js');
   if (!existsSync(script)) throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `${treeRoot} has no dist/bench/figures.js (a tree older than bench/figures.ts, or not built)`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', script, '--json', ...(quick ? ['--quick'] : [])], { cwd: treeRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--expose-gc', script, '--json', ...(quick ? ['--quick'] : []), ...(suite !== 'all' ? ['--suite', suite] : [])], { cwd: treeRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     const untrack = trackChild(() => child.kill('SIGTERM'));
     let out = '';
     let err = '';

@@ -12,6 +12,18 @@ export interface ThresholdResult {
   /** The measured value, in the unit of the expression (ms for latencies, a count or a percentage). */
   actual: number | null;
   message: string;
+  /** False when the result is reported only (a capacity search, which is expected to break). */
+  enforced?: boolean;
+}
+
+/** Thresholds that failed and count toward the exit code. */
+export function failedThresholds(s: Pick<RunSummary, 'thresholds'>): ThresholdResult[] {
+  return s.thresholds.filter((t) => !t.passed && t.enforced !== false);
+}
+
+/** How a threshold result reads: passed, FAILED, or exceeded (reported, not enforced). */
+export function thresholdWord(t: ThresholdResult): string {
+  return t.passed ? 'passed' : t.enforced === false ? 'exceeded' : 'FAILED';
 }
 
 /** The result of one run, as written to results/<run>/summary.json. */
@@ -58,8 +70,11 @@ export interface RunSummary {
     /** The built-in server's own counts: frames its backpressure policy dropped, connections closed by reason. */
     drops?: { video: number; audio: number; data: number; bytes: number };
     closedByReason?: Record<string, number>;
-    /** Write calls and messages handed to sockets (writes per message: 1 when each message is its own write). */
-    io?: { writes: number; messages: number };
+    /**
+     * Write calls and messages handed to sockets (writes per message: 1 when each message is its
+     * own write); bytes received, and those read into buffers allocated for the read (0 with shared reads).
+     */
+    io?: { writes: number; messages: number; readAllocatedBytes?: number; bytesIn?: number };
     /** Garbage collections of the server process during the run (and before: the server's lifetime). */
     gc?: { minor: number; major: number; incremental: number; ms: number };
   };

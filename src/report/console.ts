@@ -1,7 +1,7 @@
 import type { LatencySummary, MetricName } from '../metrics/histograms.js';
 import type { Progress } from '../load/orchestrator.js';
 import type { Scenario } from '../load/scenario.js';
-import type { RunSummary } from '../load/summary.js';
+import { thresholdWord, type RunSummary } from '../load/summary.js';
 import { ratiosTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
 import { formatBitrate, formatDurationMs } from '../units.js';
 
@@ -97,7 +97,7 @@ export function formatSummary(s: RunSummary, resultsDir: string): string {
     if (s.server.drops) cost += `, dropped ${s.server.drops.video} video + ${s.server.drops.audio} audio frames`;
   }
   lines.push(cost);
-  for (const th of s.thresholds) lines.push(`threshold ${th.passed ? 'passed' : 'FAILED'}: ${th.message}`);
+  for (const th of s.thresholds) lines.push(`threshold ${thresholdWord(th)}: ${th.message}`);
   if (s.capacity !== undefined) lines.push(formatCapacity(s.capacity));
   lines.push(`results: ${resultsDir}`);
   return lines.join('\n');

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { RunSummary } from '../load/summary.js';
+import { failedThresholds, thresholdWord, type RunSummary } from '../load/summary.js';
 import { METRIC_DESCRIPTIONS, type MetricName } from '../metrics/histograms.js';
 import { formatDurationMs } from '../units.js';
 import { comparisonCharts, runCharts } from './charts.js';
@@ -75,8 +75,9 @@ export function runMarkdown(run: LoadedRun): string {
   const s = run.summary;
   const lines = [`## ${runTitle(s)}`, '', describeScenario(s.scenario, s.durationMs), ''];
   if (s.thresholds.length > 0) {
-    lines.push(`**Thresholds: ${s.thresholds.every((t) => t.passed) ? 'all passed' : `${s.thresholds.filter((t) => !t.passed).length} FAILED`}**`, '');
-    for (const t of s.thresholds) lines.push(`- ${t.passed ? '✅' : '❌'} ${t.message}`);
+    const failed = failedThresholds(s).length;
+    lines.push(`**Thresholds: ${failed === 0 ? (s.thresholds.every((t) => t.passed) ? 'all passed' : 'none enforced failed') : `${failed} FAILED`}**`, '');
+    for (const t of s.thresholds) lines.push(`- ${t.passed ? '✅' : t.enforced === false ? '⚠️' : '❌'} ${t.message}`);
     lines.push('');
   }
   lines.push(mdTable(sessionRows(s)), '', mdTable(latencyRows(s)), '');
@@ -87,7 +88,7 @@ export function runMarkdown(run: LoadedRun): string {
 
 function thresholdHtml(s: RunSummary): string {
   if (s.thresholds.length === 0) return '<p class="sub">No thresholds.</p>';
-  return `<ul>${s.thresholds.map((t) => `<li><span class="${t.passed ? 'pass' : 'fail'}">${t.passed ? 'passed' : 'FAILED'}</span> ${escapeHtml(t.message)}</li>`).join('')}</ul>`;
+  return `<ul>${s.thresholds.map((t) => `<li><span class="${t.passed ? 'pass' : 'fail'}">${thresholdWord(t)}</span> ${escapeHtml(t.message)}</li>`).join('')}</ul>`;
 }
 
 export function runHtml(run: LoadedRun): string {

@@ -40,6 +40,11 @@ export const serverConfigSchema = z
      * kernel coalesce small writes (Nagle), fewer packets for less CPU.
      */
     tcpNodelay: z.boolean().default(true),
+    /**
+     * Plain connections read into one buffer shared by all (no allocation per read, far fewer
+     * major GCs under heavy ingest); off gives every read its own buffer, as Node does.
+     */
+    sharedReads: z.boolean().default(true),
     /** Flush each player at most every N ms as one vectored write; 0 writes at once. */
     mergeWriteMs: z.number().int().min(0).max(1000).default(0),
     /** HTTP port for /stats and /metrics; off when absent. */

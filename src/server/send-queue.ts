@@ -36,6 +36,8 @@ export interface SendQueueOptions {
 export interface IoCounters {
   writes: number;
   messages: number;
+  /** Bytes read from peers into buffers allocated for that read (0 with shared reads). */
+  readAllocatedBytes: number;
 }
 
 /**

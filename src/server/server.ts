@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { DropCounters, IoCounters } from './send-queue.js';
 import { Session, type SessionContext } from './session.js';
 import { StatsHttpServer } from './stats-http.js';
+import { adoptWithSharedReads, SHARED_READ_BYTES } from './shared-reads.js';
 import { StreamRegistry } from './stream-registry.js';
 
 /** Bytes Node may buffer in a player's socket before write() asks us to wait. */
@@ -82,7 +83,9 @@ export class RtmpServer {
   private closing: Promise<void> | null = null;
   private readonly ctx: SessionContext;
   /** Write calls and messages handed to the kernel, over all sessions since the start. */
-  private readonly io: IoCounters = { writes: 0, messages: 0 };
+  private readonly io: IoCounters = { writes: 0, messages: 0, readAllocatedBytes: 0 };
+  /** One read buffer for every plain connection (see shared-reads.ts). */
+  private readonly readBuffer = Buffer.allocUnsafeSlow(SHARED_READ_BYTES);
   /** Garbage collections of this process since the server started (a performance observer). */
   private readonly gc = { minor: 0, major: 0, incremental: 0, ms: 0 };
   private gcObserver: PerformanceObserver | null = null;
@@ -130,7 +133,8 @@ export class RtmpServer {
   async listen(): Promise<ListenAddresses> {
     const cfg = this.config;
     const onSocket = (socket: net.Socket) => this.accept(socket);
-    const plain = net.createServer({ noDelay: cfg.tcpNodelay, highWaterMark: SOCKET_HIGH_WATER_MARK }, onSocket);
+    // With shared reads, sockets arrive paused and are moved into sockets that read into one buffer.
+    const plain = net.createServer({ noDelay: cfg.tcpNodelay, highWaterMark: SOCKET_HIGH_WATER_MARK, pauseOnConnect: cfg.sharedReads }, (socket) => this.accept(socket, cfg.sharedReads));
     const port = await listenOn(plain, cfg.host, cfg.port);
     this.servers.push(plain);
     const addresses: ListenAddresses = { host: cfg.host, port };
@@ -164,7 +168,22 @@ export class RtmpServer {
     return addresses;
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: net.Socket, shared = false): void {
+    if (shared) {
+      let session: Session | null = null;
+      const adopted = adoptWithSharedReads(socket, this.readBuffer, SOCKET_HIGH_WATER_MARK, (chunk) => session?.receive(chunk));
+      if (adopted === null) {
+        socket.resume();
+      } else {
+        session = this.startSession(adopted) ?? null;
+        return;
+      }
+    }
+    this.startSession(socket);
+  }
+
+  /** Starts a session on an accepted socket (or refuses it); returns the session. */
+  private startSession(socket: net.Socket): Session | undefined {
     if (this.closing !== null || this.sessions.size >= this.config.maxConnections) {
       this.rejected++;
       this.logger.warn('connection refused', { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: this.closing ? 'shutting down' : `limit of ${this.config.maxConnections} connections` });
@@ -175,6 +194,7 @@ export class RtmpServer {
     const session = new Session(socket, this.ctx);
     this.sessions.add(session);
     this.logger.debug('connection', { session: session.id, remote: session.remote });
+    return session;
   }
 
   private onSessionClosed(session: Session, reason: string): void {

@@ -125,13 +125,22 @@ export class Session {
       { allocator: ctx.pool, maxMessageBytes: cfg.maxMessageBytes, maxChunkStreams: cfg.maxChunkStreams },
     );
     this.handshakeTimer = setTimeout(() => this.close(`handshake-timeout: not complete after ${cfg.handshakeTimeoutMs} ms`), cfg.handshakeTimeoutMs);
-    socket.on('data', (data: Buffer) => this.onData(data));
+    // Reads in buffers of their own (TLS, or shared reads off); shared reads come through receive().
+    socket.on('data', (data: Buffer) => {
+      ctx.io.readAllocatedBytes += data.length;
+      this.onData(data);
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // A peer that hung up while we wrote (EPIPE, ECONNRESET) simply closed the connection.
       const gone = err.code === 'EPIPE' || err.code === 'ECONNRESET';
       this.close(gone ? `peer-closed: ${err.code}` : `socket-error: ${err.message}`);
     });
     socket.on('close', () => this.close('peer-closed'));
+  }
+
+  /** Bytes from the peer in a buffer that is reused after this call (shared reads). */
+  receive(data: Buffer): void {
+    this.onData(data);
   }
 
   get closed(): boolean {

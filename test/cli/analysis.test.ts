@@ -50,6 +50,9 @@ describe('capacity search', () => {
     expect(s.capacity!.brokenBy![0]).toMatch(/^sessions\.players\.connected < 12 \(measured \d+\)/);
     expect(s.durationMs).toBeLessThan(12_000); // stopped early
     expect(r.stdout).toMatch(/capacity: \d+ players is the most for which every threshold held; they broke at \d+s/);
+    // Over the whole run the threshold did not hold: said so, without counting toward the exit code.
+    expect(s.thresholds[0]).toMatchObject({ passed: false, enforced: false });
+    expect(r.stdout).toMatch(/threshold exceeded: sessions\.players\.connected < 12 .*\(capacity search: reported, not enforced\)/);
   });
 });
 

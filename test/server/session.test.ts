@@ -283,6 +283,33 @@ describe('connection upkeep', () => {
     }
   });
 
+  for (const sharedReads of [true, false]) {
+    it(`with shared reads ${sharedReads ? 'on, reads every connection into one buffer' : 'off, gives every read a buffer of its own'}, and relays every frame intact`, async () => {
+      const srv = await startServer({ sharedReads });
+      try {
+        const players = await Promise.all([1, 2].map(() => play(srv.url(), 'sr')));
+        const pub = await publish(srv.url(), 'sr', { seconds: 1.5, videoBitrate: 2_500_000 });
+        await pub.done;
+        for (const p of players) await waitFor(() => p.seqs.length === 45, 5000, '45 frames');
+        for (const p of players) {
+          expect(p.seqs).toEqual(range(0, 45));
+          expect(p.player.counters).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
+          expect(p.player.counters.mediaBytes).toBe(players[0]!.player.counters.mediaBytes);
+        }
+        const stats = srv.server.getStats();
+        expect(stats.bytesIn).toBeGreaterThan(400_000);
+        if (sharedReads) expect(stats.io.readAllocatedBytes).toBe(0);
+        else expect(stats.io.readAllocatedBytes).toBe(stats.bytesIn);
+        expect(stats.io.messages).toBeGreaterThanOrEqual(2 * 45);
+        expect(stats.process.gc).toMatchObject({ minor: expect.any(Number), major: expect.any(Number), ms: expect.any(Number) });
+        pub.stop(true);
+        for (const p of players) p.player.close();
+      } finally {
+        await srv.close();
+      }
+    });
+  }
+
   it('serves /stats as JSON and /metrics in Prometheus format', async () => {
     const srv = await startServer({ statsPort: 0 });
     try {
