@@ -1,11 +1,9 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { stopChildrenOnSignals } from '../load/children.js';
-import { RunError } from '../load/orchestrator.js';
 import { cpuHotSpots, PROFILE_TOOLS, profileServer, type ProfileTool } from '../load/profile.js';
-import { UsageError } from '../protocol/errors.js';
 import { formatProgress, formatSummary, table } from '../report/console.js';
-import { EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_OK, EXIT_USAGE, failureExit } from './exit-codes.js';
 import { addScenarioOptions, buildScenario, type RunFlags } from './run.js';
 
 interface ProfileFlags extends RunFlags {
@@ -52,15 +50,7 @@ export async function profileCommand(file: string | undefined, flags: ProfileFla
     if (tool === 'cpu-prof' || tool === 'heap-prof') process.stdout.write('open it in Chrome DevTools (Performance / Memory tab: Load profile) or https://www.speedscope.app\n');
     return EXIT_OK;
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`rtmpbench profile: ${e.reason}`);
-      return EXIT_USAGE;
-    }
-    if (e instanceof RunError) {
-      console.error(`rtmpbench profile: ${e.message}`);
-      return EXIT_RUN_FAILED;
-    }
-    throw e;
+    return failureExit('profile', e);
   }
 }
 

@@ -1,7 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { stopChildrenOnSignals } from '../load/children.js';
-import { RunError } from '../load/orchestrator.js';
 import {
   buildTree,
   compareFigures,
@@ -17,7 +16,7 @@ import {
 } from '../load/regress.js';
 import { UsageError } from '../protocol/errors.js';
 import { PACKAGE_ROOT } from '../version.js';
-import { EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_OK, EXIT_THRESHOLD_FAILED, EXIT_USAGE, failureExit } from './exit-codes.js';
 
 interface RegressFlags {
   baseline?: string;
@@ -108,15 +107,7 @@ export async function regressCommand(flags: RegressFlags): Promise<number> {
     if (flags.json !== undefined) writeFileSync(flags.json, `${JSON.stringify({ options: opts, baseline: base, current, rows }, null, 2)}\n`);
     return rows.some((r) => r.verdict === 'regression' && r.gated) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`rtmpbench regress: ${e.reason}`);
-      return EXIT_USAGE;
-    }
-    if (e instanceof RunError) {
-      console.error(`rtmpbench regress: ${e.message}`);
-      return EXIT_RUN_FAILED;
-    }
-    throw e;
+    return failureExit('regress', e);
   } finally {
     tree?.remove();
   }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseRtmpUrl } from '../client/url.js';
-import { RunError, runScenario, type Progress } from '../load/orchestrator.js';
+import { runScenario, type Progress } from '../load/orchestrator.js';
 import { deepMerge, readScenarioFile, resolveScenarioPath, type ScenarioFile } from '../load/scenario-file.js';
 import { failedThresholds, type RunSummary } from '../load/summary.js';
 import { formatPath, resolveScenario, type Scenario } from '../load/scenario.js';
@@ -8,7 +8,7 @@ import { stopChildrenOnSignals } from '../load/children.js';
 import { UsageError } from '../protocol/errors.js';
 import { formatProgress, formatSummary } from '../report/console.js';
 import { parseBitrate, parseDurationMs, parseSize } from '../units.js';
-import { EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, EXIT_USAGE, failureExit } from './exit-codes.js';
 
 export interface RunFlags {
   target?: string;
@@ -224,15 +224,7 @@ export async function runCommand(file: string | undefined, flags: RunFlags): Pro
     return failedThresholds(summary).length > 0 ? EXIT_THRESHOLD_FAILED : EXIT_OK;
   } catch (e) {
     if (showProgress && process.stderr.isTTY) process.stderr.write('\n');
-    if (e instanceof UsageError) {
-      console.error(`rtmpbench run: ${e.reason}`);
-      return EXIT_USAGE;
-    }
-    if (e instanceof RunError) {
-      console.error(`rtmpbench run: ${e.message}`);
-      return EXIT_RUN_FAILED;
-    }
-    throw e;
+    return failureExit('run', e);
   }
 }
 

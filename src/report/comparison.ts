@@ -23,6 +23,8 @@ export interface Figure {
 const lat = (m: keyof RunSummary['latencyMs'], p: 'p50' | 'p99' | 'p999') => (s: RunSummary) => (s.latencyMs[m]?.count ? s.latencyMs[m][p] : null);
 
 export const FIGURES: Figure[] = [
+  // A capacity search: the most players for which every threshold held (absent in other runs).
+  { key: 'capacityPlayers', short: 'capacity', label: 'capacity: most players with every threshold held', unit: '', better: 'higher', digits: 0, of: (s) => s.capacity?.highestPassingPlayers ?? null },
   {
     key: 'serverCpuPer1000PlayerMin',
     short: 'CPU-s/1k pm',
