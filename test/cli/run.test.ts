@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { run as runProgram } from '../../bench/lib/proc.js';
 import type { RunSummary } from '../../src/load/summary.js';
 import { cli } from '../helpers/cli.js';
 import { CLI, startServer, waitFor } from '../helpers/server.js';
@@ -23,6 +24,15 @@ function childrenOf(pid: number): number[] {
 
 const out = mkdtempSync(join(tmpdir(), 'rtmpbench-cli-run-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('the rtmpbench bin', () => {
+  it('runs as a program of its own, as npx rtmpbench runs it after npm install', async () => {
+    const r = await runProgram(CLI, ['--version']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(r.code).toBe(0);
+  });
+});
 
 describe('rtmpbench run', () => {
   it('runs the quickstart scenario against the built-in server and prints a readable summary', async () => {
