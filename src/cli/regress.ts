@@ -4,6 +4,7 @@ import { stopChildrenOnSignals } from '../load/children.js';
 import {
   buildTree,
   compareFigures,
+  failsGate,
   interleave,
   prepareBaselineTree,
   readSamples,
@@ -105,7 +106,7 @@ export async function regressCommand(flags: RegressFlags): Promise<number> {
     process.stdout.write(md);
     if (flags.markdown !== undefined) writeFileSync(flags.markdown, md);
     if (flags.json !== undefined) writeFileSync(flags.json, `${JSON.stringify({ options: opts, baseline: base, current, rows }, null, 2)}\n`);
-    return rows.some((r) => r.verdict === 'regression' && r.gated) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
+    return rows.some(failsGate) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
   } catch (e) {
     return failureExit('regress', e);
   } finally {

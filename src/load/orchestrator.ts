@@ -354,12 +354,14 @@ async function serverCounts(port: number): Promise<Pick<NonNullable<RunSummary['
 /** How far ahead an early stop is announced, so every worker ends at the same moment. */
 const STOP_NOTICE_MS = 300;
 
+const nonZero = <T extends Record<string, number>>(a: T | undefined): T | undefined => (a === undefined ? undefined : (Object.fromEntries(Object.entries(a).filter(([, v]) => v !== 0)) as T));
+
 /** Counts of the server's lifetime minus those before the run (its start-up, for one). */
 function runShare(after: NonNullable<Awaited<ReturnType<typeof serverCounts>>>, before: Awaited<ReturnType<typeof serverCounts>>): typeof after {
   if (before === null) return after;
   const minus = <T extends Record<string, number>>(a: T | undefined, b: T | undefined): T | undefined =>
     a === undefined ? undefined : (Object.fromEntries(Object.entries(a).map(([k, v]) => [k, Math.round((v - (b?.[k] ?? 0)) * 10) / 10])) as T);
-  return { ...after, drops: minus(after.drops, before.drops), io: minus(after.io, before.io), gc: minus(after.gc, before.gc) };
+  return { ...after, drops: minus(after.drops, before.drops), closedByReason: nonZero(minus(after.closedByReason, before.closedByReason)), io: minus(after.io, before.io), gc: minus(after.gc, before.gc) };
 }
 
 /** Threshold families that make sense for one second of a run. */

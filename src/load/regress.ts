@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mean, stdev, welchTest } from '../metrics/stats.js';
+import { mean, welchTest } from '../metrics/stats.js';
 import { UsageError } from '../protocol/errors.js';
 import { PACKAGE_ROOT } from '../version.js';
 import { trackChild } from './children.js';
@@ -68,6 +68,16 @@ export interface FigureComparison {
   gated: boolean;
 }
 
+/**
+ * Fails the gate: a significant regression of a gated figure, or a gated machine-independent
+ * figure the baseline has and the current tree no longer reports (it could hide a regression;
+ * record a new baseline when a figure is removed on purpose).
+ */
+export function failsGate(r: FigureComparison): boolean {
+  if (!r.gated) return false;
+  return r.verdict === 'regression' || (r.verdict === 'missing' && r.machineIndependent && r.baseline.length > 0 && r.current.length === 0);
+}
+
 export interface RegressOptions {
   confidence: number;
   /** Smallest change (%) that gets a verdict. */
@@ -93,8 +103,9 @@ export function compareFigures(baseline: readonly FiguresRun[], current: readonl
     const ma = mean(a);
     const mb = mean(b);
     const pct = (d: number) => (ma === 0 ? (d === 0 ? 0 : null) : (d / Math.abs(ma)) * 100);
-    // Exact figures (every run gives the same value on each side) need no test.
-    const exact = (a.length === 1 || stdev(a) === 0) && (b.length === 1 || stdev(b) === 0);
+    // Exact figures (every run gives the same value on each side) need no test. Compared as
+    // values: the standard deviation of equal floats need not come out as exactly 0.
+    const exact = a.every((v) => v === a[0]) && b.every((v) => v === b[0]);
     let p: number | null;
     let low: number | null;
     let high: number | null;
@@ -145,11 +156,14 @@ export function regressMarkdown(rows: readonly FigureComparison[], title: string
     const ci = r.changeLow === null || r.changeHigh === null ? '-' : `${signed(r.changeLow)} … ${signed(r.changeHigh)}`;
     const p = r.p === null ? '-' : r.p < 0.001 ? '<0.001' : r.p.toFixed(3);
     lines.push(
-      `| ${r.machineIndependent ? '● ' : ''}${r.name} | ${fmt(r.baselineMean, r.unit)} | ${fmt(r.currentMean, r.unit)} | ${signed(r.changePercent)} | ${ci} | ${p} | ${icon[r.verdict]}${r.verdict === 'regression' && !r.gated ? ' (not gated)' : ''} |`,
+      `| ${r.machineIndependent ? '● ' : ''}${r.name} | ${fmt(r.baselineMean, r.unit)} | ${fmt(r.currentMean, r.unit)} | ${signed(r.changePercent)} | ${ci} | ${p} | ${icon[r.verdict]}${r.verdict === 'regression' && !r.gated ? ' (not gated)' : ''}${r.verdict === 'missing' && failsGate(r) ? ' (gated: no longer reported)' : ''} |`,
     );
   }
   const bad = rows.filter((r) => r.verdict === 'regression' && r.gated);
-  lines.push('', bad.length === 0 ? '**No significant regression.**' : `**${bad.length} significant regression(s): ${bad.map((r) => r.name).join(', ')}.**`, '');
+  const gone = rows.filter((r) => r.verdict === 'missing' && failsGate(r));
+  lines.push('', bad.length === 0 ? '**No significant regression.**' : `**${bad.length} significant regression(s): ${bad.map((r) => r.name).join(', ')}.**`);
+  if (gone.length > 0) lines.push('', `**${gone.length} gated figure(s) no longer reported: ${gone.map((r) => r.name).join(', ')}.**`);
+  lines.push('');
   return lines.join('\n');
 }
 
@@ -224,15 +238,24 @@ export function prepareBaselineTree(ref: string, onLog: (line: string) => void =
   }
   const root = mkdtempSync(join(tmpdir(), `rtmpbench-baseline-${commit.slice(0, 10)}-`));
   rmSync(root, { recursive: true, force: true });
-  git(['worktree', 'add', '--detach', '--force', root, commit]);
+  let untrack = () => {};
   const remove = () => {
+    untrack();
     try {
       git(['worktree', 'remove', '--force', root]);
     } catch {
       rmSync(root, { recursive: true, force: true });
+      try {
+        git(['worktree', 'prune']);
+      } catch {
+        /* nothing registered */
+      }
     }
   };
+  // Removed on SIGINT/SIGTERM too (the signal handler exits without running finally blocks).
+  untrack = trackChild(remove);
   try {
+    git(['worktree', 'add', '--detach', '--force', root, commit]);
     const sameLock = (() => {
       try {
         return readFileSync(join(root, 'package-lock.json'), 'utf8') === readFileSync(join(PACKAGE_ROOT, 'package-lock.json'), 'utf8');
@@ -244,13 +267,20 @@ export function prepareBaselineTree(ref: string, onLog: (line: string) => void =
       symlinkSync(join(PACKAGE_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
     } else {
       onLog(`installing the baseline's dependencies (its package-lock.json differs)`);
-      execFileSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        execFileSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (e) {
+        const err = (e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message;
+        throw new RunError(`installing the baseline's dependencies failed: ${err.slice(-2000)}`);
+      }
     }
     onLog(`building ${ref} (${commit.slice(0, 10)})`);
     buildTree(root);
   } catch (e) {
     remove();
-    throw e;
+    if (e instanceof RunError || e instanceof UsageError) throw e;
+    const err = (e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message;
+    throw new RunError(`preparing the baseline ${ref} failed: ${err.trim().slice(-2000)}`);
   }
   return { root, commit, remove };
 }
@@ -263,9 +293,12 @@ export function readSamples(path: string): FigureSamples {
   } catch (e) {
     throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `cannot read the baseline ${path}: ${(e as Error).message}`);
   }
-  const d = data as { kind?: string; runs?: unknown; figures?: unknown; quick?: boolean };
+  const d = data as { kind?: string; runs?: unknown; figures?: unknown };
   if (d.kind === 'rtmpbench-figure-samples' && Array.isArray(d.runs)) return data as FigureSamples;
-  if (d.kind === 'rtmpbench-figures' && Array.isArray(d.figures)) return { schemaVersion: 1, kind: 'rtmpbench-figure-samples', label: path, quick: d.quick ?? false, runs: [data as FiguresRun] };
+  if (d.kind === 'rtmpbench-figures' && Array.isArray(d.figures)) {
+    const run = data as FiguresRun;
+    return { schemaVersion: 1, kind: 'rtmpbench-figure-samples', label: path, quick: run.quick ?? false, ...(run.suite ? { suite: run.suite } : {}), runs: [run] };
+  }
   throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `${path} is not an rtmpbench figures file (from npm run bench or regress --record)`);
 }
 

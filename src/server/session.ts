@@ -122,11 +122,13 @@ export class Session {
         onAcknowledgementDue: (seq) => this.sendControl(acknowledgementMessage(seq)),
         onError: (e) => this.close(this.describe(e)),
       },
-      { allocator: ctx.pool, maxMessageBytes: cfg.maxMessageBytes, maxChunkStreams: cfg.maxChunkStreams },
+      // Reads may come in one buffer reused for every read (shared reads): nothing is kept as a view.
+      { allocator: ctx.pool, maxMessageBytes: cfg.maxMessageBytes, maxChunkStreams: cfg.maxChunkStreams, reusedReadBuffers: true },
     );
     this.handshakeTimer = setTimeout(() => this.close(`handshake-timeout: not complete after ${cfg.handshakeTimeoutMs} ms`), cfg.handshakeTimeoutMs);
     // Reads in buffers of their own (TLS, or shared reads off); shared reads come through receive().
     socket.on('data', (data: Buffer) => {
+      if (this.state === 'closed') return;
       ctx.io.readAllocatedBytes += data.length;
       this.onData(data);
     });

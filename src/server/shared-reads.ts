@@ -61,5 +61,8 @@ export function adoptWithSharedReads(socket: net.Socket, buffer: Buffer, writabl
   const a = adopted as unknown as Internals;
   a.server = old.server;
   a._server = old._server;
+  // The old socket must never count the connection down a second time.
+  old.server = null;
+  old._server = null;
   return adopted;
 }

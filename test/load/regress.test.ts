@@ -1,11 +1,12 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compareFigures, readSamples, regressMarkdown, type Figure, type FigureComparison, type FiguresRun, type RegressOptions } from '../../src/load/regress.js';
+import { compareFigures, failsGate, readSamples, regressMarkdown, type Figure, type FigureComparison, type FiguresRun, type RegressOptions } from '../../src/load/regress.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
 import { cli } from '../helpers/cli.js';
+import { CLI } from '../helpers/server.js';
 
 const work = mkdtempSync(join(tmpdir(), 'rtmpbench-regress-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -68,12 +69,20 @@ describe('regression verdicts from known samples', () => {
     expect(row(rows, 'writes.perMessage')).toMatchObject({ verdict: 'no significant change', p: 1, changePercent: 0 });
     expect(compareFigures(runs({ 'copies.perMessage': [100, 100] }), runs({ 'copies.perMessage': [102, 102] }), opts)[0]!.verdict).toBe('within threshold');
     expect(compareFigures(runs({ 'writes.perMessage': [1] }), runs({ 'writes.perMessage': [0.5] }), opts)[0]!.verdict).toBe('improvement');
+    // Equal values whose standard deviation is not exactly 0 in floating point are still exact.
+    expect(compareFigures(runs({ 'copies.perMessage': [2963.8, 2963.8, 2963.8] }), runs({ 'copies.perMessage': [5927.7] }), opts)[0]).toMatchObject({ verdict: 'regression', p: 0 });
   });
 
   it('needs two runs a side for a timing, and reports figures that one side lacks', () => {
-    const rows = compareFigures(runs({ 'cpu.seconds': [10], 'copies.perMessage': [5] }), runs({ 'cpu.seconds': [20] }), opts);
+    const rows = compareFigures(runs({ 'cpu.seconds': [10], 'copies.perMessage': [5], 'decode.MBps': [1] }), runs({ 'cpu.seconds': [20], 'writes.perMessage': [1] }), opts);
     expect(row(rows, 'cpu.seconds').verdict).toBe('too few runs');
+    expect(failsGate(row(rows, 'cpu.seconds'))).toBe(false);
+    // A machine-independent figure the current tree no longer reports fails the gate; a new one, or a lost timing, does not.
     expect(row(rows, 'copies.perMessage').verdict).toBe('missing');
+    expect(failsGate(row(rows, 'copies.perMessage'))).toBe(true);
+    expect(failsGate(row(rows, 'writes.perMessage'))).toBe(false);
+    expect(failsGate(row(rows, 'decode.MBps'))).toBe(false);
+    expect(regressMarkdown(rows, 'test', opts, { baseline: 1, current: 1 })).toContain('**1 gated figure(s) no longer reported: copies.perMessage.**');
   });
 
   it('gates either every figure or only the machine-independent ones, and says which in the Markdown table', () => {
@@ -155,14 +164,37 @@ describe('rtmpbench regress (real figures runs, the codec suite)', () => {
     expect(worktrees()).toBe(before);
   }, 300_000);
 
+  it('removes the baseline worktree when stopped by SIGINT in the middle of the runs, and exits 130', async () => {
+    const worktrees = () => execFileSync('git', ['worktree', 'list', '--porcelain'], { cwd: PACKAGE_ROOT, encoding: 'utf8' });
+    const before = worktrees();
+    const child = spawn(process.execPath, [CLI, 'regress', '--baseline', 'HEAD', '--suite', 'micro', '--quick', '--repeat', '3', '--no-build'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const deadline = Date.now() + 180_000;
+    while (!/run 1\/3: current/.test(stderr) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(stderr).toMatch(/run 1\/3: current/);
+    const during = worktrees();
+    const root = /worktree (\S*rtmpbench-baseline-\S+)/.exec(during)?.[1];
+    expect(root).toBeDefined();
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(existsSync(root!)).toBe(false);
+    expect(worktrees()).toBe(before);
+  }, 240_000);
+
   it('refuses what it cannot use, before running anything (exit 2)', async () => {
     const notFigures = join(work, 'not-figures.json');
     writeFileSync(notFigures, '{"hello": 1}');
+    // One run as `npm run bench -- --suite micro --out FILE` writes it.
+    const oneRun = join(work, 'one-run.json');
+    writeFileSync(oneRun, JSON.stringify(readSamples(baseline).runs[0]));
     const cases: [string[], RegExp][] = [
       [['regress'], /give --baseline REF\|FILE/],
       [['regress', '--baseline', 'no-such-ref-xyz', '--no-build'], /neither a saved figures file nor a git ref/],
       [['regress', '--baseline', notFigures, '--no-build'], /is not an rtmpbench figures file/],
       [['regress', '--baseline', baseline, '--suite', 'macro', '--no-build'], /holds the micro figures only; run with --suite micro/],
+      [['regress', '--baseline', oneRun, '--no-build'], /holds the micro figures only; run with --suite micro/],
       [['regress', '--baseline', baseline, '--suite', 'tiny'], /--suite: "tiny" is not micro, macro or all/],
       [['regress', '--baseline', baseline, '--repeat', '0', '--threshold', 'x', '--confidence', '2', '--gate', 'some'], /--repeat: "0".*\n.*--threshold: "x".*\n.*--confidence: "2".*\n.*--gate: "some"/],
     ];
