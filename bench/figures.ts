@@ -135,7 +135,7 @@ async function macro(): Promise<void> {
   add({ name: 'macro.fanout.generatorCpuPer1000PlayerMin', value: round(out.generator.cpuSeconds / pm, 2), unit: 'CPU-s', better: 'lower', machineIndependent: false, description: 'generator CPU per 1000 player-minutes' });
   add({ name: 'macro.fanout.endToEndP99Ms', value: out.latencyMs.endToEnd.p99, unit: 'ms', better: 'lower', machineIndependent: false, description: 'end-to-end latency p99' });
   add({ name: 'macro.fanout.framesLost', value: out.frames.lost, unit: '', better: 'lower', machineIndependent: true, description: 'frames lost by players (must stay 0)' });
-  if (out.server?.io) add({ name: 'macro.fanout.serverWritesPerMessage', value: round(out.server.io.writes / out.server.io.messages, 4), unit: '', better: 'lower', machineIndependent: true, description: 'write calls per message the server hands to sockets (1 when every message is its own write)' });
+  if (out.server?.io) add({ name: 'macro.fanout.serverWritesPerMessage', value: round(out.server.io.writes / out.server.io.messages, 4), unit: '', better: 'lower', machineIndependent: false, description: 'write calls per message the server hands to sockets (1 when every message is its own write; below 1 when reads bring several messages, which depends on timing)' });
   // Fan-in: publishers at a high bit rate, one player each.
   const inn = await run({ name: 'figures-fanin', streams: quick ? 8 : 16, publishers: { videoBitrate: '2.5m', audioBitrate: '128k' }, players: { perStream: 1 } });
   const ingestGB = inn.throughput.bytesSent / 1e9;

@@ -17,6 +17,7 @@ interface ServeFlags {
   mergeWriteMs?: string;
   tcpNodelay?: string;
   sharedReads?: string;
+  batchReads?: string;
   statsPort?: string;
   statsHost?: string;
   maxConnections?: string;
@@ -64,6 +65,7 @@ export function flagsToSettings(f: ServeFlags): { settings: ServerConfigInput; p
   int('mergeWriteMs', '--merge-write-ms');
   if (f.tcpNodelay !== undefined) convert('tcpNodelay', () => parseOnOff('--tcp-nodelay', f.tcpNodelay!));
   if (f.sharedReads !== undefined) convert('sharedReads', () => parseOnOff('--shared-reads', f.sharedReads!));
+  if (f.batchReads !== undefined) convert('batchReads', () => parseOnOff('--batch-reads', f.batchReads!));
   int('statsPort', '--stats-port');
   if (f.statsHost !== undefined) out.statsHost = f.statsHost;
   int('maxConnections', '--max-connections');
@@ -95,6 +97,7 @@ export function registerServe(program: Command): void {
     .option('--disconnect-grace-ms <ms>', 'with --backpressure disconnect: time over the bound before closing (default 1000)')
     .option('--merge-write-ms <ms>', 'flush each player at most every N ms as one vectored write; 0 = at once (default 0)')
     .option('--tcp-nodelay <on|off>', 'TCP_NODELAY on peer sockets: on sends each write at once, off lets the kernel coalesce (default on)')
+    .option('--batch-reads <on|off>', 'what one read of a publisher brings goes to each player as one write, with no added delay (default on; off: a write per message)')
     .option('--shared-reads <on|off>', 'plain connections read into one shared buffer instead of a new buffer per read (default on)')
     .option('--stats-port <port>', 'HTTP port for GET /stats (JSON) and GET /metrics (Prometheus); off by default')
     .option('--stats-host <host>', 'address of the stats endpoint (default: --host)')

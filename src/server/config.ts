@@ -45,6 +45,12 @@ export const serverConfigSchema = z
      * major GCs under heavy ingest); off gives every read its own buffer, as Node does.
      */
     sharedReads: z.boolean().default(true),
+    /**
+     * Messages decoded from one read of a publisher go to each player as one write, at the end
+     * of that read: no added delay, and fewer writes exactly when the server falls behind (the
+     * kernel then hands over several messages per read). Off: one write per message.
+     */
+    batchReads: z.boolean().default(true),
     /** Flush each player at most every N ms as one vectored write; 0 writes at once. */
     mergeWriteMs: z.number().int().min(0).max(1000).default(0),
     /** HTTP port for /stats and /metrics; off when absent. */

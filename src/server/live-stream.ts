@@ -14,8 +14,10 @@ export const FANOUT_STREAM_ID = 1;
 
 export interface StreamSettings {
   chunkSize: number;
-  /** Merged writes: media waits for `flushBatch()` and goes out as one buffer per tick. */
+  /** Media waits for `flushBatch()` and goes out as one buffer: every tick (merged writes) or after each read. */
   batched: boolean;
+  /** Batches are flushed at the end of each read of the publisher (none is pending between reads). */
+  flushPerRead: boolean;
   gopCache: boolean;
   gopCacheMaxFrames: number;
   gopCacheMaxBytes: number;
@@ -174,7 +176,7 @@ export class LiveStream {
       payload = rewritten;
       typeId = MSG_DATA_AMF0;
     }
-    if (cls !== MessageClass.CONFIG && this.players.length === 0 && !this.settings.batched) {
+    if (cls !== MessageClass.CONFIG && this.players.length === 0 && (!this.settings.batched || (this.settings.flushPerRead && this.pending.length === 0))) {
       // Nobody to send to: keep the frame for the GOP cache as it came, encode it if someone joins.
       const gop = this.gop;
       if (gop === null || !gop.wants(cls)) return false;

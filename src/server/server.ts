@@ -96,7 +96,8 @@ export class RtmpServer {
     this.pool = new BufferPool({ maxHeldBytes: config.poolMaxBytes });
     this.registry = new StreamRegistry({
       chunkSize: config.chunkSize,
-      batched: config.mergeWriteMs > 0,
+      batched: config.mergeWriteMs > 0 || config.batchReads,
+      flushPerRead: config.mergeWriteMs === 0 && config.batchReads,
       gopCache: config.gopCache,
       gopCacheMaxFrames: config.gopCacheMaxFrames,
       gopCacheMaxBytes: config.gopCacheMaxBytes,

@@ -100,8 +100,10 @@ export class Session {
   private connected = false;
   private nextStreamId = 1;
   private readonly netStreams = new Map<number, NetStreamRole>();
+  private readonly flushPerRead: boolean;
 
   constructor(socket: Socket, ctx: SessionContext) {
+    this.flushPerRead = ctx.config.mergeWriteMs === 0 && ctx.config.batchReads;
     this.socket = socket;
     this.ctx = ctx;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
@@ -183,6 +185,7 @@ export class Session {
     this.lastReceiveMs = performance.now();
     if (this.state === 'open') {
       this.reader.push(data);
+      if (this.flushPerRead && this.role === 'publisher') this.flushPublished();
       return;
     }
     if (this.state !== 'handshake' || this.handshake === null) return;
@@ -202,6 +205,11 @@ export class Session {
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
     if (step.remainder !== null) this.reader.push(step.remainder);
+  }
+
+  /** What this read brought for the streams this session publishes goes out now (batched reads). */
+  private flushPublished(): void {
+    for (const r of this.netStreams.values()) if (r.role === 'publisher') r.stream.flushBatch();
   }
 
   private onMessage(m: RtmpMessage): void {

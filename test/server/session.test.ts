@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ClientConnection } from '../../src/client/connection.js';
+import { Publisher } from '../../src/client/publisher.js';
+import { SyntheticSource } from '../../src/media/synthetic.js';
+import { monotonicUs } from '../../src/media/timing-mark.js';
 import { Player } from '../../src/client/player.js';
 import { parseRtmpUrl } from '../../src/client/url.js';
 import { parseData } from '../../src/protocol/commands.js';
@@ -303,6 +306,39 @@ describe('connection upkeep', () => {
         expect(stats.io.messages).toBeGreaterThanOrEqual(2 * 45);
         expect(stats.process.gc).toMatchObject({ minor: expect.any(Number), major: expect.any(Number), ms: expect.any(Number) });
         pub.stop(true);
+        for (const p of players) p.player.close();
+      } finally {
+        await srv.close();
+      }
+    });
+  }
+
+  for (const batchReads of [true, false]) {
+    it(`with batch reads ${batchReads ? 'on, sends what one read of the publisher brought as one write per player' : 'off, writes each message on its own'}, every frame in order`, async () => {
+      const srv = await startServer({ batchReads });
+      try {
+        const players = await Promise.all([1, 2].map(() => play(srv.url(), 'br')));
+        const publisher = await Publisher.open({ url: srv.url(), streamName: 'br', source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }) });
+        // Bursts of 100 ms of media written at once: in this process the server reads each burst in one go.
+        const startUs = monotonicUs();
+        publisher.start(startUs);
+        const before = srv.server.getStats().io;
+        for (let i = 1; i <= 10; i++) {
+          publisher.pump(startUs + i * 100_000 - 1);
+          await new Promise((r) => setTimeout(r, 30));
+        }
+        for (const p of players) await waitFor(() => p.seqs.length === 30, 5000, '30 frames');
+        for (const p of players) {
+          expect(p.seqs).toEqual(range(0, 30));
+          expect(p.player.counters).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
+        }
+        const io = srv.server.getStats().io;
+        const messages = io.messages - before.messages;
+        const writes = io.writes - before.writes;
+        expect(messages).toBeGreaterThanOrEqual(2 * (30 + 40));
+        if (batchReads) expect(writes).toBeLessThanOrEqual(messages / 3);
+        else expect(writes).toBeGreaterThanOrEqual(messages * 0.9);
+        publisher.stop();
         for (const p of players) p.player.close();
       } finally {
         await srv.close();
