@@ -12,6 +12,13 @@
  */
 import { Bench } from 'tinybench';
 import { BufferPool } from '../src/buffers/buffer-pool.js';
+import { Player } from '../src/client/player.js';
+import { Publisher } from '../src/client/publisher.js';
+import { parseRtmpUrl } from '../src/client/url.js';
+import { SyntheticSource } from '../src/media/synthetic.js';
+import { monotonicUs } from '../src/media/timing-mark.js';
+import { resolveServerConfig } from '../src/server/config.js';
+import { RtmpServer } from '../src/server/server.js';
 import { resolveScenario, type ScenarioInput } from '../src/load/scenario.js';
 import { runScenario } from '../src/load/orchestrator.js';
 import type { RunSummary } from '../src/load/summary.js';
@@ -121,6 +128,39 @@ async function micro(): Promise<void> {
   add({ name: 'amf0.connect.decode.us', value: round(mean('amf0') * 1000, 3), unit: 'µs', better: 'lower', machineIndependent: false, description: 'decoding an FMLE connect command' });
 }
 
+/**
+ * Write calls per message on the server's fan-out path, exactly: the server in this process,
+ * 20 players, and a publisher that writes 100 ms of media at a time. The server cannot read
+ * before the burst is written (one thread), so each burst arrives in one read, whatever the
+ * machine: 1 write per message per player without batched reads, 1 per burst with them.
+ */
+async function serverWrites(): Promise<void> {
+  const server = new RtmpServer(resolveServerConfig({ port: 0, logLevel: 'error' }));
+  const { port } = await server.listen();
+  try {
+    const url = parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`);
+    let frames = 0;
+    const players = await Promise.all(Array.from({ length: 20 }, () => Player.open({ url, streamName: 'w', onVideo: () => frames++ })));
+    const publisher = await Publisher.open({ url, streamName: 'w', source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }) });
+    const before = { ...server.getStats().io };
+    const startUs = monotonicUs();
+    publisher.start(startUs);
+    for (let i = 1; i <= 20; i++) {
+      publisher.pump(startUs + i * 100_000 - 1);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const deadline = Date.now() + 10_000;
+    while (frames < 20 * 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (frames !== 20 * 60) throw new Error(`server writes: players got ${frames} of ${20 * 60} frames`);
+    const io = server.getStats().io;
+    add({ name: 'server.burst.writesPerMessage', value: round((io.writes - before.writes) / (io.messages - before.messages), 4), unit: '', better: 'lower', machineIndependent: true, description: 'write calls per message to 20 in-process players when each read of the publisher brings 100 ms of media (exact)' });
+    publisher.stop();
+    for (const p of players) p.close();
+  } finally {
+    await server.close(200);
+  }
+}
+
 async function macro(): Promise<void> {
   const durationS = quick ? 8 : 15;
   const run = async (input: ScenarioInput): Promise<RunSummary> => {
@@ -153,7 +193,10 @@ function round(v: number, digits = 2): number {
   return Math.round(v * f) / f;
 }
 
-if (suite !== 'macro') await micro();
+if (suite !== 'macro') {
+  await micro();
+  await serverWrites();
+}
 if (suite !== 'micro') await macro();
 const result: FiguresRun = { schemaVersion: 1, kind: 'rtmpbench-figures', env: environment(), quick, suite, figures };
 if (asJson) {
