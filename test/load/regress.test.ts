@@ -127,8 +127,12 @@ describe('rtmpbench regress (real figures runs, the codec suite)', () => {
       expect(r.stdout).toContain('**No significant regression.**');
       expect(r.code).toBe(0);
       const rows = read(json).rows.filter((x) => x.machineIndependent);
-      expect(rows.length).toBeGreaterThanOrEqual(5);
-      for (const x of rows) expect(x, x.name).toMatchObject({ verdict: 'no significant change', changePercent: 0 });
+      expect(rows.length).toBeGreaterThanOrEqual(6);
+      for (const x of rows) expect(failsGate(x), x.name).toBe(false);
+      // The codec's counts are pure functions of the input: equal to the last digit.
+      for (const x of rows.filter((r) => r.name.startsWith('codec.'))) expect(x, x.name).toMatchObject({ verdict: 'no significant change', changePercent: 0 });
+      // The server's write count depends on reads the test arranges, not on speed: within the threshold at most.
+      expect(['no significant change', 'within threshold']).toContain(row(rows, 'server.burst.writesPerMessage').verdict);
     }
   }, 300_000);
 
