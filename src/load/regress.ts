@@ -100,12 +100,13 @@ export function compareFigures(baseline: readonly FiguresRun[], current: readonl
       out.push({ ...base, baselineMean: a.length ? mean(a) : null, currentMean: b.length ? mean(b) : null, changePercent: null, changeLow: null, changeHigh: null, p: null, verdict: 'missing' });
       continue;
     }
-    const ma = mean(a);
-    const mb = mean(b);
-    const pct = (d: number) => (ma === 0 ? (d === 0 ? 0 : null) : (d / Math.abs(ma)) * 100);
     // Exact figures (every run gives the same value on each side) need no test. Compared as
-    // values: the standard deviation of equal floats need not come out as exactly 0.
+    // values: neither the mean nor the standard deviation of equal floats need come out exact
+    // (the mean of three 0.2 is 0.20000000000000004).
     const exact = a.every((v) => v === a[0]) && b.every((v) => v === b[0]);
+    const ma = exact ? a[0]! : mean(a);
+    const mb = exact ? b[0]! : mean(b);
+    const pct = (d: number) => (ma === 0 ? (d === 0 ? 0 : null) : (d / Math.abs(ma)) * 100);
     let p: number | null;
     let low: number | null;
     let high: number | null;
