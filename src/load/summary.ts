@@ -40,20 +40,8 @@ export interface RunSummary {
   /** Part of the run the statistics cover (after warm-up). */
   measuredMs: number;
   sessions: { publishers: SessionCounts; players: SessionCounts; playerMinutes: number };
-  throughput: {
-    /** Bytes publishers wrote (chunk headers included). */
-    bytesSent: number;
-    /** Bytes players read (chunk headers included). */
-    bytesReceived: number;
-    /** Audio/video payload bytes players received. */
-    mediaBytesReceived: number;
-    /** Bytes players wrote (commands, acknowledgements, pongs). */
-    playerBytesSent: number;
-    /** Bytes publishers read (replies, acknowledgements, pings). */
-    publisherBytesReceived: number;
-    framesSent: number;
-    framesReceived: number;
-    audioFramesReceived: number;
+  /** The byte and frame counters of every shard, summed (see ShardCounters), and the received rate. */
+  throughput: Pick<ShardCounters, 'bytesSent' | 'bytesReceived' | 'mediaBytesReceived' | 'playerBytesSent' | 'publisherBytesReceived' | 'framesSent' | 'framesReceived' | 'audioFramesReceived'> & {
     mbpsReceived: number;
   };
   latencyMs: Record<MetricName, LatencySummary>;

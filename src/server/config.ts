@@ -85,6 +85,11 @@ export const serverConfigSchema = z
 export type ServerConfig = z.output<typeof serverConfigSchema>;
 export type ServerConfigInput = z.input<typeof serverConfigSchema>;
 
+/** Batched reads apply: publishers' reads are flushed to players as they end (no merge timer). */
+export function flushesPerRead(c: Pick<ServerConfig, 'mergeWriteMs' | 'batchReads'>): boolean {
+  return c.mergeWriteMs === 0 && c.batchReads;
+}
+
 /** Formats zod issues as one line each: `path: message`. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string[] {
   return issues.map((i) => {

@@ -4,7 +4,7 @@ import { constants, PerformanceObserver } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { BufferPool, type BufferPoolStats } from '../buffers/buffer-pool.js';
 import { UsageError } from '../protocol/errors.js';
-import type { ServerConfig } from './config.js';
+import { flushesPerRead, type ServerConfig } from './config.js';
 import type { StreamStats } from './live-stream.js';
 import { createLogger, type Logger } from './logger.js';
 import type { DropCounters, IoCounters } from './send-queue.js';
@@ -97,7 +97,7 @@ export class RtmpServer {
     this.registry = new StreamRegistry({
       chunkSize: config.chunkSize,
       batched: config.mergeWriteMs > 0 || config.batchReads,
-      flushPerRead: config.mergeWriteMs === 0 && config.batchReads,
+      flushPerRead: flushesPerRead(config),
       gopCache: config.gopCache,
       gopCacheMaxFrames: config.gopCacheMaxFrames,
       gopCacheMaxBytes: config.gopCacheMaxBytes,

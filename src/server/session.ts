@@ -43,7 +43,7 @@ import { splitAggregate } from '../protocol/decode.js';
 import { isRtmpError, type RtmpError } from '../protocol/errors.js';
 import { ServerHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
-import type { ServerConfig } from './config.js';
+import { flushesPerRead, type ServerConfig } from './config.js';
 import type { LiveStream, PlayerBinding } from './live-stream.js';
 import type { Logger } from './logger.js';
 import { SendQueue, type IoCounters } from './send-queue.js';
@@ -103,7 +103,7 @@ export class Session {
   private readonly flushPerRead: boolean;
 
   constructor(socket: Socket, ctx: SessionContext) {
-    this.flushPerRead = ctx.config.mergeWriteMs === 0 && ctx.config.batchReads;
+    this.flushPerRead = flushesPerRead(ctx.config);
     this.socket = socket;
     this.ctx = ctx;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
