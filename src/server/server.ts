@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import tls from 'node:tls';
-import { BufferPool, type BufferPoolStats } from '../buffers/buffer-pool.js';
+import { BufferPool } from '../buffers/buffer-pool.js';
 import { UsageError } from '../protocol/errors.js';
+import { closeReason, formatCloseReason, type CloseKind, type CloseReason } from './close-reason.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
-import type { StreamStats } from './live-stream.js';
 import { createLogger, type Logger } from './logger.js';
-import type { DropCounters, IoCounters } from './send-queue.js';
+import type { IoCounters } from './send-queue.js';
+import type { PlayerStats, ServerStats } from './server-stats.js';
 import { Session, type SessionContext } from './session.js';
 import { StatsHttpServer } from './stats-http.js';
 import { adoptWithSharedReads, SHARED_READ_BYTES } from './shared-reads.js';
@@ -17,40 +18,7 @@ import { StreamRegistry } from './stream-registry.js';
 const SOCKET_HIGH_WATER_MARK = 64 * 1024;
 const SWEEP_INTERVAL_MS = 1000;
 
-export interface PlayerStats {
-  session: number;
-  stream: string;
-  remote: string;
-  queuedBytes: number;
-  messagesSent: number;
-  bytesOut: number;
-  drops: DropCounters;
-}
-
-export interface ServerStats {
-  uptimeSeconds: number;
-  settings: Pick<ServerConfig, 'chunkSize' | 'gopCache' | 'backpressure' | 'maxQueuedBytes' | 'mergeWriteMs'>;
-  connections: { open: number; accepted: number; rejected: number; closedByReason: Record<string, number> };
-  publishers: number;
-  players: number;
-  bytesIn: number;
-  bytesOut: number;
-  drops: DropCounters;
-  gopCacheBytes: number;
-  streams: StreamStats[];
-  playerDetails: PlayerStats[];
-  pool: BufferPoolStats;
-  /** Write calls (a corked batch is one) and the media/control messages in them, since the start. */
-  io: IoCounters;
-  process: {
-    /** Garbage collections since the server started, by kind, and their total time. */
-    gc: { minor: number; major: number; incremental: number; ms: number };
-    cpuSeconds: number;
-    rssBytes: number;
-    maxRssBytes: number;
-    heapUsedBytes: number;
-  };
-}
+export type { PlayerStats, ServerStats } from './server-stats.js';
 
 export interface ListenAddresses {
   host: string;
@@ -77,7 +45,7 @@ export class RtmpServer {
   private readonly startedAtMs = performance.now();
   private accepted = 0;
   private rejected = 0;
-  private readonly closedByReason: Record<string, number> = {};
+  private readonly closedByReason: Partial<Record<CloseKind, number>> = {};
   private closedBytesIn = 0;
   private closedBytesOut = 0;
   private closing: Promise<void> | null = null;
@@ -198,7 +166,7 @@ export class RtmpServer {
     return session;
   }
 
-  private onSessionClosed(session: Session, reason: string): void {
+  private onSessionClosed(session: Session, reason: CloseReason): void {
     if (!this.sessions.delete(session)) return;
     const socket = session.socket;
     if (!socket.destroyed) {
@@ -207,10 +175,10 @@ export class RtmpServer {
     }
     this.closedBytesIn += session.bytesIn();
     this.closedBytesOut += session.bytesOut();
-    const kind = reason.split(':')[0]!;
+    const kind = reason.kind;
     this.closedByReason[kind] = (this.closedByReason[kind] ?? 0) + 1;
     const level = kind === 'peer-closed' || kind === 'shutdown' ? 'debug' : 'info';
-    this.logger[level]('connection closed', { session: session.id, remote: session.remote, role: session.role, reason });
+    this.logger[level]('connection closed', { session: session.id, remote: session.remote, role: session.role, reason: formatCloseReason(reason) });
   }
 
   /** Closes peers that went quiet: no bytes for idleTimeoutMs, or a publisher without media. */
@@ -219,12 +187,12 @@ export class RtmpServer {
     const idle = this.config.idleTimeoutMs;
     for (const s of this.sessions) {
       if (now - s.lastReceiveMs > idle) {
-        s.close(`idle: nothing received for ${idle} ms`);
+        s.close(closeReason('idle', `nothing received for ${idle} ms`));
         continue;
       }
       const published = s.publishedStream();
       if (published !== null && now - published.lastMediaAtMs > idle) {
-        s.close(`publisher-idle: no media for ${idle} ms`);
+        s.close(closeReason('publisher-idle', `no media for ${idle} ms`));
       }
     }
   }
@@ -310,7 +278,7 @@ export class RtmpServer {
       this.gcObserver?.disconnect();
       const closed = Promise.all(this.servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
       for (const stream of this.registry.values()) stream.stopPublishing();
-      for (const s of this.sessions) s.close('shutdown', true);
+      for (const s of this.sessions) s.close(closeReason('shutdown'), true);
       const deadline = Date.now() + drainMs;
       while (this.draining.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const socket of this.draining) socket.destroy();

@@ -44,6 +44,7 @@ import { isRtmpError, type RtmpError } from '../protocol/errors.js';
 import { ServerHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
+import { closeReason, type CloseReason } from './close-reason.js';
 import type { LiveStream, PlayerBinding } from './live-stream.js';
 import type { Logger } from './logger.js';
 import { SendQueue, type IoCounters } from './send-queue.js';
@@ -56,7 +57,7 @@ export interface SessionContext {
   readonly logger: Logger;
   readonly registry: StreamRegistry;
   readonly io: IoCounters;
-  onClose(session: Session, reason: string): void;
+  onClose(session: Session, reason: CloseReason): void;
 }
 
 /** Most NetStreams one connection may create. */
@@ -113,7 +114,7 @@ export class Session {
       maxQueuedBytes: cfg.maxQueuedBytes,
       disconnectGraceMs: cfg.disconnectGraceMs,
       merge: cfg.mergeWriteMs > 0,
-      onOverflow: (bytes) => this.close(`slow-player: ${bytes} bytes queued over the ${cfg.maxQueuedBytes}-byte bound`),
+      onOverflow: (bytes) => this.close(closeReason('slow-player', `${bytes} bytes queued over the ${cfg.maxQueuedBytes}-byte bound`)),
       onDrop: (msg) => this.playedStream()?.countDrop(msg),
       pendingConfig: () => this.playedStream()?.configMessages() ?? [],
       io: ctx.io,
@@ -127,7 +128,7 @@ export class Session {
       // Reads may come in one buffer reused for every read (shared reads): nothing is kept as a view.
       { allocator: ctx.pool, maxMessageBytes: cfg.maxMessageBytes, maxChunkStreams: cfg.maxChunkStreams, reusedReadBuffers: true },
     );
-    this.handshakeTimer = setTimeout(() => this.close(`handshake-timeout: not complete after ${cfg.handshakeTimeoutMs} ms`), cfg.handshakeTimeoutMs);
+    this.handshakeTimer = setTimeout(() => this.close(closeReason('handshake-timeout', `not complete after ${cfg.handshakeTimeoutMs} ms`)), cfg.handshakeTimeoutMs);
     // Reads in buffers of their own (TLS, or shared reads off); shared reads come through receive().
     socket.on('data', (data: Buffer) => {
       if (this.state === 'closed') return;
@@ -137,9 +138,9 @@ export class Session {
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // A peer that hung up while we wrote (EPIPE, ECONNRESET) simply closed the connection.
       const gone = err.code === 'EPIPE' || err.code === 'ECONNRESET';
-      this.close(gone ? `peer-closed: ${err.code}` : `socket-error: ${err.message}`);
+      this.close(gone ? closeReason('peer-closed', err.code) : closeReason('socket-error', err.message));
     });
-    socket.on('close', () => this.close('peer-closed'));
+    socket.on('close', () => this.close(closeReason('peer-closed')));
   }
 
   /** Bytes from the peer in a buffer that is reused after this call (shared reads). */
@@ -333,7 +334,7 @@ export class Session {
   }
 
   /** Sends an error status and closes: the peer learns why before the connection drops. */
-  private reject(streamId: number, info: StatusInfo, reason: string): void {
+  private reject(streamId: number, info: StatusInfo, reason: CloseReason): void {
     this.sendControl(onStatusCommand(streamId, info));
     this.queue.flush();
     this.close(reason, true);
@@ -343,18 +344,18 @@ export class Session {
     const raw = typeof c.args[0] === 'string' ? c.args[0] : '';
     const { name, query } = splitQuery(raw);
     if (!this.connected || name.length === 0 || streamId === 0 || this.netStreams.has(streamId)) {
-      this.reject(streamId, { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `cannot publish "${raw}" on stream ${streamId}` }, 'bad-publish');
+      this.reject(streamId, { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `cannot publish "${raw}" on stream ${streamId}` }, closeReason('bad-publish'));
       return;
     }
     if (!this.tokenAccepted(this.ctx.config.publishToken, query)) {
-      this.reject(streamId, { level: 'error', code: Status.PUBLISH_UNAUTHORIZED, description: 'publish token missing or wrong' }, 'publish-unauthorized');
+      this.reject(streamId, { level: 'error', code: Status.PUBLISH_UNAUTHORIZED, description: 'publish token missing or wrong' }, closeReason('publish-unauthorized'));
       return;
     }
     const key = `${this.app}/${name}`;
     const stream = this.ctx.registry.getOrCreate(key);
     if (stream.publishing) {
       this.ctx.registry.releaseIfIdle(stream);
-      this.reject(streamId, { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `${key} is already being published` }, 'duplicate-publisher');
+      this.reject(streamId, { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `${key} is already being published` }, closeReason('duplicate-publisher'));
       return;
     }
     this.netStreams.set(streamId, { role: 'publisher', stream, binding: null });
@@ -369,11 +370,11 @@ export class Session {
     const raw = typeof c.args[0] === 'string' ? c.args[0] : '';
     const { name, query } = splitQuery(raw);
     if (!this.connected || name.length === 0 || streamId === 0 || this.netStreams.has(streamId)) {
-      this.reject(streamId, { level: 'error', code: Status.PLAY_FAILED, description: `cannot play "${raw}" on stream ${streamId}` }, 'bad-play');
+      this.reject(streamId, { level: 'error', code: Status.PLAY_FAILED, description: `cannot play "${raw}" on stream ${streamId}` }, closeReason('bad-play'));
       return;
     }
     if (!this.tokenAccepted(this.ctx.config.playToken, query)) {
-      this.reject(streamId, { level: 'error', code: Status.PLAY_UNAUTHORIZED, description: 'play token missing or wrong' }, 'play-unauthorized');
+      this.reject(streamId, { level: 'error', code: Status.PLAY_UNAUTHORIZED, description: 'play token missing or wrong' }, closeReason('play-unauthorized'));
       return;
     }
     const key = `${this.app}/${name}`;
@@ -415,16 +416,17 @@ export class Session {
     shared.release();
   }
 
-  private describe(e: unknown): string {
-    if (isRtmpError(e)) return `${(e as RtmpError).code}: ${(e as RtmpError).message}`;
-    return `internal-error: ${(e as Error)?.message ?? String(e)}`;
+  /** A protocol or limit error closes the connection under its code; anything else is ours. */
+  private describe(e: unknown): CloseReason {
+    if (isRtmpError(e)) return closeReason((e as RtmpError).code, (e as RtmpError).message);
+    return closeReason('internal-error', (e as Error)?.message ?? String(e));
   }
 
   /**
    * Closes the connection once, releasing everything it holds. `graceful` lets queued bytes
    * (a rejection status, end-of-stream) reach the peer first.
    */
-  close(reason: string, graceful = false): void {
+  close(reason: CloseReason, graceful = false): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);

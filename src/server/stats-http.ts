@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ServerStats } from './server.js';
+import type { ServerStats } from './server-stats.js';
 
 /**
  * GET /stats: the server's stats as JSON. GET /metrics: the same in Prometheus text format

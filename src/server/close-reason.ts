@@ -1,0 +1,45 @@
+import type { ErrorCode } from '../protocol/errors.js';
+
+/**
+ * Why the server closed a connection. The kind is public: it is what `/stats` counts in
+ * `connections.closedByReason` and what run summaries report, so each kind keeps its spelling.
+ * Connections closed for a protocol or limit error are counted by the error's code.
+ */
+export const CLOSE_KINDS = [
+  /** The peer hung up (or reset the connection while we wrote). */
+  'peer-closed',
+  'socket-error',
+  'handshake-timeout',
+  /** Nothing received for the idle timeout. */
+  'idle',
+  /** A publisher that sent no media for the idle timeout. */
+  'publisher-idle',
+  /** A player that stayed over its queue bound (policy `disconnect`). */
+  'slow-player',
+  'bad-publish',
+  'bad-play',
+  'publish-unauthorized',
+  'play-unauthorized',
+  'duplicate-publisher',
+  /** The server is stopping. */
+  'shutdown',
+  /** A bug of ours surfaced while handling this connection. */
+  'internal-error',
+] as const;
+
+export type CloseKind = (typeof CLOSE_KINDS)[number] | ErrorCode;
+
+export interface CloseReason {
+  readonly kind: CloseKind;
+  /** What was seen, for the log line (may be empty). */
+  readonly detail: string;
+}
+
+export function closeReason(kind: CloseKind, detail = ''): CloseReason {
+  return { kind, detail };
+}
+
+/** `kind: detail`, or the kind alone: the form log lines show. */
+export function formatCloseReason(r: CloseReason): string {
+  return r.detail === '' ? r.kind : `${r.kind}: ${r.detail}`;
+}

@@ -1,0 +1,47 @@
+import type { BufferPoolStats } from '../buffers/buffer-pool.js';
+import type { ServerConfig } from './config.js';
+import type { StreamStats } from './live-stream.js';
+import type { DropCounters, IoCounters } from './send-queue.js';
+
+/** One player in `/stats`. */
+export interface PlayerStats {
+  session: number;
+  stream: string;
+  remote: string;
+  queuedBytes: number;
+  messagesSent: number;
+  bytesOut: number;
+  drops: DropCounters;
+}
+
+/** What `GET /stats` returns (and `RtmpServer.getStats()`): the server's state and counters. */
+export interface ServerStats {
+  uptimeSeconds: number;
+  settings: Pick<ServerConfig, 'chunkSize' | 'gopCache' | 'backpressure' | 'maxQueuedBytes' | 'mergeWriteMs'>;
+  connections: {
+    open: number;
+    accepted: number;
+    rejected: number;
+    /** Connections closed since the start, by close kind (a `CloseKind`; JSON readers may meet kinds they do not know). */
+    closedByReason: Record<string, number>;
+  };
+  publishers: number;
+  players: number;
+  bytesIn: number;
+  bytesOut: number;
+  drops: DropCounters;
+  gopCacheBytes: number;
+  streams: StreamStats[];
+  playerDetails: PlayerStats[];
+  pool: BufferPoolStats;
+  /** Write calls (a corked batch is one) and the media/control messages in them, since the start. */
+  io: IoCounters;
+  process: {
+    /** Garbage collections since the server started, by kind, and their total time. */
+    gc: { minor: number; major: number; incremental: number; ms: number };
+    cpuSeconds: number;
+    rssBytes: number;
+    maxRssBytes: number;
+    heapUsedBytes: number;
+  };
+}
