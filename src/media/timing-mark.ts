@@ -101,6 +101,88 @@ export function readMark(payload: Buffer, dataOffset: number, codec: MarkCodec, 
   return true;
 }
 
+/** The most NAL units looked at before a frame's first coded slice when searching for the mark. */
+const MAX_NALS_BEFORE_MARK = 16;
+const AVC_NAL_SEI = 6;
+const HEVC_NAL_PREFIX_SEI = 39;
+/** HEVC NAL unit types below this are coded slices (VCL). */
+const HEVC_FIRST_NON_VCL = 32;
+const START_CODE = Buffer.from([0, 0, 1]);
+
+/**
+ * Reads the mark from the NAL unit whose header byte is at `nal` (the unit ends at or after
+ * `end`; bytes past `end` are not looked at). Returns false when the unit is not a mark.
+ */
+function readMarkNal(buf: Buffer, nal: number, end: number, codec: MarkCodec, out: TimingMark): boolean {
+  const b0 = buf[nal]!;
+  let p: number;
+  if (codec === 'avc') {
+    if ((b0 & 0x1f) !== AVC_NAL_SEI) return false;
+    p = nal + 1;
+  } else {
+    if (((b0 >>> 1) & 0x3f) !== HEVC_NAL_PREFIX_SEI) return false;
+    p = nal + 2;
+  }
+  if (p + 2 + SEI_PAYLOAD_SIZE > end) return false;
+  if (buf[p] !== SEI_PAYLOAD_TYPE_USER_DATA_UNREGISTERED || buf[p + 1] !== SEI_PAYLOAD_SIZE) return false;
+  const u = p + 2;
+  for (let i = 0; i < MARK_UUID.length; i++) if (buf[u + i] !== MARK_UUID[i]) return false;
+  const d = u + MARK_UUID.length;
+  out.intendedUs = read7(buf, d, TIME_BYTES);
+  out.sentUs = read7(buf, d + TIME_BYTES, TIME_BYTES);
+  out.seq = read7(buf, d + 2 * TIME_BYTES, SEQ_BYTES);
+  return true;
+}
+
+/** Whether the NAL unit with header byte `b0` is a coded slice (the mark precedes them). */
+export function isCodedSliceNal(b0: number, codec: MarkCodec): boolean {
+  if (codec === 'avc') {
+    const t = b0 & 0x1f;
+    return t >= 1 && t <= 5;
+  }
+  return ((b0 >>> 1) & 0x3f) < HEVC_FIRST_NON_VCL;
+}
+
+/**
+ * Finds the mark in an Annex B access unit (`buf[start, end)`, NAL units behind 00 00 01 start
+ * codes), as MPEG-TS carries video: after an access unit delimiter and parameter sets a remuxer
+ * may have put first, and before the first coded slice. The mark has no zero bytes, so no
+ * emulation prevention can have changed it. Fills `out`; allocates nothing.
+ */
+export function findMarkAnnexB(buf: Buffer, start: number, end: number, codec: MarkCodec, out: TimingMark): boolean {
+  let i = start;
+  for (let n = 0; n < MAX_NALS_BEFORE_MARK; n++) {
+    const sc = buf.indexOf(START_CODE, i);
+    if (sc < 0) return false;
+    const nal = sc + 3;
+    if (nal >= end) return false;
+    if (readMarkNal(buf, nal, end, codec, out)) return true;
+    if (isCodedSliceNal(buf[nal]!, codec)) return false;
+    i = nal + 1;
+  }
+  return false;
+}
+
+/**
+ * Finds the mark among length-prefixed NAL units (`buf[start, end)`, `lengthSize` of 1, 2 or 4
+ * bytes, as FLV tags and MP4 samples carry video), before the first coded slice. `end` may cut
+ * the last unit short (a kept prefix of a sample). Fills `out`; allocates nothing.
+ */
+export function findMarkLengthPrefixed(buf: Buffer, start: number, end: number, lengthSize: number, codec: MarkCodec, out: TimingMark): boolean {
+  let o = start;
+  for (let n = 0; n < MAX_NALS_BEFORE_MARK && o + lengthSize < end; n++) {
+    let len = 0;
+    for (let k = 0; k < lengthSize; k++) len = len * 256 + buf[o + k]!;
+    const nal = o + lengthSize;
+    o = nal + len;
+    if (len === 0) continue;
+    const nalEnd = o < end ? o : end;
+    if (readMarkNal(buf, nal, nalEnd, codec, out)) return true;
+    if (isCodedSliceNal(buf[nal]!, codec)) return false;
+  }
+  return false;
+}
+
 /**
  * Offset from this thread's performance.now() (which starts at the thread's own time origin)
  * to the host's monotonic clock. Both read the same clock (libuv's uv_hrtime), so the offset

@@ -23,6 +23,16 @@ export const ERROR_CODES = {
   RTMP_ERR_COMMAND_MALFORMED: 'command message is malformed',
   RTMP_ERR_TAG_TRUNCATED: 'audio/video tag header is truncated',
   RTMP_ERR_INVALID_ARGUMENT: 'invalid argument',
+  RTMP_ERR_FLV_HEADER: 'FLV stream does not start with an FLV header',
+  RTMP_ERR_FLV_TAG: 'FLV tag header is malformed',
+  RTMP_ERR_NAL_MALFORMED: 'NAL unit lengths run past the end of the frame',
+  RTMP_ERR_CODEC_CONFIG: 'codec configuration record is malformed or unsupported',
+  RTMP_ERR_TS_SYNC: 'MPEG-TS packet does not start with the sync byte',
+  RTMP_ERR_TS_MALFORMED: 'MPEG-TS table or PES header is malformed',
+  RTMP_ERR_MP4_MALFORMED: 'MP4 box is malformed or truncated',
+  RTMP_ERR_MP4_UNSUPPORTED: 'MP4 content is not supported',
+  RTMP_ERR_PLAYLIST_MALFORMED: 'HLS playlist is malformed',
+  RTMP_ERR_MEDIA_LIMIT: 'container element above a configured limit',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
