@@ -4,6 +4,9 @@ import { classifyVideo, newVideoTagInfo } from '../protocol/media-tags.js';
 import type { RtmpMessage } from '../protocol/message.js';
 import { monotonicUs, readMark, type MarkCodec, type TimingMark } from '../media/timing-mark.js';
 import { ClientConnection, type ClientOptions, type StatusEvent } from './connection.js';
+import type { ClientClose } from './errors.js';
+import { SequenceTracker } from './sequence-tracker.js';
+import type { FrameSink, Viewer, ViewerTimings } from './viewer.js';
 
 /** Enough of each media payload for the tag header and the timing mark (AVC 50, HEVC 54 bytes). */
 export const PLAYER_SKIM_BYTES = 64;
@@ -20,6 +23,8 @@ export interface VideoObservation {
 
 export interface PlayerCounters {
   videoFrames: number;
+  /** Bytes read from the socket (handshake included). */
+  readonly bytesReceived: number;
   keyframes: number;
   audioFrames: number;
   mediaBytes: number;
@@ -39,16 +44,18 @@ export interface PlayerOptions extends ClientOptions {
   onStatus?: (s: StatusEvent) => void;
 }
 
-const MISSING_WINDOW = 4096;
-
 /**
  * A playing client that reads only what it needs: chunk headers, the tag header and the
  * timing mark of each frame (the reader skims the rest without copying), so one process can
- * hold thousands of players. Observations go to `onVideo`; counters are kept here.
+ * hold thousands of players. Observations go to `onVideo` (and, as for every viewer, to
+ * `onFrame`); counters are kept here.
  */
-export class Player {
+export class Player implements Viewer {
+  readonly protocol = 'rtmp' as const;
   readonly conn: ClientConnection;
-  readonly counters: PlayerCounters = { videoFrames: 0, keyframes: 0, audioFrames: 0, mediaBytes: 0, marks: 0, lost: 0, duplicated: 0, outOfOrder: 0 };
+  readonly counters: PlayerCounters;
+  /** Monotonic µs when `open` was called. */
+  openUs = 0;
   /** Monotonic µs when play was sent, and of the first video frame / keyframe after it. */
   playSentUs = 0;
   playStartUs = 0;
@@ -57,16 +64,35 @@ export class Player {
   streamId = 0;
   /** Each video frame; `mark` is reused between calls (copy what you keep). */
   onVideo: ((v: VideoObservation) => void) | null;
+  /** Each video frame, in the shape every viewer reports (the same object as `onVideo` gets). */
+  onFrame: FrameSink | null = null;
+  /** When the connection ends (unless `conn.onClose` is replaced). */
+  onEnd: ((end: ClientClose) => void) | null = null;
   onStatus: ((s: StatusEvent) => void) | null;
   private readonly codec: MarkCodec;
   private readonly allocator: BufferAllocator | null;
   private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0 };
   private readonly info = newVideoTagInfo();
-  private highestSeq = -1;
-  private readonly missing = new Set<number>();
+  private readonly tracker: SequenceTracker;
 
   private constructor(conn: ClientConnection, opts: PlayerOptions) {
     this.conn = conn;
+    const socket = conn.socket;
+    this.counters = {
+      videoFrames: 0,
+      get bytesReceived() {
+        return socket.bytesRead;
+      },
+      keyframes: 0,
+      audioFrames: 0,
+      mediaBytes: 0,
+      marks: 0,
+      lost: 0,
+      duplicated: 0,
+      outOfOrder: 0,
+    };
+    this.tracker = new SequenceTracker(this.counters);
+    conn.onClose = (c) => this.onEnd?.(c);
     this.codec = opts.codec ?? 'avc';
     this.allocator = opts.allocator ?? null;
     this.onVideo = opts.onVideo ?? null;
@@ -81,8 +107,10 @@ export class Player {
 
   /** Connects and plays; resolves on NetStream.Play.Start. */
   static async open(opts: PlayerOptions): Promise<Player> {
+    const openUs = monotonicUs();
     const conn = await ClientConnection.open({ ...opts, skimMedia: opts.skimMedia ?? PLAYER_SKIM_BYTES });
     const p = new Player(conn, opts);
+    p.openUs = openUs;
     try {
       p.playSentUs = monotonicUs();
       p.streamId = await conn.play(opts.streamName);
@@ -102,9 +130,20 @@ export class Player {
     this.conn.close();
   }
 
+  /** Start-up times in the shape every viewer reports (monotonic µs; 0 until they happen). */
+  get timings(): ViewerTimings {
+    return {
+      openUs: this.openUs,
+      connectedUs: this.openUs > 0 ? this.openUs + this.conn.timings.tcpConnectUs : 0,
+      requestUs: this.playSentUs,
+      startedUs: this.playStartUs,
+      firstFrameUs: this.firstFrameUs,
+      firstKeyframeUs: this.firstKeyframeUs,
+    };
+  }
+
   private resetSequence(): void {
-    this.highestSeq = -1;
-    this.missing.clear();
+    this.tracker.reset();
   }
 
   /** Reused for every frame: `onVideo` must copy what it keeps. */
@@ -140,16 +179,17 @@ export class Player {
       const hasMark = readMark(p, dataOffset, this.codec, this.mark);
       if (hasMark) {
         c.marks++;
-        this.trackSequence(this.mark.seq);
+        this.tracker.track(this.mark.seq);
       }
-      if (this.onVideo !== null) {
+      if (this.onVideo !== null || this.onFrame !== null) {
         const o = this.observation;
         o.arrivalUs = now;
         o.timestampMs = m.timestamp;
         o.keyframe = keyframe;
         o.bytes = m.length;
         o.mark = hasMark ? this.mark : null;
-        this.onVideo(o);
+        this.onVideo?.(o);
+        this.onFrame?.(o);
       }
     } else if (m.typeId === MSG_AUDIO) {
       c.audioFrames++;
@@ -159,30 +199,5 @@ export class Player {
 
   private release(m: RtmpMessage): void {
     if (m.pooled && this.allocator !== null) this.allocator.release(m.payload);
-  }
-
-  private trackSequence(seq: number): void {
-    const c = this.counters;
-    if (this.highestSeq < 0 || seq === this.highestSeq + 1) {
-      this.highestSeq = seq;
-      return;
-    }
-    if (seq > this.highestSeq) {
-      c.lost += seq - this.highestSeq - 1;
-      for (let s = Math.max(this.highestSeq + 1, seq - MISSING_WINDOW); s < seq; s++) this.missing.add(s);
-      if (this.missing.size > MISSING_WINDOW) {
-        // Forget the oldest gaps: a frame that late will be counted as a duplicate.
-        const it = this.missing.values();
-        while (this.missing.size > MISSING_WINDOW) this.missing.delete(it.next().value!);
-      }
-      this.highestSeq = seq;
-      return;
-    }
-    if (this.missing.delete(seq)) {
-      c.lost--;
-      c.outOfOrder++;
-    } else {
-      c.duplicated++;
-    }
   }
 }
