@@ -3,6 +3,7 @@ import net from 'node:net';
 /**
  * A TCP proxy on loopback that forwards client-to-server bytes at once and holds
  * server-to-client bytes back by `delayMs` (order kept), like a long network path to viewers.
+ * With `upstreamDelayMs`, client-to-server bytes are held back too (a delay per direction).
  */
 export class DelayProxy {
   private readonly server: net.Server;
@@ -12,13 +13,17 @@ export class DelayProxy {
   constructor(
     private readonly targetPort: number,
     private readonly delayMs: number,
+    private readonly upstreamDelayMs = 0,
   ) {
     this.server = net.createServer((client) => {
       const upstream = net.connect(this.targetPort, '127.0.0.1');
       client.setNoDelay(true);
       upstream.setNoDelay(true);
       this.sockets.add(client).add(upstream);
-      client.on('data', (d) => upstream.write(d));
+      client.on('data', (d) => {
+        if (this.upstreamDelayMs === 0) upstream.write(d);
+        else setTimeout(() => !upstream.destroyed && upstream.write(d), this.upstreamDelayMs);
+      });
       upstream.on('data', (d) => {
         setTimeout(() => {
           if (!client.destroyed) client.write(d);

@@ -1,0 +1,51 @@
+/**
+ * When a buffering HLS player (hls.js with its defaults) would show each frame: playback
+ * starts as soon as the first segment is in, runs at 1x on the media clock, and stalls
+ * (rebuffers) when a segment arrives after its first frame was due, resuming on arrival.
+ * Defaults of hls.js that this follows: no catch-up (liveMaxLatencyDurationCount is Infinity,
+ * maxLiveSyncPlaybackRate is 1), so a viewer that fell behind stays behind. Across a
+ * discontinuity, or a jump over segments that left the playlist, the next segment plays
+ * right after the last one (timestamps are not continuous there).
+ */
+export class PlayoutClock {
+  /** Monotonic µs at which media time `anchorMediaMs` plays. */
+  private anchorUs = -1;
+  private anchorMediaMs = 0;
+  /** When the segment after the last one would start, µs. */
+  private nextStartUs = 0;
+  rebuffers = 0;
+  rebufferUs = 0;
+
+  get started(): boolean {
+    return this.anchorUs >= 0;
+  }
+
+  /**
+   * A downloaded segment: its earliest presentation time (ms), duration, when its bytes were in
+   * (µs), and whether its timestamps continue the previous segment's.
+   */
+  beginSegment(firstPtsMs: number, durationS: number, arrivalUs: number, continuous: boolean): void {
+    if (this.anchorUs < 0) {
+      this.anchorUs = arrivalUs;
+      this.anchorMediaMs = firstPtsMs;
+    } else if (!continuous) {
+      this.anchorUs = Math.max(arrivalUs, this.nextStartUs);
+      this.anchorMediaMs = firstPtsMs;
+    } else {
+      const due = this.at(firstPtsMs);
+      if (arrivalUs > due) {
+        // The player ran out of media: it waits for this segment, then plays on.
+        this.rebuffers++;
+        this.rebufferUs += arrivalUs - due;
+        this.anchorUs = arrivalUs;
+        this.anchorMediaMs = firstPtsMs;
+      }
+    }
+    this.nextStartUs = this.at(firstPtsMs) + durationS * 1e6;
+  }
+
+  /** When the frame with presentation time `ptsMs` of the current segment shows. */
+  at(ptsMs: number): number {
+    return this.anchorUs + (ptsMs - this.anchorMediaMs) * 1000;
+  }
+}
