@@ -7,7 +7,7 @@
  *
  *   npm run bench [-- --quick] [-- --suite micro|macro|all] [-- --out FILE] [-- --json]
  *
- * `rtmpbench regress` runs this file in fresh processes, for the current tree and a baseline,
+ * `npm run regress` (bench/regress.ts) runs this file in fresh processes, for the current tree and a baseline,
  * interleaved, and compares the figures.
  */
 import { Bench } from 'tinybench';
@@ -21,13 +21,13 @@ import { resolveServerConfig } from '../src/server/config.js';
 import { RtmpServer } from '../src/server/server.js';
 import { resolveScenario, type ScenarioInput } from '../src/load/scenario.js';
 import { runScenario } from '../src/load/orchestrator.js';
-import type { RunSummary } from '../src/load/summary.js';
+import type { RunSummary } from '../src/results/summary.js';
 import type { BufferAllocator } from '../src/protocol/allocator.js';
 import { ChunkReader } from '../src/protocol/chunk-reader.js';
 import { encodeMessage, encodeMessageContiguous } from '../src/protocol/chunk-writer.js';
 import { connectCommand, parseCommand } from '../src/protocol/commands.js';
 import { MSG_AUDIO, MSG_VIDEO } from '../src/protocol/constants.js';
-import type { Figure, FiguresRun } from '../src/load/regress.js';
+import type { Figure, FiguresRun } from './lib/regress.js';
 import { argValue, environment, formatTable, writeResult } from './lib/env.js';
 import { socketReads, syntheticPublishStream } from './lib/fixtures.js';
 
@@ -56,11 +56,31 @@ class CountingAllocator implements BufferAllocator {
   }
 }
 
+/**
+ * A deliberately slowed build, for checking that a regression is caught (`npm run regress`):
+ * with RTMPBENCH_INJECT_COPIES=N in the environment every decoded message is copied N extra
+ * times through the allocator: more bytes copied and buffers acquired per message (figures
+ * that do not depend on the machine) and more time per message. Unset in normal use.
+ */
+const INJECTED_COPIES = (() => {
+  const n = Number(process.env.RTMPBENCH_INJECT_COPIES ?? 0);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 16) : 0;
+})();
+
+function injectCopies(allocator: BufferAllocator, payload: Buffer): void {
+  for (let i = 0; i < INJECTED_COPIES; i++) {
+    const copy = allocator.acquire(payload.length);
+    payload.copy(copy);
+    allocator.release(copy);
+  }
+}
+
 function decode(reads: Buffer[], allocator: BufferAllocator): number {
   let media = 0;
   const reader = new ChunkReader(
     {
       onMessage(m) {
+        if (INJECTED_COPIES > 0) injectCopies(allocator, m.payload);
         if (m.typeId === MSG_VIDEO || m.typeId === MSG_AUDIO) media++;
         if (m.pooled) allocator.release(m.payload);
       },

@@ -16,7 +16,7 @@
 import { Player } from '../src/client/player.js';
 import { Publisher } from '../src/client/publisher.js';
 import { parseRtmpUrl } from '../src/client/url.js';
-import { startServer, serverAvailability, SERVER_KINDS, type ServerKind } from '../src/load/servers.js';
+import { startServer, serverAvailability, SERVER_KINDS, type ServerKind } from '../src/proc/servers.js';
 import { SyntheticSource } from '../src/media/synthetic.js';
 import { monotonicUs } from '../src/media/timing-mark.js';
 import { ProcessMonitor, sampleProcess } from '../src/metrics/process-stats.js';

@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
-import { stopChildrenOnSignals } from '../load/children.js';
-import { checkComparison, expandVariants, runComparison } from '../load/compare.js';
-import type { Scenario } from '../load/scenario.js';
-import { SERVER_KINDS } from '../load/servers.js';
-import { UsageError } from '../protocol/errors.js';
+import { checkComparison, expandVariants, runComparison } from '../lab/compare.js';
+import { scenarioFromInput } from '../load/scenario-input.js';
+import { stopChildrenOnSignals } from '../proc/children.js';
+import { SERVER_KINDS } from '../proc/servers.js';
+import { loadComparison } from '../results/folder.js';
+import type { Scenario } from '../results/scenario.js';
+import { UsageError } from '../input/usage-error.js';
 import { computeComparison } from '../report/comparison.js';
 import { formatComparison } from '../report/console.js';
-import { loadComparison } from '../report/results.js';
 import { writeReports } from '../report/write.js';
-import { formatDurationMs } from '../units.js';
+import { formatDurationMs } from '../input/units.js';
 import { EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, EXIT_USAGE } from './exit-codes.js';
-import { addScenarioOptions, buildScenario, type RunFlags } from './run.js';
+import { addScenarioOptions, type RunFlags } from './scenario-options.js';
 
 export interface CompareFlags extends RunFlags {
   repeat?: string;
@@ -57,7 +58,7 @@ export function buildComparison(file: string | undefined, flags: CompareFlags): 
     }
     overrides.matrix = matrix;
   }
-  const { scenario, problems: more } = buildScenario(file, flags, Object.keys(overrides).length > 0 ? { compare: overrides } : {});
+  const { scenario, problems: more } = scenarioFromInput(file, flags, Object.keys(overrides).length > 0 ? { compare: overrides } : {});
   problems.push(...more);
   if (scenario !== null && scenario.compare === undefined) problems.push('nothing to compare: give the scenario a compare section, or --servers / --matrix');
   return { scenario: problems.length === 0 ? scenario : null, problems };

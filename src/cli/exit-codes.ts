@@ -1,5 +1,5 @@
-import { RunError } from '../load/orchestrator.js';
-import { UsageError } from '../protocol/errors.js';
+import { RunError } from '../load/errors.js';
+import { UsageError } from '../input/usage-error.js';
 
 /** Exit codes of the CLI (DESIGN.md). */
 export const EXIT_OK = 0;

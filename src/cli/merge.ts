@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { mergeRuns } from '../load/merge.js';
-import { failedThresholds } from '../load/summary.js';
+import { mergeRuns } from '../lab/merge.js';
+import { loadRun } from '../results/folder.js';
+import { failedThresholds } from '../results/summary.js';
 import { formatSummary } from '../report/console.js';
-import { loadRun } from '../report/results.js';
 import { EXIT_OK, EXIT_THRESHOLD_FAILED } from './exit-codes.js';
 
 interface MergeFlags {

@@ -1,8 +1,8 @@
-import { UsageError } from '../protocol/errors.js';
-import { parseBitrate as bitrate, parseDurationMs as duration, parseSize } from '../units.js';
+import { UsageError } from '../input/usage-error.js';
+import { parseBitrate as bitrate, parseDurationMs as duration, parseSize } from '../input/units.js';
 
 function bad(flag: string, value: string, expected: string): never {
-  throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `${flag}: "${value}" is not ${expected}`);
+  throw new UsageError(`${flag}: "${value}" is not ${expected}`);
 }
 
 /** A whole number (flag values are strings). */

@@ -1,10 +1,11 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { stopChildrenOnSignals } from '../load/children.js';
-import { cpuHotSpots, PROFILE_TOOLS, profileServer, type ProfileTool } from '../load/profile.js';
+import { cpuHotSpots, PROFILE_TOOLS, profileServer, type ProfileTool } from '../lab/profile.js';
+import { scenarioFromInput } from '../load/scenario-input.js';
+import { stopChildrenOnSignals } from '../proc/children.js';
 import { formatProgress, formatSummary, table } from '../report/console.js';
 import { EXIT_OK, EXIT_USAGE, failureExit } from './exit-codes.js';
-import { addScenarioOptions, buildScenario, type RunFlags } from './run.js';
+import { addScenarioOptions, type RunFlags } from './scenario-options.js';
 
 interface ProfileFlags extends RunFlags {
   tool?: string;
@@ -19,7 +20,7 @@ export async function profileCommand(file: string | undefined, flags: ProfileFla
   const tool = (flags.tool ?? 'cpu-prof') as ProfileTool;
   const problems: string[] = [];
   if (!PROFILE_TOOLS.includes(tool)) problems.push(`--tool: "${flags.tool}" is not one of ${PROFILE_TOOLS.join(', ')}`);
-  const { scenario, problems: more } = buildScenario(file, flags);
+  const { scenario, problems: more } = scenarioFromInput(file, flags);
   problems.push(...more);
   if (scenario !== null && scenario.target !== 'builtin') problems.push(`profile runs the built-in server under the profiler; the scenario targets ${scenario.target}`);
   if (problems.length > 0 || scenario === null) {

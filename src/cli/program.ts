@@ -4,12 +4,12 @@ import { EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { registerCompare } from './compare.js';
 import { registerMerge } from './merge.js';
 import { registerProfile } from './profile.js';
-import { registerRegress } from './regress.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
 import { registerServe } from './serve.js';
-import { isRtmpError, UsageError } from '../protocol/errors.js';
+import { isRtmpError } from '../protocol/errors.js';
+import { UsageError } from '../input/usage-error.js';
 
 /** The `rtmpbench` command: a thin shell over the library API, one file per subcommand. */
 export function buildProgram(): Command {
@@ -23,7 +23,6 @@ export function buildProgram(): Command {
   registerReport(program);
   registerMerge(program);
   registerProfile(program);
-  registerRegress(program);
   registerServe(program);
   registerSchema(program);
   for (const cmd of program.commands) cmd.exitOverride();

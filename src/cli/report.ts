@@ -1,11 +1,11 @@
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../protocol/errors.js';
-import type { ComparisonFile } from '../load/compare.js';
-import { failedThresholds } from '../load/summary.js';
+import { UsageError } from '../input/usage-error.js';
+import type { ComparisonFile } from '../results/comparison-file.js';
+import { isComparisonDir, loadComparison, loadRun, resultsFolderName, type LoadedComparison, type LoadedRun } from '../results/folder.js';
+import { failedThresholds } from '../results/summary.js';
 import { computeComparison } from '../report/comparison.js';
 import { formatComparison, formatSummary } from '../report/console.js';
-import { isComparisonDir, loadComparison, loadRun, type LoadedComparison, type LoadedRun } from '../report/results.js';
 import { comparisonMarkdown, runMarkdown, writeReports } from '../report/write.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -35,7 +35,7 @@ export function adHocComparison(runs: LoadedRun[], baseline?: string): LoadedCom
     runs: runs.map((r) => ({ variant: label(r), round: 0, dir: r.dir, thresholdsPassed: failedThresholds(r.summary).length === 0 })),
   };
   if (!file.variants.some((v) => v.name === file.baseline)) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `--baseline: "${file.baseline}" is none of ${file.variants.map((v) => v.name).join(', ')}`);
+    throw new UsageError(`--baseline: "${file.baseline}" is none of ${file.variants.map((v) => v.name).join(', ')}`);
   }
   return { dir: runs[0]!.dir, file, runs: new Map(runs.map((r) => [label(r), [{ round: 0, run: r }]])) };
 }
@@ -54,12 +54,12 @@ export function reportCommand(dirs: string[], flags: ReportFlags): number {
   if (dirs.length === 1 && isComparisonDir(dirs[0]!)) {
     const c = loadComparison(dirs[0]!);
     if (flags.baseline !== undefined) c.file.baseline = flags.baseline;
-    if (!c.file.variants.some((v) => v.name === c.file.baseline)) throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `--baseline: "${c.file.baseline}" is not a variant`);
+    if (!c.file.variants.some((v) => v.name === c.file.baseline)) throw new UsageError(`--baseline: "${c.file.baseline}" is not a variant`);
     const t = computeComparison(c);
     if (write) written = writeReports(c, t, flags.out);
     [text, markdown] = [formatComparison(t), comparisonMarkdown(c, t)];
   } else if (dirs.some((d) => isComparisonDir(d))) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', 'report one comparison folder at a time (or several run folders side by side)');
+    throw new UsageError('report one comparison folder at a time (or several run folders side by side)');
   } else if (dirs.length === 1) {
     const run = loadRun(dirs[0]!);
     if (write) written = writeReports(run, undefined, flags.out);
@@ -70,8 +70,7 @@ export function reportCommand(dirs: string[], flags: ReportFlags): number {
       flags.baseline,
     );
     const t = computeComparison(c);
-    const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
-    if (write) written = writeReports(c, t, flags.out ?? join('results', `${stamp}-report`));
+    if (write) written = writeReports(c, t, flags.out ?? join('results', resultsFolderName(new Date(), 'report')));
     [text, markdown] = [formatComparison(t), comparisonMarkdown(c, t)];
   }
   if (format === 'console') process.stdout.write(`${text}\n${written.length > 0 ? `reports: ${written.join(', ')}\n` : ''}`);

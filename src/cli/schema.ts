@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { scenarioSchema, UNIT_META_KEY, unitJsonSchema } from '../load/scenario.js';
+import { UNIT_META_KEY, unitJsonSchema } from '../input/schema-units.js';
+import { scenarioSchema } from '../load/scenario.js';
 import { serverConfigSchema } from '../server/config.js';
 
 /**

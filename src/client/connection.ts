@@ -23,10 +23,10 @@ import {
   UC_PING_REQUEST,
 } from '../protocol/constants.js';
 import { acknowledgementMessage, parseUserControl, pingResponseMessage, setChunkSizeMessage, type UserControlEvent } from '../protocol/control.js';
-import { RtmpError } from '../protocol/errors.js';
 import { ClientHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
 import { monotonicUs } from '../media/timing-mark.js';
+import { ClientError, type ClientClose, type ClientFailure } from './errors.js';
 import type { RtmpUrl } from './url.js';
 
 export interface StatusEvent {
@@ -64,17 +64,6 @@ export interface ConnectTimings {
   connectCommandUs: number;
 }
 
-export class ClientError extends Error {
-  constructor(
-    /** Stable failure reason, used to count failures: refused, timeout, handshake, rejected, closed... */
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ClientError';
-  }
-}
-
 interface Pending {
   resolve: (c: Command) => void;
   reject: (e: Error) => void;
@@ -107,7 +96,7 @@ export class ClientConnection {
   /** Where received bytes go: the handshake first, then the chunk reader. */
   private handleBytes: (data: Buffer) => void = () => {};
   /** Called once when the connection ends, with why. */
-  onClose: (reason: string) => void = () => {};
+  onClose: (reason: ClientClose) => void = () => {};
   private readonly writer: ChunkWriter;
   private readonly reader: ChunkReader;
   private nextTransactionId = 2;
@@ -170,7 +159,7 @@ export class ClientConnection {
       conn = c;
       if (url.protocol === 'rtmps' || shared === undefined) socket.on('data', (d: Buffer) => c.received(d));
       socket.once('error', (err: NodeJS.ErrnoException) => {
-        const reason = err.code === 'ECONNREFUSED' ? 'refused' : err.code === 'ENOTFOUND' ? 'dns' : url.protocol === 'rtmps' ? 'tls' : 'socket';
+        const reason: ClientFailure = err.code === 'ECONNREFUSED' ? 'refused' : err.code === 'ENOTFOUND' ? 'dns' : url.protocol === 'rtmps' ? 'tls' : 'socket';
         finish(new ClientError(reason, `cannot connect to ${url.protocol}://${url.host}:${url.port}: ${err.message}`));
       });
       socket.once('close', () => finish(new ClientError('closed', `${url.host}:${url.port} closed the connection during setup`)));
@@ -399,19 +388,15 @@ export class ClientConnection {
     // onBWDone, onFCPublish, |RtmpSampleAccess and the like: nothing to do.
   }
 
-  private fail(reason: string, message: string, destroy = true): void {
+  private fail(reason: ClientFailure | 'local', message: string, destroy = true): void {
     if (this.closed) return;
     this.closed = true;
     this.reader.destroy();
     if (destroy && !this.socket.destroyed) this.socket.destroy();
-    const err = new ClientError(reason, message);
+    const err = new ClientError(reason === 'local' ? 'closed' : reason, message);
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     for (const w of this.statusWaiters.splice(0)) w.reject(err);
-    this.onClose(reason === 'local' ? 'local' : `${reason}: ${message}`);
+    this.onClose({ kind: reason, message });
   }
-}
-
-export function isClientError(e: unknown): e is ClientError {
-  return e instanceof ClientError || e instanceof RtmpError;
 }

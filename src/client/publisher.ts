@@ -26,6 +26,9 @@ export interface PublisherCounters {
 /** Called with each video frame as it goes out: intended and actual send time, in µs. */
 export type PacingRecorder = (intendedUs: number, sentUs: number) => void;
 
+/** Called with each video frame as it goes out: its sequence number (from 0), send times in µs, and whether it is a keyframe. */
+export type VideoSentRecorder = (seq: number, intendedUs: number, sentUs: number, keyframe: boolean) => void;
+
 /**
  * A publishing client: connects, publishes, sends metadata and sequence headers, then sends
  * frames on a schedule. It owns no timer: `pump(nowUs)` sends every frame due by `nowUs`,
@@ -38,6 +41,7 @@ export class Publisher {
   readonly counters: PublisherCounters = { videoFrames: 0, audioFrames: 0, bytes: 0, stalledPumps: 0 };
   streamId = 0;
   onPacing: PacingRecorder | null = null;
+  onVideoSent: VideoSentRecorder | null = null;
   private startUs = 0;
   private nextVideo = 0;
   private nextAudio = 0;
@@ -104,12 +108,13 @@ export class Publisher {
       if (due > nowUs) break;
       if (videoFirst) {
         const frame = s.videoFrame(this.nextVideo, due);
+        const sentUs = monotonicUs();
         if (frame.markOffset >= 0) {
-          const sentUs = monotonicUs();
           stampSendTime(frame.payload, frame.markOffset, s.codec, sentUs);
           this.onPacing?.(due, sentUs);
         }
         this.send(MSG_VIDEO, frame.timestampMs, frame.payload);
+        this.onVideoSent?.(this.nextVideo, due, sentUs, frame.keyframe);
         this.counters.videoFrames++;
         this.nextVideo++;
         this.nextVideoDueUs = this.startUs + s.videoDueOffsetUs(this.nextVideo);

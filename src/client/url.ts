@@ -1,4 +1,4 @@
-import { UsageError } from '../protocol/errors.js';
+import { UsageError } from '../input/usage-error.js';
 
 export interface RtmpUrl {
   protocol: 'rtmp' | 'rtmps';
@@ -21,15 +21,15 @@ export function parseRtmpUrl(text: string): RtmpUrl {
   try {
     u = new URL(text);
   } catch {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `"${text}" is not a URL; expected rtmp://HOST[:PORT]/APP[/STREAM]`);
+    throw new UsageError(`"${text}" is not a URL; expected rtmp://HOST[:PORT]/APP[/STREAM]`);
   }
   const protocol = u.protocol.replace(/:$/, '');
   if (protocol !== 'rtmp' && protocol !== 'rtmps') {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `"${text}": the scheme must be rtmp:// or rtmps://`);
+    throw new UsageError(`"${text}": the scheme must be rtmp:// or rtmps://`);
   }
-  if (u.hostname === '') throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `"${text}" has no host`);
+  if (u.hostname === '') throw new UsageError(`"${text}" has no host`);
   const parts = u.pathname.split('/').filter((p) => p.length > 0).map(decodeURIComponent);
-  if (parts.length === 0) throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `"${text}" has no application (rtmp://HOST/APP)`);
+  if (parts.length === 0) throw new UsageError(`"${text}" has no application (rtmp://HOST/APP)`);
   const port = u.port === '' ? (protocol === 'rtmps' ? 443 : 1935) : Number(u.port);
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const app = parts[0]! + u.search;

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { UsageError } from '../protocol/errors.js';
+import { UsageError } from '../input/usage-error.js';
 import { PACKAGE_ROOT } from '../version.js';
 
 /** Folder of the scenarios shipped with rtmpbench. */
@@ -14,7 +14,7 @@ export function resolveScenarioPath(nameOrPath: string): string {
     const p = join(SHIPPED_SCENARIOS, `${nameOrPath}${ext}`);
     if (/^[A-Za-z0-9._-]+$/.test(nameOrPath) && existsSync(p)) return p;
   }
-  throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `no scenario file "${nameOrPath}" (and no shipped scenario of that name)`);
+  throw new UsageError(`no scenario file "${nameOrPath}" (and no shipped scenario of that name)`);
 }
 
 export interface ScenarioFile {
@@ -30,16 +30,16 @@ export function readScenarioFile(path: string): ScenarioFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `cannot read scenario ${path}: ${(e as Error).message}`);
+    throw new UsageError(`cannot read scenario ${path}: ${(e as Error).message}`);
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: true, lineCounter: lines, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `${path} is not valid YAML:\n  ${doc.errors.map((e) => e.message.split('\n')[0]).join('\n  ')}`);
+    throw new UsageError(`${path} is not valid YAML:\n  ${doc.errors.map((e) => e.message.split('\n')[0]).join('\n  ')}`);
   }
   const data: unknown = doc.toJS();
   if (data !== null && data !== undefined && (typeof data !== 'object' || Array.isArray(data))) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `${path} must hold a mapping (name: ..., players: ...)`);
+    throw new UsageError(`${path} must hold a mapping (name: ..., players: ...)`);
   }
   const lineOf = (keys: readonly (string | number)[]): number | null => {
     let node: unknown = doc.contents;

@@ -1,7 +1,11 @@
 import { z } from 'zod';
-import { formatDurationMs, parseBitrate, parseDurationMs } from '../units.js';
+import { bitrateField, durationField } from '../input/schema-units.js';
+import { formatDurationMs } from '../input/units.js';
 import { serverConfigSchema } from '../server/config.js';
-import { parseThreshold } from './thresholds.js';
+import { parseThreshold } from '../results/thresholds.js';
+import type { Scenario, Stage } from '../results/scenario.js';
+
+export type { Scenario, Stage } from '../results/scenario.js';
 
 /**
  * A load scenario: what to run, against what, for how long, and what must hold. Scenario
@@ -9,114 +13,76 @@ import { parseThreshold } from './thresholds.js';
  * and lists every problem with its path before any socket opens.
  */
 
-const shown = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
-
-/** Marks fields that accept a unit string, so the JSON Schema says so (see `unitJsonSchema`). */
-export const UNIT_META_KEY = 'rtmpbenchUnit';
-
-const duration = () =>
-  z
-    .preprocess((v) => parseDurationMs(v) ?? v, z.number({ error: (i) => `expected a duration such as 30s, 1500ms or 2m, got ${shown(i.input)}` }).int().min(0))
-    .meta({ [UNIT_META_KEY]: 'duration' });
-const bitrate = () =>
-  z
-    .preprocess((v) => parseBitrate(v) ?? v, z.number({ error: (i) => `expected a bit rate such as 600k or 2.5m, got ${shown(i.input)}` }).int().min(0))
-    .meta({ [UNIT_META_KEY]: 'bitrate' });
-
-/** JSON Schema of a value written with a unit: a number, or a string such as "30s" / "600k". */
-export function unitJsonSchema(kind: string, bounds: { minimum?: number; maximum?: number } = {}): Record<string, unknown> {
-  const max = bounds.maximum !== undefined && bounds.maximum < Number.MAX_SAFE_INTEGER ? { maximum: bounds.maximum } : {};
-  if (kind === 'duration') {
-    return { anyOf: [{ type: 'number', minimum: 0, description: 'seconds' }, { type: 'string', pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h))+$|^\\d+(\\.\\d+)?$' }], description: 'a duration: 30s, 1500ms, 2m, 1m30s, or seconds' };
-  }
-  if (kind === 'bitrate') {
-    return { anyOf: [{ type: 'number', minimum: 0, description: 'bits per second' }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*[kKmMgG]?(bps|b/s|bit/s)?$' }], description: 'a bit rate: 600k, 2.5m, or bits per second' };
-  }
-  return { anyOf: [{ type: 'integer', minimum: bounds.minimum ?? 0, ...max }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*([kKmMgG][iI]?[bB]?|[bB])?$' }], description: 'a size: 65536, 64k, 2m' };
-}
+const duration = durationField;
+const bitrate = bitrateField;
 const count = z.number().int().min(0);
 
 export const stageSchema = z
   .object({
-    /** How long this stage lasts. */
-    duration: duration().refine((v) => v > 0, 'a stage lasts more than 0 ms'),
-    /** Players per stream to reach by the end of the stage (linearly from the previous stage). */
-    target: count,
+    duration: duration().refine((v) => v > 0, 'a stage lasts more than 0 ms').describe('How long this stage lasts.'),
+    target: count.describe('Players per stream to reach by the end of the stage (linearly from the previous stage).'),
   })
   .strict();
 
 export const scenarioSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dots, dashes and underscores only').default('run'),
-    description: z.string().optional(),
-    /** "builtin" (a built-in server started in its own process) or rtmp[s]://HOST[:PORT]/APP. */
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dots, dashes and underscores only').default('run').describe('Name of the run (the results folder is <time>-<name>).'),
+    description: z.string().optional().describe('What the scenario is for, in a sentence.'),
     target: z
       .string()
       .refine((t) => t === 'builtin' || /^rtmps?:\/\/[^/]+\/[^/]+/.test(t), 'must be "builtin" or rtmp[s]://HOST[:PORT]/APP')
-      .default('builtin'),
-    /** Accept any TLS certificate (rtmps:// targets with self-signed certificates). */
-    insecure: z.boolean().default(false),
-    /** Settings of the built-in server (the keys of `rtmpbench serve --config`). */
+      .default('builtin')
+      .describe('rtmp[s]://HOST[:PORT]/APP to load, or "builtin": the built-in server started in its own process'),
+    insecure: z.boolean().default(false).describe('Accept any TLS certificate (rtmps:// targets with self-signed certificates).'),
     server: z
       .record(z.string(), z.unknown())
       .superRefine((v, ctx) => {
         for (const i of serverSettingIssues(v)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
       })
-      .default({}),
-    /** Process id of the target server, to record its CPU and memory (the built-in one is known). */
-    serverPid: z.number().int().min(1).optional(),
-    streams: z.number().int().min(1).max(100_000).default(1),
-    /** Stream names are PREFIX0, PREFIX1... */
-    streamPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/).default('stream'),
-    /** Explicit stream names (players-only runs against streams someone else publishes). */
-    streamNames: z.array(z.string().min(1)).optional(),
+      .default({})
+      .describe('Settings of the built-in server (the keys of `rtmpbench serve --config`).'),
+    serverPid: z.number().int().min(1).optional().describe('Process id of the target server, to record its CPU and memory (the built-in one is known).'),
+    streams: z.number().int().min(1).max(100_000).default(1).describe('Number of streams (named STREAM0, STREAM1...).'),
+    streamPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/).default('stream').describe('Stream names are PREFIX0, PREFIX1...'),
+    streamNames: z.array(z.string().min(1)).optional().describe('Explicit stream names (players-only runs against streams someone else publishes).'),
     publishers: z
       .object({
-        /** Streams the generator publishes (default: all); 0 plays streams published by others. */
-        count: count.optional(),
-        /** "synthetic" or the path of an FLV file (looped). */
-        source: z.string().min(1).default('synthetic'),
-        codec: z.enum(['avc', 'hevc']).default('avc'),
-        videoBitrate: bitrate().default(600_000),
-        audioBitrate: bitrate().default(64_000),
-        fps: z.number().min(1).max(240).default(30),
-        gop: duration().refine((v) => v > 0, 'the GOP lasts more than 0 ms').default(2000),
-        /** Outgoing chunk size of publishers. */
-        chunkSize: z.number().int().min(128).max(65536).default(4096),
+        count: count.optional().describe('Streams the generator publishes (default: all); 0 plays streams published by others.'),
+        source: z.string().min(1).default('synthetic').describe('"synthetic" or the path of an FLV file (looped).'),
+        codec: z.enum(['avc', 'hevc']).default('avc').describe('Video codec of the synthetic source; HEVC is sent as Enhanced RTMP.'),
+        videoBitrate: bitrate().default(600_000).describe('Video bit rate of each publisher.'),
+        audioBitrate: bitrate().default(64_000).describe('Audio bit rate of each publisher (0: no audio).'),
+        fps: z.number().min(1).max(240).default(30).describe('Video frames per second.'),
+        gop: duration().refine((v) => v > 0, 'the GOP lasts more than 0 ms').default(2000).describe('Keyframe interval.'),
+        chunkSize: z.number().int().min(128).max(65536).default(4096).describe('Outgoing chunk size of publishers.'),
       })
       .strict()
       .prefault({}),
     players: z
       .object({
-        /** Players per stream (the total is this times the number of streams). */
-        perStream: count.default(10),
-        /** Of those, players that read slowly (a token bucket), per stream. */
-        slowPerStream: count.default(0),
-        slowReadKbps: z.number().min(1).default(200),
+        perStream: count.default(10).describe('Players per stream (the total is this times the number of streams).'),
+        slowPerStream: count.default(0).describe('Of those, players that read slowly (a token bucket), per stream.'),
+        slowReadKbps: z.number().min(1).default(200).describe('Read rate of slow players, kbit/s.'),
+        noVideoAfter: duration()
+          .refine((v) => v > 0, 'the bound is more than 0 ms')
+          .optional()
+          .describe('A viewer with no video (or no audio, where audio is sent) this long after play is failed; one that joined less than this before the end is too late to judge (default: three GOPs, at least 5s)'),
       })
       .strict()
       .prefault({}),
     churn: z
       .object({
-        /** Extra players joining per second (over all streams), on top of the steady ones. */
-        joinsPerSecond: z.number().min(0).default(0),
-        /** Mean time a churning player stays (exponentially distributed). */
-        meanSessionTime: duration().default(30_000),
+        joinsPerSecond: z.number().min(0).default(0).describe('Extra players joining per second (over all streams), on top of the steady ones.'),
+        meanSessionTime: duration().default(30_000).describe('Mean time a churning player stays (exponentially distributed).'),
       })
       .strict()
       .prefault({}),
-    /** Players per stream over time; replaces duration and ramp when given. */
-    stages: z.array(stageSchema).min(1).optional(),
-    duration: duration().default(30_000),
-    /** Players start spread over this time (publishers start first). */
-    ramp: duration().default(0),
-    /** Measurements before this time are left out of the statistics. */
-    warmup: duration().default(0),
-    /** A gap between video frames longer than this is counted as a stall. */
-    stallThreshold: duration().default(1000),
-    /** Worker threads; "auto" is one per core. */
-    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
-    /** Conditions such as "latency.endToEnd.p99 < 250ms"; a failure makes the run exit 1. */
+    stages: z.array(stageSchema).min(1).optional().describe('Players per stream over time; replaces duration and ramp when given.'),
+    duration: duration().default(30_000).describe('Length of the run.'),
+    ramp: duration().default(0).describe('Players start spread over this time (publishers start first).'),
+    warmup: duration().default(0).describe('Measurements before this time are left out of the statistics.'),
+    stallThreshold: duration().default(1000).describe('A gap between video frames longer than this is counted as a stall.'),
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto').describe('Worker threads; "auto" is one per core.'),
     thresholds: z
       .array(
         z
@@ -127,7 +93,8 @@ export const scenarioSchema = z
             if (typeof t === 'string') ctx.addIssue({ code: 'custom', message: t });
           }),
       )
-      .default([]),
+      .default([])
+      .describe('Conditions such as "latency.endToEnd.p99 < 250ms"; a failure makes the run exit 1.'),
     /**
      * Capacity search: the thresholds are checked every second while players ramp up; the run
      * stops once they have failed for `breakAfter` and reports the most players that passed.
@@ -148,8 +115,7 @@ export const scenarioSchema = z
                 .object({
                   name: z.string().regex(/^[A-Za-z0-9._-]+$/),
                   url: z.string().regex(/^rtmps?:\/\/[^/]+\/[^/]+/, 'must be rtmp[s]://HOST[:PORT]/APP'),
-                  /** Shell command that starts the server (stopped by PID afterwards); absent: already running. */
-                  start: z.string().min(1).optional(),
+                  start: z.string().min(1).optional().describe('Shell command that starts the server (stopped by PID afterwards); absent: already running.'),
                 })
                 .strict(),
             ]),
@@ -173,10 +139,8 @@ export const scenarioSchema = z
             }
           })
           .default({}),
-        /** Times each variant runs; runs are interleaved (A B C A B C) so drift hits all alike. */
-        repeat: z.number().int().min(1).max(50).default(1),
-        /** Variant the others are compared with (default: the first). */
-        baseline: z.string().optional(),
+        repeat: z.number().int().min(1).max(50).default(1).describe('Times each variant runs; runs are interleaved (A B C A B C) so drift hits all alike.'),
+        baseline: z.string().optional().describe('Variant the others are compared with (default: the first).'),
       })
       .strict()
       .optional(),
@@ -216,48 +180,6 @@ export const scenarioSchema = z
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 type Parsed = z.output<typeof scenarioSchema>;
-
-export interface Stage {
-  durationMs: number;
-  /** Players per stream at the end of the stage. */
-  target: number;
-}
-
-/** A validated scenario with every default applied and units resolved (ms, bit/s). */
-export interface Scenario {
-  name: string;
-  description?: string;
-  target: string;
-  insecure: boolean;
-  server: Record<string, unknown>;
-  serverPid?: number;
-  streamNames: string[];
-  publishedStreams: number;
-  media: {
-    source: string;
-    codec: 'avc' | 'hevc';
-    videoBitrate: number;
-    audioBitrate: number;
-    fps: number;
-    gopMs: number;
-    chunkSize: number;
-  };
-  players: { perStream: number; slowPerStream: number; slowReadKbps: number };
-  churn: { joinsPerSecond: number; meanSessionMs: number };
-  stages: Stage[];
-  durationMs: number;
-  warmupMs: number;
-  stallThresholdMs: number;
-  workers: number | 'auto';
-  thresholds: string[];
-  capacity?: { breakAfterMs: number };
-  compare?: {
-    servers: ('builtin' | 'node-media-server' | 'nginx-rtmp' | { name: string; url: string; start?: string })[];
-    matrix: Record<string, (string | number | boolean)[]>;
-    repeat: number;
-    baseline?: string;
-  };
-}
 
 function stagesOf(s: Parsed): Stage[] {
   if (s.stages !== undefined) return s.stages.map((st) => ({ durationMs: st.duration, target: st.target }));
@@ -391,7 +313,12 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
         gopMs: s.publishers.gop,
         chunkSize: s.publishers.chunkSize,
       },
-      players: { ...s.players },
+      players: {
+        perStream: s.players.perStream,
+        slowPerStream: s.players.slowPerStream,
+        slowReadKbps: s.players.slowReadKbps,
+        ...(s.players.noVideoAfter !== undefined ? { noVideoAfterMs: s.players.noVideoAfter } : {}),
+      },
       churn: { joinsPerSecond: s.churn.joinsPerSecond, meanSessionMs: s.churn.meanSessionTime },
       stages,
       durationMs: stages.reduce((t, st) => t + st.durationMs, 0),
@@ -414,46 +341,4 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
     problems: [],
     issues: [],
   };
-}
-
-/** Players per stream wanted at `tMs` after the start (linear within each stage). */
-export function targetAt(stages: readonly Stage[], tMs: number): number {
-  let start = 0;
-  let from = 0;
-  for (const st of stages) {
-    if (tMs < start + st.durationMs) return from + ((st.target - from) * (tMs - start)) / st.durationMs;
-    start += st.durationMs;
-    from = st.target;
-  }
-  return from;
-}
-
-/**
- * When player `index` (0-based, per stream) should be connected: the intervals of the run
- * during which the target exceeds `index + 0.5`. Returns [startMs, stopMs] pairs; a stop of
- * Infinity means "until the end".
- */
-export function playerWindows(stages: readonly Stage[], index: number): [number, number][] {
-  const threshold = index + 0.5;
-  const on: [number, number][] = [];
-  const add = (a: number, b: number) => {
-    const last = on[on.length - 1];
-    if (last !== undefined && last[1] >= a) last[1] = Math.max(last[1], b);
-    else if (b > a) on.push([a, b]);
-  };
-  let start = 0;
-  let from = 0;
-  for (const st of stages) {
-    const end = start + st.durationMs;
-    const to = st.target;
-    const crossing = from === to ? start : start + ((threshold - from) / (to - from)) * st.durationMs;
-    if (from > threshold && to > threshold) add(start, end);
-    else if (from <= threshold && to > threshold) add(crossing, end);
-    else if (from > threshold && to <= threshold) add(start, crossing);
-    start = end;
-    from = to;
-  }
-  const last = on[on.length - 1];
-  if (last !== undefined && last[1] >= start) last[1] = Infinity;
-  return on;
 }

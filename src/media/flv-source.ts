@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAmfObject, type AmfObject } from '../protocol/amf-types.js';
 import { parseData } from '../protocol/commands.js';
 import { MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO } from '../protocol/constants.js';
-import { UsageError } from '../protocol/errors.js';
+import { UsageError } from '../input/usage-error.js';
 import { classifyAudio, classifyVideo, newAudioTagInfo, newVideoTagInfo, VideoCodecId, VideoFourCc } from '../protocol/media-tags.js';
 import { parseFlv, type FlvTag } from './flv-file.js';
 import type { MediaFrame, MediaSource } from './source.js';
@@ -39,13 +39,13 @@ export class FlvFileSource implements MediaSource {
     try {
       data = readFileSync(path);
     } catch (e) {
-      throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `cannot read the FLV source ${path}: ${(e as Error).message}`);
+      throw new UsageError(`cannot read the FLV source ${path}: ${(e as Error).message}`);
     }
     let tags: FlvTag[];
     try {
       tags = parseFlv(data).tags;
     } catch (e) {
-      throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `${path} is not an FLV file: ${(e as Error).message}`);
+      throw new UsageError(`${path} is not an FLV file: ${(e as Error).message}`);
     }
     const vinfo = newVideoTagInfo();
     const ainfo = newAudioTagInfo();
@@ -80,7 +80,7 @@ export class FlvFileSource implements MediaSource {
         else if (t.payload.length > 0) audio.push({ ts: t.timestamp, payload: t.payload });
       }
     }
-    if (video.length < 2) throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `${path} has ${video.length} video frames; at least 2 are needed to loop it`);
+    if (video.length < 2) throw new UsageError(`${path} has ${video.length} video frames; at least 2 are needed to loop it`);
     const first = Math.min(video[0]!.ts, audio[0]?.ts ?? Infinity);
     const lastVideo = video[video.length - 1]!.ts;
     const frameMs = (lastVideo - video[0]!.ts) / (video.length - 1);

@@ -1,5 +1,5 @@
 import * as hdr from 'hdr-histogram-js';
-import type { Histogram } from './histograms.js';
+import { decodeHistogram, type Histogram } from './histograms.js';
 
 export interface IntervalHistogram {
   /** Seconds since the run started. */
@@ -8,12 +8,19 @@ export interface IntervalHistogram {
   histogram: Histogram;
 }
 
+/** An interval histogram kept encoded (compressed base64): a long run keeps one per second per metric. */
+export interface EncodedInterval {
+  startSec: number;
+  endSec: number;
+  encoded: string;
+}
+
 /**
  * An HdrHistogram log (.hlog, the format of HdrHistogram's HistogramLogWriter): one line per
  * interval with its compressed histogram, values in µs, max reported in ms. Any HdrHistogram
  * tool (HistogramLogAnalyzer, the JS log analyzer) reads it.
  */
-export function formatHlog(intervals: readonly IntervalHistogram[], startTimeMs: number, comment: string): string {
+export function formatHlog(intervals: readonly (IntervalHistogram | EncodedInterval)[], startTimeMs: number, comment: string): string {
   let out = '';
   const writer = new hdr.HistogramLogWriter((s: string) => {
     out += s;
@@ -22,7 +29,8 @@ export function formatHlog(intervals: readonly IntervalHistogram[], startTimeMs:
   writer.outputLogFormatVersion();
   writer.outputStartTime(startTimeMs);
   writer.outputLegend();
-  for (const i of intervals) writer.outputIntervalHistogram(i.histogram, i.startSec, i.endSec, 1000);
+  // Encoded intervals are decoded one at a time, so only one is in memory at once.
+  for (const i of intervals) writer.outputIntervalHistogram('encoded' in i ? decodeHistogram(i.encoded) : i.histogram, i.startSec, i.endSec, 1000);
   return out;
 }
 

@@ -8,7 +8,7 @@ import {
   type AmfValue,
 } from './amf-types.js';
 import { decodeAmf3Value } from './amf3.js';
-import { ProtocolError, UsageError } from './errors.js';
+import { ProtocolError, ArgumentError } from './errors.js';
 
 /** AMF0 type markers. */
 export const AMF0_NUMBER = 0x00;
@@ -220,7 +220,7 @@ export function encodeAmf0(...values: AmfValue[]): Buffer {
 const MAX_ENCODE_DEPTH = 64;
 
 function encodeFail(message: string): never {
-  throw new UsageError('RTMP_ERR_AMF_ENCODE', message);
+  throw new ArgumentError('RTMP_ERR_AMF_ENCODE', message);
 }
 
 function stringSize(s: string): number {

@@ -15,25 +15,6 @@ import {
 import { LimitError, ProtocolError, RtmpError } from './errors.js';
 import type { RtmpMessage } from './message.js';
 
-/**
- * A deliberately slowed build, for checking that a regression is caught (`rtmpbench regress`):
- * with RTMPBENCH_INJECT_COPIES=N in the environment every decoded message is copied N extra
- * times through the allocator: more bytes copied and buffers acquired per message (figures
- * that do not depend on the machine) and more time per message. Unset in normal use.
- */
-const INJECTED_COPIES = (() => {
-  const n = Number(process.env.RTMPBENCH_INJECT_COPIES ?? 0);
-  return Number.isInteger(n) && n > 0 ? Math.min(n, 16) : 0;
-})();
-
-function injectCopies(allocator: BufferAllocator, payload: Buffer): void {
-  for (let i = 0; i < INJECTED_COPIES; i++) {
-    const copy = allocator.acquire(payload.length);
-    payload.copy(copy);
-    allocator.release(copy);
-  }
-}
-
 export interface ChunkReaderSink {
   /**
    * A whole message. `payload` is a view of a pushed buffer when `pooled` is false
@@ -481,7 +462,6 @@ export class ChunkReader {
       return;
     }
     this.messages++;
-    if (INJECTED_COPIES > 0) injectCopies(this.allocator, payload);
     this.sink.onMessage({
       csid: cs.csid,
       typeId,

@@ -10,7 +10,7 @@ import {
   MAX_WRITE_CHUNK_SIZE,
   MIN_WRITE_CHUNK_SIZE,
 } from './constants.js';
-import { UsageError } from './errors.js';
+import { ArgumentError } from './errors.js';
 import type { OutgoingMessage } from './message.js';
 
 /**
@@ -32,7 +32,7 @@ const TWO_POW_32 = 2 ** 32;
 
 export function assertWriteChunkSize(chunkSize: number): void {
   if (!Number.isInteger(chunkSize) || chunkSize < MIN_WRITE_CHUNK_SIZE || chunkSize > MAX_WRITE_CHUNK_SIZE) {
-    throw new UsageError(
+    throw new ArgumentError(
       'RTMP_ERR_INVALID_ARGUMENT',
       `chunk size must be an integer from ${MIN_WRITE_CHUNK_SIZE} to ${MAX_WRITE_CHUNK_SIZE}, got ${chunkSize}`,
     );
@@ -41,13 +41,13 @@ export function assertWriteChunkSize(chunkSize: number): void {
 
 function assertMessage(msg: OutgoingMessage): void {
   if (!Number.isInteger(msg.csid) || msg.csid < 2 || msg.csid > MAX_CSID) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `chunk stream id must be 2..${MAX_CSID}, got ${msg.csid}`);
+    throw new ArgumentError('RTMP_ERR_INVALID_ARGUMENT', `chunk stream id must be 2..${MAX_CSID}, got ${msg.csid}`);
   }
   if (msg.payload.length > MAX_MESSAGE_LENGTH_FIELD) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `message of ${msg.payload.length} bytes exceeds the 24-bit length field`);
+    throw new ArgumentError('RTMP_ERR_INVALID_ARGUMENT', `message of ${msg.payload.length} bytes exceeds the 24-bit length field`);
   }
   if (!(msg.timestamp >= 0) || !Number.isSafeInteger(Math.floor(msg.timestamp))) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `timestamp must be a non-negative number, got ${msg.timestamp}`);
+    throw new ArgumentError('RTMP_ERR_INVALID_ARGUMENT', `timestamp must be a non-negative number, got ${msg.timestamp}`);
   }
 }
 

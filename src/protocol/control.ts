@@ -16,7 +16,7 @@ import {
   UC_STREAM_EOF,
   UC_STREAM_IS_RECORDED,
 } from './constants.js';
-import { ProtocolError, UsageError } from './errors.js';
+import { ProtocolError, ArgumentError } from './errors.js';
 import type { OutgoingMessage } from './message.js';
 
 /** Protocol control messages (types 1, 2, 3, 5, 6) and user control events (type 4). */
@@ -33,7 +33,7 @@ function u32Payload(value: number): Buffer {
 
 export function setChunkSizeMessage(chunkSize: number): OutgoingMessage {
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_CHUNK_SIZE_WIRE) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `chunk size must be 1..${MAX_CHUNK_SIZE_WIRE}, got ${chunkSize}`);
+    throw new ArgumentError('RTMP_ERR_INVALID_ARGUMENT', `chunk size must be 1..${MAX_CHUNK_SIZE_WIRE}, got ${chunkSize}`);
   }
   return protocolMessage(MSG_SET_CHUNK_SIZE, u32Payload(chunkSize));
 }

@@ -1,8 +1,13 @@
 /**
- * One registry of stable error codes. Classes say who must act:
- * - ProtocolError: the peer broke the protocol (close that connection, log the reason);
- * - LimitError: the peer stayed inside the protocol but hit a configured limit;
- * - UsageError: the caller (our user, a scenario, a flag) passed something invalid.
+ * The one registry of stable error codes rtmpbench raises, whatever the layer (it lives here,
+ * at the bottom, so that every layer can name its codes; the README lists them all and a test
+ * keeps that list true). Classes say who must act, and each lives in the layer that raises it:
+ * - ProtocolError (here): the peer broke the protocol (close that connection, log the reason);
+ * - LimitError (here): the peer stayed inside the protocol but hit a configured limit;
+ * - ArgumentError (here): code called an API of this layer with an invalid value;
+ * - UsageError (src/input/): the user's input (a flag, a scenario, a file) is wrong;
+ * - ClientError (src/client/): a client session could not be set up or was ended;
+ * - RunError (src/load/): a run itself failed (target unreachable, server did not start).
  * Messages carry the state and byte offset where the problem was seen.
  */
 
@@ -23,6 +28,17 @@ export const ERROR_CODES = {
   RTMP_ERR_COMMAND_MALFORMED: 'command message is malformed',
   RTMP_ERR_TAG_TRUNCATED: 'audio/video tag header is truncated',
   RTMP_ERR_INVALID_ARGUMENT: 'invalid argument',
+  RTMP_ERR_USAGE: 'invalid input',
+  RTMP_ERR_CLIENT_REFUSED: 'connection refused',
+  RTMP_ERR_CLIENT_UNREACHABLE: 'host unreachable',
+  RTMP_ERR_CLIENT_TLS: 'TLS failed',
+  RTMP_ERR_CLIENT_SOCKET: 'socket error',
+  RTMP_ERR_CLIENT_TIMEOUT: 'no answer in time',
+  RTMP_ERR_CLIENT_HANDSHAKE: 'handshake failed',
+  RTMP_ERR_CLIENT_REJECTED: 'the server refused the request',
+  RTMP_ERR_CLIENT_CLOSED: 'the connection closed',
+  RTMP_ERR_CLIENT_PROTOCOL: 'the server broke the protocol',
+  RTMP_ERR_RUN_FAILED: 'the run failed',
   RTMP_ERR_FLV_HEADER: 'FLV stream does not start with an FLV header',
   RTMP_ERR_FLV_TAG: 'FLV tag header is malformed',
   RTMP_ERR_NAL_MALFORMED: 'NAL unit lengths run past the end of the frame',
@@ -72,8 +88,8 @@ export class ProtocolError extends RtmpError {}
 /** The peer's input was valid RTMP but exceeded a configured limit. */
 export class LimitError extends RtmpError {}
 
-/** Our caller passed something invalid (a flag, a scenario value, an API argument). */
-export class UsageError extends RtmpError {}
+/** Code called an API of the protocol layer with an invalid value (a bug in the caller). */
+export class ArgumentError extends RtmpError {}
 
 export function isRtmpError(err: unknown): err is RtmpError {
   return err instanceof RtmpError;

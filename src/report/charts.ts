@@ -1,8 +1,8 @@
 import type { JsHistogram } from 'hdr-histogram-js';
-import type { TimelinePoint } from '../load/orchestrator.js';
+import type { TimelinePoint } from '../results/timeline.js';
 import { decodeHistogram, mergeEncoded, type EncodedHistograms, type Histogram, type MetricName } from '../metrics/histograms.js';
 import type { ComparisonTable } from './comparison.js';
-import type { LoadedComparison, LoadedRun } from './results.js';
+import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 
 /**
  * Chart specifications: the data of every chart, computed here from the result files. The

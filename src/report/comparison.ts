@@ -1,6 +1,6 @@
-import type { RunSummary } from '../load/summary.js';
+import type { RunSummary } from '../results/summary.js';
 import { mean, pairedRatio, type Interval } from '../metrics/stats.js';
-import type { LoadedComparison } from './results.js';
+import type { LoadedComparison } from '../results/folder.js';
 
 /**
  * The figures of a comparison, computed from each run's summary: per variant the mean over its

@@ -1,9 +1,9 @@
 import type { LatencySummary, MetricName } from '../metrics/histograms.js';
-import type { Progress } from '../load/orchestrator.js';
-import type { Scenario } from '../load/scenario.js';
-import { thresholdWord, type RunSummary } from '../load/summary.js';
+import type { Progress } from '../results/progress.js';
+import type { Scenario } from '../results/scenario.js';
+import { thresholdWord, type RunSummary } from '../results/summary.js';
 import { ratiosTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
-import { formatBitrate, formatDurationMs } from '../units.js';
+import { formatBitrate, formatDurationMs } from '../input/units.js';
 
 /** Renders results as text. Formats only: everything shown comes from the summary. */
 

@@ -1,13 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { failedThresholds, thresholdWord, type RunSummary } from '../load/summary.js';
+import { failedThresholds, thresholdWord, type RunSummary } from '../results/summary.js';
 import { METRIC_DESCRIPTIONS, type MetricName } from '../metrics/histograms.js';
-import { formatDurationMs } from '../units.js';
+import { formatDurationMs } from '../input/units.js';
 import { comparisonCharts, runCharts } from './charts.js';
 import { ratiosTable, spreadTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
 import { bytes, describeScenario, formatCapacity, runTitle } from './console.js';
 import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
-import type { LoadedComparison, LoadedRun } from './results.js';
+import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 
 /**
  * Reports rendered from result files only: Markdown (for a CI job summary) and a

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { UsageError } from '../protocol/errors.js';
-import { parseSize } from '../units.js';
+import { UsageError } from '../input/usage-error.js';
+import { sizeField } from '../input/schema-units.js';
+import { parseSize } from '../input/units.js';
 
 export const BACKPRESSURE_POLICIES = ['none', 'drop-to-keyframe', 'priority-drop', 'disconnect'] as const;
 export type BackpressurePolicy = (typeof BACKPRESSURE_POLICIES)[number];
@@ -15,65 +16,47 @@ export function sizeValue(v: unknown): unknown {
 }
 
 /** A byte count: a number, or a string with a unit ("64k", "2m"; powers of 1024). */
-const bytes = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(sizeValue, z.number().int().min(min).max(max)).meta({ rtmpbenchUnit: 'size' });
+const bytes = sizeField;
 
 /**
- * Every setting of the built-in server. Each is a `serve` flag (kebab-case) and a key of the
- * optional config file (camelCase, YAML or JSON).
+ * Every setting of the built-in server, defined once: each is a key of the optional config file
+ * (camelCase, YAML or JSON), a `serve` flag (kebab-case; its help and default come from here),
+ * a key of a scenario's `server` section and of a comparison's matrix.
  */
 export const serverConfigSchema = z
   .object({
-    host: z.string().min(1).default('127.0.0.1'),
-    port: port.default(1935),
-    /** Outgoing chunk size. */
-    chunkSize: bytes(128, 65536).default(4096),
-    gopCache: z.boolean().default(true),
-    gopCacheMaxFrames: z.number().int().min(1).default(600),
-    gopCacheMaxBytes: bytes(1024).default(16 * 1024 * 1024),
-    backpressure: z.enum(BACKPRESSURE_POLICIES).default('drop-to-keyframe'),
-    /** Per player: bytes queued by us plus bytes buffered in the socket. */
-    maxQueuedBytes: bytes(16 * 1024).default(2 * 1024 * 1024),
-    /** With `disconnect`: how long a player may stay over the bound before it is closed. */
-    disconnectGraceMs: z.number().int().min(0).default(1000),
-    /**
-     * TCP_NODELAY on peer sockets: every write leaves at once (lowest latency); off lets the
-     * kernel coalesce small writes (Nagle), fewer packets for less CPU.
-     */
-    tcpNodelay: z.boolean().default(true),
-    /**
-     * Plain connections read into one buffer shared by all (no allocation per read, far fewer
-     * major GCs under heavy ingest); off gives every read its own buffer, as Node does.
-     */
-    sharedReads: z.boolean().default(true),
-    /**
-     * Messages decoded from one read of a publisher go to each player as one write, at the end
-     * of that read: no added delay, and fewer writes exactly when the server falls behind (the
-     * kernel then hands over several messages per read). Off: one write per message.
-     */
-    batchReads: z.boolean().default(true),
-    /** Flush each player at most every N ms as one vectored write; 0 writes at once. */
-    mergeWriteMs: z.number().int().min(0).max(1000).default(0),
-    /** HTTP port for /stats and /metrics; off when absent. */
-    statsPort: port.optional(),
-    statsHost: z.string().min(1).optional(),
-    maxConnections: z.number().int().min(1).default(10_000),
-    maxMessageBytes: bytes(1024, 0xffffff).default(8 * 1024 * 1024),
-    maxChunkStreams: z.number().int().min(2).default(64),
-    handshakeTimeoutMs: z.number().int().min(100).default(5000),
-    /** A peer that sends nothing (and a publisher that sends no media) for this long is closed. */
-    idleTimeoutMs: z.number().int().min(100).default(30_000),
-    /** Ping requests to every peer at this interval (0: never); answers keep players alive. */
-    pingIntervalMs: z.number().int().min(0).default(10_000),
-    /** Window Acknowledgement Size and Set Peer Bandwidth sent to every peer. */
-    windowAckSize: bytes(1).default(2_500_000),
-    publishToken: z.string().min(1).optional(),
-    playToken: z.string().min(1).optional(),
-    tlsPort: port.optional(),
-    tlsCert: z.string().min(1).optional(),
-    tlsKey: z.string().min(1).optional(),
-    /** Most bytes the buffer pool keeps for reuse (free lists); beyond it, buffers go to the GC. */
-    poolMaxBytes: bytes(0).default(32 * 1024 * 1024),
-    logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+    host: z.string().min(1).default('127.0.0.1').describe('address to listen on'),
+    port: port.default(1935).describe('RTMP port, 0 for any free port'),
+    chunkSize: bytes(128, 65536).default(4096).describe('outgoing chunk size, 128..65536'),
+    gopCache: z.boolean().default(true).describe('send joiners the frames since the last keyframe'),
+    gopCacheMaxFrames: z.number().int().min(1).default(600).describe('GOP cache cap in video frames'),
+    gopCacheMaxBytes: bytes(1024).default(16 * 1024 * 1024).describe('GOP cache cap in bytes'),
+    backpressure: z.enum(BACKPRESSURE_POLICIES).default('drop-to-keyframe').describe('slow-player policy'),
+    maxQueuedBytes: bytes(16 * 1024).default(2 * 1024 * 1024).describe('per-player bound on queued bytes, socket buffer included'),
+    disconnectGraceMs: z.number().int().min(0).default(1000).describe('with --backpressure disconnect: time over the bound before closing, ms'),
+    tcpNodelay: z.boolean().default(true).describe('TCP_NODELAY on peer sockets: on sends each write at once, off lets the kernel coalesce small writes (Nagle)'),
+    sharedReads: z.boolean().default(true).describe('plain connections read into one shared buffer instead of a new buffer per read (far fewer major GCs under heavy ingest)'),
+    batchReads: z
+      .boolean()
+      .default(true)
+      .describe('what one read of a publisher brings goes to each player as one write at the end of the read, with no added delay (off: a write per message)'),
+    mergeWriteMs: z.number().int().min(0).max(1000).default(0).describe('flush each player at most every N ms as one vectored write; 0 = at once'),
+    statsPort: port.optional().describe('HTTP port for GET /stats (JSON) and GET /metrics (Prometheus); off when absent'),
+    statsHost: z.string().min(1).optional().describe('address of the stats endpoint (default: host)'),
+    maxConnections: z.number().int().min(1).default(10_000).describe('connections beyond this are refused'),
+    maxMessageBytes: bytes(1024, 0xffffff).default(8 * 1024 * 1024).describe('largest message a peer may send'),
+    maxChunkStreams: z.number().int().min(2).default(64).describe('most chunk streams a peer may open'),
+    handshakeTimeoutMs: z.number().int().min(100).default(5000).describe('close peers that have not finished the handshake after this many ms'),
+    idleTimeoutMs: z.number().int().min(100).default(30_000).describe('close peers that send nothing, and publishers that send no media, for this many ms'),
+    pingIntervalMs: z.number().int().min(0).default(10_000).describe('ping every peer this often, ms; 0 = never (answers keep players alive)'),
+    windowAckSize: bytes(1).default(2_500_000).describe('Window Acknowledgement Size and peer bandwidth announced to every peer'),
+    publishToken: z.string().min(1).optional().describe('require ?token=TOKEN on the stream key (or the app) to publish'),
+    playToken: z.string().min(1).optional().describe('require ?token=TOKEN on the stream key (or the app) to play'),
+    tlsPort: port.optional().describe('also listen for RTMPS on this port (needs tlsCert and tlsKey)'),
+    tlsCert: z.string().min(1).optional().describe('PEM certificate for RTMPS'),
+    tlsKey: z.string().min(1).optional().describe('PEM private key for RTMPS'),
+    poolMaxBytes: bytes(0).default(32 * 1024 * 1024).describe('most bytes the buffer pool keeps for reuse; beyond it, buffers go to the GC'),
+    logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info').describe('log level'),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -106,7 +89,7 @@ export function resolveServerConfig(input: ServerConfigInput, earlier: string[] 
   const result = serverConfigSchema.safeParse(input);
   const problems = [...earlier, ...(result.success ? [] : formatIssues(result.error.issues))];
   if (problems.length > 0 || !result.success) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `invalid server settings:\n  ${problems.join('\n  ')}`);
+    throw new UsageError(`invalid server settings:\n  ${problems.join('\n  ')}`);
   }
   return result.data;
 }
@@ -117,17 +100,17 @@ export function readServerConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `cannot read config file ${path}: ${(e as Error).message}`);
+    throw new UsageError(`cannot read config file ${path}: ${(e as Error).message}`);
   }
   let data: unknown;
   try {
     data = parseYaml(text);
   } catch (e) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `config file ${path} is not valid YAML/JSON: ${(e as Error).message}`);
+    throw new UsageError(`config file ${path} is not valid YAML/JSON: ${(e as Error).message}`);
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `config file ${path} must hold a mapping of settings`);
+    throw new UsageError(`config file ${path} must hold a mapping of settings`);
   }
   return data as Record<string, unknown>;
 }

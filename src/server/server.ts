@@ -3,7 +3,7 @@ import net from 'node:net';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { BufferPool } from '../buffers/buffer-pool.js';
-import { UsageError } from '../protocol/errors.js';
+import { UsageError } from '../input/usage-error.js';
 import { closeReason, formatCloseReason, type CloseKind, type CloseReason } from './close-reason.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -115,7 +115,7 @@ export class RtmpServer {
         key = readFileSync(cfg.tlsKey!);
       } catch (e) {
         await this.close();
-        throw new UsageError('RTMP_ERR_INVALID_ARGUMENT', `cannot read the TLS certificate or key: ${(e as Error).message}`);
+        throw new UsageError(`cannot read the TLS certificate or key: ${(e as Error).message}`);
       }
       const secure = tls.createServer({ cert, key, highWaterMark: SOCKET_HIGH_WATER_MARK } as tls.TlsOptions, (s) => {
         s.setNoDelay(cfg.tcpNodelay);
@@ -292,7 +292,7 @@ export class RtmpServer {
 
 function listenOn(server: net.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(new UsageError('RTMP_ERR_INVALID_ARGUMENT', `cannot listen on ${host}:${port}: ${err.message}`));
+    const onError = (err: Error) => reject(new UsageError(`cannot listen on ${host}:${port}: ${err.message}`));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);

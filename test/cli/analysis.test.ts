@@ -3,13 +3,13 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ComparisonFile } from '../../src/load/compare.js';
-import type { TimelinePoint } from '../../src/load/orchestrator.js';
-import type { RunSummary } from '../../src/load/summary.js';
+import type { ComparisonFile } from '../../src/results/comparison-file.js';
+import type { TimelinePoint } from '../../src/results/timeline.js';
+import type { RunSummary } from '../../src/results/summary.js';
 import { countColor, hasChromium, openPage, screenshot } from '../helpers/browser.js';
 import { cli } from '../helpers/cli.js';
 import { CLI, startServerProcess, type ServerProcess } from '../helpers/server.js';
-import { freePort } from '../../src/load/servers.js';
+import { freePort } from '../../src/proc/port.js';
 import type { ComparisonTable } from '../../src/report/comparison.js';
 
 /**
@@ -228,7 +228,7 @@ describe('rtmpbench merge', () => {
     const m = await cli(['merge', ...dirs, '--out', join(out, 'merged'), '--json']);
     expect(m.code, m.stderr).toBe(0);
     const merged = JSON.parse(m.stdout) as RunSummary;
-    expect(merged.sessions.players).toEqual({ planned: 12, connected: 12, failed: 0 });
+    expect(merged.sessions.players).toEqual({ planned: 12, connected: 12, failed: 0, tooLateToJudge: 0 });
     expect(merged.sessions.publishers).toEqual({ planned: 2, connected: 2, failed: 0 });
     expect(merged.throughput.framesReceived).toBe(parts[0]!.throughput.framesReceived + parts[1]!.throughput.framesReceived);
     expect(merged.latencyMs.endToEnd.count).toBe(parts[0]!.latencyMs.endToEnd.count + parts[1]!.latencyMs.endToEnd.count);

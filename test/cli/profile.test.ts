@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cpuHotSpots } from '../../src/load/profile.js';
+import { cpuHotSpots } from '../../src/lab/profile.js';
 import { cli } from '../helpers/cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'rtmpbench-profile-test-'));

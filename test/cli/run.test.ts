@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run as runProgram } from '../../bench/lib/proc.js';
-import type { RunSummary } from '../../src/load/summary.js';
+import type { RunSummary } from '../../src/results/summary.js';
 import { cli } from '../helpers/cli.js';
 import { CLI, startServer, waitFor } from '../helpers/server.js';
 
@@ -51,12 +51,14 @@ describe('rtmpbench run', () => {
     const s = JSON.parse(r.stdout) as RunSummary;
     expect(s.schemaVersion).toBe(1);
     expect(s.tool).toMatchObject({ name: 'rtmpbench' });
-    expect(s.sessions.players).toEqual({ planned: 3, connected: 3, failed: 0 });
+    expect(s.sessions.players).toEqual({ planned: 3, connected: 3, failed: 0, tooLateToJudge: 0 });
     for (const m of ['connect', 'handshake', 'playStart', 'firstFrame', 'endToEnd', 'gap'] as const) {
       expect(Object.keys(s.latencyMs[m]).sort()).toEqual(['count', 'max', 'mean', 'min', 'p50', 'p90', 'p99', 'p999']);
     }
     expect(s.throughput).toHaveProperty('mbpsReceived');
-    expect(s.frames).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0, stalls: 0, slowLost: 0, slowStalls: 0, publisherStops: 0 });
+    expect(s.frames).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0, stalls: 0, slowLost: 0, slowStalls: 0, publisherStops: 0, expectedSource: 'send-logs' });
+    // Frame accounting closes: every frame the send logs expected arrived.
+    expect(s.frames.expected).toBe(s.throughput.framesReceived);
     expect(s.generator.workers).toBeGreaterThan(0);
     expect(s.server?.cpuSeconds).toBeGreaterThan(0);
     const dir = readdirSync(out).find((d) => d.endsWith('-json-run'))!;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ChunkWriter, encodeMessage, flattenEncoded } from '../../src/protocol/chunk-writer.js';
 import { MSG_AUDIO, MSG_COMMAND_AMF0, MSG_DATA_AMF0, MSG_VIDEO } from '../../src/protocol/constants.js';
 import { setChunkSizeMessage } from '../../src/protocol/control.js';
-import { UsageError } from '../../src/protocol/errors.js';
+import { ArgumentError } from '../../src/protocol/errors.js';
 import type { OutgoingMessage } from '../../src/protocol/message.js';
 import { CountingAllocator, decodeWithCuts, hex, pattern } from '../helpers/bytes.js';
 
@@ -75,7 +75,7 @@ describe('encodeMessage', () => {
 
   it('rejects chunk sizes outside 128..65536 and bad messages with a usage error', () => {
     const m: OutgoingMessage = { csid: 3, typeId: 20, streamId: 0, timestamp: 0, payload: Buffer.alloc(1) };
-    for (const size of [0, 127, 65537, 1.5]) expect(() => encodeMessage(m, size)).toThrow(UsageError);
+    for (const size of [0, 127, 65537, 1.5]) expect(() => encodeMessage(m, size)).toThrow(ArgumentError);
     expect(() => encodeMessage({ ...m, csid: 1 }, 128)).toThrow(/chunk stream id/);
     expect(() => encodeMessage({ ...m, timestamp: -1 }, 128)).toThrow(/timestamp/);
     expect(() => encodeMessage({ ...m, payload: Buffer.alloc(0x1000000) }, 128)).toThrow(/24-bit/);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BufferPool } from '../../src/buffers/buffer-pool.js';
-import { UsageError } from '../../src/protocol/errors.js';
+import { UsageError } from '../../src/input/usage-error.js';
 import { readServerConfigFile, resolveServerConfig } from '../../src/server/config.js';
 import { GopCache } from '../../src/server/gop-cache.js';
 import { SendQueue, type SendQueueOptions } from '../../src/server/send-queue.js';

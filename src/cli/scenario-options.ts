@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { describedScenarioFlags, type FlagValues } from '../load/scenario-input.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Flags of every command that runs a scenario, beyond the scenario's own. */
+export interface OutputFlags {
+  out?: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+export type RunFlags = FlagValues & OutputFlags;
+
+/** The flags that change a scenario (shared by run, compare and profile), derived from the scenario schema. */
+export function addScenarioOptions(cmd: Command): Command {
+  for (const f of describedScenarioFlags()) {
+    const spec = f.value === null ? `--${f.name}` : `--${f.name} <${f.value}>`;
+    if (f.repeat !== undefined) cmd.option(spec, f.helpText, collect);
+    else cmd.option(spec, f.helpText);
+  }
+  return cmd
+    .option('--out <dir>', 'root folder for results (default: results)')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--no-progress', 'no progress line on stderr');
+}

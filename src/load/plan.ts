@@ -1,0 +1,112 @@
+import type { Scenario, Stage } from '../results/scenario.js';
+import { peakPlayersPerStream } from '../results/scenario.js';
+import type { PlayerPlan, ShardTask } from './worker-protocol.js';
+
+/** Workers report once per second. */
+export const TICK_MS = 1000;
+
+/** When a scenario does not say, a viewer without video for this many GOPs (and at least 5 s) is failed. */
+export const NO_VIDEO_GOPS = 3;
+const NO_VIDEO_MIN_MS = 5000;
+
+export function noVideoAfterMs(s: Scenario): number {
+  return s.players.noVideoAfterMs ?? Math.max(NO_VIDEO_MIN_MS, NO_VIDEO_GOPS * s.media.gopMs);
+}
+
+/** Players per stream wanted at `tMs` after the start (linear within each stage). */
+export function targetAt(stages: readonly Stage[], tMs: number): number {
+  let start = 0;
+  let from = 0;
+  for (const st of stages) {
+    if (tMs < start + st.durationMs) return from + ((st.target - from) * (tMs - start)) / st.durationMs;
+    start += st.durationMs;
+    from = st.target;
+  }
+  return from;
+}
+
+/**
+ * When player `index` (0-based, per stream) should be connected: the intervals of the run
+ * during which the target exceeds `index + 0.5`. Returns [startMs, stopMs] pairs; a stop of
+ * Infinity means "until the end".
+ */
+export function playerWindows(stages: readonly Stage[], index: number): [number, number][] {
+  const threshold = index + 0.5;
+  const on: [number, number][] = [];
+  const add = (a: number, b: number) => {
+    const last = on[on.length - 1];
+    if (last !== undefined && last[1] >= a) last[1] = Math.max(last[1], b);
+    else if (b > a) on.push([a, b]);
+  };
+  let start = 0;
+  let from = 0;
+  for (const st of stages) {
+    const end = start + st.durationMs;
+    const to = st.target;
+    const crossing = from === to ? start : start + ((threshold - from) / (to - from)) * st.durationMs;
+    if (from > threshold && to > threshold) add(start, end);
+    else if (from <= threshold && to > threshold) add(crossing, end);
+    else if (from > threshold && to <= threshold) add(start, crossing);
+    start = end;
+    from = to;
+  }
+  const last = on[on.length - 1];
+  if (last !== undefined && last[1] >= start) last[1] = Infinity;
+  return on;
+}
+
+export interface ShardOf {
+  index: number;
+  count: number;
+}
+
+/**
+ * Splits a scenario into one task per worker. With two or more workers and both kinds of
+ * session, publishers get workers of their own: bursts of viewer reads would otherwise delay
+ * the pacing timer (and show up as latency). With `shardOf` (a run spread over machines), this
+ * machine plays the part of workers I*W..I*W+W-1 of N*W.
+ */
+export function planShards(s: Scenario, workers: number, url: string, startAtUs: number, shardOf?: ShardOf): ShardTask[] {
+  const offset = shardOf ? shardOf.index * workers : 0;
+  const total = shardOf ? shardOf.count * workers : workers;
+  const peak = peakPlayersPerStream(s);
+  const tasks: ShardTask[] = Array.from({ length: workers }, (_, k) => ({
+    shard: offset + k,
+    shards: total,
+    url,
+    insecure: s.insecure,
+    streamNames: s.streamNames,
+    publish: [],
+    players: [],
+    churnJoinsPerSecond: 0,
+    churnMeanSessionMs: s.churn.meanSessionMs,
+    media: s.media,
+    slowReadKbps: s.players.slowReadKbps,
+    durationMs: s.durationMs,
+    warmupMs: s.warmupMs,
+    stallThresholdMs: s.stallThresholdMs,
+    noVideoAfterMs: noVideoAfterMs(s),
+    startAtUs,
+    tickMs: TICK_MS,
+  }));
+  const at = (k: number) => (k >= offset && k < offset + workers ? tasks[k - offset]! : null);
+  const split = total >= 2 && s.publishedStreams > 0 && peak > 0;
+  const pubWorkers = split ? Math.max(1, Math.round(total / 4)) : total;
+  const playerBase = split ? pubWorkers : 0;
+  const playerWorkers = total - playerBase;
+  for (let st = 0; st < s.publishedStreams; st++) at(st % pubWorkers)?.publish.push(st);
+  const windows = Array.from({ length: peak }, (_, i) => playerWindows(s.stages, i).map(([a, b]): [number, number | null] => [a, Number.isFinite(b) ? b : null]));
+  let n = 0;
+  for (let st = 0; st < s.streamNames.length; st++) {
+    for (let i = 0; i < peak; i++) {
+      const plan: PlayerPlan = { stream: st, slow: i < s.players.slowPerStream, windows: windows[i]! };
+      at(playerBase + (n++ % playerWorkers))?.players.push(plan);
+    }
+  }
+  // Churning players join on the player workers.
+  for (let k = playerBase; k < total; k++) {
+    const t = at(k);
+    if (t !== null) t.churnJoinsPerSecond = s.churn.joinsPerSecond / playerWorkers;
+  }
+  return tasks;
+}

@@ -1,0 +1,319 @@
+import { BufferPool } from '../../buffers/buffer-pool.js';
+import type { StatusEvent } from '../../client/connection.js';
+import { ClientError, type ClientClose } from '../../client/errors.js';
+import { Player } from '../../client/player.js';
+import { Publisher } from '../../client/publisher.js';
+import { parseRtmpUrl, type RtmpUrl } from '../../client/url.js';
+import { EventLoopMeter } from '../../metrics/event-loop.js';
+import { Recorder, type MetricName } from '../../metrics/histograms.js';
+import { makeSource } from '../../media/make-source.js';
+import { monotonicUs } from '../../media/timing-mark.js';
+import { addCounters, diffCounters, newCounters, type Counters } from '../../results/counters.js';
+import type { ShardResult, ShardTask, ViewerRecord, WorkerMessage } from '../worker-protocol.js';
+import { Pacer } from './pacer.js';
+import { PlayerProbe, type ProbeContext } from './player-probe.js';
+import { PublisherProbe } from './publisher-probe.js';
+import { Churn, Schedule } from './schedule.js';
+import { SlowReaders } from './slow-readers.js';
+
+/** Time viewers get to receive frames in flight, and the server to take the publishers' goodbyes. */
+const DRAIN_MS = 300;
+/** Time for closing sockets to report their last bytes. */
+const CLOSE_SETTLE_MS = 50;
+/** Read buffer shared by every viewer socket of a thread (reads are handled one at a time). */
+const SHARED_READ_BYTES = 64 * 1024;
+/** Wire buffers of published frames kept for reuse. */
+const FRAME_POOL_BYTES = 32 * 1024 * 1024;
+
+const sleepUntilUs = (us: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, (us - monotonicUs()) / 1000)));
+const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * One worker's share of a run: its publishers (paced by one timer), its viewers (opened and
+ * closed on the scenario's schedule, plus churn), each measured by its probe. Every second it
+ * sends a tick with what that second measured; the result carries the run's totals.
+ * Memory and per-second work follow the sessions alive, not those that ever lived: a viewer
+ * that ends adds its counts to the totals and is let go.
+ */
+export class Shard implements ProbeContext {
+  readonly startAtUs: number;
+  readonly stallThresholdUs: number;
+  private readonly url: RtmpUrl;
+  private readonly rec = new Recorder();
+  private readonly meter = new EventLoopMeter();
+  /** Counted as things happen: sessions planned, connected and failed, publisher stops. */
+  private readonly events = newCounters();
+  /** Counts of viewers that have ended. */
+  private readonly ended = newCounters();
+  private lastTotal = newCounters();
+  private failuresTotal: Record<string, number> = {};
+  private failuresDelta: Record<string, number> = {};
+  private readonly publishers: PublisherProbe[] = [];
+  private readonly players = new Set<PlayerProbe>();
+  /** Viewers not yet judged against the no-video bound. */
+  private readonly awaitingVideo = new Set<PlayerProbe>();
+  private viewersEnded: ViewerRecord[] = [];
+  private readonly pacer = new Pacer();
+  private readonly slow: SlowReaders;
+  private readonly sharedReadBuffer = Buffer.allocUnsafe(SHARED_READ_BYTES);
+  private readonly framePool = new BufferPool({ maxHeldBytes: FRAME_POOL_BYTES });
+  private readonly warmupEndUs: number;
+  private readonly audioExpected: boolean;
+  private endUs: number;
+  /** The run is over: closes are no longer failures. */
+  private over = false;
+  private ticksSent = 0;
+  private lastTickUs: number;
+  private tickTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly task: ShardTask,
+    private readonly send: (m: WorkerMessage) => void,
+  ) {
+    this.url = parseRtmpUrl(task.url);
+    this.startAtUs = task.startAtUs;
+    this.stallThresholdUs = task.stallThresholdMs * 1000;
+    this.warmupEndUs = task.startAtUs + task.warmupMs * 1000;
+    this.endUs = task.startAtUs + task.durationMs * 1000;
+    this.lastTickUs = task.startAtUs;
+    this.slow = new SlowReaders(task.slowReadKbps);
+    this.audioExpected = task.media.audioBitrate > 0;
+  }
+
+  measuring(): boolean {
+    return monotonicUs() >= this.warmupEndUs;
+  }
+
+  record(metric: MetricName, valueUs: number): void {
+    if (monotonicUs() >= this.warmupEndUs) this.rec.record(metric, valueUs);
+  }
+
+  /** Runs the share to its end (or to the common stop time `stopped` announces). */
+  async run(stopped: Promise<number>): Promise<ShardResult> {
+    const task = this.task;
+    await sleepUntilUs(this.startAtUs);
+    this.armTick();
+    await this.openPublishers();
+    const joins = new Schedule(
+      task.players.flatMap((plan) =>
+        plan.windows
+          .filter(([a]) => this.startAtUs + a * 1000 < this.endUs)
+          .map(([a, b]) => ({ atUs: this.startAtUs + a * 1000, item: { stream: plan.stream, slow: plan.slow, stopAtUs: b === null ? null : this.startAtUs + b * 1000 } })),
+      ),
+      (j) => void this.openPlayer(j.stream, j.slow, j.stopAtUs),
+    );
+    let churnStream = task.shard;
+    const churn = new Churn(task.churnJoinsPerSecond, task.churnMeanSessionMs, (stayMs) => {
+      void this.openPlayer(churnStream++ % task.streamNames.length, false, monotonicUs() + stayMs * 1000);
+    });
+    joins.start();
+    churn.start();
+
+    // An early stop (a capacity search that broke) names a common end time.
+    const stopAtUs = await Promise.race([sleepUntilUs(this.endUs).then(() => null), stopped]);
+    if (stopAtUs !== null && stopAtUs < this.endUs) {
+      this.endUs = stopAtUs;
+      await sleepUntilUs(this.endUs);
+    }
+    // The end: ticks for every whole second that passed, then no new frames or viewers; viewers
+    // take the frames in flight; the publishers say goodbye; viewers are judged and closed.
+    this.disarmTick();
+    // A timer may wake a hair before the end: the second that ends with the run is still a whole one.
+    this.tickDue(Math.max(monotonicUs(), this.endUs));
+    this.pacer.stop();
+    joins.stop();
+    churn.stop();
+    this.slow.stop();
+    for (const p of this.players) if (p.stopTimer !== null) clearTimeout(p.stopTimer);
+    await sleepMs(DRAIN_MS);
+    this.over = true;
+    for (const p of this.publishers) p.publisher.stop();
+    await sleepMs(DRAIN_MS);
+    const playersUp = this.players.size;
+    const now = monotonicUs();
+    for (const probe of [...this.players]) {
+      if (this.awaitingVideo.has(probe)) this.judgeAtEnd(probe);
+      this.endPlayer(probe, now, true);
+      probe.player?.close();
+    }
+    await sleepMs(CLOSE_SETTLE_MS);
+    this.emitTick(true, playersUp);
+    this.meter.stop();
+    return { shard: task.shard, histograms: this.rec.encodeTotal(), counters: this.lastTotal, failures: this.failuresTotal, eventLoop: this.meter.whole() };
+  }
+
+  private async openPublishers(): Promise<void> {
+    const task = this.task;
+    await Promise.all(
+      task.publish.map(async (stream) => {
+        this.events.publishersPlanned++;
+        try {
+          const p = await Publisher.open({ url: this.url, streamName: task.streamNames[stream]!, source: makeSource(task.media), insecure: task.insecure, chunkSize: task.media.chunkSize, framePool: this.framePool });
+          p.conn.onClose = (reason: ClientClose) => {
+            if (!this.over && reason.kind !== 'local') this.fail('publisher dropped', reason.kind);
+          };
+          this.record('connect', p.conn.timings.tcpConnectUs);
+          this.record('handshake', p.conn.timings.handshakeUs);
+          this.events.publishersConnected++;
+          this.publishers.push(new PublisherProbe(this, p, stream, 0));
+        } catch (e) {
+          this.events.publishersFailed++;
+          this.fail('publisher', e instanceof ClientError ? e.failure : (e as Error).message);
+        }
+      }),
+    );
+    // Independent encoders do not share keyframe instants: spread the publishers' schedules
+    // over one GOP, so keyframes (about ten P-frames each) do not all leave at once.
+    const t0 = monotonicUs();
+    const n = Math.max(1, this.publishers.length);
+    this.publishers.forEach((p, k) => {
+      p.publisher.start(t0 + ((k * task.media.gopMs) / n) * 1000);
+      this.pacer.add(p.publisher);
+    });
+    this.pacer.start();
+  }
+
+  private async openPlayer(stream: number, slow: boolean, stopAtUs: number | null): Promise<void> {
+    const task = this.task;
+    this.events.playersPlanned++;
+    const probe = new PlayerProbe(this, stream, slow, 0, monotonicUs());
+    let player: Player;
+    try {
+      player = await Player.open({
+        url: this.url,
+        streamName: task.streamNames[stream]!,
+        insecure: task.insecure,
+        codec: task.media.codec,
+        onVideo: (v) => probe.onVideo(v),
+        onStatus: (s) => this.onStatus(s),
+        sharedReadBuffer: this.sharedReadBuffer,
+      });
+    } catch (e) {
+      this.events.playersFailed++;
+      this.fail('player', e instanceof ClientError ? e.failure : (e as Error).message);
+      return;
+    }
+    if (this.over) {
+      player.close();
+      return;
+    }
+    const now = monotonicUs();
+    this.events.playersConnected++;
+    probe.attach(player, now);
+    this.players.add(probe);
+    this.awaitingVideo.add(probe);
+    if (slow) player.conn.onRead = this.slow.add(player.conn.socket);
+    player.conn.onClose = (reason: ClientClose) => {
+      if (!this.players.has(probe)) return;
+      this.endPlayer(probe, monotonicUs(), false);
+      if (!this.over && reason.kind !== 'local') this.fail('player dropped', reason.kind);
+    };
+    if (stopAtUs !== null) probe.stopTimer = setTimeout(() => player.close(), Math.max(0, (stopAtUs - now) / 1000));
+  }
+
+  private onStatus(s: StatusEvent): void {
+    // The run's own publishers stopping at the end are not news.
+    if (this.over || monotonicUs() >= this.endUs) return;
+    if (s.code === 'NetStream.Play.UnpublishNotify' || s.code === 'NetStream.Play.Stop') this.events.publisherStops++;
+  }
+
+  /** A viewer ends: its counts go to the totals, its record to frame accounting, and it is let go. */
+  private endPlayer(probe: PlayerProbe, leftUs: number, atEnd: boolean): void {
+    if (!this.players.delete(probe)) return;
+    this.awaitingVideo.delete(probe);
+    if (probe.stopTimer !== null) clearTimeout(probe.stopTimer);
+    probe.addCounts(this.ended, leftUs);
+    if (probe.player !== null) this.slow.remove(probe.player.conn.socket);
+    this.viewersEnded.push(probe.record(leftUs, atEnd));
+  }
+
+  /** Viewers with no video (or no audio) within the bound are failed, and leave as a person would. */
+  private judgeWhileRunning(nowUs: number): void {
+    const bound = this.task.noVideoAfterMs * 1000;
+    for (const probe of this.awaitingVideo) {
+      const v = probe.verdict(nowUs, bound, this.audioExpected);
+      if (v === 'waiting') continue;
+      this.awaitingVideo.delete(probe);
+      if (v === 'ok') continue;
+      this.events.playersFailed++;
+      this.fail('player', v);
+      this.endPlayer(probe, nowUs, false);
+      probe.player?.close();
+    }
+  }
+
+  /** At the end, a viewer still without video failed if it had the bound's time, else joined too late to judge. */
+  private judgeAtEnd(probe: PlayerProbe): void {
+    const v = probe.verdict(this.endUs, this.task.noVideoAfterMs * 1000, this.audioExpected);
+    if (v === 'no-video' || v === 'no-audio') {
+      this.events.playersFailed++;
+      this.fail('player', v);
+    } else if (v === 'waiting') {
+      this.events.playersTooLateToJudge++;
+    }
+  }
+
+  private fail(what: string, reason: string): void {
+    const key = `${what}: ${reason}`;
+    this.failuresTotal[key] = (this.failuresTotal[key] ?? 0) + 1;
+    this.failuresDelta[key] = (this.failuresDelta[key] ?? 0) + 1;
+  }
+
+  /** Everything counted so far: events, ended viewers, and the sessions alive now. */
+  private total(nowUs: number): Counters {
+    const t = addCounters(addCounters(newCounters(), this.events), this.ended);
+    for (const p of this.publishers) p.addCounts(t);
+    for (const p of this.players) p.addCounts(t, nowUs);
+    return t;
+  }
+
+  /** Ticks fire on the run's second boundaries, whatever the timers' drift. */
+  private armTick(): void {
+    const dueUs = this.startAtUs + (this.ticksSent + 1) * this.task.tickMs * 1000;
+    this.tickTimer = setTimeout(() => {
+      this.tickTimer = null;
+      this.tickDue(monotonicUs());
+      this.armTick();
+    }, Math.max(0, (dueUs - monotonicUs()) / 1000));
+  }
+
+  private disarmTick(): void {
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
+    this.tickTimer = null;
+  }
+
+  private tickDue(nowUs: number): void {
+    while (this.startAtUs + (this.ticksSent + 1) * this.task.tickMs * 1000 <= nowUs) {
+      this.judgeWhileRunning(nowUs);
+      this.emitTick(false, this.players.size);
+    }
+  }
+
+  private emitTick(final: boolean, playersUp: number): void {
+    const now = monotonicUs();
+    const total = this.total(now);
+    const counters = diffCounters(total, this.lastTotal);
+    this.lastTotal = total;
+    const failures = this.failuresDelta;
+    this.failuresDelta = {};
+    const viewersEnded = this.viewersEnded;
+    this.viewersEnded = [];
+    this.ticksSent++;
+    this.send({
+      kind: 'tick',
+      shard: this.task.shard,
+      sec: this.ticksSent,
+      final,
+      intervalMs: Math.round((now - this.lastTickUs) / 100) / 10,
+      publishersUp: final ? this.publishers.length : this.publishers.filter((p) => !p.publisher.closed).length,
+      playersUp,
+      counters,
+      failures,
+      intervals: this.rec.takeInterval(),
+      eventLoop: this.meter.sample(),
+      sends: this.publishers.map((p) => p.takeSendLog()).filter((c) => c !== null),
+      viewersEnded,
+    });
+    this.lastTickUs = now;
+  }
+}

@@ -1,0 +1,150 @@
+import { encodeHistogram, mergeEncoded, type Histogram, type MetricName } from '../metrics/histograms.js';
+import type { EncodedInterval } from '../metrics/hlog.js';
+import { addCounters, COUNTER_NAMES, COUNTERS, newCounters, sumCounters, type Counters } from '../results/counters.js';
+import { sumFailures } from '../results/summary.js';
+import type { TimelinePoint } from '../results/timeline.js';
+import type { TickMessage } from './worker-protocol.js';
+
+/** CPU and memory of the generator and the server, read when a second is complete. */
+export interface UsageSample {
+  generatorCpuSeconds: number | null;
+  serverCpuSeconds: number | null;
+  serverRssBytes: number | null;
+}
+
+/** One second of the run, built once from every worker's tick for it. */
+export interface MeasuredSecond {
+  sec: number;
+  /** Counted during the second. */
+  counters: Counters;
+  /** The same with session counts as they stand (what a threshold judges for one second). */
+  window: Counters;
+  histograms: Map<MetricName, Histogram>;
+  publishersUp: number;
+  playersUp: number;
+  /** Failures so far. */
+  errors: number;
+  /** The busiest worker's event-loop utilisation and delay p99 (µs) this second. */
+  eventLoopUtilization: number;
+  eventLoopDelayP99Us: number;
+  partial: boolean;
+  final: boolean;
+  intervalMs: number;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * Builds the run's time series from the workers' ticks: a second is complete once every worker
+ * has reported it; then its interval histograms are merged once, and that one merge feeds the
+ * timeline point, the .hlog intervals, the progress line and a capacity search. Seconds are
+ * taken in order. When the run ends, seconds some worker never reported are marked partial
+ * (never filled with zeros), and the workers' final, shorter intervals make the last point.
+ */
+export class TimelineBuilder {
+  readonly points: TimelinePoint[] = [];
+  /** Per metric, one encoded histogram per second (those with values). */
+  readonly intervals = new Map<MetricName, EncodedInterval[]>();
+  private readonly pending = new Map<number, TickMessage[]>();
+  private readonly finals: TickMessage[] = [];
+  private readonly lastSecOf = new Map<number, number>();
+  private next = 1;
+  private readonly cumulative = newCounters();
+  private failures: Record<string, number> = {};
+  private lastUsage: UsageSample;
+  private lastEndSec = 0;
+
+  constructor(
+    private readonly shards: readonly number[],
+    private readonly usage: () => UsageSample,
+    private readonly onSecond: (s: MeasuredSecond) => void,
+  ) {
+    for (const s of shards) this.lastSecOf.set(s, 0);
+    this.lastUsage = usage();
+  }
+
+  add(t: TickMessage): void {
+    if (t.final) {
+      this.finals.push(t);
+      return;
+    }
+    let list = this.pending.get(t.sec);
+    if (list === undefined) this.pending.set(t.sec, (list = []));
+    list.push(t);
+    this.lastSecOf.set(t.shard, Math.max(this.lastSecOf.get(t.shard) ?? 0, t.sec));
+    const complete = Math.min(...this.lastSecOf.values());
+    while (this.next <= complete) this.build(this.next++, false);
+  }
+
+  /** The run is over: what is left is built, partial seconds marked, the final intervals last. */
+  finish(): void {
+    const last = Math.max(0, ...this.pending.keys());
+    while (this.next <= last) this.build(this.next++, false);
+    if (this.finals.length > 0) this.emit(this.finals, this.next, true);
+  }
+
+  private build(sec: number, final: boolean): void {
+    const ticks = this.pending.get(sec) ?? [];
+    this.pending.delete(sec);
+    // A second no worker reported (a worker that fell behind by more than a second) is absent.
+    if (ticks.length > 0) this.emit(ticks, sec, final);
+  }
+
+  private emit(ticks: readonly TickMessage[], sec: number, final: boolean): void {
+    const histograms = mergeEncoded(ticks.map((t) => t.intervals));
+    const counters = sumCounters(ticks.map((t) => t.counters));
+    addCounters(this.cumulative, counters);
+    this.failures = sumFailures([this.failures, ...ticks.map((t) => t.failures)]);
+    const window = { ...counters };
+    for (const k of COUNTER_NAMES) if (COUNTERS[k].window === 'cumulative') window[k] = this.cumulative[k];
+    const intervalMs = Math.max(...ticks.map((t) => t.intervalMs));
+    const durationSec = final ? intervalMs / 1000 : 1;
+    const endSec = final ? round3(this.lastEndSec + durationSec) : sec;
+    const partial = ticks.length < this.shards.length;
+    const s: MeasuredSecond = {
+      sec,
+      counters,
+      window,
+      histograms,
+      publishersUp: ticks.reduce((n, t) => n + t.publishersUp, 0),
+      playersUp: ticks.reduce((n, t) => n + t.playersUp, 0),
+      errors: Object.values(this.failures).reduce((a, b) => a + b, 0),
+      eventLoopUtilization: Math.max(...ticks.map((t) => t.eventLoop.utilization)),
+      eventLoopDelayP99Us: Math.max(...ticks.map((t) => t.eventLoop.delayP99Us)),
+      partial,
+      final,
+      intervalMs,
+    };
+    for (const [metric, h] of histograms) {
+      if (h.totalCount === 0) continue;
+      let list = this.intervals.get(metric);
+      if (list === undefined) this.intervals.set(metric, (list = []));
+      list.push({ startSec: round3(endSec - durationSec), endSec, encoded: encodeHistogram(h) });
+    }
+    const u = this.usage();
+    const pct = (now: number | null, before: number | null) => (now === null || before === null ? null : round3(((now - before) / durationSec) * 100));
+    const e2e = histograms.get('endToEnd');
+    const at = (p: number) => (e2e !== undefined && e2e.totalCount > 0 ? e2e.getValueAtPercentile(p) / 1000 : null);
+    this.points.push({
+      tSec: endSec,
+      publishersUp: s.publishersUp,
+      playersUp: s.playersUp,
+      mbpsReceived: round3((counters.bytesReceived * 8) / durationSec / 1e6),
+      framesReceived: counters.framesReceived,
+      errors: s.errors,
+      endToEndP50Ms: at(50),
+      endToEndP99Ms: at(99),
+      endToEndP999Ms: at(99.9),
+      generatorCpuPct: pct(u.generatorCpuSeconds, this.lastUsage.generatorCpuSeconds),
+      serverCpuPct: pct(u.serverCpuSeconds, this.lastUsage.serverCpuSeconds),
+      serverRssBytes: u.serverRssBytes,
+      generatorEventLoopUtilization: s.eventLoopUtilization,
+      generatorEventLoopDelayP99Ms: round3(s.eventLoopDelayP99Us / 1000),
+      ...(partial ? { partial: true, workersReporting: ticks.length } : {}),
+      ...(final ? { durationSec: round3(durationSec) } : {}),
+    });
+    this.lastUsage = u;
+    this.lastEndSec = endSec;
+    this.onSecond(s);
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * A scenario as a run resolved it (every default applied, units in ms and bit/s). It is part
+ * of the results contract: summary.json and compare.json record it, and reports describe runs
+ * from it. The schema that produces it lives with the generator (src/load/scenario.ts).
+ */
+
+export interface Stage {
+  durationMs: number;
+  /** Players per stream at the end of the stage. */
+  target: number;
+}
+
+export type ServerSpec = 'builtin' | 'node-media-server' | 'nginx-rtmp' | { name: string; url: string; start?: string };
+
+export interface Scenario {
+  name: string;
+  description?: string;
+  target: string;
+  insecure: boolean;
+  server: Record<string, unknown>;
+  serverPid?: number;
+  streamNames: string[];
+  publishedStreams: number;
+  media: {
+    source: string;
+    codec: 'avc' | 'hevc';
+    videoBitrate: number;
+    audioBitrate: number;
+    fps: number;
+    gopMs: number;
+    chunkSize: number;
+  };
+  players: {
+    perStream: number;
+    slowPerStream: number;
+    slowReadKbps: number;
+    /**
+     * A viewer with no video this long after it started playing is failed (`no-video`); one that
+     * joined less than this before the end is counted apart, as too late to judge. Absent in
+     * results written before it existed.
+     */
+    noVideoAfterMs?: number;
+  };
+  churn: { joinsPerSecond: number; meanSessionMs: number };
+  stages: Stage[];
+  durationMs: number;
+  warmupMs: number;
+  stallThresholdMs: number;
+  workers: number | 'auto';
+  thresholds: string[];
+  capacity?: { breakAfterMs: number };
+  compare?: {
+    servers: ServerSpec[];
+    matrix: Record<string, (string | number | boolean)[]>;
+    repeat: number;
+    baseline?: string;
+  };
+}
+
+/** Players per stream at the scenario's peak. */
+export function peakPlayersPerStream(s: Pick<Scenario, 'stages'>): number {
+  return Math.max(0, ...s.stages.map((st) => st.target));
+}

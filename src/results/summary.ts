@@ -1,0 +1,207 @@
+import { METRICS, summarize, type Histogram, type LatencySummary, type MetricName } from '../metrics/histograms.js';
+import { VERSION } from '../version.js';
+import { COUNTER_NAMES, COUNTERS, setPath, type Counters } from './counters.js';
+import type { Scenario } from './scenario.js';
+
+/**
+ * summary.json: the result of one run, what people, reports, comparisons and thresholds read.
+ * Field names are a contract (see the README, "Results"): new fields are added within schema
+ * version 1; renaming or removing one bumps the version, and readers keep loading version 1.
+ */
+export const SUMMARY_SCHEMA_VERSION = 1;
+
+export interface SessionCounts {
+  planned: number;
+  connected: number;
+  failed: number;
+}
+
+export interface ThresholdResult {
+  expression: string;
+  passed: boolean;
+  /** The measured value, in the unit of the expression (ms for latencies, a count or a percentage). */
+  actual: number | null;
+  message: string;
+  /** False when the result is reported only (a capacity search, which is expected to break). */
+  enforced?: boolean;
+}
+
+/** Event-loop figures of one thread of the generator (perf_hooks). */
+export interface EventLoopFigures {
+  /** Share of the time the loop was busy, 0..1. */
+  utilization: number;
+  /** Delay of timers behind their schedule: p99 and maximum, ms. */
+  delayP99Ms: number;
+  delayMaxMs: number;
+}
+
+export interface RunSummary {
+  schemaVersion: number;
+  tool: { name: 'rtmpbench'; version: string };
+  name: string;
+  startedAt: string;
+  /** The URL the sessions used. */
+  target: string;
+  targetKind: 'builtin' | 'external';
+  scenario: Scenario;
+  durationMs: number;
+  /** Part of the run the statistics cover (after warm-up). */
+  measuredMs: number;
+  sessions: { publishers: SessionCounts; players: SessionCounts & { tooLateToJudge?: number }; playerMinutes: number };
+  throughput: {
+    bytesSent: number;
+    bytesReceived: number;
+    mediaBytesReceived: number;
+    playerBytesSent: number;
+    publisherBytesReceived: number;
+    framesSent: number;
+    framesReceived: number;
+    audioFramesReceived: number;
+    mbpsReceived: number;
+  };
+  latencyMs: Record<MetricName, LatencySummary>;
+  /** Where end-to-end latency comes from: timing marks, or the RTMP timestamps' pacing (streams without marks). */
+  latencySource: 'timing-marks' | 'rtmp-timestamps' | 'none';
+  /** Frames of normal viewers; slow viewers' are counted apart (slow*). */
+  frames: {
+    lost: number;
+    duplicated: number;
+    outOfOrder: number;
+    stalls: number;
+    slowLost: number;
+    slowStalls: number;
+    publisherStops: number;
+    /** Frames normal (and slow) viewers should have received, from the publishers' send logs. */
+    expected?: number;
+    slowExpected?: number;
+    slowReceived?: number;
+    marked?: number;
+    /** `send-logs` when every viewer's stream was published by this run; `none` otherwise (expected is then 0). */
+    expectedSource?: 'send-logs' | 'none';
+  };
+  failures: Record<string, number>;
+  generator: {
+    cpuSeconds: number;
+    maxRssBytes: number;
+    workers: number;
+    /** The generator's own event loops: the worst worker's figures at the top. */
+    eventLoop?: EventLoopFigures & { workers: (EventLoopFigures & { worker: number })[]; main: EventLoopFigures };
+  };
+  server?: {
+    cpuSeconds: number;
+    maxRssBytes: number;
+    pid: number;
+    /** The built-in server's own counts: frames its backpressure policy dropped, connections closed by reason. */
+    drops?: { video: number; audio: number; data: number; bytes: number };
+    closedByReason?: Record<string, number>;
+    /**
+     * Write calls and messages handed to sockets (writes per message: 1 when each message is its
+     * own write); bytes received, and those read into buffers allocated for the read (0 with shared reads).
+     */
+    io?: { writes: number; messages: number; readAllocatedBytes?: number; bytesIn?: number };
+    /** Garbage collections of the server process during the run. */
+    gc?: { minor: number; major: number; incremental: number; ms: number };
+  };
+  thresholds: ThresholdResult[];
+  /** Results folders this one was merged from (`rtmpbench merge`). */
+  mergedFrom?: string[];
+  /** Capacity search: the most players (in all) for which every threshold held, second by second. */
+  capacity?: {
+    highestPassingPlayers: number;
+    broken: boolean;
+    /** Seconds into the run when the thresholds started failing for good, and how many players were up. */
+    brokeAtSec?: number;
+    playersAtBreak?: number;
+    brokenBy?: string[];
+  };
+}
+
+/** Thresholds that failed and count toward the exit code. */
+export function failedThresholds(s: Pick<RunSummary, 'thresholds'>): ThresholdResult[] {
+  return s.thresholds.filter((t) => !t.passed && t.enforced !== false);
+}
+
+/** How a threshold result reads: passed, FAILED, or exceeded (reported, not enforced). */
+export function thresholdWord(t: ThresholdResult): string {
+  return t.passed ? 'passed' : t.enforced === false ? 'exceeded' : 'FAILED';
+}
+
+/** Above this event-loop utilisation, or delay p99, a generator thread is taken as saturated. */
+export const SATURATED_UTILIZATION = 0.9;
+export const SATURATED_DELAY_P99_MS = 10;
+
+/** When the generator itself was the bottleneck: the sentence every report shows, else null. */
+export function generatorSaturation(s: Pick<RunSummary, 'generator'>): string | null {
+  const el = s.generator.eventLoop;
+  if (el === undefined) return null;
+  const busy = el.utilization > SATURATED_UTILIZATION;
+  const late = el.delayP99Ms > SATURATED_DELAY_P99_MS;
+  if (!busy && !late) return null;
+  const why = [busy ? `event-loop utilisation ${el.utilization.toFixed(2)}` : '', late ? `timer delay p99 ${el.delayP99Ms.toFixed(1)} ms` : ''].filter(Boolean).join(', ');
+  return `the generator was saturated (${why}): latency figures include its own delay`;
+}
+
+/** Whether the frames of normal viewers add up: received + lost against what the send logs expected. */
+export function frameAccounting(s: Pick<RunSummary, 'frames' | 'throughput'>): { expected: number; received: number; lost: number; closes: boolean } | null {
+  const f = s.frames;
+  if (f.expectedSource !== 'send-logs' || f.expected === undefined) return null;
+  const received = s.throughput.framesReceived - (f.slowReceived ?? 0);
+  return { expected: f.expected, received, lost: f.lost, closes: received + f.lost === f.expected };
+}
+
+export interface SummaryInput {
+  scenario: Scenario;
+  target: string;
+  targetKind: 'builtin' | 'external';
+  startedAt: Date;
+  durationMs: number;
+  counters: Counters;
+  /** Whether `expected` counters come from send logs covering every viewer. */
+  expectedSource: 'send-logs' | 'none';
+  failures: Record<string, number>;
+  histograms: Map<MetricName, Histogram>;
+  generator: RunSummary['generator'];
+  server?: RunSummary['server'];
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+export function buildSummary(i: SummaryInput): RunSummary {
+  const measuredMs = Math.max(1, i.durationMs - i.scenario.warmupMs);
+  const c = i.counters;
+  const latencyMs = {} as Record<MetricName, LatencySummary>;
+  for (const m of METRICS) latencyMs[m] = summarize(i.histograms.get(m));
+  // Every counter goes where the counter table says.
+  const placed: Record<string, unknown> = {};
+  for (const k of COUNTER_NAMES) {
+    const path = COUNTERS[k].summary;
+    if (path !== null) setPath(placed, path, c[k]);
+  }
+  const p = placed as unknown as Pick<RunSummary, 'sessions' | 'throughput' | 'frames'>;
+  return {
+    schemaVersion: SUMMARY_SCHEMA_VERSION,
+    tool: { name: 'rtmpbench', version: VERSION },
+    name: i.scenario.name,
+    startedAt: i.startedAt.toISOString(),
+    target: i.target,
+    targetKind: i.targetKind,
+    scenario: i.scenario,
+    durationMs: i.durationMs,
+    measuredMs,
+    sessions: { ...p.sessions, playerMinutes: round3(c.playerSeconds / 60) },
+    throughput: { ...p.throughput, mbpsReceived: round3((c.bytesReceived * 8) / (i.durationMs / 1000) / 1e6) },
+    latencyMs,
+    latencySource: c.framesReceived === 0 ? 'none' : c.markedFrames > 0 ? 'timing-marks' : 'rtmp-timestamps',
+    frames: { ...p.frames, expectedSource: i.expectedSource },
+    failures: i.failures,
+    generator: i.generator,
+    ...(i.server !== undefined ? { server: i.server } : {}),
+    thresholds: [],
+  };
+}
+
+export function sumFailures(all: readonly Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of all) for (const [k, v] of Object.entries(f)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}

@@ -1,0 +1,32 @@
+/**
+ * timeline.json: one point per second of a run, for charts and for tools that follow a run.
+ * A second holds what was measured in it; a second for which not every worker reported is
+ * marked `partial` (and the last, shorter interval of a run carries its `durationSec`), never
+ * filled with zeros. Rates are per second of the interval they cover.
+ */
+export interface TimelinePoint {
+  /** End of the interval, seconds since the run start. */
+  tSec: number;
+  publishersUp: number;
+  playersUp: number;
+  mbpsReceived: number;
+  /** Video frames received in the interval. */
+  framesReceived: number;
+  /** Failures so far. */
+  errors: number;
+  endToEndP50Ms: number | null;
+  endToEndP99Ms: number | null;
+  endToEndP999Ms: number | null;
+  /** CPU use over the interval, % of one core; RSS at its end (null when not measured). */
+  generatorCpuPct: number | null;
+  serverCpuPct: number | null;
+  serverRssBytes: number | null;
+  /** The busiest generator thread's event-loop utilisation (0..1) and timer delay p99, ms. */
+  generatorEventLoopUtilization?: number | null;
+  generatorEventLoopDelayP99Ms?: number | null;
+  /** Not every worker reported this second: sums cover those that did (`workersReporting`). */
+  partial?: boolean;
+  workersReporting?: number;
+  /** Length of the interval when it is not one second (the end of a run). */
+  durationSec?: number;
+}

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { expandVariants, schedule } from '../../src/lab/compare.js';
+
+describe('comparison plans', () => {
+  it('expands a matrix into every combination of built-in settings, plus each other server', () => {
+    const spec = { servers: ['builtin' as const], matrix: { chunkSize: [128, 4096, 65536], gopCache: [true, false] }, repeat: 3 };
+    expect(expandVariants(spec).map((v) => v.name)).toEqual([
+      'chunkSize=128,gopCache=true',
+      'chunkSize=128,gopCache=false',
+      'chunkSize=4096,gopCache=true',
+      'chunkSize=4096,gopCache=false',
+      'chunkSize=65536,gopCache=true',
+      'chunkSize=65536,gopCache=false',
+    ]);
+    const mixed = expandVariants({ servers: ['builtin', 'nginx-rtmp', { name: 'mine', url: 'rtmp://127.0.0.1:1940/live' }], matrix: { mergeWriteMs: [0, 50] }, repeat: 1 });
+    expect(mixed.map((v) => [v.name, v.server, v.settings])).toEqual([
+      ['builtin:mergeWriteMs=0', 'builtin', { mergeWriteMs: 0 }],
+      ['builtin:mergeWriteMs=50', 'builtin', { mergeWriteMs: 50 }],
+      ['nginx-rtmp', 'nginx-rtmp', {}],
+      ['mine', 'mine', {}],
+    ]);
+  });
+
+  it('interleaves repeats, reversing every other round (A B C, C B A, A B C)', () => {
+    const v = expandVariants({ servers: ['builtin'], matrix: { chunkSize: [1, 2, 3] }, repeat: 3 });
+    expect(schedule(v, 3).map((x) => `${x.round}:${x.variant.settings.chunkSize}`)).toEqual(['0:1', '0:2', '0:3', '1:3', '1:2', '1:1', '2:1', '2:2', '2:3']);
+  });
+});
+
