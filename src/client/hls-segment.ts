@@ -83,8 +83,9 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
     this.add(dts / 90, pts / 90, u.keyframe, m !== null, m?.intendedUs ?? 0, m?.sentUs ?? 0, m?.seq ?? 0);
   }
 
-  onAudio(_pts90k: number, frames: number): void {
+  onAudio(_pts90k: number, frames: number, esBytes: number): void {
     this.audioFrames += frames;
+    this.mediaBytes += esBytes;
   }
 
   onSample(s: Mp4Sample): void {

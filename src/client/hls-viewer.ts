@@ -42,7 +42,8 @@ export interface HlsFrame extends ViewerFrame {
   listedUs: number;
 }
 
-export type HlsRequestKind = 'master' | 'playlist' | 'init' | 'segment';
+/** What a request was for: a (master or media) playlist, an init section, a segment. */
+export type HlsRequestKind = 'playlist' | 'init' | 'segment';
 
 export interface HlsPlaylistLoad {
   /** From the request going out to the whole body, µs. */

@@ -12,7 +12,8 @@ export interface SequenceCounters {
  * Loss, duplicates and reordering from the marks' sequence numbers, counted into the viewer's
  * own counters. A gap counts as lost until the frame turns up (then it is out of order);
  * gaps older than a window of 4096 numbers are forgotten (a frame that late counts as a
- * duplicate).
+ * duplicate). Number 0 after higher ones is a new publication (publishers number from 0),
+ * which restarts the count, as RTMP's PublishNotify does.
  */
 export class SequenceTracker {
   private readonly counters: SequenceCounters;
@@ -36,6 +37,7 @@ export class SequenceTracker {
 
   track(seq: number): void {
     const c = this.counters;
+    if (seq === 0 && this.highest > 0) this.reset();
     if (this.highest < 0 || seq === this.highest + 1) {
       this.highest = seq;
       return;

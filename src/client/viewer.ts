@@ -63,7 +63,7 @@ export interface Viewer {
   readonly counters: ViewerCounters;
   /** Each video frame, called synchronously as it is read (HLS: when its segment completes). */
   onFrame: FrameSink | null;
-  /** Once, when the viewer stops for any reason other than `close()` (then kind is `local`). */
+  /** Once, when the viewer stops: kind `local` after `close()`, else why it ended. Not when `open` rejects. */
   onEnd: ((end: ClientClose) => void) | null;
   readonly closed: boolean;
   close(): void;

@@ -39,8 +39,8 @@ export interface TsVideoUnit {
 
 export interface TsDemuxSink {
   onVideo(unit: TsVideoUnit): void;
-  /** An audio PES: its PTS and how many ADTS frames it held. */
-  onAudio?(pts90k: number, frames: number): void;
+  /** An audio PES: its PTS, how many ADTS frames it held, and its elementary stream bytes. */
+  onAudio?(pts90k: number, frames: number, esBytes: number): void;
   onError(error: RtmpError): void;
 }
 
@@ -100,6 +100,7 @@ export class TsDemuxer {
   /** Audio: ADTS walking state within the current PES. */
   private audioPts = -1;
   private audioFrames = 0;
+  private audioBytes = 0;
   private adtsSkip = 0;
   private readonly adtsHeader = Buffer.allocUnsafe(6);
   private adtsHeaderFill = 0;
@@ -366,6 +367,7 @@ export class TsDemuxer {
       this.audioPts = (flags & 0x80) !== 0 ? readTimestamp(buf, p + 9) : -1;
       this.audioOpen = true;
       this.audioFrames = 0;
+      this.audioBytes = 0;
       this.adtsSkip = 0;
       this.adtsHeaderFill = 0;
       this.adtsLost = false;
@@ -373,6 +375,7 @@ export class TsDemuxer {
     } else if (!this.audioOpen) {
       return;
     }
+    this.audioBytes += end - p;
     this.walkAdts(buf, p, end);
   }
 
@@ -410,7 +413,7 @@ export class TsDemuxer {
     if (!this.audioOpen) return;
     this.audioOpen = false;
     this.counters.audioFrames += this.audioFrames;
-    this.sink.onAudio?.(this.audioPts, this.audioFrames);
+    this.sink.onAudio?.(this.audioPts, this.audioFrames, this.audioBytes);
   }
 
   private where(at: number): { offset: number } {
