@@ -38,7 +38,10 @@ export interface HlsFrame extends ViewerFrame {
   playoutUs: number;
   /** Media sequence number of the frame's segment. */
   msn: number;
-  /** Monotonic µs when a playlist listing the frame's segment was first read. */
+  /**
+   * Monotonic µs when a playlist listing the frame's segment was first read; 0 when the
+   * segment was already in the first playlist this viewer read (when it appeared is unknown).
+   */
   listedUs: number;
 }
 
@@ -66,7 +69,7 @@ export interface HlsSegmentLoad {
   bytes: number;
   bytesPerSec: number;
   videoFrames: number;
-  /** Monotonic µs when it was first listed. */
+  /** Monotonic µs when it was first listed; 0 when it was in the first playlist read. */
   listedUs: number;
 }
 
@@ -258,7 +261,8 @@ export class HlsViewer implements Viewer {
     if (!changed) this.stats.playlistUnchanged++;
     else this.lastChangeUs = r.endUs;
     const segments = p.segments;
-    for (const s of segments) if (!this.listedAt.has(s.msn)) this.listedAt.set(s.msn, r.endUs);
+    const first = this.stats.playlistLoads === 1;
+    for (const s of segments) if (!this.listedAt.has(s.msn)) this.listedAt.set(s.msn, first ? 0 : r.endUs);
     const firstMsn = segments[0]?.msn ?? p.mediaSequence;
     for (const msn of this.listedAt.keys()) if (msn < firstMsn - 8) this.listedAt.delete(msn);
     const newest = segments[segments.length - 1];
@@ -387,7 +391,7 @@ export class HlsViewer implements Viewer {
     const c = this.counters;
     const t = this.timings;
     const arrivalUs = r.endUs;
-    const listedUs = this.listedAt.get(seg.msn) ?? arrivalUs;
+    const listedUs = this.listedAt.get(seg.msn) ?? 0;
     c.audioFrames += frames.audioFrames;
     c.mediaBytes += frames.mediaBytes;
     const n = frames.count;

@@ -240,9 +240,7 @@ export class FlvStreamReader {
     const avail = this.end - this.pos;
     if (this.received === 0 && avail >= this.keep) {
       // The kept bytes are all inside this read: a view, and skip whatever follows.
-      if (this.keep > 0 || size === 0) {
-        tag.payload = this.buf.subarray(this.pos, this.pos + this.keep);
-      }
+      tag.payload = this.buf.subarray(this.pos, this.pos + this.keep);
       const skip = Math.min(size, avail);
       this.pos += skip;
       this.received = skip;

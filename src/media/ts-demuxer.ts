@@ -79,6 +79,9 @@ export class TsDemuxer {
   private readonly carry = Buffer.allocUnsafe(TS_PACKET_SIZE);
   private carried = 0;
   private bytesBefore = 0;
+  /** Stream offset of the packet being read, and where it starts in its buffer. */
+  private packetAt = 0;
+  private packetStart = 0;
 
   private pmtPid = -1;
   private videoPid = -1;
@@ -144,9 +147,11 @@ export class TsDemuxer {
         o = n;
         if (this.carried < TS_PACKET_SIZE) return true;
         this.carried = 0;
+        this.packetAt = this.bytesBefore + n - TS_PACKET_SIZE;
         this.packet(this.carry, 0);
       }
       while (o + TS_PACKET_SIZE <= chunk.length) {
+        this.packetAt = this.bytesBefore + o;
         this.packet(chunk, o);
         o += TS_PACKET_SIZE;
       }
@@ -182,6 +187,7 @@ export class TsDemuxer {
   }
 
   private packet(buf: Buffer, o: number): void {
+    this.packetStart = o;
     if (buf[o] !== TS_SYNC_BYTE) {
       throw new ProtocolError('RTMP_ERR_TS_SYNC', `byte 0x${buf[o]!.toString(16)} where a packet should start`, this.where(o));
     }
@@ -416,8 +422,9 @@ export class TsDemuxer {
     this.sink.onAudio?.(this.audioPts, this.audioFrames, this.audioBytes);
   }
 
+  /** Stream offset of position `at` of the packet being read. */
   private where(at: number): { offset: number } {
-    return { offset: this.bytesBefore + at };
+    return { offset: this.packetAt + (at - this.packetStart) };
   }
 
   private fail(err: unknown): void {

@@ -58,6 +58,7 @@ const HEVC_NAL_SPS = 33;
 const AF_PCR_BYTES = 8;
 const PES_HEADER_PTS_ONLY = 14;
 const PES_HEADER_PTS_DTS = 19;
+const MAX_ADTS_FRAME_BYTES = 8191;
 
 export class TsMuxer {
   readonly videoPid: number;
@@ -164,6 +165,10 @@ export class TsMuxer {
       return EMPTY;
     }
     const raw = payload.length - info.dataOffset;
+    if (raw + ADTS_HEADER_SIZE > MAX_ADTS_FRAME_BYTES) {
+      this.counters.skipped++; // ADTS cannot carry a frame this long (13-bit length)
+      return EMPTY;
+    }
     writeAdtsHeader(this.adts, 0, this.aac, raw);
     this.pieces = 0;
     const pts = msTo90k(timestampMs);
@@ -228,8 +233,8 @@ export class TsMuxer {
     h[1] = 0;
     h[2] = 1;
     h[3] = streamId;
-    // Video PES may leave the length unset (0) when it does not fit in 16 bits.
-    h.writeUInt16BE(pesLength > 0xffff ? (video ? 0 : 0xffff) : pesLength, 4);
+    // Video PES may leave the length unset (0) when it does not fit in 16 bits (audio always fits).
+    h.writeUInt16BE(pesLength > 0xffff ? 0 : pesLength, 4);
     h[6] = video ? 0x84 : 0x80; // '10', data_alignment_indicator for video
     h[7] = withDts ? 0xc0 : 0x80;
     h[8] = headerBytes - 9;

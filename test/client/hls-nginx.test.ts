@@ -59,7 +59,8 @@ describe.skipIf(!ready)('HlsViewer against nginx-rtmp HLS', () => {
       expect(latency[0]!).toBeGreaterThan(0);
       expect(latency[Math.floor(latency.length / 2)]!).toBeGreaterThan(300);
       expect(latency[latency.length - 1]!).toBeLessThan(10_000);
-      expect(frames.every((f) => f.playoutUs >= f.arrivalUs - 1 && f.listedUs > f.mark!.sentUs)).toBe(true);
+      expect(frames.every((f) => f.playoutUs >= f.arrivalUs - 1 && (f.listedUs === 0 || f.listedUs > f.mark!.sentUs))).toBe(true);
+      expect(frames.some((f) => f.listedUs > 0)).toBe(true);
       expect(segments.length).toBeGreaterThanOrEqual(4);
       expect(segments.every((s) => s.bytes > 0 && s.fetchUs < 2_000_000)).toBe(true);
       expect(viewer.stats.playlistLoads).toBeGreaterThanOrEqual(3);
