@@ -1,3 +1,66 @@
-/** rtmpbench library API: the protocol codec, buffers, server core and load generator. */
+/**
+ * rtmpbench as a library: run load scenarios, start the built-in server, drive publishers and
+ * players of your own, compare and merge runs, read results folders and render reports. The
+ * `rtmpbench` command is a thin shell over these same functions.
+ *
+ *   import { resolveScenario, runScenario } from 'rtmpbench';
+ *   const { scenario } = resolveScenario({ players: { perStream: 100 }, duration: '30s' });
+ *   const { summary, resultsDir } = await runScenario({ scenario: scenario! });
+ */
+
+// Scenarios and runs.
+export { resolveScenario, scenarioSchema, type ScenarioInput, type ScenarioIssue } from './load/scenario.js';
+export { scenarioFromInput, SCENARIO_FLAGS, type FlagValues } from './load/scenario-input.js';
+export { readScenarioFile, resolveScenarioPath, SHIPPED_SCENARIOS } from './load/scenario-file.js';
+export { runScenario, type RunOptions, type RunOutcome } from './load/orchestrator.js';
+export { runFailure } from './load/run-failure.js';
+export { RunError } from './load/errors.js';
+
+// Experiments on runs.
+export { checkComparison, expandVariants, runComparison, schedule, type CompareOptions, type CompareOutcome } from './lab/compare.js';
+export { mergeRuns, type MergeOutcome } from './lab/merge.js';
+export { cpuHotSpots, profileServer, PROFILE_TOOLS, type ProfileOptions, type ProfileOutcome, type ProfileTool } from './lab/profile.js';
+
+// The results contract.
+export type { Scenario, Stage, ServerSpec } from './results/scenario.js';
+export { SUMMARY_SCHEMA_VERSION, buildSummary, failedThresholds, frameAccounting, generatorSaturation, type RunSummary, type ThresholdResult } from './results/summary.js';
+export type { TimelinePoint } from './results/timeline.js';
+export type { Progress } from './results/progress.js';
+export { COMPARISON_FILE, type ComparisonFile, type ComparisonRun, type Variant } from './results/comparison-file.js';
+export { COUNTERS, COUNTER_NAMES, newCounters, addCounters, sumCounters, diffCounters, type Counters, type CounterName } from './results/counters.js';
+export { evaluateThresholds, parseThreshold, parseThresholds, type Threshold } from './results/thresholds.js';
+export { isComparisonDir, loadComparison, loadRun, newResultsDir, writeRunFolder, type LoadedComparison, type LoadedRun, type RunFiles } from './results/folder.js';
+
+// Reports (formats only).
+export { formatComparison, formatProgress, formatSummary } from './report/console.js';
+export { comparisonHtml, comparisonMarkdown, runHtml, runMarkdown, writeReports } from './report/write.js';
+export { computeComparison, type ComparisonTable } from './report/comparison.js';
+
+// The built-in server.
+export { RtmpServer } from './server/server.js';
+export { resolveServerConfig, readServerConfigFile, serverConfigSchema, BACKPRESSURE_POLICIES, type ServerConfig, type ServerConfigInput, type BackpressurePolicy } from './server/config.js';
+
+// Clients.
+export { Publisher, type PublisherOptions } from './client/publisher.js';
+export { Player, type PlayerOptions, type VideoObservation } from './client/player.js';
+export { ClientConnection, type ClientOptions, type StatusEvent } from './client/connection.js';
+export { ClientError, CLIENT_FAILURES, type ClientFailure } from './client/errors.js';
+export { parseRtmpUrl, type RtmpUrl } from './client/url.js';
+
+// Media sources and timing marks.
+export { SyntheticSource } from './media/synthetic.js';
+export { FlvFileSource } from './media/flv-source.js';
+export { makeSource, type MediaSettings } from './media/make-source.js';
+export type { MediaSource, MediaFrame } from './media/source.js';
+export { monotonicUs, readMark, writeMark, MARK_UUID, type TimingMark } from './media/timing-mark.js';
+
+// Servers to compare, started in processes of their own.
+export { startServer, startCommand, serverAvailability, SERVER_KINDS, type RunningServer, type ServerKind } from './proc/servers.js';
+
+// Input and errors.
+export { UsageError } from './input/usage-error.js';
+export { parseBitrate, parseDurationMs, parseSize } from './input/units.js';
+
+// The protocol codec and buffers.
 export * from './protocol/index.js';
 export * from './buffers/index.js';

@@ -9,8 +9,8 @@ export const TICK_MS = 1000;
 export const NO_VIDEO_GOPS = 3;
 const NO_VIDEO_MIN_MS = 5000;
 
-export function noVideoAfterMs(s: Scenario): number {
-  return s.players.noVideoAfterMs ?? Math.max(NO_VIDEO_MIN_MS, NO_VIDEO_GOPS * s.media.gopMs);
+export function firstVideoWithinMs(s: Scenario): number {
+  return s.players.firstVideoWithinMs ?? Math.max(NO_VIDEO_MIN_MS, NO_VIDEO_GOPS * s.media.gopMs);
 }
 
 /** Players per stream wanted at `tMs` after the start (linear within each stage). */
@@ -85,7 +85,7 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
     durationMs: s.durationMs,
     warmupMs: s.warmupMs,
     stallThresholdMs: s.stallThresholdMs,
-    noVideoAfterMs: noVideoAfterMs(s),
+    firstVideoWithinMs: firstVideoWithinMs(s),
     startAtUs,
     tickMs: TICK_MS,
   }));

@@ -42,7 +42,7 @@ export const SCENARIO_FLAGS: readonly ScenarioFlag[] = [
   { name: 'insecure', path: 'insecure' },
   { name: 'slow-players', path: 'players.slowPerStream', help: 'players per stream that read slowly (a token bucket)' },
   { name: 'slow-read-kbps', path: 'players.slowReadKbps' },
-  { name: 'no-video-after', path: 'players.noVideoAfter' },
+  { name: 'first-video-within', path: 'players.firstVideoWithin' },
   { name: 'churn-rate', path: 'churn.joinsPerSecond' },
   { name: 'churn-session', path: 'churn.meanSessionTime' },
   { name: 'stall-threshold', path: 'stallThreshold' },
@@ -68,6 +68,8 @@ export function describedScenarioFlags(): DescribedFlag[] {
   return SCENARIO_FLAGS.map((f) => {
     const field = fieldAt(scenarioSchema, f.path);
     if (field === null) throw new Error(`the scenario schema has no field ${f.path}`);
+    // Command-line parsers read --no-X as "X off".
+    if (f.name.startsWith('no-')) throw new Error(`--${f.name}: a flag may not start with "no-"`);
     const value = field.kind === 'boolean' ? null : f.repeat === 'settings' ? 'key=value' : f.repeat !== undefined ? 'text' : valueName(field);
     const helpText = f.help !== undefined ? f.help : fieldHelp(field);
     return { ...f, field, key: camel(f.name), value, helpText };

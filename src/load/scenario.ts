@@ -63,7 +63,7 @@ export const scenarioSchema = z
         perStream: count.default(10).describe('Players per stream (the total is this times the number of streams).'),
         slowPerStream: count.default(0).describe('Of those, players that read slowly (a token bucket), per stream.'),
         slowReadKbps: z.number().min(1).default(200).describe('Read rate of slow players, kbit/s.'),
-        noVideoAfter: duration()
+        firstVideoWithin: duration()
           .refine((v) => v > 0, 'the bound is more than 0 ms')
           .optional()
           .describe('A viewer with no video (or no audio, where audio is sent) this long after play is failed; one that joined less than this before the end is too late to judge (default: three GOPs, at least 5s)'),
@@ -317,7 +317,7 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
         perStream: s.players.perStream,
         slowPerStream: s.players.slowPerStream,
         slowReadKbps: s.players.slowReadKbps,
-        ...(s.players.noVideoAfter !== undefined ? { noVideoAfterMs: s.players.noVideoAfter } : {}),
+        ...(s.players.firstVideoWithin !== undefined ? { firstVideoWithinMs: s.players.firstVideoWithin } : {}),
       },
       churn: { joinsPerSecond: s.churn.joinsPerSecond, meanSessionMs: s.churn.meanSessionTime },
       stages,

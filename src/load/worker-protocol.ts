@@ -37,7 +37,7 @@ export interface ShardTask {
   warmupMs: number;
   stallThresholdMs: number;
   /** A viewer with no video this long after play was sent is failed (`no-video`). */
-  noVideoAfterMs: number;
+  firstVideoWithinMs: number;
   /** Run start on the monotonic µs clock (the same in every thread). */
   startAtUs: number;
   tickMs: number;

@@ -8,16 +8,17 @@ import * as hdr from 'hdr-histogram-js';
 export const METRICS = ['connect', 'handshake', 'playStart', 'firstFrame', 'firstKeyframe', 'endToEnd', 'slowEndToEnd', 'gap', 'pacing'] as const;
 export type MetricName = (typeof METRICS)[number];
 
-export const METRIC_DESCRIPTIONS: Record<MetricName, string> = {
-  connect: 'TCP (and TLS) connect',
-  handshake: 'RTMP handshake',
-  playStart: 'connect to NetStream.Play.Start',
-  firstFrame: 'play to first video frame',
-  firstKeyframe: 'play to first keyframe',
-  endToEnd: 'end-to-end frame latency (from the intended send time)',
-  slowEndToEnd: 'end-to-end frame latency of slow viewers (kept apart from the others)',
-  gap: 'gap between video frames at a player',
-  pacing: 'publisher deviation from its schedule (early or late)',
+/** Each metric's short label (tables, charts) and what it measures. */
+export const METRIC_INFO: Record<MetricName, { label: string; description: string }> = {
+  connect: { label: 'connect', description: 'TCP (and TLS) connect' },
+  handshake: { label: 'handshake', description: 'RTMP handshake' },
+  playStart: { label: 'play start', description: 'connect to NetStream.Play.Start' },
+  firstFrame: { label: 'first frame', description: 'play to first video frame' },
+  firstKeyframe: { label: 'first keyframe', description: 'play to first keyframe' },
+  endToEnd: { label: 'end-to-end', description: 'end-to-end frame latency (from the intended send time, or the actual one when earlier)' },
+  slowEndToEnd: { label: 'end-to-end (slow viewers)', description: 'end-to-end frame latency of slow viewers (kept apart from the others)' },
+  gap: { label: 'frame gap', description: 'gap between video frames at a player' },
+  pacing: { label: 'publisher pacing error', description: 'publisher deviation from its schedule (early or late)' },
 };
 
 export type Histogram = hdr.Histogram;

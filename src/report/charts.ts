@@ -1,6 +1,6 @@
 import type { JsHistogram } from 'hdr-histogram-js';
 import type { TimelinePoint } from '../results/timeline.js';
-import { decodeHistogram, mergeEncoded, type EncodedHistograms, type Histogram, type MetricName } from '../metrics/histograms.js';
+import { decodeHistogram, mergeEncoded, METRIC_INFO, type EncodedHistograms, type Histogram, type MetricName } from '../metrics/histograms.js';
 import type { ComparisonTable } from './comparison.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 
@@ -67,14 +67,7 @@ export function distribution(h: Histogram, bins = 24): { edgesMs: number[]; coun
   return { edgesMs, counts };
 }
 
-const SPECTRUM_METRICS: [MetricName, string][] = [
-  ['endToEnd', 'end-to-end'],
-  ['slowEndToEnd', 'end-to-end (slow viewers)'],
-  ['firstFrame', 'first frame'],
-  ['playStart', 'play start'],
-  ['handshake', 'handshake'],
-  ['connect', 'connect'],
-];
+const SPECTRUM_METRICS: MetricName[] = ['endToEnd', 'slowEndToEnd', 'firstFrame', 'playStart', 'handshake', 'connect'];
 
 /** Puts several spectra on one x axis (the longest ladder); shorter ones end with nulls. */
 function spectrumChart(id: string, title: string, series: { label: string; h: Histogram }[], note: string): ChartSpec | null {
@@ -119,6 +112,14 @@ function distributionChart(id: string, title: string, h: Histogram | undefined, 
 
 const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
+const PARTIAL_NOTE = 'A second not every worker reported is left out (a gap), never drawn as zero.';
+
+/** Sums over workers mean nothing for a second only some of them reported: left as gaps. */
+const whole =
+  (f: (p: TimelinePoint) => number | null) =>
+  (p: TimelinePoint): number | null =>
+    p.partial === true ? null : f(p);
+
 /** Every chart of one run's report. */
 export function runCharts(run: LoadedRun): ChartSpec[] {
   const h = decoded(run.histograms);
@@ -127,23 +128,39 @@ export function runCharts(run: LoadedRun): ChartSpec[] {
     spectrumChart(
       'spectrum',
       'Latency by percentile',
-      SPECTRUM_METRICS.filter(([m]) => (h.get(m)?.totalCount ?? 0) > 0).map(([m, label]) => ({ label, h: h.get(m)! })),
+      SPECTRUM_METRICS.filter((m) => (h.get(m)?.totalCount ?? 0) > 0).map((m) => ({ label: METRIC_INFO[m].label, h: h.get(m)! })),
       'HdrHistogram percentile spectrum over the whole run (after warm-up); both axes logarithmic.',
     ),
-    timeChart('latency-time', 'End-to-end latency over time', t, 'ms', [
-      ['p50', (p) => p.endToEndP50Ms],
-      ['p99', (p) => p.endToEndP99Ms],
-      ['p99.9', (p) => p.endToEndP999Ms ?? null],
-    ]),
-    timeChart('throughput-time', 'Throughput over time', t, 'Mbps', [['received by players', (p) => p.mbpsReceived]]),
-    timeChart('sessions-time', 'Sessions over time', t, 'sessions', [
-      ['players', (p) => p.playersUp],
-      ['publishers', (p) => p.publishersUp],
-      ['errors (total)', (p) => p.errors],
-    ]),
+    timeChart(
+      'latency-time',
+      'End-to-end latency over time',
+      t,
+      'ms',
+      [
+        ['p50', (p) => p.endToEndP50Ms],
+        ['p99', (p) => p.endToEndP99Ms],
+        ['p99.9', (p) => p.endToEndP999Ms ?? null],
+        ['generator timer delay p99', (p) => p.generatorEventLoopDelayP99Ms ?? null],
+      ],
+      'The generator\'s own timer delay beside the latency: when it is high, the latency includes it.',
+    ),
+    timeChart('throughput-time', 'Throughput over time', t, 'Mbps', [['received by players', whole((p) => p.mbpsReceived)]], PARTIAL_NOTE),
+    timeChart(
+      'sessions-time',
+      'Sessions over time',
+      t,
+      'sessions',
+      [
+        ['players', whole((p) => p.playersUp)],
+        ['publishers', whole((p) => p.publishersUp)],
+        ['errors (total)', (p) => p.errors],
+      ],
+      PARTIAL_NOTE,
+    ),
     timeChart('cpu-time', 'CPU over time', t, '% of one core', [
       ['server', (p) => p.serverCpuPct ?? null],
       ['generator', (p) => p.generatorCpuPct ?? null],
+      ['generator event loop, % busy (busiest thread)', (p) => (p.generatorEventLoopUtilization === undefined || p.generatorEventLoopUtilization === null ? null : Math.round(p.generatorEventLoopUtilization * 1000) / 10)],
     ]),
     distributionChart('first-frame', 'Time to first frame', h.get('firstFrame'), 'Players by time from play to their first video frame (log-spaced bins).'),
   ];

@@ -1,11 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { failedThresholds, thresholdWord, type RunSummary } from '../results/summary.js';
-import { METRIC_DESCRIPTIONS, type MetricName } from '../metrics/histograms.js';
 import { formatDurationMs } from '../input/units.js';
 import { comparisonCharts, runCharts } from './charts.js';
 import { ratiosTable, spreadTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
-import { bytes, describeScenario, formatCapacity, runTitle } from './console.js';
+import { describeScenario, factLines, latencyRows, runTitle, sessionRows, warningLines } from './facts.js';
 import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 
@@ -24,53 +23,6 @@ export function mdTable(rows: (string | number)[][], numericFrom = 1): string {
   ].join('\n');
 }
 
-const fmtMs = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-
-const LATENCY_ORDER: MetricName[] = ['connect', 'handshake', 'playStart', 'firstFrame', 'firstKeyframe', 'endToEnd', 'slowEndToEnd', 'gap', 'pacing'];
-
-function latencyRows(s: RunSummary): (string | number)[][] {
-  const rows: (string | number)[][] = [['latency (ms)', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max']];
-  for (const m of LATENCY_ORDER) {
-    const l = s.latencyMs[m];
-    if (l === undefined || l.count === 0) continue;
-    rows.push([METRIC_DESCRIPTIONS[m], l.count, fmtMs(l.min), fmtMs(l.p50), fmtMs(l.p90), fmtMs(l.p99), fmtMs(l.p999), fmtMs(l.max)]);
-  }
-  return rows;
-}
-
-function sessionRows(s: RunSummary): (string | number)[][] {
-  return [
-    ['sessions', 'planned', 'connected', 'failed'],
-    ['publishers', s.sessions.publishers.planned, s.sessions.publishers.connected, s.sessions.publishers.failed],
-    ['players', s.sessions.players.planned, s.sessions.players.connected, s.sessions.players.failed],
-  ];
-}
-
-function factLines(s: RunSummary): string[] {
-  const t = s.throughput;
-  const f = s.frames;
-  const out = [
-    `throughput: ${t.mbpsReceived.toFixed(1)} Mbps received (${bytes(t.bytesReceived)}), ${bytes(t.bytesSent)} sent; video frames ${t.framesSent.toLocaleString('en-US')} sent, ${t.framesReceived.toLocaleString('en-US')} received`,
-    `frames: lost ${f.lost}, duplicated ${f.duplicated}, out of order ${f.outOfOrder}, stalls ${f.stalls}` +
-      (s.scenario.players.slowPerStream > 0 ? `; slow viewers: lost ${f.slowLost}, stalls ${f.slowStalls}` : '') +
-      (f.publisherStops > 0 ? `, publisher stopped ${f.publisherStops} time(s)` : ''),
-    `player time: ${s.sessions.playerMinutes.toFixed(1)} player-minutes`,
-  ];
-  const failures = Object.entries(s.failures);
-  if (failures.length > 0) out.push(`failures: ${failures.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
-  out.push(`generator: ${s.generator.cpuSeconds.toFixed(1)} s CPU, ${bytes(s.generator.maxRssBytes)} peak RSS, ${s.generator.workers} worker(s)`);
-  if (s.server) {
-    const per = s.sessions.playerMinutes > 0 ? ` (${(s.server.cpuSeconds / (s.sessions.playerMinutes / 1000)).toFixed(1)} CPU-s per 1000 player-minutes)` : '';
-    out.push(
-      `server: ${s.server.cpuSeconds.toFixed(1)} s CPU${per}, ${bytes(s.server.maxRssBytes)} peak RSS` +
-        (s.server.drops ? `, dropped ${s.server.drops.video} video + ${s.server.drops.audio} audio frames` : ''),
-    );
-  }
-  if (s.latencySource === 'rtmp-timestamps') out.push('latency: no timing marks in the stream; end-to-end is the delay against its RTMP timestamps');
-  if (s.capacity !== undefined) out.push(formatCapacity(s.capacity));
-  return out;
-}
-
 export function runMarkdown(run: LoadedRun): string {
   const s = run.summary;
   const lines = [`## ${runTitle(s)}`, '', describeScenario(s.scenario, s.durationMs), ''];
@@ -80,7 +32,8 @@ export function runMarkdown(run: LoadedRun): string {
     for (const t of s.thresholds) lines.push(`- ${t.passed ? '✅' : t.enforced === false ? '⚠️' : '❌'} ${t.message}`);
     lines.push('');
   }
-  lines.push(mdTable(sessionRows(s)), '', mdTable(latencyRows(s)), '');
+  for (const w of warningLines(s)) lines.push(`> **${w}**`, '');
+  lines.push(mdTable(sessionRows(s)), '', mdTable(latencyRows(s.latencyMs)), '');
   for (const l of factLines(s)) lines.push(`- ${l}`);
   lines.push('', `_started ${s.startedAt}, rtmpbench ${s.tool.version}_`, '');
   return lines.join('\n');
@@ -94,9 +47,10 @@ function thresholdHtml(s: RunSummary): string {
 export function runHtml(run: LoadedRun): string {
   const s = run.summary;
   const sections: HtmlSection[] = [
+    ...(warningLines(s).length > 0 ? [{ title: 'Warnings', html: `<ul>${warningLines(s).map((w) => `<li class="fail">${escapeHtml(w)}</li>`).join('')}</ul>` }] : []),
     { title: 'Thresholds', html: thresholdHtml(s) },
     { title: 'Sessions', html: htmlTable(sessionRows(s)) },
-    { title: 'Latency', html: `<div class="scroll">${htmlTable(latencyRows(s))}</div>` },
+    { title: 'Latency', html: `<div class="scroll">${htmlTable(latencyRows(s.latencyMs))}</div>` },
     { title: 'Run', html: `<ul>${factLines(s).map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` },
   ];
   return renderHtml({

@@ -39,7 +39,7 @@ export interface Scenario {
      * joined less than this before the end is counted apart, as too late to judge. Absent in
      * results written before it existed.
      */
-    noVideoAfterMs?: number;
+    firstVideoWithinMs?: number;
   };
   churn: { joinsPerSecond: number; meanSessionMs: number };
   stages: Stage[];

@@ -1,14 +1,30 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run as runProgram } from '../../bench/lib/proc.js';
 import type { RunSummary } from '../../src/results/summary.js';
+import { serverAvailability, startServer as startComparisonServer } from '../../src/proc/servers.js';
 import { cli } from '../helpers/cli.js';
 import { CLI, startServer, waitFor } from '../helpers/server.js';
 
 /** Child process ids of a process (Linux /proc). */
+/** Sockets a process holds open (its file descriptors that are sockets). */
+function socketsOf(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return 0;
+  }
+}
+
 function childrenOf(pid: number): number[] {
   try {
     return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
@@ -136,7 +152,8 @@ describe('rtmpbench run stopped from outside', () => {
       server = childrenOf(child.pid!)[0];
     }
     expect(server).toBeDefined();
-    await new Promise((r) => setTimeout(r, 1500)); // the run is under way
+    // The run is under way once the server holds the publisher's and players' connections.
+    await waitFor(() => socketsOf(server!) >= 6, 15_000, 'the run to connect');
     child.kill('SIGTERM');
     expect(await exited).toBe(143);
     for (let i = 0; i < 50 && existsSync(`/proc/${server}`); i++) await new Promise((r) => setTimeout(r, 100));
@@ -150,6 +167,20 @@ describe('rtmpbench run thresholds', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/threshold passed: frames\.lost == 0 \(measured 0\)/);
     expect(r.stdout).toMatch(/threshold FAILED: latency\.endToEnd\.p99 < 0\.001ms \(measured [\d.]+ ms\)/);
+  });
+
+  const nginx = serverAvailability('nginx-rtmp').available;
+  it.skipIf(!nginx)('exits 1 when the viewers get no video (nginx-rtmp drops HEVC): the shipped quickstart\'s thresholds catch it', async () => {
+    const server = await startComparisonServer('nginx-rtmp');
+    try {
+      const r = await cli(['run', '--target', server.url, '--codec', 'hevc', '--gop', '1s', '--players', '4', '--duration', '6s', '--first-video-within', '3s', '--out', out]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout).toMatch(/players\s+4\s+4\s+4/);
+      expect(r.stdout).toContain('failures: player: no-video ×4');
+      expect(r.stdout).toMatch(/threshold FAILED: sessions\.players\.failed == 0 \(measured 4\)/);
+    } finally {
+      await server.stop();
+    }
   });
 
   it('rejects an unreadable threshold before anything starts', async () => {

@@ -115,10 +115,10 @@ export class PlayerProbe {
   }
 
   /** Whether the viewer has had video (and audio, when the stream has it) within the bound. */
-  verdict(nowUs: number, noVideoAfterUs: number, audioExpected: boolean): VideoVerdict {
+  verdict(nowUs: number, firstVideoWithinUs: number, audioExpected: boolean): VideoVerdict {
     const p = this.player;
     if (p === null) return 'waiting';
-    const late = nowUs - this.playSentUs >= noVideoAfterUs;
+    const late = nowUs - this.playSentUs >= firstVideoWithinUs;
     if (p.counters.videoFrames === 0) return late ? 'no-video' : 'waiting';
     if (audioExpected && p.counters.audioFrames === 0) return late ? 'no-audio' : 'waiting';
     return 'ok';

@@ -16,6 +16,11 @@ export class Schedule<T> {
     this.events = [...events].sort((a, b) => a.atUs - b.atUs);
   }
 
+  /** Events still to come. */
+  get pending(): number {
+    return Math.max(0, this.events.length - this.next);
+  }
+
   start(): void {
     this.arm();
   }

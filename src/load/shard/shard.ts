@@ -65,6 +65,7 @@ export class Shard implements ProbeContext {
   private ticksSent = 0;
   private lastTickUs: number;
   private tickTimer: NodeJS.Timeout | null = null;
+  private joins: Schedule<{ stream: number; slow: boolean; stopAtUs: number | null }> | null = null;
 
   constructor(
     private readonly task: ShardTask,
@@ -78,6 +79,11 @@ export class Shard implements ProbeContext {
     this.lastTickUs = task.startAtUs;
     this.slow = new SlowReaders(task.slowReadKbps);
     this.audioExpected = task.media.audioBitrate > 0;
+  }
+
+  /** What the shard holds now: memory follows the sessions alive, not those that ever lived. */
+  held(): { publishers: number; players: number; awaitingVideo: number; viewersEnded: number; scheduledJoins: number } {
+    return { publishers: this.publishers.length, players: this.players.size, awaitingVideo: this.awaitingVideo.size, viewersEnded: this.viewersEnded.length, scheduledJoins: this.joins?.pending ?? 0 };
   }
 
   measuring(): boolean {
@@ -94,14 +100,14 @@ export class Shard implements ProbeContext {
     await sleepUntilUs(this.startAtUs);
     this.armTick();
     await this.openPublishers();
-    const joins = new Schedule(
+    const joins = (this.joins = new Schedule(
       task.players.flatMap((plan) =>
         plan.windows
           .filter(([a]) => this.startAtUs + a * 1000 < this.endUs)
           .map(([a, b]) => ({ atUs: this.startAtUs + a * 1000, item: { stream: plan.stream, slow: plan.slow, stopAtUs: b === null ? null : this.startAtUs + b * 1000 } })),
       ),
       (j) => void this.openPlayer(j.stream, j.slow, j.stopAtUs),
-    );
+    ));
     let churnStream = task.shard;
     const churn = new Churn(task.churnJoinsPerSecond, task.churnMeanSessionMs, (stayMs) => {
       void this.openPlayer(churnStream++ % task.streamNames.length, false, monotonicUs() + stayMs * 1000);
@@ -229,7 +235,7 @@ export class Shard implements ProbeContext {
 
   /** Viewers with no video (or no audio) within the bound are failed, and leave as a person would. */
   private judgeWhileRunning(nowUs: number): void {
-    const bound = this.task.noVideoAfterMs * 1000;
+    const bound = this.task.firstVideoWithinMs * 1000;
     for (const probe of this.awaitingVideo) {
       const v = probe.verdict(nowUs, bound, this.audioExpected);
       if (v === 'waiting') continue;
@@ -244,7 +250,7 @@ export class Shard implements ProbeContext {
 
   /** At the end, a viewer still without video failed if it had the bound's time, else joined too late to judge. */
   private judgeAtEnd(probe: PlayerProbe): void {
-    const v = probe.verdict(this.endUs, this.task.noVideoAfterMs * 1000, this.audioExpected);
+    const v = probe.verdict(this.endUs, this.task.firstVideoWithinMs * 1000, this.audioExpected);
     if (v === 'no-video' || v === 'no-audio') {
       this.events.playersFailed++;
       this.fail('player', v);

@@ -1,0 +1,111 @@
+import { formatBitrate, formatDurationMs } from '../input/units.js';
+import { METRIC_INFO, METRICS, type LatencySummary, type MetricName } from '../metrics/histograms.js';
+import type { Scenario } from '../results/scenario.js';
+import { frameAccounting, generatorSaturation, type RunSummary } from '../results/summary.js';
+
+/**
+ * What a report says about one run, as rows and sentences: the console, Markdown and HTML
+ * renderers lay these out; none of them computes a figure of its own.
+ */
+
+export function bytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
+export const fmtMs = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+export function latencyRows(latency: Record<MetricName, LatencySummary>): (string | number)[][] {
+  const rows: (string | number)[][] = [['latency (ms)', 'count', 'min', 'p50', 'p90', 'p99', 'p99.9', 'max']];
+  for (const m of METRICS) {
+    const l = latency[m];
+    if (l === undefined || l.count === 0) continue;
+    rows.push([METRIC_INFO[m].label, l.count, fmtMs(l.min), fmtMs(l.p50), fmtMs(l.p90), fmtMs(l.p99), fmtMs(l.p999), fmtMs(l.max)]);
+  }
+  return rows;
+}
+
+export function sessionRows(s: RunSummary): (string | number)[][] {
+  const late = s.sessions.players.tooLateToJudge ?? 0;
+  return [
+    ['sessions', 'planned', 'connected', 'failed', ...(late > 0 ? ['too late to judge'] : [])],
+    ['publishers', s.sessions.publishers.planned, s.sessions.publishers.connected, s.sessions.publishers.failed, ...(late > 0 ? ['-'] : [])],
+    ['players', s.sessions.players.planned, s.sessions.players.connected, s.sessions.players.failed, ...(late > 0 ? [late] : [])],
+  ];
+}
+
+/** Title line of a run: its name and target. */
+export function runTitle(s: RunSummary): string {
+  const where = s.targetKind === 'builtin' ? `the built-in server (${s.target})` : s.target;
+  return `rtmpbench run "${s.name}" against ${where}`;
+}
+
+/** What a scenario runs, in one line. */
+export function describeScenario(sc: Scenario, durationMs = sc.durationMs): string {
+  const m = sc.media;
+  const players = sc.stages.length > 0 ? Math.max(...sc.stages.map((st) => st.target)) : 0;
+  const media = m.source === 'synthetic' ? `synthetic ${m.codec.toUpperCase()} ${formatBitrate(m.videoBitrate)}bps + ${formatBitrate(m.audioBitrate)}bps audio, ${m.fps} fps, GOP ${formatDurationMs(m.gopMs)}` : m.source;
+  return (
+    `${formatDurationMs(durationMs)}, ${sc.streamNames.length} stream(s), ${sc.publishedStreams} published (${media}), up to ${players} players per stream (${players * sc.streamNames.length} in all)` +
+    (sc.players.slowPerStream > 0 ? `, ${sc.players.slowPerStream} slow per stream at ${sc.players.slowReadKbps} kbps` : '') +
+    (sc.churn.joinsPerSecond > 0 ? `, churn ${sc.churn.joinsPerSecond}/s` : '') +
+    (Object.keys(sc.server).length > 0 && sc.target === 'builtin' ? `; server ${Object.entries(sc.server).map(([k, v]) => `${k}=${String(v)}`).join(' ')}` : '')
+  );
+}
+
+/** Warnings every report leads with: things that make the figures mean less than they seem. */
+export function warningLines(s: RunSummary): string[] {
+  const out: string[] = [];
+  const saturated = generatorSaturation(s);
+  if (saturated !== null) out.push(`WARNING: ${saturated}`);
+  const acc = frameAccounting(s);
+  if (acc !== null && !acc.closes) {
+    const missing = acc.expected - acc.received - acc.lost;
+    out.push(`WARNING: frame accounting does not close: ${acc.received.toLocaleString('en-US')} received + ${acc.lost.toLocaleString('en-US')} lost = ${(acc.received + acc.lost).toLocaleString('en-US')}, but the publishers' send logs expected ${acc.expected.toLocaleString('en-US')} (${missing > 0 ? `${missing.toLocaleString('en-US')} frames missing that no sequence gap shows: lost at a viewer's start or end` : `${(-missing).toLocaleString('en-US')} more than expected: duplicates, or frames received after the viewer's expected end`})`);
+  }
+  const late = s.sessions.players.tooLateToJudge ?? 0;
+  if (late > 0) out.push(`note: ${late} player(s) joined too close to the end to be judged for video (neither failed nor counted as a success)`);
+  return out;
+}
+
+/** The run in sentences: throughput, frames (and whether they add up), cost, capacity. */
+export function factLines(s: RunSummary): string[] {
+  const t = s.throughput;
+  const f = s.frames;
+  const out = [
+    `throughput: ${t.mbpsReceived.toFixed(1)} Mbps received (${bytes(t.bytesReceived)}), ${bytes(t.bytesSent)} sent; video frames ${t.framesSent.toLocaleString('en-US')} sent, ${t.framesReceived.toLocaleString('en-US')} received`,
+    `frames: lost ${f.lost}, duplicated ${f.duplicated}, out of order ${f.outOfOrder}, stalls ${f.stalls}` +
+      (s.scenario.players.slowPerStream > 0 ? `; slow viewers: lost ${f.slowLost}, stalls ${f.slowStalls}` : '') +
+      (f.publisherStops > 0 ? `, publisher stopped ${f.publisherStops} time(s)` : ''),
+  ];
+  const acc = frameAccounting(s);
+  if (acc !== null) {
+    out.push(`frame accounting: expected ${acc.expected.toLocaleString('en-US')} (publishers' send logs) ${acc.closes ? '=' : '≠'} received ${acc.received.toLocaleString('en-US')} + lost ${acc.lost.toLocaleString('en-US')}${acc.closes ? ' (closes)' : ''}`);
+  } else if (f.expectedSource === 'none') {
+    out.push('frame accounting: not available (some viewers watched streams this run did not publish)');
+  }
+  out.push(`player time: ${s.sessions.playerMinutes.toFixed(1)} player-minutes`);
+  const failures = Object.entries(s.failures);
+  if (failures.length > 0) out.push(`failures: ${failures.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  const g = s.generator;
+  const el = g.eventLoop;
+  out.push(
+    `generator: ${g.cpuSeconds.toFixed(1)} s CPU, ${bytes(g.maxRssBytes)} peak RSS, ${g.workers} worker(s)` +
+      (el !== undefined ? `; busiest event loop ${(el.utilization * 100).toFixed(0)}% busy, timer delay p99 ${el.delayP99Ms.toFixed(1)} ms (max ${el.delayMaxMs.toFixed(0)} ms)` : ''),
+  );
+  if (s.server) {
+    const per = s.sessions.playerMinutes > 0 ? ` (${(s.server.cpuSeconds / (s.sessions.playerMinutes / 1000)).toFixed(1)} CPU-s per 1000 player-minutes)` : '';
+    out.push(`server: ${s.server.cpuSeconds.toFixed(1)} s CPU${per}, ${bytes(s.server.maxRssBytes)} peak RSS` + (s.server.drops ? `, dropped ${s.server.drops.video} video + ${s.server.drops.audio} audio frames` : ''));
+  }
+  if (s.latencySource === 'rtmp-timestamps') out.push('latency: no timing marks in the stream (published elsewhere): end-to-end is the delay against its RTMP timestamps, from each player\'s first frame');
+  if (s.capacity !== undefined) out.push(formatCapacity(s.capacity));
+  return out;
+}
+
+/** The answer of a capacity search. */
+export function formatCapacity(c: NonNullable<RunSummary['capacity']>): string {
+  if (!c.broken) return `capacity: every threshold held up to ${c.highestPassingPlayers.toLocaleString('en-US')} players, the most this run reached (raise the stages to find the limit)`;
+  return `capacity: ${c.highestPassingPlayers.toLocaleString('en-US')} players is the most for which every threshold held; they broke at ${c.brokeAtSec}s with ${c.playersAtBreak?.toLocaleString('en-US')} players up (${(c.brokenBy ?? []).join('; ')})`;
+}
