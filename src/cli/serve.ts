@@ -4,7 +4,7 @@ import { readServerConfigFile, resolveServerConfig, serverConfigSchema, type Ser
 import { RtmpServer } from '../server/server.js';
 
 /** `serve` flags: one per server setting (kebab-case of its key), help and default from the schema. */
-const SETTINGS = Object.keys(serverConfigSchema.shape).map((key) => {
+export const SERVE_SETTINGS = Object.keys(serverConfigSchema.shape).map((key) => {
   const field = fieldAt(serverConfigSchema, key)!;
   const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   return { key: key as keyof ServerConfigInput, flag, field };
@@ -19,7 +19,7 @@ type ServeFlags = Record<string, string | undefined> & { config?: string };
 export function flagsToSettings(f: ServeFlags): { settings: ServerConfigInput; problems: string[] } {
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
-  for (const s of SETTINGS) {
+  for (const s of SERVE_SETTINGS) {
     const raw = f[s.key];
     if (raw === undefined) continue;
     const v = flagValue(s.flag, s.field, raw);
@@ -34,7 +34,7 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the built-in RTMP server (prints "listening rtmp://HOST:PORT" when ready; SIGINT/SIGTERM stop it cleanly)')
     .option('--config <file>', 'YAML or JSON file of settings (camelCase keys); flags override it');
-  for (const s of SETTINGS) cmd.option(`${s.flag} <${valueName(s.field)}>`, fieldHelp(s.field));
+  for (const s of SERVE_SETTINGS) cmd.option(`${s.flag} <${valueName(s.field)}>`, fieldHelp(s.field));
   cmd
     .action(async (flags: ServeFlags) => {
       const fromFile = flags.config !== undefined ? readServerConfigFile(flags.config) : {};

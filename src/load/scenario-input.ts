@@ -21,13 +21,15 @@ export interface ScenarioFlag {
   repeat?: 'list' | 'append' | 'settings';
   /** Help, where the field's own description does not say what the flag does. */
   help?: string;
+  /** The value's placeholder in help, where the field's kind does not say it well. */
+  value?: string;
 }
 
 export const SCENARIO_FLAGS: readonly ScenarioFlag[] = [
-  { name: 'target', path: 'target' },
-  { name: 'name', path: 'name' },
+  { name: 'target', path: 'target', value: 'url' },
+  { name: 'name', path: 'name', value: 'name' },
   { name: 'streams', path: 'streams' },
-  { name: 'stream', path: 'streamNames', repeat: 'list', help: 'a stream name (repeat for several; for streams others publish)' },
+  { name: 'stream', path: 'streamNames', repeat: 'list', value: 'name', help: 'a stream name (repeat for several; for streams others publish)' },
   { name: 'publishers', path: 'publishers.count' },
   { name: 'players', path: 'players.perStream', help: 'players PER STREAM (the total is this times --streams)' },
   { name: 'duration', path: 'duration' },
@@ -35,25 +37,25 @@ export const SCENARIO_FLAGS: readonly ScenarioFlag[] = [
   { name: 'warmup', path: 'warmup' },
   { name: 'bitrate', path: 'publishers.videoBitrate' },
   { name: 'audio-bitrate', path: 'publishers.audioBitrate' },
-  { name: 'fps', path: 'publishers.fps' },
+  { name: 'fps', path: 'publishers.fps', value: 'n' },
   { name: 'gop', path: 'publishers.gop' },
-  { name: 'source', path: 'publishers.source' },
+  { name: 'source', path: 'publishers.source', value: 'synthetic|file.flv' },
   { name: 'codec', path: 'publishers.codec' },
   { name: 'insecure', path: 'insecure' },
   { name: 'slow-players', path: 'players.slowPerStream', help: 'players per stream that read slowly (a token bucket)' },
-  { name: 'slow-read-kbps', path: 'players.slowReadKbps' },
+  { name: 'slow-read-kbps', path: 'players.slowReadKbps', value: 'kbps' },
   { name: 'first-video-within', path: 'players.firstVideoWithin' },
-  { name: 'churn-rate', path: 'churn.joinsPerSecond' },
+  { name: 'churn-rate', path: 'churn.joinsPerSecond', value: 'per-second' },
   { name: 'churn-session', path: 'churn.meanSessionTime' },
   { name: 'stall-threshold', path: 'stallThreshold' },
   { name: 'workers', path: 'workers' },
   { name: 'server', path: 'server', repeat: 'settings', help: 'a built-in server setting, e.g. chunkSize=128 (repeat)' },
-  { name: 'server-pid', path: 'serverPid' },
-  { name: 'threshold', path: 'thresholds', repeat: 'append', help: 'a condition the run must meet, e.g. "latency.endToEnd.p99 < 250ms" (repeat; adds to the file\'s); exit 1 if it fails' },
+  { name: 'server-pid', path: 'serverPid', value: 'pid' },
+  { name: 'threshold', path: 'thresholds', repeat: 'append', value: 'expr', help: 'a condition the run must meet, e.g. "latency.endToEnd.p99 < 250ms" (repeat; adds to the file\'s); exit 1 if it fails' },
 ];
 
 /** A flag row with what the schema says of its field. */
-export interface DescribedFlag extends ScenarioFlag {
+export interface DescribedFlag extends Omit<ScenarioFlag, 'value'> {
   field: FieldInfo;
   /** The option's property name as a command-line parser gives it (camelCase of `name`). */
   key: string;
@@ -70,7 +72,7 @@ export function describedScenarioFlags(): DescribedFlag[] {
     if (field === null) throw new Error(`the scenario schema has no field ${f.path}`);
     // Command-line parsers read --no-X as "X off".
     if (f.name.startsWith('no-')) throw new Error(`--${f.name}: a flag may not start with "no-"`);
-    const value = field.kind === 'boolean' ? null : f.repeat === 'settings' ? 'key=value' : f.repeat !== undefined ? 'text' : valueName(field);
+    const value = field.kind === 'boolean' ? null : (f.value ?? (f.repeat === 'settings' ? 'key=value' : valueName(field)));
     const helpText = f.help !== undefined ? f.help : fieldHelp(field);
     return { ...f, field, key: camel(f.name), value, helpText };
   });

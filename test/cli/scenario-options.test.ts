@@ -25,6 +25,6 @@ describe('scenario flags', () => {
     const help = addScenarioOptions(new Command('t')).helpInformation();
     expect(help).toMatch(/--bitrate <rate>\s+Video bit rate of each publisher\.\s+\(default\s+600k\)/);
     expect(help).toMatch(/--gop <time>\s+Keyframe interval\.\s+\(default 2s\)/);
-    expect(help).toMatch(/--codec <name>\s+Video codec[^(]*\(avc, hevc\)\s+\(default avc\)/);
+    expect(help).toMatch(/--codec <name>\s+Video codec[\s\S]*?\(avc,\s+hevc\)\s+\(default\s+avc\)/);
   });
 });
