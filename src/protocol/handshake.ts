@@ -200,6 +200,8 @@ export class ServerHandshake {
 export interface ClientHandshakeOptions extends HandshakeOptions {
   /** Send a digest C1 (as Flash Player, librtmp and ffmpeg do). Default true. */
   digest?: boolean;
+  /** Where the digest C1 carries its digest: scheme 8 (ffmpeg, librtmp; the default) or 772. */
+  scheme?: DigestScheme;
 }
 
 /**
@@ -210,6 +212,7 @@ export interface ClientHandshakeOptions extends HandshakeOptions {
 export class ClientHandshake {
   private readonly random: RandomSource;
   private readonly digest: boolean;
+  private readonly scheme: DigestScheme;
   private c1: Buffer | null = null;
   private s0s1s2: Collector | null = new Collector(1 + 2 * HANDSHAKE_SIZE);
   private finished = false;
@@ -221,6 +224,7 @@ export class ClientHandshake {
   constructor(options: ClientHandshakeOptions = {}) {
     this.random = options.randomBytes ?? cryptoRandomBytes;
     this.digest = options.digest ?? true;
+    this.scheme = options.scheme ?? 8;
   }
 
   get done(): boolean {
@@ -236,7 +240,7 @@ export class ClientHandshake {
     this.random(HANDSHAKE_SIZE - 8).copy(c1, 8);
     if (this.digest) {
       CLIENT_VERSION.copy(c1, 4);
-      signPacket(c1, 8, PLAYER_KEY_SHORT);
+      signPacket(c1, this.scheme, PLAYER_KEY_SHORT);
     } else {
       c1.writeUInt32BE(0, 4);
     }
@@ -271,7 +275,7 @@ export class ClientHandshake {
       c2 = Buffer.from(s1);
     }
     if (this.digest) {
-      this.serverResponseValid = verifySignedResponse(s2, digestAt(this.c1, 8), SERVER_KEY);
+      this.serverResponseValid = verifySignedResponse(s2, digestAt(this.c1, this.scheme), SERVER_KEY);
     } else {
       this.serverResponseValid = s2.equals(this.c1);
     }

@@ -101,7 +101,7 @@ describe('ServerHandshake', () => {
     expect(findDigest(c1, 'player')).toBe(772);
     const server = new ServerHandshake();
     server.push(Buffer.concat([Buffer.from([3]), c1]));
-    expect(server.clientScheme).toBe(772);
+    expect(server.clientScheme).toBe(772); // the server tries scheme 8 first: C1 has no digest there
   });
 
   it('treats a non-zero version without a valid digest as a simple handshake', () => {
@@ -165,6 +165,16 @@ describe('ClientHandshake', () => {
     const sd = expectedDigest(s1, 8, FMS_KEY_TEXT);
     const key = createHmac('sha256', Buffer.concat([FP_KEY_TEXT, KEY_SUFFIX])).update(sd.digest).digest();
     expect(r.c2.subarray(1504).equals(createHmac('sha256', key).update(r.c2.subarray(0, 1504)).digest())).toBe(true);
+  });
+
+  it('signs C1 under scheme 772 when asked, and a digest server answers under that scheme', () => {
+    const client = new ClientHandshake({ randomBytes: seeded(6), scheme: 772 });
+    const server = new ServerHandshake({ randomBytes: seeded(8) });
+    const r = converse(client, server);
+    expect(r.clientDone && r.serverDone).toBe(true);
+    expect(server.clientScheme).toBe(772); // the server tries scheme 8 first: C1 has no digest there
+    expect(client.serverDigest).toBe(true);
+    expect(client.serverResponseValid).toBe(true);
   });
 
   it('completes with a simple server by echoing S1', () => {
