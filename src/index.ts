@@ -50,7 +50,7 @@ export { parseRtmpUrl, type RtmpUrl } from './client/url.js';
 // Media sources and timing marks.
 export { SyntheticSource } from './media/synthetic.js';
 export { FlvFileSource } from './media/flv-source.js';
-export { makeSource, type MediaSettings } from './media/make-source.js';
+export { makeSource } from './load/media-source.js';
 export type { MediaSource, MediaFrame } from './media/source.js';
 export { monotonicUs, readMark, writeMark, MARK_UUID, type TimingMark } from './media/timing-mark.js';
 

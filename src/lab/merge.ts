@@ -77,6 +77,7 @@ function mergeTimelines(runs: readonly LoadedRun[], e2e: IntervalHistogram[]): T
       // One server measured from several machines: its figures are the same in each run.
       serverCpuPct: max((p) => p.serverCpuPct),
       serverRssBytes: max((p) => p.serverRssBytes),
+      generatorRssBytes: max((p) => p.generatorRssBytes),
       generatorEventLoopUtilization: max((p) => p.generatorEventLoopUtilization),
       generatorEventLoopDelayP99Ms: max((p) => p.generatorEventLoopDelayP99Ms),
       ...(partial ? { partial: true, workersReporting: points.length } : {}),

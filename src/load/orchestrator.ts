@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import { EventLoopMeter, type EventLoopSample } from '../metrics/event-loop.js';
 import { encodeHistogram, mergeEncoded, type EncodedHistograms } from '../metrics/histograms.js';
 import { ProcessMonitor } from '../metrics/process-stats.js';
-import { makeSource } from '../media/make-source.js';
+import { makeSource } from './media-source.js';
 import { monotonicUs } from '../media/timing-mark.js';
 import { ownModule } from '../proc/own-module.js';
 import { addCounters, sumCounters, type Counters } from '../results/counters.js';
@@ -169,7 +169,7 @@ class ScenarioRun {
   private usage(): UsageSample {
     const g = this.generator.current();
     const sv = this.serverMonitor?.current() ?? null;
-    return { generatorCpuSeconds: g?.cpuSeconds ?? null, serverCpuSeconds: sv?.cpuSeconds ?? null, serverRssBytes: sv?.rssBytes ?? null };
+    return { generatorCpuSeconds: g?.cpuSeconds ?? null, generatorRssBytes: g?.rssBytes ?? null, serverCpuSeconds: sv?.cpuSeconds ?? null, serverRssBytes: sv?.rssBytes ?? null };
   }
 
   /** Each measured second, once: the progress line and the capacity search. */

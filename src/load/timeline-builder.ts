@@ -8,6 +8,7 @@ import type { TickMessage } from './worker-protocol.js';
 /** CPU and memory of the generator and the server, read when a second is complete. */
 export interface UsageSample {
   generatorCpuSeconds: number | null;
+  generatorRssBytes: number | null;
   serverCpuSeconds: number | null;
   serverRssBytes: number | null;
 }
@@ -138,6 +139,7 @@ export class TimelineBuilder {
       generatorCpuPct: pct(u.generatorCpuSeconds, this.lastUsage.generatorCpuSeconds),
       serverCpuPct: pct(u.serverCpuSeconds, this.lastUsage.serverCpuSeconds),
       serverRssBytes: u.serverRssBytes,
+      generatorRssBytes: u.generatorRssBytes,
       generatorEventLoopUtilization: s.eventLoopUtilization,
       generatorEventLoopDelayP99Ms: round3(s.eventLoopDelayP99Us / 1000),
       ...(partial ? { partial: true, workersReporting: ticks.length } : {}),

@@ -21,6 +21,8 @@ export interface TimelinePoint {
   generatorCpuPct: number | null;
   serverCpuPct: number | null;
   serverRssBytes: number | null;
+  /** The generator's own RSS at the end of the interval. */
+  generatorRssBytes?: number | null;
   /** The busiest generator thread's event-loop utilisation (0..1) and timer delay p99, ms. */
   generatorEventLoopUtilization?: number | null;
   generatorEventLoopDelayP99Ms?: number | null;

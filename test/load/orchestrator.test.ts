@@ -27,7 +27,7 @@ describe('the load generator against the built-in server', () => {
     try {
       const { summary, resultsDir } = await load({ name: 'consistency', target: `rtmp://127.0.0.1:${srv.port}/live`, streams: 2, players: { perStream: 5 }, duration: '3s' });
       expect(summary.sessions.publishers).toEqual({ planned: 2, connected: 2, failed: 0 });
-      expect(summary.sessions.players, JSON.stringify(summary.failures)).toEqual({ planned: 10, connected: 10, failed: 0, tooLateToJudge: 0 });
+      expect(summary.sessions.players, JSON.stringify(summary.failures)).toMatchObject({ planned: 10, connected: 10, failed: 0 });
       const t = summary.throughput;
       expect(summary.frames).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
       // Each of the 5 players of a stream gets every frame its publisher sent.

@@ -11,7 +11,6 @@ import { isComparisonDir, loadComparison, loadRun } from '../../src/results/fold
 import type { RunSummary } from '../../src/results/summary.js';
 import type { TimelinePoint } from '../../src/results/timeline.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
-import { section } from '../helpers/readme.js';
 import { scratch } from '../helpers/runs.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 

@@ -6,7 +6,7 @@ import { Publisher } from '../../client/publisher.js';
 import { parseRtmpUrl, type RtmpUrl } from '../../client/url.js';
 import { EventLoopMeter } from '../../metrics/event-loop.js';
 import { Recorder, type MetricName } from '../../metrics/histograms.js';
-import { makeSource } from '../../media/make-source.js';
+import { makeSource } from '../media-source.js';
 import { monotonicUs } from '../../media/timing-mark.js';
 import { addCounters, diffCounters, newCounters, type Counters } from '../../results/counters.js';
 import type { ShardResult, ShardTask, ViewerRecord, WorkerMessage } from '../worker-protocol.js';
