@@ -105,11 +105,6 @@ export function counterFieldsOf(group: string): string[] {
     .map((p) => p.slice(prefix.length));
 }
 
-/** The counter behind a summary path ("frames.lost" → lost), or null. */
-export function counterAt(summaryPath: string): CounterName | null {
-  return COUNTER_NAMES.find((k) => COUNTERS[k].summary === summaryPath) ?? null;
-}
-
 /** counters.json layout (nested by `file` paths, as schema version 1 wrote it). */
 export function countersToFile(c: Readonly<Counters>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
