@@ -21,6 +21,8 @@ export const CLOSE_KINDS = [
   'publish-unauthorized',
   'play-unauthorized',
   'duplicate-publisher',
+  /** An HTTP-FLV or WebSocket-FLV viewer whose stream's publisher stopped (the response ends). */
+  'unpublished',
   /** The server is stopping. */
   'shutdown',
   /** A bug of ours surfaced while handling this connection. */

@@ -8,6 +8,7 @@ import type { OutgoingMessage } from '../protocol/message.js';
 import { GopCache } from './gop-cache.js';
 import { newDropCounters, priorityShare, type DropCounters, type SendQueue } from './send-queue.js';
 import { MessageClass, SharedMessage } from './shared-message.js';
+import type { StreamTap } from './stream-tap.js';
 
 /** The message stream id media is encoded for; players on other ids get a patched copy. */
 export const FANOUT_STREAM_ID = 1;
@@ -22,6 +23,8 @@ export interface StreamSettings {
   gopCacheMaxFrames: number;
   gopCacheMaxBytes: number;
   pool: BufferPool;
+  /** Called when a publisher starts (the HTTP outputs may start muxing the stream). */
+  onPublish?: (stream: LiveStream) => void;
 }
 
 /** A player of a stream: the peer's send queue and the NetStream id it plays on. */
@@ -70,6 +73,8 @@ export class LiveStream {
   private audioFramesIn = 0;
   /** Media arrived since publish started (for the publisher's idle check). */
   lastMediaAtMs = 0;
+  /** The stream's HTTP outputs, fed every message the publisher sends; null while none is in use. */
+  tap: StreamTap | null = null;
   /** Merged writes: messages since the last flush, in order (each holds a reference). */
   private pending: SharedMessage[] = [];
   private pendingBytes = 0;
@@ -107,6 +112,7 @@ export class LiveStream {
       this.sendTo(p, streamBeginMessage(p.streamId));
       p.queue.waitForKeyframe();
     }
+    this.settings.onPublish?.(this);
   }
 
   /** The publisher left: players get end-of-stream and stay, waiting for the next publisher. */
@@ -122,6 +128,7 @@ export class LiveStream {
     this.replace('videoConfig', null);
     this.replace('audioConfig', null);
     this.gop?.clear();
+    this.tap?.onUnpublish();
   }
 
   addPlayer(p: PlayerBinding): void {
@@ -154,6 +161,7 @@ export class LiveStream {
     let csid: number;
     this.messagesIn++;
     this.bytesIn += payload.length;
+    if (this.tap !== null) this.tap.onMessage(typeId, timestamp, payload);
     if (typeId === MSG_VIDEO) {
       csid = CSID_VIDEO;
       if (!classifyVideo(payload, videoInfo)) cls = MessageClass.VIDEO_INTER;
@@ -249,6 +257,15 @@ export class LiveStream {
     if (this.audioConfig !== null) out.push(this.audioConfig);
     return out;
   };
+
+  /**
+   * Metadata, sequence headers, the GOP cache and what waits for the next flush, in order and in
+   * fan-out form: what an output that starts mid-stream needs first.
+   */
+  cachedMessages(): SharedMessage[] {
+    const cached = this.gop?.snapshot((f) => this.encode({ csid: f.csid, typeId: f.typeId, streamId: FANOUT_STREAM_ID, timestamp: f.timestamp, payload: f.payload }, f.cls)) ?? [];
+    return [...this.configMessages(), ...cached, ...this.pending.filter((m) => m.cls !== MessageClass.CONFIG)];
+  }
 
   /** Counts a drop against this stream. */
   countDrop(msg: SharedMessage): void {

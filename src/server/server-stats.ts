@@ -1,5 +1,6 @@
 import type { BufferPoolStats } from '../buffers/buffer-pool.js';
 import type { ServerConfig } from './config.js';
+import type { HttpOutputStats, ViewersByProtocol } from './http/http-stats.js';
 import type { StreamStats } from './live-stream.js';
 import type { DropCounters, IoCounters } from './send-queue.js';
 
@@ -26,7 +27,10 @@ export interface ServerStats {
     closedByReason: Record<string, number>;
   };
   publishers: number;
+  /** RTMP players. */
   players: number;
+  /** Viewers by protocol (RTMP players included). */
+  viewers: ViewersByProtocol;
   bytesIn: number;
   bytesOut: number;
   drops: DropCounters;
@@ -36,6 +40,8 @@ export interface ServerStats {
   pool: BufferPoolStats;
   /** Write calls (a corked batch is one) and the media/control messages in them, since the start. */
   io: IoCounters;
+  /** The HTTP outputs (HTTP-FLV, WebSocket-FLV, HLS), when an HTTP port is set. */
+  http?: HttpOutputStats;
   process: {
     /** Garbage collections since the server started, by kind, and their total time. */
     gc: { minor: number; major: number; incremental: number; ms: number };

@@ -6,6 +6,7 @@ import { BufferPool } from '../buffers/buffer-pool.js';
 import { UsageError } from '../input/usage-error.js';
 import { closeReason, formatCloseReason, type CloseKind, type CloseReason } from './close-reason.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
+import { HttpOutputServer } from './http/http-output-server.js';
 import { createLogger, type Logger } from './logger.js';
 import type { IoCounters } from './send-queue.js';
 import type { PlayerStats, ServerStats } from './server-stats.js';
@@ -25,6 +26,7 @@ export interface ListenAddresses {
   port: number;
   tlsPort?: number;
   statsPort?: number;
+  httpPort?: number;
 }
 
 /**
@@ -41,6 +43,7 @@ export class RtmpServer {
   private readonly draining = new Set<net.Socket>();
   private readonly servers: net.Server[] = [];
   private stats: StatsHttpServer | null = null;
+  private http: HttpOutputServer | null = null;
   private timers: NodeJS.Timeout[] = [];
   private readonly startedAtMs = performance.now();
   private accepted = 0;
@@ -70,6 +73,7 @@ export class RtmpServer {
       gopCacheMaxFrames: config.gopCacheMaxFrames,
       gopCacheMaxBytes: config.gopCacheMaxBytes,
       pool: this.pool,
+      onPublish: (stream) => this.http?.onPublish(stream),
     });
     this.ctx = {
       config,
@@ -128,6 +132,10 @@ export class RtmpServer {
     if (cfg.statsPort !== undefined) {
       this.stats = new StatsHttpServer(() => this.getStats());
       addresses.statsPort = await this.stats.listen(cfg.statsHost ?? cfg.host, cfg.statsPort);
+    }
+    if (cfg.httpPort !== undefined) {
+      this.http = new HttpOutputServer({ config: cfg, logger: this.logger, pool: this.pool, registry: this.registry });
+      addresses.httpPort = await this.http.listen(cfg.host, cfg.httpPort);
     }
     this.observeGc();
     this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
@@ -248,6 +256,8 @@ export class RtmpServer {
       connections: { open: this.sessions.size, accepted: this.accepted, rejected: this.rejected, closedByReason: { ...this.closedByReason } },
       publishers,
       players: playerDetails.length,
+      viewers: { rtmp: playerDetails.length, ...(this.http?.viewerCounts() ?? { httpFlv: 0, wsFlv: 0, hls: 0 }) },
+      ...(this.http !== null ? { http: this.http.stats() } : {}),
       bytesIn,
       bytesOut,
       drops,
@@ -277,6 +287,7 @@ export class RtmpServer {
       this.timers = [];
       this.gcObserver?.disconnect();
       const closed = Promise.all(this.servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+      const httpClosed = this.http?.close();
       for (const stream of this.registry.values()) stream.stopPublishing();
       for (const s of this.sessions) s.close(closeReason('shutdown'), true);
       const deadline = Date.now() + drainMs;
@@ -284,6 +295,7 @@ export class RtmpServer {
       for (const socket of this.draining) socket.destroy();
       this.registry.disposeAll();
       await this.stats?.close();
+      await httpClosed;
       await closed;
     })();
     return this.closing;

@@ -77,7 +77,20 @@ export class StatsHttpServer {
     counter('rtmp_connections_rejected_total', 'Connections refused (limit or shutdown)', (s) => s.connections.rejected);
     gauge('rtmp_streams', 'Live streams', (s) => s.streams.length);
     gauge('rtmp_publishers', 'Publishing connections', (s) => s.publishers);
-    gauge('rtmp_players', 'Playing connections', (s) => s.players);
+    // Viewers by protocol: RTMP players, HTTP-FLV and WebSocket-FLV viewers, HLS readers.
+    new Gauge({
+      name: 'rtmp_players',
+      help: 'Viewers by protocol (rtmp, http-flv, ws-flv, hls: connections that read a playlist lately)',
+      labelNames: ['protocol'],
+      registers: [r],
+      collect() {
+        const v = stats().viewers;
+        this.set({ protocol: 'rtmp' }, v.rtmp);
+        this.set({ protocol: 'http-flv' }, v.httpFlv);
+        this.set({ protocol: 'ws-flv' }, v.wsFlv);
+        this.set({ protocol: 'hls' }, v.hls);
+      },
+    });
     counter('rtmp_bytes_in_total', 'Bytes received from peers', (s) => s.bytesIn);
     counter('rtmp_bytes_out_total', 'Bytes written to peers', (s) => s.bytesOut);
     counter('rtmp_dropped_video_frames_total', 'Video frames dropped by backpressure', (s) => s.drops.video);
@@ -87,6 +100,8 @@ export class StatsHttpServer {
     counter('rtmp_messages_written_total', 'Messages handed to peer sockets', (s) => s.io.messages);
     counter('rtmp_gc_major_total', 'Major garbage collections of the server process', (s) => s.process.gc.major);
     gauge('rtmp_gop_cache_bytes', 'Bytes held by GOP caches', (s) => s.gopCacheBytes);
+    gauge('rtmp_hls_segment_bytes', 'Bytes held by HLS segments', (s) => s.http?.hls.bytes ?? 0);
+    counter('rtmp_http_requests_total', 'HTTP requests to the viewer port', (s) => s.http?.requests ?? 0);
     counter('rtmp_pool_hits_total', 'Buffer pool acquires served from a free list', (s) => s.pool.hits);
     counter('rtmp_pool_misses_total', 'Buffer pool acquires that allocated', (s) => s.pool.misses);
     gauge('rtmp_pool_held_bytes', 'Bytes in buffer pool free lists', (s) => s.pool.heldBytes);
@@ -106,7 +121,22 @@ export class StatsHttpServer {
           for (const st of stats().streams) this.set({ stream: st.key }, value(st));
         },
       });
-    perStream('rtmp_stream_players', 'Players of the stream', (st) => st.players);
+    new Gauge({
+      name: 'rtmp_stream_players',
+      help: 'Viewers of the stream by protocol',
+      labelNames: ['stream', 'protocol'],
+      registers: [r],
+      collect() {
+        this.reset();
+        const s = stats();
+        for (const st of s.streams) this.set({ stream: st.key, protocol: 'rtmp' }, st.players);
+        for (const h of s.http?.streams ?? []) {
+          this.set({ stream: h.key, protocol: 'http-flv' }, h.httpFlv);
+          this.set({ stream: h.key, protocol: 'ws-flv' }, h.wsFlv);
+          this.set({ stream: h.key, protocol: 'hls' }, h.hls);
+        }
+      },
+    });
     perStream('rtmp_stream_bytes_in', 'Bytes the publisher sent', (st) => st.bytesIn);
     perStream('rtmp_stream_dropped_video_frames', 'Video frames dropped for players of the stream', (st) => st.drops.video);
     perStream('rtmp_stream_dropped_audio_frames', 'Audio frames dropped for players of the stream', (st) => st.drops.audio);

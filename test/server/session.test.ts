@@ -362,8 +362,8 @@ describe('connection upkeep', () => {
       expect(stats.pool.misses).toBeGreaterThan(0);
       expect(stats.process.rssBytes).toBeGreaterThan(0);
       const metrics = await (await fetch(`http://127.0.0.1:${statsPort}/metrics`)).text();
-      expect(metrics).toMatch(/^rtmp_players 1$/m);
-      expect(metrics).toMatch(/^rtmp_stream_players\{stream="live\/st"\} 1$/m);
+      expect(metrics).toMatch(/^rtmp_players\{protocol="rtmp"\} 1$/m);
+      expect(metrics).toMatch(/^rtmp_stream_players\{stream="live\/st",protocol="rtmp"\} 1$/m);
       expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
       expect((await fetch(`http://127.0.0.1:${statsPort}/nope`)).status).toBe(404);
       pub.stop(true);
