@@ -26,6 +26,7 @@ export type { Scenario, Stage, ServerSpec } from './results/scenario.js';
 export { SUMMARY_SCHEMA_VERSION, buildSummary, failedThresholds, frameAccounting, generatorSaturation, type RunSummary, type ThresholdResult } from './results/summary.js';
 export type { TimelinePoint } from './results/timeline.js';
 export type { Progress } from './results/progress.js';
+export type { LiveSecond, RunObserver, RunStart } from './results/live.js';
 export { COMPARISON_FILE, type ComparisonFile, type ComparisonRun, type Variant } from './results/comparison-file.js';
 export { COUNTERS, COUNTER_NAMES, newCounters, addCounters, sumCounters, diffCounters, type Counters, type CounterName } from './results/counters.js';
 export { evaluateThresholds, parseThreshold, parseThresholds, type Threshold } from './results/thresholds.js';

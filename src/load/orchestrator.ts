@@ -9,6 +9,7 @@ import { monotonicUs } from '../media/timing-mark.js';
 import { ownModule } from '../proc/own-module.js';
 import { addCounters, sumCounters, type Counters } from '../results/counters.js';
 import { newResultsDir, writeRunFolder } from '../results/folder.js';
+import type { RunObserver } from '../results/live.js';
 import type { Progress } from '../results/progress.js';
 import type { Scenario } from '../results/scenario.js';
 import { buildSummary, sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
@@ -28,6 +29,8 @@ export interface RunOptions {
   /** Root of result folders (default: results). */
   outDir?: string;
   onProgress?: (p: Progress) => void;
+  /** Live outputs: told of the run's start, each second, and its end. */
+  observers?: readonly RunObserver[];
   /** How long after the planned end the run may take before it is declared hung. */
   graceMs?: number;
   /** Run only shard I of N (0-based) of the scenario, for runs spread over machines. */
@@ -101,6 +104,8 @@ class ScenarioRun {
   }
 
   async run(): Promise<RunOutcome> {
+    const observers = this.opts.observers ?? [];
+    for (const o of observers) o.onStart?.({ scenario: this.scenario, target: this.target.url, startedAt: this.startedAt.toISOString(), playersPlanned: this.playersPlanned, workers: this.workers });
     await this.serverCounters?.start();
     this.generator.start();
     this.serverMonitor?.start();
@@ -119,6 +124,7 @@ class ScenarioRun {
       failures: summary.failures,
       intervals: this.timeline.intervals,
     });
+    for (const o of observers) o.onEnd?.(summary, resultsDir);
     return { summary, resultsDir, timeline: this.timeline.points };
   }
 
@@ -175,6 +181,8 @@ class ScenarioRun {
   /** Each measured second, once: the progress line and the capacity search. */
   private onSecond(sec: MeasuredSecond): void {
     const main = this.mainLoop.sample();
+    const point = this.timeline.points[this.timeline.points.length - 1]!;
+    for (const o of this.opts.observers ?? []) o.onSecond?.({ point, counters: sec.counters, cumulative: sec.cumulative, histograms: sec.histograms, failures: sec.failures });
     const e2e = sec.histograms.get('endToEnd');
     this.lastSecondEnd = sec.final ? this.lastSecondEnd : sec.sec;
     if (!sec.final) {

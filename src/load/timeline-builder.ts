@@ -23,8 +23,11 @@ export interface MeasuredSecond {
   histograms: Map<MetricName, Histogram>;
   publishersUp: number;
   playersUp: number;
-  /** Failures so far. */
+  /** Failures so far: their count, and by reason. */
   errors: number;
+  failures: Readonly<Record<string, number>>;
+  /** Counted so far. */
+  cumulative: Counters;
   /** The busiest worker's event-loop utilisation and delay p99 (µs) this second. */
   eventLoopUtilization: number;
   eventLoopDelayP99Us: number;
@@ -110,6 +113,8 @@ export class TimelineBuilder {
       publishersUp: ticks.reduce((n, t) => n + t.publishersUp, 0),
       playersUp: ticks.reduce((n, t) => n + t.playersUp, 0),
       errors: Object.values(this.failures).reduce((a, b) => a + b, 0),
+      failures: this.failures,
+      cumulative: { ...this.cumulative },
       eventLoopUtilization: Math.max(...ticks.map((t) => t.eventLoop.utilization)),
       eventLoopDelayP99Us: Math.max(...ticks.map((t) => t.eventLoop.delayP99Us)),
       partial,
