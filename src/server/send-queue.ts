@@ -202,7 +202,9 @@ export class SendQueue {
     const policy = this.opts.policy;
     if (policy === 'none') return true;
     const limit = this.opts.maxQueuedBytes * fraction;
-    const fits = this.queuedBytes + size <= limit;
+    // A peer with nothing queued takes any one message: a keyframe larger than the bound would
+    // otherwise never reach anyone.
+    const fits = this.queuedBytes + size <= limit || this.queuedBytes === 0;
     if (policy === 'disconnect') {
       if (!fits) {
         // Over the bound: drop, and close the peer if it has not caught up within the grace time.

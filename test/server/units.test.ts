@@ -146,6 +146,20 @@ describe('SendQueue policies (real loopback socket, merged writes so nothing lea
     q.close();
   });
 
+  it('an empty queue takes a keyframe larger than the bound (it would otherwise never reach anyone)', () => {
+    for (const policy of ['drop-to-keyframe', 'priority-drop', 'disconnect'] as const) {
+      const overflows: number[] = [];
+      const q = queue(policy, overflows);
+      q.offer(message(MessageClass.VIDEO_KEY, 25_000)); // 2.5 times the bound, nothing queued: taken
+      expect(q.drops.video).toBe(0);
+      q.offer(message(MessageClass.VIDEO_INTER, 100)); // the bound holds for what follows
+      expect(q.drops.video).toBe(1);
+      expect(q.queuedBytes).toBe(25_000);
+      expect(overflows).toEqual([]);
+      q.close();
+    }
+  });
+
   it('a joiner without GOP cache skips frames until a keyframe without counting them as drops', () => {
     const q = queue('drop-to-keyframe');
     q.waitForKeyframe();
