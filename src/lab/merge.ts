@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { UsageError } from '../input/usage-error.js';
-import { encodeHistogram, mergeEncoded, METRICS, newHistogram, type EncodedHistograms, type Histogram, type MetricName } from '../metrics/histograms.js';
+import { encodeHistogram, mergeEncoded, METRICS, newHistogram, type EncodedHistograms, type Histogram, type HistogramKey } from '../metrics/histograms.js';
 import type { IntervalHistogram } from '../metrics/hlog.js';
 import { sumCounters } from '../results/counters.js';
 import { newResultsDir, readIntervals, writeRunFolder, type LoadedRun } from '../results/folder.js';
@@ -156,7 +156,7 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
   summary.thresholds = evaluateThresholds(parseThresholds(first.scenario.thresholds), summary, histograms);
   summary.mergedFrom = runs.map((r) => basename(r.dir));
 
-  const intervals = new Map<MetricName, IntervalHistogram[]>();
+  const intervals = new Map<HistogramKey, IntervalHistogram[]>();
   for (const m of METRICS) intervals.set(m, mergeIntervals(runs.map((r) => readIntervals(r.dir, m))));
   const timeline = mergeTimelines(runs, intervals.get('endToEnd') ?? []);
   const dir = newResultsDir(root, new Date(Math.min(...starts)), name ?? `${first.name}-merged`);

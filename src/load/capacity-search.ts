@@ -1,4 +1,4 @@
-import type { Histogram, MetricName } from '../metrics/histograms.js';
+import type { Histogram, HistogramKey } from '../metrics/histograms.js';
 import type { Counters } from '../results/counters.js';
 import type { Scenario } from '../results/scenario.js';
 import { buildSummary, type RunSummary } from '../results/summary.js';
@@ -29,7 +29,7 @@ export class CapacitySearch {
   }
 
   /** Judges one second; returns true when this second broke the search (the run should stop). */
-  judge(sec: number, window: Counters, histograms: Map<MetricName, Histogram>, playersUp: number): boolean {
+  judge(sec: number, window: Counters, histograms: Map<HistogramKey, Histogram>, playersUp: number): boolean {
     const summary = buildSummary({
       scenario: this.scenario,
       target: '',

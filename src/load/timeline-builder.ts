@@ -1,4 +1,4 @@
-import { encodeHistogram, mergeEncoded, type Histogram, type MetricName } from '../metrics/histograms.js';
+import { encodeHistogram, mergeEncoded, type Histogram, type HistogramKey } from '../metrics/histograms.js';
 import type { EncodedInterval } from '../metrics/hlog.js';
 import { addCounters, COUNTER_NAMES, COUNTERS, newCounters, sumCounters, type Counters } from '../results/counters.js';
 import { sumFailures } from '../results/summary.js';
@@ -20,7 +20,7 @@ export interface MeasuredSecond {
   counters: Counters;
   /** The same with session counts as they stand (what a threshold judges for one second). */
   window: Counters;
-  histograms: Map<MetricName, Histogram>;
+  histograms: Map<HistogramKey, Histogram>;
   publishersUp: number;
   playersUp: number;
   /** Failures so far: their count, and by reason. */
@@ -48,7 +48,7 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 export class TimelineBuilder {
   readonly points: TimelinePoint[] = [];
   /** Per metric, one encoded histogram per second (those with values). */
-  readonly intervals = new Map<MetricName, EncodedInterval[]>();
+  readonly intervals = new Map<HistogramKey, EncodedInterval[]>();
   private readonly pending = new Map<number, TickMessage[]>();
   private readonly finals: TickMessage[] = [];
   private readonly lastSecOf = new Map<number, number>();

@@ -5,8 +5,35 @@ import * as hdr from 'hdr-histogram-js';
  * them encoded (`encodeIntoCompressedBase64`); merging is `add()`, so percentiles over many
  * workers and machines stay exact.
  */
-export const METRICS = ['connect', 'handshake', 'playStart', 'firstFrame', 'firstKeyframe', 'endToEnd', 'slowEndToEnd', 'gap', 'pacing'] as const;
+export const METRICS = [
+  'connect',
+  'handshake',
+  'playStart',
+  'firstFrame',
+  'firstKeyframe',
+  'endToEnd',
+  'slowEndToEnd',
+  'playout',
+  'gap',
+  'pacing',
+  'playlistFetch',
+  'playlistAge',
+  'segmentFetch',
+  'availabilityLag',
+] as const;
 export type MetricName = (typeof METRICS)[number];
+
+/**
+ * A histogram of a run: a metric over all viewers ("endToEnd"), or over the viewers of one
+ * group, such as one protocol ("hls.endToEnd").
+ */
+export type HistogramKey = MetricName | `${string}.${MetricName}`;
+
+/** The metric of a key ("hls.endToEnd" → endToEnd), or null for a key that is none. */
+export function metricOf(key: string): MetricName | null {
+  const m = key.slice(key.lastIndexOf('.') + 1);
+  return (METRICS as readonly string[]).includes(m) ? (m as MetricName) : null;
+}
 
 /** Each metric's short label (tables, charts) and what it measures. */
 export const METRIC_INFO: Record<MetricName, { label: string; description: string }> = {
@@ -17,8 +44,13 @@ export const METRIC_INFO: Record<MetricName, { label: string; description: strin
   firstKeyframe: { label: 'first keyframe', description: 'play to first keyframe' },
   endToEnd: { label: 'end-to-end', description: 'end-to-end frame latency (from the intended send time, or the actual one when earlier)' },
   slowEndToEnd: { label: 'end-to-end (slow viewers)', description: 'end-to-end frame latency of slow viewers (kept apart from the others)' },
-  gap: { label: 'frame gap', description: 'gap between video frames at a player' },
+  playout: { label: 'end-to-end at playout (HLS)', description: 'end-to-end latency to when a player that buffers as hls.js does would show the frame' },
+  gap: { label: 'frame gap', description: 'gap between video frames at a player (HLS: between playout times)' },
   pacing: { label: 'publisher pacing error', description: 'publisher deviation from its schedule (early or late)' },
+  playlistFetch: { label: 'playlist fetch (HLS)', description: 'from a playlist request to its whole body' },
+  playlistAge: { label: 'playlist age (HLS)', description: 'how old the newest listed segment was when a playlist was read (from its last frame\'s send time)' },
+  segmentFetch: { label: 'segment fetch (HLS)', description: 'from a segment request to its last byte' },
+  availabilityLag: { label: 'segment availability lag (HLS)', description: 'from a frame\'s send time to the first playlist read that listed its segment' },
 };
 
 export type Histogram = hdr.Histogram;
@@ -36,7 +68,7 @@ export function newHistogram(): Histogram {
   });
 }
 
-export type EncodedHistograms = Partial<Record<MetricName, string>>;
+export type EncodedHistograms = Partial<Record<HistogramKey, string>>;
 
 export function encodeHistogram(h: Histogram): string {
   return hdr.encodeIntoCompressedBase64(h);
@@ -51,10 +83,10 @@ export function decodeHistogram(encoded: string): Histogram {
  * into the cumulative one, so each value is recorded once.
  */
 export class Recorder {
-  readonly total = new Map<MetricName, Histogram>();
-  private interval = new Map<MetricName, Histogram>();
+  readonly total = new Map<HistogramKey, Histogram>();
+  private interval = new Map<HistogramKey, Histogram>();
 
-  record(metric: MetricName, valueUs: number): void {
+  record(metric: HistogramKey, valueUs: number): void {
     const v = valueUs < 0 ? 0 : valueUs > HIGHEST_TRACKABLE_US ? HIGHEST_TRACKABLE_US : Math.round(valueUs);
     let i = this.interval.get(metric);
     if (i === undefined) {
@@ -90,13 +122,13 @@ export class Recorder {
   }
 }
 
-/** Merges encoded histograms from many sources, metric by metric (exact). */
-export function mergeEncoded(sources: readonly EncodedHistograms[]): Map<MetricName, Histogram> {
-  const merged = new Map<MetricName, Histogram>();
+/** Merges encoded histograms from many sources, key by key (exact). Keys that name no metric are ignored. */
+export function mergeEncoded(sources: readonly EncodedHistograms[]): Map<HistogramKey, Histogram> {
+  const merged = new Map<HistogramKey, Histogram>();
   for (const src of sources) {
-    for (const m of METRICS) {
-      const enc = src[m];
-      if (enc === undefined) continue;
+    for (const [key, enc] of Object.entries(src) as [HistogramKey, string | undefined][]) {
+      if (enc === undefined || metricOf(key) === null) continue;
+      const m = key;
       const h = decodeHistogram(enc);
       let into = merged.get(m);
       if (into === undefined) {

@@ -1,6 +1,6 @@
 import type { JsHistogram } from 'hdr-histogram-js';
 import type { TimelinePoint } from '../results/timeline.js';
-import { decodeHistogram, mergeEncoded, METRIC_INFO, type EncodedHistograms, type Histogram, type MetricName } from '../metrics/histograms.js';
+import { decodeHistogram, mergeEncoded, METRIC_INFO, type EncodedHistograms, type Histogram, type MetricName, type HistogramKey } from '../metrics/histograms.js';
 import type { ComparisonTable } from './comparison.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 
@@ -84,8 +84,8 @@ function spectrumChart(id: string, title: string, series: { label: string; h: Hi
   };
 }
 
-function decoded(encoded: EncodedHistograms): Map<MetricName, Histogram> {
-  const out = new Map<MetricName, Histogram>();
+function decoded(encoded: EncodedHistograms): Map<HistogramKey, Histogram> {
+  const out = new Map<HistogramKey, Histogram>();
   for (const [m, e] of Object.entries(encoded) as [MetricName, string][]) out.set(m, decodeHistogram(e));
   return out;
 }
@@ -193,7 +193,7 @@ export function comparisonCharts(c: LoadedComparison, table: ComparisonTable): C
     });
   }
   // Spectra per variant, each over all its repeats (merged exactly).
-  const merged = new Map<string, Map<MetricName, Histogram>>();
+  const merged = new Map<string, Map<HistogramKey, Histogram>>();
   for (const [name, runs] of c.runs) merged.set(name, mergeEncoded(runs.map((r) => r.run.histograms)));
   for (const [metric, label] of [
     ['endToEnd', 'End-to-end latency by percentile'],

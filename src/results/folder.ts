@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../input/usage-error.js';
-import type { EncodedHistograms, MetricName } from '../metrics/histograms.js';
+import type { EncodedHistograms, HistogramKey } from '../metrics/histograms.js';
 import { formatHlog, parseHlog, type EncodedInterval, type IntervalHistogram } from '../metrics/hlog.js';
 import { COMPARISON_FILE, type ComparisonFile } from './comparison-file.js';
 import { countersFromFile, countersToFile, type Counters } from './counters.js';
@@ -26,7 +26,7 @@ export interface RunFiles {
   histograms: EncodedHistograms;
   counters: Counters;
   failures: Record<string, number>;
-  intervals: Map<MetricName, (IntervalHistogram | EncodedInterval)[]>;
+  intervals: Map<HistogramKey, (IntervalHistogram | EncodedInterval)[]>;
 }
 
 /** A run read back: what `report`, `merge` and comparisons work from (never re-measuring). */
@@ -78,12 +78,12 @@ export function writeComparisonFile(dir: string, file: ComparisonFile): void {
   writeFileSync(join(dir, COMPARISON_FILE), json(file));
 }
 
-export function hlogPath(dir: string, metric: MetricName): string {
+export function hlogPath(dir: string, metric: HistogramKey): string {
   return join(dir, `${metric}.hlog`);
 }
 
 /** The per-second histograms of one metric (none when the run recorded no value of it). */
-export function readIntervals(dir: string, metric: MetricName): IntervalHistogram[] {
+export function readIntervals(dir: string, metric: HistogramKey): IntervalHistogram[] {
   const path = hlogPath(dir, metric);
   return existsSync(path) ? parseHlog(readFileSync(path, 'utf8')) : [];
 }

@@ -1,4 +1,4 @@
-import type { Histogram, MetricName } from '../metrics/histograms.js';
+import type { Histogram, HistogramKey } from '../metrics/histograms.js';
 import type { Counters } from './counters.js';
 import type { Scenario } from './scenario.js';
 import type { RunSummary } from './summary.js';
@@ -16,6 +16,8 @@ export interface RunStart {
   startedAt: string;
   playersPlanned: number;
   workers: number;
+  /** The run's results folder, made before the first second (timeline.ndjson grows in it). */
+  resultsDir: string;
 }
 
 export interface LiveSecond {
@@ -25,7 +27,7 @@ export interface LiveSecond {
   counters: Counters;
   cumulative: Counters;
   /** The second's latency histograms (µs), merged over workers. */
-  histograms: ReadonlyMap<MetricName, Histogram>;
+  histograms: ReadonlyMap<HistogramKey, Histogram>;
   /** Failures so far, by reason. */
   failures: Readonly<Record<string, number>>;
 }

@@ -1,4 +1,4 @@
-import { METRICS, summarize, type Histogram, type LatencySummary, type MetricName } from '../metrics/histograms.js';
+import { METRICS, summarize, type Histogram, type LatencySummary, type MetricName, type HistogramKey } from '../metrics/histograms.js';
 import { VERSION } from '../version.js';
 import { COUNTER_NAMES, COUNTERS, setPath, type Counters } from './counters.js';
 import type { Scenario } from './scenario.js';
@@ -91,6 +91,8 @@ export interface RunSummary {
     cpuSeconds: number;
     maxRssBytes: number;
     pid: number;
+    /** Server CPU-seconds per 1000 player-minutes: its cost per viewer (absent without player time). */
+    cpuPer1000PlayerMinutes?: number;
     /** The built-in server's own counts: frames its backpressure policy dropped, connections closed by reason. */
     drops?: { video: number; audio: number; data: number; bytes: number };
     closedByReason?: Record<string, number>;
@@ -159,7 +161,7 @@ export interface SummaryInput {
   /** Whether `expected` counters come from send logs covering every viewer. */
   expectedSource: 'send-logs' | 'none';
   failures: Record<string, number>;
-  histograms: Map<MetricName, Histogram>;
+  histograms: Map<HistogramKey, Histogram>;
   generator: RunSummary['generator'];
   server?: RunSummary['server'];
 }
@@ -195,9 +197,15 @@ export function buildSummary(i: SummaryInput): RunSummary {
     frames: { ...p.frames, expectedSource: i.expectedSource },
     failures: i.failures,
     generator: i.generator,
-    ...(i.server !== undefined ? { server: i.server } : {}),
+    ...(i.server !== undefined ? { server: withServerCost(i.server, c.playerSeconds / 60) } : {}),
     thresholds: [],
   };
+}
+
+/** The server's figures with its CPU per 1000 player-minutes, when players played. */
+function withServerCost(server: NonNullable<RunSummary['server']>, playerMinutes: number): NonNullable<RunSummary['server']> {
+  if (playerMinutes <= 0) return server;
+  return { ...server, cpuPer1000PlayerMinutes: round3(server.cpuSeconds / (playerMinutes / 1000)) };
 }
 
 export function sumFailures(all: readonly Record<string, number>[]): Record<string, number> {

@@ -1,4 +1,4 @@
-import type { Histogram, MetricName } from '../metrics/histograms.js';
+import type { Histogram, MetricName, HistogramKey } from '../metrics/histograms.js';
 import { METRICS } from '../metrics/histograms.js';
 import { counterFieldsOf, getPath } from './counters.js';
 import type { RunSummary, ThresholdResult } from './summary.js';
@@ -9,6 +9,7 @@ import type { RunSummary, ThresholdResult } from './summary.js';
  *   latency.endToEnd.p99 < 250ms      firstFrame.p95 < 500ms (latency. may be left out)
  *   frames.lost == 0                   sessions.players.failed < 1%   (of planned)
  *   throughput.mbpsReceived >= 40      server.cpuSeconds < 20         server.maxRssBytes < 200MB
+ *   server.cpuPer1000PlayerMinutes < 30 (server CPU-seconds per 1000 player-minutes)
  *   generator.eventLoop.utilization < 0.9                              generator.eventLoop.delayP99Ms < 10
  *
  * Latency statistics: count, min, mean, max, and any percentile pNN or pNN.N (p50, p95, p999
@@ -16,6 +17,14 @@ import type { RunSummary, ThresholdResult } from './summary.js';
  */
 
 export type Op = '<' | '<=' | '>' | '>=' | '==' | '!=';
+
+/** A metric and the unit its value is read in. */
+export interface MetricRef {
+  /** Dotted path as written, normalized (latency. added). */
+  path: string[];
+  /** The unit the value is read in ('ms', '%', 'MB', ''...). */
+  unit: string;
+}
 
 export interface Threshold {
   expression: string;
@@ -47,6 +56,8 @@ const FRAME_COUNTS = counterFieldsOf('frames');
 const THROUGHPUT = [...counterFieldsOf('throughput'), 'mbpsReceived'];
 const SESSION_COUNTS = ['planned', 'connected', 'failed', 'tooLateToJudge'];
 const PROCESS_FIGURES = ['cpuSeconds', 'maxRssBytes'];
+/** The server's figures: its process's, and its CPU per unit of work. */
+const SERVER_FIGURES = [...PROCESS_FIGURES, 'cpuPer1000PlayerMinutes'];
 const EVENT_LOOP_FIGURES = ['utilization', 'delayP99Ms', 'delayMaxMs'];
 
 const LINE = /^\s*([A-Za-z][\w.]*)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*([a-zA-Zµ%]*)\s*$/;
@@ -55,13 +66,19 @@ const LINE = /^\s*([A-Za-z][\w.]*)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*([a
 export function parseThreshold(expression: string): Threshold | string {
   const m = LINE.exec(expression);
   if (!m) return `"${expression}" is not METRIC OP VALUE (e.g. latency.endToEnd.p99 < 250ms)`;
-  let path = m[1]!.split('.');
-  const unit = m[4]!.toLowerCase();
-  if (UNITS[unit] === undefined) return `"${expression}": unknown unit "${m[4]}" (use ms, s, us, %, KB, MB, GB, Mbps, kbps)`;
+  const metric = parseMetric(m[1]!, m[4]!);
+  if (typeof metric === 'string') return `"${expression}": ${metric}`;
+  return { expression: expression.trim(), path: metric.path, op: m[2] as Op, value: Number(m[3]), unit: metric.unit };
+}
+
+/** A METRIC of the grammar read in a unit (as gates use it too): its normalized path, or what is wrong. */
+export function parseMetric(metric: string, unitText: string): MetricRef | string {
+  let path = metric.split('.');
+  const unit = unitText.toLowerCase();
+  if (UNITS[unit] === undefined) return `unknown unit "${unitText}" (use ms, s, us, %, KB, MB, GB, Mbps, kbps)`;
   if ((METRICS as readonly string[]).includes(path[0]!)) path = ['latency', ...path];
   const problem = checkPath(path, unit);
-  if (problem !== null) return `"${expression}": ${problem}`;
-  return { expression: expression.trim(), path, op: m[2] as Op, value: Number(m[3]), unit };
+  return problem ?? { path, unit };
 }
 
 function checkPath(path: string[], unit: string): string | null {
@@ -90,7 +107,8 @@ function checkPath(path: string[], unit: string): string | null {
     return kind === 'plain' || (b !== 'utilization' && kind === 'time') ? null : 'utilization takes no unit; delays take ms';
   }
   if (head === 'server' || head === 'generator') {
-    if (path.length !== 2 || !PROCESS_FIGURES.includes(a!)) return `${head}.{${PROCESS_FIGURES.join(',')}}${head === 'generator' ? ` or generator.eventLoop.{${EVENT_LOOP_FIGURES.join(',')}}` : ''}`;
+    const figures = head === 'server' ? SERVER_FIGURES : PROCESS_FIGURES;
+    if (path.length !== 2 || !figures.includes(a!)) return `${head}.{${figures.join(',')}}${head === 'generator' ? ` or generator.eventLoop.{${EVENT_LOOP_FIGURES.join(',')}}` : ''}`;
     return null;
   }
   return `unknown metric "${path.join('.')}" (latency.*, frames.*, sessions.*, throughput.*, server.*, generator.*)`;
@@ -105,7 +123,7 @@ function percentileOf(stat: string): number | null {
 }
 
 /** The measured value in the threshold's unit, or null when the run has no such figure. */
-export function measure(t: Threshold, s: RunSummary, histograms: Map<MetricName, Histogram>): number | null {
+export function measure(t: MetricRef, s: RunSummary, histograms: Map<HistogramKey, Histogram>): number | null {
   const [head, a, b] = t.path as [string, string, string];
   const unit = UNITS[t.unit]!;
   if (head === 'latency') {
@@ -140,7 +158,8 @@ export function measure(t: Threshold, s: RunSummary, histograms: Map<MetricName,
   }
   const group = head === 'server' ? s.server : s.generator;
   if (group === undefined) return null;
-  const v = group[a as 'cpuSeconds' | 'maxRssBytes'];
+  const v = (group as Partial<Record<string, unknown>>)[a];
+  if (typeof v !== 'number') return null;
   return unit.kind === 'bytes' ? round3(v / unit.factor) : unit.kind === 'time' ? round3((v * 1000) / unit.factor) : v;
 }
 
@@ -162,7 +181,7 @@ function holds(actual: number, op: Op, value: number): boolean {
 }
 
 /** Evaluates thresholds against a run; a figure the run lacks fails its threshold. */
-export function evaluateThresholds(thresholds: readonly Threshold[], s: RunSummary, histograms: Map<MetricName, Histogram>): ThresholdResult[] {
+export function evaluateThresholds(thresholds: readonly Threshold[], s: RunSummary, histograms: Map<HistogramKey, Histogram>): ThresholdResult[] {
   return thresholds.map((t) => {
     const actual = measure(t, s, histograms);
     const unit = t.unit === '' ? '' : t.unit === '%' ? '%' : ` ${t.unit}`;

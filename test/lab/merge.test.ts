@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeRuns } from '../../src/lab/merge.js';
 import { resolveScenario } from '../../src/load/scenario.js';
-import { decodeHistogram, mergeEncoded, METRICS, Recorder, type EncodedHistograms, type MetricName } from '../../src/metrics/histograms.js';
+import { decodeHistogram, mergeEncoded, METRICS, Recorder, type EncodedHistograms, type MetricName, type HistogramKey } from '../../src/metrics/histograms.js';
 import type { IntervalHistogram } from '../../src/metrics/hlog.js';
 import { parseHlog } from '../../src/metrics/hlog.js';
 import { newCounters, type Counters } from '../../src/results/counters.js';
@@ -17,7 +17,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** A results folder holding exactly these recorded values (µs) and counters. */
 function fakeRun(name: string, values: Partial<Record<MetricName, number[]>>, counters: Partial<Counters>, perSecond: number): string {
   const rec = new Recorder();
-  const intervals = new Map<MetricName, IntervalHistogram[]>();
+  const intervals = new Map<HistogramKey, IntervalHistogram[]>();
   // Spread values over seconds, one interval per second, as a run writes them.
   let sec = 0;
   const all = Object.entries(values) as [MetricName, number[]][];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newHistogram, type MetricName } from '../../src/metrics/histograms.js';
+import { newHistogram, type HistogramKey } from '../../src/metrics/histograms.js';
 import { evaluateThresholds, parseThreshold, type Threshold } from '../../src/results/thresholds.js';
 import type { RunSummary } from '../../src/results/summary.js';
 import { resolveScenario } from '../../src/load/scenario.js';
@@ -14,7 +14,7 @@ function summary(): RunSummary {
   } as unknown as RunSummary;
 }
 
-function histograms(): Map<MetricName, ReturnType<typeof newHistogram>> {
+function histograms(): Map<HistogramKey, ReturnType<typeof newHistogram>> {
   const h = newHistogram();
   for (let ms = 1; ms <= 100; ms++) h.recordValue(ms * 1000); // 1..100 ms
   return new Map([['endToEnd', h]]);
