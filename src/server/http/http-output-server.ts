@@ -13,7 +13,7 @@ import { isVideoFrame, MessageClass, type SharedMessage } from '../shared-messag
 import type { StreamRegistry } from '../stream-registry.js';
 import type { FlvForm } from './flv-tags.js';
 import { FlvViewer, type FlvViewerContext } from './flv-viewer.js';
-import type { HttpOutputStats, HttpStreamStats, ViewersByProtocol } from './http-stats.js';
+import type { HttpOutputStats, HttpStreamStats, HttpViewerStats, ViewersByProtocol } from './http-stats.js';
 import { HlsStream, type HlsBudget, type HlsSettings } from './hls-stream.js';
 import { parseRoute, type Route } from './routes.js';
 import { StreamOutputs, type StreamOutputsHost } from './stream-outputs.js';
@@ -78,6 +78,8 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
   private readonly hls = new Map<string, HlsStream>();
   private readonly hlsSettings: HlsSettings;
   private readonly viewers = new Map<FlvViewer, StreamOutputs>();
+  /** Each viewer's stream, for drops counted as (or after) the viewer closes. */
+  private readonly streamOf = new WeakMap<FlvViewer, LiveStream>();
   private readonly viewerSockets = new WeakSet<Duplex>();
   private readonly connectionIds = new WeakMap<Duplex, number>();
   private readonly sockets = new Set<net.Socket>();
@@ -209,7 +211,12 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
       evictions += h.evictions;
     }
     let flvBytesOut = this.closedBytesOut;
-    for (const v of this.viewers.keys()) flvBytesOut += v.bytesOut();
+    const viewerDetails: HttpViewerStats[] = [];
+    for (const v of this.viewers.keys()) {
+      const bytesOut = v.bytesOut();
+      flvBytesOut += bytesOut;
+      viewerDetails.push({ viewer: v.id, protocol: v.form, stream: v.key, remote: v.remote, queuedBytes: v.queue.queuedBytes, messagesSent: v.queue.messagesSent, bytesOut, drops: { ...v.queue.drops } });
+    }
     return {
       connections: { open: this.sockets.size, accepted: this.accepted, rejected: this.rejected },
       requests: this.requests,
@@ -220,6 +227,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
       flvBytesOut,
       hls: { streams: this.hls.size, segments, bytes: this.usedBytes, maxBytes: this.maxBytes, evictions, overflows },
       streams: [...streams.values()],
+      viewerDetails,
     };
   }
 
@@ -347,6 +355,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
     const outputs = this.outputsFor(stream);
     const viewer = new FlvViewer(socket, form, key, this.viewerCtx);
     this.viewers.set(viewer, outputs);
+    this.streamOf.set(viewer, stream);
     outputs.addViewer(viewer);
     this.logger.info('play', { viewer: viewer.id, protocol: form, stream: key, remote: viewer.remote });
   }
@@ -364,7 +373,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
   }
 
   private onDrop(viewer: FlvViewer, msg: SharedMessage): void {
-    this.viewers.get(viewer)?.stream.countDrop(msg);
+    this.streamOf.get(viewer)?.countDrop(msg);
     const d = this.drops;
     if (isVideoFrame(msg.cls)) d.video++;
     else if (msg.cls === MessageClass.AUDIO) d.audio++;

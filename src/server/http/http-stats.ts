@@ -20,6 +20,18 @@ export interface HttpStreamStats {
   hlsEnded: boolean;
 }
 
+/** One HTTP-FLV or WebSocket-FLV viewer in `/stats`. */
+export interface HttpViewerStats {
+  viewer: number;
+  protocol: 'http-flv' | 'ws-flv';
+  stream: string;
+  remote: string;
+  queuedBytes: number;
+  messagesSent: number;
+  bytesOut: number;
+  drops: DropCounters;
+}
+
 /** The HTTP outputs in `/stats` (present when `httpPort` is set). */
 export interface HttpOutputStats {
   connections: { open: number; accepted: number; rejected: number };
@@ -45,4 +57,5 @@ export interface HttpOutputStats {
     overflows: number;
   };
   streams: HttpStreamStats[];
+  viewerDetails: HttpViewerStats[];
 }
