@@ -63,7 +63,7 @@ export function warningLines(s: RunSummary): string[] {
   const acc = frameAccounting(s);
   if (acc !== null && !acc.closes) {
     const missing = acc.expected - acc.received - acc.lost;
-    out.push(`WARNING: frame accounting does not close: ${acc.received.toLocaleString('en-US')} received + ${acc.lost.toLocaleString('en-US')} lost = ${(acc.received + acc.lost).toLocaleString('en-US')}, but the publishers' send logs expected ${acc.expected.toLocaleString('en-US')} (${missing > 0 ? `${missing.toLocaleString('en-US')} frames missing that no sequence gap shows: lost at a viewer's start or end` : `${(-missing).toLocaleString('en-US')} more than expected: duplicates, or frames received after the viewer's expected end`})`);
+    out.push(`WARNING: frame accounting does not close: ${acc.received.toLocaleString('en-US')} received + ${acc.lost.toLocaleString('en-US')} lost = ${(acc.received + acc.lost).toLocaleString('en-US')}, but the publishers' send logs expected ${acc.expected.toLocaleString('en-US')} (${missing > 0 ? `${missing.toLocaleString('en-US')} frames missing that no sequence gap shows: lost at a viewer's start or end${saturated !== null ? ', or in flight when a viewer left while the generator lagged' : ''}` : `${(-missing).toLocaleString('en-US')} more than expected: duplicates, or frames received after the viewer's expected end`})`);
   }
   const late = s.sessions.players.tooLateToJudge ?? 0;
   if (late > 0) out.push(`note: ${late} player(s) joined too close to the end to be judged for video (neither failed nor counted as a success)`);
