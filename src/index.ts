@@ -20,6 +20,12 @@ export { RunError } from './load/errors.js';
 export { checkComparison, expandVariants, runComparison, schedule, type CompareOptions, type CompareOutcome } from './lab/compare.js';
 export { mergeRuns, type MergeOutcome } from './lab/merge.js';
 export { cpuHotSpots, profileServer, PROFILE_TOOLS, type ProfileOptions, type ProfileOutcome, type ProfileTool } from './lab/profile.js';
+export { probeServer, type ProbeServerOptions } from './lab/probe/runner.js';
+export { probeTarget, probeTargets, targetFromArgument, targetsFromScenario, type ProbeTargetSpec } from './lab/probe/targets.js';
+export { PROBES, selectProbes } from './lab/probe/list.js';
+export type { ProbeDefinition, ProbeNeed } from './lab/probe/context.js';
+export { PROBE_RESULTS, PROBE_GROUPS, type ProbeResult, type ProbeGroup, type ProbeOutcome, type ProbeReport, type ProbeComparison, type ProbeEvidence } from './results/probe.js';
+export { formatProbeConsole, probeMarkdown } from './report/probe.js';
 
 // The results contract.
 export type { Scenario, Stage, ServerSpec } from './results/scenario.js';

@@ -4,6 +4,7 @@ import { EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { registerCompare } from './compare.js';
 import { registerMerge } from './merge.js';
 import { registerProfile } from './profile.js';
+import { registerProbe } from './probe.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerMerge(program);
   registerProfile(program);
+  registerProbe(program);
   registerServe(program);
   registerSchema(program);
   for (const cmd of program.commands) cmd.exitOverride();

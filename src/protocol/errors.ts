@@ -7,7 +7,8 @@
  * - ArgumentError (here): code called an API of this layer with an invalid value;
  * - UsageError (src/input/): the user's input (a flag, a scenario, a file) is wrong;
  * - ClientError (src/client/): a client session could not be set up or was ended;
- * - RunError (src/load/): a run itself failed (target unreachable, server did not start).
+ * - RunError (src/load/): a run itself failed (target unreachable, server did not start);
+ * - ProbeError (src/lab/probe/): a probe of a server could not get what it waited for.
  * Messages carry the state and byte offset where the problem was seen.
  */
 
@@ -49,6 +50,8 @@ export const ERROR_CODES = {
   RTMP_ERR_MP4_UNSUPPORTED: 'MP4 content is not supported',
   RTMP_ERR_PLAYLIST_MALFORMED: 'HLS playlist is malformed',
   RTMP_ERR_MEDIA_LIMIT: 'container element above a configured limit',
+  RTMP_ERR_PROBE_STEP: 'a probe step did not get the answer it waited for',
+  RTMP_ERR_PROBE_TIMEOUT: 'a probe did not finish within its time limit',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,88 @@
+import { parseRtmpUrl } from '../../client/url.js';
+import { UsageError } from '../../input/usage-error.js';
+import { readScenarioFile, resolveScenarioPath } from '../../load/scenario-file.js';
+import { resolveScenario } from '../../load/scenario.js';
+import { SERVER_KINDS, serverAvailability, startCommand, startServer, ServerStartError, type RunningServer, type ServerKind } from '../../proc/servers.js';
+import type { ProbeComparison, ProbeReport } from '../../results/probe.js';
+import type { ServerSpec } from '../../results/scenario.js';
+import { countResults } from '../../results/probe.js';
+import { VERSION } from '../../version.js';
+import { probeServer, type ProbeServerOptions } from './runner.js';
+
+/**
+ * What `rtmpbench probe` probes: URLs of running servers, servers rtmpbench starts for the
+ * probe (builtin, nginx-rtmp, node-media-server; each in its own process, stopped by PID
+ * afterwards), or the servers of a scenario's `compare.servers`.
+ */
+
+export type ProbeTargetSpec = { kind: 'url'; url: string; name?: string } | { kind: 'start'; server: ServerKind } | { kind: 'command'; name: string; url: string; start: string };
+
+/** A command-line argument: a URL or a server kind. */
+export function targetFromArgument(arg: string): ProbeTargetSpec {
+  if ((SERVER_KINDS as readonly string[]).includes(arg)) return { kind: 'start', server: arg as ServerKind };
+  if (/^rtmps?:\/\//i.test(arg)) {
+    parseRtmpUrl(arg);
+    return { kind: 'url', url: arg };
+  }
+  throw new UsageError(`"${arg}" is neither an rtmp[s]:// URL nor a server rtmpbench starts (${SERVER_KINDS.join(', ')})`);
+}
+
+/** The servers of a scenario's compare.servers. */
+export function targetsFromScenario(nameOrPath: string): ProbeTargetSpec[] {
+  const file = readScenarioFile(resolveScenarioPath(nameOrPath));
+  const { scenario, problems } = resolveScenario(file.data);
+  if (scenario === null) throw new UsageError(`${file.path} is not a valid scenario:\n  ${problems.join('\n  ')}`);
+  const servers: ServerSpec[] = scenario.compare?.servers ?? [];
+  if (scenario.compare === undefined || servers.length === 0) throw new UsageError(`${file.path} has no compare.servers to probe`);
+  return servers.map((s): ProbeTargetSpec => {
+    if (typeof s === 'string') return { kind: 'start', server: s };
+    return s.start !== undefined ? { kind: 'command', name: s.name, url: s.url, start: s.start } : { kind: 'url', url: s.url, name: s.name };
+  });
+}
+
+/** Problems that stop a probe before anything starts (servers that are not installed). */
+export function checkTargets(specs: readonly ProbeTargetSpec[]): string[] {
+  const problems: string[] = [];
+  for (const s of specs) {
+    if (s.kind !== 'start') continue;
+    const { available, hint } = serverAvailability(s.server);
+    if (!available) problems.push(`${s.server} is not installed here (${hint})`);
+  }
+  return problems;
+}
+
+function unreachableReport(url: string, name: string, why: string): ProbeReport {
+  return { target: url, name, startedAt: new Date().toISOString(), durationMs: 0, tool: { name: 'rtmpbench', version: VERSION }, unreachable: why, counts: countResults([]), probes: [] };
+}
+
+/** Probes one target, starting and stopping its server when rtmpbench runs it. */
+export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOptions = {}): Promise<ProbeReport> {
+  if (spec.kind === 'url') return probeServer(spec.url, { ...opts, ...(spec.name !== undefined ? { name: spec.name } : {}) });
+  let server: RunningServer;
+  const name = spec.kind === 'start' ? spec.server : spec.name;
+  try {
+    if (spec.kind === 'start') server = await startServer(spec.server);
+    else {
+      const u = parseRtmpUrl(spec.url);
+      server = await startCommand(spec, u.host, u.port);
+    }
+  } catch (e) {
+    if (!(e instanceof ServerStartError)) throw e;
+    return unreachableReport(spec.kind === 'command' ? spec.url : spec.server, name, `${name} did not start: ${e.message}`);
+  }
+  try {
+    return await probeServer(server.url, { ...opts, name });
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Probes each target in turn (one server at a time, so they do not share the machine's cores). */
+export async function probeTargets(specs: readonly ProbeTargetSpec[], opts: ProbeServerOptions & { onServer?: (name: string, index: number, total: number) => void } = {}): Promise<ProbeComparison> {
+  const servers: ProbeReport[] = [];
+  for (const [i, spec] of specs.entries()) {
+    opts.onServer?.(spec.kind === 'start' ? spec.server : spec.kind === 'command' ? spec.name : (spec.name ?? spec.url), i, specs.length);
+    servers.push(await probeTarget(spec, opts));
+  }
+  return { servers };
+}
