@@ -12,8 +12,12 @@ export interface HlsSettings {
 export interface HlsBudget {
   readonly maxBytes: number;
   usedBytes: number;
-  /** Frees the oldest segment of the stream holding the most; false when nothing is left to free. */
-  evict(): boolean;
+  /**
+   * Frees the oldest segment of the stream holding the most memory that has one to free; false
+   * when there is none, or when `asking` (the stream that needs room) holds more than any
+   * stream with a segment to free: its own segment under way is then what does not fit.
+   */
+  evict(asking: HlsStream): boolean;
 }
 
 export interface HlsSegment extends BuiltSegment {
@@ -173,7 +177,7 @@ export class HlsStream implements SegmentSink {
     while (this.heldBytes > this.settings.maxStreamBytes && this.evictOldest()) {
       // Older segments make room for the newest.
     }
-    while (this.budget.usedBytes > this.budget.maxBytes && this.budget.evict()) {
+    while (this.budget.usedBytes > this.budget.maxBytes && this.budget.evict(this)) {
       // Other streams' oldest segments too.
     }
     if (this.heldBytes <= this.settings.maxStreamBytes && this.budget.usedBytes <= this.budget.maxBytes) return true;
@@ -221,4 +225,14 @@ export class HlsStream implements SegmentSink {
     this.listeners = [];
     for (const fn of fns) fn();
   }
+}
+
+/** `HlsBudget.evict` over a set of streams: the largest with a segment to free pays first. */
+export function evictLargest(streams: Iterable<HlsStream>, asking: HlsStream): boolean {
+  const bySize = [...streams].sort((a, b) => b.bytes - a.bytes);
+  for (const h of bySize) {
+    if (h.evictOldest()) return true;
+    if (h === asking) return false;
+  }
+  return false;
 }

@@ -14,7 +14,7 @@ import type { StreamRegistry } from '../stream-registry.js';
 import type { FlvForm } from './flv-tags.js';
 import { FlvViewer, type FlvViewerContext } from './flv-viewer.js';
 import type { HttpOutputStats, HttpStreamStats, HttpViewerStats, ViewersByProtocol } from './http-stats.js';
-import { HlsStream, type HlsBudget, type HlsSettings } from './hls-stream.js';
+import { evictLargest, HlsStream, type HlsBudget, type HlsSettings } from './hls-stream.js';
 import { parseRoute, type Route } from './routes.js';
 import { StreamOutputs, type StreamOutputsHost } from './stream-outputs.js';
 
@@ -160,11 +160,8 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
     if (this.outputs.get(outputs.key) === outputs) this.outputs.delete(outputs.key);
   }
 
-  /** Frees the oldest segment of the stream holding the most memory. */
-  evict(): boolean {
-    let largest: HlsStream | null = null;
-    for (const h of this.hls.values()) if (h.segmentCount > 0 && (largest === null || h.bytes > largest.bytes)) largest = h;
-    return largest?.evictOldest() ?? false;
+  evict(asking: HlsStream): boolean {
+    return evictLargest(this.hls.values(), asking);
   }
 
   /** Viewers by protocol (RTMP left to the caller) and the HTTP outputs per stream. */
