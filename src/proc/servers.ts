@@ -23,6 +23,13 @@ export interface RunningServer {
   port: number;
   /** rtmp://127.0.0.1:PORT/live (or the URL a custom server was given). */
   url: string;
+  /** The port of its HTTP outputs, when asked for (`StartOptions.http`). */
+  httpPort?: number;
+  /**
+   * Where viewers play a stream, by protocol, for what this server serves: URL templates in
+   * which `{stream}` stands for the stream name (app `live`).
+   */
+  playUrls: PlayUrls;
   /** stdout and stderr so far (for error messages). */
   output(): string;
   /** Stops exactly this process (SIGTERM, then SIGKILL after 3 s) and removes its files. */
@@ -36,6 +43,23 @@ export interface StartOptions {
   chunkSize?: number;
   /** Deadline for the server to accept connections. */
   startTimeoutMs?: number;
+  /**
+   * Serve viewers over HTTP too, on a free port of its own: the built-in server's HTTP-FLV,
+   * WebSocket-FLV and HLS; node-media-server's HTTP-FLV and WebSocket-FLV; nginx-rtmp's HLS
+   * (`hls on`, the fragments served by nginx's http block). `true` takes the defaults.
+   */
+  http?: HttpOutputOptions | boolean;
+}
+
+/** Play URL templates by viewer protocol (`{stream}` is the stream name). */
+export type PlayUrls = Partial<Record<'rtmp' | 'http-flv' | 'ws-flv' | 'hls', string>>;
+
+/** HTTP outputs of a server under test, on a free port of their own. */
+export interface HttpOutputOptions {
+  /** HLS segment length in seconds: nginx-rtmp's `hls_fragment`, the built-in server's `--hls-segment-ms` (default 2). */
+  hlsFragmentS?: number;
+  /** Seconds of segments the HLS playlist lists: nginx-rtmp's `hls_playlist_length`, the built-in server's `--hls-window` in segments (default 6 segments). */
+  hlsPlaylistS?: number;
 }
 
 /** Where the server failed to start: its own words are in the message. */
@@ -68,10 +92,11 @@ export function serveCommand(args: readonly string[]): { cmd: string; args: stri
   return { cmd: process.execPath, args: [...cli.execArgv, cli.path, 'serve', ...args] };
 }
 
-function nginxConfig(dir: string, port: number, chunkSize: number): string {
+function nginxConfig(dir: string, port: number, chunkSize: number, hls: { httpPort: number; fragmentS: number; playlistS: number } | null): string {
   const module = NGINX_RTMP_MODULES.find((m) => existsSync(m))!;
+  const hlsDir = join(dir, 'hls');
   // One process (master_process off), one core: the same footing as the Node servers.
-  return [
+  const lines = [
     `load_module ${module};`,
     'daemon off;',
     'master_process off;',
@@ -83,11 +108,38 @@ function nginxConfig(dir: string, port: number, chunkSize: number): string {
     '  server {',
     `    listen 127.0.0.1:${port};`,
     `    chunk_size ${chunkSize};`,
-    '    application live { live on; }',
+  ];
+  if (hls === null) {
+    lines.push('    application live { live on; }', '  }', '}', '');
+    return lines.join('\n');
+  }
+  // nginx-rtmp writes the HLS fragments and playlist into a directory; nginx's http block serves it.
+  lines.push(
+    '    application live {',
+    '      live on;',
+    '      hls on;',
+    `      hls_path ${hlsDir};`,
+    `      hls_fragment ${hls.fragmentS}s;`,
+    `      hls_playlist_length ${hls.playlistS}s;`,
+    '    }',
+    '  }',
+    '}',
+    'http {',
+    '  access_log off;',
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, t)};`),
+    '  types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }',
+    '  server {',
+    `    listen 127.0.0.1:${hls.httpPort};`,
+    '    location /hls/ {',
+    `      alias ${hlsDir}/;`,
+    '      add_header Cache-Control no-cache;',
+    "      add_header Access-Control-Allow-Origin '*';",
+    '    }',
     '  }',
     '}',
     '',
-  ].join('\n');
+  );
+  return lines.join('\n');
 }
 
 /** Starts a server of the given kind on a free loopback port. */
@@ -97,20 +149,33 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
   const dir = mkdtempSync(join(tmpdir(), `rtmpbench-${kind}-`));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   const port = await freePort();
+  const http = opts.http === undefined || opts.http === false ? null : opts.http === true ? {} : opts.http;
+  const httpPort = http === null ? undefined : await freePort();
+  const fragmentS = http?.hlsFragmentS ?? 2;
+  const playlistS = http?.hlsPlaylistS ?? 6 * fragmentS;
+  const local = `127.0.0.1:${port}`;
+  const web = `127.0.0.1:${httpPort}`;
+  const playUrls: PlayUrls = { rtmp: `rtmp://${local}/live/{stream}` };
   let handle: ChildHandle;
   if (kind === 'builtin') {
-    const serve = serveCommand(['--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...(opts.builtinArgs ?? [])]);
+    const httpArgs = httpPort === undefined ? [] : ['--http-port', String(httpPort)];
+    if (http?.hlsFragmentS !== undefined) httpArgs.push('--hls-segment-ms', String(Math.round(fragmentS * 1000)));
+    if (http?.hlsPlaylistS !== undefined) httpArgs.push('--hls-window', String(Math.max(2, Math.round(playlistS / fragmentS))));
+    const serve = serveCommand(['--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...httpArgs, ...(opts.builtinArgs ?? [])]);
     handle = launch(serve.cmd, serve.args);
+    if (httpPort !== undefined) Object.assign(playUrls, { 'http-flv': `http://${web}/live/{stream}.flv`, 'ws-flv': `ws://${web}/live/{stream}.flv`, hls: `http://${web}/live/{stream}/index.m3u8` });
   } else if (kind === 'node-media-server') {
     const app = createRequire(import.meta.url).resolve('node-media-server/bin/app.js');
     const config = join(dir, 'config.json');
-    // Media only: no HTTP, no recording, no admin console; its own data directory.
-    writeFileSync(config, JSON.stringify({ bind: '127.0.0.1', rtmp: { port }, store: { path: join(dir, 'data') }, auth: { play: false, publish: false, secret: 'rtmpbench' }, notify: { url: '' } }));
+    // Media (and with `http`, HTTP-FLV and WebSocket-FLV); no recording, no admin console; its own data directory.
+    writeFileSync(config, JSON.stringify({ bind: '127.0.0.1', rtmp: { port }, ...(httpPort === undefined ? {} : { http: { port: httpPort } }), store: { path: join(dir, 'data') }, auth: { play: false, publish: false, secret: 'rtmpbench' }, notify: { url: '' } }));
     handle = launch(process.execPath, [app, '-c', config, '--no-admin'], { cwd: dir });
+    if (httpPort !== undefined) Object.assign(playUrls, { 'http-flv': `http://${web}/live/{stream}.flv`, 'ws-flv': `ws://${web}/live/{stream}.flv` });
   } else {
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxConfig(dir, port, opts.chunkSize ?? 4096));
+    writeFileSync(conf, nginxConfig(dir, port, opts.chunkSize ?? 4096, httpPort === undefined ? null : { httpPort, fragmentS, playlistS }));
     handle = launch(NGINX_BINARIES.find((p) => existsSync(p))!, ['-p', dir, '-c', conf]);
+    if (httpPort !== undefined) playUrls.hls = `http://${web}/hls/{stream}.m3u8`;
   }
   const stop = async () => {
     const code = await handle.stop();
@@ -118,15 +183,17 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     return code;
   };
   try {
-    await waitForPort(port, {
-      timeoutMs: opts.startTimeoutMs ?? 15_000,
-      abandon: () => (handle.running ? null : `${kind} exited at start`),
-    });
+    for (const p of httpPort === undefined ? [port] : [port, httpPort]) {
+      await waitForPort(p, {
+        timeoutMs: opts.startTimeoutMs ?? 15_000,
+        abandon: () => (handle.running ? null : `${kind} exited at start`),
+      });
+    }
   } catch (e) {
     await stop();
     throw new ServerStartError(`${(e as Error).message}: ${handle.output().slice(-2000).trim()}`);
   }
-  return { kind, pid: handle.pid, port, url: `rtmp://127.0.0.1:${port}/live`, output: () => handle.output(), stop };
+  return { kind, pid: handle.pid, port, url: `rtmp://127.0.0.1:${port}/live`, ...(httpPort === undefined ? {} : { httpPort }), playUrls, output: () => handle.output(), stop };
 }
 
 /**
@@ -142,5 +209,5 @@ export async function startCommand(spec: { name: string; url: string; start: str
     await stop();
     throw new ServerStartError(`${spec.name}: ${(e as Error).message}: ${handle.output().slice(-2000).trim()}`);
   }
-  return { kind: 'command', pid: handle.pid, pgid: handle.pid, port, url: spec.url, output: () => handle.output(), stop };
+  return { kind: 'command', pid: handle.pid, pgid: handle.pid, port, url: spec.url, playUrls: { rtmp: `${spec.url.replace(/\/+$/, '')}/{stream}` }, output: () => handle.output(), stop };
 }
