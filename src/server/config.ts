@@ -41,6 +41,9 @@ export const serverConfigSchema = z
       .default(true)
       .describe('what one read of a publisher brings goes to each player as one write at the end of the read, with no added delay (off: a write per message)'),
     mergeWriteMs: z.number().int().min(0).max(1000).default(0).describe('flush each player at most every N ms as one vectored write; 0 = at once'),
+    burstBytes: bytes(0)
+      .default(64 * 1024)
+      .describe('most bytes written to one player in one go beyond its first message: a joiner gets the GOP cache over the next fan-out passes, after the live frames of players already watching (0: all at once)'),
     statsPort: port.optional().describe('HTTP port for GET /stats (JSON) and GET /metrics (Prometheus); off when absent'),
     statsHost: z.string().min(1).optional().describe('address of the stats endpoint (default: host)'),
     httpPort: port.optional().describe('HTTP port for viewers: HTTP-FLV at /APP/STREAM.flv, WebSocket-FLV on the same path, HLS at /APP/STREAM/index.m3u8; off when absent'),

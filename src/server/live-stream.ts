@@ -5,6 +5,7 @@ import { CSID_AUDIO, CSID_DATA, CSID_VIDEO, MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO 
 import { streamBeginMessage, streamEofMessage } from '../protocol/control.js';
 import { classifyAudio, classifyVideo, newAudioTagInfo, newVideoTagInfo } from '../protocol/media-tags.js';
 import type { OutgoingMessage } from '../protocol/message.js';
+import { FanOut, type BatchWindow, type FanOutMember } from './fan-out.js';
 import { GopCache } from './gop-cache.js';
 import { newDropCounters, priorityShare, type DropCounters, type SendQueue } from './send-queue.js';
 import { MessageClass, SharedMessage } from './shared-message.js';
@@ -60,7 +61,8 @@ const audioInfo = newAudioTagInfo();
 export class LiveStream {
   readonly key: string;
   private readonly settings: StreamSettings;
-  private readonly players: PlayerBinding[] = [];
+  private readonly fanout = new FanOut();
+  private readonly members = new Map<PlayerBinding, StreamMember>();
   private readonly gop: GopCache | null;
   publisherSessionId = 0;
   private metadata: SharedMessage | null = null;
@@ -91,11 +93,11 @@ export class LiveStream {
   }
 
   get playerCount(): number {
-    return this.players.length;
+    return this.members.size;
   }
 
   get idle(): boolean {
-    return !this.publishing && this.players.length === 0;
+    return !this.publishing && this.members.size === 0;
   }
 
   /** Encodes a message for this stream's players (fan-out form, pooled, one reference). */
@@ -107,7 +109,8 @@ export class LiveStream {
   startPublishing(sessionId: number): void {
     this.publisherSessionId = sessionId;
     this.lastMediaAtMs = performance.now();
-    for (const p of this.players) {
+    this.fanout.drain();
+    for (const p of this.members.keys()) {
       this.sendTo(p, onStatusCommand(p.streamId, { level: 'status', code: Status.PLAY_PUBLISH_NOTIFY, description: `${this.key} is now published` }));
       this.sendTo(p, streamBeginMessage(p.streamId));
       p.queue.waitForKeyframe();
@@ -119,8 +122,9 @@ export class LiveStream {
   stopPublishing(): void {
     if (!this.publishing) return;
     this.flushBatch(); // the last frames go out before the end-of-stream
+    this.fanout.drain();
     this.publisherSessionId = 0;
-    for (const p of this.players) {
+    for (const p of this.members.keys()) {
       this.sendTo(p, streamEofMessage(p.streamId));
       this.sendTo(p, onStatusCommand(p.streamId, { level: 'status', code: Status.PLAY_UNPUBLISH_NOTIFY, description: `${this.key} is now unpublished` }));
     }
@@ -131,25 +135,30 @@ export class LiveStream {
     this.tap?.onUnpublish();
   }
 
+  /**
+   * A new player: metadata, sequence headers and the GOP cache go out at once, as one write;
+   * live batches follow from the next one published.
+   */
   addPlayer(p: PlayerBinding): void {
-    this.players.push(p);
-    if (!this.publishing) return;
-    for (const m of [this.metadata, this.videoConfig, this.audioConfig]) {
-      if (m !== null) this.offerTo(p, m, true);
+    const member = new StreamMember(p, this);
+    this.members.set(p, member);
+    if (this.publishing) {
+      for (const m of [this.metadata, this.videoConfig, this.audioConfig]) {
+        if (m !== null) this.offerTo(p, m, 'queue');
+      }
+      const cached = this.gop?.snapshot((f) => this.encode({ csid: f.csid, typeId: f.typeId, streamId: FANOUT_STREAM_ID, timestamp: f.timestamp, payload: f.payload }, f.cls)) ?? [];
+      if (cached.length === 0) p.queue.waitForKeyframe();
+      for (const m of cached) this.offerTo(p, m, 'offer');
     }
-    const cached = this.gop?.snapshot((f) => this.encode({ csid: f.csid, typeId: f.typeId, streamId: FANOUT_STREAM_ID, timestamp: f.timestamp, payload: f.payload }, f.cls)) ?? [];
-    if (cached.length === 0) {
-      p.queue.waitForKeyframe();
-      return;
-    }
-    for (const m of cached) this.offerTo(p, m, false);
+    // Sent at the joiner's first visit, after the live frames of the pass under way.
+    this.fanout.add(member, p.queue.pending);
   }
 
   removePlayer(p: PlayerBinding): void {
-    const i = this.players.indexOf(p);
-    if (i < 0) return;
-    const last = this.players.pop()!;
-    if (i < this.players.length) this.players[i] = last;
+    const member = this.members.get(p);
+    if (member === undefined) return;
+    this.members.delete(p);
+    this.fanout.remove(member);
   }
 
   /**
@@ -184,7 +193,7 @@ export class LiveStream {
       payload = rewritten;
       typeId = MSG_DATA_AMF0;
     }
-    if (cls !== MessageClass.CONFIG && this.players.length === 0 && (!this.settings.batched || (this.settings.flushPerRead && this.pending.length === 0))) {
+    if (cls !== MessageClass.CONFIG && this.members.size === 0 && (!this.settings.batched || (this.settings.flushPerRead && this.pending.length === 0))) {
       // Nobody to send to: keep the frame for the GOP cache as it came, encode it if someone joins.
       const gop = this.gop;
       if (gop === null || !gop.wants(cls)) return false;
@@ -211,15 +220,13 @@ export class LiveStream {
       return false;
     }
     if (cls !== MessageClass.CONFIG) this.gop?.add(msg);
-    const players = this.players;
-    for (let i = 0; i < players.length; i++) this.offerTo(players[i]!, msg, false);
-    msg.release();
+    this.fanout.publish({ wire: msg.retain(), messages: [msg], minShare: priorityShare(cls) });
     return false;
   }
 
   /**
-   * Merged writes: sends what arrived since the last flush. The messages are concatenated
-   * once into one buffer, and every player in step takes that buffer in a single write.
+   * Sends what arrived since the last flush (at the end of a read, or on the merge timer): the
+   * messages are concatenated once into one buffer, which every player in step takes whole.
    */
   flushBatch(): void {
     const pending = this.pending;
@@ -239,14 +246,16 @@ export class LiveStream {
     }
     this.pendingBytes = 0;
     for (const m of pending) if (m.cls !== MessageClass.CONFIG) this.gop?.add(m);
-    const players = this.players;
-    for (let i = 0; i < players.length; i++) {
-      const p = players[i]!;
-      if (p.streamId === FANOUT_STREAM_ID) p.queue.offerBatch(batch, pending, minShare);
-      else for (const m of pending) this.offerTo(p, m, false);
+    this.fanout.publish({ wire: batch, messages: pending, minShare });
+  }
+
+  /** Offers batches [from, to) to one player (the fan-out's visit). */
+  takeBatches(p: PlayerBinding, window: BatchWindow, from: number, to: number): void {
+    for (let s = from; s < to; s++) {
+      const b = window.at(s);
+      if (p.streamId === FANOUT_STREAM_ID) p.queue.offerBatch(b.wire, b.messages, b.minShare);
+      else for (const m of b.messages) this.offerTo(p, m, 'offer');
     }
-    batch.release();
-    for (const m of pending) m.release();
   }
 
   /** Sequence headers and metadata to resend before a keyframe after they were dropped. */
@@ -280,7 +289,7 @@ export class LiveStream {
     return {
       key: this.key,
       publishing: this.publishing,
-      players: this.players.length,
+      players: this.members.size,
       messagesIn: this.messagesIn,
       bytesIn: this.bytesIn,
       videoFramesIn: this.videoFramesIn,
@@ -294,6 +303,7 @@ export class LiveStream {
 
   /** Releases everything the stream holds (server shutdown, or the stream went idle). */
   dispose(): void {
+    this.fanout.dispose();
     for (const m of this.pending) m.release();
     this.pending = [];
     this.pendingBytes = 0;
@@ -309,9 +319,10 @@ export class LiveStream {
     shared.release();
   }
 
-  private offerTo(p: PlayerBinding, msg: SharedMessage, mustSend: boolean): void {
+  /** Offers a message to one player: through its policy, or (`queue`) as one it must get. */
+  private offerTo(p: PlayerBinding, msg: SharedMessage, how: 'offer' | 'queue'): void {
     const target = p.streamId === FANOUT_STREAM_ID ? msg : retarget(msg, p.streamId, this.settings.pool);
-    if (mustSend) p.queue.sendControl(target);
+    if (how === 'queue') p.queue.queueControl(target);
     else p.queue.offer(target);
     if (target !== msg) target.release();
   }
@@ -319,6 +330,23 @@ export class LiveStream {
   private replace(field: 'metadata' | 'videoConfig' | 'audioConfig', next: SharedMessage | null): void {
     this[field]?.release();
     this[field] = next;
+  }
+}
+
+/** A player in the stream's fan-out. */
+class StreamMember implements FanOutMember {
+  nextSeq = 0;
+  readonly queue: SendQueue;
+
+  constructor(
+    private readonly binding: PlayerBinding,
+    private readonly stream: LiveStream,
+  ) {
+    this.queue = binding.queue;
+  }
+
+  take(window: BatchWindow, from: number, to: number): void {
+    this.stream.takeBatches(this.binding, window, from, to);
   }
 }
 

@@ -113,10 +113,11 @@ export class Session {
       policy: cfg.backpressure,
       maxQueuedBytes: cfg.maxQueuedBytes,
       disconnectGraceMs: cfg.disconnectGraceMs,
-      merge: cfg.mergeWriteMs > 0,
       onOverflow: (bytes) => this.close(closeReason('slow-player', `${bytes} bytes queued over the ${cfg.maxQueuedBytes}-byte bound`)),
       onDrop: (msg) => this.playedStream()?.countDrop(msg),
       pendingConfig: () => this.playedStream()?.configMessages() ?? [],
+      burstBytes: cfg.burstBytes,
+      onWriteError: (err: NodeJS.ErrnoException) => this.onSocketError(err),
       io: ctx.io,
     });
     this.reader = new ChunkReader(
@@ -135,12 +136,15 @@ export class Session {
       ctx.io.readAllocatedBytes += data.length;
       this.onData(data);
     });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      // A peer that hung up while we wrote (EPIPE, ECONNRESET) simply closed the connection.
-      const gone = err.code === 'EPIPE' || err.code === 'ECONNRESET';
-      this.close(gone ? closeReason('peer-closed', err.code) : closeReason('socket-error', err.message));
-    });
+    socket.on('error', (err: NodeJS.ErrnoException) => this.onSocketError(err));
     socket.on('close', () => this.close(closeReason('peer-closed')));
+  }
+
+  private onSocketError(err: NodeJS.ErrnoException): void {
+    // A peer that hung up while we wrote (EPIPE, ECONNRESET; ECANCELED for writes cut short by
+    // our own close) simply closed the connection.
+    const gone = err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ECANCELED';
+    this.close(gone ? closeReason('peer-closed', err.code) : closeReason('socket-error', err.message));
   }
 
   /** Bytes from the peer in a buffer that is reused after this call (shared reads). */
@@ -175,7 +179,8 @@ export class Session {
 
   /** Bytes written to the peer, handshake included. */
   bytesOut(): number {
-    return this.socket.bytesWritten;
+    // Direct handle writes bypass Node's count; through Node's stream, its count has them all.
+    return this.queue.writer.raw ? this.socket.bytesWritten + this.queue.bytesWritten : this.socket.bytesWritten;
   }
 
   ping(): void {
@@ -336,7 +341,7 @@ export class Session {
   /** Sends an error status and closes: the peer learns why before the connection drops. */
   private reject(streamId: number, info: StatusInfo, reason: CloseReason): void {
     this.sendControl(onStatusCommand(streamId, info));
-    this.queue.flush();
+    this.queue.flush(true);
     this.close(reason, true);
   }
 
@@ -434,7 +439,7 @@ export class Session {
     for (const streamId of [...this.netStreams.keys()]) this.endNetStream(streamId);
     this.reader.destroy();
     if (graceful && !this.socket.destroyed) {
-      this.queue.flush();
+      this.queue.flush(true);
       this.socket.end();
       const t = setTimeout(() => this.socket.destroy(), 2000);
       t.unref();

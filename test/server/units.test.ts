@@ -78,7 +78,7 @@ describe('GopCache', () => {
   });
 });
 
-describe('SendQueue policies (real loopback socket, merged writes so nothing leaves before flush)', () => {
+describe('SendQueue policies (real loopback socket; nothing leaves before flush)', () => {
   let server: net.Server;
   let serverSide: net.Socket;
   let clientSide: net.Socket;
@@ -105,7 +105,6 @@ describe('SendQueue policies (real loopback socket, merged writes so nothing lea
       policy,
       maxQueuedBytes: 10_000,
       disconnectGraceMs: 0,
-      merge: true,
       onOverflow: (b) => overflows.push(b),
       onDrop: () => {},
       pendingConfig: () => [],
