@@ -182,6 +182,59 @@ async function serverWrites(): Promise<void> {
   }
 }
 
+/**
+ * What the RTMP path costs with the HTTP outputs on and no HTTP viewer: the server in this
+ * process, 20 RTMP players and a publisher writing 100 ms of media at a time (each burst in one
+ * read, as above), once without an HTTP port and once with one. Buffers the server acquires
+ * (message encodings, batches, reassembly; HLS segment memory) and their bytes, per message published, exactly;
+ * the extra with HTTP on must be 0: a stream feeds its HTTP outputs only while one is in use.
+ */
+async function rtmpPathWithHttpIdle(): Promise<void> {
+  const measure = async (httpPort: number | undefined) => {
+    const server = new RtmpServer(resolveServerConfig({ port: 0, logLevel: 'error', pingIntervalMs: 0, ...(httpPort === undefined ? {} : { httpPort }) }));
+    const { port } = await server.listen();
+    const pool = server.pool;
+    const counted = { acquires: 0, bytes: 0 };
+    const acquire = pool.acquire.bind(pool);
+    pool.acquire = (size: number) => {
+      counted.acquires++;
+      counted.bytes += size;
+      return acquire(size);
+    };
+    try {
+      const url = parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`);
+      let frames = 0;
+      const players = await Promise.all(Array.from({ length: 20 }, () => Player.open({ url, streamName: 'h', onVideo: () => frames++ })));
+      const publisher = await Publisher.open({ url, streamName: 'h', source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }) });
+      const startUs = monotonicUs();
+      publisher.start(startUs);
+      await new Promise((r) => setTimeout(r, 50));
+      const before = { ...counted, messages: server.getStats().streams[0]!.messagesIn };
+      for (let i = 1; i <= 20; i++) {
+        publisher.pump(startUs + i * 100_000 - 1);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const deadline = Date.now() + 10_000;
+      while (frames < 20 * 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      if (frames !== 20 * 60) throw new Error(`RTMP path with HTTP idle: players got ${frames} of ${20 * 60} frames`);
+      const stats = server.getStats();
+      const messages = stats.streams[0]!.messagesIn - before.messages;
+      // HLS segments live outside the pool: their memory counts as acquired too.
+      const segmentBytes = stats.http?.hls.bytes ?? 0;
+      publisher.stop();
+      for (const p of players) p.close();
+      return { acquires: (counted.acquires - before.acquires) / messages, bytes: (counted.bytes - before.bytes + segmentBytes) / messages };
+    } finally {
+      await server.close(200);
+    }
+  };
+  const off = await measure(undefined);
+  const on = await measure(0);
+  add({ name: 'server.rtmpPath.acquiresPerMessage', value: round(off.acquires, 4), unit: '', better: 'lower', machineIndependent: true, description: 'pooled buffers the server acquires per published message, 20 in-process players, 100 ms bursts (exact)' });
+  add({ name: 'server.rtmpPath.httpIdle.extraAcquiresPerMessage', value: round(on.acquires - off.acquires, 4), unit: '', better: 'lower', machineIndependent: true, description: 'the same with the HTTP outputs on and no HTTP viewer, less without them (must be 0)' });
+  add({ name: 'server.rtmpPath.httpIdle.extraAcquiredBytesPerMessage', value: round(on.bytes - off.bytes, 2), unit: 'B', better: 'lower', machineIndependent: true, description: 'bytes of those buffers (and of HLS segments) per message with the HTTP outputs on and no HTTP viewer, less without them (must be 0)' });
+}
+
 async function macro(): Promise<void> {
   const durationS = quick ? 8 : 15;
   const run = async (input: ScenarioInput): Promise<RunSummary> => {
@@ -217,6 +270,7 @@ function round(v: number, digits = 2): number {
 if (suite !== 'macro') {
   await micro();
   await serverWrites();
+  await rtmpPathWithHttpIdle();
 }
 if (suite !== 'micro') await macro();
 const result: FiguresRun = { schemaVersion: 1, kind: 'rtmpbench-figures', env: environment(), quick, suite, figures };
