@@ -48,7 +48,8 @@ export async function publish(ctx: ProbeContext, name: string, opts: PublishOpti
 
 /** Publishes `name` on a connection already connected. */
 export async function publishOn(ctx: ProbeContext, conn: ProbeConnection, name: string, opts: PublishOptions = {}): Promise<Publisher> {
-  conn.setChunkSize(opts.chunkSize ?? 4096);
+  const size = opts.chunkSize ?? 4096;
+  if (conn.chunkSize !== size) conn.setChunkSize(size);
   if (opts.fcPublish !== false) {
     conn.sendCommand('releaseStream', null, [name]);
     conn.sendCommand('FCPublish', null, [name]);
@@ -112,6 +113,19 @@ export function outgoing(pub: Publisher, m: ProbeMessage, csid = defaultCsid(m.t
 /** The chunks of a probe message, at the connection's chunk size unless told otherwise. */
 export function chunksOf(pub: Publisher, m: ProbeMessage, opts: SendOptions = {}): Buffer[] {
   return chunkMessage(outgoing(pub, m, opts.csid), { chunkSize: pub.conn.chunkSize, ...opts });
+}
+
+/**
+ * A publisher that announces `chunkSize` right after connect (the behaviour under test: a
+ * server that refuses it fails the probe), then a viewer.
+ */
+export async function relayPairAt(ctx: ProbeContext, chunkSize: number): Promise<{ pub: Publisher; view: Viewer }> {
+  const conn = await ctx.setup('connect', () => ctx.open());
+  const name = ctx.streamName();
+  conn.setChunkSize(chunkSize);
+  const pub = await publishOn(ctx, conn, name, { chunkSize });
+  const view = await ctx.setup('play', () => play(ctx, name));
+  return { pub, view };
 }
 
 /** Sends messages on the publisher's stream, each as chunks of the connection's chunk size (fmt 0). */

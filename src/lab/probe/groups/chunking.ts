@@ -2,7 +2,7 @@ import { MSG_ACKNOWLEDGEMENT } from '../../../protocol/constants.js';
 import { abortMessage } from '../../../protocol/control.js';
 import type { ProbeContext, ProbeVerdict } from '../context.js';
 import { ProbeMedia, type ProbeMessage } from '../media.js';
-import { checkRelay, chunksOf, findReceived, relayEvidence, relayPair, relayVerdict, sendAll } from '../relay.js';
+import { checkRelay, chunksOf, findReceived, relayEvidence, relayPair, relayPairAt, relayVerdict, sendAll } from '../relay.js';
 import { interleave } from '../wire/raw-chunks.js';
 
 /**
@@ -26,7 +26,7 @@ function spanningStream(media: ProbeMedia): ProbeMessage[] {
 /** The publisher announces `size` as its chunk size and sends messages spanning many chunks. */
 export function chunkSize(size: number): (ctx: ProbeContext) => Promise<ProbeVerdict> {
   return async (ctx) => {
-    const { pub, view } = await relayPair(ctx, { publish: { chunkSize: size } });
+    const { pub, view } = await relayPairAt(ctx, size);
     const sent = spanningStream(new ProbeMedia());
     sendAll(pub, sent);
     ctx.note('chunk size announced', size);
