@@ -55,6 +55,8 @@ export class HlsStream implements SegmentSink {
   /** Connections that read a playlist lately, by connection id: monotonic ms of the read. */
   readonly readers = new Map<number, number>();
   evictions = 0;
+  /** Segments given up by publications already ended. */
+  private pastOverflows = 0;
 
   constructor(key: string, settings: HlsSettings, budget: HlsBudget) {
     this.key = key;
@@ -84,8 +86,9 @@ export class HlsStream implements SegmentSink {
     return Math.min(this.segments.length, this.settings.window);
   }
 
+  /** Segments given up because they outgrew the memory bounds. */
   get overflows(): number {
-    return this.segmenter?.stats.overflows ?? 0;
+    return this.pastOverflows + (this.segmenter?.stats.overflows ?? 0);
   }
 
   /**
@@ -93,7 +96,7 @@ export class HlsStream implements SegmentSink {
    * back: numbering goes on), and the returned segmenter takes the messages.
    */
   start(): HlsSegmenter {
-    this.segmenter?.abandon();
+    this.retireSegmenter()?.abandon();
     this.clear();
     this.endedFlag = false;
     this.endedAtMs = 0;
@@ -106,9 +109,9 @@ export class HlsStream implements SegmentSink {
 
   /** The publication ended: the last segment is finished and the playlist ends. */
   end(): void {
-    if (this.segmenter === null) return;
-    this.segmenter.end();
-    this.segmenter = null;
+    const segmenter = this.retireSegmenter();
+    if (segmenter === null) return;
+    segmenter.end();
     this.endedFlag = true;
     this.endedAtMs = performance.now();
     this.changed();
@@ -116,8 +119,7 @@ export class HlsStream implements SegmentSink {
 
   /** Stops muxing and frees everything (nobody asks for this stream any more). */
   dispose(): void {
-    this.segmenter?.abandon();
-    this.segmenter = null;
+    this.retireSegmenter()?.abandon();
     this.clear();
     this.endedFlag = true;
     this.changed();
@@ -197,6 +199,15 @@ export class HlsStream implements SegmentSink {
     // Listed ones, and as many more for viewers that read an older playlist.
     while (this.segments.length > 2 * this.settings.window + 1) this.dropOldest();
     this.changed();
+  }
+
+  /** Lets go of the segmenter (its counts kept); returns it for its last act. */
+  private retireSegmenter(): HlsSegmenter | null {
+    const s = this.segmenter;
+    if (s === null) return null;
+    this.segmenter = null;
+    this.pastOverflows += s.stats.overflows;
+    return s;
   }
 
   private dropOldest(): boolean {

@@ -13,8 +13,9 @@ import { isVideoFrame, MessageClass, type SharedMessage } from '../shared-messag
 import type { StreamRegistry } from '../stream-registry.js';
 import type { FlvForm } from './flv-tags.js';
 import { FlvViewer, type FlvViewerContext } from './flv-viewer.js';
+import { HlsOutputs, type HlsOutputsHost } from './hls-outputs.js';
+import { FLV_HEADERS, PREFLIGHT_HEADERS, Responder, TEXT_HEADERS } from './http-responses.js';
 import type { HttpOutputStats, HttpStreamStats, HttpViewerStats, ViewersByProtocol } from './http-stats.js';
-import { evictLargest, HlsStream, type HlsBudget, type HlsSettings } from './hls-stream.js';
 import { parseRoute, type Route } from './routes.js';
 import { StreamOutputs, type StreamOutputsHost } from './stream-outputs.js';
 
@@ -30,26 +31,9 @@ const MAX_HEADER_BYTES = 8 * 1024;
 /** Largest WebSocket message a viewer may send (viewers send nothing but pings and a close). */
 const WS_MAX_PAYLOAD_BYTES = 4 * 1024;
 const SWEEP_INTERVAL_MS = 1000;
-/** An HLS stream nobody asked for this long stops being muxed (on demand) or is forgotten (ended). */
-const HLS_IDLE_MIN_MS = 30_000;
-/** Longest a first playlist request waits for the first segment. */
-const HLS_FIRST_SEGMENT_WAIT_MIN_MS = 8000;
 /** Time FLV viewers get to take their last bytes when the server stops. */
 const CLOSE_DRAIN_MS = 500;
 const EMPTY = Buffer.alloc(0);
-
-const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-length, date' } as const;
-const PREFLIGHT = {
-  ...CORS,
-  'access-control-allow-methods': 'GET, HEAD, OPTIONS',
-  'access-control-allow-headers': 'range, cache-control, content-type',
-  'access-control-max-age': '86400',
-} as const;
-const FLV_HEADERS = { ...CORS, 'content-type': 'video/x-flv', 'cache-control': 'no-cache', connection: 'close' } as const;
-const PLAYLIST_HEADERS = { ...CORS, 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'no-cache' } as const;
-// A segment's name never comes back with other bytes (names carry the publication): cacheable for good.
-const SEGMENT_HEADERS = { ...CORS, 'content-type': 'video/mp2t', 'cache-control': 'public, max-age=31536000, immutable' } as const;
-const TEXT_HEADERS = { ...CORS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' } as const;
 
 /**
  * The built-in server's HTTP outputs on one port: HTTP-FLV at `/{app}/{stream}.flv`,
@@ -63,20 +47,19 @@ const TEXT_HEADERS = { ...CORS, 'content-type': 'text/plain; charset=utf-8', 'ca
  * once). Unknown paths get 404, other methods 405. Every response carries CORS headers;
  * playlists are `no-cache`, segments immutable.
  *
- * FLV viewers are attached to the stream's tap (see StreamOutputs) once their headers are out;
- * HLS segments are muxed once per stream, from the first HLS request (`hlsOnDemand`) or from
- * the publish, and held in memory within `hlsMaxStreamBytes` per stream and `hlsMaxBytes` in all.
+ * FLV viewers join the stream's tap (StreamOutputs) once their headers are out; HLS requests
+ * go to HlsOutputs.
  */
-export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
+export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
   readonly config: ServerConfig;
   readonly logger: Logger;
   readonly pool: BufferPool;
   private readonly registry: StreamRegistry;
   private readonly server: http.Server;
   private readonly wss: WebSocketServer;
+  readonly responder = new Responder();
   private readonly outputs = new Map<string, StreamOutputs>();
-  private readonly hls = new Map<string, HlsStream>();
-  private readonly hlsSettings: HlsSettings;
+  private readonly hls: HlsOutputs;
   private readonly viewers = new Map<FlvViewer, StreamOutputs>();
   /** Each viewer's stream, for drops counted as (or after) the viewer closes. */
   private readonly streamOf = new WeakMap<FlvViewer, LiveStream>();
@@ -90,15 +73,10 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
   private accepted = 0;
   private rejected = 0;
   private requests = 0;
-  private readonly responses: Record<string, number> = {};
   private readonly closedByReason: Partial<Record<CloseKind, number>> = {};
   private readonly drops = newDropCounters();
   private readonly io: IoCounters = { writes: 0, messages: 0, readAllocatedBytes: 0 };
   private closedBytesOut = 0;
-  private hlsEvictions = 0;
-  private hlsOverflows = 0;
-  readonly maxBytes: number;
-  usedBytes = 0;
 
   constructor(ctx: HttpOutputContext) {
     const cfg = ctx.config;
@@ -106,8 +84,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
     this.logger = ctx.logger;
     this.pool = ctx.pool;
     this.registry = ctx.registry;
-    this.maxBytes = cfg.hlsMaxBytes;
-    this.hlsSettings = { segmentMs: cfg.hlsSegmentMs, window: cfg.hlsWindow, maxStreamBytes: cfg.hlsMaxStreamBytes };
+    this.hls = new HlsOutputs(this);
     this.server = http.createServer(
       {
         maxHeaderSize: MAX_HEADER_BYTES,
@@ -151,35 +128,27 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
     });
   }
 
-  /** A stream started publishing: with HLS on at all times, its muxing starts now. */
+  /** A stream started publishing (with HLS at all times, its muxing starts now). */
   onPublish(stream: LiveStream): void {
-    if (!this.config.hlsOnDemand && this.closing === null) this.hlsFor(stream.key);
+    if (this.closing === null) this.hls.onPublish(stream);
   }
 
   onDetached(outputs: StreamOutputs): void {
     if (this.outputs.get(outputs.key) === outputs) this.outputs.delete(outputs.key);
   }
 
-  evict(asking: HlsStream): boolean {
-    return evictLargest(this.hls.values(), asking);
-  }
-
   /** Viewers by protocol (RTMP left to the caller) and the HTTP outputs per stream. */
   viewerCounts(): Omit<ViewersByProtocol, 'rtmp'> {
-    const now = performance.now();
     let httpFlv = 0;
     let wsFlv = 0;
-    let hls = 0;
     for (const o of this.outputs.values()) {
       httpFlv += o.viewers('http-flv');
       wsFlv += o.viewers('ws-flv');
     }
-    for (const h of this.hls.values()) hls += this.hlsReaders(h, now);
-    return { httpFlv, wsFlv, hls };
+    return { httpFlv, wsFlv, hls: this.hls.viewers() };
   }
 
   stats(): HttpOutputStats {
-    const now = performance.now();
     const streams = new Map<string, HttpStreamStats>();
     const entry = (key: string): HttpStreamStats => {
       let s = streams.get(key);
@@ -194,19 +163,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
       s.httpFlv = o.viewers('http-flv');
       s.wsFlv = o.viewers('ws-flv');
     }
-    let segments = 0;
-    let overflows = this.hlsOverflows;
-    let evictions = this.hlsEvictions;
-    for (const h of this.hls.values()) {
-      const s = entry(h.key);
-      s.hls = this.hlsReaders(h, now);
-      s.hlsSegments = h.segmentCount;
-      s.hlsBytes = h.bytes;
-      s.hlsEnded = h.ended;
-      segments += h.segmentCount;
-      overflows += h.overflows;
-      evictions += h.evictions;
-    }
+    for (const h of this.hls.streamStats()) Object.assign(entry(h.key), h);
     let flvBytesOut = this.closedBytesOut;
     const viewerDetails: HttpViewerStats[] = [];
     for (const v of this.viewers.keys()) {
@@ -217,12 +174,12 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
     return {
       connections: { open: this.sockets.size, accepted: this.accepted, rejected: this.rejected },
       requests: this.requests,
-      responses: { ...this.responses },
+      responses: { ...this.responder.byStatus },
       closedByReason: { ...this.closedByReason },
       drops: { ...this.drops },
       io: { ...this.io },
       flvBytesOut,
-      hls: { streams: this.hls.size, segments, bytes: this.usedBytes, maxBytes: this.maxBytes, evictions, overflows },
+      hls: this.hls.totals(),
       streams: [...streams.values()],
       viewerDetails,
     };
@@ -239,11 +196,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
       this.timers = [];
       const closed = new Promise<void>((r) => this.server.close(() => r()));
       for (const o of [...this.outputs.values()]) o.closeViewers(closeReason('shutdown'), true);
-      for (const [key, h] of this.hls) {
-        this.outputs.get(key)?.stopHls();
-        this.retire(h);
-      }
-      this.hls.clear();
+      this.hls.close();
       this.server.closeIdleConnections();
       const deadline = Date.now() + CLOSE_DRAIN_MS;
       while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -265,7 +218,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
     this.requests++;
     const method = req.method;
     if (method === 'OPTIONS') {
-      this.respond(res, 204, PREFLIGHT);
+      this.respond(res, 204, PREFLIGHT_HEADERS);
       return;
     }
     if (method !== 'GET' && method !== 'HEAD') {
@@ -289,9 +242,9 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
       case 'flv':
         return this.serveFlv(req, res, route.key);
       case 'playlist':
-        return this.servePlaylist(req, res, route.key, route.query);
+        return this.hls.servePlaylist(res, route.key, route.query, this.connectionIds.get(req.socket) ?? 0);
       case 'segment':
-        return this.serveSegment(req, res, route.key, route.name);
+        return this.hls.serveSegment(req, res, route.key, route.name);
     }
   }
 
@@ -304,7 +257,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
       this.respond(res, 200, FLV_HEADERS);
       return;
     }
-    this.count(200);
+    this.responder.count(200);
     // The body is the FLV stream, delimited by the end of the connection (no chunked framing).
     res.removeHeader('transfer-encoding');
     res.writeHead(200, FLV_HEADERS);
@@ -321,20 +274,20 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
     const route = parseRoute(req.url);
     const websocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
     if (!websocket || route.kind !== 'flv' || req.method !== 'GET') {
-      this.rejectUpgrade(socket, 404);
+      this.responder.raw(socket, 404);
       return;
     }
     if (!this.tokenAccepted(route)) {
-      this.rejectUpgrade(socket, 403);
+      this.responder.raw(socket, 403);
       return;
     }
     if (this.closing !== null || this.publishedStream(route.key) === null) {
-      this.rejectUpgrade(socket, this.closing !== null ? 503 : 404);
+      this.responder.raw(socket, this.closing !== null ? 503 : 404);
       return;
     }
     this.viewerSockets.add(socket);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.count(101);
+      this.responder.count(101);
       // The viewer closes on the socket's own events; ws reports protocol errors here too.
       ws.on('error', () => {});
       const s = socket as net.Socket;
@@ -378,82 +331,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
     d.bytes += msg.byteLength;
   }
 
-  private servePlaylist(req: http.IncomingMessage, res: http.ServerResponse, key: string, query: URLSearchParams): void {
-    const h = this.hlsFor(key);
-    if (h === null) {
-      this.respond(res, 404, TEXT_HEADERS, `${key} is not being published\n`);
-      return;
-    }
-    const now = performance.now();
-    h.lastRequestMs = now;
-    const id = this.connectionIds.get(req.socket);
-    if (id !== undefined) h.readers.set(id, now);
-    const token = query.get('token');
-    const suffix = this.config.playToken !== undefined && token !== null ? `?token=${encodeURIComponent(token)}` : '';
-    const send = () => {
-      if (h.listedCount === 0) this.respond(res, h.ended ? 404 : 503, { ...TEXT_HEADERS, 'retry-after': '1' }, h.ended ? `${key} has ended\n` : `${key} has no segment yet\n`);
-      else this.respond(res, 200, PLAYLIST_HEADERS, h.playlist(suffix));
-    };
-    if (h.listedCount > 0 || h.ended) {
-      send();
-      return;
-    }
-    // The first segment is under way (muxing has just started): this request waits for it.
-    let cancel: () => void = () => {};
-    const timer = setTimeout(() => {
-      cancel();
-      send();
-    }, Math.max(HLS_FIRST_SEGMENT_WAIT_MIN_MS, 2 * this.config.hlsSegmentMs));
-    const wait = () => {
-      cancel = h.onChange(() => {
-        if (h.listedCount === 0 && !h.ended) return wait();
-        clearTimeout(timer);
-        send();
-      });
-    };
-    wait();
-    res.once('close', () => {
-      clearTimeout(timer);
-      cancel();
-    });
-  }
-
-  private serveSegment(req: http.IncomingMessage, res: http.ServerResponse, key: string, name: string): void {
-    const h = this.hls.get(key);
-    const segment = h?.segment(name);
-    if (h === undefined || segment === undefined) {
-      this.respond(res, 404, TEXT_HEADERS, `no segment ${name} of ${key}\n`);
-      return;
-    }
-    h.lastRequestMs = performance.now();
-    this.count(200);
-    res.writeHead(200, { ...SEGMENT_HEADERS, 'content-length': segment.bytes });
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    // The blocks are never written again, so every response writes them as they are.
-    res.cork();
-    for (const b of segment.blocks) res.write(b);
-    res.end();
-    res.uncork();
-  }
-
-  /** The HLS state of a stream, muxing started if it is published and not yet muxed; null if there is nothing. */
-  private hlsFor(key: string): HlsStream | null {
-    let h = this.hls.get(key);
-    const stream = this.publishedStream(key);
-    if (h !== undefined && (h.active || stream === null)) return h;
-    if (stream === null) return null;
-    if (h === undefined) {
-      h = new HlsStream(key, this.hlsSettings, this);
-      this.hls.set(key, h);
-    }
-    this.outputsFor(stream).startHls(h);
-    return h;
-  }
-
-  private outputsFor(stream: LiveStream): StreamOutputs {
+  outputsFor(stream: LiveStream): StreamOutputs {
     let o = this.outputs.get(stream.key);
     if (o === undefined || o.stream !== stream) {
       o = new StreamOutputs(stream, this);
@@ -462,7 +340,11 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
     return o;
   }
 
-  private publishedStream(key: string): LiveStream | null {
+  outputsOf(key: string): StreamOutputs | undefined {
+    return this.outputs.get(key);
+  }
+
+  publishedStream(key: string): LiveStream | null {
     const s = this.registry.get(key);
     return s !== undefined && s.publishing ? s : null;
   }
@@ -472,48 +354,16 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
     return required === undefined || route.query.get('token') === required;
   }
 
-  /** Connections that read the stream's playlist within three target durations. */
-  private hlsReaders(h: HlsStream, now: number): number {
-    const since = now - 3 * Math.max(1000, this.config.hlsSegmentMs);
-    let n = 0;
-    for (const at of h.readers.values()) if (at >= since) n++;
-    return n;
-  }
-
-  /** HLS streams nobody asks for stop being muxed (on demand) or are forgotten (ended); old readers go. */
   private sweep(): void {
-    const now = performance.now();
-    const idleMs = Math.max(HLS_IDLE_MIN_MS, 4 * this.config.hlsSegmentMs);
-    const readerMs = 3 * Math.max(1000, this.config.hlsSegmentMs);
-    for (const [key, h] of this.hls) {
-      for (const [id, at] of h.readers) if (now - at > readerMs) h.readers.delete(id);
-      const idle = now - h.lastRequestMs > idleMs;
-      if (!idle || (h.active && !this.config.hlsOnDemand)) continue;
-      if (h.active) this.outputs.get(key)?.stopHls();
-      this.retire(h);
-      this.hls.delete(key);
-    }
-  }
-
-  private retire(h: HlsStream): void {
-    this.hlsEvictions += h.evictions;
-    this.hlsOverflows += h.overflows;
-    h.dispose();
+    this.hls.sweep();
   }
 
   private flushAll(): void {
     for (const o of this.outputs.values()) o.flush();
   }
 
-  private respond(res: http.ServerResponse, status: number, headers: Record<string, string>, body?: string | Buffer): void {
-    this.count(status);
-    res.writeHead(status, { ...headers, 'content-length': body === undefined ? 0 : Buffer.byteLength(body) });
-    res.end(body);
-  }
-
-  private rejectUpgrade(socket: Duplex, status: number): void {
-    this.count(status);
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\naccess-control-allow-origin: *\r\n\r\n`);
+  private respond(res: http.ServerResponse, status: number, headers: Readonly<Record<string, string>>, body?: string | Buffer): void {
+    this.responder.respond(res, status, headers, body);
   }
 
   /** A request Node could not parse (garbage, too large a head, too slow): a status and a close. */
@@ -523,13 +373,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsBudget {
       socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    this.count(status);
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    this.responder.raw(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
     setTimeout(() => socket.destroy(), 1000).unref();
-  }
-
-  private count(status: number): void {
-    this.responses[status] = (this.responses[status] ?? 0) + 1;
   }
 }

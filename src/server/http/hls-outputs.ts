@@ -1,0 +1,195 @@
+import type http from 'node:http';
+import type { ServerConfig } from '../config.js';
+import type { LiveStream } from '../live-stream.js';
+import type { HttpStreamStats } from './http-stats.js';
+import { PLAYLIST_HEADERS, SEGMENT_HEADERS, TEXT_HEADERS, type Responder } from './http-responses.js';
+import { evictLargest, HlsStream, type HlsBudget, type HlsSettings } from './hls-stream.js';
+import type { StreamOutputs } from './stream-outputs.js';
+
+/** What the HLS outputs need from the HTTP server around them. */
+export interface HlsOutputsHost {
+  readonly config: ServerConfig;
+  readonly responder: Responder;
+  /** The stream of that key if it is being published. */
+  publishedStream(key: string): LiveStream | null;
+  /** The stream's outputs (its tap), made if needed. */
+  outputsFor(stream: LiveStream): StreamOutputs;
+  outputsOf(key: string): StreamOutputs | undefined;
+}
+
+/** A stream nobody asked for this long stops being muxed (on demand) or is forgotten (ended). */
+const IDLE_MIN_MS = 30_000;
+/** Longest a playlist request waits for the first segment of a publication. */
+const FIRST_SEGMENT_WAIT_MIN_MS = 8000;
+
+/**
+ * The HLS side of the HTTP outputs: one HlsStream per stream key (muxed once, however many
+ * viewers), the memory budget they share, and the playlist and segment requests. Muxing starts
+ * with the first playlist request for a published stream (`hlsOnDemand`, the default) or with
+ * the publish, and stops once nobody has asked for the stream for a while. A first playlist
+ * request waits for the first segment rather than getting an empty playlist.
+ */
+export class HlsOutputs implements HlsBudget {
+  readonly maxBytes: number;
+  usedBytes = 0;
+  private readonly host: HlsOutputsHost;
+  private readonly settings: HlsSettings;
+  private readonly streams = new Map<string, HlsStream>();
+  private retiredEvictions = 0;
+  private retiredOverflows = 0;
+
+  constructor(host: HlsOutputsHost) {
+    const cfg = host.config;
+    this.host = host;
+    this.maxBytes = cfg.hlsMaxBytes;
+    this.settings = { segmentMs: cfg.hlsSegmentMs, window: cfg.hlsWindow, maxStreamBytes: cfg.hlsMaxStreamBytes };
+  }
+
+  evict(asking: HlsStream): boolean {
+    return evictLargest(this.streams.values(), asking);
+  }
+
+  /** A stream started publishing: with HLS at all times, its muxing starts now. */
+  onPublish(stream: LiveStream): void {
+    if (!this.host.config.hlsOnDemand) this.streamFor(stream.key);
+  }
+
+  servePlaylist(res: http.ServerResponse, key: string, query: URLSearchParams, connectionId: number): void {
+    const responder = this.host.responder;
+    const h = this.streamFor(key);
+    if (h === null) {
+      responder.respond(res, 404, TEXT_HEADERS, `${key} is not being published\n`);
+      return;
+    }
+    const now = performance.now();
+    h.lastRequestMs = now;
+    h.readers.set(connectionId, now);
+    const token = query.get('token');
+    const suffix = this.host.config.playToken !== undefined && token !== null ? `?token=${encodeURIComponent(token)}` : '';
+    const send = () => {
+      if (h.listedCount > 0) responder.respond(res, 200, PLAYLIST_HEADERS, h.playlist(suffix));
+      else if (h.ended) responder.respond(res, 404, TEXT_HEADERS, `${key} has ended\n`);
+      else responder.respond(res, 503, { ...TEXT_HEADERS, 'retry-after': '1' }, `${key} has no segment yet\n`);
+    };
+    if (h.listedCount > 0 || h.ended) {
+      send();
+      return;
+    }
+    // The first segment is under way (muxing has just started): the request waits for it.
+    let cancel: () => void = () => {};
+    const timer = setTimeout(() => {
+      cancel();
+      send();
+    }, Math.max(FIRST_SEGMENT_WAIT_MIN_MS, 2 * this.settings.segmentMs));
+    const wait = () => {
+      cancel = h.onChange(() => {
+        if (h.listedCount === 0 && !h.ended) return wait();
+        clearTimeout(timer);
+        send();
+      });
+    };
+    wait();
+    res.once('close', () => {
+      clearTimeout(timer);
+      cancel();
+    });
+  }
+
+  serveSegment(req: http.IncomingMessage, res: http.ServerResponse, key: string, name: string): void {
+    const h = this.streams.get(key);
+    const segment = h?.segment(name);
+    if (h === undefined || segment === undefined) {
+      this.host.responder.respond(res, 404, TEXT_HEADERS, `no segment ${name} of ${key}\n`);
+      return;
+    }
+    h.lastRequestMs = performance.now();
+    this.host.responder.count(200);
+    res.writeHead(200, { ...SEGMENT_HEADERS, 'content-length': segment.bytes });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    // The blocks are never written again: every response writes the same memory.
+    res.cork();
+    for (const b of segment.blocks) res.write(b);
+    res.end();
+    res.uncork();
+  }
+
+  /** Connections that read any playlist lately. */
+  viewers(): number {
+    const since = performance.now() - this.readerWindowMs();
+    let n = 0;
+    for (const h of this.streams.values()) n += readersSince(h, since);
+    return n;
+  }
+
+  /** Per stream: its readers, segments and memory. */
+  streamStats(): Pick<HttpStreamStats, 'key' | 'hls' | 'hlsSegments' | 'hlsBytes' | 'hlsEnded'>[] {
+    const since = performance.now() - this.readerWindowMs();
+    return [...this.streams.values()].map((h) => ({ key: h.key, hls: readersSince(h, since), hlsSegments: h.segmentCount, hlsBytes: h.bytes, hlsEnded: h.ended }));
+  }
+
+  totals(): { streams: number; segments: number; bytes: number; maxBytes: number; evictions: number; overflows: number } {
+    let segments = 0;
+    let evictions = this.retiredEvictions;
+    let overflows = this.retiredOverflows;
+    for (const h of this.streams.values()) {
+      segments += h.segmentCount;
+      evictions += h.evictions;
+      overflows += h.overflows;
+    }
+    return { streams: this.streams.size, segments, bytes: this.usedBytes, maxBytes: this.maxBytes, evictions, overflows };
+  }
+
+  /** Streams nobody asks for stop being muxed (on demand) or are forgotten (ended); old readers go. */
+  sweep(): void {
+    const now = performance.now();
+    const cfg = this.host.config;
+    const idleMs = Math.max(IDLE_MIN_MS, 4 * cfg.hlsSegmentMs);
+    const readerMs = this.readerWindowMs();
+    for (const [key, h] of this.streams) {
+      for (const [id, at] of h.readers) if (now - at > readerMs) h.readers.delete(id);
+      if (now - h.lastRequestMs <= idleMs || (h.active && !cfg.hlsOnDemand)) continue;
+      this.drop(key, h);
+    }
+  }
+
+  /** Stops all muxing and frees every segment. */
+  close(): void {
+    for (const [key, h] of this.streams) this.drop(key, h);
+  }
+
+  /** The HLS state of a stream, muxing started if it is published and not muxed yet; null when there is none. */
+  private streamFor(key: string): HlsStream | null {
+    let h = this.streams.get(key);
+    const stream = this.host.publishedStream(key);
+    if (h !== undefined && (h.active || stream === null)) return h;
+    if (stream === null) return null;
+    if (h === undefined) {
+      h = new HlsStream(key, this.settings, this);
+      this.streams.set(key, h);
+    }
+    this.host.outputsFor(stream).startHls(h);
+    return h;
+  }
+
+  private drop(key: string, h: HlsStream): void {
+    if (h.active) this.host.outputsOf(key)?.stopHls();
+    this.retiredEvictions += h.evictions;
+    this.retiredOverflows += h.overflows;
+    h.dispose();
+    this.streams.delete(key);
+  }
+
+  /** A viewer counts while it read a playlist within three target durations. */
+  private readerWindowMs(): number {
+    return 3 * Math.max(1000, this.host.config.hlsSegmentMs);
+  }
+}
+
+function readersSince(h: HlsStream, since: number): number {
+  let n = 0;
+  for (const at of h.readers.values()) if (at >= since) n++;
+  return n;
+}
