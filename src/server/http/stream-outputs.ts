@@ -6,7 +6,7 @@ import { closeReason, type CloseReason } from '../close-reason.js';
 import type { ServerConfig } from '../config.js';
 import type { LiveStream } from '../live-stream.js';
 import type { Logger } from '../logger.js';
-import { MessageClass } from '../shared-message.js';
+import { MessageClass, type SharedMessage } from '../shared-message.js';
 import type { StreamTap } from '../stream-tap.js';
 import { readFanoutWire } from './fanout-wire.js';
 import { FlvFanout } from './flv-fanout.js';
@@ -50,7 +50,7 @@ export class StreamOutputs implements StreamTap {
     this.flushQueued = false;
     this.flush();
   };
-  /** Messages an output could not take (malformed frames), logged once each kind. */
+  /** Messages an output could not take (malformed frames); the first is logged. */
   errors = 0;
 
   constructor(stream: LiveStream, host: StreamOutputsHost) {
@@ -162,7 +162,7 @@ export class StreamOutputs implements StreamTap {
   }
 
   /** Configs to resend to a viewer of `form` after they were dropped. */
-  configMessages(form: FlvForm): ReturnType<FlvFanout['configMessages']> {
+  configMessages(form: FlvForm): SharedMessage[] {
     return this.fanouts[form]?.configMessages() ?? [];
   }
 
@@ -186,8 +186,8 @@ export class StreamOutputs implements StreamTap {
   private replay(take: (typeId: number, timestamp: number, payload: Buffer, cls: MessageClass) => void): void {
     const chunkSize = this.host.config.chunkSize;
     for (const m of this.stream.cachedMessages()) {
-      const w = readFanoutWire(m.wire, chunkSize);
       try {
+        const w = readFanoutWire(m.wire, chunkSize);
         take(w.typeId, w.timestamp, w.payload, m.cls);
       } catch (e) {
         if (this.errors++ === 0) this.host.logger.warn('http outputs: cached frame skipped', { stream: this.key, error: (e as Error).message });
