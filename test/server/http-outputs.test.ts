@@ -58,7 +58,7 @@ const VARIANTS: [string, Parameters<typeof startServer>[0]][] = [
 
 describe.each(VARIANTS)('the built-in server over HTTP, %s', (_name, settings) => {
   it('gives HTTP-FLV, WebSocket-FLV and HLS viewers every frame in order, and ends them with the publication', async () => {
-    const srv = await server(settings);
+    const srv = await server({ ...settings, statsPort: 0 });
     const rtmp = await play(srv.url(), 's');
     cleanups.push(() => rtmp.player.close());
     const pub = await publish(srv.url(), 's', { seconds: 3 });
@@ -71,6 +71,11 @@ describe.each(VARIANTS)('the built-in server over HTTP, %s', (_name, settings) =
     ]);
     await waitFor(() => srv.server.getStats().viewers.httpFlv === 1 && srv.server.getStats().viewers.wsFlv === 1, 5000, 'FLV viewers counted');
     expect(srv.server.getStats().viewers).toMatchObject({ rtmp: 1, httpFlv: 1, wsFlv: 1, hls: 1 });
+    const metrics = await (await fetch(`http://127.0.0.1:${srv.addresses.statsPort}/metrics`)).text();
+    for (const protocol of ['rtmp', 'http-flv', 'ws-flv', 'hls']) {
+      expect(metrics).toContain(`rtmp_players{protocol="${protocol}"} 1\n`);
+      expect(metrics).toContain(`rtmp_stream_players{stream="live/s",protocol="${protocol}"} 1\n`);
+    }
     await pub.done;
     pub.stop(true);
     await waitFor(() => flv.ends.length + ws.ends.length + hls.ends.length === 3, 15_000, 'every viewer to end');
