@@ -9,7 +9,7 @@ const LAYERS = {
   buffers: ['protocol'],
   media: ['protocol', 'input'],
   metrics: [],
-  results: ['metrics', 'input', 'version.ts'],
+  results: ['metrics', 'input', 'protocol', 'version.ts'],
   proc: [],
   server: ['protocol', 'buffers', 'media', 'metrics', 'input', 'version.ts'],
   client: ['protocol', 'buffers', 'media', 'input'],
@@ -17,7 +17,7 @@ const LAYERS = {
   // schema: that one file of the server, nothing else of it.
   load: ['client', 'media', 'metrics', 'results', 'proc', 'input', 'protocol', 'buffers', 'version.ts', 'server/config.ts'],
   lab: ['load', 'results', 'metrics', 'proc', 'input', 'client', 'media', 'protocol', 'buffers', 'version.ts', 'server/config.ts'],
-  report: ['results', 'metrics', 'input', 'version.ts'],
+  report: ['results', 'metrics', 'input', 'protocol', 'version.ts'],
   cli: ['protocol', 'input', 'buffers', 'media', 'metrics', 'results', 'proc', 'server', 'client', 'load', 'lab', 'report', 'version.ts'],
 };
 

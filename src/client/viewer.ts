@@ -7,8 +7,8 @@ import type { ClientClose } from './errors.js';
  * live timings and counters it reads when it likes (ticks, the end of a run).
  */
 
-export const VIEWER_PROTOCOLS = ['rtmp', 'http-flv', 'ws-flv', 'hls'] as const;
-export type ViewerProtocol = (typeof VIEWER_PROTOCOLS)[number];
+export { VIEWER_PROTOCOLS, type ViewerProtocol } from '../protocol/delivery.js';
+import type { ViewerProtocol } from '../protocol/delivery.js';
 
 /** One video frame as a viewer got it. The object is reused between calls: copy what you keep. */
 export interface ViewerFrame {

@@ -1,3 +1,4 @@
+import type { ProtocolKey } from '../protocol/delivery.js';
 import { newCounters, type Counters } from '../results/counters.js';
 import type { SendLogChunk, ViewerRecord } from './worker-protocol.js';
 
@@ -83,6 +84,8 @@ export class FrameAccounting {
   private pending: ViewerRecord[] = [];
   /** What accounting adds to the run's counters: expected frames, and the lost frames of viewers without video. */
   readonly added: Counters = newCounters();
+  /** The same for each viewer protocol. */
+  readonly addedBy = new Map<ProtocolKey, Counters>();
   /** A viewer watched a stream this run did not publish: expected frames are not known. */
   private unknown = false;
 
@@ -132,18 +135,24 @@ export class FrameAccounting {
 
   private account(r: ViewerRecord, log: SendLog | undefined): void {
     if (log === undefined) return; // the stream's publisher sent nothing
+    let into = this.addedBy.get(r.protocol);
+    if (into === undefined) this.addedBy.set(r.protocol, (into = newCounters()));
+    for (const c of [this.added, into]) this.add(c, r, log);
+  }
+
+  private add(c: Counters, r: ViewerRecord, log: SendLog): void {
     let expected: number;
     if (r.firstSeq >= 0) {
-      const end = r.atEnd ? log.lastSeq : log.seqSentBy(r.leftMs - r.lastLatencyMs);
+      const end = r.dueUntilLastFrame ? r.lastSeq : r.atEnd ? log.lastSeq : log.seqSentBy(r.leftMs - r.lastLatencyMs);
       expected = Math.max(end, r.lastSeq) - r.firstSeq + 1;
     } else {
       const from = log.keyframeFrom(r.playSentMs);
       const end = r.atEnd ? log.lastSeq : log.seqSentBy(r.leftMs);
       expected = from === null || from > end ? 0 : end - from + 1;
-      if (r.slow) this.added.slowLost += expected;
-      else this.added.lost += expected;
+      if (r.slow) c.slowLost += expected;
+      else c.lost += expected;
     }
-    if (r.slow) this.added.slowExpected += expected;
-    else this.added.expected += expected;
+    if (r.slow) c.slowExpected += expected;
+    else c.expected += expected;
   }
 }

@@ -7,13 +7,15 @@ import { ProcessMonitor } from '../metrics/process-stats.js';
 import { makeSource } from './media-source.js';
 import { monotonicUs } from '../media/timing-mark.js';
 import { ownModule } from '../proc/own-module.js';
-import { addCounters, sumCounters, type Counters } from '../results/counters.js';
+import type { ProtocolKey } from '../protocol/delivery.js';
+import { addCounters, newCounters, sumCounters, type Counters } from '../results/counters.js';
 import { newResultsDir, writeRunFolder } from '../results/folder.js';
 import type { RunObserver } from '../results/live.js';
 import type { Progress } from '../results/progress.js';
 import type { Scenario } from '../results/scenario.js';
-import { buildSummary, sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
+import { buildSummary, protocolFigures, sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
 import type { TimelinePoint } from '../results/timeline.js';
+import { TimelineStream } from '../results/timeline-stream.js';
 import { evaluateThresholds, parseThresholds } from '../results/thresholds.js';
 import { CapacitySearch } from './capacity-search.js';
 import { RunError } from './errors.js';
@@ -35,6 +37,11 @@ export interface RunOptions {
   graceMs?: number;
   /** Run only shard I of N (0-based) of the scenario, for runs spread over machines. */
   shardOf?: ShardOf;
+  /**
+   * The target server's process group (a server a shell command started): its CPU and memory are
+   * the whole group's, and its id is the summary's server pid. Overrides the scenario's serverPid.
+   */
+  serverGroup?: number;
 }
 
 export interface RunOutcome {
@@ -81,6 +88,8 @@ class ScenarioRun {
   private readonly accounting: FrameAccounting;
   private readonly capacity: CapacitySearch | null;
   private readonly playersPlanned: number;
+  /** Live outputs: the streamed timeline.ndjson first, then the caller's. */
+  private readonly observers: RunObserver[];
   private lastSecondEnd = 0;
 
   constructor(
@@ -88,11 +97,12 @@ class ScenarioRun {
     private readonly target: Target,
   ) {
     this.scenario = withSourceCodec(opts.scenario);
+    this.observers = [new TimelineStream(), ...(opts.observers ?? [])];
     const s = this.scenario;
     this.workers = s.workers === 'auto' ? os.availableParallelism() : s.workers;
-    this.tasks = planShards(s, this.workers, target.url, monotonicUs() + LEAD_MS * 1000, opts.shardOf);
+    this.tasks = planShards(s, this.workers, target.url, monotonicUs() + LEAD_MS * 1000, opts.shardOf, target.httpPort);
     this.playersPlanned = this.tasks.reduce((t, k) => t + k.players.length, 0);
-    this.serverMonitor = target.pid !== undefined ? new ProcessMonitor(target.pid) : null;
+    this.serverMonitor = opts.serverGroup !== undefined ? new ProcessMonitor(opts.serverGroup, 250, { group: true }) : target.pid !== undefined ? new ProcessMonitor(target.pid) : null;
     this.serverCounters = target.statsPort !== null ? new ServerCounters(target.statsPort) : null;
     this.accounting = new FrameAccounting(new Set(this.tasks.flatMap((t) => t.publish)));
     this.capacity = s.capacity !== undefined ? new CapacitySearch({ ...s, capacity: s.capacity }) : null;
@@ -104,8 +114,9 @@ class ScenarioRun {
   }
 
   async run(): Promise<RunOutcome> {
-    const observers = this.opts.observers ?? [];
-    for (const o of observers) o.onStart?.({ scenario: this.scenario, target: this.target.url, startedAt: this.startedAt.toISOString(), playersPlanned: this.playersPlanned, workers: this.workers });
+    // The folder exists from the start: timeline.ndjson grows in it second by second.
+    const resultsDir = newResultsDir(this.opts.outDir ?? 'results', this.startedAt, this.scenario.name);
+    for (const o of this.observers) o.onStart?.({ scenario: this.scenario, target: this.target.url, startedAt: this.startedAt.toISOString(), playersPlanned: this.playersPlanned, workers: this.workers, resultsDir });
     await this.serverCounters?.start();
     this.generator.start();
     this.serverMonitor?.start();
@@ -115,7 +126,6 @@ class ScenarioRun {
     // Every viewer's record is in: frame accounting adds what the send logs expected.
     const counters = addCounters(sumCounters(results.map((r) => r.counters)), this.accounting.finish());
     const summary = await this.summarize(results, counters);
-    const resultsDir = newResultsDir(this.opts.outDir ?? 'results', this.startedAt, summary.name);
     writeRunFolder(resultsDir, {
       summary,
       timeline: this.timeline.points,
@@ -124,7 +134,7 @@ class ScenarioRun {
       failures: summary.failures,
       intervals: this.timeline.intervals,
     });
-    for (const o of observers) o.onEnd?.(summary, resultsDir);
+    for (const o of this.observers) o.onEnd?.(summary, resultsDir);
     return { summary, resultsDir, timeline: this.timeline.points };
   }
 
@@ -182,7 +192,7 @@ class ScenarioRun {
   private onSecond(sec: MeasuredSecond): void {
     const main = this.mainLoop.sample();
     const point = this.timeline.points[this.timeline.points.length - 1]!;
-    for (const o of this.opts.observers ?? []) o.onSecond?.({ point, counters: sec.counters, cumulative: sec.cumulative, histograms: sec.histograms, failures: sec.failures });
+    for (const o of this.observers) o.onSecond?.({ point, counters: sec.counters, cumulative: sec.cumulative, histograms: sec.histograms, failures: sec.failures });
     const e2e = sec.histograms.get('endToEnd');
     this.lastSecondEnd = sec.final ? this.lastSecondEnd : sec.sec;
     if (!sec.final) {
@@ -228,11 +238,38 @@ class ScenarioRun {
         workers: this.workers,
         eventLoop: { utilization: worst('utilization'), delayP99Ms: worst('delayP99Ms'), delayMaxMs: worst('delayMaxMs'), workers, main: eventLoopFigures(this.mainLoop.whole()) },
       },
-      ...(srv !== null && this.target.pid !== undefined ? { server: { cpuSeconds: round3(srv.cpuSeconds), maxRssBytes: srv.peakRssBytes, pid: this.target.pid, ...(counts ?? {}) } } : {}),
+      ...(srv !== null ? { server: { cpuSeconds: round3(srv.cpuSeconds), maxRssBytes: srv.peakRssBytes, pid: this.serverMonitor!.pid, ...(counts ?? {}) } } : {}),
     });
+    const byProtocol = this.byProtocol(results);
+    if (byProtocol.size > 1 || [...byProtocol.keys()].some((k) => k !== 'rtmp')) {
+      const httpErrors = sumFailures(results.map((r) => r.httpErrors));
+      summary.byProtocol = {};
+      for (const [k, c] of byProtocol) {
+        const errors = Object.fromEntries(Object.entries(httpErrors).filter(([e]) => e.startsWith(`${k} `)).map(([e, n]) => [e.slice(k.length + 1), n]));
+        summary.byProtocol[k] = protocolFigures(k, c, histograms, summary.durationMs, this.accounting.source, errors);
+      }
+    }
     summary.thresholds = evaluateThresholds(parseThresholds(s.thresholds), summary, histograms);
     this.capacity?.apply(summary);
     return summary;
+  }
+
+  /** Each viewer protocol's counters: the workers' totals and what frame accounting added. */
+  private byProtocol(results: readonly ShardResult[]): Map<ProtocolKey, Counters> {
+    const out = new Map<ProtocolKey, Counters>();
+    for (const r of results) {
+      for (const [k, c] of Object.entries(r.byProtocol) as [ProtocolKey, Counters][]) {
+        let into = out.get(k);
+        if (into === undefined) out.set(k, (into = newCounters()));
+        addCounters(into, c);
+      }
+    }
+    for (const [k, added] of this.accounting.addedBy) {
+      let into = out.get(k);
+      if (into === undefined) out.set(k, (into = newCounters()));
+      addCounters(into, added);
+    }
+    return out;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Scenario, Stage } from '../results/scenario.js';
 import { peakPlayersPerStream } from '../results/scenario.js';
+import { DEFAULT_PLAY_URLS, fillPlayUrl, viewerGroups } from './play-urls.js';
 import type { PlayerPlan, ShardTask } from './worker-protocol.js';
 
 /** Workers report once per second. */
@@ -55,6 +56,12 @@ export function playerWindows(stages: readonly Stage[], index: number): [number,
   return on;
 }
 
+/** A group's viewers per stream over time: the scenario's stages scaled to its size at the peak. */
+function groupStages(s: Scenario, perStream: number, peak: number): Stage[] {
+  if (peak === 0) return perStream === 0 ? [] : [{ durationMs: 1, target: perStream }, { durationMs: Math.max(1, s.durationMs - 1), target: perStream }];
+  return s.stages.map((st) => ({ durationMs: st.durationMs, target: Math.round((st.target * perStream) / peak) }));
+}
+
 export interface ShardOf {
   index: number;
   count: number;
@@ -66,7 +73,7 @@ export interface ShardOf {
  * the pacing timer (and show up as latency). With `shardOf` (a run spread over machines), this
  * machine plays the part of workers I*W..I*W+W-1 of N*W.
  */
-export function planShards(s: Scenario, workers: number, url: string, startAtUs: number, shardOf?: ShardOf): ShardTask[] {
+export function planShards(s: Scenario, workers: number, url: string, startAtUs: number, shardOf?: ShardOf, httpPort?: number): ShardTask[] {
   const offset = shardOf ? shardOf.index * workers : 0;
   const total = shardOf ? shardOf.count * workers : workers;
   const peak = peakPlayersPerStream(s);
@@ -78,6 +85,8 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
     streamNames: s.streamNames,
     publish: [],
     players: [],
+    // RTMP viewers without a URL of their own play the target's app (its query included).
+    groups: viewerGroups(s).map((g) => ({ protocol: g.protocol, url: g.protocol === 'rtmp' && g.url === undefined ? '' : fillPlayUrl(g.url ?? DEFAULT_PLAY_URLS[g.protocol], url, httpPort ?? s.httpPort) })),
     churnJoinsPerSecond: 0,
     churnMeanSessionMs: s.churn.meanSessionMs,
     media: s.media,
@@ -90,19 +99,25 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
     tickMs: TICK_MS,
   }));
   const at = (k: number) => (k >= offset && k < offset + workers ? tasks[k - offset]! : null);
-  const split = total >= 2 && s.publishedStreams > 0 && peak > 0;
+  const split = total >= 2 && s.publishedStreams > 0 && viewerGroups(s).some((g) => g.perStream > 0);
   const pubWorkers = split ? Math.max(1, Math.round(total / 4)) : total;
   const playerBase = split ? pubWorkers : 0;
   const playerWorkers = total - playerBase;
   for (let st = 0; st < s.publishedStreams; st++) at(st % pubWorkers)?.publish.push(st);
-  const windows = Array.from({ length: peak }, (_, i) => playerWindows(s.stages, i).map(([a, b]): [number, number | null] => [a, Number.isFinite(b) ? b : null]));
+  // Each group follows the stages in proportion to its size at the peak.
+  const groups = viewerGroups(s);
   let n = 0;
-  for (let st = 0; st < s.streamNames.length; st++) {
-    for (let i = 0; i < peak; i++) {
-      const plan: PlayerPlan = { stream: st, slow: i < s.players.slowPerStream, windows: windows[i]! };
-      at(playerBase + (n++ % playerWorkers))?.players.push(plan);
+  groups.forEach((g, group) => {
+    const stages = groupStages(s, g.perStream, peak);
+    const count = Math.max(0, ...stages.map((st) => st.target));
+    const windows = Array.from({ length: count }, (_, i) => playerWindows(stages, i).map(([a, b]): [number, number | null] => [a, Number.isFinite(b) ? b : null]));
+    for (let st = 0; st < s.streamNames.length; st++) {
+      for (let i = 0; i < count; i++) {
+        const plan: PlayerPlan = { stream: st, group, slow: group === 0 && i < s.players.slowPerStream, windows: windows[i]! };
+        at(playerBase + (n++ % playerWorkers))?.players.push(plan);
+      }
     }
-  }
+  });
   // Churning players join on the player workers.
   for (let k = playerBase; k < total; k++) {
     const t = at(k);

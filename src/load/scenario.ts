@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { bitrateField, durationField } from '../input/schema-units.js';
 import { formatDurationMs } from '../input/units.js';
 import { serverConfigSchema } from '../server/config.js';
+import { VIEWER_PROTOCOLS } from '../protocol/delivery.js';
 import { parseThreshold } from '../results/thresholds.js';
+import { parseGateRule } from '../results/gates.js';
 import type { Scenario, Stage } from '../results/scenario.js';
 
 export type { Scenario, Stage } from '../results/scenario.js';
@@ -16,6 +18,10 @@ export type { Scenario, Stage } from '../results/scenario.js';
 const duration = durationField;
 const bitrate = bitrateField;
 const count = z.number().int().min(0);
+const playUrl = z
+  .string()
+  .regex(/^(rtmps?|https?|wss?):\/\/[^/]+\/.+/, 'must be a URL template such as http://{host}:{httpPort}/{app}/{stream}.flv')
+  .refine((u) => u.includes('{stream}'), 'must name the stream: {stream}');
 
 export const stageSchema = z
   .object({
@@ -67,9 +73,24 @@ export const scenarioSchema = z
           .refine((v) => v > 0, 'the bound is more than 0 ms')
           .optional()
           .describe('A viewer with no video (or no audio, where audio is sent) this long after play is failed; one that joined less than this before the end is too late to judge (default: three GOPs, at least 5s)'),
+        protocol: z.enum(VIEWER_PROTOCOLS).default('rtmp').describe('How these viewers play: rtmp, http-flv, ws-flv or hls'),
+        url: playUrl.optional().describe('URL template of these viewers, with {host}, {port} (RTMP), {httpPort}, {app} and {stream} (default: the built-in server\'s path for the protocol; needed for an HTTP protocol against another server)'),
       })
       .strict()
       .prefault({}),
+    viewers: z
+      .array(
+        z
+          .object({
+            protocol: z.enum(VIEWER_PROTOCOLS).describe('rtmp, http-flv, ws-flv or hls'),
+            perStream: count.describe('Viewers of this group per stream at the run\'s peak (they follow the stages in proportion).'),
+            url: playUrl.optional().describe('URL template ({host}, {port}, {httpPort}, {app}, {stream}); default: the built-in server\'s path'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('More groups of viewers on the same streams, each with its protocol (players is the first group).'),
+    httpPort: z.number().int().min(1).max(65535).optional().describe('HTTP port of an external target, for {httpPort} in play URLs.'),
     churn: z
       .object({
         joinsPerSecond: z.number().min(0).default(0).describe('Extra players joining per second (over all streams), on top of the steady ones.'),
@@ -141,6 +162,18 @@ export const scenarioSchema = z
           .default({}),
         repeat: z.number().int().min(1).max(50).default(1).describe('Times each variant runs; runs are interleaved (A B C A B C) so drift hits all alike.'),
         baseline: z.string().optional().describe('Variant the others are compared with (default: the first).'),
+        gate: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .superRefine((rule, ctx) => {
+                const g = parseGateRule(rule);
+                if (typeof g === 'string') ctx.addIssue({ code: 'custom', message: g });
+              }),
+          )
+          .default([])
+          .describe('How much worse than the baseline a variant may get, e.g. "latency.endToEnd.p99 +10%" or "latency.firstFrame.p95 +50ms"; a significant worsening beyond it makes compare exit 1.'),
       })
       .strict()
       .optional(),
@@ -173,6 +206,20 @@ export const scenarioSchema = z
       if (n(s.warmup) && n(total) && s.warmup > 0 && s.warmup >= total) ctx.addIssue({ code: 'custom', path: ['warmup'], message: 'the warm-up must end before the run does' });
       if (s.capacity !== undefined && Array.isArray(s.thresholds) && s.thresholds.length === 0) {
         ctx.addIssue({ code: 'custom', path: ['capacity'], message: 'a capacity search needs thresholds to break' });
+      }
+      // Viewers over HTTP against another server need its URLs; the built-in server's are known.
+      const external = typeof s.target === 'string' && s.target !== 'builtin';
+      const groups: [(string | number)[], { protocol?: unknown; url?: unknown }][] = [
+        [['players'], s.players ?? {}],
+        ...(Array.isArray(s.viewers) ? s.viewers.map((v, i): [(string | number)[], { protocol?: unknown; url?: unknown }] => [['viewers', i], v ?? {}]) : []),
+      ];
+      for (const [path, g] of groups) {
+        if (external && g.protocol !== undefined && g.protocol !== 'rtmp' && g.url === undefined) {
+          ctx.addIssue({ code: 'custom', path: [...path, 'url'], message: `${String(g.protocol)} viewers of an external target need a play URL (--play-url, or url:), e.g. http://{host}:8080/{app}/{stream}.flv` });
+        }
+        if (external && typeof g.url === 'string' && g.url.includes('{httpPort}') && s.httpPort === undefined) {
+          ctx.addIssue({ code: 'custom', path: [...path, 'url'], message: 'uses {httpPort}: give the target\'s HTTP port (httpPort:)' });
+        }
       }
     },
     { when: () => true },
@@ -318,7 +365,11 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
         slowPerStream: s.players.slowPerStream,
         slowReadKbps: s.players.slowReadKbps,
         ...(s.players.firstVideoWithin !== undefined ? { firstVideoWithinMs: s.players.firstVideoWithin } : {}),
+        ...(s.players.protocol !== 'rtmp' ? { protocol: s.players.protocol } : {}),
+        ...(s.players.url !== undefined ? { url: s.players.url } : {}),
       },
+      ...(s.viewers.length > 0 ? { viewers: s.viewers.map((v) => ({ protocol: v.protocol, perStream: v.perStream, ...(v.url !== undefined ? { url: v.url } : {}) })) } : {}),
+      ...(s.httpPort !== undefined ? { httpPort: s.httpPort } : {}),
       churn: { joinsPerSecond: s.churn.joinsPerSecond, meanSessionMs: s.churn.meanSessionTime },
       stages,
       durationMs: stages.reduce((t, st) => t + st.durationMs, 0),
@@ -334,6 +385,7 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
               matrix: s.compare.matrix,
               repeat: s.compare.repeat,
               ...(s.compare.baseline !== undefined ? { baseline: s.compare.baseline } : {}),
+              ...(s.compare.gate.length > 0 ? { gate: s.compare.gate } : {}),
             },
           }
         : {}),

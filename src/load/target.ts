@@ -6,6 +6,7 @@ import { freePort, probePort } from '../proc/port.js';
 import { startServer, type RunningServer } from '../proc/servers.js';
 import type { Scenario } from '../results/scenario.js';
 import { RunError } from './errors.js';
+import { needsHttp } from './play-urls.js';
 
 /** What a run loads: a URL, the server's process (to measure it), and its stats port when it is ours. */
 export interface Target {
@@ -13,6 +14,8 @@ export interface Target {
   kind: 'builtin' | 'external';
   pid?: number;
   statsPort: number | null;
+  /** The port of the target's HTTP outputs ({httpPort} in play URLs), when known. */
+  httpPort?: number;
   /** Stops what the run started (nothing for an external target). */
   stop(): Promise<void>;
 }
@@ -30,12 +33,14 @@ export async function prepareTarget(s: Scenario): Promise<Target> {
     const t = parseRtmpUrl(s.target);
     const problem = await probePort(t.host, t.port, REACH_TIMEOUT_MS);
     if (problem !== null) throw new RunError(`cannot reach ${t.host}:${t.port}: ${problem}`);
-    return { url: s.target, kind: 'external', ...(s.serverPid !== undefined ? { pid: s.serverPid } : {}), statsPort: null, stop: async () => {} };
+    return { url: s.target, kind: 'external', ...(s.serverPid !== undefined ? { pid: s.serverPid } : {}), statsPort: null, ...(s.httpPort !== undefined ? { httpPort: s.httpPort } : {}), stop: async () => {} };
   }
   const scratch = mkdtempSync(join(tmpdir(), 'rtmpbench-run-'));
   const configFile = join(scratch, 'server.json');
   const statsPort = typeof s.server.statsPort === 'number' && s.server.statsPort > 0 ? s.server.statsPort : await freePort();
-  writeFileSync(configFile, JSON.stringify({ ...s.server, statsPort }));
+  // Viewers over HTTP: the server serves HTTP-FLV, WebSocket-FLV and HLS on a port of its own.
+  const httpPort = typeof s.server.httpPort === 'number' && s.server.httpPort > 0 ? s.server.httpPort : needsHttp(s) ? await freePort() : undefined;
+  writeFileSync(configFile, JSON.stringify({ ...s.server, statsPort, ...(httpPort !== undefined ? { httpPort } : {}) }));
   let server: RunningServer;
   try {
     server = await startServer('builtin', { builtinArgs: ['--config', configFile] });
@@ -48,6 +53,7 @@ export async function prepareTarget(s: Scenario): Promise<Target> {
     kind: 'builtin',
     pid: server.pid,
     statsPort,
+    ...(httpPort !== undefined ? { httpPort } : {}),
     stop: async () => {
       await server.stop();
       rmSync(scratch, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import type { EncodedHistograms } from '../metrics/histograms.js';
 import type { EventLoopSample } from '../metrics/event-loop.js';
 import type { Counters } from '../results/counters.js';
+import type { ProtocolKey, ViewerProtocol } from '../protocol/delivery.js';
 import type { Scenario } from '../results/scenario.js';
 
 /**
@@ -10,9 +11,11 @@ import type { Scenario } from '../results/scenario.js';
  * are a discriminated union, checked on receipt.
  */
 
-/** One viewer the shard runs: which stream, and when it is connected. */
+/** One viewer the shard runs: which stream, which group (protocol and URL), and when it is connected. */
 export interface PlayerPlan {
   stream: number;
+  /** Index into the task's groups (0: the scenario's players). */
+  group: number;
   slow: boolean;
   /** [startMs, stopMs] windows from the run start; stopMs null is "until the end". */
   windows: [number, number | null][];
@@ -28,7 +31,9 @@ export interface ShardTask {
   /** Streams this shard publishes (indexes into streamNames). */
   publish: number[];
   players: PlayerPlan[];
-  /** This shard's share of the churn rate. */
+  /** Viewer groups: how each plays, and its URL with only {stream} left to fill in. */
+  groups: ViewerGroupTask[];
+  /** This shard's share of the churn rate (churning viewers belong to the first group). */
   churnJoinsPerSecond: number;
   churnMeanSessionMs: number;
   media: Scenario['media'];
@@ -41,6 +46,12 @@ export interface ShardTask {
   /** Run start on the monotonic µs clock (the same in every thread). */
   startAtUs: number;
   tickMs: number;
+}
+
+export interface ViewerGroupTask {
+  protocol: ViewerProtocol;
+  /** URL with {stream} still to fill in; empty for RTMP viewers of the target's own app. */
+  url: string;
 }
 
 /** Video frames one publisher sent during one tick: what frame accounting needs. */
@@ -60,6 +71,7 @@ export interface SendLogChunk {
 export interface ViewerRecord {
   stream: number;
   epoch: number;
+  protocol: ProtocolKey;
   slow: boolean;
   /** Sequence number of the first marked frame received, or -1 when no marked video came. */
   firstSeq: number;
@@ -71,6 +83,11 @@ export interface ViewerRecord {
   lastLatencyMs: number;
   /** Ended with the run, after the publishers stopped: every frame they sent was due. */
   atEnd: boolean;
+  /**
+   * Due until its last frame only (HLS): a frame is due once its segment is listed, and the
+   * viewer fetches what is listed; the frames after its last one were in segments not yet out.
+   */
+  dueUntilLastFrame: boolean;
 }
 
 export interface TickMessage {
@@ -83,9 +100,12 @@ export interface TickMessage {
   intervalMs: number;
   publishersUp: number;
   playersUp: number;
-  /** Counted during the interval. */
+  /** Counted during the interval, for the run and for each viewer protocol. */
   counters: Counters;
+  byProtocol: Partial<Record<ProtocolKey, Counters>>;
   failures: Record<string, number>;
+  /** HTTP error answers viewers got, by "protocol status" (hls 404). */
+  httpErrors: Record<string, number>;
   intervals: EncodedHistograms;
   eventLoop: EventLoopSample;
   sends: SendLogChunk[];
@@ -106,7 +126,9 @@ export interface ShardResult {
   shard: number;
   histograms: EncodedHistograms;
   counters: Counters;
+  byProtocol: Partial<Record<ProtocolKey, Counters>>;
   failures: Record<string, number>;
+  httpErrors: Record<string, number>;
   /** The worker's event loop over the whole run. */
   eventLoop: EventLoopSample;
 }

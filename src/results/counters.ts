@@ -54,6 +54,9 @@ export const COUNTERS = {
   slowStalls: frames('slowStalls', 'slowStalls', 'stalls of slow viewers'),
   slowExpected: frames('slowExpected', 'slowExpected', 'video frames slow viewers should have received'),
   publisherStops: frames('publisherStops', 'publisherStops', 'end-of-publication notices viewers saw (a publisher that stopped)'),
+  segmentsFetched: throughput('segmentsFetched', 'HLS segments viewers downloaded'),
+  segmentBytes: throughput('segmentBytes', 'bytes of the HLS segments viewers downloaded'),
+  segmentFetchMs: throughput('segmentFetchMs', 'time HLS viewers spent downloading segments, summed'),
   markedFrames: { summary: 'frames.marked', file: 'markedFrames', window: 'delta', description: 'video frames that carried a timing mark' },
   playerSeconds: { summary: null, file: 'playerSeconds', window: 'delta', description: 'time viewers spent playing, summed over viewers' },
 } as const satisfies Record<string, CounterSpec>;

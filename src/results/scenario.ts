@@ -1,3 +1,5 @@
+import type { ViewerProtocol } from '../protocol/delivery.js';
+
 /**
  * A scenario as a run resolved it (every default applied, units in ms and bit/s). It is part
  * of the results contract: summary.json and compare.json record it, and reports describe runs
@@ -8,6 +10,13 @@ export interface Stage {
   durationMs: number;
   /** Players per stream at the end of the stage. */
   target: number;
+}
+
+export interface ViewerGroup {
+  protocol: ViewerProtocol;
+  /** Per stream, at the run's peak. */
+  perStream: number;
+  url?: string;
 }
 
 export type ServerSpec = 'builtin' | 'node-media-server' | 'nginx-rtmp' | { name: string; url: string; start?: string };
@@ -40,7 +49,14 @@ export interface Scenario {
      * results written before it existed.
      */
     firstVideoWithinMs?: number;
+    /** How these viewers play (absent: rtmp) and the URL template they use (absent: the default for the protocol). */
+    protocol?: ViewerProtocol;
+    url?: string;
   };
+  /** More groups of viewers on the same streams. */
+  viewers?: ViewerGroup[];
+  /** HTTP port of an external target, for {httpPort} in URL templates. */
+  httpPort?: number;
   churn: { joinsPerSecond: number; meanSessionMs: number };
   stages: Stage[];
   durationMs: number;
@@ -54,6 +70,8 @@ export interface Scenario {
     matrix: Record<string, (string | number | boolean)[]>;
     repeat: number;
     baseline?: string;
+    /** Gate rules: how much worse than the baseline each variant may get (`compare` judges them). */
+    gate?: string[];
   };
 }
 

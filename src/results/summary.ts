@@ -1,4 +1,5 @@
 import { METRICS, summarize, type Histogram, type LatencySummary, type MetricName, type HistogramKey } from '../metrics/histograms.js';
+import type { ProtocolKey } from '../protocol/delivery.js';
 import { VERSION } from '../version.js';
 import { COUNTER_NAMES, COUNTERS, setPath, type Counters } from './counters.js';
 import type { Scenario } from './scenario.js';
@@ -104,6 +105,11 @@ export interface RunSummary {
     /** Garbage collections of the server process during the run. */
     gc?: { minor: number; major: number; incremental: number; ms: number };
   };
+  /**
+   * The viewers of each protocol apart (present when the run had viewers other than RTMP
+   * players, or several kinds): the same figures as the top level, which covers all viewers.
+   */
+  byProtocol?: Partial<Record<ProtocolKey, ProtocolFigures>>;
   thresholds: ThresholdResult[];
   /** Results folders this one was merged from (`rtmpbench merge`). */
   mergedFrom?: string[];
@@ -116,6 +122,16 @@ export interface RunSummary {
     playersAtBreak?: number;
     brokenBy?: string[];
   };
+}
+
+/** One protocol's viewers: sessions, latencies, frames and throughput, as the top level has them for all. */
+export interface ProtocolFigures {
+  sessions: { players: SessionCounts & { tooLateToJudge?: number }; playerMinutes: number };
+  latencyMs: Record<MetricName, LatencySummary>;
+  frames: RunSummary['frames'];
+  throughput: Omit<RunSummary['throughput'], 'bytesSent' | 'publisherBytesReceived' | 'framesSent'> & { segmentsFetched?: number; segmentBytes?: number; segmentFetchMs?: number };
+  /** HTTP error answers by status (HTTP viewers). */
+  httpErrors?: Record<string, number>;
 }
 
 /** Thresholds that failed and count toward the exit code. */
@@ -168,18 +184,41 @@ export interface SummaryInput {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/** Every counter where the counter table says it goes in a summary. */
+function placed(c: Counters): Pick<RunSummary, 'sessions' | 'throughput' | 'frames'> {
+  const out: Record<string, unknown> = {};
+  for (const k of COUNTER_NAMES) {
+    const path = COUNTERS[k].summary;
+    if (path !== null) setPath(out, path, c[k]);
+  }
+  return out as unknown as Pick<RunSummary, 'sessions' | 'throughput' | 'frames'>;
+}
+
+/** Latency summaries of every metric, from histograms keyed `prefix + metric`. */
+function latencies(histograms: ReadonlyMap<HistogramKey, Histogram>, prefix = ''): Record<MetricName, LatencySummary> {
+  const out = {} as Record<MetricName, LatencySummary>;
+  for (const m of METRICS) out[m] = summarize(histograms.get(`${prefix}${m}` as HistogramKey));
+  return out;
+}
+
+/** One protocol's figures, from its counters and its histograms (`hls.endToEnd`...). */
+export function protocolFigures(key: ProtocolKey, c: Counters, histograms: ReadonlyMap<HistogramKey, Histogram>, durationMs: number, expectedSource: 'send-logs' | 'none', httpErrors?: Record<string, number>): ProtocolFigures {
+  const p = placed(c);
+  const { bytesSent: _s, publisherBytesReceived: _r, framesSent: _f, ...throughput } = p.throughput as RunSummary['throughput'] & { segmentsFetched?: number };
+  return {
+    sessions: { players: p.sessions.players, playerMinutes: round3(c.playerSeconds / 60) },
+    latencyMs: latencies(histograms, `${key}.`),
+    frames: { ...p.frames, expectedSource },
+    throughput: { ...throughput, mbpsReceived: round3((c.bytesReceived * 8) / (durationMs / 1000) / 1e6) },
+    ...(httpErrors !== undefined && Object.keys(httpErrors).length > 0 ? { httpErrors } : {}),
+  };
+}
+
 export function buildSummary(i: SummaryInput): RunSummary {
   const measuredMs = Math.max(1, i.durationMs - i.scenario.warmupMs);
   const c = i.counters;
-  const latencyMs = {} as Record<MetricName, LatencySummary>;
-  for (const m of METRICS) latencyMs[m] = summarize(i.histograms.get(m));
-  // Every counter goes where the counter table says.
-  const placed: Record<string, unknown> = {};
-  for (const k of COUNTER_NAMES) {
-    const path = COUNTERS[k].summary;
-    if (path !== null) setPath(placed, path, c[k]);
-  }
-  const p = placed as unknown as Pick<RunSummary, 'sessions' | 'throughput' | 'frames'>;
+  const latencyMs = latencies(i.histograms);
+  const p = placed(c);
   return {
     schemaVersion: SUMMARY_SCHEMA_VERSION,
     tool: { name: 'rtmpbench', version: VERSION },

@@ -1,5 +1,6 @@
 import type { Histogram, MetricName, HistogramKey } from '../metrics/histograms.js';
 import { METRICS } from '../metrics/histograms.js';
+import { PROTOCOL_KEY_LIST, type ProtocolKey } from '../protocol/delivery.js';
 import { counterFieldsOf, getPath } from './counters.js';
 import type { RunSummary, ThresholdResult } from './summary.js';
 
@@ -76,9 +77,15 @@ export function parseMetric(metric: string, unitText: string): MetricRef | strin
   let path = metric.split('.');
   const unit = unitText.toLowerCase();
   if (UNITS[unit] === undefined) return `unknown unit "${unitText}" (use ms, s, us, %, KB, MB, GB, Mbps, kbps)`;
+  // One protocol's viewers: hls.latency.endToEnd.p95, httpFlv.frames.lost.
+  const protocol = (PROTOCOL_KEY_LIST as readonly string[]).includes(path[0]!) ? path[0]! : null;
+  if (protocol !== null) path = path.slice(1);
   if ((METRICS as readonly string[]).includes(path[0]!)) path = ['latency', ...path];
+  if (protocol !== null && !(path[0] === 'latency' || path[0] === 'frames' || path[0] === 'throughput' || (path[0] === 'sessions' && path[1] === 'players'))) {
+    return `${protocol}.${path.join('.')}: a protocol's viewers have latency.*, frames.*, throughput.* and sessions.players.*`;
+  }
   const problem = checkPath(path, unit);
-  return problem ?? { path, unit };
+  return problem ?? { path: protocol !== null ? [protocol, ...path] : path, unit };
 }
 
 function checkPath(path: string[], unit: string): string | null {
@@ -124,6 +131,16 @@ function percentileOf(stat: string): number | null {
 
 /** The measured value in the threshold's unit, or null when the run has no such figure. */
 export function measure(t: MetricRef, s: RunSummary, histograms: Map<HistogramKey, Histogram>): number | null {
+  if ((PROTOCOL_KEY_LIST as readonly string[]).includes(t.path[0]!)) {
+    // A protocol's figures, read as the top level's are: its summary part and its histograms.
+    const key = t.path[0] as ProtocolKey;
+    const fig = s.byProtocol?.[key];
+    if (fig === undefined) return null;
+    const view: RunSummary = { ...s, sessions: { ...s.sessions, players: fig.sessions.players }, latencyMs: fig.latencyMs, frames: fig.frames, throughput: { ...s.throughput, ...fig.throughput } };
+    const own = new Map<HistogramKey, Histogram>();
+    for (const [k, h] of histograms) if (k.startsWith(`${key}.`)) own.set(k.slice(key.length + 1) as HistogramKey, h);
+    return measure({ ...t, path: t.path.slice(1) }, view, own);
+  }
   const [head, a, b] = t.path as [string, string, string];
   const unit = UNITS[t.unit]!;
   if (head === 'latency') {

@@ -1,5 +1,8 @@
-import type { Player, VideoObservation } from '../../client/player.js';
-import type { MetricName } from '../../metrics/histograms.js';
+import type { HlsFrame } from '../../client/hls-viewer.js';
+import { Player } from '../../client/player.js';
+import type { Viewer, ViewerFrame } from '../../client/viewer.js';
+import type { HistogramKey, MetricName } from '../../metrics/histograms.js';
+import { PROTOCOL_KEYS, type ProtocolKey, type ViewerProtocol } from '../../protocol/delivery.js';
 import type { Counters } from '../../results/counters.js';
 import type { ViewerRecord } from '../worker-protocol.js';
 
@@ -9,23 +12,29 @@ export interface ProbeContext {
   readonly startAtUs: number;
   readonly stallThresholdUs: number;
   /** Records a latency, when the run is past its warm-up. */
-  record(metric: MetricName, valueUs: number): void;
+  record(key: HistogramKey, valueUs: number): void;
   measuring(): boolean;
 }
 
 /** How a viewer stands against the no-video bound. */
 export type VideoVerdict = 'ok' | 'waiting' | 'no-video' | 'no-audio';
 
+const isHls = (f: ViewerFrame): f is HlsFrame => (f as HlsFrame).playoutUs !== undefined;
+
 /**
- * Measures one viewer: connect and start-up times, time to first frame and keyframe,
- * end-to-end latency of every marked frame (from its intended send time, or from when it
- * actually left if that was earlier), gaps and stalls, and what frame accounting needs when it ends. Loss, duplicates and
- * order are counted by the player from the marks' sequence numbers.
+ * Measures one viewer, whatever its protocol: connect and start-up times, time to first frame
+ * and keyframe, end-to-end latency of every marked frame (from its intended send time, or from
+ * when it actually left if that was earlier), for HLS also at playout and the segment's
+ * availability lag, gaps and stalls, and what frame accounting needs when it ends. Loss,
+ * duplicates and order are counted by the viewer from the marks' sequence numbers. Every value
+ * goes to the run's histograms and to its protocol's ("hls.endToEnd").
  */
 export class PlayerProbe {
-  player: Player | null = null;
-  /** When opening began and when play was sent (0 until known), µs. */
+  viewer: Viewer | null = null;
+  readonly protocolKey: ProtocolKey;
+  /** When opening (its first attempt) began, µs. */
   readonly openedUs: number;
+  /** When the request that started it went out (play, GET, upgrade, first playlist), µs. */
   playSentUs = 0;
   /** When it started playing (counted as up), µs; 0 before. */
   upSinceUs = 0;
@@ -35,7 +44,7 @@ export class PlayerProbe {
   lastLatencyUs = 0;
   /** A planned leave. */
   stopTimer: NodeJS.Timeout | null = null;
-  private lastArrivalUs = 0;
+  private lastFrameUs = 0;
   private minOffsetUs = Infinity;
   /** Arrivals of the first frame and keyframe, held until the time play was sent is known. */
   private firstFrameAtUs = 0;
@@ -45,11 +54,13 @@ export class PlayerProbe {
   constructor(
     private readonly ctx: ProbeContext,
     readonly stream: number,
+    readonly protocol: ViewerProtocol,
     readonly slow: boolean,
     readonly epoch: number,
     nowUs: number,
   ) {
     this.openedUs = nowUs;
+    this.protocolKey = PROTOCOL_KEYS[protocol];
     this.e2eMetric = slow ? 'slowEndToEnd' : 'endToEnd';
   }
 
@@ -57,24 +68,32 @@ export class PlayerProbe {
     return this.firstFrameAtUs !== 0;
   }
 
-  /** The player is open and playing: record its start-up. */
-  attach(player: Player, nowUs: number): void {
-    this.player = player;
+  /** Records a value in the run's histogram of the metric and in its protocol's. */
+  record(metric: MetricName, valueUs: number): void {
+    this.ctx.record(metric, valueUs);
+    this.ctx.record(`${this.protocolKey}.${metric}`, valueUs);
+  }
+
+  /** The viewer is open and playing: record its start-up. */
+  attach(viewer: Viewer, nowUs: number): void {
+    this.viewer = viewer;
     this.upSinceUs = nowUs;
-    const t = player.conn.timings;
-    this.ctx.record('connect', t.tcpConnectUs);
-    this.ctx.record('handshake', t.handshakeUs);
-    this.ctx.record('playStart', player.playStartUs - this.openedUs);
-    this.playSentUs = player.playSentUs;
+    const t = viewer.timings;
+    if (t.connectedUs > 0) this.record('connect', t.connectedUs - t.openUs);
+    if (viewer instanceof Player) this.record('handshake', viewer.conn.timings.handshakeUs);
+    // From the first attempt: a viewer that retried while the stream was not there yet waited that long.
+    this.record('playStart', t.startedUs - this.openedUs);
+    this.playSentUs = t.requestUs > 0 ? t.requestUs : t.openUs;
     this.recordFirstFrames();
   }
 
-  /** Each video frame (the observation object is reused by the player: copy what is kept). */
-  onVideo(v: VideoObservation): void {
+  /** Each video frame (the frame object is reused by the viewer: copy what is kept). */
+  onFrame(v: ViewerFrame): void {
     const ctx = this.ctx;
     if (this.firstFrameAtUs === 0) this.firstFrameAtUs = v.arrivalUs;
     if (this.firstKeyframeAtUs === 0 && v.keyframe) this.firstKeyframeAtUs = v.arrivalUs;
     if (this.firstFrameAtUs > 0 || this.firstKeyframeAtUs > 0) this.recordFirstFrames();
+    const hls = isHls(v) ? v : null;
     const mark = v.mark;
     if (mark !== null) {
       if (this.firstSeq < 0) this.firstSeq = mark.seq;
@@ -82,55 +101,66 @@ export class PlayerProbe {
       // From the intended send time (wrk2's rule: a publisher that fell behind counts against
       // the server), or from the actual one when the frame left early (the pacing lookahead):
       // measured from its intended time, an early frame would flatter the server by up to a ms.
-      const latencyUs = v.arrivalUs - (mark.sentUs < mark.intendedUs ? mark.sentUs : mark.intendedUs);
+      const sentUs = mark.sentUs < mark.intendedUs ? mark.sentUs : mark.intendedUs;
+      const latencyUs = v.arrivalUs - sentUs;
       this.lastLatencyUs = latencyUs;
-      // Frames sent before this viewer began (the GOP cache) arrive late by design: counted,
-      // and time to first frame covers them, but latency is of live frames.
-      if (mark.intendedUs >= this.openedUs) ctx.record(this.e2eMetric, latencyUs);
+      // Frames sent before this viewer began (the GOP cache, an HLS start behind the live
+      // edge) arrive late by design: counted, and time to first frame covers them, but
+      // latency is of live frames.
+      if (mark.intendedUs >= this.openedUs) {
+        this.record(this.e2eMetric, latencyUs);
+        if (hls !== null) {
+          this.record('playout', hls.playoutUs - sentUs);
+          if (hls.listedUs > 0) this.record('availabilityLag', hls.listedUs - sentUs);
+        }
+      }
     } else {
-      // No marks (a stream someone else publishes): each frame's arrival against its RTMP
+      // No marks (a stream someone else publishes): each frame's arrival against its
       // timestamp, relative to the fastest frame so far.
       const offset = v.arrivalUs - v.timestampMs * 1000;
       if (offset < this.minOffsetUs) this.minOffsetUs = offset;
-      ctx.record(this.e2eMetric, offset - this.minOffsetUs);
+      this.record(this.e2eMetric, offset - this.minOffsetUs);
     }
-    if (this.lastArrivalUs !== 0) {
-      const gap = v.arrivalUs - this.lastArrivalUs;
-      if (!this.slow) ctx.record('gap', gap);
+    // Gaps as a viewer sees them: between arrivals, or for HLS (frames come a segment at a
+    // time) between the times a buffering player shows them.
+    const atUs = hls !== null ? hls.playoutUs : v.arrivalUs;
+    if (this.lastFrameUs !== 0) {
+      const gap = atUs - this.lastFrameUs;
+      if (!this.slow) this.record('gap', gap);
       if (gap > ctx.stallThresholdUs && ctx.measuring()) this.stalls++;
     }
-    this.lastArrivalUs = v.arrivalUs;
+    this.lastFrameUs = atUs;
   }
 
   private recordFirstFrames(): void {
     if (this.playSentUs === 0) return;
     if (this.firstFrameAtUs > 0) {
-      this.ctx.record('firstFrame', this.firstFrameAtUs - this.playSentUs);
+      this.record('firstFrame', this.firstFrameAtUs - this.playSentUs);
       this.firstFrameAtUs = -1;
     }
     if (this.firstKeyframeAtUs > 0) {
-      this.ctx.record('firstKeyframe', this.firstKeyframeAtUs - this.playSentUs);
+      this.record('firstKeyframe', this.firstKeyframeAtUs - this.playSentUs);
       this.firstKeyframeAtUs = -1;
     }
   }
 
   /** Whether the viewer has had video (and audio, when the stream has it) within the bound. */
   verdict(nowUs: number, firstVideoWithinUs: number, audioExpected: boolean): VideoVerdict {
-    const p = this.player;
-    if (p === null) return 'waiting';
+    const v = this.viewer;
+    if (v === null) return 'waiting';
     const late = nowUs - this.playSentUs >= firstVideoWithinUs;
-    if (p.counters.videoFrames === 0) return late ? 'no-video' : 'waiting';
-    if (audioExpected && p.counters.audioFrames === 0) return late ? 'no-audio' : 'waiting';
+    if (v.counters.videoFrames === 0) return late ? 'no-video' : 'waiting';
+    if (audioExpected && v.counters.audioFrames === 0) return late ? 'no-audio' : 'waiting';
     return 'ok';
   }
 
   /** Adds this viewer's counts so far into `into`. */
   addCounts(into: Counters, nowUs: number): void {
-    const p = this.player;
-    if (p === null) return;
-    const c = p.counters;
-    into.bytesReceived += p.conn.socket.bytesRead;
-    into.playerBytesSent += p.conn.socket.bytesWritten;
+    const v = this.viewer;
+    if (v === null) return;
+    const c = v.counters;
+    into.bytesReceived += c.bytesReceived;
+    if (v instanceof Player) into.playerBytesSent += v.conn.socket.bytesWritten;
     into.mediaBytesReceived += c.mediaBytes;
     into.framesReceived += c.videoFrames;
     into.audioFramesReceived += c.audioFrames;
@@ -148,12 +178,16 @@ export class PlayerProbe {
     if (this.upSinceUs > 0) into.playerSeconds += (nowUs - this.upSinceUs) / 1e6;
   }
 
-  /** What frame accounting needs, as the viewer ends at `leftUs`. */
-  record(leftUs: number, atEnd: boolean): ViewerRecord {
+  /**
+   * What frame accounting needs, as the viewer ends at `leftUs`. For an HLS viewer the frames
+   * due end with its last one: frames in segments the server had not yet listed were not out.
+   */
+  endRecord(leftUs: number, atEnd: boolean): ViewerRecord {
     const ms = (us: number) => (us - this.ctx.startAtUs) / 1000;
     return {
       stream: this.stream,
       epoch: this.epoch,
+      protocol: this.protocolKey,
       slow: this.slow,
       firstSeq: this.firstSeq,
       lastSeq: this.lastSeq,
@@ -161,6 +195,7 @@ export class PlayerProbe {
       leftMs: ms(leftUs),
       lastLatencyMs: this.lastLatencyUs / 1000,
       atEnd,
+      dueUntilLastFrame: this.protocol === 'hls',
     };
   }
 }

@@ -1,20 +1,25 @@
 import { BufferPool } from '../../buffers/buffer-pool.js';
 import type { StatusEvent } from '../../client/connection.js';
 import { ClientError, type ClientClose } from '../../client/errors.js';
+import type { HlsEvents } from '../../client/hls-viewer.js';
 import { Player } from '../../client/player.js';
 import { Publisher } from '../../client/publisher.js';
 import { parseRtmpUrl, type RtmpUrl } from '../../client/url.js';
+import type { Viewer } from '../../client/viewer.js';
 import { EventLoopMeter } from '../../metrics/event-loop.js';
-import { Recorder, type MetricName } from '../../metrics/histograms.js';
-import { makeSource } from '../media-source.js';
+import { Recorder, type HistogramKey } from '../../metrics/histograms.js';
 import { monotonicUs } from '../../media/timing-mark.js';
-import { addCounters, diffCounters, newCounters, type Counters } from '../../results/counters.js';
+import { PROTOCOL_KEYS } from '../../protocol/delivery.js';
+import { makeSource } from '../media-source.js';
+import { streamUrl } from '../play-urls.js';
 import type { ShardResult, ShardTask, ViewerRecord, WorkerMessage } from '../worker-protocol.js';
+import { openViewer } from './open-viewer.js';
 import { Pacer } from './pacer.js';
 import { PlayerProbe, type ProbeContext } from './player-probe.js';
 import { PublisherProbe } from './publisher-probe.js';
 import { Churn, Schedule } from './schedule.js';
 import { SlowReaders } from './slow-readers.js';
+import { NamedCounts, Tally } from './tally.js';
 
 /** Time viewers get to receive frames in flight, and the server to take the publishers' goodbyes. */
 const DRAIN_MS = 300;
@@ -24,6 +29,17 @@ const CLOSE_SETTLE_MS = 50;
 const SHARED_READ_BYTES = 64 * 1024;
 /** Wire buffers of published frames kept for reuse. */
 const FRAME_POOL_BYTES = 32 * 1024 * 1024;
+
+/** An HTTP viewer whose stream is not there yet asks again this often. */
+const NOT_YET_RETRY_MS = 500;
+
+/** One viewer to start: its stream, its group (protocol and URL), and when it leaves (null: with the run). */
+interface Join {
+  stream: number;
+  group: number;
+  slow: boolean;
+  stopAtUs: number | null;
+}
 
 const sleepUntilUs = (us: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, (us - monotonicUs()) / 1000)));
 const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -41,13 +57,10 @@ export class Shard implements ProbeContext {
   private readonly url: RtmpUrl;
   private readonly rec = new Recorder();
   private readonly meter = new EventLoopMeter();
-  /** Counted as things happen: sessions planned, connected and failed, publisher stops. */
-  private readonly events = newCounters();
-  /** Counts of viewers that have ended. */
-  private readonly ended = newCounters();
-  private lastTotal = newCounters();
-  private failuresTotal: Record<string, number> = {};
-  private failuresDelta: Record<string, number> = {};
+  private readonly tally = new Tally();
+  private readonly failures = new NamedCounts();
+  /** HTTP error answers viewers got, by "protocol status" (hls 404). */
+  private readonly httpErrors = new NamedCounts();
   private readonly publishers: PublisherProbe[] = [];
   private readonly players = new Set<PlayerProbe>();
   /** Viewers not yet judged against the no-video bound. */
@@ -65,7 +78,7 @@ export class Shard implements ProbeContext {
   private ticksSent = 0;
   private lastTickUs: number;
   private tickTimer: NodeJS.Timeout | null = null;
-  private joins: Schedule<{ stream: number; slow: boolean; stopAtUs: number | null }> | null = null;
+  private joins: Schedule<Join> | null = null;
 
   constructor(
     private readonly task: ShardTask,
@@ -90,8 +103,8 @@ export class Shard implements ProbeContext {
     return monotonicUs() >= this.warmupEndUs;
   }
 
-  record(metric: MetricName, valueUs: number): void {
-    if (monotonicUs() >= this.warmupEndUs) this.rec.record(metric, valueUs);
+  record(key: HistogramKey, valueUs: number): void {
+    if (monotonicUs() >= this.warmupEndUs) this.rec.record(key, valueUs);
   }
 
   /** Runs the share to its end (or to the common stop time `stopped` announces). */
@@ -104,13 +117,13 @@ export class Shard implements ProbeContext {
       task.players.flatMap((plan) =>
         plan.windows
           .filter(([a]) => this.startAtUs + a * 1000 < this.endUs)
-          .map(([a, b]) => ({ atUs: this.startAtUs + a * 1000, item: { stream: plan.stream, slow: plan.slow, stopAtUs: b === null ? null : this.startAtUs + b * 1000 } })),
+          .map(([a, b]) => ({ atUs: this.startAtUs + a * 1000, item: { stream: plan.stream, group: plan.group, slow: plan.slow, stopAtUs: b === null ? null : this.startAtUs + b * 1000 } })),
       ),
-      (j) => void this.openPlayer(j.stream, j.slow, j.stopAtUs),
+      (j) => void this.openPlayer(j),
     ));
     let churnStream = task.shard;
     const churn = new Churn(task.churnJoinsPerSecond, task.churnMeanSessionMs, (stayMs) => {
-      void this.openPlayer(churnStream++ % task.streamNames.length, false, monotonicUs() + stayMs * 1000);
+      void this.openPlayer({ stream: churnStream++ % task.streamNames.length, group: 0, slow: false, stopAtUs: monotonicUs() + stayMs * 1000 });
     });
     joins.start();
     churn.start();
@@ -140,31 +153,32 @@ export class Shard implements ProbeContext {
     for (const probe of [...this.players]) {
       if (this.awaitingVideo.has(probe)) this.judgeAtEnd(probe);
       this.endPlayer(probe, now, true);
-      probe.player?.close();
+      probe.viewer?.close();
     }
     await sleepMs(CLOSE_SETTLE_MS);
     this.emitTick(true, playersUp);
     this.meter.stop();
-    return { shard: task.shard, histograms: this.rec.encodeTotal(), counters: this.lastTotal, failures: this.failuresTotal, eventLoop: this.meter.whole() };
+    const totals = this.tally.lastTotals();
+    return { shard: task.shard, histograms: this.rec.encodeTotal(), counters: totals.all, byProtocol: totals.byProtocol, failures: this.failures.total, httpErrors: this.httpErrors.total, eventLoop: this.meter.whole() };
   }
 
   private async openPublishers(): Promise<void> {
     const task = this.task;
     await Promise.all(
       task.publish.map(async (stream) => {
-        this.events.publishersPlanned++;
+        this.tally.count('publishersPlanned');
         try {
           const p = await Publisher.open({ url: this.url, streamName: task.streamNames[stream]!, source: makeSource(task.media), insecure: task.insecure, chunkSize: task.media.chunkSize, framePool: this.framePool });
           p.conn.onClose = (reason: ClientClose) => {
-            if (!this.over && reason.kind !== 'local') this.fail('publisher dropped', reason.kind);
+            if (!this.over && reason.kind !== 'local') this.failures.add(`publisher dropped: ${reason.kind}`);
           };
           this.record('connect', p.conn.timings.tcpConnectUs);
           this.record('handshake', p.conn.timings.handshakeUs);
-          this.events.publishersConnected++;
+          this.tally.count('publishersConnected');
           this.publishers.push(new PublisherProbe(this, p, stream, 0));
         } catch (e) {
-          this.events.publishersFailed++;
-          this.fail('publisher', e instanceof ClientError ? e.failure : (e as Error).message);
+          this.tally.count('publishersFailed');
+          this.failures.add(`publisher: ${e instanceof ClientError ? e.failure : (e as Error).message}`);
         }
       }),
     );
@@ -179,48 +193,74 @@ export class Shard implements ProbeContext {
     this.pacer.start();
   }
 
-  private async openPlayer(stream: number, slow: boolean, stopAtUs: number | null): Promise<void> {
+  private async openPlayer(j: Join): Promise<void> {
     const task = this.task;
-    this.events.playersPlanned++;
-    const probe = new PlayerProbe(this, stream, slow, 0, monotonicUs());
-    let player: Player;
+    const group = task.groups[j.group]!;
+    const pk = PROTOCOL_KEYS[group.protocol];
+    const name = task.streamNames[j.stream]!;
+    const failAs = group.protocol === 'rtmp' ? 'player' : `${group.protocol} viewer`;
+    this.tally.count('playersPlanned', pk);
+    const probe = new PlayerProbe(this, j.stream, group.protocol, j.slow, 0, monotonicUs());
+    const hls: HlsEvents = {
+      onPlaylist: (l) => this.record('playlistFetch', l.fetchUs),
+      onPlaylistAge: (ageUs) => this.record('playlistAge', ageUs),
+      onSegment: (l) => {
+        this.record('segmentFetch', l.fetchUs);
+        this.tally.count('segmentsFetched', pk);
+        this.tally.count('segmentBytes', pk, l.bytes);
+        this.tally.count('segmentFetchMs', pk, l.fetchUs / 1000);
+      },
+      onHttpError: (status) => this.httpErrors.add(`${pk} ${status}`),
+    };
+    let viewer: Viewer;
     try {
-      player = await Player.open({
-        url: this.url,
-        streamName: task.streamNames[stream]!,
-        insecure: task.insecure,
-        codec: task.media.codec,
-        onVideo: (v) => probe.onVideo(v),
-        onStatus: (s) => this.onStatus(s),
-        sharedReadBuffer: this.sharedReadBuffer,
-      });
+      viewer = await openViewer(
+        {
+          protocol: group.protocol,
+          url: group.protocol === 'rtmp' ? group.url.replaceAll('{stream}', name) : streamUrl(group.url, name),
+          target: this.url,
+          streamName: name,
+          insecure: task.insecure,
+          codec: task.media.codec,
+          onFrame: (f) => probe.onFrame(f),
+          onEnd: (end) => this.onViewerEnd(probe, end),
+          onStatus: (s) => this.onStatus(s),
+          sharedReadBuffer: this.sharedReadBuffer,
+          hls,
+          retryEveryMs: NOT_YET_RETRY_MS,
+          onNotYet: (status) => this.httpErrors.add(`${pk} ${status}`),
+        },
+        task.firstVideoWithinMs,
+      );
     } catch (e) {
-      this.events.playersFailed++;
-      this.fail('player', e instanceof ClientError ? e.failure : (e as Error).message);
+      this.tally.count('playersFailed', pk);
+      this.failures.add(`${failAs}: ${e instanceof ClientError ? e.failure : (e as Error).message}`);
       return;
     }
     if (this.over) {
-      player.close();
+      viewer.close();
       return;
     }
     const now = monotonicUs();
-    this.events.playersConnected++;
-    probe.attach(player, now);
+    this.tally.count('playersConnected', pk);
+    probe.attach(viewer, now);
     this.players.add(probe);
     this.awaitingVideo.add(probe);
-    if (slow) player.conn.onRead = this.slow.add(player.conn.socket);
-    player.conn.onClose = (reason: ClientClose) => {
-      if (!this.players.has(probe)) return;
-      this.endPlayer(probe, monotonicUs(), false);
-      if (!this.over && reason.kind !== 'local') this.fail('player dropped', reason.kind);
-    };
-    if (stopAtUs !== null) probe.stopTimer = setTimeout(() => player.close(), Math.max(0, (stopAtUs - now) / 1000));
+    if (j.slow && viewer instanceof Player) viewer.conn.onRead = this.slow.add(viewer.conn.socket);
+    if (j.stopAtUs !== null) probe.stopTimer = setTimeout(() => viewer.close(), Math.max(0, (j.stopAtUs - now) / 1000));
+  }
+
+  private onViewerEnd(probe: PlayerProbe, end: ClientClose): void {
+    if (!this.players.has(probe)) return;
+    this.endPlayer(probe, monotonicUs(), false);
+    const failAs = probe.protocol === 'rtmp' ? 'player' : `${probe.protocol} viewer`;
+    if (!this.over && end.kind !== 'local') this.failures.add(`${failAs} dropped: ${end.kind}`);
   }
 
   private onStatus(s: StatusEvent): void {
     // The run's own publishers stopping at the end are not news.
     if (this.over || monotonicUs() >= this.endUs) return;
-    if (s.code === 'NetStream.Play.UnpublishNotify' || s.code === 'NetStream.Play.Stop') this.events.publisherStops++;
+    if (s.code === 'NetStream.Play.UnpublishNotify' || s.code === 'NetStream.Play.Stop') this.tally.count('publisherStops', 'rtmp');
   }
 
   /** A viewer ends: its counts go to the totals, its record to frame accounting, and it is let go. */
@@ -228,9 +268,9 @@ export class Shard implements ProbeContext {
     if (!this.players.delete(probe)) return;
     this.awaitingVideo.delete(probe);
     if (probe.stopTimer !== null) clearTimeout(probe.stopTimer);
-    probe.addCounts(this.ended, leftUs);
-    if (probe.player !== null) this.slow.remove(probe.player.conn.socket);
-    this.viewersEnded.push(probe.record(leftUs, atEnd));
+    this.tally.ended(probe, leftUs);
+    if (probe.viewer instanceof Player) this.slow.remove(probe.viewer.conn.socket);
+    this.viewersEnded.push(probe.endRecord(leftUs, atEnd));
   }
 
   /** Viewers with no video (or no audio) within the bound are failed, and leave as a person would. */
@@ -241,36 +281,22 @@ export class Shard implements ProbeContext {
       if (v === 'waiting') continue;
       this.awaitingVideo.delete(probe);
       if (v === 'ok') continue;
-      this.events.playersFailed++;
-      this.fail('player', v);
+      this.failed(probe, v);
       this.endPlayer(probe, nowUs, false);
-      probe.player?.close();
+      probe.viewer?.close();
     }
   }
 
   /** At the end, a viewer still without video failed if it had the bound's time, else joined too late to judge. */
   private judgeAtEnd(probe: PlayerProbe): void {
     const v = probe.verdict(this.endUs, this.task.firstVideoWithinMs * 1000, this.audioExpected);
-    if (v === 'no-video' || v === 'no-audio') {
-      this.events.playersFailed++;
-      this.fail('player', v);
-    } else if (v === 'waiting') {
-      this.events.playersTooLateToJudge++;
-    }
+    if (v === 'no-video' || v === 'no-audio') this.failed(probe, v);
+    else if (v === 'waiting') this.tally.count('playersTooLateToJudge', probe.protocolKey);
   }
 
-  private fail(what: string, reason: string): void {
-    const key = `${what}: ${reason}`;
-    this.failuresTotal[key] = (this.failuresTotal[key] ?? 0) + 1;
-    this.failuresDelta[key] = (this.failuresDelta[key] ?? 0) + 1;
-  }
-
-  /** Everything counted so far: events, ended viewers, and the sessions alive now. */
-  private total(nowUs: number): Counters {
-    const t = addCounters(addCounters(newCounters(), this.events), this.ended);
-    for (const p of this.publishers) p.addCounts(t);
-    for (const p of this.players) p.addCounts(t, nowUs);
-    return t;
+  private failed(probe: PlayerProbe, why: 'no-video' | 'no-audio'): void {
+    this.tally.count('playersFailed', probe.protocolKey);
+    this.failures.add(`${probe.protocol === 'rtmp' ? 'player' : `${probe.protocol} viewer`}: ${why}`);
   }
 
   /** Ticks fire on the run's second boundaries, whatever the timers' drift. */
@@ -297,11 +323,7 @@ export class Shard implements ProbeContext {
 
   private emitTick(final: boolean, playersUp: number): void {
     const now = monotonicUs();
-    const total = this.total(now);
-    const counters = diffCounters(total, this.lastTotal);
-    this.lastTotal = total;
-    const failures = this.failuresDelta;
-    this.failuresDelta = {};
+    const { all, byProtocol } = this.tally.takeDelta(this.publishers, this.players, now);
     const viewersEnded = this.viewersEnded;
     this.viewersEnded = [];
     this.ticksSent++;
@@ -313,8 +335,10 @@ export class Shard implements ProbeContext {
       intervalMs: Math.round((now - this.lastTickUs) / 100) / 10,
       publishersUp: final ? this.publishers.length : this.publishers.filter((p) => !p.publisher.closed).length,
       playersUp,
-      counters,
-      failures,
+      counters: all,
+      byProtocol,
+      failures: this.failures.take(),
+      httpErrors: this.httpErrors.take(),
       intervals: this.rec.takeInterval(),
       eventLoop: this.meter.sample(),
       sends: this.publishers.map((p) => p.takeSendLog()).filter((c) => c !== null),

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { VideoObservation } from '../../../src/client/player.js';
 import { PlayerProbe, type ProbeContext } from '../../../src/load/shard/player-probe.js';
-import type { MetricName } from '../../../src/metrics/histograms.js';
+import type { HistogramKey } from '../../../src/metrics/histograms.js';
 
-function context(): ProbeContext & { recorded: [MetricName, number][] } {
-  const recorded: [MetricName, number][] = [];
+function context(): ProbeContext & { recorded: [HistogramKey, number][] } {
+  const recorded: [HistogramKey, number][] = [];
   return { startAtUs: 0, stallThresholdUs: 1_000_000, recorded, record: (m, us) => recorded.push([m, us]), measuring: () => true };
 }
 
@@ -13,23 +13,25 @@ const frame = (arrivalUs: number, intendedUs: number, sentUs: number, seq: numbe
 describe('a player probe', () => {
   it('measures a frame that left early (the pacing lookahead) from when it left, not from its intended time', () => {
     const ctx = context();
-    const p = new PlayerProbe(ctx, 0, false, 0, 0);
+    const p = new PlayerProbe(ctx, 0, 'rtmp', false, 0, 0);
     // Intended at 10 ms, sent 0.8 ms early, arrived 0.3 ms after it was sent: before its intended time.
-    p.onVideo(frame(9_500, 10_000, 9_200, 0));
+    p.onFrame(frame(9_500, 10_000, 9_200, 0));
     expect(ctx.recorded.find(([m]) => m === 'endToEnd')).toEqual(['endToEnd', 300]);
+    // And into the protocol's own histogram.
+    expect(ctx.recorded.find(([m]) => m === 'rtmp.endToEnd')).toEqual(['rtmp.endToEnd', 300]);
   });
 
   it('measures a frame that left late from its intended time, so the publisher\'s delay counts', () => {
     const ctx = context();
-    const p = new PlayerProbe(ctx, 0, false, 0, 0);
-    p.onVideo(frame(20_500, 10_000, 20_000, 0));
+    const p = new PlayerProbe(ctx, 0, 'rtmp', false, 0, 0);
+    p.onFrame(frame(20_500, 10_000, 20_000, 0));
     expect(ctx.recorded.find(([m]) => m === 'endToEnd')).toEqual(['endToEnd', 10_500]);
   });
 
   it('keeps the first and last sequence numbers and the last latency for frame accounting', () => {
-    const p = new PlayerProbe(context(), 3, true, 0, 0);
-    p.onVideo(frame(1000, 900, 900, 7));
-    p.onVideo(frame(2000, 1800, 1800, 8));
-    expect(p.record(5000, false)).toMatchObject({ stream: 3, slow: true, firstSeq: 7, lastSeq: 8, lastLatencyMs: 0.2, leftMs: 5 });
+    const p = new PlayerProbe(context(), 3, 'rtmp', true, 0, 0);
+    p.onFrame(frame(1000, 900, 900, 7));
+    p.onFrame(frame(2000, 1800, 1800, 8));
+    expect(p.endRecord(5000, false)).toMatchObject({ stream: 3, slow: true, firstSeq: 7, lastSeq: 8, lastLatencyMs: 0.2, leftMs: 5 });
   });
 });

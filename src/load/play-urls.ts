@@ -1,0 +1,42 @@
+import { parseRtmpUrl } from '../client/url.js';
+import type { ViewerProtocol } from '../protocol/delivery.js';
+import type { Scenario } from '../results/scenario.js';
+
+/**
+ * Where each viewer group plays: a URL template with {host}, {port} (RTMP), {httpPort}, {app}
+ * and {stream}, filled in once the target is known ({stream} last, by the worker). The defaults
+ * are the built-in server's paths.
+ */
+export const DEFAULT_PLAY_URLS: Record<ViewerProtocol, string> = {
+  rtmp: 'rtmp://{host}:{port}/{app}/{stream}',
+  'http-flv': 'http://{host}:{httpPort}/{app}/{stream}.flv',
+  'ws-flv': 'ws://{host}:{httpPort}/{app}/{stream}.flv',
+  hls: 'http://{host}:{httpPort}/{app}/{stream}/index.m3u8',
+};
+
+/** The viewer groups of a scenario: its players first, then its `viewers`. */
+export function viewerGroups(s: Scenario): { protocol: ViewerProtocol; perStream: number; url?: string }[] {
+  return [
+    { protocol: s.players.protocol ?? 'rtmp', perStream: s.players.perStream, ...(s.players.url !== undefined ? { url: s.players.url } : {}) },
+    ...(s.viewers ?? []),
+  ];
+}
+
+/** Whether any viewer of the scenario plays over HTTP (the built-in server then serves HTTP too). */
+export function needsHttp(s: Scenario): boolean {
+  return viewerGroups(s).some((g) => g.protocol !== 'rtmp' && g.perStream > 0);
+}
+
+/** A template with everything but {stream} filled in from the target's RTMP URL and HTTP port. */
+export function fillPlayUrl(template: string, targetUrl: string, httpPort: number | undefined): string {
+  const t = parseRtmpUrl(targetUrl);
+  return template
+    .replaceAll('{host}', t.host)
+    .replaceAll('{port}', String(t.port))
+    .replaceAll('{httpPort}', httpPort !== undefined ? String(httpPort) : '{httpPort}')
+    .replaceAll('{app}', t.app);
+}
+
+export function streamUrl(filled: string, stream: string): string {
+  return filled.replaceAll('{stream}', encodeURIComponent(stream));
+}
