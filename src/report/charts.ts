@@ -122,8 +122,11 @@ const whole =
 
 /** Every chart of one run's report. */
 export function runCharts(run: LoadedRun): ChartSpec[] {
-  const h = decoded(run.histograms);
-  const t = run.timeline;
+  return chartsOf(decoded(run.histograms), run.timeline);
+}
+
+/** The charts of a run from its histograms and time series: a finished run's, or a run's so far (the live dashboard). */
+export function chartsOf(h: ReadonlyMap<HistogramKey, Histogram>, t: TimelinePoint[]): ChartSpec[] {
   const charts: (ChartSpec | null)[] = [
     spectrumChart(
       'spectrum',

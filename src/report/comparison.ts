@@ -1,6 +1,8 @@
 import type { RunSummary } from '../results/summary.js';
 import { mean, pairedRatio, type Interval } from '../metrics/stats.js';
 import type { LoadedComparison } from '../results/folder.js';
+import type { ComparisonFile } from '../results/comparison-file.js';
+import type { GateResult } from '../results/gates.js';
 
 /**
  * The figures of a comparison, computed from each run's summary: per variant the mean over its
@@ -92,6 +94,10 @@ export interface ComparisonTable {
   rows: VariantRow[];
   /** Per figure, the best variant (null when no variant has the figure or all are equal). */
   winners: Record<string, { variant: string; ratio: FigureStats['ratio']; significant: boolean } | null>;
+  /** Gate rules judged for each variant against the baseline (empty without rules). */
+  gates: GateResult[];
+  /** The baseline's runs were read from results saved earlier (not interleaved). */
+  against?: ComparisonFile['against'];
 }
 
 export function computeComparison(c: LoadedComparison): ComparisonTable {
@@ -148,7 +154,7 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
     const significant = ratio !== null && Number.isFinite(ratio.low) && (f.better === 'lower' ? ratio.high < 1 : ratio.low > 1);
     winners[f.key] = { variant: best.name, ratio, significant };
   }
-  return { name: c.file.name, baseline: c.file.baseline, repeat: rounds, figures, rows, winners };
+  return { name: c.file.name, baseline: c.file.baseline, repeat: rounds, figures, rows, winners, gates: c.file.gates ?? [], ...(c.file.against !== undefined ? { against: c.file.against } : {}) };
 }
 
 export function formatNumber(v: number | null, digits: number): string {
@@ -222,4 +228,15 @@ export function winnerLines(t: ComparisonTable): string[] {
     out.push(`${f.label}: ${w.variant} (${value}; ${vs})`);
   }
   return out;
+}
+
+/** One line per gate rule and variant: PASSED or FAILED, the change with its interval, and the margin. */
+export function gateLines(t: ComparisonTable): { passed: boolean; text: string }[] {
+  return t.gates.map((g) => ({ passed: g.passed, text: `${g.passed ? 'passed' : 'FAILED'}: ${g.message}` }));
+}
+
+/** The sentence a comparison against saved results carries wherever it is shown. */
+export function againstNote(t: ComparisonTable): string | null {
+  if (t.against === undefined) return null;
+  return `the baseline "${t.baseline}" was read from results saved earlier (${t.against.dir}, started ${t.against.startedAt}), not run interleaved with the others: a change of machine or of its load counts as a difference, so these ratios are less trustworthy than those of interleaved runs`;
 }

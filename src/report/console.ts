@@ -1,7 +1,7 @@
 import type { Progress } from '../results/progress.js';
 import { thresholdWord, type RunSummary } from '../results/summary.js';
-import { ratiosTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
-import { describeScenario, factLines, fmtMs, latencyRows, runTitle, sessionRows, warningLines } from './facts.js';
+import { againstNote, gateLines, ratiosTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
+import { describeScenario, factLines, fmtMs, latencyRows, protocolRows, runTitle, sessionRows, warningLines } from './facts.js';
 
 /** Renders results as text. Formats only: everything shown comes from the summary. */
 
@@ -18,6 +18,8 @@ export function formatSummary(s: RunSummary, resultsDir: string): string {
   for (const w of warningLines(s)) lines.push(w);
   if (warningLines(s).length > 0) lines.push('');
   lines.push(table(sessionRows(s)), '', table(latencyRows(s.latencyMs)), '');
+  const byProtocol = protocolRows(s);
+  if (byProtocol !== null) lines.push('each protocol\'s viewers (latencies in ms):', table(byProtocol), '');
   lines.push(...factLines(s));
   for (const th of s.thresholds) lines.push(`threshold ${thresholdWord(th)}: ${th.message}`);
   lines.push(`results: ${resultsDir}`);
@@ -34,6 +36,8 @@ export function formatProgress(p: Progress): string {
 /** A comparison as text: the table (figures by variant) and the winner of each figure. */
 export function formatComparison(t: ComparisonTable): string {
   const lines = [`rtmpbench compare "${t.name}": ${t.rows.length} variants, ${t.repeat} repeat(s); baseline ${t.baseline}`];
+  const against = againstNote(t);
+  if (against !== null) lines.push(`WARNING: ${against}`);
   lines.push('');
   lines.push(`mean over ${t.repeat} run(s) per variant; ★ best of each column`);
   lines.push(table(valuesTable(t)));
@@ -48,6 +52,13 @@ export function formatComparison(t: ComparisonTable): string {
     lines.push('');
     lines.push('best per figure:');
     for (const w of winners) lines.push(`  ${w}`);
+  }
+  const gates = gateLines(t);
+  if (gates.length > 0) {
+    const failed = gates.filter((g) => !g.passed).length;
+    lines.push('');
+    lines.push(`gates against ${t.baseline} (paired by round, 95% CI): ${failed === 0 ? 'all passed' : `${failed} FAILED`}`);
+    for (const g of gates) lines.push(`  ${g.text}`);
   }
   return lines.join('\n');
 }

@@ -36,6 +36,32 @@ export function sessionRows(s: RunSummary): (string | number)[][] {
   ];
 }
 
+/** The viewers of each protocol side by side (null when the run had RTMP players only). */
+export function protocolRows(s: RunSummary): (string | number)[][] | null {
+  const by = s.byProtocol;
+  if (by === undefined) return null;
+  const rows: (string | number)[][] = [['viewers', 'connected', 'failed', 'first frame p50', 'e2e p50', 'e2e p99', 'playout p99', 'lost', 'expected', 'Mbps', 'HTTP errors']];
+  const ms = (l: LatencySummary | undefined, k: 'p50' | 'p99') => (l === undefined || l.count === 0 ? '-' : fmtMs(l[k]));
+  for (const [key, f] of Object.entries(by)) {
+    if (f === undefined) continue;
+    const errors = Object.entries(f.httpErrors ?? {}).map(([status, n]) => `${status} ×${n}`).join(', ');
+    rows.push([
+      key,
+      f.sessions.players.connected,
+      f.sessions.players.failed,
+      ms(f.latencyMs.firstFrame, 'p50'),
+      ms(f.latencyMs.endToEnd, 'p50'),
+      ms(f.latencyMs.endToEnd, 'p99'),
+      ms(f.latencyMs.playout, 'p99'),
+      f.frames.lost,
+      f.frames.expectedSource === 'send-logs' ? (f.frames.expected ?? 0) : '-',
+      f.throughput.mbpsReceived.toFixed(1),
+      errors === '' ? '-' : errors,
+    ]);
+  }
+  return rows;
+}
+
 /** Title line of a run: its name and target. */
 export function runTitle(s: RunSummary): string {
   const where = s.targetKind === 'builtin' ? `the built-in server (${s.target})` : s.target;

@@ -50,10 +50,6 @@ function assets(): { js: string; css: string } {
   return uplotAssets;
 }
 
-/** JSON that is safe inside a <script> element. */
-function scriptJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-}
 
 const STYLE = `
 :root { --fg: #1d2330; --muted: #5b6475; --line: #dde1e8; --bg: #ffffff; --panel: #f6f7f9; --pass: #17803d; --fail: #c62828; }
@@ -80,7 +76,11 @@ ul { margin: 4px 0 12px; padding-left: 20px; }
 code { background: var(--panel); padding: 1px 4px; border-radius: 3px; }
 `;
 
-/** Draws every chart spec with uPlot; records the outcome on <body>. Runs in the page. */
+/**
+ * Draws chart specs with uPlot (`window.rtmpbenchDraw(charts)`, again with new data as often as
+ * wanted: the live dashboard redraws every second); records the outcome on <body>. A page with
+ * a #rtmpbench-charts element is drawn from it at once. Runs in the page.
+ */
 const RENDER = `
 (function () {
   var body = document.body;
@@ -88,7 +88,6 @@ const RENDER = `
   window.addEventListener('error', function (e) { errors.push(String(e.message)); body.dataset.errors = String(errors.length); });
   body.dataset.errors = '0';
   var palette = ['#1f6fd1', '#d1495b', '#2e9e5b', '#e08e0b', '#7b52ab', '#0f9ba8', '#8c564b', '#c2368e', '#5d6d7e', '#9aa019'];
-  var charts = JSON.parse(document.getElementById('rtmpbench-charts').textContent);
   function pct(x) {
     var p = 100 * (1 - 1 / x);
     if (p <= 0) return '0%';
@@ -110,91 +109,112 @@ const RENDER = `
     return out;
   }
   function longestLabel(c) { return (c.x.categories || []).reduce(function (n, s) { return Math.max(n, s.length); }, 0); }
-  var drawn = 0;
-  charts.forEach(function (c) {
-    try {
-      var el = document.getElementById('chart-' + c.id);
-      var fmt = c.x.format;
-      var xAxis = { label: c.x.label, stroke: '#5b6475', grid: { stroke: '#eceef2' } };
-      if (fmt === 'percentile') {
-        xAxis.splits = function (u, i, min, max) { var out = [1]; for (var v = 10; v <= max * 1.0001; v *= 10) out.push(v); return out.filter(function (v) { return v >= min && v <= max * 1.0001; }); };
-        xAxis.values = function (u, splits) { return splits.map(pct); };
-      } else if (fmt === 'category') {
-        xAxis.values = function (u, splits) { return splits.map(function (i) { return Number.isInteger(i) && c.x.categories[i] != null ? c.x.categories[i] : ''; }); };
-        xAxis.rotate = 30;
-        // Room for the longest rotated label.
-        var longest = c.x.categories.reduce(function (n, s) { return Math.max(n, s.length); }, 0);
-        xAxis.size = Math.min(240, 30 + longest * 4);
+  var plots = {};
+  function draw(charts) {
+    var drawn = 0;
+    charts.forEach(function (c) {
+      try {
+        var el = document.getElementById('chart-' + c.id);
+        if (plots[c.id]) { plots[c.id].destroy(); delete plots[c.id]; }
+        var fmt = c.x.format;
+        var xAxis = { label: c.x.label, stroke: '#5b6475', grid: { stroke: '#eceef2' } };
+        if (fmt === 'percentile') {
+          xAxis.splits = function (u, i, min, max) { var out = [1]; for (var v = 10; v <= max * 1.0001; v *= 10) out.push(v); return out.filter(function (v) { return v >= min && v <= max * 1.0001; }); };
+          xAxis.values = function (u, splits) { return splits.map(pct); };
+        } else if (fmt === 'category') {
+          xAxis.values = function (u, splits) { return splits.map(function (i) { return Number.isInteger(i) && c.x.categories[i] != null ? c.x.categories[i] : ''; }); };
+          xAxis.rotate = 30;
+          // Room for the longest rotated label.
+          var longest = c.x.categories.reduce(function (n, s) { return Math.max(n, s.length); }, 0);
+          xAxis.size = Math.min(240, 30 + longest * 4);
+        }
+        var series = [{ label: c.x.label, value: function (u, v) { return v == null ? '-' : fmt === 'percentile' ? pct(v) : fmt === 'category' ? c.x.categories[v] : num(v); } }];
+        c.series.forEach(function (s, i) {
+          var color = palette[i % palette.length];
+          var o = { label: s.label, stroke: color, width: 2, value: function (u, v) { return num(v); }, spanGaps: false };
+          if (s.bars) { o.fill = color + 'bb'; o.paths = uPlot.paths.bars({ size: [0.6, 80] }); o.points = { show: false }; }
+          if (s.points) { o.paths = function () { return null; }; o.points = { show: true, size: 8, stroke: color, fill: color }; }
+          series.push(o);
+        });
+        var opts = {
+          width: Math.max(560, el.clientWidth - 4),
+          height: fmt === 'category' ? 300 + Math.min(200, longestLabel(c) * 4) : 280,
+          series: series,
+          scales: {
+            x: c.x.log ? { distr: 3, time: false } : fmt === 'category' ? { time: false, range: function (u, min, max) { return [min - 0.6, max + 0.6]; } } : { time: false },
+            y: c.y.log ? { distr: 3 } : { range: function (u, min, max) { return [Math.min(0, min), max > 0 ? max * 1.08 : 1]; } },
+          },
+          axes: [xAxis, c.y.log ? { label: c.y.label, stroke: '#5b6475', grid: { stroke: '#eceef2' }, size: 60, splits: logSplits, values: function (u, splits) { return splits.map(function (v) { return v == null ? '' : num(v); }); } } : { label: c.y.label, stroke: '#5b6475', grid: { stroke: '#eceef2' }, size: 60 }],
+          legend: { live: true },
+          // Rotated category labels reach left of the first bar.
+          padding: fmt === 'category' ? [12, 12, 0, Math.min(200, longestLabel(c) * 4.5)] : [12, 12, 0, 0],
+          cursor: { points: { show: true } },
+        };
+        var data = [c.x.values].concat(c.series.map(function (s) { return s.values; }));
+        plots[c.id] = new uPlot(opts, data, el);
+        drawn++;
+      } catch (e) {
+        errors.push(String(e && e.message || e));
+        body.dataset.errors = String(errors.length);
+        if (window.console) console.error('chart ' + c.id + ': ' + e);
       }
-      var series = [{ label: c.x.label, value: function (u, v) { return v == null ? '-' : fmt === 'percentile' ? pct(v) : fmt === 'category' ? c.x.categories[v] : num(v); } }];
-      c.series.forEach(function (s, i) {
-        var color = palette[i % palette.length];
-        var o = { label: s.label, stroke: color, width: 2, value: function (u, v) { return num(v); }, spanGaps: false };
-        if (s.bars) { o.fill = color + 'bb'; o.paths = uPlot.paths.bars({ size: [0.6, 80] }); o.points = { show: false }; }
-        if (s.points) { o.paths = function () { return null; }; o.points = { show: true, size: 8, stroke: color, fill: color }; }
-        series.push(o);
-      });
-      var opts = {
-        width: Math.max(560, el.clientWidth - 4),
-        height: fmt === 'category' ? 300 + Math.min(200, longestLabel(c) * 4) : 280,
-        series: series,
-        scales: {
-          x: c.x.log ? { distr: 3, time: false } : fmt === 'category' ? { time: false, range: function (u, min, max) { return [min - 0.6, max + 0.6]; } } : { time: false },
-          y: c.y.log ? { distr: 3 } : { range: function (u, min, max) { return [Math.min(0, min), max > 0 ? max * 1.08 : 1]; } },
-        },
-        axes: [xAxis, c.y.log ? { label: c.y.label, stroke: '#5b6475', grid: { stroke: '#eceef2' }, size: 60, splits: logSplits, values: function (u, splits) { return splits.map(function (v) { return v == null ? '' : num(v); }); } } : { label: c.y.label, stroke: '#5b6475', grid: { stroke: '#eceef2' }, size: 60 }],
-        legend: { live: true },
-        // Rotated category labels reach left of the first bar.
-        padding: fmt === 'category' ? [12, 12, 0, Math.min(200, longestLabel(c) * 4.5)] : [12, 12, 0, 0],
-        cursor: { points: { show: true } },
-      };
-      var data = [c.x.values].concat(c.series.map(function (s) { return s.values; }));
-      new uPlot(opts, data, el);
-      drawn++;
-    } catch (e) {
-      errors.push(String(e && e.message || e));
-      body.dataset.errors = String(errors.length);
-      if (window.console) console.error('chart ' + c.id + ': ' + e);
-    }
-  });
-  body.dataset.chartsDrawn = String(drawn);
-  body.dataset.chartsPlanned = String(charts.length);
-  // After uPlot has painted: how many non-background pixels each canvas has (0 = empty chart).
-  requestAnimationFrame(function () {
-    setTimeout(function () {
-      var painted = 0;
-      // Pixels in the colours of the chart's series: the data itself, not axes or grid.
-      var rgb = palette.map(function (h) { return [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)]; });
-      document.querySelectorAll('.chart canvas').forEach(function (cv) {
-        try {
-          var box = cv.closest('.chart');
-          var spec = charts.filter(function (c) { return 'chart-' + c.id === cv.closest('[id]').id; })[0];
-          var colors = rgb.slice(0, spec ? Math.min(spec.series.length, palette.length) : 1);
-          var d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
-          var n = 0;
-          for (var i = 0; i < d.length; i += 4) {
-            if (d[i + 3] < 128) continue;
-            for (var k = 0; k < colors.length; k++) {
-              var c = colors[k];
-              if (Math.abs(d[i] - c[0]) < 40 && Math.abs(d[i + 1] - c[1]) < 40 && Math.abs(d[i + 2] - c[2]) < 40) { n++; break; }
+    });
+    body.dataset.chartsDrawn = String(drawn);
+    body.dataset.chartsPlanned = String(charts.length);
+    // After uPlot has painted: how many non-background pixels each canvas has (0 = empty chart).
+    requestAnimationFrame(function () {
+      setTimeout(function () {
+        var painted = 0;
+        // Pixels in the colours of the chart's series: the data itself, not axes or grid.
+        var rgb = palette.map(function (h) { return [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)]; });
+        document.querySelectorAll('.chart canvas').forEach(function (cv) {
+          try {
+            var box = cv.closest('.chart');
+            var spec = charts.filter(function (c) { return 'chart-' + c.id === cv.closest('[id]').id; })[0];
+            var colors = rgb.slice(0, spec ? Math.min(spec.series.length, palette.length) : 1);
+            var d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+            var n = 0;
+            for (var i = 0; i < d.length; i += 4) {
+              if (d[i + 3] < 128) continue;
+              for (var k = 0; k < colors.length; k++) {
+                var c = colors[k];
+                if (Math.abs(d[i] - c[0]) < 40 && Math.abs(d[i + 1] - c[1]) < 40 && Math.abs(d[i + 2] - c[2]) < 40) { n++; break; }
+              }
             }
-          }
-          box.dataset.seriesPixels = String(n);
-          if (n > 50) painted++;
-        } catch (e) { errors.push(String(e.message)); body.dataset.errors = String(errors.length); }
-      });
-      body.dataset.chartsPainted = String(painted);
-    }, 0);
-  });
+            box.dataset.seriesPixels = String(n);
+            if (n > 50) painted++;
+          } catch (e) { errors.push(String(e.message)); body.dataset.errors = String(errors.length); }
+        });
+        body.dataset.chartsPainted = String(painted);
+      }, 0);
+    });
+  }
+  window.rtmpbenchDraw = draw;
+  var initial = document.getElementById('rtmpbench-charts');
+  if (initial) draw(JSON.parse(initial.textContent));
 })();
 `;
+
+/** What every rtmpbench page carries: uPlot and its stylesheet, the page style, and the chart-drawing script. */
+export function pageAssets(): { uplotJs: string; uplotCss: string; style: string; chartScript: string } {
+  const { js, css } = assets();
+  return { uplotJs: js, uplotCss: css, style: STYLE, chartScript: RENDER };
+}
+
+/** The markup around one chart (its heading and note); the chart script draws into #chart-ID. */
+export function chartBoxHtml(c: Pick<ChartSpec, 'id' | 'title' | 'note'>): string {
+  return `<div class="chart" data-chart="${escapeHtml(c.id)}"><h3>${escapeHtml(c.title)}</h3>${c.note ? `<p>${escapeHtml(c.note)}</p>` : ''}<div id="chart-${escapeHtml(c.id)}"></div></div>`;
+}
+
+/** JSON that is safe inside a <script> element. */
+export function scriptJson(v: unknown): string {
+  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
 
 export function renderHtml(r: HtmlReport): string {
   const { js, css } = assets();
   const sections = r.sections.map((s) => `<h2>${escapeHtml(s.title)}</h2>\n${s.html}`).join('\n');
-  const charts = r.charts
-    .map((c) => `<div class="chart" data-chart="${escapeHtml(c.id)}"><h3>${escapeHtml(c.title)}</h3>${c.note ? `<p>${escapeHtml(c.note)}</p>` : ''}<div id="chart-${escapeHtml(c.id)}"></div></div>`)
-    .join('\n');
+  const charts = r.charts.map(chartBoxHtml).join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -3,8 +3,8 @@ import { join, relative } from 'node:path';
 import { failedThresholds, thresholdWord, type RunSummary } from '../results/summary.js';
 import { formatDurationMs } from '../input/units.js';
 import { comparisonCharts, runCharts } from './charts.js';
-import { ratiosTable, spreadTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
-import { describeScenario, factLines, latencyRows, runTitle, sessionRows, warningLines } from './facts.js';
+import { againstNote, gateLines, ratiosTable, spreadTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
+import { describeScenario, factLines, latencyRows, protocolRows, runTitle, sessionRows, warningLines } from './facts.js';
 import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 
@@ -34,6 +34,8 @@ export function runMarkdown(run: LoadedRun): string {
   }
   for (const w of warningLines(s)) lines.push(`> **${w}**`, '');
   lines.push(mdTable(sessionRows(s)), '', mdTable(latencyRows(s.latencyMs)), '');
+  const byProtocol = protocolRows(s);
+  if (byProtocol !== null) lines.push('Each protocol\'s viewers (latencies in ms):', '', mdTable(byProtocol), '');
   for (const l of factLines(s)) lines.push(`- ${l}`);
   lines.push('', `_started ${s.startedAt}, rtmpbench ${s.tool.version}_`, '');
   return lines.join('\n');
@@ -51,6 +53,7 @@ export function runHtml(run: LoadedRun): string {
     { title: 'Thresholds', html: thresholdHtml(s) },
     { title: 'Sessions', html: htmlTable(sessionRows(s)) },
     { title: 'Latency', html: `<div class="scroll">${htmlTable(latencyRows(s.latencyMs))}</div>` },
+    ...(protocolRows(s) !== null ? [{ title: 'By protocol', html: `<p class="sub">Latencies in ms.</p><div class="scroll">${htmlTable(protocolRows(s)!)}</div>` }] : []),
     { title: 'Run', html: `<ul>${factLines(s).map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` },
   ];
   return renderHtml({
@@ -65,13 +68,22 @@ function comparisonIntro(c: LoadedComparison, t: ComparisonTable): string {
   const failed = c.file.runs.filter((r) => r.dir === null);
   return (
     `${t.rows.length} variants × ${t.repeat} repeat(s), interleaved (A B C, C B A, ...); baseline ${t.baseline}. ` +
+    (t.against !== undefined ? `WARNING: ${againstNote(t)}. ` : '') +
     `Each run: ${describeScenario(c.file.scenario)}.` +
     (failed.length > 0 ? ` ${failed.length} run(s) failed: ${failed.map((r) => `${r.variant} round ${r.round + 1} (${r.error})`).join('; ')}.` : '')
   );
 }
 
 export function comparisonMarkdown(c: LoadedComparison, t: ComparisonTable): string {
-  const lines = [`## rtmpbench compare "${t.name}"`, '', comparisonIntro(c, t), '', `Mean over the repeats of each variant; ★ best of each column.`, '', mdTable(valuesTable(t)), ''];
+  const lines = [`## rtmpbench compare "${t.name}"`, '', comparisonIntro(c, t), ''];
+  const gates = gateLines(t);
+  if (gates.length > 0) {
+    const failed = gates.filter((g) => !g.passed).length;
+    lines.push(`**Gates against ${t.baseline}: ${failed === 0 ? 'all passed' : `${failed} FAILED`}** (runs paired by round, 95% confidence interval)`, '');
+    for (const g of gates) lines.push(`- ${g.passed ? '✅' : '❌'} ${g.text}`);
+    lines.push('');
+  }
+  lines.push(`Mean over the repeats of each variant; ★ best of each column.`, '', mdTable(valuesTable(t)), '');
   const ratios = ratiosTable(t);
   if (ratios !== null) lines.push(`Ratio to ${t.baseline}: geometric mean of runs paired by round, [95% confidence interval].`, '', mdTable(ratios), '');
   const winners = winnerLines(t);
@@ -90,7 +102,11 @@ export function comparisonHtml(c: LoadedComparison, t: ComparisonTable): string 
   const ratios = ratiosTable(t);
   const runs: (string | number)[][] = [['variant', 'round', 'results', 'thresholds']];
   for (const r of c.file.runs) runs.push([r.variant, r.round + 1, r.dir ?? `failed: ${r.error}`, r.dir === null ? '-' : r.thresholdsPassed ? 'passed' : 'FAILED']);
+  const gates = gateLines(t);
   const sections: HtmlSection[] = [
+    ...(gates.length > 0
+      ? [{ title: `Gates against ${t.baseline}`, html: `<p class="sub">Runs paired by round; 95% confidence interval.</p><ul>${gates.map((g) => `<li><span class="${g.passed ? 'pass' : 'fail'}">${g.passed ? 'passed' : 'FAILED'}</span> ${escapeHtml(g.text.replace(/^(passed|FAILED): /, ''))}</li>`).join('')}</ul>` }]
+      : []),
     { title: 'Variants', html: `<p>${escapeHtml(comparisonIntro(c, t))}</p><div class="scroll">${htmlTable(values, { classes: (r, col) => best(r, col, values) })}</div>` },
     ...(ratios !== null ? [{ title: `Ratio to ${t.baseline}`, html: `<p class="sub">Geometric mean of runs paired by round, [95% confidence interval]; below 1 is less than the baseline.</p><div class="scroll">${htmlTable(ratios)}</div>` }] : []),
     { title: 'Best per figure', html: `<ul>${winnerLines(t).map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>` },

@@ -94,7 +94,7 @@ describe('an invalid scenario file', () => {
       `${path}:5: publishers.codec: Invalid option: expected one of "avc"|"hevc"`,
       `${path}:8: players.slowPerStream: 20 slow players but at most 10 players per stream`,
       `${path}:9: duration: expected a duration such as 30s, 1500ms or 2m, got "soon"`,
-      `${path}:12: thresholds[1]: "latency.p99 < 1": latency metrics are connect, handshake, playStart, firstFrame, firstKeyframe, endToEnd, slowEndToEnd, gap, pacing`,
+      `${path}:12: thresholds[1]: "latency.p99 < 1": latency metrics are connect, handshake, playStart, firstFrame, firstKeyframe, endToEnd, slowEndToEnd, playout, gap, pacing, playlistFetch, playlistAge, segmentFetch, availabilityLag`,
       `${path}:13: publisher: unknown key (did you mean "publishers"?)`,
       `${path}:16: churn.joinsPerSec: unknown key (did you mean "joinsPerSecond"?)`,
       `${path}:18: server.chunksize: not a server setting (did you mean "chunkSize"?)`,

@@ -1,0 +1,173 @@
+import { METRIC_INFO, METRICS, type HistogramKey, type MetricName } from '../metrics/histograms.js';
+import type { Counters } from '../results/counters.js';
+import { VERSION } from '../version.js';
+import type { LiveRun } from './live-run.js';
+import { histogramSample, type PromFamily, type PromHistogramSample, type PromLabels, type PromSample } from './prom-text.js';
+
+/**
+ * The generator's own Prometheus metrics while a run goes on, every name prefixed `rtmpbench_`:
+ * sessions per kind and protocol, frames and bytes, losses and stalls, failures by reason, the
+ * generator's CPU, memory and event loops, the target's CPU and memory when known, and each
+ * latency metric as a histogram (seconds). Values come from the run's reports (LiveRun); this
+ * file only names and labels them. Viewer series carry a `protocol` label, with the values the
+ * built-in server's /metrics uses (rtmp, http-flv, ws-flv, hls).
+ */
+
+/** Protocols the viewers of a run use, by the name their histogram group has ("hls.endToEnd"). */
+const PROTOCOL_OF_GROUP: Readonly<Record<string, string>> = { rtmp: 'rtmp', httpFlv: 'http-flv', wsFlv: 'ws-flv', hls: 'hls' };
+
+/** What publishers use: they always publish over RTMP. */
+const PUBLISH_PROTOCOL = 'rtmp';
+
+const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+
+/** The histogram family name of a latency metric: endToEnd → rtmpbench_end_to_end_seconds. */
+export function latencyFamilyName(metric: MetricName): string {
+  return `rtmpbench_${snake(metric)}_seconds`;
+}
+
+type CounterValue = (c: Counters) => number;
+
+interface CounterRow {
+  name: string;
+  help: string;
+  /** One series per entry: its labels (protocol added for viewers) and its value from the counters. */
+  series: [PromLabels, CounterValue][];
+  viewers: boolean;
+}
+
+/** The counters, as Prometheus counters: each row one family. */
+const COUNTER_ROWS: CounterRow[] = [
+  {
+    name: 'rtmpbench_sessions_connected_total',
+    help: 'Sessions that published or started playing',
+    viewers: false,
+    series: [
+      [{ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, (c) => c.publishersConnected],
+      [{ kind: 'player', protocol: 'rtmp' }, (c) => c.playersConnected],
+    ],
+  },
+  {
+    name: 'rtmpbench_sessions_failed_total',
+    help: 'Sessions that could not publish or play, or viewers that got no video in time',
+    viewers: false,
+    series: [
+      [{ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, (c) => c.publishersFailed],
+      [{ kind: 'player', protocol: 'rtmp' }, (c) => c.playersFailed],
+    ],
+  },
+  { name: 'rtmpbench_frames_sent_total', help: 'Video frames publishers sent', viewers: false, series: [[{ protocol: PUBLISH_PROTOCOL }, (c) => c.framesSent]] },
+  { name: 'rtmpbench_bytes_sent_total', help: 'Bytes publishers wrote (chunk headers included)', viewers: false, series: [[{ protocol: PUBLISH_PROTOCOL }, (c) => c.bytesSent]] },
+  {
+    name: 'rtmpbench_frames_received_total',
+    help: 'Frames viewers received, by media (slow viewers included)',
+    viewers: true,
+    series: [
+      [{ media: 'video' }, (c) => c.framesReceived],
+      [{ media: 'audio' }, (c) => c.audioFramesReceived],
+    ],
+  },
+  { name: 'rtmpbench_bytes_received_total', help: 'Bytes viewers read', viewers: true, series: [[{}, (c) => c.bytesReceived]] },
+  { name: 'rtmpbench_media_bytes_received_total', help: 'Audio and video payload bytes viewers received', viewers: true, series: [[{}, (c) => c.mediaBytesReceived]] },
+  {
+    name: 'rtmpbench_frames_lost_total',
+    help: 'Video frames viewers missed (gaps in the timing marks\' sequence numbers), normal and slow viewers apart',
+    viewers: true,
+    series: [
+      [{ viewers: 'normal' }, (c) => c.lost],
+      [{ viewers: 'slow' }, (c) => c.slowLost],
+    ],
+  },
+  {
+    name: 'rtmpbench_stalls_total',
+    help: 'Gaps between video frames longer than the stall threshold, normal and slow viewers apart',
+    viewers: true,
+    series: [
+      [{ viewers: 'normal' }, (c) => c.stalls],
+      [{ viewers: 'slow' }, (c) => c.slowStalls],
+    ],
+  },
+  { name: 'rtmpbench_frames_duplicated_total', help: 'Video frames received twice', viewers: true, series: [[{}, (c) => c.duplicated]] },
+  { name: 'rtmpbench_frames_out_of_order_total', help: 'Video frames received after a later one', viewers: true, series: [[{}, (c) => c.outOfOrder]] },
+  { name: 'rtmpbench_player_seconds_total', help: 'Time viewers spent playing, summed over viewers', viewers: true, series: [[{}, (c) => c.playerSeconds]] },
+];
+
+const sample = (labels: PromLabels, value: number): PromSample => ({ labels, value });
+
+/** Latency histograms per protocol: grouped keys ("hls.endToEnd") when the run has them, else the run's own as RTMP. */
+function latencySamples(live: LiveRun, metric: MetricName): PromHistogramSample[] {
+  const grouped: PromHistogramSample[] = [];
+  for (const [group, protocol] of Object.entries(PROTOCOL_OF_GROUP)) {
+    const h = live.histograms.get(`${group}.${metric}` as HistogramKey);
+    if (h !== undefined) grouped.push(histogramSample({ protocol }, h));
+  }
+  if (grouped.length > 0) return grouped;
+  return [histogramSample({ protocol: metric === 'pacing' ? PUBLISH_PROTOCOL : 'rtmp' }, live.histograms.get(metric))];
+}
+
+/** Every family of the generator's endpoint, from the run as it stands (zeros before its first second). */
+export function generatorFamilies(live: LiveRun): PromFamily[] {
+  const c = live.cumulative;
+  const start = live.start;
+  const point = live.last?.point ?? null;
+  const families: PromFamily[] = [
+    {
+      name: 'rtmpbench_info',
+      help: 'The run: rtmpbench version, scenario and target (always 1)',
+      type: 'gauge',
+      samples: [sample({ version: VERSION, scenario: start?.scenario.name ?? '', target: start?.target ?? '' }, 1)],
+    },
+    { name: 'rtmpbench_run_elapsed_seconds', help: 'Time since the run started, as far as every worker has reported', type: 'gauge', samples: [sample({}, live.elapsedSec)] },
+    { name: 'rtmpbench_run_planned_seconds', help: 'Planned length of the run', type: 'gauge', samples: [sample({}, (start?.scenario.durationMs ?? 0) / 1000)] },
+    {
+      name: 'rtmpbench_sessions',
+      help: 'Sessions up now, by kind and protocol',
+      type: 'gauge',
+      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, point?.publishersUp ?? 0), sample({ kind: 'player', protocol: 'rtmp' }, point?.playersUp ?? 0)],
+    },
+    {
+      name: 'rtmpbench_sessions_planned',
+      help: 'Sessions the scenario starts in all (players at the peak), by kind',
+      type: 'gauge',
+      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, start?.scenario.publishedStreams ?? 0), sample({ kind: 'player', protocol: 'rtmp' }, start?.playersPlanned ?? 0)],
+    },
+  ];
+  for (const row of COUNTER_ROWS) {
+    families.push({ name: row.name, help: row.help, type: 'counter', samples: row.series.map(([labels, value]) => sample(row.viewers ? { protocol: 'rtmp', ...labels } : labels, value(c))) });
+  }
+  families.push({
+    name: 'rtmpbench_failures_total',
+    help: 'Sessions that failed or dropped, by reason ("player: no-video", "player dropped: closed"...)',
+    type: 'counter',
+    samples: Object.entries(live.failures).map(([reason, n]) => sample({ reason }, n)),
+  });
+  families.push(
+    { name: 'rtmpbench_generator_cpu_seconds_total', help: 'CPU time of the generator process (every worker thread)', type: 'counter', samples: [sample({}, round6(live.generatorCpuSeconds))] },
+    { name: 'rtmpbench_generator_resident_memory_bytes', help: 'Resident memory of the generator process', type: 'gauge', samples: [sample({}, point?.generatorRssBytes ?? 0)] },
+    { name: 'rtmpbench_generator_workers', help: 'Worker threads of the generator', type: 'gauge', samples: [sample({}, start?.workers ?? 0)] },
+    {
+      name: 'rtmpbench_generator_event_loop_utilization_ratio',
+      help: 'Share of the last second the busiest generator thread\'s event loop was busy (above 0.9 the generator is the bottleneck)',
+      type: 'gauge',
+      samples: [sample({}, point?.generatorEventLoopUtilization ?? 0)],
+    },
+    {
+      name: 'rtmpbench_generator_event_loop_delay_p99_seconds',
+      help: 'Timer delay p99 of the busiest generator thread over the last second',
+      type: 'gauge',
+      samples: [sample({}, (point?.generatorEventLoopDelayP99Ms ?? 0) / 1000)],
+    },
+  );
+  if (live.serverCpuSeconds !== null) {
+    families.push(
+      { name: 'rtmpbench_server_cpu_seconds_total', help: 'CPU time of the target server\'s process (or process group), as the generator measures it', type: 'counter', samples: [sample({}, round6(live.serverCpuSeconds))] },
+      { name: 'rtmpbench_server_resident_memory_bytes', help: 'Resident memory of the target server\'s process (or process group)', type: 'gauge', samples: [sample({}, point?.serverRssBytes ?? 0)] },
+    );
+  }
+  for (const metric of METRICS) {
+    families.push({ name: latencyFamilyName(metric), help: `Latency: ${METRIC_INFO[metric].description} (seconds)`, type: 'histogram', samples: latencySamples(live, metric) });
+  }
+  return families;
+}
+
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
