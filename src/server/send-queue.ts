@@ -208,7 +208,20 @@ export class SendQueue {
       if (written < 0) return;
       budget -= written;
     }
+    // The burst bound left messages waiting with no write in flight (whose completion would
+    // flush again): flush again on the next turn of the loop, or a backlog would wait for the
+    // publisher's next batch to start a fan-out pass (forever, when none comes).
+    if (!this.closed && this.waiting.length > 0 && !this.writer.busy && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushLater);
+    }
   }
+
+  private flushScheduled = false;
+  private readonly flushLater = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   /** One write of the messages at the head of the queue (at least one); the bytes, or -1 when it did not complete. */
   private writeSome(budget: number): number {

@@ -210,6 +210,23 @@ describe('SendQueue policies (real loopback socket; nothing leaves before flush)
     q.close();
   });
 
+  it('a backlog beyond one burst keeps going out without another flush (no later batch needed)', async () => {
+    const q = new SendQueue(serverSide, { policy: 'drop-to-keyframe', maxQueuedBytes: 1_000_000, disconnectGraceMs: 0, onOverflow: () => {}, onDrop: () => {}, pendingConfig: () => [], burstBytes: 4096 });
+    const sizes = [150_000, 200, 9000, 300];
+    for (const [i, s] of sizes.entries()) q.offer(message(i === 0 ? MessageClass.VIDEO_KEY : MessageClass.AUDIO, s));
+    q.flush(); // one burst: the keyframe alone (over the bound); nothing else flushes this queue
+    await new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (received === 159_500) {
+          clearInterval(t);
+          r();
+        }
+      }, 5);
+    });
+    expect(q.messagesSent).toBe(4);
+    q.close();
+  });
+
   it('returns every buffer to the pool once written or dropped', async () => {
     const before = pool.stats().outstandingBytes;
     const q = queue('drop-to-keyframe');
