@@ -1,13 +1,18 @@
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { checkComparison, expandVariants, runComparison } from '../lab/compare.js';
+import { loadSavedBaseline, type SavedBaseline } from '../lab/saved-baseline.js';
+import { readScenarioFile, resolveScenarioPath } from '../load/scenario-file.js';
 import { scenarioFromInput } from '../load/scenario-input.js';
 import { stopChildrenOnSignals } from '../proc/children.js';
 import { SERVER_KINDS } from '../proc/servers.js';
 import { loadComparison } from '../results/folder.js';
+import { failedGates } from '../results/gates.js';
 import type { Scenario } from '../results/scenario.js';
 import { UsageError } from '../input/usage-error.js';
 import { computeComparison } from '../report/comparison.js';
 import { formatComparison } from '../report/console.js';
+import { comparisonJunit } from '../report/junit.js';
 import { writeReports } from '../report/write.js';
 import { formatDurationMs } from '../input/units.js';
 import { EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, EXIT_USAGE } from './exit-codes.js';
@@ -17,7 +22,31 @@ export interface CompareFlags extends RunFlags {
   repeat?: string;
   baseline?: string;
   servers?: string;
+  serverCommand?: string[];
   matrix?: string[];
+  gate?: string[];
+  against?: string;
+  junit?: string;
+}
+
+type RawServer = string | { name?: unknown; url?: unknown; start?: unknown };
+
+const rawName = (s: RawServer) => (typeof s === 'string' ? s : String(s.name));
+
+/** "NAME URL COMMAND...": a server started by a shell command, as a compare.servers entry. */
+function serverCommandEntry(text: string): RawServer | null {
+  const m = /^\s*(\S+)\s+(\S+)\s+(\S[\s\S]*?)\s*$/.exec(text);
+  return m ? { name: m[1], url: m[2], start: m[3] } : null;
+}
+
+/** The compare section of the scenario file as written (servers to pick from, gates to add to); empty when it cannot be read. */
+function fileCompare(file: string | undefined): { servers: RawServer[]; gate: string[] } {
+  try {
+    const c = readScenarioFile(resolveScenarioPath(file ?? 'quickstart')).data.compare as { servers?: unknown; gate?: unknown } | undefined;
+    return { servers: Array.isArray(c?.servers) ? (c.servers as RawServer[]) : [], gate: Array.isArray(c?.gate) ? (c.gate as string[]) : [] };
+  } catch {
+    return { servers: [], gate: [] }; // scenarioFromInput reports it
+  }
 }
 
 /** Reads "key=v1,v2,v3" into a matrix entry (numbers and booleans as such). */
@@ -43,12 +72,27 @@ export function buildComparison(file: string | undefined, flags: CompareFlags): 
     else overrides.repeat = Number(flags.repeat);
   }
   if (flags.baseline !== undefined) overrides.baseline = flags.baseline;
-  if (flags.servers !== undefined) {
-    const list = flags.servers.split(',').map((s) => s.trim());
-    const unknown = list.filter((s) => !(SERVER_KINDS as readonly string[]).includes(s));
-    if (unknown.length > 0) problems.push(`--servers: ${unknown.join(', ')} not one of ${SERVER_KINDS.join(', ')} (other servers: compare.servers in a scenario file, with a url)`);
-    else overrides.servers = list;
+  const fromFile = fileCompare(file);
+  const commands: RawServer[] = [];
+  for (const c of flags.serverCommand ?? []) {
+    const e = serverCommandEntry(c);
+    if (e === null) problems.push(`--server-command: "${c}" is not NAME URL COMMAND (e.g. "mine rtmp://127.0.0.1:1940/live exec ./my-server --port 1940")`);
+    else commands.push(e);
   }
+  if (flags.servers !== undefined) {
+    // Names pick entries of the file's compare.servers (and of --server-command), or built-in kinds.
+    const pool = [...fromFile.servers, ...commands];
+    const picked: RawServer[] = [];
+    for (const name of flags.servers.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+      const entry = pool.find((s) => rawName(s) === name) ?? ((SERVER_KINDS as readonly string[]).includes(name) ? name : undefined);
+      if (entry !== undefined) picked.push(entry);
+      else problems.push(`--servers: "${name}" is neither a server of the scenario's compare.servers${pool.length > 0 ? ` (${pool.map(rawName).join(', ')})` : ''} nor one of ${SERVER_KINDS.join(', ')}`);
+    }
+    overrides.servers = picked;
+  } else if (commands.length > 0) {
+    overrides.servers = commands;
+  }
+  if (flags.gate !== undefined && flags.gate.length > 0) overrides.gate = [...fromFile.gate, ...flags.gate];
   if (flags.matrix !== undefined && flags.matrix.length > 0) {
     const matrix: Record<string, unknown> = {};
     for (const m of flags.matrix) {
@@ -60,7 +104,11 @@ export function buildComparison(file: string | undefined, flags: CompareFlags): 
   }
   const { scenario, problems: more } = scenarioFromInput(file, flags, Object.keys(overrides).length > 0 ? { compare: overrides } : {});
   problems.push(...more);
-  if (scenario !== null && scenario.compare === undefined) problems.push('nothing to compare: give the scenario a compare section, or --servers / --matrix');
+  if (scenario !== null && scenario.compare === undefined) problems.push('nothing to compare: give the scenario a compare section, or --servers / --server-command / --matrix');
+  const gates = scenario?.compare?.gate ?? [];
+  if (scenario?.compare !== undefined && gates.length > 0 && scenario.compare.repeat < 2) {
+    problems.push(`gates compare runs paired by round and need --repeat 2 or more (repeat is ${scenario.compare.repeat})`);
+  }
   return { scenario: problems.length === 0 ? scenario : null, problems };
 }
 
@@ -72,28 +120,40 @@ export async function compareCommand(file: string | undefined, flags: CompareFla
   }
   const spec = scenario.compare!;
   let variants;
+  let against: SavedBaseline | undefined;
   try {
     variants = expandVariants(spec);
+    if (flags.against !== undefined) {
+      // The baseline comes from saved results: a variant of its own, not run here.
+      const name = spec.baseline ?? 'saved';
+      if (variants.some((v) => v.name === name)) throw new UsageError(`--against: the saved baseline is named "${name}", as a variant that runs here; name it otherwise with --baseline`);
+      against = loadSavedBaseline(flags.against, name);
+      if ((spec.gate ?? []).length > 0 && against.runs.length < 2) throw new UsageError(`--against: ${flags.against} holds ${against.runs.length} run; gates need at least two rounds`);
+      variants = [{ name, server: 'saved', settings: {} }, ...variants];
+    }
   } catch (e) {
     console.error(`rtmpbench compare: ${(e as UsageError).reason ?? (e as Error).message}`);
     return EXIT_USAGE;
   }
-  const baseline = spec.baseline ?? variants[0]!.name;
+  const baseline = against !== undefined ? variants[0]!.name : (spec.baseline ?? variants[0]!.name);
   const impossible = checkComparison(scenario, variants, baseline);
   if (impossible.length > 0) {
     console.error(`rtmpbench compare: the comparison cannot run (nothing was started):\n  ${impossible.join('\n  ')}`);
     return EXIT_USAGE;
   }
   stopChildrenOnSignals();
-  const total = variants.length * spec.repeat;
+  const total = (variants.length - (against !== undefined ? 1 : 0)) * spec.repeat;
   const perRunMs = scenario.durationMs + 3000;
   console.error(`rtmpbench compare "${scenario.name}": ${variants.length} variants × ${spec.repeat} repeat(s) = ${total} runs of ${formatDurationMs(scenario.durationMs)} (about ${formatDurationMs(Math.ceil((total * perRunMs) / 60_000) * 60_000)} in all)`);
+  if (against !== undefined) console.error(`baseline "${baseline}": ${against.runs.length} run(s) saved in ${against.dir} (started ${against.startedAt}), not interleaved with these runs: a change of machine or load counts as a difference`);
   const outcome = await runComparison({
     scenario,
     variants,
     repeat: spec.repeat,
     baseline,
     outDir: flags.out ?? 'results',
+    ...(spec.gate !== undefined ? { gates: spec.gate } : {}),
+    ...(against !== undefined ? { against } : {}),
     onStart: (i, n, v, round) => {
       if (flags.progress !== false) console.error(`[${i + 1}/${n}] ${v.name} (round ${round + 1})`);
     },
@@ -109,13 +169,20 @@ export async function compareCommand(file: string | undefined, flags: CompareFla
   const loaded = loadComparison(outcome.dir);
   const table = computeComparison(loaded);
   const written = writeReports(loaded, table);
+  if (flags.junit !== undefined) {
+    writeFileSync(flags.junit, comparisonJunit(loaded));
+    written.push(flags.junit);
+  }
   if (flags.json) process.stdout.write(`${JSON.stringify({ dir: outcome.dir, comparison: outcome.file, table }, null, 2)}\n`);
   else process.stdout.write(`${formatComparison(table)}\nresults: ${outcome.dir}\nreports: ${written.join(', ')}\n`);
+  // A failed run first (3), then a failed gate or threshold (1).
   if (outcome.file.runs.some((r) => r.dir === null)) {
     console.error(`rtmpbench compare: ${outcome.file.runs.filter((r) => r.dir === null).length} run(s) failed (see the table)`);
     return EXIT_RUN_FAILED;
   }
-  return outcome.file.runs.some((r) => r.thresholdsPassed === false) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
+  const gatesFailed = failedGates(outcome.file.gates);
+  for (const g of gatesFailed) console.error(`rtmpbench compare: gate FAILED: ${g.message}`);
+  return gatesFailed.length > 0 || outcome.file.runs.some((r) => r.thresholdsPassed === false) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -129,8 +196,12 @@ export function registerCompare(program: Command): void {
   )
     .option('--repeat <n>', 'runs per variant (interleaved: A B C, C B A, ...)')
     .option('--baseline <variant>', 'variant the others are compared with (default: the first)')
-    .option('--servers <list>', `servers to compare, comma-separated (${SERVER_KINDS.join(', ')})`)
+    .option('--servers <list>', `servers to compare, comma-separated: names of the scenario's compare.servers entries, or ${SERVER_KINDS.join(', ')}`)
+    .option('--server-command <"name url command">', 'a server started by a shell command before each run and stopped with its process group after it, e.g. "mine rtmp://127.0.0.1:1940/live exec ./my-server --port 1940" (repeat)', collect)
     .option('--matrix <key=v1,v2>', 'a built-in server setting to vary, e.g. chunkSize=128,4096 (repeat; replaces the file\'s matrix)', collect)
+    .option('--gate <rule>', 'how much worse than the baseline a variant may get, e.g. "latency.endToEnd.p99 +10%" or "latency.firstFrame.p95 +50ms" (repeat; adds to the file\'s compare.gate); exit 1 if a variant is significantly worse beyond it', collect)
+    .option('--against <dir>', 'take the baseline\'s runs from results saved earlier (a comparison, a run, or a folder of runs) instead of running it: not interleaved, so less trustworthy')
+    .option('--junit <file>', 'also write JUnit XML: a test case per gate rule and variant, and per threshold of each run')
     .action(async (file: string | undefined, flags: CompareFlags) => {
       process.exitCode = await compareCommand(file, flags);
     });

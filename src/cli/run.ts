@@ -1,16 +1,69 @@
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runScenario } from '../load/orchestrator.js';
 import { runFailure } from '../load/run-failure.js';
 import { parseShard, scenarioFromInput } from '../load/scenario-input.js';
 import { stopChildrenOnSignals } from '../proc/children.js';
+import type { RunObserver } from '../results/live.js';
 import type { Progress } from '../results/progress.js';
 import { failedThresholds } from '../results/summary.js';
+import { timelineLine } from '../results/timeline-stream.js';
 import { formatProgress, formatSummary } from '../report/console.js';
+import { Dashboard } from '../report/dashboard.js';
+import { runJunit } from '../report/junit.js';
+import { LiveRun } from '../report/live-run.js';
+import { MetricsEndpoint } from '../report/metrics-endpoint.js';
+import { loadRun } from '../results/folder.js';
+import { writeReports } from '../report/write.js';
 import { EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, EXIT_USAGE, failureExit } from './exit-codes.js';
 import { addScenarioOptions, type RunFlags } from './scenario-options.js';
 
 interface RunCommandFlags extends RunFlags {
   shard?: string;
+  junit?: string;
+  metricsPort?: string;
+  metricsHost?: string;
+  dashboard?: string;
+  dashboardHost?: string;
+  timelineStdout?: boolean;
+}
+
+/** A TCP port from a flag, or null. */
+function portFlag(v: string | undefined): number | null | undefined {
+  if (v === undefined) return undefined;
+  return /^\d+$/.test(v) && Number(v) <= 65535 ? Number(v) : null;
+}
+
+/** The live outputs a run's flags ask for: Prometheus endpoint, dashboard, timeline on stdout. */
+class LiveOutputs {
+  readonly observers: RunObserver[] = [];
+  private readonly live = new LiveRun();
+  private metrics: MetricsEndpoint | null = null;
+  private dashboard: Dashboard | null = null;
+
+  constructor(private readonly flags: RunCommandFlags) {
+    if (flags.timelineStdout) this.observers.push({ onSecond: (s) => void process.stdout.write(timelineLine(s.point)) });
+    if (flags.metricsPort !== undefined || flags.dashboard !== undefined) this.observers.push(this.live);
+  }
+
+  /** Starts the servers (before the run, so a scraper or a browser can be there from its first second). */
+  async start(): Promise<void> {
+    const say = (text: string) => process.stderr.write(`${text}\n`);
+    if (this.flags.metricsPort !== undefined) {
+      this.metrics = new MetricsEndpoint(this.live);
+      const port = await this.metrics.listen(Number(this.flags.metricsPort), this.flags.metricsHost);
+      say(`metrics: http://${this.flags.metricsHost ?? '127.0.0.1'}:${port}/metrics`);
+    }
+    if (this.flags.dashboard !== undefined) {
+      this.dashboard = new Dashboard(this.live);
+      const port = await this.dashboard.listen(Number(this.flags.dashboard), this.flags.dashboardHost);
+      say(`dashboard: http://${this.flags.dashboardHost ?? '127.0.0.1'}:${port}/`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.metrics?.close(), this.dashboard?.close()]);
+  }
 }
 
 export async function runCommand(file: string | undefined, flags: RunCommandFlags): Promise<number> {
@@ -28,8 +81,21 @@ export async function runCommand(file: string | undefined, flags: RunCommandFlag
     }
     shardOf = s;
   }
+  for (const [flag, v] of [['--metrics-port', flags.metricsPort], ['--dashboard', flags.dashboard]] as const) {
+    if (portFlag(v) === null) {
+      console.error(`rtmpbench run: ${flag}: "${v}" is not a port number`);
+      return EXIT_USAGE;
+    }
+  }
   stopChildrenOnSignals();
   const showProgress = flags.progress !== false && process.stderr.isTTY === true;
+  const live = new LiveOutputs(flags);
+  try {
+    await live.start();
+  } catch (e) {
+    console.error(`rtmpbench run: cannot serve the live outputs: ${(e as Error).message}`);
+    return EXIT_USAGE;
+  }
   let lastLen = 0;
   const onProgress = (p: Progress) => {
     if (!showProgress) return;
@@ -42,11 +108,16 @@ export async function runCommand(file: string | undefined, flags: RunCommandFlag
     }
   };
   try {
-    const outcome = await runScenario({ scenario, outDir: flags.out ?? 'results', onProgress, ...(shardOf ? { shardOf } : {}) });
+    const outcome = await runScenario({ scenario, outDir: flags.out ?? 'results', onProgress, observers: live.observers, ...(shardOf ? { shardOf } : {}) });
+    await live.stop();
     if (showProgress && process.stderr.isTTY) process.stderr.write('\n');
     const { summary, resultsDir } = outcome;
-    if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else process.stdout.write(`${formatSummary(summary, resultsDir)}\n`);
+    // With the timeline on stdout, stdout carries its lines only: the summary goes to stderr.
+    const out = flags.timelineStdout ? process.stderr : process.stdout;
+    if (flags.json) out.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else out.write(`${formatSummary(summary, resultsDir)}\n`);
+    if (flags.dashboard !== undefined) writeReports(loadRun(resultsDir));
+    if (flags.junit !== undefined) writeFileSync(flags.junit, runJunit(summary));
     const failed = runFailure(summary);
     if (failed !== null) {
       console.error(`rtmpbench run: ${failed}`);
@@ -54,6 +125,7 @@ export async function runCommand(file: string | undefined, flags: RunCommandFlag
     }
     return failedThresholds(summary).length > 0 ? EXIT_THRESHOLD_FAILED : EXIT_OK;
   } catch (e) {
+    await live.stop();
     if (showProgress && process.stderr.isTTY) process.stderr.write('\n');
     return failureExit('run', e);
   }
@@ -67,6 +139,12 @@ export function registerRun(program: Command): void {
       .argument('[scenario]', 'a scenario file, or the name of a shipped one (quickstart, capacity, ci-smoke, ...)'),
   )
     .option('--shard <i/n>', 'run only share I of N of the scenario (spread a run over machines; merge the results)')
+    .option('--junit <file>', 'also write JUnit XML: a test case per threshold')
+    .option('--metrics-port <port>', 'serve the generator\'s Prometheus metrics at http://127.0.0.1:PORT/metrics while the run goes on')
+    .option('--metrics-host <address>', 'address of the metrics endpoint (default: 127.0.0.1)')
+    .option('--dashboard <port>', 'serve a live dashboard at http://127.0.0.1:PORT/ while the run goes on (it also writes report.html at the end)')
+    .option('--dashboard-host <address>', 'address of the dashboard (default: 127.0.0.1)')
+    .option('--timeline-stdout', 'stream the timeline to stdout, one JSON line per second (the summary then goes to stderr)')
     .action(async (file: string | undefined, flags: RunCommandFlags) => {
       process.exitCode = await runCommand(file, flags);
     });

@@ -6,10 +6,13 @@ import { RunError } from '../load/errors.js';
 import { runScenario } from '../load/orchestrator.js';
 import { serverAvailability, startCommand, startServer, ServerStartError, type RunningServer, type ServerKind } from '../proc/servers.js';
 import type { ComparisonFile, ComparisonRun, Variant } from '../results/comparison-file.js';
-import { resultsFolderName, writeComparisonFile } from '../results/folder.js';
+import { loadComparison, resultsFolderName, writeComparisonFile } from '../results/folder.js';
+import { parseGateRules } from '../results/gates.js';
 import type { Scenario, ServerSpec } from '../results/scenario.js';
 import { failedThresholds, type RunSummary } from '../results/summary.js';
 import { VERSION } from '../version.js';
+import { evaluateGates } from './gate.js';
+import type { SavedBaseline } from './saved-baseline.js';
 
 export type { ComparisonFile, ComparisonRun, Variant } from '../results/comparison-file.js';
 
@@ -78,7 +81,7 @@ export function checkComparison(scenario: Scenario, variants: readonly Variant[]
     const { available, hint } = serverAvailability(s as ServerKind);
     if (!available) problems.push(`${s} is not installed here (${hint})`);
   }
-  if (variants.length < 2) problems.push('a comparison needs at least two variants (compare.servers and/or compare.matrix)');
+  if (variants.length === 0) problems.push('a comparison needs a variant (compare.servers and/or compare.matrix)');
   return problems;
 }
 
@@ -123,6 +126,10 @@ export interface CompareOptions {
   onStart?: (index: number, total: number, variant: Variant, round: number) => void;
   /** Pause between runs, so sockets of the last run are gone. */
   pauseMs?: number;
+  /** Gate rules (`METRIC +N%`, `METRIC +N UNIT`), judged for each variant against the baseline once every run is done. */
+  gates?: readonly string[];
+  /** The baseline's runs, read from results saved earlier instead of run here (the baseline variant is then not run). */
+  against?: SavedBaseline;
 }
 
 export interface CompareOutcome {
@@ -146,9 +153,17 @@ export async function runComparison(opts: CompareOptions): Promise<CompareOutcom
     baseline: opts.baseline,
     variants: opts.variants,
     runs: [],
+    ...(opts.against !== undefined ? { against: { dir: opts.against.dir, startedAt: opts.against.startedAt } } : {}),
   };
+  // A saved baseline's runs take the rounds in order; its variant is not run here.
+  if (opts.against !== undefined) {
+    for (const [round, runDir] of opts.against.runs.slice(0, opts.repeat).entries()) file.runs.push({ variant: opts.baseline, round, dir: relative(dir, runDir) });
+  }
   writeComparisonFile(dir, file);
-  const plan = schedule(opts.variants, opts.repeat);
+  const plan = schedule(
+    opts.variants.filter((v) => opts.against === undefined || v.name !== opts.baseline),
+    opts.repeat,
+  );
   const specs = new Map((opts.scenario.compare?.servers ?? []).map((s) => [serverName(s), s]));
   for (const [i, { variant, round }] of plan.entries()) {
     opts.onStart?.(i, plan.length, variant, round);
@@ -158,7 +173,7 @@ export async function runComparison(opts: CompareOptions): Promise<CompareOutcom
     try {
       server = await startVariantServer(variant, specs, opts.scenario);
       const scenario = variantScenario(opts.scenario, variant, specs, server);
-      const outcome = await runScenario({ scenario, outDir: join(dir, 'runs', variant.name.replace(/[^A-Za-z0-9._=,-]/g, '_')) });
+      const outcome = await runScenario({ scenario, outDir: join(dir, 'runs', variant.name.replace(/[^A-Za-z0-9._=,-]/g, '_')), ...(server?.pgid !== undefined ? { serverGroup: server.pgid } : {}) });
       summary = outcome.summary;
       run.dir = relative(dir, outcome.resultsDir);
       run.thresholdsPassed = failedThresholds(summary).length === 0;
@@ -172,6 +187,11 @@ export async function runComparison(opts: CompareOptions): Promise<CompareOutcom
     writeComparisonFile(dir, file);
     opts.onRun?.(i + 1, plan.length, run, summary);
     if (i + 1 < plan.length) await new Promise((r) => setTimeout(r, opts.pauseMs ?? 1000));
+  }
+  if (opts.gates !== undefined && opts.gates.length > 0) {
+    file.gateRules = [...opts.gates];
+    file.gates = evaluateGates(parseGateRules(opts.gates), loadComparison(dir));
+    writeComparisonFile(dir, file);
   }
   return { file, dir };
 }

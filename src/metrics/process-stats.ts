@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { ProcessGroupSampler } from './process-group.js';
 
 export interface ProcessSample {
   /** User + system CPU time in seconds. */
@@ -54,17 +55,24 @@ export function sampleSelf(): ProcessSample {
   };
 }
 
-/** Samples a process at an interval, keeping CPU at start/end and the peak RSS. */
+/**
+ * Samples a process at an interval, keeping CPU at start/end and the peak RSS. With `group`,
+ * `pid` is a process group id and the figures are the whole group's (see process-group.ts).
+ */
 export class ProcessMonitor {
   private timer: NodeJS.Timeout | null = null;
   private first: ProcessSample | null = null;
   private last: ProcessSample | null = null;
+  private readonly group: ProcessGroupSampler | null;
   peakRssBytes = 0;
 
   constructor(
     readonly pid: number,
     private readonly intervalMs = 250,
-  ) {}
+    opts: { group?: boolean } = {},
+  ) {
+    this.group = opts.group === true ? new ProcessGroupSampler(pid) : null;
+  }
 
   start(): void {
     this.first = this.sample();
@@ -87,7 +95,7 @@ export class ProcessMonitor {
   }
 
   private sample(): ProcessSample | null {
-    const s = this.pid === process.pid ? sampleSelf() : sampleProcess(this.pid);
+    const s = this.group !== null ? this.group.sample() : this.pid === process.pid ? sampleSelf() : sampleProcess(this.pid);
     if (s !== null) {
       this.last = s;
       if (s.rssBytes > this.peakRssBytes) this.peakRssBytes = s.rssBytes;

@@ -1,3 +1,4 @@
+import type { GateResult } from './gates.js';
 import type { Scenario } from './scenario.js';
 
 /**
@@ -37,4 +38,12 @@ export interface ComparisonFile {
   baseline: string;
   variants: Variant[];
   runs: ComparisonRun[];
+  /** Gate rules and their results, each variant against the baseline (absent when no rule was given). */
+  gateRules?: string[];
+  gates?: GateResult[];
+  /**
+   * The baseline's runs were not run here but read from results saved earlier (`--against`):
+   * not interleaved with the others, so a change of machine or load shows up as a difference.
+   */
+  against?: { dir: string; startedAt: string };
 }
