@@ -202,10 +202,10 @@ export class Shard implements ProbeContext {
     this.tally.count('playersPlanned', pk);
     const probe = new PlayerProbe(this, j.stream, group.protocol, j.slow, 0, monotonicUs());
     const hls: HlsEvents = {
-      onPlaylist: (l) => this.record('playlistFetch', l.fetchUs),
-      onPlaylistAge: (ageUs) => this.record('playlistAge', ageUs),
+      onPlaylist: (l) => probe.record('playlistFetch', l.fetchUs),
+      onPlaylistAge: (ageUs) => probe.record('playlistAge', ageUs),
       onSegment: (l) => {
-        this.record('segmentFetch', l.fetchUs);
+        probe.record('segmentFetch', l.fetchUs);
         this.tally.count('segmentsFetched', pk);
         this.tally.count('segmentBytes', pk, l.bytes);
         this.tally.count('segmentFetchMs', pk, l.fetchUs / 1000);
