@@ -20,7 +20,7 @@ export const GATE_CONFIDENCE = 0.95;
 export function gateValue(rule: GateRule, run: LoadedRun): number | null {
   const s = run.summary;
   if (rule.path[0] === 'capacity') return s.capacity?.highestPassingPlayers ?? null;
-  const histograms = rule.path[0] === 'latency' ? mergeEncoded([run.histograms]) : new Map();
+  const histograms = rule.path.includes('latency') ? mergeEncoded([run.histograms]) : new Map();
   return measure({ path: rule.path, unit: rule.unit }, s, histograms);
 }
 

@@ -192,7 +192,7 @@ class ScenarioRun {
   private onSecond(sec: MeasuredSecond): void {
     const main = this.mainLoop.sample();
     const point = this.timeline.points[this.timeline.points.length - 1]!;
-    for (const o of this.observers) o.onSecond?.({ point, counters: sec.counters, cumulative: sec.cumulative, histograms: sec.histograms, failures: sec.failures });
+    for (const o of this.observers) o.onSecond?.({ point, counters: sec.counters, cumulative: sec.cumulative, cumulativeByProtocol: sec.cumulativeByProtocol, histograms: sec.histograms, failures: sec.failures });
     const e2e = sec.histograms.get('endToEnd');
     this.lastSecondEnd = sec.final ? this.lastSecondEnd : sec.sec;
     if (!sec.final) {

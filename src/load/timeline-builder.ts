@@ -3,6 +3,7 @@ import type { EncodedInterval } from '../metrics/hlog.js';
 import { addCounters, COUNTER_NAMES, COUNTERS, newCounters, sumCounters, type Counters } from '../results/counters.js';
 import { sumFailures } from '../results/summary.js';
 import type { TimelinePoint } from '../results/timeline.js';
+import type { ProtocolKey } from '../protocol/delivery.js';
 import type { TickMessage } from './worker-protocol.js';
 
 /** CPU and memory of the generator and the server, read when a second is complete. */
@@ -28,6 +29,8 @@ export interface MeasuredSecond {
   failures: Readonly<Record<string, number>>;
   /** Counted so far. */
   cumulative: Counters;
+  /** Counted so far, for each viewer protocol the run has. */
+  cumulativeByProtocol: Partial<Record<ProtocolKey, Counters>>;
   /** The busiest worker's event-loop utilisation and delay p99 (µs) this second. */
   eventLoopUtilization: number;
   eventLoopDelayP99Us: number;
@@ -54,6 +57,7 @@ export class TimelineBuilder {
   private readonly lastSecOf = new Map<number, number>();
   private next = 1;
   private readonly cumulative = newCounters();
+  private readonly cumulativeByProtocol = new Map<ProtocolKey, Counters>();
   private failures: Record<string, number> = {};
   private lastUsage: UsageSample;
   private lastEndSec = 0;
@@ -98,6 +102,13 @@ export class TimelineBuilder {
     const histograms = mergeEncoded(ticks.map((t) => t.intervals));
     const counters = sumCounters(ticks.map((t) => t.counters));
     addCounters(this.cumulative, counters);
+    for (const t of ticks) {
+      for (const [k, c] of Object.entries(t.byProtocol ?? {}) as [ProtocolKey, Counters][]) {
+        let into = this.cumulativeByProtocol.get(k);
+        if (into === undefined) this.cumulativeByProtocol.set(k, (into = newCounters()));
+        addCounters(into, c);
+      }
+    }
     this.failures = sumFailures([this.failures, ...ticks.map((t) => t.failures)]);
     const window = { ...counters };
     for (const k of COUNTER_NAMES) if (COUNTERS[k].window === 'cumulative') window[k] = this.cumulative[k];
@@ -115,6 +126,7 @@ export class TimelineBuilder {
       errors: Object.values(this.failures).reduce((a, b) => a + b, 0),
       failures: this.failures,
       cumulative: { ...this.cumulative },
+      cumulativeByProtocol: Object.fromEntries([...this.cumulativeByProtocol].map(([k, c]) => [k, { ...c }])),
       eventLoopUtilization: Math.max(...ticks.map((t) => t.eventLoop.utilization)),
       eventLoopDelayP99Us: Math.max(...ticks.map((t) => t.eventLoop.delayP99Us)),
       partial,

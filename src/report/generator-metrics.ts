@@ -1,5 +1,6 @@
 import { METRIC_INFO, METRICS, type HistogramKey, type MetricName } from '../metrics/histograms.js';
 import type { Counters } from '../results/counters.js';
+import { PROTOCOL_LABELS, type ProtocolKey } from '../results/live.js';
 import { VERSION } from '../version.js';
 import type { LiveRun } from './live-run.js';
 import { histogramSample, type PromFamily, type PromHistogramSample, type PromLabels, type PromSample } from './prom-text.js';
@@ -12,9 +13,6 @@ import { histogramSample, type PromFamily, type PromHistogramSample, type PromLa
  * file only names and labels them. Viewer series carry a `protocol` label, with the values the
  * built-in server's /metrics uses (rtmp, http-flv, ws-flv, hls).
  */
-
-/** Protocols the viewers of a run use, by the name their histogram group has ("hls.endToEnd"). */
-const PROTOCOL_OF_GROUP: Readonly<Record<string, string>> = { rtmp: 'rtmp', httpFlv: 'http-flv', wsFlv: 'ws-flv', hls: 'hls' };
 
 /** What publishers use: they always publish over RTMP. */
 const PUBLISH_PROTOCOL = 'rtmp';
@@ -31,48 +29,30 @@ type CounterValue = (c: Counters) => number;
 interface CounterRow {
   name: string;
   help: string;
-  /** One series per entry: its labels (protocol added for viewers) and its value from the counters. */
+  /** One series per entry: its labels and its value from the counters (per protocol for viewers' counts). */
   series: [PromLabels, CounterValue][];
-  viewers: boolean;
+  side: 'publishers' | 'viewers';
 }
 
 /** The counters, as Prometheus counters: each row one family. */
 const COUNTER_ROWS: CounterRow[] = [
-  {
-    name: 'rtmpbench_sessions_connected_total',
-    help: 'Sessions that published or started playing',
-    viewers: false,
-    series: [
-      [{ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, (c) => c.publishersConnected],
-      [{ kind: 'player', protocol: 'rtmp' }, (c) => c.playersConnected],
-    ],
-  },
-  {
-    name: 'rtmpbench_sessions_failed_total',
-    help: 'Sessions that could not publish or play, or viewers that got no video in time',
-    viewers: false,
-    series: [
-      [{ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, (c) => c.publishersFailed],
-      [{ kind: 'player', protocol: 'rtmp' }, (c) => c.playersFailed],
-    ],
-  },
-  { name: 'rtmpbench_frames_sent_total', help: 'Video frames publishers sent', viewers: false, series: [[{ protocol: PUBLISH_PROTOCOL }, (c) => c.framesSent]] },
-  { name: 'rtmpbench_bytes_sent_total', help: 'Bytes publishers wrote (chunk headers included)', viewers: false, series: [[{ protocol: PUBLISH_PROTOCOL }, (c) => c.bytesSent]] },
+  { name: 'rtmpbench_frames_sent_total', help: 'Video frames publishers sent', side: 'publishers', series: [[{}, (c) => c.framesSent]] },
+  { name: 'rtmpbench_bytes_sent_total', help: 'Bytes publishers wrote (chunk headers included)', side: 'publishers', series: [[{}, (c) => c.bytesSent]] },
   {
     name: 'rtmpbench_frames_received_total',
     help: 'Frames viewers received, by media (slow viewers included)',
-    viewers: true,
+    side: 'viewers',
     series: [
       [{ media: 'video' }, (c) => c.framesReceived],
       [{ media: 'audio' }, (c) => c.audioFramesReceived],
     ],
   },
-  { name: 'rtmpbench_bytes_received_total', help: 'Bytes viewers read', viewers: true, series: [[{}, (c) => c.bytesReceived]] },
-  { name: 'rtmpbench_media_bytes_received_total', help: 'Audio and video payload bytes viewers received', viewers: true, series: [[{}, (c) => c.mediaBytesReceived]] },
+  { name: 'rtmpbench_bytes_received_total', help: 'Bytes viewers read', side: 'viewers', series: [[{}, (c) => c.bytesReceived]] },
+  { name: 'rtmpbench_media_bytes_received_total', help: 'Audio and video payload bytes viewers received', side: 'viewers', series: [[{}, (c) => c.mediaBytesReceived]] },
   {
     name: 'rtmpbench_frames_lost_total',
     help: 'Video frames viewers missed (gaps in the timing marks\' sequence numbers), normal and slow viewers apart',
-    viewers: true,
+    side: 'viewers',
     series: [
       [{ viewers: 'normal' }, (c) => c.lost],
       [{ viewers: 'slow' }, (c) => c.slowLost],
@@ -81,24 +61,37 @@ const COUNTER_ROWS: CounterRow[] = [
   {
     name: 'rtmpbench_stalls_total',
     help: 'Gaps between video frames longer than the stall threshold, normal and slow viewers apart',
-    viewers: true,
+    side: 'viewers',
     series: [
       [{ viewers: 'normal' }, (c) => c.stalls],
       [{ viewers: 'slow' }, (c) => c.slowStalls],
     ],
   },
-  { name: 'rtmpbench_frames_duplicated_total', help: 'Video frames received twice', viewers: true, series: [[{}, (c) => c.duplicated]] },
-  { name: 'rtmpbench_frames_out_of_order_total', help: 'Video frames received after a later one', viewers: true, series: [[{}, (c) => c.outOfOrder]] },
-  { name: 'rtmpbench_player_seconds_total', help: 'Time viewers spent playing, summed over viewers', viewers: true, series: [[{}, (c) => c.playerSeconds]] },
+  { name: 'rtmpbench_frames_duplicated_total', help: 'Video frames received twice', side: 'viewers', series: [[{}, (c) => c.duplicated]] },
+  { name: 'rtmpbench_frames_out_of_order_total', help: 'Video frames received after a later one', side: 'viewers', series: [[{}, (c) => c.outOfOrder]] },
+  { name: 'rtmpbench_player_seconds_total', help: 'Time viewers spent playing, summed over viewers', side: 'viewers', series: [[{}, (c) => c.playerSeconds]] },
 ];
 
 const sample = (labels: PromLabels, value: number): PromSample => ({ labels, value });
 
+/** The viewers' counters by protocol label: each protocol's when the run reports them apart, else the run's own as RTMP. */
+function viewerCounters(live: LiveRun): [string, Counters][] {
+  const by = Object.entries(live.cumulativeByProtocol) as [ProtocolKey, Counters][];
+  return by.length > 0 ? by.map(([k, c]) => [PROTOCOL_LABELS[k], c]) : [['rtmp', live.cumulative]];
+}
+
+/** The viewer protocols of the scenario, as labels. */
+function scenarioProtocols(live: LiveRun): string[] {
+  const s = live.start?.scenario;
+  if (s === undefined) return ['rtmp'];
+  return [...new Set([s.players.protocol ?? 'rtmp', ...(s.viewers ?? []).map((v) => v.protocol)])];
+}
+
 /** Latency histograms per protocol: grouped keys ("hls.endToEnd") when the run has them, else the run's own as RTMP. */
 function latencySamples(live: LiveRun, metric: MetricName): PromHistogramSample[] {
   const grouped: PromHistogramSample[] = [];
-  for (const [group, protocol] of Object.entries(PROTOCOL_OF_GROUP)) {
-    const h = live.histograms.get(`${group}.${metric}` as HistogramKey);
+  for (const [key, protocol] of Object.entries(PROTOCOL_LABELS)) {
+    const h = live.histograms.get(`${key}.${metric}` as HistogramKey);
     if (h !== undefined) grouped.push(histogramSample({ protocol }, h));
   }
   if (grouped.length > 0) return grouped;
@@ -110,6 +103,8 @@ export function generatorFamilies(live: LiveRun): PromFamily[] {
   const c = live.cumulative;
   const start = live.start;
   const point = live.last?.point ?? null;
+  const viewers = viewerCounters(live);
+  const protocols = scenarioProtocols(live);
   const families: PromFamily[] = [
     {
       name: 'rtmpbench_info',
@@ -121,19 +116,33 @@ export function generatorFamilies(live: LiveRun): PromFamily[] {
     { name: 'rtmpbench_run_planned_seconds', help: 'Planned length of the run', type: 'gauge', samples: [sample({}, (start?.scenario.durationMs ?? 0) / 1000)] },
     {
       name: 'rtmpbench_sessions',
+      // Players up are counted over all protocols: a run with several has them under protocol="all".
       help: 'Sessions up now, by kind and protocol',
       type: 'gauge',
-      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, point?.publishersUp ?? 0), sample({ kind: 'player', protocol: 'rtmp' }, point?.playersUp ?? 0)],
+      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, point?.publishersUp ?? 0), sample({ kind: 'player', protocol: protocols.length === 1 ? protocols[0]! : 'all' }, point?.playersUp ?? 0)],
     },
     {
       name: 'rtmpbench_sessions_planned',
       help: 'Sessions the scenario starts in all (players at the peak), by kind',
       type: 'gauge',
-      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, start?.scenario.publishedStreams ?? 0), sample({ kind: 'player', protocol: 'rtmp' }, start?.playersPlanned ?? 0)],
+      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, start?.scenario.publishedStreams ?? 0), sample({ kind: 'player', protocol: protocols.length === 1 ? protocols[0]! : 'all' }, start?.playersPlanned ?? 0)],
+    },
+    {
+      name: 'rtmpbench_sessions_connected_total',
+      help: 'Sessions that published or started playing',
+      type: 'counter',
+      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, c.publishersConnected), ...viewers.map(([protocol, v]) => sample({ kind: 'player', protocol }, v.playersConnected))],
+    },
+    {
+      name: 'rtmpbench_sessions_failed_total',
+      help: 'Sessions that could not publish or play, or viewers that got no video in time',
+      type: 'counter',
+      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, c.publishersFailed), ...viewers.map(([protocol, v]) => sample({ kind: 'player', protocol }, v.playersFailed))],
     },
   ];
   for (const row of COUNTER_ROWS) {
-    families.push({ name: row.name, help: row.help, type: 'counter', samples: row.series.map(([labels, value]) => sample(row.viewers ? { protocol: 'rtmp', ...labels } : labels, value(c))) });
+    const sources: [string, Counters][] = row.side === 'viewers' ? viewers : [[PUBLISH_PROTOCOL, c]];
+    families.push({ name: row.name, help: row.help, type: 'counter', samples: sources.flatMap(([protocol, counters]) => row.series.map(([labels, value]) => sample({ protocol, ...labels }, value(counters)))) });
   }
   families.push({
     name: 'rtmpbench_failures_total',

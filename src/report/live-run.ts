@@ -1,6 +1,6 @@
 import { newHistogram, type Histogram, type HistogramKey } from '../metrics/histograms.js';
 import { newCounters, type Counters } from '../results/counters.js';
-import type { LiveSecond, RunObserver, RunStart } from '../results/live.js';
+import type { LiveSecond, ProtocolKey, RunObserver, RunStart } from '../results/live.js';
 import { buildSummary, type RunSummary, type ThresholdResult } from '../results/summary.js';
 import { evaluateThresholds, parseThresholds } from '../results/thresholds.js';
 import type { TimelinePoint } from '../results/timeline.js';
@@ -20,6 +20,8 @@ export class LiveRun implements RunObserver {
   /** Latency histograms (µs) of the run so far. */
   readonly histograms = new Map<HistogramKey, Histogram>();
   cumulative: Counters = newCounters();
+  /** Counted so far per viewer protocol (empty when the run does not report them apart). */
+  cumulativeByProtocol: Partial<Record<ProtocolKey, Counters>> = {};
   failures: Readonly<Record<string, number>> = {};
   /** The last second as the run reported it (null before the first). */
   last: LiveSecond | null = null;
@@ -46,6 +48,7 @@ export class LiveRun implements RunObserver {
     this.last = second;
     this.points.push(second.point);
     this.cumulative = second.cumulative;
+    this.cumulativeByProtocol = second.cumulativeByProtocol ?? {};
     this.failures = second.failures;
     for (const [key, h] of second.histograms) {
       if (h.totalCount === 0) continue;

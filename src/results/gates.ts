@@ -47,11 +47,15 @@ export interface GateResult {
 /** The capacity found by a capacity search, which only gates (not thresholds) can name. */
 const CAPACITY_PATH = ['capacity', 'highestPassingPlayers'];
 
+/** The heads of the metric grammar; anything else in front is a protocol's key. */
+const KNOWN_HEADS = ['latency', 'frames', 'sessions', 'throughput', 'server', 'generator', 'capacity'];
+
 const LINE = /^\s*([A-Za-z][\w.]*)\s+\+?\s*(\d+(?:\.\d+)?)\s*([a-zA-Zµ%]*)\s*$/;
 
 /** Figures that are better higher: what a run delivers. Everything else (latency, loss, cost) is better lower. */
 export function betterDirection(path: readonly string[]): 'lower' | 'higher' {
-  const [head, a, b] = path;
+  // One protocol's viewers (hls.latency.endToEnd.p95): as the same figure for all viewers.
+  const [head, a, b] = KNOWN_HEADS.includes(path[0]!) ? path : path.slice(1);
   if (head === 'capacity' || head === 'throughput') return 'higher';
   if (head === 'latency') return b === 'count' ? 'higher' : 'lower';
   if (head === 'sessions') return b === 'connected' || b === 'planned' ? 'higher' : 'lower';

@@ -1,4 +1,7 @@
 import type { Histogram, HistogramKey } from '../metrics/histograms.js';
+import { PROTOCOL_KEYS, type ProtocolKey, type ViewerProtocol } from '../protocol/delivery.js';
+
+export type { ProtocolKey, ViewerProtocol };
 import type { Counters } from './counters.js';
 import type { Scenario } from './scenario.js';
 import type { RunSummary } from './summary.js';
@@ -26,6 +29,8 @@ export interface LiveSecond {
   /** Counted during the second, and so far. */
   counters: Counters;
   cumulative: Counters;
+  /** Counted so far, for each viewer protocol the run has (by results key: rtmp, httpFlv, wsFlv, hls). */
+  cumulativeByProtocol?: Partial<Record<ProtocolKey, Counters>>;
   /** The second's latency histograms (µs), merged over workers. */
   histograms: ReadonlyMap<HistogramKey, Histogram>;
   /** Failures so far, by reason. */
@@ -37,3 +42,6 @@ export interface RunObserver {
   onSecond?(second: LiveSecond): void;
   onEnd?(summary: RunSummary, resultsDir: string): void;
 }
+
+/** A viewer protocol as live outputs label it (rtmp, http-flv, ws-flv, hls: as the built-in server's /metrics do), by its results key. */
+export const PROTOCOL_LABELS = Object.fromEntries(Object.entries(PROTOCOL_KEYS).map(([label, key]) => [key, label])) as Record<ProtocolKey, ViewerProtocol>;

@@ -17,6 +17,8 @@ describe('gate rules', () => {
     expect(rule('capacity +0%')).toMatchObject({ path: ['capacity', 'highestPassingPlayers'], better: 'higher' });
     expect(rule('frames.lost +0')).toMatchObject({ relative: false, margin: 0, unit: '' });
     expect(rule('sessions.players.failed 2')).toMatchObject({ margin: 2, better: 'lower' });
+    expect(rule('hls.latency.endToEnd.p95 +20%')).toMatchObject({ path: ['hls', 'latency', 'endToEnd', 'p95'], better: 'lower' });
+    expect(rule('httpFlv.throughput.mbpsReceived +5%')).toMatchObject({ better: 'higher' });
   });
 
   it('says what is wrong with a rule', () => {
