@@ -64,16 +64,16 @@ export function bigKeyframe(bytes: number): (ctx: ProbeContext) => Promise<Probe
     sendAll(pub, sent);
     ctx.note('keyframe bytes', bytes);
     const c = await checkRelay(view, sent, 3 * ctx.waitMs);
-    if (c.missing.length > 0 || c.altered.length > 0) return relayVerdict(ctx, c, `a ${bytes}-byte keyframe`, { publisher: pub });
+    if (c.missing.length > 0 || c.altered.length > 0) return relayVerdict(ctx, c, `a keyframe of ${bytes} bytes`, { publisher: pub });
     // Once it arrived (the player's queue is empty again), the stream must go on.
     const after = [media.avcFrame(false, 80, 1000, 'frame after')];
     sendAll(pub, after);
     const more = await checkRelay(view, after, ctx.waitMs);
     if (more.missing.length > 0) {
       relayEvidence(ctx, c);
-      return { result: 'fail', detail: `the ${bytes}-byte keyframe arrived, but the frame after it did not${pub.conn.closed ? ` (publisher: ${pub.conn.closedBy})` : ''}` };
+      return { result: 'fail', detail: `the keyframe of ${bytes} bytes arrived, but the frame after it did not${pub.conn.closed ? ` (publisher: ${pub.conn.closedBy})` : ''}` };
     }
-    return relayVerdict(ctx, c, `a ${bytes}-byte keyframe`, { publisher: pub });
+    return relayVerdict(ctx, c, `a keyframe of ${bytes} bytes`, { publisher: pub });
   };
 }
 
