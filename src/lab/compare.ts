@@ -4,6 +4,7 @@ import { parseRtmpUrl } from '../client/url.js';
 import { UsageError } from '../input/usage-error.js';
 import { RunError } from '../load/errors.js';
 import { runScenario } from '../load/orchestrator.js';
+import { needsHttp, withServerUrls } from '../load/play-urls.js';
 import { serverAvailability, startCommand, startServer, ServerStartError, type RunningServer, type ServerKind } from '../proc/servers.js';
 import type { ComparisonFile, ComparisonRun, Variant } from '../results/comparison-file.js';
 import { loadComparison, resultsFolderName, writeComparisonFile } from '../results/folder.js';
@@ -97,7 +98,8 @@ async function startVariantServer(variant: Variant, specs: Map<string, ServerSpe
     }
     // A fresh server process per run: its CPU and memory are this run's alone.
     const chunkSize = typeof scenario.server.chunkSize === 'number' ? scenario.server.chunkSize : undefined;
-    return await startServer(variant.server as ServerKind, chunkSize !== undefined ? { chunkSize } : {});
+    // With HTTP viewers, the server's HTTP outputs too (nginx-rtmp: HLS; node-media-server: HTTP-FLV and WS-FLV).
+    return await startServer(variant.server as ServerKind, { ...(chunkSize !== undefined ? { chunkSize } : {}), ...(needsHttp(scenario) ? { http: true } : {}) });
   } catch (e) {
     if (e instanceof ServerStartError) throw new RunError(`${variant.server} did not start: ${e.message}`);
     throw e;
@@ -110,7 +112,9 @@ function variantScenario(base: Scenario, variant: Variant, specs: Map<string, Se
   const spec = specs.get(variant.server);
   const url = server?.url ?? (spec !== undefined && typeof spec !== 'string' ? spec.url : base.target);
   const { serverPid: _ignored, ...rest } = base;
-  return { ...rest, target: url, server: {}, ...(server !== null ? { serverPid: server.pid } : {}) };
+  // HTTP viewers play where this server serves them (its own URLs, or those its entry names).
+  const urls = { ...(server?.playUrls ?? {}), ...(spec !== undefined && typeof spec !== 'string' ? (spec.playUrls ?? {}) : {}) };
+  return withServerUrls({ ...rest, target: url, server: {}, ...(server !== null ? { serverPid: server.pid } : {}) }, urls).scenario;
 }
 
 export interface CompareOptions {

@@ -37,6 +37,26 @@ export function fillPlayUrl(template: string, targetUrl: string, httpPort: numbe
     .replaceAll('{app}', t.app);
 }
 
+/**
+ * The scenario against a server that serves its HTTP viewers at `urls`: each group without a
+ * URL of its own takes the server's for its protocol; a group whose protocol the server does
+ * not serve is left out (and named in `left`).
+ */
+export function withServerUrls(s: Scenario, urls: Partial<Record<ViewerProtocol, string>>): { scenario: Scenario; left: ViewerProtocol[] } {
+  const left: ViewerProtocol[] = [];
+  const fit = <G extends { protocol?: ViewerProtocol; url?: string; perStream: number }>(g: G): G | null => {
+    const protocol = g.protocol ?? 'rtmp';
+    if (protocol === 'rtmp' || g.url !== undefined || g.perStream === 0) return g;
+    const url = urls[protocol];
+    if (url !== undefined) return { ...g, url };
+    left.push(protocol);
+    return null;
+  };
+  const players = fit(s.players) ?? { ...s.players, perStream: 0, slowPerStream: 0 };
+  const viewers = (s.viewers ?? []).map((v) => fit(v)).filter((v) => v !== null);
+  return { scenario: { ...s, players, ...(s.viewers !== undefined ? { viewers } : {}) }, left };
+}
+
 export function streamUrl(filled: string, stream: string): string {
   return filled.replaceAll('{stream}', encodeURIComponent(stream));
 }

@@ -137,6 +137,11 @@ export const scenarioSchema = z
                   name: z.string().regex(/^[A-Za-z0-9._-]+$/),
                   url: z.string().regex(/^rtmps?:\/\/[^/]+\/[^/]+/, 'must be rtmp[s]://HOST[:PORT]/APP'),
                   start: z.string().min(1).optional().describe('Shell command that starts the server (stopped by PID afterwards); absent: already running.'),
+                  playUrls: z
+                    .object({ 'http-flv': playUrl.optional(), 'ws-flv': playUrl.optional(), hls: playUrl.optional() })
+                    .strict()
+                    .optional()
+                    .describe('Where its HTTP viewers play, per protocol (URL templates); a protocol it does not serve is left out of its runs.'),
                 })
                 .strict(),
             ]),
@@ -381,7 +386,7 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
       ...(s.compare !== undefined
         ? {
             compare: {
-              servers: s.compare.servers.map((x) => (typeof x === 'string' ? x : { name: x.name, url: x.url, ...(x.start !== undefined ? { start: x.start } : {}) })),
+              servers: s.compare.servers.map((x) => (typeof x === 'string' ? x : { name: x.name, url: x.url, ...(x.start !== undefined ? { start: x.start } : {}), ...(x.playUrls !== undefined ? { playUrls: x.playUrls } : {}) })),
               matrix: s.compare.matrix,
               repeat: s.compare.repeat,
               ...(s.compare.baseline !== undefined ? { baseline: s.compare.baseline } : {}),

@@ -1,3 +1,4 @@
+import { PROTOCOL_KEY_LIST } from '../protocol/delivery.js';
 import type { RunSummary } from '../results/summary.js';
 import { mean, pairedRatio, type Interval } from '../metrics/stats.js';
 import type { LoadedComparison } from '../results/folder.js';
@@ -68,6 +69,20 @@ export const FIGURES: Figure[] = [
   { key: 'playersFailed', short: 'failed', label: 'players failed', unit: '', better: 'lower', digits: 0, of: (s) => s.sessions.players.failed },
 ];
 
+/** Each protocol's viewers apart (present in runs that had viewers of several protocols, or HTTP ones). */
+const PROTOCOL_FIGURES: Figure[] = PROTOCOL_KEY_LIST.flatMap((k): Figure[] => {
+  const of = (m: 'firstFrame' | 'endToEnd' | 'playout', p: 'p50' | 'p99') => (s: RunSummary) => {
+    const l = s.byProtocol?.[k]?.latencyMs[m];
+    return l !== undefined && l.count > 0 ? l[p] : null;
+  };
+  return [
+    { key: `${k}FirstFrameP50`, short: `${k} TTFF p50`, label: `${k} viewers: first frame p50 ms`, unit: 'ms', better: 'lower', digits: 1, of: of('firstFrame', 'p50') },
+    { key: `${k}EndToEndP50`, short: `${k} e2e p50`, label: `${k} viewers: end-to-end p50 ms`, unit: 'ms', better: 'lower', digits: 1, of: of('endToEnd', 'p50') },
+    { key: `${k}EndToEndP99`, short: `${k} e2e p99`, label: `${k} viewers: end-to-end p99 ms`, unit: 'ms', better: 'lower', digits: 1, of: of('endToEnd', 'p99') },
+    ...(k === 'hls' ? [{ key: 'hlsPlayoutP99', short: 'hls playout p99', label: 'hls viewers: end-to-end at playout p99 ms', unit: 'ms', better: 'lower' as const, digits: 0, of: of('playout', 'p99') }] : []),
+  ];
+});
+
 export interface FigureStats {
   /** Per repeat, in round order (null where the run lacks the figure). */
   values: (number | null)[];
@@ -104,7 +119,7 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
   const rounds = c.file.repeat;
   // Figures no run has at all are left out (e.g. slow-viewer figures without slow viewers).
   const all = [...c.runs.values()].flat().map((r) => r.run.summary);
-  const figures = FIGURES.filter((f) => all.some((s) => f.of(s) !== null));
+  const figures = [...FIGURES, ...PROTOCOL_FIGURES].filter((f) => all.some((s) => f.of(s) !== null));
   const byRound = (variant: string, f: Figure): (number | null)[] => {
     const out: (number | null)[] = Array.from({ length: rounds }, () => null);
     for (const { round, run } of c.runs.get(variant) ?? []) out[round] = f.of(run.summary);
@@ -170,7 +185,18 @@ export function formatRatio(r: FigureStats['ratio']): string {
 }
 
 /** Figures whose ratio to the baseline means something (not counts that are mostly zero). */
-const RATIO_FIGURES = new Set(['serverCpuPer1000PlayerMin', 'serverPeakRssMB', 'firstFrameP50', 'firstFrameP99', 'endToEndP50', 'endToEndP99', 'endToEndP999', 'headerOverheadPct', 'slowEndToEndP99']);
+const RATIO_FIGURES = new Set([
+  'serverCpuPer1000PlayerMin',
+  'serverPeakRssMB',
+  'firstFrameP50',
+  'firstFrameP99',
+  'endToEndP50',
+  'endToEndP99',
+  'endToEndP999',
+  'headerOverheadPct',
+  'slowEndToEndP99',
+  ...PROTOCOL_FIGURES.map((f) => f.key),
+]);
 
 const variantLabel = (t: ComparisonTable, name: string) => (name === t.baseline ? `${name} (baseline)` : name);
 

@@ -19,7 +19,7 @@ export interface ViewerGroup {
   url?: string;
 }
 
-export type ServerSpec = 'builtin' | 'node-media-server' | 'nginx-rtmp' | { name: string; url: string; start?: string };
+export type ServerSpec = 'builtin' | 'node-media-server' | 'nginx-rtmp' | { name: string; url: string; start?: string; playUrls?: Partial<Record<ViewerProtocol, string>> };
 
 export interface Scenario {
   name: string;

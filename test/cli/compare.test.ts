@@ -5,6 +5,7 @@ import type { ComparisonFile } from '../../src/results/comparison-file.js';
 import { hasChromium, openPage, screenshot } from '../helpers/browser.js';
 import { CLI } from '../helpers/server.js';
 import { freePort } from '../../src/proc/port.js';
+import { serverAvailability } from '../../src/proc/servers.js';
 import type { ComparisonTable } from '../../src/report/comparison.js';
 import { cli } from '../helpers/cli.js';
 import { portOpen, scenarioFile, scratch, summaryOf } from '../helpers/runs.js';
@@ -117,3 +118,20 @@ describe('rtmpbench compare across servers', () => {
   }, 130_000);
 });
 
+
+describe('rtmpbench compare with viewers of several protocols', () => {
+  const nginx = serverAvailability('nginx-rtmp').available;
+  it.skipIf(!nginx)('plays each server where it serves each protocol, and leaves out what it does not serve (nginx-rtmp: no HTTP-FLV)', async () => {
+    const file = scenario('mixed', ['name: mixed', 'streams: 1', 'publishers: { gop: 1s }', 'server: { hlsSegmentMs: 1000, hlsOnDemand: false }', 'players: { perStream: 2 }', 'viewers:', '  - { protocol: http-flv, perStream: 2 }', '  - { protocol: hls, perStream: 2 }', 'duration: 8s', 'compare: { servers: [builtin, nginx-rtmp] }', ''].join('\n'));
+    const r = await cli(['compare', file, '--out', out, '--json', '--no-progress'], 120_000);
+    expect(r.code, r.stderr).toBe(0);
+    const { comparison } = JSON.parse(r.stdout) as { comparison: ComparisonFile };
+    const summaryOfVariant = (v: string) => summaryOf(join(r.stdout.match(/"dir": "([^"]+)"/)![1]!, comparison.runs.find((x) => x.variant === v)!.dir!));
+    const builtin = summaryOfVariant('builtin');
+    const nginxRun = summaryOfVariant('nginx-rtmp');
+    expect(Object.keys(builtin.byProtocol ?? {}).sort()).toEqual(['hls', 'httpFlv', 'rtmp']);
+    expect(Object.keys(nginxRun.byProtocol ?? {}).sort()).toEqual(['hls', 'rtmp']);
+    expect(nginxRun.byProtocol!.hls!.sessions.players).toMatchObject({ connected: 2, failed: 0 });
+    expect(r.stdout).toMatch(/hls e2e p50/);
+  }, 150_000);
+});

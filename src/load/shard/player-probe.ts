@@ -83,7 +83,8 @@ export class PlayerProbe {
     if (viewer instanceof Player) this.record('handshake', viewer.conn.timings.handshakeUs);
     // From the first attempt: a viewer that retried while the stream was not there yet waited that long.
     this.record('playStart', t.startedUs - this.openedUs);
-    this.playSentUs = t.requestUs > 0 ? t.requestUs : t.openUs;
+    // A viewer that asked again while the stream was not there yet (HTTP 404) waited from its first request.
+    this.playSentUs = t.openUs > this.openedUs ? this.openedUs : t.requestUs > 0 ? t.requestUs : t.openUs;
     this.recordFirstFrames();
   }
 
