@@ -1,17 +1,8 @@
 import { monotonicUs } from '../media/timing-mark.js';
-import { ClientError, type ClientClose } from './errors.js';
-import { FlvFrames } from './flv-frames.js';
+import { ClientError } from './errors.js';
+import { FlvViewerBase } from './flv-viewer-base.js';
 import { HttpFailure, ViewerHttpClient, type HttpGet } from './http-client.js';
-import {
-  DEFAULT_VIEWER_TIMEOUT_MS,
-  newViewerCounters,
-  newViewerTimings,
-  type FrameSink,
-  type Viewer,
-  type ViewerCounters,
-  type ViewerOptions,
-  type ViewerTimings,
-} from './viewer.js';
+import { DEFAULT_VIEWER_TIMEOUT_MS, type Viewer, type ViewerOptions } from './viewer.js';
 
 export interface HttpFlvViewerOptions extends ViewerOptions {
   /** Longest silence in the stream before the viewer gives up (ms, default 30 s). */
@@ -22,40 +13,17 @@ export interface HttpFlvViewerOptions extends ViewerOptions {
  * An HTTP-FLV viewer: one GET of a live FLV stream on its own connection, the body read as it
  * arrives (the FLV reader skims each tag; marks are read as the RTMP player reads them).
  */
-export class HttpFlvViewer implements Viewer {
+export class HttpFlvViewer extends FlvViewerBase implements Viewer {
   readonly protocol = 'http-flv' as const;
-  readonly url: URL;
-  readonly timings: ViewerTimings;
-  readonly counters: ViewerCounters = newViewerCounters();
-  onEnd: ((end: ClientClose) => void) | null = null;
   /** HTTP status of the response (0 before). */
   status = 0;
   private readonly http: ViewerHttpClient;
-  private readonly frames: FlvFrames;
   private request: HttpGet | null = null;
-  private ended = false;
 
   private constructor(opts: HttpFlvViewerOptions, openUs: number) {
-    this.url = new URL(opts.url);
-    this.timings = newViewerTimings(openUs);
+    super(opts, openUs);
     const timeoutMs = opts.timeoutMs ?? DEFAULT_VIEWER_TIMEOUT_MS;
     this.http = new ViewerHttpClient(this.url.origin, { insecure: opts.insecure, connectTimeoutMs: timeoutMs });
-    this.frames = new FlvFrames(this.counters, this.timings);
-    this.frames.onFrame = opts.onFrame ?? null;
-    this.onEnd = opts.onEnd ?? null;
-    this.frames.onBroken = (e) => this.end('protocol', `the FLV stream broke: ${e.message}`);
-  }
-
-  get onFrame(): FrameSink | null {
-    return this.frames.onFrame;
-  }
-
-  set onFrame(sink: FrameSink | null) {
-    this.frames.onFrame = sink;
-  }
-
-  get closed(): boolean {
-    return this.ended;
   }
 
   /** Connects and requests the stream; resolves once the server answered 200. */
@@ -63,10 +31,6 @@ export class HttpFlvViewer implements Viewer {
     const v = new HttpFlvViewer(opts, monotonicUs());
     await v.start(opts.timeoutMs ?? DEFAULT_VIEWER_TIMEOUT_MS, opts.stallTimeoutMs ?? 30_000);
     return v;
-  }
-
-  close(): void {
-    this.end('local', 'closed by the viewer');
   }
 
   private start(timeoutMs: number, stallTimeoutMs: number): Promise<void> {
@@ -88,9 +52,7 @@ export class HttpFlvViewer implements Viewer {
               resolve();
             }
           },
-          onData: (chunk) => {
-            if (!this.ended) this.frames.push(chunk);
-          },
+          onData: (chunk) => this.received(chunk),
         },
         { headersTimeoutMs: timeoutMs, bodyTimeoutMs: stallTimeoutMs },
       );
@@ -115,13 +77,8 @@ export class HttpFlvViewer implements Viewer {
     });
   }
 
-  /** Stops everything; tells `onEnd` unless opening failed (`open` rejects then). */
-  private end(kind: ClientClose['kind'], message: string, notify = true): void {
-    if (this.ended) return;
-    this.ended = true;
+  protected release(): void {
     this.request?.abort();
     this.http.close();
-    this.frames.destroy();
-    if (notify) this.onEnd?.({ kind, message });
   }
 }

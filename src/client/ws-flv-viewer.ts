@@ -2,19 +2,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import { monotonicUs } from '../media/timing-mark.js';
-import { ClientError, type ClientClose, type ClientFailure } from './errors.js';
-import { FlvFrames } from './flv-frames.js';
+import { ClientError, type ClientFailure } from './errors.js';
+import { FlvViewerBase } from './flv-viewer-base.js';
 import { httpFailureKind } from './http-client.js';
-import {
-  DEFAULT_VIEWER_TIMEOUT_MS,
-  newViewerCounters,
-  newViewerTimings,
-  type FrameSink,
-  type Viewer,
-  type ViewerCounters,
-  type ViewerOptions,
-  type ViewerTimings,
-} from './viewer.js';
+import { DEFAULT_VIEWER_TIMEOUT_MS, type Viewer, type ViewerOptions } from './viewer.js';
 
 export type WsFlvViewerOptions = ViewerOptions;
 
@@ -23,35 +14,12 @@ export type WsFlvViewerOptions = ViewerOptions;
  * message, or a tag split over messages: the FLV reader takes any split), on a connection of
  * its own, without per-message compression.
  */
-export class WsFlvViewer implements Viewer {
+export class WsFlvViewer extends FlvViewerBase implements Viewer {
   readonly protocol = 'ws-flv' as const;
-  readonly url: URL;
-  readonly timings: ViewerTimings;
-  readonly counters: ViewerCounters = newViewerCounters();
-  onEnd: ((end: ClientClose) => void) | null = null;
-  private readonly frames: FlvFrames;
   private ws: WebSocket | null = null;
-  private ended = false;
 
   private constructor(opts: WsFlvViewerOptions, openUs: number) {
-    this.url = new URL(opts.url);
-    this.timings = newViewerTimings(openUs);
-    this.frames = new FlvFrames(this.counters, this.timings);
-    this.frames.onFrame = opts.onFrame ?? null;
-    this.onEnd = opts.onEnd ?? null;
-    this.frames.onBroken = (e) => this.end('protocol', `the FLV stream broke: ${e.message}`);
-  }
-
-  get onFrame(): FrameSink | null {
-    return this.frames.onFrame;
-  }
-
-  set onFrame(sink: FrameSink | null) {
-    this.frames.onFrame = sink;
-  }
-
-  get closed(): boolean {
-    return this.ended;
+    super(opts, openUs);
   }
 
   /** Connects and upgrades; resolves once the WebSocket is open. */
@@ -59,10 +27,6 @@ export class WsFlvViewer implements Viewer {
     const v = new WsFlvViewer(opts, monotonicUs());
     await v.start(opts);
     return v;
-  }
-
-  close(): void {
-    this.end('local', 'closed by the viewer');
   }
 
   private start(opts: WsFlvViewerOptions): Promise<void> {
@@ -96,7 +60,7 @@ export class WsFlvViewer implements Viewer {
         resolve();
       });
       ws.on('message', (data: Buffer, isBinary: boolean) => {
-        if (isBinary && !this.ended) this.frames.push(data);
+        if (isBinary) this.received(data);
       });
       ws.on('error', (err) => {
         const kind = httpFailureKind(err);
@@ -110,12 +74,7 @@ export class WsFlvViewer implements Viewer {
     });
   }
 
-  /** Stops everything; tells `onEnd` unless opening failed (`open` rejects then). */
-  private end(kind: ClientClose['kind'], message: string, notify = true): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.frames.destroy();
+  protected release(): void {
     this.ws?.terminate();
-    if (notify) this.onEnd?.({ kind, message });
   }
 }
