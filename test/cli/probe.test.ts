@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBES } from '../../src/lab/probe/list.js';
 import type { ProbeComparison, ProbeReport } from '../../src/results/probe.js';
@@ -9,7 +11,7 @@ import { scriptedServer, type ScriptedServer } from '../helpers/scripted-server.
 /** rtmpbench probe: arguments, exit codes, and its three outputs. */
 
 const out = scratch('probe');
-const ONLY = ['--only', 'chunking.abort,media.avc-aac', '--wait-ms', '600'];
+const ONLY = ['--only', 'chunking.abort,media.avc-aac', '--wait-ms', '1500'];
 
 describe('rtmpbench probe', () => {
   let good: ScriptedServer;
@@ -72,8 +74,9 @@ describe('rtmpbench probe', () => {
     expect(report.probes[0]!.evidence).toMatchObject({ 'chunks sent of the aborted message': '4 of 24' });
   });
 
-  it('puts several servers side by side and marks where they differ (console, Markdown, JSON)', async () => {
-    const text = await cli(['probe', good.url, noAbort.url, ...ONLY]);
+  it('puts several servers side by side and marks where they differ (console, Markdown, JSON written with --out)', async () => {
+    const jsonFile = join(out, 'side-by-side.json');
+    const text = await cli(['probe', good.url, noAbort.url, ...ONLY, '--out', jsonFile]);
     expect(text.code).toBe(1);
     const abortRow = text.stdout.split('\n').find((l) => l.includes('chunking.abort') && l.includes('≠'));
     expect(abortRow, text.stdout).toMatch(/pass\s+FAIL/);
@@ -84,8 +87,7 @@ describe('rtmpbench probe', () => {
     expect(md.stdout).toMatch(/\| `chunking\.abort` Abort mid-message \| \*\*✅ pass\*\* \| \*\*❌ fail\*\* \|/);
     expect(md.stdout).toMatch(/\| `media\.avc-aac` legacy AVC and AAC \| ✅ pass \| ✅ pass \|/);
 
-    const json = await cli(['probe', good.url, noAbort.url, ...ONLY, '--json']);
-    const c = JSON.parse(json.stdout) as ProbeComparison;
+    const c = JSON.parse(readFileSync(jsonFile, 'utf8')) as ProbeComparison;
     expect(c.servers.map((s) => [s.target, s.counts.fail])).toEqual([
       [good.url, 0],
       [noAbort.url, 1],

@@ -75,7 +75,7 @@ describe('probes that may stop a fragile server', () => {
   it('run alone and last; when the server stops answering after one, it fails and the rest are not run', async () => {
     const srv = await scriptedServer({ dieOnDate: true });
     try {
-      const r = await probeServer(srv.url, { waitMs: 500, only: ['commands.connect-amf-types', 'commands.amf3-values', 'media.avc-aac'] });
+      const r = await probeServer(srv.url, { waitMs: 1500, only: ['commands.connect-amf-types', 'commands.amf3-values', 'media.avc-aac'] });
       const byId = Object.fromEntries(r.probes.map((p) => [p.id, p]));
       expect(byId['media.avc-aac']!.result).toBe('pass');
       expect(byId['commands.connect-amf-types']).toMatchObject({ result: 'fail', detail: expect.stringContaining('stopped answering after this probe') });
@@ -91,8 +91,8 @@ describe('stream names', () => {
     const srv = await scriptedServer();
     try {
       const names: string[] = [];
-      const a = await probeServer(srv.url, { waitMs: 500, only: ['media.avc-aac', 'sessions.republish'], streamPrefix: 'mine' });
-      const b = await probeServer(srv.url, { waitMs: 500, only: ['media.avc-aac'], streamPrefix: 'mine' });
+      const a = await probeServer(srv.url, { only: ['media.avc-aac', 'sessions.republish'], streamPrefix: 'mine' });
+      const b = await probeServer(srv.url, { only: ['media.avc-aac'], streamPrefix: 'mine' });
       expect([a, b].every((r) => r.counts.pass === r.probes.length)).toBe(true);
       const streams = (srv as unknown as { streams: Map<string, { publishers: unknown[] }> }).streams;
       await waitFor(() => [...streams.values()].every((s) => s.publishers.length === 0), 3000, 'publishers to leave');
