@@ -113,5 +113,5 @@ describe('rtmpbench probe', () => {
       s.once('error', () => resolve(false));
     });
     expect(stillOpen).toBe(false);
-  });
+  }, 60_000);
 });

@@ -85,7 +85,7 @@ describe('probes against a server without the bugs', () => {
     expect(notPass.map((p) => `${p.id}: ${p.result} ${p.detail}`)).toEqual([]);
     expect(r.probes).toHaveLength(PROBES.length);
     expect(r.probes.filter((p) => p.result === 'info').map((p) => p.id).sort()).toEqual(['chunking.chunk-stream-limit', 'flow-control.server-announcements', 'handshake.other-version', 'handshake.server-s1', 'timestamps.viewer-timeline']);
-  });
+  }, 90_000);
 });
 
 describe.concurrent('each probe fails a server with the bug it looks for', () => {
