@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { ProcessGroupSampler } from './process-group.js';
 
 export interface ProcessSample {
@@ -102,4 +102,35 @@ export class ProcessMonitor {
     }
     return s;
   }
+}
+
+export interface ProcessResources {
+  rssBytes: number;
+  /** Open file descriptors; null when /proc/PID/fd cannot be read (another user's process without root). */
+  fds: number | null;
+  threads: number;
+}
+
+/**
+ * RSS, open descriptors and threads of any process on this host, from /proc (Linux); the
+ * figures a soak follows second by second. Null when the process is gone.
+ */
+export function sampleProcessResources(pid: number): ProcessResources | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const field = (key: string) => {
+    const m = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status);
+    return m ? Number(m[1]) : 0;
+  };
+  let fds: number | null;
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    fds = null;
+  }
+  return { rssBytes: field('VmRSS') * 1024, fds, threads: field('Threads') };
 }
