@@ -131,13 +131,17 @@ export class ProbeConnection {
     return this.closedBy !== null;
   }
 
+  /** Called before each write with its size (the probe's budget of bytes; it may throw). */
+  onWrite: ((bytes: number) => void) | null = null;
+
   write(data: Buffer | readonly Buffer[]): void {
     if (this.closed) return;
     const list = Buffer.isBuffer(data) ? [data] : data;
-    for (const b of list) {
-      this.bytesOut += b.length;
-      this.socket.write(b);
-    }
+    let bytes = 0;
+    for (const b of list) bytes += b.length;
+    this.onWrite?.(bytes);
+    this.bytesOut += bytes;
+    for (const b of list) this.socket.write(b);
   }
 
   /** Bytes this connection has sent (handshake included). */

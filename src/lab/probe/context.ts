@@ -2,6 +2,9 @@ import type { ProbeEvidence, ProbeGroup, ProbeResult } from '../../results/probe
 import { ProbeConnection, type ConnectOptions, type HandshakeOptions, type ProbeTarget } from './connection.js';
 import { ProbeError, SetupError, why } from './errors.js';
 
+/** Most bytes one probe may send, on all its connections together. */
+export const MAX_PROBE_BYTES = 16 * 1024 * 1024;
+
 /** What a probe concludes: its result and one line saying why. */
 export interface ProbeVerdict {
   result: ProbeResult;
@@ -59,6 +62,12 @@ export class ProbeContext {
   private readonly opts: ProbeContextOptions;
   private names = 0;
   private ended = false;
+  private sent = 0;
+
+  /** Bytes this probe sent on all its connections (handshakes included). */
+  get bytesSent(): number {
+    return this.sent;
+  }
 
   constructor(opts: ProbeContextOptions) {
     this.opts = opts;
@@ -80,6 +89,10 @@ export class ProbeContext {
   async dial(): Promise<ProbeConnection> {
     if (this.ended) throw new ProbeError('RTMP_ERR_PROBE_TIMEOUT', 'the probe has ended');
     const conn = await ProbeConnection.dial(this.target, this.waitMs);
+    conn.onWrite = (bytes) => {
+      if (this.sent + bytes > MAX_PROBE_BYTES) throw new ProbeError('RTMP_ERR_PROBE_STEP', `the probe would send more than ${MAX_PROBE_BYTES} bytes`);
+      this.sent += bytes;
+    };
     this.connections.push(conn);
     if (this.ended) conn.destroy();
     return conn;

@@ -117,6 +117,7 @@ async function runOne(def: ProbeDefinition, ctx: ProbeContext, limitMs: number):
     clearTimeout(timer);
     ctx.closeAll();
   }
+  ctx.note('bytes sent', ctx.bytesSent);
   return outcomeOf(def, verdict, ctx.evidence, performance.now() - started);
 }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_PROBE_BYTES } from '../../../src/lab/probe/context.js';
 import { PROBES } from '../../../src/lab/probe/list.js';
 import { probeServer } from '../../../src/lab/probe/runner.js';
 import type { ProbeReport } from '../../../src/results/probe.js';
@@ -84,6 +85,9 @@ describe('probes against a server without the bugs', () => {
     const notPass = r.probes.filter((p) => p.result !== 'pass' && p.result !== 'info');
     expect(notPass.map((p) => `${p.id}: ${p.result} ${p.detail}`)).toEqual([]);
     expect(r.probes).toHaveLength(PROBES.length);
+    // No probe sends more than 16 MB (the evidence counts every byte, handshakes included).
+    for (const p of r.probes) expect(p.evidence['bytes sent'], p.id).toBeLessThanOrEqual(MAX_PROBE_BYTES);
+    expect(Math.max(...r.probes.map((p) => Number(p.evidence['bytes sent'])))).toBeGreaterThan(8_000_000);
     expect(r.probes.filter((p) => p.result === 'info').map((p) => p.id).sort()).toEqual(['chunking.chunk-stream-limit', 'flow-control.server-announcements', 'handshake.other-version', 'handshake.server-s1', 'timestamps.viewer-timeline']);
   }, 90_000);
 });

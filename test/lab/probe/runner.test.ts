@@ -1,6 +1,8 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { parseRtmpUrl } from '../../../src/client/url.js';
 import { UsageError } from '../../../src/input/usage-error.js';
+import { ProbeContext } from '../../../src/lab/probe/context.js';
 import { PROBES, selectProbes } from '../../../src/lab/probe/list.js';
 import { probeServer } from '../../../src/lab/probe/runner.js';
 import { PROBE_GROUPS } from '../../../src/results/probe.js';
@@ -81,6 +83,22 @@ describe('probes that may stop a fragile server', () => {
       expect(byId['commands.connect-amf-types']).toMatchObject({ result: 'fail', detail: expect.stringContaining('stopped answering after this probe') });
       expect(byId['commands.amf3-values']).toMatchObject({ result: 'error', detail: 'not run: the server stopped answering after commands.connect-amf-types' });
     } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('a probe', () => {
+  it('cannot send more than 16 MB on all its connections together', async () => {
+    const srv = await scriptedServer();
+    const ctx = new ProbeContext({ target: { url: parseRtmpUrl(srv.url), insecure: false }, streamPrefix: 'cap', index: 1, waitMs: 1000 });
+    try {
+      const [a, b] = [await ctx.dial(), await ctx.dial()];
+      a.write(Buffer.alloc(10 * 1024 * 1024));
+      expect(() => b.write(Buffer.alloc(7 * 1024 * 1024))).toThrow(/more than 16777216 bytes/);
+      expect(ctx.bytesSent).toBe(10 * 1024 * 1024);
+    } finally {
+      ctx.closeAll();
       await srv.close();
     }
   });
