@@ -24,7 +24,7 @@ export class FlvFrames implements FlvStreamSink {
   private readonly timings: ViewerTimings;
   private readonly tracker: SequenceTracker;
   private readonly info = newVideoTagInfo();
-  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0 };
+  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
   private readonly frame: ViewerFrame = { arrivalUs: 0, timestampMs: 0, keyframe: false, mark: null };
   private nowUs = 0;
 
@@ -81,7 +81,7 @@ export class FlvFrames implements FlvStreamSink {
     const hasMark = readMark(p, dataOffset, hevc ? 'hevc' : 'avc', this.mark);
     if (hasMark) {
       c.marks++;
-      this.tracker.track(this.mark.seq);
+      this.tracker.track(this.mark.seq, this.mark.epoch);
     }
     const sink = this.onFrame;
     if (sink !== null) {

@@ -14,6 +14,7 @@ export interface SegmentFrame {
   intendedUs: number;
   sentUs: number;
   seq: number;
+  epoch: number;
 }
 
 /**
@@ -80,7 +81,7 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
     const dts = this.unwrap(u.dts90k >= 0 ? u.dts90k : u.pts90k);
     const pts = u.pts90k >= 0 ? dts + ((u.pts90k - (u.dts90k >= 0 ? u.dts90k : u.pts90k) + PTS_MODULO) % PTS_MODULO) : dts;
     const m = u.mark;
-    this.add(dts / 90, pts / 90, u.keyframe, m !== null, m?.intendedUs ?? 0, m?.sentUs ?? 0, m?.seq ?? 0);
+    this.add(dts / 90, pts / 90, u.keyframe, m !== null, m?.intendedUs ?? 0, m?.sentUs ?? 0, m?.seq ?? 0, m?.epoch ?? 0);
   }
 
   onAudio(_pts90k: number, frames: number, esBytes: number): void {
@@ -97,7 +98,7 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
     if (s.track.handler !== 'vide') return;
     const scale = 1000 / s.track.timescale;
     const m = s.mark;
-    this.add(s.decodeTime * scale, (s.decodeTime + s.compositionOffset) * scale, s.keyframe, m !== null, m?.intendedUs ?? 0, m?.sentUs ?? 0, m?.seq ?? 0);
+    this.add(s.decodeTime * scale, (s.decodeTime + s.compositionOffset) * scale, s.keyframe, m !== null, m?.intendedUs ?? 0, m?.sentUs ?? 0, m?.seq ?? 0, m?.epoch ?? 0);
   }
 
   onError(error: RtmpError): void {
@@ -112,10 +113,10 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
     return v;
   }
 
-  private add(dtsMs: number, ptsMs: number, keyframe: boolean, hasMark: boolean, intendedUs: number, sentUs: number, seq: number): void {
+  private add(dtsMs: number, ptsMs: number, keyframe: boolean, hasMark: boolean, intendedUs: number, sentUs: number, seq: number, epoch: number): void {
     let f = this.frames[this.count];
     if (f === undefined) {
-      f = { dtsMs: 0, ptsMs: 0, keyframe: false, hasMark: false, intendedUs: 0, sentUs: 0, seq: 0 };
+      f = { dtsMs: 0, ptsMs: 0, keyframe: false, hasMark: false, intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
       this.frames.push(f);
     }
     this.count++;
@@ -126,5 +127,6 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
     f.intendedUs = intendedUs;
     f.sentUs = sentUs;
     f.seq = seq;
+    f.epoch = epoch;
   }
 }

@@ -149,7 +149,7 @@ export class HlsViewer implements Viewer {
   private readonly segmentFrames: SegmentFrames;
   private readonly playout = new PlayoutClock();
   private readonly frame: HlsFrame = { arrivalUs: 0, timestampMs: 0, keyframe: false, mark: null, playoutUs: 0, msn: 0, listedUs: 0 };
-  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0 };
+  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
 
   private playlist: MediaPlaylist | null = null;
   private playlistText = '';
@@ -417,8 +417,8 @@ export class HlsViewer implements Viewer {
         }
         if (f.hasMark) {
           c.marks++;
-          this.tracker.track(f.seq);
-          const send = f.sentUs > f.intendedUs ? f.sentUs : f.intendedUs;
+          this.tracker.track(f.seq, f.epoch);
+          const send = f.sentUs < f.intendedUs ? f.sentUs : f.intendedUs;
           if (send > lastSendUs) lastSendUs = send;
         }
         const sink = this.onFrame;
@@ -431,6 +431,7 @@ export class HlsViewer implements Viewer {
             m.intendedUs = f.intendedUs;
             m.sentUs = f.sentUs;
             m.seq = f.seq;
+            m.epoch = f.epoch;
             out.mark = m;
           } else {
             out.mark = null;

@@ -71,7 +71,7 @@ export class Player implements Viewer {
   onStatus: ((s: StatusEvent) => void) | null;
   private readonly codec: MarkCodec;
   private readonly allocator: BufferAllocator | null;
-  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0 };
+  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
   private readonly info = newVideoTagInfo();
   private readonly tracker: SequenceTracker;
 
@@ -179,7 +179,7 @@ export class Player implements Viewer {
       const hasMark = readMark(p, dataOffset, this.codec, this.mark);
       if (hasMark) {
         c.marks++;
-        this.tracker.track(this.mark.seq);
+        this.tracker.track(this.mark.seq, this.mark.epoch);
       }
       if (this.onVideo !== null || this.onFrame !== null) {
         const o = this.observation;

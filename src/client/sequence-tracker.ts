@@ -12,12 +12,13 @@ export interface SequenceCounters {
  * Loss, duplicates and reordering from the marks' sequence numbers, counted into the viewer's
  * own counters. A gap counts as lost until the frame turns up (then it is out of order);
  * gaps older than a window of 4096 numbers are forgotten (a frame that late counts as a
- * duplicate). Number 0 after higher ones is a new publication (publishers number from 0),
- * which restarts the count, as RTMP's PublishNotify does.
+ * duplicate). A new publication restarts the count: a mark of another epoch (a republished
+ * stream numbers from 0 again), or, for marks without epochs, number 0 after higher ones.
  */
 export class SequenceTracker {
   private readonly counters: SequenceCounters;
   private highest = -1;
+  private epoch = -1;
   private readonly missing = new Set<number>();
 
   constructor(counters: SequenceCounters) {
@@ -35,8 +36,12 @@ export class SequenceTracker {
     return this.highest;
   }
 
-  track(seq: number): void {
+  track(seq: number, epoch = 0): void {
     const c = this.counters;
+    if (epoch !== this.epoch) {
+      if (this.epoch >= 0) this.reset();
+      this.epoch = epoch;
+    }
     if (seq === 0 && this.highest > 0) this.reset();
     if (this.highest < 0 || seq === this.highest + 1) {
       this.highest = seq;

@@ -34,6 +34,8 @@ export class FlvFileSource implements MediaSource {
   readonly loopMs: number;
   private readonly markSize: number;
 
+  epoch = 0;
+
   constructor(path: string) {
     let data: Buffer;
     try {
@@ -129,7 +131,7 @@ export class FlvFileSource implements MediaSource {
     if (f.dataOffset < 0) return { typeId: MSG_VIDEO, timestampMs, payload: f.payload, keyframe: f.keyframe, markOffset: -1 };
     const payload = Buffer.allocUnsafe(f.payload.length + this.markSize);
     f.payload.copy(payload, 0, 0, f.dataOffset);
-    writeMark(payload, f.dataOffset, this.codec, intendedUs, index);
+    writeMark(payload, f.dataOffset, this.codec, intendedUs, index, this.epoch);
     f.payload.copy(payload, f.dataOffset + this.markSize, f.dataOffset);
     return { typeId: MSG_VIDEO, timestampMs, payload, keyframe: f.keyframe, markOffset: f.dataOffset };
   }

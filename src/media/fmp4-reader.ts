@@ -138,7 +138,7 @@ export class Mp4SegmentReader {
     keyframe: false,
     mark: null,
   };
-  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0 };
+  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
   private readonly counters: Mp4SegmentStats = { bytesReceived: 0, fragments: 0, samples: 0, missingSamples: 0 };
 
   constructor(sink: Mp4SegmentSink, init: Mp4Init | null, options: Mp4SegmentReaderOptions = {}) {

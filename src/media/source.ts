@@ -19,6 +19,8 @@ export interface MediaFrame {
 export interface MediaSource {
   readonly codec: MarkCodec;
   readonly hasAudio: boolean;
+  /** The publication this source feeds (0 the first): its marks carry it. */
+  epoch: number;
   metadata(): AmfObject;
   videoSequenceHeader(): Buffer | null;
   audioSequenceHeader(): Buffer | null;

@@ -158,6 +158,7 @@ const TEMPLATES = new Map<string, Buffer>();
 const EX = 0x80;
 
 export class SyntheticSource implements MediaSource {
+  epoch = 0;
   readonly codec: MarkCodec;
   readonly fps: number;
   readonly gopFrames: number;
@@ -249,7 +250,7 @@ export class SyntheticSource implements MediaSource {
     // The template itself: only the mark differs between frames, and callers encode the frame
     // before asking for the next one (MediaSource contract), so no copy is made here.
     const payload = keyframe ? this.keyTemplate : this.interTemplate;
-    writeMark(payload, this.markAt, this.codec, intendedUs, index);
+    writeMark(payload, this.markAt, this.codec, intendedUs, index, this.epoch);
     return { typeId: MSG_VIDEO, timestampMs: Math.round((index * 1000) / this.fps), payload, keyframe, markOffset: this.markAt };
   }
 

@@ -9,7 +9,7 @@
  * (no emulation-prevention or start-code hazards if a server remuxes to Annex B).
  *
  * Layout of the mark NAL unit (after the 4-byte NAL length):
- *   AVC:  06 | 05 | 37 | UUID(16) | intended(8) | sent(8) | seq(5) | 80
+ *   AVC:  06 | 05 | 37 | UUID(16) | intended(8) | sent(8) | epoch·2^24+seq(5) | 80
  *   HEVC: 4e 01 | 05 | 37 | UUID(16) | ...same...
  */
 
@@ -18,6 +18,13 @@ export const MARK_UUID = Buffer.from('72746d7062656e63682d6d61726b2e31', 'hex');
 
 const TIME_BYTES = 8;
 const SEQ_BYTES = 5;
+/**
+ * The sequence field holds the publication's epoch above 2^24 and the frame's number below
+ * (155 hours of frames at 30 fps; 2048 publications of a stream): a republished stream starts
+ * its numbers again in a new epoch, so its frames are neither duplicates nor out of order.
+ */
+const SEQ_SPAN = 2 ** 24;
+export const MAX_EPOCH = 2 ** (7 * SEQ_BYTES - 24) - 1;
 const DATA_BYTES = TIME_BYTES * 2 + SEQ_BYTES; // 21
 const SEI_PAYLOAD_SIZE = MARK_UUID.length + DATA_BYTES; // 37
 const SEI_PAYLOAD_TYPE_USER_DATA_UNREGISTERED = 5;
@@ -58,7 +65,7 @@ function read7(buf: Buffer, offset: number, bytes: number): number {
  * Writes a mark NAL unit (length-prefixed) at `offset` of `buf`, which has `markNalSize`
  * bytes there. The send time is written separately, at the last moment, by `stampSendTime`.
  */
-export function writeMark(buf: Buffer, offset: number, codec: MarkCodec, intendedUs: number, seq: number): void {
+export function writeMark(buf: Buffer, offset: number, codec: MarkCodec, intendedUs: number, seq: number, epoch = 0): void {
   const header = seiHeader(codec);
   const nalSize = markNalSize(codec) - 4;
   buf.writeUInt32BE(nalSize, offset);
@@ -70,7 +77,7 @@ export function writeMark(buf: Buffer, offset: number, codec: MarkCodec, intende
   o += MARK_UUID.length;
   write7(buf, o, intendedUs, TIME_BYTES);
   write7(buf, o + TIME_BYTES, intendedUs, TIME_BYTES);
-  write7(buf, o + 2 * TIME_BYTES, seq, SEQ_BYTES);
+  write7(buf, o + 2 * TIME_BYTES, (epoch % (MAX_EPOCH + 1)) * SEQ_SPAN + (seq % SEQ_SPAN), SEQ_BYTES);
   buf[o + DATA_BYTES] = RBSP_TRAILING;
 }
 
@@ -82,7 +89,24 @@ export function stampSendTime(buf: Buffer, offset: number, codec: MarkCodec, sen
 export interface TimingMark {
   intendedUs: number;
   sentUs: number;
+  /** The frame's number in its publication, from 0. */
   seq: number;
+  /** The publication of the stream (0 the first, 1 after a republish...). */
+  epoch: number;
+}
+
+/** A mark to read into (readers fill it in place, allocating nothing). */
+export function newTimingMark(): TimingMark {
+  return { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
+}
+
+/** Reads the mark's fields after its UUID, at `d`. */
+function readFields(buf: Buffer, d: number, out: TimingMark): void {
+  out.intendedUs = read7(buf, d, TIME_BYTES);
+  out.sentUs = read7(buf, d + TIME_BYTES, TIME_BYTES);
+  const field = read7(buf, d + 2 * TIME_BYTES, SEQ_BYTES);
+  out.epoch = Math.floor(field / SEQ_SPAN);
+  out.seq = field % SEQ_SPAN;
 }
 
 /**
@@ -94,10 +118,7 @@ export function readMark(payload: Buffer, dataOffset: number, codec: MarkCodec, 
   const end = u + MARK_UUID.length + DATA_BYTES;
   if (end > payload.length) return false;
   for (let i = 0; i < MARK_UUID.length; i++) if (payload[u + i] !== MARK_UUID[i]) return false;
-  const d = u + MARK_UUID.length;
-  out.intendedUs = read7(payload, d, TIME_BYTES);
-  out.sentUs = read7(payload, d + TIME_BYTES, TIME_BYTES);
-  out.seq = read7(payload, d + 2 * TIME_BYTES, SEQ_BYTES);
+  readFields(payload, u + MARK_UUID.length, out);
   return true;
 }
 
@@ -127,10 +148,7 @@ function readMarkNal(buf: Buffer, nal: number, end: number, codec: MarkCodec, ou
   if (buf[p] !== SEI_PAYLOAD_TYPE_USER_DATA_UNREGISTERED || buf[p + 1] !== SEI_PAYLOAD_SIZE) return false;
   const u = p + 2;
   for (let i = 0; i < MARK_UUID.length; i++) if (buf[u + i] !== MARK_UUID[i]) return false;
-  const d = u + MARK_UUID.length;
-  out.intendedUs = read7(buf, d, TIME_BYTES);
-  out.sentUs = read7(buf, d + TIME_BYTES, TIME_BYTES);
-  out.seq = read7(buf, d + 2 * TIME_BYTES, SEQ_BYTES);
+  readFields(buf, u + MARK_UUID.length, out);
   return true;
 }
 

@@ -111,7 +111,7 @@ export class TsDemuxer {
   private audioOpen = false;
 
   private readonly unit: TsVideoUnit = { codec: 'avc', pts90k: -1, dts90k: -1, keyframe: false, esBytes: 0, mark: null, prefix: EMPTY };
-  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0 };
+  private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
   private readonly counters: TsDemuxStats = { bytesReceived: 0, packets: 0, videoUnits: 0, audioFrames: 0, continuityErrors: 0, transportErrors: 0 };
 
   constructor(sink: TsDemuxSink, options: TsDemuxerOptions = {}) {

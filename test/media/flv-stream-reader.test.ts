@@ -113,7 +113,7 @@ describe('FlvStreamReader', () => {
   it('lets the timing mark be read at the tag offset, as the RTMP player does', () => {
     const tags = syntheticTags(5);
     const marks: number[] = [];
-    const mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0 };
+    const mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
     const reader = new FlvStreamReader(
       { onTag: (t) => t.typeId === 9 && t.payload[1] === 1 && readMark(t.payload, 5, 'avc', mark) && marks.push(mark.seq), onError: () => {} },
       { skimMedia: 64 },
@@ -187,7 +187,7 @@ describe('FlvStreamReader', () => {
     const clip = await makeClip(work, 'clip', { seconds: 2 });
     const { flv, videoFrames } = markedClip(clip);
     const seqs: number[] = [];
-    const mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0 };
+    const mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
     const reader = new FlvStreamReader(
       { onTag: (t) => t.typeId === 9 && t.payload[1] === 1 && readMark(t.payload, 5, 'avc', mark) && seqs.push(mark.seq), onError: () => {} },
       { skimMedia: 64 },

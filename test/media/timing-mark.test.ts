@@ -16,7 +16,7 @@ function markNal(codec: MarkCodec, intendedUs: number, seq: number): Buffer {
   return b; // 4-byte length prefix, then the NAL unit
 }
 
-const out = (): TimingMark => ({ intendedUs: 0, sentUs: 0, seq: 0 });
+const out = (): TimingMark => ({ intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 });
 
 describe('findMarkAnnexB', () => {
   it.each(['avc', 'hevc'] as const)('finds a %s mark after an AUD and parameter sets, behind 3- and 4-byte start codes', (codec) => {

@@ -8,7 +8,7 @@ function context(): ProbeContext & { recorded: [HistogramKey, number][] } {
   return { startAtUs: 0, stallThresholdUs: 1_000_000, recorded, record: (m, us) => recorded.push([m, us]), measuring: () => true };
 }
 
-const frame = (arrivalUs: number, intendedUs: number, sentUs: number, seq: number): VideoObservation => ({ arrivalUs, timestampMs: 0, keyframe: false, bytes: 100, mark: { intendedUs, sentUs, seq } });
+const frame = (arrivalUs: number, intendedUs: number, sentUs: number, seq: number): VideoObservation => ({ arrivalUs, timestampMs: 0, keyframe: false, bytes: 100, mark: { intendedUs, sentUs, seq, epoch: 0 } });
 
 describe('a player probe', () => {
   it('measures a frame that left early (the pacing lookahead) from when it left, not from its intended time', () => {
