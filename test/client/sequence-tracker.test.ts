@@ -26,6 +26,14 @@ describe('SequenceTracker', () => {
   it('restarts at number 0 after higher ones (a new publication), counting nothing lost', () => {
     expect(track([40, 41, 42, 0, 1, 2])).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0 });
   });
+
+  it('starts a new count in a new epoch (a republished stream), whatever the numbers', () => {
+    const c = { lost: 0, duplicated: 0, outOfOrder: 0 };
+    const t = new SequenceTracker(c);
+    for (const s of [10, 11, 12]) t.track(s, 0);
+    for (const s of [3, 4, 6]) t.track(s, 1); // joined the new publication at 3; 5 lost
+    expect(c).toEqual({ lost: 1, duplicated: 0, outOfOrder: 0 });
+  });
 });
 
 describe('PlayoutClock', () => {

@@ -27,7 +27,7 @@ describe('findMarkAnnexB', () => {
     const au = Buffer.concat([hex('00 00 00 01'), aud, hex('00 00 01'), sps, hex('00 00 00 01'), mark, hex('00 00 01'), slice]);
     const m = out();
     expect(findMarkAnnexB(au, 0, au.length, codec, m)).toBe(true);
-    expect(m).toEqual({ intendedUs: 123_456_789, sentUs: 123_456_789, seq: 42 });
+    expect(m).toEqual({ intendedUs: 123_456_789, sentUs: 123_456_789, seq: 42, epoch: 0 });
   });
 
   it('stops at the first coded slice: a mark after it is not the frame mark', () => {
@@ -78,5 +78,18 @@ describe('isCodedSliceNal', () => {
   it('knows AVC slices 1-5 and HEVC VCL types 0-31', () => {
     expect([1, 5, 6, 7, 9].map((t) => isCodedSliceNal(t | 0x60, 'avc'))).toEqual([true, true, false, false, false]);
     expect([1, 19, 21, 32, 35, 39].map((t) => isCodedSliceNal(t << 1, 'hevc'))).toEqual([true, true, true, false, false, false]);
+  });
+});
+
+describe('epochs', () => {
+  it('carries the publication\'s epoch beside the frame number, each read back apart', async () => {
+    const { writeMark, readMark, markNalSize, newTimingMark, MAX_EPOCH } = await import('../../src/media/timing-mark.js');
+    const buf = Buffer.alloc(markNalSize('avc'));
+    for (const [seq, epoch] of [[0, 0], [42, 1], [16_777_215, 7], [5, MAX_EPOCH]] as const) {
+      writeMark(buf, 0, 'avc', 1_000_000, seq, epoch);
+      const m = newTimingMark();
+      expect(readMark(buf, 0, 'avc', m)).toBe(true);
+      expect([m.seq, m.epoch]).toEqual([seq, epoch]);
+    }
   });
 });
