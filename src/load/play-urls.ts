@@ -1,5 +1,5 @@
 import { parseRtmpUrl } from '../client/url.js';
-import type { ViewerProtocol } from '../protocol/delivery.js';
+import { PROTOCOL_KEYS, type ViewerProtocol } from '../protocol/delivery.js';
 import type { Scenario } from '../results/scenario.js';
 
 /**
@@ -54,7 +54,10 @@ export function withServerUrls(s: Scenario, urls: Partial<Record<ViewerProtocol,
   };
   const players = fit(s.players) ?? { ...s.players, perStream: 0, slowPerStream: 0 };
   const viewers = (s.viewers ?? []).map((v) => fit(v)).filter((v) => v !== null);
-  return { scenario: { ...s, players, ...(s.viewers !== undefined ? { viewers } : {}) }, left };
+  // Thresholds on the viewers left out do not apply to this server.
+  const gone = left.map((p) => `${PROTOCOL_KEYS[p]}.`);
+  const thresholds = s.thresholds.filter((t) => !gone.some((g) => t.trim().startsWith(g)));
+  return { scenario: { ...s, players, thresholds, ...(s.viewers !== undefined ? { viewers } : {}) }, left };
 }
 
 export function streamUrl(filled: string, stream: string): string {
