@@ -105,7 +105,7 @@ export function registerProbe(program: Command): void {
     .description('probe RTMP servers for the parts of the protocol they really handle, and print a compatibility matrix')
     .argument('[targets...]', 'rtmp[s]://HOST[:PORT]/APP URLs of running servers, or servers to start for the probe: builtin, nginx-rtmp, node-media-server')
     .option('--scenario <file>', "probe the servers of a scenario's compare.servers")
-    .option('--stream <name>', 'prefix of the stream names the probes use (each run and probe adds a unique suffix)')
+    .option('--stream <name>', "prefix of the stream names the probes use (default: the URL's stream, else rtmpbench-probe; each run and probe adds a unique suffix)")
     .option('--only <ids>', 'probe ids or groups, comma-separated (e.g. chunking,media.hevc)')
     .option('--json', 'print the report as JSON')
     .option('--markdown', 'print the matrix as Markdown')

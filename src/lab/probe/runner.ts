@@ -21,7 +21,7 @@ import { checkRelay, play, publish, sendAll } from './relay.js';
 export interface ProbeServerOptions {
   /** Probe ids, groups or `prefix*` (all probes when empty). */
   only?: string[];
-  /** Prefix of the stream names (each run and probe adds its own suffix). */
+  /** Prefix of the stream names (default: the URL's stream, else rtmpbench-probe; each run and probe adds its own suffix). */
   streamPrefix?: string;
   insecure?: boolean;
   /** Short name for reports (default host:port). */
@@ -129,7 +129,8 @@ export async function probeServer(url: string, opts: ProbeServerOptions = {}): P
   const target: ProbeTarget = { url: parsed, insecure: opts.insecure ?? false };
   const waitMs = opts.waitMs ?? 3000;
   const budgetMs = opts.budgetMs ?? 55_000;
-  const prefix = `${(opts.streamPrefix ?? 'rtmpbench-probe').replace(/[^A-Za-z0-9_-]/g, '-')}_${runTag()}`;
+  const namePrefix = opts.streamPrefix ?? (parsed.stream !== '' ? parsed.stream : 'rtmpbench-probe');
+  const prefix = `${namePrefix.replace(/[^A-Za-z0-9_-]/g, '-')}_${runTag()}`;
   const startedAt = new Date();
   const t0 = performance.now();
   const deadline = t0 + budgetMs;
