@@ -22,7 +22,7 @@ export interface CompareFlags extends RunFlags {
   repeat?: string;
   baseline?: string;
   servers?: string;
-  serverCommand?: string[];
+  addServer?: string[];
   matrix?: string[];
   gate?: string[];
   against?: string;
@@ -33,10 +33,11 @@ type RawServer = string | { name?: unknown; url?: unknown; start?: unknown };
 
 const rawName = (s: RawServer) => (typeof s === 'string' ? s : String(s.name));
 
-/** "NAME URL COMMAND...": a server started by a shell command, as a compare.servers entry. */
-function serverCommandEntry(text: string): RawServer | null {
-  const m = /^\s*(\S+)\s+(\S+)\s+(\S[\s\S]*?)\s*$/.exec(text);
-  return m ? { name: m[1], url: m[2], start: m[3] } : null;
+/** "NAME URL [COMMAND...]": a server to compare (started by the shell command, when there is one), as a compare.servers entry. */
+function addedServer(text: string): RawServer | null {
+  const m = /^\s*(\S+)\s+(\S+)(?:\s+(\S[\s\S]*?))?\s*$/.exec(text);
+  if (m === null) return null;
+  return m[3] !== undefined ? { name: m[1], url: m[2], start: m[3] } : { name: m[1], url: m[2] };
 }
 
 /** The compare section of the scenario file as written (servers to pick from, gates to add to); empty when it cannot be read. */
@@ -74,13 +75,13 @@ export function buildComparison(file: string | undefined, flags: CompareFlags): 
   if (flags.baseline !== undefined) overrides.baseline = flags.baseline;
   const fromFile = fileCompare(file);
   const commands: RawServer[] = [];
-  for (const c of flags.serverCommand ?? []) {
-    const e = serverCommandEntry(c);
-    if (e === null) problems.push(`--server-command: "${c}" is not NAME URL COMMAND (e.g. "mine rtmp://127.0.0.1:1940/live exec ./my-server --port 1940")`);
+  for (const c of flags.addServer ?? []) {
+    const e = addedServer(c);
+    if (e === null) problems.push(`--add-server: "${c}" is not NAME URL [COMMAND] (e.g. "mine rtmp://127.0.0.1:1940/live exec ./my-server --port 1940")`);
     else commands.push(e);
   }
   if (flags.servers !== undefined) {
-    // Names pick entries of the file's compare.servers (and of --server-command), or built-in kinds.
+    // Names pick entries of the file's compare.servers (and of --add-server), or built-in kinds.
     const pool = [...fromFile.servers, ...commands];
     const picked: RawServer[] = [];
     for (const name of flags.servers.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
@@ -104,7 +105,7 @@ export function buildComparison(file: string | undefined, flags: CompareFlags): 
   }
   const { scenario, problems: more } = scenarioFromInput(file, flags, Object.keys(overrides).length > 0 ? { compare: overrides } : {});
   problems.push(...more);
-  if (scenario !== null && scenario.compare === undefined) problems.push('nothing to compare: give the scenario a compare section, or --servers / --server-command / --matrix');
+  if (scenario !== null && scenario.compare === undefined) problems.push('nothing to compare: give the scenario a compare section, or --servers / --add-server / --matrix');
   const gates = scenario?.compare?.gate ?? [];
   if (scenario?.compare !== undefined && gates.length > 0 && scenario.compare.repeat < 2) {
     problems.push(`gates compare runs paired by round and need --repeat 2 or more (repeat is ${scenario.compare.repeat})`);
@@ -197,7 +198,7 @@ export function registerCompare(program: Command): void {
     .option('--repeat <n>', 'runs per variant (interleaved: A B C, C B A, ...)')
     .option('--baseline <variant>', 'variant the others are compared with (default: the first)')
     .option('--servers <list>', `servers to compare, comma-separated: names of the scenario's compare.servers entries, or ${SERVER_KINDS.join(', ')}`)
-    .option('--server-command <"name url command">', 'a server started by a shell command before each run and stopped with its process group after it, e.g. "mine rtmp://127.0.0.1:1940/live exec ./my-server --port 1940" (repeat)', collect)
+    .option('--add-server <"name url [command]">', 'a server to compare: its name, its URL and, to start it before each run (stopped with its process group after it), a shell command, e.g. "mine rtmp://127.0.0.1:1940/live exec ./my-server --port 1940" (repeat; replaces the file\'s compare.servers unless --servers picks from both)', collect)
     .option('--matrix <key=v1,v2>', 'a built-in server setting to vary, e.g. chunkSize=128,4096 (repeat; replaces the file\'s matrix)', collect)
     .option('--gate <rule>', 'how much worse than the baseline a variant may get, e.g. "latency.endToEnd.p99 +10%" or "latency.firstFrame.p95 +50ms" (repeat; adds to the file\'s compare.gate); exit 1 if a variant is significantly worse beyond it', collect)
     .option('--against <dir>', 'take the baseline\'s runs from results saved earlier (a comparison, a run, or a folder of runs) instead of running it: not interleaved, so less trustworthy')
