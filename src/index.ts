@@ -42,6 +42,18 @@ export { isComparisonDir, loadComparison, loadRun, newResultsDir, writeRunFolder
 export { formatComparison, formatProgress, formatSummary } from './report/console.js';
 export { comparisonHtml, comparisonMarkdown, runHtml, runMarkdown, writeReports } from './report/write.js';
 export { computeComparison, type ComparisonTable } from './report/comparison.js';
+export { comparisonJunit, runJunit } from './report/junit.js';
+
+// Performance gates over comparisons.
+export { evaluateGates, judgeRule } from './lab/gate.js';
+export { loadSavedBaseline, type SavedBaseline } from './lab/saved-baseline.js';
+export { betterDirection, failedGates, parseGateRule, parseGateRules, type GateResult, type GateRule } from './results/gates.js';
+
+// Live outputs of a run (pass them to runScenario's observers).
+export { LiveRun } from './report/live-run.js';
+export { MetricsEndpoint } from './report/metrics-endpoint.js';
+export { Dashboard } from './report/dashboard.js';
+export { TimelineStream, TIMELINE_STREAM_FILE } from './results/timeline-stream.js';
 
 // The built-in server.
 export { RtmpServer } from './server/server.js';

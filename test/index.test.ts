@@ -29,7 +29,7 @@ describe('the package', () => {
       const r = await run(process.execPath, ['--input-type=module', '-e', script, out], 60_000, undefined, PACKAGE_ROOT);
       expect(r.code, r.stderr).toBe(0);
       const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { exports: string[]; players: { connected: number }; frames: number; text: string };
-      for (const name of ['runScenario', 'resolveScenario', 'RtmpServer', 'Publisher', 'Player', 'runComparison', 'mergeRuns', 'runMarkdown', 'runHtml', 'comparisonHtml', 'loadRun', 'ChunkReader', 'BufferPool']) {
+      for (const name of ['runScenario', 'resolveScenario', 'RtmpServer', 'Publisher', 'Player', 'runComparison', 'mergeRuns', 'runMarkdown', 'runHtml', 'comparisonHtml', 'loadRun', 'ChunkReader', 'BufferPool', 'evaluateGates', 'parseGateRule', 'runJunit', 'LiveRun', 'MetricsEndpoint', 'Dashboard']) {
         expect(res.exports).toContain(name);
       }
       expect(res.players.connected).toBe(3);
