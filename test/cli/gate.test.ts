@@ -130,3 +130,20 @@ describe('compare with gates', () => {
     });
   });
 });
+
+describe('compare refuses bad gates and servers before anything runs', () => {
+  it('names an unknown server, a rule it cannot read, and gates without repeated rounds (exit 2)', async () => {
+    const a = await cli(['compare', '--servers', 'builtin,mine', '--out', out]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain('--servers: "mine" is neither a server of the scenario\'s compare.servers nor one of builtin, node-media-server, nginx-rtmp');
+    const b = await cli(['compare', '--matrix', 'gopCache=true,false', '--repeat', '3', '--gate', 'latency.endToEnd.p99 < 5ms', '--out', out]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain('compare.gate[0]: "latency.endToEnd.p99 < 5ms" is not METRIC +N% or METRIC +N UNIT');
+    const c = await cli(['compare', '--matrix', 'gopCache=true,false', '--gate', 'latency.endToEnd.p99 +10%', '--out', out]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('gates compare runs paired by round and need --repeat 2 or more (repeat is 1)');
+    const d = await cli(['compare', '--add-server', 'lonely', '--out', out]);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain('--add-server: "lonely" is not NAME URL [COMMAND]');
+  });
+});
