@@ -26,12 +26,13 @@ class SendLog {
   private base = 0;
   /** Keyframe seqs within the window, ascending. */
   private keyframes: number[] = [];
-  /** Highest seq sent, -1 before any. */
+  /** Highest seq sent, -1 before any; the first seq the publication sent. */
   lastSeq = -1;
+  firstSeq = 0;
   lastTimeMs = -Infinity;
 
   add(c: SendLogChunk): void {
-    if (this.times.length === 0 && this.lastSeq < 0) this.base = c.firstSeq;
+    if (this.times.length === 0 && this.lastSeq < 0) this.base = this.firstSeq = c.firstSeq;
     // Chunks of one publisher arrive in order and without gaps.
     for (let i = 0; i < c.sentMs.length; i++) {
       const seq = c.firstSeq + i;
@@ -124,7 +125,9 @@ export class FrameAccounting {
     const waiting: ViewerRecord[] = [];
     for (const r of this.pending) {
       const log = this.logs.get(`${r.stream}:${r.epoch}`);
-      if (!final && (r.atEnd || log === undefined || log.lastTimeMs < r.leftMs)) {
+      // A publication's log is whole once the run is over or the stream's next publication began.
+      const whole = final || this.logs.has(`${r.stream}:${r.epoch + 1}`);
+      if (!whole && (r.atEnd || log === undefined || log.lastTimeMs < r.leftMs)) {
         waiting.push(r);
         continue;
       }
@@ -144,7 +147,9 @@ export class FrameAccounting {
     let expected: number;
     if (r.firstSeq >= 0) {
       const end = r.dueUntilLastFrame ? r.lastSeq : r.atEnd ? log.lastSeq : log.seqSentBy(r.leftMs - r.lastLatencyMs);
-      expected = Math.max(end, r.lastSeq) - r.firstSeq + 1;
+      // A viewer that followed the stream into this publication was due it from its first frame.
+      const from = r.followed ? Math.min(r.firstSeq, log.firstSeq) : r.firstSeq;
+      expected = Math.max(end, r.lastSeq) - from + 1;
     } else {
       const from = log.keyframeFrom(r.playSentMs);
       const end = r.atEnd ? log.lastSeq : log.seqSentBy(r.leftMs);

@@ -95,6 +95,7 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
     warmupMs: s.warmupMs,
     stallThresholdMs: s.stallThresholdMs,
     firstVideoWithinMs: firstVideoWithinMs(s),
+    ...(s.restart !== undefined ? { restart: s.restart } : {}),
     startAtUs,
     tickMs: TICK_MS,
   }));

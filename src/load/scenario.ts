@@ -61,6 +61,15 @@ export const scenarioSchema = z
         fps: z.number().min(1).max(240).default(30).describe('Video frames per second.'),
         gop: duration().refine((v) => v > 0, 'the GOP lasts more than 0 ms').default(2000).describe('Keyframe interval.'),
         chunkSize: z.number().int().min(128).max(65536).default(4096).describe('Outgoing chunk size of publishers.'),
+        restart: z
+          .object({
+            every: duration().refine((v) => v >= 1000, 'a publication lasts at least 1s').describe('How long each publication lasts before the publisher stops.'),
+            pause: duration().default(1000).describe('How long the stream stays unpublished before the next publication.'),
+            rename: z.boolean().default(false).describe('Publish under a new name each time (NAME-r1, NAME-r2...); viewers follow to the new name. Off: the same name again.'),
+          })
+          .strict()
+          .optional()
+          .describe('Publisher churn: every publisher stops and publishes again on this schedule (from the run start); viewers follow the stream across publications.'),
       })
       .strict()
       .prefault({}),
@@ -99,6 +108,17 @@ export const scenarioSchema = z
       .strict()
       .prefault({}),
     stages: z.array(stageSchema).min(1).optional().describe('Players per stream over time; replaces duration and ramp when given.'),
+    waves: z
+      .object({
+        perStream: count.refine((v) => v > 0, 'a wave has viewers').describe('Viewers per stream in each wave.'),
+        count: z.number().int().min(1).max(10_000).default(3).describe('How many waves.'),
+        ramp: duration().default(2000).describe('Time the viewers of a wave take to join.'),
+        stay: duration().refine((v) => v > 0, 'a wave stays more than 0 ms').default(20_000).describe('How long a wave stays once joined.'),
+        gap: duration().default(10_000).describe('Time with no wave between waves (its viewers leave at once).'),
+      })
+      .strict()
+      .optional()
+      .describe('Viewer waves (the two-wave method of finding leaks): N viewers per stream join, stay, all leave; repeat. Replaces stages, duration and ramp.'),
     duration: duration().default(30_000).describe('Length of the run.'),
     ramp: duration().default(0).describe('Players start spread over this time (publishers start first).'),
     warmup: duration().default(0).describe('Measurements before this time are left out of the statistics.'),
@@ -195,7 +215,8 @@ export const scenarioSchema = z
       if (Array.isArray(s.streamNames) && n(streams) && s.streamNames.length !== streams) {
         ctx.addIssue({ code: 'custom', path: ['streamNames'], message: `${s.streamNames.length} names for ${streams} streams` });
       }
-      if (s.stages === undefined && n(s.duration)) {
+      if (s.waves !== undefined && s.stages !== undefined) ctx.addIssue({ code: 'custom', path: ['waves'], message: 'waves and stages both say when viewers come: give one of them' });
+      if (s.stages === undefined && s.waves === undefined && n(s.duration)) {
         if (s.duration < 1000) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'a run lasts at least 1s' });
         if (n(s.ramp) && s.ramp >= s.duration) {
           ctx.addIssue({ code: 'custom', path: ['ramp'], message: `the ramp (${formatDurationMs(s.ramp)}) must end before the run does (${formatDurationMs(s.duration)}); set a shorter ramp` });
@@ -235,6 +256,16 @@ type Parsed = z.output<typeof scenarioSchema>;
 
 function stagesOf(s: Parsed): Stage[] {
   if (s.stages !== undefined) return s.stages.map((st) => ({ durationMs: st.duration, target: st.target }));
+  if (s.waves !== undefined) {
+    // Each wave: up over its ramp, held for its stay, all gone at once, then the gap.
+    const w = s.waves;
+    const out: Stage[] = [];
+    for (let i = 0; i < w.count; i++) {
+      out.push({ durationMs: Math.max(1, w.ramp), target: w.perStream }, { durationMs: w.stay, target: w.perStream }, { durationMs: 1, target: 0 });
+      if (w.gap > 0) out.push({ durationMs: w.gap, target: 0 });
+    }
+    return out;
+  }
   const out: Stage[] = [];
   if (s.ramp > 0) out.push({ durationMs: s.ramp, target: s.players.perStream });
   else out.push({ durationMs: 1, target: s.players.perStream });
@@ -365,6 +396,7 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
         gopMs: s.publishers.gop,
         chunkSize: s.publishers.chunkSize,
       },
+      ...(s.publishers.restart !== undefined ? { restart: { everyMs: s.publishers.restart.every, pauseMs: s.publishers.restart.pause, rename: s.publishers.restart.rename } } : {}),
       players: {
         perStream: s.players.perStream,
         slowPerStream: s.players.slowPerStream,

@@ -41,6 +41,8 @@ export interface ShardTask {
   durationMs: number;
   warmupMs: number;
   stallThresholdMs: number;
+  /** Publisher churn: the schedule of publications (see restarts.ts). */
+  restart?: { everyMs: number; pauseMs: number; rename: boolean };
   /** A viewer with no video this long after play was sent is failed (`no-video`). */
   firstVideoWithinMs: number;
   /** Run start on the monotonic µs clock (the same in every thread). */
@@ -88,6 +90,8 @@ export interface ViewerRecord {
    * viewer fetches what is listed; the frames after its last one were in segments not yet out.
    */
   dueUntilLastFrame: boolean;
+  /** The viewer was playing when this publication began: every frame of it was due, from 0. */
+  followed: boolean;
 }
 
 export interface TickMessage {

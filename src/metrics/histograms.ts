@@ -20,6 +20,7 @@ export const METRICS = [
   'playlistAge',
   'segmentFetch',
   'availabilityLag',
+  'resume',
 ] as const;
 export type MetricName = (typeof METRICS)[number];
 
@@ -50,6 +51,7 @@ export const METRIC_INFO: Record<MetricName, { label: string; description: strin
   playlistFetch: { label: 'playlist fetch (HLS)', description: 'from a playlist request to its whole body' },
   playlistAge: { label: 'playlist age (HLS)', description: 'how old the newest listed segment was when a playlist was read (from its last frame\'s send time)' },
   segmentFetch: { label: 'segment fetch (HLS)', description: 'from a segment request to its last byte' },
+  resume: { label: 'frames again after a republish', description: 'from a new publication\'s first frame to the first frame of it a viewer that stayed got' },
   availabilityLag: { label: 'segment availability lag (HLS)', description: 'from a frame\'s send time to the first playlist read that listed its segment' },
 };
 

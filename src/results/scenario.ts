@@ -58,6 +58,8 @@ export interface Scenario {
   /** HTTP port of an external target, for {httpPort} in URL templates. */
   httpPort?: number;
   churn: { joinsPerSecond: number; meanSessionMs: number };
+  /** Publisher churn: each publication lasts `everyMs`, then the stream is away `pauseMs`; `rename` publishes under NAME-rK. */
+  restart?: { everyMs: number; pauseMs: number; rename: boolean };
   stages: Stage[];
   durationMs: number;
   warmupMs: number;

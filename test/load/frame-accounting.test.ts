@@ -13,7 +13,7 @@ function sends(stream: number, n: number, everyMs = 33, gop = 60): SendLogChunk[
   return out;
 }
 
-const viewer = (r: Partial<ViewerRecord>): ViewerRecord => ({ stream: 0, epoch: 0, protocol: 'rtmp', slow: false, firstSeq: -1, lastSeq: -1, playSentMs: 0, leftMs: 0, lastLatencyMs: 0, atEnd: false, dueUntilLastFrame: false, ...r });
+const viewer = (r: Partial<ViewerRecord>): ViewerRecord => ({ stream: 0, epoch: 0, protocol: 'rtmp', slow: false, firstSeq: -1, lastSeq: -1, playSentMs: 0, leftMs: 0, lastLatencyMs: 0, atEnd: false, dueUntilLastFrame: false, followed: false, ...r });
 
 describe('frame accounting', () => {
   it('expects of a viewer that stayed to the end every frame from its first until the publisher stopped', () => {

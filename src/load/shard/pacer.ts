@@ -20,11 +20,16 @@ export class Pacer {
   private stopped = false;
   private readonly again: Publisher[] = [];
 
+  private started = false;
+
+  /** Adds a publisher (a new publication while the pacer runs is paced at once). */
   add(p: Publisher): void {
     this.heap.push(p);
+    if (this.started && !this.stopped && this.timer === null) this.timer = setTimeout(() => this.pace(), 0);
   }
 
   start(): void {
+    this.started = true;
     if (this.heap.size > 0) this.pace();
   }
 

@@ -14,6 +14,10 @@ export interface ProbeContext {
   /** Records a latency, when the run is past its warm-up. */
   record(key: HistogramKey, valueUs: number): void;
   measuring(): boolean;
+  /** Time between video frames of the publishers, µs (to place a publication's first frame). */
+  readonly frameIntervalUs: number;
+  /** A viewer saw a publication end (its next one began): what it was due of that one. */
+  publicationSeen(record: ViewerRecord): void;
 }
 
 /** How a viewer stands against the no-video bound. */
@@ -39,11 +43,17 @@ export class PlayerProbe {
   /** When it started playing (counted as up), µs; 0 before. */
   upSinceUs = 0;
   stalls = 0;
+  /** The publication (epoch) the viewer is in, and its first and last frame seen there. */
+  epoch: number;
   firstSeq = -1;
   lastSeq = -1;
+  /** Whether the viewer was already playing when its current publication began. */
+  private followed = false;
   lastLatencyUs = 0;
   /** A planned leave. */
   stopTimer: NodeJS.Timeout | null = null;
+  /** How it joined (its stream, group and planned leave), to follow the stream to a new publication. */
+  join: { stream: number; group: number; slow: boolean; stopAtUs: number | null } | null = null;
   private lastFrameUs = 0;
   private minOffsetUs = Infinity;
   /** Arrivals of the first frame and keyframe, held until the time play was sent is known. */
@@ -56,9 +66,10 @@ export class PlayerProbe {
     readonly stream: number,
     readonly protocol: ViewerProtocol,
     readonly slow: boolean,
-    readonly epoch: number,
+    epoch: number,
     nowUs: number,
   ) {
+    this.epoch = epoch;
     this.openedUs = nowUs;
     this.protocolKey = PROTOCOL_KEYS[protocol];
     this.e2eMetric = slow ? 'slowEndToEnd' : 'endToEnd';
@@ -97,6 +108,7 @@ export class PlayerProbe {
     const hls = isHls(v) ? v : null;
     const mark = v.mark;
     if (mark !== null) {
+      if (mark.epoch !== this.epoch) this.newPublication(v.arrivalUs, mark.epoch, mark.seq, mark.intendedUs);
       if (this.firstSeq < 0) this.firstSeq = mark.seq;
       if (mark.seq > this.lastSeq) this.lastSeq = mark.seq;
       // From the intended send time (wrk2's rule: a publisher that fell behind counts against
@@ -131,6 +143,24 @@ export class PlayerProbe {
       if (gap > ctx.stallThresholdUs && ctx.measuring()) this.stalls++;
     }
     this.lastFrameUs = atUs;
+  }
+
+  /**
+   * The stream was published again and this viewer followed: what it was due of the last
+   * publication goes to frame accounting, and the time it took to get frames again (from the
+   * new publication's first frame) is recorded.
+   */
+  private newPublication(arrivalUs: number, epoch: number, seq: number, intendedUs: number): void {
+    if (this.firstSeq >= 0) {
+      this.ctx.publicationSeen({ ...this.endRecord(arrivalUs, true), dueUntilLastFrame: false });
+      this.record('resume', arrivalUs - (intendedUs - seq * this.ctx.frameIntervalUs));
+      this.followed = true;
+    }
+    this.epoch = epoch;
+    this.firstSeq = -1;
+    this.lastSeq = -1;
+    // The publisher was away between its publications: that gap is no stall of the server's.
+    this.lastFrameUs = 0;
   }
 
   private recordFirstFrames(): void {
@@ -197,6 +227,7 @@ export class PlayerProbe {
       lastLatencyMs: this.lastLatencyUs / 1000,
       atEnd,
       dueUntilLastFrame: this.protocol === 'hls',
+      followed: this.followed,
     };
   }
 }

@@ -9,6 +9,10 @@ import type { ProbeContext } from './player-probe.js';
  * when that was earlier) with its keyframes, taken each tick for frame accounting.
  */
 export class PublisherProbe {
+  /** The publication is being stopped on purpose (publisher churn, the end of the run). */
+  stopping = false;
+  stopTimer: NodeJS.Timeout | null = null;
+  nextTimer: NodeJS.Timeout | null = null;
   private sentMs: number[] = [];
   private keyframes: number[] = [];
   private firstSeq = 0;
@@ -34,6 +38,13 @@ export class PublisherProbe {
     this.sentMs = [];
     this.keyframes = [];
     return chunk;
+  }
+
+  clearTimers(): void {
+    if (this.stopTimer !== null) clearTimeout(this.stopTimer);
+    if (this.nextTimer !== null) clearTimeout(this.nextTimer);
+    this.stopTimer = null;
+    this.nextTimer = null;
   }
 
   addCounts(into: Counters): void {

@@ -12,6 +12,7 @@ import { monotonicUs } from '../../media/timing-mark.js';
 import { PROTOCOL_KEYS } from '../../protocol/delivery.js';
 import { makeSource } from '../media-source.js';
 import { streamUrl } from '../play-urls.js';
+import { epochAt, nearRestart, publicationWindow, publishedName } from '../restarts.js';
 import type { ShardResult, ShardTask, ViewerRecord, WorkerMessage } from '../worker-protocol.js';
 import { openViewer } from './open-viewer.js';
 import { Pacer } from './pacer.js';
@@ -62,6 +63,8 @@ export class Shard implements ProbeContext {
   /** HTTP error answers viewers got, by "protocol status" (hls 404). */
   private readonly httpErrors = new NamedCounts();
   private readonly publishers: PublisherProbe[] = [];
+  /** Publications that ended since the last tick (their last send logs go with it). */
+  private publishersEnded: PublisherProbe[] = [];
   private readonly players = new Set<PlayerProbe>();
   /** Viewers not yet judged against the no-video bound. */
   private readonly awaitingVideo = new Set<PlayerProbe>();
@@ -101,6 +104,14 @@ export class Shard implements ProbeContext {
 
   measuring(): boolean {
     return monotonicUs() >= this.warmupEndUs;
+  }
+
+  get frameIntervalUs(): number {
+    return 1e6 / this.task.media.fps;
+  }
+
+  publicationSeen(record: ViewerRecord): void {
+    this.viewersEnded.push(record);
   }
 
   record(key: HistogramKey, valueUs: number): void {
@@ -146,7 +157,11 @@ export class Shard implements ProbeContext {
     for (const p of this.players) if (p.stopTimer !== null) clearTimeout(p.stopTimer);
     await sleepMs(DRAIN_MS);
     this.over = true;
-    for (const p of this.publishers) p.publisher.stop();
+    for (const p of [...this.publishers]) {
+      p.clearTimers();
+      p.stopping = true;
+      p.publisher.stop();
+    }
     await sleepMs(DRAIN_MS);
     const playersUp = this.players.size;
     const now = monotonicUs();
@@ -162,45 +177,87 @@ export class Shard implements ProbeContext {
     return { shard: task.shard, histograms: this.rec.encodeTotal(), counters: totals.all, byProtocol: totals.byProtocol, failures: this.failures.total, httpErrors: this.httpErrors.total, eventLoop: this.meter.whole() };
   }
 
+  /** Opens the first publication of every stream this shard publishes, their schedules spread over a GOP. */
   private async openPublishers(): Promise<void> {
-    const task = this.task;
-    await Promise.all(
-      task.publish.map(async (stream) => {
-        this.tally.count('publishersPlanned');
-        try {
-          const p = await Publisher.open({ url: this.url, streamName: task.streamNames[stream]!, source: makeSource(task.media), insecure: task.insecure, chunkSize: task.media.chunkSize, framePool: this.framePool });
-          p.conn.onClose = (reason: ClientClose) => {
-            if (!this.over && reason.kind !== 'local') this.failures.add(`publisher dropped: ${reason.kind}`);
-          };
-          this.record('connect', p.conn.timings.tcpConnectUs);
-          this.record('handshake', p.conn.timings.handshakeUs);
-          this.tally.count('publishersConnected');
-          this.publishers.push(new PublisherProbe(this, p, stream, 0));
-        } catch (e) {
-          this.tally.count('publishersFailed');
-          this.failures.add(`publisher: ${e instanceof ClientError ? e.failure : (e as Error).message}`);
-        }
-      }),
-    );
+    const opened = await Promise.all(this.task.publish.map((stream) => this.openPublication(stream, 0)));
     // Independent encoders do not share keyframe instants: spread the publishers' schedules
     // over one GOP, so keyframes (about ten P-frames each) do not all leave at once.
     const t0 = monotonicUs();
-    const n = Math.max(1, this.publishers.length);
-    this.publishers.forEach((p, k) => {
-      p.publisher.start(t0 + ((k * task.media.gopMs) / n) * 1000);
-      this.pacer.add(p.publisher);
-    });
+    const live = opened.filter((p) => p !== null);
+    live.forEach((p, k) => this.startPublication(p, t0 + ((k * this.task.media.gopMs) / Math.max(1, live.length)) * 1000));
     this.pacer.start();
+  }
+
+  /** One publication of a stream (its epoch), connected and publishing; null when it could not. */
+  private async openPublication(stream: number, epoch: number): Promise<PublisherProbe | null> {
+    const task = this.task;
+    this.tally.count('publishersPlanned');
+    try {
+      const name = publishedName(task.streamNames[stream]!, epoch, task.restart);
+      const p = await Publisher.open({ url: this.url, streamName: name, source: makeSource(task.media, epoch), insecure: task.insecure, chunkSize: task.media.chunkSize, framePool: this.framePool });
+      const probe = new PublisherProbe(this, p, stream, epoch);
+      p.conn.onClose = (reason: ClientClose) => {
+        this.publicationEnded(probe);
+        if (!this.over && !probe.stopping && reason.kind !== 'local') this.failures.add(`publisher dropped: ${reason.kind}`);
+      };
+      this.record('connect', p.conn.timings.tcpConnectUs);
+      this.record('handshake', p.conn.timings.handshakeUs);
+      this.tally.count('publishersConnected');
+      this.publishers.push(probe);
+      return probe;
+    } catch (e) {
+      this.tally.count('publishersFailed');
+      this.failures.add(`publisher: ${e instanceof ClientError ? e.failure : (e as Error).message}`);
+      return null;
+    }
+  }
+
+  private startPublication(p: PublisherProbe, atUs: number): void {
+    p.publisher.start(atUs);
+    this.pacer.add(p.publisher);
+    const r = this.task.restart;
+    if (r === undefined) return;
+    // Publisher churn: this publication stops on schedule, and the next one starts after the pause.
+    const [, stopMs] = publicationWindow(r, p.epoch);
+    const [nextMs] = publicationWindow(r, p.epoch + 1);
+    if (this.startAtUs + stopMs * 1000 >= this.endUs) return;
+    p.stopTimer = setTimeout(() => {
+      p.stopping = true;
+      p.publisher.stop();
+    }, Math.max(0, (this.startAtUs + stopMs * 1000 - monotonicUs()) / 1000));
+    p.nextTimer = setTimeout(
+      () => {
+        if (this.over || this.startAtUs + nextMs * 1000 >= this.endUs) return;
+        void this.openPublication(p.stream, p.epoch + 1).then((next) => {
+          if (next !== null && !this.over) this.startPublication(next, monotonicUs());
+        });
+      },
+      Math.max(0, (this.startAtUs + nextMs * 1000 - monotonicUs()) / 1000),
+    );
+  }
+
+  /** A publication's connection closed: its counts join the totals; its last send log leaves with the next tick. */
+  private publicationEnded(p: PublisherProbe): void {
+    const i = this.publishers.indexOf(p);
+    if (i < 0) return;
+    this.publishers.splice(i, 1);
+    // The next publication still comes on schedule (a dropped publisher is replaced too).
+    if (p.stopTimer !== null) clearTimeout(p.stopTimer);
+    this.tally.publisherEnded(p);
+    this.publishersEnded.push(p);
   }
 
   private async openPlayer(j: Join): Promise<void> {
     const task = this.task;
     const group = task.groups[j.group]!;
     const pk = PROTOCOL_KEYS[group.protocol];
-    const name = task.streamNames[j.stream]!;
+    // With publisher churn, a viewer plays the publication live now (or the next one).
+    const epoch = epochAt(task.restart, (monotonicUs() - this.startAtUs) / 1000);
+    const name = publishedName(task.streamNames[j.stream]!, epoch, task.restart);
     const failAs = group.protocol === 'rtmp' ? 'player' : `${group.protocol} viewer`;
     this.tally.count('playersPlanned', pk);
-    const probe = new PlayerProbe(this, j.stream, group.protocol, j.slow, 0, monotonicUs());
+    const probe = new PlayerProbe(this, j.stream, group.protocol, j.slow, epoch, monotonicUs());
+    probe.join = j;
     const hls: HlsEvents = {
       onPlaylist: (l) => probe.record('playlistFetch', l.fetchUs),
       onPlaylistAge: (ageUs) => probe.record('playlistAge', ageUs),
@@ -224,7 +281,7 @@ export class Shard implements ProbeContext {
           codec: task.media.codec,
           onFrame: (f) => probe.onFrame(f),
           onEnd: (end) => this.onViewerEnd(probe, end),
-          onStatus: (s) => this.onStatus(s),
+          onStatus: (s) => this.onStatus(probe, s),
           sharedReadBuffer: this.sharedReadBuffer,
           hls,
           retryEveryMs: NOT_YET_RETRY_MS,
@@ -252,15 +309,42 @@ export class Shard implements ProbeContext {
 
   private onViewerEnd(probe: PlayerProbe, end: ClientClose): void {
     if (!this.players.has(probe)) return;
-    this.endPlayer(probe, monotonicUs(), false);
+    const now = monotonicUs();
+    this.endPlayer(probe, now, false);
+    if (this.over || end.kind === 'local') return;
+    // An HTTP viewer's stream ends with its publication: with publisher churn it follows to the next one.
+    if (nearRestart(this.task.restart, (now - this.startAtUs) / 1000)) {
+      this.follow(probe);
+      return;
+    }
     const failAs = probe.protocol === 'rtmp' ? 'player' : `${probe.protocol} viewer`;
-    if (!this.over && end.kind !== 'local') this.failures.add(`${failAs} dropped: ${end.kind}`);
+    this.failures.add(`${failAs} dropped: ${end.kind}`);
   }
 
-  private onStatus(s: StatusEvent): void {
+  private onStatus(probe: PlayerProbe, s: StatusEvent): void {
     // The run's own publishers stopping at the end are not news.
     if (this.over || monotonicUs() >= this.endUs) return;
-    if (s.code === 'NetStream.Play.UnpublishNotify' || s.code === 'NetStream.Play.Stop') this.tally.count('publisherStops', 'rtmp');
+    if (s.code !== 'NetStream.Play.UnpublishNotify' && s.code !== 'NetStream.Play.Stop') return;
+    this.tally.count('publisherStops', 'rtmp');
+    // Republished under a new name: the player leaves this one and follows to the next.
+    if (this.task.restart?.rename === true && this.players.has(probe)) {
+      this.endPlayer(probe, monotonicUs(), false);
+      probe.viewer?.close();
+      this.follow(probe);
+    }
+  }
+
+  /** A viewer of a publication that ended joins the stream's next one (a new session). */
+  private follow(probe: PlayerProbe): void {
+    const j = probe.join;
+    const r = this.task.restart;
+    if (j === null || r === undefined) return;
+    const [nextMs] = publicationWindow(r, epochAt(r, (monotonicUs() - this.startAtUs) / 1000 + r.pauseMs));
+    const atUs = Math.max(monotonicUs(), this.startAtUs + nextMs * 1000);
+    if (atUs >= this.endUs || (j.stopAtUs !== null && atUs >= j.stopAtUs)) return;
+    setTimeout(() => {
+      if (!this.over) void this.openPlayer(j);
+    }, (atUs - monotonicUs()) / 1000);
   }
 
   /** A viewer ends: its counts go to the totals, its record to frame accounting, and it is let go. */
@@ -326,6 +410,8 @@ export class Shard implements ProbeContext {
     const { all, byProtocol } = this.tally.takeDelta(this.publishers, this.players, now);
     const viewersEnded = this.viewersEnded;
     this.viewersEnded = [];
+    const publishersEnded = this.publishersEnded;
+    this.publishersEnded = [];
     this.ticksSent++;
     this.send({
       kind: 'tick',
@@ -341,7 +427,7 @@ export class Shard implements ProbeContext {
       httpErrors: this.httpErrors.take(),
       intervals: this.rec.takeInterval(),
       eventLoop: this.meter.sample(),
-      sends: this.publishers.map((p) => p.takeSendLog()).filter((c) => c !== null),
+      sends: [...publishersEnded, ...this.publishers].map((p) => p.takeSendLog()).filter((c) => c !== null),
       viewersEnded,
     });
     this.lastTickUs = now;

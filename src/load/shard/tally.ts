@@ -49,6 +49,11 @@ export class Tally {
     probe.addCounts(this.of(probe.protocolKey).ended, leftUs);
   }
 
+  /** A publication ended: its counts join the totals. */
+  publisherEnded(probe: PublisherProbe): void {
+    probe.addCounts(this.all.ended);
+  }
+
   /** Everything counted so far, with the sessions alive now. */
   totals(publishers: readonly PublisherProbe[], players: Iterable<PlayerProbe>, nowUs: number): { all: Counters; byProtocol: Map<ProtocolKey, Counters> } {
     const all = addCounters(addCounters(newCounters(), this.all.events), this.all.ended);

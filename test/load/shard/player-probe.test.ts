@@ -5,7 +5,7 @@ import type { HistogramKey } from '../../../src/metrics/histograms.js';
 
 function context(): ProbeContext & { recorded: [HistogramKey, number][] } {
   const recorded: [HistogramKey, number][] = [];
-  return { startAtUs: 0, stallThresholdUs: 1_000_000, recorded, record: (m, us) => recorded.push([m, us]), measuring: () => true };
+  return { startAtUs: 0, stallThresholdUs: 1_000_000, frameIntervalUs: 33_333, recorded, record: (m, us) => recorded.push([m, us]), measuring: () => true, publicationSeen: () => {} };
 }
 
 const frame = (arrivalUs: number, intendedUs: number, sentUs: number, seq: number): VideoObservation => ({ arrivalUs, timestampMs: 0, keyframe: false, bytes: 100, mark: { intendedUs, sentUs, seq, epoch: 0 } });
