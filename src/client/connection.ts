@@ -46,6 +46,8 @@ export interface ClientOptions {
   chunkSize?: number;
   /** Deadline for TCP connect, handshake and the connect command together. */
   timeoutMs?: number;
+  /** Source address of the TCP connection (127.0.0.x spreads many short sessions over more ephemeral ports). */
+  localAddress?: string;
   /** Deliver at most this many bytes of each audio/video payload (players that only read marks). */
   skimMedia?: number;
   allocator?: BufferAllocator;
@@ -152,8 +154,8 @@ export class ClientConnection {
         url.protocol === 'rtmps'
           ? tls.connect({ host: url.host, port: url.port, servername: net.isIP(url.host) ? undefined : url.host, rejectUnauthorized: !opts.insecure })
           : shared !== undefined
-            ? net.connect({ host: url.host, port: url.port, onread: { buffer: shared, callback: onread } })
-            : net.connect({ host: url.host, port: url.port });
+            ? net.connect({ host: url.host, port: url.port, localAddress: opts.localAddress, onread: { buffer: shared, callback: onread } })
+            : net.connect({ host: url.host, port: url.port, localAddress: opts.localAddress });
       socket.setNoDelay(true);
       const c = new ClientConnection(url, socket, opts);
       conn = c;

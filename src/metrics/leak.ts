@@ -54,7 +54,7 @@ export interface LeakOptions {
   marginFdsPerSession?: number;
   /**
    * The floor of memory is taken over this trailing window, seconds: at least as long as a wave
-   * of viewers and a collector's cycle. Default: the longest of 10 s, an eighth of the plateau,
+   * of viewers and a collector's cycle. Default: the longest of 2 s, an eighth of the plateau,
    * and 1.5 times the longest stretch of the plateau in which no session ended.
    */
   floorWindowSec?: number;
@@ -80,7 +80,7 @@ export interface LeakVerdict {
 
 const DEFAULT_MARGIN_BYTES = 2048;
 const DEFAULT_MARGIN_FDS = 0.01;
-const DEFAULT_FLOOR_WINDOW_SEC = 10;
+const DEFAULT_FLOOR_WINDOW_SEC = 2;
 /** Points the slope is fitted on: pairs grow with the square, and 48 points keep a resample under a millisecond. */
 const MAX_POINTS = 48;
 
