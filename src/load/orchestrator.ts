@@ -3,7 +3,10 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:wor
 import { Piscina } from 'piscina';
 import { EventLoopMeter, type EventLoopSample } from '../metrics/event-loop.js';
 import { encodeHistogram, mergeEncoded, type EncodedHistograms } from '../metrics/histograms.js';
-import { ProcessMonitor } from '../metrics/process-stats.js';
+import { leakVerdict } from '../metrics/leak.js';
+import { ProcessMonitor, sampleProcessResources } from '../metrics/process-stats.js';
+import { theilSenSlope } from '../metrics/robust-slope.js';
+import { serverLeak } from '../results/leak.js';
 import { makeSource } from './media-source.js';
 import { monotonicUs } from '../media/timing-mark.js';
 import { ownModule } from '../proc/own-module.js';
@@ -185,7 +188,15 @@ class ScenarioRun {
   private usage(): UsageSample {
     const g = this.generator.current();
     const sv = this.serverMonitor?.current() ?? null;
-    return { generatorCpuSeconds: g?.cpuSeconds ?? null, generatorRssBytes: g?.rssBytes ?? null, serverCpuSeconds: sv?.cpuSeconds ?? null, serverRssBytes: sv?.rssBytes ?? null };
+    const res = this.target.pid !== undefined ? sampleProcessResources(this.target.pid) : null;
+    return {
+      generatorCpuSeconds: g?.cpuSeconds ?? null,
+      generatorRssBytes: g?.rssBytes ?? null,
+      serverCpuSeconds: sv?.cpuSeconds ?? null,
+      serverRssBytes: sv?.rssBytes ?? null,
+      serverFds: res?.fds ?? null,
+      serverThreads: res?.threads ?? null,
+    };
   }
 
   /** Each measured second, once: the progress line and the capacity search. */
@@ -249,9 +260,28 @@ class ScenarioRun {
         summary.byProtocol[k] = protocolFigures(k, c, histograms, summary.durationMs, this.accounting.source, errors);
       }
     }
+    this.soakFigures(summary);
     summary.thresholds = evaluateThresholds(parseThresholds(s.thresholds), summary, histograms);
     this.capacity?.apply(summary);
     return summary;
+  }
+
+  /**
+   * From the per-second samples: whether the server's memory and descriptors grew with the
+   * sessions that ended (the leak verdict), and how the generator's own memory moved.
+   */
+  private soakFigures(summary: RunSummary): void {
+    const points = this.timeline.points.filter((p) => p.durationSec === undefined);
+    const s = this.scenario;
+    if (summary.server !== undefined) {
+      const samples = points
+        .filter((p) => p.serverRssBytes !== null)
+        .map((p) => ({ tSec: p.tSec, rssBytes: p.serverRssBytes!, fds: p.serverFds ?? null, sessionsEnded: p.sessionsEnded ?? 0 }));
+      const verdict = leakVerdict(samples, { marginBytesPerSession: s.leak?.marginBytesPerSession ?? 2048, ...(s.leak?.warmupMs !== undefined ? { warmupSec: s.leak.warmupMs / 1000 } : {}) });
+      summary.server.leak = serverLeak(verdict);
+    }
+    const after = points.filter((p) => p.tSec * 1000 >= Math.max(s.warmupMs, s.durationMs / 4) && typeof p.generatorRssBytes === 'number');
+    if (after.length >= 10) summary.generator.rssSlopeBytesPerMin = Math.round(theilSenSlope(after.map((p) => p.tSec / 60), after.map((p) => p.generatorRssBytes!)));
   }
 
   /** Each viewer protocol's counters: the workers' totals and what frame accounting added. */

@@ -49,6 +49,7 @@ export const SCENARIO_FLAGS: readonly ScenarioFlag[] = [
   { name: 'play-url', path: 'players.url', value: 'template', help: 'URL template of the --players viewers: {host}, {port} (RTMP), {httpPort}, {app}, {stream}; needed for HTTP viewers of another server' },
   { name: 'http-port', path: 'httpPort', value: 'port' },
   { name: 'churn-rate', path: 'churn.joinsPerSecond', value: 'per-second' },
+  { name: 'waves-count', path: 'waves.count', help: 'how many viewer waves (the scenario\'s waves: section)' },
   { name: 'churn-session', path: 'churn.meanSessionTime' },
   { name: 'stall-threshold', path: 'stallThreshold' },
   { name: 'workers', path: 'workers' },

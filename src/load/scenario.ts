@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bitrateField, durationField } from '../input/schema-units.js';
+import { bitrateField, durationField, sizeField } from '../input/schema-units.js';
 import { formatDurationMs } from '../input/units.js';
 import { serverConfigSchema } from '../server/config.js';
 import { VIEWER_PROTOCOLS } from '../protocol/delivery.js';
@@ -122,6 +122,14 @@ export const scenarioSchema = z
     duration: duration().default(30_000).describe('Length of the run.'),
     ramp: duration().default(0).describe('Players start spread over this time (publishers start first).'),
     warmup: duration().default(0).describe('Measurements before this time are left out of the statistics.'),
+    leak: z
+      .object({
+        margin: sizeField(0).default(2048).describe('Growth of the server\'s memory per ended session judged a leak (the equivalence margin).'),
+        warmup: duration().optional().describe('Samples before this are left out of the leak verdict (default: a quarter of the run, and until sessions have ended).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The leak verdict of the target server: its RSS and descriptors against the sessions that ended.'),
     stallThreshold: duration().default(1000).describe('A gap between video frames longer than this is counted as a stall.'),
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto').describe('Worker threads; "auto" is one per core.'),
     thresholds: z
@@ -412,6 +420,7 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
       durationMs: stages.reduce((t, st) => t + st.durationMs, 0),
       warmupMs: s.warmup,
       stallThresholdMs: s.stallThreshold,
+      leak: { marginBytesPerSession: s.leak.margin, ...(s.leak.warmup !== undefined ? { warmupMs: s.leak.warmup } : {}) },
       workers: s.workers,
       thresholds: s.thresholds,
       ...(s.capacity !== undefined ? { capacity: { breakAfterMs: s.capacity.breakAfter } } : {}),

@@ -11,6 +11,9 @@ export interface UsageSample {
   generatorCpuSeconds: number | null;
   generatorRssBytes: number | null;
   serverCpuSeconds: number | null;
+  /** The target's open descriptors (null when unreadable: another user's process) and threads. */
+  serverFds: number | null;
+  serverThreads: number | null;
   serverRssBytes: number | null;
 }
 
@@ -157,6 +160,9 @@ export class TimelineBuilder {
       serverCpuPct: pct(u.serverCpuSeconds, this.lastUsage.serverCpuSeconds),
       serverRssBytes: u.serverRssBytes,
       generatorRssBytes: u.generatorRssBytes,
+      serverFds: u.serverFds,
+      serverThreads: u.serverThreads,
+      sessionsEnded: this.cumulative.playersEnded + this.cumulative.publishersEnded,
       generatorEventLoopUtilization: s.eventLoopUtilization,
       generatorEventLoopDelayP99Ms: round3(s.eventLoopDelayP99Us / 1000),
       ...(partial ? { partial: true, workersReporting: ticks.length } : {}),

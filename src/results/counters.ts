@@ -35,6 +35,8 @@ export const COUNTERS = {
   playersPlanned: sessions('players', 'planned', 'viewers the scenario started'),
   playersConnected: sessions('players', 'connected', 'viewers that started playing'),
   playersFailed: sessions('players', 'failed', 'viewers that could not play, or got no video within the no-video bound'),
+  playersEnded: sessions('players', 'ended', 'viewer sessions that ended (left, dropped, failed) before the end of the run'),
+  publishersEnded: sessions('publishers', 'ended', 'publications that ended before the end of the run (publisher churn, drops)'),
   playersTooLateToJudge: sessions('players', 'tooLateToJudge', 'viewers that joined less than the no-video bound before the end and got no video: neither failed nor a success'),
   bytesSent: throughput('bytesSent', 'bytes publishers wrote (chunk headers included)'),
   bytesReceived: throughput('bytesReceived', 'bytes viewers read (chunk headers included)'),

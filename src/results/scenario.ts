@@ -64,6 +64,8 @@ export interface Scenario {
   durationMs: number;
   warmupMs: number;
   stallThresholdMs: number;
+  /** The leak verdict's equivalence margin and warm-up (absent in results written before them). */
+  leak?: { marginBytesPerSession: number; warmupMs?: number };
   workers: number | 'auto';
   thresholds: string[];
   capacity?: { breakAfterMs: number };

@@ -2,6 +2,7 @@ import { METRICS, summarize, type Histogram, type LatencySummary, type MetricNam
 import type { ProtocolKey } from '../protocol/delivery.js';
 import { VERSION } from '../version.js';
 import { COUNTER_NAMES, COUNTERS, setPath, type Counters } from './counters.js';
+import type { ServerLeak } from './leak.js';
 import type { Scenario } from './scenario.js';
 
 /**
@@ -85,6 +86,8 @@ export interface RunSummary {
     cpuSeconds: number;
     maxRssBytes: number;
     workers: number;
+    /** The generator's own RSS growth after warm-up, bytes per minute (Theil–Sen): near 0 when its memory follows the sessions alive. */
+    rssSlopeBytesPerMin?: number;
     /** The generator's own event loops: the worst worker's figures at the top. */
     eventLoop?: EventLoopFigures & { workers: (EventLoopFigures & { worker: number })[]; main: EventLoopFigures };
   };
@@ -104,6 +107,8 @@ export interface RunSummary {
     io?: { writes: number; messages: number; readAllocatedBytes?: number; bytesIn?: number };
     /** Garbage collections of the server process during the run. */
     gc?: { minor: number; major: number; incremental: number; ms: number };
+    /** Whether its memory (and descriptors) grew with the sessions that ended: see the README, "Soak runs". */
+    leak?: ServerLeak;
   };
   /**
    * The viewers of each protocol apart (present when the run had viewers other than RTMP

@@ -60,6 +60,8 @@ const PROCESS_FIGURES = ['cpuSeconds', 'maxRssBytes'];
 /** The server's figures: its process's, and its CPU per unit of work. */
 const SERVER_FIGURES = [...PROCESS_FIGURES, 'cpuPer1000PlayerMinutes'];
 const EVENT_LOOP_FIGURES = ['utilization', 'delayP99Ms', 'delayMaxMs'];
+/** The leak verdict: 1 when it found a leak, and its estimates (bytes per ended session or per hour, descriptors per ended session). */
+const LEAK_FIGURES = ['detected', 'bytesPerSession', 'bytesPerHour', 'fdsPerSession'];
 
 const LINE = /^\s*([A-Za-z][\w.]*)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*([a-zA-Zµ%]*)\s*$/;
 
@@ -112,6 +114,10 @@ function checkPath(path: string[], unit: string): string | null {
   if (head === 'generator' && a === 'eventLoop') {
     if (path.length !== 3 || !EVENT_LOOP_FIGURES.includes(b!)) return `generator.eventLoop.{${EVENT_LOOP_FIGURES.join(',')}}`;
     return kind === 'plain' || (b !== 'utilization' && kind === 'time') ? null : 'utilization takes no unit; delays take ms';
+  }
+  if (head === 'server' && a === 'leak') {
+    if (path.length !== 3 || !LEAK_FIGURES.includes(b!)) return `server.leak.{${LEAK_FIGURES.join(',')}}`;
+    return kind === 'plain' || (b !== 'detected' && kind === 'bytes') ? null : 'leak figures take no unit, or bytes (KB, MB)';
   }
   if (head === 'server' || head === 'generator') {
     const figures = head === 'server' ? SERVER_FIGURES : PROCESS_FIGURES;
@@ -167,6 +173,13 @@ export function measure(t: MetricRef, s: RunSummary, histograms: Map<HistogramKe
   if (head === 'throughput') {
     const v = (s.throughput as unknown as Record<string, number>)[a] ?? 0;
     return unit.kind === 'bytes' ? v / unit.factor : unit.kind === 'rate' && a === 'mbpsReceived' ? v / unit.factor : v;
+  }
+  if (head === 'server' && a === 'leak') {
+    const leak = s.server?.leak;
+    if (leak === undefined) return null;
+    const v = b === 'detected' ? leak.detected : b === 'bytesPerHour' ? leak.bytesPerHour : (leak[b as 'bytesPerSession' | 'fdsPerSession']?.estimate ?? null);
+    if (v === null) return null;
+    return unit.kind === 'bytes' ? round3(v / unit.factor) : v;
   }
   if (head === 'generator' && a === 'eventLoop') {
     const v = getPath(s.generator.eventLoop, b);

@@ -23,6 +23,10 @@ export interface TimelinePoint {
   serverRssBytes: number | null;
   /** The generator's own RSS at the end of the interval. */
   generatorRssBytes?: number | null;
+  /** The target's open descriptors (null when unreadable) and threads; sessions (viewers and publications) ended so far. */
+  serverFds?: number | null;
+  serverThreads?: number | null;
+  sessionsEnded?: number;
   /** The busiest generator thread's event-loop utilisation (0..1) and timer delay p99, ms. */
   generatorEventLoopUtilization?: number | null;
   generatorEventLoopDelayP99Ms?: number | null;

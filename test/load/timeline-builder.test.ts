@@ -27,7 +27,7 @@ function tick(shard: number, sec: number, counts: Partial<Counters>, opts: { fin
   };
 }
 
-const usage = () => ({ generatorCpuSeconds: null, generatorRssBytes: null, serverCpuSeconds: null, serverRssBytes: null });
+const usage = () => ({ generatorCpuSeconds: null, generatorRssBytes: null, serverCpuSeconds: null, serverRssBytes: null, serverFds: null, serverThreads: null });
 
 describe('the timeline builder', () => {
   it('holds in each second what was measured in it, and the run\'s last, shorter interval apart (never the totals)', () => {

@@ -244,6 +244,7 @@ export class Shard implements ProbeContext {
     // The next publication still comes on schedule (a dropped publisher is replaced too).
     if (p.stopTimer !== null) clearTimeout(p.stopTimer);
     this.tally.publisherEnded(p);
+    if (!this.over) this.tally.count('publishersEnded');
     this.publishersEnded.push(p);
   }
 
@@ -350,6 +351,7 @@ export class Shard implements ProbeContext {
   /** A viewer ends: its counts go to the totals, its record to frame accounting, and it is let go. */
   private endPlayer(probe: PlayerProbe, leftUs: number, atEnd: boolean): void {
     if (!this.players.delete(probe)) return;
+    if (!atEnd) this.tally.count('playersEnded', probe.protocolKey);
     this.awaitingVideo.delete(probe);
     if (probe.stopTimer !== null) clearTimeout(probe.stopTimer);
     this.tally.ended(probe, leftUs);
