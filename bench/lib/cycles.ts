@@ -47,8 +47,8 @@ export interface ViewerCycleOptions extends CycleLoop {
 
 export interface PublisherCycleOptions extends CycleLoop {
   url: RtmpUrl;
-  /** The stream name of cycle i (the same name again and again, or a new one each time). */
-  streamName: (i: number) => string;
+  /** The stream name of cycle i, run by worker `worker` (0..concurrency-1): a new name each time, or the same again. */
+  streamName: (i: number, worker: number) => string;
   /** Seconds of media each publisher sends, at once (default 1: a GOP of the synthetic source). */
   mediaSeconds?: number;
   /** Every Nth cycle drops its connection without unpublishing (0: never; default 0). */
@@ -65,15 +65,15 @@ function countError(counts: CycleCounts, e: unknown): void {
   counts.failed++;
 }
 
-async function runLoop(loop: CycleLoop, cycle: (i: number, localAddress: string | undefined, counts: CycleCounts) => Promise<void>): Promise<CycleCounts> {
+async function runLoop(loop: CycleLoop, cycle: (i: number, localAddress: string | undefined, counts: CycleCounts, worker: number) => Promise<void>): Promise<CycleCounts> {
   const counts = newCycleCounts();
   let next = 0;
   const addresses = loop.localAddresses ?? [];
-  const worker = async () => {
+  const worker = async (w: number) => {
     while (next < loop.cycles && loop.shouldStop?.() !== true) {
       const i = next++;
       try {
-        await cycle(i, addresses.length === 0 ? undefined : addresses[i % addresses.length], counts);
+        await cycle(i, addresses.length === 0 ? undefined : addresses[i % addresses.length], counts, w);
       } catch (e) {
         countError(counts, e);
       }
@@ -81,7 +81,7 @@ async function runLoop(loop: CycleLoop, cycle: (i: number, localAddress: string 
       loop.onCycle?.(counts);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, loop.concurrency) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, loop.concurrency) }, (_, w) => worker(w)));
   return counts;
 }
 
@@ -120,9 +120,9 @@ export function viewerCycles(opts: ViewerCycleOptions): Promise<CycleCounts> {
 /** Publishers that publish `mediaSeconds` of synthetic media at once and unpublish, `cycles` times. */
 export function publisherCycles(opts: PublisherCycleOptions): Promise<CycleCounts> {
   const seconds = opts.mediaSeconds ?? 1;
-  return runLoop(opts, async (i, localAddress) => {
+  return runLoop(opts, async (i, localAddress, _counts, worker) => {
     const source = new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1, audioBitrate: 64_000 });
-    const publisher = await Publisher.open({ url: opts.url, streamName: opts.streamName(i), source, ...(localAddress !== undefined ? { localAddress } : {}) });
+    const publisher = await Publisher.open({ url: opts.url, streamName: opts.streamName(i, worker), source, ...(localAddress !== undefined ? { localAddress } : {}) });
     const startUs = monotonicUs();
     publisher.start(startUs);
     publisher.pump(startUs + seconds * 1e6 - 1);
