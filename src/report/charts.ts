@@ -120,9 +120,31 @@ const whole =
   (p: TimelinePoint): number | null =>
     p.partial === true ? null : f(p);
 
+/** The server's memory and descriptors against the sessions that ended: the leak verdict's slope, drawn. */
+function leakCharts(run: LoadedRun): ChartSpec[] {
+  const t = run.timeline.filter((p) => p.durationSec === undefined && typeof p.sessionsEnded === 'number' && p.serverRssBytes !== null);
+  if (t.length < 2 || (t[t.length - 1]!.sessionsEnded ?? 0) === 0) return [];
+  const verdict = run.summary.server?.leak;
+  const x = { label: 'sessions ended', values: t.map((p) => p.sessionsEnded!) };
+  const out: ChartSpec[] = [
+    {
+      id: 'leak-rss',
+      title: 'Server memory against the sessions that ended',
+      note: verdict !== undefined ? `Leak verdict: ${verdict.verdict} (${verdict.reason}).` : 'Memory that grows with the sessions that ended is a leak; memory that comes back between waves is not.',
+      x,
+      y: { label: 'RSS MB' },
+      series: [{ label: 'server RSS MB', values: t.map((p) => Math.round((p.serverRssBytes! / 1e6) * 10) / 10) }],
+    },
+  ];
+  if (t.some((p) => typeof p.serverFds === 'number')) {
+    out.push({ id: 'leak-fds', title: 'Server descriptors against the sessions that ended', x, y: { label: 'descriptors' }, series: [{ label: 'open descriptors', values: t.map((p) => p.serverFds ?? null) }, { label: 'threads', values: t.map((p) => p.serverThreads ?? null) }] });
+  }
+  return out;
+}
+
 /** Every chart of one run's report. */
 export function runCharts(run: LoadedRun): ChartSpec[] {
-  return chartsOf(decoded(run.histograms), run.timeline);
+  return [...chartsOf(decoded(run.histograms), run.timeline), ...leakCharts(run)];
 }
 
 /** The charts of a run from its histograms and time series: a finished run's, or a run's so far (the live dashboard). */
