@@ -41,6 +41,13 @@ export const serverConfigSchema = z
       .default(true)
       .describe('what one read of a publisher brings goes to each player as one write at the end of the read, with no added delay (off: a write per message)'),
     mergeWriteMs: z.number().int().min(0).max(1000).default(0).describe('flush each player at most every N ms as one vectored write; 0 = at once'),
+    maxLagMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(600_000)
+      .default(5000)
+      .describe('most a player may be behind live, ms, measured by pings in its stream: beyond it its media is dropped (video to the next keyframe) until it catches up, whatever the socket buffers hold; 0 = off (the byte bound alone)'),
     burstBytes: bytes(0)
       .default(64 * 1024)
       .describe('most bytes written to one player in one go beyond its first message: a joiner gets the GOP cache over the next fan-out passes, after the live frames of players already watching (0: all at once)'),

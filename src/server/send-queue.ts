@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { RingQueue } from '../buffers/ring-queue.js';
 import type { BackpressurePolicy } from './config.js';
 import { isVideoFrame, MessageClass, type SharedMessage } from './shared-message.js';
+import { LagProbe, lagProbeIntervalMs, pingTimestamp, PROBE_TICK_MS } from './lag-probe.js';
 import { SocketWriter, WriteResult } from './socket-writer.js';
 
 export interface DropCounters {
@@ -33,6 +34,14 @@ export interface SendQueueOptions {
    * frames of the players in step, instead of in one burst.
    */
   burstBytes?: number;
+  /**
+   * Most a player may be behind live, in ms, measured by pings that travel in its stream
+   * (`probe`); beyond it media is dropped, video to the next keyframe, until it catches up.
+   * 0: no such bound (the byte bound alone).
+   */
+  maxLagMs?: number;
+  /** Encodes a ping request with a timestamp (lag probes); without it there is no lag bound. */
+  makePing?: (timestamp: number) => SharedMessage;
   /** Called once when a write fails (the peer is gone): the session closes. */
   onWriteError?: (err: Error) => void;
   /** Server-wide I/O counters this queue adds to. */
@@ -63,6 +72,10 @@ const MAX_WRITE_BUFFERS = 256;
  *   full, inter frames at half, keyframes at three quarters, audio only when full;
  * - `disconnect`: drop what does not fit, and close a peer that stays over for the grace time.
  *
+ * With a lag bound (`maxLagMs`), a player further behind live than the bound is over it too,
+ * whatever its queue holds (see lag-probe.ts): loopback and LAN socket buffers hold seconds of
+ * media before the bytes bound sees anything.
+ *
  * Control messages (status, pings) are never dropped. Accepted messages wait until `flush()`,
  * which hands all of them to the socket in one (vectored) write: the stream's fan-out visits
  * each player once per pass and flushes it, so whatever reached a player since its last visit
@@ -90,10 +103,26 @@ export class SendQueue {
   /** Buffers of one write (reused). */
   private readonly iov: Buffer[] = [];
   private readonly burstBytes: number;
+  /** How far behind live the player is (null without a lag bound). */
+  readonly lag: LagProbe | null;
+  /** Media queued here more than this much stream time behind new media is skipped (lag bound / 2). */
+  private readonly staleMs: number;
+  /** A ping is due with the next write (the probe tick or a keep-alive asked), since when. */
+  private pingDue = false;
+  private pingDueSinceMs = 0;
+  /** Bytes written at the last probe tick, and when (the rate offered to the player). */
+  private tickBytes = 0;
+  private tickAtMs = 0;
+  /** The last flush left messages behind (window full, burst bound, or a write in progress). */
+  private backlogged = false;
 
   constructor(socket: Socket, opts: SendQueueOptions) {
     this.opts = opts;
     this.burstBytes = opts.burstBytes ?? 0;
+    // `none` never drops: no lag bound either.
+    const maxLagMs = opts.policy === 'none' ? 0 : (opts.maxLagMs ?? 0);
+    this.lag = maxLagMs > 0 && opts.makePing !== undefined ? new LagProbe(maxLagMs, lagProbeIntervalMs(maxLagMs)) : null;
+    this.staleMs = maxLagMs / 2;
     this.writer = new SocketWriter(socket, { onComplete: (err) => this.onWriteComplete(err) });
     if (!this.writer.raw) {
       socket.on('drain', () => {
@@ -136,10 +165,41 @@ export class SendQueue {
     this.accept(msg.retain());
   }
 
+  /** Asks for a ping with the next write (keep-alive for a player); false without lag probes. */
+  requestPing(nowMs: number): boolean {
+    if (this.lag === null || this.closed) return false;
+    if (!this.pingDue) this.pingDueSinceMs = nowMs;
+    this.pingDue = true;
+    return true;
+  }
+
+  /** The lag probe tick: a player that has had no ping for a while gets one with its next write. */
+  probeTick(nowMs: number): void {
+    const lag = this.lag;
+    if (lag === null) return;
+    lag.tick(nowMs);
+    const written = this.writer.bytesWritten;
+    if (nowMs > this.tickAtMs) lag.offered((written - this.tickBytes) / (nowMs - this.tickAtMs));
+    this.tickAtMs = nowMs;
+    this.tickBytes = written;
+    if (this.pingDue) {
+      // Nothing was written to carry it (a stream without media right now): on its own.
+      if (nowMs - this.pingDueSinceMs >= PROBE_TICK_MS && this.waiting.length === 0 && !this.writer.busy) this.pingNow(lag);
+    } else if (lag.wantsPing(nowMs, this.writer.bytesWritten)) {
+      this.requestPing(nowMs);
+    }
+  }
+
+  /** The peer answered a ping with `timestamp`: the window may have room again. */
+  onPingAnswered(timestamp: number, nowMs: number): void {
+    if (this.lag !== null && this.lag.answered(timestamp, nowMs) && this.waiting.length > 0) this.flush();
+  }
+
   /** Offers a media message; the policy decides whether it is queued or dropped. */
   offer(msg: SharedMessage): void {
     if (this.closed) return;
     const cls = msg.cls;
+    if (this.backlogged && this.staleMs > 0 && cls !== MessageClass.CONFIG && this.skipStale(msg)) return;
     if (cls === MessageClass.CONFIG) {
       if (this.fits(msg.byteLength, 1)) {
         this.needConfig = false;
@@ -188,7 +248,9 @@ export class SendQueue {
    */
   offerBatch(batch: SharedMessage, messages: readonly SharedMessage[], minShare: number): void {
     if (this.closed) return;
-    if (!this.needKeyframe && !this.needConfig && this.fits(batch.byteLength, this.opts.policy === 'priority-drop' ? minShare : 1)) {
+    // A peer with a backlog under a lag bound takes messages one by one: they may be skipped later.
+    const whole = !this.needKeyframe && !this.needConfig && !(this.backlogged && this.staleMs > 0);
+    if (whole && this.fits(batch.byteLength, this.opts.policy === 'priority-drop' ? minShare : 1)) {
       this.accept(batch.retain(), messages.length);
       return;
     }
@@ -201,17 +263,31 @@ export class SendQueue {
    * completion flushes again).
    */
   flush(all = false): void {
-    const limit = all || this.burstBytes === 0 ? Infinity : this.burstBytes;
-    let budget = limit;
+    let budget = all || this.burstBytes === 0 ? Infinity : this.burstBytes;
+    const lag = this.lag;
+    if (lag !== null) {
+      // No more unread bytes in the socket than the player's window (see LagProbe); with none
+      // unread, one message whatever its size.
+      const unread = lag.unread(this.writer.bytesWritten);
+      const room = lag.windowBytes - unread;
+      if (room < budget) budget = room > 0 ? room : unread <= 0 ? 1 : 0;
+    }
+    let windowFull = budget <= 0;
     while (!this.closed && this.waiting.length > 0 && !this.writer.busy && budget > 0) {
       const written = this.writeSome(budget);
-      if (written < 0) return;
+      if (written < 0) break;
       budget -= written;
+      if (budget <= 0 && lag !== null && lag.unread(this.writer.bytesWritten) >= lag.windowBytes) windowFull = true;
     }
-    // The burst bound left messages waiting with no write in flight (whose completion would
-    // flush again): flush again on the next turn of the loop, or a backlog would wait for the
-    // publisher's next batch to start a fan-out pass (forever, when none comes).
-    if (!this.closed && this.waiting.length > 0 && !this.writer.busy && !this.flushScheduled) {
+    this.backlogged = this.waiting.length > 0;
+    if (!this.backlogged || this.closed || this.writer.busy) return;
+    if (windowFull) {
+      // A full window opens only with an answer: make sure a ping follows the last bytes written.
+      if (lag!.unconfirmed(this.writer.bytesWritten)) this.pingNow(lag!);
+    } else if (!this.flushScheduled) {
+      // The burst bound left messages waiting with no write in flight (whose completion would
+      // flush again): flush again on the next turn of the loop, or a backlog would wait for the
+      // publisher's next batch to start a fan-out pass (forever, when none comes).
       this.flushScheduled = true;
       setImmediate(this.flushLater);
     }
@@ -222,6 +298,80 @@ export class SendQueue {
     this.flushScheduled = false;
     this.flush();
   };
+
+  /** A ping on its own, right after what was written. */
+  private pingNow(lag: LagProbe): void {
+    const now = performance.now();
+    const ping = this.opts.makePing!(pingTimestamp(now));
+    lag.sent(now, this.writer.bytesWritten + ping.byteLength);
+    this.pingDue = false;
+    if (this.opts.io !== undefined) this.opts.io.writes++;
+    const result = this.writer.write(ping.wire);
+    if (result === WriteResult.PENDING) {
+      this.inFlight.push(ping);
+      this.inFlightCounts.push(1);
+      return;
+    }
+    ping.release();
+    if (result === WriteResult.FAILED) this.failed();
+  }
+
+  /**
+   * A ping to follow a write that ends at `end`, when one is due: by time (the probe tick), by
+   * the bytes since the last, or because this write fills the window (its answer opens it again).
+   */
+  private pingAfter(lag: LagProbe, end: number): SharedMessage | null {
+    const fills = lag.unread(end) >= lag.windowBytes * 0.75;
+    if (!fills && !this.pingDue && !lag.dueByBytes(end)) return null;
+    const now = performance.now();
+    if (!fills && !lag.canPing(now)) return null;
+    this.pingDue = false;
+    const ping = this.opts.makePing!(pingTimestamp(now));
+    lag.sent(now, end + ping.byteLength);
+    return ping;
+  }
+
+  /**
+   * Under a lag bound: media queued here that is more than half the bound older than `msg` will
+   * not reach the player in time. A keyframe skips it all (the player restarts at the keyframe);
+   * anything else is dropped until then. Returns true when `msg` was dropped.
+   */
+  private skipStale(msg: SharedMessage): boolean {
+    const oldest = this.oldestWaitingMediaTs();
+    if (oldest < 0 || msg.timestamp - oldest <= this.staleMs) return false;
+    if (msg.cls === MessageClass.VIDEO_KEY) {
+      this.dropWaitingMedia();
+      return false;
+    }
+    this.drop(msg);
+    if (isVideoFrame(msg.cls) && msg.cls !== MessageClass.VIDEO_DISPOSABLE) this.needKeyframe = true;
+    return true;
+  }
+
+  private oldestWaitingMediaTs(): number {
+    const waiting = this.waiting;
+    for (let i = 0; i < waiting.length; i++) {
+      const m = waiting.at(i)!;
+      if (m.cls !== MessageClass.CONTROL && m.cls !== MessageClass.CONFIG) return m.timestamp;
+    }
+    return -1;
+  }
+
+  /** Drops every media message waiting here (control messages stay); config is resent before the next keyframe. */
+  private dropWaitingMedia(): void {
+    const waiting = this.waiting;
+    for (let n = waiting.length; n > 0; n--) {
+      const m = waiting.shift()!;
+      if (m.cls === MessageClass.CONTROL) {
+        waiting.push(m);
+        continue;
+      }
+      this.waitingBytes -= m.byteLength;
+      if (m.cls === MessageClass.CONFIG) this.needConfig = true;
+      else this.drop(m);
+      m.release();
+    }
+  }
 
   /** One write of the messages at the head of the queue (at least one); the bytes, or -1 when it did not complete. */
   private writeSome(budget: number): number {
@@ -236,18 +386,29 @@ export class SendQueue {
       iov[n++] = wire;
       bytes += wire.length;
     }
-    iov.length = n;
-    const result = n === 1 ? this.writer.write(iov[0]!) : this.writer.writev(iov, bytes);
     this.waitingBytes -= bytes;
+    // Under a lag bound a ping may follow, in the same write (never behind what waits: its
+    // answer must be able to come while the window is full).
+    const ping = this.lag === null ? null : this.pingAfter(this.lag, this.writer.bytesWritten + bytes);
+    let total = bytes;
+    if (ping !== null) {
+      iov[n] = ping.wire;
+      total += ping.byteLength;
+    }
+    const count = ping === null ? n : n + 1;
+    iov.length = count;
+    const result = count === 1 ? this.writer.write(iov[0]!) : this.writer.writev(iov, total);
     this.messagesSent += n;
     if (this.opts.io !== undefined) this.opts.io.writes++;
-    for (let i = 0; i < n; i++) iov[i] = EMPTY; // no stale references to pooled buffers
+    for (let i = 0; i < count; i++) iov[i] = EMPTY; // no stale references to pooled buffers
     if (result === WriteResult.PENDING) {
       for (let i = 0; i < n; i++) this.inFlight.push(waiting.shift()!);
-      this.inFlightCounts.push(n);
+      if (ping !== null) this.inFlight.push(ping);
+      this.inFlightCounts.push(count);
       return -1;
     }
     for (let i = 0; i < n; i++) waiting.shift()!.release();
+    ping?.release();
     if (result === WriteResult.FAILED) {
       this.failed();
       return -1;
@@ -291,7 +452,7 @@ export class SendQueue {
     const limit = this.opts.maxQueuedBytes * fraction;
     const queued = this.queuedBytes;
     // A peer with nothing queued takes any one message: a keyframe larger than the bound would
-    // otherwise never reach anyone.
+    // otherwise never reach anyone. A peer too far behind live takes none.
     const fits = queued + size <= limit || queued === 0;
     if (policy === 'disconnect') {
       if (!fits) {

@@ -10,6 +10,8 @@ export interface PlayerStats {
   stream: string;
   remote: string;
   queuedBytes: number;
+  /** How far behind live the player was at its last answer to a lag probe, ms (0 without probes). */
+  lagMs: number;
   messagesSent: number;
   bytesOut: number;
   drops: DropCounters;

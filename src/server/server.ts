@@ -7,6 +7,7 @@ import { UsageError } from '../input/usage-error.js';
 import { closeReason, formatCloseReason, type CloseKind, type CloseReason } from './close-reason.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
 import { HttpOutputServer } from './http/http-output-server.js';
+import { PROBE_TICK_MS } from './lag-probe.js';
 import { createLogger, type Logger } from './logger.js';
 import type { IoCounters } from './send-queue.js';
 import type { PlayerStats, ServerStats } from './server-stats.js';
@@ -140,6 +141,7 @@ export class RtmpServer {
     this.observeGc();
     this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
     if (cfg.pingIntervalMs > 0) this.timers.push(setInterval(() => this.pingAll(), cfg.pingIntervalMs));
+    if (cfg.maxLagMs > 0) this.timers.push(setInterval(() => this.probeAll(), PROBE_TICK_MS));
     if (cfg.mergeWriteMs > 0) this.timers.push(setInterval(() => this.flushAll(), cfg.mergeWriteMs));
     for (const t of this.timers) t.unref();
     return addresses;
@@ -205,6 +207,12 @@ export class RtmpServer {
     }
   }
 
+  /** Lag probes: players that have had no ping for a while get one with their next write. */
+  private probeAll(): void {
+    const now = performance.now();
+    for (const s of this.sessions) if (s.role === 'player') s.queue.probeTick(now);
+  }
+
   private pingAll(): void {
     for (const s of this.sessions) s.ping();
   }
@@ -230,6 +238,7 @@ export class RtmpServer {
           stream: played.key,
           remote: s.remote,
           queuedBytes: s.queue.queuedBytes,
+          lagMs: Math.round(s.queue.lag?.lastLagMs ?? 0),
           messagesSent: s.queue.messagesSent,
           bytesOut: s.bytesOut(),
           drops: { ...s.queue.drops },

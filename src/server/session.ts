@@ -28,6 +28,7 @@ import {
   MSG_USER_CONTROL,
   MSG_VIDEO,
   UC_PING_REQUEST,
+  UC_PING_RESPONSE,
 } from '../protocol/constants.js';
 import {
   acknowledgementMessage,
@@ -45,6 +46,7 @@ import { ServerHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
 import { closeReason, type CloseReason } from './close-reason.js';
+import { pingTimestamp } from './lag-probe.js';
 import type { LiveStream, PlayerBinding } from './live-stream.js';
 import type { Logger } from './logger.js';
 import { SendQueue, type IoCounters } from './send-queue.js';
@@ -117,6 +119,8 @@ export class Session {
       onDrop: (msg) => this.playedStream()?.countDrop(msg),
       pendingConfig: () => this.playedStream()?.configMessages() ?? [],
       burstBytes: cfg.burstBytes,
+      maxLagMs: cfg.maxLagMs,
+      makePing: (timestamp) => this.encodeControl(pingRequestMessage(timestamp)),
       onWriteError: (err: NodeJS.ErrnoException) => this.onSocketError(err),
       io: ctx.io,
     });
@@ -184,7 +188,11 @@ export class Session {
   }
 
   ping(): void {
-    if (this.state === 'open') this.sendControl(pingRequestMessage(Math.floor(performance.now()) >>> 0));
+    if (this.state !== 'open') return;
+    // A player of a live stream gets its ping with its next media write (and its answer also
+    // tells how far behind it is: lag probes).
+    if (this.playedStream()?.publishing === true && this.queue.requestPing(performance.now())) return;
+    this.sendControl(pingRequestMessage(pingTimestamp(performance.now())));
   }
 
   private onData(data: Buffer): void {
@@ -258,6 +266,7 @@ export class Session {
       case MSG_USER_CONTROL: {
         const ev = parseUserControl(m.payload);
         if (ev.event === UC_PING_REQUEST && 'timestamp' in ev) this.sendControl(pingResponseMessage(ev.timestamp));
+        else if (ev.event === UC_PING_RESPONSE && 'timestamp' in ev) this.queue.onPingAnswered(ev.timestamp, performance.now());
         return false;
       }
       default:
@@ -415,10 +424,15 @@ export class Session {
   /** Encodes a message for this peer and queues it; control messages are never dropped. */
   sendControl(msg: OutgoingMessage): void {
     if (this.state === 'closed') return;
-    const pool = this.ctx.pool;
-    const shared = new SharedMessage(encodeMessageContiguous(msg, this.ctx.config.chunkSize, pool), MessageClass.CONTROL, 0, pool);
+    const shared = this.encodeControl(msg);
     this.queue.sendControl(shared);
     shared.release();
+  }
+
+  /** A control message in wire form (pooled; one reference, the caller's). */
+  private encodeControl(msg: OutgoingMessage): SharedMessage {
+    const pool = this.ctx.pool;
+    return new SharedMessage(encodeMessageContiguous(msg, this.ctx.config.chunkSize, pool), MessageClass.CONTROL, 0, pool);
   }
 
   /** A protocol or limit error closes the connection under its code; anything else is ours. */
