@@ -155,8 +155,8 @@ async function micro(): Promise<void> {
  * machine: 1 write per message per player without batched reads, 1 per burst with them.
  */
 async function serverWrites(): Promise<void> {
-  // No pings: a ping falling inside the bursts on a slow machine would add a message and a write.
-  const server = new RtmpServer(resolveServerConfig({ port: 0, logLevel: 'error', pingIntervalMs: 0 }));
+  // No pings (nor lag probes): a ping falling inside the bursts on a slow machine would add a message and a write.
+  const server = new RtmpServer(resolveServerConfig({ port: 0, logLevel: 'error', pingIntervalMs: 0, maxLagMs: 0 }));
   const { port } = await server.listen();
   try {
     const url = parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`);
@@ -183,6 +183,57 @@ async function serverWrites(): Promise<void> {
 }
 
 /**
+ * The fan-out path at steady state, exactly: the server in this process, 20 players, and a
+ * publisher writing 100 ms of media at a time (one read each, as above). After a warm-up of two
+ * GOPs (the buffer pool then holds every size the stream needs), 20 more bursts: the bytes the
+ * server writes into buffers it acquires (each message's wire form, each read's batch; the chunk
+ * headers are a few bytes of it, the rest is copied payload), and the pool's acquires and misses
+ * (buffers it had to allocate), per message published. Lag probes are off: their pings come on
+ * a timer, and a timer falling inside the bursts would change the counts.
+ */
+async function fanoutSteadyState(): Promise<void> {
+  const server = new RtmpServer(resolveServerConfig({ port: 0, logLevel: 'error', pingIntervalMs: 0, maxLagMs: 0 }));
+  const { port } = await server.listen();
+  const pool = server.pool;
+  let acquiredBytes = 0;
+  const acquire = pool.acquire.bind(pool);
+  pool.acquire = (size: number) => {
+    acquiredBytes += size;
+    return acquire(size);
+  };
+  try {
+    const url = parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`);
+    let frames = 0;
+    const players = await Promise.all(Array.from({ length: 20 }, () => Player.open({ url, streamName: 's', onVideo: () => frames++ })));
+    const publisher = await Publisher.open({ url, streamName: 's', source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }) });
+    const startUs = monotonicUs();
+    publisher.start(startUs);
+    const bursts = async (from: number, to: number) => {
+      for (let i = from; i <= to; i++) {
+        publisher.pump(startUs + i * 100_000 - 1);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const deadline = Date.now() + 10_000;
+      while (frames < 20 * to * 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      if (frames !== 20 * to * 3) throw new Error(`fan-out steady state: players got ${frames} of ${20 * to * 3} frames`);
+    };
+    await bursts(1, 20);
+    const before = { bytes: acquiredBytes, pool: pool.stats(), messages: server.getStats().streams[0]!.messagesIn };
+    await bursts(21, 40);
+    const after = pool.stats();
+    const messages = server.getStats().streams[0]!.messagesIn - before.messages;
+    const acquires = after.hits + after.misses - (before.pool.hits + before.pool.misses);
+    add({ name: 'server.fanout.copiedBytesPerMessage', value: round((acquiredBytes - before.bytes) / messages, 2), unit: 'B', better: 'lower', machineIndependent: true, description: 'bytes the server writes into buffers it acquires per published message at steady state: wire form and batch (20 in-process players, 100 ms bursts; exact)' });
+    add({ name: 'server.fanout.poolAcquiresPerMessage', value: round(acquires / messages, 4), unit: '', better: 'lower', machineIndependent: true, description: 'buffer-pool acquires per published message at steady state (exact)' });
+    add({ name: 'server.fanout.poolMissesPerMessage', value: round((after.misses - before.pool.misses) / messages, 4), unit: '', better: 'lower', machineIndependent: true, description: 'buffer-pool acquires that had to allocate, per published message at steady state (exact; 0 when buffers go back before the next burst)' });
+    publisher.stop();
+    for (const p of players) p.close();
+  } finally {
+    await server.close(200);
+  }
+}
+
+/**
  * What the RTMP path costs with the HTTP outputs on and no HTTP viewer: the server in this
  * process, 20 RTMP players and a publisher writing 100 ms of media at a time (each burst in one
  * read, as above), once without an HTTP port and once with one. Buffers the server acquires
@@ -191,7 +242,7 @@ async function serverWrites(): Promise<void> {
  */
 async function rtmpPathWithHttpIdle(): Promise<void> {
   const measure = async (httpPort: number | undefined) => {
-    const server = new RtmpServer(resolveServerConfig({ port: 0, logLevel: 'error', pingIntervalMs: 0, ...(httpPort === undefined ? {} : { httpPort }) }));
+    const server = new RtmpServer(resolveServerConfig({ port: 0, logLevel: 'error', pingIntervalMs: 0, maxLagMs: 0, ...(httpPort === undefined ? {} : { httpPort }) }));
     const { port } = await server.listen();
     const pool = server.pool;
     const counted = { acquires: 0, bytes: 0 };
@@ -270,6 +321,7 @@ function round(v: number, digits = 2): number {
 if (suite !== 'macro') {
   await micro();
   await serverWrites();
+  await fanoutSteadyState();
   await rtmpPathWithHttpIdle();
 }
 if (suite !== 'micro') await macro();
