@@ -1,35 +1,82 @@
 /**
  * Server macro benchmark: one 600 kbps publisher and 500 -> 1000 -> 2000 players on
- * loopback, against the built-in server, node-media-server and nginx-rtmp, each in its own
- * process. Reports per server and step: server CPU-seconds per 1000 player-minutes, peak RSS
- * above the idle process (per player), and bytes delivered against what was published.
+ * loopback, against the built-in server, the floor relay (bench/floor-relay.ts: each read of the
+ * publisher written to every player, no RTMP logic), nginx-rtmp and node-media-server, each in
+ * its own process. Reports per server and step: server CPU-seconds per 1000 player-minutes (user
+ * and system apart), peak RSS above the idle process (per player), and bytes delivered against
+ * what was published; then the built-in server's CPU over each other server's, paired by round,
+ * with a 95% interval when there are two rounds or more.
  *
- *   npm run bench:server [-- --steps 500,1000,2000 --hold 10 --rounds 1 --servers builtin,node-media-server,nginx-rtmp]
+ *   npm run bench:server [-- --steps 500,1000,2000 --hold 10 --rounds 1 --servers builtin,floor,nginx-rtmp,node-media-server]
  *                        [--builtin "default=;batched=--merge-write-ms 20 --tcp-nodelay off"]
  *
  * `--builtin` runs several settings of the built-in server as separate variants (name=flags).
  *
- * The players run in this process (a plain loop over the client's Player, reading only chunk
- * headers and tag headers); the servers' CPU and memory are read from /proc, so the players'
- * own cost is not counted. Servers run one after the other, in an order rotated per round.
+ * The publisher runs in a process of its own, paced every 2 ms, with fmt-0 headers (so the floor
+ * relay can hand its bytes on as they are). The players run in this process (a plain loop over
+ * the client's Player, reading only chunk headers and tag headers); the servers' CPU and memory
+ * are read from /proc, so the players' own cost is not counted. Servers run one after the
+ * other, in an order rotated per round.
  */
+import { readFileSync } from 'node:fs';
 import { Player } from '../src/client/player.js';
-import { Publisher } from '../src/client/publisher.js';
 import { parseRtmpUrl } from '../src/client/url.js';
-import { startServer, serverAvailability, SERVER_KINDS, type ServerKind } from '../src/proc/servers.js';
-import { SyntheticSource } from '../src/media/synthetic.js';
-import { monotonicUs } from '../src/media/timing-mark.js';
 import { ProcessMonitor, sampleProcess } from '../src/metrics/process-stats.js';
+import { pairedRatio } from '../src/metrics/stats.js';
+import { ownModule } from '../src/proc/own-module.js';
+import { freePort, waitForPort } from '../src/proc/port.js';
+import { serverAvailability, SERVER_KINDS, startServer, type RunningServer, type ServerKind } from '../src/proc/servers.js';
+import { launch, type ChildHandle } from '../src/proc/spawn.js';
 import { argValue, environment, formatTable, writeResult } from './lib/env.js';
 
 const VIDEO_BPS = 600_000;
 const AUDIO_BPS = 64_000;
 
+/** User and system CPU seconds of a process so far (from /proc), or null when it is gone. */
+function cpuTimes(pid: number): { user: number; system: number } | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const ticks = 100; // USER_HZ on Linux
+    return { user: Number(fields[11]) / ticks, system: Number(fields[12]) / ticks };
+  } catch {
+    return null;
+  }
+}
+
+/** A server under test, or `floor`: the relay with no RTMP logic (floor-relay.ts). */
+type BenchKind = ServerKind | 'floor';
+
 interface Variant {
   /** Label in the results: the server kind, or builtin:<name> for a built-in variant. */
   label: string;
-  kind: ServerKind;
+  kind: BenchKind;
   builtinArgs: string[];
+}
+
+/** The floor relay, in a process of its own on a free port. */
+async function startFloor(): Promise<Pick<RunningServer, 'pid' | 'url' | 'stop'>> {
+  const port = await freePort();
+  const relay = ownModule(import.meta.url, './floor-relay.js');
+  const handle = launch(process.execPath, [...relay.execArgv, relay.path, '--port', String(port)]);
+  await waitForPort(port, { abandon: () => (handle.running ? null : `the floor relay exited: ${handle.output()}`) });
+  return { pid: handle.pid, url: `rtmp://127.0.0.1:${port}/live`, stop: () => handle.stop() };
+}
+
+/** The paced publisher (lib/paced-publisher.ts), in a process of its own; resolves once it publishes. */
+async function startPublisher(url: string): Promise<ChildHandle> {
+  const script = ownModule(import.meta.url, './lib/paced-publisher.js');
+  let ready!: () => void;
+  const publishing = new Promise<void>((r) => (ready = r));
+  const handle = launch(process.execPath, [...script.execArgv, script.path, '--url', url, '--stream', 'bench', '--video-bps', String(VIDEO_BPS), '--audio-bps', String(AUDIO_BPS)], {
+    onOutput: (text) => {
+      if (text.includes('publishing')) ready();
+    },
+  });
+  const failed = handle.exited.then((code) => {
+    throw new Error(`the publisher exited (${code}): ${handle.output()}`);
+  });
+  await Promise.race([publishing, failed]);
+  return handle;
 }
 
 interface StepResult {
@@ -39,6 +86,8 @@ interface StepResult {
   connected: number;
   holdSeconds: number;
   serverCpuSeconds: number;
+  /** Of which in the kernel (system time). */
+  serverSystemSeconds: number;
   cpuSecondsPer1000PlayerMinutes: number;
   idleRssBytes: number;
   peakRssBytes: number;
@@ -73,18 +122,13 @@ async function openPlayers(url: ReturnType<typeof parseRtmpUrl>, count: number, 
 
 async function runServer(variant: Variant, round: number, steps: number[], holdSeconds: number): Promise<StepResult[]> {
   const kind = variant.label;
-  const server = await startServer(variant.kind, { builtinArgs: variant.builtinArgs });
+  const server = variant.kind === 'floor' ? await startFloor() : await startServer(variant.kind, { builtinArgs: variant.builtinArgs });
   const results: StepResult[] = [];
   const players: Player[] = [];
-  let publisher: Publisher | null = null;
-  let pumpTimer: NodeJS.Timeout | null = null;
+  let publisher: ChildHandle | null = null;
   try {
     const url = parseRtmpUrl(server.url);
-    const source = new SyntheticSource({ videoBitrate: VIDEO_BPS, audioBitrate: AUDIO_BPS, fps: 30, gopSeconds: 2 });
-    publisher = await Publisher.open({ url, streamName: 'bench', source });
-    publisher.start();
-    const pub = publisher;
-    pumpTimer = setInterval(() => pub.pump(monotonicUs()), 5);
+    publisher = await startPublisher(server.url);
     await sleep(2000);
     const idleRssBytes = sampleProcess(server.pid)?.rssBytes ?? 0;
     for (const target of steps) {
@@ -94,9 +138,11 @@ async function runServer(variant: Variant, round: number, steps: number[], holdS
       const frames0 = players.reduce((s, p) => s + p.counters.videoFrames, 0);
       const monitor = new ProcessMonitor(server.pid, 200);
       const t0 = performance.now();
+      const times0 = cpuTimes(server.pid);
       monitor.start();
       await sleep(holdSeconds * 1000);
       const usage = monitor.stop();
+      const times1 = cpuTimes(server.pid);
       const seconds = (performance.now() - t0) / 1000;
       const live = players.filter((p) => !p.closed);
       const bytes = players.reduce((s, p) => s + p.counters.mediaBytes, 0) - bytes0;
@@ -110,6 +156,7 @@ async function runServer(variant: Variant, round: number, steps: number[], holdS
         connected: live.length,
         holdSeconds: seconds,
         serverCpuSeconds: cpu,
+        serverSystemSeconds: times0 !== null && times1 !== null ? times1.system - times0.system : NaN,
         cpuSecondsPer1000PlayerMinutes: (cpu / ((live.length * seconds) / 60)) * 1000,
         idleRssBytes,
         peakRssBytes: usage?.peakRssBytes ?? NaN,
@@ -125,9 +172,8 @@ async function runServer(variant: Variant, round: number, steps: number[], holdS
       );
     }
   } finally {
-    if (pumpTimer !== null) clearInterval(pumpTimer);
     for (const p of players) p.close();
-    publisher?.conn.close();
+    await publisher?.stop();
     await sleep(200);
     await server.stop();
   }
@@ -141,14 +187,18 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n?/, '').replace(/^ \* ?/gm, ''));
+    return;
+  }
   const steps = (argValue('steps') ?? '500,1000,2000').split(',').map(Number);
   const holdSeconds = Number(argValue('hold') ?? 10);
   const rounds = Number(argValue('rounds') ?? 1);
-  const wanted = (argValue('servers') ?? SERVER_KINDS.join(',')).split(',') as ServerKind[];
+  const wanted = (argValue('servers') ?? ['builtin', 'floor', ...SERVER_KINDS.filter((k) => k !== 'builtin')].join(',')).split(',') as BenchKind[];
   const builtinSpecs = (argValue('builtin') ?? 'default=').split(';').filter((x) => x.trim() !== '');
   const variants: Variant[] = [];
   for (const k of wanted) {
-    const a = serverAvailability(k);
+    const a = k === 'floor' ? { available: true, hint: '' } : serverAvailability(k);
     if (!a.available) {
       console.error(`skipping ${k}: not installed (${a.hint})`);
       continue;
@@ -172,22 +222,31 @@ async function main(): Promise<void> {
     }
   }
 
-  // Per server and step: medians over rounds, and ratios to the built-in server.
+  // Per server and step: medians over rounds, and the built-in server's CPU over each other
+  // server's, paired by round (geometric mean, 95% interval from two rounds on).
+  const builtinLabel = servers.find((l) => l.startsWith('builtin'));
   const rows: Record<string, string | number>[] = [];
-  const summary: Record<string, Record<number, { cpu: number; rssPerPlayer: number; delivered: number }>> = {};
+  const summary: Record<string, Record<number, { cpu: number; systemShare: number; rssPerPlayer: number; delivered: number; builtinOver?: { estimate: number; low: number; high: number; n: number } }>> = {};
+  const perRound = (kind: string, step: number) =>
+    Array.from({ length: rounds }, (_, round) => all.find((r) => r.server === kind && r.players === step && r.round === round)?.cpuSecondsPer1000PlayerMinutes ?? NaN);
   for (const kind of servers) {
     summary[kind] = {};
     for (const step of steps) {
       const rs = all.filter((r) => r.server === kind && r.players === step);
       if (rs.length === 0) continue;
-      const cpu = median(rs.map((r) => r.cpuSecondsPer1000PlayerMinutes));
-      const rss = median(rs.map((r) => r.rssPerPlayerBytes));
-      const delivered = median(rs.map((r) => r.deliveredRatio));
-      summary[kind]![step] = { cpu, rssPerPlayer: rss, delivered };
+      const ratio = builtinLabel !== undefined && kind !== builtinLabel ? pairedRatio(perRound(builtinLabel, step), perRound(kind, step)) : null;
+      summary[kind]![step] = {
+        cpu: median(rs.map((r) => r.cpuSecondsPer1000PlayerMinutes)),
+        systemShare: median(rs.map((r) => r.serverSystemSeconds / r.serverCpuSeconds)),
+        rssPerPlayer: median(rs.map((r) => r.rssPerPlayerBytes)),
+        delivered: median(rs.map((r) => r.deliveredRatio)),
+        ...(ratio !== null ? { builtinOver: ratio } : {}),
+      };
     }
   }
+  const fmtRatio = (r: { estimate: number; low: number; high: number } | undefined) =>
+    r === undefined ? '-' : Number.isNaN(r.low) ? r.estimate.toFixed(2) : `${r.estimate.toFixed(2)} [${r.low.toFixed(2)}-${r.high.toFixed(2)}]`;
   for (const step of steps) {
-    const base = summary[servers.find((l) => l.startsWith('builtin')) ?? '']?.[step];
     for (const kind of servers) {
       const s = summary[kind]?.[step];
       if (!s) continue;
@@ -195,7 +254,8 @@ async function main(): Promise<void> {
         players: step,
         server: kind,
         'CPU s / 1000 player-min': s.cpu.toFixed(2),
-        [`x ${servers.find((l) => l.startsWith('builtin')) ?? 'builtin'}`]: base ? (s.cpu / base.cpu).toFixed(2) : '-',
+        'in kernel': `${(s.systemShare * 100).toFixed(0)}%`,
+        [`${builtinLabel ?? 'builtin'} / this`]: fmtRatio(s.builtinOver),
         'RSS KB / player': (s.rssPerPlayer / 1024).toFixed(1),
         delivered: `${(s.delivered * 100).toFixed(1)}%`,
       });
