@@ -23,6 +23,7 @@ import { evaluateThresholds, parseThresholds } from '../results/thresholds.js';
 import { CapacitySearch } from './capacity-search.js';
 import { RunError } from './errors.js';
 import { FrameAccounting } from './frame-accounting.js';
+import { callHook, keepHooks, type HookAnswer } from './hooks.js';
 import { planShards, type ShardOf } from './plan.js';
 import { ServerCounters } from './server-counters.js';
 import { prepareTarget, type Target } from './target.js';
@@ -66,7 +67,9 @@ const eventLoopFigures = (e: EventLoopSample): EventLoopFigures => ({ utilizatio
 export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const target = await prepareTarget(opts.scenario);
   try {
-    return await new ScenarioRun(opts, target).run();
+    // A hook before the run is called before its clock starts.
+    const before = opts.scenario.hooks?.before !== undefined ? await callHook(opts.scenario.hooks.before) : undefined;
+    return await new ScenarioRun(opts, target, before).run();
   } finally {
     await target.stop();
   }
@@ -98,6 +101,7 @@ class ScenarioRun {
   constructor(
     private readonly opts: RunOptions,
     private readonly target: Target,
+    private readonly hookBefore?: HookAnswer,
   ) {
     this.scenario = withSourceCodec(opts.scenario);
     this.observers = [new TimelineStream(), ...(opts.observers ?? [])];
@@ -129,6 +133,8 @@ class ScenarioRun {
     // Every viewer's record is in: frame accounting adds what the send logs expected.
     const counters = addCounters(sumCounters(results.map((r) => r.counters)), this.accounting.finish());
     const summary = await this.summarize(results, counters);
+    const after = this.scenario.hooks?.after !== undefined ? await callHook(this.scenario.hooks.after) : undefined;
+    keepHooks(resultsDir, { ...(this.hookBefore !== undefined ? { before: this.hookBefore } : {}), ...(after !== undefined ? { after } : {}) }, summary);
     writeRunFolder(resultsDir, {
       summary,
       timeline: this.timeline.points,

@@ -130,6 +130,14 @@ export const scenarioSchema = z
       .strict()
       .prefault({})
       .describe('The leak verdict of the target server: its RSS and descriptors against the sessions that ended.'),
+    hooks: z
+      .object({
+        before: z.string().regex(/^https?:\/\//, 'an http(s):// URL').optional().describe('URL fetched (GET) before the run starts; its answer is kept in the results (hooks/before.txt).'),
+        after: z.string().regex(/^https?:\/\//, 'an http(s):// URL').optional().describe('URL fetched after the run ends, its answer kept likewise (for example SRS\'s /api/v1/valgrind?check=added).'),
+      })
+      .strict()
+      .optional()
+      .describe('Calls to make on the server around the run, where it offers them (memory checkers, heap dumps).'),
     stallThreshold: duration().default(1000).describe('A gap between video frames longer than this is counted as a stall.'),
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto').describe('Worker threads; "auto" is one per core.'),
     thresholds: z
@@ -420,6 +428,7 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
       durationMs: stages.reduce((t, st) => t + st.durationMs, 0),
       warmupMs: s.warmup,
       stallThresholdMs: s.stallThreshold,
+      ...(s.hooks !== undefined ? { hooks: s.hooks } : {}),
       leak: { marginBytesPerSession: s.leak.margin, ...(s.leak.warmup !== undefined ? { warmupMs: s.leak.warmup } : {}) },
       workers: s.workers,
       thresholds: s.thresholds,

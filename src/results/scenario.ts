@@ -64,6 +64,8 @@ export interface Scenario {
   durationMs: number;
   warmupMs: number;
   stallThresholdMs: number;
+  /** URLs fetched before and after the run (answers kept in the results folder). */
+  hooks?: { before?: string; after?: string };
   /** The leak verdict's equivalence margin and warm-up (absent in results written before them). */
   leak?: { marginBytesPerSession: number; warmupMs?: number };
   workers: number | 'auto';

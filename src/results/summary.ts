@@ -116,6 +116,8 @@ export interface RunSummary {
    */
   byProtocol?: Partial<Record<ProtocolKey, ProtocolFigures>>;
   thresholds: ThresholdResult[];
+  /** The hooks called around the run: their URL, HTTP status (0: no answer) and the file their answer is in. */
+  hooks?: Partial<Record<'before' | 'after', { url: string; status: number; file: string }>>;
   /** Results folders this one was merged from (`rtmpbench merge`). */
   mergedFrom?: string[];
   /** Capacity search: the most players (in all) for which every threshold held, second by second. */
