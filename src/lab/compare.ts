@@ -94,12 +94,12 @@ async function startVariantServer(variant: Variant, specs: Map<string, ServerSpe
     if (spec !== undefined && typeof spec !== 'string') {
       if (spec.start === undefined) return null;
       const { host, port } = parseRtmpUrl(spec.url);
-      return await startCommand({ name: spec.name, url: spec.url, start: spec.start }, host, port);
+      return await startCommand({ name: spec.name, url: spec.url, start: spec.start }, host, port, 15_000, scenario.serverCpuQuota);
     }
     // A fresh server process per run: its CPU and memory are this run's alone.
     const chunkSize = typeof scenario.server.chunkSize === 'number' ? scenario.server.chunkSize : undefined;
     // With HTTP viewers, the server's HTTP outputs too (nginx-rtmp: HLS; node-media-server: HTTP-FLV and WS-FLV).
-    return await startServer(variant.server as ServerKind, { ...(chunkSize !== undefined ? { chunkSize } : {}), ...(needsHttp(scenario) ? { http: true } : {}) });
+    return await startServer(variant.server as ServerKind, { ...(chunkSize !== undefined ? { chunkSize } : {}), ...(needsHttp(scenario) ? { http: true } : {}), ...(scenario.serverCpuQuota !== undefined ? { cpuQuota: scenario.serverCpuQuota } : {}) });
   } catch (e) {
     if (e instanceof ServerStartError) throw new RunError(`${variant.server} did not start: ${e.message}`);
     throw e;

@@ -2,6 +2,7 @@ import { fieldAt, fieldHelp, flagValue, valueName, type FieldInfo } from '../inp
 import { UsageError } from '../input/usage-error.js';
 import { parseSize } from '../input/units.js';
 import { parseRtmpUrl } from '../client/url.js';
+import { cpuQuotaUnavailable } from '../proc/cpu-quota.js';
 import { deepMerge, readScenarioFile, resolveScenarioPath, type ScenarioFile } from './scenario-file.js';
 import { formatPath, resolveScenario, scenarioSchema, type Scenario } from './scenario.js';
 
@@ -55,6 +56,7 @@ export const SCENARIO_FLAGS: readonly ScenarioFlag[] = [
   { name: 'workers', path: 'workers' },
   { name: 'server', path: 'server', repeat: 'settings', help: 'a built-in server setting, e.g. chunkSize=128 (repeat)' },
   { name: 'server-pid', path: 'serverPid', value: 'pid' },
+  { name: 'server-cpu-quota', path: 'serverCpuQuota', value: 'cores' },
   { name: 'threshold', path: 'thresholds', repeat: 'append', value: 'expr', help: 'a condition the run must meet, e.g. "latency.endToEnd.p99 < 250ms" (repeat; adds to the file\'s); exit 1 if it fails' },
 ];
 
@@ -168,6 +170,11 @@ export function scenarioFromInput(file: string | undefined, flags: FlagValues, e
   // Changing the target from the command line drops the file's built-in server settings.
   if (fromFlags.input.target !== undefined && fromFlags.input.target !== 'builtin') delete merged.server;
   const r = resolveScenario(merged);
+  // A quota needs a cgroup this process may write: said before anything starts.
+  if (r.scenario?.serverCpuQuota !== undefined) {
+    const why = cpuQuotaUnavailable();
+    if (why !== null) problems.push(`serverCpuQuota: ${why}`);
+  }
   // A problem with a value the file wrote names its line; they are listed in file order.
   const located = r.issues.map((i) => ({ line: source.lineOf(i.path) ?? Infinity, text: `${where(source, i.path, fromFlags.input)}${formatPath(i.path)}: ${i.message}` }));
   problems.push(...located.sort((a, b) => a.line - b.line).map((x) => x.text));

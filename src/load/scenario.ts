@@ -48,6 +48,12 @@ export const scenarioSchema = z
       .default({})
       .describe('Settings of the built-in server (the keys of `rtmpbench serve --config`).'),
     serverPid: z.number().int().min(1).optional().describe('Process id of the target server, to record its CPU and memory (the built-in one is known).'),
+    serverCpuQuota: z
+      .number()
+      .min(0.01)
+      .max(64)
+      .optional()
+      .describe('Hold every server the run starts (the built-in one, and those compare starts) to this many cores, 0.25 being a quarter of one (a cgroup of its own; Linux, root or a delegated cgroup)'),
     streams: z.number().int().min(1).max(100_000).default(1).describe('Number of streams (named STREAM0, STREAM1...).'),
     streamPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/).default('stream').describe('Stream names are PREFIX0, PREFIX1...'),
     streamNames: z.array(z.string().min(1)).optional().describe('Explicit stream names (players-only runs against streams someone else publishes).'),
@@ -401,6 +407,7 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
       insecure: s.insecure,
       server: s.server,
       ...(s.serverPid !== undefined ? { serverPid: s.serverPid } : {}),
+      ...(s.serverCpuQuota !== undefined ? { serverCpuQuota: s.serverCpuQuota } : {}),
       streamNames: s.streamNames ?? Array.from({ length: s.streams }, (_, i) => `${s.streamPrefix}${i}`),
       publishedStreams: s.publishers.count ?? s.streams,
       media: {

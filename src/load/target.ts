@@ -43,7 +43,7 @@ export async function prepareTarget(s: Scenario): Promise<Target> {
   writeFileSync(configFile, JSON.stringify({ ...s.server, statsPort, ...(httpPort !== undefined ? { httpPort } : {}) }));
   let server: RunningServer;
   try {
-    server = await startServer('builtin', { builtinArgs: ['--config', configFile] });
+    server = await startServer('builtin', { builtinArgs: ['--config', configFile], ...(s.serverCpuQuota !== undefined ? { cpuQuota: s.serverCpuQuota } : {}) });
   } catch (e) {
     rmSync(scratch, { recursive: true, force: true });
     throw new RunError(`the built-in server did not start: ${(e as Error).message}`);

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createCpuQuota, type CpuQuota } from './cpu-quota.js';
 import { ownModule } from './own-module.js';
 import { freePort, waitForPort } from './port.js';
 import { launch, type ChildHandle } from './spawn.js';
@@ -30,6 +31,8 @@ export interface RunningServer {
    * which `{stream}` stands for the stream name (app `live`).
    */
   playUrls: PlayUrls;
+  /** The CPU quota it runs under, cores (absent: none). */
+  cpuQuota?: number;
   /** stdout and stderr so far (for error messages). */
   output(): string;
   /** Stops exactly this process (SIGTERM, then SIGKILL after 3 s) and removes its files. */
@@ -49,6 +52,8 @@ export interface StartOptions {
    * (`hls on`, the fragments served by nginx's http block). `true` takes the defaults.
    */
   http?: HttpOutputOptions | boolean;
+  /** Hold the server to this many cores (a cgroup of its own; see cpu-quota.ts). */
+  cpuQuota?: number;
 }
 
 /** Play URL templates by viewer protocol (`{stream}` is the stream name). */
@@ -177,12 +182,19 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     handle = launch(NGINX_BINARIES.find((p) => existsSync(p))!, ['-p', dir, '-c', conf]);
     if (httpPort !== undefined) playUrls.hls = `http://${web}/hls/{stream}.m3u8`;
   }
+  // Under a quota from its first instruction: the process is moved into its cgroup at once.
+  let quota: CpuQuota | null = null;
   const stop = async () => {
     const code = await handle.stop();
+    quota?.remove();
     cleanup();
     return code;
   };
   try {
+    if (opts.cpuQuota !== undefined) {
+      quota = createCpuQuota(opts.cpuQuota);
+      quota.add(handle.pid);
+    }
     for (const p of httpPort === undefined ? [port] : [port, httpPort]) {
       await waitForPort(p, {
         timeoutMs: opts.startTimeoutMs ?? 15_000,
@@ -193,21 +205,32 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     await stop();
     throw new ServerStartError(`${(e as Error).message}: ${handle.output().slice(-2000).trim()}`);
   }
-  return { kind, pid: handle.pid, port, url: `rtmp://127.0.0.1:${port}/live`, ...(httpPort === undefined ? {} : { httpPort }), playUrls, output: () => handle.output(), stop };
+  return { kind, pid: handle.pid, port, url: `rtmp://127.0.0.1:${port}/live`, ...(httpPort === undefined ? {} : { httpPort }), ...(quota !== null ? { cpuQuota: quota.cores } : {}), playUrls, output: () => handle.output(), stop };
 }
 
 /**
  * A server a user names by URL and starts with a shell command, in a process group of its own
  * (the shell and whatever it starts are measured and stopped together).
  */
-export async function startCommand(spec: { name: string; url: string; start: string }, host: string, port: number, timeoutMs = 15_000): Promise<RunningServer> {
+export async function startCommand(spec: { name: string; url: string; start: string }, host: string, port: number, timeoutMs = 15_000, cpuQuota?: number): Promise<RunningServer> {
   const handle = launch('/bin/sh', ['-c', spec.start], { group: true });
-  const stop = () => handle.stop();
+  let quota: CpuQuota | null = null;
+  const stop = async () => {
+    const code = await handle.stop();
+    quota?.remove();
+    return code;
+  };
   try {
+    if (cpuQuota !== undefined) {
+      quota = createCpuQuota(cpuQuota);
+      quota.addGroup(handle.pid);
+    }
     await waitForPort(port, { host, timeoutMs, intervalMs: 100, abandon: () => (handle.running ? null : `"${spec.start}" exited`) });
+    // What the shell started before it was moved is moved now (children started later inherit the group).
+    quota?.addGroup(handle.pid);
   } catch (e) {
     await stop();
     throw new ServerStartError(`${spec.name}: ${(e as Error).message}: ${handle.output().slice(-2000).trim()}`);
   }
-  return { kind: 'command', pid: handle.pid, pgid: handle.pid, port, url: spec.url, playUrls: { rtmp: `${spec.url.replace(/\/+$/, '')}/{stream}` }, output: () => handle.output(), stop };
+  return { kind: 'command', pid: handle.pid, pgid: handle.pid, port, url: spec.url, ...(quota !== null ? { cpuQuota: quota.cores } : {}), playUrls: { rtmp: `${spec.url.replace(/\/+$/, '')}/{stream}` }, output: () => handle.output(), stop };
 }

@@ -28,6 +28,8 @@ export interface Scenario {
   insecure: boolean;
   server: Record<string, unknown>;
   serverPid?: number;
+  /** Cores every server the run starts is held to (a cgroup CPU quota). */
+  serverCpuQuota?: number;
   streamNames: string[];
   publishedStreams: number;
   media: {
