@@ -1,7 +1,7 @@
 import type { JsHistogram } from 'hdr-histogram-js';
 import type { TimelinePoint } from '../results/timeline.js';
 import { decodeHistogram, mergeEncoded, METRIC_INFO, type EncodedHistograms, type Histogram, type MetricName, type HistogramKey } from '../metrics/histograms.js';
-import type { ComparisonTable } from './comparison.js';
+import { FRONTIER_FIGURES, type ComparisonTable } from './comparison.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 
 /**
@@ -192,6 +192,22 @@ export function chartsOf(h: ReadonlyMap<HistogramKey, Histogram>, t: TimelinePoi
   return charts.filter((c): c is ChartSpec => c !== null);
 }
 
+/** Server CPU per viewer against e2e p99, one point per variant: the ones nearest the origin on both axes are the frontier. */
+function frontierChart(table: ComparisonTable): ChartSpec | null {
+  const [cpuKey, p99Key] = FRONTIER_FIGURES;
+  const placed = table.rows.filter((r) => r.onFrontier !== null);
+  if (placed.length < 2) return null;
+  const xs = [...new Set(placed.map((r) => r.figures[cpuKey]!.mean!))].sort((a, b) => a - b);
+  return {
+    id: 'frontier',
+    title: 'Server CPU against end-to-end p99',
+    note: `One point per variant (means over repeats); lower on both is better. On the frontier: ${placed.filter((r) => r.onFrontier).map((r) => r.name).join(', ')}.`,
+    x: { label: 'server CPU s per 1000 player-minutes', values: xs },
+    y: { label: 'e2e p99 ms' },
+    series: placed.map((r) => ({ label: `${r.name}${r.onFrontier ? ' ◆' : ''}`, values: xs.map((x) => (x === r.figures[cpuKey]!.mean ? r.figures[p99Key]!.mean : null)), points: true })),
+  };
+}
+
 /** Every chart of a comparison's report. */
 export function comparisonCharts(c: LoadedComparison, table: ComparisonTable): ChartSpec[] {
   const charts: ChartSpec[] = [];
@@ -217,6 +233,8 @@ export function comparisonCharts(c: LoadedComparison, table: ComparisonTable): C
       ],
     });
   }
+  const frontier = frontierChart(table);
+  if (frontier !== null) charts.push(frontier);
   // Spectra per variant, each over all its repeats (merged exactly).
   const merged = new Map<string, Map<HistogramKey, Histogram>>();
   for (const [name, runs] of c.runs) merged.set(name, mergeEncoded(runs.map((r) => r.run.histograms)));

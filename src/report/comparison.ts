@@ -1,5 +1,5 @@
 import { PROTOCOL_KEY_LIST } from '../protocol/delivery.js';
-import type { RunSummary } from '../results/summary.js';
+import { sumFailures, type RunSummary } from '../results/summary.js';
 import { mean, pairedRatio, type Interval } from '../metrics/stats.js';
 import type { LoadedComparison } from '../results/folder.js';
 import type { ComparisonFile } from '../results/comparison-file.js';
@@ -99,6 +99,15 @@ export interface VariantRow {
   failedRuns: number;
   thresholdsFailed: number;
   figures: Record<string, FigureStats>;
+  /**
+   * Capacity searches: what ended each round's search (the thresholds that broke it first,
+   * "held" when none broke) — a server can lose a capacity search on one threshold alone.
+   */
+  capacityEndedBy: string[];
+  /** Viewers that failed, by reason, over all rounds (which timeout or refusal failed them). */
+  failures: Record<string, number>;
+  /** On the CPU-versus-latency frontier: no other variant has both less server CPU per viewer and a lower e2e p99. */
+  onFrontier: boolean | null;
 }
 
 export interface ComparisonTable {
@@ -133,6 +142,9 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
       failedRuns: c.file.runs.filter((r) => r.variant === v.name && r.dir === null).length,
       thresholdsFailed: c.file.runs.filter((r) => r.variant === v.name && r.thresholdsPassed === false).length,
       figures: {},
+      capacityEndedBy: runs.flatMap(({ run }) => (run.summary.capacity === undefined ? [] : [run.summary.capacity.broken ? (run.summary.capacity.brokenBy ?? []).map((b) => b.replace(/ \(measured [^)]*\)$/, '')).join(' & ') || 'broke' : 'held'])),
+      failures: sumFailures(runs.map(({ run }) => run.summary.failures)),
+      onFrontier: null,
     };
     for (const f of figures) {
       const values = byRound(v.name, f);
@@ -150,6 +162,7 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
     }
     return row;
   });
+  markFrontier(rows);
   const winners: ComparisonTable['winners'] = {};
   for (const f of figures) {
     const candidates = rows.filter((r) => r.figures[f.key]!.mean !== null);
@@ -170,6 +183,20 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
     winners[f.key] = { variant: best.name, ratio, significant };
   }
   return { name: c.file.name, baseline: c.file.baseline, repeat: rounds, figures, rows, winners, gates: c.file.gates ?? [], ...(c.file.against !== undefined ? { against: c.file.against } : {}) };
+}
+
+/** The figures of the CPU-versus-latency frontier: server CPU per 1000 player-minutes, and e2e p99. */
+export const FRONTIER_FIGURES = ['serverCpuPer1000PlayerMin', 'endToEndP99'] as const;
+
+/** Marks the variants no other variant beats on both frontier figures (Pareto-optimal). */
+function markFrontier(rows: VariantRow[]): void {
+  const point = (r: VariantRow) => FRONTIER_FIGURES.map((k) => r.figures[k]?.mean ?? null);
+  const pts = rows.map(point);
+  rows.forEach((r, i) => {
+    const [cpu = null, p99 = null] = pts[i]!;
+    if (cpu === null || p99 === null) return;
+    r.onFrontier = !pts.some(([c = null, p = null], j) => j !== i && c !== null && p !== null && c <= cpu && p <= p99 && (c < cpu || p < p99));
+  });
 }
 
 export function formatNumber(v: number | null, digits: number): string {
@@ -252,6 +279,31 @@ export function winnerLines(t: ComparisonTable): string[] {
     const value = formatNumber(row.figures[f.key]!.mean, f.digits);
     const vs = w.variant === t.baseline ? 'the baseline itself' : w.ratio !== null ? `${formatRatio(w.ratio)} of the baseline${w.significant ? '' : ', not significant'}` : 'no paired baseline';
     out.push(`${f.label}: ${w.variant} (${value}; ${vs})`);
+  }
+  return out;
+}
+
+/**
+ * What the table alone does not say: which variants are on the CPU-versus-latency frontier,
+ * what ended each variant's capacity search, and why its viewers failed.
+ */
+export function findingLines(t: ComparisonTable): string[] {
+  const out: string[] = [];
+  const placed = t.rows.filter((r) => r.onFrontier !== null);
+  if (placed.length >= 2) {
+    const on = placed.filter((r) => r.onFrontier).map((r) => r.name);
+    const off = placed.filter((r) => !r.onFrontier).map((r) => r.name);
+    out.push(`CPU-versus-latency frontier (no other variant has both less server CPU per 1000 player-minutes and a lower e2e p99): ${on.join(', ')}${off.length > 0 ? `; beaten on both by another: ${off.join(', ')}` : ''}`);
+  }
+  for (const r of t.rows) {
+    if (r.capacityEndedBy.length > 0) {
+      const counts = new Map<string, number>();
+      for (const e of r.capacityEndedBy) counts.set(e, (counts.get(e) ?? 0) + 1);
+      const n = r.capacityEndedBy.length;
+      out.push(`${r.name}: capacity search ${[...counts].map(([why, k]) => (why === 'held' ? `held to the last step in ${k} of ${n} rounds` : `ended by ${why} in ${k} of ${n} rounds`)).join('; ')}`);
+    }
+    const failed = Object.entries(r.failures).filter(([, k]) => k > 0).sort((a, b) => b[1] - a[1]);
+    if (failed.length > 0) out.push(`${r.name}: sessions failed over all rounds: ${failed.map(([why, k]) => `${why} ${k}`).join(', ')}`);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import type { Progress } from '../results/progress.js';
 import { thresholdWord, type RunSummary } from '../results/summary.js';
-import { againstNote, gateLines, ratiosTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
+import { againstNote, findingLines, gateLines, ratiosTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
 import { describeScenario, factLines, fmtMs, latencyRows, protocolRows, runTitle, sessionRows, warningLines } from './facts.js';
 
 /** Renders results as text. Formats only: everything shown comes from the summary. */
@@ -52,6 +52,11 @@ export function formatComparison(t: ComparisonTable): string {
     lines.push('');
     lines.push('best per figure:');
     for (const w of winners) lines.push(`  ${w}`);
+  }
+  const findings = findingLines(t);
+  if (findings.length > 0) {
+    lines.push('');
+    for (const f of findings) lines.push(`  ${f}`);
   }
   const gates = gateLines(t);
   if (gates.length > 0) {

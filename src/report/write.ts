@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { failedThresholds, thresholdWord, type RunSummary } from '../results/summary.js';
 import { formatDurationMs } from '../input/units.js';
 import { comparisonCharts, runCharts } from './charts.js';
-import { againstNote, gateLines, ratiosTable, spreadTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
+import { againstNote, findingLines, gateLines, ratiosTable, spreadTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
 import { describeScenario, factLines, latencyRows, protocolRows, runTitle, sessionRows, warningLines } from './facts.js';
 import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
@@ -92,6 +92,12 @@ export function comparisonMarkdown(c: LoadedComparison, t: ComparisonTable): str
     for (const w of winners) lines.push(`- ${w}`);
     lines.push('');
   }
+  const findings = findingLines(t);
+  if (findings.length > 0) {
+    lines.push('Findings:', '');
+    for (const f of findings) lines.push(`- ${f}`);
+    lines.push('');
+  }
   lines.push(`_started ${c.file.startedAt}, rtmpbench ${c.file.tool.version}_`, '');
   return lines.join('\n');
 }
@@ -110,6 +116,7 @@ export function comparisonHtml(c: LoadedComparison, t: ComparisonTable): string 
     { title: 'Variants', html: `<p>${escapeHtml(comparisonIntro(c, t))}</p><div class="scroll">${htmlTable(values, { classes: (r, col) => best(r, col, values) })}</div>` },
     ...(ratios !== null ? [{ title: `Ratio to ${t.baseline}`, html: `<p class="sub">Geometric mean of runs paired by round, [95% confidence interval]; below 1 is less than the baseline.</p><div class="scroll">${htmlTable(ratios)}</div>` }] : []),
     { title: 'Best per figure', html: `<ul>${winnerLines(t).map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>` },
+    ...(findingLines(t).length > 0 ? [{ title: 'Findings', html: `<ul>${findingLines(t).map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>` }] : []),
     { title: 'Spread', html: `<p class="sub">Mean (lowest–highest run).</p><div class="scroll">${htmlTable(spreadTable(t))}</div>` },
     { title: 'Runs', html: `<div class="scroll">${htmlTable(runs, { numericFrom: 1 })}</div>` },
   ];
