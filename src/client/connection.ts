@@ -131,6 +131,7 @@ export class ClientConnection {
     const started = nowUs();
     return new Promise((resolve, reject) => {
       let settled = false;
+      let timer: NodeJS.Timeout | undefined;
       const finish = (err: Error | null, conn?: ClientConnection) => {
         if (settled) return;
         settled = true;
@@ -142,8 +143,6 @@ export class ClientConnection {
           resolve(conn!);
         }
       };
-      const timeoutMs = opts.timeoutMs ?? 10_000;
-      const timer = setTimeout(() => finish(new ClientError('timeout', `no connection to ${url.host}:${url.port} within ${timeoutMs} ms`)), timeoutMs);
       const shared = opts.sharedReadBuffer;
       let conn: ClientConnection | null = null;
       const onread = (n: number, buf: Uint8Array): boolean => {
@@ -159,6 +158,13 @@ export class ClientConnection {
       socket.setNoDelay(true);
       const c = new ClientConnection(url, socket, opts);
       conn = c;
+      const timeoutMs = opts.timeoutMs ?? 10_000;
+      // The generator's deadline, not the server's: it names the step still waited for.
+      timer = setTimeout(() => {
+        const t = c.timings;
+        const stage = t.tcpConnectUs === 0 ? 'tcp connect' : t.handshakeUs === 0 ? 'handshake' : 'connect command';
+        finish(new ClientError('timeout', `no connection to ${url.host}:${url.port} within ${timeoutMs} ms (still in ${stage})`, stage));
+      }, timeoutMs);
       if (url.protocol === 'rtmps' || shared === undefined) socket.on('data', (d: Buffer) => c.received(d));
       socket.once('error', (err: NodeJS.ErrnoException) => {
         const reason: ClientFailure = err.code === 'ECONNREFUSED' ? 'refused' : err.code === 'ENOTFOUND' ? 'dns' : url.protocol === 'rtmps' ? 'tls' : 'socket';
@@ -259,9 +265,9 @@ export class ClientConnection {
   }
 
   /** Sends a command and resolves with the server's _result or _error. */
-  call(name: string, commandObject: AmfValue, args: AmfValue[] = [], streamId = 0): Promise<Command> {
+  call(name: string, commandObject: AmfValue, args: AmfValue[] = [], streamId = 0, timeoutMs = 10_000): Promise<Command> {
     const tid = this.nextTransactionId++;
-    const done = this.await(tid);
+    const done = this.await(tid, timeoutMs, name);
     this.send(commandMessage(name, tid, commandObject, args, streamId));
     return done;
   }
@@ -280,7 +286,7 @@ export class ClientConnection {
     this.send(commandMessage('releaseStream', this.nextTransactionId++, null, [name]));
     this.send(commandMessage('FCPublish', this.nextTransactionId++, null, [name]));
     const streamId = await this.createStream();
-    const status = this.waitStatus((s) => s.streamId === streamId && (s.code === 'NetStream.Publish.Start' || s.level === 'error'), timeoutMs);
+    const status = this.waitStatus((s) => s.streamId === streamId && (s.code === 'NetStream.Publish.Start' || s.level === 'error'), timeoutMs, 'publish');
     this.send(commandMessage('publish', this.nextTransactionId++, null, [name, 'live'], streamId));
     const s = await status;
     if (s.code !== 'NetStream.Publish.Start') throw new ClientError('rejected', `publish "${name}" refused: ${s.code} ${s.description}`.trim());
@@ -290,7 +296,7 @@ export class ClientConnection {
   /** createStream, play; resolves on NetStream.Play.Start. */
   async play(name: string, timeoutMs = 10_000): Promise<number> {
     const streamId = await this.createStream();
-    const status = this.waitStatus((s) => s.streamId === streamId && (s.code === 'NetStream.Play.Start' || s.level === 'error'), timeoutMs);
+    const status = this.waitStatus((s) => s.streamId === streamId && (s.code === 'NetStream.Play.Start' || s.level === 'error'), timeoutMs, 'play');
     this.send(commandMessage('play', this.nextTransactionId++, null, [name, -1000, -1, true], streamId));
     const s = await status;
     if (s.code !== 'NetStream.Play.Start') throw new ClientError('rejected', `play "${name}" refused: ${s.code} ${s.description}`.trim());
@@ -298,7 +304,7 @@ export class ClientConnection {
   }
 
   /** Resolves with the first status event that `match` accepts. */
-  waitStatus(match: (s: StatusEvent) => boolean, timeoutMs: number): Promise<StatusEvent> {
+  waitStatus(match: (s: StatusEvent) => boolean, timeoutMs: number, command = 'a command'): Promise<StatusEvent> {
     return new Promise((resolve, reject) => {
       if (this.closed) {
         reject(new ClientError('closed', 'the connection is closed'));
@@ -319,7 +325,7 @@ export class ClientConnection {
       const timer = setTimeout(() => {
         const i = this.statusWaiters.indexOf(waiter);
         if (i >= 0) this.statusWaiters.splice(i, 1);
-        reject(new ClientError('timeout', `no answer from the server within ${timeoutMs} ms`));
+        reject(new ClientError('timeout', `no answer to ${command} from the server within ${timeoutMs} ms`, command));
       }, timeoutMs);
       this.statusWaiters.push(waiter);
     });
@@ -340,8 +346,19 @@ export class ClientConnection {
     }
   }
 
-  private await(tid: number): Promise<Command> {
-    return new Promise((resolve, reject) => this.pending.set(tid, { resolve, reject }));
+  /** The answer to transaction `tid`; rejected with a timeout naming `command` when none comes within `timeoutMs`. */
+  private await(tid: number, timeoutMs = 10_000, command = 'connect command'): Promise<Command> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(tid);
+        reject(new ClientError('timeout', `no answer to ${command} from the server within ${timeoutMs} ms`, command));
+      }, timeoutMs);
+      const settle = () => clearTimeout(timer);
+      this.pending.set(tid, {
+        resolve: (c) => (settle(), resolve(c)),
+        reject: (e) => (settle(), reject(e)),
+      });
+    });
   }
 
   private onMessage(m: RtmpMessage): void {

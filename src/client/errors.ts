@@ -23,9 +23,21 @@ export class ClientError extends RtmpError {
     /** The stable kind of failure (refused, timeout, handshake, rejected, closed...). */
     readonly failure: ClientFailure,
     message: string,
+    /** Where in the session's setup it failed, for the kinds that can fail at several steps (a timeout: which wait ran out). */
+    readonly stage?: string,
   ) {
     super(CLIENT_FAILURES[failure], message);
   }
+
+  /** What failures are counted by: the kind, and the stage where there is one (`timeout in handshake`). */
+  get failureReason(): string {
+    return this.stage === undefined ? this.failure : `${this.failure} in ${this.stage}`;
+  }
+}
+
+/** The reason a failed setup is counted by: a client error's kind and stage, or the message of anything else. */
+export function failureReason(e: unknown): string {
+  return e instanceof ClientError ? e.failureReason : (e as Error).message;
 }
 
 /** How a client connection ended: closed by us (`local`), or a failure, with what was seen. */

@@ -192,7 +192,7 @@ export class HlsViewer implements Viewer {
       v.end('local', 'failed to start', false);
       if (e instanceof ClientError) throw e;
       const f = e instanceof HttpFailure ? e : new HttpFailure('protocol', (e as Error).message);
-      throw new ClientError(f.kind === 'local' ? 'closed' : f.kind, f.message);
+      throw new ClientError(f.kind === 'local' ? 'closed' : f.kind, f.message, f.stage);
     }
     return v;
   }

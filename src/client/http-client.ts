@@ -52,6 +52,12 @@ export class HttpFailure extends Error {
     super(message);
     this.name = 'HttpFailure';
   }
+
+  /** Which wait ran out, for a timeout (always the generator's own deadline). */
+  get stage(): string | undefined {
+    const code = (this.cause as { code?: string } | undefined)?.code;
+    return code === 'UND_ERR_CONNECT_TIMEOUT' ? 'tcp connect' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'response headers' : code === 'UND_ERR_BODY_TIMEOUT' ? 'response body' : undefined;
+  }
 }
 
 /** Maps undici and socket errors to the client failure kinds the generator counts. */

@@ -68,7 +68,7 @@ export class HttpFlvViewer extends FlvViewerBase implements Viewer {
         (e: HttpFailure) => {
           if (!started) {
             this.end(e.kind, e.message, false);
-            reject(new ClientError(e.kind === 'local' ? 'closed' : e.kind, e.message));
+            reject(new ClientError(e.kind === 'local' ? 'closed' : e.kind, e.message, e.stage));
           } else {
             this.end(e.kind, e.message);
           }

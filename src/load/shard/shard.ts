@@ -1,6 +1,6 @@
 import { BufferPool } from '../../buffers/buffer-pool.js';
 import type { StatusEvent } from '../../client/connection.js';
-import { ClientError, type ClientClose } from '../../client/errors.js';
+import { failureReason, type ClientClose } from '../../client/errors.js';
 import type { HlsEvents } from '../../client/hls-viewer.js';
 import { Player } from '../../client/player.js';
 import { Publisher } from '../../client/publisher.js';
@@ -207,7 +207,7 @@ export class Shard implements ProbeContext {
       return probe;
     } catch (e) {
       this.tally.count('publishersFailed');
-      this.failures.add(`publisher: ${e instanceof ClientError ? e.failure : (e as Error).message}`);
+      this.failures.add(`publisher: ${failureReason(e)}`);
       return null;
     }
   }
@@ -292,7 +292,7 @@ export class Shard implements ProbeContext {
       );
     } catch (e) {
       this.tally.count('playersFailed', pk);
-      this.failures.add(`${failAs}: ${e instanceof ClientError ? e.failure : (e as Error).message}`);
+      this.failures.add(`${failAs}: ${failureReason(e)}`);
       return;
     }
     if (this.over) {
