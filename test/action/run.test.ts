@@ -45,7 +45,7 @@ describe('the GitHub Action\'s script', () => {
   let second: ActionRun;
 
   beforeAll(async () => {
-    writeFileSync(join(workspace, 'small.yaml'), 'name: small\nduration: 3s\nplayers: { perStream: 4 }\nthresholds: ["sessions.players.connected >= 1"]\n');
+    writeFileSync(join(workspace, 'small.yaml'), 'name: small\nduration: 4s\nplayers: { perStream: 4 }\nthresholds: ["sessions.players.connected >= 1"]\n');
     const [a, b] = [await freePort(), await freePort()];
     const serve = (port: number) => `exec ${process.execPath} ${CLI} serve --port ${port} --log-level warn`;
     // Two builds of one server, interleaved and repeated.

@@ -39,7 +39,7 @@ describe('compare with gates', () => {
       [
         'name: gated',
         'players: { perStream: 4 }',
-        'duration: 3s',
+        'duration: 4s',
         'thresholds: ["sessions.players.connected >= 1"]',
         'compare:',
         '  servers:',
