@@ -24,6 +24,7 @@ export interface CompareFlags extends RunFlags {
   servers?: string;
   addServer?: string[];
   matrix?: string[];
+  variant?: string[];
   gate?: string[];
   against?: string;
   junit?: string;
@@ -61,6 +62,19 @@ function matrixEntry(text: string): [string, (string | number | boolean)[]] | nu
     .filter((v) => v !== '')
     .map((v) => (v === 'true' || v === 'on' ? true : v === 'false' || v === 'off' ? false : /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v));
   return values.length > 0 ? [text.slice(0, i).trim(), values] : null;
+}
+
+/** Reads "NAME key=v,key=v" into a named settings variant. */
+function namedVariant(text: string): { name: string; settings: Record<string, string | number | boolean> } | null {
+  const m = /^\s*(\S+)\s+(\S[\s\S]*?)\s*$/.exec(text);
+  if (m === null) return null;
+  const settings: Record<string, string | number | boolean> = {};
+  for (const pair of m[2]!.split(',')) {
+    const e = matrixEntry(pair.trim());
+    if (e === null || e[1].length !== 1) return null;
+    settings[e[0]] = e[1][0]!;
+  }
+  return { name: m[1]!, settings };
 }
 
 /** Scenario + the comparison flags → what to compare, or every problem. */
@@ -103,9 +117,18 @@ export function buildComparison(file: string | undefined, flags: CompareFlags): 
     }
     overrides.matrix = matrix;
   }
+  if (flags.variant !== undefined && flags.variant.length > 0) {
+    const variants = [];
+    for (const v of flags.variant) {
+      const e = namedVariant(v);
+      if (e === null) problems.push(`--variant: "${v}" is not NAME KEY=V[,KEY=V] (e.g. "merge-50 mergeWriteMs=50")`);
+      else variants.push(e);
+    }
+    overrides.variants = variants;
+  }
   const { scenario, problems: more } = scenarioFromInput(file, flags, Object.keys(overrides).length > 0 ? { compare: overrides } : {});
   problems.push(...more);
-  if (scenario !== null && scenario.compare === undefined) problems.push('nothing to compare: give the scenario a compare section, or --servers / --add-server / --matrix');
+  if (scenario !== null && scenario.compare === undefined) problems.push('nothing to compare: give the scenario a compare section, or --servers / --add-server / --matrix / --variant');
   const gates = scenario?.compare?.gate ?? [];
   if (scenario?.compare !== undefined && gates.length > 0 && scenario.compare.repeat < 2) {
     problems.push(`gates compare runs paired by round and need --repeat 2 or more (repeat is ${scenario.compare.repeat})`);
@@ -200,6 +223,7 @@ export function registerCompare(program: Command): void {
     .option('--servers <list>', `servers to compare, comma-separated: names of the scenario's compare.servers entries, or ${SERVER_KINDS.join(', ')}`)
     .option('--add-server <"name url [command]">', 'a server to compare: its name, its URL and, to start it before each run (stopped with its process group after it), a shell command, e.g. "mine rtmp://127.0.0.1:1940/live exec ./my-server --port 1940" (repeat; replaces the file\'s compare.servers unless --servers picks from both)', collect)
     .option('--matrix <key=v1,v2>', 'a built-in server setting to vary, e.g. chunkSize=128,4096 (repeat; replaces the file\'s matrix)', collect)
+    .option('--variant <"name key=v,key=v">', 'a named set of built-in server settings run as a variant of its own, beside the matrix or the defaults, e.g. "merge-50 mergeWriteMs=50" (repeat; replaces the file\'s compare.variants)', collect)
     .option('--gate <rule>', 'how much worse than the baseline a variant may get, e.g. "latency.endToEnd.p99 +10%" or "latency.firstFrame.p95 +50ms" (repeat; adds to the file\'s compare.gate); exit 1 if a variant is significantly worse beyond it', collect)
     .option('--against <dir>', 'take the baseline\'s runs from results saved earlier (a comparison, a run, or a folder of runs) instead of running it: not interleaved, so less trustworthy')
     .option('--junit <file>', 'also write JUnit XML: a test case per gate rule and variant, and per threshold of each run')

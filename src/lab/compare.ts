@@ -32,7 +32,7 @@ function cartesian(matrix: Record<string, (string | number | boolean)[]>): Recor
 
 const serverName = (s: ServerSpec) => (typeof s === 'string' ? s : s.name);
 
-/** The variants of a comparison: every built-in matrix combination, and each other server once. */
+/** The variants of a comparison: every built-in matrix combination (or the built-in defaults), each named settings set, and each other server once. */
 export function expandVariants(spec: NonNullable<Scenario['compare']>): Variant[] {
   const combos = cartesian(spec.matrix);
   const hasMatrix = Object.keys(spec.matrix).length > 0;
@@ -47,6 +47,10 @@ export function expandVariants(spec: NonNullable<Scenario['compare']>): Variant[
           .join(',');
         out.push({ name: several ? `builtin:${label}` : label, server: 'builtin', settings: c });
       }
+      for (const v of spec.variants ?? []) out.push({ name: v.name, server: 'builtin', settings: v.settings });
+    } else if (name === 'builtin') {
+      out.push({ name, server: name, settings: {} });
+      for (const v of spec.variants ?? []) out.push({ name: v.name, server: 'builtin', settings: v.settings });
     } else {
       out.push({ name, server: name, settings: {} });
     }

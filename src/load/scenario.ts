@@ -207,6 +207,20 @@ export const scenarioSchema = z
             }
           })
           .default({}),
+        /** Named sets of built-in server settings, each a variant of its own beside the matrix (or the default built-in server). */
+        variants: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[A-Za-z0-9._=,:-]+$/, 'letters, digits and . _ = , : - only'),
+                settings: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).superRefine((settings, ctx) => {
+                  for (const issue of serverSettingIssues(settings)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+                }),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe('Named sets of built-in server settings, each run as a variant of its own (beside the matrix, or beside the built-in server with its defaults), e.g. [{name: merge-50, settings: {mergeWriteMs: 50}}].'),
         repeat: z.number().int().min(1).max(50).default(1).describe('Times each variant runs; runs are interleaved (A B C A B C) so drift hits all alike.'),
         baseline: z.string().optional().describe('Variant the others are compared with (default: the first).'),
         gate: z

@@ -76,6 +76,8 @@ export interface Scenario {
   compare?: {
     servers: ServerSpec[];
     matrix: Record<string, (string | number | boolean)[]>;
+    /** Named sets of built-in server settings, each a variant (absent in results written before them). */
+    variants?: { name: string; settings: Record<string, string | number | boolean> }[];
     repeat: number;
     baseline?: string;
     /** Gate rules: how much worse than the baseline each variant may get (`compare` judges them). */

@@ -79,6 +79,12 @@ describe('rtmpbench compare', () => {
     const c = await cli(['compare', 'quickstart', '--out', out]);
     expect(c.code).toBe(2);
     expect(c.stderr).toContain('nothing to compare');
+    const d = await cli(['compare', '--variant', 'merge-50 mergeWriteMs=5000', '--variant', 'nodelay', '--out', out]);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain('--variant: "nodelay" is not NAME KEY=V[,KEY=V]');
+    const e = await cli(['compare', '--variant', 'merge-50 mergeWriteMs=5000', '--out', out]);
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain('compare.variants[0].settings.mergeWriteMs: Too big: expected number to be <=1000');
   });
 });
 

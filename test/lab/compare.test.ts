@@ -21,6 +21,21 @@ describe('comparison plans', () => {
     ]);
   });
 
+  it('runs each named settings set as a variant beside the built-in defaults or the matrix', () => {
+    const variants = [
+      { name: 'merge-50', settings: { mergeWriteMs: 50 } },
+      { name: 'nagle', settings: { tcpNodelay: false, batchReads: false } },
+    ];
+    expect(expandVariants({ servers: ['builtin', 'nginx-rtmp'], matrix: {}, variants, repeat: 1 }).map((v) => [v.name, v.server, v.settings])).toEqual([
+      ['builtin', 'builtin', {}],
+      ['merge-50', 'builtin', { mergeWriteMs: 50 }],
+      ['nagle', 'builtin', { tcpNodelay: false, batchReads: false }],
+      ['nginx-rtmp', 'nginx-rtmp', {}],
+    ]);
+    expect(expandVariants({ servers: ['builtin'], matrix: { chunkSize: [128] }, variants, repeat: 1 }).map((v) => v.name)).toEqual(['chunkSize=128', 'merge-50', 'nagle']);
+    expect(() => expandVariants({ servers: ['builtin'], matrix: {}, variants: [{ name: 'builtin', settings: {} }], repeat: 1 })).toThrow('two variants are both named "builtin"');
+  });
+
   it('interleaves repeats, reversing every other round (A B C, C B A, A B C)', () => {
     const v = expandVariants({ servers: ['builtin'], matrix: { chunkSize: [1, 2, 3] }, repeat: 3 });
     expect(schedule(v, 3).map((x) => `${x.round}:${x.variant.settings.chunkSize}`)).toEqual(['0:1', '0:2', '0:3', '1:3', '1:2', '1:1', '2:1', '2:2', '2:3']);

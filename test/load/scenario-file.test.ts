@@ -22,7 +22,7 @@ function file(name: string, text: string): string {
 
 describe('shipped scenarios', () => {
   it('include the ones people need', () => {
-    expect(shipped.sort()).toEqual(['capacity.yaml', 'churn.yaml', 'ci-smoke.yaml', 'mixed-delivery.yaml', 'publish-fan-in.yaml', 'quickstart.yaml', 'slow-viewers.yaml', 'tuning-matrix.yaml']);
+    expect(shipped.sort()).toEqual(['capacity.yaml', 'churn.yaml', 'ci-smoke.yaml', 'frontier.yaml', 'mixed-delivery.yaml', 'publish-fan-in.yaml', 'quickstart.yaml', 'slow-viewers.yaml', 'soak.yaml', 'tuning-matrix.yaml']);
   });
 
   it.each(shipped)('%s is valid for rtmpbench and for its JSON Schema', (name) => {
@@ -94,7 +94,7 @@ describe('an invalid scenario file', () => {
       `${path}:5: publishers.codec: Invalid option: expected one of "avc"|"hevc"`,
       `${path}:8: players.slowPerStream: 20 slow players but at most 10 players per stream`,
       `${path}:9: duration: expected a duration such as 30s, 1500ms or 2m, got "soon"`,
-      `${path}:12: thresholds[1]: "latency.p99 < 1": latency metrics are connect, handshake, playStart, firstFrame, firstKeyframe, endToEnd, slowEndToEnd, playout, gap, pacing, playlistFetch, playlistAge, segmentFetch, availabilityLag`,
+      `${path}:12: thresholds[1]: "latency.p99 < 1": latency metrics are connect, handshake, playStart, firstFrame, firstKeyframe, endToEnd, slowEndToEnd, playout, gap, pacing, playlistFetch, playlistAge, segmentFetch, availabilityLag, resume`,
       `${path}:13: publisher: unknown key (did you mean "publishers"?)`,
       `${path}:16: churn.joinsPerSec: unknown key (did you mean "joinsPerSecond"?)`,
       `${path}:18: server.chunksize: not a server setting (did you mean "chunkSize"?)`,
