@@ -164,6 +164,8 @@ export class Session {
   handshakeKind: 'digest' | 'simple' | null = null;
   /** What the peer did last: publish, play, or neither (kept after the connection closes). */
   role: 'publisher' | 'player' | 'none' = 'none';
+  /** NetStreams this session publishes on now (whatever it did after: a publisher may also play). */
+  private publishing = 0;
 
   /** The stream this session publishes, if any (for idle checks). */
   publishedStream(): LiveStream | null {
@@ -199,7 +201,7 @@ export class Session {
     this.lastReceiveMs = performance.now();
     if (this.state === 'open') {
       this.reader.push(data);
-      if (this.flushPerRead && this.role === 'publisher') this.flushPublished();
+      if (this.flushPerRead && this.publishing > 0) this.flushPublished();
       return;
     }
     if (this.state !== 'handshake' || this.handshake === null) return;
@@ -374,6 +376,7 @@ export class Session {
     }
     this.netStreams.set(streamId, { role: 'publisher', stream, binding: null });
     this.role = 'publisher';
+    this.publishing++;
     stream.startPublishing(this.id);
     this.sendControl(streamBeginMessage(streamId));
     this.sendControl(onStatusCommand(streamId, { level: 'status', code: Status.PUBLISH_START, description: `${key} is now published` }));
@@ -410,6 +413,7 @@ export class Session {
     if (role === undefined) return;
     this.netStreams.delete(streamId);
     if (role.role === 'publisher') {
+      this.publishing--;
       role.stream.stopPublishing();
       if (this.state === 'open') {
         this.sendControl(onStatusCommand(streamId, { level: 'status', code: Status.UNPUBLISH_SUCCESS, description: `${role.stream.key} is now unpublished` }));
