@@ -81,7 +81,7 @@ describe.skipIf(!hasChromium() || !hasPromtool)('live outputs of a run', () => {
     [ports.metrics, ports.dashboard, ports.stats] = [await freePort(), await freePort(), await freePort()];
     child = spawn(
       process.execPath,
-      [CLI, 'run', '--duration', '10s', '--players', '6', '--threshold', 'latency.endToEnd.p99 < 10s', '--metrics-port', String(ports.metrics), '--dashboard', String(ports.dashboard), '--server', `statsPort=${ports.stats}`, '--timeline-stdout', '--out', out],
+      [CLI, 'run', '--duration', '15s', '--players', '6', '--threshold', 'latency.endToEnd.p99 < 10s', '--metrics-port', String(ports.metrics), '--dashboard', String(ports.dashboard), '--server', `statsPort=${ports.stats}`, '--timeline-stdout', '--out', out],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -91,14 +91,15 @@ describe.skipIf(!hasChromium() || !hasPromtool)('live outputs of a run', () => {
     page = await browser.newPage({ viewport: { width: 1400, height: 1800 } });
     await page.goto(`http://127.0.0.1:${ports.dashboard}/`);
 
-    // Mid-run: players up and latency recorded, as the generator's own endpoint says.
-    mid.generator = await until('a scrape with players and latency', async () => {
-      const text = await scrape(ports.metrics);
+    // Mid-run: players up and latency recorded, as the generator's own endpoint says, and the
+    // players at the server, as its /metrics say.
+    [mid.generator, mid.server] = await until('scrapes with players and latency', async () => {
+      const [text, server] = [await scrape(ports.metrics), await scrape(ports.stats).catch(() => '')];
       const players = sampleValue(text, 'rtmpbench_sessions{kind="player",protocol="rtmp"}') ?? 0;
       const timed = sampleValue(text, 'rtmpbench_end_to_end_seconds_count{protocol="rtmp"}') ?? 0;
-      return players > 0 && timed > 0 ? text : null;
+      const atServer = sampleValue(server, 'rtmp_players{protocol="rtmp"}') ?? 0;
+      return players > 0 && timed > 0 && atServer > 0 ? [text, server] : null;
     });
-    mid.server = await scrape(ports.stats);
     // The dashboard has had two seconds and drawn data in its charts.
     await page.waitForFunction('Number(document.body.dataset.seconds) >= 2 && Number(document.body.dataset.chartsPainted) >= 3', undefined, { timeout: 30_000 });
     mid.painted = Number(await page.evaluate('document.body.dataset.chartsPainted'));
