@@ -287,7 +287,8 @@ class ScenarioRun {
       summary.server.leak = serverLeak(verdict);
     }
     const after = points.filter((p) => p.tSec * 1000 >= Math.max(s.warmupMs, s.durationMs / 4) && typeof p.generatorRssBytes === 'number');
-    if (after.length >= 10) summary.generator.rssSlopeBytesPerMin = Math.round(theilSenSlope(after.map((p) => p.tSec / 60), after.map((p) => p.generatorRssBytes!)));
+    // A slope over less than a minute is the heap settling, not a trend.
+    if (after.length >= 60) summary.generator.rssSlopeBytesPerMin = Math.round(theilSenSlope(after.map((p) => p.tSec / 60), after.map((p) => p.generatorRssBytes!)));
   }
 
   /** Each viewer protocol's counters: the workers' totals and what frame accounting added. */

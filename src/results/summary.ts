@@ -86,7 +86,7 @@ export interface RunSummary {
     cpuSeconds: number;
     maxRssBytes: number;
     workers: number;
-    /** The generator's own RSS growth after warm-up, bytes per minute (Theil–Sen): near 0 when its memory follows the sessions alive. */
+    /** The generator's own RSS growth after warm-up, bytes per minute (Theil–Sen): near 0 when its memory follows the sessions alive; in runs with at least a minute of seconds after warm-up. */
     rssSlopeBytesPerMin?: number;
     /** The generator's own event loops: the worst worker's figures at the top. */
     eventLoop?: EventLoopFigures & { workers: (EventLoopFigures & { worker: number })[]; main: EventLoopFigures };
