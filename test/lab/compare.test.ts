@@ -22,7 +22,7 @@ describe('comparison plans', () => {
   });
 
   it('runs each named settings set as a variant beside the built-in defaults or the matrix', () => {
-    const variants = [
+    const variants: { name: string; settings: Record<string, string | number | boolean> }[] = [
       { name: 'merge-50', settings: { mergeWriteMs: 50 } },
       { name: 'nagle', settings: { tcpNodelay: false, batchReads: false } },
     ];
