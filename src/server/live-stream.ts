@@ -252,6 +252,11 @@ export class LiveStream {
 
   /** Offers batches [from, to) to one player (the fan-out's visit). */
   takeBatches(p: PlayerBinding, window: BatchWindow, from: number, to: number): void {
+    if (to - from === 1 && p.streamId === FANOUT_STREAM_ID) {
+      // The common case: one batch for a player in step, written at once if it can be.
+      const b = window.at(from);
+      if (p.queue.writeBatchNow(b.wire, b.messages.length)) return;
+    }
     for (let s = from; s < to; s++) {
       const b = window.at(s);
       if (p.streamId === FANOUT_STREAM_ID) p.queue.offerBatch(b.wire, b.messages, b.minShare);

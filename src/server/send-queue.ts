@@ -258,6 +258,32 @@ export class SendQueue {
   }
 
   /**
+   * The fan-out's common case, in one step: a player with nothing queued, no write in progress,
+   * not waiting for a keyframe or config, no ping due and no window to keep, takes the batch in
+   * one write at once (with nothing queued, any one message fits every policy). Returns false
+   * when any of that does not hold: the caller offers the batch the usual way.
+   */
+  writeBatchNow(batch: SharedMessage, messages: number): boolean {
+    if (this.waiting.length > 0 || this.closed || this.writer.busy || this.needKeyframe || this.needConfig || this.pingDue) return false;
+    if (this.lag !== null && this.lag.windowBytes !== Infinity) return false;
+    this.overSinceMs = 0; // nothing queued: caught up (policy `disconnect`)
+    const io = this.opts.io;
+    if (io !== undefined) {
+      io.messages += messages;
+      io.writes++;
+    }
+    this.messagesSent++;
+    const result = this.writer.write(batch.wire);
+    if (result === WriteResult.PENDING) {
+      this.inFlight.push(batch.retain());
+      this.inFlightCounts.push(1);
+    } else if (result === WriteResult.FAILED) {
+      this.failed();
+    }
+    return true;
+  }
+
+  /**
    * Writes what is queued, as one write (vectored when several messages wait), up to the
    * burst bound unless `all`; nothing while an earlier write is still in progress (its
    * completion flushes again).
