@@ -1,4 +1,5 @@
 import { RingQueue } from '../buffers/ring-queue.js';
+import { updateCoarseClock } from './coarse-clock.js';
 import type { SharedMessage } from './shared-message.js';
 
 /** What one flush of a stream brought: its messages, and their wire bytes as one buffer. */
@@ -154,7 +155,8 @@ export class FanOut implements BatchWindow {
   private run(slice: boolean): void {
     this.slices++;
     const members = this.members;
-    const deadline = slice ? performance.now() + SLICE_MS : Infinity;
+    const now = updateCoarseClock();
+    const deadline = slice ? now + SLICE_MS : Infinity;
     for (;;) {
       while (this.cursor < members.length) {
         const m = members[this.cursor++];

@@ -10,8 +10,9 @@ import { RingQueue } from '../buffers/ring-queue.js';
  * is answered when the player has read that far, so each answer gives the player's read
  * offset in its stream, and answers half a second or more apart its read rate. While a player
  * is behind, the server keeps at most a window of unread bytes in its socket: what it reads in
- * a quarter of the lag bound (what it was being sent, until its rate is known; 32 KB until an
- * answer shows whether it keeps up, and at the least). A player that keeps up has no window;
+ * a quarter of the lag bound (32 KB at the least, and until its rate is known). A player keeps
+ * up when it answers at once while reading about as fast as the stream offers it, over half a
+ * second or more. A player that keeps up has no window;
  * for one that cannot, the excess waits in our queue instead of the kernel's, where the policy
  * can see its age and skip it (send-queue.ts).
  *
@@ -26,8 +27,8 @@ import { RingQueue } from '../buffers/ring-queue.js';
 export const MIN_WINDOW_BYTES = 32 * 1024;
 /** An answer later than this (or a ping out longer) means the player is reading old bytes: it is behind. */
 const BEHIND_MS = 100;
-/** A prompt answer proves the player keeps up only when it covers this many bytes since the last. */
-const PROOF_BYTES = 64 * 1024;
+/** A player keeps up when its prompt answers show it reading at least this share of what the stream offers. */
+const KEEPS_UP_SHARE = 0.8;
 /** Shortest span a read rate is measured over: answers come in bursts, as the player reads. */
 const RATE_SPAN_MS = 500;
 /** Closest two pings may follow each other. */
@@ -78,12 +79,12 @@ export class LagProbe {
   get windowBytes(): number {
     if (this.silent || this.state === 'keeps-up') return Infinity;
     if (this.state === 'unknown') return MIN_WINDOW_BYTES;
-    // Before its read rate is known, what it was being sent stands in for it.
-    const rate = this.rateBytesPerMs > 0 ? this.rateBytesPerMs : this.offeredBytesPerMs;
-    return Math.max(MIN_WINDOW_BYTES, rate * (this.maxLagMs / 4));
+    // Behind: what it reads in a quarter of the bound (its last measured rate; for a player that
+    // kept up until a moment ago, about what the stream offers).
+    return Math.max(MIN_WINDOW_BYTES, this.rateBytesPerMs * (this.maxLagMs / 4));
   }
 
-  /** What was written to the player since the last tick, per ms (smoothed). */
+  /** What the stream offered the player since the last tick, per ms (smoothed). */
   offered(bytesPerMs: number): void {
     this.offeredBytesPerMs = this.offeredBytesPerMs === 0 ? bytesPerMs : (this.offeredBytesPerMs * 3 + bytesPerMs) / 4;
   }
@@ -157,7 +158,9 @@ export class LagProbe {
     }
     const late = this.lastLagMs > BEHIND_MS || (this.sentMs.length > 0 && nowMs - this.sentMs.peek()! > BEHIND_MS);
     if (late) this.state = 'behind';
-    else if (offset - this.readOffset >= PROOF_BYTES) this.state = 'keeps-up';
+    // Prompt, and reading about what the stream offers over half a second or more (one prompt
+    // answer alone proves little: any reader takes what waits in its socket at once).
+    else if (this.rateBytesPerMs > 0 && this.rateBytesPerMs >= KEEPS_UP_SHARE * this.offeredBytesPerMs) this.state = 'keeps-up';
     else if (this.state === 'behind') this.state = 'unknown'; // caught up, maybe only because little was sent
     this.answers = true;
     this.silent = false;

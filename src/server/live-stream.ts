@@ -242,8 +242,7 @@ export class LiveStream {
       const wire = pool.acquire(this.pendingBytes);
       let o = 0;
       for (const m of pending) o += m.wire.copy(wire, o);
-      // Timestamped with its oldest media, which is what a lag bound looks at (send-queue.ts).
-      batch = new SharedMessage(wire, MessageClass.DATA, oldestMediaTimestamp(pending), pool);
+      batch = new SharedMessage(wire, MessageClass.DATA, pending[pending.length - 1]!.timestamp, pool);
     }
     this.pendingBytes = 0;
     for (const m of pending) if (m.cls !== MessageClass.CONFIG) this.gop?.add(m);
@@ -337,11 +336,6 @@ export class LiveStream {
     this[field]?.release();
     this[field] = next;
   }
-}
-
-function oldestMediaTimestamp(messages: readonly SharedMessage[]): number {
-  for (const m of messages) if (m.cls !== MessageClass.CONFIG && m.cls !== MessageClass.CONTROL) return m.timestamp;
-  return messages[messages.length - 1]!.timestamp;
 }
 
 /** A player in the stream's fan-out. */

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { RingQueue } from '../buffers/ring-queue.js';
 import type { BackpressurePolicy } from './config.js';
 import { isVideoFrame, MessageClass, type SharedMessage } from './shared-message.js';
+import { coarseClock } from './coarse-clock.js';
 import { LagProbe, lagProbeIntervalMs, pingTimestamp, PROBE_TICK_MS } from './lag-probe.js';
 import { SocketWriter, WriteResult } from './socket-writer.js';
 
@@ -86,6 +87,8 @@ export class SendQueue {
   private readonly opts: SendQueueOptions;
   readonly writer: SocketWriter;
   private readonly waiting = new RingQueue<SharedMessage>(16);
+  /** When each waiting message was queued (coarse clock, ms), in step with `waiting`. */
+  private readonly waitingSinceMs = new RingQueue<number>(16);
   /** Messages of writes still in progress, in write order; `inFlightCounts` says how many per write. */
   private readonly inFlight = new RingQueue<SharedMessage>(16);
   private readonly inFlightCounts = new RingQueue<number>(4);
@@ -110,7 +113,8 @@ export class SendQueue {
   /** A ping is due with the next write (the probe tick or a keep-alive asked), since when. */
   private pingDue = false;
   private pingDueSinceMs = 0;
-  /** Bytes written at the last probe tick, and when (the rate offered to the player). */
+  /** Bytes offered to this queue (taken or dropped), and their count at the last probe tick, and when. */
+  private acceptedBytes = 0;
   private tickBytes = 0;
   private tickAtMs = 0;
   /** The last flush left messages behind (window full, burst bound, or a write in progress). */
@@ -178,10 +182,10 @@ export class SendQueue {
     const lag = this.lag;
     if (lag === null) return;
     lag.tick(nowMs);
-    const written = this.writer.bytesWritten;
-    if (nowMs > this.tickAtMs) lag.offered((written - this.tickBytes) / (nowMs - this.tickAtMs));
+    // What the stream offers this player (not what the window let through: that would feed back).
+    if (nowMs > this.tickAtMs) lag.offered((this.acceptedBytes - this.tickBytes) / (nowMs - this.tickAtMs));
     this.tickAtMs = nowMs;
-    this.tickBytes = written;
+    this.tickBytes = this.acceptedBytes;
     if (this.pingDue) {
       // Nothing was written to carry it (a stream without media right now): on its own.
       if (nowMs - this.pingDueSinceMs >= PROBE_TICK_MS && this.waiting.length === 0 && !this.writer.busy) this.pingNow(lag);
@@ -273,6 +277,7 @@ export class SendQueue {
       io.writes++;
     }
     this.messagesSent++;
+    this.acceptedBytes += batch.byteLength;
     const result = this.writer.write(batch.wire);
     if (result === WriteResult.PENDING) {
       this.inFlight.push(batch.retain());
@@ -358,13 +363,14 @@ export class SendQueue {
   }
 
   /**
-   * Under a lag bound: media queued here that is more than half the bound older than `msg` will
-   * not reach the player in time. A keyframe skips it all (the player restarts at the keyframe);
-   * anything else is dropped until then. Returns true when `msg` was dropped.
+   * Under a lag bound: media that has waited here more than half the bound will not reach the
+   * player in time. A keyframe skips it all (the player restarts at the keyframe); anything else
+   * is dropped until then. Returns true when `msg` was dropped. (Waiting time, not media time:
+   * a joiner's GOP cache is old media that has not waited yet.)
    */
   private skipStale(msg: SharedMessage): boolean {
-    const oldest = this.oldestWaitingMediaTs();
-    if (oldest < 0 || msg.timestamp - oldest <= this.staleMs) return false;
+    const since = this.oldestWaitingMediaSinceMs();
+    if (since < 0 || coarseClock.nowMs - since <= this.staleMs) return false;
     if (msg.cls === MessageClass.VIDEO_KEY) {
       this.dropWaitingMedia();
       return false;
@@ -374,11 +380,11 @@ export class SendQueue {
     return true;
   }
 
-  private oldestWaitingMediaTs(): number {
+  private oldestWaitingMediaSinceMs(): number {
     const waiting = this.waiting;
     for (let i = 0; i < waiting.length; i++) {
       const m = waiting.at(i)!;
-      if (m.cls !== MessageClass.CONTROL && m.cls !== MessageClass.CONFIG) return m.timestamp;
+      if (m.cls !== MessageClass.CONTROL && m.cls !== MessageClass.CONFIG) return this.waitingSinceMs.at(i)!;
     }
     return -1;
   }
@@ -388,8 +394,10 @@ export class SendQueue {
     const waiting = this.waiting;
     for (let n = waiting.length; n > 0; n--) {
       const m = waiting.shift()!;
+      const since = this.waitingSinceMs.shift()!;
       if (m.cls === MessageClass.CONTROL) {
         waiting.push(m);
+        this.waitingSinceMs.push(since);
         continue;
       }
       this.waitingBytes -= m.byteLength;
@@ -429,11 +437,13 @@ export class SendQueue {
     for (let i = 0; i < count; i++) iov[i] = EMPTY; // no stale references to pooled buffers
     if (result === WriteResult.PENDING) {
       for (let i = 0; i < n; i++) this.inFlight.push(waiting.shift()!);
+      for (let i = 0; i < n; i++) this.waitingSinceMs.shift();
       if (ping !== null) this.inFlight.push(ping);
       this.inFlightCounts.push(count);
       return -1;
     }
     for (let i = 0; i < n; i++) waiting.shift()!.release();
+    for (let i = 0; i < n; i++) this.waitingSinceMs.shift();
     ping?.release();
     if (result === WriteResult.FAILED) {
       this.failed();
@@ -447,6 +457,7 @@ export class SendQueue {
     if (this.closed) return;
     this.closed = true;
     while (this.waiting.length > 0) this.waiting.shift()!.release();
+    this.waitingSinceMs.clear();
     this.waitingBytes = 0;
     // Writes in progress are released by their completions, which come (with an error) when
     // the socket is destroyed. Node's stream may already have called back for a socket that is
@@ -495,6 +506,7 @@ export class SendQueue {
   }
 
   private drop(msg: SharedMessage): void {
+    this.acceptedBytes += msg.byteLength;
     const d = this.drops;
     if (isVideoFrame(msg.cls)) d.video++;
     else if (msg.cls === MessageClass.AUDIO) d.audio++;
@@ -505,7 +517,9 @@ export class SendQueue {
 
   private accept(msg: SharedMessage, messages = 1): void {
     if (this.opts.io !== undefined) this.opts.io.messages += messages;
+    this.acceptedBytes += msg.byteLength;
     this.waiting.push(msg);
+    this.waitingSinceMs.push(coarseClock.nowMs);
     this.waitingBytes += msg.byteLength;
   }
 }

@@ -7,6 +7,7 @@ import { UsageError } from '../input/usage-error.js';
 import { closeReason, formatCloseReason, type CloseKind, type CloseReason } from './close-reason.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
 import { HttpOutputServer } from './http/http-output-server.js';
+import { updateCoarseClock } from './coarse-clock.js';
 import { PROBE_TICK_MS } from './lag-probe.js';
 import { createLogger, type Logger } from './logger.js';
 import type { IoCounters } from './send-queue.js';
@@ -209,7 +210,7 @@ export class RtmpServer {
 
   /** Lag probes: players that have had no ping for a while get one with their next write. */
   private probeAll(): void {
-    const now = performance.now();
+    const now = updateCoarseClock();
     for (const s of this.sessions) if (s.role === 'player') s.queue.probeTick(now);
   }
 
