@@ -435,7 +435,8 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
       },
       ...(s.publishers.restart !== undefined ? { restart: { everyMs: s.publishers.restart.every, pauseMs: s.publishers.restart.pause, rename: s.publishers.restart.rename } } : {}),
       players: {
-        perStream: s.players.perStream,
+        // Stages and waves count the players per stream themselves (other groups follow in proportion).
+        perStream: s.stages !== undefined || s.waves !== undefined ? Math.max(0, ...stages.map((st) => st.target)) : s.players.perStream,
         slowPerStream: s.players.slowPerStream,
         slowReadKbps: s.players.slowReadKbps,
         ...(s.players.firstVideoWithin !== undefined ? { firstVideoWithinMs: s.players.firstVideoWithin } : {}),

@@ -16,6 +16,8 @@ export interface SessionCounts {
   planned: number;
   connected: number;
   failed: number;
+  /** Sessions (viewers; publications, for publishers) that ended before the end of the run. */
+  ended: number;
 }
 
 export interface ThresholdResult {

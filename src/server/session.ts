@@ -185,8 +185,9 @@ export class Session {
 
   /** Bytes written to the peer, handshake included. */
   bytesOut(): number {
-    // Direct handle writes bypass Node's count; through Node's stream, its count has them all.
-    return this.queue.writer.raw ? this.socket.bytesWritten + this.queue.bytesWritten : this.socket.bytesWritten;
+    // Node's count is the handle's own (plus what waits in Node's buffer), so it includes the
+    // writer's direct handle writes: adding the writer's count would count them twice.
+    return this.socket.bytesWritten;
   }
 
   ping(): void {

@@ -32,8 +32,8 @@ describe('rtmpbench merge', () => {
     const m = await cli(['merge', ...dirs, '--out', join(out, 'merged'), '--json']);
     expect(m.code, m.stderr).toBe(0);
     const merged = JSON.parse(m.stdout) as RunSummary;
-    expect(merged.sessions.players).toEqual({ planned: 12, connected: 12, failed: 0, tooLateToJudge: 0 });
-    expect(merged.sessions.publishers).toEqual({ planned: 2, connected: 2, failed: 0 });
+    expect(merged.sessions.players).toEqual({ planned: 12, connected: 12, failed: 0, ended: 0, tooLateToJudge: 0 });
+    expect(merged.sessions.publishers).toEqual({ planned: 2, connected: 2, failed: 0, ended: 0 });
     expect(merged.throughput.framesReceived).toBe(parts[0]!.throughput.framesReceived + parts[1]!.throughput.framesReceived);
     expect(merged.latencyMs.endToEnd.count).toBe(parts[0]!.latencyMs.endToEnd.count + parts[1]!.latencyMs.endToEnd.count);
     expect(merged.latencyMs.endToEnd.max).toBe(Math.max(parts[0]!.latencyMs.endToEnd.max, parts[1]!.latencyMs.endToEnd.max));

@@ -67,7 +67,7 @@ describe('rtmpbench run', () => {
     const s = JSON.parse(r.stdout) as RunSummary;
     expect(s.schemaVersion).toBe(1);
     expect(s.tool).toMatchObject({ name: 'rtmpbench' });
-    expect(s.sessions.players).toEqual({ planned: 3, connected: 3, failed: 0, tooLateToJudge: 0 });
+    expect(s.sessions.players).toEqual({ planned: 3, connected: 3, failed: 0, ended: 0, tooLateToJudge: 0 });
     for (const m of ['connect', 'handshake', 'playStart', 'firstFrame', 'endToEnd', 'gap'] as const) {
       expect(Object.keys(s.latencyMs[m]).sort()).toEqual(['count', 'max', 'mean', 'min', 'p50', 'p90', 'p99', 'p999']);
     }

@@ -69,7 +69,7 @@ describe('merge', () => {
       expect(merged.histograms[m]).toBe(whole.histograms[m]); // the same histogram, bit for bit
       expect(summary.latencyMs[m]).toEqual(whole.summary.latencyMs[m]);
     }
-    expect(summary.sessions.players).toEqual({ planned: 100, connected: 99, failed: 1, tooLateToJudge: 0 });
+    expect(summary.sessions.players).toEqual({ planned: 100, connected: 99, failed: 1, ended: 0, tooLateToJudge: 0 });
     expect(summary.frames.lost).toBe(2);
     expect(summary.throughput.framesReceived).toBe(8000);
     expect(summary.generator).toEqual({ cpuSeconds: 2, maxRssBytes: 100, workers: 4 });
