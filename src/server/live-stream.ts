@@ -3,12 +3,11 @@ import { encodeMessageContiguous } from '../protocol/chunk-writer.js';
 import { onStatusCommand, rewriteSetDataFrame, Status } from '../protocol/commands.js';
 import { CSID_AUDIO, CSID_DATA, CSID_VIDEO, MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO } from '../protocol/constants.js';
 import { streamBeginMessage, streamEofMessage } from '../protocol/control.js';
-import { classifyAudio, classifyVideo, newAudioTagInfo, newVideoTagInfo } from '../protocol/media-tags.js';
 import type { OutgoingMessage } from '../protocol/message.js';
 import { FanOut, type BatchWindow, type FanOutMember } from './fan-out.js';
 import { GopCache } from './gop-cache.js';
 import { newDropCounters, priorityShare, type DropCounters, type SendQueue } from './send-queue.js';
-import { MessageClass, SharedMessage } from './shared-message.js';
+import { audioClass, MessageClass, SharedMessage, videoClass } from './shared-message.js';
 import type { StreamTap } from './stream-tap.js';
 
 /** The message stream id media is encoded for; players on other ids get a patched copy. */
@@ -50,8 +49,6 @@ export interface StreamStats {
 }
 
 // Classification results are written into these (single-threaded, used synchronously).
-const videoInfo = newVideoTagInfo();
-const audioInfo = newAudioTagInfo();
 
 /**
  * One live stream (app/name): at most one publisher, any number of players. Each media
@@ -173,17 +170,12 @@ export class LiveStream {
     if (this.tap !== null) this.tap.onMessage(typeId, timestamp, payload);
     if (typeId === MSG_VIDEO) {
       csid = CSID_VIDEO;
-      if (!classifyVideo(payload, videoInfo)) cls = MessageClass.VIDEO_INTER;
-      else if (videoInfo.sequenceHeader) cls = MessageClass.CONFIG;
-      else if (videoInfo.keyframe) cls = MessageClass.VIDEO_KEY;
-      else if (videoInfo.disposable) cls = MessageClass.VIDEO_DISPOSABLE;
-      else if (videoInfo.command || videoInfo.sequenceEnd) cls = MessageClass.DATA;
-      else cls = MessageClass.VIDEO_INTER;
+      cls = videoClass(payload);
       if (cls >= MessageClass.VIDEO_KEY) this.videoFramesIn++;
       this.lastMediaAtMs = performance.now();
     } else if (typeId === MSG_AUDIO) {
       csid = CSID_AUDIO;
-      cls = classifyAudio(payload, audioInfo) && audioInfo.sequenceHeader ? MessageClass.CONFIG : MessageClass.AUDIO;
+      cls = audioClass(payload);
       if (cls === MessageClass.AUDIO) this.audioFramesIn++;
       this.lastMediaAtMs = performance.now();
     } else {

@@ -1,4 +1,5 @@
 import type { BufferAllocator } from '../protocol/allocator.js';
+import { classifyAudio, classifyVideo, newAudioTagInfo, newVideoTagInfo } from '../protocol/media-tags.js';
 
 /** What a message is, for the GOP cache and the drop policies. */
 export const MessageClass = {
@@ -16,6 +17,24 @@ export type MessageClass = (typeof MessageClass)[keyof typeof MessageClass];
 
 export function isVideoFrame(cls: MessageClass): boolean {
   return cls >= MessageClass.VIDEO_KEY;
+}
+
+const videoInfo = newVideoTagInfo();
+const audioInfo = newAudioTagInfo();
+
+/** A video message's class: sequence headers are config, commands and end-of-sequence data; an unknown tag is an inter frame. */
+export function videoClass(payload: Buffer): MessageClass {
+  if (!classifyVideo(payload, videoInfo)) return MessageClass.VIDEO_INTER;
+  if (videoInfo.sequenceHeader) return MessageClass.CONFIG;
+  if (videoInfo.keyframe) return MessageClass.VIDEO_KEY;
+  if (videoInfo.disposable) return MessageClass.VIDEO_DISPOSABLE;
+  if (videoInfo.command || videoInfo.sequenceEnd) return MessageClass.DATA;
+  return MessageClass.VIDEO_INTER;
+}
+
+/** An audio message's class: its sequence header is config. */
+export function audioClass(payload: Buffer): MessageClass {
+  return classifyAudio(payload, audioInfo) && audioInfo.sequenceHeader ? MessageClass.CONFIG : MessageClass.AUDIO;
 }
 
 /**

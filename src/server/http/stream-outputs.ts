@@ -1,12 +1,11 @@
 import type { BufferPool } from '../../buffers/buffer-pool.js';
 import { rewriteSetDataFrame } from '../../protocol/commands.js';
 import { MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO } from '../../protocol/constants.js';
-import { classifyAudio, classifyVideo, newAudioTagInfo, newVideoTagInfo } from '../../protocol/media-tags.js';
 import { closeReason, type CloseReason } from '../close-reason.js';
 import type { ServerConfig } from '../config.js';
 import type { LiveStream } from '../live-stream.js';
 import type { Logger } from '../logger.js';
-import { MessageClass, type SharedMessage } from '../shared-message.js';
+import { audioClass, MessageClass, type SharedMessage, videoClass } from '../shared-message.js';
 import type { StreamTap } from '../stream-tap.js';
 import { readFanoutWire } from './fanout-wire.js';
 import { FlvFanout } from './flv-fanout.js';
@@ -27,8 +26,6 @@ export interface StreamOutputsHost {
 type FlushMode = 'message' | 'read' | 'timer';
 
 // Classification results are written into these (single-threaded, used synchronously).
-const videoInfo = newVideoTagInfo();
-const audioInfo = newAudioTagInfo();
 
 /**
  * The HTTP outputs of one live stream, as the stream's tap: its HTTP-FLV and WebSocket-FLV
@@ -113,14 +110,9 @@ export class StreamOutputs implements StreamTap {
   onMessage(typeId: number, timestamp: number, payload: Buffer): void {
     let cls: MessageClass;
     if (typeId === MSG_VIDEO) {
-      if (!classifyVideo(payload, videoInfo)) cls = MessageClass.VIDEO_INTER;
-      else if (videoInfo.sequenceHeader) cls = MessageClass.CONFIG;
-      else if (videoInfo.keyframe) cls = MessageClass.VIDEO_KEY;
-      else if (videoInfo.disposable) cls = MessageClass.VIDEO_DISPOSABLE;
-      else if (videoInfo.command || videoInfo.sequenceEnd) cls = MessageClass.DATA;
-      else cls = MessageClass.VIDEO_INTER;
+      cls = videoClass(payload);
     } else if (typeId === MSG_AUDIO) {
-      cls = classifyAudio(payload, audioInfo) && audioInfo.sequenceHeader ? MessageClass.CONFIG : MessageClass.AUDIO;
+      cls = audioClass(payload);
     } else {
       const rewritten = rewriteSetDataFrame(payload);
       cls = rewritten !== payload ? MessageClass.CONFIG : MessageClass.DATA;
