@@ -168,7 +168,7 @@ export async function compareCommand(file: string | undefined, flags: CompareFla
   stopChildrenOnSignals();
   const total = (variants.length - (against !== undefined ? 1 : 0)) * spec.repeat;
   const perRunMs = scenario.durationMs + 3000;
-  console.error(`rtmpbench compare "${scenario.name}": ${variants.length} variants × ${spec.repeat} repeat(s) = ${total} runs of ${formatDurationMs(scenario.durationMs)} (about ${formatDurationMs(Math.ceil((total * perRunMs) / 60_000) * 60_000)} in all)`);
+  console.error(`rtmpbench compare "${scenario.name}": ${variants.length} variants × ${spec.repeat} repeat(s) = ${total} runs of ${roughDuration(scenario.durationMs)} (about ${formatDurationMs(Math.ceil((total * perRunMs) / 60_000) * 60_000)} in all)`);
   if (against !== undefined) console.error(`baseline "${baseline}": ${against.runs.length} run(s) saved in ${against.dir} (started ${against.startedAt}), not interleaved with these runs: a change of machine or load counts as a difference`);
   const outcome = await runComparison({
     scenario,
@@ -230,4 +230,9 @@ export function registerCompare(program: Command): void {
     .action(async (file: string | undefined, flags: CompareFlags) => {
       process.exitCode = await compareCommand(file, flags);
     });
+}
+
+/** A run's length as a person reads it: whole minutes from two minutes on, else whole seconds (waves add a millisecond each). */
+function roughDuration(ms: number): string {
+  return ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${Math.max(1, Math.round(ms / 1000))}s`;
 }

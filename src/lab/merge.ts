@@ -6,7 +6,7 @@ import { sumCounters } from '../results/counters.js';
 import { newResultsDir, readIntervals, writeRunFolder, type LoadedRun } from '../results/folder.js';
 import { buildSummary, sumFailures, type RunSummary } from '../results/summary.js';
 import { evaluateThresholds, parseThresholds } from '../results/thresholds.js';
-import type { TimelinePoint } from '../results/timeline.js';
+import { sumUpByProtocol, type TimelinePoint } from '../results/timeline.js';
 
 /**
  * Merging runs made apart (on several machines, or `run --shard I/N` each) into one result.
@@ -43,6 +43,12 @@ function mergeIntervals(lists: IntervalHistogram[][]): IntervalHistogram[] {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/** Viewers up by protocol over the machines' points for one second, where any of them has the count (RTMP alone otherwise). */
+function upByProtocol(points: readonly TimelinePoint[]): Pick<TimelinePoint, 'playersUpByProtocol'> {
+  if (!points.some((p) => p.playersUpByProtocol !== undefined)) return {};
+  return { playersUpByProtocol: sumUpByProtocol(points.map((p) => p.playersUpByProtocol ?? { rtmp: p.playersUp })) };
+}
+
 function mergeTimelines(runs: readonly LoadedRun[], e2e: IntervalHistogram[]): TimelinePoint[] {
   const secs = [...new Set(runs.flatMap((r) => r.timeline.map((p) => p.tSec)))].sort((a, b) => a - b);
   return secs.map((sec) => {
@@ -67,6 +73,7 @@ function mergeTimelines(runs: readonly LoadedRun[], e2e: IntervalHistogram[]): T
       tSec: sec,
       publishersUp: sum((p) => p.publishersUp) ?? 0,
       playersUp: sum((p) => p.playersUp) ?? 0,
+      ...upByProtocol(points),
       mbpsReceived: round3(sum((p) => p.mbpsReceived) ?? 0),
       framesReceived: sum((p) => p.framesReceived) ?? 0,
       errors: sum((p) => p.errors) ?? 0,

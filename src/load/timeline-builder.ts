@@ -2,7 +2,7 @@ import { encodeHistogram, mergeEncoded, type Histogram, type HistogramKey } from
 import type { EncodedInterval } from '../metrics/hlog.js';
 import { addCounters, COUNTER_NAMES, COUNTERS, newCounters, sumCounters, type Counters } from '../results/counters.js';
 import { sumFailures } from '../results/summary.js';
-import type { TimelinePoint } from '../results/timeline.js';
+import { sumUpByProtocol, type TimelinePoint } from '../results/timeline.js';
 import type { ProtocolKey } from '../protocol/delivery.js';
 import type { TickMessage } from './worker-protocol.js';
 
@@ -27,6 +27,8 @@ export interface MeasuredSecond {
   histograms: Map<HistogramKey, Histogram>;
   publishersUp: number;
   playersUp: number;
+  /** Viewers up by protocol (every protocol a worker had viewers of this second). */
+  playersUpByProtocol: Partial<Record<ProtocolKey, number>>;
   /** Failures so far: their count, and by reason. */
   errors: number;
   failures: Readonly<Record<string, number>>;
@@ -126,6 +128,7 @@ export class TimelineBuilder {
       histograms,
       publishersUp: ticks.reduce((n, t) => n + t.publishersUp, 0),
       playersUp: ticks.reduce((n, t) => n + t.playersUp, 0),
+      playersUpByProtocol: sumUpByProtocol(ticks.map((t) => t.playersUpByProtocol)),
       errors: Object.values(this.failures).reduce((a, b) => a + b, 0),
       failures: this.failures,
       cumulative: { ...this.cumulative },
@@ -150,6 +153,8 @@ export class TimelineBuilder {
       tSec: endSec,
       publishersUp: s.publishersUp,
       playersUp: s.playersUp,
+      // Left out where RTMP viewers alone (or none) are up: playersUp says it all.
+      ...(Object.keys(s.playersUpByProtocol).some((k) => k !== 'rtmp') ? { playersUpByProtocol: s.playersUpByProtocol } : {}),
       mbpsReceived: round3((counters.bytesReceived * 8) / durationSec / 1e6),
       framesReceived: counters.framesReceived,
       errors: s.errors,
@@ -173,3 +178,4 @@ export class TimelineBuilder {
     this.onSecond(s);
   }
 }
+

@@ -104,6 +104,8 @@ export interface TickMessage {
   intervalMs: number;
   publishersUp: number;
   playersUp: number;
+  /** Viewers up, by protocol (the protocols this worker has viewers of). */
+  playersUpByProtocol: Partial<Record<ProtocolKey, number>>;
   /** Counted during the interval, for the run and for each viewer protocol. */
   counters: Counters;
   byProtocol: Partial<Record<ProtocolKey, Counters>>;

@@ -1,6 +1,8 @@
 import { METRIC_INFO, METRICS, type HistogramKey, type MetricName } from '../metrics/histograms.js';
 import type { Counters } from '../results/counters.js';
+import { PROTOCOL_KEYS, type ViewerProtocol } from '../protocol/delivery.js';
 import { PROTOCOL_LABELS, type ProtocolKey } from '../results/live.js';
+import type { TimelinePoint } from '../results/timeline.js';
 import { VERSION } from '../version.js';
 import type { LiveRun } from './live-run.js';
 import { histogramSample, type PromFamily, type PromHistogramSample, type PromLabels, type PromSample } from './prom-text.js';
@@ -98,6 +100,14 @@ function latencySamples(live: LiveRun, metric: MetricName): PromHistogramSample[
   return [histogramSample({ protocol: metric === 'pacing' ? PUBLISH_PROTOCOL : 'rtmp' }, live.histograms.get(metric))];
 }
 
+/** Viewers up per protocol: from the second's count by protocol, or all of them under the run's one protocol. */
+function playersUpSamples(point: TimelinePoint | null, protocols: readonly string[]): PromSample[] {
+  if (protocols.length === 1) return [sample({ kind: 'player', protocol: protocols[0]! }, point?.playersUp ?? 0)];
+  // A second without the count by protocol had RTMP viewers up only (or none).
+  const by = point?.playersUpByProtocol ?? { rtmp: point?.playersUp ?? 0 };
+  return protocols.map((label) => sample({ kind: 'player', protocol: label }, by[PROTOCOL_KEYS[label as ViewerProtocol]] ?? 0));
+}
+
 /** Every family of the generator's endpoint, from the run as it stands (zeros before its first second). */
 export function generatorFamilies(live: LiveRun): PromFamily[] {
   const c = live.cumulative;
@@ -116,10 +126,9 @@ export function generatorFamilies(live: LiveRun): PromFamily[] {
     { name: 'rtmpbench_run_planned_seconds', help: 'Planned length of the run', type: 'gauge', samples: [sample({}, (start?.scenario.durationMs ?? 0) / 1000)] },
     {
       name: 'rtmpbench_sessions',
-      // Players up are counted over all protocols: a run with several has them under protocol="all".
       help: 'Sessions up now, by kind and protocol',
       type: 'gauge',
-      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, point?.publishersUp ?? 0), sample({ kind: 'player', protocol: protocols.length === 1 ? protocols[0]! : 'all' }, point?.playersUp ?? 0)],
+      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, point?.publishersUp ?? 0), ...playersUpSamples(point, protocols)],
     },
     {
       name: 'rtmpbench_sessions_planned',

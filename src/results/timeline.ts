@@ -1,3 +1,5 @@
+import type { ProtocolKey } from '../protocol/delivery.js';
+
 /**
  * timeline.json: one point per second of a run, for charts and for tools that follow a run.
  * A second holds what was measured in it; a second for which not every worker reported is
@@ -9,6 +11,8 @@ export interface TimelinePoint {
   tSec: number;
   publishersUp: number;
   playersUp: number;
+  /** Viewers up by protocol, in seconds where viewers of more than one protocol were up. */
+  playersUpByProtocol?: Partial<Record<ProtocolKey, number>>;
   mbpsReceived: number;
   /** Video frames received in the interval. */
   framesReceived: number;
@@ -35,4 +39,11 @@ export interface TimelinePoint {
   workersReporting?: number;
   /** Length of the interval when it is not one second (the end of a run). */
   durationSec?: number;
+}
+
+/** Viewers up by protocol, added over several workers or machines. */
+export function sumUpByProtocol(records: readonly Partial<Record<ProtocolKey, number>>[]): Partial<Record<ProtocolKey, number>> {
+  const out: Partial<Record<ProtocolKey, number>> = {};
+  for (const r of records) for (const [k, n] of Object.entries(r) as [ProtocolKey, number][]) out[k] = (out[k] ?? 0) + n;
+  return out;
 }

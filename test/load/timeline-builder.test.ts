@@ -5,7 +5,7 @@ import type { TickMessage } from '../../src/load/worker-protocol.js';
 import { newCounters, type Counters } from '../../src/results/counters.js';
 
 /** A tick as a worker sends it: what it measured in one interval. */
-function tick(shard: number, sec: number, counts: Partial<Counters>, opts: { final?: boolean; intervalMs?: number; playersUp?: number; latencyUs?: number[] } = {}): TickMessage {
+function tick(shard: number, sec: number, counts: Partial<Counters>, opts: { final?: boolean; intervalMs?: number; playersUp?: number; upByProtocol?: TickMessage['playersUpByProtocol']; latencyUs?: number[] } = {}): TickMessage {
   const rec = new Recorder();
   for (const us of opts.latencyUs ?? []) rec.record('endToEnd', us);
   return {
@@ -16,6 +16,7 @@ function tick(shard: number, sec: number, counts: Partial<Counters>, opts: { fin
     intervalMs: opts.intervalMs ?? 1000,
     publishersUp: 0,
     playersUp: opts.playersUp ?? 10,
+    playersUpByProtocol: opts.upByProtocol ?? { rtmp: opts.playersUp ?? 10 },
     counters: { ...newCounters(), ...counts },
     byProtocol: {},
     failures: {},
@@ -68,6 +69,16 @@ describe('the timeline builder', () => {
     b.add(tick(1, 3, {}));
     expect(seconds).toEqual([1, 2, 3]);
     expect(b.points.map((p) => p.playersUp)).toEqual([20, 20, 20]);
+  });
+
+  it('counts viewers up by protocol across workers, only where a protocol other than RTMP has viewers up', () => {
+    const b = new TimelineBuilder([0, 1], usage, () => {});
+    b.add(tick(0, 1, {}, { playersUp: 4, upByProtocol: { rtmp: 4 } }));
+    b.add(tick(1, 1, {}, { playersUp: 3, upByProtocol: { rtmp: 3 } }));
+    b.add(tick(0, 2, {}, { playersUp: 6, upByProtocol: { rtmp: 4, hls: 2 } }));
+    b.add(tick(1, 2, {}, { playersUp: 5, upByProtocol: { rtmp: 3, httpFlv: 2 } }));
+    expect(b.points[0]!.playersUpByProtocol).toBeUndefined();
+    expect(b.points[1]).toMatchObject({ playersUp: 11, playersUpByProtocol: { rtmp: 7, hls: 2, httpFlv: 2 } });
   });
 
   it('marks a second some worker never reported as partial, with the workers that did, and writes no zeros', () => {

@@ -38,7 +38,7 @@ function liveRun(): LiveRun {
     ['hls.endToEnd', histogram([30_000, 2_000_000])],
     ['pacing', histogram([100, 200])],
   ]);
-  live.onSecond({ point: point(1), counters: all, cumulative: all, cumulativeByProtocol: { rtmp, hls }, histograms, failures: { 'player: no-video': 1 } });
+  live.onSecond({ point: { ...point(1), playersUp: 7, playersUpByProtocol: { rtmp: 4, hls: 3 } }, counters: all, cumulative: all, cumulativeByProtocol: { rtmp, hls }, histograms, failures: { 'player: no-video': 1 } });
   return live;
 }
 
@@ -52,7 +52,8 @@ describe('the generator\'s Prometheus metrics', () => {
     expect(line('rtmpbench_sessions_failed_total{kind="player",protocol="hls"}')).toBe('1');
     expect(line('rtmpbench_stalls_total{protocol="hls",viewers="normal"}')).toBe('3');
     expect(line('rtmpbench_frames_sent_total{protocol="rtmp"}')).toBe('30');
-    expect(line('rtmpbench_sessions{kind="player",protocol="all"}')).toBe('8'); // players up are counted over all protocols
+    expect(line('rtmpbench_sessions{kind="player",protocol="rtmp"}')).toBe('4');
+    expect(line('rtmpbench_sessions{kind="player",protocol="hls"}')).toBe('3');
     expect(line('rtmpbench_failures_total{reason="player: no-video"}')).toBe('1');
     expect(line('rtmpbench_generator_cpu_seconds_total')).toBe('0.5');
   });

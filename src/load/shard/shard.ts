@@ -9,7 +9,7 @@ import type { Viewer } from '../../client/viewer.js';
 import { EventLoopMeter } from '../../metrics/event-loop.js';
 import { Recorder, type HistogramKey } from '../../metrics/histograms.js';
 import { monotonicUs } from '../../media/timing-mark.js';
-import { PROTOCOL_KEYS } from '../../protocol/delivery.js';
+import { PROTOCOL_KEYS, type ProtocolKey } from '../../protocol/delivery.js';
 import { makeSource } from '../media-source.js';
 import { streamUrl } from '../play-urls.js';
 import { epochAt, nearRestart, publicationWindow, publishedName } from '../restarts.js';
@@ -163,7 +163,7 @@ export class Shard implements ProbeContext {
       p.publisher.stop();
     }
     await sleepMs(DRAIN_MS);
-    const playersUp = this.players.size;
+    const playersUp = this.playersUp();
     const now = monotonicUs();
     for (const probe of [...this.players]) {
       if (this.awaitingVideo.has(probe)) this.judgeAtEnd(probe);
@@ -403,11 +403,18 @@ export class Shard implements ProbeContext {
   private tickDue(nowUs: number): void {
     while (this.startAtUs + (this.ticksSent + 1) * this.task.tickMs * 1000 <= nowUs) {
       this.judgeWhileRunning(nowUs);
-      this.emitTick(false, this.players.size);
+      this.emitTick(false, this.playersUp());
     }
   }
 
-  private emitTick(final: boolean, playersUp: number): void {
+  /** Viewers up now, in all and by protocol. */
+  private playersUp(): { total: number; byProtocol: Partial<Record<ProtocolKey, number>> } {
+    const byProtocol: Partial<Record<ProtocolKey, number>> = {};
+    for (const p of this.players) byProtocol[p.protocolKey] = (byProtocol[p.protocolKey] ?? 0) + 1;
+    return { total: this.players.size, byProtocol };
+  }
+
+  private emitTick(final: boolean, up: { total: number; byProtocol: Partial<Record<ProtocolKey, number>> }): void {
     const now = monotonicUs();
     const { all, byProtocol } = this.tally.takeDelta(this.publishers, this.players, now);
     const viewersEnded = this.viewersEnded;
@@ -422,7 +429,8 @@ export class Shard implements ProbeContext {
       final,
       intervalMs: Math.round((now - this.lastTickUs) / 100) / 10,
       publishersUp: final ? this.publishers.length : this.publishers.filter((p) => !p.publisher.closed).length,
-      playersUp,
+      playersUp: up.total,
+      playersUpByProtocol: up.byProtocol,
       counters: all,
       byProtocol,
       failures: this.failures.take(),
