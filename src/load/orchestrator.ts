@@ -16,6 +16,7 @@ import { newResultsDir, writeRunFolder } from '../results/folder.js';
 import type { RunObserver } from '../results/live.js';
 import type { Progress } from '../results/progress.js';
 import type { Scenario } from '../results/scenario.js';
+import { groupFigures } from '../results/groups.js';
 import { buildSummary, protocolFigures, sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
 import type { TimelinePoint } from '../results/timeline.js';
 import { TimelineStream } from '../results/timeline-stream.js';
@@ -266,6 +267,8 @@ class ScenarioRun {
         summary.byProtocol[k] = protocolFigures(k, c, histograms, summary.durationMs, this.accounting.source, errors);
       }
     }
+    const byGroup = groupFigures(s, histograms, this.timeline.intervals, summary.durationMs / 1000);
+    if (byGroup !== undefined) summary.byGroup = byGroup;
     this.soakFigures(summary);
     summary.thresholds = evaluateThresholds(parseThresholds(s.thresholds), summary, histograms);
     this.capacity?.apply(summary);

@@ -1,4 +1,4 @@
-import type { Scenario, Stage } from '../results/scenario.js';
+import type { Scenario, Stage, ViewerGroup } from '../results/scenario.js';
 import { peakPlayersPerStream } from '../results/scenario.js';
 import { DEFAULT_PLAY_URLS, fillPlayUrl, viewerGroups } from './play-urls.js';
 import type { PlayerPlan, ShardTask } from './worker-protocol.js';
@@ -56,8 +56,20 @@ export function playerWindows(stages: readonly Stage[], index: number): [number,
   return on;
 }
 
-/** A group's viewers per stream over time: the scenario's stages scaled to its size at the peak. */
-function groupStages(s: Scenario, perStream: number, peak: number): Stage[] {
+/**
+ * A group's viewers per stream over time: the scenario's stages scaled to its size at the
+ * peak, or, for a group with a start of its own, none until then, all of them over its ramp.
+ */
+function groupStages(s: Scenario, g: ViewerGroup, peak: number): Stage[] {
+  const perStream = g.perStream;
+  if (g.startMs !== undefined) {
+    const ramp = Math.max(1, g.rampMs ?? 1000);
+    return [
+      { durationMs: Math.max(1, g.startMs), target: 0 },
+      { durationMs: ramp, target: perStream },
+      { durationMs: Math.max(1, s.durationMs - g.startMs - ramp), target: perStream },
+    ];
+  }
   if (peak === 0) return perStream === 0 ? [] : [{ durationMs: 1, target: perStream }, { durationMs: Math.max(1, s.durationMs - 1), target: perStream }];
   return s.stages.map((st) => ({ durationMs: st.durationMs, target: Math.round((st.target * perStream) / peak) }));
 }
@@ -86,7 +98,11 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
     publish: [],
     players: [],
     // RTMP viewers without a URL of their own play the target's app (its query included).
-    groups: viewerGroups(s).map((g) => ({ protocol: g.protocol, url: g.protocol === 'rtmp' && g.url === undefined ? '' : fillPlayUrl(g.url ?? DEFAULT_PLAY_URLS[g.protocol], url, httpPort ?? s.httpPort) })),
+    groups: viewerGroups(s).map((g) => ({
+      protocol: g.protocol,
+      url: g.protocol === 'rtmp' && g.url === undefined ? '' : fillPlayUrl(g.url ?? DEFAULT_PLAY_URLS[g.protocol], url, httpPort ?? s.httpPort),
+      ...(g.name !== undefined ? { name: g.name } : {}),
+    })),
     churnJoinsPerSecond: 0,
     churnMeanSessionMs: s.churn.meanSessionMs,
     media: s.media,
@@ -109,7 +125,7 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
   const groups = viewerGroups(s);
   let n = 0;
   groups.forEach((g, group) => {
-    const stages = groupStages(s, g.perStream, peak);
+    const stages = groupStages(s, g, peak);
     const count = Math.max(0, ...stages.map((st) => st.target));
     const windows = Array.from({ length: count }, (_, i) => playerWindows(stages, i).map(([a, b]): [number, number | null] => [a, Number.isFinite(b) ? b : null]));
     for (let st = 0; st < s.streamNames.length; st++) {

@@ -1,6 +1,6 @@
 import { parseRtmpUrl } from '../client/url.js';
 import { PROTOCOL_KEYS, type ViewerProtocol } from '../protocol/delivery.js';
-import type { Scenario } from '../results/scenario.js';
+import type { Scenario, ViewerGroup } from '../results/scenario.js';
 
 /**
  * Where each viewer group plays: a URL template with {host}, {port} (RTMP), {httpPort}, {app}
@@ -15,9 +15,9 @@ export const DEFAULT_PLAY_URLS: Record<ViewerProtocol, string> = {
 };
 
 /** The viewer groups of a scenario: its players first, then its `viewers`. */
-export function viewerGroups(s: Scenario): { protocol: ViewerProtocol; perStream: number; url?: string }[] {
+export function viewerGroups(s: Scenario): ViewerGroup[] {
   return [
-    { protocol: s.players.protocol ?? 'rtmp', perStream: s.players.perStream, ...(s.players.url !== undefined ? { url: s.players.url } : {}) },
+    { protocol: s.players.protocol ?? 'rtmp', perStream: s.players.perStream, ...(s.players.url !== undefined ? { url: s.players.url } : {}), ...(s.players.name !== undefined ? { name: s.players.name } : {}) },
     ...(s.viewers ?? []),
   ];
 }

@@ -18,6 +18,11 @@ export type { Scenario, Stage } from '../results/scenario.js';
 const duration = durationField;
 const bitrate = bitrateField;
 const count = z.number().int().min(0);
+/** A viewer group's name: reported apart under it (byGroup), so not a protocol's key. */
+const groupName = z
+  .string()
+  .regex(/^[a-z][A-Za-z0-9]{0,31}$/, 'a name is a letter and up to 31 letters or digits, starting lower-case')
+  .refine((v) => !['rtmp', 'httpFlv', 'wsFlv', 'hls'].includes(v), 'a protocol\'s key names its viewers already');
 const playUrl = z
   .string()
   .regex(/^(rtmps?|https?|wss?):\/\/[^/]+\/.+/, 'must be a URL template such as http://{host}:{httpPort}/{app}/{stream}.flv')
@@ -90,6 +95,7 @@ export const scenarioSchema = z
           .describe('A viewer with no video (or no audio, where audio is sent) this long after play is failed; one that joined less than this before the end is too late to judge (default: three GOPs, at least 5s)'),
         protocol: z.enum(VIEWER_PROTOCOLS).default('rtmp').describe('How these viewers play: rtmp, http-flv, ws-flv or hls'),
         url: playUrl.optional().describe('URL template of these viewers, with {host}, {port} (RTMP), {httpPort}, {app} and {stream} (default: the built-in server\'s path for the protocol; needed for an HTTP protocol against another server)'),
+        name: groupName.optional().describe('Reports these viewers\' latencies apart under this name (byGroup in the summary), besides the figures of all viewers.'),
       })
       .strict()
       .prefault({}),
@@ -100,6 +106,9 @@ export const scenarioSchema = z
             protocol: z.enum(VIEWER_PROTOCOLS).describe('rtmp, http-flv, ws-flv or hls'),
             perStream: count.describe('Viewers of this group per stream at the run\'s peak (they follow the stages in proportion).'),
             url: playUrl.optional().describe('URL template ({host}, {port}, {httpPort}, {app}, {stream}); default: the built-in server\'s path'),
+            name: groupName.optional().describe('Reports this group\'s latencies apart under this name (byGroup in the summary).'),
+            start: duration().optional().describe('This group joins on its own schedule: none of its viewers before this time from the run start, then all of them over its ramp, staying to the end (default: it follows the stages in proportion).'),
+            ramp: duration().optional().describe('With start: the time its viewers take to join (default 1s).'),
           })
           .strict(),
       )
@@ -271,11 +280,19 @@ export const scenarioSchema = z
       }
       // Viewers over HTTP against another server need its URLs; the built-in server's are known.
       const external = typeof s.target === 'string' && s.target !== 'builtin';
-      const groups: [(string | number)[], { protocol?: unknown; url?: unknown }][] = [
+      type GroupInput = { protocol?: unknown; url?: unknown; name?: unknown; start?: unknown; ramp?: unknown };
+      const groups: [(string | number)[], GroupInput][] = [
         [['players'], s.players ?? {}],
-        ...(Array.isArray(s.viewers) ? s.viewers.map((v, i): [(string | number)[], { protocol?: unknown; url?: unknown }] => [['viewers', i], v ?? {}]) : []),
+        ...(Array.isArray(s.viewers) ? s.viewers.map((v, i): [(string | number)[], GroupInput] => [['viewers', i], v ?? {}]) : []),
       ];
+      const named = new Set<unknown>();
       for (const [path, g] of groups) {
+        if (g.name !== undefined && named.has(g.name)) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `another group is named "${String(g.name)}"` });
+        named.add(g.name);
+        if (g.ramp !== undefined && g.start === undefined) ctx.addIssue({ code: 'custom', path: [...path, 'ramp'], message: 'a ramp of its own goes with a start of its own (start:)' });
+        if (n(g.start) && n(total) && g.start + (n(g.ramp) ? g.ramp : 1000) >= total) {
+          ctx.addIssue({ code: 'custom', path: [...path, 'start'], message: `the group must have joined (start + ramp) before the run ends (${formatDurationMs(total)})` });
+        }
         if (external && g.protocol !== undefined && g.protocol !== 'rtmp' && g.url === undefined) {
           ctx.addIssue({ code: 'custom', path: [...path, 'url'], message: `${String(g.protocol)} viewers of an external target need a play URL (--play-url, or url:), e.g. http://{host}:8080/{app}/{stream}.flv` });
         }
@@ -442,8 +459,19 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
         ...(s.players.firstVideoWithin !== undefined ? { firstVideoWithinMs: s.players.firstVideoWithin } : {}),
         ...(s.players.protocol !== 'rtmp' ? { protocol: s.players.protocol } : {}),
         ...(s.players.url !== undefined ? { url: s.players.url } : {}),
+        ...(s.players.name !== undefined ? { name: s.players.name } : {}),
       },
-      ...(s.viewers.length > 0 ? { viewers: s.viewers.map((v) => ({ protocol: v.protocol, perStream: v.perStream, ...(v.url !== undefined ? { url: v.url } : {}) })) } : {}),
+      ...(s.viewers.length > 0
+        ? {
+            viewers: s.viewers.map((v) => ({
+              protocol: v.protocol,
+              perStream: v.perStream,
+              ...(v.url !== undefined ? { url: v.url } : {}),
+              ...(v.name !== undefined ? { name: v.name } : {}),
+              ...(v.start !== undefined ? { startMs: v.start, rampMs: v.ramp ?? 1000 } : {}),
+            })),
+          }
+        : {}),
       ...(s.httpPort !== undefined ? { httpPort: s.httpPort } : {}),
       churn: { joinsPerSecond: s.churn.joinsPerSecond, meanSessionMs: s.churn.meanSessionTime },
       stages,

@@ -54,6 +54,8 @@ export interface ViewerGroupTask {
   protocol: ViewerProtocol;
   /** URL with {stream} still to fill in; empty for RTMP viewers of the target's own app. */
   url: string;
+  /** Its latencies are also recorded under this name (`NAME.endToEnd`...). */
+  name?: string;
 }
 
 /** Video frames one publisher sent during one tick: what frame accounting needs. */

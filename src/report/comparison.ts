@@ -83,6 +83,27 @@ const PROTOCOL_FIGURES: Figure[] = PROTOCOL_KEY_LIST.flatMap((k): Figure[] => {
   ];
 });
 
+/**
+ * Named viewer groups apart (scenarios that name them): each group's end-to-end p99, and where
+ * another group joins on a schedule of its own, this group's worst second's p99 while it
+ * joined and that over its p99 in the 5 s before (the joiners' cost to viewers already there).
+ */
+function groupFigureList(all: readonly RunSummary[]): Figure[] {
+  const seen = new Map<string, Figure>();
+  for (const s of all) {
+    for (const [name, g] of Object.entries(s.byGroup ?? {})) {
+      const e2e: Figure = { key: `group.${name}.endToEndP99`, short: `${name} e2e p99`, label: `${name} viewers: end-to-end p99 ms`, unit: 'ms', better: 'lower', digits: 1, of: (x) => (x.byGroup?.[name]?.latencyMs.endToEnd.count ? x.byGroup[name]!.latencyMs.endToEnd.p99 : null) };
+      if (!seen.has(e2e.key)) seen.set(e2e.key, e2e);
+      for (const other of Object.keys(g.whileJoining ?? {})) {
+        const worst: Figure = { key: `group.${name}.while.${other}.worstP99`, short: `${name} p99 while ${other} join`, label: `${name} viewers: worst second's e2e p99 while ${other} joined, ms`, unit: 'ms', better: 'lower', digits: 1, of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.worstSecondP99Ms ?? null };
+        const ratio: Figure = { key: `group.${name}.while.${other}.ratio`, short: `${name} ×before`, label: `${name} viewers: that worst second over their p99 in the 5 s before`, unit: '×', better: 'lower', digits: 2, of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.ratio ?? null };
+        for (const f of [worst, ratio]) if (!seen.has(f.key)) seen.set(f.key, f);
+      }
+    }
+  }
+  return [...seen.values()];
+}
+
 export interface FigureStats {
   /** Per repeat, in round order (null where the run lacks the figure). */
   values: (number | null)[];
@@ -128,7 +149,7 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
   const rounds = c.file.repeat;
   // Figures no run has at all are left out (e.g. slow-viewer figures without slow viewers).
   const all = [...c.runs.values()].flat().map((r) => r.run.summary);
-  const figures = [...FIGURES, ...PROTOCOL_FIGURES].filter((f) => all.some((s) => f.of(s) !== null));
+  const figures = [...FIGURES, ...PROTOCOL_FIGURES, ...groupFigureList(all)].filter((f) => all.some((s) => f.of(s) !== null));
   const byRound = (variant: string, f: Figure): (number | null)[] => {
     const out: (number | null)[] = Array.from({ length: rounds }, () => null);
     for (const { round, run } of c.runs.get(variant) ?? []) out[round] = f.of(run.summary);
@@ -242,7 +263,7 @@ export function valuesTable(t: ComparisonTable): string[][] {
 
 /** Variants by figures: ratio to the baseline with its 95% confidence interval. */
 export function ratiosTable(t: ComparisonTable): string[][] | null {
-  const figures = t.figures.filter((f) => RATIO_FIGURES.has(f.key));
+  const figures = t.figures.filter((f) => RATIO_FIGURES.has(f.key) || (f.key.startsWith('group.') && !f.key.endsWith('.ratio')));
   if (figures.length === 0 || t.rows.length < 2) return null;
   const rows: string[][] = [['variant', ...figures.map((f) => f.short)]];
   for (const r of t.rows) {

@@ -1,7 +1,7 @@
 import type { Progress } from '../results/progress.js';
 import { thresholdWord, type RunSummary } from '../results/summary.js';
 import { againstNote, findingLines, gateLines, ratiosTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
-import { describeScenario, factLines, fmtMs, latencyRows, protocolRows, runTitle, sessionRows, warningLines } from './facts.js';
+import { describeScenario, factLines, fmtMs, groupRows, latencyRows, protocolRows, runTitle, sessionRows, warningLines } from './facts.js';
 
 /** Renders results as text. Formats only: everything shown comes from the summary. */
 
@@ -20,6 +20,8 @@ export function formatSummary(s: RunSummary, resultsDir: string): string {
   lines.push(table(sessionRows(s)), '', table(latencyRows(s.latencyMs)), '');
   const byProtocol = protocolRows(s);
   if (byProtocol !== null) lines.push('each protocol\'s viewers (latencies in ms):', table(byProtocol), '');
+  const groups = groupRows(s);
+  if (groups !== null) lines.push('viewer groups (latencies in ms):', table(groups), '');
   lines.push(...factLines(s));
   for (const th of s.thresholds) lines.push(`threshold ${thresholdWord(th)}: ${th.message}`);
   lines.push(`results: ${resultsDir}`);

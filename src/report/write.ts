@@ -4,7 +4,7 @@ import { failedThresholds, thresholdWord, type RunSummary } from '../results/sum
 import { formatDurationMs } from '../input/units.js';
 import { comparisonCharts, runCharts } from './charts.js';
 import { againstNote, findingLines, gateLines, ratiosTable, spreadTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
-import { describeScenario, factLines, latencyRows, protocolRows, runTitle, sessionRows, warningLines } from './facts.js';
+import { describeScenario, factLines, groupRows, latencyRows, protocolRows, runTitle, sessionRows, warningLines } from './facts.js';
 import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 
@@ -36,6 +36,8 @@ export function runMarkdown(run: LoadedRun): string {
   lines.push(mdTable(sessionRows(s)), '', mdTable(latencyRows(s.latencyMs)), '');
   const byProtocol = protocolRows(s);
   if (byProtocol !== null) lines.push('Each protocol\'s viewers (latencies in ms):', '', mdTable(byProtocol), '');
+  const groups = groupRows(s);
+  if (groups !== null) lines.push('Viewer groups (latencies in ms):', '', mdTable(groups), '');
   for (const l of factLines(s)) lines.push(`- ${l}`);
   lines.push('', `_started ${s.startedAt}, rtmpbench ${s.tool.version}_`, '');
   return lines.join('\n');
@@ -54,6 +56,7 @@ export function runHtml(run: LoadedRun): string {
     { title: 'Sessions', html: htmlTable(sessionRows(s)) },
     { title: 'Latency', html: `<div class="scroll">${htmlTable(latencyRows(s.latencyMs))}</div>` },
     ...(protocolRows(s) !== null ? [{ title: 'By protocol', html: `<p class="sub">Latencies in ms.</p><div class="scroll">${htmlTable(protocolRows(s)!)}</div>` }] : []),
+    ...(groupRows(s) !== null ? [{ title: 'Viewer groups', html: `<p class="sub">Latencies in ms; a group's worst second while another group joined, against its p99 over the 5 s before.</p><div class="scroll">${htmlTable(groupRows(s)!)}</div>` }] : []),
     { title: 'Run', html: `<ul>${factLines(s).map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` },
   ];
   return renderHtml({

@@ -17,6 +17,11 @@ export interface ViewerGroup {
   /** Per stream, at the run's peak. */
   perStream: number;
   url?: string;
+  /** Latencies reported apart under this name (byGroup). */
+  name?: string;
+  /** A group on its own schedule: it joins from `startMs` over `rampMs` and stays (absent: it follows the stages). */
+  startMs?: number;
+  rampMs?: number;
 }
 
 export type ServerSpec = 'builtin' | 'node-media-server' | 'nginx-rtmp' | { name: string; url: string; start?: string; playUrls?: Partial<Record<ViewerProtocol, string>> };
@@ -54,6 +59,8 @@ export interface Scenario {
     /** How these viewers play (absent: rtmp) and the URL template they use (absent: the default for the protocol). */
     protocol?: ViewerProtocol;
     url?: string;
+    /** Latencies reported apart under this name (byGroup). */
+    name?: string;
   };
   /** More groups of viewers on the same streams. */
   viewers?: ViewerGroup[];

@@ -1,5 +1,5 @@
 import { METRICS, summarize, type Histogram, type LatencySummary, type MetricName, type HistogramKey } from '../metrics/histograms.js';
-import type { ProtocolKey } from '../protocol/delivery.js';
+import type { ProtocolKey, ViewerProtocol } from '../protocol/delivery.js';
 import { VERSION } from '../version.js';
 import { COUNTER_NAMES, COUNTERS, setPath, type Counters } from './counters.js';
 import type { ServerLeak } from './leak.js';
@@ -117,6 +117,8 @@ export interface RunSummary {
    * players, or several kinds): the same figures as the top level, which covers all viewers.
    */
   byProtocol?: Partial<Record<ProtocolKey, ProtocolFigures>>;
+  /** The scenario's named viewer groups apart (players.name, viewers[].name): their latencies, second by second too. */
+  byGroup?: Record<string, GroupFigures>;
   thresholds: ThresholdResult[];
   /** The hooks called around the run: their URL, HTTP status (0: no answer) and the file their answer is in. */
   hooks?: Partial<Record<'before' | 'after', { url: string; status: number; file: string }>>;
@@ -141,6 +143,24 @@ export interface ProtocolFigures {
   throughput: Omit<RunSummary['throughput'], 'bytesSent' | 'publisherBytesReceived' | 'framesSent'> & { segmentsFetched?: number; segmentBytes?: number; segmentFetchMs?: number };
   /** HTTP error answers by status (HTTP viewers). */
   httpErrors?: Record<string, number>;
+}
+
+/** One named group of viewers: its latencies, and how they went while another group joined. */
+export interface GroupFigures {
+  protocol: ViewerProtocol;
+  perStream: number;
+  /** A group on its own schedule: when it started joining and how long it took, seconds from the run start. */
+  startSec?: number;
+  rampSec?: number;
+  latencyMs: Record<MetricName, LatencySummary>;
+  /** End-to-end p99 (ms) of each second of the run, from 1 (null: no frame of the group that second). */
+  endToEndP99MsBySecond: (number | null)[];
+  /**
+   * For each other group with a start of its own: this group's end-to-end p99 over the 5 s
+   * before that group started joining, the worst second's p99 while it joined (its start to
+   * the end of its ramp, and one second more), and their ratio.
+   */
+  whileJoining?: Record<string, { beforeP99Ms: number | null; worstSecondP99Ms: number | null; ratio: number | null }>;
 }
 
 /** Thresholds that failed and count toward the exit code. */

@@ -68,6 +68,8 @@ export class PlayerProbe {
     readonly slow: boolean,
     epoch: number,
     nowUs: number,
+    /** A named group's viewer: its latencies are recorded under the name too. */
+    private readonly groupName?: string,
   ) {
     this.epoch = epoch;
     this.openedUs = nowUs;
@@ -79,10 +81,11 @@ export class PlayerProbe {
     return this.firstFrameAtUs !== 0;
   }
 
-  /** Records a value in the run's histogram of the metric and in its protocol's. */
+  /** Records a value in the run's histogram of the metric, in its protocol's and in its group's. */
   record(metric: MetricName, valueUs: number): void {
     this.ctx.record(metric, valueUs);
     this.ctx.record(`${this.protocolKey}.${metric}`, valueUs);
+    if (this.groupName !== undefined) this.ctx.record(`${this.groupName}.${metric}`, valueUs);
   }
 
   /** The viewer is open and playing: record its start-up. */

@@ -257,7 +257,7 @@ export class Shard implements ProbeContext {
     const name = publishedName(task.streamNames[j.stream]!, epoch, task.restart);
     const failAs = group.protocol === 'rtmp' ? 'player' : `${group.protocol} viewer`;
     this.tally.count('playersPlanned', pk);
-    const probe = new PlayerProbe(this, j.stream, group.protocol, j.slow, epoch, monotonicUs());
+    const probe = new PlayerProbe(this, j.stream, group.protocol, j.slow, epoch, monotonicUs(), group.name);
     probe.join = j;
     const hls: HlsEvents = {
       onPlaylist: (l) => probe.record('playlistFetch', l.fetchUs),
