@@ -142,9 +142,27 @@ function leakCharts(run: LoadedRun): ChartSpec[] {
   return out;
 }
 
+/** Each named viewer group's end-to-end p99 second by second, with when the groups on a schedule of their own joined. */
+function groupChart(run: LoadedRun): ChartSpec[] {
+  const groups = Object.entries(run.summary.byGroup ?? {});
+  const seconds = Math.max(0, ...groups.map(([, g]) => g.endToEndP99MsBySecond.length));
+  if (groups.length === 0 || seconds === 0) return [];
+  const joins = groups.filter(([, g]) => g.startSec !== undefined).map(([n, g]) => `${n} joined from ${g.startSec} s over ${g.rampSec} s`);
+  return [
+    {
+      id: 'groups-time',
+      title: 'End-to-end p99 of each viewer group, second by second',
+      ...(joins.length > 0 ? { note: `${joins.join('; ')}.` } : {}),
+      x: { label: 's', values: Array.from({ length: seconds }, (_, i) => i + 1), format: 'seconds' },
+      y: { label: 'ms', log: true },
+      series: groups.map(([name, g]) => ({ label: name, values: Array.from({ length: seconds }, (_, i) => g.endToEndP99MsBySecond[i] ?? null) })),
+    },
+  ];
+}
+
 /** Every chart of one run's report. */
 export function runCharts(run: LoadedRun): ChartSpec[] {
-  return [...chartsOf(decoded(run.histograms), run.timeline), ...leakCharts(run)];
+  return [...chartsOf(decoded(run.histograms), run.timeline), ...groupChart(run), ...leakCharts(run)];
 }
 
 /** The charts of a run from its histograms and time series: a finished run's, or a run's so far (the live dashboard). */

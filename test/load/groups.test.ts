@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runScenario } from '../../src/load/orchestrator.js';
 import { resolveScenario } from '../../src/load/scenario.js';
+import { runCharts } from '../../src/report/charts.js';
+import { loadRun } from '../../src/results/folder.js';
 import { startServer } from '../helpers/server.js';
 
 /** Named viewer groups: one on a schedule of its own, and both reported apart. */
@@ -24,7 +26,7 @@ describe('named viewer groups', () => {
         duration: '6s',
       });
       expect(r.problems).toEqual([]);
-      const { summary, timeline } = await runScenario({ scenario: r.scenario!, outDir: out });
+      const { summary, timeline, resultsDir } = await runScenario({ scenario: r.scenario!, outDir: out });
       expect(summary.sessions.players).toMatchObject({ planned: 10, connected: 10, failed: 0 });
       const steady = summary.byGroup!.steady!;
       const joiners = summary.byGroup!.joiners!;
@@ -45,6 +47,10 @@ describe('named viewer groups', () => {
       expect(w.worstSecondP99Ms).toBeGreaterThan(0);
       expect(w.ratio).toBeCloseTo(w.worstSecondP99Ms! / w.beforeP99Ms!, 1);
       expect(joiners.whileJoining).toBeUndefined(); // steady has no schedule of its own
+      // The report draws each group's p99 second by second.
+      const chart = runCharts(loadRun(resultsDir)).find((c) => c.id === 'groups-time');
+      expect(chart?.series.map((x) => x.label)).toEqual(['steady', 'joiners']);
+      expect(chart?.note).toBe('joiners joined from 3 s over 1 s.');
     } finally {
       await srv.close();
     }
