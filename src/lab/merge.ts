@@ -1,10 +1,12 @@
 import { basename } from 'node:path';
 import { UsageError } from '../input/usage-error.js';
+import type { ProtocolKey } from '../protocol/delivery.js';
 import { encodeHistogram, mergeEncoded, METRICS, newHistogram, type EncodedHistograms, type Histogram, type HistogramKey } from '../metrics/histograms.js';
 import type { IntervalHistogram } from '../metrics/hlog.js';
-import { sumCounters } from '../results/counters.js';
+import { addCounters, newCounters, sumCounters, type Counters } from '../results/counters.js';
+import { groupFigures, namedGroups } from '../results/groups.js';
 import { newResultsDir, readIntervals, writeRunFolder, type LoadedRun } from '../results/folder.js';
-import { buildSummary, sumFailures, type RunSummary } from '../results/summary.js';
+import { buildSummary, protocolFigures, protocolHttpErrors, sumFailures, type RunSummary } from '../results/summary.js';
 import { evaluateThresholds, parseThresholds } from '../results/thresholds.js';
 import { sumUpByProtocol, type TimelinePoint } from '../results/timeline.js';
 
@@ -160,13 +162,28 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
     },
     ...(server !== undefined ? { server } : {}),
   });
-  summary.thresholds = evaluateThresholds(parseThresholds(first.scenario.thresholds), summary, histograms);
-  summary.mergedFrom = runs.map((r) => basename(r.dir));
+  // Each protocol's viewers apart, where every share wrote its counters per protocol.
+  let byProtocol: Partial<Record<ProtocolKey, Counters>> | undefined;
+  let httpErrors: Record<string, number> | undefined;
+  if (runs.every((r) => r.counters?.byProtocol !== undefined)) {
+    byProtocol = {};
+    for (const r of runs) for (const [k, c] of Object.entries(r.counters!.byProtocol!) as [ProtocolKey, Counters][]) byProtocol[k] = addCounters(byProtocol[k] ?? newCounters(), c);
+    httpErrors = sumFailures(runs.map((r) => r.counters!.httpErrors ?? {}));
+    summary.byProtocol = {};
+    for (const [k, c] of Object.entries(byProtocol) as [ProtocolKey, Counters][]) {
+      summary.byProtocol[k] = protocolFigures(k, c, histograms, summary.durationMs, summary.frames.expectedSource ?? 'none', protocolHttpErrors(httpErrors, k));
+    }
+  }
 
   const intervals = new Map<HistogramKey, IntervalHistogram[]>();
-  for (const m of METRICS) intervals.set(m, mergeIntervals(runs.map((r) => readIntervals(r.dir, m))));
+  const groupKeys = namedGroups(first.scenario).map((g): HistogramKey => `${g.name}.endToEnd`);
+  for (const m of [...METRICS, ...groupKeys]) intervals.set(m, mergeIntervals(runs.map((r) => readIntervals(r.dir, m))));
+  const byGroup = groupFigures(first.scenario, histograms, intervals, summary.durationMs / 1000);
+  if (byGroup !== undefined) summary.byGroup = byGroup;
+  summary.thresholds = evaluateThresholds(parseThresholds(first.scenario.thresholds), summary, histograms);
+  summary.mergedFrom = runs.map((r) => basename(r.dir));
   const timeline = mergeTimelines(runs, intervals.get('endToEnd') ?? []);
   const dir = newResultsDir(root, new Date(Math.min(...starts)), name ?? `${first.name}-merged`);
-  writeRunFolder(dir, { summary, timeline, histograms: encoded, counters, failures, intervals });
+  writeRunFolder(dir, { summary, timeline, histograms: encoded, counters, failures, ...(byProtocol !== undefined ? { byProtocol, httpErrors: httpErrors ?? {} } : {}), intervals });
   return { summary, dir, warnings };
 }

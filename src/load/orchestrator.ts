@@ -17,7 +17,7 @@ import type { RunObserver } from '../results/live.js';
 import type { Progress } from '../results/progress.js';
 import type { Scenario } from '../results/scenario.js';
 import { groupFigures } from '../results/groups.js';
-import { buildSummary, protocolFigures, sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
+import { buildSummary, protocolFigures, protocolHttpErrors, sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
 import type { TimelinePoint } from '../results/timeline.js';
 import { TimelineStream } from '../results/timeline-stream.js';
 import { evaluateThresholds, parseThresholds } from '../results/thresholds.js';
@@ -142,6 +142,7 @@ class ScenarioRun {
       histograms: encodeAll(results.map((r) => r.histograms)),
       counters,
       failures: summary.failures,
+      ...(summary.byProtocol !== undefined ? { byProtocol: Object.fromEntries(this.byProtocol(results)), httpErrors: sumFailures(results.map((r) => r.httpErrors)) } : {}),
       intervals: this.timeline.intervals,
     });
     for (const o of this.observers) o.onEnd?.(summary, resultsDir);
@@ -263,8 +264,7 @@ class ScenarioRun {
       const httpErrors = sumFailures(results.map((r) => r.httpErrors));
       summary.byProtocol = {};
       for (const [k, c] of byProtocol) {
-        const errors = Object.fromEntries(Object.entries(httpErrors).filter(([e]) => e.startsWith(`${k} `)).map(([e, n]) => [e.slice(k.length + 1), n]));
-        summary.byProtocol[k] = protocolFigures(k, c, histograms, summary.durationMs, this.accounting.source, errors);
+        summary.byProtocol[k] = protocolFigures(k, c, histograms, summary.durationMs, this.accounting.source, protocolHttpErrors(httpErrors, k));
       }
     }
     const byGroup = groupFigures(s, histograms, this.timeline.intervals, summary.durationMs / 1000);

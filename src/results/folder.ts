@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../input/usage-error.js';
+import type { ProtocolKey } from '../protocol/delivery.js';
 import type { EncodedHistograms, HistogramKey } from '../metrics/histograms.js';
 import { formatHlog, parseHlog, type EncodedInterval, type IntervalHistogram } from '../metrics/hlog.js';
 import { COMPARISON_FILE, type ComparisonFile } from './comparison-file.js';
@@ -26,6 +27,9 @@ export interface RunFiles {
   histograms: EncodedHistograms;
   counters: Counters;
   failures: Record<string, number>;
+  /** Each viewer protocol's counters and the HTTP errors by "protocol status", in runs with HTTP viewers or several protocols. */
+  byProtocol?: Partial<Record<ProtocolKey, Counters>>;
+  httpErrors?: Record<string, number>;
   intervals: Map<HistogramKey, (IntervalHistogram | EncodedInterval)[]>;
 }
 
@@ -35,8 +39,8 @@ export interface LoadedRun {
   summary: RunSummary;
   timeline: TimelinePoint[];
   histograms: EncodedHistograms;
-  /** The exact totals (null for a folder written without them). */
-  counters: { counters: Counters; failures: Record<string, number> } | null;
+  /** The exact totals (null for a folder written without them); per protocol where the run wrote them. */
+  counters: { counters: Counters; failures: Record<string, number>; byProtocol?: Partial<Record<ProtocolKey, Counters>>; httpErrors?: Record<string, number> } | null;
 }
 
 export interface LoadedComparison {
@@ -66,7 +70,8 @@ export function writeRunFolder(dir: string, r: RunFiles): void {
   writeFileSync(join(dir, SUMMARY_FILE), json(r.summary));
   writeFileSync(join(dir, TIMELINE_FILE), json(r.timeline));
   writeFileSync(join(dir, HISTOGRAMS_FILE), json(r.histograms));
-  writeFileSync(join(dir, COUNTERS_FILE), json({ counters: countersToFile(r.counters), failures: r.failures }));
+  const byProtocol = r.byProtocol === undefined ? {} : { byProtocol: Object.fromEntries((Object.entries(r.byProtocol) as [ProtocolKey, Counters][]).map(([k, c]) => [k, countersToFile(c)])) };
+  writeFileSync(join(dir, COUNTERS_FILE), json({ counters: countersToFile(r.counters), failures: r.failures, ...byProtocol, ...(r.httpErrors !== undefined ? { httpErrors: r.httpErrors } : {}) }));
   const startMs = Date.parse(r.summary.startedAt);
   for (const [metric, intervals] of r.intervals) {
     if (intervals.length === 0) continue;
@@ -116,13 +121,21 @@ export function loadRun(dir: string): LoadedRun {
     throw new UsageError(`${summaryPath} has schemaVersion ${summary.schemaVersion}; this rtmpbench reads ${SUMMARY_SCHEMA_VERSION}`);
   }
   const opt = <T>(file: string, fallback: T): T => (existsSync(join(dir, file)) ? readJson<T>(join(dir, file), file) : fallback);
-  const counters = opt<{ counters: unknown; failures: Record<string, number> } | null>(COUNTERS_FILE, null);
+  const counters = opt<{ counters: unknown; failures: Record<string, number>; byProtocol?: Record<string, unknown>; httpErrors?: Record<string, number> } | null>(COUNTERS_FILE, null);
   return {
     dir,
     summary,
     timeline: opt<TimelinePoint[]>(TIMELINE_FILE, []),
     histograms: opt<EncodedHistograms>(HISTOGRAMS_FILE, {}),
-    counters: counters === null ? null : { counters: countersFromFile(counters.counters), failures: counters.failures ?? {} },
+    counters:
+      counters === null
+        ? null
+        : {
+            counters: countersFromFile(counters.counters),
+            failures: counters.failures ?? {},
+            ...(counters.byProtocol !== undefined ? { byProtocol: Object.fromEntries(Object.entries(counters.byProtocol).map(([k, c]) => [k, countersFromFile(c)])) as Partial<Record<ProtocolKey, Counters>> } : {}),
+            ...(counters.httpErrors !== undefined ? { httpErrors: counters.httpErrors } : {}),
+          },
   };
 }
 

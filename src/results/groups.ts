@@ -1,5 +1,5 @@
 import { decodeHistogram, newHistogram, summarize, METRICS, type Histogram, type HistogramKey, type LatencySummary, type MetricName } from '../metrics/histograms.js';
-import type { EncodedInterval } from '../metrics/hlog.js';
+import type { EncodedInterval, IntervalHistogram } from '../metrics/hlog.js';
 import type { Scenario, ViewerGroup } from './scenario.js';
 import type { GroupFigures } from './summary.js';
 
@@ -25,7 +25,7 @@ export function namedGroups(s: Scenario): (ViewerGroup & { name: string })[] {
  * end-to-end p99 second by second from the intervals the run kept, and, for each group on a
  * schedule of its own, how the others' p99 went while it joined.
  */
-export function groupFigures(s: Scenario, histograms: ReadonlyMap<HistogramKey, Histogram>, intervals: ReadonlyMap<HistogramKey, readonly EncodedInterval[]>, durationSec: number): Record<string, GroupFigures> | undefined {
+export function groupFigures(s: Scenario, histograms: ReadonlyMap<HistogramKey, Histogram>, intervals: ReadonlyMap<HistogramKey, readonly (EncodedInterval | IntervalHistogram)[]>, durationSec: number): Record<string, GroupFigures> | undefined {
   const groups = namedGroups(s);
   if (groups.length === 0) return undefined;
   const seconds = Math.max(0, Math.ceil(durationSec));
@@ -38,7 +38,7 @@ export function groupFigures(s: Scenario, histograms: ReadonlyMap<HistogramKey, 
     for (const i of intervals.get(`${g.name}.endToEnd`) ?? []) {
       const k = Math.min(seconds, Math.max(1, Math.ceil(i.endSec - 1e-9))) - 1;
       if (k < 0) continue;
-      perSecond[k] = mergeHistograms(perSecond[k] ?? newHistogram(), decodeHistogram(i.encoded));
+      perSecond[k] = mergeHistograms(perSecond[k] ?? newHistogram(), 'encoded' in i ? decodeHistogram(i.encoded) : i.histogram);
     }
     const p99 = (h: Histogram | null) => (h === null || h.totalCount === 0 ? null : round2(h.getValueAtPercentile(99) / 1000));
     out[g.name] = {

@@ -230,6 +230,11 @@ function latencies(histograms: ReadonlyMap<HistogramKey, Histogram>, prefix = ''
   return out;
 }
 
+/** The HTTP errors of one protocol's viewers ("404": n), from the run's errors by "protocol status". */
+export function protocolHttpErrors(all: Readonly<Record<string, number>>, key: ProtocolKey): Record<string, number> {
+  return Object.fromEntries(Object.entries(all).filter(([e]) => e.startsWith(`${key} `)).map(([e, n]) => [e.slice(key.length + 1), n]));
+}
+
 /** One protocol's figures, from its counters and its histograms (`hls.endToEnd`...). */
 export function protocolFigures(key: ProtocolKey, c: Counters, histograms: ReadonlyMap<HistogramKey, Histogram>, durationMs: number, expectedSource: 'send-logs' | 'none', httpErrors?: Record<string, number>): ProtocolFigures {
   const p = placed(c);
