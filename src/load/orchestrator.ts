@@ -2,7 +2,8 @@ import os from 'node:os';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { EventLoopMeter, type EventLoopSample } from '../metrics/event-loop.js';
-import { encodeHistogram, mergeEncoded, type EncodedHistograms } from '../metrics/histograms.js';
+import { encodeHistogram, mergeEncoded, type EncodedHistograms, type HistogramKey } from '../metrics/histograms.js';
+import type { IntervalHistogram } from '../metrics/hlog.js';
 import { leakVerdict } from '../metrics/leak.js';
 import { ProcessMonitor, sampleProcessResources } from '../metrics/process-stats.js';
 import { theilSenSlope } from '../metrics/robust-slope.js';
@@ -12,11 +13,12 @@ import { monotonicUs } from '../media/timing-mark.js';
 import { ownModule } from '../proc/own-module.js';
 import type { ProtocolKey } from '../protocol/delivery.js';
 import { addCounters, newCounters, sumCounters, type Counters } from '../results/counters.js';
-import { newResultsDir, writeRunFolder } from '../results/folder.js';
+import { newResultsDir, readIntervals, writeRunFolder } from '../results/folder.js';
 import type { RunObserver } from '../results/live.js';
 import type { Progress } from '../results/progress.js';
 import type { Scenario } from '../results/scenario.js';
-import { groupFigures } from '../results/groups.js';
+import { groupFigures, namedGroups } from '../results/groups.js';
+import { HlogStreams } from '../results/hlog-stream.js';
 import { buildSummary, protocolFigures, protocolHttpErrors, sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
 import type { TimelinePoint } from '../results/timeline.js';
 import { TimelineStream } from '../results/timeline-stream.js';
@@ -92,6 +94,8 @@ class ScenarioRun {
   private readonly serverCounters: ServerCounters | null;
   private readonly mainLoop = new EventLoopMeter();
   private readonly timeline: TimelineBuilder;
+  private hlogs: HlogStreams | null = null;
+  private resultsDir: string | null = null;
   private readonly accounting: FrameAccounting;
   private readonly capacity: CapacitySearch | null;
   private readonly playersPlanned: number;
@@ -118,18 +122,26 @@ class ScenarioRun {
       this.tasks.map((t) => t.shard),
       () => this.usage(),
       (sec) => this.onSecond(sec),
+      (metric, startSec, endSec, h) => this.hlogs?.add(metric, startSec, endSec, h),
     );
   }
 
   async run(): Promise<RunOutcome> {
     // The folder exists from the start: timeline.ndjson grows in it second by second.
     const resultsDir = newResultsDir(this.opts.outDir ?? 'results', this.startedAt, this.scenario.name);
+    this.resultsDir = resultsDir;
+    this.hlogs = new HlogStreams(resultsDir, this.startedAt.getTime(), this.scenario.name);
     for (const o of this.observers) o.onStart?.({ scenario: this.scenario, target: this.target.url, startedAt: this.startedAt.toISOString(), playersPlanned: this.playersPlanned, workers: this.workers, resultsDir });
     await this.serverCounters?.start();
     this.generator.start();
     this.serverMonitor?.start();
-    const results = await this.runWorkers();
-    this.timeline.finish();
+    let results: ShardResult[];
+    try {
+      results = await this.runWorkers();
+      this.timeline.finish();
+    } finally {
+      this.hlogs.close();
+    }
     this.mainLoop.stop();
     // Every viewer's record is in: frame accounting adds what the send logs expected.
     const counters = addCounters(sumCounters(results.map((r) => r.counters)), this.accounting.finish());
@@ -143,7 +155,7 @@ class ScenarioRun {
       counters,
       failures: summary.failures,
       ...(summary.byProtocol !== undefined ? { byProtocol: Object.fromEntries(this.byProtocol(results)), httpErrors: sumFailures(results.map((r) => r.httpErrors)) } : {}),
-      intervals: this.timeline.intervals,
+      intervals: new Map(), // written as the run went (HlogStreams)
     });
     for (const o of this.observers) o.onEnd?.(summary, resultsDir);
     return { summary, resultsDir, timeline: this.timeline.points };
@@ -267,7 +279,9 @@ class ScenarioRun {
         summary.byProtocol[k] = protocolFigures(k, c, histograms, summary.durationMs, this.accounting.source, protocolHttpErrors(httpErrors, k));
       }
     }
-    const byGroup = groupFigures(s, histograms, this.timeline.intervals, summary.durationMs / 1000);
+    // Each named group's per-second intervals, read back from the .hlog files the run wrote.
+    const groupIntervals = new Map(namedGroups(s).map((g): [HistogramKey, IntervalHistogram[]] => [`${g.name}.endToEnd`, readIntervals(this.resultsDir!, `${g.name}.endToEnd`)]));
+    const byGroup = groupFigures(s, histograms, groupIntervals, summary.durationMs / 1000);
     if (byGroup !== undefined) summary.byGroup = byGroup;
     this.soakFigures(summary);
     summary.thresholds = evaluateThresholds(parseThresholds(s.thresholds), summary, histograms);

@@ -55,7 +55,7 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
  */
 export class TimelineBuilder {
   readonly points: TimelinePoint[] = [];
-  /** Per metric, one encoded histogram per second (those with values). */
+  /** Per metric, one encoded histogram per second (those with values), kept here unless handed to `onInterval`. */
   readonly intervals = new Map<HistogramKey, EncodedInterval[]>();
   private readonly pending = new Map<number, TickMessage[]>();
   private readonly finals: TickMessage[] = [];
@@ -71,6 +71,8 @@ export class TimelineBuilder {
     private readonly shards: readonly number[],
     private readonly usage: () => UsageSample,
     private readonly onSecond: (s: MeasuredSecond) => void,
+    /** Takes each second's interval histogram of each metric as it is built (a long run keeps none). */
+    private readonly onInterval?: (metric: HistogramKey, startSec: number, endSec: number, h: Histogram) => void,
   ) {
     for (const s of shards) this.lastSecOf.set(s, 0);
     this.lastUsage = usage();
@@ -141,6 +143,10 @@ export class TimelineBuilder {
     };
     for (const [metric, h] of histograms) {
       if (h.totalCount === 0) continue;
+      if (this.onInterval !== undefined) {
+        this.onInterval(metric, round3(endSec - durationSec), endSec, h);
+        continue;
+      }
       let list = this.intervals.get(metric);
       if (list === undefined) this.intervals.set(metric, (list = []));
       list.push({ startSec: round3(endSec - durationSec), endSec, encoded: encodeHistogram(h) });

@@ -63,7 +63,8 @@ describe('the load generator against the built-in server', () => {
       const whole = timeline.filter((p) => p.durationSec === undefined);
       expect(whole.map((p) => p.tSec)).toEqual([1, 2, 3]);
       expect(timeline.every((p) => p.partial !== true)).toBe(true);
-      expect(Math.max(...timeline.map((p) => p.framesReceived))).toBeLessThan(t.framesReceived / 2);
+      expect(timeline.filter((p) => p.framesReceived > 0).length).toBeGreaterThan(1);
+      expect(Math.max(...timeline.map((p) => p.framesReceived))).toBeLessThan(t.framesReceived);
       expect(timeline.every((p) => typeof p.generatorEventLoopUtilization === 'number')).toBe(true);
     } finally {
       await srv.close();
