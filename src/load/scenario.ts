@@ -488,6 +488,7 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
             compare: {
               servers: s.compare.servers.map((x) => (typeof x === 'string' ? x : { name: x.name, url: x.url, ...(x.start !== undefined ? { start: x.start } : {}), ...(x.playUrls !== undefined ? { playUrls: x.playUrls } : {}) })),
               matrix: s.compare.matrix,
+              ...(s.compare.variants.length > 0 ? { variants: s.compare.variants.map((v) => ({ name: v.name, settings: v.settings })) } : {}),
               repeat: s.compare.repeat,
               ...(s.compare.baseline !== undefined ? { baseline: s.compare.baseline } : {}),
               ...(s.compare.gate.length > 0 ? { gate: s.compare.gate } : {}),

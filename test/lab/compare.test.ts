@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { expandVariants, schedule } from '../../src/lab/compare.js';
+import { resolveScenario } from '../../src/load/scenario.js';
+import { readScenarioFile, SHIPPED_SCENARIOS } from '../../src/load/scenario-file.js';
 
 describe('comparison plans', () => {
   it('expands a matrix into every combination of built-in settings, plus each other server', () => {
@@ -34,6 +37,12 @@ describe('comparison plans', () => {
     ]);
     expect(expandVariants({ servers: ['builtin'], matrix: { chunkSize: [128] }, variants, repeat: 1 }).map((v) => v.name)).toEqual(['chunkSize=128', 'merge-50', 'nagle']);
     expect(() => expandVariants({ servers: ['builtin'], matrix: {}, variants: [{ name: 'builtin', settings: {} }], repeat: 1 })).toThrow('two variants are both named "builtin"');
+  });
+
+  it('takes the named settings sets from a scenario file as it takes its servers', () => {
+    const r = resolveScenario(readScenarioFile(join(SHIPPED_SCENARIOS, 'frontier.yaml')).data);
+    expect(r.problems).toEqual([]);
+    expect(expandVariants(r.scenario!.compare!).map((v) => v.name)).toEqual(['builtin', 'merge-20', 'merge-50', 'merge-100', 'nagle', 'write-per-message', 'nginx-rtmp', 'node-media-server']);
   });
 
   it('interleaves repeats, reversing every other round (A B C, C B A, A B C)', () => {
