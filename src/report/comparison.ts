@@ -234,6 +234,7 @@ export function formatRatio(r: FigureStats['ratio']): string {
 
 /** Figures whose ratio to the baseline means something (not counts that are mostly zero). */
 const RATIO_FIGURES = new Set([
+  'capacityPlayers',
   'serverCpuPer1000PlayerMin',
   'serverPeakRssMB',
   'firstFrameP50',
