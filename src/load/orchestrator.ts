@@ -296,13 +296,13 @@ class ScenarioRun {
   private soakFigures(summary: RunSummary): void {
     const points = this.timeline.points.filter((p) => p.durationSec === undefined);
     const s = this.scenario;
-    if (summary.server !== undefined) {
-      const samples = points
-        .filter((p) => p.serverRssBytes !== null)
-        .map((p) => ({ tSec: p.tSec, rssBytes: p.serverRssBytes!, fds: p.serverFds ?? null, sessionsEnded: p.sessionsEnded ?? 0 }));
-      const verdict = leakVerdict(samples, { marginBytesPerSession: s.leak?.marginBytesPerSession ?? 2048, ...(s.leak?.warmupMs !== undefined ? { warmupSec: s.leak.warmupMs / 1000 } : {}) });
-      summary.server.leak = serverLeak(verdict);
-    }
+    const judge = (rss: (p: TimelinePoint) => number | null | undefined, fds: (p: TimelinePoint) => number | null) => {
+      const samples = points.filter((p) => typeof rss(p) === 'number').map((p) => ({ tSec: p.tSec, rssBytes: rss(p)!, fds: fds(p), sessionsEnded: p.sessionsEnded ?? 0 }));
+      return serverLeak(leakVerdict(samples, { marginBytesPerSession: s.leak?.marginBytesPerSession ?? 2048, ...(s.leak?.warmupMs !== undefined ? { warmupSec: s.leak.warmupMs / 1000 } : {}) }));
+    };
+    if (summary.server !== undefined) summary.server.leak = judge((p) => p.serverRssBytes, (p) => p.serverFds ?? null);
+    // The generator's memory, by the same rule: it should follow the sessions alive too.
+    summary.generator.leak = judge((p) => p.generatorRssBytes, () => null);
     const after = points.filter((p) => p.tSec * 1000 >= Math.max(s.warmupMs, s.durationMs / 4) && typeof p.generatorRssBytes === 'number');
     // A slope over less than a minute is the heap settling, not a trend.
     if (after.length >= 60) summary.generator.rssSlopeBytesPerMin = Math.round(theilSenSlope(after.map((p) => p.tSec / 60), after.map((p) => p.generatorRssBytes!)));

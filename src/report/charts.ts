@@ -129,11 +129,15 @@ function leakCharts(run: LoadedRun): ChartSpec[] {
   const out: ChartSpec[] = [
     {
       id: 'leak-rss',
-      title: 'Server memory against the sessions that ended',
+      title: 'Server and generator memory against the sessions that ended',
       note: verdict !== undefined ? `Leak verdict: ${verdict.verdict} (${verdict.reason}).` : 'Memory that grows with the sessions that ended is a leak; memory that comes back between waves is not.',
       x,
       y: { label: 'RSS MB' },
-      series: [{ label: 'server RSS MB', values: t.map((p) => Math.round((p.serverRssBytes! / 1e6) * 10) / 10) }],
+      series: [
+        { label: 'server RSS MB', values: t.map((p) => Math.round((p.serverRssBytes! / 1e6) * 10) / 10) },
+        // The generator's own, judged by the same rule (generator.leak).
+        { label: 'generator RSS MB', values: t.map((p) => (typeof p.generatorRssBytes === 'number' ? Math.round((p.generatorRssBytes / 1e6) * 10) / 10 : null)) },
+      ],
     },
   ];
   if (t.some((p) => typeof p.serverFds === 'number')) {

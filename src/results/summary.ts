@@ -90,6 +90,11 @@ export interface RunSummary {
     workers: number;
     /** The generator's own RSS growth after warm-up, bytes per minute (Theil–Sen): near 0 when its memory follows the sessions alive; in runs with at least a minute of seconds after warm-up. */
     rssSlopeBytesPerMin?: number;
+    /**
+     * The generator's own memory judged as the server's is (same rule, same margin): whether it
+     * grows with the sessions that ended (in every run; merged runs have none).
+     */
+    leak?: ServerLeak;
     /** The generator's own event loops: the worst worker's figures at the top. */
     eventLoop?: EventLoopFigures & { workers: (EventLoopFigures & { worker: number })[]; main: EventLoopFigures };
   };

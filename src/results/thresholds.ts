@@ -115,8 +115,8 @@ function checkPath(path: string[], unit: string): string | null {
     if (path.length !== 3 || !EVENT_LOOP_FIGURES.includes(b!)) return `generator.eventLoop.{${EVENT_LOOP_FIGURES.join(',')}}`;
     return kind === 'plain' || (b !== 'utilization' && kind === 'time') ? null : 'utilization takes no unit; delays take ms';
   }
-  if (head === 'server' && a === 'leak') {
-    if (path.length !== 3 || !LEAK_FIGURES.includes(b!)) return `server.leak.{${LEAK_FIGURES.join(',')}}`;
+  if ((head === 'server' || head === 'generator') && a === 'leak') {
+    if (path.length !== 3 || !LEAK_FIGURES.includes(b!)) return `${head}.leak.{${LEAK_FIGURES.join(',')}}`;
     return kind === 'plain' || (b !== 'detected' && kind === 'bytes') ? null : 'leak figures take no unit, or bytes (KB, MB)';
   }
   if (head === 'server' || head === 'generator') {
@@ -174,8 +174,8 @@ export function measure(t: MetricRef, s: RunSummary, histograms: Map<HistogramKe
     const v = (s.throughput as unknown as Record<string, number>)[a] ?? 0;
     return unit.kind === 'bytes' ? v / unit.factor : unit.kind === 'rate' && a === 'mbpsReceived' ? v / unit.factor : v;
   }
-  if (head === 'server' && a === 'leak') {
-    const leak = s.server?.leak;
+  if ((head === 'server' || head === 'generator') && a === 'leak') {
+    const leak = head === 'server' ? s.server?.leak : s.generator.leak;
     if (leak === undefined) return null;
     const v = b === 'detected' ? leak.detected : b === 'bytesPerHour' ? leak.bytesPerHour : (leak[b as 'bytesPerSession' | 'fdsPerSession']?.estimate ?? null);
     if (v === null) return null;

@@ -28,6 +28,9 @@ describe('the soak scenario', () => {
       const dir = runDir(r.stdout);
       const s: RunSummary = summaryOf(dir);
       expect(s.server?.leak?.verdict, JSON.stringify(s.server?.leak)).toBe('no-leak');
+      // The generator's own memory is judged by the same rule, over the same plateau.
+      expect(s.generator.leak?.plateau.sessionsEnded, JSON.stringify(s.generator.leak)).toBeGreaterThan(300);
+      expect(s.generator.leak?.bytesPerSession).not.toBeNull();
       // The run ran (a frame nginx-rtmp dropped for a player that fell behind, on a busy machine, may fail a threshold: exit 1).
       expect([0, 1], r.stderr).toContain(r.code);
       // Publications came and went, viewers came in waves and churned, and followed the stream.

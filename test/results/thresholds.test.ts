@@ -63,6 +63,20 @@ describe('thresholds', () => {
     ]);
   });
 
+  it('evaluates the server\'s and the generator\'s leak verdicts apart', () => {
+    const s = summary();
+    const leak = (detected: 0 | 1, bytes: number) => ({ verdict: detected === 1 ? 'leak' : 'no-leak', detected, bytesPerSession: { estimate: bytes, low: bytes - 100, high: bytes + 100 } });
+    (s.server as unknown as Record<string, unknown>).leak = leak(0, 40);
+    (s.generator as unknown as Record<string, unknown>).leak = leak(1, 9000);
+    const r = evaluateThresholds([t('server.leak.detected == 0'), t('generator.leak.detected == 0'), t('generator.leak.bytesPerSession < 8KB')], s, histograms());
+    expect(r.map((x) => [x.passed, x.actual])).toEqual([
+      [true, 0],
+      [false, 1],
+      [false, 8.789],
+    ]);
+    expect(parseThreshold('generator.leak.rss < 1')).toMatch(/generator\.leak\.\{detected,bytesPerSession/);
+  });
+
   it('fails a threshold on a figure the run did not measure', () => {
     const [r] = evaluateThresholds([t('latency.firstFrame.p99 < 1s')], summary(), histograms());
     expect(r).toMatchObject({ passed: false, actual: null });
