@@ -3,7 +3,9 @@
  * more join over 5 s, each served the GOP cache (2 s GOP). Reports, per server, the end-to-end
  * latency p99 of the first 500 per second in the 5 s before the joins and during them (and the
  * worst second's ratio to the p99 before), the joiners' time to first frame, and the server's
- * CPU while they join. Rounds alternate the servers' order.
+ * CPU while they join; and the first players' p99 over the 5 s after the joins, everyone watching,
+ * which tells what the joins cost apart from what a four times larger audience costs. Rounds
+ * alternate the servers' order.
  *
  *   node dist/bench/joiners.js [--steady 500 --joiners 1500 --join-seconds 5 --rounds 2]
  *                              [--builtin "default=;burst0=--burst-bytes 0"] [--servers builtin,nginx-rtmp]
@@ -71,6 +73,8 @@ interface Outcome {
   p99BeforeMs: number;
   p99PerSecondDuringMs: number[];
   worstRatio: number;
+  /** The steady players' p99 over the 5 s after the joins, everyone watching: what the larger audience costs them, joins apart. */
+  p99AfterMs: number;
   joined: number;
   firstFrameP50Ms: number;
   firstFrameP99Ms: number;
@@ -116,6 +120,9 @@ async function runOnce(label: string, kind: ServerKind, builtinArgs: string[], r
     while (!report.includes('firstFrameP99Ms') && joinerProc.running) await sleep(100);
     const joinEnd = Math.ceil((performance.now() - t0) / 1000) - 3; // the joiner process waits 3 s before it reports
     const cpu1 = cpuSeconds(server.pid);
+    await sleep(3000); // the 5 s after the joins, with everyone watching
+    const after: number[] = [];
+    for (let s = joinEnd + 1; s <= joinEnd + 5; s++) after.push(...(perSecond.get(s) ?? []));
     const joined = JSON.parse(report.slice(report.indexOf('{'), report.indexOf('}') + 1)) as { joined: number; firstFrameP50Ms: number; firstFrameP99Ms: number };
     const before: number[] = [];
     for (let s = joinStart - 5; s < joinStart; s++) before.push(...(perSecond.get(s) ?? []));
@@ -128,12 +135,13 @@ async function runOnce(label: string, kind: ServerKind, builtinArgs: string[], r
       p99BeforeMs: p99Before,
       p99PerSecondDuringMs: during.map((x) => Math.round(x * 10) / 10),
       worstRatio: Math.max(...during) / p99Before,
+      p99AfterMs: percentile(after, 0.99),
       joined: joined.joined,
       firstFrameP50Ms: joined.firstFrameP50Ms,
       firstFrameP99Ms: joined.firstFrameP99Ms,
       serverCpuSecondsDuringJoins: cpu1 - cpu0,
     };
-    console.error(`  ${label}: p99 before ${p99Before.toFixed(1)} ms, during ${out.p99PerSecondDuringMs.join(' ')} ms (worst ${out.worstRatio.toFixed(2)}x), first frame p50/p99 ${joined.firstFrameP50Ms.toFixed(0)}/${joined.firstFrameP99Ms.toFixed(0)} ms, ${joined.joined} joined`);
+    console.error(`  ${label}: p99 before ${p99Before.toFixed(1)} ms, during ${out.p99PerSecondDuringMs.join(' ')} ms (worst ${out.worstRatio.toFixed(2)}x), after ${out.p99AfterMs.toFixed(1)} ms, first frame p50/p99 ${joined.firstFrameP50Ms.toFixed(0)}/${joined.firstFrameP99Ms.toFixed(0)} ms, ${joined.joined} joined`);
     return out;
   } finally {
     for (const p of watchers) p.close();
@@ -180,6 +188,7 @@ async function main(): Promise<void> {
     'p99 before ms': o.p99BeforeMs.toFixed(1),
     'worst second during joins ms': Math.max(...o.p99PerSecondDuringMs).toFixed(1),
     'worst / before': o.worstRatio.toFixed(2),
+    'p99 after ms (all watching)': o.p99AfterMs.toFixed(1),
     'first frame p50 / p99 ms': `${o.firstFrameP50Ms.toFixed(0)} / ${o.firstFrameP99Ms.toFixed(0)}`,
     joined: o.joined,
     'server CPU s': o.serverCpuSecondsDuringJoins.toFixed(2),

@@ -97,7 +97,8 @@ function groupFigureList(all: readonly RunSummary[]): Figure[] {
       for (const other of Object.keys(g.whileJoining ?? {})) {
         const worst: Figure = { key: `group.${name}.while.${other}.worstP99`, short: `${name} p99 while ${other} join`, label: `${name} viewers: worst second's e2e p99 while ${other} joined, ms`, unit: 'ms', better: 'lower', digits: 1, of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.worstSecondP99Ms ?? null };
         const ratio: Figure = { key: `group.${name}.while.${other}.ratio`, short: `${name} ×before`, label: `${name} viewers: that worst second over their p99 in the 5 s before`, unit: '×', better: 'lower', digits: 2, of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.ratio ?? null };
-        for (const f of [worst, ratio]) if (!seen.has(f.key)) seen.set(f.key, f);
+        const after: Figure = { key: `group.${name}.while.${other}.afterP99`, short: `${name} p99 after ${other} joined`, label: `${name} viewers: e2e p99 over the 5 s after ${other} joined (everyone in), ms`, unit: 'ms', better: 'lower', digits: 1, of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.afterP99Ms ?? null };
+        for (const f of [worst, ratio, after]) if (!seen.has(f.key)) seen.set(f.key, f);
       }
     }
   }

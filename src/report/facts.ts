@@ -67,10 +67,10 @@ export function groupRows(s: RunSummary): (string | number)[][] | null {
   const by = s.byGroup;
   if (by === undefined) return null;
   const ms = (v: number | null | undefined) => (v === null || v === undefined ? '-' : fmtMs(v));
-  const rows: (string | number)[][] = [['group', 'protocol', 'per stream', 'joins at', 'first frame p50', 'first frame p99', 'e2e p50', 'e2e p99', 'e2e p99.9', 'while another joined: p99 before → worst second']];
+  const rows: (string | number)[][] = [['group', 'protocol', 'per stream', 'joins at', 'first frame p50', 'first frame p99', 'e2e p50', 'e2e p99', 'e2e p99.9', 'while another joined: p99 before → worst second → after']];
   for (const [name, g] of Object.entries(by)) {
     const lat = (k: 'firstFrame' | 'endToEnd', p: 'p50' | 'p99' | 'p999') => (g.latencyMs[k].count === 0 ? '-' : fmtMs(g.latencyMs[k][p]));
-    const joins = Object.entries(g.whileJoining ?? {}).map(([other, j]) => `${other}: ${ms(j.beforeP99Ms)} → ${ms(j.worstSecondP99Ms)}${j.ratio !== null ? ` (${j.ratio.toFixed(2)}×)` : ''}`);
+    const joins = Object.entries(g.whileJoining ?? {}).map(([other, j]) => `${other}: ${ms(j.beforeP99Ms)} → ${ms(j.worstSecondP99Ms)}${j.ratio !== null ? ` (${j.ratio.toFixed(2)}×)` : ''} → ${ms(j.afterP99Ms)}`);
     rows.push([name, g.protocol, g.perStream, g.startSec !== undefined ? `${g.startSec}s +${g.rampSec}s` : 'stages', lat('firstFrame', 'p50'), lat('firstFrame', 'p99'), lat('endToEnd', 'p50'), lat('endToEnd', 'p99'), lat('endToEnd', 'p999'), joins.length > 0 ? joins.join('; ') : '-']);
   }
   return rows;

@@ -57,9 +57,16 @@ export function groupFigures(s: Scenario, histograms: ReadonlyMap<HistogramKey, 
       const before = perSecond.slice(Math.max(0, startSec - BEFORE_SEC), startSec).filter((h): h is Histogram => h !== null);
       const merged = before.reduce<Histogram | null>((a, h) => mergeHistograms(a ?? newHistogram(), h), null);
       const during = perSecond.slice(startSec, Math.min(seconds, endSec)).map(p99).filter((v): v is number => v !== null);
+      // The seconds after, everyone in: what the larger audience costs, the joining itself apart.
+      const after = perSecond.slice(endSec, Math.min(seconds, endSec + BEFORE_SEC)).filter((h): h is Histogram => h !== null);
       const beforeP99Ms = p99(merged);
       const worstSecondP99Ms = during.length > 0 ? Math.max(...during) : null;
-      whileJoining[other.name] = { beforeP99Ms, worstSecondP99Ms, ratio: beforeP99Ms !== null && worstSecondP99Ms !== null && beforeP99Ms > 0 ? round2(worstSecondP99Ms / beforeP99Ms) : null };
+      whileJoining[other.name] = {
+        beforeP99Ms,
+        worstSecondP99Ms,
+        ratio: beforeP99Ms !== null && worstSecondP99Ms !== null && beforeP99Ms > 0 ? round2(worstSecondP99Ms / beforeP99Ms) : null,
+        afterP99Ms: p99(after.reduce<Histogram | null>((a, h) => mergeHistograms(a ?? newHistogram(), h), null)),
+      };
     }
     if (Object.keys(whileJoining).length > 0) out[g.name]!.whileJoining = whileJoining;
   }

@@ -165,7 +165,8 @@ export interface GroupFigures {
    * before that group started joining, the worst second's p99 while it joined (its start to
    * the end of its ramp, and one second more), and their ratio.
    */
-  whileJoining?: Record<string, { beforeP99Ms: number | null; worstSecondP99Ms: number | null; ratio: number | null }>;
+  /** `afterP99Ms`: their p99 over the 5 s after the joins (everyone in): the larger audience's cost, the joining apart. */
+  whileJoining?: Record<string, { beforeP99Ms: number | null; worstSecondP99Ms: number | null; ratio: number | null; afterP99Ms?: number | null }>;
 }
 
 /** Thresholds that failed and count toward the exit code. */

@@ -23,7 +23,7 @@ describe('named viewer groups', () => {
         workers: 2,
         players: { perStream: 4, name: 'steady' },
         viewers: [{ protocol: 'rtmp', perStream: 6, name: 'joiners', start: '3s', ramp: '1s' }],
-        duration: '6s',
+        duration: '7s',
       });
       expect(r.problems).toEqual([]);
       const { summary, timeline, resultsDir } = await runScenario({ scenario: r.scenario!, outDir: out });
@@ -39,13 +39,15 @@ describe('named viewer groups', () => {
       // The joiners were not there before their start: the timeline has 4 viewers up until then.
       expect(timeline.filter((p) => p.tSec <= 3).every((p) => p.playersUp <= 4)).toBe(true);
       expect(Math.max(...timeline.map((p) => p.playersUp))).toBe(10);
-      // Steady viewers have a p99 in every whole second, joiners only from their start on.
-      expect(steady.endToEndP99MsBySecond.slice(1, 6).every((v) => v !== null && v > 0)).toBe(true);
+      // Steady viewers have a p99 in the whole seconds (a worker's tick delayed past a second on a
+      // busy machine leaves one second empty: allow one), joiners only from their start on.
+      expect(steady.endToEndP99MsBySecond.slice(1, 6).filter((v) => v !== null && v > 0).length, JSON.stringify(steady.endToEndP99MsBySecond)).toBeGreaterThanOrEqual(4);
       expect(joiners.endToEndP99MsBySecond.slice(0, 3).every((v) => v === null)).toBe(true);
       const w = steady.whileJoining!.joiners!;
       expect(w.beforeP99Ms).toBeGreaterThan(0);
       expect(w.worstSecondP99Ms).toBeGreaterThan(0);
       expect(w.ratio).toBeCloseTo(w.worstSecondP99Ms! / w.beforeP99Ms!, 1);
+      expect(w.afterP99Ms).toBeGreaterThan(0); // everyone in, seconds 5 to 7
       expect(joiners.whileJoining).toBeUndefined(); // steady has no schedule of its own
       // The report draws each group's p99 second by second.
       const chart = runCharts(loadRun(resultsDir)).find((c) => c.id === 'groups-time');
