@@ -7,9 +7,12 @@ import type { SendLogChunk, ViewerRecord } from './worker-protocol.js';
  * independently of the marks' sequence numbers the viewers count losses from. On a clean run
  * the two agree: frames received + frames lost == frames expected.
  *
- * - A viewer that got video should have had every frame from its first received one until it
- *   left (less the frames still in flight then: those sent within its last latency before it
- *   left) or, at the end of the run, until the publisher stopped.
+ * - A viewer that got video should have had every frame from its first received one until
+ *   its last, and, at the end of the run, until the publisher stopped. One that left while
+ *   frames were still coming was due no more: what had not reached it was in flight, or
+ *   queued behind the GOP cache it was still catching up on. One that had gone longer than
+ *   the stall threshold without a frame when it left was due what was sent until its last
+ *   latency before it left: those frames stalled on their way, and count as expected.
  * - A viewer that got none should have had every frame from the first keyframe after its play
  *   started (the latest point any server should start it) until it left; those count as lost.
  *
@@ -90,7 +93,11 @@ export class FrameAccounting {
   /** A viewer watched a stream this run did not publish: expected frames are not known. */
   private unknown = false;
 
-  constructor(private readonly publishedHere: ReadonlySet<number>) {}
+  constructor(
+    private readonly publishedHere: ReadonlySet<number>,
+    /** A viewer without a frame for longer than this when it left had stalled (the scenario's stall threshold). */
+    private readonly stallMs = 1000,
+  ) {}
 
   get source(): 'send-logs' | 'none' {
     return this.unknown ? 'none' : 'send-logs';
@@ -146,7 +153,8 @@ export class FrameAccounting {
   private add(c: Counters, r: ViewerRecord, log: SendLog): void {
     let expected: number;
     if (r.firstSeq >= 0) {
-      const end = r.dueUntilLastFrame ? r.lastSeq : r.atEnd ? log.lastSeq : log.seqSentBy(r.leftMs - r.lastLatencyMs);
+      const stalled = r.leftMs - r.lastFrameMs > this.stallMs;
+      const end = r.atEnd && !r.dueUntilLastFrame ? log.lastSeq : stalled && !r.dueUntilLastFrame ? log.seqSentBy(r.leftMs - r.lastLatencyMs) : r.lastSeq;
       // A viewer that followed the stream into this publication was due it from its first frame.
       const from = r.followed ? Math.min(r.firstSeq, log.firstSeq) : r.firstSeq;
       expected = Math.max(end, r.lastSeq) - from + 1;

@@ -116,7 +116,7 @@ class ScenarioRun {
     this.playersPlanned = this.tasks.reduce((t, k) => t + k.players.length, 0);
     this.serverMonitor = opts.serverGroup !== undefined ? new ProcessMonitor(opts.serverGroup, 250, { group: true }) : target.pid !== undefined ? new ProcessMonitor(target.pid) : null;
     this.serverCounters = target.statsPort !== null ? new ServerCounters(target.statsPort) : null;
-    this.accounting = new FrameAccounting(new Set(this.tasks.flatMap((t) => t.publish)));
+    this.accounting = new FrameAccounting(new Set(this.tasks.flatMap((t) => t.publish)), s.stallThresholdMs);
     this.capacity = s.capacity !== undefined ? new CapacitySearch({ ...s, capacity: s.capacity }) : null;
     this.timeline = new TimelineBuilder(
       this.tasks.map((t) => t.shard),

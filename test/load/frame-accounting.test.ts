@@ -13,7 +13,7 @@ function sends(stream: number, n: number, everyMs = 33, gop = 60): SendLogChunk[
   return out;
 }
 
-const viewer = (r: Partial<ViewerRecord>): ViewerRecord => ({ stream: 0, epoch: 0, protocol: 'rtmp', slow: false, firstSeq: -1, lastSeq: -1, playSentMs: 0, leftMs: 0, lastLatencyMs: 0, atEnd: false, dueUntilLastFrame: false, followed: false, ...r });
+const viewer = (r: Partial<ViewerRecord>): ViewerRecord => ({ stream: 0, epoch: 0, protocol: 'rtmp', slow: false, firstSeq: -1, lastSeq: -1, playSentMs: 0, leftMs: 0, lastLatencyMs: 0, lastFrameMs: -1, atEnd: false, dueUntilLastFrame: false, followed: false, ...r });
 
 describe('frame accounting', () => {
   it('expects of a viewer that stayed to the end every frame from its first until the publisher stopped', () => {
@@ -24,12 +24,26 @@ describe('frame accounting', () => {
     expect(a.source).toBe('send-logs');
   });
 
-  it('does not expect of a viewer that left the frames still in flight then (sent within its last latency)', () => {
+  it('expects of a viewer that left while frames were coming no more than it got (the rest were in flight)', () => {
     const a = new FrameAccounting(new Set([0]));
     a.addSends(sends(0, 300));
-    // Left at 5 s with 100 ms latency: frames sent up to 4.9 s (seq 148) were due; 149..151 were in flight.
-    a.addViewers([viewer({ firstSeq: 0, lastSeq: 145, leftMs: 5000, lastLatencyMs: 100 })]);
+    // Its last frame (seq 145, sent at 4.785 s) came 115 ms before it left: 146..151 were on their way.
+    a.addViewers([viewer({ firstSeq: 0, lastSeq: 145, lastFrameMs: 4885, leftMs: 5000, lastLatencyMs: 100 })]);
+    expect(a.finish()).toMatchObject({ expected: 146 });
+  });
+
+  it('expects of a viewer that had stalled when it left what was sent until its last latency before it left', () => {
+    const a = new FrameAccounting(new Set([0]));
+    a.addSends(sends(0, 300));
+    // Nothing for 1.6 s (over the 1 s stall threshold) before it left at 5 s, at 100 ms latency:
+    // frames sent up to 4.9 s (seq 148) were due, and 101..148 never came.
+    a.addViewers([viewer({ firstSeq: 0, lastSeq: 100, lastFrameMs: 3400, leftMs: 5000, lastLatencyMs: 100 })]);
     expect(a.finish()).toMatchObject({ expected: 149 });
+    // With a longer stall threshold the same viewer had not stalled.
+    const b = new FrameAccounting(new Set([0]), 2000);
+    b.addSends(sends(0, 300));
+    b.addViewers([viewer({ firstSeq: 0, lastSeq: 100, lastFrameMs: 3400, leftMs: 5000, lastLatencyMs: 100 })]);
+    expect(b.finish()).toMatchObject({ expected: 101 });
   });
 
   it('counts as lost, from the first keyframe after its play started, what a viewer without video should have had', () => {
@@ -44,7 +58,7 @@ describe('frame accounting', () => {
     const a = new FrameAccounting(new Set([0]));
     const chunks = sends(0, 300);
     a.addSends(chunks.slice(0, 2)); // up to seq 59, about 1.95 s
-    a.addViewers([viewer({ firstSeq: 0, lastSeq: 80, leftMs: 3000, lastLatencyMs: 1 })]);
+    a.addViewers([viewer({ firstSeq: 0, lastSeq: 40, lastFrameMs: 1330, leftMs: 3000, lastLatencyMs: 10 })]); // stalled: due until 2.99 s
     expect(a.added.expected).toBe(0);
     a.addSends(chunks.slice(2, 4)); // up to about 3.9 s
     expect(a.added.expected).toBe(91);
