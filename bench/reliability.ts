@@ -24,7 +24,7 @@ import { loopbackAddresses, publisherCycles, viewerCycles, type CycleCounts } fr
 import { argValue, environment, writeResult } from './lib/env.js';
 import { startHealthyStream, startWatchedServer } from './lib/server-watch.js';
 import { leakVerdict, type LeakSample } from '../src/metrics/leak.js';
-import { serverLeak, type ServerLeak } from '../src/results/leak.js';
+import { leakFigures, type LeakFigures } from '../src/results/leak.js';
 
 const viewers = Number(argValue('viewers') ?? 100_000);
 const publishes = Number(argValue('publishes') ?? 10_000);
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const healthy = await startHealthyStream(watched.url, HEALTHY);
   const checks: Check[] = [];
   const results: WaveResult[] = [];
-  let leak: ServerLeak | null = null;
+  let leak: LeakFigures | null = null;
   try {
     await sleep(1500);
     await watched.settle(2, 1);
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     const frames = healthy.frames();
     const failed = results.reduce((a, r) => a + r.failed, 0);
     const noFrame = results.reduce((a, r) => a + r.noFrame, 0);
-    leak = serverLeak(leakVerdict(samples, { warmupSec: (viewerRows[0]!.seconds ?? 0) + 2 }));
+    leak = leakFigures(leakVerdict(samples, { warmupSec: (viewerRows[0]!.seconds ?? 0) + 2 }));
     const growth = last.rssBytes / reference.rssBytes - 1;
     checks.push(
       { name: 'rss', passed: growth <= RSS_TOLERANCE, detail: `RSS ${mb(reference.rssBytes)} at most in the first ${firstHalf.length} viewer waves (wave ${reference.wave}), ${mb(last.rssBytes)} at the end (${(growth * 100).toFixed(1)}%, at most ${RSS_TOLERANCE * 100}%)` },

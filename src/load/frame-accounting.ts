@@ -153,8 +153,11 @@ export class FrameAccounting {
   private add(c: Counters, r: ViewerRecord, log: SendLog): void {
     let expected: number;
     if (r.firstSeq >= 0) {
-      const stalled = r.leftMs - r.lastFrameMs > this.stallMs;
-      const end = r.atEnd && !r.dueUntilLastFrame ? log.lastSeq : stalled && !r.dueUntilLastFrame ? log.seqSentBy(r.leftMs - r.lastLatencyMs) : r.lastSeq;
+      let end = r.lastSeq;
+      if (!r.dueUntilLastFrame) {
+        if (r.atEnd) end = log.lastSeq;
+        else if (r.leftMs - r.lastFrameMs > this.stallMs) end = log.seqSentBy(r.leftMs - r.lastLatencyMs);
+      }
       // A viewer that followed the stream into this publication was due it from its first frame.
       const from = r.followed ? Math.min(r.firstSeq, log.firstSeq) : r.firstSeq;
       expected = Math.max(end, r.lastSeq) - from + 1;

@@ -7,7 +7,7 @@ import type { IntervalHistogram } from '../metrics/hlog.js';
 import { leakVerdict } from '../metrics/leak.js';
 import { ProcessMonitor, sampleProcessResources } from '../metrics/process-stats.js';
 import { theilSenSlope } from '../metrics/robust-slope.js';
-import { serverLeak } from '../results/leak.js';
+import { leakFigures } from '../results/leak.js';
 import { makeSource } from './media-source.js';
 import { monotonicUs } from '../media/timing-mark.js';
 import { ownModule } from '../proc/own-module.js';
@@ -298,7 +298,7 @@ class ScenarioRun {
     const s = this.scenario;
     const judge = (rss: (p: TimelinePoint) => number | null | undefined, fds: (p: TimelinePoint) => number | null) => {
       const samples = points.filter((p) => typeof rss(p) === 'number').map((p) => ({ tSec: p.tSec, rssBytes: rss(p)!, fds: fds(p), sessionsEnded: p.sessionsEnded ?? 0 }));
-      return serverLeak(leakVerdict(samples, { marginBytesPerSession: s.leak?.marginBytesPerSession ?? 2048, ...(s.leak?.warmupMs !== undefined ? { warmupSec: s.leak.warmupMs / 1000 } : {}) }));
+      return leakFigures(leakVerdict(samples, { marginBytesPerSession: s.leak?.marginBytesPerSession ?? 2048, ...(s.leak?.warmupMs !== undefined ? { warmupSec: s.leak.warmupMs / 1000 } : {}) }));
     };
     if (summary.server !== undefined) summary.server.leak = judge((p) => p.serverRssBytes, (p) => p.serverFds ?? null);
     // The generator's memory, by the same rule: it should follow the sessions alive too.

@@ -1,5 +1,4 @@
-import { encodeHistogram, mergeEncoded, type Histogram, type HistogramKey } from '../metrics/histograms.js';
-import type { EncodedInterval } from '../metrics/hlog.js';
+import { mergeEncoded, type Histogram, type HistogramKey } from '../metrics/histograms.js';
 import { addCounters, COUNTER_NAMES, COUNTERS, newCounters, sumCounters, type Counters } from '../results/counters.js';
 import { sumFailures } from '../results/summary.js';
 import { sumUpByProtocol, type TimelinePoint } from '../results/timeline.js';
@@ -55,8 +54,6 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
  */
 export class TimelineBuilder {
   readonly points: TimelinePoint[] = [];
-  /** Per metric, one encoded histogram per second (those with values), kept here unless handed to `onInterval`. */
-  readonly intervals = new Map<HistogramKey, EncodedInterval[]>();
   private readonly pending = new Map<number, TickMessage[]>();
   private readonly finals: TickMessage[] = [];
   private readonly lastSecOf = new Map<number, number>();
@@ -71,7 +68,7 @@ export class TimelineBuilder {
     private readonly shards: readonly number[],
     private readonly usage: () => UsageSample,
     private readonly onSecond: (s: MeasuredSecond) => void,
-    /** Takes each second's interval histogram of each metric as it is built (a long run keeps none). */
+    /** Takes each second's interval histogram of each metric as it is built (the .hlog files; none is kept here). */
     private readonly onInterval?: (metric: HistogramKey, startSec: number, endSec: number, h: Histogram) => void,
   ) {
     for (const s of shards) this.lastSecOf.set(s, 0);
@@ -142,14 +139,7 @@ export class TimelineBuilder {
       intervalMs,
     };
     for (const [metric, h] of histograms) {
-      if (h.totalCount === 0) continue;
-      if (this.onInterval !== undefined) {
-        this.onInterval(metric, round3(endSec - durationSec), endSec, h);
-        continue;
-      }
-      let list = this.intervals.get(metric);
-      if (list === undefined) this.intervals.set(metric, (list = []));
-      list.push({ startSec: round3(endSec - durationSec), endSec, encoded: encodeHistogram(h) });
+      if (h.totalCount > 0) this.onInterval?.(metric, round3(endSec - durationSec), endSec, h);
     }
     const u = this.usage();
     const pct = (now: number | null, before: number | null) => (now === null || before === null ? null : round3(((now - before) / durationSec) * 100));

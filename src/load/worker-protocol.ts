@@ -85,7 +85,7 @@ export interface ViewerRecord {
   leftMs: number;
   /** End-to-end latency of the last frame received (ms): frames sent within it before the end were still in flight. */
   lastLatencyMs: number;
-  /** When its last video frame arrived, ms since the run start (-1 before any). */
+  /** When its last video frame arrived, ms since the run start (-1 before any; HLS: when shown, unused). */
   lastFrameMs: number;
   /** Ended with the run, after the publishers stopped: every frame they sent was due. */
   atEnd: boolean;

@@ -1,10 +1,10 @@
 import type { LeakVerdict, LeakVerdictKind } from '../metrics/leak.js';
 
 /**
- * `server.leak` in summary.json: the leak verdict of a run, in the JSON shape of the results
+ * `server.leak` and `generator.leak` in summary.json: a leak verdict, in the JSON shape of the results
  * contract (bytes rounded to whole bytes, descriptors to thousandths; no NaN or Infinity).
  */
-export interface ServerLeak {
+export interface LeakFigures {
   verdict: LeakVerdictKind;
   /** 1 when the verdict is `leak`, 0 otherwise (for thresholds: `server.leak.detected == 0`). */
   detected: 0 | 1;
@@ -25,13 +25,13 @@ export interface ServerLeak {
 const whole = (n: number) => (Number.isFinite(n) ? Math.round(n) : 0);
 const thousandths = (n: number) => (Number.isFinite(n) ? Math.round(n * 1000) / 1000 : 0);
 
-function interval(i: { estimate: number; low: number; high: number } | null, round: (n: number) => number): ServerLeak['bytesPerSession'] {
+function interval(i: { estimate: number; low: number; high: number } | null, round: (n: number) => number): LeakFigures['bytesPerSession'] {
   if (i === null || !Number.isFinite(i.estimate) || !Number.isFinite(i.low) || !Number.isFinite(i.high)) return null;
   return { estimate: round(i.estimate), low: round(i.low), high: round(i.high) };
 }
 
 /** The verdict as summary.json carries it. */
-export function serverLeak(v: LeakVerdict): ServerLeak {
+export function leakFigures(v: LeakVerdict): LeakFigures {
   return {
     verdict: v.verdict,
     detected: v.verdict === 'leak' ? 1 : 0,

@@ -2,7 +2,7 @@ import { METRICS, summarize, type Histogram, type LatencySummary, type MetricNam
 import type { ProtocolKey, ViewerProtocol } from '../protocol/delivery.js';
 import { VERSION } from '../version.js';
 import { COUNTER_NAMES, COUNTERS, setPath, type Counters } from './counters.js';
-import type { ServerLeak } from './leak.js';
+import type { LeakFigures } from './leak.js';
 import type { Scenario } from './scenario.js';
 
 /**
@@ -94,7 +94,7 @@ export interface RunSummary {
      * The generator's own memory judged as the server's is (same rule, same margin): whether it
      * grows with the sessions that ended (in every run; merged runs have none).
      */
-    leak?: ServerLeak;
+    leak?: LeakFigures;
     /** The generator's own event loops: the worst worker's figures at the top. */
     eventLoop?: EventLoopFigures & { workers: (EventLoopFigures & { worker: number })[]; main: EventLoopFigures };
   };
@@ -115,7 +115,7 @@ export interface RunSummary {
     /** Garbage collections of the server process during the run. */
     gc?: { minor: number; major: number; incremental: number; ms: number };
     /** Whether its memory (and descriptors) grew with the sessions that ended: see the README, "Soak runs". */
-    leak?: ServerLeak;
+    leak?: LeakFigures;
   };
   /**
    * The viewers of each protocol apart (present when the run had viewers other than RTMP

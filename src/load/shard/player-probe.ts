@@ -54,9 +54,8 @@ export class PlayerProbe {
   stopTimer: NodeJS.Timeout | null = null;
   /** How it joined (its stream, group and planned leave), to follow the stream to a new publication. */
   join: { stream: number; group: number; slow: boolean; stopAtUs: number | null } | null = null;
+  /** The last video frame's arrival (HLS: when a player would show it), for gaps and frame accounting. */
   private lastFrameUs = 0;
-  /** Arrival of the last video frame (µs), for frame accounting. */
-  private lastArrivalUs = 0;
   private minOffsetUs = Infinity;
   /** Arrivals of the first frame and keyframe, held until the time play was sent is known. */
   private firstFrameAtUs = 0;
@@ -107,7 +106,6 @@ export class PlayerProbe {
   /** Each video frame (the frame object is reused by the viewer: copy what is kept). */
   onFrame(v: ViewerFrame): void {
     const ctx = this.ctx;
-    this.lastArrivalUs = v.arrivalUs;
     if (this.firstFrameAtUs === 0) this.firstFrameAtUs = v.arrivalUs;
     if (this.firstKeyframeAtUs === 0 && v.keyframe) this.firstKeyframeAtUs = v.arrivalUs;
     if (this.firstFrameAtUs > 0 || this.firstKeyframeAtUs > 0) this.recordFirstFrames();
@@ -231,7 +229,7 @@ export class PlayerProbe {
       playSentMs: ms(this.playSentUs > 0 ? this.playSentUs : this.openedUs),
       leftMs: ms(leftUs),
       lastLatencyMs: this.lastLatencyUs / 1000,
-      lastFrameMs: this.lastArrivalUs > 0 ? ms(this.lastArrivalUs) : -1,
+      lastFrameMs: this.lastFrameUs > 0 ? ms(this.lastFrameUs) : -1,
       atEnd,
       dueUntilLastFrame: this.protocol === 'hls',
       followed: this.followed,
