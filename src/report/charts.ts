@@ -125,12 +125,16 @@ function leakCharts(run: LoadedRun): ChartSpec[] {
   const t = run.timeline.filter((p) => p.durationSec === undefined && typeof p.sessionsEnded === 'number' && p.serverRssBytes !== null);
   if (t.length < 2 || (t[t.length - 1]!.sessionsEnded ?? 0) === 0) return [];
   const verdict = run.summary.server?.leak;
+  const own = run.summary.generator.leak;
   const x = { label: 'sessions ended', values: t.map((p) => p.sessionsEnded!) };
   const out: ChartSpec[] = [
     {
       id: 'leak-rss',
       title: 'Server and generator memory against the sessions that ended',
-      note: verdict !== undefined ? `Leak verdict: ${verdict.verdict} (${verdict.reason}).` : 'Memory that grows with the sessions that ended is a leak; memory that comes back between waves is not.',
+      note:
+        verdict !== undefined
+          ? `Leak verdict: server ${verdict.verdict} (${verdict.reason})${own !== undefined ? `; generator ${own.verdict} (${own.reason})` : ''}.`
+          : 'Memory that grows with the sessions that ended is a leak; memory that comes back between waves is not.',
       x,
       y: { label: 'RSS MB' },
       series: [

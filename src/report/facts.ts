@@ -141,7 +141,7 @@ export function factLines(s: RunSummary): string[] {
   }
   const leak = s.server?.leak;
   // A run where no session ended has nothing to judge: the verdict stays in summary.json, not on screen.
-  if (leak !== undefined && leak.plateau.sessionsEnded > 0) out.push(`leak verdict: ${leak.verdict} — ${leak.reason} (${leak.plateau.sessionsEnded.toLocaleString('en-US')} sessions ended over ${Math.round(leak.plateau.toSec - leak.plateau.fromSec)} s judged)`);
+  if (leak !== undefined && leak.plateau.sessionsEnded > 0) out.push(`server leak verdict: ${leak.verdict} — ${leak.reason} (${leak.plateau.sessionsEnded.toLocaleString('en-US')} sessions ended over ${Math.round(leak.plateau.toSec - leak.plateau.fromSec)} s judged)`);
   if (s.generator.rssSlopeBytesPerMin !== undefined) out.push(`generator memory after warm-up: ${(s.generator.rssSlopeBytesPerMin / 1e6).toFixed(2)} MB/min`);
   const own = s.generator.leak;
   if (own !== undefined && own.plateau.sessionsEnded > 0) out.push(`generator's own memory: ${own.verdict} — ${own.reason}`);

@@ -121,7 +121,7 @@ function checkPath(path: string[], unit: string): string | null {
   }
   if (head === 'server' || head === 'generator') {
     const figures = head === 'server' ? SERVER_FIGURES : PROCESS_FIGURES;
-    if (path.length !== 2 || !figures.includes(a!)) return `${head}.{${figures.join(',')}}${head === 'generator' ? ` or generator.eventLoop.{${EVENT_LOOP_FIGURES.join(',')}}` : ''}`;
+    if (path.length !== 2 || !figures.includes(a!)) return `${head}.{${figures.join(',')}}${head === 'generator' ? ` or generator.eventLoop.{${EVENT_LOOP_FIGURES.join(',')}}` : ''} or ${head}.leak.{${LEAK_FIGURES.join(',')}}`;
     return null;
   }
   return `unknown metric "${path.join('.')}" (latency.*, frames.*, sessions.*, throughput.*, server.*, generator.*)`;
