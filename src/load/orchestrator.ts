@@ -2,12 +2,8 @@ import os from 'node:os';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { EventLoopMeter, type EventLoopSample } from '../metrics/event-loop.js';
-import { encodeHistogram, mergeEncoded, type EncodedHistograms, type HistogramKey } from '../metrics/histograms.js';
-import type { IntervalHistogram } from '../metrics/hlog.js';
-import { leakVerdict } from '../metrics/leak.js';
+import { encodeHistogram, mergeEncoded, type EncodedHistograms } from '../metrics/histograms.js';
 import { ProcessMonitor, sampleProcessResources } from '../metrics/process-stats.js';
-import { theilSenSlope } from '../metrics/robust-slope.js';
-import { leakFigures } from '../results/leak.js';
 import { makeSource } from './media-source.js';
 import { monotonicUs } from '../media/timing-mark.js';
 import { ownModule } from '../proc/own-module.js';
@@ -17,12 +13,11 @@ import { newResultsDir, readIntervals, writeRunFolder } from '../results/folder.
 import type { RunObserver } from '../results/live.js';
 import type { Progress } from '../results/progress.js';
 import type { Scenario } from '../results/scenario.js';
-import { groupFigures, namedGroups } from '../results/groups.js';
 import { HlogStreams } from '../results/hlog-stream.js';
-import { buildSummary, protocolFigures, protocolHttpErrors, sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
+import { summarizeRun } from '../results/run-data.js';
+import { sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
 import type { TimelinePoint } from '../results/timeline.js';
 import { TimelineStream } from '../results/timeline-stream.js';
-import { evaluateThresholds, parseThresholds } from '../results/thresholds.js';
 import { CapacitySearch } from './capacity-search.js';
 import { RunError } from './errors.js';
 import { FrameAccounting } from './frame-accounting.js';
@@ -154,7 +149,9 @@ class ScenarioRun {
       histograms: encodeAll(results.map((r) => r.histograms)),
       counters,
       failures: summary.failures,
-      ...(summary.byProtocol !== undefined ? { byProtocol: Object.fromEntries(this.byProtocol(results)), httpErrors: sumFailures(results.map((r) => r.httpErrors)) } : {}),
+      // Each protocol's counters, whatever the summary shows: merging shares rebuilds byProtocol from them.
+      byProtocol: Object.fromEntries(this.byProtocol(results)),
+      httpErrors: sumFailures(results.map((r) => r.httpErrors)),
       intervals: new Map(), // written as the run went (HlogStreams)
     });
     for (const o of this.observers) o.onEnd?.(summary, resultsDir);
@@ -245,24 +242,29 @@ class ScenarioRun {
     }
   }
 
+  /** The run's data, from the workers' results and what was measured beside them, made into its summary. */
   private async summarize(results: ShardResult[], counters: Counters): Promise<RunSummary> {
     const s = this.scenario;
     const gen = this.generator.stop();
     const srv = this.serverMonitor?.stop() ?? null;
     const counts = (await this.serverCounters?.finish()) ?? null;
-    const histograms = mergeEncoded(results.map((r) => r.histograms));
     const workers = results.map((r) => ({ worker: r.shard, ...eventLoopFigures(r.eventLoop) }));
     const worst = (k: keyof EventLoopFigures) => Math.max(0, ...workers.map((w) => w[k]));
-    const summary = buildSummary({
+    const summary = summarizeRun({
       scenario: s,
       target: this.target.url,
       targetKind: this.target.kind,
       startedAt: this.startedAt,
       durationMs: this.capacity?.broken ? Math.round(this.lastSecondEnd * 1000) : s.durationMs,
       counters,
+      byProtocol: this.byProtocol(results),
       expectedSource: this.accounting.source,
       failures: sumFailures(results.map((r) => r.failures)),
-      histograms,
+      httpErrors: sumFailures(results.map((r) => r.httpErrors)),
+      histograms: mergeEncoded(results.map((r) => r.histograms)),
+      // Named groups' seconds are read back from the .hlog files the run wrote.
+      intervals: (key) => readIntervals(this.resultsDir!, key),
+      timeline: this.timeline.points,
       generator: {
         cpuSeconds: round3(gen?.cpuSeconds ?? 0),
         maxRssBytes: gen?.peakRssBytes ?? 0,
@@ -271,41 +273,8 @@ class ScenarioRun {
       },
       ...(srv !== null ? { server: { cpuSeconds: round3(srv.cpuSeconds), maxRssBytes: srv.peakRssBytes, pid: this.serverMonitor!.pid, ...(counts ?? {}) } } : {}),
     });
-    const byProtocol = this.byProtocol(results);
-    if (byProtocol.size > 1 || [...byProtocol.keys()].some((k) => k !== 'rtmp')) {
-      const httpErrors = sumFailures(results.map((r) => r.httpErrors));
-      summary.byProtocol = {};
-      for (const [k, c] of byProtocol) {
-        summary.byProtocol[k] = protocolFigures(k, c, histograms, summary.durationMs, this.accounting.source, protocolHttpErrors(httpErrors, k));
-      }
-    }
-    // Each named group's per-second intervals, read back from the .hlog files the run wrote.
-    const groupIntervals = new Map(namedGroups(s).map((g): [HistogramKey, IntervalHistogram[]] => [`${g.name}.endToEnd`, readIntervals(this.resultsDir!, `${g.name}.endToEnd`)]));
-    const byGroup = groupFigures(s, histograms, groupIntervals, summary.durationMs / 1000);
-    if (byGroup !== undefined) summary.byGroup = byGroup;
-    this.soakFigures(summary);
-    summary.thresholds = evaluateThresholds(parseThresholds(s.thresholds), summary, histograms);
     this.capacity?.apply(summary);
     return summary;
-  }
-
-  /**
-   * From the per-second samples: whether the server's memory and descriptors grew with the
-   * sessions that ended (the leak verdict), and how the generator's own memory moved.
-   */
-  private soakFigures(summary: RunSummary): void {
-    const points = this.timeline.points.filter((p) => p.durationSec === undefined);
-    const s = this.scenario;
-    const judge = (rss: (p: TimelinePoint) => number | null | undefined, fds: (p: TimelinePoint) => number | null) => {
-      const samples = points.filter((p) => typeof rss(p) === 'number').map((p) => ({ tSec: p.tSec, rssBytes: rss(p)!, fds: fds(p), sessionsEnded: p.sessionsEnded ?? 0 }));
-      return leakFigures(leakVerdict(samples, { marginBytesPerSession: s.leak?.marginBytesPerSession ?? 2048, ...(s.leak?.warmupMs !== undefined ? { warmupSec: s.leak.warmupMs / 1000 } : {}) }));
-    };
-    if (summary.server !== undefined) summary.server.leak = judge((p) => p.serverRssBytes, (p) => p.serverFds ?? null);
-    // The generator's memory, by the same rule: it should follow the sessions alive too.
-    summary.generator.leak = judge((p) => p.generatorRssBytes, () => null);
-    const after = points.filter((p) => p.tSec * 1000 >= Math.max(s.warmupMs, s.durationMs / 4) && typeof p.generatorRssBytes === 'number');
-    // A slope over less than a minute is the heap settling, not a trend.
-    if (after.length >= 60) summary.generator.rssSlopeBytesPerMin = Math.round(theilSenSlope(after.map((p) => p.tSec / 60), after.map((p) => p.generatorRssBytes!)));
   }
 
   /** Each viewer protocol's counters: the workers' totals and what frame accounting added. */

@@ -5,7 +5,24 @@
  * and counters.json, and which names thresholds accept.
  */
 
-/** Where a counter appears in summary.json (dotted path) and whether it is a count of sessions. */
+/** Which way a figure is better: what a gate calls "worse" is a move the other way. */
+export type Better = 'lower' | 'higher';
+
+/**
+ * How a figure's value reads, which decides the units a threshold may use on it: a count (no
+ * unit, or % of its base), bytes (B, KB, MB, GB), seconds or milliseconds (any time unit),
+ * a rate in Mbit/s (Mbps, kbps), or a plain number (no unit).
+ */
+export type FigureKind = 'count' | 'bytes' | 'seconds' | 'ms' | 'mbps' | 'plain';
+
+/** A counter as the generator's Prometheus endpoint exports it: its family, and its series' labels there. */
+export interface CounterProm {
+  family: string;
+  help: string;
+  labels?: Readonly<Record<string, string>>;
+}
+
+/** Where a counter appears in summary.json (dotted path), how it reads and how it is exported. */
 interface CounterSpec {
   /** Path in summary.json (null: summed here, shown in another form, as player-minutes). */
   summary: string | null;
@@ -16,51 +33,72 @@ interface CounterSpec {
    * second; `cumulative` keeps the count so far (sessions planned, connected and failed).
    */
   window: 'delta' | 'cumulative';
+  kind: FigureKind;
+  better: Better;
+  /** Summaries written before the counter existed lack it (an optional field of the summary's type). */
+  optional?: true;
+  /** Exported by the live Prometheus endpoint (absent: named in its list of exclusions, with the reason). */
+  prom?: CounterProm;
   description: string;
 }
 
-const sessions = (kind: 'publishers' | 'players', count: string, description: string): CounterSpec => ({
-  summary: `sessions.${kind}.${count}`,
-  file: `${kind}.${count}`,
-  window: 'cumulative',
-  description,
-});
-const throughput = (name: string, description: string): CounterSpec => ({ summary: `throughput.${name}`, file: name, window: 'delta', description });
-const frames = (name: string, file: string, description: string): CounterSpec => ({ summary: `frames.${name}`, file, window: 'delta', description });
+interface Extra {
+  optional?: true;
+  prom?: CounterProm;
+}
+
+const sessions = <K extends 'publishers' | 'players', N extends string, E extends Extra = {}>(kind: K, count: N, better: Better, description: string, extra: E = {} as E) =>
+  ({ summary: `sessions.${kind}.${count}` as const, file: `${kind}.${count}` as const, window: 'cumulative', kind: 'count', better, description, ...extra }) as const;
+const throughput = <N extends string, E extends Extra = {}>(name: N, kind: FigureKind, description: string, extra: E = {} as E) =>
+  ({ summary: `throughput.${name}` as const, file: name, window: 'delta', kind, better: 'higher', description, ...extra }) as const;
+const frames = <N extends string, E extends Extra = {}>(name: N, file: string, better: Better, description: string, extra: E = {} as E) =>
+  ({ summary: `frames.${name}` as const, file, window: 'delta', kind: 'count', better, description, ...extra }) as const;
+
+const LOST: Omit<CounterProm, 'labels'> = { family: 'rtmpbench_frames_lost_total', help: "Video frames viewers missed (gaps in the timing marks' sequence numbers), normal and slow viewers apart" };
+const STALLS: Omit<CounterProm, 'labels'> = { family: 'rtmpbench_stalls_total', help: 'Gaps between video frames longer than the stall threshold, normal and slow viewers apart' };
+const RECEIVED: Omit<CounterProm, 'labels'> = { family: 'rtmpbench_frames_received_total', help: 'Frames viewers received, by media (slow viewers included)' };
 
 export const COUNTERS = {
-  publishersPlanned: sessions('publishers', 'planned', 'publishers the scenario started'),
-  publishersConnected: sessions('publishers', 'connected', 'publishers that published'),
-  publishersFailed: sessions('publishers', 'failed', 'publishers that could not publish'),
-  playersPlanned: sessions('players', 'planned', 'viewers the scenario started'),
-  playersConnected: sessions('players', 'connected', 'viewers that started playing'),
-  playersFailed: sessions('players', 'failed', 'viewers that could not play, or got no video within the no-video bound'),
-  playersEnded: sessions('players', 'ended', 'viewer sessions that ended (left, dropped, failed) before the end of the run'),
-  publishersEnded: sessions('publishers', 'ended', 'publications that ended before the end of the run (publisher churn, drops)'),
-  playersTooLateToJudge: sessions('players', 'tooLateToJudge', 'viewers that joined less than the no-video bound before the end and got no video: neither failed nor a success'),
-  bytesSent: throughput('bytesSent', 'bytes publishers wrote (chunk headers included)'),
-  bytesReceived: throughput('bytesReceived', 'bytes viewers read (chunk headers included)'),
-  mediaBytesReceived: throughput('mediaBytesReceived', 'audio and video payload bytes viewers received'),
-  playerBytesSent: throughput('playerBytesSent', 'bytes viewers wrote (commands, acknowledgements)'),
-  publisherBytesReceived: throughput('publisherBytesReceived', 'bytes publishers read (replies)'),
-  framesSent: throughput('framesSent', 'video frames publishers sent'),
-  framesReceived: throughput('framesReceived', 'video frames viewers received (slow viewers included)'),
-  audioFramesReceived: throughput('audioFramesReceived', 'audio frames viewers received'),
-  lost: frames('lost', 'lost', 'video frames normal viewers missed: gaps in the marks\' sequence numbers, and frames a viewer without video should have had'),
-  duplicated: frames('duplicated', 'duplicated', 'video frames received twice'),
-  outOfOrder: frames('outOfOrder', 'outOfOrder', 'video frames received after a later one'),
-  stalls: frames('stalls', 'stalls', 'gaps between video frames longer than the stall threshold (normal viewers)'),
-  expected: frames('expected', 'expected', 'video frames normal viewers should have received, from the publishers\' own send logs'),
-  slowReceived: frames('slowReceived', 'slowReceived', 'video frames slow viewers received'),
-  slowLost: frames('slowLost', 'slowLost', 'video frames slow viewers missed'),
-  slowStalls: frames('slowStalls', 'slowStalls', 'stalls of slow viewers'),
-  slowExpected: frames('slowExpected', 'slowExpected', 'video frames slow viewers should have received'),
-  publisherStops: frames('publisherStops', 'publisherStops', 'end-of-publication notices viewers saw (a publisher that stopped)'),
-  segmentsFetched: throughput('segmentsFetched', 'HLS segments viewers downloaded'),
-  segmentBytes: throughput('segmentBytes', 'bytes of the HLS segments viewers downloaded'),
-  segmentFetchMs: throughput('segmentFetchMs', 'time HLS viewers spent downloading segments, summed'),
-  markedFrames: { summary: 'frames.marked', file: 'markedFrames', window: 'delta', description: 'video frames that carried a timing mark' },
-  playerSeconds: { summary: null, file: 'playerSeconds', window: 'delta', description: 'time viewers spent playing, summed over viewers' },
+  publishersPlanned: sessions('publishers', 'planned', 'higher', 'publishers the scenario started'),
+  publishersConnected: sessions('publishers', 'connected', 'higher', 'publishers that published'),
+  publishersFailed: sessions('publishers', 'failed', 'lower', 'publishers that could not publish'),
+  playersPlanned: sessions('players', 'planned', 'higher', 'viewers the scenario started'),
+  playersConnected: sessions('players', 'connected', 'higher', 'viewers that started playing'),
+  playersFailed: sessions('players', 'failed', 'lower', 'viewers that could not play, or got no video within the no-video bound'),
+  playersEnded: sessions('players', 'ended', 'lower', 'viewer sessions that ended (left, dropped, failed) before the end of the run'),
+  publishersEnded: sessions('publishers', 'ended', 'lower', 'publications that ended before the end of the run (publisher churn, drops)'),
+  playersTooLateToJudge: sessions('players', 'tooLateToJudge', 'lower', 'viewers that joined less than the no-video bound before the end and got no video: neither failed nor a success', { optional: true }),
+  bytesSent: throughput('bytesSent', 'bytes', 'bytes publishers wrote (chunk headers included)', { prom: { family: 'rtmpbench_bytes_sent_total', help: 'Bytes publishers wrote (chunk headers included)' } }),
+  bytesReceived: throughput('bytesReceived', 'bytes', 'bytes viewers read (chunk headers included)', { prom: { family: 'rtmpbench_bytes_received_total', help: 'Bytes viewers read' } }),
+  mediaBytesReceived: throughput('mediaBytesReceived', 'bytes', 'audio and video payload bytes viewers received', { prom: { family: 'rtmpbench_media_bytes_received_total', help: 'Audio and video payload bytes viewers received' } }),
+  playerBytesSent: throughput('playerBytesSent', 'bytes', 'bytes viewers wrote (commands, acknowledgements)'),
+  publisherBytesReceived: throughput('publisherBytesReceived', 'bytes', 'bytes publishers read (replies)'),
+  framesSent: throughput('framesSent', 'count', 'video frames publishers sent', { prom: { family: 'rtmpbench_frames_sent_total', help: 'Video frames publishers sent' } }),
+  framesReceived: throughput('framesReceived', 'count', 'video frames viewers received (slow viewers included)', { prom: { ...RECEIVED, labels: { media: 'video' } } }),
+  audioFramesReceived: throughput('audioFramesReceived', 'count', 'audio frames viewers received', { prom: { ...RECEIVED, labels: { media: 'audio' } } }),
+  lost: frames('lost', 'lost', 'lower', "video frames normal viewers missed: gaps in the marks' sequence numbers, and frames a viewer without video should have had", { prom: { ...LOST, labels: { viewers: 'normal' } } }),
+  duplicated: frames('duplicated', 'duplicated', 'lower', 'video frames received twice', { prom: { family: 'rtmpbench_frames_duplicated_total', help: 'Video frames received twice' } }),
+  outOfOrder: frames('outOfOrder', 'outOfOrder', 'lower', 'video frames received after a later one', { prom: { family: 'rtmpbench_frames_out_of_order_total', help: 'Video frames received after a later one' } }),
+  stalls: frames('stalls', 'stalls', 'lower', 'gaps between video frames longer than the stall threshold (normal viewers)', { prom: { ...STALLS, labels: { viewers: 'normal' } } }),
+  expected: frames('expected', 'expected', 'higher', "video frames normal viewers should have received, from the publishers' own send logs", { optional: true }),
+  slowReceived: frames('slowReceived', 'slowReceived', 'higher', 'video frames slow viewers received', { optional: true }),
+  slowLost: frames('slowLost', 'slowLost', 'lower', 'video frames slow viewers missed', { prom: { ...LOST, labels: { viewers: 'slow' } } }),
+  slowStalls: frames('slowStalls', 'slowStalls', 'lower', 'stalls of slow viewers', { prom: { ...STALLS, labels: { viewers: 'slow' } } }),
+  slowExpected: frames('slowExpected', 'slowExpected', 'higher', 'video frames slow viewers should have received', { optional: true }),
+  publisherStops: frames('publisherStops', 'publisherStops', 'lower', 'end-of-publication notices viewers saw (a publisher that stopped)'),
+  segmentsFetched: throughput('segmentsFetched', 'count', 'HLS segments viewers downloaded', { optional: true }),
+  segmentBytes: throughput('segmentBytes', 'bytes', 'bytes of the HLS segments viewers downloaded', { optional: true }),
+  segmentFetchMs: throughput('segmentFetchMs', 'ms', 'time HLS viewers spent downloading segments, summed', { optional: true }),
+  markedFrames: frames('marked', 'markedFrames', 'higher', 'video frames that carried a timing mark', { optional: true }),
+  playerSeconds: {
+    summary: null,
+    file: 'playerSeconds',
+    window: 'delta',
+    kind: 'seconds',
+    better: 'higher',
+    prom: { family: 'rtmpbench_player_seconds_total', help: 'Time viewers spent playing, summed over viewers' },
+    description: 'time viewers spent playing, summed over viewers',
+  },
 } as const satisfies Record<string, CounterSpec>;
 
 export type CounterName = keyof typeof COUNTERS;
@@ -68,6 +106,17 @@ export const COUNTER_NAMES = Object.keys(COUNTERS) as CounterName[];
 
 /** A run's (or a worker's, or one second's) counters. */
 export type Counters = Record<CounterName, number>;
+
+type Table = typeof COUNTERS;
+type PathOf<K extends CounterName> = Table[K]['summary'];
+type IsOptional<K extends CounterName> = Table[K] extends { optional: true } ? true : false;
+/** The leaves the table puts under `G.` in summary.json, required or optional as the table says. */
+type LeavesOf<G extends string, Opt extends boolean> = {
+  [K in CounterName]: IsOptional<K> extends Opt ? (PathOf<K> extends `${G}.${infer L}` ? L : never) : never;
+}[CounterName];
+
+/** The part of a summary the counter table fills under `G` ("frames", "sessions.players"...): its type, derived from the table. */
+export type CounterFigures<G extends string> = { [L in LeavesOf<G, false>]: number } & { [L in LeavesOf<G, true>]?: number };
 
 export function newCounters(): Counters {
   const c = {} as Counters;

@@ -1,4 +1,4 @@
-import { parseMetric } from './thresholds.js';
+import { figureOf, parseMetric } from './thresholds.js';
 
 /**
  * Gates: how much worse than the baseline a comparison's variants may get, written as
@@ -47,20 +47,16 @@ export interface GateResult {
 /** The capacity found by a capacity search, which only gates (not thresholds) can name. */
 const CAPACITY_PATH = ['capacity', 'highestPassingPlayers'];
 
-/** The heads of the metric grammar; anything else in front is a protocol's key. */
-const KNOWN_HEADS = ['latency', 'frames', 'sessions', 'throughput', 'server', 'generator', 'capacity'];
-
 const LINE = /^\s*([A-Za-z][\w.]*)\s+\+?\s*(\d+(?:\.\d+)?)\s*([a-zA-Zµ%]*)\s*$/;
 
-/** Figures that are better higher: what a run delivers. Everything else (latency, loss, cost) is better lower. */
+/**
+ * Which way a figure is better, as the figure table says: up for what a run delivers
+ * (throughput, frames received, sessions connected, capacity), down for latency, loss and cost.
+ */
 export function betterDirection(path: readonly string[]): 'lower' | 'higher' {
-  // One protocol's viewers (hls.latency.endToEnd.p95): as the same figure for all viewers.
-  const [head, a, b] = KNOWN_HEADS.includes(path[0]!) ? path : path.slice(1);
-  if (head === 'capacity' || head === 'throughput') return 'higher';
-  if (head === 'latency') return b === 'count' ? 'higher' : 'lower';
-  if (head === 'sessions') return b === 'connected' || b === 'planned' ? 'higher' : 'lower';
-  if (head === 'frames') return a === 'marked' || a === 'expected' || a === 'slowReceived' || a === 'slowExpected' ? 'higher' : 'lower';
-  return 'lower';
+  if (path.join('.') === CAPACITY_PATH.join('.')) return 'higher';
+  const figure = figureOf(path);
+  return typeof figure === 'string' ? 'lower' : figure.better;
 }
 
 /** Parses one rule; returns what is wrong with it instead when it cannot. */

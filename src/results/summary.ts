@@ -1,7 +1,8 @@
 import { METRICS, summarize, type Histogram, type LatencySummary, type MetricName, type HistogramKey } from '../metrics/histograms.js';
 import type { ProtocolKey, ViewerProtocol } from '../protocol/delivery.js';
 import { VERSION } from '../version.js';
-import { COUNTER_NAMES, COUNTERS, setPath, type Counters } from './counters.js';
+import { COUNTER_NAMES, COUNTERS, setPath, type CounterFigures, type Counters } from './counters.js';
+import type { EVENT_LOOP_FIGURES, FiguresOf, GENERATOR_FIGURES, SERVER_DROPS, SERVER_FIGURES, SERVER_GC, SERVER_IO } from './figures.js';
 import type { LeakFigures } from './leak.js';
 import type { Scenario } from './scenario.js';
 
@@ -12,13 +13,9 @@ import type { Scenario } from './scenario.js';
  */
 export const SUMMARY_SCHEMA_VERSION = 1;
 
-export interface SessionCounts {
-  planned: number;
-  connected: number;
-  failed: number;
-  /** Sessions (viewers; publications, for publishers) that ended before the end of the run. */
-  ended: number;
-}
+/** Publishers' or players' session counts, as the counter table places them. */
+export type SessionCounts = CounterFigures<'sessions.publishers'>;
+export type PlayerCounts = CounterFigures<'sessions.players'>;
 
 export interface ThresholdResult {
   expression: string;
@@ -30,14 +27,8 @@ export interface ThresholdResult {
   enforced?: boolean;
 }
 
-/** Event-loop figures of one thread of the generator (perf_hooks). */
-export interface EventLoopFigures {
-  /** Share of the time the loop was busy, 0..1. */
-  utilization: number;
-  /** Delay of timers behind their schedule: p99 and maximum, ms. */
-  delayP99Ms: number;
-  delayMaxMs: number;
-}
+/** Event-loop figures of one thread of the generator (perf_hooks): busy share, timer delay p99 and maximum. */
+export type EventLoopFigures = FiguresOf<typeof EVENT_LOOP_FIGURES>;
 
 export interface RunSummary {
   schemaVersion: number;
@@ -51,70 +42,33 @@ export interface RunSummary {
   durationMs: number;
   /** Part of the run the statistics cover (after warm-up). */
   measuredMs: number;
-  sessions: { publishers: SessionCounts; players: SessionCounts & { tooLateToJudge?: number }; playerMinutes: number };
-  throughput: {
-    bytesSent: number;
-    bytesReceived: number;
-    mediaBytesReceived: number;
-    playerBytesSent: number;
-    publisherBytesReceived: number;
-    framesSent: number;
-    framesReceived: number;
-    audioFramesReceived: number;
-    mbpsReceived: number;
-  };
+  sessions: { publishers: SessionCounts; players: PlayerCounts; playerMinutes: number };
+  throughput: CounterFigures<'throughput'> & { mbpsReceived: number };
   latencyMs: Record<MetricName, LatencySummary>;
   /** Where end-to-end latency comes from: timing marks, or the RTMP timestamps' pacing (streams without marks). */
   latencySource: 'timing-marks' | 'rtmp-timestamps' | 'none';
   /** Frames of normal viewers; slow viewers' are counted apart (slow*). */
-  frames: {
-    lost: number;
-    duplicated: number;
-    outOfOrder: number;
-    stalls: number;
-    slowLost: number;
-    slowStalls: number;
-    publisherStops: number;
-    /** Frames normal (and slow) viewers should have received, from the publishers' send logs. */
-    expected?: number;
-    slowExpected?: number;
-    slowReceived?: number;
-    marked?: number;
+  frames: CounterFigures<'frames'> & {
     /** `send-logs` when every viewer's stream was published by this run; `none` otherwise (expected is then 0). */
     expectedSource?: 'send-logs' | 'none';
   };
   failures: Record<string, number>;
-  generator: {
-    cpuSeconds: number;
-    maxRssBytes: number;
-    workers: number;
-    /** The generator's own RSS growth after warm-up, bytes per minute (Theil–Sen): near 0 when its memory follows the sessions alive; in runs with at least a minute of seconds after warm-up. */
-    rssSlopeBytesPerMin?: number;
-    /**
-     * The generator's own memory judged as the server's is (same rule, same margin): whether it
-     * grows with the sessions that ended (in every run; merged runs have none).
-     */
+  /** The generator's own figures (GENERATOR_FIGURES), its memory judged as the server's is, and its event loops (the worst worker's at the top). */
+  generator: FiguresOf<typeof GENERATOR_FIGURES> & {
     leak?: LeakFigures;
-    /** The generator's own event loops: the worst worker's figures at the top. */
     eventLoop?: EventLoopFigures & { workers: (EventLoopFigures & { worker: number })[]; main: EventLoopFigures };
   };
-  server?: {
-    cpuSeconds: number;
-    maxRssBytes: number;
+  /**
+   * The target server's process figures (SERVER_FIGURES), and the built-in server's own counts
+   * from its /stats: frames its backpressure policy dropped, write calls and messages, garbage
+   * collections, connections closed by reason; its leak verdict (docs/soak.md).
+   */
+  server?: FiguresOf<typeof SERVER_FIGURES> & {
     pid: number;
-    /** Server CPU-seconds per 1000 player-minutes: its cost per viewer (absent without player time). */
-    cpuPer1000PlayerMinutes?: number;
-    /** The built-in server's own counts: frames its backpressure policy dropped, connections closed by reason. */
-    drops?: { video: number; audio: number; data: number; bytes: number };
+    drops?: FiguresOf<typeof SERVER_DROPS>;
     closedByReason?: Record<string, number>;
-    /**
-     * Write calls and messages handed to sockets (writes per message: 1 when each message is its
-     * own write); bytes received, and those read into buffers allocated for the read (0 with shared reads).
-     */
-    io?: { writes: number; messages: number; readAllocatedBytes?: number; bytesIn?: number };
-    /** Garbage collections of the server process during the run. */
-    gc?: { minor: number; major: number; incremental: number; ms: number };
-    /** Whether its memory (and descriptors) grew with the sessions that ended: see the README, "Soak runs". */
+    io?: FiguresOf<typeof SERVER_IO>;
+    gc?: FiguresOf<typeof SERVER_GC>;
     leak?: LeakFigures;
   };
   /**
@@ -142,10 +96,10 @@ export interface RunSummary {
 
 /** One protocol's viewers: sessions, latencies, frames and throughput, as the top level has them for all. */
 export interface ProtocolFigures {
-  sessions: { players: SessionCounts & { tooLateToJudge?: number }; playerMinutes: number };
+  sessions: { players: PlayerCounts; playerMinutes: number };
   latencyMs: Record<MetricName, LatencySummary>;
   frames: RunSummary['frames'];
-  throughput: Omit<RunSummary['throughput'], 'bytesSent' | 'publisherBytesReceived' | 'framesSent'> & { segmentsFetched?: number; segmentBytes?: number; segmentFetchMs?: number };
+  throughput: Omit<RunSummary['throughput'], 'bytesSent' | 'publisherBytesReceived' | 'framesSent'>;
   /** HTTP error answers by status (HTTP viewers). */
   httpErrors?: Record<string, number>;
 }

@@ -1,7 +1,7 @@
-import type { Histogram, MetricName, HistogramKey } from '../metrics/histograms.js';
+import type { Histogram, HistogramKey } from '../metrics/histograms.js';
 import { METRICS } from '../metrics/histograms.js';
-import { PROTOCOL_KEY_LIST, type ProtocolKey } from '../protocol/delivery.js';
-import { counterFieldsOf, getPath } from './counters.js';
+import { getPath } from './counters.js';
+import { figureAt, figurePaths, protocolHasFigure, protocolPrefix, WHILE_JOINING_FIGURES, type Figure } from './figures.js';
 import type { RunSummary, ThresholdResult } from './summary.js';
 
 /**
@@ -52,17 +52,6 @@ const UNITS: Record<string, { kind: 'time' | 'percent' | 'bytes' | 'rate' | 'pla
   mbps: { kind: 'rate', factor: 1 },
 };
 
-// Field lists come from the counter table, so a new counter is a threshold metric at once.
-const FRAME_COUNTS = counterFieldsOf('frames');
-const THROUGHPUT = [...counterFieldsOf('throughput'), 'mbpsReceived'];
-const SESSION_COUNTS = ['planned', 'connected', 'failed', 'tooLateToJudge'];
-const PROCESS_FIGURES = ['cpuSeconds', 'maxRssBytes'];
-/** The server's figures: its process's, and its CPU per unit of work. */
-const SERVER_FIGURES = [...PROCESS_FIGURES, 'cpuPer1000PlayerMinutes'];
-const EVENT_LOOP_FIGURES = ['utilization', 'delayP99Ms', 'delayMaxMs'];
-/** The leak verdict: 1 when it found a leak, and its estimates (bytes per ended session or per hour, descriptors per ended session). */
-const LEAK_FIGURES = ['detected', 'bytesPerSession', 'bytesPerHour', 'fdsPerSession'];
-
 const LINE = /^\s*([A-Za-z][\w.]*)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*([a-zA-Zµ%]*)\s*$/;
 
 /** Parses one threshold; returns a message saying what is wrong instead when it cannot. */
@@ -74,57 +63,78 @@ export function parseThreshold(expression: string): Threshold | string {
   return { expression: expression.trim(), path: metric.path, op: m[2] as Op, value: Number(m[3]), unit: metric.unit };
 }
 
+/** A group's figures: `group.NAME.latency.METRIC.STAT` and `group.NAME.whileJoining.OTHER.FIGURE`. */
+function groupFigure(rest: readonly string[]): Figure | string {
+  const [name, head, ...tail] = rest;
+  if (name === undefined || head === undefined) return 'group.NAME.latency.METRIC.STAT or group.NAME.whileJoining.OTHER.FIGURE';
+  if (head === 'latency') return figureAt(['latency', ...tail]) ?? figureHint(['latency', ...tail]);
+  const spec = head === 'whileJoining' && tail.length === 2 ? WHILE_JOINING_FIGURES[tail[1] as keyof typeof WHILE_JOINING_FIGURES] : undefined;
+  if (spec === undefined) return `group.${name}.whileJoining.OTHER.{${Object.keys(WHILE_JOINING_FIGURES).join(',')}}`;
+  return { ...spec, summaryPath: `byGroup.${rest.join('.')}` };
+}
+
+/** The figure a normalized path names (a protocol's or group's prefix included), or what is wrong. */
+export function figureOf(path: readonly string[]): Figure | string {
+  if (path[0] === 'group') return groupFigure(path.slice(1));
+  const protocol = protocolPrefix(path);
+  const own = protocol !== null ? path.slice(1) : path;
+  if (protocol !== null && !protocolHasFigure(own)) {
+    return `${protocol}.${own.join('.')}: a protocol's viewers have latency.*, frames.*, throughput.* and sessions.players.*`;
+  }
+  return figureAt(own) ?? `${own.join('.')}: ${figureHint(own)}`;
+}
+
+/**
+ * What a wrong path could have been: the figures of the deepest group it names
+ * (`server.{cpuSeconds,maxRssBytes,...}`), or the heads of the grammar.
+ */
+function figureHint(own: readonly string[]): string {
+  if (own[0] === 'latency') {
+    if (own.length === 3 && (METRICS as readonly string[]).includes(own[1]!)) return `"${own[2]}" is not count, min, mean, max or a percentile such as p99`;
+    return `latency metrics are ${METRICS.join(', ')}`;
+  }
+  const paths = figurePaths();
+  for (let depth = own.length - 1; depth >= 1; depth--) {
+    const prefix = `${own.slice(0, depth).join('.')}.`;
+    const leaves = paths.filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('.')).map((p) => p.slice(prefix.length));
+    if (leaves.length > 0) return `${prefix}{${leaves.join(',')}}`;
+  }
+  return `unknown metric "${own.join('.')}" (latency.*, frames.*, sessions.*, throughput.*, server.*, generator.*, group.NAME.*)`;
+}
+
+/** Units a figure's kind may be read in (a count: none or % of its base; a latency: a time unit). */
+function unitProblem(f: Figure, unit: string): string | null {
+  const kind = UNITS[unit]!.kind;
+  if (kind === 'plain') return null;
+  switch (f.kind) {
+    case 'count':
+      if (f.percentOf === 'frames') return kind === 'percent' ? null : 'frame counts take no unit, or % of frames received';
+      if (f.percentOf === 'planned') return kind === 'percent' ? null : 'session counts take no unit, or % of planned';
+      return 'a count takes no unit';
+    case 'ms':
+    case 'seconds':
+      return kind === 'time' ? null : 'a time takes a time unit (ms, s, us)';
+    case 'bytes':
+      return kind === 'bytes' ? null : 'bytes take KB, MB or GB';
+    case 'mbps':
+      return kind === 'rate' ? null : 'a rate takes Mbps or kbps';
+    case 'plain':
+      return 'this figure takes no unit';
+  }
+}
+
 /** A METRIC of the grammar read in a unit (as gates use it too): its normalized path, or what is wrong. */
 export function parseMetric(metric: string, unitText: string): MetricRef | string {
   let path = metric.split('.');
   const unit = unitText.toLowerCase();
   if (UNITS[unit] === undefined) return `unknown unit "${unitText}" (use ms, s, us, %, KB, MB, GB, Mbps, kbps)`;
-  // One protocol's viewers: hls.latency.endToEnd.p95, httpFlv.frames.lost.
-  const protocol = (PROTOCOL_KEY_LIST as readonly string[]).includes(path[0]!) ? path[0]! : null;
-  if (protocol !== null) path = path.slice(1);
-  if ((METRICS as readonly string[]).includes(path[0]!)) path = ['latency', ...path];
-  if (protocol !== null && !(path[0] === 'latency' || path[0] === 'frames' || path[0] === 'throughput' || (path[0] === 'sessions' && path[1] === 'players'))) {
-    return `${protocol}.${path.join('.')}: a protocol's viewers have latency.*, frames.*, throughput.* and sessions.players.*`;
-  }
-  const problem = checkPath(path, unit);
-  return problem ?? { path: protocol !== null ? [protocol, ...path] : path, unit };
-}
-
-function checkPath(path: string[], unit: string): string | null {
-  const kind = UNITS[unit]!.kind;
-  const [head, a, b] = path;
-  if (head === 'latency') {
-    if (path.length !== 3 || !(METRICS as readonly string[]).includes(a!)) return `latency metrics are ${METRICS.join(', ')}`;
-    if (!/^(count|min|mean|max|p\d{1,2}(\.\d+)?|p999)$/.test(b!)) return `"${b}" is not count, min, mean, max or a percentile such as p99`;
-    if (b === 'count') return kind === 'plain' ? null : 'a count takes no unit';
-    return kind === 'time' || kind === 'plain' ? null : 'latency takes a time unit (ms, s, us)';
-  }
-  if (head === 'frames') {
-    if (path.length !== 2 || !FRAME_COUNTS.includes(a!)) return `frames.{${FRAME_COUNTS.join(',')}}`;
-    return kind === 'plain' || kind === 'percent' ? null : 'frame counts take no unit, or % of frames received';
-  }
-  if (head === 'sessions') {
-    if (path.length !== 3 || !['publishers', 'players'].includes(a!) || !SESSION_COUNTS.includes(b!)) return `sessions.{publishers,players}.{${SESSION_COUNTS.join(',')}}`;
-    return kind === 'plain' || kind === 'percent' ? null : 'session counts take no unit, or % of planned';
-  }
-  if (head === 'throughput') {
-    if (path.length !== 2 || !THROUGHPUT.includes(a!)) return `throughput.{${THROUGHPUT.join(',')}}`;
-    return null;
-  }
-  if (head === 'generator' && a === 'eventLoop') {
-    if (path.length !== 3 || !EVENT_LOOP_FIGURES.includes(b!)) return `generator.eventLoop.{${EVENT_LOOP_FIGURES.join(',')}}`;
-    return kind === 'plain' || (b !== 'utilization' && kind === 'time') ? null : 'utilization takes no unit; delays take ms';
-  }
-  if ((head === 'server' || head === 'generator') && a === 'leak') {
-    if (path.length !== 3 || !LEAK_FIGURES.includes(b!)) return `${head}.leak.{${LEAK_FIGURES.join(',')}}`;
-    return kind === 'plain' || (b !== 'detected' && kind === 'bytes') ? null : 'leak figures take no unit, or bytes (KB, MB)';
-  }
-  if (head === 'server' || head === 'generator') {
-    const figures = head === 'server' ? SERVER_FIGURES : PROCESS_FIGURES;
-    if (path.length !== 2 || !figures.includes(a!)) return `${head}.{${figures.join(',')}}${head === 'generator' ? ` or generator.eventLoop.{${EVENT_LOOP_FIGURES.join(',')}}` : ''} or ${head}.leak.{${LEAK_FIGURES.join(',')}}`;
-    return null;
-  }
-  return `unknown metric "${path.join('.')}" (latency.*, frames.*, sessions.*, throughput.*, server.*, generator.*)`;
+  // "latency." may be left out: firstFrame.p95, hls.endToEnd.p99.
+  const protocol = protocolPrefix(path);
+  const own = protocol !== null ? path.slice(1) : path;
+  if ((METRICS as readonly string[]).includes(own[0]!)) path = [...(protocol !== null ? [protocol] : []), 'latency', ...own];
+  const figure = figureOf(path);
+  if (typeof figure === 'string') return figure;
+  return unitProblem(figure, unit) ?? { path, unit };
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -135,63 +145,58 @@ function percentileOf(stat: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** The measured value in the threshold's unit, or null when the run has no such figure. */
-export function measure(t: MetricRef, s: RunSummary, histograms: Map<HistogramKey, Histogram>): number | null {
-  if ((PROTOCOL_KEY_LIST as readonly string[]).includes(t.path[0]!)) {
-    // A protocol's figures, read as the top level's are: its summary part and its histograms.
-    const key = t.path[0] as ProtocolKey;
-    const fig = s.byProtocol?.[key];
-    if (fig === undefined) return null;
-    const view: RunSummary = { ...s, sessions: { ...s.sessions, players: fig.sessions.players }, latencyMs: fig.latencyMs, frames: fig.frames, throughput: { ...s.throughput, ...fig.throughput } };
-    const own = new Map<HistogramKey, Histogram>();
-    for (const [k, h] of histograms) if (k.startsWith(`${key}.`)) own.set(k.slice(key.length + 1) as HistogramKey, h);
-    return measure({ ...t, path: t.path.slice(1) }, view, own);
-  }
-  const [head, a, b] = t.path as [string, string, string];
-  const unit = UNITS[t.unit]!;
-  if (head === 'latency') {
-    const h = histograms.get(a as MetricName);
-    if (b === 'count') return h?.totalCount ?? 0;
-    if (h === undefined || h.totalCount === 0) return null;
-    const p = percentileOf(b);
-    const us = p !== null ? h.getValueAtPercentile(p) : b === 'min' ? h.getValueAtPercentile(0) : b === 'max' ? h.getValueAtPercentile(100) : h.mean;
-    return round3(us / 1000 / (unit.kind === 'time' ? unit.factor : 1));
-  }
-  if (head === 'frames') {
-    const v = (s.frames as Record<string, unknown>)[a];
-    const count = typeof v === 'number' ? v : 0;
-    if (unit.kind !== 'percent') return count;
-    const base = s.throughput.framesReceived + s.frames.lost;
-    return base === 0 ? 0 : round3((count / base) * 100);
-  }
-  if (head === 'sessions') {
-    const group = s.sessions[a as 'publishers' | 'players'] as unknown as Record<string, number | undefined>;
-    const count = group[b] ?? 0;
-    if (unit.kind !== 'percent') return count;
-    return group.planned === 0 || group.planned === undefined ? 0 : round3((count / group.planned) * 100);
-  }
-  if (head === 'throughput') {
-    const v = (s.throughput as unknown as Record<string, number>)[a] ?? 0;
-    return unit.kind === 'bytes' ? v / unit.factor : unit.kind === 'rate' && a === 'mbpsReceived' ? v / unit.factor : v;
-  }
-  if ((head === 'server' || head === 'generator') && a === 'leak') {
-    const leak = head === 'server' ? s.server?.leak : s.generator.leak;
-    if (leak === undefined) return null;
-    const v = b === 'detected' ? leak.detected : b === 'bytesPerHour' ? leak.bytesPerHour : (leak[b as 'bytesPerSession' | 'fdsPerSession']?.estimate ?? null);
-    if (v === null) return null;
-    return unit.kind === 'bytes' ? round3(v / unit.factor) : v;
-  }
-  if (head === 'generator' && a === 'eventLoop') {
-    const v = getPath(s.generator.eventLoop, b);
-    if (typeof v !== 'number') return null;
-    return unit.kind === 'time' ? round3(v / unit.factor) : v;
-  }
-  const group = head === 'server' ? s.server : s.generator;
-  if (group === undefined) return null;
-  const v = (group as Partial<Record<string, unknown>>)[a];
-  if (typeof v !== 'number') return null;
-  return unit.kind === 'bytes' ? round3(v / unit.factor) : unit.kind === 'time' ? round3((v * 1000) / unit.factor) : v;
+/** A latency statistic in ms from a histogram (null when nothing was recorded; a count is a count). */
+function latencyOf(h: Histogram | undefined, stat: string): number | null {
+  if (stat === 'count') return h?.totalCount ?? 0;
+  if (h === undefined || h.totalCount === 0) return null;
+  const p = percentileOf(stat);
+  const us = p !== null ? h.getValueAtPercentile(p) : stat === 'min' ? h.getValueAtPercentile(0) : stat === 'max' ? h.getValueAtPercentile(100) : h.mean;
+  return us / 1000;
 }
+
+/** Where a path's value is read: the summary (or one protocol's part of it) and the histograms' key prefix. */
+function source(path: readonly string[], s: RunSummary): { view: Record<string, unknown>; own: string[]; prefix: string } | null {
+  if (path[0] === 'group') return { view: s as unknown as Record<string, unknown>, own: path.slice(2), prefix: `${path[1]}.` };
+  const protocol = protocolPrefix(path);
+  if (protocol === null) return { view: s as unknown as Record<string, unknown>, own: [...path], prefix: '' };
+  const fig = s.byProtocol?.[protocol];
+  if (fig === undefined) return null;
+  // A protocol's figures read as the top level's are, where it has them.
+  const view = { ...s, sessions: { ...s.sessions, ...fig.sessions }, latencyMs: fig.latencyMs, frames: fig.frames, throughput: { ...s.throughput, ...fig.throughput } };
+  return { view, own: path.slice(1), prefix: `${protocol}.` };
+}
+
+/** The measured value in the metric's unit, or null when the run has no such figure. */
+export function measure(t: MetricRef, s: RunSummary, histograms: Map<HistogramKey, Histogram>): number | null {
+  const figure = figureOf(t.path);
+  const at = source(t.path, s);
+  if (typeof figure === 'string' || at === null) return null;
+  const unit = UNITS[t.unit]!;
+  if (at.own[0] === 'latency') {
+    const ms = latencyOf(histograms.get(`${at.prefix}${at.own[1]}` as HistogramKey), at.own[2]!);
+    return ms === null || at.own[2] === 'count' ? ms : round3(ms / (unit.kind === 'time' ? unit.factor : 1));
+  }
+  const v = getPath(at.view, figure.summaryPath) ?? (figure.counted === true ? 0 : undefined);
+  if (typeof v !== 'number') return null;
+  switch (unit.kind) {
+    case 'percent': {
+      const base = figure.percentOf === 'frames' ? numberAt(at.view, 'throughput.framesReceived') + numberAt(at.view, 'frames.lost') : numberAt(at.view, `${figure.summaryPath.split('.').slice(0, 2).join('.')}.planned`);
+      return base === 0 ? 0 : round3((v / base) * 100);
+    }
+    case 'bytes':
+    case 'rate':
+      return round3(v / unit.factor);
+    case 'time':
+      return round3((figure.kind === 'seconds' ? v * 1000 : v) / unit.factor);
+    default:
+      return v;
+  }
+}
+
+const numberAt = (o: unknown, path: string): number => {
+  const v = getPath(o, path);
+  return typeof v === 'number' ? v : 0;
+};
 
 function holds(actual: number, op: Op, value: number): boolean {
   switch (op) {

@@ -47,3 +47,72 @@ export function sumUpByProtocol(records: readonly Partial<Record<ProtocolKey, nu
   for (const r of records) for (const [k, n] of Object.entries(r) as [ProtocolKey, number][]) out[k] = (out[k] ?? 0) + n;
   return out;
 }
+
+/**
+ * How each field of a point combines over the machines (shares) that measured the same second:
+ * added (what each machine's sessions did), the largest (one server, measured from each machine;
+ * the busiest thread), a percentile of the second's merged end-to-end histogram, or the point's
+ * own bookkeeping. Typed over every field, so a new field needs its rule here.
+ */
+export type TimelineRule = 'key' | 'sum' | 'max' | 'sum-by-protocol' | { percentile: number } | 'partial' | 'first';
+
+export const TIMELINE_FIELDS: { readonly [K in keyof Required<TimelinePoint>]: TimelineRule } = {
+  tSec: 'key',
+  publishersUp: 'sum',
+  playersUp: 'sum',
+  playersUpByProtocol: 'sum-by-protocol',
+  mbpsReceived: 'sum',
+  framesReceived: 'sum',
+  errors: 'sum',
+  endToEndP50Ms: { percentile: 50 },
+  endToEndP99Ms: { percentile: 99 },
+  endToEndP999Ms: { percentile: 99.9 },
+  // The generator is every machine's processes together.
+  generatorCpuPct: 'sum',
+  generatorRssBytes: 'sum',
+  // One server measured from several machines: its figures are the same in each.
+  serverCpuPct: 'max',
+  serverRssBytes: 'max',
+  serverFds: 'max',
+  serverThreads: 'max',
+  sessionsEnded: 'sum',
+  generatorEventLoopUtilization: 'max',
+  generatorEventLoopDelayP99Ms: 'max',
+  partial: 'partial',
+  workersReporting: 'partial',
+  durationSec: 'first',
+};
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * One second measured by several machines, as one point: each field by its rule. `e2e` is the
+ * second's end-to-end histogram merged over them; `machines` how many took part in the run.
+ */
+export function mergeTimelinePoint(points: readonly TimelinePoint[], e2e: { getValueAtPercentile(p: number): number; totalCount: number } | undefined, machines: number): TimelinePoint {
+  const out: Record<string, unknown> = {};
+  for (const [field, rule] of Object.entries(TIMELINE_FIELDS) as [keyof TimelinePoint, TimelineRule][]) {
+    const values = points.map((p) => p[field]);
+    const numbers = values.filter((v): v is number => typeof v === 'number');
+    if (rule === 'key' || rule === 'first') {
+      const v = values.find((x) => x !== undefined);
+      if (v !== undefined) out[field] = v;
+    } else if (rule === 'sum') {
+      // A figure no machine measured stays null; counts every point has are added.
+      out[field] = numbers.length > 0 ? round3(numbers.reduce((a, b) => a + b, 0)) : values.some((v) => v === null) ? null : undefined;
+    } else if (rule === 'max') {
+      out[field] = numbers.length > 0 ? Math.max(...numbers) : values.some((v) => v === null) ? null : undefined;
+    } else if (rule === 'sum-by-protocol') {
+      // Where any machine counted by protocol, the others' viewers were RTMP's alone.
+      if (points.some((p) => p.playersUpByProtocol !== undefined)) out[field] = sumUpByProtocol(points.map((p) => p.playersUpByProtocol ?? { rtmp: p.playersUp }));
+    } else if (rule !== 'partial') {
+      out[field] = e2e !== undefined && e2e.totalCount > 0 ? e2e.getValueAtPercentile(rule.percentile) / 1000 : null;
+    }
+  }
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  if (points.length < machines || points.some((p) => p.partial === true)) {
+    out.partial = true;
+    out.workersReporting = points.length;
+  }
+  return out as unknown as TimelinePoint;
+}

@@ -1,0 +1,212 @@
+import { METRICS, type MetricName } from '../metrics/histograms.js';
+import { PROTOCOL_KEY_LIST, type ProtocolKey } from '../protocol/delivery.js';
+import { COUNTER_NAMES, COUNTERS, type Better, type FigureKind } from './counters.js';
+
+/**
+ * Every figure of summary.json that thresholds, gates and the Prometheus endpoint name, defined
+ * once: the counters' (results/counters.ts) and the tables below. The summary's types are
+ * derived from these tables (`FiguresOf`), the threshold grammar accepts exactly their paths
+ * with the units their kind allows, gates read their direction here, and the live endpoint takes
+ * its family names and help from `prom`.
+ */
+
+export interface FigureSpec {
+  kind: FigureKind;
+  better: Better;
+  description: string;
+  /** Summaries written before the figure existed lack it. */
+  optional?: true;
+  /** Where the value sits under the figure's path when the figure is an interval (`.estimate`). */
+  at?: string;
+  /** The family of the generator's Prometheus endpoint that exports it live. */
+  prom?: { family: string; help: string };
+}
+
+type Table = Readonly<Record<string, FigureSpec>>;
+type Keys<T extends Table, Opt extends boolean> = { [K in keyof T]: T[K] extends { optional: true } ? (Opt extends true ? K : never) : Opt extends true ? never : K }[keyof T];
+/** A table's figures as summary.json holds them: a number each, optional where the table says. */
+export type FiguresOf<T extends Table> = { [K in Keys<T, false>]: number } & { [K in Keys<T, true>]?: number };
+
+export const SERVER_FIGURES = {
+  cpuSeconds: {
+    kind: 'seconds',
+    better: 'lower',
+    description: "CPU time of the server's process (or process group) during the run",
+    prom: { family: 'rtmpbench_server_cpu_seconds_total', help: "CPU time of the target server's process (or process group), as the generator measures it" },
+  },
+  maxRssBytes: {
+    kind: 'bytes',
+    better: 'lower',
+    description: "the server's peak resident memory",
+    prom: { family: 'rtmpbench_server_resident_memory_bytes', help: "Resident memory of the target server's process (or process group)" },
+  },
+  cpuPer1000PlayerMinutes: { kind: 'plain', better: 'lower', optional: true, description: 'server CPU-seconds per 1000 player-minutes: its cost per viewer' },
+} as const satisfies Table;
+
+/** The built-in server's own counts over the run (its /stats before and after). */
+export const SERVER_DROPS = {
+  video: { kind: 'count', better: 'lower', description: 'video frames its backpressure policy dropped' },
+  audio: { kind: 'count', better: 'lower', description: 'audio frames its backpressure policy dropped' },
+  data: { kind: 'count', better: 'lower', description: 'data messages its backpressure policy dropped' },
+  bytes: { kind: 'bytes', better: 'lower', description: 'bytes its backpressure policy dropped' },
+} as const satisfies Table;
+
+export const SERVER_IO = {
+  writes: { kind: 'count', better: 'lower', description: 'write calls to sockets (a corked batch is one)' },
+  messages: { kind: 'count', better: 'higher', description: 'media and control messages handed to sockets' },
+  readAllocatedBytes: { kind: 'bytes', better: 'lower', optional: true, description: 'bytes read into buffers allocated for the read (0 with shared reads)' },
+  bytesIn: { kind: 'bytes', better: 'higher', optional: true, description: 'bytes the server received' },
+} as const satisfies Table;
+
+export const SERVER_GC = {
+  minor: { kind: 'count', better: 'lower', description: 'minor (scavenge) collections' },
+  major: { kind: 'count', better: 'lower', description: 'major (mark-compact) collections' },
+  incremental: { kind: 'count', better: 'lower', description: 'incremental marking steps' },
+  ms: { kind: 'ms', better: 'lower', description: 'time in garbage collection' },
+} as const satisfies Table;
+
+export const GENERATOR_FIGURES = {
+  cpuSeconds: {
+    kind: 'seconds',
+    better: 'lower',
+    description: 'CPU time of the generator (every worker thread)',
+    prom: { family: 'rtmpbench_generator_cpu_seconds_total', help: 'CPU time of the generator process (every worker thread)' },
+  },
+  maxRssBytes: {
+    kind: 'bytes',
+    better: 'lower',
+    description: "the generator's peak resident memory",
+    prom: { family: 'rtmpbench_generator_resident_memory_bytes', help: 'Resident memory of the generator process' },
+  },
+  workers: {
+    kind: 'plain',
+    better: 'higher',
+    description: 'worker threads',
+    prom: { family: 'rtmpbench_generator_workers', help: 'Worker threads of the generator' },
+  },
+  rssSlopeBytesPerMin: { kind: 'bytes', better: 'lower', optional: true, description: "the generator's RSS growth after warm-up, bytes per minute" },
+} as const satisfies Table;
+
+export const EVENT_LOOP_FIGURES = {
+  utilization: {
+    kind: 'plain',
+    better: 'lower',
+    description: "share of the time the busiest thread's event loop was busy, 0..1",
+    prom: { family: 'rtmpbench_generator_event_loop_utilization_ratio', help: "Share of the last second the busiest generator thread's event loop was busy (above 0.9 the generator is the bottleneck)" },
+  },
+  delayP99Ms: {
+    kind: 'ms',
+    better: 'lower',
+    description: 'timer delay p99 of the busiest thread',
+    prom: { family: 'rtmpbench_generator_event_loop_delay_p99_seconds', help: 'Timer delay p99 of the busiest generator thread over the last second' },
+  },
+  delayMaxMs: { kind: 'ms', better: 'lower', description: 'largest timer delay of the busiest thread' },
+} as const satisfies Table;
+
+/** A leak verdict's figures (server.leak, generator.leak); the intervals are read at their estimate. */
+export const LEAK_FIGURES = {
+  detected: { kind: 'plain', better: 'lower', description: '1 when the verdict is leak' },
+  bytesPerSession: { kind: 'bytes', better: 'lower', at: 'estimate', description: 'RSS growth per ended session' },
+  bytesPerHour: { kind: 'bytes', better: 'lower', description: 'RSS growth per hour' },
+  fdsPerSession: { kind: 'plain', better: 'lower', at: 'estimate', description: 'descriptor growth per ended session' },
+} as const satisfies Table;
+
+/** Figures a summary computes from its counters. */
+export const DERIVED_FIGURES = {
+  'sessions.playerMinutes': { kind: 'plain', better: 'higher', description: 'time viewers spent playing, minutes' },
+  'throughput.mbpsReceived': { kind: 'mbps', better: 'higher', description: 'what viewers read, Mbit/s over the run' },
+} as const satisfies Table;
+
+/** How a named group fared while another group joined (byGroup.NAME.whileJoining.OTHER). */
+export const WHILE_JOINING_FIGURES = {
+  beforeP99Ms: { kind: 'ms', better: 'lower', description: "the group's end-to-end p99 over the 5 s before the other group started joining" },
+  worstSecondP99Ms: { kind: 'ms', better: 'lower', description: 'its worst second p99 while the other group joined' },
+  ratio: { kind: 'plain', better: 'lower', description: 'worst second against before' },
+  afterP99Ms: { kind: 'ms', better: 'lower', optional: true, description: 'its p99 over the 5 s after the joins' },
+} as const satisfies Table;
+
+/** Latency statistics (`latency.METRIC.STAT`): count, min, mean, max or a percentile. */
+export const LATENCY_STAT = /^(count|min|mean|max|p\d{1,2}(\.\d+)?|p999)$/;
+
+/** Where each table sits in summary.json (paths of the threshold grammar, which writes `latency` for `latencyMs`). */
+const TABLES: readonly [string, Table][] = [
+  ['server', SERVER_FIGURES],
+  ['server.drops', SERVER_DROPS],
+  ['server.io', SERVER_IO],
+  ['server.gc', SERVER_GC],
+  ['server.leak', LEAK_FIGURES],
+  ['generator', GENERATOR_FIGURES],
+  ['generator.eventLoop', EVENT_LOOP_FIGURES],
+  ['generator.leak', LEAK_FIGURES],
+  ['', DERIVED_FIGURES],
+];
+
+/** A figure a path names: where its value sits in summary.json, and how it reads. */
+export interface Figure extends FigureSpec {
+  /** Path in summary.json ('latency' paths read histograms instead). */
+  summaryPath: string;
+  /** A count's base for `%`: the frames received and lost, or the sessions planned. */
+  percentOf?: 'frames' | 'planned';
+  /** Counted in every run: a summary without it (written before it existed) counted none. */
+  counted?: true;
+}
+
+const COUNTER_FIGURES = new Map<string, Figure>();
+for (const k of COUNTER_NAMES) {
+  const c = COUNTERS[k];
+  if (c.summary === null) continue;
+  const group = c.summary.split('.')[0];
+  COUNTER_FIGURES.set(c.summary, {
+    kind: c.kind,
+    better: c.better,
+    description: c.description,
+    summaryPath: c.summary,
+    counted: true,
+    ...(group === 'frames' ? { percentOf: 'frames' as const } : group === 'sessions' ? { percentOf: 'planned' as const } : {}),
+  });
+}
+
+/** Figures of one protocol's viewers (`hls.frames.lost`): what byProtocol holds. */
+const PROTOCOL_HEADS = ['latency', 'frames', 'throughput', 'sessions.players', 'sessions.playerMinutes'];
+
+/**
+ * The figure a path of the grammar names (without a protocol or group prefix), or null. Latency
+ * figures come back with kind 'ms' and the histogram read at `summaryPath` `latency.METRIC.STAT`.
+ */
+export function figureAt(path: readonly string[]): Figure | null {
+  const dotted = path.join('.');
+  if (path[0] === 'latency') {
+    if (path.length !== 3 || !(METRICS as readonly string[]).includes(path[1]!) || !LATENCY_STAT.test(path[2]!)) return null;
+    const count = path[2] === 'count';
+    return { kind: count ? 'count' : 'ms', better: count ? 'higher' : 'lower', description: `${path[1]} latency, ${path[2]}`, summaryPath: dotted };
+  }
+  const counter = COUNTER_FIGURES.get(dotted);
+  if (counter !== undefined) return counter;
+  for (const [prefix, table] of TABLES) {
+    const head = prefix === '' ? '' : `${prefix}.`;
+    if (!dotted.startsWith(head)) continue;
+    const spec = table[dotted.slice(head.length)];
+    if (spec === undefined) continue;
+    return { ...spec, summaryPath: spec.at !== undefined ? `${dotted}.${spec.at}` : dotted, ...(prefix === '' ? { counted: true as const } : {}) };
+  }
+  return null;
+}
+
+/** Whether a protocol's viewers have the figure (`hls.` + path). */
+export function protocolHasFigure(path: readonly string[]): boolean {
+  const dotted = path.join('.');
+  return PROTOCOL_HEADS.some((h) => dotted === h || dotted.startsWith(`${h}.`));
+}
+
+/** The protocol key a path starts with, if any. */
+export function protocolPrefix(path: readonly string[]): ProtocolKey | null {
+  return (PROTOCOL_KEY_LIST as readonly string[]).includes(path[0]!) ? (path[0] as ProtocolKey) : null;
+}
+
+/** Every path the grammar accepts at the top level, latency statistics shown once per metric (for messages and docs). */
+export function figurePaths(): string[] {
+  const out = [...COUNTER_FIGURES.keys()];
+  for (const [prefix, table] of TABLES) for (const k of Object.keys(table)) out.push(prefix === '' ? k : `${prefix}.${k}`);
+  for (const m of METRICS) out.push(`latency.${m as MetricName}.STAT`);
+  return out;
+}
