@@ -113,7 +113,8 @@ function scenarioFields(checks: ExpressionChecks) {
           perStream: p.perStream,
           slowPerStream: p.slowPerStream,
           slowReadKbps: p.slowReadKbps,
-          ...(p.firstVideoWithin !== undefined ? { firstVideoWithinMs: p.firstVideoWithin } : {}),
+          // Absent: the run's default (three GOPs, at least 5s); also absent in results written before it.
+        ...(p.firstVideoWithin !== undefined ? { firstVideoWithinMs: p.firstVideoWithin } : {}),
           // rtmp is the default: left out, as in results written before other protocols.
           ...(p.protocol !== 'rtmp' ? { protocol: p.protocol } : {}),
           ...(p.url !== undefined ? { url: p.url } : {}),
@@ -283,7 +284,9 @@ function scenarioFields(checks: ExpressionChecks) {
     })
     .strict()
     // Checks across fields. They run even when other fields are wrong (so a file's problems are
-    // all listed at once), each only on the values that are valid.
+    // all listed at once), each only on the values that are valid. They see each field as its own
+    // transform left it (the players' protocol left out when rtmp); what they read of stages,
+    // waves and viewer groups is resolved after them, in resolve().
     .superRefine(
       (s, ctx) => {
         const n = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -359,11 +362,22 @@ function resolve(s: Fields) {
     ...(s.serverCpuQuota !== undefined ? { serverCpuQuota: s.serverCpuQuota } : {}),
     streamNames: s.streamNames ?? Array.from({ length: s.streams }, (_, i) => `${s.streamPrefix}${i}`),
     publishedStreams: p.count ?? s.streams,
-    media: { source: p.source, codec: p.codec, videoBitrate: p.videoBitrate, audioBitrate: p.audioBitrate, fps: p.fps, gopMs: p.gop, chunkSize: p.chunkSize },
+    media: {
+      source: p.source,
+      codec: p.codec,
+      videoBitrate: p.videoBitrate,
+      audioBitrate: p.audioBitrate,
+      fps: p.fps,
+      gopMs: p.gop,
+      chunkSize: p.chunkSize,
+    },
     ...(p.restart !== undefined ? { restart: p.restart } : {}),
     // Stages and waves count the players per stream themselves (other groups follow in proportion).
     players: { ...s.players, perStream: s.stages !== undefined || s.waves !== undefined ? peakPlayersPerStream({ stages }) : s.players.perStream },
-    ...(s.viewers.length > 0 ? { viewers: s.viewers.map(({ start, ramp, ...g }) => ({ ...g, ...(start !== undefined ? { startMs: start, rampMs: ramp ?? 1000 } : {}) })) } : {}),
+    // A group with a start of its own joins from startMs over rampMs and stays; without, it follows the stages.
+    ...(s.viewers.length > 0
+      ? { viewers: s.viewers.map(({ start, ramp, ...g }) => ({ ...g, ...(start !== undefined ? { startMs: start, rampMs: ramp ?? 1000 } : {}) })) }
+      : {}),
     ...(s.httpPort !== undefined ? { httpPort: s.httpPort } : {}),
     churn: s.churn,
     stages,
