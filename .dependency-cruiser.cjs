@@ -9,16 +9,19 @@ const LAYERS = {
   buffers: ['protocol'],
   media: ['protocol', 'input'],
   metrics: [],
-  results: ['metrics', 'input', 'protocol', 'version.ts'],
+  // The scenario, defined once (schema, resolution, type): results record it, so it sits below
+  // them; it checks its `server` section with the server's own settings schema, that one file.
+  scenario: ['input', 'protocol', 'server/config.ts'],
+  results: ['metrics', 'input', 'protocol', 'scenario', 'version.ts'],
   proc: [],
   server: ['protocol', 'buffers', 'media', 'metrics', 'input', 'version.ts'],
   client: ['protocol', 'buffers', 'media', 'input'],
   // The generator validates a scenario's `server` section with the server's own settings
   // schema: that one file of the server, nothing else of it.
-  load: ['client', 'media', 'metrics', 'results', 'proc', 'input', 'protocol', 'buffers', 'version.ts', 'server/config.ts'],
-  lab: ['load', 'results', 'metrics', 'proc', 'input', 'client', 'media', 'protocol', 'buffers', 'version.ts', 'server/config.ts'],
-  report: ['results', 'metrics', 'input', 'protocol', 'version.ts'],
-  cli: ['protocol', 'input', 'buffers', 'media', 'metrics', 'results', 'proc', 'server', 'client', 'load', 'lab', 'report', 'version.ts'],
+  load: ['client', 'media', 'metrics', 'results', 'scenario', 'proc', 'input', 'protocol', 'buffers', 'version.ts', 'server/config.ts'],
+  lab: ['load', 'results', 'scenario', 'metrics', 'proc', 'input', 'client', 'media', 'protocol', 'buffers', 'version.ts', 'server/config.ts'],
+  report: ['results', 'scenario', 'metrics', 'input', 'protocol', 'version.ts'],
+  cli: ['protocol', 'input', 'buffers', 'media', 'metrics', 'scenario', 'results', 'proc', 'server', 'client', 'load', 'lab', 'report', 'version.ts'],
 };
 
 const escape = (s) => s.replace(/[.]/g, '\\.');

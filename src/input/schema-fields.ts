@@ -65,7 +65,7 @@ export function fieldAt(schema: z.ZodType, path: string): FieldInfo | null {
   }
 }
 
-/** Through defaults, optionals and preprocessing to the value's own schema, noting what was on the way. */
+/** Through defaults, optionals, preprocessing and transforms to the value's own schema, noting what was on the way. */
 function unwrap(x: unknown): { node: unknown; description: string | undefined; default: unknown; unit: UnitKind | undefined } {
   let description: string | undefined;
   let dflt: unknown;
@@ -81,7 +81,8 @@ function unwrap(x: unknown): { node: unknown; description: string | undefined; d
     } else if (d.type === 'optional' || d.type === 'nullable' || d.type === 'readonly') {
       x = d.innerType;
     } else if (d.type === 'pipe') {
-      x = d.out;
+      // A transform's pipe is read on its input side (what a flag sets); a preprocessing one on its output side.
+      x = def(d.out).type === 'transform' ? d.in : d.out;
     } else {
       return { node: x, description, default: dflt, unit };
     }

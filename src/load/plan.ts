@@ -1,7 +1,7 @@
 import type { Scenario, Stage, ViewerGroup } from '../results/scenario.js';
 import { peakPlayersPerStream } from '../results/scenario.js';
 import { DEFAULT_PLAY_URLS, fillPlayUrl, viewerGroups } from './play-urls.js';
-import type { PlayerPlan, ShardTask } from './worker-protocol.js';
+import { shardScenario, type PlayerPlan, type ShardTask } from './worker-protocol.js';
 
 /** Workers report once per second. */
 export const TICK_MS = 1000;
@@ -93,8 +93,7 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
     shard: offset + k,
     shards: total,
     url,
-    insecure: s.insecure,
-    streamNames: s.streamNames,
+    ...shardScenario(s),
     publish: [],
     players: [],
     // RTMP viewers without a URL of their own play the target's app (its query included).
@@ -103,15 +102,9 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
       url: g.protocol === 'rtmp' && g.url === undefined ? '' : fillPlayUrl(g.url ?? DEFAULT_PLAY_URLS[g.protocol], url, httpPort ?? s.httpPort),
       ...(g.name !== undefined ? { name: g.name } : {}),
     })),
-    churnJoinsPerSecond: 0,
-    churnMeanSessionMs: s.churn.meanSessionMs,
-    media: s.media,
+    churn: { ...s.churn, joinsPerSecond: 0 },
     slowReadKbps: s.players.slowReadKbps,
-    durationMs: s.durationMs,
-    warmupMs: s.warmupMs,
-    stallThresholdMs: s.stallThresholdMs,
     firstVideoWithinMs: firstVideoWithinMs(s),
-    ...(s.restart !== undefined ? { restart: s.restart } : {}),
     startAtUs,
     tickMs: TICK_MS,
   }));
@@ -138,7 +131,7 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
   // Churning players join on the player workers.
   for (let k = playerBase; k < total; k++) {
     const t = at(k);
-    if (t !== null) t.churnJoinsPerSecond = s.churn.joinsPerSecond / playerWorkers;
+    if (t !== null) t.churn.joinsPerSecond = s.churn.joinsPerSecond / playerWorkers;
   }
   return tasks;
 }

@@ -21,29 +21,31 @@ export interface PlayerPlan {
   windows: [number, number | null][];
 }
 
+/** What a worker takes of the scenario as resolved: these fields, with their names and meaning. */
+const SCENARIO_PART = ['insecure', 'streamNames', 'media', 'durationMs', 'warmupMs', 'stallThresholdMs', 'restart'] as const;
+export type ShardScenario = Pick<Scenario, (typeof SCENARIO_PART)[number]>;
+
+/** The worker's part of a scenario (a plain copy of its fields, for the task message). */
+export function shardScenario(s: Scenario): ShardScenario {
+  const part: Partial<Record<keyof ShardScenario, unknown>> = {};
+  for (const k of SCENARIO_PART) if (s[k] !== undefined) part[k] = s[k];
+  return part as ShardScenario;
+}
+
 /** A worker's whole share of a run. */
-export interface ShardTask {
+export interface ShardTask extends ShardScenario {
   shard: number;
   shards: number;
   url: string;
-  insecure: boolean;
-  streamNames: string[];
   /** Streams this shard publishes (indexes into streamNames). */
   publish: number[];
   players: PlayerPlan[];
   /** Viewer groups: how each plays, and its URL with only {stream} left to fill in. */
   groups: ViewerGroupTask[];
   /** This shard's share of the churn rate (churning viewers belong to the first group). */
-  churnJoinsPerSecond: number;
-  churnMeanSessionMs: number;
-  media: Scenario['media'];
-  slowReadKbps: number;
-  durationMs: number;
-  warmupMs: number;
-  stallThresholdMs: number;
-  /** Publisher churn: the schedule of publications (see restarts.ts). */
-  restart?: { everyMs: number; pauseMs: number; rename: boolean };
-  /** A viewer with no video this long after play was sent is failed (`no-video`). */
+  churn: Scenario['churn'];
+  slowReadKbps: Scenario['players']['slowReadKbps'];
+  /** A viewer with no video this long after play was sent is failed (`no-video`): the scenario's, or its default. */
   firstVideoWithinMs: number;
   /** Run start on the monotonic µs clock (the same in every thread). */
   startAtUs: number;

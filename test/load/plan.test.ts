@@ -77,3 +77,18 @@ describe('sharding', () => {
   });
 });
 
+
+describe('shard tasks', () => {
+  it('carry the scenario\'s fields a worker needs as resolved, split the churn rate, and survive structured cloning', () => {
+    const s = scenario({ streams: 4, churn: { joinsPerSecond: 6, meanSessionTime: '2s' }, publishers: { restart: { every: '5s' } }, insecure: true, warmup: '2s' });
+    const tasks = planShards(s, 4, 'rtmp://127.0.0.1:1935/live', 0);
+    for (const t of tasks) {
+      expect(t).toMatchObject({ insecure: true, streamNames: s.streamNames, media: s.media, durationMs: s.durationMs, warmupMs: 2000, stallThresholdMs: s.stallThresholdMs, restart: s.restart });
+      expect(t.churn.meanSessionMs).toBe(2000);
+      expect(structuredClone(t)).toEqual(t);
+    }
+    // One publishing worker and three playing ones: the churn is the players' share.
+    expect(tasks.map((t) => t.churn.joinsPerSecond)).toEqual([0, 2, 2, 2]);
+    expect('restart' in planShards(scenario({}), 1, 'rtmp://127.0.0.1:1935/live', 0)[0]!).toBe(false);
+  });
+});

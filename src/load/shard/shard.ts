@@ -133,7 +133,7 @@ export class Shard implements ProbeContext {
       (j) => void this.openPlayer(j),
     ));
     let churnStream = task.shard;
-    const churn = new Churn(task.churnJoinsPerSecond, task.churnMeanSessionMs, (stayMs) => {
+    const churn = new Churn(task.churn.joinsPerSecond, task.churn.meanSessionMs, (stayMs) => {
       void this.openPlayer({ stream: churnStream++ % task.streamNames.length, group: 0, slow: false, stopAtUs: monotonicUs() + stayMs * 1000 });
     });
     joins.start();
