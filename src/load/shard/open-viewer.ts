@@ -33,11 +33,10 @@ export interface ViewerSetup {
   onNotYet: (status: number) => void;
 }
 
-/** A stream the server does not have yet (HTTP 404): real players ask again, and so do these. */
+/** A stream the server does not have yet (HTTP 404, or 503): real players ask again, and so do these. */
 function notThereYet(e: unknown): number | null {
   if (!(e instanceof ClientError) || e.failure !== 'rejected') return null;
-  const m = /HTTP (404|503)/.exec(e.message);
-  return m ? Number(m[1]) : null;
+  return e.status === 404 || e.status === 503 ? e.status : null;
 }
 
 function openOnce(s: ViewerSetup): Promise<Viewer> {
