@@ -43,10 +43,14 @@ function subject(s: FailedSession): string {
   return s.protocol === 'rtmp' ? 'player' : `${s.protocol} viewer`;
 }
 
+/** What a failure is, without who failed: `timeout in handshake`, `no-video`, `closed`. */
+export function failureReason(f: Failure): string {
+  return 'step' in f && f.step !== undefined ? `${f.kind} in ${f.step}` : f.kind;
+}
+
 /** The key a failure is counted under in a results folder (and labelled with in Prometheus). */
 export function failureKey(f: Failure): string {
-  if (f.phase === 'dropped') return `${subject(f)} dropped: ${f.kind}`;
-  return 'step' in f && f.step !== undefined ? `${subject(f)}: ${f.kind} in ${f.step}` : `${subject(f)}: ${f.kind}`;
+  return `${subject(f)}${f.phase === 'dropped' ? ' dropped' : ''}: ${failureReason(f)}`;
 }
 
 const KEY = /^(publisher|player|([a-z-]+) viewer)( dropped)?: (.*)$/s;
