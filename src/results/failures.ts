@@ -95,15 +95,23 @@ export function allFailures(): Failure[] {
   return out;
 }
 
+/** Where counts go whose key names no session at all (none that rtmpbench wrote). */
+export const UNREADABLE_FAILURE_KEY = 'other';
+
+/** Every key failures can be counted under: a closed set (Prometheus label values are taken from it). */
+export function allFailureKeys(): string[] {
+  return [...allFailures().map(failureKey), UNREADABLE_FAILURE_KEY];
+}
+
 /**
- * Failure counts keyed as a results folder keys them, with any key that is not a failure's own
- * (an error's message from before failures were records) counted under the key it reads back as.
+ * Failure counts under keys of the closed set: any key that is not a failure's own (an error's
+ * message, from before failures were records) counts under the key it reads back as.
  */
 export function closedFailureCounts(counts: Readonly<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, n] of Object.entries(counts)) {
     const f = parseFailureKey(key);
-    const k = f === null ? 'other' : failureKey(f);
+    const k = f === null ? UNREADABLE_FAILURE_KEY : failureKey(f);
     out[k] = (out[k] ?? 0) + n;
   }
   return out;

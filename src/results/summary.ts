@@ -2,8 +2,8 @@ import { METRICS, summarize, type Histogram, type LatencySummary, type MetricNam
 import type { ProtocolKey, ViewerProtocol } from '../protocol/delivery.js';
 import { VERSION } from '../version.js';
 import { COUNTER_NAMES, COUNTERS, setPath, type Counters } from './counters.js';
-import type { LeakFigures } from './leak.js';
 import { parseHttpErrorKey } from './failures.js';
+import type { LeakFigures } from './leak.js';
 import type { Scenario } from './scenario.js';
 
 /**
