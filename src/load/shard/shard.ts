@@ -289,7 +289,10 @@ export class Shard implements ProbeContext {
           sharedReadBuffer: this.sharedReadBuffer,
           hls,
           retryEveryMs: NOT_YET_RETRY_MS,
-          onNotYet: (status) => this.failures.httpError({ protocol: pk, status }),
+          // An HLS viewer has counted the answer already (onHttpError); the FLV viewers report none of their own.
+          onNotYet: (status) => {
+            if (group.protocol !== 'hls') this.failures.httpError({ protocol: pk, status });
+          },
         },
         task.firstVideoWithinMs,
       );
