@@ -290,7 +290,7 @@ export class Shard implements ProbeContext {
           hls,
           retryEveryMs: NOT_YET_RETRY_MS,
           // An HLS viewer has counted the answer already (onHttpError); the FLV viewers report none of their own.
-          onNotYet: (status) => {
+          onRefused: (status) => {
             if (group.protocol !== 'hls') this.failures.httpError({ protocol: pk, status });
           },
         },
