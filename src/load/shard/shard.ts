@@ -10,7 +10,7 @@ import { EventLoopMeter } from '../../metrics/event-loop.js';
 import { Recorder, type HistogramKey } from '../../metrics/histograms.js';
 import { monotonicUs } from '../../media/timing-mark.js';
 import { PROTOCOL_KEYS, type ProtocolKey } from '../../protocol/delivery.js';
-import type { FailedSession } from '../../results/failures.js';
+import type { FailedSession, MediaFailure } from '../../results/failures.js';
 import { makeSource } from '../media-source.js';
 import { streamUrl } from '../play-urls.js';
 import { epochAt, nearRestart, publicationWindow, publishedName } from '../restarts.js';
@@ -385,7 +385,7 @@ export class Shard implements ProbeContext {
     else if (v === 'waiting') this.tally.count('playersTooLateToJudge', probe.protocolKey);
   }
 
-  private failed(probe: PlayerProbe, why: 'no-video' | 'no-audio'): void {
+  private failed(probe: PlayerProbe, why: MediaFailure): void {
     this.tally.count('playersFailed', probe.protocolKey);
     this.failures.add({ role: 'player', protocol: probe.protocol, phase: 'setup', kind: why });
   }
