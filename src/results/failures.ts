@@ -17,8 +17,6 @@ export type MediaFailure = (typeof MEDIA_FAILURES)[number];
 /** An error that is none of the client's failure kinds (a bug, an unexpected exception). */
 export const OTHER_FAILURE = 'other';
 
-export type SetupFailureKind = ClientFailure | typeof OTHER_FAILURE;
-
 /** Who failed: a publisher (always RTMP), or a player with the protocol it views with. */
 export type FailedSession = { role: 'publisher' } | { role: 'player'; protocol: ViewerProtocol };
 
@@ -30,8 +28,8 @@ export type FailedSession = { role: 'publisher' } | { role: 'player'; protocol: 
  */
 export type Failure = FailedSession &
   (
-    | { phase: 'setup'; kind: SetupFailureKind; step?: ClientStep }
-    | { phase: 'setup'; kind: MediaFailure }
+    | { phase: 'setup'; kind: ClientFailure; step?: ClientStep }
+    | { phase: 'setup'; kind: MediaFailure | typeof OTHER_FAILURE }
     | { phase: 'dropped'; kind: ClientFailure }
   );
 
