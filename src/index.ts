@@ -31,6 +31,7 @@ export { formatProbeConsole, probeMarkdown } from './report/probe.js';
 export type { Scenario, Stage, ServerSpec } from './results/scenario.js';
 export { SUMMARY_SCHEMA_VERSION, buildSummary, failedThresholds, frameAccounting, generatorSaturation, type RunSummary, type ThresholdResult } from './results/summary.js';
 export type { TimelinePoint } from './results/timeline.js';
+export { failureKey, parseFailureKey, httpErrorKey, parseHttpErrorKey, type Failure, type FailureKind, type HttpError } from './results/failures.js';
 export type { Progress } from './results/progress.js';
 export type { LiveSecond, RunObserver, RunStart } from './results/live.js';
 export { COMPARISON_FILE, type ComparisonFile, type ComparisonRun, type Variant } from './results/comparison-file.js';

@@ -26,7 +26,8 @@ import { acknowledgementMessage, parseUserControl, pingResponseMessage, setChunk
 import { ClientHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
 import { monotonicUs } from '../media/timing-mark.js';
-import { ClientError, type ClientClose, type ClientFailure } from './errors.js';
+import { ClientError, type ClientClose, type ClientFailure, type ClientStep } from './errors.js';
+import { isClientStep } from '../protocol/errors.js';
 import type { RtmpUrl } from './url.js';
 
 export interface StatusEvent {
@@ -162,7 +163,7 @@ export class ClientConnection {
       // The generator's deadline, not the server's: it names the step still waited for.
       timer = setTimeout(() => {
         const t = c.timings;
-        const stage = t.tcpConnectUs === 0 ? 'tcp connect' : t.handshakeUs === 0 ? 'handshake' : 'connect command';
+        const stage: ClientStep = t.tcpConnectUs === 0 ? 'tcp connect' : t.handshakeUs === 0 ? 'handshake' : 'connect command';
         finish(new ClientError('timeout', `no connection to ${url.host}:${url.port} within ${timeoutMs} ms (still in ${stage})`, stage));
       }, timeoutMs);
       if (url.protocol === 'rtmps' || shared === undefined) socket.on('data', (d: Buffer) => c.received(d));
@@ -304,7 +305,7 @@ export class ClientConnection {
   }
 
   /** Resolves with the first status event that `match` accepts. */
-  waitStatus(match: (s: StatusEvent) => boolean, timeoutMs: number, command = 'a command'): Promise<StatusEvent> {
+  waitStatus(match: (s: StatusEvent) => boolean, timeoutMs: number, command: ClientStep = 'command'): Promise<StatusEvent> {
     return new Promise((resolve, reject) => {
       if (this.closed) {
         reject(new ClientError('closed', 'the connection is closed'));
@@ -351,7 +352,8 @@ export class ClientConnection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(tid);
-        reject(new ClientError('timeout', `no answer to ${command} from the server within ${timeoutMs} ms`, command));
+        // The step a failure is counted by: a call of its own, or any other command.
+        reject(new ClientError('timeout', `no answer to ${command} from the server within ${timeoutMs} ms`, isClientStep(command) ? command : 'command'));
       }, timeoutMs);
       const settle = () => clearTimeout(timer);
       this.pending.set(tid, {

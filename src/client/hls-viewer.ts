@@ -192,7 +192,7 @@ export class HlsViewer implements Viewer {
       v.end('local', 'failed to start', false);
       if (e instanceof ClientError) throw e;
       const f = e instanceof HttpFailure ? e : new HttpFailure('protocol', (e as Error).message);
-      throw new ClientError(f.kind === 'local' ? 'closed' : f.kind, f.message, f.stage);
+      throw new ClientError(f.kind === 'local' ? 'closed' : f.kind, f.message, f.stage, f.status);
     }
     return v;
   }
@@ -500,7 +500,7 @@ export class HlsViewer implements Viewer {
     this.counters.bytesReceived += result.bodyBytes;
     if (result.status !== 200) {
       this.httpError(result.status, kind);
-      throw new HttpFailure('rejected', `HTTP ${result.status} for ${url}`);
+      throw new HttpFailure('rejected', `HTTP ${result.status} for ${url}`, undefined, result.status);
     }
     return { text: Buffer.concat(chunks).toString('utf8'), result };
   }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { Client, buildConnector, type Dispatcher } from 'undici';
 import { monotonicUs } from '../media/timing-mark.js';
-import type { ClientFailure } from './errors.js';
+import type { ClientFailure, ClientStep } from './errors.js';
 
 /**
  * One simulated viewer's HTTP connection: an undici `Client` of its own (one keep-alive
@@ -48,13 +48,15 @@ export class HttpFailure extends Error {
     readonly kind: ClientFailure | 'local',
     message: string,
     override readonly cause?: unknown,
+    /** The HTTP status of an answer that refused the request (kind `rejected`). */
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'HttpFailure';
   }
 
   /** Which wait ran out, for a timeout (always the generator's own deadline). */
-  get stage(): string | undefined {
+  get stage(): ClientStep | undefined {
     const code = (this.cause as { code?: string } | undefined)?.code;
     return code === 'UND_ERR_CONNECT_TIMEOUT' ? 'tcp connect' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'response headers' : code === 'UND_ERR_BODY_TIMEOUT' ? 'response body' : undefined;
   }

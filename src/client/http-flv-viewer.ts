@@ -60,7 +60,7 @@ export class HttpFlvViewer extends FlvViewerBase implements Viewer {
         (r) => {
           if (!started) {
             this.end('rejected', `HTTP ${r.status} for ${this.url.href}`, false);
-            reject(new ClientError('rejected', `HTTP ${r.status} for ${this.url.href}`));
+            reject(new ClientError('rejected', `HTTP ${r.status} for ${this.url.href}`, undefined, r.status));
           } else {
             this.end('closed', 'the server ended the stream');
           }

@@ -34,7 +34,7 @@ export class WsFlvViewer extends FlvViewerBase implements Viewer {
     const secure = this.url.protocol === 'wss:';
     return new Promise<void>((resolve, reject) => {
       let opened = false;
-      let failure: { kind: ClientFailure; message: string } | null = null;
+      let failure: { kind: ClientFailure; message: string; status?: number } | null = null;
       const ws = new WebSocket(this.url, {
         perMessageDeflate: false,
         handshakeTimeout: opts.timeoutMs ?? DEFAULT_VIEWER_TIMEOUT_MS,
@@ -50,7 +50,7 @@ export class WsFlvViewer extends FlvViewerBase implements Viewer {
       });
       this.ws = ws;
       ws.on('unexpected-response', (_req, res) => {
-        failure = { kind: 'rejected', message: `HTTP ${res.statusCode} for ${this.url.href}` };
+        failure = { kind: 'rejected', message: `HTTP ${res.statusCode} for ${this.url.href}`, status: res.statusCode };
         res.resume();
         ws.terminate();
       });
@@ -68,7 +68,7 @@ export class WsFlvViewer extends FlvViewerBase implements Viewer {
       });
       ws.on('close', (code, reason) => {
         const f = failure ?? { kind: 'closed' as const, message: `the server closed the WebSocket (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})` };
-        if (!opened) reject(new ClientError(f.kind, f.message));
+        if (!opened) reject(new ClientError(f.kind, f.message, undefined, f.status));
         this.end(f.kind, f.message, opened);
       });
     });

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { UsageError } from '../input/usage-error.js';
-import { PROTOCOL_KEYS, type ProtocolKey } from '../protocol/delivery.js';
+import { PROTOCOL_KEYS, type ProtocolKey, type ViewerProtocol } from '../protocol/delivery.js';
 import { encodeHistogram, mergeEncoded, METRICS, newHistogram, type EncodedHistograms, type Histogram, type HistogramKey } from '../metrics/histograms.js';
 import type { IntervalHistogram } from '../metrics/hlog.js';
 import { addCounters, newCounters, sumCounters, type Counters } from '../results/counters.js';
@@ -151,7 +151,7 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
   const intervals = new Map<HistogramKey, IntervalHistogram[]>();
   const groupKeys = namedGroups(scenario).map((g): HistogramKey => `${g.name}.endToEnd`);
   for (const m of [...METRICS, ...groupKeys]) intervals.set(m, mergeIntervals(runs.map((r) => readIntervals(r.dir, m))));
-  const protocols = [...new Set([scenario.players.protocol ?? 'rtmp', ...(scenario.viewers ?? []).map((v) => v.protocol)])].map((p) => PROTOCOL_KEYS[p]);
+  const protocols = [...new Set<ViewerProtocol>([scenario.players.protocol ?? 'rtmp', ...(scenario.viewers ?? []).map((v) => v.protocol)])].map((p) => PROTOCOL_KEYS[p]);
   const byProtocol = mergeByProtocol(runs, protocols);
   const counters = sumCounters(runs.map((r) => r.counters!.counters));
   const failures = sumFailures(runs.map((r) => r.counters!.failures));

@@ -1,3 +1,4 @@
+import { failureKey, failureReason, parseFailureKey, type Failure } from '../results/failures.js';
 import type { RunSummary } from '../results/summary.js';
 
 /**
@@ -6,18 +7,21 @@ import type { RunSummary } from '../results/summary.js';
  * are results (counted by reason; thresholds judge them).
  */
 export function runFailure(s: RunSummary): string | null {
-  const reasons = (prefix: string) =>
-    Object.entries(s.failures)
-      .filter(([k]) => k.startsWith(`${prefix}: `))
-      .map(([k, v]) => `${k.slice(prefix.length + 2)} ×${v}`)
+  const counted = Object.entries(s.failures).flatMap(([key, n]) => {
+    const f = parseFailureKey(key);
+    return f === null ? [] : [{ f, n }];
+  });
+  // Why sessions of a role could not start; viewers of other protocols than RTMP are named.
+  const reasons = (role: Failure['role']) =>
+    counted
+      .filter(({ f }) => f.role === role && f.phase === 'setup')
+      .map(({ f, n }) => `${f.role === 'player' && f.protocol !== 'rtmp' ? failureKey(f) : failureReason(f)} ×${n}`)
       .join(', ');
   const p = s.sessions.publishers;
   if (p.planned > 0 && p.connected === 0) return `no publisher could publish (${reasons('publisher')})`;
   const pl = s.sessions.players;
   if (pl.planned > 0 && pl.connected === 0) return `no player could play (${reasons('player')})`;
-  const dropped = Object.entries(s.failures)
-    .filter(([k]) => k.includes('dropped'))
-    .reduce((n, [, v]) => n + v, 0);
+  const dropped = counted.filter(({ f }) => f.phase === 'dropped').reduce((n, { n: k }) => n + k, 0);
   const connected = p.connected + pl.connected;
   if (connected > 0 && dropped >= connected) return `the target closed every connection before the end of the run (${Object.keys(s.failures).join(', ')})`;
   return null;

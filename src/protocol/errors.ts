@@ -56,6 +56,37 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Why a client session could not be set up, or ended: a stable failure kind (what the load
+ * generator counts failures by) with its code in the registry. Defined here, below the client
+ * that raises them and the results that count them.
+ */
+export const CLIENT_FAILURES = {
+  refused: 'RTMP_ERR_CLIENT_REFUSED',
+  dns: 'RTMP_ERR_CLIENT_UNREACHABLE',
+  tls: 'RTMP_ERR_CLIENT_TLS',
+  socket: 'RTMP_ERR_CLIENT_SOCKET',
+  timeout: 'RTMP_ERR_CLIENT_TIMEOUT',
+  handshake: 'RTMP_ERR_CLIENT_HANDSHAKE',
+  rejected: 'RTMP_ERR_CLIENT_REJECTED',
+  closed: 'RTMP_ERR_CLIENT_CLOSED',
+  protocol: 'RTMP_ERR_CLIENT_PROTOCOL',
+} as const satisfies Record<string, ErrorCode>;
+
+export type ClientFailure = keyof typeof CLIENT_FAILURES;
+export const CLIENT_FAILURE_LIST = Object.keys(CLIENT_FAILURES) as ClientFailure[];
+
+/**
+ * The steps of a client session's setup a failure can name (which of the generator's waits ran
+ * out): RTMP's connection and commands, an HTTP viewer's request. `command` is any other RTMP call.
+ */
+export const CLIENT_STEPS = ['tcp connect', 'handshake', 'connect command', 'createStream', 'publish', 'play', 'command', 'response headers', 'response body'] as const;
+export type ClientStep = (typeof CLIENT_STEPS)[number];
+
+export function isClientStep(s: string): s is ClientStep {
+  return (CLIENT_STEPS as readonly string[]).includes(s);
+}
+
 export interface ErrorDetail {
   /** Parser state name at the time of the error. */
   state?: string;

@@ -1,5 +1,6 @@
 import { METRIC_INFO, METRICS, type HistogramKey, type MetricName } from '../metrics/histograms.js';
 import type { Counters } from '../results/counters.js';
+import { closedFailureCounts } from '../results/failures.js';
 import { PROTOCOL_KEYS, type ViewerProtocol } from '../protocol/delivery.js';
 import { PROTOCOL_LABELS, type ProtocolKey } from '../results/live.js';
 import type { TimelinePoint } from '../results/timeline.js';
@@ -157,7 +158,8 @@ export function generatorFamilies(live: LiveRun): PromFamily[] {
     name: 'rtmpbench_failures_total',
     help: 'Sessions that failed or dropped, by reason ("player: no-video", "player dropped: closed"...)',
     type: 'counter',
-    samples: Object.entries(live.failures).map(([reason, n]) => sample({ reason }, n)),
+    // Reasons from a closed set (allFailureKeys): an unexpected error's message never becomes a label.
+    samples: Object.entries(closedFailureCounts(live.failures)).map(([reason, n]) => sample({ reason }, n)),
   });
   families.push(
     { name: 'rtmpbench_generator_cpu_seconds_total', help: 'CPU time of the generator process (every worker thread)', type: 'counter', samples: [sample({}, round6(live.generatorCpuSeconds))] },

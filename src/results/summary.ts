@@ -2,6 +2,7 @@ import { METRICS, summarize, type Histogram, type LatencySummary, type MetricNam
 import type { ProtocolKey, ViewerProtocol } from '../protocol/delivery.js';
 import { VERSION } from '../version.js';
 import { COUNTER_NAMES, COUNTERS, setPath, type CounterFigures, type Counters } from './counters.js';
+import { parseHttpErrorKey } from './failures.js';
 import type { EVENT_LOOP_FIGURES, FiguresOf, GENERATOR_FIGURES, SERVER_DROPS, SERVER_FIGURES, SERVER_GC, SERVER_IO } from './figures.js';
 import type { LeakFigures } from './leak.js';
 import type { Scenario } from './scenario.js';
@@ -192,7 +193,12 @@ function latencies(histograms: ReadonlyMap<HistogramKey, Histogram>, prefix = ''
 
 /** The HTTP errors of one protocol's viewers ("404": n), from the run's errors by "protocol status". */
 export function protocolHttpErrors(all: Readonly<Record<string, number>>, key: ProtocolKey): Record<string, number> {
-  return Object.fromEntries(Object.entries(all).filter(([e]) => e.startsWith(`${key} `)).map(([e, n]) => [e.slice(key.length + 1), n]));
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(all)) {
+    const e = parseHttpErrorKey(k);
+    if (e?.protocol === key) out[e.status] = (out[e.status] ?? 0) + n;
+  }
+  return out;
 }
 
 /** One protocol's figures, from its counters and its histograms (`hls.endToEnd`...). */

@@ -1,7 +1,6 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientConnection } from '../../src/client/connection.js';
-import { failureReason } from '../../src/client/errors.js';
 import { parseRtmpUrl } from '../../src/client/url.js';
 import { HttpFlvViewer } from '../../src/client/http-flv-viewer.js';
 import { ServerHandshake } from '../../src/protocol/handshake.js';
@@ -45,22 +44,17 @@ describe('timeouts name the step that was waited for', () => {
     const port = await stuckServer('silent');
     const e = await ClientConnection.open({ url: parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`), timeoutMs: 300 }).catch((x: unknown) => x);
     expect(e).toMatchObject({ failure: 'timeout', stage: 'handshake', code: 'RTMP_ERR_CLIENT_TIMEOUT' });
-    expect(failureReason(e)).toBe('timeout in handshake');
   });
 
   it('an RTMP server that completes the handshake and never answers connect: timeout in connect command', async () => {
     const port = await stuckServer('handshake-only');
     const e = await ClientConnection.open({ url: parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`), timeoutMs: 500 }).catch((x: unknown) => x);
-    expect(failureReason(e)).toBe('timeout in connect command');
+    expect(e).toMatchObject({ failure: 'timeout', stage: 'connect command' });
   });
 
   it('an HTTP-FLV server that accepts and never answers: timeout in response headers', async () => {
     const port = await stuckServer('silent');
     const e = await HttpFlvViewer.open({ url: `http://127.0.0.1:${port}/live/s.flv`, timeoutMs: 300 }).catch((x: unknown) => x);
-    expect(failureReason(e)).toBe('timeout in response headers');
-  });
-
-  it('anything else is counted by its message', () => {
-    expect(failureReason(new Error('boom'))).toBe('boom');
+    expect(e).toMatchObject({ failure: 'timeout', stage: 'response headers' });
   });
 });

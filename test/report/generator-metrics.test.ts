@@ -7,6 +7,7 @@ import type { TimelinePoint } from '../../src/results/timeline.js';
 import { generatorFamilies } from '../../src/report/generator-metrics.js';
 import { LiveRun } from '../../src/report/live-run.js';
 import { formatFamilies, LATENCY_BUCKETS_SEC } from '../../src/report/prom-text.js';
+import { allFailureKeys } from '../../src/results/failures.js';
 import { hasTool } from '../helpers/tools.js';
 
 /** The generator's Prometheus exposition, from a run's reports: names, labels per protocol, histograms. */
@@ -56,6 +57,17 @@ describe('the generator\'s Prometheus metrics', () => {
     expect(line('rtmpbench_sessions{kind="player",protocol="hls"}')).toBe('3');
     expect(line('rtmpbench_failures_total{reason="player: no-video"}')).toBe('1');
     expect(line('rtmpbench_generator_cpu_seconds_total')).toBe('0.5');
+  });
+
+  it('labels failures from a closed set: an unexpected error\'s message is not a label', () => {
+    const live = liveRun();
+    live.failures = { 'player: no-video': 1, 'hls viewer: socket hang up (ECONNRESET)': 2, 'publisher: boom': 1 };
+    const lines = formatFamilies(generatorFamilies(live)).split('\n').filter((l) => l.startsWith('rtmpbench_failures_total{'));
+    const reasons = lines.map((l) => /reason="([^"]*)"/.exec(l)![1]!);
+    expect(reasons.sort()).toEqual(['hls viewer: other', 'player: no-video', 'publisher: other']);
+    const closed = new Set(allFailureKeys());
+    for (const r of reasons) expect(closed).toContain(r);
+    expect(lines).toContain('rtmpbench_failures_total{reason="hls viewer: other"} 2');
   });
 
   it('gives each latency metric a histogram in seconds, per protocol, with cumulative buckets', () => {

@@ -29,15 +29,13 @@ export interface ViewerSetup {
   hls: HlsEvents;
   /** HTTP viewers: a stream not there yet is asked for again this often, until the deadline. */
   retryEveryMs: number;
-  /** Called for each answer that said the stream is not there (404), before asking again. */
-  onNotYet: (status: number) => void;
+  /** HTTP viewers: called for each answer that refused to open the stream (404 before asking again, or any other). */
+  onRefused: (status: number) => void;
 }
 
-/** A stream the server does not have yet (HTTP 404): real players ask again, and so do these. */
-function notThereYet(e: unknown): number | null {
-  if (!(e instanceof ClientError) || e.failure !== 'rejected') return null;
-  const m = /HTTP (404|503)/.exec(e.message);
-  return m ? Number(m[1]) : null;
+/** A stream the server does not have yet (HTTP 404, or 503): real players ask again, and so do these. */
+function notThereYet(e: unknown): boolean {
+  return e instanceof ClientError && e.failure === 'rejected' && (e.status === 404 || e.status === 503);
 }
 
 function openOnce(s: ViewerSetup): Promise<Viewer> {
@@ -69,9 +67,8 @@ export async function openViewer(s: ViewerSetup, deadlineMs: number): Promise<Vi
     try {
       return await openOnce(s);
     } catch (e) {
-      const status = notThereYet(e);
-      if (status === null || Date.now() + s.retryEveryMs > until) throw e;
-      s.onNotYet(status);
+      if (e instanceof ClientError && e.status !== undefined) s.onRefused(e.status);
+      if (!notThereYet(e) || Date.now() + s.retryEveryMs > until) throw e;
       await new Promise((r) => setTimeout(r, s.retryEveryMs));
     }
   }

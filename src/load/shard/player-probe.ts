@@ -4,6 +4,7 @@ import type { Viewer, ViewerFrame } from '../../client/viewer.js';
 import type { HistogramKey, MetricName } from '../../metrics/histograms.js';
 import { PROTOCOL_KEYS, type ProtocolKey, type ViewerProtocol } from '../../protocol/delivery.js';
 import type { Counters } from '../../results/counters.js';
+import type { MediaFailure } from '../../results/failures.js';
 import type { ViewerRecord } from '../worker-protocol.js';
 
 /** What a probe needs from the shard that runs it. */
@@ -21,7 +22,7 @@ export interface ProbeContext {
 }
 
 /** How a viewer stands against the no-video bound. */
-export type VideoVerdict = 'ok' | 'waiting' | 'no-video' | 'no-audio';
+export type VideoVerdict = 'ok' | 'waiting' | MediaFailure;
 
 const isHls = (f: ViewerFrame): f is HlsFrame => (f as HlsFrame).playoutUs !== undefined;
 

@@ -1,6 +1,6 @@
 import { BufferPool } from '../../buffers/buffer-pool.js';
 import type { StatusEvent } from '../../client/connection.js';
-import { failureReason, type ClientClose } from '../../client/errors.js';
+import type { ClientClose } from '../../client/errors.js';
 import type { HlsEvents } from '../../client/hls-viewer.js';
 import { Player } from '../../client/player.js';
 import { Publisher } from '../../client/publisher.js';
@@ -10,17 +10,19 @@ import { EventLoopMeter } from '../../metrics/event-loop.js';
 import { Recorder, type HistogramKey } from '../../metrics/histograms.js';
 import { monotonicUs } from '../../media/timing-mark.js';
 import { PROTOCOL_KEYS, type ProtocolKey } from '../../protocol/delivery.js';
+import type { FailedSession, MediaFailure } from '../../results/failures.js';
 import { makeSource } from '../media-source.js';
 import { streamUrl } from '../play-urls.js';
 import { epochAt, nearRestart, publicationWindow, publishedName } from '../restarts.js';
 import type { ShardResult, ShardTask, ViewerRecord, WorkerMessage } from '../worker-protocol.js';
+import { FailureCounts } from './failure-counts.js';
 import { openViewer } from './open-viewer.js';
 import { Pacer } from './pacer.js';
 import { PlayerProbe, type ProbeContext } from './player-probe.js';
 import { PublisherProbe } from './publisher-probe.js';
 import { Churn, Schedule } from './schedule.js';
 import { SlowReaders } from './slow-readers.js';
-import { NamedCounts, Tally } from './tally.js';
+import { Tally } from './tally.js';
 
 /** Time viewers get to receive frames in flight, and the server to take the publishers' goodbyes. */
 const DRAIN_MS = 300;
@@ -30,6 +32,9 @@ const CLOSE_SETTLE_MS = 50;
 const SHARED_READ_BYTES = 64 * 1024;
 /** Wire buffers of published frames kept for reuse. */
 const FRAME_POOL_BYTES = 32 * 1024 * 1024;
+
+/** Publishers, as failures name them. */
+const PUBLISHER: FailedSession = { role: 'publisher' };
 
 /** An HTTP viewer whose stream is not there yet asks again this often. */
 const NOT_YET_RETRY_MS = 500;
@@ -59,9 +64,8 @@ export class Shard implements ProbeContext {
   private readonly rec = new Recorder();
   private readonly meter = new EventLoopMeter();
   private readonly tally = new Tally();
-  private readonly failures = new NamedCounts();
-  /** HTTP error answers viewers got, by "protocol status" (hls 404). */
-  private readonly httpErrors = new NamedCounts();
+  /** Failures, and HTTP error answers viewers got. */
+  private readonly failures = new FailureCounts();
   private readonly publishers: PublisherProbe[] = [];
   /** Publications that ended since the last tick (their last send logs go with it). */
   private publishersEnded: PublisherProbe[] = [];
@@ -174,7 +178,7 @@ export class Shard implements ProbeContext {
     this.emitTick(true, playersUp);
     this.meter.stop();
     const totals = this.tally.lastTotals();
-    return { shard: task.shard, histograms: this.rec.encodeTotal(), counters: totals.all, byProtocol: totals.byProtocol, failures: this.failures.total, httpErrors: this.httpErrors.total, eventLoop: this.meter.whole() };
+    return { shard: task.shard, histograms: this.rec.encodeTotal(), counters: totals.all, byProtocol: totals.byProtocol, failures: this.failures.failures.total, httpErrors: this.failures.httpErrors.total, eventLoop: this.meter.whole() };
   }
 
   /** Opens the first publication of every stream this shard publishes, their schedules spread over a GOP. */
@@ -198,7 +202,7 @@ export class Shard implements ProbeContext {
       const probe = new PublisherProbe(this, p, stream, epoch);
       p.conn.onClose = (reason: ClientClose) => {
         this.publicationEnded(probe);
-        if (!this.over && !probe.stopping && reason.kind !== 'local') this.failures.add(`publisher dropped: ${reason.kind}`);
+        if (!this.over && !probe.stopping && reason.kind !== 'local') this.failures.add({ role: 'publisher', phase: 'dropped', kind: reason.kind });
       };
       this.record('connect', p.conn.timings.tcpConnectUs);
       this.record('handshake', p.conn.timings.handshakeUs);
@@ -207,7 +211,7 @@ export class Shard implements ProbeContext {
       return probe;
     } catch (e) {
       this.tally.count('publishersFailed');
-      this.failures.add(`publisher: ${failureReason(e)}`);
+      this.failures.setupFailed(PUBLISHER, e);
       return null;
     }
   }
@@ -255,7 +259,6 @@ export class Shard implements ProbeContext {
     // With publisher churn, a viewer plays the publication live now (or the next one).
     const epoch = epochAt(task.restart, (monotonicUs() - this.startAtUs) / 1000);
     const name = publishedName(task.streamNames[j.stream]!, epoch, task.restart);
-    const failAs = group.protocol === 'rtmp' ? 'player' : `${group.protocol} viewer`;
     this.tally.count('playersPlanned', pk);
     const probe = new PlayerProbe(this, j.stream, group.protocol, j.slow, epoch, monotonicUs(), group.name);
     probe.join = j;
@@ -268,7 +271,7 @@ export class Shard implements ProbeContext {
         this.tally.count('segmentBytes', pk, l.bytes);
         this.tally.count('segmentFetchMs', pk, l.fetchUs / 1000);
       },
-      onHttpError: (status) => this.httpErrors.add(`${pk} ${status}`),
+      onHttpError: (status) => this.failures.httpError({ protocol: pk, status }),
     };
     let viewer: Viewer;
     try {
@@ -286,13 +289,16 @@ export class Shard implements ProbeContext {
           sharedReadBuffer: this.sharedReadBuffer,
           hls,
           retryEveryMs: NOT_YET_RETRY_MS,
-          onNotYet: (status) => this.httpErrors.add(`${pk} ${status}`),
+          // An HLS viewer has counted the answer already (onHttpError); the FLV viewers report none of their own.
+          onRefused: (status) => {
+            if (group.protocol !== 'hls') this.failures.httpError({ protocol: pk, status });
+          },
         },
         task.firstVideoWithinMs,
       );
     } catch (e) {
       this.tally.count('playersFailed', pk);
-      this.failures.add(`${failAs}: ${failureReason(e)}`);
+      this.failures.setupFailed({ role: 'player', protocol: group.protocol }, e);
       return;
     }
     if (this.over) {
@@ -318,8 +324,7 @@ export class Shard implements ProbeContext {
       this.follow(probe);
       return;
     }
-    const failAs = probe.protocol === 'rtmp' ? 'player' : `${probe.protocol} viewer`;
-    this.failures.add(`${failAs} dropped: ${end.kind}`);
+    this.failures.add({ role: 'player', protocol: probe.protocol, phase: 'dropped', kind: end.kind });
   }
 
   private onStatus(probe: PlayerProbe, s: StatusEvent): void {
@@ -380,9 +385,9 @@ export class Shard implements ProbeContext {
     else if (v === 'waiting') this.tally.count('playersTooLateToJudge', probe.protocolKey);
   }
 
-  private failed(probe: PlayerProbe, why: 'no-video' | 'no-audio'): void {
+  private failed(probe: PlayerProbe, why: MediaFailure): void {
     this.tally.count('playersFailed', probe.protocolKey);
-    this.failures.add(`${probe.protocol === 'rtmp' ? 'player' : `${probe.protocol} viewer`}: ${why}`);
+    this.failures.add({ role: 'player', protocol: probe.protocol, phase: 'setup', kind: why });
   }
 
   /** Ticks fire on the run's second boundaries, whatever the timers' drift. */
@@ -433,8 +438,8 @@ export class Shard implements ProbeContext {
       playersUpByProtocol: up.byProtocol,
       counters: all,
       byProtocol,
-      failures: this.failures.take(),
-      httpErrors: this.httpErrors.take(),
+      failures: this.failures.failures.take(),
+      httpErrors: this.failures.httpErrors.take(),
       intervals: this.rec.takeInterval(),
       eventLoop: this.meter.sample(),
       sends: [...publishersEnded, ...this.publishers].map((p) => p.takeSendLog()).filter((c) => c !== null),

@@ -49,4 +49,44 @@ describe('a shard', () => {
       await srv.close();
     }
   }, 30_000);
+
+  it('counts a viewer refused with 404 until its deadline once per answer, and its failure by kind', async () => {
+    const srv = await startServer({ logLevel: 'warn', httpPort: 0 });
+    const http = `http://127.0.0.1:${srv.addresses.httpPort!}`;
+    try {
+      const task: ShardTask = {
+        shard: 0,
+        shards: 1,
+        url: `rtmp://127.0.0.1:${srv.port}/live`,
+        insecure: false,
+        streamNames: ['absent'],
+        publish: [],
+        players: [
+          { stream: 0, group: 0, slow: false, windows: [[0, null]] },
+          { stream: 0, group: 1, slow: false, windows: [[0, null]] },
+        ],
+        groups: [
+          { protocol: 'hls', url: `${http}/live/{stream}/index.m3u8` },
+          { protocol: 'http-flv', url: `${http}/live/{stream}.flv` },
+        ],
+        churn: { joinsPerSecond: 0, meanSessionMs: 0 },
+        media: { source: 'synthetic', codec: 'avc', videoBitrate: 300_000, audioBitrate: 32_000, fps: 30, gopMs: 1000, chunkSize: 4096 },
+        slowReadKbps: 200,
+        durationMs: 2500,
+        warmupMs: 0,
+        stallThresholdMs: 1000,
+        firstVideoWithinMs: 1200,
+        startAtUs: monotonicUs() + 100_000,
+        tickMs: 1000,
+      };
+      const result = await new Shard(task, () => {}).run(new Promise<number>(() => {}));
+      expect(result.failures).toEqual({ 'hls viewer: rejected': 1, 'http-flv viewer: rejected': 1 });
+      // Asked every 0.5 s until the 1.2 s deadline: two or three answers each (as the timers fall),
+      // each counted once, whoever counts it (the HLS viewer counts its own).
+      expect(Object.keys(result.httpErrors).sort()).toEqual(['hls 404', 'httpFlv 404']);
+      for (const n of Object.values(result.httpErrors)) expect([2, 3]).toContain(n);
+    } finally {
+      await srv.close();
+    }
+  }, 30_000);
 });
