@@ -7,7 +7,7 @@ import type { Scenario } from './scenario.js';
 
 /**
  * summary.json: the result of one run, what people, reports, comparisons and thresholds read.
- * Field names are a contract (see the README, "Results"): new fields are added within schema
+ * Field names are a contract (see docs/results.md): new fields are added within schema
  * version 1; renaming or removing one bumps the version, and readers keep loading version 1.
  */
 export const SUMMARY_SCHEMA_VERSION = 1;
@@ -114,7 +114,7 @@ export interface RunSummary {
     io?: { writes: number; messages: number; readAllocatedBytes?: number; bytesIn?: number };
     /** Garbage collections of the server process during the run. */
     gc?: { minor: number; major: number; incremental: number; ms: number };
-    /** Whether its memory (and descriptors) grew with the sessions that ended: see the README, "Soak runs". */
+    /** Whether its memory (and descriptors) grew with the sessions that ended: see docs/soak.md. */
     leak?: LeakFigures;
   };
   /**
