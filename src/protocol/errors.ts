@@ -1,6 +1,6 @@
 /**
  * The one registry of stable error codes rtmpbench raises, whatever the layer (it lives here,
- * at the bottom, so that every layer can name its codes; the README lists them all and a test
+ * at the bottom, so that every layer can name its codes; docs/results.md lists them all and a test
  * keeps that list true). Classes say who must act, and each lives in the layer that raises it:
  * - ProtocolError (here): the peer broke the protocol (close that connection, log the reason);
  * - LimitError (here): the peer stayed inside the protocol but hit a configured limit;

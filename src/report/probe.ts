@@ -3,7 +3,7 @@ import { PROBE_GROUPS, type ProbeComparison, type ProbeOutcome, type ProbeReport
 /**
  * Probe matrices as text: a console matrix (one server: result and detail per probe; several:
  * one column per server, rows that differ marked), and Markdown for a CI job summary or a
- * README. Formats only: everything shown comes from the reports.
+ * page of docs (docs/probe.md). Formats only: everything shown comes from the reports.
  */
 
 const CONSOLE_MARK: Record<ProbeResult, string> = { pass: 'pass', fail: 'FAIL', 'n/a': 'n/a', info: 'info', error: 'ERROR' };

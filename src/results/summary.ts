@@ -9,7 +9,7 @@ import type { Scenario } from './scenario.js';
 
 /**
  * summary.json: the result of one run, what people, reports, comparisons and thresholds read.
- * Field names are a contract (see the README, "Results"): new fields are added within schema
+ * Field names are a contract (see docs/results.md): new fields are added within schema
  * version 1; renaming or removing one bumps the version, and readers keep loading version 1.
  */
 export const SUMMARY_SCHEMA_VERSION = 1;

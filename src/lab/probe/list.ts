@@ -10,7 +10,7 @@ import * as timestamps from './groups/timestamps.js';
 
 /**
  * Every probe, once: stable id, group, title, what passes, what it needs of the server, and
- * the function that runs it (in groups/). Reports, --only and the README list come from here.
+ * the function that runs it (in groups/). Reports, --only and --list come from here.
  * Ids never change meaning; a new behaviour gets a new id.
  */
 export const PROBES: readonly ProbeDefinition[] = [

@@ -6,8 +6,9 @@ import { describedScenarioFlags } from '../../src/load/scenario-input.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
 
 /**
- * The README's flag tables, generated from the schemas the flags come from. A test keeps the
- * README equal to them; `UPDATE_README=1 npx vitest run test/readme.test.ts` rewrites them.
+ * The docs' generated tables (flags, error codes, close reasons), made from the definitions
+ * they come from. A test keeps each docs page equal to them;
+ * `UPDATE_DOCS=1 npx vitest run test/generated-docs.test.ts` rewrites them (UPDATE_README=1 too).
  */
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
@@ -30,7 +31,25 @@ export function serveFlagsTable(): string {
   return ['| flag | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
-export const README = join(PACKAGE_ROOT, 'README.md');
+/** The page of the docs that holds each generated section, between `<!-- NAME:start/end -->`. */
+export const GENERATED_SECTIONS = {
+  'run-flags': 'docs/run.md',
+  'serve-flags': 'docs/server.md',
+  'error-codes': 'docs/results.md',
+  'close-reasons': 'docs/server.md',
+} as const satisfies Record<string, string>;
+
+export type SectionName = keyof typeof GENERATED_SECTIONS;
+
+/** Absolute path of the page holding a section. */
+export function sectionPage(name: SectionName): string {
+  return join(PACKAGE_ROOT, GENERATED_SECTIONS[name]);
+}
+
+/** Whether the environment asks for the generated sections to be rewritten. */
+export function updateRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.UPDATE_DOCS || env.UPDATE_README);
+}
 
 /** The text between `<!-- NAME:start -->` and `<!-- NAME:end -->`. */
 export function section(text: string, name: string): string | null {
@@ -38,9 +57,10 @@ export function section(text: string, name: string): string | null {
   return m ? m[1]! : null;
 }
 
-export function writeSection(name: string, body: string): void {
-  const text = readFileSync(README, 'utf8');
-  writeFileSync(README, text.replace(new RegExp(`(<!-- ${name}:start -->\\n)[\\s\\S]*?\\n?(<!-- ${name}:end -->)`), (_, a: string, b: string) => `${a}${body}\n${b}`));
+export function writeSection(name: SectionName, body: string): void {
+  const page = sectionPage(name);
+  const text = readFileSync(page, 'utf8');
+  writeFileSync(page, text.replace(new RegExp(`(<!-- ${name}:start -->\\n)[\\s\\S]*?\\n?(<!-- ${name}:end -->)`), (_, a: string, b: string) => `${a}${body}\n${b}`));
 }
 
 export function errorCodesTable(codes: Record<string, string>): string {
