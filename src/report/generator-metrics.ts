@@ -1,5 +1,6 @@
 import { METRIC_INFO, METRICS, type HistogramKey, type MetricName } from '../metrics/histograms.js';
-import type { Counters } from '../results/counters.js';
+import { COUNTER_NAMES, COUNTERS, type CounterName, type CounterProm, type Counters } from '../results/counters.js';
+import { EVENT_LOOP_FIGURES, GENERATOR_FIGURES, SERVER_FIGURES } from '../results/figures.js';
 import { closedFailureCounts } from '../results/failures.js';
 import { PROTOCOL_KEYS, type ViewerProtocol } from '../protocol/delivery.js';
 import { PROTOCOL_LABELS, type ProtocolKey } from '../results/live.js';
@@ -27,53 +28,26 @@ export function latencyFamilyName(metric: MetricName): string {
   return `rtmpbench_${snake(metric)}_seconds`;
 }
 
-type CounterValue = (c: Counters) => number;
-
 interface CounterRow {
   name: string;
   help: string;
-  /** One series per entry: its labels and its value from the counters (per protocol for viewers' counts). */
-  series: [PromLabels, CounterValue][];
+  /** One series per counter of the family: its labels and the counter it reads (per protocol for viewers' counts). */
+  series: [PromLabels, CounterName][];
   side: 'publishers' | 'viewers';
 }
 
-/** The counters, as Prometheus counters: each row one family. */
-const COUNTER_ROWS: CounterRow[] = [
-  { name: 'rtmpbench_frames_sent_total', help: 'Video frames publishers sent', side: 'publishers', series: [[{}, (c) => c.framesSent]] },
-  { name: 'rtmpbench_bytes_sent_total', help: 'Bytes publishers wrote (chunk headers included)', side: 'publishers', series: [[{}, (c) => c.bytesSent]] },
-  {
-    name: 'rtmpbench_frames_received_total',
-    help: 'Frames viewers received, by media (slow viewers included)',
-    side: 'viewers',
-    series: [
-      [{ media: 'video' }, (c) => c.framesReceived],
-      [{ media: 'audio' }, (c) => c.audioFramesReceived],
-    ],
-  },
-  { name: 'rtmpbench_bytes_received_total', help: 'Bytes viewers read', side: 'viewers', series: [[{}, (c) => c.bytesReceived]] },
-  { name: 'rtmpbench_media_bytes_received_total', help: 'Audio and video payload bytes viewers received', side: 'viewers', series: [[{}, (c) => c.mediaBytesReceived]] },
-  {
-    name: 'rtmpbench_frames_lost_total',
-    help: 'Video frames viewers missed (gaps in the timing marks\' sequence numbers), normal and slow viewers apart',
-    side: 'viewers',
-    series: [
-      [{ viewers: 'normal' }, (c) => c.lost],
-      [{ viewers: 'slow' }, (c) => c.slowLost],
-    ],
-  },
-  {
-    name: 'rtmpbench_stalls_total',
-    help: 'Gaps between video frames longer than the stall threshold, normal and slow viewers apart',
-    side: 'viewers',
-    series: [
-      [{ viewers: 'normal' }, (c) => c.stalls],
-      [{ viewers: 'slow' }, (c) => c.slowStalls],
-    ],
-  },
-  { name: 'rtmpbench_frames_duplicated_total', help: 'Video frames received twice', side: 'viewers', series: [[{}, (c) => c.duplicated]] },
-  { name: 'rtmpbench_frames_out_of_order_total', help: 'Video frames received after a later one', side: 'viewers', series: [[{}, (c) => c.outOfOrder]] },
-  { name: 'rtmpbench_player_seconds_total', help: 'Time viewers spent playing, summed over viewers', side: 'viewers', series: [[{}, (c) => c.playerSeconds]] },
-];
+/** The counters the counter table exports, one row per family, in the table's order. */
+const COUNTER_ROWS: CounterRow[] = (() => {
+  const rows = new Map<string, CounterRow>();
+  for (const k of COUNTER_NAMES) {
+    const { prom }: { prom?: CounterProm } = COUNTERS[k];
+    if (prom === undefined) continue;
+    let row = rows.get(prom.family);
+    if (row === undefined) rows.set(prom.family, (row = { name: prom.family, help: prom.help, series: [], side: prom.side ?? 'viewers' }));
+    row.series.push([prom.labels ?? {}, k]);
+  }
+  return [...rows.values()];
+})();
 
 const sample = (labels: PromLabels, value: number): PromSample => ({ labels, value });
 
@@ -152,7 +126,7 @@ export function generatorFamilies(live: LiveRun): PromFamily[] {
   ];
   for (const row of COUNTER_ROWS) {
     const sources: [string, Counters][] = row.side === 'viewers' ? viewers : [[PUBLISH_PROTOCOL, c]];
-    families.push({ name: row.name, help: row.help, type: 'counter', samples: sources.flatMap(([protocol, counters]) => row.series.map(([labels, value]) => sample({ protocol, ...labels }, value(counters)))) });
+    families.push({ name: row.name, help: row.help, type: 'counter', samples: sources.flatMap(([protocol, counters]) => row.series.map(([labels, k]) => sample({ protocol, ...labels }, counters[k]))) });
   }
   families.push({
     name: 'rtmpbench_failures_total',
@@ -161,27 +135,20 @@ export function generatorFamilies(live: LiveRun): PromFamily[] {
     // Reasons from a closed set (allFailureKeys): an unexpected error's message never becomes a label.
     samples: Object.entries(closedFailureCounts(live.failures)).map(([reason, n]) => sample({ reason }, n)),
   });
+  const gen = GENERATOR_FIGURES;
+  const loop = EVENT_LOOP_FIGURES;
   families.push(
-    { name: 'rtmpbench_generator_cpu_seconds_total', help: 'CPU time of the generator process (every worker thread)', type: 'counter', samples: [sample({}, round6(live.generatorCpuSeconds))] },
-    { name: 'rtmpbench_generator_resident_memory_bytes', help: 'Resident memory of the generator process', type: 'gauge', samples: [sample({}, point?.generatorRssBytes ?? 0)] },
-    { name: 'rtmpbench_generator_workers', help: 'Worker threads of the generator', type: 'gauge', samples: [sample({}, start?.workers ?? 0)] },
-    {
-      name: 'rtmpbench_generator_event_loop_utilization_ratio',
-      help: 'Share of the last second the busiest generator thread\'s event loop was busy (above 0.9 the generator is the bottleneck)',
-      type: 'gauge',
-      samples: [sample({}, point?.generatorEventLoopUtilization ?? 0)],
-    },
-    {
-      name: 'rtmpbench_generator_event_loop_delay_p99_seconds',
-      help: 'Timer delay p99 of the busiest generator thread over the last second',
-      type: 'gauge',
-      samples: [sample({}, (point?.generatorEventLoopDelayP99Ms ?? 0) / 1000)],
-    },
+    { name: gen.cpuSeconds.prom.family, help: gen.cpuSeconds.prom.help, type: 'counter', samples: [sample({}, round6(live.generatorCpuSeconds))] },
+    { name: gen.maxRssBytes.prom.family, help: gen.maxRssBytes.prom.help, type: 'gauge', samples: [sample({}, point?.generatorRssBytes ?? 0)] },
+    { name: gen.workers.prom.family, help: gen.workers.prom.help, type: 'gauge', samples: [sample({}, start?.workers ?? 0)] },
+    { name: loop.utilization.prom.family, help: loop.utilization.prom.help, type: 'gauge', samples: [sample({}, point?.generatorEventLoopUtilization ?? 0)] },
+    { name: loop.delayP99Ms.prom.family, help: loop.delayP99Ms.prom.help, type: 'gauge', samples: [sample({}, (point?.generatorEventLoopDelayP99Ms ?? 0) / 1000)] },
   );
   if (live.serverCpuSeconds !== null) {
+    const srv = SERVER_FIGURES;
     families.push(
-      { name: 'rtmpbench_server_cpu_seconds_total', help: 'CPU time of the target server\'s process (or process group), as the generator measures it', type: 'counter', samples: [sample({}, round6(live.serverCpuSeconds))] },
-      { name: 'rtmpbench_server_resident_memory_bytes', help: 'Resident memory of the target server\'s process (or process group)', type: 'gauge', samples: [sample({}, point?.serverRssBytes ?? 0)] },
+      { name: srv.cpuSeconds.prom.family, help: srv.cpuSeconds.prom.help, type: 'counter', samples: [sample({}, round6(live.serverCpuSeconds))] },
+      { name: srv.maxRssBytes.prom.family, help: srv.maxRssBytes.prom.help, type: 'gauge', samples: [sample({}, point?.serverRssBytes ?? 0)] },
     );
   }
   for (const metric of METRICS) {

@@ -20,6 +20,8 @@ export interface CounterProm {
   family: string;
   help: string;
   labels?: Readonly<Record<string, string>>;
+  /** Whose count it is: the publishers' (labelled rtmp) or the viewers' (one series per protocol; the default). */
+  side?: 'publishers';
 }
 
 /** Where a counter appears in summary.json (dotted path), how it reads and how it is exported. */
@@ -68,12 +70,12 @@ export const COUNTERS = {
   playersEnded: sessions('players', 'ended', 'lower', 'viewer sessions that ended (left, dropped, failed) before the end of the run'),
   publishersEnded: sessions('publishers', 'ended', 'lower', 'publications that ended before the end of the run (publisher churn, drops)'),
   playersTooLateToJudge: sessions('players', 'tooLateToJudge', 'lower', 'viewers that joined less than the no-video bound before the end and got no video: neither failed nor a success', { optional: true }),
-  bytesSent: throughput('bytesSent', 'bytes', 'bytes publishers wrote (chunk headers included)', { prom: { family: 'rtmpbench_bytes_sent_total', help: 'Bytes publishers wrote (chunk headers included)' } }),
+  bytesSent: throughput('bytesSent', 'bytes', 'bytes publishers wrote (chunk headers included)', { prom: { family: 'rtmpbench_bytes_sent_total', help: 'Bytes publishers wrote (chunk headers included)', side: 'publishers' } }),
   bytesReceived: throughput('bytesReceived', 'bytes', 'bytes viewers read (chunk headers included)', { prom: { family: 'rtmpbench_bytes_received_total', help: 'Bytes viewers read' } }),
   mediaBytesReceived: throughput('mediaBytesReceived', 'bytes', 'audio and video payload bytes viewers received', { prom: { family: 'rtmpbench_media_bytes_received_total', help: 'Audio and video payload bytes viewers received' } }),
   playerBytesSent: throughput('playerBytesSent', 'bytes', 'bytes viewers wrote (commands, acknowledgements)'),
   publisherBytesReceived: throughput('publisherBytesReceived', 'bytes', 'bytes publishers read (replies)'),
-  framesSent: throughput('framesSent', 'count', 'video frames publishers sent', { prom: { family: 'rtmpbench_frames_sent_total', help: 'Video frames publishers sent' } }),
+  framesSent: throughput('framesSent', 'count', 'video frames publishers sent', { prom: { family: 'rtmpbench_frames_sent_total', help: 'Video frames publishers sent', side: 'publishers' } }),
   framesReceived: throughput('framesReceived', 'count', 'video frames viewers received (slow viewers included)', { prom: { ...RECEIVED, labels: { media: 'video' } } }),
   audioFramesReceived: throughput('audioFramesReceived', 'count', 'audio frames viewers received', { prom: { ...RECEIVED, labels: { media: 'audio' } } }),
   lost: frames('lost', 'lost', 'lower', "video frames normal viewers missed: gaps in the marks' sequence numbers, and frames a viewer without video should have had", { prom: { ...LOST, labels: { viewers: 'normal' } } }),
