@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseHlog } from '../../src/metrics/hlog.js';
 import { runScenario } from '../../src/load/orchestrator.js';
 import { resolveScenario } from '../../src/load/scenario.js';
-import type { TimelinePoint } from '../../src/results/timeline.js';
+import { readTimeline } from '../../src/results/folder.js';
 import { serverAvailability, startServer as startComparisonServer } from '../../src/proc/servers.js';
 import { DelayProxy } from '../helpers/delay-proxy.js';
 import { publish } from '../helpers/media.js';
@@ -58,7 +58,7 @@ describe('the load generator against the built-in server', () => {
       expect(summary.generator.eventLoop?.main.utilization).toBeGreaterThan(0);
       // The time series holds each second's own counts: they add up to the run's, and no
       // second (the last one included) holds the totals.
-      const timeline = JSON.parse(readFileSync(join(resultsDir, 'timeline.json'), 'utf8')) as TimelinePoint[];
+      const timeline = readTimeline(resultsDir);
       expect(timeline.reduce((n, p) => n + p.framesReceived, 0)).toBe(t.framesReceived);
       const whole = timeline.filter((p) => p.durationSec === undefined);
       expect(whole.map((p) => p.tSec)).toEqual([1, 2, 3]);
