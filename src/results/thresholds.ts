@@ -140,6 +140,8 @@ export function measure(t: MetricRef, s: RunSummary, histograms: Map<HistogramKe
   if ((PROTOCOL_KEY_LIST as readonly string[]).includes(t.path[0]!)) {
     // A protocol's figures, read as the top level's are: its summary part and its histograms.
     const key = t.path[0] as ProtocolKey;
+    // A run that reports no protocol apart had RTMP viewers only: theirs are the run's own figures.
+    if (key === 'rtmp' && s.byProtocol === undefined) return measure({ ...t, path: t.path.slice(1) }, s, histograms);
     const fig = s.byProtocol?.[key];
     if (fig === undefined) return null;
     const view: RunSummary = { ...s, sessions: { ...s.sessions, players: fig.sessions.players }, latencyMs: fig.latencyMs, frames: fig.frames, throughput: { ...s.throughput, ...fig.throughput } };

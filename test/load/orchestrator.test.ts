@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ describe('the load generator against the built-in server', () => {
   it('gets every frame to every player, with bytes that match the server’s own counts', async () => {
     const srv = await startServer({ logLevel: 'warn' });
     try {
-      const { summary, resultsDir } = await load({ name: 'consistency', target: `rtmp://127.0.0.1:${srv.port}/live`, streams: 2, players: { perStream: 5 }, duration: '3s' });
+      const { summary, resultsDir } = await load({ name: 'consistency', target: `rtmp://127.0.0.1:${srv.port}/live`, streams: 2, players: { perStream: 5 }, duration: '3s', thresholds: ['rtmp.latency.endToEnd.p99 < 10s', 'latency.endToEnd.p99 < 10s'] });
       expect(summary.sessions.publishers).toEqual({ planned: 2, connected: 2, failed: 0, ended: 0 });
       expect(summary.sessions.players, JSON.stringify(summary.failures)).toMatchObject({ planned: 10, connected: 10, failed: 0 });
       const t = summary.throughput;
@@ -49,6 +49,13 @@ describe('the load generator against the built-in server', () => {
       // The .hlog intervals add up to the summary's totals.
       const hlog = parseHlog(readFileSync(join(resultsDir, 'endToEnd.hlog'), 'utf8'));
       expect(hlog.reduce((n, i) => n + i.histogram.totalCount, 0)).toBe(summary.latencyMs.endToEnd.count);
+      // RTMP viewers only: no second copy of every value as RTMP's own, and rtmp.* thresholds read the run's figures.
+      const keys = Object.keys(JSON.parse(readFileSync(join(resultsDir, 'histograms.json'), 'utf8')) as object);
+      expect(keys).toContain('endToEnd');
+      expect(keys.filter((k) => k.startsWith('rtmp.'))).toEqual([]);
+      expect(existsSync(join(resultsDir, 'rtmp.endToEnd.hlog'))).toBe(false);
+      expect(summary.byProtocol).toBeUndefined();
+      expect(summary.thresholds).toMatchObject([{ passed: true, actual: summary.thresholds[1]!.actual }, { passed: true }]);
       // Frame accounting closes: what the publishers' send logs expected is what arrived.
       expect(summary.frames).toMatchObject({ expectedSource: 'send-logs', expected: t.framesReceived });
       // Latency is measured from when a frame left when it left early: never zero on loopback.

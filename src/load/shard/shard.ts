@@ -16,7 +16,7 @@ import { epochAt, nearRestart, publicationWindow, publishedName } from '../resta
 import type { ShardResult, ShardTask, ViewerRecord, WorkerMessage } from '../worker-protocol.js';
 import { openViewer } from './open-viewer.js';
 import { Pacer } from './pacer.js';
-import { PlayerProbe, type ProbeContext } from './player-probe.js';
+import { keepsProtocolHistograms, PlayerProbe, type ProbeContext } from './player-probe.js';
 import { PublisherProbe } from './publisher-probe.js';
 import { Churn, Schedule } from './schedule.js';
 import { SlowReaders } from './slow-readers.js';
@@ -75,6 +75,7 @@ export class Shard implements ProbeContext {
   private readonly framePool = new BufferPool({ maxHeldBytes: FRAME_POOL_BYTES });
   private readonly warmupEndUs: number;
   private readonly audioExpected: boolean;
+  readonly protocolHistograms: boolean;
   private endUs: number;
   /** The run is over: closes are no longer failures. */
   private over = false;
@@ -95,6 +96,7 @@ export class Shard implements ProbeContext {
     this.lastTickUs = task.startAtUs;
     this.slow = new SlowReaders(task.slowReadKbps);
     this.audioExpected = task.media.audioBitrate > 0;
+    this.protocolHistograms = keepsProtocolHistograms(task.groups.map((g) => g.protocol));
   }
 
   /** What the shard holds now: memory follows the sessions alive, not those that ever lived. */
