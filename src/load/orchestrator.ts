@@ -143,9 +143,9 @@ class ScenarioRun {
     const summary = await this.summarize(results, counters);
     const after = this.scenario.hooks?.after !== undefined ? await callHook(this.scenario.hooks.after) : undefined;
     keepHooks(resultsDir, { ...(this.hookBefore !== undefined ? { before: this.hookBefore } : {}), ...(after !== undefined ? { after } : {}) }, summary);
+    // The timeline is in the folder already: TimelineStream wrote timeline.ndjson second by second.
     writeRunFolder(resultsDir, {
       summary,
-      timeline: this.timeline.points,
       histograms: encodeAll(results.map((r) => r.histograms)),
       counters,
       failures: summary.failures,

@@ -1,5 +1,5 @@
 import { METRIC_INFO, METRICS, type HistogramKey, type MetricName } from '../metrics/histograms.js';
-import { COUNTER_NAMES, COUNTERS, type CounterName, type CounterProm, type Counters } from '../results/counters.js';
+import { COUNTER_NAMES, counterProm, type CounterName, type Counters } from '../results/counters.js';
 import { EVENT_LOOP_FIGURES, GENERATOR_FIGURES, SERVER_FIGURES } from '../results/figures.js';
 import { closedFailureCounts } from '../results/failures.js';
 import { PROTOCOL_KEYS, type ViewerProtocol } from '../protocol/delivery.js';
@@ -40,7 +40,7 @@ interface CounterRow {
 const COUNTER_ROWS: CounterRow[] = (() => {
   const rows = new Map<string, CounterRow>();
   for (const k of COUNTER_NAMES) {
-    const { prom }: { prom?: CounterProm } = COUNTERS[k];
+    const prom = counterProm(k);
     if (prom === undefined) continue;
     let row = rows.get(prom.family);
     if (row === undefined) rows.set(prom.family, (row = { name: prom.family, help: prom.help, series: [], side: prom.side ?? 'viewers' }));

@@ -104,6 +104,12 @@ export const COUNTERS = {
 } as const satisfies Record<string, CounterSpec>;
 
 export type CounterName = keyof typeof COUNTERS;
+
+/** How the live Prometheus endpoint exports a counter (undefined: it does not). */
+export function counterProm(k: CounterName): CounterProm | undefined {
+  const spec: CounterSpec = COUNTERS[k];
+  return spec.prom;
+}
 export const COUNTER_NAMES = Object.keys(COUNTERS) as CounterName[];
 
 /** A run's (or a worker's, or one second's) counters. */

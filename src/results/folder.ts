@@ -7,23 +7,29 @@ import { formatHlog, parseHlog, type EncodedInterval, type IntervalHistogram } f
 import { COMPARISON_FILE, type ComparisonFile } from './comparison-file.js';
 import { countersFromFile, countersToFile, type Counters } from './counters.js';
 import { SUMMARY_SCHEMA_VERSION, type RunSummary } from './summary.js';
-import type { TimelinePoint } from './timeline.js';
+import { parseTimelineLines, timelineLine, type TimelinePoint } from './timeline.js';
 
 /**
  * Results folders, written and read in this one place. A run's folder holds summary.json (what
- * people and reports read), timeline.json (per second), histograms.json and counters.json (the
- * exact totals `rtmpbench merge` adds up), and one HdrHistogram log (.hlog) per metric with a
- * histogram per second. A comparison's folder holds compare.json and runs/<variant>/<run>/.
+ * people and reports read), timeline.ndjson (a point per second, one JSON line each, streamed
+ * as the run goes), histograms.json and counters.json (the exact totals `rtmpbench merge` adds
+ * up), and one HdrHistogram log (.hlog) per metric with a histogram per second. A comparison's
+ * folder holds compare.json and runs/<variant>/<run>/. Folders written before timeline.ndjson
+ * was the only timeline hold timeline.json (the same points as one array); both are read.
+ * Committed baselines keep neither timelines nor .hlog files: what reads them finds none.
  */
 
 export const SUMMARY_FILE = 'summary.json';
-export const TIMELINE_FILE = 'timeline.json';
+export const TIMELINE_FILE = 'timeline.ndjson';
+/** The timeline as one JSON array, as folders written before timeline.ndjson alone have it. */
+export const LEGACY_TIMELINE_FILE = 'timeline.json';
 export const HISTOGRAMS_FILE = 'histograms.json';
 export const COUNTERS_FILE = 'counters.json';
 
 export interface RunFiles {
   summary: RunSummary;
-  timeline: TimelinePoint[];
+  /** Written as timeline.ndjson; left out when the run streamed that file itself (TimelineStream). */
+  timeline?: TimelinePoint[];
   histograms: EncodedHistograms;
   counters: Counters;
   failures: Record<string, number>;
@@ -68,7 +74,7 @@ const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 
 export function writeRunFolder(dir: string, r: RunFiles): void {
   writeFileSync(join(dir, SUMMARY_FILE), json(r.summary));
-  writeFileSync(join(dir, TIMELINE_FILE), json(r.timeline));
+  if (r.timeline !== undefined) writeFileSync(join(dir, TIMELINE_FILE), r.timeline.map(timelineLine).join(''));
   writeFileSync(join(dir, HISTOGRAMS_FILE), json(r.histograms));
   const byProtocol = r.byProtocol === undefined ? {} : { byProtocol: Object.fromEntries((Object.entries(r.byProtocol) as [ProtocolKey, Counters][]).map(([k, c]) => [k, countersToFile(c)])) };
   writeFileSync(join(dir, COUNTERS_FILE), json({ counters: countersToFile(r.counters), failures: r.failures, ...byProtocol, ...(r.httpErrors !== undefined ? { httpErrors: r.httpErrors } : {}) }));
@@ -93,18 +99,33 @@ export function readIntervals(dir: string, metric: HistogramKey): IntervalHistog
   return existsSync(path) ? parseHlog(readFileSync(path, 'utf8')) : [];
 }
 
-function readJson<T>(path: string, what: string): T {
-  let text: string;
+function readText(path: string, what: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (e) {
     throw new UsageError(`cannot read ${what} ${path}: ${(e as Error).message}`);
   }
+}
+
+function readJson<T>(path: string, what: string): T {
+  const text = readText(path, what);
   try {
     return JSON.parse(text) as T;
   } catch (e) {
     throw new UsageError(`${path} is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+/** A run's timeline: timeline.ndjson, else a version-1 folder's timeline.json, else none (a folder kept without it). */
+export function readTimeline(dir: string): TimelinePoint[] {
+  const path = join(dir, TIMELINE_FILE);
+  if (existsSync(path)) {
+    const points = parseTimelineLines(readText(path, 'the timeline'));
+    if (!Array.isArray(points)) throw new UsageError(`${path}: line ${points.badLine} is not valid JSON`);
+    return points;
+  }
+  const legacy = join(dir, LEGACY_TIMELINE_FILE);
+  return existsSync(legacy) ? readJson<TimelinePoint[]>(legacy, 'the timeline') : [];
 }
 
 export function isComparisonDir(dir: string): boolean {
@@ -125,7 +146,7 @@ export function loadRun(dir: string): LoadedRun {
   return {
     dir,
     summary,
-    timeline: opt<TimelinePoint[]>(TIMELINE_FILE, []),
+    timeline: readTimeline(dir),
     histograms: opt<EncodedHistograms>(HISTOGRAMS_FILE, {}),
     counters:
       counters === null

@@ -24,7 +24,7 @@ export interface RunStart {
 }
 
 export interface LiveSecond {
-  /** The second's timeline point, as timeline.json will hold it. */
+  /** The second's timeline point, as timeline.ndjson holds it. */
   point: TimelinePoint;
   /** Counted during the second, and so far. */
   counters: Counters;

@@ -158,7 +158,10 @@ function latencyOf(h: Histogram | undefined, stat: string): number | null {
 function source(path: readonly string[], s: RunSummary): { view: Record<string, unknown>; own: string[]; prefix: string } | null {
   if (path[0] === 'group') return { view: s as unknown as Record<string, unknown>, own: path.slice(2), prefix: `${path[1]}.` };
   const protocol = protocolPrefix(path);
-  if (protocol === null) return { view: s as unknown as Record<string, unknown>, own: [...path], prefix: '' };
+  // A run that reports no protocol apart had RTMP viewers only: theirs are the run's own figures.
+  if (protocol === null || (protocol === 'rtmp' && s.byProtocol === undefined)) {
+    return { view: s as unknown as Record<string, unknown>, own: protocol === null ? [...path] : path.slice(1), prefix: '' };
+  }
   const fig = s.byProtocol?.[protocol];
   if (fig === undefined) return null;
   // A protocol's figures read as the top level's are, where it has them.

@@ -1,20 +1,19 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TIMELINE_FILE } from './folder.js';
 import type { LiveSecond, RunObserver, RunStart } from './live.js';
-import type { TimelinePoint } from './timeline.js';
+import { timelineLine } from './timeline.js';
+
+export { timelineLine };
 
 /**
- * timeline.ndjson: the run's timeline as it goes, one JSON line per second (the same points
- * timeline.json holds at the end), appended to the run's folder as each second is built, so
- * any pipeline can tail it while the run lasts.
+ * timeline.ndjson: the run's timeline as it goes, one JSON line per second, appended to the
+ * run's folder as each second is built, so any pipeline can tail it while the run lasts and a
+ * run that dies keeps the seconds it had. It is the folder's one timeline file: the run writes
+ * no other copy at its end.
  */
 
-export const TIMELINE_STREAM_FILE = 'timeline.ndjson';
-
-/** One point as one line of NDJSON. */
-export function timelineLine(point: TimelinePoint): string {
-  return `${JSON.stringify(point)}\n`;
-}
+export const TIMELINE_STREAM_FILE = TIMELINE_FILE;
 
 export class TimelineStream implements RunObserver {
   private path: string | null = null;

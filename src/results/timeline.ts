@@ -1,7 +1,7 @@
 import type { ProtocolKey } from '../protocol/delivery.js';
 
 /**
- * timeline.json: one point per second of a run, for charts and for tools that follow a run.
+ * The timeline: one point per second of a run, for charts and for tools that follow a run.
  * A second holds what was measured in it; a second for which not every worker reported is
  * marked `partial` (and the last, shorter interval of a run carries its `durationSec`), never
  * filled with zeros. Rates are per second of the interval they cover.
@@ -115,4 +115,28 @@ export function mergeTimelinePoint(points: readonly TimelinePoint[], e2e: { getV
     out.workersReporting = points.length;
   }
   return out as unknown as TimelinePoint;
+}
+
+/** One point as one line of NDJSON (timeline.ndjson, --timeline-stdout). */
+export function timelineLine(point: TimelinePoint): string {
+  return `${JSON.stringify(point)}\n`;
+}
+
+/**
+ * The points of timeline.ndjson text. A run that stopped mid-write can leave its last line cut
+ * short: that line is left out; any other line that is not JSON is an error (its number is returned).
+ */
+export function parseTimelineLines(text: string): TimelinePoint[] | { badLine: number } {
+  const lines = text.split('\n');
+  const points: TimelinePoint[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i]!.trim() === '') continue;
+    try {
+      points.push(JSON.parse(lines[i]!) as TimelinePoint);
+    } catch {
+      if (lines.slice(i + 1).every((l) => l.trim() === '')) break;
+      return { badLine: i + 1 };
+    }
+  }
+  return points;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { TimelinePoint } from '../../src/results/timeline.js';
+import { readTimeline } from '../../src/results/folder.js';
 import { countColor, hasChromium, openPage, screenshot } from '../helpers/browser.js';
 import { cli } from '../helpers/cli.js';
 import { runDir, scenarioFile, scratch, summaryOf } from '../helpers/runs.js';
@@ -23,7 +23,7 @@ describe('stages', () => {
   it('ramps players up, holds, and ramps down on schedule', () => {
     const s = summaryOf(dir);
     expect(s.sessions.players).toMatchObject({ planned: 10, connected: 10, failed: 0 });
-    const t = JSON.parse(readFileSync(join(dir, 'timeline.json'), 'utf8')) as TimelinePoint[];
+    const t = readTimeline(dir);
     const at = (sec: number) => t.find((p) => p.tSec === sec)!.playersUp;
     expect(at(1)).toBeLessThan(10); // ramping up (the first players join 0.1 s in)
     expect(at(3)).toBe(10);

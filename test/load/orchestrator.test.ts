@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseHlog } from '../../src/metrics/hlog.js';
 import { runScenario } from '../../src/load/orchestrator.js';
 import { resolveScenario } from '../../src/load/scenario.js';
-import type { TimelinePoint } from '../../src/results/timeline.js';
+import { readTimeline } from '../../src/results/folder.js';
 import { serverAvailability, startServer as startComparisonServer } from '../../src/proc/servers.js';
 import { DelayProxy } from '../helpers/delay-proxy.js';
 import { publish } from '../helpers/media.js';
@@ -25,7 +25,7 @@ describe('the load generator against the built-in server', () => {
   it('gets every frame to every player, with bytes that match the server’s own counts', async () => {
     const srv = await startServer({ logLevel: 'warn' });
     try {
-      const { summary, resultsDir } = await load({ name: 'consistency', target: `rtmp://127.0.0.1:${srv.port}/live`, streams: 2, players: { perStream: 5 }, duration: '3s' });
+      const { summary, resultsDir } = await load({ name: 'consistency', target: `rtmp://127.0.0.1:${srv.port}/live`, streams: 2, players: { perStream: 5 }, duration: '3s', thresholds: ['rtmp.latency.endToEnd.p99 < 10s', 'latency.endToEnd.p99 < 10s'] });
       expect(summary.sessions.publishers).toEqual({ planned: 2, connected: 2, failed: 0, ended: 0 });
       expect(summary.sessions.players, JSON.stringify(summary.failures)).toMatchObject({ planned: 10, connected: 10, failed: 0 });
       const t = summary.throughput;
@@ -49,6 +49,13 @@ describe('the load generator against the built-in server', () => {
       // The .hlog intervals add up to the summary's totals.
       const hlog = parseHlog(readFileSync(join(resultsDir, 'endToEnd.hlog'), 'utf8'));
       expect(hlog.reduce((n, i) => n + i.histogram.totalCount, 0)).toBe(summary.latencyMs.endToEnd.count);
+      // RTMP viewers only: no second copy of every value as RTMP's own, and rtmp.* thresholds read the run's figures.
+      const keys = Object.keys(JSON.parse(readFileSync(join(resultsDir, 'histograms.json'), 'utf8')) as object);
+      expect(keys).toContain('endToEnd');
+      expect(keys.filter((k) => k.startsWith('rtmp.'))).toEqual([]);
+      expect(existsSync(join(resultsDir, 'rtmp.endToEnd.hlog'))).toBe(false);
+      expect(summary.byProtocol).toBeUndefined();
+      expect(summary.thresholds).toMatchObject([{ passed: true, actual: summary.thresholds[1]!.actual }, { passed: true }]);
       // Frame accounting closes: what the publishers' send logs expected is what arrived.
       expect(summary.frames).toMatchObject({ expectedSource: 'send-logs', expected: t.framesReceived });
       // Latency is measured from when a frame left when it left early: never zero on loopback.
@@ -58,7 +65,7 @@ describe('the load generator against the built-in server', () => {
       expect(summary.generator.eventLoop?.main.utilization).toBeGreaterThan(0);
       // The time series holds each second's own counts: they add up to the run's, and no
       // second (the last one included) holds the totals.
-      const timeline = JSON.parse(readFileSync(join(resultsDir, 'timeline.json'), 'utf8')) as TimelinePoint[];
+      const timeline = readTimeline(resultsDir);
       expect(timeline.reduce((n, p) => n + p.framesReceived, 0)).toBe(t.framesReceived);
       const whole = timeline.filter((p) => p.durationSec === undefined);
       expect(whole.map((p) => p.tSec)).toEqual([1, 2, 3]);

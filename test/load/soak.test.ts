@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { serverAvailability, startServer } from '../../src/proc/servers.js';
 import type { RunSummary } from '../../src/results/summary.js';
-import type { TimelinePoint } from '../../src/results/timeline.js';
+import { readTimeline } from '../../src/results/folder.js';
 import { cli } from '../helpers/cli.js';
 import { runDir, scratch, summaryOf } from '../helpers/runs.js';
 
@@ -36,7 +36,7 @@ describe('the soak scenario', () => {
       // Publications came and went, viewers came in waves and churned, and followed the stream.
       expect(s.sessions.publishers.planned).toBeGreaterThan(4);
       expect(s.latencyMs.resume.count).toBeGreaterThan(0);
-      const t = JSON.parse(readFileSync(join(dir, 'timeline.json'), 'utf8')) as TimelinePoint[];
+      const t = readTimeline(dir);
       expect(t.every((p) => typeof p.sessionsEnded === 'number')).toBe(true);
       expect(t.at(-2)!.sessionsEnded).toBeGreaterThan(300);
       expect(t.some((p) => typeof p.serverFds === 'number' && p.serverFds > 0)).toBe(true);

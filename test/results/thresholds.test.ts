@@ -83,6 +83,16 @@ describe('thresholds', () => {
     expect(r!.message).toContain('not measured');
   });
 
+  it('reads rtmp.* as the run\'s own figures in a run of RTMP viewers only, which keeps no protocol apart', () => {
+    const r = evaluateThresholds([t('rtmp.latency.endToEnd.p99 < 250ms'), t('latency.endToEnd.p99 < 250ms'), t('rtmp.frames.lost == 3'), t('hls.latency.endToEnd.p99 < 250ms')], summary(), histograms());
+    expect(r[0]).toMatchObject({ passed: true, actual: r[1]!.actual });
+    expect(r[1]!.actual).toBeCloseTo(99, 0);
+    expect(r.slice(2).map((x) => [x.passed, x.actual])).toEqual([
+      [true, 3],
+      [false, null],
+    ]);
+  });
+
   it('lists invalid thresholds of a scenario with their position', () => {
     const r = resolveScenario({ thresholds: ['frames.lost == 0', 'latency.p99 < 1', 'nonsense'] });
     expect(r.problems).toEqual([expect.stringMatching(/^thresholds\[1\]: /), expect.stringMatching(/^thresholds\[2\]: /)]);

@@ -14,11 +14,24 @@ export interface ProbeContext {
   readonly stallThresholdUs: number;
   /** Records a latency, when the run is past its warm-up. */
   record(key: HistogramKey, valueUs: number): void;
+  /** Whether values also go to the viewer's protocol's own histograms (see keepsProtocolHistograms). */
+  readonly protocolHistograms: boolean;
   measuring(): boolean;
   /** Time between video frames of the publishers, µs (to place a publication's first frame). */
   readonly frameIntervalUs: number;
   /** A viewer saw a publication end (its next one began): what it was due of that one. */
   publicationSeen(record: ViewerRecord): void;
+}
+
+/**
+ * Whether a run keeps each viewer protocol's histograms apart ("hls.endToEnd"): when its viewers
+ * are not all RTMP, as its summary then reports each protocol (byProtocol). An RTMP-only run's
+ * "rtmp.*" histograms would hold every value of the run's own a second time; its thresholds on
+ * rtmp.latency.* read the run's own. Decided from the scenario's viewer groups, which every
+ * worker and every machine of a run share, so the histograms of all shares merge key by key.
+ */
+export function keepsProtocolHistograms(protocols: readonly ViewerProtocol[]): boolean {
+  return protocols.some((p) => p !== 'rtmp');
 }
 
 /** How a viewer stands against the no-video bound. */
@@ -32,7 +45,8 @@ const isHls = (f: ViewerFrame): f is HlsFrame => (f as HlsFrame).playoutUs !== u
  * when it actually left if that was earlier), for HLS also at playout and the segment's
  * availability lag, gaps and stalls, and what frame accounting needs when it ends. Loss,
  * duplicates and order are counted by the viewer from the marks' sequence numbers. Every value
- * goes to the run's histograms and to its protocol's ("hls.endToEnd").
+ * goes to the run's histograms, to its protocol's ("hls.endToEnd") in runs that keep those
+ * apart, and to its named group's.
  */
 export class PlayerProbe {
   viewer: Viewer | null = null;
@@ -86,7 +100,7 @@ export class PlayerProbe {
   /** Records a value in the run's histogram of the metric, in its protocol's and in its group's. */
   record(metric: MetricName, valueUs: number): void {
     this.ctx.record(metric, valueUs);
-    this.ctx.record(`${this.protocolKey}.${metric}`, valueUs);
+    if (this.ctx.protocolHistograms) this.ctx.record(`${this.protocolKey}.${metric}`, valueUs);
     if (this.groupName !== undefined) this.ctx.record(`${this.groupName}.${metric}`, valueUs);
   }
 

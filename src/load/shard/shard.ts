@@ -18,7 +18,7 @@ import type { ShardResult, ShardTask, ViewerRecord, WorkerMessage } from '../wor
 import { FailureCounts } from './failure-counts.js';
 import { openViewer } from './open-viewer.js';
 import { Pacer } from './pacer.js';
-import { PlayerProbe, type ProbeContext } from './player-probe.js';
+import { keepsProtocolHistograms, PlayerProbe, type ProbeContext } from './player-probe.js';
 import { PublisherProbe } from './publisher-probe.js';
 import { Churn, Schedule } from './schedule.js';
 import { SlowReaders } from './slow-readers.js';
@@ -79,6 +79,7 @@ export class Shard implements ProbeContext {
   private readonly framePool = new BufferPool({ maxHeldBytes: FRAME_POOL_BYTES });
   private readonly warmupEndUs: number;
   private readonly audioExpected: boolean;
+  readonly protocolHistograms: boolean;
   private endUs: number;
   /** The run is over: closes are no longer failures. */
   private over = false;
@@ -99,6 +100,7 @@ export class Shard implements ProbeContext {
     this.lastTickUs = task.startAtUs;
     this.slow = new SlowReaders(task.slowReadKbps);
     this.audioExpected = task.media.audioBitrate > 0;
+    this.protocolHistograms = keepsProtocolHistograms(task.groups.map((g) => g.protocol));
   }
 
   /** What the shard holds now: memory follows the sessions alive, not those that ever lived. */

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { VideoObservation } from '../../../src/client/player.js';
-import { PlayerProbe, type ProbeContext } from '../../../src/load/shard/player-probe.js';
+import { keepsProtocolHistograms, PlayerProbe, type ProbeContext } from '../../../src/load/shard/player-probe.js';
 import type { HistogramKey } from '../../../src/metrics/histograms.js';
 
-function context(): ProbeContext & { recorded: [HistogramKey, number][] } {
+function context(protocolHistograms = true): ProbeContext & { recorded: [HistogramKey, number][] } {
   const recorded: [HistogramKey, number][] = [];
-  return { startAtUs: 0, stallThresholdUs: 1_000_000, frameIntervalUs: 33_333, recorded, record: (m, us) => recorded.push([m, us]), measuring: () => true, publicationSeen: () => {} };
+  return { startAtUs: 0, stallThresholdUs: 1_000_000, frameIntervalUs: 33_333, recorded, record: (m, us) => recorded.push([m, us]), measuring: () => true, publicationSeen: () => {}, protocolHistograms };
 }
 
 const frame = (arrivalUs: number, intendedUs: number, sentUs: number, seq: number): VideoObservation => ({ arrivalUs, timestampMs: 0, keyframe: false, bytes: 100, mark: { intendedUs, sentUs, seq, epoch: 0 } });
@@ -19,6 +19,20 @@ describe('a player probe', () => {
     expect(ctx.recorded.find(([m]) => m === 'endToEnd')).toEqual(['endToEnd', 300]);
     // And into the protocol's own histogram.
     expect(ctx.recorded.find(([m]) => m === 'rtmp.endToEnd')).toEqual(['rtmp.endToEnd', 300]);
+  });
+
+  it('records no protocol histograms in a run that keeps none apart (RTMP viewers only)', () => {
+    const ctx = context(false);
+    const p = new PlayerProbe(ctx, 0, 'rtmp', false, 0, 0);
+    p.onFrame(frame(9_500, 10_000, 9_200, 0));
+    expect(ctx.recorded).toEqual([['endToEnd', 300]]);
+  });
+
+  it('keeps protocol histograms apart exactly when the viewers are not all RTMP', () => {
+    expect(keepsProtocolHistograms(['rtmp'])).toBe(false);
+    expect(keepsProtocolHistograms(['rtmp', 'rtmp'])).toBe(false);
+    expect(keepsProtocolHistograms(['rtmp', 'hls'])).toBe(true);
+    expect(keepsProtocolHistograms(['http-flv'])).toBe(true); // one protocol, but the summary reports it apart (byProtocol)
   });
 
   it('measures a frame that left late from its intended time, so the publisher\'s delay counts', () => {
