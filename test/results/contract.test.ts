@@ -34,14 +34,14 @@ function expand(pattern: string): string[] {
   return m[2]!.split(',').flatMap((alt) => expand(`${m[1]}${alt.trim()}${m[3]}`));
 }
 
-/** The dotted field paths the contract in docs/results.md lists for summary.json and timeline.json. */
+/** The dotted field paths the contract in docs/results.md lists for summary.json and timeline.ndjson. */
 function contractPaths(): { summary: string[]; timeline: string[] } {
   const text = readFileSync(join(PACKAGE_ROOT, 'docs', 'results.md'), 'utf8');
   const start = text.indexOf('## Results: the contract');
   if (start < 0) throw new Error('docs/results.md has no "## Results: the contract" section');
   const part = text.slice(start, text.indexOf('\n## ', start + 10));
-  const summaryBlock = part.slice(part.indexOf('- `summary.json`'), part.indexOf('- `timeline.json`'));
-  const timelineBlock = part.slice(part.indexOf('- `timeline.json`'), part.indexOf('- `histograms.json`'));
+  const summaryBlock = part.slice(part.indexOf('- `summary.json`'), part.indexOf('- `timeline.ndjson`'));
+  const timelineBlock = part.slice(part.indexOf('- `timeline.ndjson`'), part.indexOf('- `histograms.json`'));
   const tokens = [...summaryBlock.matchAll(/`([a-zA-Z][\w.{},]*)`/g)].map((m) => m[1]!);
   const summary = tokens.filter((t) => t.includes('.') && !t.endsWith('.json')).flatMap(expand);
   const timeline = /\{(tSec[^}]*)\}/.exec(timelineBlock.replace(/\s+/g, ' '))![1]!.split(',').map((x) => x.trim());
