@@ -1,6 +1,6 @@
 import { METRIC_INFO, METRICS, type HistogramKey, type MetricName } from '../metrics/histograms.js';
-import { COUNTER_NAMES, counterProm, type CounterName, type Counters } from '../results/counters.js';
-import { EVENT_LOOP_FIGURES, GENERATOR_FIGURES, SERVER_FIGURES } from '../results/figures.js';
+import { COUNTER_NAMES, counterProm, type CounterName, type CounterProm, type Counters } from '../results/counters.js';
+import { EVENT_LOOP_FIGURES, GENERATOR_FIGURES, latencyFamilyName, SERVER_FIGURES } from '../results/figures.js';
 import { closedFailureCounts } from '../results/failures.js';
 import { PROTOCOL_KEYS, type ViewerProtocol } from '../protocol/delivery.js';
 import { PROTOCOL_LABELS, type ProtocolKey } from '../results/live.js';
@@ -21,19 +21,11 @@ import { histogramSample, type PromFamily, type PromHistogramSample, type PromLa
 /** What publishers use: they always publish over RTMP. */
 const PUBLISH_PROTOCOL = 'rtmp';
 
-const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
-
-/** The histogram family name of a latency metric: endToEnd → rtmpbench_end_to_end_seconds. */
-export function latencyFamilyName(metric: MetricName): string {
-  return `rtmpbench_${snake(metric)}_seconds`;
-}
-
 interface CounterRow {
   name: string;
   help: string;
-  /** One series per counter of the family: its labels and the counter it reads (per protocol for viewers' counts). */
-  series: [PromLabels, CounterName][];
-  side: 'publishers' | 'viewers';
+  /** One series per counter of the family: the counter it reads, and how it is labelled (per protocol for viewers' counts). */
+  series: [CounterName, CounterProm][];
 }
 
 /** The counters the counter table exports, one row per family, in the table's order. */
@@ -43,8 +35,8 @@ const COUNTER_ROWS: CounterRow[] = (() => {
     const prom = counterProm(k);
     if (prom === undefined) continue;
     let row = rows.get(prom.family);
-    if (row === undefined) rows.set(prom.family, (row = { name: prom.family, help: prom.help, series: [], side: prom.side ?? 'viewers' }));
-    row.series.push([prom.labels ?? {}, k]);
+    if (row === undefined) rows.set(prom.family, (row = { name: prom.family, help: prom.help, series: [] }));
+    row.series.push([k, prom]);
   }
   return [...rows.values()];
 })();
@@ -111,22 +103,13 @@ export function generatorFamilies(live: LiveRun): PromFamily[] {
       type: 'gauge',
       samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, start?.scenario.publishedStreams ?? 0), sample({ kind: 'player', protocol: protocols.length === 1 ? protocols[0]! : 'all' }, start?.playersPlanned ?? 0)],
     },
-    {
-      name: 'rtmpbench_sessions_connected_total',
-      help: 'Sessions that published or started playing',
-      type: 'counter',
-      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, c.publishersConnected), ...viewers.map(([protocol, v]) => sample({ kind: 'player', protocol }, v.playersConnected))],
-    },
-    {
-      name: 'rtmpbench_sessions_failed_total',
-      help: 'Sessions that could not publish or play, or viewers that got no video in time',
-      type: 'counter',
-      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, c.publishersFailed), ...viewers.map(([protocol, v]) => sample({ kind: 'player', protocol }, v.playersFailed))],
-    },
   ];
   for (const row of COUNTER_ROWS) {
-    const sources: [string, Counters][] = row.side === 'viewers' ? viewers : [[PUBLISH_PROTOCOL, c]];
-    families.push({ name: row.name, help: row.help, type: 'counter', samples: sources.flatMap(([protocol, counters]) => row.series.map(([labels, k]) => sample({ protocol, ...labels }, counters[k]))) });
+    const samples = row.series.flatMap(([k, prom]) => {
+      const sources: [string, Counters][] = prom.side === 'publishers' ? [[PUBLISH_PROTOCOL, c]] : viewers;
+      return sources.map(([protocol, counters]) => sample({ ...(prom.kind !== undefined ? { kind: prom.kind } : {}), protocol, ...prom.labels }, counters[k]));
+    });
+    families.push({ name: row.name, help: row.help, type: 'counter', samples });
   }
   families.push({
     name: 'rtmpbench_failures_total',

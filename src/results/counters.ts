@@ -22,6 +22,8 @@ export interface CounterProm {
   labels?: Readonly<Record<string, string>>;
   /** Whose count it is: the publishers' (labelled rtmp) or the viewers' (one series per protocol; the default). */
   side?: 'publishers';
+  /** A session count's `kind` label (the first label of its series). */
+  kind?: 'publisher' | 'player';
 }
 
 /** Where a counter appears in summary.json (dotted path), how it reads and how it is exported. */
@@ -56,17 +58,19 @@ const throughput = <N extends string, E extends Extra = {}>(name: N, kind: Figur
 const frames = <N extends string, E extends Extra = {}>(name: N, file: string, better: Better, description: string, extra: E = {} as E) =>
   ({ summary: `frames.${name}` as const, file, window: 'delta', kind: 'count', better, description, ...extra }) as const;
 
+const CONNECTED = { family: 'rtmpbench_sessions_connected_total', help: 'Sessions that published or started playing' } as const;
+const FAILED = { family: 'rtmpbench_sessions_failed_total', help: 'Sessions that could not publish or play, or viewers that got no video in time' } as const;
 const LOST: Omit<CounterProm, 'labels'> = { family: 'rtmpbench_frames_lost_total', help: "Video frames viewers missed (gaps in the timing marks' sequence numbers), normal and slow viewers apart" };
 const STALLS: Omit<CounterProm, 'labels'> = { family: 'rtmpbench_stalls_total', help: 'Gaps between video frames longer than the stall threshold, normal and slow viewers apart' };
 const RECEIVED: Omit<CounterProm, 'labels'> = { family: 'rtmpbench_frames_received_total', help: 'Frames viewers received, by media (slow viewers included)' };
 
 export const COUNTERS = {
   publishersPlanned: sessions('publishers', 'planned', 'higher', 'publishers the scenario started'),
-  publishersConnected: sessions('publishers', 'connected', 'higher', 'publishers that published'),
-  publishersFailed: sessions('publishers', 'failed', 'lower', 'publishers that could not publish'),
+  publishersConnected: sessions('publishers', 'connected', 'higher', 'publishers that published', { prom: { ...CONNECTED, kind: 'publisher', side: 'publishers' } }),
+  publishersFailed: sessions('publishers', 'failed', 'lower', 'publishers that could not publish', { prom: { ...FAILED, kind: 'publisher', side: 'publishers' } }),
   playersPlanned: sessions('players', 'planned', 'higher', 'viewers the scenario started'),
-  playersConnected: sessions('players', 'connected', 'higher', 'viewers that started playing'),
-  playersFailed: sessions('players', 'failed', 'lower', 'viewers that could not play, or got no video within the no-video bound'),
+  playersConnected: sessions('players', 'connected', 'higher', 'viewers that started playing', { prom: { ...CONNECTED, kind: 'player' } }),
+  playersFailed: sessions('players', 'failed', 'lower', 'viewers that could not play, or got no video within the no-video bound', { prom: { ...FAILED, kind: 'player' } }),
   playersEnded: sessions('players', 'ended', 'lower', 'viewer sessions that ended (left, dropped, failed) before the end of the run'),
   publishersEnded: sessions('publishers', 'ended', 'lower', 'publications that ended before the end of the run (publisher churn, drops)'),
   playersTooLateToJudge: sessions('players', 'tooLateToJudge', 'lower', 'viewers that joined less than the no-video bound before the end and got no video: neither failed nor a success', { optional: true }),

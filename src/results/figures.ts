@@ -113,7 +113,8 @@ export const LEAK_FIGURES = {
 
 /** Figures a summary computes from its counters. */
 export const DERIVED_FIGURES = {
-  'sessions.playerMinutes': { kind: 'plain', better: 'higher', description: 'time viewers spent playing, minutes' },
+  // Exported live as the seconds it is made of.
+  'sessions.playerMinutes': { kind: 'plain', better: 'higher', description: 'time viewers spent playing, minutes', prom: COUNTERS.playerSeconds.prom },
   'throughput.mbpsReceived': { kind: 'mbps', better: 'higher', description: 'what viewers read, Mbit/s over the run' },
 } as const satisfies Table;
 
@@ -201,6 +202,29 @@ export function protocolHasFigure(path: readonly string[]): boolean {
 /** The protocol key a path starts with, if any. */
 export function protocolPrefix(path: readonly string[]): ProtocolKey | null {
   return (PROTOCOL_KEY_LIST as readonly string[]).includes(path[0]!) ? (path[0] as ProtocolKey) : null;
+}
+
+const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+
+/** The Prometheus histogram family of a latency metric: endToEnd → rtmpbench_end_to_end_seconds. */
+export function latencyFamilyName(metric: MetricName): string {
+  return `rtmpbench_${snake(metric)}_seconds`;
+}
+
+/**
+ * The family of the generator's live Prometheus endpoint that exports a figure (a path of the
+ * grammar, without a protocol's prefix: protocols are a label there), or null when it is not
+ * exported live.
+ */
+export function promFamilyOf(path: readonly string[]): string | null {
+  if (path[0] === 'latency') return (METRICS as readonly string[]).includes(path[1]!) ? latencyFamilyName(path[1] as MetricName) : null;
+  const dotted = path.join('.');
+  for (const k of COUNTER_NAMES) {
+    const spec: { summary: string | null; prom?: { family: string } } = COUNTERS[k];
+    if (spec.summary === dotted) return spec.prom?.family ?? null;
+  }
+  const figure = figureAt(path);
+  return figure?.prom?.family ?? null;
 }
 
 /** Every path the grammar accepts at the top level, latency statistics shown once per metric (for messages and docs). */
