@@ -18,7 +18,8 @@ const LAYERS = {
   client: ['protocol', 'buffers', 'media', 'input'],
   // The generator validates a scenario's `server` section with the server's own settings
   // schema: that one file of the server, nothing else of it.
-  load: ['client', 'media', 'metrics', 'results', 'scenario', 'proc', 'input', 'protocol', 'buffers', 'version.ts', 'server/config.ts'],
+  // It reads the built-in server's /stats in the shape the server defines (server-stats.ts).
+  load: ['client', 'media', 'metrics', 'results', 'scenario', 'proc', 'input', 'protocol', 'buffers', 'version.ts', 'server/config.ts', 'server/server-stats.ts'],
   lab: ['load', 'results', 'scenario', 'metrics', 'proc', 'input', 'client', 'media', 'protocol', 'buffers', 'version.ts', 'server/config.ts'],
   report: ['results', 'scenario', 'metrics', 'input', 'protocol', 'version.ts'],
   cli: ['protocol', 'input', 'buffers', 'media', 'metrics', 'scenario', 'results', 'proc', 'server', 'client', 'load', 'lab', 'report', 'version.ts'],

@@ -1,16 +1,11 @@
 import type { RunSummary } from '../results/summary.js';
+import type { ServerStats } from '../server/server-stats.js';
 
 /** The built-in server's own counts that a run reports (from its /stats endpoint). */
 export type ServerCounts = Pick<NonNullable<RunSummary['server']>, 'drops' | 'closedByReason' | 'io' | 'gc'>;
 
-/** The part of /stats a run reads (the server's full stats type is the server's own). */
-interface StatsResponse {
-  drops: { video: number; audio: number; data: number; bytes: number };
-  connections: { closedByReason: Record<string, number> };
-  io: { writes: number; messages: number; readAllocatedBytes?: number };
-  bytesIn: number;
-  process: { gc: { minor: number; major: number; incremental: number; ms: number } };
-}
+/** The part of /stats a run reads, in the shape the server defines it. */
+type StatsResponse = Pick<ServerStats, 'drops' | 'connections' | 'io' | 'bytesIn' | 'process'>;
 
 /**
  * The built-in server's counts, read from its stats endpoint before and after a run: the run's
