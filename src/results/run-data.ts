@@ -1,4 +1,4 @@
-import type { Histogram, HistogramKey } from '../metrics/histograms.js';
+import type { HistogramKey } from '../metrics/histograms.js';
 import type { IntervalHistogram } from '../metrics/hlog.js';
 import { leakVerdict } from '../metrics/leak.js';
 import { theilSenSlope } from '../metrics/robust-slope.js';
@@ -7,7 +7,7 @@ import type { Counters } from './counters.js';
 import { groupFigures, namedGroups } from './groups.js';
 import { leakFigures } from './leak.js';
 import type { Scenario } from './scenario.js';
-import { buildSummary, protocolFigures, protocolHttpErrors, type RunSummary } from './summary.js';
+import { buildSummary, protocolFigures, protocolHttpErrors, type RunSummary, type SummaryInput } from './summary.js';
 import { evaluateThresholds, parseThresholds } from './thresholds.js';
 import type { TimelinePoint } from './timeline.js';
 
@@ -16,29 +16,15 @@ import type { TimelinePoint } from './timeline.js';
  * several shares of a run (`merge`): a merged run is a run whose data came from several places.
  * `summarizeRun` is the one function that turns it into summary.json.
  */
-export interface RunData {
-  scenario: Scenario;
-  target: string;
-  targetKind: 'builtin' | 'external';
-  startedAt: Date;
-  durationMs: number;
-  /** Every viewer's and publisher's counters, frame accounting's additions included. */
-  counters: Counters;
-  /** The same for each viewer protocol the run had. */
+export interface RunData extends SummaryInput {
+  /** The counters of each viewer protocol the run had (`counters` covers every viewer and publisher). */
   byProtocol: ReadonlyMap<ProtocolKey, Counters>;
-  /** Whether `expected` counters come from send logs covering every viewer. */
-  expectedSource: 'send-logs' | 'none';
-  failures: Record<string, number>;
   /** HTTP error answers viewers got, by "protocol status". */
   httpErrors: Record<string, number>;
-  /** The run's histograms, merged over workers (and shares). */
-  histograms: Map<HistogramKey, Histogram>;
   /** A histogram key's per-second intervals (the .hlog files): named groups' seconds come from them. */
   intervals: (key: HistogramKey) => IntervalHistogram[];
   /** Seconds of the run (the leak verdicts and the generator's memory slope read them). */
   timeline: readonly TimelinePoint[];
-  generator: RunSummary['generator'];
-  server?: NonNullable<RunSummary['server']>;
 }
 
 /** The run's summary: the figures, each protocol's and group's apart, the leak verdicts, the thresholds judged. */
