@@ -31,7 +31,7 @@ export type MetricName = (typeof METRICS)[number];
 export type HistogramKey = MetricName | `${string}.${MetricName}`;
 
 /** The metric of a key ("hls.endToEnd" → endToEnd), or null for a key that is none. */
-export function metricOf(key: string): MetricName | null {
+function metricOf(key: string): MetricName | null {
   const m = key.slice(key.lastIndexOf('.') + 1);
   return (METRICS as readonly string[]).includes(m) ? (m as MetricName) : null;
 }
@@ -58,7 +58,7 @@ export const METRIC_INFO: Record<MetricName, { label: string; description: strin
 export type Histogram = hdr.Histogram;
 
 /** One hour in µs: larger values are clamped (a frame that late is a stall anyway). */
-export const HIGHEST_TRACKABLE_US = 3_600_000_000;
+const HIGHEST_TRACKABLE_US = 3_600_000_000;
 
 export function newHistogram(): Histogram {
   return hdr.build({

@@ -30,7 +30,7 @@ export interface ChartSpec {
 }
 
 /** Percentile ladder of an HdrHistogram plot: x = 1 / (1 - p), up to what the count supports. */
-export function spectrum(h: Histogram): { x: number[]; ms: number[] } {
+function spectrum(h: Histogram): { x: number[]; ms: number[] } {
   const x: number[] = [];
   const ms: number[] = [];
   if (h.totalCount === 0) return { x, ms };
@@ -46,7 +46,7 @@ export function spectrum(h: Histogram): { x: number[]; ms: number[] } {
 }
 
 /** Counts in log-spaced bins (ms), from every recorded value of the histogram. */
-export function distribution(h: Histogram, bins = 24): { edgesMs: number[]; counts: number[] } {
+function distribution(h: Histogram, bins = 24): { edgesMs: number[]; counts: number[] } {
   if (h.totalCount === 0) return { edgesMs: [], counts: [] };
   const minUs = Math.max(1, h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 1 : h.minNonZeroValue);
   const maxUs = Math.max(minUs * 1.01, h.maxValue);

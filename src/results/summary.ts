@@ -135,8 +135,8 @@ export function thresholdWord(t: ThresholdResult): string {
 }
 
 /** Above this event-loop utilisation, or delay p99, a generator thread is taken as saturated. */
-export const SATURATED_UTILIZATION = 0.9;
-export const SATURATED_DELAY_P99_MS = 10;
+const SATURATED_UTILIZATION = 0.9;
+const SATURATED_DELAY_P99_MS = 10;
 
 /** When the generator itself was the bottleneck: the sentence every report shows, else null. */
 export function generatorSaturation(s: Pick<RunSummary, 'generator'>): string | null {

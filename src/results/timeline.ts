@@ -56,7 +56,7 @@ export function sumUpByProtocol(records: readonly Partial<Record<ProtocolKey, nu
  */
 export type TimelineRule = 'key' | 'sum' | 'max' | 'sum-by-protocol' | { percentile: number } | 'partial' | 'first';
 
-export const TIMELINE_FIELDS: { readonly [K in keyof Required<TimelinePoint>]: TimelineRule } = {
+const TIMELINE_FIELDS: { readonly [K in keyof Required<TimelinePoint>]: TimelineRule } = {
   tSec: 'key',
   publishersUp: 'sum',
   playersUp: 'sum',
