@@ -1,4 +1,5 @@
 import * as hdr from 'hdr-histogram-js';
+import { round3 } from './round.js';
 
 /**
  * The latency figures a run records, as HdrHistograms of integer microseconds. Workers send
@@ -153,8 +154,6 @@ export interface LatencySummary {
   p999: number;
   max: number;
 }
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Count and percentiles in milliseconds (3 decimals), or zeros when nothing was recorded. */
 export function summarize(h: Histogram | undefined): LatencySummary {

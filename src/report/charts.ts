@@ -1,6 +1,7 @@
 import type { JsHistogram } from 'hdr-histogram-js';
 import type { TimelinePoint } from '../results/timeline.js';
 import { decodeHistogram, mergeEncoded, METRIC_INFO, type EncodedHistograms, type Histogram, type MetricName, type HistogramKey } from '../metrics/histograms.js';
+import { round3 } from '../metrics/round.js';
 import { FRONTIER_FIGURES, type ComparisonTable } from './comparison.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 
@@ -39,7 +40,7 @@ function spectrum(h: Histogram): { x: number[]; ms: number[] } {
     const p = 1 - 10 ** (-i / 10);
     const inv = 1 / (1 - p);
     if (inv > limit || i > 70) break;
-    x.push(Math.round(inv * 1000) / 1000);
+    x.push(round3(inv));
     ms.push(h.getValueAtPercentile(p * 100) / 1000);
   }
   return { x, ms };

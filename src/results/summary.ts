@@ -6,6 +6,7 @@ import { parseHttpErrorKey } from './failures.js';
 import type { EVENT_LOOP_FIGURES, FiguresOf, GENERATOR_FIGURES, SERVER_DROPS, SERVER_FIGURES, SERVER_GC, SERVER_IO } from './figures.js';
 import type { LeakFigures } from './leak.js';
 import type { Scenario } from './scenario.js';
+import { round3 } from '../metrics/round.js';
 
 /**
  * summary.json: the result of one run, what people, reports, comparisons and thresholds read.
@@ -171,8 +172,6 @@ export interface SummaryInput {
   generator: RunSummary['generator'];
   server?: RunSummary['server'];
 }
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Every counter where the counter table says it goes in a summary. */
 function placed(c: Counters): Pick<RunSummary, 'sessions' | 'throughput' | 'frames'> {

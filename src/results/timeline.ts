@@ -1,4 +1,5 @@
 import type { ProtocolKey } from '../protocol/delivery.js';
+import { round3 } from '../metrics/round.js';
 
 /**
  * timeline.json: one point per second of a run, for charts and for tools that follow a run.
@@ -82,8 +83,6 @@ const TIMELINE_FIELDS: { readonly [K in keyof Required<TimelinePoint>]: Timeline
   workersReporting: 'partial',
   durationSec: 'first',
 };
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
  * One second measured by several machines, as one point: each field by its rule. `e2e` is the
