@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { Bench } from 'tinybench';
 import { BufferPool } from '../src/buffers/buffer-pool.js';
+import { median } from '../src/metrics/stats.js';
 import { ChunkReader } from '../src/protocol/chunk-reader.js';
 import { encodeMessage, type EncodedMessage } from '../src/protocol/chunk-writer.js';
 import { MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO } from '../src/protocol/constants.js';
@@ -109,12 +110,6 @@ interface DecodeRow {
   mbPerSec: { median: number; min: number; max: number };
   ratioToNms: { median: number; min: number; max: number } | null;
   ratioToCopy: { median: number; min: number; max: number };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function spread(xs: number[]): { median: number; min: number; max: number } {

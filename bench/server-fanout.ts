@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { Player } from '../src/client/player.js';
 import { parseRtmpUrl } from '../src/client/url.js';
 import { ProcessMonitor, sampleProcess } from '../src/metrics/process-stats.js';
-import { pairedRatio } from '../src/metrics/stats.js';
+import { median, pairedRatio } from '../src/metrics/stats.js';
 import { ownModule } from '../src/proc/own-module.js';
 import { freePort, waitForPort } from '../src/proc/port.js';
 import { serverAvailability, SERVER_KINDS, startServer, type RunningServer, type ServerKind } from '../src/proc/servers.js';
@@ -178,12 +178,6 @@ async function runServer(variant: Variant, round: number, steps: number[], holdS
     await server.stop();
   }
   return results;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function main(): Promise<void> {

@@ -64,7 +64,7 @@ export { resolveServerConfig, readServerConfigFile, serverConfigSchema, BACKPRES
 export { Publisher, type PublisherOptions } from './client/publisher.js';
 export { Player, type PlayerOptions, type VideoObservation } from './client/player.js';
 export { ClientConnection, type ClientOptions, type StatusEvent } from './client/connection.js';
-export { ClientError, CLIENT_FAILURES, type ClientFailure } from './client/errors.js';
+export { ClientError, CLIENT_FAILURES, type ClientFailure, type ClientStep } from './client/errors.js';
 export { parseRtmpUrl, type RtmpUrl } from './client/url.js';
 
 // Media sources and timing marks.
@@ -81,6 +81,142 @@ export { startServer, startCommand, serverAvailability, SERVER_KINDS, type Runni
 export { UsageError } from './input/usage-error.js';
 export { parseBitrate, parseDurationMs, parseSize } from './input/units.js';
 
-// The protocol codec and buffers.
-export * from './protocol/index.js';
-export * from './buffers/index.js';
+// The protocol codec and buffers: this list is their public API (the rest of src/protocol/ and
+// src/buffers/ is internal; test/index.test.ts lists the names, so a change here is deliberate).
+
+// Chunk stream: reading (views of socket buffers, limits) and writing (encode once, write to many).
+export { ChunkReader, DEFAULT_MAX_CHUNK_STREAMS, DEFAULT_MAX_MESSAGE_BYTES, type ChunkReaderOptions, type ChunkReaderSink, type ChunkReaderStats } from './protocol/chunk-reader.js';
+export { ChunkWriter, encodeMessage, encodeMessageContiguous, flattenEncoded, type ChunkWriterOptions, type EncodedMessage } from './protocol/chunk-writer.js';
+export { HEAP_ALLOCATOR, type BufferAllocator } from './protocol/allocator.js';
+export type { OutgoingMessage, RtmpMessage } from './protocol/message.js';
+
+// Handshake (simple and digest forms).
+export { ClientHandshake, ServerHandshake, type ClientHandshakeOptions, type DigestScheme, type HandshakeOptions, type HandshakeStep, type RandomSource } from './protocol/handshake.js';
+
+// AMF0 and AMF3.
+export { AMF_CLASS_NAME, AMF_ECMA_ARRAY, AmfXml, ecmaArray, isAmfObject, isEcmaArray, type AmfObject, type AmfValue } from './protocol/amf-types.js';
+export { Amf0Reader, decodeAmf0, encodeAmf0, type AmfDecodeOptions } from './protocol/amf0.js';
+export { decodeAmf3Value } from './protocol/amf3.js';
+
+// Messages: decoding, commands and data, control messages.
+export { decodeMessage, splitAggregate, type AggregateEntry, type DecodedMessage } from './protocol/decode.js';
+export {
+  closeStreamCommand,
+  commandMessage,
+  connectCommand,
+  connectResultCommand,
+  createStreamCommand,
+  createStreamResultCommand,
+  dataMessage,
+  deleteStreamCommand,
+  errorCommand,
+  fcPublishCommand,
+  fcUnpublishCommand,
+  getStreamLengthCommand,
+  onFcPublishCommand,
+  onFcUnpublishCommand,
+  onMetaDataMessage,
+  onStatusCommand,
+  parseCommand,
+  parseData,
+  playCommand,
+  publishCommand,
+  releaseStreamCommand,
+  resultCommand,
+  sampleAccessMessage,
+  setDataFrameMessage,
+  statusInfo,
+  type Command,
+  type ConnectParams,
+  type DataMessage,
+  type Status,
+  type StatusInfo,
+} from './protocol/commands.js';
+export {
+  abortMessage,
+  acknowledgementMessage,
+  pingRequestMessage,
+  pingResponseMessage,
+  setBufferLengthMessage,
+  setChunkSizeMessage,
+  setPeerBandwidthMessage,
+  streamBeginMessage,
+  streamDryMessage,
+  streamEofMessage,
+  streamIsRecordedMessage,
+  windowAckSizeMessage,
+  type UserControlEvent,
+} from './protocol/control.js';
+
+// FLV / Enhanced RTMP audio and video tag headers.
+export {
+  AudioFourCc,
+  AudioPacketType,
+  AvcPacketType,
+  AvMultitrackType,
+  classifyAudio,
+  classifyVideo,
+  fourCcToString,
+  listTracks,
+  newAudioTagInfo,
+  newVideoTagInfo,
+  parseAudioTag,
+  parseVideoTag,
+  SoundFormat,
+  VideoCodecId,
+  VideoFourCc,
+  VideoFrameType,
+  VideoPacketType,
+  type AudioCodec,
+  type AudioTagInfo,
+  type MediaTrack,
+  type VideoCodec,
+  type VideoTagInfo,
+} from './protocol/media-tags.js';
+
+// The protocol's numbers.
+export {
+  BANDWIDTH_LIMIT_DYNAMIC,
+  BANDWIDTH_LIMIT_HARD,
+  BANDWIDTH_LIMIT_SOFT,
+  CSID_AUDIO,
+  CSID_COMMAND,
+  CSID_DATA,
+  CSID_PROTOCOL,
+  CSID_VIDEO,
+  DEFAULT_CHUNK_SIZE,
+  HANDSHAKE_SIZE,
+  MAX_WRITE_CHUNK_SIZE,
+  MIN_WRITE_CHUNK_SIZE,
+  MSG_ABORT,
+  MSG_ACKNOWLEDGEMENT,
+  MSG_AGGREGATE,
+  MSG_AUDIO,
+  MSG_COMMAND_AMF0,
+  MSG_COMMAND_AMF3,
+  MSG_DATA_AMF0,
+  MSG_DATA_AMF3,
+  MSG_SET_CHUNK_SIZE,
+  MSG_SET_PEER_BANDWIDTH,
+  MSG_SHARED_OBJECT_AMF0,
+  MSG_SHARED_OBJECT_AMF3,
+  MSG_USER_CONTROL,
+  MSG_VIDEO,
+  MSG_WINDOW_ACK_SIZE,
+  RTMP_VERSION,
+  STREAM_ID_CONTROL,
+  UC_PING_REQUEST,
+  UC_PING_RESPONSE,
+  UC_SET_BUFFER_LENGTH,
+  UC_STREAM_BEGIN,
+  UC_STREAM_DRY,
+  UC_STREAM_EOF,
+  UC_STREAM_IS_RECORDED,
+} from './protocol/constants.js';
+
+// Errors: one registry of stable codes, classes by who must act.
+export { ArgumentError, ERROR_CODES, isRtmpError, LimitError, ProtocolError, RtmpError, type ErrorCode, type ErrorDetail } from './protocol/errors.js';
+
+// Buffers.
+export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buffers/buffer-pool.js';
+export { RingQueue } from './buffers/ring-queue.js';

@@ -55,7 +55,7 @@ export interface PublisherCycleOptions extends CycleLoop {
   dropEvery?: number;
 }
 
-export function newCycleCounts(): CycleCounts {
+function newCycleCounts(): CycleCounts {
   return { ended: 0, failed: 0, noFrame: 0, errors: {} };
 }
 

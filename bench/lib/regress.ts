@@ -171,7 +171,7 @@ export function regressMarkdown(rows: readonly FigureComparison[], title: string
 export type Suite = NonNullable<FiguresRun['suite']>;
 
 /** The suite a figure belongs to (macro figures are named macro.*). */
-export function suiteOf(name: string): Exclude<Suite, 'all'> {
+function suiteOf(name: string): Exclude<Suite, 'all'> {
   return name.startsWith('macro.') ? 'macro' : 'micro';
 }
 

@@ -78,7 +78,7 @@ function namedVariant(text: string): { name: string; settings: Record<string, st
 }
 
 /** Scenario + the comparison flags → what to compare, or every problem. */
-export function buildComparison(file: string | undefined, flags: CompareFlags): { scenario: Scenario | null; problems: string[] } {
+function buildComparison(file: string | undefined, flags: CompareFlags): { scenario: Scenario | null; problems: string[] } {
   const problems: string[] = [];
   // Matrix and server lists from flags go through the scenario schema like the file's own.
   const overrides: Record<string, unknown> = {};
@@ -136,7 +136,7 @@ export function buildComparison(file: string | undefined, flags: CompareFlags): 
   return { scenario: problems.length === 0 ? scenario : null, problems };
 }
 
-export async function compareCommand(file: string | undefined, flags: CompareFlags): Promise<number> {
+async function compareCommand(file: string | undefined, flags: CompareFlags): Promise<number> {
   const { scenario, problems } = buildComparison(file, flags);
   if (scenario === null) {
     console.error(`rtmpbench compare: the comparison is not valid (nothing was started):\n  ${problems.join('\n  ')}`);

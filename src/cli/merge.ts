@@ -12,7 +12,7 @@ interface MergeFlags {
 }
 
 /** Merges; bad folders throw a UsageError (exit 2, from the program). */
-export function mergeCommand(dirs: string[], flags: MergeFlags): number {
+function mergeCommand(dirs: string[], flags: MergeFlags): number {
   const runs = dirs.map((d) => loadRun(d));
   const { summary, dir, warnings } = mergeRuns(runs, flags.out ?? 'results', flags.name);
   for (const w of warnings) console.error(`rtmpbench merge: note: ${w}`);

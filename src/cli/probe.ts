@@ -22,7 +22,7 @@ interface ProbeFlags {
 }
 
 /** Exit code of a probe: 3 when a server could not be probed at all, 1 when a probe failed, else 0. */
-export function probeExitCode(c: ProbeComparison): number {
+function probeExitCode(c: ProbeComparison): number {
   if (c.servers.some((s) => s.unreachable !== null)) return EXIT_RUN_FAILED;
   return c.servers.some((s) => s.counts.fail > 0) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
 }
@@ -64,7 +64,7 @@ function resolveInput(args: readonly string[], flags: ProbeFlags): { specs: Prob
   return { specs, only, ...(waitMs !== undefined ? { waitMs } : {}), ...(concurrency !== undefined ? { concurrency } : {}) };
 }
 
-export async function probeCommand(args: string[], flags: ProbeFlags): Promise<number> {
+async function probeCommand(args: string[], flags: ProbeFlags): Promise<number> {
   if (flags.list) {
     process.stdout.write(`${formatProbeList(PROBES)}\n`);
     return EXIT_OK;

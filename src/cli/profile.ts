@@ -16,7 +16,7 @@ const shown = (p: string) => {
   return r.startsWith('..') ? p : r;
 };
 
-export async function profileCommand(file: string | undefined, flags: ProfileFlags): Promise<number> {
+async function profileCommand(file: string | undefined, flags: ProfileFlags): Promise<number> {
   const tool = (flags.tool ?? 'cpu-prof') as ProfileTool;
   const problems: string[] = [];
   if (!PROFILE_TOOLS.includes(tool)) problems.push(`--tool: "${flags.tool}" is not one of ${PROFILE_TOOLS.join(', ')}`);

@@ -13,7 +13,7 @@ import { isRtmpError } from '../protocol/errors.js';
 import { UsageError } from '../input/usage-error.js';
 
 /** The `rtmpbench` command: a thin shell over the library API, one file per subcommand. */
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('rtmpbench')
     .description('RTMP load generator and benchmarking suite with an optimized built-in RTMP server')
     .version(VERSION)

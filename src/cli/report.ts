@@ -18,7 +18,7 @@ interface ReportFlags {
 }
 
 /** Several runs side by side: a comparison of one run per variant, the first as the baseline. */
-export function adHocComparison(runs: LoadedRun[], baseline?: string): LoadedComparison {
+function adHocComparison(runs: LoadedRun[], baseline?: string): LoadedComparison {
   const names = runs.map((r) => r.summary.name);
   const unique = new Set(names).size === names.length;
   const label = (r: LoadedRun) => (unique ? r.summary.name : basename(r.dir));
@@ -41,7 +41,7 @@ export function adHocComparison(runs: LoadedRun[], baseline?: string): LoadedCom
 }
 
 /** Renders; bad folders or names throw a UsageError (exit 2, from the program). */
-export function reportCommand(dirs: string[], flags: ReportFlags): number {
+function reportCommand(dirs: string[], flags: ReportFlags): number {
   const format = flags.stdout ?? 'console';
   if (!['console', 'markdown', 'none'].includes(format)) {
     console.error(`rtmpbench report: --stdout must be console, markdown or none, not "${format}"`);

@@ -66,7 +66,7 @@ class LiveOutputs {
   }
 }
 
-export async function runCommand(file: string | undefined, flags: RunCommandFlags): Promise<number> {
+async function runCommand(file: string | undefined, flags: RunCommandFlags): Promise<number> {
   const { scenario, problems } = scenarioFromInput(file, flags);
   if (scenario === null) {
     console.error(`rtmpbench run: the scenario is not valid (nothing was started):\n  ${problems.join('\n  ')}`);

@@ -7,7 +7,7 @@ import { SequenceTracker } from './sequence-tracker.js';
 import type { FrameSink, ViewerCounters, ViewerFrame, ViewerTimings } from './viewer.js';
 
 /** Enough of each media tag for the tag header and the timing mark (as the RTMP player keeps). */
-export const FLV_SKIM_BYTES = 64;
+const FLV_SKIM_BYTES = 64;
 
 /**
  * Frames of an FLV stream (HTTP-FLV and WebSocket-FLV bodies): the FLV reader skims each tag,

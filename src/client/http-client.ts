@@ -12,7 +12,7 @@ import type { ClientFailure, ClientStep } from './errors.js';
 
 export interface HttpBodySink {
   /** The request is being written to the connection (it is up). */
-  onRequestStart?(atUs: number): void;
+  onRequestStart?: ((atUs: number) => void) | undefined;
   /** Status and headers of the final response (after any 1xx). */
   onHeaders?(status: number, headers: Record<string, string | string[] | undefined>): void;
   /** A piece of the body of a 2xx response (bodies of other statuses are read and dropped). */
@@ -33,7 +33,7 @@ export interface HttpRequestOptions {
   headersTimeoutMs: number;
   /** Longest silence inside the body (ms); 0 for none. */
   bodyTimeoutMs: number;
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
 }
 
 export interface HttpGet {
@@ -95,7 +95,7 @@ export function httpFailureKind(err: unknown): ClientFailure | 'local' {
 }
 
 export interface ViewerHttpClientOptions {
-  insecure?: boolean;
+  insecure?: boolean | undefined;
   connectTimeoutMs: number;
 }
 
@@ -180,7 +180,7 @@ export class ViewerHttpClient {
         {
           path,
           method: 'GET',
-          headers: opts.headers,
+          headers: opts.headers ?? null,
           headersTimeout: opts.headersTimeoutMs,
           bodyTimeout: opts.bodyTimeoutMs,
           blocking: true,

@@ -9,7 +9,7 @@ import { SequenceTracker } from './sequence-tracker.js';
 import type { FrameSink, Viewer, ViewerTimings } from './viewer.js';
 
 /** Enough of each media payload for the tag header and the timing mark (AVC 50, HEVC 54 bytes). */
-export const PLAYER_SKIM_BYTES = 64;
+const PLAYER_SKIM_BYTES = 64;
 
 export interface VideoObservation {
   arrivalUs: number;

@@ -43,8 +43,3 @@ export function parseRtmpUrl(text: string): RtmpUrl {
     tcUrl: `${protocol}://${hostPart}:${port}/${parts[0]}${u.search}`,
   };
 }
-
-/** Whether a host is a loopback address (the only targets load tests may send to by default). */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}

@@ -7,7 +7,6 @@ import type { ClientClose } from './errors.js';
  * live timings and counters it reads when it likes (ticks, the end of a run).
  */
 
-export { VIEWER_PROTOCOLS, type ViewerProtocol } from '../protocol/delivery.js';
 import type { ViewerProtocol } from '../protocol/delivery.js';
 
 /** One video frame as a viewer got it. The object is reused between calls: copy what you keep. */

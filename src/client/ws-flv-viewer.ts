@@ -34,7 +34,7 @@ export class WsFlvViewer extends FlvViewerBase implements Viewer {
     const secure = this.url.protocol === 'wss:';
     return new Promise<void>((resolve, reject) => {
       let opened = false;
-      let failure: { kind: ClientFailure; message: string; status?: number } | null = null;
+      let failure: { kind: ClientFailure; message: string; status?: number | undefined } | null = null;
       const ws = new WebSocket(this.url, {
         perMessageDeflate: false,
         handshakeTimeout: opts.timeoutMs ?? DEFAULT_VIEWER_TIMEOUT_MS,

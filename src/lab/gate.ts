@@ -14,10 +14,10 @@ import { measure } from '../results/thresholds.js';
  * fails too (nothing shows the change is within the margin).
  */
 
-export const GATE_CONFIDENCE = 0.95;
+const GATE_CONFIDENCE = 0.95;
 
 /** One run's value of a rule's metric, in the rule's unit (null when the run lacks it). */
-export function gateValue(rule: GateRule, run: LoadedRun): number | null {
+function gateValue(rule: GateRule, run: LoadedRun): number | null {
   const s = run.summary;
   if (rule.path[0] === 'capacity') return s.capacity?.highestPassingPlayers ?? null;
   const histograms = rule.path.includes('latency') ? mergeEncoded([run.histograms]) : new Map();

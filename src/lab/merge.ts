@@ -9,6 +9,7 @@ import { newResultsDir, readIntervals, writeRunFolder, type LoadedRun } from '..
 import { summarizeRun } from '../results/run-data.js';
 import { sumFailures, type RunSummary } from '../results/summary.js';
 import { mergeTimelinePoint, type TimelinePoint } from '../results/timeline.js';
+import { round3 } from '../metrics/round.js';
 
 /**
  * Merging runs made apart (on several machines, or `run --shard I/N` each) into one result.
@@ -42,8 +43,6 @@ function mergeIntervals(lists: IntervalHistogram[][]): IntervalHistogram[] {
   }
   return [...bySec.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
 }
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Seconds of the shares' timelines, each second's points merged by the timeline table's rules. */
 function mergeTimelines(runs: readonly LoadedRun[], e2e: IntervalHistogram[]): TimelinePoint[] {

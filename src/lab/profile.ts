@@ -26,7 +26,7 @@ export type ProfileTool = (typeof PROFILE_TOOLS)[number];
 const CLINIC_TOOLS = new Set<ProfileTool>(['doctor', 'flame', 'bubbleprof', 'heapprofiler']);
 
 /** clinic's CLI, if installed (it is a development dependency: heavy, and no longer maintained). */
-export function clinicBin(): string | null {
+function clinicBin(): string | null {
   try {
     return createRequire(import.meta.url).resolve('clinic/bin.js');
   } catch {

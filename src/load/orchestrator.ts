@@ -27,6 +27,7 @@ import { ServerCounters } from './server-counters.js';
 import { prepareTarget, type Target } from './target.js';
 import { TimelineBuilder, type MeasuredSecond, type UsageSample } from './timeline-builder.js';
 import { isWorkerMessage, type OrchestratorMessage, type ShardResult, type ShardTask } from './worker-protocol.js';
+import { round3 } from '../metrics/round.js';
 
 export interface RunOptions {
   scenario: Scenario;
@@ -58,7 +59,6 @@ const LEAD_MS = 1000;
 const STOP_NOTICE_MS = 300;
 const DEFAULT_GRACE_MS = 20_000;
 
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const eventLoopFigures = (e: EventLoopSample): EventLoopFigures => ({ utilization: e.utilization, delayP99Ms: round3(e.delayP99Us / 1000), delayMaxMs: round3(e.delayMaxUs / 1000) });
 
 /** Runs a scenario from start to finish and writes its results folder. */

@@ -4,13 +4,13 @@ import { DEFAULT_PLAY_URLS, fillPlayUrl, viewerGroups } from './play-urls.js';
 import { shardScenario, type PlayerPlan, type ShardTask } from './worker-protocol.js';
 
 /** Workers report once per second. */
-export const TICK_MS = 1000;
+const TICK_MS = 1000;
 
 /** When a scenario does not say, a viewer without video for this many GOPs (and at least 5 s) is failed. */
-export const NO_VIDEO_GOPS = 3;
+const NO_VIDEO_GOPS = 3;
 const NO_VIDEO_MIN_MS = 5000;
 
-export function firstVideoWithinMs(s: Scenario): number {
+function firstVideoWithinMs(s: Scenario): number {
   return s.players.firstVideoWithinMs ?? Math.max(NO_VIDEO_MIN_MS, NO_VIDEO_GOPS * s.media.gopMs);
 }
 

@@ -42,9 +42,9 @@ export function fillPlayUrl(template: string, targetUrl: string, httpPort: numbe
  * URL of its own takes the server's for its protocol; a group whose protocol the server does
  * not serve is left out (and named in `left`).
  */
-export function withServerUrls(s: Scenario, urls: Partial<Record<ViewerProtocol, string>>): { scenario: Scenario; left: ViewerProtocol[] } {
+export function withServerUrls(s: Scenario, urls: { [P in ViewerProtocol]?: string | undefined }): { scenario: Scenario; left: ViewerProtocol[] } {
   const left: ViewerProtocol[] = [];
-  const fit = <G extends { protocol?: ViewerProtocol; url?: string; perStream: number }>(g: G): G | null => {
+  const fit = <G extends { protocol?: ViewerProtocol | undefined; url?: string | undefined; perStream: number }>(g: G): G | null => {
     const protocol = g.protocol ?? 'rtmp';
     if (protocol === 'rtmp' || g.url !== undefined || g.perStream === 0) return g;
     const url = urls[protocol];

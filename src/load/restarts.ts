@@ -7,7 +7,7 @@ import type { Scenario } from '../results/scenario.js';
  */
 export type RestartPlan = NonNullable<Scenario['restart']>;
 
-export function cycleMs(r: RestartPlan): number {
+function cycleMs(r: RestartPlan): number {
   return r.everyMs + r.pauseMs;
 }
 

@@ -95,7 +95,7 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
 }
 
 /** "true"/"on" → true, numbers as numbers, sizes as bytes: a server setting as typed on a command line. */
-export function settingValue(raw: string): string | number | boolean {
+function settingValue(raw: string): string | number | boolean {
   if (raw === 'true' || raw === 'on') return true;
   if (raw === 'false' || raw === 'off') return false;
   if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);

@@ -4,7 +4,7 @@ import { parseGateRule } from '../results/gates.js';
 import { scenarioSchemaWith, type Scenario } from '../scenario/schema.js';
 import { closest, type ScenarioIssue } from '../scenario/server-settings.js';
 
-export type { Scenario, ScenarioInput, Stage } from '../scenario/schema.js';
+export type { Scenario, ScenarioInput } from '../scenario/schema.js';
 export type { ScenarioIssue } from '../scenario/server-settings.js';
 
 /**

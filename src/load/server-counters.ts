@@ -38,12 +38,17 @@ export class ServerCounters {
   }
 }
 
-const nonZero = <T extends Record<string, number>>(a: T | undefined): T | undefined => (a === undefined ? undefined : (Object.fromEntries(Object.entries(a).filter(([, v]) => v !== 0)) as T));
+const nonZero = <T extends Record<string, number>>(a: T): T => Object.fromEntries(Object.entries(a).filter(([, v]) => v !== 0)) as T;
 
 /** Counts of the server's lifetime minus those before the run. */
 function runShare(after: ServerCounts, before: ServerCounts | null): ServerCounts {
   if (before === null) return after;
-  const minus = <T extends Record<string, number>>(a: T | undefined, b: T | undefined): T | undefined =>
-    a === undefined ? undefined : (Object.fromEntries(Object.entries(a).map(([k, v]) => [k, Math.round((v - (b?.[k] ?? 0)) * 10) / 10])) as T);
-  return { drops: minus(after.drops, before.drops), closedByReason: nonZero(minus(after.closedByReason, before.closedByReason)), io: minus(after.io, before.io), gc: minus(after.gc, before.gc) };
+  const minus = <T extends Record<string, number>>(a: T, b: T | undefined): T =>
+    Object.fromEntries(Object.entries(a).map(([k, v]) => [k, Math.round((v - (b?.[k] ?? 0)) * 10) / 10])) as T;
+  return {
+    ...(after.drops !== undefined ? { drops: minus(after.drops, before.drops) } : {}),
+    ...(after.closedByReason !== undefined ? { closedByReason: nonZero(minus(after.closedByReason, before.closedByReason)) } : {}),
+    ...(after.io !== undefined ? { io: minus(after.io, before.io) } : {}),
+    ...(after.gc !== undefined ? { gc: minus(after.gc, before.gc) } : {}),
+  };
 }

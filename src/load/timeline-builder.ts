@@ -4,6 +4,7 @@ import { sumFailures } from '../results/summary.js';
 import { sumUpByProtocol, type TimelinePoint } from '../results/timeline.js';
 import type { ProtocolKey } from '../protocol/delivery.js';
 import type { TickMessage } from './worker-protocol.js';
+import { round3 } from '../metrics/round.js';
 
 /** CPU and memory of the generator and the server, read when a second is complete. */
 export interface UsageSample {
@@ -42,8 +43,6 @@ export interface MeasuredSecond {
   final: boolean;
   intervalMs: number;
 }
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
  * Builds the run's time series from the workers' ticks: a second is complete once every worker

@@ -55,8 +55,8 @@ export interface FlvStreamStats {
   bytesCopied: number;
 }
 
-export const DEFAULT_MAX_FLV_TAG_BYTES = 8 * 1024 * 1024;
-export const FLV_HEADER_SIZE = 9;
+const DEFAULT_MAX_FLV_TAG_BYTES = 8 * 1024 * 1024;
+const FLV_HEADER_SIZE = 9;
 const FLV_TAG_HEADER_SIZE = 11;
 const PREVIOUS_TAG_SIZE_BYTES = 4;
 /** "FLV" */

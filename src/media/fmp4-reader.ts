@@ -49,7 +49,7 @@ export interface Mp4SegmentStats {
 const ReaderState = { BOX_HEADER: 0, BOX_LARGE_SIZE: 1, WHOLE_BOX: 2, MDAT: 3, SKIP: 4, DEAD: 5 } as const;
 type ReaderState = (typeof ReaderState)[keyof typeof ReaderState];
 
-export const DEFAULT_MP4_KEEP_BYTES = 1024;
+const DEFAULT_MP4_KEEP_BYTES = 1024;
 const DEFAULT_MAX_BOX_BYTES = 4 * 1024 * 1024;
 
 const TFHD_BASE_DATA_OFFSET = 0x000001;

@@ -9,7 +9,6 @@ export const TS_SYNC_BYTE = 0x47;
 export const TS_PAYLOAD_SIZE = TS_PACKET_SIZE - TS_HEADER_SIZE;
 
 export const PID_PAT = 0x0000;
-export const PID_NULL = 0x1fff;
 
 export const TABLE_ID_PAT = 0x00;
 export const TABLE_ID_PMT = 0x02;
@@ -25,8 +24,6 @@ export const StreamType = {
 export const STREAM_ID_VIDEO = 0xe0;
 export const STREAM_ID_AUDIO = 0xc0;
 
-/** Clock of PTS/DTS: 90 kHz; the PCR runs at 27 MHz (base × 300 + extension). */
-export const PTS_HZ = 90_000;
 export const PTS_MODULO = 2 ** 33;
 
 const CRC_TABLE = (() => {

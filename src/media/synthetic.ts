@@ -23,8 +23,8 @@ export interface SyntheticOptions {
   audioBitrate?: number;
 }
 
-export const AAC_SAMPLE_RATE = 44_100;
-export const AAC_FRAME_SAMPLES = 1024;
+const AAC_SAMPLE_RATE = 44_100;
+const AAC_FRAME_SAMPLES = 1024;
 
 /** Writes bits MSB first; ue/se are Exp-Golomb codes (H.264 7.2). */
 class BitWriter {

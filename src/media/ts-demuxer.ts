@@ -60,7 +60,7 @@ export interface TsDemuxStats {
   transportErrors: number;
 }
 
-export const DEFAULT_TS_KEEP_BYTES = 4096;
+const DEFAULT_TS_KEEP_BYTES = 4096;
 const MAX_SECTION_BYTES = 1024;
 const PES_FIXED_HEADER = 9;
 const AVC_NAL_IDR = 5;

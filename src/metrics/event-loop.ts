@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import { round3 } from './round.js';
 
 /**
  * How busy one thread's event loop is: utilisation (share of time spent running callbacks,
@@ -56,7 +57,7 @@ function figures(utilization: number, h: IntervalHistogram): EventLoopSample {
   // The monitor counts delay beyond its own resolution timer; an empty histogram reads NaN.
   const ns = (v: number) => (Number.isFinite(v) ? Math.max(0, v - RESOLUTION_MS * 1e6) : 0);
   return {
-    utilization: Math.round(Math.min(1, Math.max(0, utilization)) * 1000) / 1000,
+    utilization: round3(Math.min(1, Math.max(0, utilization))),
     delayP99Us: Math.round(ns(h.count > 0 ? h.percentile(99) : NaN) / 1000),
     delayMaxUs: Math.round(ns(h.count > 0 ? h.max : NaN) / 1000),
   };

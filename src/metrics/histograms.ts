@@ -1,4 +1,5 @@
 import * as hdr from 'hdr-histogram-js';
+import { round3 } from './round.js';
 
 /**
  * The latency figures a run records, as HdrHistograms of integer microseconds. Workers send
@@ -31,7 +32,7 @@ export type MetricName = (typeof METRICS)[number];
 export type HistogramKey = MetricName | `${string}.${MetricName}`;
 
 /** The metric of a key ("hls.endToEnd" → endToEnd), or null for a key that is none. */
-export function metricOf(key: string): MetricName | null {
+function metricOf(key: string): MetricName | null {
   const m = key.slice(key.lastIndexOf('.') + 1);
   return (METRICS as readonly string[]).includes(m) ? (m as MetricName) : null;
 }
@@ -58,7 +59,7 @@ export const METRIC_INFO: Record<MetricName, { label: string; description: strin
 export type Histogram = hdr.Histogram;
 
 /** One hour in µs: larger values are clamped (a frame that late is a stall anyway). */
-export const HIGHEST_TRACKABLE_US = 3_600_000_000;
+const HIGHEST_TRACKABLE_US = 3_600_000_000;
 
 export function newHistogram(): Histogram {
   return hdr.build({
@@ -153,8 +154,6 @@ export interface LatencySummary {
   p999: number;
   max: number;
 }
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Count and percentiles in milliseconds (3 decimals), or zeros when nothing was recorded. */
 export function summarize(h: Histogram | undefined): LatencySummary {

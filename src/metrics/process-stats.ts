@@ -46,7 +46,7 @@ export function sampleProcess(pid: number): ProcessSample | null {
 }
 
 /** This process, from Node's own counters (works on every platform). */
-export function sampleSelf(): ProcessSample {
+function sampleSelf(): ProcessSample {
   const cpu = process.cpuUsage();
   return {
     cpuSeconds: (cpu.user + cpu.system) / 1e6,

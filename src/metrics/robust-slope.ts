@@ -29,7 +29,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** The q-quantile (0..1) of sorted values, interpolated between neighbours; NaN when empty. */
-export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;
   if (n === 0) return NaN;
   const pos = (n - 1) * Math.min(1, Math.max(0, q));

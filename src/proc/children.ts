@@ -11,7 +11,7 @@ export function trackChild(stop: () => void): () => void {
   return () => live.delete(stop);
 }
 
-export function stopTrackedChildren(): void {
+function stopTrackedChildren(): void {
   for (const stop of [...live]) {
     try {
       stop();

@@ -11,23 +11,23 @@ import { decodeAmf3Value } from './amf3.js';
 import { ProtocolError, ArgumentError } from './errors.js';
 
 /** AMF0 type markers. */
-export const AMF0_NUMBER = 0x00;
-export const AMF0_BOOLEAN = 0x01;
+const AMF0_NUMBER = 0x00;
+const AMF0_BOOLEAN = 0x01;
 export const AMF0_STRING = 0x02;
-export const AMF0_OBJECT = 0x03;
-export const AMF0_MOVIECLIP = 0x04;
-export const AMF0_NULL = 0x05;
-export const AMF0_UNDEFINED = 0x06;
-export const AMF0_REFERENCE = 0x07;
-export const AMF0_ECMA_ARRAY = 0x08;
-export const AMF0_OBJECT_END = 0x09;
-export const AMF0_STRICT_ARRAY = 0x0a;
-export const AMF0_DATE = 0x0b;
-export const AMF0_LONG_STRING = 0x0c;
-export const AMF0_UNSUPPORTED = 0x0d;
-export const AMF0_RECORDSET = 0x0e;
-export const AMF0_XML_DOCUMENT = 0x0f;
-export const AMF0_TYPED_OBJECT = 0x10;
+const AMF0_OBJECT = 0x03;
+const AMF0_MOVIECLIP = 0x04;
+const AMF0_NULL = 0x05;
+const AMF0_UNDEFINED = 0x06;
+const AMF0_REFERENCE = 0x07;
+const AMF0_ECMA_ARRAY = 0x08;
+const AMF0_OBJECT_END = 0x09;
+const AMF0_STRICT_ARRAY = 0x0a;
+const AMF0_DATE = 0x0b;
+const AMF0_LONG_STRING = 0x0c;
+const AMF0_UNSUPPORTED = 0x0d;
+const AMF0_RECORDSET = 0x0e;
+const AMF0_XML_DOCUMENT = 0x0f;
+const AMF0_TYPED_OBJECT = 0x10;
 export const AMF0_AVMPLUS_OBJECT = 0x11;
 
 export interface AmfDecodeOptions {

@@ -2,19 +2,19 @@ import { AMF_CLASS_NAME, AmfXml, setProperty, type AmfObject, type AmfValue } fr
 import { ProtocolError } from './errors.js';
 
 /** AMF3 type markers. */
-export const AMF3_UNDEFINED = 0x00;
+const AMF3_UNDEFINED = 0x00;
 export const AMF3_NULL = 0x01;
 export const AMF3_FALSE = 0x02;
 export const AMF3_TRUE = 0x03;
 export const AMF3_INTEGER = 0x04;
 export const AMF3_DOUBLE = 0x05;
 export const AMF3_STRING = 0x06;
-export const AMF3_XML_DOCUMENT = 0x07;
-export const AMF3_DATE = 0x08;
-export const AMF3_ARRAY = 0x09;
+const AMF3_XML_DOCUMENT = 0x07;
+const AMF3_DATE = 0x08;
+const AMF3_ARRAY = 0x09;
 export const AMF3_OBJECT = 0x0a;
-export const AMF3_XML = 0x0b;
-export const AMF3_BYTE_ARRAY = 0x0c;
+const AMF3_XML = 0x0b;
+const AMF3_BYTE_ARRAY = 0x0c;
 
 interface Traits {
   className: string;

@@ -30,7 +30,7 @@ export interface EncodedMessage {
 
 const TWO_POW_32 = 2 ** 32;
 
-export function assertWriteChunkSize(chunkSize: number): void {
+function assertWriteChunkSize(chunkSize: number): void {
   if (!Number.isInteger(chunkSize) || chunkSize < MIN_WRITE_CHUNK_SIZE || chunkSize > MAX_WRITE_CHUNK_SIZE) {
     throw new ArgumentError(
       'RTMP_ERR_INVALID_ARGUMENT',
@@ -51,7 +51,7 @@ function assertMessage(msg: OutgoingMessage): void {
   }
 }
 
-export function basicHeaderSize(csid: number): number {
+function basicHeaderSize(csid: number): number {
   return csid < 64 ? 1 : csid < 320 ? 2 : 3;
 }
 

@@ -1,6 +1,7 @@
 import type { JsHistogram } from 'hdr-histogram-js';
 import type { TimelinePoint } from '../results/timeline.js';
 import { decodeHistogram, mergeEncoded, METRIC_INFO, type EncodedHistograms, type Histogram, type MetricName, type HistogramKey } from '../metrics/histograms.js';
+import { round3 } from '../metrics/round.js';
 import { FRONTIER_FIGURES, type ComparisonTable } from './comparison.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 
@@ -30,7 +31,7 @@ export interface ChartSpec {
 }
 
 /** Percentile ladder of an HdrHistogram plot: x = 1 / (1 - p), up to what the count supports. */
-export function spectrum(h: Histogram): { x: number[]; ms: number[] } {
+function spectrum(h: Histogram): { x: number[]; ms: number[] } {
   const x: number[] = [];
   const ms: number[] = [];
   if (h.totalCount === 0) return { x, ms };
@@ -39,14 +40,14 @@ export function spectrum(h: Histogram): { x: number[]; ms: number[] } {
     const p = 1 - 10 ** (-i / 10);
     const inv = 1 / (1 - p);
     if (inv > limit || i > 70) break;
-    x.push(Math.round(inv * 1000) / 1000);
+    x.push(round3(inv));
     ms.push(h.getValueAtPercentile(p * 100) / 1000);
   }
   return { x, ms };
 }
 
 /** Counts in log-spaced bins (ms), from every recorded value of the histogram. */
-export function distribution(h: Histogram, bins = 24): { edgesMs: number[]; counts: number[] } {
+function distribution(h: Histogram, bins = 24): { edgesMs: number[]; counts: number[] } {
   if (h.totalCount === 0) return { edgesMs: [], counts: [] };
   const minUs = Math.max(1, h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 1 : h.minNonZeroValue);
   const maxUs = Math.max(minUs * 1.01, h.maxValue);

@@ -25,7 +25,7 @@ export interface Figure {
 
 const lat = (m: keyof RunSummary['latencyMs'], p: 'p50' | 'p99' | 'p999') => (s: RunSummary) => (s.latencyMs[m]?.count ? s.latencyMs[m][p] : null);
 
-export const FIGURES: Figure[] = [
+const FIGURES: Figure[] = [
   // A capacity search: the most players for which every threshold held (absent in other runs).
   { key: 'capacityPlayers', short: 'capacity', label: 'capacity: most players with every threshold held', unit: '', better: 'higher', digits: 0, of: (s) => s.capacity?.highestPassingPlayers ?? null },
   {
@@ -221,13 +221,13 @@ function markFrontier(rows: VariantRow[]): void {
   });
 }
 
-export function formatNumber(v: number | null, digits: number): string {
+function formatNumber(v: number | null, digits: number): string {
   if (v === null || !Number.isFinite(v)) return '-';
   if (digits === 0) return Math.round(v).toLocaleString('en-US');
   return v.toFixed(Math.abs(v) >= 1000 ? 0 : digits);
 }
 
-export function formatRatio(r: FigureStats['ratio']): string {
+function formatRatio(r: FigureStats['ratio']): string {
   if (r === null) return '';
   const est = `${r.estimate.toFixed(2)}×`;
   return Number.isFinite(r.low) ? `${est} [${r.low.toFixed(2)}–${r.high.toFixed(2)}]` : est;

@@ -37,7 +37,7 @@ interface EndMessage {
 }
 
 /** What the page shows now, from the run as it stands. */
-export function dashboardState(live: LiveRun): DashboardState {
+function dashboardState(live: LiveRun): DashboardState {
   const start = live.start;
   const last = live.last;
   const p = last?.point ?? null;
@@ -122,7 +122,7 @@ const LIVE_SCRIPT = `
 `;
 
 /** The page: empty until the first state arrives over /events. */
-export function dashboardPage(): string {
+function dashboardPage(): string {
   const { uplotJs, uplotCss, style, chartScript } = pageAssets();
   return `<!doctype html>
 <html lang="en">

@@ -8,7 +8,7 @@ import { frameAccounting, generatorSaturation, type RunSummary } from '../result
  * renderers lay these out; none of them computes a figure of its own.
  */
 
-export function bytes(n: number): string {
+function bytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
@@ -151,7 +151,7 @@ export function factLines(s: RunSummary): string[] {
 }
 
 /** The answer of a capacity search. */
-export function formatCapacity(c: NonNullable<RunSummary['capacity']>): string {
+function formatCapacity(c: NonNullable<RunSummary['capacity']>): string {
   if (!c.broken) return `capacity: every threshold held up to ${c.highestPassingPlayers.toLocaleString('en-US')} players, the most this run reached (raise the stages to find the limit)`;
   return `capacity: ${c.highestPassingPlayers.toLocaleString('en-US')} players is the most for which every threshold held; they broke at ${c.brokeAtSec}s with ${c.playersAtBreak?.toLocaleString('en-US')} players up (${(c.brokenBy ?? []).join('; ')})`;
 }

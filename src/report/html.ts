@@ -202,12 +202,12 @@ export function pageAssets(): { uplotJs: string; uplotCss: string; style: string
 }
 
 /** The markup around one chart (its heading and note); the chart script draws into #chart-ID. */
-export function chartBoxHtml(c: Pick<ChartSpec, 'id' | 'title' | 'note'>): string {
+function chartBoxHtml(c: Pick<ChartSpec, 'id' | 'title' | 'note'>): string {
   return `<div class="chart" data-chart="${escapeHtml(c.id)}"><h3>${escapeHtml(c.title)}</h3>${c.note ? `<p>${escapeHtml(c.note)}</p>` : ''}<div id="chart-${escapeHtml(c.id)}"></div></div>`;
 }
 
 /** JSON that is safe inside a <script> element. */
-export function scriptJson(v: unknown): string {
+function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 

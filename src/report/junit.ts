@@ -1,5 +1,6 @@
 import type { LoadedComparison } from '../results/folder.js';
 import type { RunSummary } from '../results/summary.js';
+import { round3 } from '../metrics/round.js';
 
 /**
  * JUnit XML for CI systems: one test case per threshold of each run, and per gate rule and
@@ -32,11 +33,11 @@ interface Suite {
 // eslint-disable-next-line no-control-regex
 const INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/g;
 
-export function escapeXml(s: string): string {
+function escapeXml(s: string): string {
   return s.replace(INVALID, '\uFFFD').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
-const secs = (t: number) => (Math.round(t * 1000) / 1000).toFixed(3);
+const secs = (t: number) => round3(t).toFixed(3);
 
 function caseXml(c: Case): string {
   const open = `    <testcase classname="${escapeXml(c.classname)}" name="${escapeXml(c.name)}" time="${secs(c.timeSec)}"`;

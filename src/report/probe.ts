@@ -22,7 +22,7 @@ function outcome(r: ProbeReport, id: string): ProbeOutcome | undefined {
 }
 
 /** Whether the servers' results for a probe differ (servers that could not be probed aside). */
-export function differs(reports: readonly ProbeReport[], id: string): boolean {
+function differs(reports: readonly ProbeReport[], id: string): boolean {
   const results = reports.filter((r) => r.unreachable === null).map((r) => outcome(r, id)?.result ?? null);
   return new Set(results).size > 1;
 }

@@ -13,7 +13,7 @@ import type { LoadedComparison, LoadedRun } from '../results/folder.js';
  * self-contained HTML page, for one run or for a comparison.
  */
 
-export function mdTable(rows: (string | number)[][], numericFrom = 1): string {
+function mdTable(rows: (string | number)[][], numericFrom = 1): string {
   const cell = (v: string | number) => (typeof v === 'number' ? v.toLocaleString('en-US') : v).replace(/\|/g, '\\|');
   const [head, ...body] = rows;
   return [

@@ -94,7 +94,7 @@ export function allFailures(): Failure[] {
 }
 
 /** Where counts go whose key names no session at all (none that rtmpbench wrote). */
-export const UNREADABLE_FAILURE_KEY = 'other';
+const UNREADABLE_FAILURE_KEY = 'other';
 
 /** Every key failures can be counted under: a closed set (Prometheus label values are taken from it). */
 export function allFailureKeys(): string[] {

@@ -2,11 +2,10 @@ import { decodeHistogram, newHistogram, summarize, METRICS, type Histogram, type
 import type { EncodedInterval, IntervalHistogram } from '../metrics/hlog.js';
 import type { Scenario, ViewerGroup } from './scenario.js';
 import type { GroupFigures } from './summary.js';
+import { round2 } from '../metrics/round.js';
 
 /** How long before a group starts joining the others' latency is taken as their usual. */
 const BEFORE_SEC = 5;
-
-const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** Adds `h` into `into` (a histogram of its own); returns `into`. */
 function mergeHistograms(into: Histogram, h: Histogram): Histogram {

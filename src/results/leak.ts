@@ -1,4 +1,5 @@
 import type { LeakVerdict, LeakVerdictKind } from '../metrics/leak.js';
+import { round3 } from '../metrics/round.js';
 
 /**
  * `server.leak` and `generator.leak` in summary.json: a leak verdict, in the JSON shape of the results
@@ -23,7 +24,7 @@ export interface LeakFigures {
 }
 
 const whole = (n: number) => (Number.isFinite(n) ? Math.round(n) : 0);
-const thousandths = (n: number) => (Number.isFinite(n) ? Math.round(n * 1000) / 1000 : 0);
+const thousandths = (n: number) => (Number.isFinite(n) ? round3(n) : 0);
 
 function interval(i: { estimate: number; low: number; high: number } | null, round: (n: number) => number): LeakFigures['bytesPerSession'] {
   if (i === null || !Number.isFinite(i.estimate) || !Number.isFinite(i.low) || !Number.isFinite(i.high)) return null;

@@ -6,6 +6,7 @@ import { parseHttpErrorKey } from './failures.js';
 import type { EVENT_LOOP_FIGURES, FiguresOf, GENERATOR_FIGURES, SERVER_DROPS, SERVER_FIGURES, SERVER_GC, SERVER_IO } from './figures.js';
 import type { LeakFigures } from './leak.js';
 import type { Scenario } from './scenario.js';
+import { round3 } from '../metrics/round.js';
 
 /**
  * summary.json: the result of one run, what people, reports, comparisons and thresholds read.
@@ -135,8 +136,8 @@ export function thresholdWord(t: ThresholdResult): string {
 }
 
 /** Above this event-loop utilisation, or delay p99, a generator thread is taken as saturated. */
-export const SATURATED_UTILIZATION = 0.9;
-export const SATURATED_DELAY_P99_MS = 10;
+const SATURATED_UTILIZATION = 0.9;
+const SATURATED_DELAY_P99_MS = 10;
 
 /** When the generator itself was the bottleneck: the sentence every report shows, else null. */
 export function generatorSaturation(s: Pick<RunSummary, 'generator'>): string | null {
@@ -171,8 +172,6 @@ export interface SummaryInput {
   generator: RunSummary['generator'];
   server?: RunSummary['server'];
 }
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Every counter where the counter table says it goes in a summary. */
 function placed(c: Counters): Pick<RunSummary, 'sessions' | 'throughput' | 'frames'> {

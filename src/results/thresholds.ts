@@ -3,6 +3,7 @@ import { METRICS } from '../metrics/histograms.js';
 import { getPath } from './counters.js';
 import { figureAt, figurePaths, protocolHasFigure, protocolPrefix, WHILE_JOINING_FIGURES, type Figure } from './figures.js';
 import type { RunSummary, ThresholdResult } from './summary.js';
+import { round3 } from '../metrics/round.js';
 
 /**
  * Thresholds: conditions a run must meet, written as `METRIC OP VALUE[UNIT]`:
@@ -136,8 +137,6 @@ export function parseMetric(metric: string, unitText: string): MetricRef | strin
   if (typeof figure === 'string') return figure;
   return unitProblem(figure, unit) ?? { path, unit };
 }
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 function percentileOf(stat: string): number | null {
   if (stat === 'p999') return 99.9;

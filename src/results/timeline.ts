@@ -1,4 +1,5 @@
 import type { ProtocolKey } from '../protocol/delivery.js';
+import { round3 } from '../metrics/round.js';
 
 /**
  * The timeline: one point per second of a run, for charts and for tools that follow a run.
@@ -56,7 +57,7 @@ export function sumUpByProtocol(records: readonly Partial<Record<ProtocolKey, nu
  */
 export type TimelineRule = 'key' | 'sum' | 'max' | 'sum-by-protocol' | { percentile: number } | 'partial' | 'first';
 
-export const TIMELINE_FIELDS: { readonly [K in keyof Required<TimelinePoint>]: TimelineRule } = {
+const TIMELINE_FIELDS: { readonly [K in keyof Required<TimelinePoint>]: TimelineRule } = {
   tSec: 'key',
   publishersUp: 'sum',
   playersUp: 'sum',
@@ -82,8 +83,6 @@ export const TIMELINE_FIELDS: { readonly [K in keyof Required<TimelinePoint>]: T
   workersReporting: 'partial',
   durationSec: 'first',
 };
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
  * One second measured by several machines, as one point: each field by its rule. `e2e` is the

@@ -36,7 +36,7 @@ const playUrl = z
   .regex(/^(rtmps?|https?|wss?):\/\/[^/]+\/.+/, 'must be a URL template such as http://{host}:{httpPort}/{app}/{stream}.flv')
   .refine((u) => u.includes('{stream}'), 'must name the stream: {stream}');
 
-export const stageSchema = z
+const stageSchema = z
   .object({
     duration: duration().refine((v) => v > 0, 'a stage lasts more than 0 ms').describe('How long this stage lasts.'),
     target: count.describe('Players per stream to reach by the end of the stage (linearly from the previous stage).'),

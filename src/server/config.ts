@@ -3,17 +3,11 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../input/usage-error.js';
 import { sizeField } from '../input/schema-units.js';
-import { parseSize } from '../input/units.js';
 
 export const BACKPRESSURE_POLICIES = ['none', 'drop-to-keyframe', 'priority-drop', 'disconnect'] as const;
 export type BackpressurePolicy = (typeof BACKPRESSURE_POLICIES)[number];
 
 const port = z.number().int().min(0).max(65535);
-
-/** "64k", "2m" or a number; anything else is passed on for the number check to reject. */
-export function sizeValue(v: unknown): unknown {
-  return parseSize(v) ?? v;
-}
 
 /** A byte count: a number, or a string with a unit ("64k", "2m"; powers of 1024). */
 const bytes = sizeField;
@@ -91,7 +85,7 @@ export function flushesPerRead(c: Pick<ServerConfig, 'mergeWriteMs' | 'batchRead
 }
 
 /** Formats zod issues as one line each: `path: message`. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string[] {
+function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string[] {
   return issues.map((i) => {
     const path = i.path.length > 0 ? `${prefix}${i.path.map(String).join('.')}` : prefix.replace(/\.$/, '') || '(root)';
     return `${path}: ${i.message}`;

@@ -24,7 +24,7 @@ import { RingQueue } from '../buffers/ring-queue.js';
  */
 
 /** Unread bytes allowed before the player's read rate is known, and at the least. */
-export const MIN_WINDOW_BYTES = 32 * 1024;
+const MIN_WINDOW_BYTES = 32 * 1024;
 /** An answer later than this (or a ping out longer) means the player is reading old bytes: it is behind. */
 const BEHIND_MS = 100;
 /** A player keeps up when its prompt answers show it reading at least this share of what the stream offers. */

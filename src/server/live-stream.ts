@@ -11,7 +11,7 @@ import { audioClass, MessageClass, SharedMessage, videoClass } from './shared-me
 import type { StreamTap } from './stream-tap.js';
 
 /** The message stream id media is encoded for; players on other ids get a patched copy. */
-export const FANOUT_STREAM_ID = 1;
+const FANOUT_STREAM_ID = 1;
 
 export interface StreamSettings {
   chunkSize: number;

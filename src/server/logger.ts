@@ -39,5 +39,3 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
     enabled: (l) => LOG_LEVELS.indexOf(l) <= max,
   };
 }
-
-export const SILENT_LOGGER: Logger = createLogger('error', () => {});

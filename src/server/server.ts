@@ -21,7 +21,7 @@ import { StreamRegistry } from './stream-registry.js';
 const SOCKET_HIGH_WATER_MARK = 64 * 1024;
 const SWEEP_INTERVAL_MS = 1000;
 
-export type { PlayerStats, ServerStats } from './server-stats.js';
+export type { ServerStats } from './server-stats.js';
 
 export interface ListenAddresses {
   host: string;

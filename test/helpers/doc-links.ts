@@ -71,7 +71,7 @@ export function isRawBaselineOutput(path: string): boolean {
 }
 
 /** Every `results/baselines/...` path a page names, in links, code spans or text. */
-export function baselinePaths(text: string): { line: number; path: string }[] {
+function baselinePaths(text: string): { line: number; path: string }[] {
   const out: { line: number; path: string }[] = [];
   text.split('\n').forEach((l, i) => {
     for (const m of l.matchAll(/(?:\.\.\/)*(results\/baselines\/[^\s`)'"|,;:]*)/g)) {

@@ -27,7 +27,7 @@ export async function makeClip(dir: string, name: string, opts: { seconds: numbe
  * video and audio in time order, each video frame marked (intended time MARK_BASE_US + its
  * due offset, sequence number = index, send time = intended time). Payloads are copies.
  */
-export function publishedTags(source: MediaSource, videoFrames: number): FlvTag[] {
+function publishedTags(source: MediaSource, videoFrames: number): FlvTag[] {
   const tags: FlvTag[] = [];
   const vsh = source.videoSequenceHeader();
   const ash = source.audioSequenceHeader();

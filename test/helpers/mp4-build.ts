@@ -8,19 +8,19 @@ export function box(type: string, ...body: Buffer[]): Buffer {
   return Buffer.concat([head, content]);
 }
 
-export function fullBox(type: string, version: number, flags: number, ...body: Buffer[]): Buffer {
+function fullBox(type: string, version: number, flags: number, ...body: Buffer[]): Buffer {
   const vf = Buffer.alloc(4);
   vf.writeUInt32BE(((version << 24) | flags) >>> 0, 0);
   return box(type, vf, ...body);
 }
 
-export function u32(...values: number[]): Buffer {
+function u32(...values: number[]): Buffer {
   const b = Buffer.alloc(4 * values.length);
   values.forEach((v, i) => b.writeUInt32BE(v >>> 0, 4 * i));
   return b;
 }
 
-export function i32(v: number): Buffer {
+function i32(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32BE(v, 0);
   return b;

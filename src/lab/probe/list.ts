@@ -87,12 +87,6 @@ export const PROBES: readonly ProbeDefinition[] = [
   { id: 'sessions.name-with-query', group: 'sessions', needs: 'relay', title: 'stream key with a query string', definition: 'media published as "name?token=..." reaches viewers of "name"', run: sessions.nameWithQuery },
 ];
 
-const byId = new Map(PROBES.map((p) => [p.id, p]));
-
-export function probeById(id: string): ProbeDefinition | undefined {
-  return byId.get(id);
-}
-
 /**
  * The probes `only` selects: ids, groups ("chunking") or id prefixes ending in "*"; every probe
  * when empty. Throws on a name that selects nothing (with the closest id).

@@ -80,7 +80,7 @@ export async function play(ctx: ProbeContext, name: string, opts: PlayOptions = 
   return playOn(ctx, conn, name, opts);
 }
 
-export async function playOn(ctx: ProbeContext, conn: ProbeConnection, name: string, opts: PlayOptions = {}): Promise<Viewer> {
+async function playOn(ctx: ProbeContext, conn: ProbeConnection, name: string, opts: PlayOptions = {}): Promise<Viewer> {
   const streamId = await conn.createStream(ctx.waitMs);
   if (opts.bufferLength !== false) conn.send(setBufferLengthMessage(streamId, 1000));
   const from = conn.messages.length;
@@ -101,12 +101,12 @@ export async function relayPair(ctx: ProbeContext, opts: { publish?: PublishOpti
 }
 
 /** The chunk stream a publisher sends a kind of message on by default (as ffmpeg does). */
-export function defaultCsid(typeId: number): number {
+function defaultCsid(typeId: number): number {
   return typeId === MSG_AUDIO ? 4 : typeId === MSG_VIDEO ? 6 : 5;
 }
 
 /** A probe message as an outgoing message on the publisher's stream. */
-export function outgoing(pub: Publisher, m: ProbeMessage, csid = defaultCsid(m.typeId)): OutgoingMessage {
+function outgoing(pub: Publisher, m: ProbeMessage, csid = defaultCsid(m.typeId)): OutgoingMessage {
   return { csid, typeId: m.typeId, streamId: pub.streamId, timestamp: m.timestamp, payload: m.payload };
 }
 
@@ -161,7 +161,7 @@ export interface RelayCheck {
 }
 
 /** Signed difference of two 32-bit timestamps. */
-export function timestampOffset(received: number, sent: number): number {
+function timestampOffset(received: number, sent: number): number {
   let d = (received - (sent % 2 ** 32)) % 2 ** 32;
   if (d >= 2 ** 31) d -= 2 ** 32;
   if (d < -(2 ** 31)) d += 2 ** 32;

@@ -6,7 +6,7 @@ import { NamedCounts } from './tally.js';
 const UNEXPECTED_MESSAGES_SHOWN = 5;
 
 /** A session's setup failed with `e`: a client error by its kind and step; anything else is `other`. */
-export function setupFailure(session: FailedSession, e: unknown): Failure {
+function setupFailure(session: FailedSession, e: unknown): Failure {
   if (!(e instanceof ClientError)) return { ...session, phase: 'setup', kind: 'other' };
   return e.stage === undefined ? { ...session, phase: 'setup', kind: e.failure } : { ...session, phase: 'setup', kind: e.failure, step: e.stage };
 }

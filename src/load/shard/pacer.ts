@@ -3,7 +3,7 @@ import { monotonicUs } from '../../media/timing-mark.js';
 import { DueHeap } from './due-heap.js';
 
 /** Publishers send frames due within this much of now: the timer's resolution is 1 ms. */
-export const PACING_LOOKAHEAD_US = 1000;
+const PACING_LOOKAHEAD_US = 1000;
 
 /** Longest sleep of the pacing timer, so a stop is noticed soon. */
 const MAX_WAIT_MS = 50;

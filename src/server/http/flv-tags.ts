@@ -10,8 +10,8 @@ import type { BufferAllocator } from '../../protocol/allocator.js';
 /** The two forms an FLV stream takes: the bare byte stream of an HTTP body, or WebSocket messages. */
 export type FlvForm = 'http-flv' | 'ws-flv';
 
-export const FLV_TAG_HEADER_BYTES = 11;
-export const FLV_PREVIOUS_TAG_SIZE_BYTES = 4;
+const FLV_TAG_HEADER_BYTES = 11;
+const FLV_PREVIOUS_TAG_SIZE_BYTES = 4;
 const FLV_FILE_HEADER = [0x46, 0x4c, 0x56, 1, 0, 0, 0, 0, 9, 0, 0, 0, 0]; // "FLV", v1, flags, header size 9, PreviousTagSize0
 const FLV_FLAG_AUDIO = 4;
 const FLV_FLAG_VIDEO = 1;
@@ -29,7 +29,7 @@ export function wsHeaderBytes(n: number): number {
 }
 
 /** Writes an unmasked WebSocket frame header for `n` payload bytes at `o`; returns the offset after it. */
-export function writeWsHeader(out: Buffer, o: number, n: number, opcode = WS_OPCODE_BINARY): number {
+function writeWsHeader(out: Buffer, o: number, n: number, opcode = WS_OPCODE_BINARY): number {
   out[o] = WS_FIN | opcode;
   if (n < 126) {
     out[o + 1] = n;
@@ -47,7 +47,7 @@ export function writeWsHeader(out: Buffer, o: number, n: number, opcode = WS_OPC
 }
 
 /** Bytes `encodeFlvTag` writes for a body of `payloadBytes`. */
-export function flvTagWireBytes(payloadBytes: number, form: FlvForm): number {
+function flvTagWireBytes(payloadBytes: number, form: FlvForm): number {
   const tag = FLV_TAG_HEADER_BYTES + payloadBytes + FLV_PREVIOUS_TAG_SIZE_BYTES;
   return form === 'ws-flv' ? wsHeaderBytes(tag) + tag : tag;
 }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /** Every response may be read from any page (CORS). */
-export const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-length, date' } as const;
+const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-length, date' } as const;
 export const PREFLIGHT_HEADERS = {
   ...CORS,
   'access-control-allow-methods': 'GET, HEAD, OPTIONS',

@@ -13,7 +13,7 @@ export type Route =
   | { kind: 'unknown' };
 
 const UNKNOWN: Route = { kind: 'unknown' };
-export const PLAYLIST_NAME = 'index.m3u8';
+const PLAYLIST_NAME = 'index.m3u8';
 const SEGMENT_NAME = /^[0-9a-z]+-\d+\.ts$/;
 
 export function parseRoute(url: string | undefined): Route {

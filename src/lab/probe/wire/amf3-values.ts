@@ -24,7 +24,7 @@ function utf8(s: string): Buffer {
   return Buffer.concat([u29((bytes.length << 1) | 1), bytes]);
 }
 
-export function encodeAmf3(value: Amf3Value): Buffer {
+function encodeAmf3(value: Amf3Value): Buffer {
   if (value === null) return Buffer.from([AMF3_NULL]);
   switch (typeof value) {
     case 'boolean':

@@ -44,7 +44,7 @@ function u32be(value: number): Buffer {
 }
 
 /** The first chunk's header: basic header, message header of format `fmt`, extended field. */
-export function chunkHeader(msg: OutgoingMessage, fmt: 0 | 1 | 2 | 3, field: number, extendedOnType3 = true): Buffer {
+function chunkHeader(msg: OutgoingMessage, fmt: 0 | 1 | 2 | 3, field: number, extendedOnType3 = true): Buffer {
   const extended = field >= EXTENDED_TIMESTAMP_MARK;
   const parts = [basicHeader(fmt, msg.csid)];
   if (fmt <= 2) parts.push(u24(extended ? EXTENDED_TIMESTAMP_MARK : field));

@@ -1,2 +1,0 @@
-export * from './buffer-pool.js';
-export * from './ring-queue.js';
