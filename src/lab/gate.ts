@@ -17,7 +17,7 @@ import { measure } from '../results/thresholds.js';
 const GATE_CONFIDENCE = 0.95;
 
 /** One run's value of a rule's metric, in the rule's unit (null when the run lacks it). */
-function gateValue(rule: GateRule, run: LoadedRun): number | null {
+export function gateValue(rule: GateRule, run: LoadedRun): number | null {
   const s = run.summary;
   if (rule.path[0] === 'capacity') return s.capacity?.highestPassingPlayers ?? null;
   const histograms = rule.path.includes('latency') ? mergeEncoded([run.histograms]) : new Map();

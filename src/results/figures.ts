@@ -104,7 +104,7 @@ export const EVENT_LOOP_FIGURES = {
 } as const satisfies Table;
 
 /** A leak verdict's figures (server.leak, generator.leak); the intervals are read at their estimate. */
-export const LEAK_FIGURES = {
+const LEAK_FIGURES = {
   detected: { kind: 'plain', better: 'lower', description: '1 when the verdict is leak' },
   bytesPerSession: { kind: 'bytes', better: 'lower', at: 'estimate', description: 'RSS growth per ended session' },
   bytesPerHour: { kind: 'bytes', better: 'lower', description: 'RSS growth per hour' },
@@ -112,7 +112,7 @@ export const LEAK_FIGURES = {
 } as const satisfies Table;
 
 /** Figures a summary computes from its counters. */
-export const DERIVED_FIGURES = {
+const DERIVED_FIGURES = {
   // Exported live as the seconds it is made of.
   'sessions.playerMinutes': { kind: 'plain', better: 'higher', description: 'time viewers spent playing, minutes', prom: COUNTERS.playerSeconds.prom },
   'throughput.mbpsReceived': { kind: 'mbps', better: 'higher', description: 'what viewers read, Mbit/s over the run' },
@@ -127,7 +127,7 @@ export const WHILE_JOINING_FIGURES = {
 } as const satisfies Table;
 
 /** Latency statistics (`latency.METRIC.STAT`): count, min, mean, max or a percentile. */
-export const LATENCY_STAT = /^(count|min|mean|max|p\d{1,2}(\.\d+)?|p999)$/;
+const LATENCY_STAT = /^(count|min|mean|max|p\d{1,2}(\.\d+)?|p999)$/;
 
 /** Where each table sits in summary.json (paths of the threshold grammar, which writes `latency` for `latencyMs`). */
 const TABLES: readonly [string, Table][] = [

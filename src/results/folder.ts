@@ -23,8 +23,8 @@ export const SUMMARY_FILE = 'summary.json';
 export const TIMELINE_FILE = 'timeline.ndjson';
 /** The timeline as one JSON array, as folders written before timeline.ndjson alone have it. */
 export const LEGACY_TIMELINE_FILE = 'timeline.json';
-export const HISTOGRAMS_FILE = 'histograms.json';
-export const COUNTERS_FILE = 'counters.json';
+const HISTOGRAMS_FILE = 'histograms.json';
+const COUNTERS_FILE = 'counters.json';
 
 export interface RunFiles {
   summary: RunSummary;
