@@ -31,7 +31,7 @@ import {
 } from '../src/protocol/commands.js';
 import { MSG_COMMAND_AMF0, MSG_COMMAND_AMF3, MSG_SET_CHUNK_SIZE } from '../src/protocol/constants.js';
 import { setChunkSizeMessage, streamBeginMessage } from '../src/protocol/control.js';
-import { ServerHandshake } from '../src/protocol/handshake.js';
+import { type HandshakeStep, ServerHandshake } from '../src/protocol/handshake.js';
 import type { OutgoingMessage } from '../src/protocol/message.js';
 import { SocketWriter, WriteResult } from '../src/server/socket-writer.js';
 import { argValue } from './lib/env.js';
@@ -148,7 +148,7 @@ class FloorRelay {
       }
       if (role === 'viewer') return; // acknowledgements and pings: not needed here
       if (!open) {
-        let step;
+        let step: HandshakeStep;
         try {
           step = handshake.push(data);
         } catch {

@@ -106,7 +106,10 @@ async function runOnce(label: string, kind: ServerKind, builtinArgs: string[], r
             if (v.mark === null) return;
             const sec = Math.floor((performance.now() - t0) / 1000);
             let a = perSecond.get(sec);
-            if (a === undefined) perSecond.set(sec, (a = []));
+            if (a === undefined) {
+              a = [];
+              perSecond.set(sec, a);
+            }
             a.push((v.arrivalUs - Math.max(v.mark.intendedUs, v.mark.sentUs)) / 1000);
           },
         }),

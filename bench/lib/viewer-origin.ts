@@ -70,7 +70,7 @@ function cut(atMs: number): void {
 function playlist(): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${Math.ceil(segmentS)}`, `#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? 0}`];
   for (const s of segments) lines.push(`#EXTINF:${s.durationS.toFixed(3)},`, `seg${s.msn}.ts`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 const startUs = monotonicUs();

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { checkComparison, expandVariants, runComparison } from '../lab/compare.js';
+import { checkComparison, expandVariants, runComparison, type Variant } from '../lab/compare.js';
 import { loadSavedBaseline, type SavedBaseline } from '../lab/saved-baseline.js';
 import { readScenarioFile, resolveScenarioPath } from '../load/scenario-file.js';
 import { scenarioFromInput } from '../load/scenario-input.js';
@@ -143,7 +143,7 @@ async function compareCommand(file: string | undefined, flags: CompareFlags): Pr
     return EXIT_USAGE;
   }
   const spec = scenario.compare!;
-  let variants;
+  let variants: Variant[];
   let against: SavedBaseline | undefined;
   try {
     variants = expandVariants(spec);

@@ -69,7 +69,7 @@ async function probeCommand(args: string[], flags: ProbeFlags): Promise<number> 
     process.stdout.write(`${formatProbeList(PROBES)}\n`);
     return EXIT_OK;
   }
-  let input;
+  let input: ReturnType<typeof resolveInput>;
   try {
     input = resolveInput(args, flags);
   } catch (e) {

@@ -23,7 +23,7 @@ import {
   UC_PING_REQUEST,
 } from '../protocol/constants.js';
 import { acknowledgementMessage, parseUserControl, pingResponseMessage, setChunkSizeMessage, type UserControlEvent } from '../protocol/control.js';
-import { ClientHandshake } from '../protocol/handshake.js';
+import { type HandshakeStep, ClientHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
 import { monotonicUs } from '../media/timing-mark.js';
 import { ClientError, type ClientClose, type ClientFailure, type ClientStep } from './errors.js';
@@ -178,7 +178,7 @@ export class ClientConnection {
         const hs = new ClientHandshake({ digest: opts.digest ?? true });
         socket.write(hs.start());
         c.handleBytes = (data: Buffer) => {
-          let step;
+          let step: HandshakeStep;
           try {
             step = hs.push(data);
           } catch (e) {
@@ -357,8 +357,14 @@ export class ClientConnection {
       }, timeoutMs);
       const settle = () => clearTimeout(timer);
       this.pending.set(tid, {
-        resolve: (c) => (settle(), resolve(c)),
-        reject: (e) => (settle(), reject(e)),
+        resolve: (c) => {
+          settle();
+          resolve(c);
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
       });
     });
   }

@@ -418,7 +418,7 @@ export class HlsViewer implements Viewer {
         if (f.hasMark) {
           c.marks++;
           this.tracker.track(f.seq, f.epoch);
-          const send = f.sentUs < f.intendedUs ? f.sentUs : f.intendedUs;
+          const send = Math.min(f.sentUs, f.intendedUs);
           if (send > lastSendUs) lastSendUs = send;
         }
         const sink = this.onFrame;

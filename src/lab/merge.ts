@@ -37,7 +37,10 @@ function mergeIntervals(lists: IntervalHistogram[][]): IntervalHistogram[] {
     for (const i of list) {
       const sec = Math.round(i.endSec);
       let m = bySec.get(sec);
-      if (m === undefined) bySec.set(sec, (m = { startSec: i.startSec, endSec: i.endSec, histogram: newHistogram() }));
+      if (m === undefined) {
+        m = { startSec: i.startSec, endSec: i.endSec, histogram: newHistogram() };
+        bySec.set(sec, m);
+      }
       m.histogram.add(i.histogram);
     }
   }

@@ -283,13 +283,19 @@ class ScenarioRun {
     for (const r of results) {
       for (const [k, c] of Object.entries(r.byProtocol) as [ProtocolKey, Counters][]) {
         let into = out.get(k);
-        if (into === undefined) out.set(k, (into = newCounters()));
+        if (into === undefined) {
+          into = newCounters();
+          out.set(k, into);
+        }
         addCounters(into, c);
       }
     }
     for (const [k, added] of this.accounting.addedBy) {
       let into = out.get(k);
-      if (into === undefined) out.set(k, (into = newCounters()));
+      if (into === undefined) {
+        into = newCounters();
+        out.set(k, into);
+      }
       addCounters(into, added);
     }
     return out;

@@ -44,7 +44,7 @@ export function fillPlayUrl(template: string, targetUrl: string, httpPort: numbe
  */
 export function withServerUrls(s: Scenario, urls: { [P in ViewerProtocol]?: string | undefined }): { scenario: Scenario; left: ViewerProtocol[] } {
   const left: ViewerProtocol[] = [];
-  const fit = <G extends { protocol?: ViewerProtocol | undefined; url?: string | undefined; perStream: number }>(g: G): G | null => {
+  const withUrl = <G extends { protocol?: ViewerProtocol | undefined; url?: string | undefined; perStream: number }>(g: G): G | null => {
     const protocol = g.protocol ?? 'rtmp';
     if (protocol === 'rtmp' || g.url !== undefined || g.perStream === 0) return g;
     const url = urls[protocol];
@@ -52,8 +52,8 @@ export function withServerUrls(s: Scenario, urls: { [P in ViewerProtocol]?: stri
     left.push(protocol);
     return null;
   };
-  const players = fit(s.players) ?? { ...s.players, perStream: 0, slowPerStream: 0 };
-  const viewers = (s.viewers ?? []).map((v) => fit(v)).filter((v) => v !== null);
+  const players = withUrl(s.players) ?? { ...s.players, perStream: 0, slowPerStream: 0 };
+  const viewers = (s.viewers ?? []).map((v) => withUrl(v)).filter((v) => v !== null);
   // Thresholds on the viewers left out do not apply to this server.
   const gone = left.map((p) => `${PROTOCOL_KEYS[p]}.`);
   const thresholds = s.thresholds.filter((t) => !gone.some((g) => t.trim().startsWith(g)));

@@ -35,7 +35,8 @@ function knownKeys(schema: z.ZodType, path: readonly (string | number)[]): strin
     }
   };
   for (const k of path) {
-    const d = def((cur = unwrap(cur)));
+    cur = unwrap(cur);
+    const d = def(cur);
     if (d.type === 'object') cur = (d.shape as Record<string, unknown>)[String(k)];
     else if (d.type === 'array') cur = d.element;
     else if (d.type === 'record') cur = d.valueType;

@@ -80,7 +80,10 @@ export class TimelineBuilder {
       return;
     }
     let list = this.pending.get(t.sec);
-    if (list === undefined) this.pending.set(t.sec, (list = []));
+    if (list === undefined) {
+      list = [];
+      this.pending.set(t.sec, list);
+    }
     list.push(t);
     this.lastSecOf.set(t.shard, Math.max(this.lastSecOf.get(t.shard) ?? 0, t.sec));
     const complete = Math.min(...this.lastSecOf.values());
@@ -108,7 +111,10 @@ export class TimelineBuilder {
     for (const t of ticks) {
       for (const [k, c] of Object.entries(t.byProtocol ?? {}) as [ProtocolKey, Counters][]) {
         let into = this.cumulativeByProtocol.get(k);
-        if (into === undefined) this.cumulativeByProtocol.set(k, (into = newCounters()));
+        if (into === undefined) {
+          into = newCounters();
+          this.cumulativeByProtocol.set(k, into);
+        }
         addCounters(into, c);
       }
     }

@@ -287,7 +287,11 @@ export class Mp4SegmentReader {
       const headerBytes = this.at() - this.boxStart;
       this.whole.writeUInt32BE(size, 0);
       this.whole.write(type, 4, 'latin1');
-      this.wholeFill = headerBytes === 16 ? (this.whole.writeUInt32BE(1, 0), this.whole.writeBigUInt64BE(BigInt(size), 8), 16) : 8;
+      if (headerBytes === 16) {
+        this.whole.writeUInt32BE(1, 0);
+        this.whole.writeBigUInt64BE(BigInt(size), 8);
+      }
+      this.wholeFill = headerBytes === 16 ? 16 : 8;
       this.state = ReaderState.WHOLE_BOX;
     } else if (type === 'mdat') {
       this.state = ReaderState.MDAT;
@@ -416,8 +420,14 @@ export class Mp4SegmentReader {
           base = flags & TFHD_DEFAULT_BASE_IS_MOOF ? moofStart : previousDataEnd;
         }
         if (flags & TFHD_SAMPLE_DESCRIPTION_INDEX) o += 4;
-        if (flags & TFHD_DEFAULT_DURATION) (defaultDuration = box.readUInt32BE(o)), (o += 4);
-        if (flags & TFHD_DEFAULT_SIZE) (defaultSize = box.readUInt32BE(o)), (o += 4);
+        if (flags & TFHD_DEFAULT_DURATION) {
+          defaultDuration = box.readUInt32BE(o);
+          o += 4;
+        }
+        if (flags & TFHD_DEFAULT_SIZE) {
+          defaultSize = box.readUInt32BE(o);
+          o += 4;
+        }
         if (flags & TFHD_DEFAULT_FLAGS) defaultFlags = box.readUInt32BE(o);
       } else if (type === 'tfdt') {
         decodeTime = box[body] === 1 ? Number(box.readBigUInt64BE(body + 4)) : box.readUInt32BE(body + 4);
@@ -449,14 +459,23 @@ export class Mp4SegmentReader {
         let size = defaultSize;
         let sflags = i === 0 && firstFlags >= 0 ? firstFlags : defaultFlags;
         let cto = 0;
-        if (flags & TRUN_DURATION) (duration = box.readUInt32BE(o)), (o += 4);
-        if (flags & TRUN_SIZE) (size = box.readUInt32BE(o)), (o += 4);
+        if (flags & TRUN_DURATION) {
+          duration = box.readUInt32BE(o);
+          o += 4;
+        }
+        if (flags & TRUN_SIZE) {
+          size = box.readUInt32BE(o);
+          o += 4;
+        }
         if (flags & TRUN_FLAGS) {
           const f = box.readUInt32BE(o);
           o += 4;
           if (!(i === 0 && firstFlags >= 0)) sflags = f;
         }
-        if (flags & TRUN_CTO) (cto = version === 0 ? box.readUInt32BE(o) : box.readInt32BE(o)), (o += 4);
+        if (flags & TRUN_CTO) {
+          cto = version === 0 ? box.readUInt32BE(o) : box.readInt32BE(o);
+          o += 4;
+        }
         this.table.add(dataAt, size, track, decodeTime, duration, cto, !video || (sflags & SAMPLE_NON_SYNC) === 0);
         dataAt += size;
         decodeTime += duration;

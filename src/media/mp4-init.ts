@@ -25,9 +25,7 @@ export interface Mp4Init {
   tracks: Mp4Track[];
 }
 
-export interface BoxVisitor {
-  (type: string, start: number, bodyStart: number, end: number): void;
-}
+export type BoxVisitor = (type: string, start: number, bodyStart: number, end: number) => void;
 
 /** Visits the boxes of `buf[start, end)`; `end` of a box of size 0 is the end of the range. */
 export function walkBoxes(buf: Buffer, start: number, end: number, visit: BoxVisitor): void {

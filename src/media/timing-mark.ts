@@ -194,7 +194,7 @@ export function findMarkLengthPrefixed(buf: Buffer, start: number, end: number, 
     const nal = o + lengthSize;
     o = nal + len;
     if (len === 0) continue;
-    const nalEnd = o < end ? o : end;
+    const nalEnd = Math.min(o, end);
     if (readMarkNal(buf, nal, nalEnd, codec, out)) return true;
     if (isCodedSliceNal(buf[nal]!, codec)) return false;
   }

@@ -311,7 +311,7 @@ export class TsDemuxer {
     this.pesBytes += n;
     const room = this.keepBytes - this.pesFill;
     if (room > 0) {
-      const k = n < room ? n : room;
+      const k = Math.min(n, room);
       buf.copy(this.pes, this.pesFill, p, p + k);
       this.pesFill += k;
     }

@@ -359,7 +359,7 @@ export class ChunkReader {
       cs.initialised = true;
     }
     const left = cs.length - cs.received;
-    this.chunkRemaining = left < this.inChunkSize ? left : this.inChunkSize;
+    this.chunkRemaining = Math.min(left, this.inChunkSize);
     this.state = ReaderState.PAYLOAD;
   }
 
@@ -397,13 +397,13 @@ export class ChunkReader {
     let want = this.chunkRemaining;
     const carried = this.carryEnd - this.carryStart;
     if (carried > 0) {
-      const n = carried < want ? carried : want;
+      const n = Math.min(carried, want);
       this.store(cs, this.carry, this.carryStart, n);
       this.carryStart += n;
       want -= n;
     }
     const avail = this.end - this.pos;
-    const n = avail < want ? avail : want;
+    const n = Math.min(avail, want);
     if (n > 0) {
       this.store(cs, this.buf, this.pos, n);
       this.pos += n;
@@ -419,9 +419,9 @@ export class ChunkReader {
       let pos = this.pos;
       while (cs.received < length && pos < this.end && buf[pos] === continuation) {
         const left = length - cs.received;
-        const size = left < chunkSize ? left : chunkSize;
+        const size = Math.min(left, chunkSize);
         const room = this.end - pos - 1;
-        const take = room < size ? room : size;
+        const take = Math.min(room, size);
         this.store(cs, buf, pos + 1, take);
         pos += 1 + take;
         if (take < size) {
@@ -519,7 +519,8 @@ export class ChunkReader {
     if (csid < 64) {
       this.lowStreams[csid] = cs;
     } else {
-      (this.highStreams ??= new Map()).set(csid, cs);
+      this.highStreams ??= new Map();
+      this.highStreams.set(csid, cs);
     }
     this.streamCount++;
     return cs;
@@ -553,7 +554,7 @@ export class ChunkReader {
     const need = n - carried;
     const avail = this.end - this.pos;
     if (need > 0) {
-      const move = avail < need ? avail : need;
+      const move = Math.min(avail, need);
       this.buf.copy(this.carry, this.carryEnd, this.pos, this.pos + move);
       this.pos += move;
       this.carryEnd += move;

@@ -197,8 +197,12 @@ export class Dashboard {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
     // A page opened mid-run (or after the end) gets what there is at once.
-    if (this.end !== null) this.send(res, 'end', this.end);
-    else if (this.live.start !== null) this.send(res, 'state', (this.state ??= dashboardState(this.live)));
+    if (this.end !== null) {
+      this.send(res, 'end', this.end);
+    } else if (this.live.start !== null) {
+      this.state ??= dashboardState(this.live);
+      this.send(res, 'state', this.state);
+    }
     this.clients.add(res);
     req.on('close', () => this.clients.delete(res));
   }

@@ -137,7 +137,7 @@ export function factLines(s: RunSummary): string[] {
   );
   if (s.server) {
     const per = s.sessions.playerMinutes > 0 ? ` (${(s.server.cpuSeconds / (s.sessions.playerMinutes / 1000)).toFixed(1)} CPU-s per 1000 player-minutes)` : '';
-    out.push(`server: ${s.server.cpuSeconds.toFixed(1)} s CPU${per}, ${bytes(s.server.maxRssBytes)} peak RSS` + (s.server.drops ? `, dropped ${s.server.drops.video} video + ${s.server.drops.audio} audio frames` : ''));
+    out.push(`server: ${s.server.cpuSeconds.toFixed(1)} s CPU${per}, ${bytes(s.server.maxRssBytes)} peak RSS${s.server.drops ? `, dropped ${s.server.drops.video} video + ${s.server.drops.audio} audio frames` : ''}`);
   }
   const leak = s.server?.leak;
   // A run where no session ended has nothing to judge: the verdict stays in summary.json, not on screen.

@@ -35,7 +35,10 @@ const COUNTER_ROWS: CounterRow[] = (() => {
     const prom = counterProm(k);
     if (prom === undefined) continue;
     let row = rows.get(prom.family);
-    if (row === undefined) rows.set(prom.family, (row = { name: prom.family, help: prom.help, series: [] }));
+    if (row === undefined) {
+      row = { name: prom.family, help: prom.help, series: [] };
+      rows.set(prom.family, row);
+    }
     row.series.push([k, prom]);
   }
   return [...rows.values()];

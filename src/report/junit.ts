@@ -30,7 +30,7 @@ interface Suite {
 }
 
 // Characters XML 1.0 does not allow at all (C0 controls other than tab, newline, return; lone surrogates; U+FFFE/U+FFFF).
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to find and escape
 const INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/g;
 
 function escapeXml(s: string): string {

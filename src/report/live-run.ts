@@ -53,7 +53,10 @@ export class LiveRun implements RunObserver {
     for (const [key, h] of second.histograms) {
       if (h.totalCount === 0) continue;
       let into = this.histograms.get(key);
-      if (into === undefined) this.histograms.set(key, (into = newHistogram()));
+      if (into === undefined) {
+        into = newHistogram();
+        this.histograms.set(key, into);
+      }
       into.add(h);
     }
     const p = second.point;

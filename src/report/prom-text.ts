@@ -83,6 +83,9 @@ export function histogramSample(labels: PromLabels, h: Histogram | undefined, bo
     if (i < boundsSec.length) counts[i]! += v.countAtValueIteratedTo;
   }
   let cumulative = 0;
-  const buckets = boundsSec.map((le, i) => ({ le, count: (cumulative += counts[i]!) }));
+  const buckets = boundsSec.map((le, i) => {
+    cumulative += counts[i]!;
+    return { le, count: cumulative };
+  });
   return { labels, buckets, count: h.totalCount, sum: Math.round(((h.mean * h.totalCount) / 1e6) * 1e6) / 1e6 };
 }

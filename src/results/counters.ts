@@ -51,11 +51,11 @@ interface Extra {
   prom?: CounterProm;
 }
 
-const sessions = <K extends 'publishers' | 'players', N extends string, E extends Extra = {}>(kind: K, count: N, better: Better, description: string, extra: E = {} as E) =>
+const sessions = <K extends 'publishers' | 'players', N extends string, E extends Extra = Record<never, never>>(kind: K, count: N, better: Better, description: string, extra: E = {} as E) =>
   ({ summary: `sessions.${kind}.${count}` as const, file: `${kind}.${count}` as const, window: 'cumulative', kind: 'count', better, description, ...extra }) as const;
-const throughput = <N extends string, E extends Extra = {}>(name: N, kind: FigureKind, description: string, extra: E = {} as E) =>
+const throughput = <N extends string, E extends Extra = Record<never, never>>(name: N, kind: FigureKind, description: string, extra: E = {} as E) =>
   ({ summary: `throughput.${name}` as const, file: name, window: 'delta', kind, better: 'higher', description, ...extra }) as const;
-const frames = <N extends string, E extends Extra = {}>(name: N, file: string, better: Better, description: string, extra: E = {} as E) =>
+const frames = <N extends string, E extends Extra = Record<never, never>>(name: N, file: string, better: Better, description: string, extra: E = {} as E) =>
   ({ summary: `frames.${name}` as const, file, window: 'delta', kind: 'count', better, description, ...extra }) as const;
 
 const CONNECTED = { family: 'rtmpbench_sessions_connected_total', help: 'Sessions that published or started playing' } as const;
@@ -167,7 +167,7 @@ export function windowCounters(now: Readonly<Counters>, before: Readonly<Counter
 export function counterFieldsOf(group: string): string[] {
   const prefix = `${group}.`;
   return COUNTER_NAMES.map((k): string | null => COUNTERS[k].summary)
-    .filter((p): p is string => p !== null && p.startsWith(prefix))
+    .filter((p): p is string => p?.startsWith(prefix) === true)
     .map((p) => p.slice(prefix.length));
 }
 

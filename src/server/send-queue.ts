@@ -196,7 +196,7 @@ export class SendQueue {
 
   /** The peer answered a ping with `timestamp`: the window may have room again. */
   onPingAnswered(timestamp: number, nowMs: number): void {
-    if (this.lag !== null && this.lag.answered(timestamp, nowMs) && this.waiting.length > 0) this.flush();
+    if (this.lag?.answered(timestamp, nowMs) && this.waiting.length > 0) this.flush();
   }
 
   /** Offers a media message; the policy decides whether it is queued or dropped. */

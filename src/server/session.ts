@@ -42,7 +42,7 @@ import {
 } from '../protocol/control.js';
 import { splitAggregate } from '../protocol/decode.js';
 import { isRtmpError, type RtmpError } from '../protocol/errors.js';
-import { ServerHandshake } from '../protocol/handshake.js';
+import { type HandshakeStep, ServerHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
 import { closeReason, type CloseReason } from './close-reason.js';
@@ -206,7 +206,7 @@ export class Session {
       return;
     }
     if (this.state !== 'handshake' || this.handshake === null) return;
-    let step;
+    let step: HandshakeStep;
     try {
       step = this.handshake.push(data);
     } catch (e) {
@@ -283,7 +283,8 @@ export class Session {
     if (log.enabled('debug')) log.debug('command', { session: this.id, name: c.name, tid: c.transactionId, streamId });
     switch (c.name) {
       case 'connect':
-        return this.onConnect(c);
+        this.onConnect(c);
+        return;
       case 'createStream': {
         if (this.nextStreamId > MAX_STREAMS_PER_SESSION) {
           this.sendControl(errorCommand(c.transactionId, 'NetConnection.Call.Failed', 'too many streams on this connection'));
@@ -302,9 +303,11 @@ export class Session {
         this.sendControl(onFcUnpublishCommand(typeof c.args[0] === 'string' ? c.args[0] : ''));
         return;
       case 'publish':
-        return this.onPublish(c, streamId);
+        this.onPublish(c, streamId);
+        return;
       case 'play':
-        return this.onPlay(c, streamId);
+        this.onPlay(c, streamId);
+        return;
       case 'deleteStream':
         this.endNetStream(typeof c.args[0] === 'number' ? c.args[0] : streamId);
         return;

@@ -107,9 +107,11 @@ describe('compare with gates', () => {
 
   describe.skipIf(!hasChromium())('JUnit', () => {
     let browser: Browser;
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: describe.skipIf(...)(...) opens a suite of its own, which Biome does not see
     beforeAll(async () => {
       browser = await launchChromium();
     });
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: as above, a hook of the nested suite
     afterAll(() => browser?.close());
 
     it('writes a test case per gate rule and variant and per threshold, readable by an independent parser', async () => {

@@ -109,7 +109,10 @@ describe('rtmpbench probe', () => {
     const port = Number(/:(\d+)\//.exec(report.target)![1]);
     const stillOpen = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     expect(stillOpen).toBe(false);

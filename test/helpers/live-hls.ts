@@ -1,5 +1,5 @@
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { TsMuxer } from '../../src/media/ts-muxer.js';
 import { SyntheticSource } from '../../src/media/synthetic.js';
 import { monotonicUs, stampSendTime } from '../../src/media/timing-mark.js';
@@ -140,7 +140,7 @@ export class LiveHls {
       lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(x.pdtMs).toISOString()}`, `#EXTINF:${x.durationS.toFixed(3)},`, `seg${x.msn}.ts`);
     }
     if (this.ended) lines.push('#EXT-X-ENDLIST');
-    return lines.join('\n') + '\n';
+    return `${lines.join('\n')}\n`;
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -155,7 +155,7 @@ export class LiveHls {
     }
     if (path === '/master.m3u8' && this.variants.length > 0) {
       this.requests.push({ path, atUs: at, status: 200 });
-      const body = ['#EXTM3U', ...this.variants.flatMap((b, i) => [`#EXT-X-STREAM-INF:BANDWIDTH=${b}`, `v${i}/index.m3u8`])].join('\n') + '\n';
+      const body = `${['#EXTM3U', ...this.variants.flatMap((b, i) => [`#EXT-X-STREAM-INF:BANDWIDTH=${b}`, `v${i}/index.m3u8`])].join('\n')}\n`;
       res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' }).end(body);
       return;
     }

@@ -20,7 +20,7 @@ import {
   UC_SET_BUFFER_LENGTH,
 } from '../../src/protocol/constants.js';
 import { acknowledgementMessage, pingResponseMessage, setChunkSizeMessage, streamBeginMessage, windowAckSizeMessage } from '../../src/protocol/control.js';
-import { ServerHandshake } from '../../src/protocol/handshake.js';
+import { type HandshakeStep, ServerHandshake } from '../../src/protocol/handshake.js';
 import type { OutgoingMessage } from '../../src/protocol/message.js';
 import { chunkMessage } from '../../src/lab/probe/wire/raw-chunks.js';
 import type { Faults } from './scripted-faults.js';
@@ -124,7 +124,7 @@ export class Session {
       if (f.rejectSimpleHandshake && data.readUInt32BE(5) === 0) return this.close();
       if (f.dropEarlyC2 && data.length > 1 + HANDSHAKE_SIZE) data = data.subarray(0, 1 + HANDSHAKE_SIZE);
     }
-    let step;
+    let step: HandshakeStep;
     try {
       step = this.hs.push(data);
     } catch {

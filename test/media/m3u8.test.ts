@@ -91,7 +91,7 @@ fileSequence267.mp4
   });
 
   it('rejects a playlist above the size limit before splitting it', () => {
-    expect(() => parsePlaylist('#EXTM3U\n' + '#'.repeat(100), { maxChars: 50 })).toThrow(/limit is 50/);
+    expect(() => parsePlaylist(`#EXTM3U\n${'#'.repeat(100)}`, { maxChars: 50 })).toThrow(/limit is 50/);
   });
 });
 

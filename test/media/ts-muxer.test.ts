@@ -67,7 +67,7 @@ describe('TsMuxer', () => {
     expect(ts.length % TS_PACKET_SIZE).toBe(0);
     for (let o = 0; o < ts.length; o += TS_PACKET_SIZE) expect(ts[o]).toBe(0x47);
     for (const [pid, ccs] of continuity(ts)) {
-      ccs.forEach((cc, i) => expect(cc, `PID ${pid} packet ${i}`).toBe(i & 0x0f));
+      for (const [i, cc] of ccs.entries()) expect(cc, `PID ${pid} packet ${i}`).toBe(i & 0x0f);
     }
   });
 

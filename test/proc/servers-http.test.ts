@@ -47,7 +47,8 @@ async function playEvery(kind: ServerKind, protocols: (keyof typeof OPENERS)[]):
     const pub = await publish(parseRtmpUrl(server.url), 'p', { seconds: 6, gopSeconds: 1 });
     const seqs: Record<string, number[]> = {};
     for (const protocol of protocols) {
-      const got: number[] = (seqs[protocol] = []);
+      const got: number[] = [];
+      seqs[protocol] = got;
       const url = server.playUrls[protocol]!.replace('{stream}', 'p');
       viewers.push(await openWhenReady(protocol, url, (f) => f.mark !== null && got.push(f.mark.seq)));
     }

@@ -8,7 +8,7 @@ import { getPath } from '../../src/results/counters.js';
 describe('the counter table', () => {
   const some = () => {
     const c = newCounters();
-    COUNTER_NAMES.forEach((k, i) => (c[k] = i + 1));
+    for (const [i, k] of COUNTER_NAMES.entries()) c[k] = i + 1;
     return c;
   };
 

@@ -31,7 +31,7 @@ async function relay(name: string, settings: { chunkSize?: number }, opts: { pub
   try {
     const ffPlay = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', url, '-c', 'copy', '-f', 'flv', '-y', ffOut], 60_000);
     // librtmp uses the simple handshake unless SWF verification data is given, then the digest one.
-    const digestArgs = opts.rtmpdumpDigest ? ['--swfhash', '0'.repeat(63) + '1', '--swfsize', '12345'] : [];
+    const digestArgs = opts.rtmpdumpDigest ? ['--swfhash', `${'0'.repeat(63)}1`, '--swfsize', '12345'] : [];
     const rdPlay = run('rtmpdump', ['-q', '-r', url, '--live', ...digestArgs, '-o', rdOut], 60_000);
     await waitFor(() => srv.server.getStats().players === 2, 10_000, 'two players');
     const pub = await run('ffmpeg', [...testSourceArgs({ seconds: 4, fps: 25, gopSeconds: 2 }), ...(opts.publishArgs ?? []), '-f', 'flv', url]);

@@ -148,7 +148,7 @@ export class ProbeMedia {
 
   private multitrack(packetType: number, frameType: number, tracks: Buffer[]): Buffer {
     const parts = [Buffer.from([EX_HEADER | (frameType << 4) | VideoPacketType.MULTITRACK, (AvMultitrackType.MANY_TRACKS << 4) | packetType]), u32(HVC1)];
-    tracks.forEach((t, id) => parts.push(Buffer.from([id]), u24(t.length), t));
+    for (const [id, t] of tracks.entries()) parts.push(Buffer.from([id]), u24(t.length), t);
     return Buffer.concat(parts);
   }
 

@@ -130,14 +130,15 @@ export class Shard implements ProbeContext {
     await sleepUntilUs(this.startAtUs);
     this.armTick();
     await this.openPublishers();
-    const joins = (this.joins = new Schedule(
+    const joins = new Schedule(
       task.players.flatMap((plan) =>
         plan.windows
           .filter(([a]) => this.startAtUs + a * 1000 < this.endUs)
           .map(([a, b]) => ({ atUs: this.startAtUs + a * 1000, item: { stream: plan.stream, group: plan.group, slow: plan.slow, stopAtUs: b === null ? null : this.startAtUs + b * 1000 } })),
       ),
       (j) => void this.openPlayer(j),
-    ));
+    );
+    this.joins = joins;
     let churnStream = task.shard;
     const churn = new Churn(task.churn.joinsPerSecond, task.churn.meanSessionMs, (stayMs) => {
       void this.openPlayer({ stream: churnStream++ % task.streamNames.length, group: 0, slow: false, stopAtUs: monotonicUs() + stayMs * 1000 });
@@ -190,7 +191,7 @@ export class Shard implements ProbeContext {
     // over one GOP, so keyframes (about ten P-frames each) do not all leave at once.
     const t0 = monotonicUs();
     const live = opened.filter((p) => p !== null);
-    live.forEach((p, k) => this.startPublication(p, t0 + ((k * this.task.media.gopMs) / Math.max(1, live.length)) * 1000));
+    for (const [k, p] of live.entries()) this.startPublication(p, t0 + ((k * this.task.media.gopMs) / Math.max(1, live.length)) * 1000);
     this.pacer.start();
   }
 

@@ -63,7 +63,10 @@ export class Tally {
     for (const p of players) {
       p.addCounts(all, nowUs);
       let c = byProtocol.get(p.protocolKey);
-      if (c === undefined) byProtocol.set(p.protocolKey, (c = newCounters()));
+      if (c === undefined) {
+        c = newCounters();
+        byProtocol.set(p.protocolKey, c);
+      }
       p.addCounts(c, nowUs);
     }
     return { all, byProtocol };
@@ -92,7 +95,10 @@ export class Tally {
 
   private of(k: ProtocolKey): Book {
     let b = this.protocols.get(k);
-    if (b === undefined) this.protocols.set(k, (b = book()));
+    if (b === undefined) {
+      b = book();
+      this.protocols.set(k, b);
+    }
     return b;
   }
 }

@@ -240,11 +240,14 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
     }
     switch (route.kind) {
       case 'flv':
-        return this.serveFlv(req, res, route.key);
+        this.serveFlv(req, res, route.key);
+        return;
       case 'playlist':
-        return this.hls.servePlaylist(res, route.key, route.query, this.connectionIds.get(req.socket) ?? 0);
+        this.hls.servePlaylist(res, route.key, route.query, this.connectionIds.get(req.socket) ?? 0);
+        return;
       case 'segment':
-        return this.hls.serveSegment(req, res, route.key, route.name);
+        this.hls.serveSegment(req, res, route.key, route.name);
+        return;
     }
   }
 
@@ -346,7 +349,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
 
   publishedStream(key: string): LiveStream | null {
     const s = this.registry.get(key);
-    return s !== undefined && s.publishing ? s : null;
+    return s?.publishing ? s : null;
   }
 
   private tokenAccepted(route: Exclude<Route, { kind: 'unknown' }>): boolean {

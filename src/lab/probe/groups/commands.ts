@@ -1,6 +1,6 @@
 import { ecmaArray, isAmfObject, type AmfObject, type AmfValue } from '../../../protocol/amf-types.js';
 import { encodeAmf0 } from '../../../protocol/amf0.js';
-import { parseData } from '../../../protocol/commands.js';
+import { type DataMessage, parseData } from '../../../protocol/commands.js';
 import { MSG_COMMAND_AMF3, MSG_DATA_AMF0, MSG_DATA_AMF3 } from '../../../protocol/constants.js';
 import { commandOf, describeReply } from '../connection.js';
 import type { ProbeContext, ProbeVerdict } from '../context.js';
@@ -143,7 +143,7 @@ async function metadata(ctx: ProbeContext, typeId: number, sent: AmfObject): Pro
   const data = viewerMedia(view).filter((m) => m.typeId === MSG_DATA_AMF0 || m.typeId === MSG_DATA_AMF3);
   const keys = Object.keys(sent);
   for (const m of data) {
-    let d;
+    let d: DataMessage;
     try {
       d = parseData(m.payload, m.typeId);
     } catch (e) {
