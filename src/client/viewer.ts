@@ -73,7 +73,17 @@ export function newViewerTimings(openUs = 0): ViewerTimings {
 }
 
 export function newViewerCounters(): ViewerCounters {
-  return { videoFrames: 0, keyframes: 0, audioFrames: 0, marks: 0, lost: 0, duplicated: 0, outOfOrder: 0, mediaBytes: 0, bytesReceived: 0 };
+  return {
+    videoFrames: 0,
+    keyframes: 0,
+    audioFrames: 0,
+    marks: 0,
+    lost: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+    mediaBytes: 0,
+    bytesReceived: 0,
+  };
 }
 
 /** Options every viewer takes. */

@@ -22,7 +22,15 @@ export interface PlayerPlan {
 }
 
 /** What a worker takes of the scenario as resolved: these fields, with their names and meaning. */
-const SCENARIO_PART = ['insecure', 'streamNames', 'media', 'durationMs', 'warmupMs', 'stallThresholdMs', 'restart'] as const;
+const SCENARIO_PART = [
+  'insecure',
+  'streamNames',
+  'media',
+  'durationMs',
+  'warmupMs',
+  'stallThresholdMs',
+  'restart',
+] as const;
 export type ShardScenario = Pick<Scenario, (typeof SCENARIO_PART)[number]>;
 
 /** The worker's part of a scenario (a plain copy of its fields, for the task message). */
@@ -148,7 +156,15 @@ export interface ShardResult {
 const isObject = (m: unknown): m is Record<string, unknown> => typeof m === 'object' && m !== null;
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
-  return isObject(m) && m.kind === 'tick' && typeof m.shard === 'number' && typeof m.sec === 'number' && isObject(m.counters) && Array.isArray(m.sends) && Array.isArray(m.viewersEnded);
+  return (
+    isObject(m) &&
+    m.kind === 'tick' &&
+    typeof m.shard === 'number' &&
+    typeof m.sec === 'number' &&
+    isObject(m.counters) &&
+    Array.isArray(m.sends) &&
+    Array.isArray(m.viewersEnded)
+  );
 }
 
 export function isOrchestratorMessage(m: unknown): m is OrchestratorMessage {

@@ -90,7 +90,15 @@ class SampleTable {
   ctos: number[] = [];
   keys: boolean[] = [];
 
-  add(offset: number, size: number, track: Mp4Track, decodeTime: number, duration: number, cto: number, key: boolean): void {
+  add(
+    offset: number,
+    size: number,
+    track: Mp4Track,
+    decodeTime: number,
+    duration: number,
+    cto: number,
+    key: boolean,
+  ): void {
     const i = this.count++;
     this.offsets[i] = offset;
     this.sizes[i] = size;
@@ -190,7 +198,11 @@ export class Mp4SegmentReader {
     this.table.count = 0;
     this.next = 0;
     if (open) {
-      this.fail(new ProtocolError('RTMP_ERR_MP4_MALFORMED', `the segment ends inside box ${this.boxType || '(header)'}`, { offset: this.base }));
+      this.fail(
+        new ProtocolError('RTMP_ERR_MP4_MALFORMED', `the segment ends inside box ${this.boxType || '(header)'}`, {
+          offset: this.base,
+        }),
+      );
       return false;
     }
     this.reset();
@@ -260,7 +272,10 @@ export class Mp4SegmentReader {
       return true;
     }
     this.headerFill = 0;
-    if (size !== 0 && size < 8) throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${this.boxType} of ${size} bytes`, { offset: this.boxStart });
+    if (size !== 0 && size < 8)
+      throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${this.boxType} of ${size} bytes`, {
+        offset: this.boxStart,
+      });
     this.beginBox(size === 0 ? Infinity : this.boxStart + size);
     return true;
   }
@@ -269,7 +284,10 @@ export class Mp4SegmentReader {
     if (!this.fill(16)) return false;
     this.headerFill = 0;
     const size = Number(this.header.readBigUInt64BE(8));
-    if (size < 16) throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${this.boxType} of ${size} bytes`, { offset: this.boxStart });
+    if (size < 16)
+      throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${this.boxType} of ${size} bytes`, {
+        offset: this.boxStart,
+      });
     this.beginBox(this.boxStart + size);
     return true;
   }
@@ -280,7 +298,9 @@ export class Mp4SegmentReader {
     if (type === 'moof' || type === 'moov') {
       const size = end - this.boxStart;
       if (size > this.maxBoxBytes) {
-        throw new LimitError('RTMP_ERR_MEDIA_LIMIT', `${type} of ${size} bytes; the limit is ${this.maxBoxBytes}`, { offset: this.boxStart });
+        throw new LimitError('RTMP_ERR_MEDIA_LIMIT', `${type} of ${size} bytes; the limit is ${this.maxBoxBytes}`, {
+          offset: this.boxStart,
+        });
       }
       // Read whole (copied: it may span reads). The header is written back so offsets hold.
       this.whole = Buffer.allocUnsafe(size);
@@ -370,14 +390,19 @@ export class Mp4SegmentReader {
     s.keyframe = t.keys[i]!;
     const config = track.videoConfig;
     s.mark =
-      config !== null && keep > 0 && findMarkLengthPrefixed(this.prefix, 0, keep, config.nalLengthSize, config.codec, this.mark) ? this.mark : null;
+      config !== null &&
+      keep > 0 &&
+      findMarkLengthPrefixed(this.prefix, 0, keep, config.nalLengthSize, config.codec, this.mark)
+        ? this.mark
+        : null;
     this.counters.samples++;
     this.sink.onSample(s);
   }
 
   private parseMoof(box: Buffer, moofStart: number): void {
     const init = this.init;
-    if (init === null) throw new ProtocolError('RTMP_ERR_MP4_UNSUPPORTED', 'a media segment before any init segment (moov)');
+    if (init === null)
+      throw new ProtocolError('RTMP_ERR_MP4_UNSUPPORTED', 'a media segment before any init segment (moov)');
     // Samples of the previous fragment not yet delivered are missing.
     this.counters.missingSamples += this.table.count - this.next;
     this.table.count = 0;
@@ -393,7 +418,14 @@ export class Mp4SegmentReader {
     this.sortTable();
   }
 
-  private parseTraf(box: Buffer, start: number, end: number, moofStart: number, previousDataEnd: number, init: Mp4Init): number {
+  private parseTraf(
+    box: Buffer,
+    start: number,
+    end: number,
+    moofStart: number,
+    previousDataEnd: number,
+    init: Mp4Init,
+  ): number {
     let track: Mp4Track | undefined;
     let base = moofStart;
     let defaultDuration = 0;
@@ -408,7 +440,10 @@ export class Mp4SegmentReader {
         const flags = box.readUInt32BE(body) & 0xffffff;
         const id = box.readUInt32BE(body + 4);
         track = init.tracks.find((t) => t.trackId === id);
-        if (track === undefined) throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `tfhd names track ${id}, which the init segment lacks`, { offset: body });
+        if (track === undefined)
+          throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `tfhd names track ${id}, which the init segment lacks`, {
+            offset: body,
+          });
         defaultDuration = track.defaultSampleDuration;
         defaultSize = track.defaultSampleSize;
         defaultFlags = track.defaultSampleFlags;
@@ -451,8 +486,13 @@ export class Mp4SegmentReader {
         firstFlags = box.readUInt32BE(o);
         o += 4;
       }
-      const perSample = ((flags & TRUN_DURATION) ? 4 : 0) + ((flags & TRUN_SIZE) ? 4 : 0) + ((flags & TRUN_FLAGS) ? 4 : 0) + ((flags & TRUN_CTO) ? 4 : 0);
-      if (o + count * perSample > e) throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `trun of ${count} samples is truncated`, { offset: body });
+      const perSample =
+        (flags & TRUN_DURATION ? 4 : 0) +
+        (flags & TRUN_SIZE ? 4 : 0) +
+        (flags & TRUN_FLAGS ? 4 : 0) +
+        (flags & TRUN_CTO ? 4 : 0);
+      if (o + count * perSample > e)
+        throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `trun of ${count} samples is truncated`, { offset: body });
       const video = track.handler === 'vide';
       for (let i = 0; i < count; i++) {
         let duration = defaultDuration;
@@ -508,13 +548,18 @@ export class Mp4SegmentReader {
     const error =
       err instanceof RtmpError
         ? err
-        : new ProtocolError('RTMP_ERR_READER_DEAD', `sample handler threw: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        : new ProtocolError('RTMP_ERR_READER_DEAD', `sample handler threw: ${(err as Error)?.message ?? String(err)}`, {
+            cause: err,
+          });
     this.sink.onError(error);
   }
 }
 
 /** Reads a whole media segment held in memory (tests, tools): its samples, copied. */
-export function readMp4Segment(segment: Buffer, init: Mp4Init | null): { samples: (Omit<Mp4Sample, 'mark'> & { mark: TimingMark | null })[]; init: Mp4Init | null } {
+export function readMp4Segment(
+  segment: Buffer,
+  init: Mp4Init | null,
+): { samples: (Omit<Mp4Sample, 'mark'> & { mark: TimingMark | null })[]; init: Mp4Init | null } {
   const samples: (Omit<Mp4Sample, 'mark'> & { mark: TimingMark | null })[] = [];
   let error: RtmpError | null = null;
   const reader = new Mp4SegmentReader(

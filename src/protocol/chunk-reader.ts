@@ -374,7 +374,8 @@ export class ChunkReader {
       }
       const carried = this.carryEnd - this.carryStart;
       if (carried === 0 && this.end === this.pos) return false;
-      const skim = this.skimMedia > 0 && length > this.skimMedia && (cs.typeId === MSG_AUDIO || cs.typeId === MSG_VIDEO);
+      const skim =
+        this.skimMedia > 0 && length > this.skimMedia && (cs.typeId === MSG_AUDIO || cs.typeId === MSG_VIDEO);
       const keep = skim ? this.skimMedia : length;
       if (carried === 0 && this.chunkRemaining === length && this.end - this.pos >= length) {
         // Whole message inside this read: hand out a view (of its first bytes when skimming).
@@ -485,7 +486,11 @@ export class ChunkReader {
     const value = payload.readUInt32BE(0);
     if (typeId === MSG_SET_CHUNK_SIZE) {
       if (value === 0 || value > 0x7fffffff) {
-        throw new ProtocolError('RTMP_ERR_CHUNK_SIZE', `Set Chunk Size ${value} (0x${value.toString(16)})`, this.where());
+        throw new ProtocolError(
+          'RTMP_ERR_CHUNK_SIZE',
+          `Set Chunk Size ${value} (0x${value.toString(16)})`,
+          this.where(),
+        );
       }
       this.inChunkSize = value;
     } else if (typeId === MSG_ABORT) {
@@ -586,9 +591,13 @@ export class ChunkReader {
     const error =
       err instanceof RtmpError
         ? err
-        : new ProtocolError('RTMP_ERR_READER_DEAD', `message handler threw: ${(err as Error)?.message ?? String(err)}`, {
-            cause: err,
-          });
+        : new ProtocolError(
+            'RTMP_ERR_READER_DEAD',
+            `message handler threw: ${(err as Error)?.message ?? String(err)}`,
+            {
+              cause: err,
+            },
+          );
     this.sink.onError(error);
   }
 }

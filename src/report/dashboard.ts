@@ -50,12 +50,21 @@ function dashboardState(live: LiveRun): DashboardState {
     { label: 'publishers up', value: String(p?.publishersUp ?? 0) },
     { label: 'received', value: `${(p?.mbpsReceived ?? 0).toFixed(1)} Mbps` },
     { label: 'end-to-end p99 (last second)', value: e2e === null ? '-' : `${fmtMs(e2e)} ms` },
-    { label: 'first frame p95 (so far)', value: ff === undefined || ff.totalCount === 0 ? '-' : `${fmtMs(ff.getValueAtPercentile(95) / 1000)} ms` },
+    {
+      label: 'first frame p95 (so far)',
+      value: ff === undefined || ff.totalCount === 0 ? '-' : `${fmtMs(ff.getValueAtPercentile(95) / 1000)} ms`,
+    },
     { label: 'errors', value: String(p?.errors ?? 0) },
-    { label: 'generator busy', value: p?.generatorEventLoopUtilization == null ? '-' : `${(p.generatorEventLoopUtilization * 100).toFixed(0)}%` },
+    {
+      label: 'generator busy',
+      value: p?.generatorEventLoopUtilization == null ? '-' : `${(p.generatorEventLoopUtilization * 100).toFixed(0)}%`,
+    },
   ];
   return {
-    title: start === null ? 'rtmpbench: waiting for the run' : `rtmpbench run "${start.scenario.name}" against ${start.target}`,
+    title:
+      start === null
+        ? 'rtmpbench: waiting for the run'
+        : `rtmpbench run "${start.scenario.name}" against ${start.target}`,
     subtitle: start === null ? '' : `${describeScenario(start.scenario)}; started ${start.startedAt}`,
     seconds: live.points.length,
     phase: live.ended !== null ? 'finished' : start === null ? 'waiting' : 'running',
@@ -209,7 +218,12 @@ export class Dashboard {
 
   private onLive(e: LiveEvent): void {
     if (e.kind === 'end') {
-      this.end = { state: dashboardState(this.live), resultsDir: e.resultsDir, verdict: verdict(e.summary.thresholds), reportHtml: runHtml(loadRun(e.resultsDir)) };
+      this.end = {
+        state: dashboardState(this.live),
+        resultsDir: e.resultsDir,
+        verdict: verdict(e.summary.thresholds),
+        reportHtml: runHtml(loadRun(e.resultsDir)),
+      };
       for (const res of this.clients) this.send(res, 'end', this.end);
       return;
     }

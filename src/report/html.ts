@@ -27,7 +27,10 @@ export function escapeHtml(s: string): string {
 }
 
 /** A table from rows of cells (the first row is the header); cells are escaped. */
-export function htmlTable(rows: (string | number)[][], opts: { numericFrom?: number; classes?: (row: number, col: number) => string } = {}): string {
+export function htmlTable(
+  rows: (string | number)[][],
+  opts: { numericFrom?: number; classes?: (row: number, col: number) => string } = {},
+): string {
   const from = opts.numericFrom ?? 1;
   const cell = (v: string | number, r: number, c: number, tag: string) => {
     const cls = [c >= from ? 'num' : '', opts.classes?.(r, c) ?? ''].filter(Boolean).join(' ');
@@ -49,7 +52,6 @@ function assets(): { js: string; css: string } {
   }
   return uplotAssets;
 }
-
 
 const STYLE = `
 :root { --fg: #1d2330; --muted: #5b6475; --line: #dde1e8; --bg: #ffffff; --panel: #f6f7f9; --pass: #17803d; --fail: #c62828; }
@@ -208,7 +210,10 @@ function chartBoxHtml(c: Pick<ChartSpec, 'id' | 'title' | 'note'>): string {
 
 /** JSON that is safe inside a <script> element. */
 function scriptJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 export function renderHtml(r: HtmlReport): string {

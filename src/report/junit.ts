@@ -34,7 +34,9 @@ interface Suite {
 const INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/g;
 
 function escapeXml(s: string): string {
-  return s.replace(INVALID, '\uFFFD').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return s
+    .replace(INVALID, '\uFFFD')
+    .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
 const secs = (t: number) => round3(t).toFixed(3);
@@ -79,7 +81,13 @@ function thresholdCases(s: RunSummary, classname: string, prefix = ''): Case[] {
 
 /** JUnit XML of one run: a test case per threshold. */
 export function runJunit(s: RunSummary): string {
-  return junitXml(`rtmpbench run ${s.name}`, [{ name: `thresholds: ${s.name}`, timestamp: s.startedAt, cases: thresholdCases(s, `rtmpbench.thresholds.${s.name}`) }]);
+  return junitXml(`rtmpbench run ${s.name}`, [
+    {
+      name: `thresholds: ${s.name}`,
+      timestamp: s.startedAt,
+      cases: thresholdCases(s, `rtmpbench.thresholds.${s.name}`),
+    },
+  ]);
 }
 
 /** JUnit XML of a comparison: a test case per gate rule and variant, and per threshold of every run (a run that failed is an error). */
@@ -105,7 +113,12 @@ export function comparisonJunit(c: LoadedComparison): string {
       const prefix = `round ${r.round + 1}: `;
       const run = loaded.get(r.round);
       if (r.dir === null || run === undefined) {
-        cases.push({ classname: `rtmpbench.runs.${v.name}`, name: `${prefix}run`, timeSec: 0, error: { message: `the run failed: ${r.error ?? 'no results'}`, type: 'run' } });
+        cases.push({
+          classname: `rtmpbench.runs.${v.name}`,
+          name: `${prefix}run`,
+          timeSec: 0,
+          error: { message: `the run failed: ${r.error ?? 'no results'}`, type: 'run' },
+        });
         continue;
       }
       cases.push(...thresholdCases(run.summary, `rtmpbench.thresholds.${v.name}`, prefix));

@@ -12,7 +12,10 @@ import type { TimelinePoint } from '../results/timeline.js';
  * read it; they never measure.
  */
 
-export type LiveEvent = { kind: 'start' } | { kind: 'second' } | { kind: 'end'; summary: RunSummary; resultsDir: string };
+export type LiveEvent =
+  | { kind: 'start' }
+  | { kind: 'second' }
+  | { kind: 'end'; summary: RunSummary; resultsDir: string };
 
 export class LiveRun implements RunObserver {
   start: RunStart | null = null;
@@ -93,8 +96,14 @@ export class LiveRun implements RunObserver {
       expectedSource: 'none',
       failures: { ...this.failures },
       histograms: this.histograms,
-      generator: { cpuSeconds: this.generatorCpuSeconds, maxRssBytes: this.generatorMaxRssBytes, workers: start.workers },
-      ...(this.serverCpuSeconds !== null ? { server: { cpuSeconds: this.serverCpuSeconds, maxRssBytes: this.serverMaxRssBytes, pid: 0 } } : {}),
+      generator: {
+        cpuSeconds: this.generatorCpuSeconds,
+        maxRssBytes: this.generatorMaxRssBytes,
+        workers: start.workers,
+      },
+      ...(this.serverCpuSeconds !== null
+        ? { server: { cpuSeconds: this.serverCpuSeconds, maxRssBytes: this.serverMaxRssBytes, pid: 0 } }
+        : {}),
     });
     return evaluateThresholds(parseThresholds(start.scenario.thresholds), soFar, this.histograms);
   }

@@ -44,4 +44,6 @@ export interface RunObserver {
 }
 
 /** A viewer protocol as live outputs label it (rtmp, http-flv, ws-flv, hls: as the built-in server's /metrics do), by its results key. */
-export const PROTOCOL_LABELS = Object.fromEntries(Object.entries(PROTOCOL_KEYS).map(([label, key]) => [key, label])) as Record<ProtocolKey, ViewerProtocol>;
+export const PROTOCOL_LABELS = Object.fromEntries(
+  Object.entries(PROTOCOL_KEYS).map(([label, key]) => [key, label]),
+) as Record<ProtocolKey, ViewerProtocol>;

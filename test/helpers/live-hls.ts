@@ -61,7 +61,12 @@ export class LiveHls {
   private ended = false;
 
   constructor(opts: LiveHlsOptions = {}) {
-    this.source = new SyntheticSource({ videoBitrate: 400_000, fps: opts.fps ?? 25, gopSeconds: opts.gopSeconds ?? 1, audioBitrate: 64_000 });
+    this.source = new SyntheticSource({
+      videoBitrate: 400_000,
+      fps: opts.fps ?? 25,
+      gopSeconds: opts.gopSeconds ?? 1,
+      audioBitrate: 64_000,
+    });
     this.window = opts.window ?? 6;
     this.variants = opts.variants ?? [];
     this.server = http.createServer((req, res) => this.handle(req, res));
@@ -125,7 +130,12 @@ export class LiveHls {
   /** Closes the segment being made (if any) and starts the next with PAT/PMT. */
   private cut(atMs: number): void {
     if (this.current.length > 0 && !this.frozen) {
-      this.segments.push({ msn: this.nextMsn++, durationS: (atMs - this.currentStartMs) / 1000, pdtMs: this.currentStartWallMs, data: Buffer.concat(this.current) });
+      this.segments.push({
+        msn: this.nextMsn++,
+        durationS: (atMs - this.currentStartMs) / 1000,
+        pdtMs: this.currentStartWallMs,
+        data: Buffer.concat(this.current),
+      });
       while (this.segments.length > this.window) this.segments.shift();
     }
     this.current = [Buffer.from(this.muxer.tables())];
@@ -135,9 +145,18 @@ export class LiveHls {
 
   private playlist(): string {
     const segs = this.segments;
-    const lines = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${Math.max(1, Math.ceil(Math.max(0, ...segs.map((x) => x.durationS))))}`, `#EXT-X-MEDIA-SEQUENCE:${segs[0]?.msn ?? 0}`];
+    const lines = [
+      '#EXTM3U',
+      '#EXT-X-VERSION:3',
+      `#EXT-X-TARGETDURATION:${Math.max(1, Math.ceil(Math.max(0, ...segs.map((x) => x.durationS))))}`,
+      `#EXT-X-MEDIA-SEQUENCE:${segs[0]?.msn ?? 0}`,
+    ];
     for (const x of segs) {
-      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(x.pdtMs).toISOString()}`, `#EXTINF:${x.durationS.toFixed(3)},`, `seg${x.msn}.ts`);
+      lines.push(
+        `#EXT-X-PROGRAM-DATE-TIME:${new Date(x.pdtMs).toISOString()}`,
+        `#EXTINF:${x.durationS.toFixed(3)},`,
+        `seg${x.msn}.ts`,
+      );
     }
     if (this.ended) lines.push('#EXT-X-ENDLIST');
     return `${lines.join('\n')}\n`;
@@ -161,7 +180,9 @@ export class LiveHls {
     }
     if (path.endsWith('index.m3u8')) {
       this.requests.push({ path, atUs: at, status: 200, newestMsn: this.newestMsn });
-      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'no-cache' }).end(this.playlist());
+      res
+        .writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'no-cache' })
+        .end(this.playlist());
       return;
     }
     const m = /seg(\d+)\.ts$/.exec(path);

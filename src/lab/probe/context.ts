@@ -90,7 +90,8 @@ export class ProbeContext {
     if (this.ended) throw new ProbeError('RTMP_ERR_PROBE_TIMEOUT', 'the probe has ended');
     const conn = await ProbeConnection.dial(this.target, this.waitMs);
     conn.onWrite = (bytes) => {
-      if (this.sent + bytes > MAX_PROBE_BYTES) throw new ProbeError('RTMP_ERR_PROBE_STEP', `the probe would send more than ${MAX_PROBE_BYTES} bytes`);
+      if (this.sent + bytes > MAX_PROBE_BYTES)
+        throw new ProbeError('RTMP_ERR_PROBE_STEP', `the probe would send more than ${MAX_PROBE_BYTES} bytes`);
       this.sent += bytes;
     };
     this.connections.push(conn);

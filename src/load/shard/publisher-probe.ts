@@ -34,7 +34,13 @@ export class PublisherProbe {
   /** The frames sent since the last call (null when none). */
   takeSendLog(): SendLogChunk | null {
     if (this.sentMs.length === 0) return null;
-    const chunk: SendLogChunk = { stream: this.stream, epoch: this.epoch, firstSeq: this.firstSeq, sentMs: this.sentMs, keyframes: this.keyframes };
+    const chunk: SendLogChunk = {
+      stream: this.stream,
+      epoch: this.epoch,
+      firstSeq: this.firstSeq,
+      sentMs: this.sentMs,
+      keyframes: this.keyframes,
+    };
     this.sentMs = [];
     this.keyframes = [];
     return chunk;

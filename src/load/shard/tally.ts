@@ -55,7 +55,11 @@ export class Tally {
   }
 
   /** Everything counted so far, with the sessions alive now. */
-  totals(publishers: readonly PublisherProbe[], players: Iterable<PlayerProbe>, nowUs: number): { all: Counters; byProtocol: Map<ProtocolKey, Counters> } {
+  totals(
+    publishers: readonly PublisherProbe[],
+    players: Iterable<PlayerProbe>,
+    nowUs: number,
+  ): { all: Counters; byProtocol: Map<ProtocolKey, Counters> } {
     const all = addCounters(addCounters(newCounters(), this.all.events), this.all.ended);
     const byProtocol = new Map<ProtocolKey, Counters>();
     for (const [k, b] of this.protocols) byProtocol.set(k, addCounters(addCounters(newCounters(), b.events), b.ended));
@@ -73,7 +77,11 @@ export class Tally {
   }
 
   /** What was counted since the last call (the run's and each protocol's). */
-  takeDelta(publishers: readonly PublisherProbe[], players: Iterable<PlayerProbe>, nowUs: number): { all: Counters; byProtocol: Partial<Record<ProtocolKey, Counters>> } {
+  takeDelta(
+    publishers: readonly PublisherProbe[],
+    players: Iterable<PlayerProbe>,
+    nowUs: number,
+  ): { all: Counters; byProtocol: Partial<Record<ProtocolKey, Counters>> } {
     const t = this.totals(publishers, players, nowUs);
     const all = diffCounters(t.all, this.all.last);
     this.all.last = t.all;
