@@ -34,14 +34,20 @@ type RawServer = string | { name?: unknown; url?: unknown; start?: unknown };
 
 const rawName = (s: RawServer) => (typeof s === 'string' ? s : String(s.name));
 
-/** "NAME URL [COMMAND...]": a server to compare (started by the shell command, when there is one), as a compare.servers entry. */
+/**
+ * "NAME URL [COMMAND...]": a server to compare (started by the shell command, when there is one), as a
+ * compare.servers entry.
+ */
 function addedServer(text: string): RawServer | null {
   const m = /^\s*(\S+)\s+(\S+)(?:\s+(\S[\s\S]*?))?\s*$/.exec(text);
   if (m === null) return null;
   return m[3] !== undefined ? { name: m[1], url: m[2], start: m[3] } : { name: m[1], url: m[2] };
 }
 
-/** The compare section of the scenario file as written (servers to pick from, gates to add to); empty when it cannot be read. */
+/**
+ * The compare section of the scenario file as written (servers to pick from, gates to add to); empty
+ * when it cannot be read.
+ */
 function fileCompare(file: string | undefined): { servers: RawServer[]; gate: string[] } {
   try {
     const c = readScenarioFile(resolveScenarioPath(file ?? 'quickstart')).data.compare as
@@ -110,7 +116,8 @@ function buildComparison(
     const e = addedServer(c);
     if (e === null)
       problems.push(
-        `--add-server: "${c}" is not NAME URL [COMMAND] (e.g. "mine rtmp://127.0.0.1:1940/live exec ./my-server --port 1940")`,
+        `--add-server: "${c}" is not NAME URL [COMMAND] (e.g. "mine rtmp://127.0.0.1:1940/live ` +
+          `exec ./my-server --port 1940")`,
       );
     else commands.push(e);
   }
@@ -128,7 +135,9 @@ function buildComparison(
       if (entry !== undefined) picked.push(entry);
       else
         problems.push(
-          `--servers: "${name}" is neither a server of the scenario's compare.servers${pool.length > 0 ? ` (${pool.map(rawName).join(', ')})` : ''} nor one of ${SERVER_KINDS.join(', ')}`,
+          `--servers: "${name}" is neither a server of the scenario's ` +
+            `compare.servers${pool.length > 0 ? ` (${pool.map(rawName).join(', ')})` : ''} nor one ` +
+            `of ${SERVER_KINDS.join(', ')}`,
         );
     }
     overrides.servers = picked;
@@ -189,7 +198,8 @@ async function compareCommand(file: string | undefined, flags: CompareFlags): Pr
       const name = spec.baseline ?? 'saved';
       if (variants.some((v) => v.name === name))
         throw new UsageError(
-          `--against: the saved baseline is named "${name}", as a variant that runs here; name it otherwise with --baseline`,
+          `--against: the saved baseline is named "${name}", as a variant that runs here; name it ` +
+            `otherwise with --baseline`,
         );
       against = loadSavedBaseline(flags.against, name);
       if ((spec.gate ?? []).length > 0 && against.runs.length < 2)
@@ -212,11 +222,15 @@ async function compareCommand(file: string | undefined, flags: CompareFlags): Pr
   const total = (variants.length - (against !== undefined ? 1 : 0)) * spec.repeat;
   const perRunMs = scenario.durationMs + 3000;
   console.error(
-    `rtmpbench compare "${scenario.name}": ${variants.length} variants × ${spec.repeat} repeat(s) = ${total} runs of ${roughDuration(scenario.durationMs)} (about ${formatDurationMs(Math.ceil((total * perRunMs) / 60_000) * 60_000)} in all)`,
+    `rtmpbench compare "${scenario.name}": ${variants.length} variants × ${spec.repeat} ` +
+      `repeat(s) = ${total} runs of ${roughDuration(scenario.durationMs)} (about ` +
+      `${formatDurationMs(Math.ceil((total * perRunMs) / 60_000) * 60_000)} in all)`,
   );
   if (against !== undefined)
     console.error(
-      `baseline "${baseline}": ${against.runs.length} run(s) saved in ${against.dir} (started ${against.startedAt}), not interleaved with these runs: a change of machine or load counts as a difference`,
+      `baseline "${baseline}": ${against.runs.length} run(s) saved in ${against.dir} (started ` +
+        `${against.startedAt}), not interleaved with these runs: a change of machine or load ` +
+        `counts as a difference`,
     );
   const outcome = await runComparison({
     scenario,
@@ -235,7 +249,9 @@ async function compareCommand(file: string | undefined, flags: CompareFlags): Pr
       else {
         const srv = s.server ? `, server ${s.server.cpuSeconds.toFixed(1)} s CPU` : '';
         console.error(
-          `    e2e p99 ${s.latencyMs.endToEnd.p99.toFixed(1)} ms, first frame p99 ${s.latencyMs.firstFrame.p99.toFixed(1)} ms, lost ${s.frames.lost}${srv}${run.thresholdsPassed ? '' : ', a threshold FAILED'}`,
+          `    e2e p99 ${s.latencyMs.endToEnd.p99.toFixed(1)} ms, first frame p99 ` +
+            `${s.latencyMs.firstFrame.p99.toFixed(1)} ms, lost ` +
+            `${s.frames.lost}${srv}${run.thresholdsPassed ? '' : ', a threshold FAILED'}`,
         );
       }
     },
@@ -271,7 +287,8 @@ export function registerCompare(program: Command): void {
     program
       .command('compare')
       .description(
-        'run a scenario against several servers and/or built-in server settings, interleaved and repeated, and compare them',
+        'run a scenario against several servers and/or built-in server settings, interleaved and ' +
+          'repeated, and compare them',
       )
       .argument('[scenario]', 'a scenario file with a compare section, or a shipped one (tuning-matrix)'),
   )
@@ -279,11 +296,15 @@ export function registerCompare(program: Command): void {
     .option('--baseline <variant>', 'variant the others are compared with (default: the first)')
     .option(
       '--servers <list>',
-      `servers to compare, comma-separated: names of the scenario's compare.servers entries, or ${SERVER_KINDS.join(', ')}`,
+      `servers to compare, comma-separated: names of the scenario's compare.servers entries, ` +
+        `or ${SERVER_KINDS.join(', ')}`,
     )
     .option(
       '--add-server <"name url [command]">',
-      'a server to compare: its name, its URL and, to start it before each run (stopped with its process group after it), a shell command, e.g. "mine rtmp://127.0.0.1:1940/live exec ./my-server --port 1940" (repeat; replaces the file\'s compare.servers unless --servers picks from both)',
+      'a server to compare: its name, its URL and, to start it before each run (stopped with ' +
+        'its process group after it), a shell command, e.g. "mine rtmp://127.0.0.1:1940/live ' +
+        'exec ./my-server --port 1940" (repeat; replaces the file\'s compare.servers unless ' +
+        '--servers picks from both)',
       collect,
     )
     .option(
@@ -293,17 +314,22 @@ export function registerCompare(program: Command): void {
     )
     .option(
       '--variant <"name key=v,key=v">',
-      'a named set of built-in server settings run as a variant of its own, beside the matrix or the defaults, e.g. "merge-50 mergeWriteMs=50" (repeat; replaces the file\'s compare.variants)',
+      'a named set of built-in server settings run as a variant of its own, beside the matrix ' +
+        'or the defaults, e.g. "merge-50 mergeWriteMs=50" (repeat; replaces the file\'s ' +
+        'compare.variants)',
       collect,
     )
     .option(
       '--gate <rule>',
-      'how much worse than the baseline a variant may get, e.g. "latency.endToEnd.p99 +10%" or "latency.firstFrame.p95 +50ms" (repeat; adds to the file\'s compare.gate); exit 1 if a variant is significantly worse beyond it',
+      'how much worse than the baseline a variant may get, e.g. "latency.endToEnd.p99 +10%" or ' +
+        '"latency.firstFrame.p95 +50ms" (repeat; adds to the file\'s compare.gate); exit 1 if a ' +
+        'variant is significantly worse beyond it',
       collect,
     )
     .option(
       '--against <dir>',
-      "take the baseline's runs from results saved earlier (a comparison, a run, or a folder of runs) instead of running it: not interleaved, so less trustworthy",
+      "take the baseline's runs from results saved earlier (a comparison, a run, or a folder " +
+        'of runs) instead of running it: not interleaved, so less trustworthy',
     )
     .option(
       '--junit <file>',
@@ -314,7 +340,10 @@ export function registerCompare(program: Command): void {
     });
 }
 
-/** A run's length as a person reads it: whole minutes from two minutes on, else whole seconds (waves add a millisecond each). */
+/**
+ * A run's length as a person reads it: whole minutes from two minutes on, else whole seconds (waves
+ * add a millisecond each).
+ */
 function roughDuration(ms: number): string {
   return ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${Math.max(1, Math.round(ms / 1000))}s`;
 }

@@ -56,7 +56,8 @@ function resolveInput(
   }
   if (specs.length === 0 && problems.length === 0)
     problems.push(
-      'nothing to probe: give rtmp[s]:// URLs, server names (builtin, nginx-rtmp, node-media-server) or --scenario FILE',
+      'nothing to probe: give rtmp[s]:// URLs, server names (builtin, nginx-rtmp, ' +
+        'node-media-server) or --scenario FILE',
     );
   const only = (flags.only ?? '')
     .split(',')
@@ -129,12 +130,14 @@ export function registerProbe(program: Command): void {
     )
     .argument(
       '[targets...]',
-      'rtmp[s]://HOST[:PORT]/APP URLs of running servers, or servers to start for the probe: builtin, nginx-rtmp, node-media-server',
+      'rtmp[s]://HOST[:PORT]/APP URLs of running servers, or servers to start for the probe: ' +
+        'builtin, nginx-rtmp, node-media-server',
     )
     .option('--scenario <file>', "probe the servers of a scenario's compare.servers")
     .option(
       '--stream <name>',
-      "prefix of the stream names the probes use (default: the URL's stream, else rtmpbench-probe; each run and probe adds a unique suffix)",
+      "prefix of the stream names the probes use (default: the URL's stream, else " +
+        'rtmpbench-probe; each run and probe adds a unique suffix)',
     )
     .option('--only <ids>', 'probe ids or groups, comma-separated (e.g. chunking,media.hevc)')
     .option('--json', 'print the report as JSON')

@@ -46,9 +46,8 @@ async function profileCommand(file: string | undefined, flags: ProfileFlags): Pr
     if (tool === 'cpu-prof') {
       const { totalMs, spots } = cpuHotSpots(out.report);
       process.stdout.write(`\nserver hot spots (self time, ${(totalMs / 1000).toFixed(1)} s of CPU samples):\n`);
-      process.stdout.write(
-        `${table([['function', 'where', 'self %', 'self ms'], ...spots.map((h) => [h.functionName, h.location, h.selfPercent.toFixed(1), h.selfMs.toFixed(0)])], 2)}\n`,
-      );
+      const rows = spots.map((h) => [h.functionName, h.location, h.selfPercent.toFixed(1), h.selfMs.toFixed(0)]);
+      process.stdout.write(`${table([['function', 'where', 'self %', 'self ms'], ...rows], 2)}\n`);
     }
     process.stdout.write(`\nprofile: ${shown(out.report)}\n`);
     if (tool === 'cpu-prof' || tool === 'heap-prof')
@@ -66,7 +65,8 @@ export function registerProfile(program: Command): void {
     program
       .command('profile')
       .description(
-        "run the built-in server under a profiler (clinic or Node's own) while a scenario loads it; the report goes into the run's results folder",
+        "run the built-in server under a profiler (clinic or Node's own) while a scenario loads " +
+          "it; the report goes into the run's results folder",
       )
       .argument('[scenario]', 'a scenario file, or the name of a shipped one (default quickstart)'),
   )

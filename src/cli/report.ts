@@ -100,7 +100,8 @@ export function registerReport(program: Command): void {
   program
     .command('report')
     .description(
-      'render results folders (a run, a comparison, or several runs side by side) as a console table, Markdown and a self-contained HTML page',
+      'render results folders (a run, a comparison, or several runs side by side) as a console ' +
+        'table, Markdown and a self-contained HTML page',
     )
     .argument('<dirs...>', 'results folders (results/<time>-<name>)')
     .option(

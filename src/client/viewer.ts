@@ -33,7 +33,10 @@ export interface ViewerTimings {
   connectedUs: number;
   /** The play request went out: RTMP `play`, the HTTP GET, the WebSocket upgrade, the first playlist request. */
   requestUs: number;
-  /** The server accepted: NetStream.Play.Start, HTTP response headers, WebSocket open, HLS first media playlist read. */
+  /**
+   * The server accepted: NetStream.Play.Start, HTTP response headers, WebSocket open, HLS first media
+   * playlist read.
+   */
   startedUs: number;
   firstFrameUs: number;
   firstKeyframeUs: number;

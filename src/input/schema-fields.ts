@@ -139,7 +139,9 @@ export function flagValue(flag: string, field: FieldInfo, raw: string): { value:
       return /^-?\d+$/.test(text)
         ? { value: Number(text) }
         : {
-            problem: `${flag}: "${raw}" is not a whole number${field.values.length > 0 ? ` or ${field.values.join(', ')}` : ''}`,
+            problem:
+              `${flag}: "${raw}" is not a whole ` +
+              `number${field.values.length > 0 ? ` or ${field.values.join(', ')}` : ''}`,
           };
     case 'number': {
       const n = Number(text);

@@ -39,7 +39,10 @@ function cartesian(matrix: Record<string, (string | number | boolean)[]>): Recor
 
 const serverName = (s: ServerSpec) => (typeof s === 'string' ? s : s.name);
 
-/** The variants of a comparison: every built-in matrix combination (or the built-in defaults), each named settings set, and each other server once. */
+/**
+ * The variants of a comparison: every built-in matrix combination (or the built-in defaults),
+ * each named settings set, and each other server once.
+ */
 export function expandVariants(spec: NonNullable<Scenario['compare']>): Variant[] {
   const combos = cartesian(spec.matrix);
   const hasMatrix = Object.keys(spec.matrix).length > 0;
@@ -70,7 +73,10 @@ export function expandVariants(spec: NonNullable<Scenario['compare']>): Variant[
   return out;
 }
 
-/** The order of runs: round r runs every variant, forwards in even rounds and backwards in odd ones (A B C, C B A...), which also cancels linear drift. */
+/**
+ * The order of runs: round r runs every variant, forwards in even rounds and backwards in odd
+ * ones (A B C, C B A...), which also cancels linear drift.
+ */
 export function schedule(variants: readonly Variant[], repeat: number): { variant: Variant; round: number }[] {
   const out: { variant: Variant; round: number }[] = [];
   for (let round = 0; round < repeat; round++) {
@@ -169,9 +175,15 @@ export interface CompareOptions {
   onStart?: (index: number, total: number, variant: Variant, round: number) => void;
   /** Pause between runs, so sockets of the last run are gone. */
   pauseMs?: number;
-  /** Gate rules (`METRIC +N%`, `METRIC +N UNIT`), judged for each variant against the baseline once every run is done. */
+  /**
+   * Gate rules (`METRIC +N%`, `METRIC +N UNIT`), judged for each variant against the baseline once
+   * every run is done.
+   */
   gates?: readonly string[];
-  /** The baseline's runs, read from results saved earlier instead of run here (the baseline variant is then not run). */
+  /**
+   * The baseline's runs, read from results saved earlier instead of run here (the baseline variant is
+   * then not run).
+   */
   against?: SavedBaseline;
 }
 

@@ -85,7 +85,8 @@ export function judgeRule(
       else if (v > 0 && b > 0) xs.push(Math.log(v / b));
       else
         return fail(
-          `a ratio needs values above zero (a round had ${fmt(v)} against ${fmt(b)}): give an absolute margin, e.g. ${rule.path.join('.')} +${rule.better === 'lower' ? 1 : 0}`,
+          `a ratio needs values above zero (a round had ${fmt(v)} against ${fmt(b)}): give an ` +
+            `absolute margin, e.g. ${rule.path.join('.')} +${rule.better === 'lower' ? 1 : 0}`,
         );
     }
   } else {

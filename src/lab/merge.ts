@@ -105,7 +105,10 @@ function mergeServers(servers: readonly ServerFigures[]): ServerFigures | undefi
   } as ServerFigures;
 }
 
-/** The generator over its machines: CPU and workers add up, memory is the largest machine's, event loops the worst thread's. */
+/**
+ * The generator over its machines: CPU and workers add up, memory is the largest machine's, event
+ * loops the worst thread's.
+ */
 function mergeGenerators(runs: readonly LoadedRun[]): RunSummary['generator'] {
   const loops = runs.map((r) => r.summary.generator.eventLoop).filter((e) => e !== undefined);
   return {
@@ -158,7 +161,8 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
   for (const r of runs.slice(1)) {
     if (!sameScenario(first, r.summary)) {
       throw new UsageError(
-        `${basename(r.dir)} ran a different scenario than ${basename(runs[0]!.dir)} (merge shares of one scenario: run --shard I/N with the same file and flags)`,
+        `${basename(r.dir)} ran a different scenario than ${basename(runs[0]!.dir)} (merge ` +
+          `shares of one scenario: run --shard I/N with the same file and flags)`,
       );
     }
   }

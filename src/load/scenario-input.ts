@@ -57,7 +57,9 @@ export const SCENARIO_FLAGS: readonly ScenarioFlag[] = [
     name: 'play-url',
     path: 'players.url',
     value: 'template',
-    help: 'URL template of the --players viewers: {host}, {port} (RTMP), {httpPort}, {app}, {stream}; needed for HTTP viewers of another server',
+    help:
+      'URL template of the --players viewers: {host}, {port} (RTMP), {httpPort}, {app}, ' +
+      '{stream}; needed for HTTP viewers of another server',
   },
   { name: 'http-port', path: 'httpPort', value: 'port' },
   { name: 'churn-rate', path: 'churn.joinsPerSecond', value: 'per-second' },
@@ -78,7 +80,9 @@ export const SCENARIO_FLAGS: readonly ScenarioFlag[] = [
     path: 'thresholds',
     repeat: 'append',
     value: 'expr',
-    help: 'a condition the run must meet, e.g. "latency.endToEnd.p99 < 250ms" (repeat; adds to the file\'s); exit 1 if it fails',
+    help:
+      'a condition the run must meet, e.g. "latency.endToEnd.p99 < 250ms" (repeat; adds to the ' +
+      "file's); exit 1 if it fails",
   },
 ];
 

@@ -71,10 +71,9 @@ export function resolveScenario(
       const known = knownKeys(scenarioSchema, path);
       for (const key of i.keys) {
         const guess = closest(key, known);
-        issues.push({
-          path: [...path, key],
-          message: `unknown key${guess !== null ? ` (did you mean "${guess}"?)` : known.length > 0 ? ` (known here: ${known.join(', ')})` : ''}`,
-        });
+        const hint =
+          guess !== null ? ` (did you mean "${guess}"?)` : known.length > 0 ? ` (known here: ${known.join(', ')})` : '';
+        issues.push({ path: [...path, key], message: `unknown key${hint}` });
       }
     }
     return { scenario: null, problems: issues.map((i) => `${formatPath(i.path)}: ${i.message}`), issues };

@@ -75,7 +75,10 @@ export interface SendLogChunk {
   epoch: number;
   /** Sequence number of the first frame in `sentMs`. */
   firstSeq: number;
-  /** When each frame left as latency counts it (its intended send time, or its actual one when earlier), ms since the run start. */
+  /**
+   * When each frame left as latency counts it (its intended send time, or its actual one when
+   * earlier), ms since the run start.
+   */
   sentMs: number[];
   /** Sequence numbers of the keyframes among them. */
   keyframes: number[];

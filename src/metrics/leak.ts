@@ -177,9 +177,11 @@ export function leakVerdict(series: readonly LeakSample[], opts: LeakOptions = {
     opts.floorWindowSec ?? Math.max(DEFAULT_FLOOR_WINDOW_SEC, (toSec - fromSec) / 8, 1.5 * longestQuietSec(plateau));
   const pct = Math.round(confidence * 100);
   const method =
-    `Theil–Sen slope of the RSS floor (its ${FLOOR_QUANTILE * 100}th percentile over the trailing ${windowSec.toFixed(0)} s) ` +
+    `Theil–Sen slope of the RSS floor (its ${FLOOR_QUANTILE * 100}th percentile over the ` +
+    `trailing ${windowSec.toFixed(0)} s) ` +
     `against sessions ended, over the plateau after a ${warmupSec.toFixed(0)} s warm-up; ${pct}% interval from a ` +
-    `moving-block bootstrap (${resamples} resamples, seed ${seed}). leak: the interval is above ${margin} B per ended ` +
+    `moving-block bootstrap (${resamples} resamples, seed ${seed}). leak: the interval is ` +
+    `above ${margin} B per ended ` +
     `session and growth goes on in the second half of the plateau; no-leak: the interval is below it; ` +
     `descriptors (their floor, likewise) leak when their interval is above ${marginFds} per ended session.`;
   const base = {
@@ -206,7 +208,8 @@ export function leakVerdict(series: readonly LeakSample[], opts: LeakOptions = {
 
   if (toSec - fromSec < 2 * windowSec)
     return undecided(
-      `a plateau of ${(toSec - fromSec).toFixed(0)} s, shorter than two ${windowSec.toFixed(0)} s floor windows: run longer`,
+      `a plateau of ${(toSec - fromSec).toFixed(0)} s, shorter than two ` +
+        `${windowSec.toFixed(0)} s floor windows: run longer`,
     );
   const points = floorPoints(plateau, windowSec);
   const xs = points.map((p) => p.x);
@@ -254,7 +257,8 @@ export function leakVerdict(series: readonly LeakSample[], opts: LeakOptions = {
     if (Number.isFinite(lateSlope) && lateSlope <= margin) {
       return judged(
         'inconclusive',
-        `${said}, but only ${kb(lateSlope)} in the second half of the plateau: memory that filled up and stopped (an allocator's), run longer`,
+        `${said}, but only ${kb(lateSlope)} in the second half of the plateau: memory that ` +
+          `filled up and stopped (an allocator's), run longer`,
       );
     }
     return judged('leak', said);

@@ -61,9 +61,15 @@ export type PlayUrls = Partial<Record<'rtmp' | 'http-flv' | 'ws-flv' | 'hls', st
 
 /** HTTP outputs of a server under test, on a free port of their own. */
 export interface HttpOutputOptions {
-  /** HLS segment length in seconds: nginx-rtmp's `hls_fragment`, the built-in server's `--hls-segment-ms` (default 2). */
+  /**
+   * HLS segment length in seconds: nginx-rtmp's `hls_fragment`, the built-in server's
+   * `--hls-segment-ms` (default 2).
+   */
   hlsFragmentS?: number;
-  /** Seconds of segments the HLS playlist lists: nginx-rtmp's `hls_playlist_length`, the built-in server's `--hls-window` in segments (default 6 segments). */
+  /**
+   * Seconds of segments the HLS playlist lists: nginx-rtmp's `hls_playlist_length`, the built-in
+   * server's `--hls-window` in segments (default 6 segments).
+   */
   hlsPlaylistS?: number;
 }
 

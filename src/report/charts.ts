@@ -178,7 +178,8 @@ function leakCharts(run: LoadedRun): ChartSpec[] {
       title: 'Server and generator memory against the sessions that ended',
       note:
         verdict !== undefined
-          ? `Leak verdict: server ${verdict.verdict} (${verdict.reason})${own !== undefined ? `; generator ${own.verdict} (${own.reason})` : ''}.`
+          ? `Leak verdict: server ${verdict.verdict} ` +
+            `(${verdict.reason})${own !== undefined ? `; generator ${own.verdict} (${own.reason})` : ''}.`
           : 'Memory that grows with the sessions that ended is a leak; memory that comes back between waves is not.',
       x,
       y: { label: 'RSS MB' },
@@ -209,7 +210,10 @@ function leakCharts(run: LoadedRun): ChartSpec[] {
   return out;
 }
 
-/** Each named viewer group's end-to-end p99 second by second, with when the groups on a schedule of their own joined. */
+/**
+ * Each named viewer group's end-to-end p99 second by second, with when the groups on a schedule of
+ * their own joined.
+ */
 function groupChart(run: LoadedRun): ChartSpec[] {
   const groups = Object.entries(run.summary.byGroup ?? {});
   const seconds = Math.max(0, ...groups.map(([, g]) => g.endToEndP99MsBySecond.length));
@@ -237,7 +241,10 @@ export function runCharts(run: LoadedRun): ChartSpec[] {
   return [...chartsOf(decoded(run.histograms), run.timeline), ...groupChart(run), ...leakCharts(run)];
 }
 
-/** The charts of a run from its histograms and time series: a finished run's, or a run's so far (the live dashboard). */
+/**
+ * The charts of a run from its histograms and time series: a finished run's, or a run's so far (the
+ * live dashboard).
+ */
 export function chartsOf(h: ReadonlyMap<HistogramKey, Histogram>, t: TimelinePoint[]): ChartSpec[] {
   const charts: (ChartSpec | null)[] = [
     spectrumChart(
@@ -303,7 +310,10 @@ export function chartsOf(h: ReadonlyMap<HistogramKey, Histogram>, t: TimelinePoi
   return charts.filter((c): c is ChartSpec => c !== null);
 }
 
-/** Server CPU per viewer against e2e p99, one point per variant: the ones nearest the origin on both axes are the frontier. */
+/**
+ * Server CPU per viewer against e2e p99, one point per variant: the ones nearest the origin on both
+ * axes are the frontier.
+ */
 function frontierChart(table: ComparisonTable): ChartSpec | null {
   const [cpuKey, p99Key] = FRONTIER_FIGURES;
   const placed = table.rows.filter((r) => r.onFrontier !== null);
@@ -337,7 +347,9 @@ export function comparisonCharts(c: LoadedComparison, table: ComparisonTable): C
     charts.push({
       id: `bars-${f.key}`,
       title: f.label,
-      note: `Mean over repeats${several ? ' (bars), with the lowest and highest run (points)' : ''}; ${f.better} is better.`,
+      note:
+        `Mean over repeats${several ? ' (bars), with the lowest and highest run (points)' : ''}; ` +
+        `${f.better} is better.`,
       x: { label: 'variant', values: names.map((_, i) => i), format: 'category', categories: names },
       y: { label: f.unit || 'count' },
       series: [

@@ -455,7 +455,8 @@ export function valuesTable(t: ComparisonTable): string[][] {
       ...t.figures.map(
         (f) => `${formatNumber(r.figures[f.key]!.mean, f.digits)}${t.winners[f.key]?.variant === r.name ? '★' : ''}`,
       ),
-      `${r.runs}${r.failedRuns > 0 ? ` (+${r.failedRuns} failed)` : ''}${r.thresholdsFailed > 0 ? `, ${r.thresholdsFailed} over threshold` : ''}`,
+      `${r.runs}${r.failedRuns > 0 ? ` (+${r.failedRuns} failed)` : ''}` +
+        (r.thresholdsFailed > 0 ? `, ${r.thresholdsFailed} over threshold` : ''),
     ]);
   }
   return rows;
@@ -524,7 +525,9 @@ export function findingLines(t: ComparisonTable): string[] {
     const on = placed.filter((r) => r.onFrontier).map((r) => r.name);
     const off = placed.filter((r) => !r.onFrontier).map((r) => r.name);
     out.push(
-      `CPU-versus-latency frontier (no other variant has both less server CPU per 1000 player-minutes and a lower e2e p99): ${on.join(', ')}${off.length > 0 ? `; beaten on both by another: ${off.join(', ')}` : ''}`,
+      `CPU-versus-latency frontier (no other variant has both less server CPU per 1000 ` +
+        `player-minutes and a lower e2e p99): ` +
+        `${on.join(', ')}${off.length > 0 ? `; beaten on both by another: ${off.join(', ')}` : ''}`,
     );
   }
   for (const r of t.rows) {
@@ -532,9 +535,10 @@ export function findingLines(t: ComparisonTable): string[] {
       const counts = new Map<string, number>();
       for (const e of r.capacityEndedBy) counts.set(e, (counts.get(e) ?? 0) + 1);
       const n = r.capacityEndedBy.length;
-      out.push(
-        `${r.name}: capacity search ${[...counts].map(([why, k]) => (why === 'held' ? `held to the last step in ${k} of ${n} rounds` : `ended by ${why} in ${k} of ${n} rounds`)).join('; ')}`,
+      const ends = [...counts].map(([why, k]) =>
+        why === 'held' ? `held to the last step in ${k} of ${n} rounds` : `ended by ${why} in ${k} of ${n} rounds`,
       );
+      out.push(`${r.name}: capacity search ${ends.join('; ')}`);
     }
     const failed = Object.entries(r.failures)
       .filter(([, k]) => k > 0)
@@ -553,5 +557,10 @@ export function gateLines(t: ComparisonTable): { passed: boolean; text: string }
 /** The sentence a comparison against saved results carries wherever it is shown. */
 export function againstNote(t: ComparisonTable): string | null {
   if (t.against === undefined) return null;
-  return `the baseline "${t.baseline}" was read from results saved earlier (${t.against.dir}, started ${t.against.startedAt}), not run interleaved with the others: a change of machine or of its load counts as a difference, so these ratios are less trustworthy than those of interleaved runs`;
+  return (
+    `the baseline "${t.baseline}" was read from results saved earlier (${t.against.dir}, ` +
+    `started ${t.against.startedAt}), not run interleaved with the others: a change of ` +
+    `machine or of its load counts as a difference, so these ratios are less trustworthy ` +
+    `than those of interleaved runs`
+  );
 }

@@ -60,7 +60,11 @@ export function formatProgress(p: Progress): string {
     p.generatorEventLoopUtilization === null
       ? ''
       : `  generator ${(p.generatorEventLoopUtilization * 100).toFixed(0)}% busy`;
-  return `[${String(Math.min(p.tSec, p.durationSec)).padStart(String(p.durationSec).length)}/${p.durationSec}s] players ${p.playersUp}/${p.playersPlanned}  publishers ${p.publishersUp}  ${p.mbpsReceived.toFixed(1)} Mbps  p99 ${e2e}  errors ${p.errors}${busy}`;
+  return (
+    `[${String(Math.min(p.tSec, p.durationSec)).padStart(String(p.durationSec).length)}/${p.durationSec}s] ` +
+    `players ${p.playersUp}/${p.playersPlanned}  publishers ${p.publishersUp}  ` +
+    `${p.mbpsReceived.toFixed(1)} Mbps  p99 ${e2e}  errors ${p.errors}${busy}`
+  );
 }
 
 /** A comparison as text: the table (figures by variant) and the winner of each figure. */
@@ -77,7 +81,8 @@ export function formatComparison(t: ComparisonTable): string {
   if (ratios !== null) {
     lines.push('');
     lines.push(
-      `ratio to ${t.baseline} (geometric mean of runs paired by round, [95% CI]${t.repeat < 2 ? '; intervals need --repeat 2 or more' : ''})`,
+      `ratio to ${t.baseline} (geometric mean of runs paired by round, [95% ` +
+        `CI]${t.repeat < 2 ? '; intervals need --repeat 2 or more' : ''})`,
     );
     lines.push(table(ratios));
   }

@@ -89,7 +89,12 @@ const LIVE_SCRIPT = `
   var body = document.body;
   body.dataset.seconds = '0';
   body.dataset.phase = 'waiting';
-  function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
   function box(c) {
     var b = el('div', 'chart');
     b.dataset.chart = c.id;
@@ -105,9 +110,19 @@ const LIVE_SCRIPT = `
     document.getElementById('subtitle').textContent = s.subtitle;
     document.title = s.title;
     var status = document.getElementById('status');
-    status.replaceChildren.apply(status, s.status.map(function (x) { var c = el('div', 'card'); c.appendChild(el('div', 'v', x.value)); c.appendChild(el('div', 'l', x.label)); return c; }));
+    status.replaceChildren.apply(status, s.status.map(function (x) {
+      var c = el('div', 'card');
+      c.appendChild(el('div', 'v', x.value));
+      c.appendChild(el('div', 'l', x.label));
+      return c;
+    }));
     var th = document.getElementById('thresholds');
-    th.replaceChildren.apply(th, s.thresholds.length === 0 ? [el('li', 'sub', 'No thresholds.')] : s.thresholds.map(function (t) { var li = el('li'); li.appendChild(el('span', t.passed ? 'pass' : 'fail', t.word)); li.appendChild(document.createTextNode(' ' + t.text)); return li; }));
+    th.replaceChildren.apply(th, s.thresholds.length === 0 ? [el('li', 'sub', 'No thresholds.')] : s.thresholds.map(function (t) {
+      var li = el('li');
+      li.appendChild(el('span', t.passed ? 'pass' : 'fail', t.word));
+      li.appendChild(document.createTextNode(' ' + t.text));
+      return li;
+    }));
     var charts = document.getElementById('charts');
     s.charts.forEach(function (c) { if (!document.getElementById('chart-' + c.id)) charts.appendChild(box(c)); });
     window.rtmpbenchDraw(s.charts);
@@ -143,9 +158,14 @@ function dashboardPage(): string {
 <style>${style}${PAGE_STYLE}</style>
 </head>
 <body>
-<header><h1><span id="live" class="live"></span><span id="title">rtmpbench: waiting for the run</span></h1><div class="sub" id="subtitle"></div></header>
+<header>
+<h1><span id="live" class="live"></span><span id="title">rtmpbench: waiting for the run</span></h1>
+<div class="sub" id="subtitle"></div>
+</header>
 <main>
-<div id="finished" class="finished" hidden><strong>The run has ended.</strong> <span id="verdict"></span> <a id="save" download="report.html">Save the report</a></div>
+<div id="finished" class="finished" hidden>
+<strong>The run has ended.</strong> <span id="verdict"></span> <a id="save" download="report.html">Save the report</a>
+</div>
 <div id="status" class="status"></div>
 <h2>Thresholds</h2>
 <ul id="thresholds"><li class="sub">No thresholds.</li></ul>

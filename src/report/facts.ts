@@ -124,7 +124,9 @@ export function groupRows(s: RunSummary): (string | number)[][] | null {
       g.latencyMs[k].count === 0 ? '-' : fmtMs(g.latencyMs[k][p]);
     const joins = Object.entries(g.whileJoining ?? {}).map(
       ([other, j]) =>
-        `${other}: ${ms(j.beforeP99Ms)} → ${ms(j.worstSecondP99Ms)}${j.ratio !== null ? ` (${j.ratio.toFixed(2)}×)` : ''} → ${ms(j.afterP99Ms)}`,
+        `${other}: ${ms(j.beforeP99Ms)} → ` +
+        `${ms(j.worstSecondP99Ms)}${j.ratio !== null ? ` (${j.ratio.toFixed(2)}×)` : ''} → ` +
+        `${ms(j.afterP99Ms)}`,
     );
     rows.push([
       name,
@@ -154,10 +156,14 @@ export function describeScenario(sc: Scenario, durationMs = sc.durationMs): stri
   const players = sc.stages.length > 0 ? Math.max(...sc.stages.map((st) => st.target)) : 0;
   const media =
     m.source === 'synthetic'
-      ? `synthetic ${m.codec.toUpperCase()} ${formatBitrate(m.videoBitrate)}bps + ${formatBitrate(m.audioBitrate)}bps audio, ${m.fps} fps, GOP ${formatDurationMs(m.gopMs)}`
+      ? `synthetic ${m.codec.toUpperCase()} ${formatBitrate(m.videoBitrate)}bps + ` +
+        `${formatBitrate(m.audioBitrate)}bps audio, ${m.fps} fps, GOP ` +
+        `${formatDurationMs(m.gopMs)}`
       : m.source;
   return (
-    `${formatDurationMs(durationMs)}, ${sc.streamNames.length} stream(s), ${sc.publishedStreams} published (${media}), up to ${players} players per stream (${players * sc.streamNames.length} in all)` +
+    `${formatDurationMs(durationMs)}, ${sc.streamNames.length} stream(s), ` +
+    `${sc.publishedStreams} published (${media}), up to ${players} players per stream ` +
+    `(${players * sc.streamNames.length} in all)` +
     (sc.players.slowPerStream > 0
       ? `, ${sc.players.slowPerStream} slow per stream at ${sc.players.slowReadKbps} kbps`
       : '') +
@@ -178,14 +184,22 @@ export function warningLines(s: RunSummary): string[] {
   const acc = frameAccounting(s);
   if (acc !== null && !acc.closes) {
     const missing = acc.expected - acc.received - acc.lost;
+    const n = (v: number) => v.toLocaleString('en-US');
+    const why =
+      missing > 0
+        ? `${n(missing)} frames missing that no sequence gap shows: lost at a viewer's start or end` +
+          (saturated !== null ? ', or in flight when a viewer left while the generator lagged' : '')
+        : `${n(-missing)} more than expected: duplicates, or frames received after the viewer's expected end`;
     out.push(
-      `WARNING: frame accounting does not close: ${acc.received.toLocaleString('en-US')} received + ${acc.lost.toLocaleString('en-US')} lost = ${(acc.received + acc.lost).toLocaleString('en-US')}, but the publishers' send logs expected ${acc.expected.toLocaleString('en-US')} (${missing > 0 ? `${missing.toLocaleString('en-US')} frames missing that no sequence gap shows: lost at a viewer's start or end${saturated !== null ? ', or in flight when a viewer left while the generator lagged' : ''}` : `${(-missing).toLocaleString('en-US')} more than expected: duplicates, or frames received after the viewer's expected end`})`,
+      `WARNING: frame accounting does not close: ${n(acc.received)} received + ${n(acc.lost)} lost = ` +
+        `${n(acc.received + acc.lost)}, but the publishers' send logs expected ${n(acc.expected)} (${why})`,
     );
   }
   const late = s.sessions.players.tooLateToJudge ?? 0;
   if (late > 0)
     out.push(
-      `note: ${late} player(s) joined too close to the end to be judged for video (neither failed nor counted as a success)`,
+      `note: ${late} player(s) joined too close to the end to be judged for video (neither ` +
+        `failed nor counted as a success)`,
     );
   return out;
 }
@@ -195,7 +209,9 @@ export function factLines(s: RunSummary): string[] {
   const t = s.throughput;
   const f = s.frames;
   const out = [
-    `throughput: ${t.mbpsReceived.toFixed(1)} Mbps received (${bytes(t.bytesReceived)}), ${bytes(t.bytesSent)} sent; video frames ${t.framesSent.toLocaleString('en-US')} sent, ${t.framesReceived.toLocaleString('en-US')} received`,
+    `throughput: ${t.mbpsReceived.toFixed(1)} Mbps received (${bytes(t.bytesReceived)}), ` +
+      `${bytes(t.bytesSent)} sent; video frames ${t.framesSent.toLocaleString('en-US')} sent, ` +
+      `${t.framesReceived.toLocaleString('en-US')} received`,
     `frames: lost ${f.lost}, duplicated ${f.duplicated}, out of order ${f.outOfOrder}, stalls ${f.stalls}` +
       (s.scenario.players.slowPerStream > 0 ? `; slow viewers: lost ${f.slowLost}, stalls ${f.slowStalls}` : '') +
       (f.publisherStops > 0 ? `, publisher stopped ${f.publisherStops} time(s)` : ''),
@@ -203,7 +219,9 @@ export function factLines(s: RunSummary): string[] {
   const acc = frameAccounting(s);
   if (acc !== null) {
     out.push(
-      `frame accounting: expected ${acc.expected.toLocaleString('en-US')} (publishers' send logs) ${acc.closes ? '=' : '≠'} received ${acc.received.toLocaleString('en-US')} + lost ${acc.lost.toLocaleString('en-US')}${acc.closes ? ' (closes)' : ''}`,
+      `frame accounting: expected ${acc.expected.toLocaleString('en-US')} (publishers' send ` +
+        `logs) ${acc.closes ? '=' : '≠'} received ${acc.received.toLocaleString('en-US')} + lost ` +
+        `${acc.lost.toLocaleString('en-US')}${acc.closes ? ' (closes)' : ''}`,
     );
   } else if (f.expectedSource === 'none') {
     out.push('frame accounting: not available (some viewers watched streams this run did not publish)');
@@ -216,7 +234,8 @@ export function factLines(s: RunSummary): string[] {
   out.push(
     `generator: ${g.cpuSeconds.toFixed(1)} s CPU, ${bytes(g.maxRssBytes)} peak RSS, ${g.workers} worker(s)` +
       (el !== undefined
-        ? `; busiest event loop ${(el.utilization * 100).toFixed(0)}% busy, timer delay p99 ${el.delayP99Ms.toFixed(1)} ms (max ${el.delayMaxMs.toFixed(0)} ms)`
+        ? `; busiest event loop ${(el.utilization * 100).toFixed(0)}% busy, timer delay p99 ` +
+          `${el.delayP99Ms.toFixed(1)} ms (max ${el.delayMaxMs.toFixed(0)} ms)`
         : ''),
   );
   if (s.server) {
@@ -225,14 +244,18 @@ export function factLines(s: RunSummary): string[] {
         ? ` (${(s.server.cpuSeconds / (s.sessions.playerMinutes / 1000)).toFixed(1)} CPU-s per 1000 player-minutes)`
         : '';
     out.push(
-      `server: ${s.server.cpuSeconds.toFixed(1)} s CPU${per}, ${bytes(s.server.maxRssBytes)} peak RSS${s.server.drops ? `, dropped ${s.server.drops.video} video + ${s.server.drops.audio} audio frames` : ''}`,
+      `server: ${s.server.cpuSeconds.toFixed(1)} s CPU${per}, ${bytes(s.server.maxRssBytes)} ` +
+        `peak ` +
+        `RSS${s.server.drops ? `, dropped ${s.server.drops.video} video + ${s.server.drops.audio} audio frames` : ''}`,
     );
   }
   const leak = s.server?.leak;
   // A run where no session ended has nothing to judge: the verdict stays in summary.json, not on screen.
   if (leak !== undefined && leak.plateau.sessionsEnded > 0)
     out.push(
-      `server leak verdict: ${leak.verdict} — ${leak.reason} (${leak.plateau.sessionsEnded.toLocaleString('en-US')} sessions ended over ${Math.round(leak.plateau.toSec - leak.plateau.fromSec)} s judged)`,
+      `server leak verdict: ${leak.verdict} — ${leak.reason} ` +
+        `(${leak.plateau.sessionsEnded.toLocaleString('en-US')} sessions ended over ` +
+        `${Math.round(leak.plateau.toSec - leak.plateau.fromSec)} s judged)`,
     );
   if (s.generator.rssSlopeBytesPerMin !== undefined)
     out.push(`generator memory after warm-up: ${(s.generator.rssSlopeBytesPerMin / 1e6).toFixed(2)} MB/min`);
@@ -241,7 +264,8 @@ export function factLines(s: RunSummary): string[] {
     out.push(`generator's own memory: ${own.verdict} — ${own.reason}`);
   if (s.latencySource === 'rtmp-timestamps')
     out.push(
-      "latency: no timing marks in the stream (published elsewhere): end-to-end is the delay against its RTMP timestamps, from each player's first frame",
+      'latency: no timing marks in the stream (published elsewhere): end-to-end is the delay ' +
+        "against its RTMP timestamps, from each player's first frame",
     );
   if (s.capacity !== undefined) out.push(formatCapacity(s.capacity));
   return out;
@@ -250,6 +274,14 @@ export function factLines(s: RunSummary): string[] {
 /** The answer of a capacity search. */
 function formatCapacity(c: NonNullable<RunSummary['capacity']>): string {
   if (!c.broken)
-    return `capacity: every threshold held up to ${c.highestPassingPlayers.toLocaleString('en-US')} players, the most this run reached (raise the stages to find the limit)`;
-  return `capacity: ${c.highestPassingPlayers.toLocaleString('en-US')} players is the most for which every threshold held; they broke at ${c.brokeAtSec}s with ${c.playersAtBreak?.toLocaleString('en-US')} players up (${(c.brokenBy ?? []).join('; ')})`;
+    return (
+      `capacity: every threshold held up to ${c.highestPassingPlayers.toLocaleString('en-US')} ` +
+      `players, the most this run reached (raise the stages to find the limit)`
+    );
+  return (
+    `capacity: ${c.highestPassingPlayers.toLocaleString('en-US')} players is the most for ` +
+    `which every threshold held; they broke at ${c.brokeAtSec}s with ` +
+    `${c.playersAtBreak?.toLocaleString('en-US')} players up ` +
+    `(${(c.brokenBy ?? []).join('; ')})`
+  );
 }

@@ -30,7 +30,10 @@ const PUBLISH_PROTOCOL = 'rtmp';
 interface CounterRow {
   name: string;
   help: string;
-  /** One series per counter of the family: the counter it reads, and how it is labelled (per protocol for viewers' counts). */
+  /**
+   * One series per counter of the family: the counter it reads, and how it is labelled (per protocol
+   * for viewers' counts).
+   */
   series: [CounterName, CounterProm][];
 }
 
@@ -52,7 +55,10 @@ const COUNTER_ROWS: CounterRow[] = (() => {
 
 const sample = (labels: PromLabels, value: number): PromSample => ({ labels, value });
 
-/** The viewers' counters by protocol label: each protocol's when the run reports them apart, else the run's own as RTMP. */
+/**
+ * The viewers' counters by protocol label: each protocol's when the run reports them apart, else the
+ * run's own as RTMP.
+ */
 function viewerCounters(live: LiveRun): [string, Counters][] {
   const by = Object.entries(live.cumulativeByProtocol) as [ProtocolKey, Counters][];
   return by.length > 0 ? by.map(([k, c]) => [PROTOCOL_LABELS[k], c]) : [['rtmp', live.cumulative]];

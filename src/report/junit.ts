@@ -29,7 +29,8 @@ interface Suite {
   cases: Case[];
 }
 
-// Characters XML 1.0 does not allow at all (C0 controls other than tab, newline, return; lone surrogates; U+FFFE/U+FFFF).
+// Characters XML 1.0 does not allow at all (C0 controls other than tab, newline, return; lone surrogates;
+// U+FFFE/U+FFFF).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to find and escape
 const INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/g;
 
@@ -46,7 +47,10 @@ function caseXml(c: Case): string {
   const inner = c.failure ?? c.error;
   if (inner === undefined) return `${open}/>`;
   const tag = c.failure !== undefined ? 'failure' : 'error';
-  return `${open}>\n      <${tag} message="${escapeXml(inner.message)}" type="${escapeXml(inner.type)}">${escapeXml(inner.message)}</${tag}>\n    </testcase>`;
+  return (
+    `${open}>\n      <${tag} message="${escapeXml(inner.message)}" ` +
+    `type="${escapeXml(inner.type)}">${escapeXml(inner.message)}</${tag}>\n    </testcase>`
+  );
 }
 
 function junitXml(name: string, suites: readonly Suite[]): string {
@@ -55,11 +59,16 @@ function junitXml(name: string, suites: readonly Suite[]): string {
   const all = suites.flatMap((s) => s.cases);
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="${escapeXml(name)}" tests="${all.length}" failures="${count(all, 'failure')}" errors="${count(all, 'error')}" time="${secs(time(all))}">`,
+    `<testsuites name="${escapeXml(name)}" tests="${all.length}" ` +
+      `failures="${count(all, 'failure')}" errors="${count(all, 'error')}" ` +
+      `time="${secs(time(all))}">`,
   ];
   for (const s of suites) {
     lines.push(
-      `  <testsuite name="${escapeXml(s.name)}" tests="${s.cases.length}" failures="${count(s.cases, 'failure')}" errors="${count(s.cases, 'error')}" skipped="0" time="${secs(time(s.cases))}" timestamp="${escapeXml(s.timestamp.replace(/\.\d+Z$/, ''))}">`,
+      `  <testsuite name="${escapeXml(s.name)}" tests="${s.cases.length}" ` +
+        `failures="${count(s.cases, 'failure')}" errors="${count(s.cases, 'error')}" skipped="0" ` +
+        `time="${secs(time(s.cases))}" ` +
+        `timestamp="${escapeXml(s.timestamp.replace(/\.\d+Z$/, ''))}">`,
     );
     for (const c of s.cases) lines.push(caseXml(c));
     lines.push('  </testsuite>');
@@ -90,7 +99,10 @@ export function runJunit(s: RunSummary): string {
   ]);
 }
 
-/** JUnit XML of a comparison: a test case per gate rule and variant, and per threshold of every run (a run that failed is an error). */
+/**
+ * JUnit XML of a comparison: a test case per gate rule and variant, and per threshold of every run (a
+ * run that failed is an error).
+ */
 export function comparisonJunit(c: LoadedComparison): string {
   const f = c.file;
   const suites: Suite[] = [];

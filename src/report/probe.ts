@@ -50,7 +50,10 @@ function differs(reports: readonly ProbeReport[], id: string): boolean {
 export function countsLine(r: ProbeReport): string {
   if (r.unreachable !== null) return `not probed: ${r.unreachable}`;
   const c = r.counts;
-  return `${c.pass} pass, ${c.fail} fail, ${c['n/a']} n/a, ${c.info} info, ${c.error} error (${(r.durationMs / 1000).toFixed(1)} s)`;
+  return (
+    `${c.pass} pass, ${c.fail} fail, ${c['n/a']} n/a, ${c.info} info, ${c.error} error ` +
+    `(${(r.durationMs / 1000).toFixed(1)} s)`
+  );
 }
 
 function pad(s: string, n: number): string {
@@ -73,7 +76,8 @@ function singleConsole(r: ProbeReport, width: number): string {
       lines.push('', group);
     }
     lines.push(
-      `  ${pad(p.id, idWidth)}  ${pad(CONSOLE_MARK[p.result], 5)}  ${clip(p.detail, Math.max(20, width - idWidth - 11))}`,
+      `  ${pad(p.id, idWidth)}  ${pad(CONSOLE_MARK[p.result], 5)}  ` +
+        `${clip(p.detail, Math.max(20, width - idWidth - 11))}`,
     );
   }
   return lines.join('\n');
@@ -107,7 +111,8 @@ function matrixConsole(reports: readonly ProbeReport[], width: number): string {
         const o = outcome(r, row.id);
         if (o !== undefined)
           lines.push(
-            `    ${pad(r.name, colWidth)}  ${pad(CONSOLE_MARK[o.result], 5)}  ${clip(o.detail, Math.max(20, width - colWidth - 13))}`,
+            `    ${pad(r.name, colWidth)}  ${pad(CONSOLE_MARK[o.result], 5)}  ` +
+              `${clip(o.detail, Math.max(20, width - colWidth - 13))}`,
           );
       }
     }

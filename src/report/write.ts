@@ -47,7 +47,8 @@ export function runMarkdown(run: LoadedRun): string {
   if (s.thresholds.length > 0) {
     const failed = failedThresholds(s).length;
     lines.push(
-      `**Thresholds: ${failed === 0 ? (s.thresholds.every((t) => t.passed) ? 'all passed' : 'none enforced failed') : `${failed} FAILED`}**`,
+      `**Thresholds: ` +
+        `${failed === 0 ? (s.thresholds.every((t) => t.passed) ? 'all passed' : 'none enforced failed') : `${failed} FAILED`}**`,
       '',
     );
     for (const t of s.thresholds) lines.push(`- ${t.passed ? '✅' : t.enforced === false ? '⚠️' : '❌'} ${t.message}`);
@@ -66,7 +67,10 @@ export function runMarkdown(run: LoadedRun): string {
 
 function thresholdHtml(s: RunSummary): string {
   if (s.thresholds.length === 0) return '<p class="sub">No thresholds.</p>';
-  return `<ul>${s.thresholds.map((t) => `<li><span class="${t.passed ? 'pass' : 'fail'}">${thresholdWord(t)}</span> ${escapeHtml(t.message)}</li>`).join('')}</ul>`;
+  const items = s.thresholds.map(
+    (t) => `<li><span class="${t.passed ? 'pass' : 'fail'}">${thresholdWord(t)}</span> ${escapeHtml(t.message)}</li>`,
+  );
+  return `<ul>${items.join('')}</ul>`;
 }
 
 export function runHtml(run: LoadedRun): string {
@@ -97,7 +101,10 @@ export function runHtml(run: LoadedRun): string {
       ? [
           {
             title: 'Viewer groups',
-            html: `<p class="sub">Latencies in ms; a group's worst second while another group joined, against its p99 over the 5 s before.</p><div class="scroll">${htmlTable(groupRows(s)!)}</div>`,
+            html:
+              `<p class="sub">Latencies in ms; a group's worst second while another group joined, ` +
+              `against its p99 over the 5 s before.</p><div ` +
+              `class="scroll">${htmlTable(groupRows(s)!)}</div>`,
           },
         ]
       : []),
@@ -123,7 +130,8 @@ function comparisonIntro(c: LoadedComparison, t: ComparisonTable): string {
     (t.against !== undefined ? `WARNING: ${againstNote(t)}. ` : '') +
     `Each run: ${describeScenario(c.file.scenario)}.` +
     (failed.length > 0
-      ? ` ${failed.length} run(s) failed: ${failed.map((r) => `${r.variant} round ${r.round + 1} (${r.error})`).join('; ')}.`
+      ? ` ${failed.length} run(s) failed: ` +
+        `${failed.map((r) => `${r.variant} round ${r.round + 1} (${r.error})`).join('; ')}.`
       : '')
   );
 }
@@ -134,7 +142,8 @@ export function comparisonMarkdown(c: LoadedComparison, t: ComparisonTable): str
   if (gates.length > 0) {
     const failed = gates.filter((g) => !g.passed).length;
     lines.push(
-      `**Gates against ${t.baseline}: ${failed === 0 ? 'all passed' : `${failed} FAILED`}** (runs paired by round, 95% confidence interval)`,
+      `**Gates against ${t.baseline}: ${failed === 0 ? 'all passed' : `${failed} FAILED`}** ` +
+        `(runs paired by round, 95% confidence interval)`,
       '',
     );
     for (const g of gates) lines.push(`- ${g.passed ? '✅' : '❌'} ${g.text}`);
@@ -179,24 +188,32 @@ export function comparisonHtml(c: LoadedComparison, t: ComparisonTable): string 
       r.dir === null ? '-' : r.thresholdsPassed ? 'passed' : 'FAILED',
     ]);
   const gates = gateLines(t);
+  const gateItems = gates.map((g) => {
+    const word = g.passed ? '<span class="pass">passed</span>' : '<span class="fail">FAILED</span>';
+    return `<li>${word} ${escapeHtml(g.text.replace(/^(passed|FAILED): /, ''))}</li>`;
+  });
   const sections: HtmlSection[] = [
     ...(gates.length > 0
       ? [
           {
             title: `Gates against ${t.baseline}`,
-            html: `<p class="sub">Runs paired by round; 95% confidence interval.</p><ul>${gates.map((g) => `<li><span class="${g.passed ? 'pass' : 'fail'}">${g.passed ? 'passed' : 'FAILED'}</span> ${escapeHtml(g.text.replace(/^(passed|FAILED): /, ''))}</li>`).join('')}</ul>`,
+            html: `<p class="sub">Runs paired by round; 95% confidence interval.</p><ul>${gateItems.join('')}</ul>`,
           },
         ]
       : []),
     {
       title: 'Variants',
-      html: `<p>${escapeHtml(comparisonIntro(c, t))}</p><div class="scroll">${htmlTable(values, { classes: (r, col) => best(r, col, values) })}</div>`,
+      html:
+        `<p>${escapeHtml(comparisonIntro(c, t))}</p><div ` +
+        `class="scroll">${htmlTable(values, { classes: (r, col) => best(r, col, values) })}</div>`,
     },
     ...(ratios !== null
       ? [
           {
             title: `Ratio to ${t.baseline}`,
-            html: `<p class="sub">Geometric mean of runs paired by round, [95% confidence interval]; below 1 is less than the baseline.</p><div class="scroll">${htmlTable(ratios)}</div>`,
+            html:
+              `<p class="sub">Geometric mean of runs paired by round, [95% confidence interval]; below ` +
+              `1 is less than the baseline.</p><div class="scroll">${htmlTable(ratios)}</div>`,
           },
         ]
       : []),
@@ -224,13 +241,18 @@ export function comparisonHtml(c: LoadedComparison, t: ComparisonTable): string 
   ];
   return renderHtml({
     title: `rtmpbench compare "${t.name}"`,
-    subtitle: `baseline ${t.baseline}; ${formatDurationMs(c.file.scenario.durationMs)} per run; started ${c.file.startedAt}, rtmpbench ${c.file.tool.version}`,
+    subtitle:
+      `baseline ${t.baseline}; ${formatDurationMs(c.file.scenario.durationMs)} per run; ` +
+      `started ${c.file.startedAt}, rtmpbench ${c.file.tool.version}`,
     sections,
     charts: comparisonCharts(c, t),
   });
 }
 
-/** Writes report.md and report.html for a run or a comparison into `outDir` (default: its own folder); returns the paths. */
+/**
+ * Writes report.md and report.html for a run or a comparison into `outDir` (default: its own folder);
+ * returns the paths.
+ */
 export function writeReports(what: LoadedRun | LoadedComparison, table?: ComparisonTable, outDir?: string): string[] {
   const dir = outDir ?? what.dir;
   mkdirSync(dir, { recursive: true });

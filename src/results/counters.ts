@@ -186,7 +186,8 @@ export const COUNTERS = {
     'lost',
     'lost',
     'lower',
-    "video frames normal viewers missed: gaps in the marks' sequence numbers, and frames a viewer without video should have had",
+    "video frames normal viewers missed: gaps in the marks' sequence numbers, and frames a " +
+      'viewer without video should have had',
     { prom: { ...LOST, labels: { viewers: 'normal' } } },
   ),
   duplicated: frames('duplicated', 'duplicated', 'lower', 'video frames received twice', {
@@ -266,7 +267,10 @@ type LeavesOf<G extends string, Opt extends boolean> = {
   [K in CounterName]: IsOptional<K> extends Opt ? (PathOf<K> extends `${G}.${infer L}` ? L : never) : never;
 }[CounterName];
 
-/** The part of a summary the counter table fills under `G` ("frames", "sessions.players"...): its type, derived from the table. */
+/**
+ * The part of a summary the counter table fills under `G` ("frames", "sessions.players"...): its type,
+ * derived from the table.
+ */
 export type CounterFigures<G extends string> = { [L in LeavesOf<G, false>]: number } & {
   [L in LeavesOf<G, true>]?: number;
 };

@@ -120,7 +120,9 @@ export const EVENT_LOOP_FIGURES = {
     description: "share of the time the busiest thread's event loop was busy, 0..1",
     prom: {
       family: 'rtmpbench_generator_event_loop_utilization_ratio',
-      help: "Share of the last second the busiest generator thread's event loop was busy (above 0.9 the generator is the bottleneck)",
+      help:
+        "Share of the last second the busiest generator thread's event loop was busy (above 0.9 " +
+        'the generator is the bottleneck)',
     },
   },
   delayP99Ms: {
@@ -283,7 +285,10 @@ export function promFamilyOf(path: readonly string[]): string | null {
   return figure?.prom?.family ?? null;
 }
 
-/** Every path the grammar accepts at the top level, latency statistics shown once per metric (for messages and docs). */
+/**
+ * Every path the grammar accepts at the top level, latency statistics shown once per metric (for
+ * messages and docs).
+ */
 export function figurePaths(): string[] {
   const out = [...COUNTER_FIGURES.keys()];
   for (const [prefix, table] of TABLES)

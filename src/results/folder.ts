@@ -33,7 +33,10 @@ export interface RunFiles {
   histograms: EncodedHistograms;
   counters: Counters;
   failures: Record<string, number>;
-  /** Each viewer protocol's counters and the HTTP errors by "protocol status", in runs with HTTP viewers or several protocols. */
+  /**
+   * Each viewer protocol's counters and the HTTP errors by "protocol status", in runs with HTTP
+   * viewers or several protocols.
+   */
   byProtocol?: Partial<Record<ProtocolKey, Counters>>;
   httpErrors?: Record<string, number>;
   intervals: Map<HistogramKey, (IntervalHistogram | EncodedInterval)[]>;

@@ -63,7 +63,10 @@ export function betterDirection(path: readonly string[]): 'lower' | 'higher' {
 export function parseGateRule(text: string): GateRule | string {
   const m = LINE.exec(text);
   if (!m)
-    return `"${text}" is not METRIC +N% or METRIC +N UNIT (e.g. latency.endToEnd.p99 +10%, latency.firstFrame.p95 +50ms)`;
+    return (
+      `"${text}" is not METRIC +N% or METRIC +N UNIT (e.g. latency.endToEnd.p99 +10%, ` +
+      `latency.firstFrame.p95 +50ms)`
+    );
   const relative = m[3] === '%';
   const metric = m[1]!;
   const margin = Number(m[2]);

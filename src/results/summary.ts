@@ -70,7 +70,10 @@ export interface RunSummary {
     expectedSource?: 'send-logs' | 'none';
   };
   failures: Record<string, number>;
-  /** The generator's own figures (GENERATOR_FIGURES), its memory judged as the server's is, and its event loops (the worst worker's at the top). */
+  /**
+   * The generator's own figures (GENERATOR_FIGURES), its memory judged as the server's is, and its
+   * event loops (the worst worker's at the top).
+   */
   generator: FiguresOf<typeof GENERATOR_FIGURES> & {
     leak?: LeakFigures;
     eventLoop?: EventLoopFigures & { workers: (EventLoopFigures & { worker: number })[]; main: EventLoopFigures };
@@ -136,7 +139,10 @@ export interface GroupFigures {
    * before that group started joining, the worst second's p99 while it joined (its start to
    * the end of its ramp, and one second more), and their ratio.
    */
-  /** `afterP99Ms`: their p99 over the 5 s after the joins (everyone in): the larger audience's cost, the joining apart. */
+  /**
+   * `afterP99Ms`: their p99 over the 5 s after the joins (everyone in): the larger audience's cost,
+   * the joining apart.
+   */
   whileJoining?: Record<
     string,
     { beforeP99Ms: number | null; worstSecondP99Ms: number | null; ratio: number | null; afterP99Ms?: number | null }

@@ -91,7 +91,10 @@ export function figureOf(path: readonly string[]): Figure | string {
   const protocol = protocolPrefix(path);
   const own = protocol !== null ? path.slice(1) : path;
   if (protocol !== null && !protocolHasFigure(own)) {
-    return `${protocol}.${own.join('.')}: a protocol's viewers have latency.*, frames.*, throughput.* and sessions.players.*`;
+    return (
+      `${protocol}.${own.join('.')}: a protocol's viewers have latency.*, frames.*, ` +
+      `throughput.* and sessions.players.*`
+    );
   }
   return figureAt(own) ?? `${own.join('.')}: ${figureHint(own)}`;
 }
@@ -114,7 +117,10 @@ function figureHint(own: readonly string[]): string {
       .map((p) => p.slice(prefix.length));
     if (leaves.length > 0) return `${prefix}{${leaves.join(',')}}`;
   }
-  return `unknown metric "${own.join('.')}" (latency.*, frames.*, sessions.*, throughput.*, server.*, generator.*, group.NAME.*)`;
+  return (
+    `unknown metric "${own.join('.')}" (latency.*, frames.*, sessions.*, throughput.*, ` +
+    `server.*, generator.*, group.NAME.*)`
+  );
 }
 
 /** Units a figure's kind may be read in (a count: none or % of its base; a latency: a time unit). */

@@ -28,7 +28,10 @@ export interface TimelinePoint {
   serverRssBytes: number | null;
   /** The generator's own RSS at the end of the interval. */
   generatorRssBytes?: number | null;
-  /** The target's open descriptors (null when unreadable) and threads; sessions (viewers and publications) ended so far. */
+  /**
+   * The target's open descriptors (null when unreadable) and threads; sessions (viewers and
+   * publications) ended so far.
+   */
   serverFds?: number | null;
   serverThreads?: number | null;
   sessionsEnded?: number;

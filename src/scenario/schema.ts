@@ -90,7 +90,9 @@ function scenarioFields(checks: ExpressionChecks) {
           .max(64)
           .optional()
           .describe(
-            'Hold every server the run starts (the built-in one, and those compare starts) to this many cores, 0.25 being a quarter of one (a cgroup of its own; Linux, root or a delegated cgroup)',
+            'Hold every server the run starts (the built-in one, and those compare starts) to this ' +
+              'many cores, 0.25 being a quarter of one (a cgroup of its own; Linux, root or a ' +
+              'delegated cgroup)',
           ),
         streams: z
           .number()
@@ -144,14 +146,16 @@ function scenarioFields(checks: ExpressionChecks) {
                   .boolean()
                   .default(false)
                   .describe(
-                    'Publish under a new name each time (NAME-r1, NAME-r2...); viewers follow to the new name. Off: the same name again.',
+                    'Publish under a new name each time (NAME-r1, NAME-r2...); viewers follow to the new ' +
+                      'name. Off: the same name again.',
                   ),
               })
               .strict()
               .transform((r) => ({ everyMs: r.every, pauseMs: r.pause, rename: r.rename }))
               .optional()
               .describe(
-                'Publisher churn: every publisher stops and publishes again on this schedule (from the run start); viewers follow the stream across publications.',
+                'Publisher churn: every publisher stops and publishes again on this schedule (from the ' +
+                  'run start); viewers follow the stream across publications.',
               ),
           })
           .strict()
@@ -169,7 +173,9 @@ function scenarioFields(checks: ExpressionChecks) {
               .refine((v) => v > 0, 'the bound is more than 0 ms')
               .optional()
               .describe(
-                'A viewer with no video (or no audio, where audio is sent) this long after play is failed; one that joined less than this before the end is too late to judge (default: three GOPs, at least 5s)',
+                'A viewer with no video (or no audio, where audio is sent) this long after play is ' +
+                  'failed; one that joined less than this before the end is too late to judge (default: ' +
+                  'three GOPs, at least 5s)',
               ),
             protocol: z
               .enum(VIEWER_PROTOCOLS)
@@ -178,12 +184,15 @@ function scenarioFields(checks: ExpressionChecks) {
             url: playUrl
               .optional()
               .describe(
-                "URL template of these viewers, with {host}, {port} (RTMP), {httpPort}, {app} and {stream} (default: the built-in server's path for the protocol; needed for an HTTP protocol against another server)",
+                'URL template of these viewers, with {host}, {port} (RTMP), {httpPort}, {app} and ' +
+                  "{stream} (default: the built-in server's path for the protocol; needed for an HTTP " +
+                  'protocol against another server)',
               ),
             name: groupName
               .optional()
               .describe(
-                "Reports these viewers' latencies apart under this name (byGroup in the summary), besides the figures of all viewers.",
+                "Reports these viewers' latencies apart under this name (byGroup in the summary), " +
+                  'besides the figures of all viewers.',
               ),
           })
           .strict()
@@ -218,7 +227,9 @@ function scenarioFields(checks: ExpressionChecks) {
                 start: duration()
                   .optional()
                   .describe(
-                    'This group joins on its own schedule: none of its viewers before this time from the run start, then all of them over its ramp, staying to the end (default: it follows the stages in proportion).',
+                    'This group joins on its own schedule: none of its viewers before this time from the run ' +
+                      'start, then all of them over its ramp, staying to the end (default: it follows the ' +
+                      'stages in proportion).',
                   ),
                 ramp: duration().optional().describe('With start: the time its viewers take to join (default 1s).'),
               })
@@ -266,7 +277,8 @@ function scenarioFields(checks: ExpressionChecks) {
           .strict()
           .optional()
           .describe(
-            'Viewer waves (the two-wave method of finding leaks): N viewers per stream join, stay, all leave; repeat. Replaces stages, duration and ramp.',
+            'Viewer waves (the two-wave method of finding leaks): N viewers per stream join, stay, ' +
+              'all leave; repeat. Replaces stages, duration and ramp.',
           ),
         duration: duration().default(30_000).describe('Length of the run.'),
         ramp: duration().default(0).describe('Players start spread over this time (publishers start first).'),
@@ -279,7 +291,8 @@ function scenarioFields(checks: ExpressionChecks) {
             warmup: duration()
               .optional()
               .describe(
-                'Samples before this are left out of the leak verdict (default: a quarter of the run, and until sessions have ended).',
+                'Samples before this are left out of the leak verdict (default: a quarter of the run, ' +
+                  'and until sessions have ended).',
               ),
           })
           .strict()
@@ -303,7 +316,8 @@ function scenarioFields(checks: ExpressionChecks) {
               .regex(/^https?:\/\//, 'an http(s):// URL')
               .optional()
               .describe(
-                "URL fetched after the run ends, its answer kept likewise (for example SRS's /api/v1/valgrind?check=added).",
+                "URL fetched after the run ends, its answer kept likewise (for example SRS's " +
+                  '/api/v1/valgrind?check=added).',
               ),
           })
           .strict()
@@ -365,7 +379,8 @@ function scenarioFields(checks: ExpressionChecks) {
                         .strict()
                         .optional()
                         .describe(
-                          'Where its HTTP viewers play, per protocol (URL templates); a protocol it does not serve is left out of its runs.',
+                          'Where its HTTP viewers play, per protocol (URL templates); a protocol it does not serve ' +
+                            'is left out of its runs.',
                         ),
                     })
                     .strict(),
@@ -393,7 +408,10 @@ function scenarioFields(checks: ExpressionChecks) {
                 }
               })
               .default({}),
-            /** Named sets of built-in server settings, each a variant of its own beside the matrix (or the default built-in server). */
+            /**
+             * Named sets of built-in server settings, each a variant of its own beside the matrix (or
+             * the default built-in server).
+             */
             variants: z
               .array(
                 z
@@ -410,7 +428,9 @@ function scenarioFields(checks: ExpressionChecks) {
               )
               .default([])
               .describe(
-                'Named sets of built-in server settings, each run as a variant of its own (beside the matrix, or beside the built-in server with its defaults), e.g. [{name: merge-50, settings: {mergeWriteMs: 50}}].',
+                'Named sets of built-in server settings, each run as a variant of its own (beside the ' +
+                  'matrix, or beside the built-in server with its defaults), e.g. [{name: merge-50, ' +
+                  'settings: {mergeWriteMs: 50}}].',
               ),
             repeat: z
               .number()
@@ -432,7 +452,8 @@ function scenarioFields(checks: ExpressionChecks) {
               )
               .default([])
               .describe(
-                'How much worse than the baseline a variant may get, e.g. "latency.endToEnd.p99 +10%" or "latency.firstFrame.p95 +50ms"; a significant worsening beyond it makes compare exit 1.',
+                'How much worse than the baseline a variant may get, e.g. "latency.endToEnd.p99 +10%" or ' +
+                  '"latency.firstFrame.p95 +50ms"; a significant worsening beyond it makes compare exit 1.',
               ),
           })
           .strict()
@@ -483,7 +504,9 @@ function scenarioFields(checks: ExpressionChecks) {
               ctx.addIssue({
                 code: 'custom',
                 path: ['ramp'],
-                message: `the ramp (${formatDurationMs(s.ramp)}) must end before the run does (${formatDurationMs(s.duration)}); set a shorter ramp`,
+                message:
+                  `the ramp (${formatDurationMs(s.ramp)}) must end before the run does ` +
+                  `(${formatDurationMs(s.duration)}); set a shorter ramp`,
               });
             }
           }
@@ -553,7 +576,9 @@ function scenarioFields(checks: ExpressionChecks) {
               ctx.addIssue({
                 code: 'custom',
                 path: [...path, 'url'],
-                message: `${String(g.protocol)} viewers of an external target need a play URL (--play-url, or url:), e.g. http://{host}:8080/{app}/{stream}.flv`,
+                message:
+                  `${String(g.protocol)} viewers of an external target need a play URL (--play-url, or ` +
+                  `url:), e.g. http://{host}:8080/{app}/{stream}.flv`,
               });
             }
             if (external && typeof g.url === 'string' && g.url.includes('{httpPort}') && s.httpPort === undefined) {

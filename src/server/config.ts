@@ -47,13 +47,15 @@ export const serverConfigSchema = z
       .boolean()
       .default(true)
       .describe(
-        'plain connections read into one shared buffer instead of a new buffer per read (far fewer major GCs under heavy ingest)',
+        'plain connections read into one shared buffer instead of a new buffer per read (far ' +
+          'fewer major GCs under heavy ingest)',
       ),
     batchReads: z
       .boolean()
       .default(true)
       .describe(
-        'what one read of a publisher brings goes to each player as one write at the end of the read, with no added delay (off: a write per message)',
+        'what one read of a publisher brings goes to each player as one write at the end of the ' +
+          'read, with no added delay (off: a write per message)',
       ),
     mergeWriteMs: z
       .number()
@@ -69,12 +71,16 @@ export const serverConfigSchema = z
       .max(600_000)
       .default(5000)
       .describe(
-        'most a player may be behind live, ms, measured by pings in its stream: beyond it its media is dropped (video to the next keyframe) until it catches up, whatever the socket buffers hold; 0 = off (the byte bound alone)',
+        'most a player may be behind live, ms, measured by pings in its stream: beyond it its ' +
+          'media is dropped (video to the next keyframe) until it catches up, whatever the socket ' +
+          'buffers hold; 0 = off (the byte bound alone)',
       ),
     burstBytes: bytes(0)
       .default(64 * 1024)
       .describe(
-        'most bytes written to one player in one go beyond its first message: a joiner gets the GOP cache over the next fan-out passes, after the live frames of players already watching (0: all at once)',
+        'most bytes written to one player in one go beyond its first message: a joiner gets the ' +
+          'GOP cache over the next fan-out passes, after the live frames of players already ' +
+          'watching (0: all at once)',
       ),
     statsPort: port
       .optional()
@@ -83,7 +89,8 @@ export const serverConfigSchema = z
     httpPort: port
       .optional()
       .describe(
-        'HTTP port for viewers: HTTP-FLV at /APP/STREAM.flv, WebSocket-FLV on the same path, HLS at /APP/STREAM/index.m3u8; off when absent',
+        'HTTP port for viewers: HTTP-FLV at /APP/STREAM.flv, WebSocket-FLV on the same path, HLS ' +
+          'at /APP/STREAM/index.m3u8; off when absent',
       ),
     httpMaxConnections: z.number().int().min(1).default(10_000).describe('HTTP connections beyond this are refused'),
     hlsSegmentMs: z
@@ -98,7 +105,8 @@ export const serverConfigSchema = z
       .boolean()
       .default(true)
       .describe(
-        'mux a stream into HLS from its first HLS request until requests stop (off: from the publish on, as nginx-rtmp does)',
+        'mux a stream into HLS from its first HLS request until requests stop (off: from the ' +
+          'publish on, as nginx-rtmp does)',
       ),
     hlsMaxStreamBytes: bytes(256 * 1024)
       .default(64 * 1024 * 1024)

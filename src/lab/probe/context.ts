@@ -107,7 +107,10 @@ export class ProbeContext {
     return conn;
   }
 
-  /** Runs set-up the probe needs before the behaviour it tests; a failure there is the probe's error, not the server's fail. */
+  /**
+   * Runs set-up the probe needs before the behaviour it tests; a failure there is the probe's error,
+   * not the server's fail.
+   */
   async setup<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();

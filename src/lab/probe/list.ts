@@ -29,7 +29,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'tcp',
     title: 'digest handshake, offset scheme 8',
     definition:
-      'a Flash Player 9 digest C1 (digest offset from bytes 8..11, as ffmpeg and librtmp) completes; a digest answer must be valid (S1 digest, S2 signed against ours)',
+      'a Flash Player 9 digest C1 (digest offset from bytes 8..11, as ffmpeg and librtmp) ' +
+      'completes; a digest answer must be valid (S1 digest, S2 signed against ours)',
     run: handshake.digestScheme8,
   },
   {
@@ -47,7 +48,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'tcp',
     title: 'C0, C1 and C2 in one write',
     definition:
-      'a client that sends C2 with C0 and C1, before S1 arrived, gets through the handshake and its connect is answered',
+      'a client that sends C2 with C0 and C1, before S1 arrived, gets through the handshake ' +
+      'and its connect is answered',
     run: handshake.c2Early,
   },
   {
@@ -148,7 +150,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'chunks of three messages interleaved',
     definition:
-      'three messages cut in 128-byte chunks, the chunks alternating between three chunk streams, each reach the viewer byte for byte',
+      'three messages cut in 128-byte chunks, the chunks alternating between three chunk ' +
+      'streams, each reach the viewer byte for byte',
     run: chunking.interleaved,
   },
   {
@@ -157,7 +160,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'Abort mid-message',
     definition:
-      'after four chunks of a message and Abort for its chunk stream, the next message on that chunk stream reaches the viewer intact and the aborted one never does',
+      'after four chunks of a message and Abort for its chunk stream, the next message on that ' +
+      'chunk stream reaches the viewer intact and the aborted one never does',
     run: chunking.abort,
   },
   {
@@ -166,7 +170,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'fmt 1 and fmt 2 headers (deltas)',
     definition:
-      'messages with fmt 1 (new length) and fmt 2 (same length) headers reach the viewer byte for byte with the timestamps their deltas give',
+      'messages with fmt 1 (new length) and fmt 2 (same length) headers reach the viewer byte ' +
+      'for byte with the timestamps their deltas give',
     run: chunking.headerCompression,
   },
   {
@@ -175,7 +180,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'a new message starting with a fmt-3 header',
     definition:
-      'messages that start with a fmt-3 header (same length, same delta as the last) reach the viewer with the timestamps the repeated delta gives',
+      'messages that start with a fmt-3 header (same length, same delta as the last) reach the ' +
+      'viewer with the timestamps the repeated delta gives',
     run: chunking.fmt3NewMessage,
   },
 
@@ -186,7 +192,9 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'extended timestamps (> 2^24 ms), repeated on type-3 chunks',
     definition:
-      'media from 16 777 216 ms on (extended field repeated on type-3 chunks, as the spec says) reaches the viewer intact, and where the server sends extended timestamps it repeats them on its own type-3 chunks',
+      'media from 16 777 216 ms on (extended field repeated on type-3 chunks, as the spec ' +
+      'says) reaches the viewer intact, and where the server sends extended timestamps it ' +
+      'repeats them on its own type-3 chunks',
     run: timestamps.extendedRepeated,
   },
   {
@@ -195,7 +203,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'extended timestamps left out of type-3 chunks',
     definition:
-      'media from 16 777 216 ms on, from a publisher that leaves the extended field out of type-3 chunks (as some encoders do), reaches the viewer intact',
+      'media from 16 777 216 ms on, from a publisher that leaves the extended field out of ' +
+      'type-3 chunks (as some encoders do), reaches the viewer intact',
     run: timestamps.extendedNotRepeated,
   },
   {
@@ -204,7 +213,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'timestamps wrapping past 2^32 ms',
     definition:
-      'media whose clock crosses 2^32 ms (fmt-1 deltas, the wire value wrapping to small) reaches the viewer, every frame, timestamps continuing modulo 2^32',
+      'media whose clock crosses 2^32 ms (fmt-1 deltas, the wire value wrapping to small) ' +
+      'reaches the viewer, every frame, timestamps continuing modulo 2^32',
     run: timestamps.wrap,
   },
   {
@@ -213,7 +223,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'timestamps going back',
     definition:
-      'after a 4 s jump back in time (an encoder restart), every frame still reaches the viewer intact (the evidence says what happened to the timestamps)',
+      'after a 4 s jump back in time (an encoder restart), every frame still reaches the ' +
+      'viewer intact (the evidence says what happened to the timestamps)',
     run: timestamps.backwards,
   },
   {
@@ -240,7 +251,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'tcp',
     title: 'connect with objectEncoding 3',
     definition:
-      'connect asking for AMF3 is accepted and the _result agrees (n/a: the server answers objectEncoding 0 or refuses, speaking AMF0 only)',
+      'connect asking for AMF3 is accepted and the _result agrees (n/a: the server answers ' +
+      'objectEncoding 0 or refuses, speaking AMF0 only)',
     run: commands.objectEncoding3,
   },
   {
@@ -250,7 +262,9 @@ export const PROBES: readonly ProbeDefinition[] = [
     isolated: true,
     title: 'strict array, ECMA array, date in connect',
     definition:
-      'connect is answered when its command object holds a strict array, an ECMA array, a date or nested objects, and when optional user arguments follow (each on a connection of its own)',
+      'connect is answered when its command object holds a strict array, an ECMA array, a date ' +
+      'or nested objects, and when optional user arguments follow (each on a connection ' +
+      'of its own)',
     run: commands.connectAmfTypes,
   },
   {
@@ -260,7 +274,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     isolated: true,
     title: 'AMF3 values in commands',
     definition:
-      'after connect with objectEncoding 3, createStream and publish carrying AMF3 values (behind the avmplus marker) are understood',
+      'after connect with objectEncoding 3, createStream and publish carrying AMF3 values ' +
+      '(behind the avmplus marker) are understood',
     run: commands.amf3Values,
   },
   {
@@ -269,7 +284,9 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'onMetaData via @setDataFrame',
     definition:
-      "the publisher's @setDataFrame onMetaData (numbers, strings, booleans, a nested object) reaches viewers as onMetaData with every property intact (n/a: the server rewrites metadata by design)",
+      "the publisher's @setDataFrame onMetaData (numbers, strings, booleans, a nested object) " +
+      'reaches viewers as onMetaData with every property intact (n/a: the server rewrites ' +
+      'metadata by design)',
     run: commands.metadataPassthrough,
   },
   {
@@ -278,7 +295,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'strict array and date in metadata',
     definition:
-      'metadata holding a strict array and a date reaches viewers as onMetaData with those values intact (n/a: the server rewrites metadata by design)',
+      'metadata holding a strict array and a date reaches viewers as onMetaData with those ' +
+      'values intact (n/a: the server rewrites metadata by design)',
     run: commands.metadataAmfTypes,
   },
   {
@@ -287,7 +305,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: '@setDataFrame as message type 15',
     definition:
-      'metadata sent as a type-15 data message (AMF3 envelope) reaches viewers as onMetaData with every property intact',
+      'metadata sent as a type-15 data message (AMF3 envelope) reaches viewers as onMetaData ' +
+      'with every property intact',
     run: commands.metadataAmf3,
   },
   {
@@ -296,7 +315,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'connect',
     title: 'an unknown command',
     definition:
-      'a command the server does not know, sent with a transaction id, gets an _error (or _result) and the connection stays usable',
+      'a command the server does not know, sent with a transaction id, gets an _error (or ' +
+      '_result) and the connection stays usable',
     run: commands.unknownCommand,
   },
   {
@@ -305,7 +325,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'publish',
     title: 'releaseStream, FCPublish and FCUnpublish',
     definition:
-      'publish preceded by releaseStream and FCPublish starts, and FCUnpublish with deleteStream leave the connection open',
+      'publish preceded by releaseStream and FCPublish starts, and FCUnpublish with ' +
+      'deleteStream leave the connection open',
     run: commands.fcPublish,
   },
   {
@@ -314,7 +335,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'play with start -2, -1 and 0',
     definition:
-      'players with start -2 (live or recorded), -1 (live only) and 0 all get the live stream (n/a: start 0, recorded only, refused with a status)',
+      'players with start -2 (live or recorded), -1 (live only) and 0 all get the live stream ' +
+      '(n/a: start 0, recorded only, refused with a status)',
     run: commands.playArguments,
   },
   {
@@ -334,7 +356,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'publish',
     title: "acknowledgements at the client's window",
     definition:
-      'with a Window Acknowledgement Size of 100 000 from the publisher, the server sends an Acknowledgement for every window of about 1 MB of media',
+      'with a Window Acknowledgement Size of 100 000 from the publisher, the server sends an ' +
+      'Acknowledgement for every window of about 1 MB of media',
     run: flow.acknowledgements,
   },
   {
@@ -379,7 +402,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'legacy AVC and AAC',
     definition:
-      'sequence headers, a keyframe, inter frames and AAC frames reach the viewer byte for byte, timestamps as sent or shifted by one offset',
+      'sequence headers, a keyframe, inter frames and AAC frames reach the viewer byte for ' +
+      'byte, timestamps as sent or shifted by one offset',
     run: media.avcAac,
   },
   {
@@ -388,7 +412,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'tcp',
     title: 'Enhanced RTMP fourCcList in connect',
     definition:
-      'connect with a fourCcList (a strict array of FourCCs, as OBS sends) is accepted; the evidence says what the _result declares',
+      'connect with a fourCcList (a strict array of FourCCs, as OBS sends) is accepted; the ' +
+      'evidence says what the _result declares',
     run: media.fourCcList,
   },
   {
@@ -491,7 +516,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'a second publisher on the same name',
     definition:
-      'a second publisher is either refused (the first keeps the stream) or replaces the first; viewers never get a mix of both',
+      'a second publisher is either refused (the first keeps the stream) or replaces the ' +
+      'first; viewers never get a mix of both',
     run: sessions.secondPublisher,
   },
   {
@@ -517,7 +543,8 @@ export const PROBES: readonly ProbeDefinition[] = [
     needs: 'relay',
     title: 'viewers told when the publisher drops',
     definition:
-      "when the publisher's connection drops without unpublishing, viewers get UnpublishNotify or StreamEOF (or are disconnected)",
+      "when the publisher's connection drops without unpublishing, viewers get UnpublishNotify " +
+      'or StreamEOF (or are disconnected)',
     run: sessions.publisherDrop,
   },
   {

@@ -120,7 +120,10 @@ export class ProbeMedia {
     };
   }
 
-  /** Legacy AVC/AAC: sequence headers, a keyframe, then inter frames and audio, `count` video frames in all, 40 ms apart from `start`. */
+  /**
+   * Legacy AVC/AAC: sequence headers, a keyframe, then inter frames and audio, `count` video frames in
+   * all, 40 ms apart from `start`.
+   */
   avcAacStream(count: number, start = 0, withAudio = true): ProbeMessage[] {
     const out: ProbeMessage[] = [this.avcSequenceHeader(start)];
     if (withAudio) out.push(this.aacSequenceHeader(start));

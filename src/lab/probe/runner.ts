@@ -21,7 +21,10 @@ import { checkRelay, play, publish, sendAll } from './relay.js';
 export interface ProbeServerOptions {
   /** Probe ids, groups or `prefix*` (all probes when empty). */
   only?: string[];
-  /** Prefix of the stream names (default: the URL's stream, else rtmpbench-probe; each run and probe adds its own suffix). */
+  /**
+   * Prefix of the stream names (default: the URL's stream, else rtmpbench-probe; each run and probe
+   * adds its own suffix).
+   */
   streamPrefix?: string;
   insecure?: boolean;
   /** Short name for reports (default host:port). */
@@ -189,7 +192,9 @@ export async function probeServer(url: string, opts: ProbeServerOptions = {}): P
           def,
           {
             result: 'error',
-            detail: `not run: it needs the server to ${NEED_TEXT[def.needs]}, which it did not in the baseline check (${base.reason})`,
+            detail:
+              `not run: it needs the server to ${NEED_TEXT[def.needs]}, which it did not in the ` +
+              `baseline check (${base.reason})`,
           },
           {},
           0,

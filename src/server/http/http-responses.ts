@@ -60,7 +60,8 @@ export class Responder {
   raw(socket: Duplex, status: number): void {
     this.count(status);
     socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\naccess-control-allow-origin: *\r\n\r\n`,
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n` +
+        `content-length: 0\r\naccess-control-allow-origin: *\r\n\r\n`,
     );
   }
 }

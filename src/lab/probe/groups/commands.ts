@@ -104,7 +104,9 @@ export async function objectEncoding3(ctx: ProbeContext): Promise<ProbeVerdict> 
   if (enc === 3) return { result: 'pass', detail: 'accepted; the _result says objectEncoding 3' };
   return {
     result: 'n/a',
-    detail: `accepted, but the _result says objectEncoding ${typeof enc === 'number' ? enc : 'nothing'}: the server speaks AMF0 only`,
+    detail:
+      `accepted, but the _result says objectEncoding ` +
+      `${typeof enc === 'number' ? enc : 'nothing'}: the server speaks AMF0 only`,
   };
 }
 
@@ -117,7 +119,10 @@ const CONNECT_EXTRAS: { what: string; properties?: Record<string, AmfValue>; arg
   { what: 'optional user arguments', args: [{ user: 'argument', n: 1 }, 'extra', 3.5] },
 ];
 
-/** connect with a strict array, an ECMA array, a date, nested objects, user arguments: each on a connection of its own. */
+/**
+ * connect with a strict array, an ECMA array, a date, nested objects, user arguments: each on a
+ * connection of its own.
+ */
 export async function connectAmfTypes(ctx: ProbeContext): Promise<ProbeVerdict> {
   const refused: string[] = [];
   for (const extra of CONNECT_EXTRAS) {
@@ -223,7 +228,9 @@ async function metadata(ctx: ProbeContext, typeId: number, sent: AmfObject): Pro
       };
     return {
       result: 'n/a',
-      detail: `the server rewrites metadata: ${lost.length} of ${keys.length} properties lost or changed (${lost.slice(0, 4).join(', ')})`,
+      detail:
+        `the server rewrites metadata: ${lost.length} of ${keys.length} properties lost or ` +
+        `changed (${lost.slice(0, 4).join(', ')})`,
     };
   }
   ctx.note(
@@ -305,7 +312,9 @@ export async function fcPublish(ctx: ProbeContext): Promise<ProbeVerdict> {
     return { result: 'fail', detail: `the connection ended after FCUnpublish and deleteStream: ${conn.closedBy}` };
   return {
     result: 'pass',
-    detail: `publish after releaseStream and FCPublish started${onFc ? ' (onFCPublish received)' : ''}; FCUnpublish and deleteStream accepted`,
+    detail:
+      `publish after releaseStream and FCPublish ` +
+      `started${onFc ? ' (onFCPublish received)' : ''}; FCUnpublish and deleteStream accepted`,
   };
 }
 
@@ -375,7 +384,9 @@ export async function deleteStream(ctx: ProbeContext): Promise<ProbeVerdict> {
   if (c.missing.length > 0)
     return {
       result: 'fail',
-      detail: `after deleteStream a new publisher was accepted, but its media did not reach a viewer${again.conn.closed ? ` (its connection ended: ${again.conn.closedBy})` : ''}`,
+      detail:
+        `after deleteStream a new publisher was accepted, but its media did not reach a ` +
+        `viewer${again.conn.closed ? ` (its connection ended: ${again.conn.closedBy})` : ''}`,
     };
   const reuse = await pub.conn.createStream(ctx.waitMs).then(
     () => 'usable',
@@ -384,6 +395,8 @@ export async function deleteStream(ctx: ProbeContext): Promise<ProbeVerdict> {
   ctx.note('old connection', reuse);
   return {
     result: 'pass',
-    detail: `deleteStream ended the publication: the name was free for a new publisher at once${reuse === 'usable' ? '; the connection stayed usable' : ''}`,
+    detail:
+      `deleteStream ended the publication: the name was free for a new publisher at ` +
+      `once${reuse === 'usable' ? '; the connection stayed usable' : ''}`,
   };
 }

@@ -58,7 +58,9 @@ export async function acknowledgements(ctx: ProbeContext): Promise<ProbeVerdict>
   if (seqs.length === 0)
     return {
       result: 'fail',
-      detail: `no Acknowledgement after ${sent} bytes with a window of ${windowBytes}: a client that waits for acks stalls`,
+      detail:
+        `no Acknowledgement after ${sent} bytes with a window of ${windowBytes}: a client that ` +
+        `waits for acks stalls`,
     };
   const bad = seqs.find((s) => s < 0 || s > sent);
   if (bad !== undefined)
@@ -69,7 +71,9 @@ export async function acknowledgements(ctx: ProbeContext): Promise<ProbeVerdict>
   if (widest > windowBytes + slack)
     return {
       result: 'fail',
-      detail: `${seqs.length} acknowledgements for ${sent} bytes, up to ${widest} bytes apart: not one per window of ${windowBytes}`,
+      detail:
+        `${seqs.length} acknowledgements for ${sent} bytes, up to ${widest} bytes apart: not one ` +
+        `per window of ${windowBytes}`,
     };
   return {
     result: 'pass',
@@ -129,7 +133,9 @@ export async function peerBandwidth(ctx: ProbeContext): Promise<ProbeVerdict> {
     return { result: 'fail', detail: `after the client's Set Peer Bandwidth, publishing failed: ${why(pub)}` };
   return {
     result: 'pass',
-    detail: `the session carried on after the client's Set Peer Bandwidth${answer !== undefined ? ' (answered with a Window Acknowledgement Size)' : ''}`,
+    detail:
+      `the session carried on after the client's Set Peer ` +
+      `Bandwidth${answer !== undefined ? ' (answered with a Window Acknowledgement Size)' : ''}`,
   };
 }
 

@@ -29,7 +29,9 @@ export async function simple(ctx: ProbeContext): Promise<ProbeVerdict> {
   await conn.connect(ctx.waitMs);
   return {
     result: 'pass',
-    detail: `completed; connect answered (S2 ${f.s2EchoesC1 ? 'echoes C1' : 'does not echo C1, which librtmp and ffmpeg tolerate'})`,
+    detail:
+      `completed; connect answered (S2 ` +
+      `${f.s2EchoesC1 ? 'echoes C1' : 'does not echo C1, which librtmp and ffmpeg tolerate'})`,
   };
 }
 
@@ -46,16 +48,22 @@ async function digest(ctx: ProbeContext, scheme: DigestScheme): Promise<ProbeVer
   if (!f.serverDigest)
     return {
       result: 'fail',
-      detail: `S1 announces version ${f.s1Version} but carries no valid server digest: clients that verify it (ffmpeg, Flash Player) refuse`,
+      detail:
+        `S1 announces version ${f.s1Version} but carries no valid server digest: clients that ` +
+        `verify it (ffmpeg, Flash Player) refuse`,
     };
   if (!f.s2Valid)
     return {
       result: 'fail',
-      detail: `S2 is not signed against our scheme-${scheme} digest: clients that verify it (ffmpeg, Flash Player) refuse`,
+      detail:
+        `S2 is not signed against our scheme-${scheme} digest: clients that verify it (ffmpeg, ` +
+        `Flash Player) refuse`,
     };
   return {
     result: 'pass',
-    detail: `completed with a digest answer (S1 digest under scheme ${f.s1Scheme}, S2 signed against ours); connect answered`,
+    detail:
+      `completed with a digest answer (S1 digest under scheme ${f.s1Scheme}, S2 signed against ` +
+      `ours); connect answered`,
   };
 }
 
@@ -107,7 +115,9 @@ export async function serverS1(ctx: ProbeContext): Promise<ProbeVerdict> {
       : `version ${d.s1Version}, digest under scheme ${d.s1Scheme}`;
   return {
     result: 'info',
-    detail: `to a digest client: ${digestPart}, S2 ${d.s2Valid ? 'signed' : 'unsigned'}; to a simple client: S2 ${s.s2EchoesC1 ? 'echoes C1' : 'does not echo C1'}`,
+    detail:
+      `to a digest client: ${digestPart}, S2 ${d.s2Valid ? 'signed' : 'unsigned'}; to a simple ` +
+      `client: S2 ${s.s2EchoesC1 ? 'echoes C1' : 'does not echo C1'}`,
   };
 }
 

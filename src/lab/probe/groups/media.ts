@@ -31,7 +31,9 @@ export async function fourCcList(ctx: ProbeContext): Promise<ProbeVerdict> {
   ctx.note('E-RTMP properties in _result', declared.join(', ') || 'none');
   return {
     result: 'pass',
-    detail: `accepted; the _result ${declared.length > 0 ? `declares ${declared.join(', ')}` : 'declares no Enhanced RTMP support'}`,
+    detail:
+      `accepted; the _result ` +
+      `${declared.length > 0 ? `declares ${declared.join(', ')}` : 'declares no Enhanced RTMP support'}`,
   };
 }
 
@@ -86,7 +88,9 @@ export function bigKeyframe(bytes: number): (ctx: ProbeContext) => Promise<Probe
       relayEvidence(ctx, c);
       return {
         result: 'fail',
-        detail: `the keyframe of ${bytes} bytes arrived, but the frame after it did not${pub.conn.closed ? ` (publisher: ${pub.conn.closedBy})` : ''}`,
+        detail:
+          `the keyframe of ${bytes} bytes arrived, but the frame after it did ` +
+          `not${pub.conn.closed ? ` (publisher: ${pub.conn.closedBy})` : ''}`,
       };
     }
     return relayVerdict(ctx, c, `a keyframe of ${bytes} bytes`, { publisher: pub });

@@ -6,7 +6,10 @@ import { why } from '../errors.js';
 import { ProbeMedia } from '../media.js';
 import { checkRelay, findReceived, play, publish, relayPair, relayVerdict, sendAll, type Viewer } from '../relay.js';
 
-/** Sessions: play before publish, a second publisher, republish, viewers told of unpublish, stream keys with a query. */
+/**
+ * Sessions: play before publish, a second publisher, republish, viewers told of unpublish, stream keys
+ * with a query.
+ */
 
 /** The viewer plays a name nobody publishes yet; a publisher comes 300 ms later. */
 export async function playBeforePublish(ctx: ProbeContext): Promise<ProbeVerdict> {
@@ -77,7 +80,10 @@ export async function secondPublisher(ctx: ProbeContext): Promise<ProbeVerdict> 
   return { result: 'fail', detail: 'after a second publisher came, the viewer got frames from neither' };
 }
 
-/** The publisher unpublishes and leaves; a new one publishes the same name: the viewer, still playing, must get its media. */
+/**
+ * The publisher unpublishes and leaves; a new one publishes the same name: the viewer, still playing,
+ * must get its media.
+ */
 export async function republish(ctx: ProbeContext): Promise<ProbeVerdict> {
   const { pub, view } = await relayPair(ctx);
   const media = new ProbeMedia();

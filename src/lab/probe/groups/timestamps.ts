@@ -41,7 +41,9 @@ async function extended(ctx: ProbeContext, repeat: boolean): Promise<ProbeVerdic
   if (verdict.result === 'pass' && server.omitted > 0) {
     return {
       result: 'fail',
-      detail: `relayed, but the server left the extended timestamp out of ${server.omitted} type-3 chunks it sent: spec-following viewers (ffmpeg, librtmp) misread them`,
+      detail:
+        `relayed, but the server left the extended timestamp out of ${server.omitted} type-3 ` +
+        `chunks it sent: spec-following viewers (ffmpeg, librtmp) misread them`,
     };
   }
   return verdict;
