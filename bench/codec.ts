@@ -116,14 +116,20 @@ function spread(xs: number[]): { median: number; min: number; max: number } {
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
 }
 
-async function benchDecode(inputs: Input[], Nms: NmsRtmpClass | null, rounds: number, timeMs: number): Promise<DecodeRow[]> {
+async function benchDecode(
+  inputs: Input[],
+  Nms: NmsRtmpClass | null,
+  rounds: number,
+  timeMs: number,
+): Promise<DecodeRow[]> {
   const rows: DecodeRow[] = [];
   for (const input of inputs) {
     // Equal work: both parsers must find the same media messages.
     const ours = decodeOurs(input.reads, true);
     if (Nms) {
       const theirs = decodeNms(Nms, input.reads);
-      if (theirs !== ours) throw new Error(`${input.name}: node-media-server saw ${theirs} media messages, rtmpbench ${ours}`);
+      if (theirs !== ours)
+        throw new Error(`${input.name}: node-media-server saw ${theirs} media messages, rtmpbench ${ours}`);
     }
     const target = Buffer.allocUnsafe(input.bytes);
     const tasks: [string, () => void][] = [
@@ -222,13 +228,21 @@ async function main(): Promise<void> {
   const inputs: Input[] = [];
   try {
     const rec = await recordFfmpegPublish({ seconds: 10, videoKbps: 2500, size: '1280x720', fps: 30 });
-    inputs.push({ name: `ffmpeg publish 2.5 Mbps (${(rec.bytes.length / 1e6).toFixed(1)} MB)`, reads: socketReads(rec.bytes, 65536), bytes: rec.bytes.length });
+    inputs.push({
+      name: `ffmpeg publish 2.5 Mbps (${(rec.bytes.length / 1e6).toFixed(1)} MB)`,
+      reads: socketReads(rec.bytes, 65536),
+      bytes: rec.bytes.length,
+    });
   } catch (e) {
     console.warn(`skipping the ffmpeg recording (${(e as Error).message}); install ffmpeg to include it`);
   }
   for (const chunkSize of [128, 4096, 65536]) {
     const bytes = syntheticPublishStream({ chunkSize, seconds: 4, keyframeBytes: 150_000 });
-    inputs.push({ name: `synthetic 150 KB keyframes, chunk ${chunkSize}`, reads: socketReads(bytes, 65536), bytes: bytes.length });
+    inputs.push({
+      name: `synthetic 150 KB keyframes, chunk ${chunkSize}`,
+      reads: socketReads(bytes, 65536),
+      bytes: bytes.length,
+    });
   }
 
   // Fan-out first: it reads process memory, which the decode rounds would leave in flux.
@@ -240,7 +254,9 @@ async function main(): Promise<void> {
 
   const fmt = (s: { median: number; min: number; max: number }, digits: number) =>
     `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}..${s.max.toFixed(digits)})`;
-  console.log(`codec decode: median MB/s and ratios over ${rounds} rounds (min..max), ${env.cpuModel}, Node ${env.node}\n`);
+  console.log(
+    `codec decode: median MB/s and ratios over ${rounds} rounds (min..max), ${env.cpuModel}, Node ${env.node}\n`,
+  );
   console.log(
     formatTable(
       decode.map((r) => ({

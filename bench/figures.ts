@@ -105,13 +105,34 @@ async function micro(): Promise<void> {
   for (const s of streams) {
     const counting = new CountingAllocator();
     const media = decode(s.reads, counting);
-    add({ name: `codec.decode.chunk${s.chunkSize}.copiedBytesPerMessage`, value: round(counting.bytes / media), unit: 'B', better: 'lower', machineIndependent: true, description: `bytes copied into reassembly buffers per media message (chunk size ${s.chunkSize}, 64 KB reads)` });
-    add({ name: `codec.decode.chunk${s.chunkSize}.allocationsPerMessage`, value: round(counting.allocations / media, 4), unit: '', better: 'lower', machineIndependent: true, description: `reassembly buffers acquired per media message (chunk size ${s.chunkSize})` });
+    add({
+      name: `codec.decode.chunk${s.chunkSize}.copiedBytesPerMessage`,
+      value: round(counting.bytes / media),
+      unit: 'B',
+      better: 'lower',
+      machineIndependent: true,
+      description: `bytes copied into reassembly buffers per media message (chunk size ${s.chunkSize}, 64 KB reads)`,
+    });
+    add({
+      name: `codec.decode.chunk${s.chunkSize}.allocationsPerMessage`,
+      value: round(counting.allocations / media, 4),
+      unit: '',
+      better: 'lower',
+      machineIndependent: true,
+      description: `reassembly buffers acquired per media message (chunk size ${s.chunkSize})`,
+    });
   }
   const keyframe = Buffer.alloc(60_000, 7);
   keyframe[0] = 0x17;
   const encoded = encodeMessage({ csid: 6, typeId: MSG_VIDEO, streamId: 1, timestamp: 1000, payload: keyframe }, 4096);
-  add({ name: 'codec.encode.chunk4096.headerBytesPer60kFrame', value: encoded.headerBytes, unit: 'B', better: 'lower', machineIndependent: true, description: 'chunk header bytes of a 60 KB video message at chunk size 4096' });
+  add({
+    name: 'codec.encode.chunk4096.headerBytesPer60kFrame',
+    value: encoded.headerBytes,
+    unit: 'B',
+    better: 'lower',
+    machineIndependent: true,
+    description: 'chunk header bytes of a 60 KB video message at chunk size 4096',
+  });
 
   // Timings, side by side in one process; a Buffer.copy of the same bytes is the reference.
   const pool = new BufferPool();
@@ -127,7 +148,11 @@ async function micro(): Promise<void> {
     .add('decode4096', () => decode(s4096.reads, pool))
     .add('decode128', () => decode(s128.reads, pool))
     .add('encode', () => {
-      const buf = encodeMessageContiguous({ csid: 6, typeId: MSG_VIDEO, streamId: 1, timestamp: 1000, payload: keyframe }, 4096, pool);
+      const buf = encodeMessageContiguous(
+        { csid: 6, typeId: MSG_VIDEO, streamId: 1, timestamp: 1000, payload: keyframe },
+        4096,
+        pool,
+      );
       pool.release(buf);
     })
     .add('amf0', () => parseCommand(connect));
@@ -141,11 +166,47 @@ async function micro(): Promise<void> {
   const copyMBps = mbps(s4096.bytes.length, mean('copy'));
   const d4096 = mbps(s4096.bytes.length, mean('decode4096'));
   const d128 = mbps(s128.bytes.length, mean('decode128'));
-  add({ name: 'codec.decode.chunk4096.MBps', value: round(d4096, 1), unit: 'MB/s', better: 'higher', machineIndependent: false, description: 'decoding a synthetic publish stream (chunk size 4096)' });
-  add({ name: 'codec.decode.chunk128.MBps', value: round(d128, 1), unit: 'MB/s', better: 'higher', machineIndependent: false, description: 'decoding a synthetic publish stream (chunk size 128)' });
-  add({ name: 'codec.decode.chunk4096.vsCopy', value: round(d4096 / copyMBps, 4), unit: '×', better: 'higher', machineIndependent: false, description: 'decode speed as a ratio to Buffer.copy of the same bytes, measured in the same run (less machine-bound than MB/s, still a timing)' });
-  add({ name: 'codec.encode.keyframe60k.us', value: round(mean('encode') * 1000, 3), unit: 'µs', better: 'lower', machineIndependent: false, description: 'encoding a 60 KB video message into one pooled wire buffer (chunk size 4096)' });
-  add({ name: 'amf0.connect.decode.us', value: round(mean('amf0') * 1000, 3), unit: 'µs', better: 'lower', machineIndependent: false, description: 'decoding an FMLE connect command' });
+  add({
+    name: 'codec.decode.chunk4096.MBps',
+    value: round(d4096, 1),
+    unit: 'MB/s',
+    better: 'higher',
+    machineIndependent: false,
+    description: 'decoding a synthetic publish stream (chunk size 4096)',
+  });
+  add({
+    name: 'codec.decode.chunk128.MBps',
+    value: round(d128, 1),
+    unit: 'MB/s',
+    better: 'higher',
+    machineIndependent: false,
+    description: 'decoding a synthetic publish stream (chunk size 128)',
+  });
+  add({
+    name: 'codec.decode.chunk4096.vsCopy',
+    value: round(d4096 / copyMBps, 4),
+    unit: '×',
+    better: 'higher',
+    machineIndependent: false,
+    description:
+      'decode speed as a ratio to Buffer.copy of the same bytes, measured in the same run (less machine-bound than MB/s, still a timing)',
+  });
+  add({
+    name: 'codec.encode.keyframe60k.us',
+    value: round(mean('encode') * 1000, 3),
+    unit: 'µs',
+    better: 'lower',
+    machineIndependent: false,
+    description: 'encoding a 60 KB video message into one pooled wire buffer (chunk size 4096)',
+  });
+  add({
+    name: 'amf0.connect.decode.us',
+    value: round(mean('amf0') * 1000, 3),
+    unit: 'µs',
+    better: 'lower',
+    machineIndependent: false,
+    description: 'decoding an FMLE connect command',
+  });
 }
 
 /**
@@ -161,8 +222,14 @@ async function serverWrites(): Promise<void> {
   try {
     const url = parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`);
     let frames = 0;
-    const players = await Promise.all(Array.from({ length: 20 }, () => Player.open({ url, streamName: 'w', onVideo: () => frames++ })));
-    const publisher = await Publisher.open({ url, streamName: 'w', source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }) });
+    const players = await Promise.all(
+      Array.from({ length: 20 }, () => Player.open({ url, streamName: 'w', onVideo: () => frames++ })),
+    );
+    const publisher = await Publisher.open({
+      url,
+      streamName: 'w',
+      source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }),
+    });
     const before = { ...server.getStats().io };
     const startUs = monotonicUs();
     publisher.start(startUs);
@@ -174,7 +241,15 @@ async function serverWrites(): Promise<void> {
     while (frames < 20 * 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     if (frames !== 20 * 60) throw new Error(`server writes: players got ${frames} of ${20 * 60} frames`);
     const io = server.getStats().io;
-    add({ name: 'server.burst.writesPerMessage', value: round((io.writes - before.writes) / (io.messages - before.messages), 4), unit: '', better: 'lower', machineIndependent: true, description: 'write calls per message to 20 in-process players when each read of the publisher brings 100 ms of media (exact)' });
+    add({
+      name: 'server.burst.writesPerMessage',
+      value: round((io.writes - before.writes) / (io.messages - before.messages), 4),
+      unit: '',
+      better: 'lower',
+      machineIndependent: true,
+      description:
+        'write calls per message to 20 in-process players when each read of the publisher brings 100 ms of media (exact)',
+    });
     publisher.stop();
     for (const p of players) p.close();
   } finally {
@@ -204,8 +279,14 @@ async function fanoutSteadyState(): Promise<void> {
   try {
     const url = parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`);
     let frames = 0;
-    const players = await Promise.all(Array.from({ length: 20 }, () => Player.open({ url, streamName: 's', onVideo: () => frames++ })));
-    const publisher = await Publisher.open({ url, streamName: 's', source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }) });
+    const players = await Promise.all(
+      Array.from({ length: 20 }, () => Player.open({ url, streamName: 's', onVideo: () => frames++ })),
+    );
+    const publisher = await Publisher.open({
+      url,
+      streamName: 's',
+      source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }),
+    });
     const startUs = monotonicUs();
     publisher.start(startUs);
     const bursts = async (from: number, to: number) => {
@@ -215,7 +296,8 @@ async function fanoutSteadyState(): Promise<void> {
       }
       const deadline = Date.now() + 10_000;
       while (frames < 20 * to * 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      if (frames !== 20 * to * 3) throw new Error(`fan-out steady state: players got ${frames} of ${20 * to * 3} frames`);
+      if (frames !== 20 * to * 3)
+        throw new Error(`fan-out steady state: players got ${frames} of ${20 * to * 3} frames`);
     };
     await bursts(1, 20);
     const before = { bytes: acquiredBytes, pool: pool.stats(), messages: server.getStats().streams[0]!.messagesIn };
@@ -223,9 +305,32 @@ async function fanoutSteadyState(): Promise<void> {
     const after = pool.stats();
     const messages = server.getStats().streams[0]!.messagesIn - before.messages;
     const acquires = after.hits + after.misses - (before.pool.hits + before.pool.misses);
-    add({ name: 'server.fanout.copiedBytesPerMessage', value: round((acquiredBytes - before.bytes) / messages, 2), unit: 'B', better: 'lower', machineIndependent: true, description: 'bytes the server writes into buffers it acquires per published message at steady state: wire form and batch (20 in-process players, 100 ms bursts; exact)' });
-    add({ name: 'server.fanout.poolAcquiresPerMessage', value: round(acquires / messages, 4), unit: '', better: 'lower', machineIndependent: true, description: 'buffer-pool acquires per published message at steady state (exact)' });
-    add({ name: 'server.fanout.poolMissesPerMessage', value: round((after.misses - before.pool.misses) / messages, 4), unit: '', better: 'lower', machineIndependent: true, description: 'buffer-pool acquires that had to allocate, per published message at steady state (exact; 0 when buffers go back before the next burst)' });
+    add({
+      name: 'server.fanout.copiedBytesPerMessage',
+      value: round((acquiredBytes - before.bytes) / messages, 2),
+      unit: 'B',
+      better: 'lower',
+      machineIndependent: true,
+      description:
+        'bytes the server writes into buffers it acquires per published message at steady state: wire form and batch (20 in-process players, 100 ms bursts; exact)',
+    });
+    add({
+      name: 'server.fanout.poolAcquiresPerMessage',
+      value: round(acquires / messages, 4),
+      unit: '',
+      better: 'lower',
+      machineIndependent: true,
+      description: 'buffer-pool acquires per published message at steady state (exact)',
+    });
+    add({
+      name: 'server.fanout.poolMissesPerMessage',
+      value: round((after.misses - before.pool.misses) / messages, 4),
+      unit: '',
+      better: 'lower',
+      machineIndependent: true,
+      description:
+        'buffer-pool acquires that had to allocate, per published message at steady state (exact; 0 when buffers go back before the next burst)',
+    });
     publisher.stop();
     for (const p of players) p.close();
   } finally {
@@ -242,7 +347,15 @@ async function fanoutSteadyState(): Promise<void> {
  */
 async function rtmpPathWithHttpIdle(): Promise<void> {
   const measure = async (httpPort: number | undefined) => {
-    const server = new RtmpServer(resolveServerConfig({ port: 0, logLevel: 'error', pingIntervalMs: 0, maxLagMs: 0, ...(httpPort === undefined ? {} : { httpPort }) }));
+    const server = new RtmpServer(
+      resolveServerConfig({
+        port: 0,
+        logLevel: 'error',
+        pingIntervalMs: 0,
+        maxLagMs: 0,
+        ...(httpPort === undefined ? {} : { httpPort }),
+      }),
+    );
     const { port } = await server.listen();
     const pool = server.pool;
     const counted = { acquires: 0, bytes: 0 };
@@ -255,8 +368,14 @@ async function rtmpPathWithHttpIdle(): Promise<void> {
     try {
       const url = parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`);
       let frames = 0;
-      const players = await Promise.all(Array.from({ length: 20 }, () => Player.open({ url, streamName: 'h', onVideo: () => frames++ })));
-      const publisher = await Publisher.open({ url, streamName: 'h', source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }) });
+      const players = await Promise.all(
+        Array.from({ length: 20 }, () => Player.open({ url, streamName: 'h', onVideo: () => frames++ })),
+      );
+      const publisher = await Publisher.open({
+        url,
+        streamName: 'h',
+        source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }),
+      });
       const startUs = monotonicUs();
       publisher.start(startUs);
       await new Promise((r) => setTimeout(r, 50));
@@ -274,16 +393,42 @@ async function rtmpPathWithHttpIdle(): Promise<void> {
       const segmentBytes = stats.http?.hls.bytes ?? 0;
       publisher.stop();
       for (const p of players) p.close();
-      return { acquires: (counted.acquires - before.acquires) / messages, bytes: (counted.bytes - before.bytes + segmentBytes) / messages };
+      return {
+        acquires: (counted.acquires - before.acquires) / messages,
+        bytes: (counted.bytes - before.bytes + segmentBytes) / messages,
+      };
     } finally {
       await server.close(200);
     }
   };
   const off = await measure(undefined);
   const on = await measure(0);
-  add({ name: 'server.rtmpPath.acquiresPerMessage', value: round(off.acquires, 4), unit: '', better: 'lower', machineIndependent: true, description: 'pooled buffers the server acquires per published message, 20 in-process players, 100 ms bursts (exact)' });
-  add({ name: 'server.rtmpPath.httpIdle.extraAcquiresPerMessage', value: round(on.acquires - off.acquires, 4), unit: '', better: 'lower', machineIndependent: true, description: 'the same with the HTTP outputs on and no HTTP viewer, less without them (must be 0)' });
-  add({ name: 'server.rtmpPath.httpIdle.extraAcquiredBytesPerMessage', value: round(on.bytes - off.bytes, 2), unit: 'B', better: 'lower', machineIndependent: true, description: 'bytes of those buffers (and of HLS segments) per message with the HTTP outputs on and no HTTP viewer, less without them (must be 0)' });
+  add({
+    name: 'server.rtmpPath.acquiresPerMessage',
+    value: round(off.acquires, 4),
+    unit: '',
+    better: 'lower',
+    machineIndependent: true,
+    description:
+      'pooled buffers the server acquires per published message, 20 in-process players, 100 ms bursts (exact)',
+  });
+  add({
+    name: 'server.rtmpPath.httpIdle.extraAcquiresPerMessage',
+    value: round(on.acquires - off.acquires, 4),
+    unit: '',
+    better: 'lower',
+    machineIndependent: true,
+    description: 'the same with the HTTP outputs on and no HTTP viewer, less without them (must be 0)',
+  });
+  add({
+    name: 'server.rtmpPath.httpIdle.extraAcquiredBytesPerMessage',
+    value: round(on.bytes - off.bytes, 2),
+    unit: 'B',
+    better: 'lower',
+    machineIndependent: true,
+    description:
+      'bytes of those buffers (and of HLS segments) per message with the HTTP outputs on and no HTTP viewer, less without them (must be 0)',
+  });
 }
 
 async function macro(): Promise<void> {
@@ -291,25 +436,104 @@ async function macro(): Promise<void> {
   const run = async (input: ScenarioInput): Promise<RunSummary> => {
     const r = resolveScenario({ duration: durationS, ramp: 2, warmup: 2, ...input });
     if (r.scenario === null) throw new Error(r.problems.join('; '));
-    return (await runScenario({ scenario: r.scenario, outDir: argValue('results') ?? '/tmp/rtmpbench-figures' })).summary;
+    return (await runScenario({ scenario: r.scenario, outDir: argValue('results') ?? '/tmp/rtmpbench-figures' }))
+      .summary;
   };
   // Fan-out: one 600 kbps stream to many players.
   const out = await run({ name: 'figures-fanout', streams: 1, players: { perStream: quick ? 150 : 300 } });
   const pm = out.sessions.playerMinutes / 1000;
-  add({ name: 'macro.fanout.serverCpuPer1000PlayerMin', value: round(out.server!.cpuSeconds / pm, 2), unit: 'CPU-s', better: 'lower', machineIndependent: false, description: 'server CPU per 1000 player-minutes, one 600 kbps stream' });
-  add({ name: 'macro.fanout.generatorCpuPer1000PlayerMin', value: round(out.generator.cpuSeconds / pm, 2), unit: 'CPU-s', better: 'lower', machineIndependent: false, description: 'generator CPU per 1000 player-minutes' });
-  add({ name: 'macro.fanout.endToEndP99Ms', value: out.latencyMs.endToEnd.p99, unit: 'ms', better: 'lower', machineIndependent: false, description: 'end-to-end latency p99' });
-  add({ name: 'macro.fanout.framesLost', value: out.frames.lost, unit: '', better: 'lower', machineIndependent: true, description: 'frames lost by players (must stay 0)' });
-  if (out.server?.io) add({ name: 'macro.fanout.serverWritesPerMessage', value: round(out.server.io.writes / out.server.io.messages, 4), unit: '', better: 'lower', machineIndependent: false, description: 'write calls per message the server hands to sockets (1 when every message is its own write; below 1 when reads bring several messages, which depends on timing)' });
+  add({
+    name: 'macro.fanout.serverCpuPer1000PlayerMin',
+    value: round(out.server!.cpuSeconds / pm, 2),
+    unit: 'CPU-s',
+    better: 'lower',
+    machineIndependent: false,
+    description: 'server CPU per 1000 player-minutes, one 600 kbps stream',
+  });
+  add({
+    name: 'macro.fanout.generatorCpuPer1000PlayerMin',
+    value: round(out.generator.cpuSeconds / pm, 2),
+    unit: 'CPU-s',
+    better: 'lower',
+    machineIndependent: false,
+    description: 'generator CPU per 1000 player-minutes',
+  });
+  add({
+    name: 'macro.fanout.endToEndP99Ms',
+    value: out.latencyMs.endToEnd.p99,
+    unit: 'ms',
+    better: 'lower',
+    machineIndependent: false,
+    description: 'end-to-end latency p99',
+  });
+  add({
+    name: 'macro.fanout.framesLost',
+    value: out.frames.lost,
+    unit: '',
+    better: 'lower',
+    machineIndependent: true,
+    description: 'frames lost by players (must stay 0)',
+  });
+  if (out.server?.io)
+    add({
+      name: 'macro.fanout.serverWritesPerMessage',
+      value: round(out.server.io.writes / out.server.io.messages, 4),
+      unit: '',
+      better: 'lower',
+      machineIndependent: false,
+      description:
+        'write calls per message the server hands to sockets (1 when every message is its own write; below 1 when reads bring several messages, which depends on timing)',
+    });
   // Fan-in: publishers at a high bit rate, one player each.
-  const inn = await run({ name: 'figures-fanin', streams: quick ? 8 : 16, publishers: { videoBitrate: '2.5m', audioBitrate: '128k' }, players: { perStream: 1 } });
+  const inn = await run({
+    name: 'figures-fanin',
+    streams: quick ? 8 : 16,
+    publishers: { videoBitrate: '2.5m', audioBitrate: '128k' },
+    players: { perStream: 1 },
+  });
   const ingestGB = inn.throughput.bytesSent / 1e9;
-  add({ name: 'macro.fanin.serverCpuPerGbIngested', value: round(inn.server!.cpuSeconds / ingestGB, 2), unit: 'CPU-s/GB', better: 'lower', machineIndependent: false, description: 'server CPU per GB received from publishers (2.5 Mbps streams, one player each)' });
-  add({ name: 'macro.fanin.publisherPacingP99Ms', value: inn.latencyMs.pacing.p99, unit: 'ms', better: 'lower', machineIndependent: false, description: 'publisher pacing error p99' });
-  if (inn.server?.io?.bytesIn) add({ name: 'macro.fanin.serverReadAllocatedBytesPerByte', value: round((inn.server.io.readAllocatedBytes ?? 0) / inn.server.io.bytesIn, 4), unit: '', better: 'lower', machineIndependent: true, description: 'bytes the server read into buffers allocated for the read, per byte received (0 with shared reads)' });
+  add({
+    name: 'macro.fanin.serverCpuPerGbIngested',
+    value: round(inn.server!.cpuSeconds / ingestGB, 2),
+    unit: 'CPU-s/GB',
+    better: 'lower',
+    machineIndependent: false,
+    description: 'server CPU per GB received from publishers (2.5 Mbps streams, one player each)',
+  });
+  add({
+    name: 'macro.fanin.publisherPacingP99Ms',
+    value: inn.latencyMs.pacing.p99,
+    unit: 'ms',
+    better: 'lower',
+    machineIndependent: false,
+    description: 'publisher pacing error p99',
+  });
+  if (inn.server?.io?.bytesIn)
+    add({
+      name: 'macro.fanin.serverReadAllocatedBytesPerByte',
+      value: round((inn.server.io.readAllocatedBytes ?? 0) / inn.server.io.bytesIn, 4),
+      unit: '',
+      better: 'lower',
+      machineIndependent: true,
+      description: 'bytes the server read into buffers allocated for the read, per byte received (0 with shared reads)',
+    });
   if (inn.server?.gc) {
-    add({ name: 'macro.fanin.serverMajorGcPerGB', value: round(inn.server.gc.major / ingestGB, 2), unit: '/GB', better: 'lower', machineIndependent: false, description: 'major garbage collections of the server per GB ingested (few per run: coarse)' });
-    add({ name: 'macro.fanin.serverGcMsPerGB', value: round(inn.server.gc.ms / ingestGB, 1), unit: 'ms/GB', better: 'lower', machineIndependent: false, description: 'time the server spent in garbage collection per GB ingested' });
+    add({
+      name: 'macro.fanin.serverMajorGcPerGB',
+      value: round(inn.server.gc.major / ingestGB, 2),
+      unit: '/GB',
+      better: 'lower',
+      machineIndependent: false,
+      description: 'major garbage collections of the server per GB ingested (few per run: coarse)',
+    });
+    add({
+      name: 'macro.fanin.serverGcMsPerGB',
+      value: round(inn.server.gc.ms / ingestGB, 1),
+      unit: 'ms/GB',
+      better: 'lower',
+      machineIndependent: false,
+      description: 'time the server spent in garbage collection per GB ingested',
+    });
   }
 }
 
@@ -329,6 +553,16 @@ const result: FiguresRun = { schemaVersion: 1, kind: 'rtmpbench-figures', env: e
 if (asJson) {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
-  console.log(formatTable(figures.map((f) => ({ figure: f.name, value: f.value, unit: f.unit, better: f.better, 'machine-independent': f.machineIndependent ? 'yes' : '' }))));
+  console.log(
+    formatTable(
+      figures.map((f) => ({
+        figure: f.name,
+        value: f.value,
+        unit: f.unit,
+        better: f.better,
+        'machine-independent': f.machineIndependent ? 'yes' : '',
+      })),
+    ),
+  );
   console.log(`\nwritten to ${writeResult('figures', result, argValue('out'))}`);
 }

@@ -31,7 +31,7 @@ import {
 } from '../src/protocol/commands.js';
 import { MSG_COMMAND_AMF0, MSG_COMMAND_AMF3, MSG_SET_CHUNK_SIZE } from '../src/protocol/constants.js';
 import { setChunkSizeMessage, streamBeginMessage } from '../src/protocol/control.js';
-import { ServerHandshake } from '../src/protocol/handshake.js';
+import { type HandshakeStep, ServerHandshake } from '../src/protocol/handshake.js';
 import type { OutgoingMessage } from '../src/protocol/message.js';
 import { SocketWriter, WriteResult } from '../src/server/socket-writer.js';
 import { argValue } from './lib/env.js';
@@ -70,7 +70,8 @@ class BoundaryTracker {
       }
       // A message header: basic header (fmt 0, one byte), 11 bytes, extended timestamp maybe.
       this.header[this.headerBytes++] = data[o++]!;
-      if (this.headerBytes === 1 && this.header[0]! >> 6 !== 0) throw new Error('floor relay: the publisher must send fmt-0 message headers (bench/lib/fmt0-publisher.ts)');
+      if (this.headerBytes === 1 && this.header[0]! >> 6 !== 0)
+        throw new Error('floor relay: the publisher must send fmt-0 message headers (bench/lib/fmt0-publisher.ts)');
       if (this.headerBytes < 12) continue;
       const extended = this.header.readUIntBE(1, 3) === 0xffffff;
       if (extended && this.headerBytes < 16) continue;
@@ -102,7 +103,9 @@ class FloorRelay {
   }
 
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve) => this.server.listen(port, host, () => resolve((this.server.address() as net.AddressInfo).port)));
+    return new Promise((resolve) =>
+      this.server.listen(port, host, () => resolve((this.server.address() as net.AddressInfo).port)),
+    );
   }
 
   close(): void {
@@ -135,7 +138,11 @@ class FloorRelay {
           send(setChunkSizeMessage(this.publisherChunkSize));
           send(streamBeginMessage(STREAM_ID));
           send(onStatusCommand(STREAM_ID, { level: 'status', code: Status.PLAY_START, description: 'playing' }));
-          this.joining.push({ socket, writer: this.raw ? new SocketWriter(socket, { onComplete: () => {} }) : null, active: false });
+          this.joining.push({
+            socket,
+            writer: this.raw ? new SocketWriter(socket, { onComplete: () => {} }) : null,
+            active: false,
+          });
         }
       },
       onError: () => socket.destroy(),
@@ -148,7 +155,7 @@ class FloorRelay {
       }
       if (role === 'viewer') return; // acknowledgements and pings: not needed here
       if (!open) {
-        let step;
+        let step: HandshakeStep;
         try {
           step = handshake.push(data);
         } catch {

@@ -37,7 +37,17 @@ async function main(): Promise<void> {
   });
   const line = `fuzz ${r.passed ? 'PASS' : 'FAIL'}: ${rtmp} RTMP sessions and ${http} HTTP requests, seed ${seed}${serverArgs.length > 0 ? `, server ${serverArgs.join(' ')}` : ''}, in ${r.durationSec} s; ${r.checks.map((c) => `${c.passed ? '' : 'FAILED '}${c.detail}`).join('; ')}`;
   console.log(line);
-  const path = writeResult('fuzz-sessions', { bench: 'fuzz-sessions', env: environment(), command: `node dist/bench/fuzz-sessions.js ${process.argv.slice(2).join(' ')}`.trim(), settings: { rtmp, http, seed, concurrency, serverArgs }, ...r }, argValue('out'));
+  const path = writeResult(
+    'fuzz-sessions',
+    {
+      bench: 'fuzz-sessions',
+      env: environment(),
+      command: `node dist/bench/fuzz-sessions.js ${process.argv.slice(2).join(' ')}`.trim(),
+      settings: { rtmp, http, seed, concurrency, serverArgs },
+      ...r,
+    },
+    argValue('out'),
+  );
   process.stderr.write(`written to ${path}\n`);
   process.exitCode = r.passed ? 0 : 1;
 }

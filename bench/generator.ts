@@ -55,7 +55,13 @@ async function runCase(c: Case, durationSec: number, rampSec: number, out: strin
     c.kind === 'players'
       ? { name: c.id, streams: 1, players: { perStream: c.count }, publishers: { videoBitrate: c.videoBitrate } }
       : { name: c.id, streams: c.count, players: { perStream: 0 }, publishers: { videoBitrate: c.videoBitrate } };
-  const r = resolveScenario({ ...input, workers: 1, duration: durationSec, ramp: rampSec, server: { mergeWriteMs: 100, maxConnections: 20_000 } });
+  const r = resolveScenario({
+    ...input,
+    workers: 1,
+    duration: durationSec,
+    ramp: rampSec,
+    server: { mergeWriteMs: 100, maxConnections: 20_000 },
+  });
   if (r.scenario === null) throw new Error(r.problems.join('; '));
   const { summary } = await runScenario({ scenario: r.scenario, outDir: out });
   // Sessions ramp linearly: the ramp counts half.
@@ -93,14 +99,18 @@ async function main(): Promise<void> {
       console.error(`running ${id} (${durationSec} s)...`);
       const row = await runCase(c, durationSec, rampSec, out);
       rows.push(row);
-      console.error(`  ${row.cpuPerUnit.toFixed(2)} ${row.unit}, pacing p99 ${row.pacingP99Ms} ms, connected ${row.connected}/${row.sessions}`);
+      console.error(
+        `  ${row.cpuPerUnit.toFixed(2)} ${row.unit}, pacing p99 ${row.pacingP99Ms} ms, connected ${row.connected}/${row.sessions}`,
+      );
     }
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
   const env = environment();
   const path = writeResult('generator', { bench: 'generator', env, durationSec, rampSec, rows }, argValue('out'));
-  console.log(`generator cost: one worker thread, built-in server on the same ${env.cpus}-core machine, ${env.cpuModel}, Node ${env.node}\n`);
+  console.log(
+    `generator cost: one worker thread, built-in server on the same ${env.cpus}-core machine, ${env.cpuModel}, Node ${env.node}\n`,
+  );
   console.log(
     formatTable(
       rows.map((r) => ({

@@ -36,7 +36,12 @@ function percentile(xs: number[], p: number): number {
 }
 
 /** Opens `count` players spread over `seconds`, 64 at a time at most. */
-async function openPlayers(url: RtmpUrl, count: number, seconds: number, make: (url: RtmpUrl) => Promise<Player>): Promise<Player[]> {
+async function openPlayers(
+  url: RtmpUrl,
+  count: number,
+  seconds: number,
+  make: (url: RtmpUrl) => Promise<Player>,
+): Promise<Player[]> {
   const out: Player[] = [];
   const start = Date.now();
   let next = 0;
@@ -60,10 +65,20 @@ async function openPlayers(url: RtmpUrl, count: number, seconds: number, make: (
 /** The joiners' side (a child process): join, report first-frame times, stay until SIGTERM. */
 async function joinerMain(): Promise<void> {
   const url = parseRtmpUrl(argValue('url')!);
-  const players = await openPlayers(url, Number(argValue('joiners')), Number(argValue('join-seconds')), (u) => Player.open({ url: u, streamName: 'bench', timeoutMs: 20_000 }));
+  const players = await openPlayers(url, Number(argValue('joiners')), Number(argValue('join-seconds')), (u) =>
+    Player.open({ url: u, streamName: 'bench', timeoutMs: 20_000 }),
+  );
   await sleep(3000);
-  const firstFrameMs = players.map((p) => (p.firstFrameUs > 0 ? (p.firstFrameUs - p.playSentUs) / 1000 : NaN)).filter((x) => !Number.isNaN(x));
-  console.log(JSON.stringify({ joined: players.length, firstFrameP50Ms: percentile(firstFrameMs, 0.5), firstFrameP99Ms: percentile(firstFrameMs, 0.99) }));
+  const firstFrameMs = players
+    .map((p) => (p.firstFrameUs > 0 ? (p.firstFrameUs - p.playSentUs) / 1000 : NaN))
+    .filter((x) => !Number.isNaN(x));
+  console.log(
+    JSON.stringify({
+      joined: players.length,
+      firstFrameP50Ms: percentile(firstFrameMs, 0.5),
+      firstFrameP99Ms: percentile(firstFrameMs, 0.99),
+    }),
+  );
   process.on('SIGTERM', () => process.exit(0));
 }
 
@@ -81,7 +96,15 @@ interface Outcome {
   serverCpuSecondsDuringJoins: number;
 }
 
-async function runOnce(label: string, kind: ServerKind, builtinArgs: string[], round: number, steady: number, joiners: number, joinSeconds: number): Promise<Outcome> {
+async function runOnce(
+  label: string,
+  kind: ServerKind,
+  builtinArgs: string[],
+  round: number,
+  steady: number,
+  joiners: number,
+  joinSeconds: number,
+): Promise<Outcome> {
   const server = await startServer(kind, { builtinArgs });
   const self = ownModule(import.meta.url, './joiners.js');
   const pubScript = ownModule(import.meta.url, './lib/paced-publisher.js');
@@ -91,7 +114,11 @@ async function runOnce(label: string, kind: ServerKind, builtinArgs: string[], r
   try {
     let ready!: () => void;
     const publishing = new Promise<void>((r) => (ready = r));
-    publisher = launch(process.execPath, [...pubScript.execArgv, pubScript.path, '--url', server.url, '--stream', 'bench'], { onOutput: (t) => t.includes('publishing') && ready() });
+    publisher = launch(
+      process.execPath,
+      [...pubScript.execArgv, pubScript.path, '--url', server.url, '--stream', 'bench'],
+      { onOutput: (t) => t.includes('publishing') && ready() },
+    );
     await publishing;
     await sleep(1000);
     const t0 = performance.now();
@@ -106,7 +133,10 @@ async function runOnce(label: string, kind: ServerKind, builtinArgs: string[], r
             if (v.mark === null) return;
             const sec = Math.floor((performance.now() - t0) / 1000);
             let a = perSecond.get(sec);
-            if (a === undefined) perSecond.set(sec, (a = []));
+            if (a === undefined) {
+              a = [];
+              perSecond.set(sec, a);
+            }
             a.push((v.arrivalUs - Math.max(v.mark.intendedUs, v.mark.sentUs)) / 1000);
           },
         }),
@@ -116,14 +146,32 @@ async function runOnce(label: string, kind: ServerKind, builtinArgs: string[], r
     const joinStart = Math.floor((performance.now() - t0) / 1000);
     const cpu0 = cpuSeconds(server.pid);
     let report = '';
-    joinerProc = launch(process.execPath, [...self.execArgv, self.path, '--joiner', '--url', server.url, '--joiners', String(joiners), '--join-seconds', String(joinSeconds)], { onOutput: (t) => (report += t) });
+    joinerProc = launch(
+      process.execPath,
+      [
+        ...self.execArgv,
+        self.path,
+        '--joiner',
+        '--url',
+        server.url,
+        '--joiners',
+        String(joiners),
+        '--join-seconds',
+        String(joinSeconds),
+      ],
+      { onOutput: (t) => (report += t) },
+    );
     while (!report.includes('firstFrameP99Ms') && joinerProc.running) await sleep(100);
     const joinEnd = Math.ceil((performance.now() - t0) / 1000) - 3; // the joiner process waits 3 s before it reports
     const cpu1 = cpuSeconds(server.pid);
     await sleep(3000); // the 5 s after the joins, with everyone watching
     const after: number[] = [];
     for (let s = joinEnd + 1; s <= joinEnd + 5; s++) after.push(...(perSecond.get(s) ?? []));
-    const joined = JSON.parse(report.slice(report.indexOf('{'), report.indexOf('}') + 1)) as { joined: number; firstFrameP50Ms: number; firstFrameP99Ms: number };
+    const joined = JSON.parse(report.slice(report.indexOf('{'), report.indexOf('}') + 1)) as {
+      joined: number;
+      firstFrameP50Ms: number;
+      firstFrameP99Ms: number;
+    };
     const before: number[] = [];
     for (let s = joinStart - 5; s < joinStart; s++) before.push(...(perSecond.get(s) ?? []));
     const during: number[] = [];
@@ -141,7 +189,9 @@ async function runOnce(label: string, kind: ServerKind, builtinArgs: string[], r
       firstFrameP99Ms: joined.firstFrameP99Ms,
       serverCpuSecondsDuringJoins: cpu1 - cpu0,
     };
-    console.error(`  ${label}: p99 before ${p99Before.toFixed(1)} ms, during ${out.p99PerSecondDuringMs.join(' ')} ms (worst ${out.worstRatio.toFixed(2)}x), after ${out.p99AfterMs.toFixed(1)} ms, first frame p50/p99 ${joined.firstFrameP50Ms.toFixed(0)}/${joined.firstFrameP99Ms.toFixed(0)} ms, ${joined.joined} joined`);
+    console.error(
+      `  ${label}: p99 before ${p99Before.toFixed(1)} ms, during ${out.p99PerSecondDuringMs.join(' ')} ms (worst ${out.worstRatio.toFixed(2)}x), after ${out.p99AfterMs.toFixed(1)} ms, first frame p50/p99 ${joined.firstFrameP50Ms.toFixed(0)}/${joined.firstFrameP99Ms.toFixed(0)} ms, ${joined.joined} joined`,
+    );
     return out;
   } finally {
     for (const p of watchers) p.close();
@@ -154,7 +204,12 @@ async function runOnce(label: string, kind: ServerKind, builtinArgs: string[], r
 async function main(): Promise<void> {
   if (process.argv.includes('--joiner')) return joinerMain();
   if (process.argv.includes('--help')) {
-    console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n?/, '').replace(/^ \* ?/gm, ''));
+    console.log(
+      readFileSync(new URL(import.meta.url), 'utf8')
+        .split('*/')[0]!
+        .replace(/^\/\*\*\n?/, '')
+        .replace(/^ \* ?/gm, ''),
+    );
     return;
   }
   const steady = Number(argValue('steady') ?? 500);
@@ -171,7 +226,11 @@ async function main(): Promise<void> {
     const specs = (argValue('builtin') ?? 'default=').split(';').filter((x) => x.trim() !== '');
     for (const spec of specs) {
       const [name, flags = ''] = spec.split('=');
-      variants.push({ label: specs.length === 1 ? 'builtin' : `builtin:${name!.trim()}`, kind: 'builtin', args: flags.split(' ').filter(Boolean) });
+      variants.push({
+        label: specs.length === 1 ? 'builtin' : `builtin:${name!.trim()}`,
+        kind: 'builtin',
+        args: flags.split(' ').filter(Boolean),
+      });
     }
   }
   const all: Outcome[] = [];
@@ -194,8 +253,14 @@ async function main(): Promise<void> {
     'server CPU s': o.serverCpuSecondsDuringJoins.toFixed(2),
   }));
   const env = environment();
-  const path = writeResult('joiners', { bench: 'joiners', env, steady, joiners, joinSeconds, rounds, results: all }, argValue('out'));
-  console.log(`joiners: ${steady} watching one 600 kbps stream, ${joiners} joining over ${joinSeconds} s, ${env.cpuModel}, Node ${env.node}\n`);
+  const path = writeResult(
+    'joiners',
+    { bench: 'joiners', env, steady, joiners, joinSeconds, rounds, results: all },
+    argValue('out'),
+  );
+  console.log(
+    `joiners: ${steady} watching one 600 kbps stream, ${joiners} joining over ${joinSeconds} s, ${env.cpuModel}, Node ${env.node}\n`,
+  );
   console.log(formatTable(rows));
   console.log(`\nwritten to ${path}`);
 }

@@ -47,16 +47,30 @@ function parseFlags(f: RegressFlags): { opts: RegressOptions; repeat: number; pr
     if (!Number.isFinite(n) || !ok(n)) problems.push(`${flag}: "${v}" is not ${what}`);
     return n;
   };
-  const repeat = num('--repeat', f.repeat, 3, (n) => Number.isInteger(n) && n >= 1 && n <= 100, 'a whole number from 1 to 100');
+  const repeat = num(
+    '--repeat',
+    f.repeat,
+    3,
+    (n) => Number.isInteger(n) && n >= 1 && n <= 100,
+    'a whole number from 1 to 100',
+  );
   const thresholdPercent = num('--threshold', f.threshold, 5, (n) => n >= 0, 'a percentage such as 5 or 5%');
-  const confidence = num('--confidence', f.confidence, 0.95, (n) => n > 0.5 && n < 1, 'a level between 0.5 and 1, such as 0.95');
+  const confidence = num(
+    '--confidence',
+    f.confidence,
+    0.95,
+    (n) => n > 0.5 && n < 1,
+    'a level between 0.5 and 1, such as 0.95',
+  );
   let gate: RegressOptions['gate'] | 'auto' = 'auto';
   if (f.gate !== undefined) {
     if (f.gate === 'all' || f.gate === 'machine-independent' || f.gate === 'auto') gate = f.gate;
     else problems.push(`--gate: "${f.gate}" is not auto, all or machine-independent`);
   }
-  if (f.suite !== undefined && f.suite !== 'all' && f.suite !== 'micro' && f.suite !== 'macro') problems.push(`--suite: "${f.suite}" is not micro, macro or all`);
-  if (f.baseline === undefined && f.record === undefined) problems.push('give --baseline REF|FILE (compare) or --record FILE (save runs as a baseline)');
+  if (f.suite !== undefined && f.suite !== 'all' && f.suite !== 'micro' && f.suite !== 'macro')
+    problems.push(`--suite: "${f.suite}" is not micro, macro or all`);
+  if (f.baseline === undefined && f.record === undefined)
+    problems.push('give --baseline REF|FILE (compare) or --record FILE (save runs as a baseline)');
   const isFile = f.baseline !== undefined && existsSync(f.baseline);
   // A saved file was likely made on another machine: only machine-independent figures gate by default.
   const resolvedGate = gate === 'auto' ? (isFile ? 'machine-independent' : 'all') : gate;
@@ -85,9 +99,15 @@ export async function regressCommand(flags: RegressFlags): Promise<number> {
       if (existsSync(flags.baseline)) {
         saved = readSamples(flags.baseline);
         label = `${flags.baseline} (${saved.runs.length} saved run(s) of ${saved.runs[0]?.env.commit.slice(0, 10) ?? '?'})`;
-        if (saved.quick !== quick) log(`note: the baseline was recorded ${saved.quick ? 'with' : 'without'} --quick, this run is ${quick ? 'with' : 'without'} it`);
+        if (saved.quick !== quick)
+          log(
+            `note: the baseline was recorded ${saved.quick ? 'with' : 'without'} --quick, this run is ${quick ? 'with' : 'without'} it`,
+          );
         const savedSuite = saved.suite ?? 'all';
-        if (savedSuite !== 'all' && savedSuite !== suite) throw new UsageError(`the baseline ${flags.baseline} holds the ${savedSuite} figures only; run with --suite ${savedSuite}`);
+        if (savedSuite !== 'all' && savedSuite !== suite)
+          throw new UsageError(
+            `the baseline ${flags.baseline} holds the ${savedSuite} figures only; run with --suite ${savedSuite}`,
+          );
       } else {
         tree = prepareBaselineTree(flags.baseline, log);
         label = `${flags.baseline} (${tree.commit.slice(0, 10)})`;
@@ -101,17 +121,28 @@ export async function regressCommand(flags: RegressFlags): Promise<number> {
       (which, i) => log(`run ${i + 1}/${repeat}: ${which}`),
     );
     if (flags.record !== undefined) {
-      const samples: FigureSamples = { schemaVersion: 1, kind: 'rtmpbench-figure-samples', label: current[0]?.env.commit ?? 'current', quick, suite, runs: current };
+      const samples: FigureSamples = {
+        schemaVersion: 1,
+        kind: 'rtmpbench-figure-samples',
+        label: current[0]?.env.commit ?? 'current',
+        quick,
+        suite,
+        runs: current,
+      };
       writeFileSync(flags.record, `${JSON.stringify(samples, null, 2)}\n`);
       log(`recorded ${current.length} run(s) in ${flags.record}`);
       if (flags.baseline === undefined) return EXIT_OK;
     }
     const base = onlySuite(saved?.runs ?? baseline, suite);
     const rows = compareFigures(base, current, opts);
-    const md = regressMarkdown(rows, `rtmpbench regress: current tree vs ${label}`, opts, { baseline: base.length, current: current.length });
+    const md = regressMarkdown(rows, `rtmpbench regress: current tree vs ${label}`, opts, {
+      baseline: base.length,
+      current: current.length,
+    });
     process.stdout.write(md);
     if (flags.markdown !== undefined) writeFileSync(flags.markdown, md);
-    if (flags.json !== undefined) writeFileSync(flags.json, `${JSON.stringify({ options: opts, baseline: base, current, rows }, null, 2)}\n`);
+    if (flags.json !== undefined)
+      writeFileSync(flags.json, `${JSON.stringify({ options: opts, baseline: base, current, rows }, null, 2)}\n`);
     return rows.some(failsGate) ? EXIT_THRESHOLD_FAILED : EXIT_OK;
   } catch (e) {
     return failureExit('regress', e);
@@ -122,15 +153,26 @@ export async function regressCommand(flags: RegressFlags): Promise<number> {
 
 export function regressProgram(): Command {
   return new Command('regress')
-    .description('compare the performance figures (npm run bench) of this tree with a baseline: runs interleaved in fresh processes, Welch t-test per figure; exit 1 on a significant regression')
-    .option('--baseline <ref|file>', 'a git ref (built in a temporary worktree) or a saved figures file (regress --record, npm run bench)')
-    .option('--record <file>', 'save the current tree\'s runs as a baseline file')
+    .description(
+      'compare the performance figures (npm run bench) of this tree with a baseline: runs interleaved in fresh processes, Welch t-test per figure; exit 1 on a significant regression',
+    )
+    .option(
+      '--baseline <ref|file>',
+      'a git ref (built in a temporary worktree) or a saved figures file (regress --record, npm run bench)',
+    )
+    .option('--record <file>', "save the current tree's runs as a baseline file")
     .option('--repeat <n>', 'runs of each side (default 3)')
     .option('--quick', 'shorter figures runs (about 25 s each)')
-    .option('--suite <which>', 'micro (codec figures, seconds per run), macro (scenarios against the built-in server) or all (default)')
+    .option(
+      '--suite <which>',
+      'micro (codec figures, seconds per run), macro (scenarios against the built-in server) or all (default)',
+    )
     .option('--threshold <percent>', 'smallest change that gets a verdict (default 5%)')
     .option('--confidence <level>', 'confidence level of the test (default 0.95)')
-    .option('--gate <which>', 'figures that decide the exit code: auto (default: all against a git ref, machine-independent ones against a file), all, machine-independent')
+    .option(
+      '--gate <which>',
+      'figures that decide the exit code: auto (default: all against a git ref, machine-independent ones against a file), all, machine-independent',
+    )
     .option('--no-build', 'do not rebuild the current tree first')
     .option('--markdown <file>', 'also write the table to a file (e.g. $GITHUB_STEP_SUMMARY)')
     .option('--json <file>', 'write every run and verdict as JSON')
@@ -143,5 +185,6 @@ export function regressProgram(): Command {
 try {
   await regressProgram().parseAsync(process.argv);
 } catch (e) {
-  process.exitCode = e instanceof CommanderError ? (e.exitCode === 0 ? EXIT_OK : EXIT_USAGE) : failureExit('regress', e);
+  process.exitCode =
+    e instanceof CommanderError ? (e.exitCode === 0 ? EXIT_OK : EXIT_USAGE) : failureExit('regress', e);
 }

@@ -70,7 +70,12 @@ async function main(): Promise<void> {
   let ended = 0;
   const sample = () => {
     const r = watched.resources();
-    samples.push({ tSec: (performance.now() - startedMs) / 1000, rssBytes: r.rssBytes, fds: r.fds, sessionsEnded: ended });
+    samples.push({
+      tSec: (performance.now() - startedMs) / 1000,
+      rssBytes: r.rssBytes,
+      fds: r.fds,
+      sessionsEnded: ended,
+    });
   };
   const sampler = setInterval(sample, 1000);
   const healthy = await startHealthyStream(watched.url, HEALTHY);
@@ -83,7 +88,12 @@ async function main(): Promise<void> {
     const baseline = await watched.quietResources();
     const baselineDescriptors = watched.descriptors();
     const localAddresses = loopbackAddresses(addresses);
-    const settleAndRecord = async (wave: number, kind: WaveResult['kind'], counts: CycleCounts, waveStartMs: number) => {
+    const settleAndRecord = async (
+      wave: number,
+      kind: WaveResult['kind'],
+      counts: CycleCounts,
+      waveStartMs: number,
+    ) => {
       const settled = await watched.settle(2, 1);
       const s = await watched.stats();
       const r = await watched.quietResources();
@@ -103,7 +113,9 @@ async function main(): Promise<void> {
         seconds: Math.round((performance.now() - waveStartMs) / 100) / 10,
       };
       results.push(row);
-      process.stderr.write(`${kind} wave ${wave}: ${row.cycles} cycles (${row.failed} failed, ${row.noFrame} without a frame) in ${row.seconds} s; RSS ${mb(row.rssBytes)}, ${row.fds} descriptors, ${row.openConnections} connections, ${row.streams} streams\n`);
+      process.stderr.write(
+        `${kind} wave ${wave}: ${row.cycles} cycles (${row.failed} failed, ${row.noFrame} without a frame) in ${row.seconds} s; RSS ${mb(row.rssBytes)}, ${row.fds} descriptors, ${row.openConnections} connections, ${row.streams} streams\n`,
+      );
     };
 
     const perWave = Math.ceil(viewers / waves);
@@ -157,12 +169,36 @@ async function main(): Promise<void> {
     leak = leakFigures(leakVerdict(samples, { warmupSec: (viewerRows[0]!.seconds ?? 0) + 2 }));
     const growth = last.rssBytes / reference.rssBytes - 1;
     checks.push(
-      { name: 'rss', passed: growth <= RSS_TOLERANCE, detail: `RSS ${mb(reference.rssBytes)} at most in the first ${firstHalf.length} viewer waves (wave ${reference.wave}), ${mb(last.rssBytes)} at the end (${(growth * 100).toFixed(1)}%, at most ${RSS_TOLERANCE * 100}%)` },
-      { name: 'descriptors', passed: last.fds === null || baseline.fds === null || last.fds <= baseline.fds, detail: `descriptors ${baseline.fds} at the start, ${last.fds} at the end` },
-      { name: 'connections', passed: finalStats.connections.open === 2, detail: `${finalStats.connections.open} connections open at the end (the healthy publisher and viewer: 2)` },
-      { name: 'registry', passed: finalStats.streams.length === 1 && finalStats.streams[0]!.key === `live/${HEALTHY}`, detail: `streams left: ${finalStats.streams.map((s) => s.key).join(', ')}` },
-      { name: 'healthy-viewer', passed: healthy.alive() && frames.lost === 0 && frames.duplicated === 0 && frames.outOfOrder === 0, detail: `healthy viewer: ${frames.received} frames, ${frames.lost} lost, ${frames.duplicated} duplicated, ${frames.outOfOrder} out of order, ${healthy.alive() ? 'connected' : 'DISCONNECTED'}` },
-      { name: 'cycles', passed: failed === 0 && noFrame === 0, detail: `${failed} cycles failed, ${noFrame} viewers without a frame` },
+      {
+        name: 'rss',
+        passed: growth <= RSS_TOLERANCE,
+        detail: `RSS ${mb(reference.rssBytes)} at most in the first ${firstHalf.length} viewer waves (wave ${reference.wave}), ${mb(last.rssBytes)} at the end (${(growth * 100).toFixed(1)}%, at most ${RSS_TOLERANCE * 100}%)`,
+      },
+      {
+        name: 'descriptors',
+        passed: last.fds === null || baseline.fds === null || last.fds <= baseline.fds,
+        detail: `descriptors ${baseline.fds} at the start, ${last.fds} at the end`,
+      },
+      {
+        name: 'connections',
+        passed: finalStats.connections.open === 2,
+        detail: `${finalStats.connections.open} connections open at the end (the healthy publisher and viewer: 2)`,
+      },
+      {
+        name: 'registry',
+        passed: finalStats.streams.length === 1 && finalStats.streams[0]!.key === `live/${HEALTHY}`,
+        detail: `streams left: ${finalStats.streams.map((s) => s.key).join(', ')}`,
+      },
+      {
+        name: 'healthy-viewer',
+        passed: healthy.alive() && frames.lost === 0 && frames.duplicated === 0 && frames.outOfOrder === 0,
+        detail: `healthy viewer: ${frames.received} frames, ${frames.lost} lost, ${frames.duplicated} duplicated, ${frames.outOfOrder} out of order, ${healthy.alive() ? 'connected' : 'DISCONNECTED'}`,
+      },
+      {
+        name: 'cycles',
+        passed: failed === 0 && noFrame === 0,
+        detail: `${failed} cycles failed, ${noFrame} viewers without a frame`,
+      },
       { name: 'leak', passed: leak.verdict !== 'leak', detail: `leak verdict ${leak.verdict}: ${leak.reason}` },
     );
     const passed = checks.every((c) => c.passed);

@@ -37,18 +37,46 @@ async function main(): Promise<void> {
     const settled = await watched.settle(0, 0, 20_000);
     const stats = await watched.stats();
     const checks = [
-      { name: 'served', passed: r.starved === 0 && r.served === r.viewers, detail: `${r.served} of ${r.viewers} viewers got frames of the new publisher, ${r.starved} did not` },
-      { name: 'sessions', passed: r.viewerErrors === 0 && r.republishFailures === 0 && Object.keys(r.errors).length === 0, detail: `${r.viewerErrors} plays failed, ${r.republishFailures} republishes never got the name (${r.republishRetries} asked again while the old publication was still held), ${Object.values(r.errors).reduce((a, n) => a + n, 0)} rounds failed` },
-      { name: 'registry', passed: settled && stats.streams.length === 0 && stats.connections.open === 0, detail: `${stats.streams.length} streams and ${stats.connections.open} connections left` },
-      { name: 'no-internal-error', passed: (stats.connections.closedByReason['internal-error'] ?? 0) === 0, detail: `${stats.connections.closedByReason['internal-error'] ?? 0} connections closed for an internal error` },
+      {
+        name: 'served',
+        passed: r.starved === 0 && r.served === r.viewers,
+        detail: `${r.served} of ${r.viewers} viewers got frames of the new publisher, ${r.starved} did not`,
+      },
+      {
+        name: 'sessions',
+        passed: r.viewerErrors === 0 && r.republishFailures === 0 && Object.keys(r.errors).length === 0,
+        detail: `${r.viewerErrors} plays failed, ${r.republishFailures} republishes never got the name (${r.republishRetries} asked again while the old publication was still held), ${Object.values(r.errors).reduce((a, n) => a + n, 0)} rounds failed`,
+      },
+      {
+        name: 'registry',
+        passed: settled && stats.streams.length === 0 && stats.connections.open === 0,
+        detail: `${stats.streams.length} streams and ${stats.connections.open} connections left`,
+      },
+      {
+        name: 'no-internal-error',
+        passed: (stats.connections.closedByReason['internal-error'] ?? 0) === 0,
+        detail: `${stats.connections.closedByReason['internal-error'] ?? 0} connections closed for an internal error`,
+      },
     ];
     const passed = checks.every((c) => c.passed);
     const durationSec = Math.round((performance.now() - startedMs) / 1000);
-    console.log(`republish races ${passed ? 'PASS' : 'FAIL'}: ${r.rounds} rounds (${r.dropped} dropped, ${r.unpublished} unpublished), ${viewersPerRound} viewers each${serverArgs.length > 0 ? `, server ${serverArgs.join(' ')}` : ''}, in ${durationSec} s; ${checks.map((c) => `${c.passed ? '' : 'FAILED '}${c.detail}`).join('; ')}`);
+    console.log(
+      `republish races ${passed ? 'PASS' : 'FAIL'}: ${r.rounds} rounds (${r.dropped} dropped, ${r.unpublished} unpublished), ${viewersPerRound} viewers each${serverArgs.length > 0 ? `, server ${serverArgs.join(' ')}` : ''}, in ${durationSec} s; ${checks.map((c) => `${c.passed ? '' : 'FAILED '}${c.detail}`).join('; ')}`,
+    );
     for (const d of r.starvedDetails) console.log(`  ${d}`);
     const path = writeResult(
       'republish-races',
-      { bench: 'republish-races', env: environment(), command: `node dist/bench/republish-races.js ${process.argv.slice(2).join(' ')}`.trim(), settings: { rounds, viewersPerRound, concurrency, seed, serverArgs }, passed, durationSec, checks, counts: r, closedByReason: stats.connections.closedByReason },
+      {
+        bench: 'republish-races',
+        env: environment(),
+        command: `node dist/bench/republish-races.js ${process.argv.slice(2).join(' ')}`.trim(),
+        settings: { rounds, viewersPerRound, concurrency, seed, serverArgs },
+        passed,
+        durationSec,
+        checks,
+        counts: r,
+        closedByReason: stats.connections.closedByReason,
+      },
       argValue('out'),
     );
     process.stderr.write(`written to ${path}\n`);

@@ -25,7 +25,13 @@ import { ProcessMonitor, sampleProcess } from '../src/metrics/process-stats.js';
 import { median, pairedRatio } from '../src/metrics/stats.js';
 import { ownModule } from '../src/proc/own-module.js';
 import { freePort, waitForPort } from '../src/proc/port.js';
-import { serverAvailability, SERVER_KINDS, startServer, type RunningServer, type ServerKind } from '../src/proc/servers.js';
+import {
+  serverAvailability,
+  SERVER_KINDS,
+  startServer,
+  type RunningServer,
+  type ServerKind,
+} from '../src/proc/servers.js';
 import { launch, type ChildHandle } from '../src/proc/spawn.js';
 import { argValue, environment, formatTable, writeResult } from './lib/env.js';
 
@@ -67,11 +73,26 @@ async function startPublisher(url: string): Promise<ChildHandle> {
   const script = ownModule(import.meta.url, './lib/paced-publisher.js');
   let ready!: () => void;
   const publishing = new Promise<void>((r) => (ready = r));
-  const handle = launch(process.execPath, [...script.execArgv, script.path, '--url', url, '--stream', 'bench', '--video-bps', String(VIDEO_BPS), '--audio-bps', String(AUDIO_BPS)], {
-    onOutput: (text) => {
-      if (text.includes('publishing')) ready();
+  const handle = launch(
+    process.execPath,
+    [
+      ...script.execArgv,
+      script.path,
+      '--url',
+      url,
+      '--stream',
+      'bench',
+      '--video-bps',
+      String(VIDEO_BPS),
+      '--audio-bps',
+      String(AUDIO_BPS),
+    ],
+    {
+      onOutput: (text) => {
+        if (text.includes('publishing')) ready();
+      },
     },
-  });
+  );
   const failed = handle.exited.then((code) => {
     throw new Error(`the publisher exited (${code}): ${handle.output()}`);
   });
@@ -103,7 +124,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Opens players, 64 at a time, for at most `budgetMs`: a saturated server that stops
  * accepting is measured with the players it took.
  */
-async function openPlayers(url: ReturnType<typeof parseRtmpUrl>, count: number, into: Player[], budgetMs = 60_000): Promise<void> {
+async function openPlayers(
+  url: ReturnType<typeof parseRtmpUrl>,
+  count: number,
+  into: Player[],
+  budgetMs = 60_000,
+): Promise<void> {
   const concurrency = 64;
   const deadline = Date.now() + budgetMs;
   let next = 0;
@@ -122,7 +148,10 @@ async function openPlayers(url: ReturnType<typeof parseRtmpUrl>, count: number, 
 
 async function runServer(variant: Variant, round: number, steps: number[], holdSeconds: number): Promise<StepResult[]> {
   const kind = variant.label;
-  const server = variant.kind === 'floor' ? await startFloor() : await startServer(variant.kind, { builtinArgs: variant.builtinArgs });
+  const server =
+    variant.kind === 'floor'
+      ? await startFloor()
+      : await startServer(variant.kind, { builtinArgs: variant.builtinArgs });
   const results: StepResult[] = [];
   const players: Player[] = [];
   let publisher: ChildHandle | null = null;
@@ -182,13 +211,20 @@ async function runServer(variant: Variant, round: number, steps: number[], holdS
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) {
-    console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n?/, '').replace(/^ \* ?/gm, ''));
+    console.log(
+      readFileSync(new URL(import.meta.url), 'utf8')
+        .split('*/')[0]!
+        .replace(/^\/\*\*\n?/, '')
+        .replace(/^ \* ?/gm, ''),
+    );
     return;
   }
   const steps = (argValue('steps') ?? '500,1000,2000').split(',').map(Number);
   const holdSeconds = Number(argValue('hold') ?? 10);
   const rounds = Number(argValue('rounds') ?? 1);
-  const wanted = (argValue('servers') ?? ['builtin', 'floor', ...SERVER_KINDS.filter((k) => k !== 'builtin')].join(',')).split(',') as BenchKind[];
+  const wanted = (
+    argValue('servers') ?? ['builtin', 'floor', ...SERVER_KINDS.filter((k) => k !== 'builtin')].join(',')
+  ).split(',') as BenchKind[];
   const builtinSpecs = (argValue('builtin') ?? 'default=').split(';').filter((x) => x.trim() !== '');
   const variants: Variant[] = [];
   for (const k of wanted) {
@@ -203,7 +239,11 @@ async function main(): Promise<void> {
     }
     for (const spec of builtinSpecs) {
       const [name, flags = ''] = spec.split('=');
-      variants.push({ label: builtinSpecs.length === 1 ? 'builtin' : `builtin:${name!.trim()}`, kind: 'builtin', builtinArgs: flags.split(' ').filter(Boolean) });
+      variants.push({
+        label: builtinSpecs.length === 1 ? 'builtin' : `builtin:${name!.trim()}`,
+        kind: 'builtin',
+        builtinArgs: flags.split(' ').filter(Boolean),
+      });
     }
   }
   const servers = variants.map((v) => v.label);
@@ -220,15 +260,35 @@ async function main(): Promise<void> {
   // server's, paired by round (geometric mean, 95% interval from two rounds on).
   const builtinLabel = servers.find((l) => l.startsWith('builtin'));
   const rows: Record<string, string | number>[] = [];
-  const summary: Record<string, Record<number, { cpu: number; systemShare: number; rssPerPlayer: number; delivered: number; builtinOver?: { estimate: number; low: number; high: number; n: number } }>> = {};
+  const summary: Record<
+    string,
+    Record<
+      number,
+      {
+        cpu: number;
+        systemShare: number;
+        rssPerPlayer: number;
+        delivered: number;
+        builtinOver?: { estimate: number; low: number; high: number; n: number };
+      }
+    >
+  > = {};
   const perRound = (kind: string, step: number) =>
-    Array.from({ length: rounds }, (_, round) => all.find((r) => r.server === kind && r.players === step && r.round === round)?.cpuSecondsPer1000PlayerMinutes ?? NaN);
+    Array.from(
+      { length: rounds },
+      (_, round) =>
+        all.find((r) => r.server === kind && r.players === step && r.round === round)?.cpuSecondsPer1000PlayerMinutes ??
+        NaN,
+    );
   for (const kind of servers) {
     summary[kind] = {};
     for (const step of steps) {
       const rs = all.filter((r) => r.server === kind && r.players === step);
       if (rs.length === 0) continue;
-      const ratio = builtinLabel !== undefined && kind !== builtinLabel ? pairedRatio(perRound(builtinLabel, step), perRound(kind, step)) : null;
+      const ratio =
+        builtinLabel !== undefined && kind !== builtinLabel
+          ? pairedRatio(perRound(builtinLabel, step), perRound(kind, step))
+          : null;
       summary[kind]![step] = {
         cpu: median(rs.map((r) => r.cpuSecondsPer1000PlayerMinutes)),
         systemShare: median(rs.map((r) => r.serverSystemSeconds / r.serverCpuSeconds)),
@@ -239,7 +299,11 @@ async function main(): Promise<void> {
     }
   }
   const fmtRatio = (r: { estimate: number; low: number; high: number } | undefined) =>
-    r === undefined ? '-' : Number.isNaN(r.low) ? r.estimate.toFixed(2) : `${r.estimate.toFixed(2)} [${r.low.toFixed(2)}-${r.high.toFixed(2)}]`;
+    r === undefined
+      ? '-'
+      : Number.isNaN(r.low)
+        ? r.estimate.toFixed(2)
+        : `${r.estimate.toFixed(2)} [${r.low.toFixed(2)}-${r.high.toFixed(2)}]`;
   for (const step of steps) {
     for (const kind of servers) {
       const s = summary[kind]?.[step];
@@ -256,8 +320,24 @@ async function main(): Promise<void> {
     }
   }
   const env = environment();
-  const path = writeResult('server-fanout', { bench: 'server-fanout', env, steps, holdSeconds, rounds, videoBps: VIDEO_BPS, audioBps: AUDIO_BPS, results: all, summary }, argValue('out'));
-  console.log(`server fan-out: 1 publisher at ${VIDEO_BPS / 1000}+${AUDIO_BPS / 1000} kbps, players on loopback, ${env.cpuModel}, Node ${env.node}\n`);
+  const path = writeResult(
+    'server-fanout',
+    {
+      bench: 'server-fanout',
+      env,
+      steps,
+      holdSeconds,
+      rounds,
+      videoBps: VIDEO_BPS,
+      audioBps: AUDIO_BPS,
+      results: all,
+      summary,
+    },
+    argValue('out'),
+  );
+  console.log(
+    `server fan-out: 1 publisher at ${VIDEO_BPS / 1000}+${AUDIO_BPS / 1000} kbps, players on loopback, ${env.cpuModel}, Node ${env.node}\n`,
+  );
   console.log(formatTable(rows));
   console.log(`\nwritten to ${path}`);
 }

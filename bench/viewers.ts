@@ -78,7 +78,9 @@ async function runCase(protocol: Protocol, count: number, durationS: number, war
   try {
     // Join in batches of 50, as a ramp would.
     for (let i = 0; i < count; i += 50) {
-      const batch = await Promise.allSettled(Array.from({ length: Math.min(50, count - i) }, () => open(protocol, origin.port)));
+      const batch = await Promise.allSettled(
+        Array.from({ length: Math.min(50, count - i) }, () => open(protocol, origin.port)),
+      );
       for (const b of batch) if (b.status === 'fulfilled') viewers.push(b.value);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -118,7 +120,8 @@ function round(v: number, digits: number): number {
 
 const cases = (argValue('cases') ?? 'http-flv:1000,ws-flv:1000,hls:200').split(',').map((c) => {
   const [protocol, n] = c.split(':');
-  if (protocol !== 'http-flv' && protocol !== 'ws-flv' && protocol !== 'hls') throw new Error(`unknown protocol in case "${c}"`);
+  if (protocol !== 'http-flv' && protocol !== 'ws-flv' && protocol !== 'hls')
+    throw new Error(`unknown protocol in case "${c}"`);
   return { protocol: protocol as Protocol, count: Number(n) };
 });
 const durationS = Number(argValue('duration') ?? 20);

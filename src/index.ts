@@ -17,27 +17,90 @@ export { runFailure } from './load/run-failure.js';
 export { RunError } from './load/errors.js';
 
 // Experiments on runs.
-export { checkComparison, expandVariants, runComparison, schedule, type CompareOptions, type CompareOutcome } from './lab/compare.js';
+export {
+  checkComparison,
+  expandVariants,
+  runComparison,
+  schedule,
+  type CompareOptions,
+  type CompareOutcome,
+} from './lab/compare.js';
 export { mergeRuns, type MergeOutcome } from './lab/merge.js';
-export { cpuHotSpots, profileServer, PROFILE_TOOLS, type ProfileOptions, type ProfileOutcome, type ProfileTool } from './lab/profile.js';
+export {
+  cpuHotSpots,
+  profileServer,
+  PROFILE_TOOLS,
+  type ProfileOptions,
+  type ProfileOutcome,
+  type ProfileTool,
+} from './lab/profile.js';
 export { probeServer, type ProbeServerOptions } from './lab/probe/runner.js';
-export { probeTarget, probeTargets, targetFromArgument, targetsFromScenario, type ProbeTargetSpec } from './lab/probe/targets.js';
+export {
+  probeTarget,
+  probeTargets,
+  targetFromArgument,
+  targetsFromScenario,
+  type ProbeTargetSpec,
+} from './lab/probe/targets.js';
 export { PROBES, selectProbes } from './lab/probe/list.js';
 export type { ProbeDefinition, ProbeNeed } from './lab/probe/context.js';
-export { PROBE_RESULTS, PROBE_GROUPS, type ProbeResult, type ProbeGroup, type ProbeOutcome, type ProbeReport, type ProbeComparison, type ProbeEvidence } from './results/probe.js';
+export {
+  PROBE_RESULTS,
+  PROBE_GROUPS,
+  type ProbeResult,
+  type ProbeGroup,
+  type ProbeOutcome,
+  type ProbeReport,
+  type ProbeComparison,
+  type ProbeEvidence,
+} from './results/probe.js';
 export { formatProbeConsole, probeMarkdown } from './report/probe.js';
 
 // The results contract.
 export type { Scenario, Stage, ServerSpec } from './results/scenario.js';
-export { SUMMARY_SCHEMA_VERSION, buildSummary, failedThresholds, frameAccounting, generatorSaturation, type RunSummary, type ThresholdResult } from './results/summary.js';
+export {
+  SUMMARY_SCHEMA_VERSION,
+  buildSummary,
+  failedThresholds,
+  frameAccounting,
+  generatorSaturation,
+  type RunSummary,
+  type ThresholdResult,
+} from './results/summary.js';
 export type { TimelinePoint } from './results/timeline.js';
-export { failureKey, parseFailureKey, httpErrorKey, parseHttpErrorKey, type Failure, type FailureKind, type HttpError } from './results/failures.js';
+export {
+  failureKey,
+  parseFailureKey,
+  httpErrorKey,
+  parseHttpErrorKey,
+  type Failure,
+  type FailureKind,
+  type HttpError,
+} from './results/failures.js';
 export type { Progress } from './results/progress.js';
 export type { LiveSecond, RunObserver, RunStart } from './results/live.js';
 export { COMPARISON_FILE, type ComparisonFile, type ComparisonRun, type Variant } from './results/comparison-file.js';
-export { COUNTERS, COUNTER_NAMES, newCounters, addCounters, sumCounters, diffCounters, type Counters, type CounterName } from './results/counters.js';
+export {
+  COUNTERS,
+  COUNTER_NAMES,
+  newCounters,
+  addCounters,
+  sumCounters,
+  diffCounters,
+  type Counters,
+  type CounterName,
+} from './results/counters.js';
 export { evaluateThresholds, parseThreshold, parseThresholds, type Threshold } from './results/thresholds.js';
-export { isComparisonDir, loadComparison, loadRun, newResultsDir, writeRunFolder, type LoadedComparison, type LoadedRun, type RunFiles } from './results/folder.js';
+export {
+  isComparisonDir,
+  loadComparison,
+  loadRun,
+  newResultsDir,
+  writeRunFolder,
+  type LoadedComparison,
+  type LoadedRun,
+  type RunFiles,
+} from './results/folder.js';
 
 // Reports (formats only).
 export { formatComparison, formatProgress, formatSummary } from './report/console.js';
@@ -48,7 +111,14 @@ export { comparisonJunit, runJunit } from './report/junit.js';
 // Performance gates over comparisons.
 export { evaluateGates, judgeRule } from './lab/gate.js';
 export { loadSavedBaseline, type SavedBaseline } from './lab/saved-baseline.js';
-export { betterDirection, failedGates, parseGateRule, parseGateRules, type GateResult, type GateRule } from './results/gates.js';
+export {
+  betterDirection,
+  failedGates,
+  parseGateRule,
+  parseGateRules,
+  type GateResult,
+  type GateRule,
+} from './results/gates.js';
 
 // Live outputs of a run (pass them to runScenario's observers).
 export { LiveRun } from './report/live-run.js';
@@ -58,7 +128,15 @@ export { TimelineStream, TIMELINE_STREAM_FILE } from './results/timeline-stream.
 
 // The built-in server.
 export { RtmpServer } from './server/server.js';
-export { resolveServerConfig, readServerConfigFile, serverConfigSchema, BACKPRESSURE_POLICIES, type ServerConfig, type ServerConfigInput, type BackpressurePolicy } from './server/config.js';
+export {
+  resolveServerConfig,
+  readServerConfigFile,
+  serverConfigSchema,
+  BACKPRESSURE_POLICIES,
+  type ServerConfig,
+  type ServerConfigInput,
+  type BackpressurePolicy,
+} from './server/config.js';
 
 // Clients.
 export { Publisher, type PublisherOptions } from './client/publisher.js';
@@ -75,7 +153,14 @@ export type { MediaSource, MediaFrame } from './media/source.js';
 export { monotonicUs, readMark, writeMark, MARK_UUID, type TimingMark } from './media/timing-mark.js';
 
 // Servers to compare, started in processes of their own.
-export { startServer, startCommand, serverAvailability, SERVER_KINDS, type RunningServer, type ServerKind } from './proc/servers.js';
+export {
+  startServer,
+  startCommand,
+  serverAvailability,
+  SERVER_KINDS,
+  type RunningServer,
+  type ServerKind,
+} from './proc/servers.js';
 
 // Input and errors.
 export { UsageError } from './input/usage-error.js';
@@ -85,16 +170,47 @@ export { parseBitrate, parseDurationMs, parseSize } from './input/units.js';
 // src/buffers/ is internal; test/index.test.ts lists the names, so a change here is deliberate).
 
 // Chunk stream: reading (views of socket buffers, limits) and writing (encode once, write to many).
-export { ChunkReader, DEFAULT_MAX_CHUNK_STREAMS, DEFAULT_MAX_MESSAGE_BYTES, type ChunkReaderOptions, type ChunkReaderSink, type ChunkReaderStats } from './protocol/chunk-reader.js';
-export { ChunkWriter, encodeMessage, encodeMessageContiguous, flattenEncoded, type ChunkWriterOptions, type EncodedMessage } from './protocol/chunk-writer.js';
+export {
+  ChunkReader,
+  DEFAULT_MAX_CHUNK_STREAMS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type ChunkReaderOptions,
+  type ChunkReaderSink,
+  type ChunkReaderStats,
+} from './protocol/chunk-reader.js';
+export {
+  ChunkWriter,
+  encodeMessage,
+  encodeMessageContiguous,
+  flattenEncoded,
+  type ChunkWriterOptions,
+  type EncodedMessage,
+} from './protocol/chunk-writer.js';
 export { HEAP_ALLOCATOR, type BufferAllocator } from './protocol/allocator.js';
 export type { OutgoingMessage, RtmpMessage } from './protocol/message.js';
 
 // Handshake (simple and digest forms).
-export { ClientHandshake, ServerHandshake, type ClientHandshakeOptions, type DigestScheme, type HandshakeOptions, type HandshakeStep, type RandomSource } from './protocol/handshake.js';
+export {
+  ClientHandshake,
+  ServerHandshake,
+  type ClientHandshakeOptions,
+  type DigestScheme,
+  type HandshakeOptions,
+  type HandshakeStep,
+  type RandomSource,
+} from './protocol/handshake.js';
 
 // AMF0 and AMF3.
-export { AMF_CLASS_NAME, AMF_ECMA_ARRAY, AmfXml, ecmaArray, isAmfObject, isEcmaArray, type AmfObject, type AmfValue } from './protocol/amf-types.js';
+export {
+  AMF_CLASS_NAME,
+  AMF_ECMA_ARRAY,
+  AmfXml,
+  ecmaArray,
+  isAmfObject,
+  isEcmaArray,
+  type AmfObject,
+  type AmfValue,
+} from './protocol/amf-types.js';
 export { Amf0Reader, decodeAmf0, encodeAmf0, type AmfDecodeOptions } from './protocol/amf0.js';
 export { decodeAmf3Value } from './protocol/amf3.js';
 
@@ -215,7 +331,16 @@ export {
 } from './protocol/constants.js';
 
 // Errors: one registry of stable codes, classes by who must act.
-export { ArgumentError, ERROR_CODES, isRtmpError, LimitError, ProtocolError, RtmpError, type ErrorCode, type ErrorDetail } from './protocol/errors.js';
+export {
+  ArgumentError,
+  ERROR_CODES,
+  isRtmpError,
+  LimitError,
+  ProtocolError,
+  RtmpError,
+  type ErrorCode,
+  type ErrorDetail,
+} from './protocol/errors.js';
 
 // Buffers.
 export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buffers/buffer-pool.js';

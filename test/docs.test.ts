@@ -5,7 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../src/version.js';
 import { headingAnchors, headingSlug, isRawBaselineOutput, linkProblems, pageLinks } from './helpers/doc-links.js';
 
-const pages = ['README.md', ...readdirSync(join(PACKAGE_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(join(PACKAGE_ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 describe('the README and the docs pages', () => {
   it('are there: the README and an index of the docs', () => {
@@ -35,16 +40,22 @@ describe('the link checker', () => {
   mkdirSync(join(root, 'results', 'baselines', 'soak'), { recursive: true });
   writeFileSync(join(root, 'results', 'baselines', 'soak', 'summary.json'), '{}');
   writeFileSync(join(root, 'results', 'baselines', 'soak', 'endToEnd.hlog'), '');
-  writeFileSync(join(root, 'docs', 'run.md'), '# `rtmpbench run [SCENARIO]`\n\n## How it measures\n\n## How it measures\n');
+  writeFileSync(
+    join(root, 'docs', 'run.md'),
+    '# `rtmpbench run [SCENARIO]`\n\n## How it measures\n\n## How it measures\n',
+  );
 
   it('makes GitHub anchors of headings, numbering repeated ones', () => {
-    expect(headingSlug('`rtmpbench run [SCENARIO]`: run a load scenario')).toBe('rtmpbench-run-scenario-run-a-load-scenario');
+    expect(headingSlug('`rtmpbench run [SCENARIO]`: run a load scenario')).toBe(
+      'rtmpbench-run-scenario-run-a-load-scenario',
+    );
     expect(headingSlug('Results: the contract')).toBe('results-the-contract');
     expect([...headingAnchors('# A b\n```\n# not a heading\n```\n## A b\n')]).toEqual(['a-b', 'a-b-1']);
   });
 
   it('passes links that resolve and anchors that exist', () => {
-    const text = '[run](docs/run.md#how-it-measures) [again](docs/run.md#how-it-measures-1) [s](results/baselines/soak/summary.json) [x](https://example.com/nowhere)\n';
+    const text =
+      '[run](docs/run.md#how-it-measures) [again](docs/run.md#how-it-measures-1) [s](results/baselines/soak/summary.json) [x](https://example.com/nowhere)\n';
     expect(linkProblems(root, 'README.md', text)).toEqual([]);
   });
 
@@ -72,8 +83,22 @@ describe('the link checker', () => {
   });
 
   it('knows the raw output of a baseline from what is kept', () => {
-    for (const p of ['results/baselines/x/timeline.json', 'results/baselines/x/timeline.ndjson', 'results/baselines/x/report.html', 'results/baselines/p/flame/profile/a.html', 'results/baselines/p/cpu-prof/profile/s.cpuprofile']) expect(isRawBaselineOutput(p), p).toBe(true);
-    for (const p of ['results/baselines/x/summary.json', 'results/baselines/x/report.md', 'results/baselines/x/compare.json', 'results/baselines/bench.json', 'results/run/timeline.json']) expect(isRawBaselineOutput(p), p).toBe(false);
+    for (const p of [
+      'results/baselines/x/timeline.json',
+      'results/baselines/x/timeline.ndjson',
+      'results/baselines/x/report.html',
+      'results/baselines/p/flame/profile/a.html',
+      'results/baselines/p/cpu-prof/profile/s.cpuprofile',
+    ])
+      expect(isRawBaselineOutput(p), p).toBe(true);
+    for (const p of [
+      'results/baselines/x/summary.json',
+      'results/baselines/x/report.md',
+      'results/baselines/x/compare.json',
+      'results/baselines/bench.json',
+      'results/run/timeline.json',
+    ])
+      expect(isRawBaselineOutput(p), p).toBe(false);
   });
 });
 

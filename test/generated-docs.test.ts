@@ -34,13 +34,20 @@ describe('the docs', () => {
     it(`list ${name.replace('-', ' ')} in ${GENERATED_SECTIONS[name]} as their definition says`, () => {
       if (updateRequested()) writeSection(name, make());
       const text = readFileSync(sectionPage(name), 'utf8');
-      expect(section(text, name), `${GENERATED_SECTIONS[name]} section ${name} (UPDATE_DOCS=1 rewrites it)`).toBe(make());
+      expect(section(text, name), `${GENERATED_SECTIONS[name]} section ${name} (UPDATE_DOCS=1 rewrites it)`).toBe(
+        make(),
+      );
     });
   }
 
   it('generate every marked section, each on its own page only', () => {
     expect(generated.map(([n]) => n).sort()).toEqual(Object.keys(GENERATED_SECTIONS).sort());
-    const pages = ['README.md', ...readdirSync(join(PACKAGE_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const pages = [
+      'README.md',
+      ...readdirSync(join(PACKAGE_ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
     const found: string[] = [];
     for (const page of pages) {
       const text = readFileSync(join(PACKAGE_ROOT, page), 'utf8');

@@ -65,7 +65,10 @@ function countError(counts: CycleCounts, e: unknown): void {
   counts.failed++;
 }
 
-async function runLoop(loop: CycleLoop, cycle: (i: number, localAddress: string | undefined, counts: CycleCounts, worker: number) => Promise<void>): Promise<CycleCounts> {
+async function runLoop(
+  loop: CycleLoop,
+  cycle: (i: number, localAddress: string | undefined, counts: CycleCounts, worker: number) => Promise<void>,
+): Promise<CycleCounts> {
   const counts = newCycleCounts();
   let next = 0;
   const addresses = loop.localAddresses ?? [];
@@ -111,7 +114,8 @@ export function viewerCycles(opts: ViewerCycleOptions): Promise<CycleCounts> {
         if (timedOut) counts.noFrame++;
       }
     } finally {
-      if (opts.resetEvery !== undefined && opts.resetEvery > 0 && i % opts.resetEvery === 0) player.conn.socket.resetAndDestroy();
+      if (opts.resetEvery !== undefined && opts.resetEvery > 0 && i % opts.resetEvery === 0)
+        player.conn.socket.resetAndDestroy();
       else player.close();
     }
   });
@@ -122,7 +126,12 @@ export function publisherCycles(opts: PublisherCycleOptions): Promise<CycleCount
   const seconds = opts.mediaSeconds ?? 1;
   return runLoop(opts, async (i, localAddress, _counts, worker) => {
     const source = new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1, audioBitrate: 64_000 });
-    const publisher = await Publisher.open({ url: opts.url, streamName: opts.streamName(i, worker), source, ...(localAddress !== undefined ? { localAddress } : {}) });
+    const publisher = await Publisher.open({
+      url: opts.url,
+      streamName: opts.streamName(i, worker),
+      source,
+      ...(localAddress !== undefined ? { localAddress } : {}),
+    });
     const startUs = monotonicUs();
     publisher.start(startUs);
     publisher.pump(startUs + seconds * 1e6 - 1);

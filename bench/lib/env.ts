@@ -23,7 +23,9 @@ export function environment(): BenchEnvironment {
   let dirty = false;
   try {
     commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    dirty =
+      execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim() !==
+      '';
   } catch {
     // Not a git checkout.
   }
@@ -41,7 +43,8 @@ export function environment(): BenchEnvironment {
 
 /** Writes a bench result as JSON under results/bench/ and returns its path. */
 export function writeResult(name: string, data: unknown, outPath?: string): string {
-  const path = outPath ?? join(ROOT, 'results', 'bench', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const path =
+    outPath ?? join(ROOT, 'results', 'bench', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
   return path;
@@ -58,6 +61,11 @@ export function formatTable(rows: Record<string, string | number>[]): string {
   const cols = Object.keys(rows[0]!);
   const cell = (v: string | number | undefined) => (v === undefined ? '' : String(v));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
-  return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
+  const line = (vals: string[]) =>
+    vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  return [
+    line(cols),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(cols.map((c) => cell(r[c])))),
+  ].join('\n');
 }

@@ -22,8 +22,16 @@ export interface FfmpegRecording {
  * pattern, so the encoder really uses that bitrate) to a loopback server built from the
  * codec. Cached under bench/.fixtures (same parameters, same file).
  */
-export async function recordFfmpegPublish(opts: { seconds: number; videoKbps: number; size: string; fps: number }): Promise<FfmpegRecording> {
-  const file = join(FIXTURES, `ffmpeg-publish-noisy-${opts.videoKbps}k-${opts.size}-${opts.fps}fps-${opts.seconds}s.bin`);
+export async function recordFfmpegPublish(opts: {
+  seconds: number;
+  videoKbps: number;
+  size: string;
+  fps: number;
+}): Promise<FfmpegRecording> {
+  const file = join(
+    FIXTURES,
+    `ffmpeg-publish-noisy-${opts.videoKbps}k-${opts.size}-${opts.fps}fps-${opts.seconds}s.bin`,
+  );
   if (existsSync(file)) return { bytes: readFileSync(file), seconds: opts.seconds, videoKbps: opts.videoKbps };
   const server = new MiniServer();
   const port = await server.listen();
@@ -31,8 +39,17 @@ export async function recordFfmpegPublish(opts: { seconds: number; videoKbps: nu
   const result = await run(
     'ffmpeg',
     [
-      ...testSourceArgs({ seconds: opts.seconds, fps: opts.fps, size: opts.size, gopSeconds: 2, videoKbps: opts.videoKbps, noisy: true }),
-      '-f', 'flv', `rtmp://127.0.0.1:${port}/live/bench`,
+      ...testSourceArgs({
+        seconds: opts.seconds,
+        fps: opts.fps,
+        size: opts.size,
+        gopSeconds: 2,
+        videoKbps: opts.videoKbps,
+        noisy: true,
+      }),
+      '-f',
+      'flv',
+      `rtmp://127.0.0.1:${port}/live/bench`,
     ],
     300_000,
   );
@@ -40,7 +57,9 @@ export async function recordFfmpegPublish(opts: { seconds: number; videoKbps: nu
   await session.closed;
   await server.close();
   if (result.code !== 0 || session.errors.length > 0) {
-    throw new Error(`recording ffmpeg's publish failed: ${result.stderr} ${session.errors.map((e) => e.message).join('; ')}`);
+    throw new Error(
+      `recording ffmpeg's publish failed: ${result.stderr} ${session.errors.map((e) => e.message).join('; ')}`,
+    );
   }
   const bytes = Buffer.concat(session.chunkStream);
   mkdirSync(FIXTURES, { recursive: true });
@@ -65,12 +84,20 @@ function filler(size: number, seed: number): Buffer {
  * and 200-byte AAC frames at 44.1 kHz / 1024, at the given outgoing chunk size (announced by
  * Set Chunk Size), with compressed headers (fmt 1/2/3) like ffmpeg.
  */
-export function syntheticPublishStream(opts: { chunkSize: number; seconds: number; keyframeBytes: number; fps?: number; gopSeconds?: number }): Buffer {
+export function syntheticPublishStream(opts: {
+  chunkSize: number;
+  seconds: number;
+  keyframeBytes: number;
+  fps?: number;
+  gopSeconds?: number;
+}): Buffer {
   const fps = opts.fps ?? 30;
   const gop = Math.round(fps * (opts.gopSeconds ?? 2));
   const pframeBytes = Math.round(opts.keyframeBytes / 10);
   const keyframe = Buffer.concat([Buffer.from([0x17, 0x01, 0, 0, 0]), filler(opts.keyframeBytes - 5, 1)]);
-  const pframes = [2, 3, 4, 5].map((seed) => Buffer.concat([Buffer.from([0x27, 0x01, 0, 0, 0]), filler(pframeBytes - 5, seed)]));
+  const pframes = [2, 3, 4, 5].map((seed) =>
+    Buffer.concat([Buffer.from([0x27, 0x01, 0, 0, 0]), filler(pframeBytes - 5, seed)]),
+  );
   const audio = Buffer.concat([Buffer.from([0xaf, 0x01]), filler(198, 9)]);
   const w = new ChunkWriter({ compressHeaders: true });
   const parts: Buffer[] = [];

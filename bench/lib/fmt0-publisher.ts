@@ -75,7 +75,13 @@ export class Fmt0Publisher {
   }
 
   private send(typeId: number, timestamp: number, payload: Buffer): void {
-    this.write({ csid: typeId === MSG_VIDEO ? CSID_VIDEO : CSID_AUDIO, typeId, streamId: this.streamId, timestamp, payload });
+    this.write({
+      csid: typeId === MSG_VIDEO ? CSID_VIDEO : CSID_AUDIO,
+      typeId,
+      streamId: this.streamId,
+      timestamp,
+      payload,
+    });
   }
 
   private write(msg: OutgoingMessage): void {

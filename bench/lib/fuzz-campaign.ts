@@ -8,7 +8,19 @@
  * is left.
  */
 import { HttpFlvViewer } from '../../src/client/http-flv-viewer.js';
-import { fuzzName, httpRequests, mutate, recordSessions, renamed, replay, seededRandom, webSocketFrames, RECORDED_NAME, type Mutation, type ReplayEnd } from './fuzz.js';
+import {
+  fuzzName,
+  httpRequests,
+  mutate,
+  recordSessions,
+  renamed,
+  replay,
+  seededRandom,
+  webSocketFrames,
+  RECORDED_NAME,
+  type Mutation,
+  type ReplayEnd,
+} from './fuzz.js';
 import { startHealthyStream, startWatchedServer } from './server-watch.js';
 
 export interface FuzzCampaignOptions {
@@ -30,11 +42,18 @@ export interface FuzzCheck {
 
 export interface FuzzCampaignResult {
   seed: number;
-  rtmp: { sessions: number; byMutation: Partial<Record<Mutation | 'handshake-garbage', number>>; ends: Partial<Record<ReplayEnd, number>> };
+  rtmp: {
+    sessions: number;
+    byMutation: Partial<Record<Mutation | 'handshake-garbage', number>>;
+    ends: Partial<Record<ReplayEnd, number>>;
+  };
   http: { requests: number; byKind: Record<string, number>; ends: Partial<Record<ReplayEnd, number>> };
   closedByReason: Record<string, number>;
   httpResponses: Record<string, number>;
-  healthy: { rtmp: { received: number; lost: number; duplicated: number; outOfOrder: number }; httpFlv: { received: number; lost: number; duplicated: number; outOfOrder: number } };
+  healthy: {
+    rtmp: { received: number; lost: number; duplicated: number; outOfOrder: number };
+    httpFlv: { received: number; lost: number; duplicated: number; outOfOrder: number };
+  };
   checks: FuzzCheck[];
   passed: boolean;
   durationSec: number;
@@ -72,7 +91,10 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
     http: { requests: opts.http, byKind: {}, ends: {} },
     closedByReason: {},
     httpResponses: {},
-    healthy: { rtmp: { received: 0, lost: 0, duplicated: 0, outOfOrder: 0 }, httpFlv: { received: 0, lost: 0, duplicated: 0, outOfOrder: 0 } },
+    healthy: {
+      rtmp: { received: 0, lost: 0, duplicated: 0, outOfOrder: 0 },
+      httpFlv: { received: 0, lost: 0, duplicated: 0, outOfOrder: 0 },
+    },
     checks: [],
     passed: false,
     durationSec: 0,
@@ -85,7 +107,10 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
       const garble = random() < 0.05;
       const m = mutate(renamed(recording, RECORDED_NAME, fuzzName('fz', i)), random);
       bump(result.rtmp.byMutation, garble ? 'handshake-garbage' : m.mutation);
-      const end = await replay(m.bytes, random, { port: watched.server.port, rtmpHandshake: { digest: random() < 0.5, garbleC1: garble } });
+      const end = await replay(m.bytes, random, {
+        port: watched.server.port,
+        rtmpHandshake: { digest: random() < 0.5, garbleC1: garble },
+      });
       bump(result.rtmp.ends, end);
       opts.onProgress?.(++done, total);
     });
@@ -121,17 +146,31 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
     const rtmpFrames = healthy.frames();
     const c = httpViewer.counters;
     result.healthy = {
-      rtmp: { received: rtmpFrames.received, lost: rtmpFrames.lost, duplicated: rtmpFrames.duplicated, outOfOrder: rtmpFrames.outOfOrder },
+      rtmp: {
+        received: rtmpFrames.received,
+        lost: rtmpFrames.lost,
+        duplicated: rtmpFrames.duplicated,
+        outOfOrder: rtmpFrames.outOfOrder,
+      },
       httpFlv: { received: c.videoFrames, lost: c.lost, duplicated: c.duplicated, outOfOrder: c.outOfOrder },
     };
     const httpInternal = stats.http?.closedByReason['internal-error'] ?? 0;
     const leftover = stats.http?.viewerDetails.filter((v) => v.stream !== `live/${HEALTHY}`).length ?? 0;
     const healthyHttpViewers = stats.http?.viewerDetails.filter((v) => v.stream === `live/${HEALTHY}`).length ?? 0;
     result.checks = [
-      { name: 'server-running', passed: watched.server.output !== undefined && stats.uptimeSeconds > 0, detail: `the server answers /stats after ${total} mutated sessions (up ${stats.uptimeSeconds.toFixed(0)} s)` },
+      {
+        name: 'server-running',
+        passed: watched.server.output !== undefined && stats.uptimeSeconds > 0,
+        detail: `the server answers /stats after ${total} mutated sessions (up ${stats.uptimeSeconds.toFixed(0)} s)`,
+      },
       {
         name: 'healthy-rtmp-viewer',
-        passed: healthy.alive() && rtmpFrames.received > 0 && rtmpFrames.lost === 0 && rtmpFrames.duplicated === 0 && rtmpFrames.outOfOrder === 0,
+        passed:
+          healthy.alive() &&
+          rtmpFrames.received > 0 &&
+          rtmpFrames.lost === 0 &&
+          rtmpFrames.duplicated === 0 &&
+          rtmpFrames.outOfOrder === 0,
         detail: `healthy RTMP viewer: ${rtmpFrames.received} frames, ${rtmpFrames.lost} lost, ${rtmpFrames.duplicated} duplicated, ${rtmpFrames.outOfOrder} out of order, ${healthy.alive() ? 'connected' : 'DISCONNECTED'}`,
       },
       {
@@ -146,7 +185,12 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
       },
       {
         name: 'nothing-left',
-        passed: settled && stats.connections.open === 2 && stats.streams.length === 1 && leftover === 0 && healthyHttpViewers === 1,
+        passed:
+          settled &&
+          stats.connections.open === 2 &&
+          stats.streams.length === 1 &&
+          leftover === 0 &&
+          healthyHttpViewers === 1,
         detail: `left after the replays: ${stats.connections.open} RTMP connections (2 healthy), streams ${stats.streams.map((s) => s.key).join(', ')}, ${leftover} HTTP viewers of fuzzed names`,
       },
     ];

@@ -41,7 +41,8 @@ async function recordFfmpeg(file: string, args: (url: string) => string[], wants
   await server.close();
   const bytes = Buffer.concat(s.chunkStream);
   const named = s.commands.some((c) => c.name === (wantsPlay ? 'play' : 'publish'));
-  if (!named || bytes.indexOf(RECORDED_NAME) < 0) throw new Error(`recording ffmpeg (${file}) failed: ${result.stderr.slice(-1000)}`);
+  if (!named || bytes.indexOf(RECORDED_NAME) < 0)
+    throw new Error(`recording ffmpeg (${file}) failed: ${result.stderr.slice(-1000)}`);
   mkdirSync(FIXTURES, { recursive: true });
   writeFileSync(path, bytes);
   return bytes;
@@ -55,7 +56,11 @@ export async function recordSessions(): Promise<SessionRecordings> {
     false,
   );
   // The mini server answers play with an empty stream and closes: ffmpeg's requests are what counts.
-  const play = await recordFfmpeg('ffmpeg-fuzz-play.bin', (url) => ['-hide_banner', '-loglevel', 'error', '-rw_timeout', '3000000', '-i', url, '-t', '1', '-f', 'null', '-'], true);
+  const play = await recordFfmpeg(
+    'ffmpeg-fuzz-play.bin',
+    (url) => ['-hide_banner', '-loglevel', 'error', '-rw_timeout', '3000000', '-i', url, '-t', '1', '-f', 'null', '-'],
+    true,
+  );
   return { publish, play };
 }
 
@@ -73,7 +78,15 @@ export function renamed(bytes: Buffer, from: string, to: string): Buffer {
   return out;
 }
 
-export const MUTATIONS = ['bit-flips', 'bytes-00', 'bytes-ff', 'random-words', 'truncate', 'truncate-and-flips', 'repeat-range'] as const;
+export const MUTATIONS = [
+  'bit-flips',
+  'bytes-00',
+  'bytes-ff',
+  'random-words',
+  'truncate',
+  'truncate-and-flips',
+  'repeat-range',
+] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
 /**
@@ -156,7 +169,9 @@ export function replay(bytes: Buffer, random: Random, opts: ReplayOptions): Prom
     socket.on('end', () => finish('server-closed'));
     const sendBody = () => {
       const cuts = [int(random, bytes.length + 1), int(random, bytes.length + 1)].sort((a, b) => a - b);
-      const pieces = [bytes.subarray(0, cuts[0]), bytes.subarray(cuts[0], cuts[1]), bytes.subarray(cuts[1])].filter((p) => p.length > 0);
+      const pieces = [bytes.subarray(0, cuts[0]), bytes.subarray(cuts[0], cuts[1]), bytes.subarray(cuts[1])].filter(
+        (p) => p.length > 0,
+      );
       const next = () => {
         if (settled) return;
         const p = pieces.shift();
@@ -219,16 +234,26 @@ export function httpRequests(port: number): Record<'flv' | 'hls' | 'ws', string>
 export function webSocketFrames(random: Random): Buffer {
   const frame = (opcode: number, payload: Buffer) => {
     const mask = Buffer.from([int(random, 256), int(random, 256), int(random, 256), int(random, 256)]);
-    const head = payload.length < 126 ? Buffer.from([0x80 | opcode, 0x80 | payload.length]) : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+    const head =
+      payload.length < 126
+        ? Buffer.from([0x80 | opcode, 0x80 | payload.length])
+        : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
     const body = Buffer.from(payload);
     for (let i = 0; i < body.length; i++) body[i] = body[i]! ^ mask[i % 4]!;
     return Buffer.concat([head, mask, body]);
   };
-  return Buffer.concat([frame(0x9, Buffer.from('ping')), frame(0x1, Buffer.from('{"hello":1}')), frame(0x2, Buffer.alloc(300, 7)), frame(0x8, Buffer.from([0x03, 0xe8]))]);
+  return Buffer.concat([
+    frame(0x9, Buffer.from('ping')),
+    frame(0x1, Buffer.from('{"hello":1}')),
+    frame(0x2, Buffer.alloc(300, 7)),
+    frame(0x8, Buffer.from([0x03, 0xe8])),
+  ]);
 }
 
 /** Unique names of the recorded name's length: fz + a counter, padded. */
 export function fuzzName(prefix: string, i: number): string {
   const digits = String(i);
-  return `${prefix}${'0'.repeat(Math.max(0, RECORDED_NAME.length - prefix.length - digits.length))}${digits}`.slice(-RECORDED_NAME.length);
+  return `${prefix}${'0'.repeat(Math.max(0, RECORDED_NAME.length - prefix.length - digits.length))}${digits}`.slice(
+    -RECORDED_NAME.length,
+  );
 }

@@ -12,8 +12,22 @@ import {
   Status,
   type Command,
 } from '../../src/protocol/commands.js';
-import { CSID_AUDIO, CSID_DATA, CSID_VIDEO, MSG_AUDIO, MSG_COMMAND_AMF0, MSG_COMMAND_AMF3, MSG_VIDEO } from '../../src/protocol/constants.js';
-import { setChunkSizeMessage, setPeerBandwidthMessage, streamBeginMessage, streamEofMessage, windowAckSizeMessage } from '../../src/protocol/control.js';
+import {
+  CSID_AUDIO,
+  CSID_DATA,
+  CSID_VIDEO,
+  MSG_AUDIO,
+  MSG_COMMAND_AMF0,
+  MSG_COMMAND_AMF3,
+  MSG_VIDEO,
+} from '../../src/protocol/constants.js';
+import {
+  setChunkSizeMessage,
+  setPeerBandwidthMessage,
+  streamBeginMessage,
+  streamEofMessage,
+  windowAckSizeMessage,
+} from '../../src/protocol/control.js';
 import type { RtmpError } from '../../src/protocol/errors.js';
 import { ServerHandshake, type DigestScheme } from '../../src/protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../../src/protocol/message.js';
@@ -46,7 +60,8 @@ export class MiniSession {
     const reader = new ChunkReader({
       onMessage: (m) => {
         this.messages.push(m);
-        if (m.typeId === MSG_COMMAND_AMF0 || m.typeId === MSG_COMMAND_AMF3) this.onCommand(parseCommand(m.payload, m.typeId), writer);
+        if (m.typeId === MSG_COMMAND_AMF0 || m.typeId === MSG_COMMAND_AMF3)
+          this.onCommand(parseCommand(m.payload, m.typeId), writer);
       },
       onError: (e) => {
         this.errors.push(e);
@@ -99,7 +114,10 @@ export class MiniSession {
         this.send(writer, resultCommand(c.transactionId, null));
         break;
       case 'publish':
-        this.send(writer, onStatusCommand(1, { level: 'status', code: Status.PUBLISH_START, description: 'publishing' }));
+        this.send(
+          writer,
+          onStatusCommand(1, { level: 'status', code: Status.PUBLISH_START, description: 'publishing' }),
+        );
         break;
       case 'play':
         this.play(writer);

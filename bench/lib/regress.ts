@@ -46,7 +46,13 @@ export interface FigureSamples {
   runs: FiguresRun[];
 }
 
-export type Verdict = 'regression' | 'improvement' | 'within threshold' | 'no significant change' | 'too few runs' | 'missing';
+export type Verdict =
+  | 'regression'
+  | 'improvement'
+  | 'within threshold'
+  | 'no significant change'
+  | 'too few runs'
+  | 'missing';
 
 export interface FigureComparison {
   name: string;
@@ -75,7 +81,10 @@ export interface FigureComparison {
  */
 export function failsGate(r: FigureComparison): boolean {
   if (!r.gated) return false;
-  return r.verdict === 'regression' || (r.verdict === 'missing' && r.machineIndependent && r.baseline.length > 0 && r.current.length === 0);
+  return (
+    r.verdict === 'regression' ||
+    (r.verdict === 'missing' && r.machineIndependent && r.baseline.length > 0 && r.current.length === 0)
+  );
 }
 
 export interface RegressOptions {
@@ -86,18 +95,42 @@ export interface RegressOptions {
 }
 
 /** Compares runs figure by figure. */
-export function compareFigures(baseline: readonly FiguresRun[], current: readonly FiguresRun[], opts: RegressOptions): FigureComparison[] {
+export function compareFigures(
+  baseline: readonly FiguresRun[],
+  current: readonly FiguresRun[],
+  opts: RegressOptions,
+): FigureComparison[] {
   const meta = new Map<string, Figure>();
   for (const r of [...current, ...baseline]) for (const f of r.figures) if (!meta.has(f.name)) meta.set(f.name, f);
-  const values = (runs: readonly FiguresRun[], name: string) => runs.map((r) => r.figures.find((f) => f.name === name)?.value).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const values = (runs: readonly FiguresRun[], name: string) =>
+    runs
+      .map((r) => r.figures.find((f) => f.name === name)?.value)
+      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   const out: FigureComparison[] = [];
   for (const [name, f] of meta) {
     const a = values(baseline, name);
     const b = values(current, name);
     const gated = opts.gate === 'all' || f.machineIndependent;
-    const base = { name, unit: f.unit, better: f.better, machineIndependent: f.machineIndependent, baseline: a, current: b, gated };
+    const base = {
+      name,
+      unit: f.unit,
+      better: f.better,
+      machineIndependent: f.machineIndependent,
+      baseline: a,
+      current: b,
+      gated,
+    };
     if (a.length === 0 || b.length === 0) {
-      out.push({ ...base, baselineMean: a.length ? mean(a) : null, currentMean: b.length ? mean(b) : null, changePercent: null, changeLow: null, changeHigh: null, p: null, verdict: 'missing' });
+      out.push({
+        ...base,
+        baselineMean: a.length ? mean(a) : null,
+        currentMean: b.length ? mean(b) : null,
+        changePercent: null,
+        changeLow: null,
+        changeHigh: null,
+        p: null,
+        verdict: 'missing',
+      });
       continue;
     }
     // Exact figures (every run gives the same value on each side) need no test. Compared as
@@ -128,7 +161,16 @@ export function compareFigures(baseline: readonly FiguresRun[], current: readonl
       const big = change === null || Math.abs(change) >= opts.thresholdPercent;
       verdict = !big ? 'within threshold' : worse ? 'regression' : 'improvement';
     }
-    out.push({ ...base, baselineMean: ma, currentMean: mb, changePercent: change, changeLow: low, changeHigh: high, p, verdict });
+    out.push({
+      ...base,
+      baselineMean: ma,
+      currentMean: mb,
+      changePercent: change,
+      changeLow: low,
+      changeHigh: high,
+      p,
+      verdict,
+    });
   }
   return out;
 }
@@ -142,8 +184,20 @@ const fmt = (v: number | null, unit = '') => {
 const signed = (v: number | null) => (v === null ? '-' : `${v > 0 ? '+' : ''}${v.toFixed(1)}%`);
 
 /** The Markdown table (for a CI job summary). */
-export function regressMarkdown(rows: readonly FigureComparison[], title: string, opts: RegressOptions, runs: { baseline: number; current: number }): string {
-  const icon: Record<Verdict, string> = { regression: '🔴 regression', improvement: '🟢 improvement', 'within threshold': 'within threshold', 'no significant change': 'no significant change', 'too few runs': 'too few runs', missing: 'missing' };
+export function regressMarkdown(
+  rows: readonly FigureComparison[],
+  title: string,
+  opts: RegressOptions,
+  runs: { baseline: number; current: number },
+): string {
+  const icon: Record<Verdict, string> = {
+    regression: '🔴 regression',
+    improvement: '🟢 improvement',
+    'within threshold': 'within threshold',
+    'no significant change': 'no significant change',
+    'too few runs': 'too few runs',
+    missing: 'missing',
+  };
   const lines = [
     `### ${title}`,
     '',
@@ -162,8 +216,14 @@ export function regressMarkdown(rows: readonly FigureComparison[], title: string
   }
   const bad = rows.filter((r) => r.verdict === 'regression' && r.gated);
   const gone = rows.filter((r) => r.verdict === 'missing' && failsGate(r));
-  lines.push('', bad.length === 0 ? '**No significant regression.**' : `**${bad.length} significant regression(s): ${bad.map((r) => r.name).join(', ')}.**`);
-  if (gone.length > 0) lines.push('', `**${gone.length} gated figure(s) no longer reported: ${gone.map((r) => r.name).join(', ')}.**`);
+  lines.push(
+    '',
+    bad.length === 0
+      ? '**No significant regression.**'
+      : `**${bad.length} significant regression(s): ${bad.map((r) => r.name).join(', ')}.**`,
+  );
+  if (gone.length > 0)
+    lines.push('', `**${gone.length} gated figure(s) no longer reported: ${gone.map((r) => r.name).join(', ')}.**`);
   lines.push('');
   return lines.join('\n');
 }
@@ -177,15 +237,27 @@ function suiteOf(name: string): Exclude<Suite, 'all'> {
 
 /** Keeps the figures of one suite (a baseline recorded with every figure, compared with a part). */
 export function onlySuite(runs: readonly FiguresRun[], suite: Suite): FiguresRun[] {
-  return suite === 'all' ? [...runs] : runs.map((r) => ({ ...r, figures: r.figures.filter((f) => suiteOf(f.name) === suite) }));
+  return suite === 'all'
+    ? [...runs]
+    : runs.map((r) => ({ ...r, figures: r.figures.filter((f) => suiteOf(f.name) === suite) }));
 }
 
 /** Runs `bench/figures` of a built tree once, in a fresh process. */
-export function runFigures(treeRoot: string, quick: boolean, suite: Suite = 'all', timeoutMs = 600_000): Promise<FiguresRun> {
+export function runFigures(
+  treeRoot: string,
+  quick: boolean,
+  suite: Suite = 'all',
+  timeoutMs = 600_000,
+): Promise<FiguresRun> {
   const script = join(treeRoot, 'dist', 'bench', 'figures.js');
-  if (!existsSync(script)) throw new UsageError(`${treeRoot} has no dist/bench/figures.js (a tree older than bench/figures.ts, or not built)`);
+  if (!existsSync(script))
+    throw new UsageError(`${treeRoot} has no dist/bench/figures.js (a tree older than bench/figures.ts, or not built)`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', script, '--json', ...(quick ? ['--quick'] : []), ...(suite !== 'all' ? ['--suite', suite] : [])], { cwd: treeRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', script, '--json', ...(quick ? ['--quick'] : []), ...(suite !== 'all' ? ['--suite', suite] : [])],
+      { cwd: treeRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const untrack = trackChild(() => child.kill('SIGTERM'));
     let out = '';
     let err = '';
@@ -202,7 +274,9 @@ export function runFigures(treeRoot: string, quick: boolean, suite: Suite = 'all
         if (run.kind !== 'rtmpbench-figures') throw new Error('not a figures run');
         resolve(run);
       } catch (e) {
-        reject(new RunError(`figures of ${treeRoot} printed no result: ${(e as Error).message}: ${out.slice(-500)} ${err}`));
+        reject(
+          new RunError(`figures of ${treeRoot} printed no result: ${(e as Error).message}: ${out.slice(-500)} ${err}`),
+        );
       }
     });
   });
@@ -259,7 +333,10 @@ export function prepareBaselineTree(ref: string, onLog: (line: string) => void =
     git(['worktree', 'add', '--detach', '--force', root, commit]);
     const sameLock = (() => {
       try {
-        return readFileSync(join(root, 'package-lock.json'), 'utf8') === readFileSync(join(PACKAGE_ROOT, 'package-lock.json'), 'utf8');
+        return (
+          readFileSync(join(root, 'package-lock.json'), 'utf8') ===
+          readFileSync(join(PACKAGE_ROOT, 'package-lock.json'), 'utf8')
+        );
       } catch {
         return false;
       }
@@ -269,7 +346,10 @@ export function prepareBaselineTree(ref: string, onLog: (line: string) => void =
     } else {
       onLog(`installing the baseline's dependencies (its package-lock.json differs)`);
       try {
-        execFileSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+        execFileSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], {
+          cwd: root,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
       } catch (e) {
         const err = (e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message;
         throw new RunError(`installing the baseline's dependencies failed: ${err.slice(-2000)}`);
@@ -298,17 +378,30 @@ export function readSamples(path: string): FigureSamples {
   if (d.kind === 'rtmpbench-figure-samples' && Array.isArray(d.runs)) return data as FigureSamples;
   if (d.kind === 'rtmpbench-figures' && Array.isArray(d.figures)) {
     const run = data as FiguresRun;
-    return { schemaVersion: 1, kind: 'rtmpbench-figure-samples', label: path, quick: run.quick ?? false, ...(run.suite ? { suite: run.suite } : {}), runs: [run] };
+    return {
+      schemaVersion: 1,
+      kind: 'rtmpbench-figure-samples',
+      label: path,
+      quick: run.quick ?? false,
+      ...(run.suite ? { suite: run.suite } : {}),
+      runs: [run],
+    };
   }
   throw new UsageError(`${path} is not an rtmpbench figures file (from npm run bench or regress --record)`);
 }
 
 /** Runs A and B `repeat` times each, interleaved (A B, B A, A B...), each run a fresh process. */
-export async function interleave(a: () => Promise<FiguresRun>, b: (() => Promise<FiguresRun>) | null, repeat: number, onRun: (which: 'baseline' | 'current', i: number) => void): Promise<{ baseline: FiguresRun[]; current: FiguresRun[] }> {
+export async function interleave(
+  a: () => Promise<FiguresRun>,
+  b: (() => Promise<FiguresRun>) | null,
+  repeat: number,
+  onRun: (which: 'baseline' | 'current', i: number) => void,
+): Promise<{ baseline: FiguresRun[]; current: FiguresRun[] }> {
   const baseline: FiguresRun[] = [];
   const current: FiguresRun[] = [];
   for (let i = 0; i < repeat; i++) {
-    const order: ('baseline' | 'current')[] = b === null ? ['current'] : i % 2 === 0 ? ['baseline', 'current'] : ['current', 'baseline'];
+    const order: ('baseline' | 'current')[] =
+      b === null ? ['current'] : i % 2 === 0 ? ['baseline', 'current'] : ['current', 'baseline'];
     for (const which of order) {
       onRun(which, i);
       if (which === 'current') current.push(await a());

@@ -83,7 +83,13 @@ async function round(opts: RaceOptions, r: number, worker: number, counts: RaceC
   a.start(aStart);
   a.pump(aStart + 1e6 - 1);
   let bStartUs = Infinity;
-  const viewers = Array.from({ length: opts.viewersPerRound ?? 4 }, () => ({ joinMs: random() * 30, served: false, frames: 0, player: null as Player | null, error: '' }));
+  const viewers = Array.from({ length: opts.viewersPerRound ?? 4 }, () => ({
+    joinMs: random() * 30,
+    served: false,
+    frames: 0,
+    player: null as Player | null,
+    error: '',
+  }));
   const leaveMs = random() * 50;
   const drop = random() < 0.5;
   const t0 = performance.now();
@@ -144,7 +150,9 @@ async function round(opts: RaceOptions, r: number, worker: number, counts: RaceC
       } else {
         counts.starved++;
         if (counts.starvedDetails.length < 20) {
-          counts.starvedDetails.push(`round ${r} (${name}): joined at ${v.joinMs.toFixed(1)} ms, A ${drop ? 'dropped' : 'unpublished'} at ${leftAt.toFixed(1)} ms; ${v.frames} frames, none of B's${v.player.closed ? ', connection closed' : ''}`);
+          counts.starvedDetails.push(
+            `round ${r} (${name}): joined at ${v.joinMs.toFixed(1)} ms, A ${drop ? 'dropped' : 'unpublished'} at ${leftAt.toFixed(1)} ms; ${v.frames} frames, none of B's${v.player.closed ? ', connection closed' : ''}`,
+          );
         }
       }
     }

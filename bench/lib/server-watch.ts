@@ -59,7 +59,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startWatchedServer(args: string[] = [], http?: boolean): Promise<WatchedServer> {
   const statsPort = await freePort();
   // A busy machine (tests in parallel) may need more than the default 15 s to start Node.
-  const server = await startServer('builtin', { builtinArgs: ['--stats-port', String(statsPort), ...args], startTimeoutMs: 40_000, ...(http === true ? { http: true } : {}) });
+  const server = await startServer('builtin', {
+    builtinArgs: ['--stats-port', String(statsPort), ...args],
+    startTimeoutMs: 40_000,
+    ...(http === true ? { http: true } : {}),
+  });
   const stats = () => getJson<ServerStats>(statsPort, '/stats');
   return {
     server,

@@ -38,7 +38,11 @@ function flvTag(typeId: number, timestampMs: number, payload: Buffer): Buffer {
 }
 
 const FLV_HEADER = Buffer.from([0x46, 0x4c, 0x56, 1, 5, 0, 0, 0, 9, 0, 0, 0, 0]);
-const start = Buffer.concat([FLV_HEADER, flvTag(MSG_VIDEO, 0, source.videoSequenceHeader()), flvTag(MSG_AUDIO, 0, source.audioSequenceHeader()!)]);
+const start = Buffer.concat([
+  FLV_HEADER,
+  flvTag(MSG_VIDEO, 0, source.videoSequenceHeader()),
+  flvTag(MSG_AUDIO, 0, source.audioSequenceHeader()!),
+]);
 
 /** FLV viewers: waiting for a keyframe, or live. */
 const waiting = new Set<http.ServerResponse | WebSocket>();
@@ -68,9 +72,14 @@ function cut(atMs: number): void {
 }
 
 function playlist(): string {
-  const lines = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${Math.ceil(segmentS)}`, `#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? 0}`];
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:3',
+    `#EXT-X-TARGETDURATION:${Math.ceil(segmentS)}`,
+    `#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? 0}`,
+  ];
   for (const s of segments) lines.push(`#EXTINF:${s.durationS.toFixed(3)},`, `seg${s.msn}.ts`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 const startUs = monotonicUs();
@@ -115,7 +124,9 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (path === '/hls/index.m3u8') {
-    res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'no-cache' }).end(playlist());
+    res
+      .writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'no-cache' })
+      .end(playlist());
     return;
   }
   const m = /^\/hls\/seg(\d+)\.ts$/.exec(path);

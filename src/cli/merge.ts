@@ -24,7 +24,9 @@ function mergeCommand(dirs: string[], flags: MergeFlags): number {
 export function registerMerge(program: Command): void {
   program
     .command('merge')
-    .description('merge runs of one scenario made on several machines (run --shard I/N) into one result with exact percentiles')
+    .description(
+      'merge runs of one scenario made on several machines (run --shard I/N) into one result with exact percentiles',
+    )
     .argument('<dirs...>', 'results folders to merge (two or more)')
     .option('--out <dir>', 'root folder for the merged result (default: results)')
     .option('--name <name>', 'name of the merged result (default: <scenario>-merged)')

@@ -2,7 +2,13 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../input/usage-error.js';
 import { PROBES, selectProbes } from '../lab/probe/list.js';
-import { checkTargets, probeTargets, targetFromArgument, targetsFromScenario, type ProbeTargetSpec } from '../lab/probe/targets.js';
+import {
+  checkTargets,
+  probeTargets,
+  targetFromArgument,
+  targetsFromScenario,
+  type ProbeTargetSpec,
+} from '../lab/probe/targets.js';
 import { stopChildrenOnSignals } from '../proc/children.js';
 import type { ProbeComparison } from '../results/probe.js';
 import { countsLine, formatProbeConsole, formatProbeList, probeMarkdown } from '../report/probe.js';
@@ -28,7 +34,10 @@ function probeExitCode(c: ProbeComparison): number {
 }
 
 /** Flags and arguments to targets and options; throws UsageError listing what is wrong. */
-function resolveInput(args: readonly string[], flags: ProbeFlags): { specs: ProbeTargetSpec[]; only: string[]; waitMs?: number; concurrency?: number } {
+function resolveInput(
+  args: readonly string[],
+  flags: ProbeFlags,
+): { specs: ProbeTargetSpec[]; only: string[]; waitMs?: number; concurrency?: number } {
   const problems: string[] = [];
   const specs: ProbeTargetSpec[] = [];
   for (const a of args) {
@@ -45,10 +54,18 @@ function resolveInput(args: readonly string[], flags: ProbeFlags): { specs: Prob
       problems.push((e as UsageError).reason ?? String(e));
     }
   }
-  if (specs.length === 0 && problems.length === 0) problems.push('nothing to probe: give rtmp[s]:// URLs, server names (builtin, nginx-rtmp, node-media-server) or --scenario FILE');
-  const only = (flags.only ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (specs.length === 0 && problems.length === 0)
+    problems.push(
+      'nothing to probe: give rtmp[s]:// URLs, server names (builtin, nginx-rtmp, ' +
+        'node-media-server) or --scenario FILE',
+    );
+  const only = (flags.only ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const { unknown } = selectProbes(only);
-  if (unknown.length > 0) problems.push(`--only: no probe or group named ${unknown.map((u) => `"${u}"`).join(', ')} (--list shows them)`);
+  if (unknown.length > 0)
+    problems.push(`--only: no probe or group named ${unknown.map((u) => `"${u}"`).join(', ')} (--list shows them)`);
   const num = (flag: string, v: string | undefined, min: number): number | undefined => {
     if (v === undefined) return undefined;
     if (!/^\d+$/.test(v.trim()) || Number(v) < min) {
@@ -61,7 +78,12 @@ function resolveInput(args: readonly string[], flags: ProbeFlags): { specs: Prob
   const concurrency = num('--concurrency', flags.concurrency, 1);
   problems.push(...checkTargets(specs));
   if (problems.length > 0) throw new UsageError(problems.join('\n  '));
-  return { specs, only, ...(waitMs !== undefined ? { waitMs } : {}), ...(concurrency !== undefined ? { concurrency } : {}) };
+  return {
+    specs,
+    only,
+    ...(waitMs !== undefined ? { waitMs } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+  };
 }
 
 async function probeCommand(args: string[], flags: ProbeFlags): Promise<number> {
@@ -69,7 +91,7 @@ async function probeCommand(args: string[], flags: ProbeFlags): Promise<number> 
     process.stdout.write(`${formatProbeList(PROBES)}\n`);
     return EXIT_OK;
   }
-  let input;
+  let input: ReturnType<typeof resolveInput>;
   try {
     input = resolveInput(args, flags);
   } catch (e) {
@@ -92,7 +114,8 @@ async function probeCommand(args: string[], flags: ProbeFlags): Promise<number> 
   for (const s of comparison.servers) console.error(`rtmpbench probe: ${s.name}: ${countsLine(s)}`);
   const json = comparison.servers.length === 1 ? comparison.servers[0] : comparison;
   const markdown = probeMarkdown(comparison);
-  if (flags.out !== undefined) writeFileSync(flags.out, flags.out.endsWith('.json') ? `${JSON.stringify(json, null, 2)}\n` : markdown);
+  if (flags.out !== undefined)
+    writeFileSync(flags.out, flags.out.endsWith('.json') ? `${JSON.stringify(json, null, 2)}\n` : markdown);
   if (flags.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   else if (flags.markdown) process.stdout.write(markdown);
   else process.stdout.write(`${formatProbeConsole(comparison, process.stdout.columns ?? 120)}\n`);
@@ -102,10 +125,20 @@ async function probeCommand(args: string[], flags: ProbeFlags): Promise<number> 
 export function registerProbe(program: Command): void {
   program
     .command('probe')
-    .description('probe RTMP servers for the parts of the protocol they really handle, and print a compatibility matrix')
-    .argument('[targets...]', 'rtmp[s]://HOST[:PORT]/APP URLs of running servers, or servers to start for the probe: builtin, nginx-rtmp, node-media-server')
+    .description(
+      'probe RTMP servers for the parts of the protocol they really handle, and print a compatibility matrix',
+    )
+    .argument(
+      '[targets...]',
+      'rtmp[s]://HOST[:PORT]/APP URLs of running servers, or servers to start for the probe: ' +
+        'builtin, nginx-rtmp, node-media-server',
+    )
     .option('--scenario <file>', "probe the servers of a scenario's compare.servers")
-    .option('--stream <name>', "prefix of the stream names the probes use (default: the URL's stream, else rtmpbench-probe; each run and probe adds a unique suffix)")
+    .option(
+      '--stream <name>',
+      "prefix of the stream names the probes use (default: the URL's stream, else " +
+        'rtmpbench-probe; each run and probe adds a unique suffix)',
+    )
     .option('--only <ids>', 'probe ids or groups, comma-separated (e.g. chunking,media.hevc)')
     .option('--json', 'print the report as JSON')
     .option('--markdown', 'print the matrix as Markdown')

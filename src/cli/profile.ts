@@ -22,7 +22,8 @@ async function profileCommand(file: string | undefined, flags: ProfileFlags): Pr
   if (!PROFILE_TOOLS.includes(tool)) problems.push(`--tool: "${flags.tool}" is not one of ${PROFILE_TOOLS.join(', ')}`);
   const { scenario, problems: more } = scenarioFromInput(file, flags);
   problems.push(...more);
-  if (scenario !== null && scenario.target !== 'builtin') problems.push(`profile runs the built-in server under the profiler; the scenario targets ${scenario.target}`);
+  if (scenario !== null && scenario.target !== 'builtin')
+    problems.push(`profile runs the built-in server under the profiler; the scenario targets ${scenario.target}`);
   if (problems.length > 0 || scenario === null) {
     console.error(`rtmpbench profile: nothing was started:\n  ${problems.join('\n  ')}`);
     return EXIT_USAGE;
@@ -45,10 +46,14 @@ async function profileCommand(file: string | undefined, flags: ProfileFlags): Pr
     if (tool === 'cpu-prof') {
       const { totalMs, spots } = cpuHotSpots(out.report);
       process.stdout.write(`\nserver hot spots (self time, ${(totalMs / 1000).toFixed(1)} s of CPU samples):\n`);
-      process.stdout.write(`${table([['function', 'where', 'self %', 'self ms'], ...spots.map((h) => [h.functionName, h.location, h.selfPercent.toFixed(1), h.selfMs.toFixed(0)])], 2)}\n`);
+      const rows = spots.map((h) => [h.functionName, h.location, h.selfPercent.toFixed(1), h.selfMs.toFixed(0)]);
+      process.stdout.write(`${table([['function', 'where', 'self %', 'self ms'], ...rows], 2)}\n`);
     }
     process.stdout.write(`\nprofile: ${shown(out.report)}\n`);
-    if (tool === 'cpu-prof' || tool === 'heap-prof') process.stdout.write('open it in Chrome DevTools (Performance / Memory tab: Load profile) or https://www.speedscope.app\n');
+    if (tool === 'cpu-prof' || tool === 'heap-prof')
+      process.stdout.write(
+        'open it in Chrome DevTools (Performance / Memory tab: Load profile) or https://www.speedscope.app\n',
+      );
     return EXIT_OK;
   } catch (e) {
     return failureExit('profile', e);
@@ -59,10 +64,16 @@ export function registerProfile(program: Command): void {
   addScenarioOptions(
     program
       .command('profile')
-      .description('run the built-in server under a profiler (clinic or Node\'s own) while a scenario loads it; the report goes into the run\'s results folder')
+      .description(
+        "run the built-in server under a profiler (clinic or Node's own) while a scenario loads " +
+          "it; the report goes into the run's results folder",
+      )
       .argument('[scenario]', 'a scenario file, or the name of a shipped one (default quickstart)'),
   )
-    .option('--tool <tool>', `${PROFILE_TOOLS.join(' | ')} (default cpu-prof: works on every Node version, no clinic needed)`)
+    .option(
+      '--tool <tool>',
+      `${PROFILE_TOOLS.join(' | ')} (default cpu-prof: works on every Node version, no clinic needed)`,
+    )
     .action(async (file: string | undefined, flags: ProfileFlags) => {
       process.exitCode = await profileCommand(file, flags);
     });

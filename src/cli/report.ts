@@ -2,7 +2,14 @@ import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../input/usage-error.js';
 import type { ComparisonFile } from '../results/comparison-file.js';
-import { isComparisonDir, loadComparison, loadRun, resultsFolderName, type LoadedComparison, type LoadedRun } from '../results/folder.js';
+import {
+  isComparisonDir,
+  loadComparison,
+  loadRun,
+  resultsFolderName,
+  type LoadedComparison,
+  type LoadedRun,
+} from '../results/folder.js';
 import { failedThresholds } from '../results/summary.js';
 import { computeComparison } from '../report/comparison.js';
 import { formatComparison, formatSummary } from '../report/console.js';
@@ -31,8 +38,17 @@ function adHocComparison(runs: LoadedRun[], baseline?: string): LoadedComparison
     scenario: runs[0]!.summary.scenario,
     repeat: 1,
     baseline: baseline ?? label(runs[0]!),
-    variants: runs.map((r) => ({ name: label(r), server: r.summary.targetKind === 'builtin' ? 'builtin' : r.summary.target, settings: {} })),
-    runs: runs.map((r) => ({ variant: label(r), round: 0, dir: r.dir, thresholdsPassed: failedThresholds(r.summary).length === 0 })),
+    variants: runs.map((r) => ({
+      name: label(r),
+      server: r.summary.targetKind === 'builtin' ? 'builtin' : r.summary.target,
+      settings: {},
+    })),
+    runs: runs.map((r) => ({
+      variant: label(r),
+      round: 0,
+      dir: r.dir,
+      thresholdsPassed: failedThresholds(r.summary).length === 0,
+    })),
   };
   if (!file.variants.some((v) => v.name === file.baseline)) {
     throw new UsageError(`--baseline: "${file.baseline}" is none of ${file.variants.map((v) => v.name).join(', ')}`);
@@ -54,7 +70,8 @@ function reportCommand(dirs: string[], flags: ReportFlags): number {
   if (dirs.length === 1 && isComparisonDir(dirs[0]!)) {
     const c = loadComparison(dirs[0]!);
     if (flags.baseline !== undefined) c.file.baseline = flags.baseline;
-    if (!c.file.variants.some((v) => v.name === c.file.baseline)) throw new UsageError(`--baseline: "${c.file.baseline}" is not a variant`);
+    if (!c.file.variants.some((v) => v.name === c.file.baseline))
+      throw new UsageError(`--baseline: "${c.file.baseline}" is not a variant`);
     const t = computeComparison(c);
     if (write) written = writeReports(c, t, flags.out);
     [text, markdown] = [formatComparison(t), comparisonMarkdown(c, t)];
@@ -73,7 +90,8 @@ function reportCommand(dirs: string[], flags: ReportFlags): number {
     if (write) written = writeReports(c, t, flags.out ?? join('results', resultsFolderName(new Date(), 'report')));
     [text, markdown] = [formatComparison(t), comparisonMarkdown(c, t)];
   }
-  if (format === 'console') process.stdout.write(`${text}\n${written.length > 0 ? `reports: ${written.join(', ')}\n` : ''}`);
+  if (format === 'console')
+    process.stdout.write(`${text}\n${written.length > 0 ? `reports: ${written.join(', ')}\n` : ''}`);
   if (format === 'markdown') process.stdout.write(markdown);
   return EXIT_OK;
 }
@@ -81,9 +99,15 @@ function reportCommand(dirs: string[], flags: ReportFlags): number {
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('render results folders (a run, a comparison, or several runs side by side) as a console table, Markdown and a self-contained HTML page')
+    .description(
+      'render results folders (a run, a comparison, or several runs side by side) as a console ' +
+        'table, Markdown and a self-contained HTML page',
+    )
     .argument('<dirs...>', 'results folders (results/<time>-<name>)')
-    .option('--out <dir>', 'where to write report.md and report.html (default: the results folder; for several runs, results/<time>-report)')
+    .option(
+      '--out <dir>',
+      'where to write report.md and report.html (default: the results folder; for several runs, results/<time>-report)',
+    )
     .option('--stdout <format>', 'what to print: console (default), markdown (e.g. >> $GITHUB_STEP_SUMMARY) or none')
     .option('--baseline <name>', 'variant (or run name) the others are compared with')
     .option('--no-write', 'print only; write no files')

@@ -42,7 +42,8 @@ class LiveOutputs {
   private dashboard: Dashboard | null = null;
 
   constructor(private readonly flags: RunCommandFlags) {
-    if (flags.timelineStdout) this.observers.push({ onSecond: (s) => void process.stdout.write(timelineLine(s.point)) });
+    if (flags.timelineStdout)
+      this.observers.push({ onSecond: (s) => void process.stdout.write(timelineLine(s.point)) });
     if (flags.metricsPort !== undefined || flags.dashboard !== undefined) this.observers.push(this.live);
   }
 
@@ -81,7 +82,10 @@ async function runCommand(file: string | undefined, flags: RunCommandFlags): Pro
     }
     shardOf = s;
   }
-  for (const [flag, v] of [['--metrics-port', flags.metricsPort], ['--dashboard', flags.dashboard]] as const) {
+  for (const [flag, v] of [
+    ['--metrics-port', flags.metricsPort],
+    ['--dashboard', flags.dashboard],
+  ] as const) {
     if (portFlag(v) === null) {
       console.error(`rtmpbench run: ${flag}: "${v}" is not a port number`);
       return EXIT_USAGE;
@@ -108,7 +112,13 @@ async function runCommand(file: string | undefined, flags: RunCommandFlags): Pro
     }
   };
   try {
-    const outcome = await runScenario({ scenario, outDir: flags.out ?? 'results', onProgress, observers: live.observers, ...(shardOf ? { shardOf } : {}) });
+    const outcome = await runScenario({
+      scenario,
+      outDir: flags.out ?? 'results',
+      onProgress,
+      observers: live.observers,
+      ...(shardOf ? { shardOf } : {}),
+    });
     await live.stop();
     if (showProgress && process.stderr.isTTY) process.stderr.write('\n');
     const { summary, resultsDir } = outcome;
@@ -135,16 +145,27 @@ export function registerRun(program: Command): void {
   addScenarioOptions(
     program
       .command('run')
-      .description('run a load scenario (default: the quickstart scenario against the built-in server) and print its summary')
+      .description(
+        'run a load scenario (default: the quickstart scenario against the built-in server) and print its summary',
+      )
       .argument('[scenario]', 'a scenario file, or the name of a shipped one (quickstart, capacity, ci-smoke, ...)'),
   )
     .option('--shard <i/n>', 'run only share I of N of the scenario (spread a run over machines; merge the results)')
     .option('--junit <file>', 'also write JUnit XML: a test case per threshold')
-    .option('--metrics-port <port>', 'serve the generator\'s Prometheus metrics at http://127.0.0.1:PORT/metrics while the run goes on')
+    .option(
+      '--metrics-port <port>',
+      "serve the generator's Prometheus metrics at http://127.0.0.1:PORT/metrics while the run goes on",
+    )
     .option('--metrics-host <address>', 'address of the metrics endpoint (default: 127.0.0.1)')
-    .option('--dashboard <port>', 'serve a live dashboard at http://127.0.0.1:PORT/ while the run goes on (it also writes report.html at the end)')
+    .option(
+      '--dashboard <port>',
+      'serve a live dashboard at http://127.0.0.1:PORT/ while the run goes on (it also writes report.html at the end)',
+    )
     .option('--dashboard-host <address>', 'address of the dashboard (default: 127.0.0.1)')
-    .option('--timeline-stdout', 'stream the timeline to stdout, one JSON line per second (the summary then goes to stderr)')
+    .option(
+      '--timeline-stdout',
+      'stream the timeline to stdout, one JSON line per second (the summary then goes to stderr)',
+    )
     .action(async (file: string | undefined, flags: RunCommandFlags) => {
       process.exitCode = await runCommand(file, flags);
     });

@@ -20,7 +20,10 @@ export function scenarioJsonSchema(): Record<string, unknown> {
         const unit = (z.globalRegistry.get(ctx.zodSchema) as Record<string, unknown> | undefined)?.[UNIT_META_KEY];
         if (typeof unit === 'string') {
           const js = ctx.jsonSchema as { minimum?: number; maximum?: number };
-          const replacement = unitJsonSchema(unit, { ...(js.minimum !== undefined ? { minimum: js.minimum } : {}), ...(js.maximum !== undefined ? { maximum: js.maximum } : {}) });
+          const replacement = unitJsonSchema(unit, {
+            ...(js.minimum !== undefined ? { minimum: js.minimum } : {}),
+            ...(js.maximum !== undefined ? { maximum: js.maximum } : {}),
+          });
           for (const k of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Record<string, unknown>)[k];
           Object.assign(ctx.jsonSchema, replacement);
         }

@@ -5,13 +5,7 @@ import type { AmfValue } from '../protocol/amf-types.js';
 import { ChunkReader } from '../protocol/chunk-reader.js';
 import { RingQueue } from '../buffers/ring-queue.js';
 import { ChunkWriter } from '../protocol/chunk-writer.js';
-import {
-  commandMessage,
-  connectCommand,
-  parseCommand,
-  statusInfo,
-  type Command,
-} from '../protocol/commands.js';
+import { commandMessage, connectCommand, parseCommand, statusInfo, type Command } from '../protocol/commands.js';
 import {
   MSG_AUDIO,
   MSG_COMMAND_AMF0,
@@ -22,8 +16,14 @@ import {
   MSG_VIDEO,
   UC_PING_REQUEST,
 } from '../protocol/constants.js';
-import { acknowledgementMessage, parseUserControl, pingResponseMessage, setChunkSizeMessage, type UserControlEvent } from '../protocol/control.js';
-import { ClientHandshake } from '../protocol/handshake.js';
+import {
+  acknowledgementMessage,
+  parseUserControl,
+  pingResponseMessage,
+  setChunkSizeMessage,
+  type UserControlEvent,
+} from '../protocol/control.js';
+import { type HandshakeStep, ClientHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
 import { monotonicUs } from '../media/timing-mark.js';
 import { ClientError, type ClientClose, type ClientFailure, type ClientStep } from './errors.js';
@@ -152,9 +152,19 @@ export class ClientConnection {
       };
       const socket: net.Socket =
         url.protocol === 'rtmps'
-          ? tls.connect({ host: url.host, port: url.port, servername: net.isIP(url.host) ? undefined : url.host, rejectUnauthorized: !opts.insecure })
+          ? tls.connect({
+              host: url.host,
+              port: url.port,
+              servername: net.isIP(url.host) ? undefined : url.host,
+              rejectUnauthorized: !opts.insecure,
+            })
           : shared !== undefined
-            ? net.connect({ host: url.host, port: url.port, localAddress: opts.localAddress, onread: { buffer: shared, callback: onread } })
+            ? net.connect({
+                host: url.host,
+                port: url.port,
+                localAddress: opts.localAddress,
+                onread: { buffer: shared, callback: onread },
+              })
             : net.connect({ host: url.host, port: url.port, localAddress: opts.localAddress });
       socket.setNoDelay(true);
       const c = new ClientConnection(url, socket, opts);
@@ -163,26 +173,44 @@ export class ClientConnection {
       // The generator's deadline, not the server's: it names the step still waited for.
       timer = setTimeout(() => {
         const t = c.timings;
-        const stage: ClientStep = t.tcpConnectUs === 0 ? 'tcp connect' : t.handshakeUs === 0 ? 'handshake' : 'connect command';
-        finish(new ClientError('timeout', `no connection to ${url.host}:${url.port} within ${timeoutMs} ms (still in ${stage})`, stage));
+        const stage: ClientStep =
+          t.tcpConnectUs === 0 ? 'tcp connect' : t.handshakeUs === 0 ? 'handshake' : 'connect command';
+        finish(
+          new ClientError(
+            'timeout',
+            `no connection to ${url.host}:${url.port} within ${timeoutMs} ms (still in ${stage})`,
+            stage,
+          ),
+        );
       }, timeoutMs);
       if (url.protocol === 'rtmps' || shared === undefined) socket.on('data', (d: Buffer) => c.received(d));
       socket.once('error', (err: NodeJS.ErrnoException) => {
-        const reason: ClientFailure = err.code === 'ECONNREFUSED' ? 'refused' : err.code === 'ENOTFOUND' ? 'dns' : url.protocol === 'rtmps' ? 'tls' : 'socket';
+        const reason: ClientFailure =
+          err.code === 'ECONNREFUSED'
+            ? 'refused'
+            : err.code === 'ENOTFOUND'
+              ? 'dns'
+              : url.protocol === 'rtmps'
+                ? 'tls'
+                : 'socket';
         finish(new ClientError(reason, `cannot connect to ${url.protocol}://${url.host}:${url.port}: ${err.message}`));
       });
-      socket.once('close', () => finish(new ClientError('closed', `${url.host}:${url.port} closed the connection during setup`)));
+      socket.once('close', () =>
+        finish(new ClientError('closed', `${url.host}:${url.port} closed the connection during setup`)),
+      );
       socket.once(url.protocol === 'rtmps' ? 'secureConnect' : 'connect', () => {
         const connected = nowUs();
         c.timings.tcpConnectUs = connected - started;
         const hs = new ClientHandshake({ digest: opts.digest ?? true });
         socket.write(hs.start());
         c.handleBytes = (data: Buffer) => {
-          let step;
+          let step: HandshakeStep;
           try {
             step = hs.push(data);
           } catch (e) {
-            finish(new ClientError('handshake', `handshake with ${url.host}:${url.port} failed: ${(e as Error).message}`));
+            finish(
+              new ClientError('handshake', `handshake with ${url.host}:${url.port} failed: ${(e as Error).message}`),
+            );
             return;
           }
           for (const out of step.output) socket.write(out);
@@ -191,8 +219,7 @@ export class ClientConnection {
           c.attach();
           if (step.remainder !== null) c.reader.push(step.remainder);
           const commandSent = nowUs();
-          c
-            .connectCommand(opts.chunkSize ?? 4096)
+          c.connectCommand(opts.chunkSize ?? 4096)
             .then(() => {
               c.timings.connectCommandUs = nowUs() - commandSent;
               finish(null, c);
@@ -213,17 +240,37 @@ export class ClientConnection {
     this.socket.removeAllListeners('close');
     this.socket.removeAllListeners('error');
     this.handleBytes = (d: Buffer) => this.reader.push(d);
-    this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'closed' : 'socket', err.message));
+    this.socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.fail(err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'closed' : 'socket', err.message),
+    );
     this.socket.on('close', () => this.fail('closed', 'the server closed the connection'));
   }
 
   private async connectCommand(chunkSize: number): Promise<void> {
     const done = this.await(1);
-    this.send(connectCommand({ app: this.url.app, tcUrl: this.url.tcUrl, flashVer: 'FMLE/3.0 (compatible; rtmpbench)', fpad: false, capabilities: 15, audioCodecs: 4071, videoCodecs: 252, videoFunction: 1, objectEncoding: 0 }, 1));
+    this.send(
+      connectCommand(
+        {
+          app: this.url.app,
+          tcUrl: this.url.tcUrl,
+          flashVer: 'FMLE/3.0 (compatible; rtmpbench)',
+          fpad: false,
+          capabilities: 15,
+          audioCodecs: 4071,
+          videoCodecs: 252,
+          videoFunction: 1,
+          objectEncoding: 0,
+        },
+        1,
+      ),
+    );
     const result = await done;
     if (result.name === '_error') {
       const info = statusInfo(result);
-      throw new ClientError('rejected', `the server refused connect: ${info?.code ?? ''} ${info?.description ?? ''}`.trim());
+      throw new ClientError(
+        'rejected',
+        `the server refused connect: ${info?.code ?? ''} ${info?.description ?? ''}`.trim(),
+      );
     }
     if (chunkSize !== 128) {
       this.send(setChunkSizeMessage(chunkSize));
@@ -266,7 +313,13 @@ export class ClientConnection {
   }
 
   /** Sends a command and resolves with the server's _result or _error. */
-  call(name: string, commandObject: AmfValue, args: AmfValue[] = [], streamId = 0, timeoutMs = 10_000): Promise<Command> {
+  call(
+    name: string,
+    commandObject: AmfValue,
+    args: AmfValue[] = [],
+    streamId = 0,
+    timeoutMs = 10_000,
+  ): Promise<Command> {
     const tid = this.nextTransactionId++;
     const done = this.await(tid, timeoutMs, name);
     this.send(commandMessage(name, tid, commandObject, args, streamId));
@@ -287,25 +340,39 @@ export class ClientConnection {
     this.send(commandMessage('releaseStream', this.nextTransactionId++, null, [name]));
     this.send(commandMessage('FCPublish', this.nextTransactionId++, null, [name]));
     const streamId = await this.createStream();
-    const status = this.waitStatus((s) => s.streamId === streamId && (s.code === 'NetStream.Publish.Start' || s.level === 'error'), timeoutMs, 'publish');
+    const status = this.waitStatus(
+      (s) => s.streamId === streamId && (s.code === 'NetStream.Publish.Start' || s.level === 'error'),
+      timeoutMs,
+      'publish',
+    );
     this.send(commandMessage('publish', this.nextTransactionId++, null, [name, 'live'], streamId));
     const s = await status;
-    if (s.code !== 'NetStream.Publish.Start') throw new ClientError('rejected', `publish "${name}" refused: ${s.code} ${s.description}`.trim());
+    if (s.code !== 'NetStream.Publish.Start')
+      throw new ClientError('rejected', `publish "${name}" refused: ${s.code} ${s.description}`.trim());
     return streamId;
   }
 
   /** createStream, play; resolves on NetStream.Play.Start. */
   async play(name: string, timeoutMs = 10_000): Promise<number> {
     const streamId = await this.createStream();
-    const status = this.waitStatus((s) => s.streamId === streamId && (s.code === 'NetStream.Play.Start' || s.level === 'error'), timeoutMs, 'play');
+    const status = this.waitStatus(
+      (s) => s.streamId === streamId && (s.code === 'NetStream.Play.Start' || s.level === 'error'),
+      timeoutMs,
+      'play',
+    );
     this.send(commandMessage('play', this.nextTransactionId++, null, [name, -1000, -1, true], streamId));
     const s = await status;
-    if (s.code !== 'NetStream.Play.Start') throw new ClientError('rejected', `play "${name}" refused: ${s.code} ${s.description}`.trim());
+    if (s.code !== 'NetStream.Play.Start')
+      throw new ClientError('rejected', `play "${name}" refused: ${s.code} ${s.description}`.trim());
     return streamId;
   }
 
   /** Resolves with the first status event that `match` accepts. */
-  waitStatus(match: (s: StatusEvent) => boolean, timeoutMs: number, command: ClientStep = 'command'): Promise<StatusEvent> {
+  waitStatus(
+    match: (s: StatusEvent) => boolean,
+    timeoutMs: number,
+    command: ClientStep = 'command',
+  ): Promise<StatusEvent> {
     return new Promise((resolve, reject) => {
       if (this.closed) {
         reject(new ClientError('closed', 'the connection is closed'));
@@ -353,12 +420,24 @@ export class ClientConnection {
       const timer = setTimeout(() => {
         this.pending.delete(tid);
         // The step a failure is counted by: a call of its own, or any other command.
-        reject(new ClientError('timeout', `no answer to ${command} from the server within ${timeoutMs} ms`, isClientStep(command) ? command : 'command'));
+        reject(
+          new ClientError(
+            'timeout',
+            `no answer to ${command} from the server within ${timeoutMs} ms`,
+            isClientStep(command) ? command : 'command',
+          ),
+        );
       }, timeoutMs);
       const settle = () => clearTimeout(timer);
       this.pending.set(tid, {
-        resolve: (c) => (settle(), resolve(c)),
-        reject: (e) => (settle(), reject(e)),
+        resolve: (c) => {
+          settle();
+          resolve(c);
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
       });
     });
   }

@@ -7,7 +7,10 @@ export class ClientError extends RtmpError {
     /** The stable kind of failure (refused, timeout, handshake, rejected, closed...). */
     readonly failure: ClientFailure,
     message: string,
-    /** Where in the session's setup it failed, for the kinds that can fail at several steps (a timeout: which wait ran out). */
+    /**
+     * Where in the session's setup it failed, for the kinds that can fail at several steps (a timeout:
+     * which wait ran out).
+     */
     readonly stage?: ClientStep,
     /** The HTTP status of the answer that refused the request (HTTP viewers: 404 before a stream exists). */
     readonly status?: number,

@@ -1,6 +1,13 @@
 import type { ClientClose } from './errors.js';
 import { FlvFrames } from './flv-frames.js';
-import { newViewerCounters, newViewerTimings, type FrameSink, type ViewerCounters, type ViewerOptions, type ViewerTimings } from './viewer.js';
+import {
+  newViewerCounters,
+  newViewerTimings,
+  type FrameSink,
+  type ViewerCounters,
+  type ViewerOptions,
+  type ViewerTimings,
+} from './viewer.js';
 
 /**
  * What the HTTP-FLV and WebSocket-FLV viewers share: a live FLV stream read into frames (the

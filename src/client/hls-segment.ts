@@ -79,9 +79,19 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
   onVideo(u: TsVideoUnit): void {
     this.mediaBytes += u.esBytes;
     const dts = this.unwrap(u.dts90k >= 0 ? u.dts90k : u.pts90k);
-    const pts = u.pts90k >= 0 ? dts + ((u.pts90k - (u.dts90k >= 0 ? u.dts90k : u.pts90k) + PTS_MODULO) % PTS_MODULO) : dts;
+    const pts =
+      u.pts90k >= 0 ? dts + ((u.pts90k - (u.dts90k >= 0 ? u.dts90k : u.pts90k) + PTS_MODULO) % PTS_MODULO) : dts;
     const m = u.mark;
-    this.add(dts / 90, pts / 90, u.keyframe, m !== null, m?.intendedUs ?? 0, m?.sentUs ?? 0, m?.seq ?? 0, m?.epoch ?? 0);
+    this.add(
+      dts / 90,
+      pts / 90,
+      u.keyframe,
+      m !== null,
+      m?.intendedUs ?? 0,
+      m?.sentUs ?? 0,
+      m?.seq ?? 0,
+      m?.epoch ?? 0,
+    );
   }
 
   onAudio(_pts90k: number, frames: number, esBytes: number): void {
@@ -98,7 +108,16 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
     if (s.track.handler !== 'vide') return;
     const scale = 1000 / s.track.timescale;
     const m = s.mark;
-    this.add(s.decodeTime * scale, (s.decodeTime + s.compositionOffset) * scale, s.keyframe, m !== null, m?.intendedUs ?? 0, m?.sentUs ?? 0, m?.seq ?? 0, m?.epoch ?? 0);
+    this.add(
+      s.decodeTime * scale,
+      (s.decodeTime + s.compositionOffset) * scale,
+      s.keyframe,
+      m !== null,
+      m?.intendedUs ?? 0,
+      m?.sentUs ?? 0,
+      m?.seq ?? 0,
+      m?.epoch ?? 0,
+    );
   }
 
   onError(error: RtmpError): void {
@@ -107,13 +126,23 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
 
   /** Places a 33-bit 90 kHz value on a continuous clock (wraps every 26.5 hours). */
   private unwrap(t90k: number): number {
-    if (this.lastPts90k >= 0 && t90k + this.wrapOffset90k < this.lastPts90k - PTS_MODULO / 2) this.wrapOffset90k += PTS_MODULO;
+    if (this.lastPts90k >= 0 && t90k + this.wrapOffset90k < this.lastPts90k - PTS_MODULO / 2)
+      this.wrapOffset90k += PTS_MODULO;
     const v = t90k + this.wrapOffset90k;
     this.lastPts90k = v;
     return v;
   }
 
-  private add(dtsMs: number, ptsMs: number, keyframe: boolean, hasMark: boolean, intendedUs: number, sentUs: number, seq: number, epoch: number): void {
+  private add(
+    dtsMs: number,
+    ptsMs: number,
+    keyframe: boolean,
+    hasMark: boolean,
+    intendedUs: number,
+    sentUs: number,
+    seq: number,
+    epoch: number,
+  ): void {
     let f = this.frames[this.count];
     if (f === undefined) {
       f = { dtsMs: 0, ptsMs: 0, keyframe: false, hasMark: false, intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };

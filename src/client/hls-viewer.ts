@@ -1,4 +1,11 @@
-import { parsePlaylist, resolveUri, type MediaPlaylist, type MediaSegment, type Playlist, type Variant } from '../media/m3u8.js';
+import {
+  parsePlaylist,
+  resolveUri,
+  type MediaPlaylist,
+  type MediaSegment,
+  type Playlist,
+  type Variant,
+} from '../media/m3u8.js';
 import { parseMp4Init } from '../media/mp4-init.js';
 import { monotonicUs, type TimingMark } from '../media/timing-mark.js';
 import { ClientError, type ClientClose, type ClientFailure } from './errors.js';
@@ -148,7 +155,15 @@ export class HlsViewer implements Viewer {
   private readonly tracker: SequenceTracker;
   private readonly segmentFrames: SegmentFrames;
   private readonly playout = new PlayoutClock();
-  private readonly frame: HlsFrame = { arrivalUs: 0, timestampMs: 0, keyframe: false, mark: null, playoutUs: 0, msn: 0, listedUs: 0 };
+  private readonly frame: HlsFrame = {
+    arrivalUs: 0,
+    timestampMs: 0,
+    keyframe: false,
+    mark: null,
+    playoutUs: 0,
+    msn: 0,
+    listedUs: 0,
+  };
   private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
 
   private playlist: MediaPlaylist | null = null;
@@ -174,7 +189,10 @@ export class HlsViewer implements Viewer {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_VIEWER_TIMEOUT_MS;
     this.onFrame = opts.onFrame ?? null;
     this.onEnd = opts.onEnd ?? null;
-    this.playlistHttp = new ViewerHttpClient(new URL(opts.url).origin, { insecure: opts.insecure, connectTimeoutMs: this.timeoutMs });
+    this.playlistHttp = new ViewerHttpClient(new URL(opts.url).origin, {
+      insecure: opts.insecure,
+      connectTimeoutMs: this.timeoutMs,
+    });
     this.tracker = new SequenceTracker(this.counters);
     this.segmentFrames = new SegmentFrames(opts.keepBytes ?? 2048);
   }
@@ -213,7 +231,8 @@ export class HlsViewer implements Viewer {
       url = resolveUri(this.pickVariant(parsed.variants).uri, url);
       first = await this.fetchText(url, 'playlist');
       parsed = parsePlaylist(first.text);
-      if (parsed.kind !== 'media') throw new ClientError('protocol', `${url} is a master playlist inside a master playlist`);
+      if (parsed.kind !== 'media')
+        throw new ClientError('protocol', `${url} is a master playlist inside a master playlist`);
     }
     this.mediaUrl = url;
     t.startedUs = monotonicUs();
@@ -228,7 +247,11 @@ export class HlsViewer implements Viewer {
     const choice = this.opts.variant ?? 'first';
     if (typeof choice === 'number') {
       const v = variants[choice];
-      if (v === undefined) throw new ClientError('rejected', `the master playlist has ${variants.length} variants; variant ${choice} was asked for`);
+      if (v === undefined)
+        throw new ClientError(
+          'rejected',
+          `the master playlist has ${variants.length} variants; variant ${choice} was asked for`,
+        );
       return v;
     }
     if (choice === 'first') return variants[0]!;
@@ -268,7 +291,8 @@ export class HlsViewer implements Viewer {
     const newest = segments[segments.length - 1];
     let dateAgeUs = -1;
     if (newest !== undefined) {
-      if (newest.programDateTimeMs !== null) dateAgeUs = (Date.now() - newest.programDateTimeMs - newest.durationS * 1000) * 1000;
+      if (newest.programDateTimeMs !== null)
+        dateAgeUs = (Date.now() - newest.programDateTimeMs - newest.durationS * 1000) * 1000;
       if (this.pendingAges.length >= PENDING_AGES) this.pendingAges.shift();
       this.pendingAges.push({ msn: newest.msn, readUs: r.endUs });
     }
@@ -301,12 +325,18 @@ export class HlsViewer implements Viewer {
       if (this.ended) return;
       if (++this.playlistErrors >= (this.opts.maxPlaylistErrors ?? 5)) {
         const f = e instanceof HttpFailure ? e : new HttpFailure('protocol', (e as Error).message);
-        this.end(f.kind === 'local' ? 'closed' : f.kind, `the playlist failed ${this.playlistErrors} times in a row: ${f.message}`);
+        this.end(
+          f.kind === 'local' ? 'closed' : f.kind,
+          `the playlist failed ${this.playlistErrors} times in a row: ${f.message}`,
+        );
         return;
       }
     }
     if (monotonicUs() - this.lastChangeUs > (this.opts.stallTimeoutMs ?? 30_000) * 1000) {
-      this.end('timeout', `the playlist has not changed for ${Math.round((monotonicUs() - this.lastChangeUs) / 1e6)} s`);
+      this.end(
+        'timeout',
+        `the playlist has not changed for ${Math.round((monotonicUs() - this.lastChangeUs) / 1e6)} s`,
+      );
       return;
     }
     this.scheduleReload(startUs, changed);
@@ -344,7 +374,10 @@ export class HlsViewer implements Viewer {
         // their retries; give up after several in a row.
         const f = e instanceof HttpFailure ? e : new HttpFailure('protocol', (e as Error).message);
         if (++this.segmentFailures >= MAX_SEGMENT_FAILURES) {
-          this.end(f.kind === 'local' ? 'closed' : f.kind, `${this.segmentFailures} segments in a row failed, the last ${seg.uri}: ${f.message}`);
+          this.end(
+            f.kind === 'local' ? 'closed' : f.kind,
+            `${this.segmentFailures} segments in a row failed, the last ${seg.uri}: ${f.message}`,
+          );
           return;
         }
         this.stats.segmentErrors++;
@@ -369,7 +402,11 @@ export class HlsViewer implements Viewer {
     frames.begin();
     const http = this.httpFor(url);
     const u = new URL(url);
-    const get = http.get(u.pathname + u.search, { onData: (chunk) => frames.push(chunk) }, this.requestOptions(this.rangeHeader(url, seg.byteRange)));
+    const get = http.get(
+      u.pathname + u.search,
+      { onData: (chunk) => frames.push(chunk) },
+      this.requestOptions(this.rangeHeader(url, seg.byteRange)),
+    );
     const r = await this.track(get, 'segment');
     if (this.ended) return;
     this.counters.bytesReceived += r.bodyBytes;
@@ -418,7 +455,7 @@ export class HlsViewer implements Viewer {
         if (f.hasMark) {
           c.marks++;
           this.tracker.track(f.seq, f.epoch);
-          const send = f.sentUs < f.intendedUs ? f.sentUs : f.intendedUs;
+          const send = Math.min(f.sentUs, f.intendedUs);
           if (send > lastSendUs) lastSendUs = send;
         }
         const sink = this.onFrame;
@@ -469,7 +506,10 @@ export class HlsViewer implements Viewer {
     pending.length = keep;
   }
 
-  private rangeHeader(url: string, range: { length: number; offset: number } | null): Record<string, string> | undefined {
+  private rangeHeader(
+    url: string,
+    range: { length: number; offset: number } | null,
+  ): Record<string, string> | undefined {
     if (range === null) return undefined;
     const start = range.offset >= 0 ? range.offset : (this.rangeEnd.get(url) ?? 0);
     this.rangeEnd.set(url, start + range.length);
@@ -491,11 +531,19 @@ export class HlsViewer implements Viewer {
   }
 
   /** A playlist's text; an error status or no response throws an HttpFailure. */
-  private async fetchText(url: string, kind: HlsRequestKind, onRequest?: (atUs: number) => void): Promise<{ text: string; result: HttpResult }> {
+  private async fetchText(
+    url: string,
+    kind: HlsRequestKind,
+    onRequest?: (atUs: number) => void,
+  ): Promise<{ text: string; result: HttpResult }> {
     const chunks: Buffer[] = [];
     const u = new URL(url);
     const http = u.origin === this.playlistHttp.origin ? this.playlistHttp : this.httpFor(url);
-    const get = http.get(u.pathname + u.search, { onRequestStart: onRequest, onData: (c) => chunks.push(c) }, this.requestOptions());
+    const get = http.get(
+      u.pathname + u.search,
+      { onRequestStart: onRequest, onData: (c) => chunks.push(c) },
+      this.requestOptions(),
+    );
     const result = await this.track(get, kind);
     this.counters.bytesReceived += result.bodyBytes;
     if (result.status !== 200) {
@@ -509,7 +557,11 @@ export class HlsViewer implements Viewer {
   private async fetchBody(url: string, kind: HlsRequestKind, headers?: Record<string, string>): Promise<Buffer | null> {
     const chunks: Buffer[] = [];
     const u = new URL(url);
-    const get = this.httpFor(url).get(u.pathname + u.search, { onData: (c) => chunks.push(c) }, this.requestOptions(headers));
+    const get = this.httpFor(url).get(
+      u.pathname + u.search,
+      { onData: (c) => chunks.push(c) },
+      this.requestOptions(headers),
+    );
     const r = await this.track(get, kind);
     this.counters.bytesReceived += r.bodyBytes;
     if (r.status < 200 || r.status >= 300) {

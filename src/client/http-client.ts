@@ -58,7 +58,13 @@ export class HttpFailure extends Error {
   /** Which wait ran out, for a timeout (always the generator's own deadline). */
   get stage(): ClientStep | undefined {
     const code = (this.cause as { code?: string } | undefined)?.code;
-    return code === 'UND_ERR_CONNECT_TIMEOUT' ? 'tcp connect' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'response headers' : code === 'UND_ERR_BODY_TIMEOUT' ? 'response body' : undefined;
+    return code === 'UND_ERR_CONNECT_TIMEOUT'
+      ? 'tcp connect'
+      : code === 'UND_ERR_HEADERS_TIMEOUT'
+        ? 'response headers'
+        : code === 'UND_ERR_BODY_TIMEOUT'
+          ? 'response body'
+          : undefined;
   }
 }
 

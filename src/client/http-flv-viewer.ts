@@ -1,7 +1,7 @@
 import { monotonicUs } from '../media/timing-mark.js';
 import { ClientError } from './errors.js';
 import { FlvViewerBase } from './flv-viewer-base.js';
-import { HttpFailure, ViewerHttpClient, type HttpGet } from './http-client.js';
+import { type HttpFailure, ViewerHttpClient, type HttpGet } from './http-client.js';
 import { DEFAULT_VIEWER_TIMEOUT_MS, type Viewer, type ViewerOptions } from './viewer.js';
 
 export interface HttpFlvViewerOptions extends ViewerOptions {

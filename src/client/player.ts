@@ -100,7 +100,8 @@ export class Player implements Viewer {
     conn.onMedia = (m) => this.onMedia(m);
     conn.onStatus = (s) => {
       // A new publication restarts the publisher's sequence numbers.
-      if (s.code === 'NetStream.Play.PublishNotify' || s.code === 'NetStream.Play.UnpublishNotify') this.resetSequence();
+      if (s.code === 'NetStream.Play.PublishNotify' || s.code === 'NetStream.Play.UnpublishNotify')
+        this.resetSequence();
       this.onStatus?.(s);
     };
   }
@@ -147,7 +148,13 @@ export class Player implements Viewer {
   }
 
   /** Reused for every frame: `onVideo` must copy what it keeps. */
-  private readonly observation: VideoObservation = { arrivalUs: 0, timestampMs: 0, keyframe: false, bytes: 0, mark: null };
+  private readonly observation: VideoObservation = {
+    arrivalUs: 0,
+    timestampMs: 0,
+    keyframe: false,
+    bytes: 0,
+    mark: null,
+  };
 
   private onMedia(m: RtmpMessage): void {
     const c = this.counters;

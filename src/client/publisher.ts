@@ -26,7 +26,10 @@ export interface PublisherCounters {
 /** Called with each video frame as it goes out: intended and actual send time, in µs. */
 export type PacingRecorder = (intendedUs: number, sentUs: number) => void;
 
-/** Called with each video frame as it goes out: its sequence number (from 0), send times in µs, and whether it is a keyframe. */
+/**
+ * Called with each video frame as it goes out: its sequence number (from 0), send times in µs, and
+ * whether it is a keyframe.
+ */
 export type VideoSentRecorder = (seq: number, intendedUs: number, sentUs: number, keyframe: boolean) => void;
 
 /**

@@ -28,7 +28,10 @@ export function parseRtmpUrl(text: string): RtmpUrl {
     throw new UsageError(`"${text}": the scheme must be rtmp:// or rtmps://`);
   }
   if (u.hostname === '') throw new UsageError(`"${text}" has no host`);
-  const parts = u.pathname.split('/').filter((p) => p.length > 0).map(decodeURIComponent);
+  const parts = u.pathname
+    .split('/')
+    .filter((p) => p.length > 0)
+    .map(decodeURIComponent);
   if (parts.length === 0) throw new UsageError(`"${text}" has no application (rtmp://HOST/APP)`);
   const port = u.port === '' ? (protocol === 'rtmps' ? 443 : 1935) : Number(u.port);
   const host = u.hostname.replace(/^\[|\]$/g, '');

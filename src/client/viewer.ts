@@ -33,7 +33,10 @@ export interface ViewerTimings {
   connectedUs: number;
   /** The play request went out: RTMP `play`, the HTTP GET, the WebSocket upgrade, the first playlist request. */
   requestUs: number;
-  /** The server accepted: NetStream.Play.Start, HTTP response headers, WebSocket open, HLS first media playlist read. */
+  /**
+   * The server accepted: NetStream.Play.Start, HTTP response headers, WebSocket open, HLS first media
+   * playlist read.
+   */
   startedUs: number;
   firstFrameUs: number;
   firstKeyframeUs: number;
@@ -73,7 +76,17 @@ export function newViewerTimings(openUs = 0): ViewerTimings {
 }
 
 export function newViewerCounters(): ViewerCounters {
-  return { videoFrames: 0, keyframes: 0, audioFrames: 0, marks: 0, lost: 0, duplicated: 0, outOfOrder: 0, mediaBytes: 0, bytesReceived: 0 };
+  return {
+    videoFrames: 0,
+    keyframes: 0,
+    audioFrames: 0,
+    marks: 0,
+    lost: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+    mediaBytes: 0,
+    bytesReceived: 0,
+  };
 }
 
 /** Options every viewer takes. */

@@ -41,7 +41,9 @@ export class WsFlvViewer extends FlvViewerBase implements Viewer {
         rejectUnauthorized: opts.insecure !== true,
         // Our own connect, to time it (ws connects the same way: net.connect or tls.connect).
         createConnection: ((options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }) => {
-          const socket = secure ? tls.connect({ ...options, path: undefined } as tls.ConnectionOptions) : net.connect({ ...options, path: options.socketPath } as net.NetConnectOpts);
+          const socket = secure
+            ? tls.connect({ ...options, path: undefined } as tls.ConnectionOptions)
+            : net.connect({ ...options, path: options.socketPath } as net.NetConnectOpts);
           socket.setNoDelay(true);
           // The upgrade request is written as soon as the connection is up.
           socket.once(secure ? 'secureConnect' : 'connect', () => (t.connectedUs = t.requestUs = monotonicUs()));
@@ -64,10 +66,16 @@ export class WsFlvViewer extends FlvViewerBase implements Viewer {
       });
       ws.on('error', (err) => {
         const kind = httpFailureKind(err);
-        failure ??= { kind: kind === 'local' ? 'closed' : kind === 'socket' && /timeout/i.test(err.message) ? 'timeout' : kind, message: err.message };
+        failure ??= {
+          kind: kind === 'local' ? 'closed' : kind === 'socket' && /timeout/i.test(err.message) ? 'timeout' : kind,
+          message: err.message,
+        };
       });
       ws.on('close', (code, reason) => {
-        const f = failure ?? { kind: 'closed' as const, message: `the server closed the WebSocket (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})` };
+        const f = failure ?? {
+          kind: 'closed' as const,
+          message: `the server closed the WebSocket (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`,
+        };
         if (!opened) reject(new ClientError(f.kind, f.message, undefined, f.status));
         this.end(f.kind, f.message, opened);
       });

@@ -9,7 +9,18 @@ import { formatBitrate, formatDurationMs, parseBitrate, parseDurationMs, parseSi
  * the zod schemas this way, so each setting is defined once.
  */
 export interface FieldInfo {
-  kind: 'duration' | 'bitrate' | 'size' | 'integer' | 'number' | 'string' | 'boolean' | 'enum' | 'list' | 'record' | 'other';
+  kind:
+    | 'duration'
+    | 'bitrate'
+    | 'size'
+    | 'integer'
+    | 'number'
+    | 'string'
+    | 'boolean'
+    | 'enum'
+    | 'list'
+    | 'record'
+    | 'other';
   description: string | undefined;
   /** The schema's default, when it has one. */
   default: unknown;
@@ -19,7 +30,8 @@ export interface FieldInfo {
 
 type Def = Record<string, unknown> & { type: string };
 const def = (x: unknown): Def => (x as { _zod: { def: Def } })._zod.def;
-const meta = (x: unknown): Record<string, unknown> | undefined => globalRegistry.get(x as z.ZodType) as Record<string, unknown> | undefined;
+const meta = (x: unknown): Record<string, unknown> | undefined =>
+  globalRegistry.get(x as z.ZodType) as Record<string, unknown> | undefined;
 
 /** The field at a dotted path of an object schema, or null when there is none. */
 export function fieldAt(schema: z.ZodType, path: string): FieldInfo | null {
@@ -39,11 +51,22 @@ export function fieldAt(schema: z.ZodType, path: string): FieldInfo | null {
   description = u.description;
   dflt = u.default;
   const d = def(u.node);
-  const info = (kind: FieldInfo['kind'], values: string[] = []): FieldInfo => ({ kind, description, default: dflt, values });
+  const info = (kind: FieldInfo['kind'], values: string[] = []): FieldInfo => ({
+    kind,
+    description,
+    default: dflt,
+    values,
+  });
   if (u.unit !== undefined) return info(u.unit);
   switch (d.type) {
     case 'number':
-      return info((d.checks as unknown[] | undefined)?.some((c) => def(c).format === 'safeint' || (def(c) as { check?: string }).check === 'number_format') ? 'integer' : 'number');
+      return info(
+        (d.checks as unknown[] | undefined)?.some(
+          (c) => def(c).format === 'safeint' || (def(c) as { check?: string }).check === 'number_format',
+        )
+          ? 'integer'
+          : 'number',
+      );
     case 'string':
       return info('string');
     case 'boolean':
@@ -66,7 +89,12 @@ export function fieldAt(schema: z.ZodType, path: string): FieldInfo | null {
 }
 
 /** Through defaults, optionals, preprocessing and transforms to the value's own schema, noting what was on the way. */
-function unwrap(x: unknown): { node: unknown; description: string | undefined; default: unknown; unit: UnitKind | undefined } {
+function unwrap(x: unknown): {
+  node: unknown;
+  description: string | undefined;
+  default: unknown;
+  unit: UnitKind | undefined;
+} {
   let description: string | undefined;
   let dflt: unknown;
   let unit: UnitKind | undefined;
@@ -76,7 +104,8 @@ function unwrap(x: unknown): { node: unknown; description: string | undefined; d
     unit ??= m?.[UNIT_META_KEY] as UnitKind | undefined;
     const d = def(x);
     if (d.type === 'default' || d.type === 'prefault') {
-      if (dflt === undefined) dflt = typeof d.defaultValue === 'function' ? (d.defaultValue as () => unknown)() : d.defaultValue;
+      if (dflt === undefined)
+        dflt = typeof d.defaultValue === 'function' ? (d.defaultValue as () => unknown)() : d.defaultValue;
       x = d.innerType;
     } else if (d.type === 'optional' || d.type === 'nullable' || d.type === 'readonly') {
       x = d.innerType;
@@ -94,14 +123,26 @@ export function flagValue(flag: string, field: FieldInfo, raw: string): { value:
   const text = raw.trim();
   switch (field.kind) {
     case 'duration':
-      return parseDurationMs(text) !== null ? { value: text } : { problem: `${flag}: "${raw}" is not a duration such as 30s, 1500ms or 2m` };
+      return parseDurationMs(text) !== null
+        ? { value: text }
+        : { problem: `${flag}: "${raw}" is not a duration such as 30s, 1500ms or 2m` };
     case 'bitrate':
-      return parseBitrate(text) !== null ? { value: text } : { problem: `${flag}: "${raw}" is not a bit rate such as 600k or 2.5m` };
+      return parseBitrate(text) !== null
+        ? { value: text }
+        : { problem: `${flag}: "${raw}" is not a bit rate such as 600k or 2.5m` };
     case 'size':
-      return parseSize(text) !== null ? { value: text } : { problem: `${flag}: "${raw}" is not a size such as 65536, 64k or 2m` };
+      return parseSize(text) !== null
+        ? { value: text }
+        : { problem: `${flag}: "${raw}" is not a size such as 65536, 64k or 2m` };
     case 'integer':
       if (field.values.includes(text)) return { value: text };
-      return /^-?\d+$/.test(text) ? { value: Number(text) } : { problem: `${flag}: "${raw}" is not a whole number${field.values.length > 0 ? ` or ${field.values.join(', ')}` : ''}` };
+      return /^-?\d+$/.test(text)
+        ? { value: Number(text) }
+        : {
+            problem:
+              `${flag}: "${raw}" is not a whole ` +
+              `number${field.values.length > 0 ? ` or ${field.values.join(', ')}` : ''}`,
+          };
     case 'number': {
       const n = Number(text);
       return text !== '' && Number.isFinite(n) ? { value: n } : { problem: `${flag}: "${raw}" is not a number` };
@@ -134,7 +175,12 @@ export function formatDefault(field: FieldInfo): string | null {
 
 function formatSize(bytes: number): string {
   if (bytes < 65536) return String(bytes);
-  for (const [unit, n] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) if (bytes % n === 0) return `${bytes / n}${unit}`;
+  for (const [unit, n] of [
+    ['g', 1024 ** 3],
+    ['m', 1024 ** 2],
+    ['k', 1024],
+  ] as const)
+    if (bytes % n === 0) return `${bytes / n}${unit}`;
   return String(bytes);
 }
 

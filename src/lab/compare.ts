@@ -5,7 +5,14 @@ import { UsageError } from '../input/usage-error.js';
 import { RunError } from '../load/errors.js';
 import { runScenario } from '../load/orchestrator.js';
 import { needsHttp, withServerUrls } from '../load/play-urls.js';
-import { serverAvailability, startCommand, startServer, ServerStartError, type RunningServer, type ServerKind } from '../proc/servers.js';
+import {
+  serverAvailability,
+  startCommand,
+  startServer,
+  ServerStartError,
+  type RunningServer,
+  type ServerKind,
+} from '../proc/servers.js';
 import type { ComparisonFile, ComparisonRun, Variant } from '../results/comparison-file.js';
 import { loadComparison, resultsFolderName, writeComparisonFile } from '../results/folder.js';
 import { parseGateRules } from '../results/gates.js';
@@ -32,7 +39,10 @@ function cartesian(matrix: Record<string, (string | number | boolean)[]>): Recor
 
 const serverName = (s: ServerSpec) => (typeof s === 'string' ? s : s.name);
 
-/** The variants of a comparison: every built-in matrix combination (or the built-in defaults), each named settings set, and each other server once. */
+/**
+ * The variants of a comparison: every built-in matrix combination (or the built-in defaults),
+ * each named settings set, and each other server once.
+ */
 export function expandVariants(spec: NonNullable<Scenario['compare']>): Variant[] {
   const combos = cartesian(spec.matrix);
   const hasMatrix = Object.keys(spec.matrix).length > 0;
@@ -63,7 +73,10 @@ export function expandVariants(spec: NonNullable<Scenario['compare']>): Variant[
   return out;
 }
 
-/** The order of runs: round r runs every variant, forwards in even rounds and backwards in odd ones (A B C, C B A...), which also cancels linear drift. */
+/**
+ * The order of runs: round r runs every variant, forwards in even rounds and backwards in odd
+ * ones (A B C, C B A...), which also cancels linear drift.
+ */
 export function schedule(variants: readonly Variant[], repeat: number): { variant: Variant; round: number }[] {
   const out: { variant: Variant; round: number }[] = [];
   for (let round = 0; round < repeat; round++) {
@@ -76,11 +89,13 @@ export function schedule(variants: readonly Variant[], repeat: number): { varian
 /** Problems that make a comparison impossible, found before anything runs. */
 export function checkComparison(scenario: Scenario, variants: readonly Variant[], baseline: string): string[] {
   const problems: string[] = [];
-  if (!variants.some((v) => v.name === baseline)) problems.push(`the baseline "${baseline}" is not a variant (variants: ${variants.map((v) => v.name).join(', ')})`);
+  if (!variants.some((v) => v.name === baseline))
+    problems.push(`the baseline "${baseline}" is not a variant (variants: ${variants.map((v) => v.name).join(', ')})`);
   for (const s of scenario.compare?.servers ?? []) {
     if (typeof s !== 'string') continue;
     if (s === 'builtin') {
-      if (scenario.target !== 'builtin') problems.push(`the builtin variant needs target: builtin (the scenario targets ${scenario.target})`);
+      if (scenario.target !== 'builtin')
+        problems.push(`the builtin variant needs target: builtin (the scenario targets ${scenario.target})`);
       continue;
     }
     const { available, hint } = serverAvailability(s as ServerKind);
@@ -91,19 +106,33 @@ export function checkComparison(scenario: Scenario, variants: readonly Variant[]
 }
 
 /** Starts the server a variant runs against, in its own process; null for the built-in one (the run starts it). */
-async function startVariantServer(variant: Variant, specs: Map<string, ServerSpec>, scenario: Scenario): Promise<RunningServer | null> {
+async function startVariantServer(
+  variant: Variant,
+  specs: Map<string, ServerSpec>,
+  scenario: Scenario,
+): Promise<RunningServer | null> {
   if (variant.server === 'builtin') return null;
   const spec = specs.get(variant.server);
   try {
     if (spec !== undefined && typeof spec !== 'string') {
       if (spec.start === undefined) return null;
       const { host, port } = parseRtmpUrl(spec.url);
-      return await startCommand({ name: spec.name, url: spec.url, start: spec.start }, host, port, 15_000, scenario.serverCpuQuota);
+      return await startCommand(
+        { name: spec.name, url: spec.url, start: spec.start },
+        host,
+        port,
+        15_000,
+        scenario.serverCpuQuota,
+      );
     }
     // A fresh server process per run: its CPU and memory are this run's alone.
     const chunkSize = typeof scenario.server.chunkSize === 'number' ? scenario.server.chunkSize : undefined;
     // With HTTP viewers, the server's HTTP outputs too (nginx-rtmp: HLS; node-media-server: HTTP-FLV and WS-FLV).
-    return await startServer(variant.server as ServerKind, { ...(chunkSize !== undefined ? { chunkSize } : {}), ...(needsHttp(scenario) ? { http: true } : {}), ...(scenario.serverCpuQuota !== undefined ? { cpuQuota: scenario.serverCpuQuota } : {}) });
+    return await startServer(variant.server as ServerKind, {
+      ...(chunkSize !== undefined ? { chunkSize } : {}),
+      ...(needsHttp(scenario) ? { http: true } : {}),
+      ...(scenario.serverCpuQuota !== undefined ? { cpuQuota: scenario.serverCpuQuota } : {}),
+    });
   } catch (e) {
     if (e instanceof ServerStartError) throw new RunError(`${variant.server} did not start: ${e.message}`);
     throw e;
@@ -111,14 +140,26 @@ async function startVariantServer(variant: Variant, specs: Map<string, ServerSpe
 }
 
 /** The scenario of one variant's run. */
-function variantScenario(base: Scenario, variant: Variant, specs: Map<string, ServerSpec>, server: RunningServer | null): Scenario {
-  if (variant.server === 'builtin') return { ...base, target: 'builtin', server: { ...base.server, ...variant.settings } };
+function variantScenario(
+  base: Scenario,
+  variant: Variant,
+  specs: Map<string, ServerSpec>,
+  server: RunningServer | null,
+): Scenario {
+  if (variant.server === 'builtin')
+    return { ...base, target: 'builtin', server: { ...base.server, ...variant.settings } };
   const spec = specs.get(variant.server);
   const url = server?.url ?? (spec !== undefined && typeof spec !== 'string' ? spec.url : base.target);
   const { serverPid: _ignored, ...rest } = base;
   // HTTP viewers play where this server serves them (its own URLs, or those its entry names).
-  const urls = { ...(server?.playUrls ?? {}), ...(spec !== undefined && typeof spec !== 'string' ? (spec.playUrls ?? {}) : {}) };
-  return withServerUrls({ ...rest, target: url, server: {}, ...(server !== null ? { serverPid: server.pid } : {}) }, urls).scenario;
+  const urls = {
+    ...(server?.playUrls ?? {}),
+    ...(spec !== undefined && typeof spec !== 'string' ? (spec.playUrls ?? {}) : {}),
+  };
+  return withServerUrls(
+    { ...rest, target: url, server: {}, ...(server !== null ? { serverPid: server.pid } : {}) },
+    urls,
+  ).scenario;
 }
 
 export interface CompareOptions {
@@ -134,9 +175,15 @@ export interface CompareOptions {
   onStart?: (index: number, total: number, variant: Variant, round: number) => void;
   /** Pause between runs, so sockets of the last run are gone. */
   pauseMs?: number;
-  /** Gate rules (`METRIC +N%`, `METRIC +N UNIT`), judged for each variant against the baseline once every run is done. */
+  /**
+   * Gate rules (`METRIC +N%`, `METRIC +N UNIT`), judged for each variant against the baseline once
+   * every run is done.
+   */
   gates?: readonly string[];
-  /** The baseline's runs, read from results saved earlier instead of run here (the baseline variant is then not run). */
+  /**
+   * The baseline's runs, read from results saved earlier instead of run here (the baseline variant is
+   * then not run).
+   */
   against?: SavedBaseline;
 }
 
@@ -165,7 +212,8 @@ export async function runComparison(opts: CompareOptions): Promise<CompareOutcom
   };
   // A saved baseline's runs take the rounds in order; its variant is not run here.
   if (opts.against !== undefined) {
-    for (const [round, runDir] of opts.against.runs.slice(0, opts.repeat).entries()) file.runs.push({ variant: opts.baseline, round, dir: relative(dir, runDir) });
+    for (const [round, runDir] of opts.against.runs.slice(0, opts.repeat).entries())
+      file.runs.push({ variant: opts.baseline, round, dir: relative(dir, runDir) });
   }
   writeComparisonFile(dir, file);
   const plan = schedule(
@@ -181,7 +229,11 @@ export async function runComparison(opts: CompareOptions): Promise<CompareOutcom
     try {
       server = await startVariantServer(variant, specs, opts.scenario);
       const scenario = variantScenario(opts.scenario, variant, specs, server);
-      const outcome = await runScenario({ scenario, outDir: join(dir, 'runs', variant.name.replace(/[^A-Za-z0-9._=,-]/g, '_')), ...(server?.pgid !== undefined ? { serverGroup: server.pgid } : {}) });
+      const outcome = await runScenario({
+        scenario,
+        outDir: join(dir, 'runs', variant.name.replace(/[^A-Za-z0-9._=,-]/g, '_')),
+        ...(server?.pgid !== undefined ? { serverGroup: server.pgid } : {}),
+      });
       summary = outcome.summary;
       run.dir = relative(dir, outcome.resultsDir);
       run.thresholdsPassed = failedThresholds(summary).length === 0;

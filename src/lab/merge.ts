@@ -1,7 +1,15 @@
 import { basename } from 'node:path';
 import { UsageError } from '../input/usage-error.js';
 import { PROTOCOL_KEYS, type ProtocolKey, type ViewerProtocol } from '../protocol/delivery.js';
-import { encodeHistogram, mergeEncoded, METRICS, newHistogram, type EncodedHistograms, type Histogram, type HistogramKey } from '../metrics/histograms.js';
+import {
+  encodeHistogram,
+  mergeEncoded,
+  METRICS,
+  newHistogram,
+  type EncodedHistograms,
+  type Histogram,
+  type HistogramKey,
+} from '../metrics/histograms.js';
 import type { IntervalHistogram } from '../metrics/hlog.js';
 import { addCounters, newCounters, sumCounters, type Counters } from '../results/counters.js';
 import { namedGroups } from '../results/groups.js';
@@ -37,7 +45,10 @@ function mergeIntervals(lists: IntervalHistogram[][]): IntervalHistogram[] {
     for (const i of list) {
       const sec = Math.round(i.endSec);
       let m = bySec.get(sec);
-      if (m === undefined) bySec.set(sec, (m = { startSec: i.startSec, endSec: i.endSec, histogram: newHistogram() }));
+      if (m === undefined) {
+        m = { startSec: i.startSec, endSec: i.endSec, histogram: newHistogram() };
+        bySec.set(sec, m);
+      }
       m.histogram.add(i.histogram);
     }
   }
@@ -48,7 +59,9 @@ function mergeIntervals(lists: IntervalHistogram[][]): IntervalHistogram[] {
 function mergeTimelines(runs: readonly LoadedRun[], e2e: IntervalHistogram[]): TimelinePoint[] {
   const secs = [...new Set(runs.flatMap((r) => r.timeline.map((p) => p.tSec)))].sort((a, b) => a - b);
   return secs.map((sec) => {
-    const points = runs.map((r) => r.timeline.find((p) => p.tSec === sec)).filter((p): p is TimelinePoint => p !== undefined);
+    const points = runs
+      .map((r) => r.timeline.find((p) => p.tSec === sec))
+      .filter((p): p is TimelinePoint => p !== undefined);
     const h = e2e.find((i) => Math.round(i.endSec) === Math.round(sec))?.histogram;
     return mergeTimelinePoint(points, h, runs.length);
   });
@@ -57,11 +70,15 @@ function mergeTimelines(runs: readonly LoadedRun[], e2e: IntervalHistogram[]): T
 type ServerFigures = NonNullable<RunSummary['server']>;
 
 /** Adds or takes the larger of two records of counts, key by key. */
-function combine<T extends Readonly<Record<string, number>>>(records: readonly (T | undefined)[], how: 'sum' | 'max'): T | undefined {
+function combine<T extends Readonly<Record<string, number>>>(
+  records: readonly (T | undefined)[],
+  how: 'sum' | 'max',
+): T | undefined {
   const present = records.filter((r): r is T => r !== undefined);
   if (present.length === 0) return undefined;
   const out: Record<string, number> = {};
-  for (const r of present) for (const [k, v] of Object.entries(r)) out[k] = how === 'sum' ? (out[k] ?? 0) + v : Math.max(out[k] ?? v, v);
+  for (const r of present)
+    for (const [k, v] of Object.entries(r)) out[k] = how === 'sum' ? (out[k] ?? 0) + v : Math.max(out[k] ?? v, v);
   return out as T;
 }
 
@@ -88,7 +105,10 @@ function mergeServers(servers: readonly ServerFigures[]): ServerFigures | undefi
   } as ServerFigures;
 }
 
-/** The generator over its machines: CPU and workers add up, memory is the largest machine's, event loops the worst thread's. */
+/**
+ * The generator over its machines: CPU and workers add up, memory is the largest machine's, event
+ * loops the worst thread's.
+ */
 function mergeGenerators(runs: readonly LoadedRun[]): RunSummary['generator'] {
   const loops = runs.map((r) => r.summary.generator.eventLoop).filter((e) => e !== undefined);
   return {
@@ -117,9 +137,11 @@ function mergeGenerators(runs: readonly LoadedRun[]): RunSummary['generator'] {
 function mergeByProtocol(runs: readonly LoadedRun[], protocols: readonly ProtocolKey[]): Map<ProtocolKey, Counters> {
   const out = new Map<ProtocolKey, Counters>();
   for (const r of runs) {
-    const own = r.counters!.byProtocol ?? (protocols.length === 1 ? { [protocols[0]!]: r.counters!.counters } : undefined);
+    const own =
+      r.counters!.byProtocol ?? (protocols.length === 1 ? { [protocols[0]!]: r.counters!.counters } : undefined);
     if (own === undefined) return new Map();
-    for (const [k, c] of Object.entries(own) as [ProtocolKey, Counters][]) out.set(k, addCounters(out.get(k) ?? newCounters(), c));
+    for (const [k, c] of Object.entries(own) as [ProtocolKey, Counters][])
+      out.set(k, addCounters(out.get(k) ?? newCounters(), c));
   }
   return out;
 }
@@ -130,18 +152,26 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
   const warnings: string[] = [];
   for (const r of runs) {
     if (r.counters === null || Object.keys(r.histograms).length === 0) {
-      throw new UsageError(`${r.dir} has no counters.json / histograms.json (made by an older rtmpbench?): it cannot be merged exactly`);
+      throw new UsageError(
+        `${r.dir} has no counters.json / histograms.json (made by an older rtmpbench?): it cannot be merged exactly`,
+      );
     }
   }
   const first = runs[0]!.summary;
   for (const r of runs.slice(1)) {
     if (!sameScenario(first, r.summary)) {
-      throw new UsageError(`${basename(r.dir)} ran a different scenario than ${basename(runs[0]!.dir)} (merge shares of one scenario: run --shard I/N with the same file and flags)`);
+      throw new UsageError(
+        `${basename(r.dir)} ran a different scenario than ${basename(runs[0]!.dir)} (merge ` +
+          `shares of one scenario: run --shard I/N with the same file and flags)`,
+      );
     }
   }
   const starts = runs.map((r) => Date.parse(r.summary.startedAt));
   const spreadS = (Math.max(...starts) - Math.min(...starts)) / 1000;
-  if (spreadS > 5) warnings.push(`the runs started ${spreadS.toFixed(0)} s apart; time series are aligned on seconds since each run's start`);
+  if (spreadS > 5)
+    warnings.push(
+      `the runs started ${spreadS.toFixed(0)} s apart; time series are aligned on seconds since each run's start`,
+    );
   const targets = new Set(runs.map((r) => r.summary.target));
   if (targets.size > 1) warnings.push(`the runs had different targets (${[...targets].join(', ')})`);
 
@@ -149,8 +179,14 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
   const histograms = mergeEncoded(runs.map((r) => r.histograms));
   const intervals = new Map<HistogramKey, IntervalHistogram[]>();
   const groupKeys = namedGroups(scenario).map((g): HistogramKey => `${g.name}.endToEnd`);
-  for (const m of [...METRICS, ...groupKeys]) intervals.set(m, mergeIntervals(runs.map((r) => readIntervals(r.dir, m))));
-  const protocols = [...new Set<ViewerProtocol>([scenario.players.protocol ?? 'rtmp', ...(scenario.viewers ?? []).map((v) => v.protocol)])].map((p) => PROTOCOL_KEYS[p]);
+  for (const m of [...METRICS, ...groupKeys])
+    intervals.set(m, mergeIntervals(runs.map((r) => readIntervals(r.dir, m))));
+  const protocols = [
+    ...new Set<ViewerProtocol>([
+      scenario.players.protocol ?? 'rtmp',
+      ...(scenario.viewers ?? []).map((v) => v.protocol),
+    ]),
+  ].map((p) => PROTOCOL_KEYS[p]);
   const byProtocol = mergeByProtocol(runs, protocols);
   const counters = sumCounters(runs.map((r) => r.counters!.counters));
   const failures = sumFailures(runs.map((r) => r.counters!.failures));
@@ -179,6 +215,15 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
   const encoded: EncodedHistograms = {};
   for (const [m, h] of histograms) encoded[m] = encodeHistogram(h);
   const dir = newResultsDir(root, new Date(Math.min(...starts)), name ?? `${first.name}-merged`);
-  writeRunFolder(dir, { summary, timeline, histograms: encoded, counters, failures, byProtocol: Object.fromEntries(byProtocol), httpErrors, intervals });
+  writeRunFolder(dir, {
+    summary,
+    timeline,
+    histograms: encoded,
+    counters,
+    failures,
+    byProtocol: Object.fromEntries(byProtocol),
+    httpErrors,
+    intervals,
+  });
   return { summary, dir, warnings };
 }

@@ -1,4 +1,13 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,10 +65,13 @@ export interface ProfileOutcome {
 
 export async function profileServer(opts: ProfileOptions): Promise<ProfileOutcome> {
   const { scenario, tool } = opts;
-  if (scenario.target !== 'builtin') throw new UsageError(`profile runs the built-in server; the scenario targets ${scenario.target}`);
+  if (scenario.target !== 'builtin')
+    throw new UsageError(`profile runs the built-in server; the scenario targets ${scenario.target}`);
   const clinic = CLINIC_TOOLS.has(tool) ? clinicBin() : null;
   if (CLINIC_TOOLS.has(tool) && clinic === null) {
-    throw new UsageError(`clinic is not installed (npm install clinic), or use --tool cpu-prof / heap-prof (Node's own profilers)`);
+    throw new UsageError(
+      `clinic is not installed (npm install clinic), or use --tool cpu-prof / heap-prof (Node's own profilers)`,
+    );
   }
   const scratch = mkdtempSync(join(tmpdir(), 'rtmpbench-profile-'));
   const dest = join(scratch, 'out');
@@ -67,7 +79,16 @@ export async function profileServer(opts: ProfileOptions): Promise<ProfileOutcom
   const port = await freePort();
   const config = join(scratch, 'server.json');
   writeFileSync(config, JSON.stringify(scenario.server));
-  const serve = serveCommand(['--host', '127.0.0.1', '--port', String(port), '--config', config, '--log-level', 'warn']);
+  const serve = serveCommand([
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--config',
+    config,
+    '--log-level',
+    'warn',
+  ]);
   const args =
     clinic !== null
       ? [clinic, tool, '--dest', dest, '--open=false', '--', process.execPath, ...serve.args]
@@ -85,15 +106,24 @@ export async function profileServer(opts: ProfileOptions): Promise<ProfileOutcom
   });
   try {
     try {
-      await waitForPort(port, { timeoutMs: 60_000, intervalMs: 100, abandon: () => (child.running ? null : 'the profiled server exited') });
+      await waitForPort(port, {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        abandon: () => (child.running ? null : 'the profiled server exited'),
+      });
     } catch (e) {
       throw new RunError(`${(e as Error).message}: ${child.output().slice(-2000)}`);
     }
-    const outcome = await runScenario({ scenario: { ...scenario, target: `rtmp://127.0.0.1:${port}/live`, server: {} }, outDir: opts.outDir ?? 'results', ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    const outcome = await runScenario({
+      scenario: { ...scenario, target: `rtmp://127.0.0.1:${port}/live`, server: {} },
+      outDir: opts.outDir ?? 'results',
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
     // Stop the server: clinic (or Node) writes the profile as it exits.
     const code = await child.stop({ signal: 'SIGINT', graceMs: opts.analysisTimeoutMs ?? 300_000 });
     const written = readdirSync(dest);
-    if (written.length === 0) throw new RunError(`${tool} wrote nothing (exit ${code}): ${child.output().slice(-2000)}`);
+    if (written.length === 0)
+      throw new RunError(`${tool} wrote nothing (exit ${code}): ${child.output().slice(-2000)}`);
     const target = join(outcome.resultsDir, 'profile');
     mkdirSync(target, { recursive: true });
     const files = written.map((f) => {
@@ -105,7 +135,8 @@ export async function profileServer(opts: ProfileOptions): Promise<ProfileOutcom
       files.find((f) => f.endsWith('.cpuprofile') || f.endsWith('.heapprofile')) ??
       files.find((f) => statSync(f).isDirectory()) ??
       files[0]!;
-    if (clinic !== null && !report.endsWith('.html')) throw new RunError(`clinic ${tool} wrote no HTML report (exit ${code}): ${child.output().slice(-2000)}`);
+    if (clinic !== null && !report.endsWith('.html'))
+      throw new RunError(`clinic ${tool} wrote no HTML report (exit ${code}): ${child.output().slice(-2000)}`);
     return { summary: outcome.summary, resultsDir: outcome.resultsDir, report, files };
   } finally {
     await child.stop({ signal: 'SIGKILL', graceMs: 1000 });
@@ -148,7 +179,12 @@ export function cpuHotSpots(file: string, top = 15): { totalMs: number; spots: H
     .slice(0, top)
     .map(([key, us]) => {
       const [functionName, location] = key.split('\u0000') as [string, string];
-      return { functionName, location, selfMs: Math.round(us / 100) / 10, selfPercent: total > 0 ? Math.round((us / total) * 1000) / 10 : 0 };
+      return {
+        functionName,
+        location,
+        selfMs: Math.round(us / 100) / 10,
+        selfPercent: total > 0 ? Math.round((us / total) * 1000) / 10 : 0,
+      };
     });
   return { totalMs: Math.round(total / 1000), spots };
 }

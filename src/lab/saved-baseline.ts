@@ -38,7 +38,10 @@ export function loadSavedBaseline(dir: string, variant?: string): SavedBaseline 
   } else {
     runs = runFoldersIn(abs);
   }
-  if (runs.length === 0) throw new UsageError(`--against: ${dir} holds no results (a comparison folder, a run folder, or a folder of run folders)`);
+  if (runs.length === 0)
+    throw new UsageError(
+      `--against: ${dir} holds no results (a comparison folder, a run folder, or a folder of run folders)`,
+    );
   const startedAt = loadRun(runs[0]!).summary.startedAt;
   return { dir: abs, startedAt, runs };
 }

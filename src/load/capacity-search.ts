@@ -42,7 +42,9 @@ export class CapacitySearch {
       histograms,
       generator: { cpuSeconds: 0, maxRssBytes: 0, workers: 0 },
     });
-    const failed = evaluateThresholds(this.thresholds, summary, histograms).filter((r) => !r.passed && r.actual !== null);
+    const failed = evaluateThresholds(this.thresholds, summary, histograms).filter(
+      (r) => !r.passed && r.actual !== null,
+    );
     if (failed.length === 0) {
       if (playersUp > this.highestPassing) this.highestPassing = playersUp;
       this.failingSince = 0;
@@ -63,8 +65,16 @@ export class CapacitySearch {
   apply(summary: RunSummary): void {
     summary.capacity = { highestPassingPlayers: this.highestPassing, broken: this.broke !== null };
     if (this.broke === null) return;
-    Object.assign(summary.capacity, { brokeAtSec: this.broke.sec, playersAtBreak: this.broke.players, brokenBy: this.broke.by });
+    Object.assign(summary.capacity, {
+      brokeAtSec: this.broke.sec,
+      playersAtBreak: this.broke.players,
+      brokenBy: this.broke.by,
+    });
     // A capacity search is expected to break: its result is the count, not a failure.
-    summary.thresholds = summary.thresholds.map((t) => ({ ...t, enforced: false, message: `${t.message} (capacity search: reported, not enforced)` }));
+    summary.thresholds = summary.thresholds.map((t) => ({
+      ...t,
+      enforced: false,
+      message: `${t.message} (capacity search: reported, not enforced)`,
+    }));
   }
 }

@@ -107,7 +107,10 @@ export class FrameAccounting {
     for (const c of chunks) {
       const key = `${c.stream}:${c.epoch}`;
       let log = this.logs.get(key);
-      if (log === undefined) this.logs.set(key, (log = new SendLog()));
+      if (log === undefined) {
+        log = new SendLog();
+        this.logs.set(key, log);
+      }
       log.add(c);
     }
     this.settle(false);
@@ -146,7 +149,10 @@ export class FrameAccounting {
   private account(r: ViewerRecord, log: SendLog | undefined): void {
     if (log === undefined) return; // the stream's publisher sent nothing
     let into = this.addedBy.get(r.protocol);
-    if (into === undefined) this.addedBy.set(r.protocol, (into = newCounters()));
+    if (into === undefined) {
+      into = newCounters();
+      this.addedBy.set(r.protocol, into);
+    }
     for (const c of [this.added, into]) this.add(c, r, log);
   }
 

@@ -28,7 +28,11 @@ export async function callHook(url: string): Promise<HookAnswer> {
 }
 
 /** Writes the answers into the results folder (hooks/before.txt, hooks/after.txt) and says so in the summary. */
-export function keepHooks(dir: string, answers: Partial<Record<'before' | 'after', HookAnswer>>, summary: RunSummary): void {
+export function keepHooks(
+  dir: string,
+  answers: Partial<Record<'before' | 'after', HookAnswer>>,
+  summary: RunSummary,
+): void {
   const entries = Object.entries(answers) as ['before' | 'after', HookAnswer][];
   if (entries.length === 0) return;
   mkdirSync(join(dir, 'hooks'), { recursive: true });

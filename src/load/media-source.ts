@@ -7,7 +7,13 @@ import type { Scenario } from '../results/scenario.js';
 export function makeSource(media: Scenario['media'], epoch = 0): MediaSource {
   const source =
     media.source === 'synthetic'
-      ? new SyntheticSource({ videoBitrate: media.videoBitrate, audioBitrate: media.audioBitrate, fps: media.fps, gopSeconds: media.gopMs / 1000, codec: media.codec })
+      ? new SyntheticSource({
+          videoBitrate: media.videoBitrate,
+          audioBitrate: media.audioBitrate,
+          fps: media.fps,
+          gopSeconds: media.gopMs / 1000,
+          codec: media.codec,
+        })
       : new FlvFileSource(media.source);
   source.epoch = epoch;
   return source;

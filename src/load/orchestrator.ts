@@ -59,7 +59,11 @@ const LEAD_MS = 1000;
 const STOP_NOTICE_MS = 300;
 const DEFAULT_GRACE_MS = 20_000;
 
-const eventLoopFigures = (e: EventLoopSample): EventLoopFigures => ({ utilization: e.utilization, delayP99Ms: round3(e.delayP99Us / 1000), delayMaxMs: round3(e.delayMaxUs / 1000) });
+const eventLoopFigures = (e: EventLoopSample): EventLoopFigures => ({
+  utilization: e.utilization,
+  delayP99Ms: round3(e.delayP99Us / 1000),
+  delayMaxMs: round3(e.delayMaxUs / 1000),
+});
 
 /** Runs a scenario from start to finish and writes its results folder. */
 export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
@@ -109,7 +113,12 @@ class ScenarioRun {
     this.workers = s.workers === 'auto' ? os.availableParallelism() : s.workers;
     this.tasks = planShards(s, this.workers, target.url, monotonicUs() + LEAD_MS * 1000, opts.shardOf, target.httpPort);
     this.playersPlanned = this.tasks.reduce((t, k) => t + k.players.length, 0);
-    this.serverMonitor = opts.serverGroup !== undefined ? new ProcessMonitor(opts.serverGroup, 250, { group: true }) : target.pid !== undefined ? new ProcessMonitor(target.pid) : null;
+    this.serverMonitor =
+      opts.serverGroup !== undefined
+        ? new ProcessMonitor(opts.serverGroup, 250, { group: true })
+        : target.pid !== undefined
+          ? new ProcessMonitor(target.pid)
+          : null;
     this.serverCounters = target.statsPort !== null ? new ServerCounters(target.statsPort) : null;
     this.accounting = new FrameAccounting(new Set(this.tasks.flatMap((t) => t.publish)), s.stallThresholdMs);
     this.capacity = s.capacity !== undefined ? new CapacitySearch({ ...s, capacity: s.capacity }) : null;
@@ -126,7 +135,15 @@ class ScenarioRun {
     const resultsDir = newResultsDir(this.opts.outDir ?? 'results', this.startedAt, this.scenario.name);
     this.resultsDir = resultsDir;
     this.hlogs = new HlogStreams(resultsDir, this.startedAt.getTime(), this.scenario.name);
-    for (const o of this.observers) o.onStart?.({ scenario: this.scenario, target: this.target.url, startedAt: this.startedAt.toISOString(), playersPlanned: this.playersPlanned, workers: this.workers, resultsDir });
+    for (const o of this.observers)
+      o.onStart?.({
+        scenario: this.scenario,
+        target: this.target.url,
+        startedAt: this.startedAt.toISOString(),
+        playersPlanned: this.playersPlanned,
+        workers: this.workers,
+        resultsDir,
+      });
     await this.serverCounters?.start();
     this.generator.start();
     this.serverMonitor?.start();
@@ -142,7 +159,14 @@ class ScenarioRun {
     const counters = addCounters(sumCounters(results.map((r) => r.counters)), this.accounting.finish());
     const summary = await this.summarize(results, counters);
     const after = this.scenario.hooks?.after !== undefined ? await callHook(this.scenario.hooks.after) : undefined;
-    keepHooks(resultsDir, { ...(this.hookBefore !== undefined ? { before: this.hookBefore } : {}), ...(after !== undefined ? { after } : {}) }, summary);
+    keepHooks(
+      resultsDir,
+      {
+        ...(this.hookBefore !== undefined ? { before: this.hookBefore } : {}),
+        ...(after !== undefined ? { after } : {}),
+      },
+      summary,
+    );
     // The timeline is in the folder already: TimelineStream wrote timeline.ndjson second by second.
     writeRunFolder(resultsDir, {
       summary,
@@ -178,7 +202,8 @@ class ScenarioRun {
         port1.on('message', (m: unknown) => this.onWorkerMessage(m));
         // The last ticks may still wait in the port when the task's result arrives: take them first.
         const drain = () => {
-          for (let m = receiveMessageOnPort(port1); m !== undefined; m = receiveMessageOnPort(port1)) this.onWorkerMessage(m.message);
+          for (let m = receiveMessageOnPort(port1); m !== undefined; m = receiveMessageOnPort(port1))
+            this.onWorkerMessage(m.message);
           port1.close();
         };
         return (pool.run({ ...task, port: port2 }, { transferList: [port2] }) as Promise<ShardResult>).finally(drain);
@@ -186,7 +211,10 @@ class ScenarioRun {
       return await Promise.race([
         Promise.all(runs),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new RunError(`the run did not finish within ${Math.round(deadlineMs / 1000)} s`)), deadlineMs);
+          timer = setTimeout(
+            () => reject(new RunError(`the run did not finish within ${Math.round(deadlineMs / 1000)} s`)),
+            deadlineMs,
+          );
         }),
       ]);
     } finally {
@@ -220,7 +248,15 @@ class ScenarioRun {
   private onSecond(sec: MeasuredSecond): void {
     const main = this.mainLoop.sample();
     const point = this.timeline.points[this.timeline.points.length - 1]!;
-    for (const o of this.observers) o.onSecond?.({ point, counters: sec.counters, cumulative: sec.cumulative, cumulativeByProtocol: sec.cumulativeByProtocol, histograms: sec.histograms, failures: sec.failures });
+    for (const o of this.observers)
+      o.onSecond?.({
+        point,
+        counters: sec.counters,
+        cumulative: sec.cumulative,
+        cumulativeByProtocol: sec.cumulativeByProtocol,
+        histograms: sec.histograms,
+        failures: sec.failures,
+      });
     const e2e = sec.histograms.get('endToEnd');
     this.lastSecondEnd = sec.final ? this.lastSecondEnd : sec.sec;
     if (!sec.final) {
@@ -236,7 +272,12 @@ class ScenarioRun {
         generatorEventLoopUtilization: Math.max(sec.eventLoopUtilization, main.utilization),
       });
     }
-    if (this.capacity !== null && !sec.final && !sec.partial && this.capacity.judge(sec.sec, sec.window, sec.histograms, sec.playersUp)) {
+    if (
+      this.capacity !== null &&
+      !sec.final &&
+      !sec.partial &&
+      this.capacity.judge(sec.sec, sec.window, sec.histograms, sec.playersUp)
+    ) {
       const stop: OrchestratorMessage = { kind: 'stop', atUs: monotonicUs() + STOP_NOTICE_MS * 1000 };
       for (const p of this.ports) p.postMessage(stop);
     }
@@ -269,9 +310,24 @@ class ScenarioRun {
         cpuSeconds: round3(gen?.cpuSeconds ?? 0),
         maxRssBytes: gen?.peakRssBytes ?? 0,
         workers: this.workers,
-        eventLoop: { utilization: worst('utilization'), delayP99Ms: worst('delayP99Ms'), delayMaxMs: worst('delayMaxMs'), workers, main: eventLoopFigures(this.mainLoop.whole()) },
+        eventLoop: {
+          utilization: worst('utilization'),
+          delayP99Ms: worst('delayP99Ms'),
+          delayMaxMs: worst('delayMaxMs'),
+          workers,
+          main: eventLoopFigures(this.mainLoop.whole()),
+        },
       },
-      ...(srv !== null ? { server: { cpuSeconds: round3(srv.cpuSeconds), maxRssBytes: srv.peakRssBytes, pid: this.serverMonitor!.pid, ...(counts ?? {}) } } : {}),
+      ...(srv !== null
+        ? {
+            server: {
+              cpuSeconds: round3(srv.cpuSeconds),
+              maxRssBytes: srv.peakRssBytes,
+              pid: this.serverMonitor!.pid,
+              ...(counts ?? {}),
+            },
+          }
+        : {}),
     });
     this.capacity?.apply(summary);
     return summary;
@@ -283,13 +339,19 @@ class ScenarioRun {
     for (const r of results) {
       for (const [k, c] of Object.entries(r.byProtocol) as [ProtocolKey, Counters][]) {
         let into = out.get(k);
-        if (into === undefined) out.set(k, (into = newCounters()));
+        if (into === undefined) {
+          into = newCounters();
+          out.set(k, into);
+        }
         addCounters(into, c);
       }
     }
     for (const [k, added] of this.accounting.addedBy) {
       let into = out.get(k);
-      if (into === undefined) out.set(k, (into = newCounters()));
+      if (into === undefined) {
+        into = newCounters();
+        out.set(k, into);
+      }
       addCounters(into, added);
     }
     return out;

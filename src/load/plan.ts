@@ -70,7 +70,13 @@ function groupStages(s: Scenario, g: ViewerGroup, peak: number): Stage[] {
       { durationMs: Math.max(1, s.durationMs - g.startMs - ramp), target: perStream },
     ];
   }
-  if (peak === 0) return perStream === 0 ? [] : [{ durationMs: 1, target: perStream }, { durationMs: Math.max(1, s.durationMs - 1), target: perStream }];
+  if (peak === 0)
+    return perStream === 0
+      ? []
+      : [
+          { durationMs: 1, target: perStream },
+          { durationMs: Math.max(1, s.durationMs - 1), target: perStream },
+        ];
   return s.stages.map((st) => ({ durationMs: st.durationMs, target: Math.round((st.target * perStream) / peak) }));
 }
 
@@ -85,7 +91,14 @@ export interface ShardOf {
  * the pacing timer (and show up as latency). With `shardOf` (a run spread over machines), this
  * machine plays the part of workers I*W..I*W+W-1 of N*W.
  */
-export function planShards(s: Scenario, workers: number, url: string, startAtUs: number, shardOf?: ShardOf, httpPort?: number): ShardTask[] {
+export function planShards(
+  s: Scenario,
+  workers: number,
+  url: string,
+  startAtUs: number,
+  shardOf?: ShardOf,
+  httpPort?: number,
+): ShardTask[] {
   const offset = shardOf ? shardOf.index * workers : 0;
   const total = shardOf ? shardOf.count * workers : workers;
   const peak = peakPlayersPerStream(s);
@@ -99,7 +112,10 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
     // RTMP viewers without a URL of their own play the target's app (its query included).
     groups: viewerGroups(s).map((g) => ({
       protocol: g.protocol,
-      url: g.protocol === 'rtmp' && g.url === undefined ? '' : fillPlayUrl(g.url ?? DEFAULT_PLAY_URLS[g.protocol], url, httpPort ?? s.httpPort),
+      url:
+        g.protocol === 'rtmp' && g.url === undefined
+          ? ''
+          : fillPlayUrl(g.url ?? DEFAULT_PLAY_URLS[g.protocol], url, httpPort ?? s.httpPort),
       ...(g.name !== undefined ? { name: g.name } : {}),
     })),
     churn: { ...s.churn, joinsPerSecond: 0 },
@@ -120,10 +136,17 @@ export function planShards(s: Scenario, workers: number, url: string, startAtUs:
   groups.forEach((g, group) => {
     const stages = groupStages(s, g, peak);
     const count = Math.max(0, ...stages.map((st) => st.target));
-    const windows = Array.from({ length: count }, (_, i) => playerWindows(stages, i).map(([a, b]): [number, number | null] => [a, Number.isFinite(b) ? b : null]));
+    const windows = Array.from({ length: count }, (_, i) =>
+      playerWindows(stages, i).map(([a, b]): [number, number | null] => [a, Number.isFinite(b) ? b : null]),
+    );
     for (let st = 0; st < s.streamNames.length; st++) {
       for (let i = 0; i < count; i++) {
-        const plan: PlayerPlan = { stream: st, group, slow: group === 0 && i < s.players.slowPerStream, windows: windows[i]! };
+        const plan: PlayerPlan = {
+          stream: st,
+          group,
+          slow: group === 0 && i < s.players.slowPerStream,
+          windows: windows[i]!,
+        };
         at(playerBase + (n++ % playerWorkers))?.players.push(plan);
       }
     }

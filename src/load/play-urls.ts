@@ -17,7 +17,12 @@ export const DEFAULT_PLAY_URLS: Record<ViewerProtocol, string> = {
 /** The viewer groups of a scenario: its players first, then its `viewers`. */
 export function viewerGroups(s: Scenario): ViewerGroup[] {
   return [
-    { protocol: s.players.protocol ?? 'rtmp', perStream: s.players.perStream, ...(s.players.url !== undefined ? { url: s.players.url } : {}), ...(s.players.name !== undefined ? { name: s.players.name } : {}) },
+    {
+      protocol: s.players.protocol ?? 'rtmp',
+      perStream: s.players.perStream,
+      ...(s.players.url !== undefined ? { url: s.players.url } : {}),
+      ...(s.players.name !== undefined ? { name: s.players.name } : {}),
+    },
     ...(s.viewers ?? []),
   ];
 }
@@ -42,9 +47,14 @@ export function fillPlayUrl(template: string, targetUrl: string, httpPort: numbe
  * URL of its own takes the server's for its protocol; a group whose protocol the server does
  * not serve is left out (and named in `left`).
  */
-export function withServerUrls(s: Scenario, urls: { [P in ViewerProtocol]?: string | undefined }): { scenario: Scenario; left: ViewerProtocol[] } {
+export function withServerUrls(
+  s: Scenario,
+  urls: { [P in ViewerProtocol]?: string | undefined },
+): { scenario: Scenario; left: ViewerProtocol[] } {
   const left: ViewerProtocol[] = [];
-  const fit = <G extends { protocol?: ViewerProtocol | undefined; url?: string | undefined; perStream: number }>(g: G): G | null => {
+  const withUrl = <G extends { protocol?: ViewerProtocol | undefined; url?: string | undefined; perStream: number }>(
+    g: G,
+  ): G | null => {
     const protocol = g.protocol ?? 'rtmp';
     if (protocol === 'rtmp' || g.url !== undefined || g.perStream === 0) return g;
     const url = urls[protocol];
@@ -52,8 +62,8 @@ export function withServerUrls(s: Scenario, urls: { [P in ViewerProtocol]?: stri
     left.push(protocol);
     return null;
   };
-  const players = fit(s.players) ?? { ...s.players, perStream: 0, slowPerStream: 0 };
-  const viewers = (s.viewers ?? []).map((v) => fit(v)).filter((v) => v !== null);
+  const players = withUrl(s.players) ?? { ...s.players, perStream: 0, slowPerStream: 0 };
+  const viewers = (s.viewers ?? []).map((v) => withUrl(v)).filter((v) => v !== null);
   // Thresholds on the viewers left out do not apply to this server.
   const gone = left.map((p) => `${PROTOCOL_KEYS[p]}.`);
   const thresholds = s.thresholds.filter((t) => !gone.some((g) => t.trim().startsWith(g)));

@@ -26,7 +26,7 @@ export function epochAt(r: RestartPlan | undefined, tMs: number): number {
 
 /** The name a stream is published under in an epoch: the same, or NAME-rK when renaming. */
 export function publishedName(base: string, epoch: number, r: RestartPlan | undefined): string {
-  return r !== undefined && r.rename && epoch > 0 ? `${base}-r${epoch}` : base;
+  return r?.rename && epoch > 0 ? `${base}-r${epoch}` : base;
 }
 
 /** Whether `tMs` lies near a publication's end (from a second before it stops to when the next one starts). */

@@ -23,6 +23,7 @@ export function runFailure(s: RunSummary): string | null {
   if (pl.planned > 0 && pl.connected === 0) return `no player could play (${reasons('player')})`;
   const dropped = counted.filter(({ f }) => f.phase === 'dropped').reduce((n, { n: k }) => n + k, 0);
   const connected = p.connected + pl.connected;
-  if (connected > 0 && dropped >= connected) return `the target closed every connection before the end of the run (${Object.keys(s.failures).join(', ')})`;
+  if (connected > 0 && dropped >= connected)
+    return `the target closed every connection before the end of the run (${Object.keys(s.failures).join(', ')})`;
   return null;
 }

@@ -35,7 +35,9 @@ export function readScenarioFile(path: string): ScenarioFile {
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: true, lineCounter: lines, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new UsageError(`${path} is not valid YAML:\n  ${doc.errors.map((e) => e.message.split('\n')[0]).join('\n  ')}`);
+    throw new UsageError(
+      `${path} is not valid YAML:\n  ${doc.errors.map((e) => e.message.split('\n')[0]).join('\n  ')}`,
+    );
   }
   const data: unknown = doc.toJS();
   if (data !== null && data !== undefined && (typeof data !== 'object' || Array.isArray(data))) {
@@ -50,7 +52,9 @@ export function readScenarioFile(path: string): ScenarioFile {
     };
     for (const k of keys) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === String(k));
+        const pair = node.items.find(
+          (p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === String(k),
+        );
         if (pair === undefined) break;
         line = at(pair.key) ?? line;
         node = pair.value;
@@ -69,7 +73,14 @@ export function deepMerge(base: Record<string, unknown>, over: Record<string, un
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && b !== null && typeof b === 'object' && !Array.isArray(b)) {
+    if (
+      v !== null &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      b !== null &&
+      typeof b === 'object' &&
+      !Array.isArray(b)
+    ) {
       out[k] = deepMerge(b as Record<string, unknown>, v as Record<string, unknown>);
     } else {
       out[k] = v;

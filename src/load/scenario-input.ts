@@ -30,7 +30,13 @@ export const SCENARIO_FLAGS: readonly ScenarioFlag[] = [
   { name: 'target', path: 'target', value: 'url' },
   { name: 'name', path: 'name', value: 'name' },
   { name: 'streams', path: 'streams' },
-  { name: 'stream', path: 'streamNames', repeat: 'list', value: 'name', help: 'a stream name (repeat for several; for streams others publish)' },
+  {
+    name: 'stream',
+    path: 'streamNames',
+    repeat: 'list',
+    value: 'name',
+    help: 'a stream name (repeat for several; for streams others publish)',
+  },
   { name: 'publishers', path: 'publishers.count' },
   { name: 'players', path: 'players.perStream', help: 'players PER STREAM (the total is this times --streams)' },
   { name: 'duration', path: 'duration' },
@@ -47,17 +53,37 @@ export const SCENARIO_FLAGS: readonly ScenarioFlag[] = [
   { name: 'slow-read-kbps', path: 'players.slowReadKbps', value: 'kbps' },
   { name: 'first-video-within', path: 'players.firstVideoWithin' },
   { name: 'protocol', path: 'players.protocol', help: 'how the --players viewers play: rtmp, http-flv, ws-flv or hls' },
-  { name: 'play-url', path: 'players.url', value: 'template', help: 'URL template of the --players viewers: {host}, {port} (RTMP), {httpPort}, {app}, {stream}; needed for HTTP viewers of another server' },
+  {
+    name: 'play-url',
+    path: 'players.url',
+    value: 'template',
+    help:
+      'URL template of the --players viewers: {host}, {port} (RTMP), {httpPort}, {app}, ' +
+      '{stream}; needed for HTTP viewers of another server',
+  },
   { name: 'http-port', path: 'httpPort', value: 'port' },
   { name: 'churn-rate', path: 'churn.joinsPerSecond', value: 'per-second' },
-  { name: 'waves-count', path: 'waves.count', help: 'how many viewer waves (the scenario\'s waves: section)' },
+  { name: 'waves-count', path: 'waves.count', help: "how many viewer waves (the scenario's waves: section)" },
   { name: 'churn-session', path: 'churn.meanSessionTime' },
   { name: 'stall-threshold', path: 'stallThreshold' },
   { name: 'workers', path: 'workers' },
-  { name: 'server', path: 'server', repeat: 'settings', help: 'a built-in server setting, e.g. chunkSize=128 (repeat)' },
+  {
+    name: 'server',
+    path: 'server',
+    repeat: 'settings',
+    help: 'a built-in server setting, e.g. chunkSize=128 (repeat)',
+  },
   { name: 'server-pid', path: 'serverPid', value: 'pid' },
   { name: 'server-cpu-quota', path: 'serverCpuQuota', value: 'cores' },
-  { name: 'threshold', path: 'thresholds', repeat: 'append', value: 'expr', help: 'a condition the run must meet, e.g. "latency.endToEnd.p99 < 250ms" (repeat; adds to the file\'s); exit 1 if it fails' },
+  {
+    name: 'threshold',
+    path: 'thresholds',
+    repeat: 'append',
+    value: 'expr',
+    help:
+      'a condition the run must meet, e.g. "latency.endToEnd.p99 < 250ms" (repeat; adds to the ' +
+      "file's); exit 1 if it fails",
+  },
 ];
 
 /** A flag row with what the schema says of its field. */
@@ -78,7 +104,8 @@ export function describedScenarioFlags(): DescribedFlag[] {
     if (field === null) throw new Error(`the scenario schema has no field ${f.path}`);
     // Command-line parsers read --no-X as "X off".
     if (f.name.startsWith('no-')) throw new Error(`--${f.name}: a flag may not start with "no-"`);
-    const value = field.kind === 'boolean' ? null : (f.value ?? (f.repeat === 'settings' ? 'key=value' : valueName(field)));
+    const value =
+      field.kind === 'boolean' ? null : (f.value ?? (f.repeat === 'settings' ? 'key=value' : valueName(field)));
     const helpText = f.help !== undefined ? f.help : fieldHelp(field);
     return { ...f, field, key: camel(f.name), value, helpText };
   });
@@ -90,7 +117,10 @@ export type FlagValues = Record<string, string | string[] | boolean | undefined>
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.');
   let o = obj;
-  for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
+  for (const k of keys.slice(0, -1)) {
+    o[k] ??= {};
+    o = o[k] as Record<string, unknown>;
+  }
   o[keys[keys.length - 1]!] = value;
 }
 
@@ -150,7 +180,11 @@ export interface ScenarioInputOptions {
 }
 
 /** Scenario file (default quickstart) + flags → a validated scenario, or every problem (file lines first). */
-export function scenarioFromInput(file: string | undefined, flags: FlagValues, extra: ScenarioInputOptions = {}): { scenario: Scenario | null; problems: string[] } {
+export function scenarioFromInput(
+  file: string | undefined,
+  flags: FlagValues,
+  extra: ScenarioInputOptions = {},
+): { scenario: Scenario | null; problems: string[] } {
   const problems: string[] = [];
   let source: ScenarioFile;
   try {
@@ -164,9 +198,11 @@ export function scenarioFromInput(file: string | undefined, flags: FlagValues, e
   problems.push(...fromFlags.problems);
   const merged = deepMerge(base, fromFlags.input);
   // Comparison flags replace the file's entries whole (a --matrix replaces the matrix).
-  if (extra.compare !== undefined) merged.compare = { ...((merged.compare as object | undefined) ?? {}), ...extra.compare };
+  if (extra.compare !== undefined)
+    merged.compare = { ...((merged.compare as object | undefined) ?? {}), ...extra.compare };
   // Thresholds from flags add to the file's.
-  if (Array.isArray(base.thresholds) && Array.isArray(fromFlags.input.thresholds)) merged.thresholds = [...base.thresholds, ...fromFlags.input.thresholds];
+  if (Array.isArray(base.thresholds) && Array.isArray(fromFlags.input.thresholds))
+    merged.thresholds = [...base.thresholds, ...fromFlags.input.thresholds];
   // Changing the target from the command line drops the file's built-in server settings.
   if (fromFlags.input.target !== undefined && fromFlags.input.target !== 'builtin') delete merged.server;
   const r = resolveScenario(merged);
@@ -176,7 +212,10 @@ export function scenarioFromInput(file: string | undefined, flags: FlagValues, e
     if (why !== null) problems.push(`serverCpuQuota: ${why}`);
   }
   // A problem with a value the file wrote names its line; they are listed in file order.
-  const located = r.issues.map((i) => ({ line: source.lineOf(i.path) ?? Infinity, text: `${where(source, i.path, fromFlags.input)}${formatPath(i.path)}: ${i.message}` }));
+  const located = r.issues.map((i) => ({
+    line: source.lineOf(i.path) ?? Infinity,
+    text: `${where(source, i.path, fromFlags.input)}${formatPath(i.path)}: ${i.message}`,
+  }));
   problems.push(...located.sort((a, b) => a.line - b.line).map((x) => x.text));
   return { scenario: problems.length === 0 ? r.scenario : null, problems };
 }

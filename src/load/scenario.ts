@@ -14,7 +14,10 @@ export type { ScenarioIssue } from '../scenario/server-settings.js';
 
 const problemOf = (r: object | string): string | null => (typeof r === 'string' ? r : null);
 
-export const scenarioSchema = scenarioSchemaWith({ threshold: (e) => problemOf(parseThreshold(e)), gateRule: (g) => problemOf(parseGateRule(g)) });
+export const scenarioSchema = scenarioSchemaWith({
+  threshold: (e) => problemOf(parseThreshold(e)),
+  gateRule: (g) => problemOf(parseGateRule(g)),
+});
 
 export function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(scenario)';
@@ -35,7 +38,8 @@ function knownKeys(schema: z.ZodType, path: readonly (string | number)[]): strin
     }
   };
   for (const k of path) {
-    const d = def((cur = unwrap(cur)));
+    cur = unwrap(cur);
+    const d = def(cur);
     if (d.type === 'object') cur = (d.shape as Record<string, unknown>)[String(k)];
     else if (d.type === 'array') cur = d.element;
     else if (d.type === 'record') cur = d.valueType;
@@ -51,7 +55,9 @@ function knownKeys(schema: z.ZodType, path: readonly (string | number)[]): strin
  * Validates a scenario; returns it resolved, or every problem as "path: message" (and as
  * issues with their paths, so a file's problems can name their lines).
  */
-export function resolveScenario(input: unknown): { scenario: Scenario; problems: []; issues: [] } | { scenario: null; problems: string[]; issues: ScenarioIssue[] } {
+export function resolveScenario(
+  input: unknown,
+): { scenario: Scenario; problems: []; issues: [] } | { scenario: null; problems: string[]; issues: ScenarioIssue[] } {
   const r = scenarioSchema.safeParse(input);
   if (!r.success) {
     const issues: ScenarioIssue[] = [];
@@ -65,7 +71,9 @@ export function resolveScenario(input: unknown): { scenario: Scenario; problems:
       const known = knownKeys(scenarioSchema, path);
       for (const key of i.keys) {
         const guess = closest(key, known);
-        issues.push({ path: [...path, key], message: `unknown key${guess !== null ? ` (did you mean "${guess}"?)` : known.length > 0 ? ` (known here: ${known.join(', ')})` : ''}` });
+        const hint =
+          guess !== null ? ` (did you mean "${guess}"?)` : known.length > 0 ? ` (known here: ${known.join(', ')})` : '';
+        issues.push({ path: [...path, key], message: `unknown key${hint}` });
       }
     }
     return { scenario: null, problems: issues.map((i) => `${formatPath(i.path)}: ${i.message}`), issues };

@@ -31,14 +31,20 @@ export class ServerCounters {
       const res = await fetch(`http://127.0.0.1:${this.statsPort}/stats`, { signal: AbortSignal.timeout(3000) });
       if (!res.ok) return null;
       const st = (await res.json()) as StatsResponse;
-      return { drops: st.drops, closedByReason: st.connections.closedByReason, io: { ...st.io, bytesIn: st.bytesIn }, gc: st.process.gc };
+      return {
+        drops: st.drops,
+        closedByReason: st.connections.closedByReason,
+        io: { ...st.io, bytesIn: st.bytesIn },
+        gc: st.process.gc,
+      };
     } catch {
       return null;
     }
   }
 }
 
-const nonZero = <T extends Record<string, number>>(a: T): T => Object.fromEntries(Object.entries(a).filter(([, v]) => v !== 0)) as T;
+const nonZero = <T extends Record<string, number>>(a: T): T =>
+  Object.fromEntries(Object.entries(a).filter(([, v]) => v !== 0)) as T;
 
 /** Counts of the server's lifetime minus those before the run. */
 function runShare(after: ServerCounts, before: ServerCounts | null): ServerCounts {
@@ -47,7 +53,9 @@ function runShare(after: ServerCounts, before: ServerCounts | null): ServerCount
     Object.fromEntries(Object.entries(a).map(([k, v]) => [k, Math.round((v - (b?.[k] ?? 0)) * 10) / 10])) as T;
   return {
     ...(after.drops !== undefined ? { drops: minus(after.drops, before.drops) } : {}),
-    ...(after.closedByReason !== undefined ? { closedByReason: nonZero(minus(after.closedByReason, before.closedByReason)) } : {}),
+    ...(after.closedByReason !== undefined
+      ? { closedByReason: nonZero(minus(after.closedByReason, before.closedByReason)) }
+      : {}),
     ...(after.io !== undefined ? { io: minus(after.io, before.io) } : {}),
     ...(after.gc !== undefined ? { gc: minus(after.gc, before.gc) } : {}),
   };

@@ -33,17 +33,36 @@ export async function prepareTarget(s: Scenario): Promise<Target> {
     const t = parseRtmpUrl(s.target);
     const problem = await probePort(t.host, t.port, REACH_TIMEOUT_MS);
     if (problem !== null) throw new RunError(`cannot reach ${t.host}:${t.port}: ${problem}`);
-    return { url: s.target, kind: 'external', ...(s.serverPid !== undefined ? { pid: s.serverPid } : {}), statsPort: null, ...(s.httpPort !== undefined ? { httpPort: s.httpPort } : {}), stop: async () => {} };
+    return {
+      url: s.target,
+      kind: 'external',
+      ...(s.serverPid !== undefined ? { pid: s.serverPid } : {}),
+      statsPort: null,
+      ...(s.httpPort !== undefined ? { httpPort: s.httpPort } : {}),
+      stop: async () => {},
+    };
   }
   const scratch = mkdtempSync(join(tmpdir(), 'rtmpbench-run-'));
   const configFile = join(scratch, 'server.json');
-  const statsPort = typeof s.server.statsPort === 'number' && s.server.statsPort > 0 ? s.server.statsPort : await freePort();
+  const statsPort =
+    typeof s.server.statsPort === 'number' && s.server.statsPort > 0 ? s.server.statsPort : await freePort();
   // Viewers over HTTP: the server serves HTTP-FLV, WebSocket-FLV and HLS on a port of its own.
-  const httpPort = typeof s.server.httpPort === 'number' && s.server.httpPort > 0 ? s.server.httpPort : needsHttp(s) ? await freePort() : undefined;
-  writeFileSync(configFile, JSON.stringify({ ...s.server, statsPort, ...(httpPort !== undefined ? { httpPort } : {}) }));
+  const httpPort =
+    typeof s.server.httpPort === 'number' && s.server.httpPort > 0
+      ? s.server.httpPort
+      : needsHttp(s)
+        ? await freePort()
+        : undefined;
+  writeFileSync(
+    configFile,
+    JSON.stringify({ ...s.server, statsPort, ...(httpPort !== undefined ? { httpPort } : {}) }),
+  );
   let server: RunningServer;
   try {
-    server = await startServer('builtin', { builtinArgs: ['--config', configFile], ...(s.serverCpuQuota !== undefined ? { cpuQuota: s.serverCpuQuota } : {}) });
+    server = await startServer('builtin', {
+      builtinArgs: ['--config', configFile],
+      ...(s.serverCpuQuota !== undefined ? { cpuQuota: s.serverCpuQuota } : {}),
+    });
   } catch (e) {
     rmSync(scratch, { recursive: true, force: true });
     throw new RunError(`the built-in server did not start: ${(e as Error).message}`);

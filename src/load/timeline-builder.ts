@@ -80,7 +80,10 @@ export class TimelineBuilder {
       return;
     }
     let list = this.pending.get(t.sec);
-    if (list === undefined) this.pending.set(t.sec, (list = []));
+    if (list === undefined) {
+      list = [];
+      this.pending.set(t.sec, list);
+    }
     list.push(t);
     this.lastSecOf.set(t.shard, Math.max(this.lastSecOf.get(t.shard) ?? 0, t.sec));
     const complete = Math.min(...this.lastSecOf.values());
@@ -108,7 +111,10 @@ export class TimelineBuilder {
     for (const t of ticks) {
       for (const [k, c] of Object.entries(t.byProtocol ?? {}) as [ProtocolKey, Counters][]) {
         let into = this.cumulativeByProtocol.get(k);
-        if (into === undefined) this.cumulativeByProtocol.set(k, (into = newCounters()));
+        if (into === undefined) {
+          into = newCounters();
+          this.cumulativeByProtocol.set(k, into);
+        }
         addCounters(into, c);
       }
     }
@@ -141,7 +147,8 @@ export class TimelineBuilder {
       if (h.totalCount > 0) this.onInterval?.(metric, round3(endSec - durationSec), endSec, h);
     }
     const u = this.usage();
-    const pct = (now: number | null, before: number | null) => (now === null || before === null ? null : round3(((now - before) / durationSec) * 100));
+    const pct = (now: number | null, before: number | null) =>
+      now === null || before === null ? null : round3(((now - before) / durationSec) * 100);
     const e2e = histograms.get('endToEnd');
     const at = (p: number) => (e2e !== undefined && e2e.totalCount > 0 ? e2e.getValueAtPercentile(p) / 1000 : null);
     this.points.push({
@@ -149,7 +156,9 @@ export class TimelineBuilder {
       publishersUp: s.publishersUp,
       playersUp: s.playersUp,
       // Left out where RTMP viewers alone (or none) are up: playersUp says it all.
-      ...(Object.keys(s.playersUpByProtocol).some((k) => k !== 'rtmp') ? { playersUpByProtocol: s.playersUpByProtocol } : {}),
+      ...(Object.keys(s.playersUpByProtocol).some((k) => k !== 'rtmp')
+        ? { playersUpByProtocol: s.playersUpByProtocol }
+        : {}),
       mbpsReceived: round3((counters.bytesReceived * 8) / durationSec / 1e6),
       framesReceived: counters.framesReceived,
       errors: s.errors,
@@ -173,4 +182,3 @@ export class TimelineBuilder {
     this.onSecond(s);
   }
 }
-

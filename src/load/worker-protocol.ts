@@ -22,7 +22,15 @@ export interface PlayerPlan {
 }
 
 /** What a worker takes of the scenario as resolved: these fields, with their names and meaning. */
-const SCENARIO_PART = ['insecure', 'streamNames', 'media', 'durationMs', 'warmupMs', 'stallThresholdMs', 'restart'] as const;
+const SCENARIO_PART = [
+  'insecure',
+  'streamNames',
+  'media',
+  'durationMs',
+  'warmupMs',
+  'stallThresholdMs',
+  'restart',
+] as const;
 export type ShardScenario = Pick<Scenario, (typeof SCENARIO_PART)[number]>;
 
 /** The worker's part of a scenario (a plain copy of its fields, for the task message). */
@@ -67,7 +75,10 @@ export interface SendLogChunk {
   epoch: number;
   /** Sequence number of the first frame in `sentMs`. */
   firstSeq: number;
-  /** When each frame left as latency counts it (its intended send time, or its actual one when earlier), ms since the run start. */
+  /**
+   * When each frame left as latency counts it (its intended send time, or its actual one when
+   * earlier), ms since the run start.
+   */
   sentMs: number[];
   /** Sequence numbers of the keyframes among them. */
   keyframes: number[];
@@ -148,7 +159,15 @@ export interface ShardResult {
 const isObject = (m: unknown): m is Record<string, unknown> => typeof m === 'object' && m !== null;
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
-  return isObject(m) && m.kind === 'tick' && typeof m.shard === 'number' && typeof m.sec === 'number' && isObject(m.counters) && Array.isArray(m.sends) && Array.isArray(m.viewersEnded);
+  return (
+    isObject(m) &&
+    m.kind === 'tick' &&
+    typeof m.shard === 'number' &&
+    typeof m.sec === 'number' &&
+    isObject(m.counters) &&
+    Array.isArray(m.sends) &&
+    Array.isArray(m.viewersEnded)
+  );
 }
 
 export function isOrchestratorMessage(m: unknown): m is OrchestratorMessage {

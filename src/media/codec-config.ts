@@ -22,15 +22,21 @@ export interface VideoConfig {
 /** Parses an AVCDecoderConfigurationRecord. */
 export function parseAvcConfig(record: Buffer): VideoConfig {
   if (record.length < 7 || record[0] !== 1) {
-    throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `AVC configuration of ${record.length} bytes, version ${record[0] ?? 'none'}`, { offset: 0 });
+    throw new ProtocolError(
+      'RTMP_ERR_CODEC_CONFIG',
+      `AVC configuration of ${record.length} bytes, version ${record[0] ?? 'none'}`,
+      { offset: 0 },
+    );
   }
   const nalLengthSize = (record[4]! & 0x03) + 1;
-  if (nalLengthSize === 3) throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', 'AVC NAL length size of 3 bytes', { offset: 4 });
+  if (nalLengthSize === 3)
+    throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', 'AVC NAL length size of 3 bytes', { offset: 4 });
   const parameterSets: Buffer[] = [];
   let o = 5;
   const spsCount = record[o++]! & 0x1f;
   o = readSets(record, o, spsCount, parameterSets);
-  if (o >= record.length) throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', 'AVC configuration ends before its PPS count', { offset: o });
+  if (o >= record.length)
+    throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', 'AVC configuration ends before its PPS count', { offset: o });
   const ppsCount = record[o++]!;
   readSets(record, o, ppsCount, parameterSets);
   return { codec: 'avc', nalLengthSize, parameterSets };
@@ -40,15 +46,21 @@ export function parseAvcConfig(record: Buffer): VideoConfig {
 export function parseHevcConfig(record: Buffer): VideoConfig {
   const HEADER = 23;
   if (record.length < HEADER || record[0] !== 1) {
-    throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `HEVC configuration of ${record.length} bytes, version ${record[0] ?? 'none'}`, { offset: 0 });
+    throw new ProtocolError(
+      'RTMP_ERR_CODEC_CONFIG',
+      `HEVC configuration of ${record.length} bytes, version ${record[0] ?? 'none'}`,
+      { offset: 0 },
+    );
   }
   const nalLengthSize = (record[21]! & 0x03) + 1;
-  if (nalLengthSize === 3) throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', 'HEVC NAL length size of 3 bytes', { offset: 21 });
+  if (nalLengthSize === 3)
+    throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', 'HEVC NAL length size of 3 bytes', { offset: 21 });
   const arrays = record[22]!;
   const byType = new Map<number, Buffer[]>();
   let o = HEADER;
   for (let a = 0; a < arrays; a++) {
-    if (o + 3 > record.length) throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `HEVC configuration ends inside array ${a}`, { offset: o });
+    if (o + 3 > record.length)
+      throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `HEVC configuration ends inside array ${a}`, { offset: o });
     const type = record[o]! & 0x3f;
     const count = record.readUInt16BE(o + 1);
     const sets: Buffer[] = byType.get(type) ?? [];
@@ -62,10 +74,14 @@ export function parseHevcConfig(record: Buffer): VideoConfig {
 
 function readSets(record: Buffer, o: number, count: number, out: Buffer[]): number {
   for (let i = 0; i < count; i++) {
-    if (o + 2 > record.length) throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `configuration ends before parameter set ${i}`, { offset: o });
+    if (o + 2 > record.length)
+      throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `configuration ends before parameter set ${i}`, { offset: o });
     const len = record.readUInt16BE(o);
     o += 2;
-    if (o + len > record.length) throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `parameter set ${i} of ${len} bytes runs past the record`, { offset: o });
+    if (o + len > record.length)
+      throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `parameter set ${i} of ${len} bytes runs past the record`, {
+        offset: o,
+      });
     out.push(Buffer.from(record.subarray(o, o + len)));
     o += len;
   }
@@ -84,14 +100,16 @@ const AAC_SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050
 
 /** Parses an AudioSpecificConfig (the first fields; explicit frequencies are mapped to an index). */
 export function parseAacConfig(asc: Buffer): AacConfig {
-  if (asc.length < 2) throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `AudioSpecificConfig of ${asc.length} bytes`, { offset: 0 });
+  if (asc.length < 2)
+    throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `AudioSpecificConfig of ${asc.length} bytes`, { offset: 0 });
   let objectType = asc[0]! >>> 3;
   let bit = 5;
   const bits = (n: number): number => {
     let v = 0;
     for (let i = 0; i < n; i++, bit++) {
       const byte = asc[bit >>> 3];
-      if (byte === undefined) throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', 'AudioSpecificConfig is truncated', { offset: bit >>> 3 });
+      if (byte === undefined)
+        throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', 'AudioSpecificConfig is truncated', { offset: bit >>> 3 });
       v = (v << 1) | ((byte >>> (7 - (bit & 7))) & 1);
     }
     return v >>> 0;
@@ -104,7 +122,8 @@ export function parseAacConfig(asc: Buffer): AacConfig {
     const nearest = AAC_SAMPLE_RATES.findIndex((r) => r <= sampleRate);
     sampleRateIndex = nearest < 0 ? AAC_SAMPLE_RATES.length - 1 : nearest;
   }
-  if (sampleRate === 0) throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `AAC sampling frequency index ${sampleRateIndex}`, { offset: 0 });
+  if (sampleRate === 0)
+    throw new ProtocolError('RTMP_ERR_CODEC_CONFIG', `AAC sampling frequency index ${sampleRateIndex}`, { offset: 0 });
   const channelConfig = bits(4);
   return { objectType, sampleRateIndex, sampleRate, channelConfig };
 }

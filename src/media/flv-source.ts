@@ -3,7 +3,14 @@ import { isAmfObject, type AmfObject } from '../protocol/amf-types.js';
 import { parseData } from '../protocol/commands.js';
 import { MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO } from '../protocol/constants.js';
 import { UsageError } from '../input/usage-error.js';
-import { classifyAudio, classifyVideo, newAudioTagInfo, newVideoTagInfo, VideoCodecId, VideoFourCc } from '../protocol/media-tags.js';
+import {
+  classifyAudio,
+  classifyVideo,
+  newAudioTagInfo,
+  newVideoTagInfo,
+  VideoCodecId,
+  VideoFourCc,
+} from '../protocol/media-tags.js';
 import { parseFlv, type FlvTag } from './flv-file.js';
 import type { MediaFrame, MediaSource } from './source.js';
 import { markNalSize, writeMark, type MarkCodec } from './timing-mark.js';
@@ -71,10 +78,21 @@ export class FlvFileSource implements MediaSource {
         if (vinfo.sequenceHeader) {
           videoHeader ??= t.payload;
           const id = vinfo.codecId;
-          codec = id === VideoCodecId.AVC || id === VideoFourCc.AVC ? 'avc' : id === VideoCodecId.HEVC_LEGACY || id === VideoFourCc.HEVC ? 'hevc' : null;
+          codec =
+            id === VideoCodecId.AVC || id === VideoFourCc.AVC
+              ? 'avc'
+              : id === VideoCodecId.HEVC_LEGACY || id === VideoFourCc.HEVC
+                ? 'hevc'
+                : null;
         } else if (!vinfo.sequenceEnd && !vinfo.command) {
-          const markable = (vinfo.codec === 'avc' || vinfo.codec === 'hevc') && vinfo.dataOffset + 4 <= t.payload.length;
-          video.push({ ts: t.timestamp, payload: t.payload, keyframe: vinfo.keyframe, dataOffset: markable ? vinfo.dataOffset : -1 });
+          const markable =
+            (vinfo.codec === 'avc' || vinfo.codec === 'hevc') && vinfo.dataOffset + 4 <= t.payload.length;
+          video.push({
+            ts: t.timestamp,
+            payload: t.payload,
+            keyframe: vinfo.keyframe,
+            dataOffset: markable ? vinfo.dataOffset : -1,
+          });
         }
       } else if (t.typeId === MSG_AUDIO) {
         if (!classifyAudio(t.payload, ainfo)) continue;
@@ -82,7 +100,8 @@ export class FlvFileSource implements MediaSource {
         else if (t.payload.length > 0) audio.push({ ts: t.timestamp, payload: t.payload });
       }
     }
-    if (video.length < 2) throw new UsageError(`${path} has ${video.length} video frames; at least 2 are needed to loop it`);
+    if (video.length < 2)
+      throw new UsageError(`${path} has ${video.length} video frames; at least 2 are needed to loop it`);
     const first = Math.min(video[0]!.ts, audio[0]?.ts ?? Infinity);
     const lastVideo = video[video.length - 1]!.ts;
     const frameMs = (lastVideo - video[0]!.ts) / (video.length - 1);
@@ -93,7 +112,12 @@ export class FlvFileSource implements MediaSource {
     this.videoHeader = videoHeader;
     this.audioHeader = audioHeader;
     this.hasAudio = audio.length > 0;
-    this.video = video.map((v) => ({ offsetMs: v.ts - first, payload: v.payload, keyframe: v.keyframe, dataOffset: codec === null ? -1 : v.dataOffset }));
+    this.video = video.map((v) => ({
+      offsetMs: v.ts - first,
+      payload: v.payload,
+      keyframe: v.keyframe,
+      dataOffset: codec === null ? -1 : v.dataOffset,
+    }));
     this.audio = audio.map((a) => ({ offsetMs: a.ts - first, payload: a.payload, keyframe: false, dataOffset: -1 }));
   }
 
@@ -128,7 +152,8 @@ export class FlvFileSource implements MediaSource {
   videoFrame(index: number, intendedUs: number): MediaFrame {
     const f = this.video[index % this.video.length]!;
     const timestampMs = Math.round(this.videoDueOffsetUs(index) / 1000);
-    if (f.dataOffset < 0) return { typeId: MSG_VIDEO, timestampMs, payload: f.payload, keyframe: f.keyframe, markOffset: -1 };
+    if (f.dataOffset < 0)
+      return { typeId: MSG_VIDEO, timestampMs, payload: f.payload, keyframe: f.keyframe, markOffset: -1 };
     const payload = Buffer.allocUnsafe(f.payload.length + this.markSize);
     f.payload.copy(payload, 0, 0, f.dataOffset);
     writeMark(payload, f.dataOffset, this.codec, intendedUs, index, this.epoch);
@@ -140,6 +165,12 @@ export class FlvFileSource implements MediaSource {
     const n = this.audio.length;
     if (n === 0) return null;
     const f = this.audio[index % n]!;
-    return { typeId: MSG_AUDIO, timestampMs: Math.round(this.audioDueOffsetUs(index) / 1000), payload: f.payload, keyframe: false, markOffset: -1 };
+    return {
+      typeId: MSG_AUDIO,
+      timestampMs: Math.round(this.audioDueOffsetUs(index) / 1000),
+      payload: f.payload,
+      keyframe: false,
+      markOffset: -1,
+    };
   }
 }

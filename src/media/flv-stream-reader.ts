@@ -105,7 +105,13 @@ export class FlvStreamReader {
   private assembly: Buffer = EMPTY;
   private lastTagSize = 0;
 
-  private readonly counters: FlvStreamStats = { bytesReceived: 0, tags: 0, unknownTags: 0, previousSizeMismatches: 0, bytesCopied: 0 };
+  private readonly counters: FlvStreamStats = {
+    bytesReceived: 0,
+    tags: 0,
+    unknownTags: 0,
+    previousSizeMismatches: 0,
+    bytesCopied: 0,
+  };
 
   constructor(sink: FlvStreamSink, options: FlvStreamReaderOptions = {}) {
     this.sink = sink;
@@ -175,7 +181,11 @@ export class FlvStreamReader {
     if (src === null) return false;
     const o = this.takeOffset;
     if (src[o] !== FLV_SIGNATURE[0] || src[o + 1] !== FLV_SIGNATURE[1] || src[o + 2] !== FLV_SIGNATURE[2]) {
-      throw new ProtocolError('RTMP_ERR_FLV_HEADER', `the stream starts with ${src.subarray(o, o + 3).toString('hex')}, not "FLV"`, this.where());
+      throw new ProtocolError(
+        'RTMP_ERR_FLV_HEADER',
+        `the stream starts with ${src.subarray(o, o + 3).toString('hex')}, not "FLV"`,
+        this.where(),
+      );
     }
     const flags = src[o + 4]!;
     const dataOffset = src.readUInt32BE(o + 5);
@@ -213,16 +223,24 @@ export class FlvStreamReader {
     const o = this.takeOffset;
     const b0 = src[o]!;
     if ((b0 & 0x20) !== 0) {
-      throw new ProtocolError('RTMP_ERR_FLV_TAG', `encrypted tag (filter bit set, type byte 0x${b0.toString(16)})`, this.where());
+      throw new ProtocolError(
+        'RTMP_ERR_FLV_TAG',
+        `encrypted tag (filter bit set, type byte 0x${b0.toString(16)})`,
+        this.where(),
+      );
     }
     const typeId = b0 & 0x1f;
     const size = (src[o + 1]! << 16) | (src[o + 2]! << 8) | src[o + 3]!;
     if (size > this.maxTagBytes) {
-      throw new LimitError('RTMP_ERR_MESSAGE_TOO_LARGE', `tag of ${size} bytes; the limit is ${this.maxTagBytes}`, this.where());
+      throw new LimitError(
+        'RTMP_ERR_MESSAGE_TOO_LARGE',
+        `tag of ${size} bytes; the limit is ${this.maxTagBytes}`,
+        this.where(),
+      );
     }
     const tag = this.tag;
     tag.typeId = typeId;
-    tag.timestampMs = (((src[o + 7]! << 24) | (src[o + 4]! << 16) | (src[o + 5]! << 8) | src[o + 6]!) >>> 0);
+    tag.timestampMs = ((src[o + 7]! << 24) | (src[o + 4]! << 16) | (src[o + 5]! << 8) | src[o + 6]!) >>> 0;
     tag.dataBytes = size;
     this.known = typeId === MSG_AUDIO || typeId === MSG_VIDEO || typeId === MSG_DATA_AMF0;
     if (!this.known) this.counters.unknownTags++;
@@ -252,7 +270,8 @@ export class FlvStreamReader {
     if (avail === 0) return false;
     if (this.received < this.keep) {
       // Split across reads: copy the kept bytes once, into the reader's buffer.
-      if (this.received === 0 && this.assembly.length < this.keep) this.assembly = Buffer.allocUnsafe(Math.max(this.keep, this.assembly.length * 2));
+      if (this.received === 0 && this.assembly.length < this.keep)
+        this.assembly = Buffer.allocUnsafe(Math.max(this.keep, this.assembly.length * 2));
       const n = Math.min(this.keep - this.received, avail);
       this.assembly.set(this.buf.subarray(this.pos, this.pos + n), this.received);
       this.counters.bytesCopied += n;
@@ -307,7 +326,9 @@ export class FlvStreamReader {
     const error =
       err instanceof RtmpError
         ? err
-        : new ProtocolError('RTMP_ERR_READER_DEAD', `tag handler threw: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        : new ProtocolError('RTMP_ERR_READER_DEAD', `tag handler threw: ${(err as Error)?.message ?? String(err)}`, {
+            cause: err,
+          });
     this.sink.onError(error);
   }
 }

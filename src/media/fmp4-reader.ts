@@ -90,7 +90,15 @@ class SampleTable {
   ctos: number[] = [];
   keys: boolean[] = [];
 
-  add(offset: number, size: number, track: Mp4Track, decodeTime: number, duration: number, cto: number, key: boolean): void {
+  add(
+    offset: number,
+    size: number,
+    track: Mp4Track,
+    decodeTime: number,
+    duration: number,
+    cto: number,
+    key: boolean,
+  ): void {
     const i = this.count++;
     this.offsets[i] = offset;
     this.sizes[i] = size;
@@ -190,7 +198,11 @@ export class Mp4SegmentReader {
     this.table.count = 0;
     this.next = 0;
     if (open) {
-      this.fail(new ProtocolError('RTMP_ERR_MP4_MALFORMED', `the segment ends inside box ${this.boxType || '(header)'}`, { offset: this.base }));
+      this.fail(
+        new ProtocolError('RTMP_ERR_MP4_MALFORMED', `the segment ends inside box ${this.boxType || '(header)'}`, {
+          offset: this.base,
+        }),
+      );
       return false;
     }
     this.reset();
@@ -260,7 +272,10 @@ export class Mp4SegmentReader {
       return true;
     }
     this.headerFill = 0;
-    if (size !== 0 && size < 8) throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${this.boxType} of ${size} bytes`, { offset: this.boxStart });
+    if (size !== 0 && size < 8)
+      throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${this.boxType} of ${size} bytes`, {
+        offset: this.boxStart,
+      });
     this.beginBox(size === 0 ? Infinity : this.boxStart + size);
     return true;
   }
@@ -269,7 +284,10 @@ export class Mp4SegmentReader {
     if (!this.fill(16)) return false;
     this.headerFill = 0;
     const size = Number(this.header.readBigUInt64BE(8));
-    if (size < 16) throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${this.boxType} of ${size} bytes`, { offset: this.boxStart });
+    if (size < 16)
+      throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${this.boxType} of ${size} bytes`, {
+        offset: this.boxStart,
+      });
     this.beginBox(this.boxStart + size);
     return true;
   }
@@ -280,14 +298,20 @@ export class Mp4SegmentReader {
     if (type === 'moof' || type === 'moov') {
       const size = end - this.boxStart;
       if (size > this.maxBoxBytes) {
-        throw new LimitError('RTMP_ERR_MEDIA_LIMIT', `${type} of ${size} bytes; the limit is ${this.maxBoxBytes}`, { offset: this.boxStart });
+        throw new LimitError('RTMP_ERR_MEDIA_LIMIT', `${type} of ${size} bytes; the limit is ${this.maxBoxBytes}`, {
+          offset: this.boxStart,
+        });
       }
       // Read whole (copied: it may span reads). The header is written back so offsets hold.
       this.whole = Buffer.allocUnsafe(size);
       const headerBytes = this.at() - this.boxStart;
       this.whole.writeUInt32BE(size, 0);
       this.whole.write(type, 4, 'latin1');
-      this.wholeFill = headerBytes === 16 ? (this.whole.writeUInt32BE(1, 0), this.whole.writeBigUInt64BE(BigInt(size), 8), 16) : 8;
+      if (headerBytes === 16) {
+        this.whole.writeUInt32BE(1, 0);
+        this.whole.writeBigUInt64BE(BigInt(size), 8);
+      }
+      this.wholeFill = headerBytes === 16 ? 16 : 8;
       this.state = ReaderState.WHOLE_BOX;
     } else if (type === 'mdat') {
       this.state = ReaderState.MDAT;
@@ -366,14 +390,19 @@ export class Mp4SegmentReader {
     s.keyframe = t.keys[i]!;
     const config = track.videoConfig;
     s.mark =
-      config !== null && keep > 0 && findMarkLengthPrefixed(this.prefix, 0, keep, config.nalLengthSize, config.codec, this.mark) ? this.mark : null;
+      config !== null &&
+      keep > 0 &&
+      findMarkLengthPrefixed(this.prefix, 0, keep, config.nalLengthSize, config.codec, this.mark)
+        ? this.mark
+        : null;
     this.counters.samples++;
     this.sink.onSample(s);
   }
 
   private parseMoof(box: Buffer, moofStart: number): void {
     const init = this.init;
-    if (init === null) throw new ProtocolError('RTMP_ERR_MP4_UNSUPPORTED', 'a media segment before any init segment (moov)');
+    if (init === null)
+      throw new ProtocolError('RTMP_ERR_MP4_UNSUPPORTED', 'a media segment before any init segment (moov)');
     // Samples of the previous fragment not yet delivered are missing.
     this.counters.missingSamples += this.table.count - this.next;
     this.table.count = 0;
@@ -389,7 +418,14 @@ export class Mp4SegmentReader {
     this.sortTable();
   }
 
-  private parseTraf(box: Buffer, start: number, end: number, moofStart: number, previousDataEnd: number, init: Mp4Init): number {
+  private parseTraf(
+    box: Buffer,
+    start: number,
+    end: number,
+    moofStart: number,
+    previousDataEnd: number,
+    init: Mp4Init,
+  ): number {
     let track: Mp4Track | undefined;
     let base = moofStart;
     let defaultDuration = 0;
@@ -404,7 +440,10 @@ export class Mp4SegmentReader {
         const flags = box.readUInt32BE(body) & 0xffffff;
         const id = box.readUInt32BE(body + 4);
         track = init.tracks.find((t) => t.trackId === id);
-        if (track === undefined) throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `tfhd names track ${id}, which the init segment lacks`, { offset: body });
+        if (track === undefined)
+          throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `tfhd names track ${id}, which the init segment lacks`, {
+            offset: body,
+          });
         defaultDuration = track.defaultSampleDuration;
         defaultSize = track.defaultSampleSize;
         defaultFlags = track.defaultSampleFlags;
@@ -416,8 +455,14 @@ export class Mp4SegmentReader {
           base = flags & TFHD_DEFAULT_BASE_IS_MOOF ? moofStart : previousDataEnd;
         }
         if (flags & TFHD_SAMPLE_DESCRIPTION_INDEX) o += 4;
-        if (flags & TFHD_DEFAULT_DURATION) (defaultDuration = box.readUInt32BE(o)), (o += 4);
-        if (flags & TFHD_DEFAULT_SIZE) (defaultSize = box.readUInt32BE(o)), (o += 4);
+        if (flags & TFHD_DEFAULT_DURATION) {
+          defaultDuration = box.readUInt32BE(o);
+          o += 4;
+        }
+        if (flags & TFHD_DEFAULT_SIZE) {
+          defaultSize = box.readUInt32BE(o);
+          o += 4;
+        }
         if (flags & TFHD_DEFAULT_FLAGS) defaultFlags = box.readUInt32BE(o);
       } else if (type === 'tfdt') {
         decodeTime = box[body] === 1 ? Number(box.readBigUInt64BE(body + 4)) : box.readUInt32BE(body + 4);
@@ -441,22 +486,36 @@ export class Mp4SegmentReader {
         firstFlags = box.readUInt32BE(o);
         o += 4;
       }
-      const perSample = ((flags & TRUN_DURATION) ? 4 : 0) + ((flags & TRUN_SIZE) ? 4 : 0) + ((flags & TRUN_FLAGS) ? 4 : 0) + ((flags & TRUN_CTO) ? 4 : 0);
-      if (o + count * perSample > e) throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `trun of ${count} samples is truncated`, { offset: body });
+      const perSample =
+        (flags & TRUN_DURATION ? 4 : 0) +
+        (flags & TRUN_SIZE ? 4 : 0) +
+        (flags & TRUN_FLAGS ? 4 : 0) +
+        (flags & TRUN_CTO ? 4 : 0);
+      if (o + count * perSample > e)
+        throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `trun of ${count} samples is truncated`, { offset: body });
       const video = track.handler === 'vide';
       for (let i = 0; i < count; i++) {
         let duration = defaultDuration;
         let size = defaultSize;
         let sflags = i === 0 && firstFlags >= 0 ? firstFlags : defaultFlags;
         let cto = 0;
-        if (flags & TRUN_DURATION) (duration = box.readUInt32BE(o)), (o += 4);
-        if (flags & TRUN_SIZE) (size = box.readUInt32BE(o)), (o += 4);
+        if (flags & TRUN_DURATION) {
+          duration = box.readUInt32BE(o);
+          o += 4;
+        }
+        if (flags & TRUN_SIZE) {
+          size = box.readUInt32BE(o);
+          o += 4;
+        }
         if (flags & TRUN_FLAGS) {
           const f = box.readUInt32BE(o);
           o += 4;
           if (!(i === 0 && firstFlags >= 0)) sflags = f;
         }
-        if (flags & TRUN_CTO) (cto = version === 0 ? box.readUInt32BE(o) : box.readInt32BE(o)), (o += 4);
+        if (flags & TRUN_CTO) {
+          cto = version === 0 ? box.readUInt32BE(o) : box.readInt32BE(o);
+          o += 4;
+        }
         this.table.add(dataAt, size, track, decodeTime, duration, cto, !video || (sflags & SAMPLE_NON_SYNC) === 0);
         dataAt += size;
         decodeTime += duration;
@@ -489,13 +548,18 @@ export class Mp4SegmentReader {
     const error =
       err instanceof RtmpError
         ? err
-        : new ProtocolError('RTMP_ERR_READER_DEAD', `sample handler threw: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        : new ProtocolError('RTMP_ERR_READER_DEAD', `sample handler threw: ${(err as Error)?.message ?? String(err)}`, {
+            cause: err,
+          });
     this.sink.onError(error);
   }
 }
 
 /** Reads a whole media segment held in memory (tests, tools): its samples, copied. */
-export function readMp4Segment(segment: Buffer, init: Mp4Init | null): { samples: (Omit<Mp4Sample, 'mark'> & { mark: TimingMark | null })[]; init: Mp4Init | null } {
+export function readMp4Segment(
+  segment: Buffer,
+  init: Mp4Init | null,
+): { samples: (Omit<Mp4Sample, 'mark'> & { mark: TimingMark | null })[]; init: Mp4Init | null } {
   const samples: (Omit<Mp4Sample, 'mark'> & { mark: TimingMark | null })[] = [];
   let error: RtmpError | null = null;
   const reader = new Mp4SegmentReader(

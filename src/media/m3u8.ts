@@ -138,12 +138,14 @@ export function parseAttributes(text: string, line: number): Map<string, string>
 }
 
 function decimal(value: string | undefined, line: number, what: string): number {
-  if (value === undefined || !/^-?\d+(\.\d+)?$/.test(value.trim())) fail(line, `${what}: "${value ?? ''}" is not a number`);
+  if (value === undefined || !/^-?\d+(\.\d+)?$/.test(value.trim()))
+    fail(line, `${what}: "${value ?? ''}" is not a number`);
   return Number(value);
 }
 
 function integer(value: string | undefined, line: number, what: string): number {
-  if (value === undefined || !/^\d+$/.test(value.trim())) fail(line, `${what}: "${value ?? ''}" is not a non-negative integer`);
+  if (value === undefined || !/^\d+$/.test(value.trim()))
+    fail(line, `${what}: "${value ?? ''}" is not a non-negative integer`);
   return Number(value);
 }
 
@@ -205,7 +207,9 @@ function parseMaster(lines: string[]): MasterPlaylist {
     out.variants.push({
       uri: line,
       bandwidth: integer(requireAttr(a, 'BANDWIDTH', pending.line, 'EXT-X-STREAM-INF'), pending.line, 'BANDWIDTH'),
-      averageBandwidth: a.has('AVERAGE-BANDWIDTH') ? integer(a.get('AVERAGE-BANDWIDTH'), pending.line, 'AVERAGE-BANDWIDTH') : null,
+      averageBandwidth: a.has('AVERAGE-BANDWIDTH')
+        ? integer(a.get('AVERAGE-BANDWIDTH'), pending.line, 'AVERAGE-BANDWIDTH')
+        : null,
       codecs: a.get('CODECS') ?? null,
       resolution,
       frameRate: a.has('FRAME-RATE') ? decimal(a.get('FRAME-RATE'), pending.line, 'FRAME-RATE') : null,
@@ -362,7 +366,9 @@ function parseMedia(lines: string[], maxSegments: number): MediaPlaylist {
           type,
           uri: requireAttr(a, 'URI', ln, 'EXT-X-PRELOAD-HINT'),
           byteRangeStart: a.has('BYTERANGE-START') ? integer(a.get('BYTERANGE-START'), ln, 'BYTERANGE-START') : null,
-          byteRangeLength: a.has('BYTERANGE-LENGTH') ? integer(a.get('BYTERANGE-LENGTH'), ln, 'BYTERANGE-LENGTH') : null,
+          byteRangeLength: a.has('BYTERANGE-LENGTH')
+            ? integer(a.get('BYTERANGE-LENGTH'), ln, 'BYTERANGE-LENGTH')
+            : null,
         });
         break;
       }

@@ -25,9 +25,7 @@ export interface Mp4Init {
   tracks: Mp4Track[];
 }
 
-export interface BoxVisitor {
-  (type: string, start: number, bodyStart: number, end: number): void;
-}
+export type BoxVisitor = (type: string, start: number, bodyStart: number, end: number) => void;
 
 /** Visits the boxes of `buf[start, end)`; `end` of a box of size 0 is the end of the range. */
 export function walkBoxes(buf: Buffer, start: number, end: number, visit: BoxVisitor): void {
@@ -37,14 +35,19 @@ export function walkBoxes(buf: Buffer, start: number, end: number, visit: BoxVis
     const type = buf.toString('latin1', o + 4, o + 8);
     let body = o + 8;
     if (size === 1) {
-      if (o + 16 > end) throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${type} ends inside its 64-bit size`, { offset: o });
+      if (o + 16 > end)
+        throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${type} ends inside its 64-bit size`, { offset: o });
       size = Number(buf.readBigUInt64BE(o + 8));
       body = o + 16;
     } else if (size === 0) {
       size = end - o;
     }
     if (size < body - o || o + size > end) {
-      throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `box ${type} of ${size} bytes at ${o} overruns its parent (ends at ${end})`, { offset: o });
+      throw new ProtocolError(
+        'RTMP_ERR_MP4_MALFORMED',
+        `box ${type} of ${size} bytes at ${o} overruns its parent (ends at ${end})`,
+        { offset: o },
+      );
     }
     visit(type, o, body, o + size);
     o += size;
@@ -71,7 +74,11 @@ export function parseMp4Init(buf: Buffer): Mp4Init {
         walkBoxes(buf, b, e, (t3, _s3, b3, e3) => {
           if (t3 !== 'trex' || b3 + FULL_BOX + 20 > e3) return;
           const id = buf.readUInt32BE(b3 + FULL_BOX);
-          trex.set(id, [buf.readUInt32BE(b3 + FULL_BOX + 8), buf.readUInt32BE(b3 + FULL_BOX + 12), buf.readUInt32BE(b3 + FULL_BOX + 16)]);
+          trex.set(id, [
+            buf.readUInt32BE(b3 + FULL_BOX + 8),
+            buf.readUInt32BE(b3 + FULL_BOX + 12),
+            buf.readUInt32BE(b3 + FULL_BOX + 16),
+          ]);
         });
       }
     });
@@ -140,7 +147,11 @@ function parseTrak(buf: Buffer, start: number, end: number): Mp4Track {
   };
   walkBoxes(buf, start, end, visit);
   if (track.trackId === 0 || track.timescale === 0) {
-    throw new ProtocolError('RTMP_ERR_MP4_MALFORMED', `track without ${track.trackId === 0 ? 'tkhd track id' : 'mdhd timescale'}`, { offset: start });
+    throw new ProtocolError(
+      'RTMP_ERR_MP4_MALFORMED',
+      `track without ${track.trackId === 0 ? 'tkhd track id' : 'mdhd timescale'}`,
+      { offset: start },
+    );
   }
   return track;
 }

@@ -187,7 +187,8 @@ export class SyntheticSource implements MediaSource {
     this.pframeBytes = Math.max(minFrame, Math.round((this.gopFrames * avg) / (this.gopFrames + 9)));
     this.keyframeBytes = Math.max(minFrame, this.pframeBytes * 10);
     const audioBitrate = opts.audioBitrate ?? 64_000;
-    this.audioFrameBytes = audioBitrate > 0 ? Math.max(4, Math.round(audioBitrate / 8 / (AAC_SAMPLE_RATE / AAC_FRAME_SAMPLES))) : 0;
+    this.audioFrameBytes =
+      audioBitrate > 0 ? Math.max(4, Math.round(audioBitrate / 8 / (AAC_SAMPLE_RATE / AAC_FRAME_SAMPLES))) : 0;
     this.audioFrame = audioBitrate > 0 ? this.buildAudioFrame() : null;
     this.keyTemplate = this.template(true);
     this.interTemplate = this.template(false);
@@ -210,7 +211,13 @@ export class SyntheticSource implements MediaSource {
       videocodecid: this.codec === 'avc' ? 7 : HVC1,
       videodatarate: this.opts.videoBitrate / 1000,
       ...(this.audioFrame !== null
-        ? { audiocodecid: 10, audiodatarate: (this.opts.audioBitrate ?? 64_000) / 1000, audiosamplerate: AAC_SAMPLE_RATE, audiosamplesize: 16, stereo: true }
+        ? {
+            audiocodecid: 10,
+            audiodatarate: (this.opts.audioBitrate ?? 64_000) / 1000,
+            audiosamplerate: AAC_SAMPLE_RATE,
+            audiosamplesize: 16,
+            stereo: true,
+          }
         : {}),
       encoder: 'rtmpbench synthetic source',
     };
@@ -251,13 +258,25 @@ export class SyntheticSource implements MediaSource {
     // before asking for the next one (MediaSource contract), so no copy is made here.
     const payload = keyframe ? this.keyTemplate : this.interTemplate;
     writeMark(payload, this.markAt, this.codec, intendedUs, index, this.epoch);
-    return { typeId: MSG_VIDEO, timestampMs: Math.round((index * 1000) / this.fps), payload, keyframe, markOffset: this.markAt };
+    return {
+      typeId: MSG_VIDEO,
+      timestampMs: Math.round((index * 1000) / this.fps),
+      payload,
+      keyframe,
+      markOffset: this.markAt,
+    };
   }
 
   /** Audio frame `index`: one shared, immutable buffer (no mark). */
   audioFrameAt(index: number): MediaFrame | null {
     if (this.audioFrame === null) return null;
-    return { typeId: MSG_AUDIO, timestampMs: Math.round(index * this.audioIntervalMs), payload: this.audioFrame, keyframe: false, markOffset: -1 };
+    return {
+      typeId: MSG_AUDIO,
+      timestampMs: Math.round(index * this.audioIntervalMs),
+      payload: this.audioFrame,
+      keyframe: false,
+      markOffset: -1,
+    };
   }
 
   private buildAudioFrame(): Buffer {

@@ -65,7 +65,14 @@ function read7(buf: Buffer, offset: number, bytes: number): number {
  * Writes a mark NAL unit (length-prefixed) at `offset` of `buf`, which has `markNalSize`
  * bytes there. The send time is written separately, at the last moment, by `stampSendTime`.
  */
-export function writeMark(buf: Buffer, offset: number, codec: MarkCodec, intendedUs: number, seq: number, epoch = 0): void {
+export function writeMark(
+  buf: Buffer,
+  offset: number,
+  codec: MarkCodec,
+  intendedUs: number,
+  seq: number,
+  epoch = 0,
+): void {
   const header = seiHeader(codec);
   const nalSize = markNalSize(codec) - 4;
   buf.writeUInt32BE(nalSize, offset);
@@ -186,7 +193,14 @@ export function findMarkAnnexB(buf: Buffer, start: number, end: number, codec: M
  * bytes, as FLV tags and MP4 samples carry video), before the first coded slice. `end` may cut
  * the last unit short (a kept prefix of a sample). Fills `out`; allocates nothing.
  */
-export function findMarkLengthPrefixed(buf: Buffer, start: number, end: number, lengthSize: number, codec: MarkCodec, out: TimingMark): boolean {
+export function findMarkLengthPrefixed(
+  buf: Buffer,
+  start: number,
+  end: number,
+  lengthSize: number,
+  codec: MarkCodec,
+  out: TimingMark,
+): boolean {
   let o = start;
   for (let n = 0; n < MAX_NALS_BEFORE_MARK && o + lengthSize < end; n++) {
     let len = 0;
@@ -194,7 +208,7 @@ export function findMarkLengthPrefixed(buf: Buffer, start: number, end: number, 
     const nal = o + lengthSize;
     o = nal + len;
     if (len === 0) continue;
-    const nalEnd = o < end ? o : end;
+    const nalEnd = Math.min(o, end);
     if (readMarkNal(buf, nal, nalEnd, codec, out)) return true;
     if (isCodedSliceNal(buf[nal]!, codec)) return false;
   }

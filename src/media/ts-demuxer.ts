@@ -110,9 +110,24 @@ export class TsDemuxer {
   private adtsLost = false;
   private audioOpen = false;
 
-  private readonly unit: TsVideoUnit = { codec: 'avc', pts90k: -1, dts90k: -1, keyframe: false, esBytes: 0, mark: null, prefix: EMPTY };
+  private readonly unit: TsVideoUnit = {
+    codec: 'avc',
+    pts90k: -1,
+    dts90k: -1,
+    keyframe: false,
+    esBytes: 0,
+    mark: null,
+    prefix: EMPTY,
+  };
   private readonly mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
-  private readonly counters: TsDemuxStats = { bytesReceived: 0, packets: 0, videoUnits: 0, audioFrames: 0, continuityErrors: 0, transportErrors: 0 };
+  private readonly counters: TsDemuxStats = {
+    bytesReceived: 0,
+    packets: 0,
+    videoUnits: 0,
+    audioFrames: 0,
+    continuityErrors: 0,
+    transportErrors: 0,
+  };
 
   constructor(sink: TsDemuxSink, options: TsDemuxerOptions = {}) {
     this.sink = sink;
@@ -174,7 +189,9 @@ export class TsDemuxer {
     if (this.dead) return false;
     try {
       if (this.carried > 0) {
-        throw new ProtocolError('RTMP_ERR_TS_SYNC', `the segment ends ${this.carried} bytes into a packet`, { offset: this.counters.bytesReceived });
+        throw new ProtocolError('RTMP_ERR_TS_SYNC', `the segment ends ${this.carried} bytes into a packet`, {
+          offset: this.counters.bytesReceived,
+        });
       }
       this.endVideoPes();
       this.endAudioPes();
@@ -189,7 +206,11 @@ export class TsDemuxer {
   private packet(buf: Buffer, o: number): void {
     this.packetStart = o;
     if (buf[o] !== TS_SYNC_BYTE) {
-      throw new ProtocolError('RTMP_ERR_TS_SYNC', `byte 0x${buf[o]!.toString(16)} where a packet should start`, this.where(o));
+      throw new ProtocolError(
+        'RTMP_ERR_TS_SYNC',
+        `byte 0x${buf[o]!.toString(16)} where a packet should start`,
+        this.where(o),
+      );
     }
     this.counters.packets++;
     const b1 = buf[o + 1]!;
@@ -207,7 +228,8 @@ export class TsDemuxer {
     let discontinuity = false;
     if (afc & 0x02) {
       const afLen = buf[p]!;
-      if (afLen > 183) throw new ProtocolError('RTMP_ERR_TS_MALFORMED', `adaptation field of ${afLen} bytes`, this.where(o));
+      if (afLen > 183)
+        throw new ProtocolError('RTMP_ERR_TS_MALFORMED', `adaptation field of ${afLen} bytes`, this.where(o));
       if (afLen > 0) {
         discontinuity = (buf[p + 1]! & 0x80) !== 0;
         randomAccess = (buf[p + 1]! & 0x40) !== 0;
@@ -236,7 +258,12 @@ export class TsDemuxer {
     if (pusi) {
       const pointer = buf[p]!;
       p += 1 + pointer;
-      if (p >= end) throw new ProtocolError('RTMP_ERR_TS_MALFORMED', `pointer field ${pointer} points past the packet`, this.where(p));
+      if (p >= end)
+        throw new ProtocolError(
+          'RTMP_ERR_TS_MALFORMED',
+          `pointer field ${pointer} points past the packet`,
+          this.where(p),
+        );
       this.sectionPid = pid;
       this.sectionFill = 0;
       this.sectionLength = 0;
@@ -253,7 +280,11 @@ export class TsDemuxer {
       }
       this.sectionLength = 3 + (((this.section[1]! & 0x0f) << 8) | this.section[2]!);
       if (this.sectionLength > MAX_SECTION_BYTES) {
-        throw new LimitError('RTMP_ERR_MEDIA_LIMIT', `PSI section of ${this.sectionLength} bytes; the limit is ${MAX_SECTION_BYTES}`, this.where(p));
+        throw new LimitError(
+          'RTMP_ERR_MEDIA_LIMIT',
+          `PSI section of ${this.sectionLength} bytes; the limit is ${MAX_SECTION_BYTES}`,
+          this.where(p),
+        );
       }
     }
     if (this.sectionLength > 0 && this.sectionFill >= this.sectionLength) {
@@ -264,7 +295,8 @@ export class TsDemuxer {
 
   private parseSection(pid: number, s: Buffer, length: number): void {
     if (length < 12) throw new ProtocolError('RTMP_ERR_TS_MALFORMED', `PSI section of ${length} bytes on PID ${pid}`);
-    if (crc32Mpeg(s, 0, length) !== 0) throw new ProtocolError('RTMP_ERR_TS_MALFORMED', `PSI section on PID ${pid} fails its CRC`);
+    if (crc32Mpeg(s, 0, length) !== 0)
+      throw new ProtocolError('RTMP_ERR_TS_MALFORMED', `PSI section on PID ${pid} fails its CRC`);
     const table = s[0]!;
     const body = length - 4;
     if (pid === PID_PAT && table === TABLE_ID_PAT) {
@@ -311,7 +343,7 @@ export class TsDemuxer {
     this.pesBytes += n;
     const room = this.keepBytes - this.pesFill;
     if (room > 0) {
-      const k = n < room ? n : room;
+      const k = Math.min(n, room);
       buf.copy(this.pes, this.pesFill, p, p + k);
       this.pesFill += k;
     }
@@ -327,7 +359,8 @@ export class TsDemuxer {
     }
     const flags = h[7]!;
     const esStart = PES_FIXED_HEADER + h[8]!;
-    if (esStart > fill) throw new ProtocolError('RTMP_ERR_TS_MALFORMED', `PES header of ${esStart} bytes in ${fill} kept`);
+    if (esStart > fill)
+      throw new ProtocolError('RTMP_ERR_TS_MALFORMED', `PES header of ${esStart} bytes in ${fill} kept`);
     const u = this.unit;
     u.codec = this.codec;
     u.pts90k = (flags & 0x80) !== 0 ? readTimestamp(h, 9) : -1;
@@ -432,7 +465,9 @@ export class TsDemuxer {
     const error =
       err instanceof RtmpError
         ? err
-        : new ProtocolError('RTMP_ERR_READER_DEAD', `handler threw: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        : new ProtocolError('RTMP_ERR_READER_DEAD', `handler threw: ${(err as Error)?.message ?? String(err)}`, {
+            cause: err,
+          });
     this.sink.onError(error);
   }
 }

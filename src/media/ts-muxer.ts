@@ -1,6 +1,21 @@
 import { ProtocolError } from '../protocol/errors.js';
-import { classifyAudio, classifyVideo, newAudioTagInfo, newVideoTagInfo, type AudioTagInfo, type VideoTagInfo } from '../protocol/media-tags.js';
-import { ADTS_HEADER_SIZE, parseAacConfig, parseAvcConfig, parseHevcConfig, writeAdtsHeader, type AacConfig, type VideoConfig } from './codec-config.js';
+import {
+  classifyAudio,
+  classifyVideo,
+  newAudioTagInfo,
+  newVideoTagInfo,
+  type AudioTagInfo,
+  type VideoTagInfo,
+} from '../protocol/media-tags.js';
+import {
+  ADTS_HEADER_SIZE,
+  parseAacConfig,
+  parseAvcConfig,
+  parseHevcConfig,
+  writeAdtsHeader,
+  type AacConfig,
+  type VideoConfig,
+} from './codec-config.js';
 import {
   PID_PAT,
   STREAM_ID_AUDIO,
@@ -119,7 +134,12 @@ export class TsMuxer {
    */
   videoMessage(timestampMs: number, payload: Buffer): Buffer {
     const info = this.vinfo;
-    if (!classifyVideo(payload, info) || info.command || info.sequenceEnd || (info.codec !== 'avc' && info.codec !== 'hevc')) {
+    if (
+      !classifyVideo(payload, info) ||
+      info.command ||
+      info.sequenceEnd ||
+      (info.codec !== 'avc' && info.codec !== 'hevc')
+    ) {
       this.counters.skipped++;
       return EMPTY;
     }
@@ -151,7 +171,13 @@ export class TsMuxer {
   /** An audio message (FLV tag body) as TS packets: AAC only; empty for sequence headers. */
   audioMessage(timestampMs: number, payload: Buffer): Buffer {
     const info = this.ainfo;
-    if (!classifyAudio(payload, info) || info.codec !== 'aac' || info.sequenceEnd || info.multitrack || payload.length <= info.dataOffset) {
+    if (
+      !classifyAudio(payload, info) ||
+      info.codec !== 'aac' ||
+      info.sequenceEnd ||
+      info.multitrack ||
+      payload.length <= info.dataOffset
+    ) {
       this.counters.skipped++;
       return EMPTY;
     }
@@ -193,13 +219,21 @@ export class TsMuxer {
     let o = 0;
     while (o < body.length) {
       if (o + size > body.length) {
-        throw new ProtocolError('RTMP_ERR_NAL_MALFORMED', `${body.length - o} bytes left for a ${size}-byte NAL length`, { offset: o });
+        throw new ProtocolError(
+          'RTMP_ERR_NAL_MALFORMED',
+          `${body.length - o} bytes left for a ${size}-byte NAL length`,
+          { offset: o },
+        );
       }
       let len = 0;
       for (let k = 0; k < size; k++) len = len * 256 + body[o + k]!;
       const nal = o + size;
       if (nal + len > body.length) {
-        throw new ProtocolError('RTMP_ERR_NAL_MALFORMED', `NAL unit of ${len} bytes at ${nal} in a frame of ${body.length}`, { offset: o });
+        throw new ProtocolError(
+          'RTMP_ERR_NAL_MALFORMED',
+          `NAL unit of ${len} bytes at ${nal} in a frame of ${body.length}`,
+          { offset: o },
+        );
       }
       o = nal + len;
       if (len === 0) continue;
@@ -214,7 +248,8 @@ export class TsMuxer {
       const extra = config.parameterSets.length * 2;
       const n = this.pieces;
       for (let i = 0; i < extra; i++) this.addPiece(EMPTY, 0, 0);
-      for (let i = n - 1; i >= afterAud; i--) this.setPiece(i + extra, this.pieceBufs[i]!, this.pieceStarts[i]!, this.pieceEnds[i]!);
+      for (let i = n - 1; i >= afterAud; i--)
+        this.setPiece(i + extra, this.pieceBufs[i]!, this.pieceStarts[i]!, this.pieceEnds[i]!);
       let p = afterAud;
       for (const ps of config.parameterSets) {
         this.setPiece(p++, START_CODE, 0, 4);
@@ -334,7 +369,8 @@ export class TsMuxer {
   private writePmt(out: Buffer, o: number): void {
     const s = this.psiStart(out, o, this.pmtPid);
     const streams: [number, number][] = [];
-    if (this.video !== null) streams.push([this.video.codec === 'avc' ? StreamType.AVC : StreamType.HEVC, this.videoPid]);
+    if (this.video !== null)
+      streams.push([this.video.codec === 'avc' ? StreamType.AVC : StreamType.HEVC, this.videoPid]);
     if (this.aac !== null) streams.push([StreamType.AAC_ADTS, this.audioPid]);
     const pcrPid = this.video !== null || this.aac === null ? this.videoPid : this.audioPid;
     let w = s;
@@ -395,7 +431,8 @@ export class TsMuxer {
   }
 
   private prependPiece(buf: Buffer, start: number, end: number): void {
-    for (let i = this.pieces; i > 0; i--) this.setPiece(i, this.pieceBufs[i - 1]!, this.pieceStarts[i - 1]!, this.pieceEnds[i - 1]!);
+    for (let i = this.pieces; i > 0; i--)
+      this.setPiece(i, this.pieceBufs[i - 1]!, this.pieceStarts[i - 1]!, this.pieceEnds[i - 1]!);
     this.setPiece(0, buf, start, end);
     this.pieces++;
   }

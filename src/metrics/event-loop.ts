@@ -44,7 +44,10 @@ export class EventLoopMeter {
 
   /** The figures since the meter started. */
   whole(): EventLoopSample {
-    return figures(performance.eventLoopUtilization(performance.eventLoopUtilization(), this.startElu).utilization, this.total);
+    return figures(
+      performance.eventLoopUtilization(performance.eventLoopUtilization(), this.startElu).utilization,
+      this.total,
+    );
   }
 
   stop(): void {

@@ -44,16 +44,34 @@ export const METRIC_INFO: Record<MetricName, { label: string; description: strin
   playStart: { label: 'play start', description: 'connect to NetStream.Play.Start' },
   firstFrame: { label: 'first frame', description: 'play to first video frame' },
   firstKeyframe: { label: 'first keyframe', description: 'play to first keyframe' },
-  endToEnd: { label: 'end-to-end', description: 'end-to-end frame latency (from the intended send time, or the actual one when earlier)' },
-  slowEndToEnd: { label: 'end-to-end (slow viewers)', description: 'end-to-end frame latency of slow viewers (kept apart from the others)' },
-  playout: { label: 'end-to-end at playout (HLS)', description: 'end-to-end latency to when a player that buffers as hls.js does would show the frame' },
+  endToEnd: {
+    label: 'end-to-end',
+    description: 'end-to-end frame latency (from the intended send time, or the actual one when earlier)',
+  },
+  slowEndToEnd: {
+    label: 'end-to-end (slow viewers)',
+    description: 'end-to-end frame latency of slow viewers (kept apart from the others)',
+  },
+  playout: {
+    label: 'end-to-end at playout (HLS)',
+    description: 'end-to-end latency to when a player that buffers as hls.js does would show the frame',
+  },
   gap: { label: 'frame gap', description: 'gap between video frames at a player (HLS: between playout times)' },
   pacing: { label: 'publisher pacing error', description: 'publisher deviation from its schedule (early or late)' },
   playlistFetch: { label: 'playlist fetch (HLS)', description: 'from a playlist request to its whole body' },
-  playlistAge: { label: 'playlist age (HLS)', description: 'how old the newest listed segment was when a playlist was read (from its last frame\'s send time)' },
+  playlistAge: {
+    label: 'playlist age (HLS)',
+    description: "how old the newest listed segment was when a playlist was read (from its last frame's send time)",
+  },
   segmentFetch: { label: 'segment fetch (HLS)', description: 'from a segment request to its last byte' },
-  resume: { label: 'frames again after a republish', description: 'from a new publication\'s first frame to the first frame of it a viewer that stayed got' },
-  availabilityLag: { label: 'segment availability lag (HLS)', description: 'from a frame\'s send time to the first playlist read that listed its segment' },
+  resume: {
+    label: 'frames again after a republish',
+    description: "from a new publication's first frame to the first frame of it a viewer that stayed got",
+  },
+  availabilityLag: {
+    label: 'segment availability lag (HLS)',
+    description: "from a frame's send time to the first playlist read that listed its segment",
+  },
 };
 
 export type Histogram = hdr.Histogram;
@@ -157,7 +175,8 @@ export interface LatencySummary {
 
 /** Count and percentiles in milliseconds (3 decimals), or zeros when nothing was recorded. */
 export function summarize(h: Histogram | undefined): LatencySummary {
-  if (h === undefined || h.totalCount === 0) return { count: 0, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+  if (h === undefined || h.totalCount === 0)
+    return { count: 0, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
   const ms = (us: number) => round3(us / 1000);
   // Every figure comes from the buckets (as after an encode/decode or a merge), so a histogram
   // summarizes the same whether it was recorded here or merged from workers.

@@ -20,7 +20,11 @@ export interface EncodedInterval {
  * interval with its compressed histogram, values in µs, max reported in ms. Any HdrHistogram
  * tool (HistogramLogAnalyzer, the JS log analyzer) reads it.
  */
-export function formatHlog(intervals: readonly (IntervalHistogram | EncodedInterval)[], startTimeMs: number, comment: string): string {
+export function formatHlog(
+  intervals: readonly (IntervalHistogram | EncodedInterval)[],
+  startTimeMs: number,
+  comment: string,
+): string {
   let out = '';
   const writer = new hdr.HistogramLogWriter((s: string) => {
     out += s;
@@ -30,7 +34,13 @@ export function formatHlog(intervals: readonly (IntervalHistogram | EncodedInter
   writer.outputStartTime(startTimeMs);
   writer.outputLegend();
   // Encoded intervals are decoded one at a time, so only one is in memory at once.
-  for (const i of intervals) writer.outputIntervalHistogram('encoded' in i ? decodeHistogram(i.encoded) : i.histogram, i.startSec, i.endSec, 1000);
+  for (const i of intervals)
+    writer.outputIntervalHistogram(
+      'encoded' in i ? decodeHistogram(i.encoded) : i.histogram,
+      i.startSec,
+      i.endSec,
+      1000,
+    );
   return out;
 }
 
@@ -41,7 +51,11 @@ export function parseHlog(text: string): IntervalHistogram[] {
   for (;;) {
     const h = reader.nextIntervalHistogram();
     if (h === null) break;
-    out.push({ startSec: h.startTimeStampMsec / 1000 - reader.startTimeSec, endSec: h.endTimeStampMsec / 1000 - reader.startTimeSec, histogram: h });
+    out.push({
+      startSec: h.startTimeStampMsec / 1000 - reader.startTimeSec,
+      endSec: h.endTimeStampMsec / 1000 - reader.startTimeSec,
+      histogram: h,
+    });
   }
   return out;
 }

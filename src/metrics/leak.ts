@@ -122,7 +122,10 @@ function floorPoints(samples: readonly LeakSample[], windowSec: number): Point[]
     points.push({
       t: end.tSec,
       x: end.sessionsEnded,
-      y: quantile(window.map((s) => s.rssBytes), FLOOR_QUANTILE),
+      y: quantile(
+        window.map((s) => s.rssBytes),
+        FLOOR_QUANTILE,
+      ),
       fds: fds.length * 2 >= window.length ? quantile(fds, FLOOR_QUANTILE) : null,
     });
   }
@@ -162,21 +165,31 @@ export function leakVerdict(series: readonly LeakSample[], opts: LeakOptions = {
   const confidence = opts.confidence ?? 0.95;
   const resamples = opts.resamples ?? 2000;
   const seed = opts.seed ?? 1;
-  const samples = series.filter((s) => Number.isFinite(s.tSec) && Number.isFinite(s.rssBytes) && Number.isFinite(s.sessionsEnded)).sort((a, b) => a.tSec - b.tSec);
+  const samples = series
+    .filter((s) => Number.isFinite(s.tSec) && Number.isFinite(s.rssBytes) && Number.isFinite(s.sessionsEnded))
+    .sort((a, b) => a.tSec - b.tSec);
   const warmupSec = samples.length === 0 ? 0 : (opts.warmupSec ?? defaultWarmupSec(samples));
   const plateau = samples.filter((s) => s.tSec >= warmupSec);
   const fromSec = plateau[0]?.tSec ?? warmupSec;
   const toSec = plateau[plateau.length - 1]?.tSec ?? warmupSec;
   const ended = plateau.length === 0 ? 0 : plateau[plateau.length - 1]!.sessionsEnded - plateau[0]!.sessionsEnded;
-  const windowSec = opts.floorWindowSec ?? Math.max(DEFAULT_FLOOR_WINDOW_SEC, (toSec - fromSec) / 8, 1.5 * longestQuietSec(plateau));
+  const windowSec =
+    opts.floorWindowSec ?? Math.max(DEFAULT_FLOOR_WINDOW_SEC, (toSec - fromSec) / 8, 1.5 * longestQuietSec(plateau));
   const pct = Math.round(confidence * 100);
   const method =
-    `Theil–Sen slope of the RSS floor (its ${FLOOR_QUANTILE * 100}th percentile over the trailing ${windowSec.toFixed(0)} s) ` +
+    `Theil–Sen slope of the RSS floor (its ${FLOOR_QUANTILE * 100}th percentile over the ` +
+    `trailing ${windowSec.toFixed(0)} s) ` +
     `against sessions ended, over the plateau after a ${warmupSec.toFixed(0)} s warm-up; ${pct}% interval from a ` +
-    `moving-block bootstrap (${resamples} resamples, seed ${seed}). leak: the interval is above ${margin} B per ended ` +
+    `moving-block bootstrap (${resamples} resamples, seed ${seed}). leak: the interval is ` +
+    `above ${margin} B per ended ` +
     `session and growth goes on in the second half of the plateau; no-leak: the interval is below it; ` +
     `descriptors (their floor, likewise) leak when their interval is above ${marginFds} per ended session.`;
-  const base = { marginBytesPerSession: margin, confidence, plateau: { fromSec, toSec, samples: plateau.length, sessionsEnded: ended }, method };
+  const base = {
+    marginBytesPerSession: margin,
+    confidence,
+    plateau: { fromSec, toSec, samples: plateau.length, sessionsEnded: ended },
+    method,
+  };
   const undecided = (reason: string, parts: Partial<LeakVerdict> = {}): LeakVerdict => ({
     verdict: 'inconclusive',
     bytesPerSession: null,
@@ -188,32 +201,65 @@ export function leakVerdict(series: readonly LeakSample[], opts: LeakOptions = {
   });
   const minSamples = opts.minSamples ?? 10;
   const minEnded = opts.minSessionsEnded ?? 20;
-  if (plateau.length < minSamples) return undecided(`${plateau.length} samples after the warm-up, fewer than ${minSamples}: run longer`);
-  if (ended < minEnded) return undecided(`${ended} sessions ended after the warm-up, fewer than ${minEnded}: run longer or churn more`);
+  if (plateau.length < minSamples)
+    return undecided(`${plateau.length} samples after the warm-up, fewer than ${minSamples}: run longer`);
+  if (ended < minEnded)
+    return undecided(`${ended} sessions ended after the warm-up, fewer than ${minEnded}: run longer or churn more`);
 
-  if (toSec - fromSec < 2 * windowSec) return undecided(`a plateau of ${(toSec - fromSec).toFixed(0)} s, shorter than two ${windowSec.toFixed(0)} s floor windows: run longer`);
+  if (toSec - fromSec < 2 * windowSec)
+    return undecided(
+      `a plateau of ${(toSec - fromSec).toFixed(0)} s, shorter than two ` +
+        `${windowSec.toFixed(0)} s floor windows: run longer`,
+    );
   const points = floorPoints(plateau, windowSec);
   const xs = points.map((p) => p.x);
   // Points closer than a window share samples: resample them in runs at least a window long.
   const stepSec = points.length > 1 ? (points[points.length - 1]!.t - points[0]!.t) / (points.length - 1) : 1;
-  const blockLength = Math.min(Math.max(2, Math.ceil(windowSec / stepSec), Math.round(Math.cbrt(points.length))), Math.max(1, points.length >> 2));
+  const blockLength = Math.min(
+    Math.max(2, Math.ceil(windowSec / stepSec), Math.round(Math.cbrt(points.length))),
+    Math.max(1, points.length >> 2),
+  );
   const boot = { confidence, resamples, seed, blockLength };
-  const bytes = theilSenInterval(xs, points.map((p) => p.y), boot);
-  const perHour = theilSenSlope(points.map((p) => p.t), points.map((p) => p.y)) * 3600;
+  const bytes = theilSenInterval(
+    xs,
+    points.map((p) => p.y),
+    boot,
+  );
+  const perHour =
+    theilSenSlope(
+      points.map((p) => p.t),
+      points.map((p) => p.y),
+    ) * 3600;
   const bytesPerHour = Number.isFinite(perHour) ? perHour : null;
   const withFds = points.filter((p) => p.fds !== null);
-  const fds = withFds.length * 2 >= points.length ? theilSenInterval(withFds.map((p) => p.x), withFds.map((p) => p.fds!), boot) : null;
+  const fds =
+    withFds.length * 2 >= points.length
+      ? theilSenInterval(
+          withFds.map((p) => p.x),
+          withFds.map((p) => p.fds!),
+          boot,
+        )
+      : null;
   const figures = { bytesPerSession: bytes, bytesPerHour, fdsPerSession: fds };
   const judged = (verdict: LeakVerdictKind, reason: string): LeakVerdict => ({ verdict, ...figures, ...base, reason });
 
-  if (fds !== null && fds.low > marginFds) return judged('leak', `descriptors grow by ${range(fds, (n) => n.toFixed(3))} per ended session`);
-  if (bytes === null || Number.isNaN(bytes.low)) return undecided('sessions ended in too few steps after the warm-up to fit a slope', figures);
+  if (fds !== null && fds.low > marginFds)
+    return judged('leak', `descriptors grow by ${range(fds, (n) => n.toFixed(3))} per ended session`);
+  if (bytes === null || Number.isNaN(bytes.low))
+    return undecided('sessions ended in too few steps after the warm-up to fit a slope', figures);
   const said = `RSS grows by ${range(bytes, kb)} per ended session (margin ${kb(margin)})`;
   if (bytes.low > margin) {
     const late = points.slice(points.length >> 1);
-    const lateSlope = theilSenSlope(late.map((p) => p.x), late.map((p) => p.y));
+    const lateSlope = theilSenSlope(
+      late.map((p) => p.x),
+      late.map((p) => p.y),
+    );
     if (Number.isFinite(lateSlope) && lateSlope <= margin) {
-      return judged('inconclusive', `${said}, but only ${kb(lateSlope)} in the second half of the plateau: memory that filled up and stopped (an allocator's), run longer`);
+      return judged(
+        'inconclusive',
+        `${said}, but only ${kb(lateSlope)} in the second half of the plateau: memory that ` +
+          `filled up and stopped (an allocator's), run longer`,
+      );
     }
     return judged('leak', said);
   }

@@ -82,7 +82,10 @@ export class ProcessGroupSampler {
       const pid = Number(name);
       const f = statFields(pid);
       if (f === null || Number(f[F_PGRP]) !== this.pgid) continue;
-      seen.set(pid, { ppid: Number(f[F_PPID]), cpuTicks: Number(f[F_UTIME]) + Number(f[F_STIME]) + Number(f[F_CUTIME]) + Number(f[F_CSTIME]) });
+      seen.set(pid, {
+        ppid: Number(f[F_PPID]),
+        cpuTicks: Number(f[F_UTIME]) + Number(f[F_STIME]) + Number(f[F_CUTIME]) + Number(f[F_CSTIME]),
+      });
       rssPages += Number(f[F_RSS_PAGES]);
     }
     for (const [pid, m] of this.members) {

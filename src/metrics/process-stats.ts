@@ -86,7 +86,11 @@ export class ProcessMonitor {
     this.timer = null;
     this.sample();
     if (this.first === null || this.last === null) return null;
-    return { cpuSeconds: this.last.cpuSeconds - this.first.cpuSeconds, peakRssBytes: this.peakRssBytes, maxRssBytes: this.last.maxRssBytes };
+    return {
+      cpuSeconds: this.last.cpuSeconds - this.first.cpuSeconds,
+      peakRssBytes: this.peakRssBytes,
+      maxRssBytes: this.last.maxRssBytes,
+    };
   }
 
   /** A sample taken now (null if the process is gone). */
@@ -95,7 +99,8 @@ export class ProcessMonitor {
   }
 
   private sample(): ProcessSample | null {
-    const s = this.group !== null ? this.group.sample() : this.pid === process.pid ? sampleSelf() : sampleProcess(this.pid);
+    const s =
+      this.group !== null ? this.group.sample() : this.pid === process.pid ? sampleSelf() : sampleProcess(this.pid);
     if (s !== null) {
       this.last = s;
       if (s.rssBytes > this.peakRssBytes) this.peakRssBytes = s.rssBytes;

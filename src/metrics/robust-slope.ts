@@ -43,7 +43,12 @@ function quantileSorted(sorted: ArrayLike<number>, q: number): number {
  * may be listed twice, as a bootstrap resample does). Pairs with equal x are left out. NaN when
  * no pair has two different x. `scratch` must hold idx.length² / 2 values.
  */
-function theilSenOver(xs: ArrayLike<number>, ys: ArrayLike<number>, idx: ArrayLike<number>, scratch: Float64Array): number {
+function theilSenOver(
+  xs: ArrayLike<number>,
+  ys: ArrayLike<number>,
+  idx: ArrayLike<number>,
+  scratch: Float64Array,
+): number {
   let k = 0;
   const n = idx.length;
   for (let a = 0; a < n; a++) {
@@ -123,7 +128,11 @@ export interface BootstrapOptions {
  * time), as many as the series has points. Null when fewer than three points or every x is the
  * same; the interval is NaN-free only if enough resamples had two different x.
  */
-export function theilSenInterval(xs: readonly number[], ys: readonly number[], opts: BootstrapOptions = {}): SlopeInterval | null {
+export function theilSenInterval(
+  xs: readonly number[],
+  ys: readonly number[],
+  opts: BootstrapOptions = {},
+): SlopeInterval | null {
   const n = Math.min(xs.length, ys.length);
   if (n < 3) return null;
   const scratch = new Float64Array((n * (n - 1)) / 2);

@@ -25,8 +25,8 @@ export function median(xs: readonly number[]): number {
 function logGamma(x: number): number {
   const g = 7;
   const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
-    9.9843695780195716e-6, 1.5056327351493116e-7,
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
   ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
   x -= 1;
@@ -112,7 +112,11 @@ export function meanInterval(xs: readonly number[], confidence = 0.95): Interval
  * the geometric mean of the ratios with a confidence interval from the t distribution of their
  * logarithms. Pairs with a zero or negative side are left out; null when none remains.
  */
-export function pairedRatio(variant: readonly number[], baseline: readonly number[], confidence = 0.95): (Interval & { n: number }) | null {
+export function pairedRatio(
+  variant: readonly number[],
+  baseline: readonly number[],
+  confidence = 0.95,
+): (Interval & { n: number }) | null {
   const logs: number[] = [];
   for (let i = 0; i < Math.min(variant.length, baseline.length); i++) {
     const v = variant[i]!;
@@ -147,7 +151,14 @@ export function welchTest(a: readonly number[], b: readonly number[], confidence
   const se = Math.sqrt(va + vb);
   if (se === 0) {
     const p = difference === 0 ? 1 : 0;
-    return { difference, t: difference === 0 ? 0 : Math.sign(difference) * Infinity, df: a.length + b.length - 2, p, low: difference, high: difference };
+    return {
+      difference,
+      t: difference === 0 ? 0 : Math.sign(difference) * Infinity,
+      df: a.length + b.length - 2,
+      p,
+      low: difference,
+      high: difference,
+    };
   }
   const df = (va + vb) ** 2 / (va ** 2 / (a.length - 1) + vb ** 2 / (b.length - 1));
   const t = difference / se;

@@ -35,7 +35,11 @@ export interface CpuQuota {
 export function cpuQuotaUnavailable(): string | null {
   if (process.platform !== 'linux') return 'CPU quotas need Linux cgroups';
   const v = findCgroup();
-  if (v === null) return 'no writable cgroup with a cpu controller (cgroup v1 at /sys/fs/cgroup/cpu or v2 with cpu enabled); run as root, or give the server a delegated cgroup';
+  if (v === null)
+    return (
+      'no writable cgroup with a cpu controller (cgroup v1 at /sys/fs/cgroup/cpu or v2 with ' +
+      'cpu enabled); run as root, or give the server a delegated cgroup'
+    );
   return null;
 }
 

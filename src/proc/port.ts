@@ -54,7 +54,8 @@ export async function waitForPort(port: number, opts: WaitForPortOptions = {}): 
     const gone = opts.abandon?.() ?? null;
     if (gone !== null) throw new Error(gone);
     if ((await probePort(host, port, Math.max(100, Math.min(2000, deadline - Date.now())))) === null) return;
-    if (Date.now() > deadline) throw new Error(`nothing accepted connections on ${host}:${port} within ${Math.round(timeoutMs / 100) / 10} s`);
+    if (Date.now() > deadline)
+      throw new Error(`nothing accepted connections on ${host}:${port} within ${Math.round(timeoutMs / 100) / 10} s`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
 }

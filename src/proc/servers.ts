@@ -61,9 +61,15 @@ export type PlayUrls = Partial<Record<'rtmp' | 'http-flv' | 'ws-flv' | 'hls', st
 
 /** HTTP outputs of a server under test, on a free port of their own. */
 export interface HttpOutputOptions {
-  /** HLS segment length in seconds: nginx-rtmp's `hls_fragment`, the built-in server's `--hls-segment-ms` (default 2). */
+  /**
+   * HLS segment length in seconds: nginx-rtmp's `hls_fragment`, the built-in server's
+   * `--hls-segment-ms` (default 2).
+   */
   hlsFragmentS?: number;
-  /** Seconds of segments the HLS playlist lists: nginx-rtmp's `hls_playlist_length`, the built-in server's `--hls-window` in segments (default 6 segments). */
+  /**
+   * Seconds of segments the HLS playlist lists: nginx-rtmp's `hls_playlist_length`, the built-in
+   * server's `--hls-window` in segments (default 6 segments).
+   */
   hlsPlaylistS?: number;
 }
 
@@ -97,7 +103,12 @@ export function serveCommand(args: readonly string[]): { cmd: string; args: stri
   return { cmd: process.execPath, args: [...cli.execArgv, cli.path, 'serve', ...args] };
 }
 
-function nginxConfig(dir: string, port: number, chunkSize: number, hls: { httpPort: number; fragmentS: number; playlistS: number } | null): string {
+function nginxConfig(
+  dir: string,
+  port: number,
+  chunkSize: number,
+  hls: { httpPort: number; fragmentS: number; playlistS: number } | null,
+): string {
   const module = NGINX_RTMP_MODULES.find((m) => existsSync(m))!;
   const hlsDir = join(dir, 'hls');
   // One process (master_process off), one core: the same footing as the Node servers.
@@ -165,20 +176,57 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
   if (kind === 'builtin') {
     const httpArgs = httpPort === undefined ? [] : ['--http-port', String(httpPort)];
     if (http?.hlsFragmentS !== undefined) httpArgs.push('--hls-segment-ms', String(Math.round(fragmentS * 1000)));
-    if (http?.hlsPlaylistS !== undefined) httpArgs.push('--hls-window', String(Math.max(2, Math.round(playlistS / fragmentS))));
-    const serve = serveCommand(['--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...httpArgs, ...(opts.builtinArgs ?? [])]);
+    if (http?.hlsPlaylistS !== undefined)
+      httpArgs.push('--hls-window', String(Math.max(2, Math.round(playlistS / fragmentS))));
+    const serve = serveCommand([
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--log-level',
+      'warn',
+      ...httpArgs,
+      ...(opts.builtinArgs ?? []),
+    ]);
     handle = launch(serve.cmd, serve.args);
-    if (httpPort !== undefined) Object.assign(playUrls, { 'http-flv': `http://${web}/live/{stream}.flv`, 'ws-flv': `ws://${web}/live/{stream}.flv`, hls: `http://${web}/live/{stream}/index.m3u8` });
+    if (httpPort !== undefined)
+      Object.assign(playUrls, {
+        'http-flv': `http://${web}/live/{stream}.flv`,
+        'ws-flv': `ws://${web}/live/{stream}.flv`,
+        hls: `http://${web}/live/{stream}/index.m3u8`,
+      });
   } else if (kind === 'node-media-server') {
     const app = createRequire(import.meta.url).resolve('node-media-server/bin/app.js');
     const config = join(dir, 'config.json');
     // Media (and with `http`, HTTP-FLV and WebSocket-FLV); no recording, no admin console; its own data directory.
-    writeFileSync(config, JSON.stringify({ bind: '127.0.0.1', rtmp: { port }, ...(httpPort === undefined ? {} : { http: { port: httpPort } }), store: { path: join(dir, 'data') }, auth: { play: false, publish: false, secret: 'rtmpbench' }, notify: { url: '' } }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        bind: '127.0.0.1',
+        rtmp: { port },
+        ...(httpPort === undefined ? {} : { http: { port: httpPort } }),
+        store: { path: join(dir, 'data') },
+        auth: { play: false, publish: false, secret: 'rtmpbench' },
+        notify: { url: '' },
+      }),
+    );
     handle = launch(process.execPath, [app, '-c', config, '--no-admin'], { cwd: dir });
-    if (httpPort !== undefined) Object.assign(playUrls, { 'http-flv': `http://${web}/live/{stream}.flv`, 'ws-flv': `ws://${web}/live/{stream}.flv` });
+    if (httpPort !== undefined)
+      Object.assign(playUrls, {
+        'http-flv': `http://${web}/live/{stream}.flv`,
+        'ws-flv': `ws://${web}/live/{stream}.flv`,
+      });
   } else {
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxConfig(dir, port, opts.chunkSize ?? 4096, httpPort === undefined ? null : { httpPort, fragmentS, playlistS }));
+    writeFileSync(
+      conf,
+      nginxConfig(
+        dir,
+        port,
+        opts.chunkSize ?? 4096,
+        httpPort === undefined ? null : { httpPort, fragmentS, playlistS },
+      ),
+    );
     handle = launch(NGINX_BINARIES.find((p) => existsSync(p))!, ['-p', dir, '-c', conf]);
     if (httpPort !== undefined) playUrls.hls = `http://${web}/hls/{stream}.m3u8`;
   }
@@ -205,14 +253,30 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     await stop();
     throw new ServerStartError(`${(e as Error).message}: ${handle.output().slice(-2000).trim()}`);
   }
-  return { kind, pid: handle.pid, port, url: `rtmp://127.0.0.1:${port}/live`, ...(httpPort === undefined ? {} : { httpPort }), ...(quota !== null ? { cpuQuota: quota.cores } : {}), playUrls, output: () => handle.output(), stop };
+  return {
+    kind,
+    pid: handle.pid,
+    port,
+    url: `rtmp://127.0.0.1:${port}/live`,
+    ...(httpPort === undefined ? {} : { httpPort }),
+    ...(quota !== null ? { cpuQuota: quota.cores } : {}),
+    playUrls,
+    output: () => handle.output(),
+    stop,
+  };
 }
 
 /**
  * A server a user names by URL and starts with a shell command, in a process group of its own
  * (the shell and whatever it starts are measured and stopped together).
  */
-export async function startCommand(spec: { name: string; url: string; start: string }, host: string, port: number, timeoutMs = 15_000, cpuQuota?: number): Promise<RunningServer> {
+export async function startCommand(
+  spec: { name: string; url: string; start: string },
+  host: string,
+  port: number,
+  timeoutMs = 15_000,
+  cpuQuota?: number,
+): Promise<RunningServer> {
   const handle = launch('/bin/sh', ['-c', spec.start], { group: true });
   let quota: CpuQuota | null = null;
   const stop = async () => {
@@ -225,12 +289,27 @@ export async function startCommand(spec: { name: string; url: string; start: str
       quota = createCpuQuota(cpuQuota);
       quota.addGroup(handle.pid);
     }
-    await waitForPort(port, { host, timeoutMs, intervalMs: 100, abandon: () => (handle.running ? null : `"${spec.start}" exited`) });
+    await waitForPort(port, {
+      host,
+      timeoutMs,
+      intervalMs: 100,
+      abandon: () => (handle.running ? null : `"${spec.start}" exited`),
+    });
     // What the shell started before it was moved is moved now (children started later inherit the group).
     quota?.addGroup(handle.pid);
   } catch (e) {
     await stop();
     throw new ServerStartError(`${spec.name}: ${(e as Error).message}: ${handle.output().slice(-2000).trim()}`);
   }
-  return { kind: 'command', pid: handle.pid, pgid: handle.pid, port, url: spec.url, ...(quota !== null ? { cpuQuota: quota.cores } : {}), playUrls: { rtmp: `${spec.url.replace(/\/+$/, '')}/{stream}` }, output: () => handle.output(), stop };
+  return {
+    kind: 'command',
+    pid: handle.pid,
+    pgid: handle.pid,
+    port,
+    url: spec.url,
+    ...(quota !== null ? { cpuQuota: quota.cores } : {}),
+    playUrls: { rtmp: `${spec.url.replace(/\/+$/, '')}/{stream}` },
+    output: () => handle.output(),
+    stop,
+  };
 }

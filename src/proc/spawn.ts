@@ -107,9 +107,19 @@ export interface RunResult {
 }
 
 /** Runs a program to completion, killing it (by PID) if it outlives `timeoutMs`. */
-export function runToEnd(cmd: string, args: readonly string[], timeoutMs = 60_000, env?: NodeJS.ProcessEnv, cwd?: string): Promise<RunResult> {
+export function runToEnd(
+  cmd: string,
+  args: readonly string[],
+  timeoutMs = 60_000,
+  env?: NodeJS.ProcessEnv,
+  cwd?: string,
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}), ...(cwd !== undefined ? { cwd } : {}) });
+    const child = spawn(cmd, [...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env ? { env: { ...process.env, ...env } } : {}),
+      ...(cwd !== undefined ? { cwd } : {}),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,15 +1,5 @@
 /** Values that AMF0 (and the AMF3 parts clients send) decode to and encode from. */
-export type AmfValue =
-  | number
-  | boolean
-  | string
-  | null
-  | undefined
-  | Date
-  | AmfXml
-  | Buffer
-  | AmfValue[]
-  | AmfObject;
+export type AmfValue = number | boolean | string | null | undefined | Date | AmfXml | Buffer | AmfValue[] | AmfObject;
 
 export interface AmfObject {
   [key: string]: AmfValue;
@@ -34,7 +24,9 @@ export function ecmaArray(props: AmfObject): AmfObject {
 }
 
 export function isEcmaArray(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && (value as { [AMF_ECMA_ARRAY]?: boolean })[AMF_ECMA_ARRAY] === true;
+  return (
+    typeof value === 'object' && value !== null && (value as { [AMF_ECMA_ARRAY]?: boolean })[AMF_ECMA_ARRAY] === true
+  );
 }
 
 export function isAmfObject(value: unknown): value is AmfObject {

@@ -70,7 +70,14 @@ export class Amf0Reader {
     return values;
   }
 
-  private fail(message: string, code: 'RTMP_ERR_AMF_TRUNCATED' | 'RTMP_ERR_AMF_MALFORMED' | 'RTMP_ERR_AMF_UNSUPPORTED' | 'RTMP_ERR_AMF_LIMIT' = 'RTMP_ERR_AMF_MALFORMED'): never {
+  private fail(
+    message: string,
+    code:
+      | 'RTMP_ERR_AMF_TRUNCATED'
+      | 'RTMP_ERR_AMF_MALFORMED'
+      | 'RTMP_ERR_AMF_UNSUPPORTED'
+      | 'RTMP_ERR_AMF_LIMIT' = 'RTMP_ERR_AMF_MALFORMED',
+  ): never {
     throw new ProtocolError(code, message, { state: 'amf0', offset: this.offset });
   }
 
@@ -136,7 +143,8 @@ export class Amf0Reader {
         return undefined;
       case AMF0_REFERENCE: {
         const index = this.u16();
-        if (index >= this.references.length) this.fail(`reference ${index} to one of ${this.references.length} objects`);
+        if (index >= this.references.length)
+          this.fail(`reference ${index} to one of ${this.references.length} objects`);
         return this.references[index];
       }
       case AMF0_ECMA_ARRAY: {
@@ -148,7 +156,8 @@ export class Amf0Reader {
       case AMF0_STRICT_ARRAY: {
         const count = this.u32();
         // Every element takes at least one byte: a larger count cannot be honest.
-        if (count > this.end - this.offset) this.fail(`strict array of ${count} elements in ${this.end - this.offset} bytes`, 'RTMP_ERR_AMF_TRUNCATED');
+        if (count > this.end - this.offset)
+          this.fail(`strict array of ${count} elements in ${this.end - this.offset} bytes`, 'RTMP_ERR_AMF_TRUNCATED');
         const arr = this.complex<AmfValue[]>(depth, []);
         for (let i = 0; i < count; i++) arr.push(this.value(depth + 1));
         return arr;

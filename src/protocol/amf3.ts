@@ -45,7 +45,14 @@ class Amf3Reader {
     this.maxDepth = maxDepth;
   }
 
-  private fail(message: string, code: 'RTMP_ERR_AMF_TRUNCATED' | 'RTMP_ERR_AMF_MALFORMED' | 'RTMP_ERR_AMF_UNSUPPORTED' | 'RTMP_ERR_AMF_LIMIT' = 'RTMP_ERR_AMF_MALFORMED'): never {
+  private fail(
+    message: string,
+    code:
+      | 'RTMP_ERR_AMF_TRUNCATED'
+      | 'RTMP_ERR_AMF_MALFORMED'
+      | 'RTMP_ERR_AMF_UNSUPPORTED'
+      | 'RTMP_ERR_AMF_LIMIT' = 'RTMP_ERR_AMF_MALFORMED',
+  ): never {
     throw new ProtocolError(code, message, { state: 'amf3', offset: this.offset });
   }
 

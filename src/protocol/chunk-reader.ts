@@ -359,7 +359,7 @@ export class ChunkReader {
       cs.initialised = true;
     }
     const left = cs.length - cs.received;
-    this.chunkRemaining = left < this.inChunkSize ? left : this.inChunkSize;
+    this.chunkRemaining = Math.min(left, this.inChunkSize);
     this.state = ReaderState.PAYLOAD;
   }
 
@@ -374,7 +374,8 @@ export class ChunkReader {
       }
       const carried = this.carryEnd - this.carryStart;
       if (carried === 0 && this.end === this.pos) return false;
-      const skim = this.skimMedia > 0 && length > this.skimMedia && (cs.typeId === MSG_AUDIO || cs.typeId === MSG_VIDEO);
+      const skim =
+        this.skimMedia > 0 && length > this.skimMedia && (cs.typeId === MSG_AUDIO || cs.typeId === MSG_VIDEO);
       const keep = skim ? this.skimMedia : length;
       if (carried === 0 && this.chunkRemaining === length && this.end - this.pos >= length) {
         // Whole message inside this read: hand out a view (of its first bytes when skimming).
@@ -397,13 +398,13 @@ export class ChunkReader {
     let want = this.chunkRemaining;
     const carried = this.carryEnd - this.carryStart;
     if (carried > 0) {
-      const n = carried < want ? carried : want;
+      const n = Math.min(carried, want);
       this.store(cs, this.carry, this.carryStart, n);
       this.carryStart += n;
       want -= n;
     }
     const avail = this.end - this.pos;
-    const n = avail < want ? avail : want;
+    const n = Math.min(avail, want);
     if (n > 0) {
       this.store(cs, this.buf, this.pos, n);
       this.pos += n;
@@ -419,9 +420,9 @@ export class ChunkReader {
       let pos = this.pos;
       while (cs.received < length && pos < this.end && buf[pos] === continuation) {
         const left = length - cs.received;
-        const size = left < chunkSize ? left : chunkSize;
+        const size = Math.min(left, chunkSize);
         const room = this.end - pos - 1;
-        const take = room < size ? room : size;
+        const take = Math.min(room, size);
         this.store(cs, buf, pos + 1, take);
         pos += 1 + take;
         if (take < size) {
@@ -485,7 +486,11 @@ export class ChunkReader {
     const value = payload.readUInt32BE(0);
     if (typeId === MSG_SET_CHUNK_SIZE) {
       if (value === 0 || value > 0x7fffffff) {
-        throw new ProtocolError('RTMP_ERR_CHUNK_SIZE', `Set Chunk Size ${value} (0x${value.toString(16)})`, this.where());
+        throw new ProtocolError(
+          'RTMP_ERR_CHUNK_SIZE',
+          `Set Chunk Size ${value} (0x${value.toString(16)})`,
+          this.where(),
+        );
       }
       this.inChunkSize = value;
     } else if (typeId === MSG_ABORT) {
@@ -519,7 +524,8 @@ export class ChunkReader {
     if (csid < 64) {
       this.lowStreams[csid] = cs;
     } else {
-      (this.highStreams ??= new Map()).set(csid, cs);
+      this.highStreams ??= new Map();
+      this.highStreams.set(csid, cs);
     }
     this.streamCount++;
     return cs;
@@ -553,7 +559,7 @@ export class ChunkReader {
     const need = n - carried;
     const avail = this.end - this.pos;
     if (need > 0) {
-      const move = avail < need ? avail : need;
+      const move = Math.min(avail, need);
       this.buf.copy(this.carry, this.carryEnd, this.pos, this.pos + move);
       this.pos += move;
       this.carryEnd += move;
@@ -585,9 +591,13 @@ export class ChunkReader {
     const error =
       err instanceof RtmpError
         ? err
-        : new ProtocolError('RTMP_ERR_READER_DEAD', `message handler threw: ${(err as Error)?.message ?? String(err)}`, {
-            cause: err,
-          });
+        : new ProtocolError(
+            'RTMP_ERR_READER_DEAD',
+            `message handler threw: ${(err as Error)?.message ?? String(err)}`,
+            {
+              cause: err,
+            },
+          );
     this.sink.onError(error);
   }
 }

@@ -44,10 +44,16 @@ function assertMessage(msg: OutgoingMessage): void {
     throw new ArgumentError('RTMP_ERR_INVALID_ARGUMENT', `chunk stream id must be 2..${MAX_CSID}, got ${msg.csid}`);
   }
   if (msg.payload.length > MAX_MESSAGE_LENGTH_FIELD) {
-    throw new ArgumentError('RTMP_ERR_INVALID_ARGUMENT', `message of ${msg.payload.length} bytes exceeds the 24-bit length field`);
+    throw new ArgumentError(
+      'RTMP_ERR_INVALID_ARGUMENT',
+      `message of ${msg.payload.length} bytes exceeds the 24-bit length field`,
+    );
   }
   if (!(msg.timestamp >= 0) || !Number.isSafeInteger(Math.floor(msg.timestamp))) {
-    throw new ArgumentError('RTMP_ERR_INVALID_ARGUMENT', `timestamp must be a non-negative number, got ${msg.timestamp}`);
+    throw new ArgumentError(
+      'RTMP_ERR_INVALID_ARGUMENT',
+      `timestamp must be a non-negative number, got ${msg.timestamp}`,
+    );
   }
 }
 

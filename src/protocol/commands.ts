@@ -82,7 +82,10 @@ export function parseData(payload: Buffer, typeId: number = MSG_DATA_AMF0): Data
 }
 
 const SET_DATA_FRAME = '@setDataFrame';
-const SET_DATA_FRAME_PREFIX = Buffer.concat([Buffer.from([AMF0_STRING, 0, SET_DATA_FRAME.length]), Buffer.from(SET_DATA_FRAME, 'latin1')]);
+const SET_DATA_FRAME_PREFIX = Buffer.concat([
+  Buffer.from([AMF0_STRING, 0, SET_DATA_FRAME.length]),
+  Buffer.from(SET_DATA_FRAME, 'latin1'),
+]);
 
 /**
  * Publishers send metadata as `@setDataFrame, onMetaData, {...}`; players must receive
@@ -90,7 +93,10 @@ const SET_DATA_FRAME_PREFIX = Buffer.concat([Buffer.from([AMF0_STRING, 0, SET_DA
  * it does not start with "@setDataFrame".
  */
 export function rewriteSetDataFrame(payload: Buffer): Buffer {
-  if (payload.length > SET_DATA_FRAME_PREFIX.length && payload.subarray(0, SET_DATA_FRAME_PREFIX.length).equals(SET_DATA_FRAME_PREFIX)) {
+  if (
+    payload.length > SET_DATA_FRAME_PREFIX.length &&
+    payload.subarray(0, SET_DATA_FRAME_PREFIX.length).equals(SET_DATA_FRAME_PREFIX)
+  ) {
     return payload.subarray(SET_DATA_FRAME_PREFIX.length);
   }
   return payload;
@@ -163,7 +169,11 @@ export function connectCommand(params: ConnectParams, transactionId = 1): Outgoi
   return commandMessage('connect', transactionId, obj);
 }
 
-export function connectResultCommand(transactionId: number, objectEncoding = 0, extra: AmfObject = {}): OutgoingMessage {
+export function connectResultCommand(
+  transactionId: number,
+  objectEncoding = 0,
+  extra: AmfObject = {},
+): OutgoingMessage {
   return commandMessage('_result', transactionId, { fmsVer: 'FMS/3,5,7,7009', capabilities: 31, mode: 1, ...extra }, [
     {
       level: 'status',
@@ -208,7 +218,8 @@ export const playCommand = (
 ): OutgoingMessage => commandMessage('play', transactionId, null, [name, start, duration, reset], streamId);
 export const deleteStreamCommand = (transactionId: number, streamId: number): OutgoingMessage =>
   commandMessage('deleteStream', transactionId, null, [streamId]);
-export const closeStreamCommand = (streamId: number): OutgoingMessage => commandMessage('closeStream', 0, null, [], streamId);
+export const closeStreamCommand = (streamId: number): OutgoingMessage =>
+  commandMessage('closeStream', 0, null, [], streamId);
 export const getStreamLengthCommand = (transactionId: number, name: string): OutgoingMessage =>
   commandMessage('getStreamLength', transactionId, null, [name]);
 

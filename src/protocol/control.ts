@@ -33,7 +33,10 @@ function u32Payload(value: number): Buffer {
 
 export function setChunkSizeMessage(chunkSize: number): OutgoingMessage {
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_CHUNK_SIZE_WIRE) {
-    throw new ArgumentError('RTMP_ERR_INVALID_ARGUMENT', `chunk size must be 1..${MAX_CHUNK_SIZE_WIRE}, got ${chunkSize}`);
+    throw new ArgumentError(
+      'RTMP_ERR_INVALID_ARGUMENT',
+      `chunk size must be 1..${MAX_CHUNK_SIZE_WIRE}, got ${chunkSize}`,
+    );
   }
   return protocolMessage(MSG_SET_CHUNK_SIZE, u32Payload(chunkSize));
 }
@@ -69,14 +72,18 @@ function userControl(event: number, value: number, extra?: number): OutgoingMess
 export const streamBeginMessage = (streamId: number): OutgoingMessage => userControl(UC_STREAM_BEGIN, streamId);
 export const streamEofMessage = (streamId: number): OutgoingMessage => userControl(UC_STREAM_EOF, streamId);
 export const streamDryMessage = (streamId: number): OutgoingMessage => userControl(UC_STREAM_DRY, streamId);
-export const streamIsRecordedMessage = (streamId: number): OutgoingMessage => userControl(UC_STREAM_IS_RECORDED, streamId);
+export const streamIsRecordedMessage = (streamId: number): OutgoingMessage =>
+  userControl(UC_STREAM_IS_RECORDED, streamId);
 export const setBufferLengthMessage = (streamId: number, bufferLengthMs: number): OutgoingMessage =>
   userControl(UC_SET_BUFFER_LENGTH, streamId, bufferLengthMs);
 export const pingRequestMessage = (timestamp: number): OutgoingMessage => userControl(UC_PING_REQUEST, timestamp);
 export const pingResponseMessage = (timestamp: number): OutgoingMessage => userControl(UC_PING_RESPONSE, timestamp);
 
 export type UserControlEvent =
-  | { event: typeof UC_STREAM_BEGIN | typeof UC_STREAM_EOF | typeof UC_STREAM_DRY | typeof UC_STREAM_IS_RECORDED; streamId: number }
+  | {
+      event: typeof UC_STREAM_BEGIN | typeof UC_STREAM_EOF | typeof UC_STREAM_DRY | typeof UC_STREAM_IS_RECORDED;
+      streamId: number;
+    }
   | { event: typeof UC_SET_BUFFER_LENGTH; streamId: number; bufferLengthMs: number }
   | { event: typeof UC_PING_REQUEST | typeof UC_PING_RESPONSE; timestamp: number }
   | { event: number; data: Buffer };

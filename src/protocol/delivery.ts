@@ -6,6 +6,11 @@ export const VIEWER_PROTOCOLS = ['rtmp', 'http-flv', 'ws-flv', 'hls'] as const;
 export type ViewerProtocol = (typeof VIEWER_PROTOCOLS)[number];
 
 /** The key of a protocol in results and threshold names (httpFlv.frames.lost). */
-export const PROTOCOL_KEYS = { rtmp: 'rtmp', 'http-flv': 'httpFlv', 'ws-flv': 'wsFlv', hls: 'hls' } as const satisfies Record<ViewerProtocol, string>;
+export const PROTOCOL_KEYS = {
+  rtmp: 'rtmp',
+  'http-flv': 'httpFlv',
+  'ws-flv': 'wsFlv',
+  hls: 'hls',
+} as const satisfies Record<ViewerProtocol, string>;
 export type ProtocolKey = (typeof PROTOCOL_KEYS)[ViewerProtocol];
 export const PROTOCOL_KEY_LIST = Object.values(PROTOCOL_KEYS) as ProtocolKey[];

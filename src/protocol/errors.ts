@@ -80,7 +80,17 @@ export const CLIENT_FAILURE_LIST = Object.keys(CLIENT_FAILURES) as ClientFailure
  * The steps of a client session's setup a failure can name (which of the generator's waits ran
  * out): RTMP's connection and commands, an HTTP viewer's request. `command` is any other RTMP call.
  */
-export const CLIENT_STEPS = ['tcp connect', 'handshake', 'connect command', 'createStream', 'publish', 'play', 'command', 'response headers', 'response body'] as const;
+export const CLIENT_STEPS = [
+  'tcp connect',
+  'handshake',
+  'connect command',
+  'createStream',
+  'publish',
+  'play',
+  'command',
+  'response headers',
+  'response body',
+] as const;
 export type ClientStep = (typeof CLIENT_STEPS)[number];
 
 export function isClientStep(s: string): s is ClientStep {
@@ -104,7 +114,10 @@ export class RtmpError extends Error {
   constructor(code: ErrorCode, message: string, detail: ErrorDetail = {}) {
     const where =
       detail.state !== undefined || detail.offset !== undefined
-        ? ` (${[detail.state !== undefined ? `state ${detail.state}` : '', detail.offset !== undefined ? `offset ${detail.offset}` : '']
+        ? ` (${[
+            detail.state !== undefined ? `state ${detail.state}` : '',
+            detail.offset !== undefined ? `offset ${detail.offset}` : '',
+          ]
             .filter(Boolean)
             .join(', ')})`
         : '';

@@ -16,10 +16,7 @@ const DIGEST_SIZE = 32;
 const DIGEST_MESSAGE_SIZE = HANDSHAKE_SIZE - DIGEST_SIZE;
 
 /** Trailing 32 bytes appended to both keys in their long forms (public protocol constants). */
-const KEY_SUFFIX = Buffer.from(
-  'f0eec24a8068bee82e00d0d1029e7e576eec5d2d29806fab93b8e636cfeb31ae',
-  'hex',
-);
+const KEY_SUFFIX = Buffer.from('f0eec24a8068bee82e00d0d1029e7e576eec5d2d29806fab93b8e636cfeb31ae', 'hex');
 const PLAYER_KEY = Buffer.concat([Buffer.from('Genuine Adobe Flash Player 001', 'latin1'), KEY_SUFFIX]);
 const PLAYER_KEY_SHORT = PLAYER_KEY.subarray(0, 30);
 const SERVER_KEY = Buffer.concat([Buffer.from('Genuine Adobe Flash Media Server 001', 'latin1'), KEY_SUFFIX]);
@@ -52,7 +49,11 @@ function packetDigest(packet: Buffer, offset: number, key: Buffer): Buffer {
 }
 
 /** The scheme under which `packet` carries a valid digest made with `key`, or null. */
-export function findDigest(packet: Buffer, key: 'player' | 'server', order: readonly DigestScheme[] = SCHEMES): DigestScheme | null {
+export function findDigest(
+  packet: Buffer,
+  key: 'player' | 'server',
+  order: readonly DigestScheme[] = SCHEMES,
+): DigestScheme | null {
   const k = key === 'player' ? PLAYER_KEY_SHORT : SERVER_KEY_SHORT;
   for (const scheme of order) {
     const offset = digestOffset(packet, scheme);

@@ -101,7 +101,19 @@ export const AudioFourCc = {
   EAC3: fourCc('ec-3'),
 } as const;
 
-export type VideoCodec = 'avc' | 'hevc' | 'av1' | 'vp9' | 'vp8' | 'vvc' | 'h263' | 'screen' | 'vp6' | 'vp6a' | 'screen2' | 'unknown';
+export type VideoCodec =
+  | 'avc'
+  | 'hevc'
+  | 'av1'
+  | 'vp9'
+  | 'vp8'
+  | 'vvc'
+  | 'h263'
+  | 'screen'
+  | 'vp6'
+  | 'vp6a'
+  | 'screen2'
+  | 'unknown';
 export type AudioCodec =
   | 'aac'
   | 'mp3'
@@ -196,8 +208,22 @@ export function newAudioTagInfo(): AudioTagInfo {
 }
 
 const LEGACY_VIDEO_CODECS: readonly VideoCodec[] = [
-  'unknown', 'unknown', 'h263', 'screen', 'vp6', 'vp6a', 'screen2', 'avc',
-  'unknown', 'unknown', 'unknown', 'unknown', 'hevc', 'unknown', 'unknown', 'unknown',
+  'unknown',
+  'unknown',
+  'h263',
+  'screen',
+  'vp6',
+  'vp6a',
+  'screen2',
+  'avc',
+  'unknown',
+  'unknown',
+  'unknown',
+  'unknown',
+  'hevc',
+  'unknown',
+  'unknown',
+  'unknown',
 ];
 
 function videoCodecOf(fourcc: number): VideoCodec {
@@ -239,8 +265,22 @@ function audioCodecOf(fourcc: number): AudioCodec {
 }
 
 const LEGACY_AUDIO_CODECS: readonly AudioCodec[] = [
-  'pcm', 'adpcm', 'mp3', 'pcm', 'nellymoser', 'nellymoser', 'nellymoser', 'g711a',
-  'g711u', 'unknown', 'aac', 'speex', 'unknown', 'unknown', 'mp3', 'native',
+  'pcm',
+  'adpcm',
+  'mp3',
+  'pcm',
+  'nellymoser',
+  'nellymoser',
+  'nellymoser',
+  'g711a',
+  'g711u',
+  'unknown',
+  'aac',
+  'speex',
+  'unknown',
+  'unknown',
+  'mp3',
+  'native',
 ];
 
 function readInt24(buf: Buffer, o: number): number {
@@ -513,7 +553,8 @@ export function listTracks(payload: Buffer, kind: 'video' | 'audio'): MediaTrack
   const isVideo = kind === 'video';
   const info = isVideo ? parseVideoTag(payload) : parseAudioTag(payload);
   const fourcc = isVideo ? (info as VideoTagInfo).codecId : (info as AudioTagInfo).fourCc;
-  if (!info.multitrack) return [{ trackId: 0, fourCc: fourcc, offset: info.dataOffset, length: payload.length - info.dataOffset }];
+  if (!info.multitrack)
+    return [{ trackId: 0, fourCc: fourcc, offset: info.dataOffset, length: payload.length - info.dataOffset }];
   // Walk from the start of the first track entry.
   let o = 1;
   let packetType = payload[0]! & 0x0f;
@@ -549,7 +590,10 @@ export function listTracks(payload: Buffer, kind: 'video' | 'audio'): MediaTrack
     const size = (payload[o]! << 16) | (payload[o + 1]! << 8) | payload[o + 2]!;
     o += 3;
     if (o + size > payload.length) {
-      throw new ProtocolError('RTMP_ERR_TAG_TRUNCATED', `track ${trackId} of ${size} bytes at offset ${o} overruns the payload`);
+      throw new ProtocolError(
+        'RTMP_ERR_TAG_TRUNCATED',
+        `track ${trackId} of ${size} bytes at offset ${o} overruns the payload`,
+      );
     }
     tracks.push({ trackId, fourCc: cc, offset: o, length: size });
     o += size;

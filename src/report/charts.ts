@@ -1,6 +1,14 @@
 import type { JsHistogram } from 'hdr-histogram-js';
 import type { TimelinePoint } from '../results/timeline.js';
-import { decodeHistogram, mergeEncoded, METRIC_INFO, type EncodedHistograms, type Histogram, type MetricName, type HistogramKey } from '../metrics/histograms.js';
+import {
+  decodeHistogram,
+  mergeEncoded,
+  METRIC_INFO,
+  type EncodedHistograms,
+  type Histogram,
+  type MetricName,
+  type HistogramKey,
+} from '../metrics/histograms.js';
 import { round3 } from '../metrics/round.js';
 import { FRONTIER_FIGURES, type ComparisonTable } from './comparison.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
@@ -25,7 +33,13 @@ export interface ChartSpec {
   title: string;
   /** What the chart says, under the title. */
   note?: string;
-  x: { label: string; values: number[]; log?: boolean; format?: 'percentile' | 'seconds' | 'category' | 'ms'; categories?: string[] };
+  x: {
+    label: string;
+    values: number[];
+    log?: boolean;
+    format?: 'percentile' | 'seconds' | 'category' | 'ms';
+    categories?: string[];
+  };
   y: { label: string; log?: boolean };
   series: ChartSeries[];
 }
@@ -71,7 +85,12 @@ function distribution(h: Histogram, bins = 24): { edgesMs: number[]; counts: num
 const SPECTRUM_METRICS: MetricName[] = ['endToEnd', 'slowEndToEnd', 'firstFrame', 'playStart', 'handshake', 'connect'];
 
 /** Puts several spectra on one x axis (the longest ladder); shorter ones end with nulls. */
-function spectrumChart(id: string, title: string, series: { label: string; h: Histogram }[], note: string): ChartSpec | null {
+function spectrumChart(
+  id: string,
+  title: string,
+  series: { label: string; h: Histogram }[],
+  note: string,
+): ChartSpec | null {
   const lines = series.map((s) => ({ label: s.label, ...spectrum(s.h) })).filter((s) => s.x.length > 0);
   if (lines.length === 0) return null;
   const x = lines.reduce((a, b) => (b.x.length > a.length ? b.x : a), [] as number[]);
@@ -81,7 +100,10 @@ function spectrumChart(id: string, title: string, series: { label: string; h: Hi
     note,
     x: { label: 'percentile', values: x, log: true, format: 'percentile' },
     y: { label: 'ms', log: true },
-    series: lines.map((l) => ({ label: l.label, values: x.map((_, i) => (i < l.ms.length ? Math.max(0.001, l.ms[i]!) : null)) })),
+    series: lines.map((l) => ({
+      label: l.label,
+      values: x.map((_, i) => (i < l.ms.length ? Math.max(0.001, l.ms[i]!) : null)),
+    })),
   };
 }
 
@@ -91,11 +113,26 @@ function decoded(encoded: EncodedHistograms): Map<HistogramKey, Histogram> {
   return out;
 }
 
-function timeChart(id: string, title: string, t: TimelinePoint[], y: string, series: [string, (p: TimelinePoint) => number | null][], note?: string, log = false): ChartSpec | null {
+function timeChart(
+  id: string,
+  title: string,
+  t: TimelinePoint[],
+  y: string,
+  series: [string, (p: TimelinePoint) => number | null][],
+  note?: string,
+  log = false,
+): ChartSpec | null {
   if (t.length === 0) return null;
   const s = series.map(([label, f]) => ({ label, values: t.map(f) })).filter((x) => x.values.some((v) => v !== null));
   if (s.length === 0) return null;
-  return { id, title, ...(note ? { note } : {}), x: { label: 's', values: t.map((p) => p.tSec), format: 'seconds' }, y: { label: y, log }, series: s };
+  return {
+    id,
+    title,
+    ...(note ? { note } : {}),
+    x: { label: 's', values: t.map((p) => p.tSec), format: 'seconds' },
+    y: { label: y, log },
+    series: s,
+  };
 }
 
 function distributionChart(id: string, title: string, h: Histogram | undefined, note: string): ChartSpec | null {
@@ -105,7 +142,12 @@ function distributionChart(id: string, title: string, h: Histogram | undefined, 
     id,
     title,
     note,
-    x: { label: 'ms', values: d.counts.map((_, i) => i), format: 'category', categories: d.counts.map((_, i) => `${fmt(d.edgesMs[i]!)}–${fmt(d.edgesMs[i + 1]!)}`) },
+    x: {
+      label: 'ms',
+      values: d.counts.map((_, i) => i),
+      format: 'category',
+      categories: d.counts.map((_, i) => `${fmt(d.edgesMs[i]!)}–${fmt(d.edgesMs[i + 1]!)}`),
+    },
     y: { label: 'players' },
     series: [{ label: 'players', values: d.counts, bars: true }],
   };
@@ -123,7 +165,9 @@ const whole =
 
 /** The server's memory and descriptors against the sessions that ended: the leak verdict's slope, drawn. */
 function leakCharts(run: LoadedRun): ChartSpec[] {
-  const t = run.timeline.filter((p) => p.durationSec === undefined && typeof p.sessionsEnded === 'number' && p.serverRssBytes !== null);
+  const t = run.timeline.filter(
+    (p) => p.durationSec === undefined && typeof p.sessionsEnded === 'number' && p.serverRssBytes !== null,
+  );
   if (t.length < 2 || (t[t.length - 1]!.sessionsEnded ?? 0) === 0) return [];
   const verdict = run.summary.server?.leak;
   const own = run.summary.generator.leak;
@@ -134,29 +178,49 @@ function leakCharts(run: LoadedRun): ChartSpec[] {
       title: 'Server and generator memory against the sessions that ended',
       note:
         verdict !== undefined
-          ? `Leak verdict: server ${verdict.verdict} (${verdict.reason})${own !== undefined ? `; generator ${own.verdict} (${own.reason})` : ''}.`
+          ? `Leak verdict: server ${verdict.verdict} ` +
+            `(${verdict.reason})${own !== undefined ? `; generator ${own.verdict} (${own.reason})` : ''}.`
           : 'Memory that grows with the sessions that ended is a leak; memory that comes back between waves is not.',
       x,
       y: { label: 'RSS MB' },
       series: [
         { label: 'server RSS MB', values: t.map((p) => Math.round((p.serverRssBytes! / 1e6) * 10) / 10) },
         // The generator's own, judged by the same rule (generator.leak).
-        { label: 'generator RSS MB', values: t.map((p) => (typeof p.generatorRssBytes === 'number' ? Math.round((p.generatorRssBytes / 1e6) * 10) / 10 : null)) },
+        {
+          label: 'generator RSS MB',
+          values: t.map((p) =>
+            typeof p.generatorRssBytes === 'number' ? Math.round((p.generatorRssBytes / 1e6) * 10) / 10 : null,
+          ),
+        },
       ],
     },
   ];
   if (t.some((p) => typeof p.serverFds === 'number')) {
-    out.push({ id: 'leak-fds', title: 'Server descriptors against the sessions that ended', x, y: { label: 'descriptors' }, series: [{ label: 'open descriptors', values: t.map((p) => p.serverFds ?? null) }, { label: 'threads', values: t.map((p) => p.serverThreads ?? null) }] });
+    out.push({
+      id: 'leak-fds',
+      title: 'Server descriptors against the sessions that ended',
+      x,
+      y: { label: 'descriptors' },
+      series: [
+        { label: 'open descriptors', values: t.map((p) => p.serverFds ?? null) },
+        { label: 'threads', values: t.map((p) => p.serverThreads ?? null) },
+      ],
+    });
   }
   return out;
 }
 
-/** Each named viewer group's end-to-end p99 second by second, with when the groups on a schedule of their own joined. */
+/**
+ * Each named viewer group's end-to-end p99 second by second, with when the groups on a schedule of
+ * their own joined.
+ */
 function groupChart(run: LoadedRun): ChartSpec[] {
   const groups = Object.entries(run.summary.byGroup ?? {});
   const seconds = Math.max(0, ...groups.map(([, g]) => g.endToEndP99MsBySecond.length));
   if (groups.length === 0 || seconds === 0) return [];
-  const joins = groups.filter(([, g]) => g.startSec !== undefined).map(([n, g]) => `${n} joined from ${g.startSec} s over ${g.rampSec} s`);
+  const joins = groups
+    .filter(([, g]) => g.startSec !== undefined)
+    .map(([n, g]) => `${n} joined from ${g.startSec} s over ${g.rampSec} s`);
   return [
     {
       id: 'groups-time',
@@ -164,7 +228,10 @@ function groupChart(run: LoadedRun): ChartSpec[] {
       ...(joins.length > 0 ? { note: `${joins.join('; ')}.` } : {}),
       x: { label: 's', values: Array.from({ length: seconds }, (_, i) => i + 1), format: 'seconds' },
       y: { label: 'ms', log: true },
-      series: groups.map(([name, g]) => ({ label: name, values: Array.from({ length: seconds }, (_, i) => g.endToEndP99MsBySecond[i] ?? null) })),
+      series: groups.map(([name, g]) => ({
+        label: name,
+        values: Array.from({ length: seconds }, (_, i) => g.endToEndP99MsBySecond[i] ?? null),
+      })),
     },
   ];
 }
@@ -174,13 +241,19 @@ export function runCharts(run: LoadedRun): ChartSpec[] {
   return [...chartsOf(decoded(run.histograms), run.timeline), ...groupChart(run), ...leakCharts(run)];
 }
 
-/** The charts of a run from its histograms and time series: a finished run's, or a run's so far (the live dashboard). */
+/**
+ * The charts of a run from its histograms and time series: a finished run's, or a run's so far (the
+ * live dashboard).
+ */
 export function chartsOf(h: ReadonlyMap<HistogramKey, Histogram>, t: TimelinePoint[]): ChartSpec[] {
   const charts: (ChartSpec | null)[] = [
     spectrumChart(
       'spectrum',
       'Latency by percentile',
-      SPECTRUM_METRICS.filter((m) => (h.get(m)?.totalCount ?? 0) > 0).map((m) => ({ label: METRIC_INFO[m].label, h: h.get(m)! })),
+      SPECTRUM_METRICS.filter((m) => (h.get(m)?.totalCount ?? 0) > 0).map((m) => ({
+        label: METRIC_INFO[m].label,
+        h: h.get(m)!,
+      })),
       'HdrHistogram percentile spectrum over the whole run (after warm-up); both axes logarithmic.',
     ),
     timeChart(
@@ -194,9 +267,16 @@ export function chartsOf(h: ReadonlyMap<HistogramKey, Histogram>, t: TimelinePoi
         ['p99.9', (p) => p.endToEndP999Ms ?? null],
         ['generator timer delay p99', (p) => p.generatorEventLoopDelayP99Ms ?? null],
       ],
-      'The generator\'s own timer delay beside the latency: when it is high, the latency includes it.',
+      "The generator's own timer delay beside the latency: when it is high, the latency includes it.",
     ),
-    timeChart('throughput-time', 'Throughput over time', t, 'Mbps', [['received by players', whole((p) => p.mbpsReceived)]], PARTIAL_NOTE),
+    timeChart(
+      'throughput-time',
+      'Throughput over time',
+      t,
+      'Mbps',
+      [['received by players', whole((p) => p.mbpsReceived)]],
+      PARTIAL_NOTE,
+    ),
     timeChart(
       'sessions-time',
       'Sessions over time',
@@ -212,14 +292,28 @@ export function chartsOf(h: ReadonlyMap<HistogramKey, Histogram>, t: TimelinePoi
     timeChart('cpu-time', 'CPU over time', t, '% of one core', [
       ['server', (p) => p.serverCpuPct ?? null],
       ['generator', (p) => p.generatorCpuPct ?? null],
-      ['generator event loop, % busy (busiest thread)', (p) => (p.generatorEventLoopUtilization === undefined || p.generatorEventLoopUtilization === null ? null : Math.round(p.generatorEventLoopUtilization * 1000) / 10)],
+      [
+        'generator event loop, % busy (busiest thread)',
+        (p) =>
+          p.generatorEventLoopUtilization === undefined || p.generatorEventLoopUtilization === null
+            ? null
+            : Math.round(p.generatorEventLoopUtilization * 1000) / 10,
+      ],
     ]),
-    distributionChart('first-frame', 'Time to first frame', h.get('firstFrame'), 'Players by time from play to their first video frame (log-spaced bins).'),
+    distributionChart(
+      'first-frame',
+      'Time to first frame',
+      h.get('firstFrame'),
+      'Players by time from play to their first video frame (log-spaced bins).',
+    ),
   ];
   return charts.filter((c): c is ChartSpec => c !== null);
 }
 
-/** Server CPU per viewer against e2e p99, one point per variant: the ones nearest the origin on both axes are the frontier. */
+/**
+ * Server CPU per viewer against e2e p99, one point per variant: the ones nearest the origin on both
+ * axes are the frontier.
+ */
 function frontierChart(table: ComparisonTable): ChartSpec | null {
   const [cpuKey, p99Key] = FRONTIER_FIGURES;
   const placed = table.rows.filter((r) => r.onFrontier !== null);
@@ -228,10 +322,17 @@ function frontierChart(table: ComparisonTable): ChartSpec | null {
   return {
     id: 'frontier',
     title: 'Server CPU against end-to-end p99',
-    note: `One point per variant (means over repeats); lower on both is better. On the frontier: ${placed.filter((r) => r.onFrontier).map((r) => r.name).join(', ')}.`,
+    note: `One point per variant (means over repeats); lower on both is better. On the frontier: ${placed
+      .filter((r) => r.onFrontier)
+      .map((r) => r.name)
+      .join(', ')}.`,
     x: { label: 'server CPU s per 1000 player-minutes', values: xs },
     y: { label: 'e2e p99 ms' },
-    series: placed.map((r) => ({ label: `${r.name}${r.onFrontier ? ' ◆' : ''}`, values: xs.map((x) => (x === r.figures[cpuKey]!.mean ? r.figures[p99Key]!.mean : null)), points: true })),
+    series: placed.map((r) => ({
+      label: `${r.name}${r.onFrontier ? ' ◆' : ''}`,
+      values: xs.map((x) => (x === r.figures[cpuKey]!.mean ? r.figures[p99Key]!.mean : null)),
+      points: true,
+    })),
   };
 }
 
@@ -246,7 +347,9 @@ export function comparisonCharts(c: LoadedComparison, table: ComparisonTable): C
     charts.push({
       id: `bars-${f.key}`,
       title: f.label,
-      note: `Mean over repeats${several ? ' (bars), with the lowest and highest run (points)' : ''}; ${f.better} is better.`,
+      note:
+        `Mean over repeats${several ? ' (bars), with the lowest and highest run (points)' : ''}; ` +
+        `${f.better} is better.`,
       x: { label: 'variant', values: names.map((_, i) => i), format: 'category', categories: names },
       y: { label: f.unit || 'count' },
       series: [
@@ -270,8 +373,15 @@ export function comparisonCharts(c: LoadedComparison, table: ComparisonTable): C
     ['firstFrame', 'Time to first frame by percentile'],
     ['slowEndToEnd', 'Slow viewers: end-to-end latency by percentile'],
   ] as [MetricName, string][]) {
-    const series = names.map((n) => ({ label: n, h: merged.get(n)?.get(metric) })).filter((s): s is { label: string; h: Histogram } => (s.h?.totalCount ?? 0) > 0);
-    const chart = spectrumChart(`spectrum-${metric}`, label, series, 'Each variant over all its repeats; both axes logarithmic.');
+    const series = names
+      .map((n) => ({ label: n, h: merged.get(n)?.get(metric) }))
+      .filter((s): s is { label: string; h: Histogram } => (s.h?.totalCount ?? 0) > 0);
+    const chart = spectrumChart(
+      `spectrum-${metric}`,
+      label,
+      series,
+      'Each variant over all its repeats; both axes logarithmic.',
+    );
     if (chart !== null) charts.push(chart);
   }
   // p99 over time, first run of each variant.
@@ -283,7 +393,10 @@ export function comparisonCharts(c: LoadedComparison, table: ComparisonTable): C
       title: 'End-to-end p99 over time (first run of each variant)',
       x: { label: 's', values: secs, format: 'seconds' },
       y: { label: 'ms', log: true },
-      series: firstRuns.map((r) => ({ label: r.n, values: secs.map((s) => r.t.find((p) => p.tSec === s)?.endToEndP99Ms ?? null) })),
+      series: firstRuns.map((r) => ({
+        label: r.n,
+        values: secs.map((s) => r.t.find((p) => p.tSec === s)?.endToEndP99Ms ?? null),
+      })),
     });
   }
   return charts;

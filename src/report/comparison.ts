@@ -23,11 +23,20 @@ export interface Figure {
   digits: number;
 }
 
-const lat = (m: keyof RunSummary['latencyMs'], p: 'p50' | 'p99' | 'p999') => (s: RunSummary) => (s.latencyMs[m]?.count ? s.latencyMs[m][p] : null);
+const lat = (m: keyof RunSummary['latencyMs'], p: 'p50' | 'p99' | 'p999') => (s: RunSummary) =>
+  s.latencyMs[m]?.count ? s.latencyMs[m][p] : null;
 
 const FIGURES: Figure[] = [
   // A capacity search: the most players for which every threshold held (absent in other runs).
-  { key: 'capacityPlayers', short: 'capacity', label: 'capacity: most players with every threshold held', unit: '', better: 'higher', digits: 0, of: (s) => s.capacity?.highestPassingPlayers ?? null },
+  {
+    key: 'capacityPlayers',
+    short: 'capacity',
+    label: 'capacity: most players with every threshold held',
+    unit: '',
+    better: 'higher',
+    digits: 0,
+    of: (s) => s.capacity?.highestPassingPlayers ?? null,
+  },
   {
     key: 'serverCpuPer1000PlayerMin',
     short: 'CPU-s/1k pm',
@@ -35,15 +44,74 @@ const FIGURES: Figure[] = [
     unit: 's',
     better: 'lower',
     digits: 1,
-    of: (s) => (s.server !== undefined && s.sessions.playerMinutes > 0 ? s.server.cpuSeconds / (s.sessions.playerMinutes / 1000) : null),
+    of: (s) =>
+      s.server !== undefined && s.sessions.playerMinutes > 0
+        ? s.server.cpuSeconds / (s.sessions.playerMinutes / 1000)
+        : null,
   },
-  { key: 'serverPeakRssMB', short: 'RSS MB', label: 'server peak RSS MB', unit: 'MB', better: 'lower', digits: 1, of: (s) => (s.server !== undefined ? s.server.maxRssBytes / 1e6 : null) },
-  { key: 'firstFrameP50', short: 'TTFF p50', label: 'first frame p50 ms', unit: 'ms', better: 'lower', digits: 1, of: lat('firstFrame', 'p50') },
-  { key: 'firstFrameP99', short: 'TTFF p99', label: 'first frame p99 ms', unit: 'ms', better: 'lower', digits: 1, of: lat('firstFrame', 'p99') },
-  { key: 'endToEndP50', short: 'e2e p50', label: 'end-to-end p50 ms', unit: 'ms', better: 'lower', digits: 2, of: lat('endToEnd', 'p50') },
-  { key: 'endToEndP99', short: 'e2e p99', label: 'end-to-end p99 ms', unit: 'ms', better: 'lower', digits: 1, of: lat('endToEnd', 'p99') },
-  { key: 'endToEndP999', short: 'e2e p99.9', label: 'end-to-end p99.9 ms', unit: 'ms', better: 'lower', digits: 1, of: lat('endToEnd', 'p999') },
-  { key: 'framesLost', short: 'lost', label: 'frames lost', unit: '', better: 'lower', digits: 0, of: (s) => s.frames.lost },
+  {
+    key: 'serverPeakRssMB',
+    short: 'RSS MB',
+    label: 'server peak RSS MB',
+    unit: 'MB',
+    better: 'lower',
+    digits: 1,
+    of: (s) => (s.server !== undefined ? s.server.maxRssBytes / 1e6 : null),
+  },
+  {
+    key: 'firstFrameP50',
+    short: 'TTFF p50',
+    label: 'first frame p50 ms',
+    unit: 'ms',
+    better: 'lower',
+    digits: 1,
+    of: lat('firstFrame', 'p50'),
+  },
+  {
+    key: 'firstFrameP99',
+    short: 'TTFF p99',
+    label: 'first frame p99 ms',
+    unit: 'ms',
+    better: 'lower',
+    digits: 1,
+    of: lat('firstFrame', 'p99'),
+  },
+  {
+    key: 'endToEndP50',
+    short: 'e2e p50',
+    label: 'end-to-end p50 ms',
+    unit: 'ms',
+    better: 'lower',
+    digits: 2,
+    of: lat('endToEnd', 'p50'),
+  },
+  {
+    key: 'endToEndP99',
+    short: 'e2e p99',
+    label: 'end-to-end p99 ms',
+    unit: 'ms',
+    better: 'lower',
+    digits: 1,
+    of: lat('endToEnd', 'p99'),
+  },
+  {
+    key: 'endToEndP999',
+    short: 'e2e p99.9',
+    label: 'end-to-end p99.9 ms',
+    unit: 'ms',
+    better: 'lower',
+    digits: 1,
+    of: lat('endToEnd', 'p999'),
+  },
+  {
+    key: 'framesLost',
+    short: 'lost',
+    label: 'frames lost',
+    unit: '',
+    better: 'lower',
+    digits: 0,
+    of: (s) => s.frames.lost,
+  },
   {
     key: 'serverDrops',
     short: 'drops',
@@ -62,11 +130,38 @@ const FIGURES: Figure[] = [
     digits: 2,
     // Bytes players read beyond the media payloads (chunk headers and the few control messages),
     // per media byte: comparable between variants that deliver different amounts of media.
-    of: (s) => (s.throughput.mediaBytesReceived > 0 ? ((s.throughput.bytesReceived - s.throughput.mediaBytesReceived) / s.throughput.mediaBytesReceived) * 100 : null),
+    of: (s) =>
+      s.throughput.mediaBytesReceived > 0
+        ? ((s.throughput.bytesReceived - s.throughput.mediaBytesReceived) / s.throughput.mediaBytesReceived) * 100
+        : null,
   },
-  { key: 'slowEndToEndP99', short: 'slow e2e p99', label: 'slow viewers e2e p99 ms', unit: 'ms', better: 'lower', digits: 0, of: lat('slowEndToEnd', 'p99') },
-  { key: 'slowFramesLost', short: 'slow lost', label: 'slow viewers frames lost', unit: '', better: 'lower', digits: 0, of: (s) => (s.scenario.players.slowPerStream > 0 ? s.frames.slowLost : null) },
-  { key: 'playersFailed', short: 'failed', label: 'players failed', unit: '', better: 'lower', digits: 0, of: (s) => s.sessions.players.failed },
+  {
+    key: 'slowEndToEndP99',
+    short: 'slow e2e p99',
+    label: 'slow viewers e2e p99 ms',
+    unit: 'ms',
+    better: 'lower',
+    digits: 0,
+    of: lat('slowEndToEnd', 'p99'),
+  },
+  {
+    key: 'slowFramesLost',
+    short: 'slow lost',
+    label: 'slow viewers frames lost',
+    unit: '',
+    better: 'lower',
+    digits: 0,
+    of: (s) => (s.scenario.players.slowPerStream > 0 ? s.frames.slowLost : null),
+  },
+  {
+    key: 'playersFailed',
+    short: 'failed',
+    label: 'players failed',
+    unit: '',
+    better: 'lower',
+    digits: 0,
+    of: (s) => s.sessions.players.failed,
+  },
 ];
 
 /** Each protocol's viewers apart (present in runs that had viewers of several protocols, or HTTP ones). */
@@ -76,10 +171,46 @@ const PROTOCOL_FIGURES: Figure[] = PROTOCOL_KEY_LIST.flatMap((k): Figure[] => {
     return l !== undefined && l.count > 0 ? l[p] : null;
   };
   return [
-    { key: `${k}FirstFrameP50`, short: `${k} TTFF p50`, label: `${k} viewers: first frame p50 ms`, unit: 'ms', better: 'lower', digits: 1, of: of('firstFrame', 'p50') },
-    { key: `${k}EndToEndP50`, short: `${k} e2e p50`, label: `${k} viewers: end-to-end p50 ms`, unit: 'ms', better: 'lower', digits: 1, of: of('endToEnd', 'p50') },
-    { key: `${k}EndToEndP99`, short: `${k} e2e p99`, label: `${k} viewers: end-to-end p99 ms`, unit: 'ms', better: 'lower', digits: 1, of: of('endToEnd', 'p99') },
-    ...(k === 'hls' ? [{ key: 'hlsPlayoutP99', short: 'hls playout p99', label: 'hls viewers: end-to-end at playout p99 ms', unit: 'ms', better: 'lower' as const, digits: 0, of: of('playout', 'p99') }] : []),
+    {
+      key: `${k}FirstFrameP50`,
+      short: `${k} TTFF p50`,
+      label: `${k} viewers: first frame p50 ms`,
+      unit: 'ms',
+      better: 'lower',
+      digits: 1,
+      of: of('firstFrame', 'p50'),
+    },
+    {
+      key: `${k}EndToEndP50`,
+      short: `${k} e2e p50`,
+      label: `${k} viewers: end-to-end p50 ms`,
+      unit: 'ms',
+      better: 'lower',
+      digits: 1,
+      of: of('endToEnd', 'p50'),
+    },
+    {
+      key: `${k}EndToEndP99`,
+      short: `${k} e2e p99`,
+      label: `${k} viewers: end-to-end p99 ms`,
+      unit: 'ms',
+      better: 'lower',
+      digits: 1,
+      of: of('endToEnd', 'p99'),
+    },
+    ...(k === 'hls'
+      ? [
+          {
+            key: 'hlsPlayoutP99',
+            short: 'hls playout p99',
+            label: 'hls viewers: end-to-end at playout p99 ms',
+            unit: 'ms',
+            better: 'lower' as const,
+            digits: 0,
+            of: of('playout', 'p99'),
+          },
+        ]
+      : []),
   ];
 });
 
@@ -92,12 +223,44 @@ function groupFigureList(all: readonly RunSummary[]): Figure[] {
   const seen = new Map<string, Figure>();
   for (const s of all) {
     for (const [name, g] of Object.entries(s.byGroup ?? {})) {
-      const e2e: Figure = { key: `group.${name}.endToEndP99`, short: `${name} e2e p99`, label: `${name} viewers: end-to-end p99 ms`, unit: 'ms', better: 'lower', digits: 1, of: (x) => (x.byGroup?.[name]?.latencyMs.endToEnd.count ? x.byGroup[name]!.latencyMs.endToEnd.p99 : null) };
+      const e2e: Figure = {
+        key: `group.${name}.endToEndP99`,
+        short: `${name} e2e p99`,
+        label: `${name} viewers: end-to-end p99 ms`,
+        unit: 'ms',
+        better: 'lower',
+        digits: 1,
+        of: (x) => (x.byGroup?.[name]?.latencyMs.endToEnd.count ? x.byGroup[name]!.latencyMs.endToEnd.p99 : null),
+      };
       if (!seen.has(e2e.key)) seen.set(e2e.key, e2e);
       for (const other of Object.keys(g.whileJoining ?? {})) {
-        const worst: Figure = { key: `group.${name}.while.${other}.worstP99`, short: `${name} p99 while ${other} join`, label: `${name} viewers: worst second's e2e p99 while ${other} joined, ms`, unit: 'ms', better: 'lower', digits: 1, of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.worstSecondP99Ms ?? null };
-        const ratio: Figure = { key: `group.${name}.while.${other}.ratio`, short: `${name} ×before`, label: `${name} viewers: that worst second over their p99 in the 5 s before`, unit: '×', better: 'lower', digits: 2, of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.ratio ?? null };
-        const after: Figure = { key: `group.${name}.while.${other}.afterP99`, short: `${name} p99 after ${other} joined`, label: `${name} viewers: e2e p99 over the 5 s after ${other} joined (everyone in), ms`, unit: 'ms', better: 'lower', digits: 1, of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.afterP99Ms ?? null };
+        const worst: Figure = {
+          key: `group.${name}.while.${other}.worstP99`,
+          short: `${name} p99 while ${other} join`,
+          label: `${name} viewers: worst second's e2e p99 while ${other} joined, ms`,
+          unit: 'ms',
+          better: 'lower',
+          digits: 1,
+          of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.worstSecondP99Ms ?? null,
+        };
+        const ratio: Figure = {
+          key: `group.${name}.while.${other}.ratio`,
+          short: `${name} ×before`,
+          label: `${name} viewers: that worst second over their p99 in the 5 s before`,
+          unit: '×',
+          better: 'lower',
+          digits: 2,
+          of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.ratio ?? null,
+        };
+        const after: Figure = {
+          key: `group.${name}.while.${other}.afterP99`,
+          short: `${name} p99 after ${other} joined`,
+          label: `${name} viewers: e2e p99 over the 5 s after ${other} joined (everyone in), ms`,
+          unit: 'ms',
+          better: 'lower',
+          digits: 1,
+          of: (x) => x.byGroup?.[name]?.whileJoining?.[other]?.afterP99Ms ?? null,
+        };
         for (const f of [worst, ratio, after]) if (!seen.has(f.key)) seen.set(f.key, f);
       }
     }
@@ -150,7 +313,9 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
   const rounds = c.file.repeat;
   // Figures no run has at all are left out (e.g. slow-viewer figures without slow viewers).
   const all = [...c.runs.values()].flat().map((r) => r.run.summary);
-  const figures = [...FIGURES, ...PROTOCOL_FIGURES, ...groupFigureList(all)].filter((f) => all.some((s) => f.of(s) !== null));
+  const figures = [...FIGURES, ...PROTOCOL_FIGURES, ...groupFigureList(all)].filter((f) =>
+    all.some((s) => f.of(s) !== null),
+  );
   const byRound = (variant: string, f: Figure): (number | null)[] => {
     const out: (number | null)[] = Array.from({ length: rounds }, () => null);
     for (const { round, run } of c.runs.get(variant) ?? []) out[round] = f.of(run.summary);
@@ -164,7 +329,16 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
       failedRuns: c.file.runs.filter((r) => r.variant === v.name && r.dir === null).length,
       thresholdsFailed: c.file.runs.filter((r) => r.variant === v.name && r.thresholdsPassed === false).length,
       figures: {},
-      capacityEndedBy: runs.flatMap(({ run }) => (run.summary.capacity === undefined ? [] : [run.summary.capacity.broken ? (run.summary.capacity.brokenBy ?? []).map((b) => b.replace(/ \(measured [^)]*\)$/, '')).join(' & ') || 'broke' : 'held'])),
+      capacityEndedBy: runs.flatMap(({ run }) =>
+        run.summary.capacity === undefined
+          ? []
+          : [
+              run.summary.capacity.broken
+                ? (run.summary.capacity.brokenBy ?? []).map((b) => b.replace(/ \(measured [^)]*\)$/, '')).join(' & ') ||
+                  'broke'
+                : 'held',
+            ],
+      ),
       failures: sumFailures(runs.map(({ run }) => run.summary.failures)),
       onFrontier: null,
     };
@@ -173,13 +347,21 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
       const present = values.filter((x): x is number => x !== null);
       const base = byRound(c.file.baseline, f);
       // Paired by round; only rounds where both have the figure.
-      const pairs = values.map((x, i) => [x, base[i]] as const).filter((p): p is readonly [number, number] => p[0] !== null && p[1] !== null);
+      const pairs = values
+        .map((x, i) => [x, base[i]] as const)
+        .filter((p): p is readonly [number, number] => p[0] !== null && p[1] !== null);
       row.figures[f.key] = {
         values,
         mean: present.length > 0 ? mean(present) : null,
         min: present.length > 0 ? Math.min(...present) : null,
         max: present.length > 0 ? Math.max(...present) : null,
-        ratio: v.name === c.file.baseline ? null : pairedRatio(pairs.map((p) => p[0]), pairs.map((p) => p[1])),
+        ratio:
+          v.name === c.file.baseline
+            ? null
+            : pairedRatio(
+                pairs.map((p) => p[0]),
+                pairs.map((p) => p[1]),
+              ),
       };
     }
     return row;
@@ -192,7 +374,9 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
       winners[f.key] = null;
       continue;
     }
-    const sorted = [...candidates].sort((a, b) => (f.better === 'lower' ? 1 : -1) * (a.figures[f.key]!.mean! - b.figures[f.key]!.mean!));
+    const sorted = [...candidates].sort(
+      (a, b) => (f.better === 'lower' ? 1 : -1) * (a.figures[f.key]!.mean! - b.figures[f.key]!.mean!),
+    );
     const best = sorted[0]!;
     const runnerUp = sorted[1]!;
     if (best.figures[f.key]!.mean === runnerUp.figures[f.key]!.mean) {
@@ -201,10 +385,20 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
     }
     const ratio = best.figures[f.key]!.ratio;
     // Significant against the baseline when the whole interval is on the better side of 1.
-    const significant = ratio !== null && Number.isFinite(ratio.low) && (f.better === 'lower' ? ratio.high < 1 : ratio.low > 1);
+    const significant =
+      ratio !== null && Number.isFinite(ratio.low) && (f.better === 'lower' ? ratio.high < 1 : ratio.low > 1);
     winners[f.key] = { variant: best.name, ratio, significant };
   }
-  return { name: c.file.name, baseline: c.file.baseline, repeat: rounds, figures, rows, winners, gates: c.file.gates ?? [], ...(c.file.against !== undefined ? { against: c.file.against } : {}) };
+  return {
+    name: c.file.name,
+    baseline: c.file.baseline,
+    repeat: rounds,
+    figures,
+    rows,
+    winners,
+    gates: c.file.gates ?? [],
+    ...(c.file.against !== undefined ? { against: c.file.against } : {}),
+  };
 }
 
 /** The figures of the CPU-versus-latency frontier: server CPU per 1000 player-minutes, and e2e p99. */
@@ -217,7 +411,9 @@ function markFrontier(rows: VariantRow[]): void {
   rows.forEach((r, i) => {
     const [cpu = null, p99 = null] = pts[i]!;
     if (cpu === null || p99 === null) return;
-    r.onFrontier = !pts.some(([c = null, p = null], j) => j !== i && c !== null && p !== null && c <= cpu && p <= p99 && (c < cpu || p < p99));
+    r.onFrontier = !pts.some(
+      ([c = null, p = null], j) => j !== i && c !== null && p !== null && c <= cpu && p <= p99 && (c < cpu || p < p99),
+    );
   });
 }
 
@@ -256,8 +452,11 @@ export function valuesTable(t: ComparisonTable): string[][] {
   for (const r of t.rows) {
     rows.push([
       variantLabel(t, r.name),
-      ...t.figures.map((f) => `${formatNumber(r.figures[f.key]!.mean, f.digits)}${t.winners[f.key]?.variant === r.name ? '★' : ''}`),
-      `${r.runs}${r.failedRuns > 0 ? ` (+${r.failedRuns} failed)` : ''}${r.thresholdsFailed > 0 ? `, ${r.thresholdsFailed} over threshold` : ''}`,
+      ...t.figures.map(
+        (f) => `${formatNumber(r.figures[f.key]!.mean, f.digits)}${t.winners[f.key]?.variant === r.name ? '★' : ''}`,
+      ),
+      `${r.runs}${r.failedRuns > 0 ? ` (+${r.failedRuns} failed)` : ''}` +
+        (r.thresholdsFailed > 0 ? `, ${r.thresholdsFailed} over threshold` : ''),
     ]);
   }
   return rows;
@@ -265,7 +464,9 @@ export function valuesTable(t: ComparisonTable): string[][] {
 
 /** Variants by figures: ratio to the baseline with its 95% confidence interval. */
 export function ratiosTable(t: ComparisonTable): string[][] | null {
-  const figures = t.figures.filter((f) => RATIO_FIGURES.has(f.key) || (f.key.startsWith('group.') && !f.key.endsWith('.ratio')));
+  const figures = t.figures.filter(
+    (f) => RATIO_FIGURES.has(f.key) || (f.key.startsWith('group.') && !f.key.endsWith('.ratio')),
+  );
   if (figures.length === 0 || t.rows.length < 2) return null;
   const rows: string[][] = [['variant', ...figures.map((f) => f.short)]];
   for (const r of t.rows) {
@@ -285,7 +486,9 @@ export function spreadTable(t: ComparisonTable): string[][] {
         const st = r.figures[f.key]!;
         const n = st.values.filter((x) => x !== null).length;
         const m = formatNumber(st.mean, f.digits);
-        return n < 2 || st.min === st.max ? m : `${m} (${formatNumber(st.min, f.digits)}–${formatNumber(st.max, f.digits)})`;
+        return n < 2 || st.min === st.max
+          ? m
+          : `${m} (${formatNumber(st.min, f.digits)}–${formatNumber(st.max, f.digits)})`;
       }),
     ]);
   }
@@ -300,7 +503,12 @@ export function winnerLines(t: ComparisonTable): string[] {
     if (w === null || w === undefined) continue;
     const row = t.rows.find((r) => r.name === w.variant)!;
     const value = formatNumber(row.figures[f.key]!.mean, f.digits);
-    const vs = w.variant === t.baseline ? 'the baseline itself' : w.ratio !== null ? `${formatRatio(w.ratio)} of the baseline${w.significant ? '' : ', not significant'}` : 'no paired baseline';
+    const vs =
+      w.variant === t.baseline
+        ? 'the baseline itself'
+        : w.ratio !== null
+          ? `${formatRatio(w.ratio)} of the baseline${w.significant ? '' : ', not significant'}`
+          : 'no paired baseline';
     out.push(`${f.label}: ${w.variant} (${value}; ${vs})`);
   }
   return out;
@@ -316,17 +524,27 @@ export function findingLines(t: ComparisonTable): string[] {
   if (placed.length >= 2) {
     const on = placed.filter((r) => r.onFrontier).map((r) => r.name);
     const off = placed.filter((r) => !r.onFrontier).map((r) => r.name);
-    out.push(`CPU-versus-latency frontier (no other variant has both less server CPU per 1000 player-minutes and a lower e2e p99): ${on.join(', ')}${off.length > 0 ? `; beaten on both by another: ${off.join(', ')}` : ''}`);
+    out.push(
+      `CPU-versus-latency frontier (no other variant has both less server CPU per 1000 ` +
+        `player-minutes and a lower e2e p99): ` +
+        `${on.join(', ')}${off.length > 0 ? `; beaten on both by another: ${off.join(', ')}` : ''}`,
+    );
   }
   for (const r of t.rows) {
     if (r.capacityEndedBy.length > 0) {
       const counts = new Map<string, number>();
       for (const e of r.capacityEndedBy) counts.set(e, (counts.get(e) ?? 0) + 1);
       const n = r.capacityEndedBy.length;
-      out.push(`${r.name}: capacity search ${[...counts].map(([why, k]) => (why === 'held' ? `held to the last step in ${k} of ${n} rounds` : `ended by ${why} in ${k} of ${n} rounds`)).join('; ')}`);
+      const ends = [...counts].map(([why, k]) =>
+        why === 'held' ? `held to the last step in ${k} of ${n} rounds` : `ended by ${why} in ${k} of ${n} rounds`,
+      );
+      out.push(`${r.name}: capacity search ${ends.join('; ')}`);
     }
-    const failed = Object.entries(r.failures).filter(([, k]) => k > 0).sort((a, b) => b[1] - a[1]);
-    if (failed.length > 0) out.push(`${r.name}: sessions failed over all rounds: ${failed.map(([why, k]) => `${why} ${k}`).join(', ')}`);
+    const failed = Object.entries(r.failures)
+      .filter(([, k]) => k > 0)
+      .sort((a, b) => b[1] - a[1]);
+    if (failed.length > 0)
+      out.push(`${r.name}: sessions failed over all rounds: ${failed.map(([why, k]) => `${why} ${k}`).join(', ')}`);
   }
   return out;
 }
@@ -339,5 +557,10 @@ export function gateLines(t: ComparisonTable): { passed: boolean; text: string }
 /** The sentence a comparison against saved results carries wherever it is shown. */
 export function againstNote(t: ComparisonTable): string | null {
   if (t.against === undefined) return null;
-  return `the baseline "${t.baseline}" was read from results saved earlier (${t.against.dir}, started ${t.against.startedAt}), not run interleaved with the others: a change of machine or of its load counts as a difference, so these ratios are less trustworthy than those of interleaved runs`;
+  return (
+    `the baseline "${t.baseline}" was read from results saved earlier (${t.against.dir}, ` +
+    `started ${t.against.startedAt}), not run interleaved with the others: a change of ` +
+    `machine or of its load counts as a difference, so these ratios are less trustworthy ` +
+    `than those of interleaved runs`
+  );
 }

@@ -1,7 +1,25 @@
 import type { Progress } from '../results/progress.js';
 import { thresholdWord, type RunSummary } from '../results/summary.js';
-import { againstNote, findingLines, gateLines, ratiosTable, valuesTable, winnerLines, type ComparisonTable } from './comparison.js';
-import { describeScenario, factLines, fmtMs, groupRows, latencyRows, protocolRows, runTitle, sessionRows, warningLines } from './facts.js';
+import {
+  againstNote,
+  findingLines,
+  gateLines,
+  ratiosTable,
+  valuesTable,
+  winnerLines,
+  type ComparisonTable,
+} from './comparison.js';
+import {
+  describeScenario,
+  factLines,
+  fmtMs,
+  groupRows,
+  latencyRows,
+  protocolRows,
+  runTitle,
+  sessionRows,
+  warningLines,
+} from './facts.js';
 
 /** Renders results as text. Formats only: everything shown comes from the summary. */
 
@@ -9,7 +27,14 @@ export function table(rows: (string | number)[][], alignLeft = 1): string {
   const cell = (v: string | number) => (typeof v === 'number' ? v.toLocaleString('en-US') : v);
   const cells = rows.map((r) => r.map(cell));
   const widths = cells[0]!.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
-  return cells.map((r) => r.map((v, c) => (c < alignLeft ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((r) =>
+      r
+        .map((v, c) => (c < alignLeft ? v.padEnd(widths[c]!) : v.padStart(widths[c]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The readable summary printed after a run. */
@@ -19,7 +44,7 @@ export function formatSummary(s: RunSummary, resultsDir: string): string {
   if (warningLines(s).length > 0) lines.push('');
   lines.push(table(sessionRows(s)), '', table(latencyRows(s.latencyMs)), '');
   const byProtocol = protocolRows(s);
-  if (byProtocol !== null) lines.push('each protocol\'s viewers (latencies in ms):', table(byProtocol), '');
+  if (byProtocol !== null) lines.push("each protocol's viewers (latencies in ms):", table(byProtocol), '');
   const groups = groupRows(s);
   if (groups !== null) lines.push('viewer groups (latencies in ms):', table(groups), '');
   lines.push(...factLines(s));
@@ -31,13 +56,22 @@ export function formatSummary(s: RunSummary, resultsDir: string): string {
 /** One progress line (rewritten in place on a TTY). */
 export function formatProgress(p: Progress): string {
   const e2e = p.p99EndToEndMs === null ? '-' : `${fmtMs(p.p99EndToEndMs)} ms`;
-  const busy = p.generatorEventLoopUtilization === null ? '' : `  generator ${(p.generatorEventLoopUtilization * 100).toFixed(0)}% busy`;
-  return `[${String(Math.min(p.tSec, p.durationSec)).padStart(String(p.durationSec).length)}/${p.durationSec}s] players ${p.playersUp}/${p.playersPlanned}  publishers ${p.publishersUp}  ${p.mbpsReceived.toFixed(1)} Mbps  p99 ${e2e}  errors ${p.errors}${busy}`;
+  const busy =
+    p.generatorEventLoopUtilization === null
+      ? ''
+      : `  generator ${(p.generatorEventLoopUtilization * 100).toFixed(0)}% busy`;
+  return (
+    `[${String(Math.min(p.tSec, p.durationSec)).padStart(String(p.durationSec).length)}/${p.durationSec}s] ` +
+    `players ${p.playersUp}/${p.playersPlanned}  publishers ${p.publishersUp}  ` +
+    `${p.mbpsReceived.toFixed(1)} Mbps  p99 ${e2e}  errors ${p.errors}${busy}`
+  );
 }
 
 /** A comparison as text: the table (figures by variant) and the winner of each figure. */
 export function formatComparison(t: ComparisonTable): string {
-  const lines = [`rtmpbench compare "${t.name}": ${t.rows.length} variants, ${t.repeat} repeat(s); baseline ${t.baseline}`];
+  const lines = [
+    `rtmpbench compare "${t.name}": ${t.rows.length} variants, ${t.repeat} repeat(s); baseline ${t.baseline}`,
+  ];
   const against = againstNote(t);
   if (against !== null) lines.push(`WARNING: ${against}`);
   lines.push('');
@@ -46,7 +80,10 @@ export function formatComparison(t: ComparisonTable): string {
   const ratios = ratiosTable(t);
   if (ratios !== null) {
     lines.push('');
-    lines.push(`ratio to ${t.baseline} (geometric mean of runs paired by round, [95% CI]${t.repeat < 2 ? '; intervals need --repeat 2 or more' : ''})`);
+    lines.push(
+      `ratio to ${t.baseline} (geometric mean of runs paired by round, [95% ` +
+        `CI]${t.repeat < 2 ? '; intervals need --repeat 2 or more' : ''})`,
+    );
     lines.push(table(ratios));
   }
   const winners = winnerLines(t);
@@ -64,7 +101,9 @@ export function formatComparison(t: ComparisonTable): string {
   if (gates.length > 0) {
     const failed = gates.filter((g) => !g.passed).length;
     lines.push('');
-    lines.push(`gates against ${t.baseline} (paired by round, 95% CI): ${failed === 0 ? 'all passed' : `${failed} FAILED`}`);
+    lines.push(
+      `gates against ${t.baseline} (paired by round, 95% CI): ${failed === 0 ? 'all passed' : `${failed} FAILED`}`,
+    );
     for (const g of gates) lines.push(`  ${g.text}`);
   }
   return lines.join('\n');

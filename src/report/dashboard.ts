@@ -50,12 +50,21 @@ function dashboardState(live: LiveRun): DashboardState {
     { label: 'publishers up', value: String(p?.publishersUp ?? 0) },
     { label: 'received', value: `${(p?.mbpsReceived ?? 0).toFixed(1)} Mbps` },
     { label: 'end-to-end p99 (last second)', value: e2e === null ? '-' : `${fmtMs(e2e)} ms` },
-    { label: 'first frame p95 (so far)', value: ff === undefined || ff.totalCount === 0 ? '-' : `${fmtMs(ff.getValueAtPercentile(95) / 1000)} ms` },
+    {
+      label: 'first frame p95 (so far)',
+      value: ff === undefined || ff.totalCount === 0 ? '-' : `${fmtMs(ff.getValueAtPercentile(95) / 1000)} ms`,
+    },
     { label: 'errors', value: String(p?.errors ?? 0) },
-    { label: 'generator busy', value: p?.generatorEventLoopUtilization == null ? '-' : `${(p.generatorEventLoopUtilization * 100).toFixed(0)}%` },
+    {
+      label: 'generator busy',
+      value: p?.generatorEventLoopUtilization == null ? '-' : `${(p.generatorEventLoopUtilization * 100).toFixed(0)}%`,
+    },
   ];
   return {
-    title: start === null ? 'rtmpbench: waiting for the run' : `rtmpbench run "${start.scenario.name}" against ${start.target}`,
+    title:
+      start === null
+        ? 'rtmpbench: waiting for the run'
+        : `rtmpbench run "${start.scenario.name}" against ${start.target}`,
     subtitle: start === null ? '' : `${describeScenario(start.scenario)}; started ${start.startedAt}`,
     seconds: live.points.length,
     phase: live.ended !== null ? 'finished' : start === null ? 'waiting' : 'running',
@@ -80,7 +89,12 @@ const LIVE_SCRIPT = `
   var body = document.body;
   body.dataset.seconds = '0';
   body.dataset.phase = 'waiting';
-  function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
   function box(c) {
     var b = el('div', 'chart');
     b.dataset.chart = c.id;
@@ -96,9 +110,19 @@ const LIVE_SCRIPT = `
     document.getElementById('subtitle').textContent = s.subtitle;
     document.title = s.title;
     var status = document.getElementById('status');
-    status.replaceChildren.apply(status, s.status.map(function (x) { var c = el('div', 'card'); c.appendChild(el('div', 'v', x.value)); c.appendChild(el('div', 'l', x.label)); return c; }));
+    status.replaceChildren.apply(status, s.status.map(function (x) {
+      var c = el('div', 'card');
+      c.appendChild(el('div', 'v', x.value));
+      c.appendChild(el('div', 'l', x.label));
+      return c;
+    }));
     var th = document.getElementById('thresholds');
-    th.replaceChildren.apply(th, s.thresholds.length === 0 ? [el('li', 'sub', 'No thresholds.')] : s.thresholds.map(function (t) { var li = el('li'); li.appendChild(el('span', t.passed ? 'pass' : 'fail', t.word)); li.appendChild(document.createTextNode(' ' + t.text)); return li; }));
+    th.replaceChildren.apply(th, s.thresholds.length === 0 ? [el('li', 'sub', 'No thresholds.')] : s.thresholds.map(function (t) {
+      var li = el('li');
+      li.appendChild(el('span', t.passed ? 'pass' : 'fail', t.word));
+      li.appendChild(document.createTextNode(' ' + t.text));
+      return li;
+    }));
     var charts = document.getElementById('charts');
     s.charts.forEach(function (c) { if (!document.getElementById('chart-' + c.id)) charts.appendChild(box(c)); });
     window.rtmpbenchDraw(s.charts);
@@ -134,9 +158,14 @@ function dashboardPage(): string {
 <style>${style}${PAGE_STYLE}</style>
 </head>
 <body>
-<header><h1><span id="live" class="live"></span><span id="title">rtmpbench: waiting for the run</span></h1><div class="sub" id="subtitle"></div></header>
+<header>
+<h1><span id="live" class="live"></span><span id="title">rtmpbench: waiting for the run</span></h1>
+<div class="sub" id="subtitle"></div>
+</header>
 <main>
-<div id="finished" class="finished" hidden><strong>The run has ended.</strong> <span id="verdict"></span> <a id="save" download="report.html">Save the report</a></div>
+<div id="finished" class="finished" hidden>
+<strong>The run has ended.</strong> <span id="verdict"></span> <a id="save" download="report.html">Save the report</a>
+</div>
 <div id="status" class="status"></div>
 <h2>Thresholds</h2>
 <ul id="thresholds"><li class="sub">No thresholds.</li></ul>
@@ -197,15 +226,24 @@ export class Dashboard {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
     // A page opened mid-run (or after the end) gets what there is at once.
-    if (this.end !== null) this.send(res, 'end', this.end);
-    else if (this.live.start !== null) this.send(res, 'state', (this.state ??= dashboardState(this.live)));
+    if (this.end !== null) {
+      this.send(res, 'end', this.end);
+    } else if (this.live.start !== null) {
+      this.state ??= dashboardState(this.live);
+      this.send(res, 'state', this.state);
+    }
     this.clients.add(res);
     req.on('close', () => this.clients.delete(res));
   }
 
   private onLive(e: LiveEvent): void {
     if (e.kind === 'end') {
-      this.end = { state: dashboardState(this.live), resultsDir: e.resultsDir, verdict: verdict(e.summary.thresholds), reportHtml: runHtml(loadRun(e.resultsDir)) };
+      this.end = {
+        state: dashboardState(this.live),
+        resultsDir: e.resultsDir,
+        verdict: verdict(e.summary.thresholds),
+        reportHtml: runHtml(loadRun(e.resultsDir)),
+      };
       for (const res of this.clients) this.send(res, 'end', this.end);
       return;
     }

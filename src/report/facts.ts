@@ -22,7 +22,16 @@ export function latencyRows(latency: Record<MetricName, LatencySummary>): (strin
   for (const m of METRICS) {
     const l = latency[m];
     if (l === undefined || l.count === 0) continue;
-    rows.push([METRIC_INFO[m].label, l.count, fmtMs(l.min), fmtMs(l.p50), fmtMs(l.p90), fmtMs(l.p99), fmtMs(l.p999), fmtMs(l.max)]);
+    rows.push([
+      METRIC_INFO[m].label,
+      l.count,
+      fmtMs(l.min),
+      fmtMs(l.p50),
+      fmtMs(l.p90),
+      fmtMs(l.p99),
+      fmtMs(l.p999),
+      fmtMs(l.max),
+    ]);
   }
   return rows;
 }
@@ -31,8 +40,20 @@ export function sessionRows(s: RunSummary): (string | number)[][] {
   const late = s.sessions.players.tooLateToJudge ?? 0;
   return [
     ['sessions', 'planned', 'connected', 'failed', ...(late > 0 ? ['too late to judge'] : [])],
-    ['publishers', s.sessions.publishers.planned, s.sessions.publishers.connected, s.sessions.publishers.failed, ...(late > 0 ? ['-'] : [])],
-    ['players', s.sessions.players.planned, s.sessions.players.connected, s.sessions.players.failed, ...(late > 0 ? [late] : [])],
+    [
+      'publishers',
+      s.sessions.publishers.planned,
+      s.sessions.publishers.connected,
+      s.sessions.publishers.failed,
+      ...(late > 0 ? ['-'] : []),
+    ],
+    [
+      'players',
+      s.sessions.players.planned,
+      s.sessions.players.connected,
+      s.sessions.players.failed,
+      ...(late > 0 ? [late] : []),
+    ],
   ];
 }
 
@@ -40,11 +61,28 @@ export function sessionRows(s: RunSummary): (string | number)[][] {
 export function protocolRows(s: RunSummary): (string | number)[][] | null {
   const by = s.byProtocol;
   if (by === undefined) return null;
-  const rows: (string | number)[][] = [['viewers', 'connected', 'failed', 'first frame p50', 'e2e p50', 'e2e p99', 'playout p99', 'lost', 'expected', 'Mbps', 'HTTP errors']];
-  const ms = (l: LatencySummary | undefined, k: 'p50' | 'p99') => (l === undefined || l.count === 0 ? '-' : fmtMs(l[k]));
+  const rows: (string | number)[][] = [
+    [
+      'viewers',
+      'connected',
+      'failed',
+      'first frame p50',
+      'e2e p50',
+      'e2e p99',
+      'playout p99',
+      'lost',
+      'expected',
+      'Mbps',
+      'HTTP errors',
+    ],
+  ];
+  const ms = (l: LatencySummary | undefined, k: 'p50' | 'p99') =>
+    l === undefined || l.count === 0 ? '-' : fmtMs(l[k]);
   for (const [key, f] of Object.entries(by)) {
     if (f === undefined) continue;
-    const errors = Object.entries(f.httpErrors ?? {}).map(([status, n]) => `${status} ×${n}`).join(', ');
+    const errors = Object.entries(f.httpErrors ?? {})
+      .map(([status, n]) => `${status} ×${n}`)
+      .join(', ');
     rows.push([
       key,
       f.sessions.players.connected,
@@ -67,11 +105,41 @@ export function groupRows(s: RunSummary): (string | number)[][] | null {
   const by = s.byGroup;
   if (by === undefined) return null;
   const ms = (v: number | null | undefined) => (v === null || v === undefined ? '-' : fmtMs(v));
-  const rows: (string | number)[][] = [['group', 'protocol', 'per stream', 'joins at', 'first frame p50', 'first frame p99', 'e2e p50', 'e2e p99', 'e2e p99.9', 'while another joined: p99 before → worst second → after']];
+  const rows: (string | number)[][] = [
+    [
+      'group',
+      'protocol',
+      'per stream',
+      'joins at',
+      'first frame p50',
+      'first frame p99',
+      'e2e p50',
+      'e2e p99',
+      'e2e p99.9',
+      'while another joined: p99 before → worst second → after',
+    ],
+  ];
   for (const [name, g] of Object.entries(by)) {
-    const lat = (k: 'firstFrame' | 'endToEnd', p: 'p50' | 'p99' | 'p999') => (g.latencyMs[k].count === 0 ? '-' : fmtMs(g.latencyMs[k][p]));
-    const joins = Object.entries(g.whileJoining ?? {}).map(([other, j]) => `${other}: ${ms(j.beforeP99Ms)} → ${ms(j.worstSecondP99Ms)}${j.ratio !== null ? ` (${j.ratio.toFixed(2)}×)` : ''} → ${ms(j.afterP99Ms)}`);
-    rows.push([name, g.protocol, g.perStream, g.startSec !== undefined ? `${g.startSec}s +${g.rampSec}s` : 'stages', lat('firstFrame', 'p50'), lat('firstFrame', 'p99'), lat('endToEnd', 'p50'), lat('endToEnd', 'p99'), lat('endToEnd', 'p999'), joins.length > 0 ? joins.join('; ') : '-']);
+    const lat = (k: 'firstFrame' | 'endToEnd', p: 'p50' | 'p99' | 'p999') =>
+      g.latencyMs[k].count === 0 ? '-' : fmtMs(g.latencyMs[k][p]);
+    const joins = Object.entries(g.whileJoining ?? {}).map(
+      ([other, j]) =>
+        `${other}: ${ms(j.beforeP99Ms)} → ` +
+        `${ms(j.worstSecondP99Ms)}${j.ratio !== null ? ` (${j.ratio.toFixed(2)}×)` : ''} → ` +
+        `${ms(j.afterP99Ms)}`,
+    );
+    rows.push([
+      name,
+      g.protocol,
+      g.perStream,
+      g.startSec !== undefined ? `${g.startSec}s +${g.rampSec}s` : 'stages',
+      lat('firstFrame', 'p50'),
+      lat('firstFrame', 'p99'),
+      lat('endToEnd', 'p50'),
+      lat('endToEnd', 'p99'),
+      lat('endToEnd', 'p999'),
+      joins.length > 0 ? joins.join('; ') : '-',
+    ]);
   }
   return rows;
 }
@@ -86,12 +154,25 @@ export function runTitle(s: RunSummary): string {
 export function describeScenario(sc: Scenario, durationMs = sc.durationMs): string {
   const m = sc.media;
   const players = sc.stages.length > 0 ? Math.max(...sc.stages.map((st) => st.target)) : 0;
-  const media = m.source === 'synthetic' ? `synthetic ${m.codec.toUpperCase()} ${formatBitrate(m.videoBitrate)}bps + ${formatBitrate(m.audioBitrate)}bps audio, ${m.fps} fps, GOP ${formatDurationMs(m.gopMs)}` : m.source;
+  const media =
+    m.source === 'synthetic'
+      ? `synthetic ${m.codec.toUpperCase()} ${formatBitrate(m.videoBitrate)}bps + ` +
+        `${formatBitrate(m.audioBitrate)}bps audio, ${m.fps} fps, GOP ` +
+        `${formatDurationMs(m.gopMs)}`
+      : m.source;
   return (
-    `${formatDurationMs(durationMs)}, ${sc.streamNames.length} stream(s), ${sc.publishedStreams} published (${media}), up to ${players} players per stream (${players * sc.streamNames.length} in all)` +
-    (sc.players.slowPerStream > 0 ? `, ${sc.players.slowPerStream} slow per stream at ${sc.players.slowReadKbps} kbps` : '') +
+    `${formatDurationMs(durationMs)}, ${sc.streamNames.length} stream(s), ` +
+    `${sc.publishedStreams} published (${media}), up to ${players} players per stream ` +
+    `(${players * sc.streamNames.length} in all)` +
+    (sc.players.slowPerStream > 0
+      ? `, ${sc.players.slowPerStream} slow per stream at ${sc.players.slowReadKbps} kbps`
+      : '') +
     (sc.churn.joinsPerSecond > 0 ? `, churn ${sc.churn.joinsPerSecond}/s` : '') +
-    (Object.keys(sc.server).length > 0 && sc.target === 'builtin' ? `; server ${Object.entries(sc.server).map(([k, v]) => `${k}=${String(v)}`).join(' ')}` : '')
+    (Object.keys(sc.server).length > 0 && sc.target === 'builtin'
+      ? `; server ${Object.entries(sc.server)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(' ')}`
+      : '')
   );
 }
 
@@ -103,10 +184,23 @@ export function warningLines(s: RunSummary): string[] {
   const acc = frameAccounting(s);
   if (acc !== null && !acc.closes) {
     const missing = acc.expected - acc.received - acc.lost;
-    out.push(`WARNING: frame accounting does not close: ${acc.received.toLocaleString('en-US')} received + ${acc.lost.toLocaleString('en-US')} lost = ${(acc.received + acc.lost).toLocaleString('en-US')}, but the publishers' send logs expected ${acc.expected.toLocaleString('en-US')} (${missing > 0 ? `${missing.toLocaleString('en-US')} frames missing that no sequence gap shows: lost at a viewer's start or end${saturated !== null ? ', or in flight when a viewer left while the generator lagged' : ''}` : `${(-missing).toLocaleString('en-US')} more than expected: duplicates, or frames received after the viewer's expected end`})`);
+    const n = (v: number) => v.toLocaleString('en-US');
+    const why =
+      missing > 0
+        ? `${n(missing)} frames missing that no sequence gap shows: lost at a viewer's start or end` +
+          (saturated !== null ? ', or in flight when a viewer left while the generator lagged' : '')
+        : `${n(-missing)} more than expected: duplicates, or frames received after the viewer's expected end`;
+    out.push(
+      `WARNING: frame accounting does not close: ${n(acc.received)} received + ${n(acc.lost)} lost = ` +
+        `${n(acc.received + acc.lost)}, but the publishers' send logs expected ${n(acc.expected)} (${why})`,
+    );
   }
   const late = s.sessions.players.tooLateToJudge ?? 0;
-  if (late > 0) out.push(`note: ${late} player(s) joined too close to the end to be judged for video (neither failed nor counted as a success)`);
+  if (late > 0)
+    out.push(
+      `note: ${late} player(s) joined too close to the end to be judged for video (neither ` +
+        `failed nor counted as a success)`,
+    );
   return out;
 }
 
@@ -115,14 +209,20 @@ export function factLines(s: RunSummary): string[] {
   const t = s.throughput;
   const f = s.frames;
   const out = [
-    `throughput: ${t.mbpsReceived.toFixed(1)} Mbps received (${bytes(t.bytesReceived)}), ${bytes(t.bytesSent)} sent; video frames ${t.framesSent.toLocaleString('en-US')} sent, ${t.framesReceived.toLocaleString('en-US')} received`,
+    `throughput: ${t.mbpsReceived.toFixed(1)} Mbps received (${bytes(t.bytesReceived)}), ` +
+      `${bytes(t.bytesSent)} sent; video frames ${t.framesSent.toLocaleString('en-US')} sent, ` +
+      `${t.framesReceived.toLocaleString('en-US')} received`,
     `frames: lost ${f.lost}, duplicated ${f.duplicated}, out of order ${f.outOfOrder}, stalls ${f.stalls}` +
       (s.scenario.players.slowPerStream > 0 ? `; slow viewers: lost ${f.slowLost}, stalls ${f.slowStalls}` : '') +
       (f.publisherStops > 0 ? `, publisher stopped ${f.publisherStops} time(s)` : ''),
   ];
   const acc = frameAccounting(s);
   if (acc !== null) {
-    out.push(`frame accounting: expected ${acc.expected.toLocaleString('en-US')} (publishers' send logs) ${acc.closes ? '=' : '≠'} received ${acc.received.toLocaleString('en-US')} + lost ${acc.lost.toLocaleString('en-US')}${acc.closes ? ' (closes)' : ''}`);
+    out.push(
+      `frame accounting: expected ${acc.expected.toLocaleString('en-US')} (publishers' send ` +
+        `logs) ${acc.closes ? '=' : '≠'} received ${acc.received.toLocaleString('en-US')} + lost ` +
+        `${acc.lost.toLocaleString('en-US')}${acc.closes ? ' (closes)' : ''}`,
+    );
   } else if (f.expectedSource === 'none') {
     out.push('frame accounting: not available (some viewers watched streams this run did not publish)');
   }
@@ -133,25 +233,55 @@ export function factLines(s: RunSummary): string[] {
   const el = g.eventLoop;
   out.push(
     `generator: ${g.cpuSeconds.toFixed(1)} s CPU, ${bytes(g.maxRssBytes)} peak RSS, ${g.workers} worker(s)` +
-      (el !== undefined ? `; busiest event loop ${(el.utilization * 100).toFixed(0)}% busy, timer delay p99 ${el.delayP99Ms.toFixed(1)} ms (max ${el.delayMaxMs.toFixed(0)} ms)` : ''),
+      (el !== undefined
+        ? `; busiest event loop ${(el.utilization * 100).toFixed(0)}% busy, timer delay p99 ` +
+          `${el.delayP99Ms.toFixed(1)} ms (max ${el.delayMaxMs.toFixed(0)} ms)`
+        : ''),
   );
   if (s.server) {
-    const per = s.sessions.playerMinutes > 0 ? ` (${(s.server.cpuSeconds / (s.sessions.playerMinutes / 1000)).toFixed(1)} CPU-s per 1000 player-minutes)` : '';
-    out.push(`server: ${s.server.cpuSeconds.toFixed(1)} s CPU${per}, ${bytes(s.server.maxRssBytes)} peak RSS` + (s.server.drops ? `, dropped ${s.server.drops.video} video + ${s.server.drops.audio} audio frames` : ''));
+    const per =
+      s.sessions.playerMinutes > 0
+        ? ` (${(s.server.cpuSeconds / (s.sessions.playerMinutes / 1000)).toFixed(1)} CPU-s per 1000 player-minutes)`
+        : '';
+    out.push(
+      `server: ${s.server.cpuSeconds.toFixed(1)} s CPU${per}, ${bytes(s.server.maxRssBytes)} ` +
+        `peak ` +
+        `RSS${s.server.drops ? `, dropped ${s.server.drops.video} video + ${s.server.drops.audio} audio frames` : ''}`,
+    );
   }
   const leak = s.server?.leak;
   // A run where no session ended has nothing to judge: the verdict stays in summary.json, not on screen.
-  if (leak !== undefined && leak.plateau.sessionsEnded > 0) out.push(`server leak verdict: ${leak.verdict} — ${leak.reason} (${leak.plateau.sessionsEnded.toLocaleString('en-US')} sessions ended over ${Math.round(leak.plateau.toSec - leak.plateau.fromSec)} s judged)`);
-  if (s.generator.rssSlopeBytesPerMin !== undefined) out.push(`generator memory after warm-up: ${(s.generator.rssSlopeBytesPerMin / 1e6).toFixed(2)} MB/min`);
+  if (leak !== undefined && leak.plateau.sessionsEnded > 0)
+    out.push(
+      `server leak verdict: ${leak.verdict} — ${leak.reason} ` +
+        `(${leak.plateau.sessionsEnded.toLocaleString('en-US')} sessions ended over ` +
+        `${Math.round(leak.plateau.toSec - leak.plateau.fromSec)} s judged)`,
+    );
+  if (s.generator.rssSlopeBytesPerMin !== undefined)
+    out.push(`generator memory after warm-up: ${(s.generator.rssSlopeBytesPerMin / 1e6).toFixed(2)} MB/min`);
   const own = s.generator.leak;
-  if (own !== undefined && own.plateau.sessionsEnded > 0) out.push(`generator's own memory: ${own.verdict} — ${own.reason}`);
-  if (s.latencySource === 'rtmp-timestamps') out.push('latency: no timing marks in the stream (published elsewhere): end-to-end is the delay against its RTMP timestamps, from each player\'s first frame');
+  if (own !== undefined && own.plateau.sessionsEnded > 0)
+    out.push(`generator's own memory: ${own.verdict} — ${own.reason}`);
+  if (s.latencySource === 'rtmp-timestamps')
+    out.push(
+      'latency: no timing marks in the stream (published elsewhere): end-to-end is the delay ' +
+        "against its RTMP timestamps, from each player's first frame",
+    );
   if (s.capacity !== undefined) out.push(formatCapacity(s.capacity));
   return out;
 }
 
 /** The answer of a capacity search. */
 function formatCapacity(c: NonNullable<RunSummary['capacity']>): string {
-  if (!c.broken) return `capacity: every threshold held up to ${c.highestPassingPlayers.toLocaleString('en-US')} players, the most this run reached (raise the stages to find the limit)`;
-  return `capacity: ${c.highestPassingPlayers.toLocaleString('en-US')} players is the most for which every threshold held; they broke at ${c.brokeAtSec}s with ${c.playersAtBreak?.toLocaleString('en-US')} players up (${(c.brokenBy ?? []).join('; ')})`;
+  if (!c.broken)
+    return (
+      `capacity: every threshold held up to ${c.highestPassingPlayers.toLocaleString('en-US')} ` +
+      `players, the most this run reached (raise the stages to find the limit)`
+    );
+  return (
+    `capacity: ${c.highestPassingPlayers.toLocaleString('en-US')} players is the most for ` +
+    `which every threshold held; they broke at ${c.brokeAtSec}s with ` +
+    `${c.playersAtBreak?.toLocaleString('en-US')} players up ` +
+    `(${(c.brokenBy ?? []).join('; ')})`
+  );
 }

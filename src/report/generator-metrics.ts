@@ -7,7 +7,13 @@ import { PROTOCOL_LABELS, type ProtocolKey } from '../results/live.js';
 import type { TimelinePoint } from '../results/timeline.js';
 import { VERSION } from '../version.js';
 import type { LiveRun } from './live-run.js';
-import { histogramSample, type PromFamily, type PromHistogramSample, type PromLabels, type PromSample } from './prom-text.js';
+import {
+  histogramSample,
+  type PromFamily,
+  type PromHistogramSample,
+  type PromLabels,
+  type PromSample,
+} from './prom-text.js';
 
 /**
  * The generator's own Prometheus metrics while a run goes on, every name prefixed `rtmpbench_`:
@@ -24,7 +30,10 @@ const PUBLISH_PROTOCOL = 'rtmp';
 interface CounterRow {
   name: string;
   help: string;
-  /** One series per counter of the family: the counter it reads, and how it is labelled (per protocol for viewers' counts). */
+  /**
+   * One series per counter of the family: the counter it reads, and how it is labelled (per protocol
+   * for viewers' counts).
+   */
   series: [CounterName, CounterProm][];
 }
 
@@ -35,7 +44,10 @@ const COUNTER_ROWS: CounterRow[] = (() => {
     const prom = counterProm(k);
     if (prom === undefined) continue;
     let row = rows.get(prom.family);
-    if (row === undefined) rows.set(prom.family, (row = { name: prom.family, help: prom.help, series: [] }));
+    if (row === undefined) {
+      row = { name: prom.family, help: prom.help, series: [] };
+      rows.set(prom.family, row);
+    }
     row.series.push([k, prom]);
   }
   return [...rows.values()];
@@ -43,7 +55,10 @@ const COUNTER_ROWS: CounterRow[] = (() => {
 
 const sample = (labels: PromLabels, value: number): PromSample => ({ labels, value });
 
-/** The viewers' counters by protocol label: each protocol's when the run reports them apart, else the run's own as RTMP. */
+/**
+ * The viewers' counters by protocol label: each protocol's when the run reports them apart, else the
+ * run's own as RTMP.
+ */
 function viewerCounters(live: LiveRun): [string, Counters][] {
   const by = Object.entries(live.cumulativeByProtocol) as [ProtocolKey, Counters][];
   return by.length > 0 ? by.map(([k, c]) => [PROTOCOL_LABELS[k], c]) : [['rtmp', live.cumulative]];
@@ -72,7 +87,9 @@ function playersUpSamples(point: TimelinePoint | null, protocols: readonly strin
   if (protocols.length === 1) return [sample({ kind: 'player', protocol: protocols[0]! }, point?.playersUp ?? 0)];
   // A second without the count by protocol had RTMP viewers up only (or none).
   const by = point?.playersUpByProtocol ?? { rtmp: point?.playersUp ?? 0 };
-  return protocols.map((label) => sample({ kind: 'player', protocol: label }, by[PROTOCOL_KEYS[label as ViewerProtocol]] ?? 0));
+  return protocols.map((label) =>
+    sample({ kind: 'player', protocol: label }, by[PROTOCOL_KEYS[label as ViewerProtocol]] ?? 0),
+  );
 }
 
 /** Every family of the generator's endpoint, from the run as it stands (zeros before its first second). */
@@ -89,25 +106,46 @@ export function generatorFamilies(live: LiveRun): PromFamily[] {
       type: 'gauge',
       samples: [sample({ version: VERSION, scenario: start?.scenario.name ?? '', target: start?.target ?? '' }, 1)],
     },
-    { name: 'rtmpbench_run_elapsed_seconds', help: 'Time since the run started, as far as every worker has reported', type: 'gauge', samples: [sample({}, live.elapsedSec)] },
-    { name: 'rtmpbench_run_planned_seconds', help: 'Planned length of the run', type: 'gauge', samples: [sample({}, (start?.scenario.durationMs ?? 0) / 1000)] },
+    {
+      name: 'rtmpbench_run_elapsed_seconds',
+      help: 'Time since the run started, as far as every worker has reported',
+      type: 'gauge',
+      samples: [sample({}, live.elapsedSec)],
+    },
+    {
+      name: 'rtmpbench_run_planned_seconds',
+      help: 'Planned length of the run',
+      type: 'gauge',
+      samples: [sample({}, (start?.scenario.durationMs ?? 0) / 1000)],
+    },
     {
       name: 'rtmpbench_sessions',
       help: 'Sessions up now, by kind and protocol',
       type: 'gauge',
-      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, point?.publishersUp ?? 0), ...playersUpSamples(point, protocols)],
+      samples: [
+        sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, point?.publishersUp ?? 0),
+        ...playersUpSamples(point, protocols),
+      ],
     },
     {
       name: 'rtmpbench_sessions_planned',
       help: 'Sessions the scenario starts in all (players at the peak), by kind',
       type: 'gauge',
-      samples: [sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, start?.scenario.publishedStreams ?? 0), sample({ kind: 'player', protocol: protocols.length === 1 ? protocols[0]! : 'all' }, start?.playersPlanned ?? 0)],
+      samples: [
+        sample({ kind: 'publisher', protocol: PUBLISH_PROTOCOL }, start?.scenario.publishedStreams ?? 0),
+        sample(
+          { kind: 'player', protocol: protocols.length === 1 ? protocols[0]! : 'all' },
+          start?.playersPlanned ?? 0,
+        ),
+      ],
     },
   ];
   for (const row of COUNTER_ROWS) {
     const samples = row.series.flatMap(([k, prom]) => {
       const sources: [string, Counters][] = prom.side === 'publishers' ? [[PUBLISH_PROTOCOL, c]] : viewers;
-      return sources.map(([protocol, counters]) => sample({ ...(prom.kind !== undefined ? { kind: prom.kind } : {}), protocol, ...prom.labels }, counters[k]));
+      return sources.map(([protocol, counters]) =>
+        sample({ ...(prom.kind !== undefined ? { kind: prom.kind } : {}), protocol, ...prom.labels }, counters[k]),
+      );
     });
     families.push({ name: row.name, help: row.help, type: 'counter', samples });
   }
@@ -121,21 +159,61 @@ export function generatorFamilies(live: LiveRun): PromFamily[] {
   const gen = GENERATOR_FIGURES;
   const loop = EVENT_LOOP_FIGURES;
   families.push(
-    { name: gen.cpuSeconds.prom.family, help: gen.cpuSeconds.prom.help, type: 'counter', samples: [sample({}, round6(live.generatorCpuSeconds))] },
-    { name: gen.maxRssBytes.prom.family, help: gen.maxRssBytes.prom.help, type: 'gauge', samples: [sample({}, point?.generatorRssBytes ?? 0)] },
-    { name: gen.workers.prom.family, help: gen.workers.prom.help, type: 'gauge', samples: [sample({}, start?.workers ?? 0)] },
-    { name: loop.utilization.prom.family, help: loop.utilization.prom.help, type: 'gauge', samples: [sample({}, point?.generatorEventLoopUtilization ?? 0)] },
-    { name: loop.delayP99Ms.prom.family, help: loop.delayP99Ms.prom.help, type: 'gauge', samples: [sample({}, (point?.generatorEventLoopDelayP99Ms ?? 0) / 1000)] },
+    {
+      name: gen.cpuSeconds.prom.family,
+      help: gen.cpuSeconds.prom.help,
+      type: 'counter',
+      samples: [sample({}, round6(live.generatorCpuSeconds))],
+    },
+    {
+      name: gen.maxRssBytes.prom.family,
+      help: gen.maxRssBytes.prom.help,
+      type: 'gauge',
+      samples: [sample({}, point?.generatorRssBytes ?? 0)],
+    },
+    {
+      name: gen.workers.prom.family,
+      help: gen.workers.prom.help,
+      type: 'gauge',
+      samples: [sample({}, start?.workers ?? 0)],
+    },
+    {
+      name: loop.utilization.prom.family,
+      help: loop.utilization.prom.help,
+      type: 'gauge',
+      samples: [sample({}, point?.generatorEventLoopUtilization ?? 0)],
+    },
+    {
+      name: loop.delayP99Ms.prom.family,
+      help: loop.delayP99Ms.prom.help,
+      type: 'gauge',
+      samples: [sample({}, (point?.generatorEventLoopDelayP99Ms ?? 0) / 1000)],
+    },
   );
   if (live.serverCpuSeconds !== null) {
     const srv = SERVER_FIGURES;
     families.push(
-      { name: srv.cpuSeconds.prom.family, help: srv.cpuSeconds.prom.help, type: 'counter', samples: [sample({}, round6(live.serverCpuSeconds))] },
-      { name: srv.maxRssBytes.prom.family, help: srv.maxRssBytes.prom.help, type: 'gauge', samples: [sample({}, point?.serverRssBytes ?? 0)] },
+      {
+        name: srv.cpuSeconds.prom.family,
+        help: srv.cpuSeconds.prom.help,
+        type: 'counter',
+        samples: [sample({}, round6(live.serverCpuSeconds))],
+      },
+      {
+        name: srv.maxRssBytes.prom.family,
+        help: srv.maxRssBytes.prom.help,
+        type: 'gauge',
+        samples: [sample({}, point?.serverRssBytes ?? 0)],
+      },
     );
   }
   for (const metric of METRICS) {
-    families.push({ name: latencyFamilyName(metric), help: `Latency: ${METRIC_INFO[metric].description} (seconds)`, type: 'histogram', samples: latencySamples(live, metric) });
+    families.push({
+      name: latencyFamilyName(metric),
+      help: `Latency: ${METRIC_INFO[metric].description} (seconds)`,
+      type: 'histogram',
+      samples: latencySamples(live, metric),
+    });
   }
   return families;
 }

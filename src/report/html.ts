@@ -27,7 +27,10 @@ export function escapeHtml(s: string): string {
 }
 
 /** A table from rows of cells (the first row is the header); cells are escaped. */
-export function htmlTable(rows: (string | number)[][], opts: { numericFrom?: number; classes?: (row: number, col: number) => string } = {}): string {
+export function htmlTable(
+  rows: (string | number)[][],
+  opts: { numericFrom?: number; classes?: (row: number, col: number) => string } = {},
+): string {
   const from = opts.numericFrom ?? 1;
   const cell = (v: string | number, r: number, c: number, tag: string) => {
     const cls = [c >= from ? 'num' : '', opts.classes?.(r, c) ?? ''].filter(Boolean).join(' ');
@@ -49,7 +52,6 @@ function assets(): { js: string; css: string } {
   }
   return uplotAssets;
 }
-
 
 const STYLE = `
 :root { --fg: #1d2330; --muted: #5b6475; --line: #dde1e8; --bg: #ffffff; --panel: #f6f7f9; --pass: #17803d; --fail: #c62828; }
@@ -105,7 +107,12 @@ const RENDER = `
     var lo = Math.floor(Math.log10(min)), hi = Math.ceil(Math.log10(max));
     var steps = hi - lo <= 2 ? [1, 2, 5] : [1];
     var out = [];
-    for (var e = lo; e <= hi; e++) steps.forEach(function (m) { var v = m * Math.pow(10, e); if (v >= min * 0.999 && v <= max * 1.001) out.push(+v.toPrecision(6)); });
+    for (var e = lo; e <= hi; e++) {
+      steps.forEach(function (m) {
+        var v = m * Math.pow(10, e);
+        if (v >= min * 0.999 && v <= max * 1.001) out.push(+v.toPrecision(6));
+      });
+    }
     return out;
   }
   function longestLabel(c) { return (c.x.categories || []).reduce(function (n, s) { return Math.max(n, s.length); }, 0); }
@@ -119,16 +126,25 @@ const RENDER = `
         var fmt = c.x.format;
         var xAxis = { label: c.x.label, stroke: '#5b6475', grid: { stroke: '#eceef2' } };
         if (fmt === 'percentile') {
-          xAxis.splits = function (u, i, min, max) { var out = [1]; for (var v = 10; v <= max * 1.0001; v *= 10) out.push(v); return out.filter(function (v) { return v >= min && v <= max * 1.0001; }); };
+          xAxis.splits = function (u, i, min, max) {
+            var out = [1];
+            for (var v = 10; v <= max * 1.0001; v *= 10) out.push(v);
+            return out.filter(function (v) { return v >= min && v <= max * 1.0001; });
+          };
           xAxis.values = function (u, splits) { return splits.map(pct); };
         } else if (fmt === 'category') {
-          xAxis.values = function (u, splits) { return splits.map(function (i) { return Number.isInteger(i) && c.x.categories[i] != null ? c.x.categories[i] : ''; }); };
+          xAxis.values = function (u, splits) {
+            return splits.map(function (i) { return Number.isInteger(i) && c.x.categories[i] != null ? c.x.categories[i] : ''; });
+          };
           xAxis.rotate = 30;
           // Room for the longest rotated label.
           var longest = c.x.categories.reduce(function (n, s) { return Math.max(n, s.length); }, 0);
           xAxis.size = Math.min(240, 30 + longest * 4);
         }
-        var series = [{ label: c.x.label, value: function (u, v) { return v == null ? '-' : fmt === 'percentile' ? pct(v) : fmt === 'category' ? c.x.categories[v] : num(v); } }];
+        var xValue = function (u, v) {
+          return v == null ? '-' : fmt === 'percentile' ? pct(v) : fmt === 'category' ? c.x.categories[v] : num(v);
+        };
+        var series = [{ label: c.x.label, value: xValue }];
         c.series.forEach(function (s, i) {
           var color = palette[i % palette.length];
           var o = { label: s.label, stroke: color, width: 2, value: function (u, v) { return num(v); }, spanGaps: false };
@@ -136,15 +152,24 @@ const RENDER = `
           if (s.points) { o.paths = function () { return null; }; o.points = { show: true, size: 8, stroke: color, fill: color }; }
           series.push(o);
         });
+        var yAxis = { label: c.y.label, stroke: '#5b6475', grid: { stroke: '#eceef2' }, size: 60 };
+        if (c.y.log) {
+          yAxis.splits = logSplits;
+          yAxis.values = function (u, splits) { return splits.map(function (v) { return v == null ? '' : num(v); }); };
+        }
         var opts = {
           width: Math.max(560, el.clientWidth - 4),
           height: fmt === 'category' ? 300 + Math.min(200, longestLabel(c) * 4) : 280,
           series: series,
           scales: {
-            x: c.x.log ? { distr: 3, time: false } : fmt === 'category' ? { time: false, range: function (u, min, max) { return [min - 0.6, max + 0.6]; } } : { time: false },
+            x: c.x.log
+              ? { distr: 3, time: false }
+              : fmt === 'category'
+                ? { time: false, range: function (u, min, max) { return [min - 0.6, max + 0.6]; } }
+                : { time: false },
             y: c.y.log ? { distr: 3 } : { range: function (u, min, max) { return [Math.min(0, min), max > 0 ? max * 1.08 : 1]; } },
           },
-          axes: [xAxis, c.y.log ? { label: c.y.label, stroke: '#5b6475', grid: { stroke: '#eceef2' }, size: 60, splits: logSplits, values: function (u, splits) { return splits.map(function (v) { return v == null ? '' : num(v); }); } } : { label: c.y.label, stroke: '#5b6475', grid: { stroke: '#eceef2' }, size: 60 }],
+          axes: [xAxis, yAxis],
           legend: { live: true },
           // Rotated category labels reach left of the first bar.
           padding: fmt === 'category' ? [12, 12, 0, Math.min(200, longestLabel(c) * 4.5)] : [12, 12, 0, 0],
@@ -166,7 +191,9 @@ const RENDER = `
       setTimeout(function () {
         var painted = 0;
         // Pixels in the colours of the chart's series: the data itself, not axes or grid.
-        var rgb = palette.map(function (h) { return [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)]; });
+        var rgb = palette.map(function (h) {
+          return [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)];
+        });
         document.querySelectorAll('.chart canvas').forEach(function (cv) {
           try {
             var box = cv.closest('.chart');
@@ -203,12 +230,17 @@ export function pageAssets(): { uplotJs: string; uplotCss: string; style: string
 
 /** The markup around one chart (its heading and note); the chart script draws into #chart-ID. */
 function chartBoxHtml(c: Pick<ChartSpec, 'id' | 'title' | 'note'>): string {
-  return `<div class="chart" data-chart="${escapeHtml(c.id)}"><h3>${escapeHtml(c.title)}</h3>${c.note ? `<p>${escapeHtml(c.note)}</p>` : ''}<div id="chart-${escapeHtml(c.id)}"></div></div>`;
+  const id = escapeHtml(c.id);
+  const note = c.note ? `<p>${escapeHtml(c.note)}</p>` : '';
+  return `<div class="chart" data-chart="${id}"><h3>${escapeHtml(c.title)}</h3>${note}<div id="chart-${id}"></div></div>`;
 }
 
 /** JSON that is safe inside a <script> element. */
 function scriptJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 export function renderHtml(r: HtmlReport): string {

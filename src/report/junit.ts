@@ -29,12 +29,15 @@ interface Suite {
   cases: Case[];
 }
 
-// Characters XML 1.0 does not allow at all (C0 controls other than tab, newline, return; lone surrogates; U+FFFE/U+FFFF).
-// eslint-disable-next-line no-control-regex
+// Characters XML 1.0 does not allow at all (C0 controls other than tab, newline, return; lone surrogates;
+// U+FFFE/U+FFFF).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to find and escape
 const INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/g;
 
 function escapeXml(s: string): string {
-  return s.replace(INVALID, '\uFFFD').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return s
+    .replace(INVALID, '\uFFFD')
+    .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
 const secs = (t: number) => round3(t).toFixed(3);
@@ -44,7 +47,10 @@ function caseXml(c: Case): string {
   const inner = c.failure ?? c.error;
   if (inner === undefined) return `${open}/>`;
   const tag = c.failure !== undefined ? 'failure' : 'error';
-  return `${open}>\n      <${tag} message="${escapeXml(inner.message)}" type="${escapeXml(inner.type)}">${escapeXml(inner.message)}</${tag}>\n    </testcase>`;
+  return (
+    `${open}>\n      <${tag} message="${escapeXml(inner.message)}" ` +
+    `type="${escapeXml(inner.type)}">${escapeXml(inner.message)}</${tag}>\n    </testcase>`
+  );
 }
 
 function junitXml(name: string, suites: readonly Suite[]): string {
@@ -53,11 +59,16 @@ function junitXml(name: string, suites: readonly Suite[]): string {
   const all = suites.flatMap((s) => s.cases);
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="${escapeXml(name)}" tests="${all.length}" failures="${count(all, 'failure')}" errors="${count(all, 'error')}" time="${secs(time(all))}">`,
+    `<testsuites name="${escapeXml(name)}" tests="${all.length}" ` +
+      `failures="${count(all, 'failure')}" errors="${count(all, 'error')}" ` +
+      `time="${secs(time(all))}">`,
   ];
   for (const s of suites) {
     lines.push(
-      `  <testsuite name="${escapeXml(s.name)}" tests="${s.cases.length}" failures="${count(s.cases, 'failure')}" errors="${count(s.cases, 'error')}" skipped="0" time="${secs(time(s.cases))}" timestamp="${escapeXml(s.timestamp.replace(/\.\d+Z$/, ''))}">`,
+      `  <testsuite name="${escapeXml(s.name)}" tests="${s.cases.length}" ` +
+        `failures="${count(s.cases, 'failure')}" errors="${count(s.cases, 'error')}" skipped="0" ` +
+        `time="${secs(time(s.cases))}" ` +
+        `timestamp="${escapeXml(s.timestamp.replace(/\.\d+Z$/, ''))}">`,
     );
     for (const c of s.cases) lines.push(caseXml(c));
     lines.push('  </testsuite>');
@@ -79,10 +90,19 @@ function thresholdCases(s: RunSummary, classname: string, prefix = ''): Case[] {
 
 /** JUnit XML of one run: a test case per threshold. */
 export function runJunit(s: RunSummary): string {
-  return junitXml(`rtmpbench run ${s.name}`, [{ name: `thresholds: ${s.name}`, timestamp: s.startedAt, cases: thresholdCases(s, `rtmpbench.thresholds.${s.name}`) }]);
+  return junitXml(`rtmpbench run ${s.name}`, [
+    {
+      name: `thresholds: ${s.name}`,
+      timestamp: s.startedAt,
+      cases: thresholdCases(s, `rtmpbench.thresholds.${s.name}`),
+    },
+  ]);
 }
 
-/** JUnit XML of a comparison: a test case per gate rule and variant, and per threshold of every run (a run that failed is an error). */
+/**
+ * JUnit XML of a comparison: a test case per gate rule and variant, and per threshold of every run (a
+ * run that failed is an error).
+ */
 export function comparisonJunit(c: LoadedComparison): string {
   const f = c.file;
   const suites: Suite[] = [];
@@ -105,7 +125,12 @@ export function comparisonJunit(c: LoadedComparison): string {
       const prefix = `round ${r.round + 1}: `;
       const run = loaded.get(r.round);
       if (r.dir === null || run === undefined) {
-        cases.push({ classname: `rtmpbench.runs.${v.name}`, name: `${prefix}run`, timeSec: 0, error: { message: `the run failed: ${r.error ?? 'no results'}`, type: 'run' } });
+        cases.push({
+          classname: `rtmpbench.runs.${v.name}`,
+          name: `${prefix}run`,
+          timeSec: 0,
+          error: { message: `the run failed: ${r.error ?? 'no results'}`, type: 'run' },
+        });
         continue;
       }
       cases.push(...thresholdCases(run.summary, `rtmpbench.thresholds.${v.name}`, prefix));

@@ -12,7 +12,10 @@ import type { TimelinePoint } from '../results/timeline.js';
  * read it; they never measure.
  */
 
-export type LiveEvent = { kind: 'start' } | { kind: 'second' } | { kind: 'end'; summary: RunSummary; resultsDir: string };
+export type LiveEvent =
+  | { kind: 'start' }
+  | { kind: 'second' }
+  | { kind: 'end'; summary: RunSummary; resultsDir: string };
 
 export class LiveRun implements RunObserver {
   start: RunStart | null = null;
@@ -53,7 +56,10 @@ export class LiveRun implements RunObserver {
     for (const [key, h] of second.histograms) {
       if (h.totalCount === 0) continue;
       let into = this.histograms.get(key);
-      if (into === undefined) this.histograms.set(key, (into = newHistogram()));
+      if (into === undefined) {
+        into = newHistogram();
+        this.histograms.set(key, into);
+      }
       into.add(h);
     }
     const p = second.point;
@@ -90,8 +96,14 @@ export class LiveRun implements RunObserver {
       expectedSource: 'none',
       failures: { ...this.failures },
       histograms: this.histograms,
-      generator: { cpuSeconds: this.generatorCpuSeconds, maxRssBytes: this.generatorMaxRssBytes, workers: start.workers },
-      ...(this.serverCpuSeconds !== null ? { server: { cpuSeconds: this.serverCpuSeconds, maxRssBytes: this.serverMaxRssBytes, pid: 0 } } : {}),
+      generator: {
+        cpuSeconds: this.generatorCpuSeconds,
+        maxRssBytes: this.generatorMaxRssBytes,
+        workers: start.workers,
+      },
+      ...(this.serverCpuSeconds !== null
+        ? { server: { cpuSeconds: this.serverCpuSeconds, maxRssBytes: this.serverMaxRssBytes, pid: 0 } }
+        : {}),
     });
     return evaluateThresholds(parseThresholds(start.scenario.thresholds), soFar, this.histograms);
   }

@@ -1,4 +1,10 @@
-import { PROBE_GROUPS, type ProbeComparison, type ProbeOutcome, type ProbeReport, type ProbeResult } from '../results/probe.js';
+import {
+  PROBE_GROUPS,
+  type ProbeComparison,
+  type ProbeOutcome,
+  type ProbeReport,
+  type ProbeResult,
+} from '../results/probe.js';
 
 /**
  * Probe matrices as text: a console matrix (one server: result and detail per probe; several:
@@ -6,13 +12,27 @@ import { PROBE_GROUPS, type ProbeComparison, type ProbeOutcome, type ProbeReport
  * page of docs (docs/probe.md). Formats only: everything shown comes from the reports.
  */
 
-const CONSOLE_MARK: Record<ProbeResult, string> = { pass: 'pass', fail: 'FAIL', 'n/a': 'n/a', info: 'info', error: 'ERROR' };
-const MARKDOWN_MARK: Record<ProbeResult, string> = { pass: '✅ pass', fail: '❌ fail', 'n/a': '➖ n/a', info: 'ℹ️ info', error: '⚠️ error' };
+const CONSOLE_MARK: Record<ProbeResult, string> = {
+  pass: 'pass',
+  fail: 'FAIL',
+  'n/a': 'n/a',
+  info: 'info',
+  error: 'ERROR',
+};
+const MARKDOWN_MARK: Record<ProbeResult, string> = {
+  pass: '✅ pass',
+  fail: '❌ fail',
+  'n/a': '➖ n/a',
+  info: 'ℹ️ info',
+  error: '⚠️ error',
+};
 
 /** One row per probe id, in the order the reports list them (groups in their order). */
 function rows(reports: readonly ProbeReport[]): { id: string; group: string; title: string; definition: string }[] {
   const seen = new Map<string, { id: string; group: string; title: string; definition: string }>();
-  for (const r of reports) for (const p of r.probes) if (!seen.has(p.id)) seen.set(p.id, { id: p.id, group: p.group, title: p.title, definition: p.definition });
+  for (const r of reports)
+    for (const p of r.probes)
+      if (!seen.has(p.id)) seen.set(p.id, { id: p.id, group: p.group, title: p.title, definition: p.definition });
   const order = (g: string) => PROBE_GROUPS.indexOf(g as (typeof PROBE_GROUPS)[number]);
   return [...seen.values()].sort((a, b) => order(a.group) - order(b.group));
 }
@@ -30,7 +50,10 @@ function differs(reports: readonly ProbeReport[], id: string): boolean {
 export function countsLine(r: ProbeReport): string {
   if (r.unreachable !== null) return `not probed: ${r.unreachable}`;
   const c = r.counts;
-  return `${c.pass} pass, ${c.fail} fail, ${c['n/a']} n/a, ${c.info} info, ${c.error} error (${(r.durationMs / 1000).toFixed(1)} s)`;
+  return (
+    `${c.pass} pass, ${c.fail} fail, ${c['n/a']} n/a, ${c.info} info, ${c.error} error ` +
+    `(${(r.durationMs / 1000).toFixed(1)} s)`
+  );
 }
 
 function pad(s: string, n: number): string {
@@ -52,7 +75,10 @@ function singleConsole(r: ProbeReport, width: number): string {
       group = p.group;
       lines.push('', group);
     }
-    lines.push(`  ${pad(p.id, idWidth)}  ${pad(CONSOLE_MARK[p.result], 5)}  ${clip(p.detail, Math.max(20, width - idWidth - 11))}`);
+    lines.push(
+      `  ${pad(p.id, idWidth)}  ${pad(CONSOLE_MARK[p.result], 5)}  ` +
+        `${clip(p.detail, Math.max(20, width - idWidth - 11))}`,
+    );
   }
   return lines.join('\n');
 }
@@ -70,7 +96,9 @@ function matrixConsole(reports: readonly ProbeReport[], width: number): string {
       group = row.group;
       lines.push(group);
     }
-    const cells = reports.map((r) => pad(r.unreachable !== null ? '-' : CONSOLE_MARK[outcome(r, row.id)?.result ?? 'error'] ?? '', colWidth));
+    const cells = reports.map((r) =>
+      pad(r.unreachable !== null ? '-' : (CONSOLE_MARK[outcome(r, row.id)?.result ?? 'error'] ?? ''), colWidth),
+    );
     lines.push(`${pad(`  ${row.id}`, idWidth + 2)} ${differs(reports, row.id) ? '≠' : ' '} ${cells.join('  ')}`);
   }
   lines.push('', ...reports.map((r) => `${r.name}: ${countsLine(r)}`));
@@ -81,7 +109,11 @@ function matrixConsole(reports: readonly ProbeReport[], width: number): string {
       lines.push(`  ${row.id}: ${row.title}`);
       for (const r of reports) {
         const o = outcome(r, row.id);
-        if (o !== undefined) lines.push(`    ${pad(r.name, colWidth)}  ${pad(CONSOLE_MARK[o.result], 5)}  ${clip(o.detail, Math.max(20, width - colWidth - 13))}`);
+        if (o !== undefined)
+          lines.push(
+            `    ${pad(r.name, colWidth)}  ${pad(CONSOLE_MARK[o.result], 5)}  ` +
+              `${clip(o.detail, Math.max(20, width - colWidth - 13))}`,
+          );
       }
     }
   }
@@ -107,9 +139,17 @@ export function probeMarkdown(c: ProbeComparison): string {
   out.push('| server | target | pass | fail | n/a | info | error |', '|---|---|---|---|---|---|---|');
   for (const r of reports) {
     const k = r.counts;
-    out.push(r.unreachable !== null ? `| ${mdCell(r.name)} | ${mdCell(r.target)} | not probed: ${mdCell(r.unreachable)} ||||| ` : `| ${mdCell(r.name)} | ${mdCell(r.target)} | ${k.pass} | ${k.fail} | ${k['n/a']} | ${k.info} | ${k.error} |`);
+    out.push(
+      r.unreachable !== null
+        ? `| ${mdCell(r.name)} | ${mdCell(r.target)} | not probed: ${mdCell(r.unreachable)} ||||| `
+        : `| ${mdCell(r.name)} | ${mdCell(r.target)} | ${k.pass} | ${k.fail} | ${k['n/a']} | ${k.info} | ${k.error} |`,
+    );
   }
-  out.push('', `| probe | ${reports.map((r) => mdCell(r.name)).join(' | ')} |`, `|---|${reports.map(() => '---').join('|')}|`);
+  out.push(
+    '',
+    `| probe | ${reports.map((r) => mdCell(r.name)).join(' | ')} |`,
+    `|---|${reports.map(() => '---').join('|')}|`,
+  );
   for (const row of rows(reports)) {
     const d = reports.length > 1 && differs(reports, row.id);
     const cells = reports.map((r) => {

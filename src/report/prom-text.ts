@@ -32,7 +32,9 @@ export type PromFamily =
  * Bucket bounds for latencies, seconds: from half a millisecond (loopback end-to-end) to a
  * minute (a viewer waiting for a stream), about three per decade.
  */
-export const LATENCY_BUCKETS_SEC = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const;
+export const LATENCY_BUCKETS_SEC = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+] as const;
 
 const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 const escapeHelp = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
@@ -69,9 +71,14 @@ export function formatFamilies(families: readonly PromFamily[]): string {
 }
 
 /** An HdrHistogram of µs as a Prometheus histogram in seconds (counts per bucket from every recorded value). */
-export function histogramSample(labels: PromLabels, h: Histogram | undefined, boundsSec: readonly number[] = LATENCY_BUCKETS_SEC): PromHistogramSample {
+export function histogramSample(
+  labels: PromLabels,
+  h: Histogram | undefined,
+  boundsSec: readonly number[] = LATENCY_BUCKETS_SEC,
+): PromHistogramSample {
   const counts = new Array<number>(boundsSec.length).fill(0);
-  if (h === undefined || h.totalCount === 0) return { labels, buckets: boundsSec.map((le) => ({ le, count: 0 })), count: 0, sum: 0 };
+  if (h === undefined || h.totalCount === 0)
+    return { labels, buckets: boundsSec.map((le) => ({ le, count: 0 })), count: 0, sum: 0 };
   const it = (h as unknown as JsHistogram).recordedValuesIterator;
   it.reset();
   while (it.hasNext()) {
@@ -83,6 +90,9 @@ export function histogramSample(labels: PromLabels, h: Histogram | undefined, bo
     if (i < boundsSec.length) counts[i]! += v.countAtValueIteratedTo;
   }
   let cumulative = 0;
-  const buckets = boundsSec.map((le, i) => ({ le, count: (cumulative += counts[i]!) }));
+  const buckets = boundsSec.map((le, i) => {
+    cumulative += counts[i]!;
+    return { le, count: cumulative };
+  });
   return { labels, buckets, count: h.totalCount, sum: Math.round(((h.mean * h.totalCount) / 1e6) * 1e6) / 1e6 };
 }

@@ -51,51 +51,191 @@ interface Extra {
   prom?: CounterProm;
 }
 
-const sessions = <K extends 'publishers' | 'players', N extends string, E extends Extra = {}>(kind: K, count: N, better: Better, description: string, extra: E = {} as E) =>
-  ({ summary: `sessions.${kind}.${count}` as const, file: `${kind}.${count}` as const, window: 'cumulative', kind: 'count', better, description, ...extra }) as const;
-const throughput = <N extends string, E extends Extra = {}>(name: N, kind: FigureKind, description: string, extra: E = {} as E) =>
-  ({ summary: `throughput.${name}` as const, file: name, window: 'delta', kind, better: 'higher', description, ...extra }) as const;
-const frames = <N extends string, E extends Extra = {}>(name: N, file: string, better: Better, description: string, extra: E = {} as E) =>
-  ({ summary: `frames.${name}` as const, file, window: 'delta', kind: 'count', better, description, ...extra }) as const;
+const sessions = <K extends 'publishers' | 'players', N extends string, E extends Extra = Record<never, never>>(
+  kind: K,
+  count: N,
+  better: Better,
+  description: string,
+  extra: E = {} as E,
+) =>
+  ({
+    summary: `sessions.${kind}.${count}` as const,
+    file: `${kind}.${count}` as const,
+    window: 'cumulative',
+    kind: 'count',
+    better,
+    description,
+    ...extra,
+  }) as const;
+const throughput = <N extends string, E extends Extra = Record<never, never>>(
+  name: N,
+  kind: FigureKind,
+  description: string,
+  extra: E = {} as E,
+) =>
+  ({
+    summary: `throughput.${name}` as const,
+    file: name,
+    window: 'delta',
+    kind,
+    better: 'higher',
+    description,
+    ...extra,
+  }) as const;
+const frames = <N extends string, E extends Extra = Record<never, never>>(
+  name: N,
+  file: string,
+  better: Better,
+  description: string,
+  extra: E = {} as E,
+) =>
+  ({
+    summary: `frames.${name}` as const,
+    file,
+    window: 'delta',
+    kind: 'count',
+    better,
+    description,
+    ...extra,
+  }) as const;
 
-const CONNECTED = { family: 'rtmpbench_sessions_connected_total', help: 'Sessions that published or started playing' } as const;
-const FAILED = { family: 'rtmpbench_sessions_failed_total', help: 'Sessions that could not publish or play, or viewers that got no video in time' } as const;
-const LOST: Omit<CounterProm, 'labels'> = { family: 'rtmpbench_frames_lost_total', help: "Video frames viewers missed (gaps in the timing marks' sequence numbers), normal and slow viewers apart" };
-const STALLS: Omit<CounterProm, 'labels'> = { family: 'rtmpbench_stalls_total', help: 'Gaps between video frames longer than the stall threshold, normal and slow viewers apart' };
-const RECEIVED: Omit<CounterProm, 'labels'> = { family: 'rtmpbench_frames_received_total', help: 'Frames viewers received, by media (slow viewers included)' };
+const CONNECTED = {
+  family: 'rtmpbench_sessions_connected_total',
+  help: 'Sessions that published or started playing',
+} as const;
+const FAILED = {
+  family: 'rtmpbench_sessions_failed_total',
+  help: 'Sessions that could not publish or play, or viewers that got no video in time',
+} as const;
+const LOST: Omit<CounterProm, 'labels'> = {
+  family: 'rtmpbench_frames_lost_total',
+  help: "Video frames viewers missed (gaps in the timing marks' sequence numbers), normal and slow viewers apart",
+};
+const STALLS: Omit<CounterProm, 'labels'> = {
+  family: 'rtmpbench_stalls_total',
+  help: 'Gaps between video frames longer than the stall threshold, normal and slow viewers apart',
+};
+const RECEIVED: Omit<CounterProm, 'labels'> = {
+  family: 'rtmpbench_frames_received_total',
+  help: 'Frames viewers received, by media (slow viewers included)',
+};
 
 export const COUNTERS = {
   publishersPlanned: sessions('publishers', 'planned', 'higher', 'publishers the scenario started'),
-  publishersConnected: sessions('publishers', 'connected', 'higher', 'publishers that published', { prom: { ...CONNECTED, kind: 'publisher', side: 'publishers' } }),
-  publishersFailed: sessions('publishers', 'failed', 'lower', 'publishers that could not publish', { prom: { ...FAILED, kind: 'publisher', side: 'publishers' } }),
+  publishersConnected: sessions('publishers', 'connected', 'higher', 'publishers that published', {
+    prom: { ...CONNECTED, kind: 'publisher', side: 'publishers' },
+  }),
+  publishersFailed: sessions('publishers', 'failed', 'lower', 'publishers that could not publish', {
+    prom: { ...FAILED, kind: 'publisher', side: 'publishers' },
+  }),
   playersPlanned: sessions('players', 'planned', 'higher', 'viewers the scenario started'),
-  playersConnected: sessions('players', 'connected', 'higher', 'viewers that started playing', { prom: { ...CONNECTED, kind: 'player' } }),
-  playersFailed: sessions('players', 'failed', 'lower', 'viewers that could not play, or got no video within the no-video bound', { prom: { ...FAILED, kind: 'player' } }),
-  playersEnded: sessions('players', 'ended', 'lower', 'viewer sessions that ended (left, dropped, failed) before the end of the run'),
-  publishersEnded: sessions('publishers', 'ended', 'lower', 'publications that ended before the end of the run (publisher churn, drops)'),
-  playersTooLateToJudge: sessions('players', 'tooLateToJudge', 'lower', 'viewers that joined less than the no-video bound before the end and got no video: neither failed nor a success', { optional: true }),
-  bytesSent: throughput('bytesSent', 'bytes', 'bytes publishers wrote (chunk headers included)', { prom: { family: 'rtmpbench_bytes_sent_total', help: 'Bytes publishers wrote (chunk headers included)', side: 'publishers' } }),
-  bytesReceived: throughput('bytesReceived', 'bytes', 'bytes viewers read (chunk headers included)', { prom: { family: 'rtmpbench_bytes_received_total', help: 'Bytes viewers read' } }),
-  mediaBytesReceived: throughput('mediaBytesReceived', 'bytes', 'audio and video payload bytes viewers received', { prom: { family: 'rtmpbench_media_bytes_received_total', help: 'Audio and video payload bytes viewers received' } }),
+  playersConnected: sessions('players', 'connected', 'higher', 'viewers that started playing', {
+    prom: { ...CONNECTED, kind: 'player' },
+  }),
+  playersFailed: sessions(
+    'players',
+    'failed',
+    'lower',
+    'viewers that could not play, or got no video within the no-video bound',
+    { prom: { ...FAILED, kind: 'player' } },
+  ),
+  playersEnded: sessions(
+    'players',
+    'ended',
+    'lower',
+    'viewer sessions that ended (left, dropped, failed) before the end of the run',
+  ),
+  publishersEnded: sessions(
+    'publishers',
+    'ended',
+    'lower',
+    'publications that ended before the end of the run (publisher churn, drops)',
+  ),
+  playersTooLateToJudge: sessions(
+    'players',
+    'tooLateToJudge',
+    'lower',
+    'viewers that joined less than the no-video bound before the end and got no video: neither failed nor a success',
+    { optional: true },
+  ),
+  bytesSent: throughput('bytesSent', 'bytes', 'bytes publishers wrote (chunk headers included)', {
+    prom: {
+      family: 'rtmpbench_bytes_sent_total',
+      help: 'Bytes publishers wrote (chunk headers included)',
+      side: 'publishers',
+    },
+  }),
+  bytesReceived: throughput('bytesReceived', 'bytes', 'bytes viewers read (chunk headers included)', {
+    prom: { family: 'rtmpbench_bytes_received_total', help: 'Bytes viewers read' },
+  }),
+  mediaBytesReceived: throughput('mediaBytesReceived', 'bytes', 'audio and video payload bytes viewers received', {
+    prom: { family: 'rtmpbench_media_bytes_received_total', help: 'Audio and video payload bytes viewers received' },
+  }),
   playerBytesSent: throughput('playerBytesSent', 'bytes', 'bytes viewers wrote (commands, acknowledgements)'),
   publisherBytesReceived: throughput('publisherBytesReceived', 'bytes', 'bytes publishers read (replies)'),
-  framesSent: throughput('framesSent', 'count', 'video frames publishers sent', { prom: { family: 'rtmpbench_frames_sent_total', help: 'Video frames publishers sent', side: 'publishers' } }),
-  framesReceived: throughput('framesReceived', 'count', 'video frames viewers received (slow viewers included)', { prom: { ...RECEIVED, labels: { media: 'video' } } }),
-  audioFramesReceived: throughput('audioFramesReceived', 'count', 'audio frames viewers received', { prom: { ...RECEIVED, labels: { media: 'audio' } } }),
-  lost: frames('lost', 'lost', 'lower', "video frames normal viewers missed: gaps in the marks' sequence numbers, and frames a viewer without video should have had", { prom: { ...LOST, labels: { viewers: 'normal' } } }),
-  duplicated: frames('duplicated', 'duplicated', 'lower', 'video frames received twice', { prom: { family: 'rtmpbench_frames_duplicated_total', help: 'Video frames received twice' } }),
-  outOfOrder: frames('outOfOrder', 'outOfOrder', 'lower', 'video frames received after a later one', { prom: { family: 'rtmpbench_frames_out_of_order_total', help: 'Video frames received after a later one' } }),
-  stalls: frames('stalls', 'stalls', 'lower', 'gaps between video frames longer than the stall threshold (normal viewers)', { prom: { ...STALLS, labels: { viewers: 'normal' } } }),
-  expected: frames('expected', 'expected', 'higher', "video frames normal viewers should have received, from the publishers' own send logs", { optional: true }),
-  slowReceived: frames('slowReceived', 'slowReceived', 'higher', 'video frames slow viewers received', { optional: true }),
-  slowLost: frames('slowLost', 'slowLost', 'lower', 'video frames slow viewers missed', { prom: { ...LOST, labels: { viewers: 'slow' } } }),
-  slowStalls: frames('slowStalls', 'slowStalls', 'lower', 'stalls of slow viewers', { prom: { ...STALLS, labels: { viewers: 'slow' } } }),
-  slowExpected: frames('slowExpected', 'slowExpected', 'higher', 'video frames slow viewers should have received', { optional: true }),
-  publisherStops: frames('publisherStops', 'publisherStops', 'lower', 'end-of-publication notices viewers saw (a publisher that stopped)'),
+  framesSent: throughput('framesSent', 'count', 'video frames publishers sent', {
+    prom: { family: 'rtmpbench_frames_sent_total', help: 'Video frames publishers sent', side: 'publishers' },
+  }),
+  framesReceived: throughput('framesReceived', 'count', 'video frames viewers received (slow viewers included)', {
+    prom: { ...RECEIVED, labels: { media: 'video' } },
+  }),
+  audioFramesReceived: throughput('audioFramesReceived', 'count', 'audio frames viewers received', {
+    prom: { ...RECEIVED, labels: { media: 'audio' } },
+  }),
+  lost: frames(
+    'lost',
+    'lost',
+    'lower',
+    "video frames normal viewers missed: gaps in the marks' sequence numbers, and frames a " +
+      'viewer without video should have had',
+    { prom: { ...LOST, labels: { viewers: 'normal' } } },
+  ),
+  duplicated: frames('duplicated', 'duplicated', 'lower', 'video frames received twice', {
+    prom: { family: 'rtmpbench_frames_duplicated_total', help: 'Video frames received twice' },
+  }),
+  outOfOrder: frames('outOfOrder', 'outOfOrder', 'lower', 'video frames received after a later one', {
+    prom: { family: 'rtmpbench_frames_out_of_order_total', help: 'Video frames received after a later one' },
+  }),
+  stalls: frames(
+    'stalls',
+    'stalls',
+    'lower',
+    'gaps between video frames longer than the stall threshold (normal viewers)',
+    { prom: { ...STALLS, labels: { viewers: 'normal' } } },
+  ),
+  expected: frames(
+    'expected',
+    'expected',
+    'higher',
+    "video frames normal viewers should have received, from the publishers' own send logs",
+    { optional: true },
+  ),
+  slowReceived: frames('slowReceived', 'slowReceived', 'higher', 'video frames slow viewers received', {
+    optional: true,
+  }),
+  slowLost: frames('slowLost', 'slowLost', 'lower', 'video frames slow viewers missed', {
+    prom: { ...LOST, labels: { viewers: 'slow' } },
+  }),
+  slowStalls: frames('slowStalls', 'slowStalls', 'lower', 'stalls of slow viewers', {
+    prom: { ...STALLS, labels: { viewers: 'slow' } },
+  }),
+  slowExpected: frames('slowExpected', 'slowExpected', 'higher', 'video frames slow viewers should have received', {
+    optional: true,
+  }),
+  publisherStops: frames(
+    'publisherStops',
+    'publisherStops',
+    'lower',
+    'end-of-publication notices viewers saw (a publisher that stopped)',
+  ),
   segmentsFetched: throughput('segmentsFetched', 'count', 'HLS segments viewers downloaded', { optional: true }),
   segmentBytes: throughput('segmentBytes', 'bytes', 'bytes of the HLS segments viewers downloaded', { optional: true }),
-  segmentFetchMs: throughput('segmentFetchMs', 'ms', 'time HLS viewers spent downloading segments, summed', { optional: true }),
-  markedFrames: frames('marked', 'markedFrames', 'higher', 'video frames that carried a timing mark', { optional: true }),
+  segmentFetchMs: throughput('segmentFetchMs', 'ms', 'time HLS viewers spent downloading segments, summed', {
+    optional: true,
+  }),
+  markedFrames: frames('marked', 'markedFrames', 'higher', 'video frames that carried a timing mark', {
+    optional: true,
+  }),
   playerSeconds: {
     summary: null,
     file: 'playerSeconds',
@@ -127,8 +267,13 @@ type LeavesOf<G extends string, Opt extends boolean> = {
   [K in CounterName]: IsOptional<K> extends Opt ? (PathOf<K> extends `${G}.${infer L}` ? L : never) : never;
 }[CounterName];
 
-/** The part of a summary the counter table fills under `G` ("frames", "sessions.players"...): its type, derived from the table. */
-export type CounterFigures<G extends string> = { [L in LeavesOf<G, false>]: number } & { [L in LeavesOf<G, true>]?: number };
+/**
+ * The part of a summary the counter table fills under `G` ("frames", "sessions.players"...): its type,
+ * derived from the table.
+ */
+export type CounterFigures<G extends string> = { [L in LeavesOf<G, false>]: number } & {
+  [L in LeavesOf<G, true>]?: number;
+};
 
 export function newCounters(): Counters {
   const c = {} as Counters;
@@ -167,7 +312,7 @@ export function windowCounters(now: Readonly<Counters>, before: Readonly<Counter
 export function counterFieldsOf(group: string): string[] {
   const prefix = `${group}.`;
   return COUNTER_NAMES.map((k): string | null => COUNTERS[k].summary)
-    .filter((p): p is string => p !== null && p.startsWith(prefix))
+    .filter((p): p is string => p?.startsWith(prefix) === true)
     .map((p) => p.slice(prefix.length));
 }
 

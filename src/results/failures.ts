@@ -1,5 +1,11 @@
 import { PROTOCOL_KEY_LIST, VIEWER_PROTOCOLS, type ProtocolKey, type ViewerProtocol } from '../protocol/delivery.js';
-import { CLIENT_FAILURE_LIST, CLIENT_STEPS, isClientStep, type ClientFailure, type ClientStep } from '../protocol/errors.js';
+import {
+  CLIENT_FAILURE_LIST,
+  CLIENT_STEPS,
+  isClientStep,
+  type ClientFailure,
+  type ClientStep,
+} from '../protocol/errors.js';
 
 /**
  * Why sessions failed, as records, and the one place that writes them as the keys of a results
@@ -66,7 +72,8 @@ export function parseFailureKey(key: string): Failure | null {
   let session: FailedSession;
   if (m[1] === 'publisher') session = { role: 'publisher' };
   else if (m[1] === 'player') session = { role: 'player', protocol: 'rtmp' };
-  else if (viewer !== undefined && viewer !== 'rtmp' && (VIEWER_PROTOCOLS as readonly string[]).includes(viewer)) session = { role: 'player', protocol: viewer as ViewerProtocol };
+  else if (viewer !== undefined && viewer !== 'rtmp' && (VIEWER_PROTOCOLS as readonly string[]).includes(viewer))
+    session = { role: 'player', protocol: viewer as ViewerProtocol };
   else return null;
   const reason = m[4]!;
   if (m[3] !== undefined) return isClientFailure(reason) ? { ...session, phase: 'dropped', kind: reason } : null;
@@ -74,13 +81,17 @@ export function parseFailureKey(key: string): Failure | null {
   const at = reason.indexOf(' in ');
   const kind = at < 0 ? reason : reason.slice(0, at);
   const step = at < 0 ? undefined : reason.slice(at + 4);
-  if (!isClientFailure(kind) || (step !== undefined && !isClientStep(step))) return { ...session, phase: 'setup', kind: OTHER_FAILURE };
+  if (!isClientFailure(kind) || (step !== undefined && !isClientStep(step)))
+    return { ...session, phase: 'setup', kind: OTHER_FAILURE };
   return step === undefined ? { ...session, phase: 'setup', kind } : { ...session, phase: 'setup', kind, step };
 }
 
 /** Every failure there can be: the closed set keys and labels come from. */
 export function allFailures(): Failure[] {
-  const sessions: FailedSession[] = [{ role: 'publisher' }, ...VIEWER_PROTOCOLS.map((protocol): FailedSession => ({ role: 'player', protocol }))];
+  const sessions: FailedSession[] = [
+    { role: 'publisher' },
+    ...VIEWER_PROTOCOLS.map((protocol): FailedSession => ({ role: 'player', protocol })),
+  ];
   const out: Failure[] = [];
   for (const s of sessions) {
     for (const kind of [...CLIENT_FAILURE_LIST, OTHER_FAILURE] as const) {

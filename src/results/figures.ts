@@ -23,7 +23,9 @@ export interface FigureSpec {
 }
 
 type Table = Readonly<Record<string, FigureSpec>>;
-type Keys<T extends Table, Opt extends boolean> = { [K in keyof T]: T[K] extends { optional: true } ? (Opt extends true ? K : never) : Opt extends true ? never : K }[keyof T];
+type Keys<T extends Table, Opt extends boolean> = {
+  [K in keyof T]: T[K] extends { optional: true } ? (Opt extends true ? K : never) : Opt extends true ? never : K;
+}[keyof T];
 /** A table's figures as summary.json holds them: a number each, optional where the table says. */
 export type FiguresOf<T extends Table> = { [K in Keys<T, false>]: number } & { [K in Keys<T, true>]?: number };
 
@@ -32,15 +34,26 @@ export const SERVER_FIGURES = {
     kind: 'seconds',
     better: 'lower',
     description: "CPU time of the server's process (or process group) during the run",
-    prom: { family: 'rtmpbench_server_cpu_seconds_total', help: "CPU time of the target server's process (or process group), as the generator measures it" },
+    prom: {
+      family: 'rtmpbench_server_cpu_seconds_total',
+      help: "CPU time of the target server's process (or process group), as the generator measures it",
+    },
   },
   maxRssBytes: {
     kind: 'bytes',
     better: 'lower',
     description: "the server's peak resident memory",
-    prom: { family: 'rtmpbench_server_resident_memory_bytes', help: "Resident memory of the target server's process (or process group)" },
+    prom: {
+      family: 'rtmpbench_server_resident_memory_bytes',
+      help: "Resident memory of the target server's process (or process group)",
+    },
   },
-  cpuPer1000PlayerMinutes: { kind: 'plain', better: 'lower', optional: true, description: 'server CPU-seconds per 1000 player-minutes: its cost per viewer' },
+  cpuPer1000PlayerMinutes: {
+    kind: 'plain',
+    better: 'lower',
+    optional: true,
+    description: 'server CPU-seconds per 1000 player-minutes: its cost per viewer',
+  },
 } as const satisfies Table;
 
 /** The built-in server's own counts over the run (its /stats before and after). */
@@ -54,7 +67,12 @@ export const SERVER_DROPS = {
 export const SERVER_IO = {
   writes: { kind: 'count', better: 'lower', description: 'write calls to sockets (a corked batch is one)' },
   messages: { kind: 'count', better: 'higher', description: 'media and control messages handed to sockets' },
-  readAllocatedBytes: { kind: 'bytes', better: 'lower', optional: true, description: 'bytes read into buffers allocated for the read (0 with shared reads)' },
+  readAllocatedBytes: {
+    kind: 'bytes',
+    better: 'lower',
+    optional: true,
+    description: 'bytes read into buffers allocated for the read (0 with shared reads)',
+  },
   bytesIn: { kind: 'bytes', better: 'higher', optional: true, description: 'bytes the server received' },
 } as const satisfies Table;
 
@@ -70,7 +88,10 @@ export const GENERATOR_FIGURES = {
     kind: 'seconds',
     better: 'lower',
     description: 'CPU time of the generator (every worker thread)',
-    prom: { family: 'rtmpbench_generator_cpu_seconds_total', help: 'CPU time of the generator process (every worker thread)' },
+    prom: {
+      family: 'rtmpbench_generator_cpu_seconds_total',
+      help: 'CPU time of the generator process (every worker thread)',
+    },
   },
   maxRssBytes: {
     kind: 'bytes',
@@ -84,7 +105,12 @@ export const GENERATOR_FIGURES = {
     description: 'worker threads',
     prom: { family: 'rtmpbench_generator_workers', help: 'Worker threads of the generator' },
   },
-  rssSlopeBytesPerMin: { kind: 'bytes', better: 'lower', optional: true, description: "the generator's RSS growth after warm-up, bytes per minute" },
+  rssSlopeBytesPerMin: {
+    kind: 'bytes',
+    better: 'lower',
+    optional: true,
+    description: "the generator's RSS growth after warm-up, bytes per minute",
+  },
 } as const satisfies Table;
 
 export const EVENT_LOOP_FIGURES = {
@@ -92,13 +118,21 @@ export const EVENT_LOOP_FIGURES = {
     kind: 'plain',
     better: 'lower',
     description: "share of the time the busiest thread's event loop was busy, 0..1",
-    prom: { family: 'rtmpbench_generator_event_loop_utilization_ratio', help: "Share of the last second the busiest generator thread's event loop was busy (above 0.9 the generator is the bottleneck)" },
+    prom: {
+      family: 'rtmpbench_generator_event_loop_utilization_ratio',
+      help:
+        "Share of the last second the busiest generator thread's event loop was busy (above 0.9 " +
+        'the generator is the bottleneck)',
+    },
   },
   delayP99Ms: {
     kind: 'ms',
     better: 'lower',
     description: 'timer delay p99 of the busiest thread',
-    prom: { family: 'rtmpbench_generator_event_loop_delay_p99_seconds', help: 'Timer delay p99 of the busiest generator thread over the last second' },
+    prom: {
+      family: 'rtmpbench_generator_event_loop_delay_p99_seconds',
+      help: 'Timer delay p99 of the busiest generator thread over the last second',
+    },
   },
   delayMaxMs: { kind: 'ms', better: 'lower', description: 'largest timer delay of the busiest thread' },
 } as const satisfies Table;
@@ -114,13 +148,22 @@ const LEAK_FIGURES = {
 /** Figures a summary computes from its counters. */
 const DERIVED_FIGURES = {
   // Exported live as the seconds it is made of.
-  'sessions.playerMinutes': { kind: 'plain', better: 'higher', description: 'time viewers spent playing, minutes', prom: COUNTERS.playerSeconds.prom },
+  'sessions.playerMinutes': {
+    kind: 'plain',
+    better: 'higher',
+    description: 'time viewers spent playing, minutes',
+    prom: COUNTERS.playerSeconds.prom,
+  },
   'throughput.mbpsReceived': { kind: 'mbps', better: 'higher', description: 'what viewers read, Mbit/s over the run' },
 } as const satisfies Table;
 
 /** How a named group fared while another group joined (byGroup.NAME.whileJoining.OTHER). */
 export const WHILE_JOINING_FIGURES = {
-  beforeP99Ms: { kind: 'ms', better: 'lower', description: "the group's end-to-end p99 over the 5 s before the other group started joining" },
+  beforeP99Ms: {
+    kind: 'ms',
+    better: 'lower',
+    description: "the group's end-to-end p99 over the 5 s before the other group started joining",
+  },
   worstSecondP99Ms: { kind: 'ms', better: 'lower', description: 'its worst second p99 while the other group joined' },
   ratio: { kind: 'plain', better: 'lower', description: 'worst second against before' },
   afterP99Ms: { kind: 'ms', better: 'lower', optional: true, description: 'its p99 over the 5 s after the joins' },
@@ -163,7 +206,11 @@ for (const k of COUNTER_NAMES) {
     description: c.description,
     summaryPath: c.summary,
     counted: true,
-    ...(group === 'frames' ? { percentOf: 'frames' as const } : group === 'sessions' ? { percentOf: 'planned' as const } : {}),
+    ...(group === 'frames'
+      ? { percentOf: 'frames' as const }
+      : group === 'sessions'
+        ? { percentOf: 'planned' as const }
+        : {}),
   });
 }
 
@@ -177,9 +224,15 @@ const PROTOCOL_HEADS = ['latency', 'frames', 'throughput', 'sessions.players', '
 export function figureAt(path: readonly string[]): Figure | null {
   const dotted = path.join('.');
   if (path[0] === 'latency') {
-    if (path.length !== 3 || !(METRICS as readonly string[]).includes(path[1]!) || !LATENCY_STAT.test(path[2]!)) return null;
+    if (path.length !== 3 || !(METRICS as readonly string[]).includes(path[1]!) || !LATENCY_STAT.test(path[2]!))
+      return null;
     const count = path[2] === 'count';
-    return { kind: count ? 'count' : 'ms', better: count ? 'higher' : 'lower', description: `${path[1]} latency, ${path[2]}`, summaryPath: dotted };
+    return {
+      kind: count ? 'count' : 'ms',
+      better: count ? 'higher' : 'lower',
+      description: `${path[1]} latency, ${path[2]}`,
+      summaryPath: dotted,
+    };
   }
   const counter = COUNTER_FIGURES.get(dotted);
   if (counter !== undefined) return counter;
@@ -188,7 +241,11 @@ export function figureAt(path: readonly string[]): Figure | null {
     if (!dotted.startsWith(head)) continue;
     const spec = table[dotted.slice(head.length)];
     if (spec === undefined) continue;
-    return { ...spec, summaryPath: spec.at !== undefined ? `${dotted}.${spec.at}` : dotted, ...(prefix === '' ? { counted: true as const } : {}) };
+    return {
+      ...spec,
+      summaryPath: spec.at !== undefined ? `${dotted}.${spec.at}` : dotted,
+      ...(prefix === '' ? { counted: true as const } : {}),
+    };
   }
   return null;
 }
@@ -217,7 +274,8 @@ export function latencyFamilyName(metric: MetricName): string {
  * exported live.
  */
 export function promFamilyOf(path: readonly string[]): string | null {
-  if (path[0] === 'latency') return (METRICS as readonly string[]).includes(path[1]!) ? latencyFamilyName(path[1] as MetricName) : null;
+  if (path[0] === 'latency')
+    return (METRICS as readonly string[]).includes(path[1]!) ? latencyFamilyName(path[1] as MetricName) : null;
   const dotted = path.join('.');
   for (const k of COUNTER_NAMES) {
     const spec: { summary: string | null; prom?: { family: string } } = COUNTERS[k];
@@ -227,10 +285,14 @@ export function promFamilyOf(path: readonly string[]): string | null {
   return figure?.prom?.family ?? null;
 }
 
-/** Every path the grammar accepts at the top level, latency statistics shown once per metric (for messages and docs). */
+/**
+ * Every path the grammar accepts at the top level, latency statistics shown once per metric (for
+ * messages and docs).
+ */
 export function figurePaths(): string[] {
   const out = [...COUNTER_FIGURES.keys()];
-  for (const [prefix, table] of TABLES) for (const k of Object.keys(table)) out.push(prefix === '' ? k : `${prefix}.${k}`);
+  for (const [prefix, table] of TABLES)
+    for (const k of Object.keys(table)) out.push(prefix === '' ? k : `${prefix}.${k}`);
   for (const m of METRICS) out.push(`latency.${m as MetricName}.STAT`);
   return out;
 }

@@ -33,7 +33,10 @@ export interface RunFiles {
   histograms: EncodedHistograms;
   counters: Counters;
   failures: Record<string, number>;
-  /** Each viewer protocol's counters and the HTTP errors by "protocol status", in runs with HTTP viewers or several protocols. */
+  /**
+   * Each viewer protocol's counters and the HTTP errors by "protocol status", in runs with HTTP
+   * viewers or several protocols.
+   */
   byProtocol?: Partial<Record<ProtocolKey, Counters>>;
   httpErrors?: Record<string, number>;
   intervals: Map<HistogramKey, (IntervalHistogram | EncodedInterval)[]>;
@@ -46,7 +49,12 @@ export interface LoadedRun {
   timeline: TimelinePoint[];
   histograms: EncodedHistograms;
   /** The exact totals (null for a folder written without them); per protocol where the run wrote them. */
-  counters: { counters: Counters; failures: Record<string, number>; byProtocol?: Partial<Record<ProtocolKey, Counters>>; httpErrors?: Record<string, number> } | null;
+  counters: {
+    counters: Counters;
+    failures: Record<string, number>;
+    byProtocol?: Partial<Record<ProtocolKey, Counters>>;
+    httpErrors?: Record<string, number>;
+  } | null;
 }
 
 export interface LoadedComparison {
@@ -76,12 +84,30 @@ export function writeRunFolder(dir: string, r: RunFiles): void {
   writeFileSync(join(dir, SUMMARY_FILE), json(r.summary));
   if (r.timeline !== undefined) writeFileSync(join(dir, TIMELINE_FILE), r.timeline.map(timelineLine).join(''));
   writeFileSync(join(dir, HISTOGRAMS_FILE), json(r.histograms));
-  const byProtocol = r.byProtocol === undefined ? {} : { byProtocol: Object.fromEntries((Object.entries(r.byProtocol) as [ProtocolKey, Counters][]).map(([k, c]) => [k, countersToFile(c)])) };
-  writeFileSync(join(dir, COUNTERS_FILE), json({ counters: countersToFile(r.counters), failures: r.failures, ...byProtocol, ...(r.httpErrors !== undefined ? { httpErrors: r.httpErrors } : {}) }));
+  const byProtocol =
+    r.byProtocol === undefined
+      ? {}
+      : {
+          byProtocol: Object.fromEntries(
+            (Object.entries(r.byProtocol) as [ProtocolKey, Counters][]).map(([k, c]) => [k, countersToFile(c)]),
+          ),
+        };
+  writeFileSync(
+    join(dir, COUNTERS_FILE),
+    json({
+      counters: countersToFile(r.counters),
+      failures: r.failures,
+      ...byProtocol,
+      ...(r.httpErrors !== undefined ? { httpErrors: r.httpErrors } : {}),
+    }),
+  );
   const startMs = Date.parse(r.summary.startedAt);
   for (const [metric, intervals] of r.intervals) {
     if (intervals.length === 0) continue;
-    writeFileSync(hlogPath(dir, metric), formatHlog(intervals, startMs, `rtmpbench ${r.summary.name}: ${metric} (values in µs)`));
+    writeFileSync(
+      hlogPath(dir, metric),
+      formatHlog(intervals, startMs, `rtmpbench ${r.summary.name}: ${metric} (values in µs)`),
+    );
   }
 }
 
@@ -135,14 +161,24 @@ export function isComparisonDir(dir: string): boolean {
 export function loadRun(dir: string): LoadedRun {
   const summaryPath = join(dir, SUMMARY_FILE);
   if (!existsSync(summaryPath)) {
-    throw new UsageError(`${dir} is not a results folder (no ${SUMMARY_FILE}${isComparisonDir(dir) ? '' : ` or ${COMPARISON_FILE}`})`);
+    throw new UsageError(
+      `${dir} is not a results folder (no ${SUMMARY_FILE}${isComparisonDir(dir) ? '' : ` or ${COMPARISON_FILE}`})`,
+    );
   }
   const summary = readJson<RunSummary>(summaryPath, 'the summary');
   if (summary.schemaVersion !== SUMMARY_SCHEMA_VERSION) {
-    throw new UsageError(`${summaryPath} has schemaVersion ${summary.schemaVersion}; this rtmpbench reads ${SUMMARY_SCHEMA_VERSION}`);
+    throw new UsageError(
+      `${summaryPath} has schemaVersion ${summary.schemaVersion}; this rtmpbench reads ${SUMMARY_SCHEMA_VERSION}`,
+    );
   }
-  const opt = <T>(file: string, fallback: T): T => (existsSync(join(dir, file)) ? readJson<T>(join(dir, file), file) : fallback);
-  const counters = opt<{ counters: unknown; failures: Record<string, number>; byProtocol?: Record<string, unknown>; httpErrors?: Record<string, number> } | null>(COUNTERS_FILE, null);
+  const opt = <T>(file: string, fallback: T): T =>
+    existsSync(join(dir, file)) ? readJson<T>(join(dir, file), file) : fallback;
+  const counters = opt<{
+    counters: unknown;
+    failures: Record<string, number>;
+    byProtocol?: Record<string, unknown>;
+    httpErrors?: Record<string, number>;
+  } | null>(COUNTERS_FILE, null);
   return {
     dir,
     summary,
@@ -154,7 +190,13 @@ export function loadRun(dir: string): LoadedRun {
         : {
             counters: countersFromFile(counters.counters),
             failures: counters.failures ?? {},
-            ...(counters.byProtocol !== undefined ? { byProtocol: Object.fromEntries(Object.entries(counters.byProtocol).map(([k, c]) => [k, countersFromFile(c)])) as Partial<Record<ProtocolKey, Counters>> } : {}),
+            ...(counters.byProtocol !== undefined
+              ? {
+                  byProtocol: Object.fromEntries(
+                    Object.entries(counters.byProtocol).map(([k, c]) => [k, countersFromFile(c)]),
+                  ) as Partial<Record<ProtocolKey, Counters>>,
+                }
+              : {}),
             ...(counters.httpErrors !== undefined ? { httpErrors: counters.httpErrors } : {}),
           },
   };
@@ -162,7 +204,8 @@ export function loadRun(dir: string): LoadedRun {
 
 export function loadComparison(dir: string): LoadedComparison {
   const file = readJson<ComparisonFile>(join(dir, COMPARISON_FILE), 'the comparison');
-  if (file.kind !== 'comparison' || file.schemaVersion !== 1) throw new UsageError(`${join(dir, COMPARISON_FILE)} is not an rtmpbench comparison (schemaVersion 1)`);
+  if (file.kind !== 'comparison' || file.schemaVersion !== 1)
+    throw new UsageError(`${join(dir, COMPARISON_FILE)} is not an rtmpbench comparison (schemaVersion 1)`);
   const runs = new Map<string, { round: number; run: LoadedRun }[]>();
   for (const v of file.variants) runs.set(v.name, []);
   for (const r of file.runs) {

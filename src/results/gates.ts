@@ -62,7 +62,11 @@ export function betterDirection(path: readonly string[]): 'lower' | 'higher' {
 /** Parses one rule; returns what is wrong with it instead when it cannot. */
 export function parseGateRule(text: string): GateRule | string {
   const m = LINE.exec(text);
-  if (!m) return `"${text}" is not METRIC +N% or METRIC +N UNIT (e.g. latency.endToEnd.p99 +10%, latency.firstFrame.p95 +50ms)`;
+  if (!m)
+    return (
+      `"${text}" is not METRIC +N% or METRIC +N UNIT (e.g. latency.endToEnd.p99 +10%, ` +
+      `latency.firstFrame.p95 +50ms)`
+    );
   const relative = m[3] === '%';
   const metric = m[1]!;
   const margin = Number(m[2]);
@@ -72,7 +76,14 @@ export function parseGateRule(text: string): GateRule | string {
   }
   const parsed = parseMetric(metric, relative ? '' : m[3]!);
   if (typeof parsed === 'string') return `"${text}": ${parsed}`;
-  return { rule: text.trim(), path: parsed.path, unit: parsed.unit, margin, relative, better: betterDirection(parsed.path) };
+  return {
+    rule: text.trim(),
+    path: parsed.path,
+    unit: parsed.unit,
+    margin,
+    relative,
+    better: betterDirection(parsed.path),
+  };
 }
 
 /** The rules that parse (rules are validated before a comparison runs, so all of them). */

@@ -1,4 +1,13 @@
-import { decodeHistogram, newHistogram, summarize, METRICS, type Histogram, type HistogramKey, type LatencySummary, type MetricName } from '../metrics/histograms.js';
+import {
+  decodeHistogram,
+  newHistogram,
+  summarize,
+  METRICS,
+  type Histogram,
+  type HistogramKey,
+  type LatencySummary,
+  type MetricName,
+} from '../metrics/histograms.js';
 import type { EncodedInterval, IntervalHistogram } from '../metrics/hlog.js';
 import type { Scenario, ViewerGroup } from './scenario.js';
 import type { GroupFigures } from './summary.js';
@@ -15,7 +24,11 @@ function mergeHistograms(into: Histogram, h: Histogram): Histogram {
 
 /** The scenario's named viewer groups: players (when named) and the named groups of viewers. */
 export function namedGroups(s: Scenario): (ViewerGroup & { name: string })[] {
-  const players: ViewerGroup = { protocol: s.players.protocol ?? 'rtmp', perStream: s.players.perStream, ...(s.players.name !== undefined ? { name: s.players.name } : {}) };
+  const players: ViewerGroup = {
+    protocol: s.players.protocol ?? 'rtmp',
+    perStream: s.players.perStream,
+    ...(s.players.name !== undefined ? { name: s.players.name } : {}),
+  };
   return [players, ...(s.viewers ?? [])].filter((g): g is ViewerGroup & { name: string } => g.name !== undefined);
 }
 
@@ -24,7 +37,12 @@ export function namedGroups(s: Scenario): (ViewerGroup & { name: string })[] {
  * end-to-end p99 second by second from the intervals the run kept, and, for each group on a
  * schedule of its own, how the others' p99 went while it joined.
  */
-export function groupFigures(s: Scenario, histograms: ReadonlyMap<HistogramKey, Histogram>, intervals: ReadonlyMap<HistogramKey, readonly (EncodedInterval | IntervalHistogram)[]>, durationSec: number): Record<string, GroupFigures> | undefined {
+export function groupFigures(
+  s: Scenario,
+  histograms: ReadonlyMap<HistogramKey, Histogram>,
+  intervals: ReadonlyMap<HistogramKey, readonly (EncodedInterval | IntervalHistogram)[]>,
+  durationSec: number,
+): Record<string, GroupFigures> | undefined {
   const groups = namedGroups(s);
   if (groups.length === 0) return undefined;
   const seconds = Math.max(0, Math.ceil(durationSec));
@@ -37,9 +55,13 @@ export function groupFigures(s: Scenario, histograms: ReadonlyMap<HistogramKey, 
     for (const i of intervals.get(`${g.name}.endToEnd`) ?? []) {
       const k = Math.min(seconds, Math.max(1, Math.ceil(i.endSec - 1e-9))) - 1;
       if (k < 0) continue;
-      perSecond[k] = mergeHistograms(perSecond[k] ?? newHistogram(), 'encoded' in i ? decodeHistogram(i.encoded) : i.histogram);
+      perSecond[k] = mergeHistograms(
+        perSecond[k] ?? newHistogram(),
+        'encoded' in i ? decodeHistogram(i.encoded) : i.histogram,
+      );
     }
-    const p99 = (h: Histogram | null) => (h === null || h.totalCount === 0 ? null : round2(h.getValueAtPercentile(99) / 1000));
+    const p99 = (h: Histogram | null) =>
+      h === null || h.totalCount === 0 ? null : round2(h.getValueAtPercentile(99) / 1000);
     out[g.name] = {
       protocol: g.protocol,
       perStream: g.perStream,
@@ -53,17 +75,27 @@ export function groupFigures(s: Scenario, histograms: ReadonlyMap<HistogramKey, 
       const startSec = Math.floor(other.startMs / 1000);
       const endSec = Math.ceil((other.startMs + (other.rampMs ?? 1000)) / 1000) + 1;
       // Seconds (k-1, k] wholly before the start; and those that overlap the joins.
-      const before = perSecond.slice(Math.max(0, startSec - BEFORE_SEC), startSec).filter((h): h is Histogram => h !== null);
+      const before = perSecond
+        .slice(Math.max(0, startSec - BEFORE_SEC), startSec)
+        .filter((h): h is Histogram => h !== null);
       const merged = before.reduce<Histogram | null>((a, h) => mergeHistograms(a ?? newHistogram(), h), null);
-      const during = perSecond.slice(startSec, Math.min(seconds, endSec)).map(p99).filter((v): v is number => v !== null);
+      const during = perSecond
+        .slice(startSec, Math.min(seconds, endSec))
+        .map(p99)
+        .filter((v): v is number => v !== null);
       // The seconds after, everyone in: what the larger audience costs, the joining itself apart.
-      const after = perSecond.slice(endSec, Math.min(seconds, endSec + BEFORE_SEC)).filter((h): h is Histogram => h !== null);
+      const after = perSecond
+        .slice(endSec, Math.min(seconds, endSec + BEFORE_SEC))
+        .filter((h): h is Histogram => h !== null);
       const beforeP99Ms = p99(merged);
       const worstSecondP99Ms = during.length > 0 ? Math.max(...during) : null;
       whileJoining[other.name] = {
         beforeP99Ms,
         worstSecondP99Ms,
-        ratio: beforeP99Ms !== null && worstSecondP99Ms !== null && beforeP99Ms > 0 ? round2(worstSecondP99Ms / beforeP99Ms) : null,
+        ratio:
+          beforeP99Ms !== null && worstSecondP99Ms !== null && beforeP99Ms > 0
+            ? round2(worstSecondP99Ms / beforeP99Ms)
+            : null,
         afterP99Ms: p99(after.reduce<Histogram | null>((a, h) => mergeHistograms(a ?? newHistogram(), h), null)),
       };
     }

@@ -28,7 +28,8 @@ export class HlogStreams {
       writer.outputLogFormatVersion();
       writer.outputStartTime(this.startTimeMs);
       writer.outputLegend();
-      this.files.set(metric, (f = { fd, writer }));
+      f = { fd, writer };
+      this.files.set(metric, f);
     }
     f.writer.outputIntervalHistogram(h, startSec, endSec, 1000);
   }

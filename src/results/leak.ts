@@ -26,7 +26,10 @@ export interface LeakFigures {
 const whole = (n: number) => (Number.isFinite(n) ? Math.round(n) : 0);
 const thousandths = (n: number) => (Number.isFinite(n) ? round3(n) : 0);
 
-function interval(i: { estimate: number; low: number; high: number } | null, round: (n: number) => number): LeakFigures['bytesPerSession'] {
+function interval(
+  i: { estimate: number; low: number; high: number } | null,
+  round: (n: number) => number,
+): LeakFigures['bytesPerSession'] {
   if (i === null || !Number.isFinite(i.estimate) || !Number.isFinite(i.low) || !Number.isFinite(i.high)) return null;
   return { estimate: round(i.estimate), low: round(i.low), high: round(i.high) };
 }

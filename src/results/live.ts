@@ -43,5 +43,10 @@ export interface RunObserver {
   onEnd?(summary: RunSummary, resultsDir: string): void;
 }
 
-/** A viewer protocol as live outputs label it (rtmp, http-flv, ws-flv, hls: as the built-in server's /metrics do), by its results key. */
-export const PROTOCOL_LABELS = Object.fromEntries(Object.entries(PROTOCOL_KEYS).map(([label, key]) => [key, label])) as Record<ProtocolKey, ViewerProtocol>;
+/**
+ * A viewer protocol as live outputs label it (rtmp, http-flv, ws-flv, hls: as the built-in server's
+ * /metrics do), by its results key.
+ */
+export const PROTOCOL_LABELS = Object.fromEntries(
+  Object.entries(PROTOCOL_KEYS).map(([label, key]) => [key, label]),
+) as Record<ProtocolKey, ViewerProtocol>;

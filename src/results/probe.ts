@@ -15,7 +15,15 @@ export const PROBE_RESULTS = ['pass', 'fail', 'n/a', 'info', 'error'] as const;
 export type ProbeResult = (typeof PROBE_RESULTS)[number];
 
 /** Probe groups, in the order reports show them. */
-export const PROBE_GROUPS = ['handshake', 'chunking', 'timestamps', 'commands', 'flow-control', 'media', 'sessions'] as const;
+export const PROBE_GROUPS = [
+  'handshake',
+  'chunking',
+  'timestamps',
+  'commands',
+  'flow-control',
+  'media',
+  'sessions',
+] as const;
 export type ProbeGroup = (typeof PROBE_GROUPS)[number];
 
 /** What was sent and what came back: short facts, each a line a person can read. */

@@ -33,10 +33,22 @@ export function summarizeRun(d: RunData): RunSummary {
   if (d.byProtocol.size > 1 || [...d.byProtocol.keys()].some((k) => k !== 'rtmp')) {
     summary.byProtocol = {};
     for (const [k, c] of d.byProtocol) {
-      summary.byProtocol[k] = protocolFigures(k, c, d.histograms, summary.durationMs, d.expectedSource, protocolHttpErrors(d.httpErrors, k));
+      summary.byProtocol[k] = protocolFigures(
+        k,
+        c,
+        d.histograms,
+        summary.durationMs,
+        d.expectedSource,
+        protocolHttpErrors(d.httpErrors, k),
+      );
     }
   }
-  const groupIntervals = new Map(namedGroups(d.scenario).map((g): [HistogramKey, IntervalHistogram[]] => [`${g.name}.endToEnd`, d.intervals(`${g.name}.endToEnd`)]));
+  const groupIntervals = new Map(
+    namedGroups(d.scenario).map((g): [HistogramKey, IntervalHistogram[]] => [
+      `${g.name}.endToEnd`,
+      d.intervals(`${g.name}.endToEnd`),
+    ]),
+  );
   const byGroup = groupFigures(d.scenario, d.histograms, groupIntervals, summary.durationMs / 1000);
   if (byGroup !== undefined) summary.byGroup = byGroup;
   memoryFigures(summary, d.scenario, d.timeline);
@@ -54,15 +66,32 @@ function memoryFigures(summary: RunSummary, s: Scenario, timeline: readonly Time
     const samples = points
       .filter((p) => typeof rss(p) === 'number')
       .map((p) => ({ tSec: p.tSec, rssBytes: rss(p)!, fds: fds(p), sessionsEnded: p.sessionsEnded ?? 0 }));
-    const options = { marginBytesPerSession: s.leak?.marginBytesPerSession ?? 2048, ...(s.leak?.warmupMs !== undefined ? { warmupSec: s.leak.warmupMs / 1000 } : {}) };
+    const options = {
+      marginBytesPerSession: s.leak?.marginBytesPerSession ?? 2048,
+      ...(s.leak?.warmupMs !== undefined ? { warmupSec: s.leak.warmupMs / 1000 } : {}),
+    };
     return leakFigures(leakVerdict(samples, options));
   };
-  if (summary.server !== undefined) summary.server.leak = judge((p) => p.serverRssBytes, (p) => p.serverFds ?? null);
+  if (summary.server !== undefined)
+    summary.server.leak = judge(
+      (p) => p.serverRssBytes,
+      (p) => p.serverFds ?? null,
+    );
   // The generator's memory, by the same rule: it should follow the sessions alive too.
-  summary.generator.leak = judge((p) => p.generatorRssBytes, () => null);
-  const after = points.filter((p) => p.tSec * 1000 >= Math.max(s.warmupMs, s.durationMs / 4) && typeof p.generatorRssBytes === 'number');
+  summary.generator.leak = judge(
+    (p) => p.generatorRssBytes,
+    () => null,
+  );
+  const after = points.filter(
+    (p) => p.tSec * 1000 >= Math.max(s.warmupMs, s.durationMs / 4) && typeof p.generatorRssBytes === 'number',
+  );
   // A slope over less than a minute is the heap settling, not a trend.
   if (after.length >= 60) {
-    summary.generator.rssSlopeBytesPerMin = Math.round(theilSenSlope(after.map((p) => p.tSec / 60), after.map((p) => p.generatorRssBytes!)));
+    summary.generator.rssSlopeBytesPerMin = Math.round(
+      theilSenSlope(
+        after.map((p) => p.tSec / 60),
+        after.map((p) => p.generatorRssBytes!),
+      ),
+    );
   }
 }

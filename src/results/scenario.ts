@@ -3,4 +3,10 @@
  * results contract: summary.json and compare.json record it, and reports describe runs from it.
  * Its type is the scenario schema's output (src/scenario/schema.ts), defined there once.
  */
-export { peakPlayersPerStream, type Scenario, type ServerSpec, type Stage, type ViewerGroup } from '../scenario/schema.js';
+export {
+  peakPlayersPerStream,
+  type Scenario,
+  type ServerSpec,
+  type Stage,
+  type ViewerGroup,
+} from '../scenario/schema.js';

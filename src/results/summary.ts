@@ -1,9 +1,24 @@
-import { METRICS, summarize, type Histogram, type LatencySummary, type MetricName, type HistogramKey } from '../metrics/histograms.js';
+import {
+  METRICS,
+  summarize,
+  type Histogram,
+  type LatencySummary,
+  type MetricName,
+  type HistogramKey,
+} from '../metrics/histograms.js';
 import type { ProtocolKey, ViewerProtocol } from '../protocol/delivery.js';
 import { VERSION } from '../version.js';
 import { COUNTER_NAMES, COUNTERS, setPath, type CounterFigures, type Counters } from './counters.js';
 import { parseHttpErrorKey } from './failures.js';
-import type { EVENT_LOOP_FIGURES, FiguresOf, GENERATOR_FIGURES, SERVER_DROPS, SERVER_FIGURES, SERVER_GC, SERVER_IO } from './figures.js';
+import type {
+  EVENT_LOOP_FIGURES,
+  FiguresOf,
+  GENERATOR_FIGURES,
+  SERVER_DROPS,
+  SERVER_FIGURES,
+  SERVER_GC,
+  SERVER_IO,
+} from './figures.js';
 import type { LeakFigures } from './leak.js';
 import type { Scenario } from './scenario.js';
 import { round3 } from '../metrics/round.js';
@@ -55,7 +70,10 @@ export interface RunSummary {
     expectedSource?: 'send-logs' | 'none';
   };
   failures: Record<string, number>;
-  /** The generator's own figures (GENERATOR_FIGURES), its memory judged as the server's is, and its event loops (the worst worker's at the top). */
+  /**
+   * The generator's own figures (GENERATOR_FIGURES), its memory judged as the server's is, and its
+   * event loops (the worst worker's at the top).
+   */
   generator: FiguresOf<typeof GENERATOR_FIGURES> & {
     leak?: LeakFigures;
     eventLoop?: EventLoopFigures & { workers: (EventLoopFigures & { worker: number })[]; main: EventLoopFigures };
@@ -121,8 +139,14 @@ export interface GroupFigures {
    * before that group started joining, the worst second's p99 while it joined (its start to
    * the end of its ramp, and one second more), and their ratio.
    */
-  /** `afterP99Ms`: their p99 over the 5 s after the joins (everyone in): the larger audience's cost, the joining apart. */
-  whileJoining?: Record<string, { beforeP99Ms: number | null; worstSecondP99Ms: number | null; ratio: number | null; afterP99Ms?: number | null }>;
+  /**
+   * `afterP99Ms`: their p99 over the 5 s after the joins (everyone in): the larger audience's cost,
+   * the joining apart.
+   */
+  whileJoining?: Record<
+    string,
+    { beforeP99Ms: number | null; worstSecondP99Ms: number | null; ratio: number | null; afterP99Ms?: number | null }
+  >;
 }
 
 /** Thresholds that failed and count toward the exit code. */
@@ -146,12 +170,19 @@ export function generatorSaturation(s: Pick<RunSummary, 'generator'>): string | 
   const busy = el.utilization > SATURATED_UTILIZATION;
   const late = el.delayP99Ms > SATURATED_DELAY_P99_MS;
   if (!busy && !late) return null;
-  const why = [busy ? `event-loop utilisation ${el.utilization.toFixed(2)}` : '', late ? `timer delay p99 ${el.delayP99Ms.toFixed(1)} ms` : ''].filter(Boolean).join(', ');
+  const why = [
+    busy ? `event-loop utilisation ${el.utilization.toFixed(2)}` : '',
+    late ? `timer delay p99 ${el.delayP99Ms.toFixed(1)} ms` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   return `the generator was saturated (${why}): latency figures include its own delay`;
 }
 
 /** Whether the frames of normal viewers add up: received + lost against what the send logs expected. */
-export function frameAccounting(s: Pick<RunSummary, 'frames' | 'throughput'>): { expected: number; received: number; lost: number; closes: boolean } | null {
+export function frameAccounting(
+  s: Pick<RunSummary, 'frames' | 'throughput'>,
+): { expected: number; received: number; lost: number; closes: boolean } | null {
   const f = s.frames;
   if (f.expectedSource !== 'send-logs' || f.expected === undefined) return null;
   const received = s.throughput.framesReceived - (f.slowReceived ?? 0);
@@ -201,9 +232,21 @@ export function protocolHttpErrors(all: Readonly<Record<string, number>>, key: P
 }
 
 /** One protocol's figures, from its counters and its histograms (`hls.endToEnd`...). */
-export function protocolFigures(key: ProtocolKey, c: Counters, histograms: ReadonlyMap<HistogramKey, Histogram>, durationMs: number, expectedSource: 'send-logs' | 'none', httpErrors?: Record<string, number>): ProtocolFigures {
+export function protocolFigures(
+  key: ProtocolKey,
+  c: Counters,
+  histograms: ReadonlyMap<HistogramKey, Histogram>,
+  durationMs: number,
+  expectedSource: 'send-logs' | 'none',
+  httpErrors?: Record<string, number>,
+): ProtocolFigures {
   const p = placed(c);
-  const { bytesSent: _s, publisherBytesReceived: _r, framesSent: _f, ...throughput } = p.throughput as RunSummary['throughput'] & { segmentsFetched?: number };
+  const {
+    bytesSent: _s,
+    publisherBytesReceived: _r,
+    framesSent: _f,
+    ...throughput
+  } = p.throughput as RunSummary['throughput'] & { segmentsFetched?: number };
   return {
     sessions: { players: p.sessions.players, playerMinutes: round3(c.playerSeconds / 60) },
     latencyMs: latencies(histograms, `${key}.`),
@@ -241,7 +284,10 @@ export function buildSummary(i: SummaryInput): RunSummary {
 }
 
 /** The server's figures with its CPU per 1000 player-minutes, when players played. */
-function withServerCost(server: NonNullable<RunSummary['server']>, playerMinutes: number): NonNullable<RunSummary['server']> {
+function withServerCost(
+  server: NonNullable<RunSummary['server']>,
+  playerMinutes: number,
+): NonNullable<RunSummary['server']> {
   if (playerMinutes <= 0) return server;
   return { ...server, cpuPer1000PlayerMinutes: round3(server.cpuSeconds / (playerMinutes / 1000)) };
 }

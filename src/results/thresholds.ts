@@ -1,7 +1,14 @@
 import type { Histogram, HistogramKey } from '../metrics/histograms.js';
 import { METRICS } from '../metrics/histograms.js';
 import { getPath } from './counters.js';
-import { figureAt, figurePaths, protocolHasFigure, protocolPrefix, WHILE_JOINING_FIGURES, type Figure } from './figures.js';
+import {
+  figureAt,
+  figurePaths,
+  protocolHasFigure,
+  protocolPrefix,
+  WHILE_JOINING_FIGURES,
+  type Figure,
+} from './figures.js';
 import type { RunSummary, ThresholdResult } from './summary.js';
 import { round3 } from '../metrics/round.js';
 
@@ -67,9 +74,13 @@ export function parseThreshold(expression: string): Threshold | string {
 /** A group's figures: `group.NAME.latency.METRIC.STAT` and `group.NAME.whileJoining.OTHER.FIGURE`. */
 function groupFigure(rest: readonly string[]): Figure | string {
   const [name, head, ...tail] = rest;
-  if (name === undefined || head === undefined) return 'group.NAME.latency.METRIC.STAT or group.NAME.whileJoining.OTHER.FIGURE';
+  if (name === undefined || head === undefined)
+    return 'group.NAME.latency.METRIC.STAT or group.NAME.whileJoining.OTHER.FIGURE';
   if (head === 'latency') return figureAt(['latency', ...tail]) ?? figureHint(['latency', ...tail]);
-  const spec = head === 'whileJoining' && tail.length === 2 ? WHILE_JOINING_FIGURES[tail[1] as keyof typeof WHILE_JOINING_FIGURES] : undefined;
+  const spec =
+    head === 'whileJoining' && tail.length === 2
+      ? WHILE_JOINING_FIGURES[tail[1] as keyof typeof WHILE_JOINING_FIGURES]
+      : undefined;
   if (spec === undefined) return `group.${name}.whileJoining.OTHER.{${Object.keys(WHILE_JOINING_FIGURES).join(',')}}`;
   return { ...spec, summaryPath: `byGroup.${rest.join('.')}` };
 }
@@ -80,7 +91,10 @@ export function figureOf(path: readonly string[]): Figure | string {
   const protocol = protocolPrefix(path);
   const own = protocol !== null ? path.slice(1) : path;
   if (protocol !== null && !protocolHasFigure(own)) {
-    return `${protocol}.${own.join('.')}: a protocol's viewers have latency.*, frames.*, throughput.* and sessions.players.*`;
+    return (
+      `${protocol}.${own.join('.')}: a protocol's viewers have latency.*, frames.*, ` +
+      `throughput.* and sessions.players.*`
+    );
   }
   return figureAt(own) ?? `${own.join('.')}: ${figureHint(own)}`;
 }
@@ -91,16 +105,22 @@ export function figureOf(path: readonly string[]): Figure | string {
  */
 function figureHint(own: readonly string[]): string {
   if (own[0] === 'latency') {
-    if (own.length === 3 && (METRICS as readonly string[]).includes(own[1]!)) return `"${own[2]}" is not count, min, mean, max or a percentile such as p99`;
+    if (own.length === 3 && (METRICS as readonly string[]).includes(own[1]!))
+      return `"${own[2]}" is not count, min, mean, max or a percentile such as p99`;
     return `latency metrics are ${METRICS.join(', ')}`;
   }
   const paths = figurePaths();
   for (let depth = own.length - 1; depth >= 1; depth--) {
     const prefix = `${own.slice(0, depth).join('.')}.`;
-    const leaves = paths.filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('.')).map((p) => p.slice(prefix.length));
+    const leaves = paths
+      .filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('.'))
+      .map((p) => p.slice(prefix.length));
     if (leaves.length > 0) return `${prefix}{${leaves.join(',')}}`;
   }
-  return `unknown metric "${own.join('.')}" (latency.*, frames.*, sessions.*, throughput.*, server.*, generator.*, group.NAME.*)`;
+  return (
+    `unknown metric "${own.join('.')}" (latency.*, frames.*, sessions.*, throughput.*, ` +
+    `server.*, generator.*, group.NAME.*)`
+  );
 }
 
 /** Units a figure's kind may be read in (a count: none or % of its base; a latency: a time unit). */
@@ -109,7 +129,8 @@ function unitProblem(f: Figure, unit: string): string | null {
   if (kind === 'plain') return null;
   switch (f.kind) {
     case 'count':
-      if (f.percentOf === 'frames') return kind === 'percent' ? null : 'frame counts take no unit, or % of frames received';
+      if (f.percentOf === 'frames')
+        return kind === 'percent' ? null : 'frame counts take no unit, or % of frames received';
       if (f.percentOf === 'planned') return kind === 'percent' ? null : 'session counts take no unit, or % of planned';
       return 'a count takes no unit';
     case 'ms':
@@ -132,7 +153,8 @@ export function parseMetric(metric: string, unitText: string): MetricRef | strin
   // "latency." may be left out: firstFrame.p95, hls.endToEnd.p99.
   const protocol = protocolPrefix(path);
   const own = protocol !== null ? path.slice(1) : path;
-  if ((METRICS as readonly string[]).includes(own[0]!)) path = [...(protocol !== null ? [protocol] : []), 'latency', ...own];
+  if ((METRICS as readonly string[]).includes(own[0]!))
+    path = [...(protocol !== null ? [protocol] : []), 'latency', ...own];
   const figure = figureOf(path);
   if (typeof figure === 'string') return figure;
   return unitProblem(figure, unit) ?? { path, unit };
@@ -149,22 +171,43 @@ function latencyOf(h: Histogram | undefined, stat: string): number | null {
   if (stat === 'count') return h?.totalCount ?? 0;
   if (h === undefined || h.totalCount === 0) return null;
   const p = percentileOf(stat);
-  const us = p !== null ? h.getValueAtPercentile(p) : stat === 'min' ? h.getValueAtPercentile(0) : stat === 'max' ? h.getValueAtPercentile(100) : h.mean;
+  const us =
+    p !== null
+      ? h.getValueAtPercentile(p)
+      : stat === 'min'
+        ? h.getValueAtPercentile(0)
+        : stat === 'max'
+          ? h.getValueAtPercentile(100)
+          : h.mean;
   return us / 1000;
 }
 
 /** Where a path's value is read: the summary (or one protocol's part of it) and the histograms' key prefix. */
-function source(path: readonly string[], s: RunSummary): { view: Record<string, unknown>; own: string[]; prefix: string } | null {
-  if (path[0] === 'group') return { view: s as unknown as Record<string, unknown>, own: path.slice(2), prefix: `${path[1]}.` };
+function source(
+  path: readonly string[],
+  s: RunSummary,
+): { view: Record<string, unknown>; own: string[]; prefix: string } | null {
+  if (path[0] === 'group')
+    return { view: s as unknown as Record<string, unknown>, own: path.slice(2), prefix: `${path[1]}.` };
   const protocol = protocolPrefix(path);
   // A run that reports no protocol apart had RTMP viewers only: theirs are the run's own figures.
   if (protocol === null || (protocol === 'rtmp' && s.byProtocol === undefined)) {
-    return { view: s as unknown as Record<string, unknown>, own: protocol === null ? [...path] : path.slice(1), prefix: '' };
+    return {
+      view: s as unknown as Record<string, unknown>,
+      own: protocol === null ? [...path] : path.slice(1),
+      prefix: '',
+    };
   }
   const fig = s.byProtocol?.[protocol];
   if (fig === undefined) return null;
   // A protocol's figures read as the top level's are, where it has them.
-  const view = { ...s, sessions: { ...s.sessions, ...fig.sessions }, latencyMs: fig.latencyMs, frames: fig.frames, throughput: { ...s.throughput, ...fig.throughput } };
+  const view = {
+    ...s,
+    sessions: { ...s.sessions, ...fig.sessions },
+    latencyMs: fig.latencyMs,
+    frames: fig.frames,
+    throughput: { ...s.throughput, ...fig.throughput },
+  };
   return { view, own: path.slice(1), prefix: `${protocol}.` };
 }
 
@@ -182,7 +225,10 @@ export function measure(t: MetricRef, s: RunSummary, histograms: Map<HistogramKe
   if (typeof v !== 'number') return null;
   switch (unit.kind) {
     case 'percent': {
-      const base = figure.percentOf === 'frames' ? numberAt(at.view, 'throughput.framesReceived') + numberAt(at.view, 'frames.lost') : numberAt(at.view, `${figure.summaryPath.split('.').slice(0, 2).join('.')}.planned`);
+      const base =
+        figure.percentOf === 'frames'
+          ? numberAt(at.view, 'throughput.framesReceived') + numberAt(at.view, 'frames.lost')
+          : numberAt(at.view, `${figure.summaryPath.split('.').slice(0, 2).join('.')}.planned`);
       return base === 0 ? 0 : round3((v / base) * 100);
     }
     case 'bytes':
@@ -218,12 +264,21 @@ function holds(actual: number, op: Op, value: number): boolean {
 }
 
 /** Evaluates thresholds against a run; a figure the run lacks fails its threshold. */
-export function evaluateThresholds(thresholds: readonly Threshold[], s: RunSummary, histograms: Map<HistogramKey, Histogram>): ThresholdResult[] {
+export function evaluateThresholds(
+  thresholds: readonly Threshold[],
+  s: RunSummary,
+  histograms: Map<HistogramKey, Histogram>,
+): ThresholdResult[] {
   return thresholds.map((t) => {
     const actual = measure(t, s, histograms);
     const unit = t.unit === '' ? '' : t.unit === '%' ? '%' : ` ${t.unit}`;
     if (actual === null) {
-      return { expression: t.expression, passed: false, actual: null, message: `${t.expression}: not measured in this run` };
+      return {
+        expression: t.expression,
+        passed: false,
+        actual: null,
+        message: `${t.expression}: not measured in this run`,
+      };
     }
     const passed = holds(actual, t.op, t.value);
     return { expression: t.expression, passed, actual, message: `${t.expression} (measured ${actual}${unit})` };

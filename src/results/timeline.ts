@@ -28,7 +28,10 @@ export interface TimelinePoint {
   serverRssBytes: number | null;
   /** The generator's own RSS at the end of the interval. */
   generatorRssBytes?: number | null;
-  /** The target's open descriptors (null when unreadable) and threads; sessions (viewers and publications) ended so far. */
+  /**
+   * The target's open descriptors (null when unreadable) and threads; sessions (viewers and
+   * publications) ended so far.
+   */
   serverFds?: number | null;
   serverThreads?: number | null;
   sessionsEnded?: number;
@@ -43,9 +46,12 @@ export interface TimelinePoint {
 }
 
 /** Viewers up by protocol, added over several workers or machines. */
-export function sumUpByProtocol(records: readonly Partial<Record<ProtocolKey, number>>[]): Partial<Record<ProtocolKey, number>> {
+export function sumUpByProtocol(
+  records: readonly Partial<Record<ProtocolKey, number>>[],
+): Partial<Record<ProtocolKey, number>> {
   const out: Partial<Record<ProtocolKey, number>> = {};
-  for (const r of records) for (const [k, n] of Object.entries(r) as [ProtocolKey, number][]) out[k] = (out[k] ?? 0) + n;
+  for (const r of records)
+    for (const [k, n] of Object.entries(r) as [ProtocolKey, number][]) out[k] = (out[k] ?? 0) + n;
   return out;
 }
 
@@ -88,7 +94,11 @@ const TIMELINE_FIELDS: { readonly [K in keyof Required<TimelinePoint>]: Timeline
  * One second measured by several machines, as one point: each field by its rule. `e2e` is the
  * second's end-to-end histogram merged over them; `machines` how many took part in the run.
  */
-export function mergeTimelinePoint(points: readonly TimelinePoint[], e2e: { getValueAtPercentile(p: number): number; totalCount: number } | undefined, machines: number): TimelinePoint {
+export function mergeTimelinePoint(
+  points: readonly TimelinePoint[],
+  e2e: { getValueAtPercentile(p: number): number; totalCount: number } | undefined,
+  machines: number,
+): TimelinePoint {
   const out: Record<string, unknown> = {};
   for (const [field, rule] of Object.entries(TIMELINE_FIELDS) as [keyof TimelinePoint, TimelineRule][]) {
     const values = points.map((p) => p[field]);
@@ -98,12 +108,18 @@ export function mergeTimelinePoint(points: readonly TimelinePoint[], e2e: { getV
       if (v !== undefined) out[field] = v;
     } else if (rule === 'sum') {
       // A figure no machine measured stays null; counts every point has are added.
-      out[field] = numbers.length > 0 ? round3(numbers.reduce((a, b) => a + b, 0)) : values.some((v) => v === null) ? null : undefined;
+      out[field] =
+        numbers.length > 0
+          ? round3(numbers.reduce((a, b) => a + b, 0))
+          : values.some((v) => v === null)
+            ? null
+            : undefined;
     } else if (rule === 'max') {
       out[field] = numbers.length > 0 ? Math.max(...numbers) : values.some((v) => v === null) ? null : undefined;
     } else if (rule === 'sum-by-protocol') {
       // Where any machine counted by protocol, the others' viewers were RTMP's alone.
-      if (points.some((p) => p.playersUpByProtocol !== undefined)) out[field] = sumUpByProtocol(points.map((p) => p.playersUpByProtocol ?? { rtmp: p.playersUp }));
+      if (points.some((p) => p.playersUpByProtocol !== undefined))
+        out[field] = sumUpByProtocol(points.map((p) => p.playersUpByProtocol ?? { rtmp: p.playersUp }));
     } else if (rule !== 'partial') {
       out[field] = e2e !== undefined && e2e.totalCount > 0 ? e2e.getValueAtPercentile(rule.percentile) / 1000 : null;
     }

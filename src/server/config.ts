@@ -24,49 +24,134 @@ export const serverConfigSchema = z
     chunkSize: bytes(128, 65536).default(4096).describe('outgoing chunk size, 128..65536'),
     gopCache: z.boolean().default(true).describe('send joiners the frames since the last keyframe'),
     gopCacheMaxFrames: z.number().int().min(1).default(600).describe('GOP cache cap in video frames'),
-    gopCacheMaxBytes: bytes(1024).default(16 * 1024 * 1024).describe('GOP cache cap in bytes'),
+    gopCacheMaxBytes: bytes(1024)
+      .default(16 * 1024 * 1024)
+      .describe('GOP cache cap in bytes'),
     backpressure: z.enum(BACKPRESSURE_POLICIES).default('drop-to-keyframe').describe('slow-player policy'),
-    maxQueuedBytes: bytes(16 * 1024).default(2 * 1024 * 1024).describe('per-player bound on queued bytes, socket buffer included'),
-    disconnectGraceMs: z.number().int().min(0).default(1000).describe('with --backpressure disconnect: time over the bound before closing, ms'),
-    tcpNodelay: z.boolean().default(true).describe('TCP_NODELAY on peer sockets: on sends each write at once, off lets the kernel coalesce small writes (Nagle)'),
-    sharedReads: z.boolean().default(true).describe('plain connections read into one shared buffer instead of a new buffer per read (far fewer major GCs under heavy ingest)'),
+    maxQueuedBytes: bytes(16 * 1024)
+      .default(2 * 1024 * 1024)
+      .describe('per-player bound on queued bytes, socket buffer included'),
+    disconnectGraceMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(1000)
+      .describe('with --backpressure disconnect: time over the bound before closing, ms'),
+    tcpNodelay: z
+      .boolean()
+      .default(true)
+      .describe(
+        'TCP_NODELAY on peer sockets: on sends each write at once, off lets the kernel coalesce small writes (Nagle)',
+      ),
+    sharedReads: z
+      .boolean()
+      .default(true)
+      .describe(
+        'plain connections read into one shared buffer instead of a new buffer per read (far ' +
+          'fewer major GCs under heavy ingest)',
+      ),
     batchReads: z
       .boolean()
       .default(true)
-      .describe('what one read of a publisher brings goes to each player as one write at the end of the read, with no added delay (off: a write per message)'),
-    mergeWriteMs: z.number().int().min(0).max(1000).default(0).describe('flush each player at most every N ms as one vectored write; 0 = at once'),
+      .describe(
+        'what one read of a publisher brings goes to each player as one write at the end of the ' +
+          'read, with no added delay (off: a write per message)',
+      ),
+    mergeWriteMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(0)
+      .describe('flush each player at most every N ms as one vectored write; 0 = at once'),
     maxLagMs: z
       .number()
       .int()
       .min(0)
       .max(600_000)
       .default(5000)
-      .describe('most a player may be behind live, ms, measured by pings in its stream: beyond it its media is dropped (video to the next keyframe) until it catches up, whatever the socket buffers hold; 0 = off (the byte bound alone)'),
+      .describe(
+        'most a player may be behind live, ms, measured by pings in its stream: beyond it its ' +
+          'media is dropped (video to the next keyframe) until it catches up, whatever the socket ' +
+          'buffers hold; 0 = off (the byte bound alone)',
+      ),
     burstBytes: bytes(0)
       .default(64 * 1024)
-      .describe('most bytes written to one player in one go beyond its first message: a joiner gets the GOP cache over the next fan-out passes, after the live frames of players already watching (0: all at once)'),
-    statsPort: port.optional().describe('HTTP port for GET /stats (JSON) and GET /metrics (Prometheus); off when absent'),
+      .describe(
+        'most bytes written to one player in one go beyond its first message: a joiner gets the ' +
+          'GOP cache over the next fan-out passes, after the live frames of players already ' +
+          'watching (0: all at once)',
+      ),
+    statsPort: port
+      .optional()
+      .describe('HTTP port for GET /stats (JSON) and GET /metrics (Prometheus); off when absent'),
     statsHost: z.string().min(1).optional().describe('address of the stats endpoint (default: host)'),
-    httpPort: port.optional().describe('HTTP port for viewers: HTTP-FLV at /APP/STREAM.flv, WebSocket-FLV on the same path, HLS at /APP/STREAM/index.m3u8; off when absent'),
+    httpPort: port
+      .optional()
+      .describe(
+        'HTTP port for viewers: HTTP-FLV at /APP/STREAM.flv, WebSocket-FLV on the same path, HLS ' +
+          'at /APP/STREAM/index.m3u8; off when absent',
+      ),
     httpMaxConnections: z.number().int().min(1).default(10_000).describe('HTTP connections beyond this are refused'),
-    hlsSegmentMs: z.number().int().min(500).max(60_000).default(2000).describe('HLS target segment duration, ms: a segment ends at the first keyframe this long after its start'),
+    hlsSegmentMs: z
+      .number()
+      .int()
+      .min(500)
+      .max(60_000)
+      .default(2000)
+      .describe('HLS target segment duration, ms: a segment ends at the first keyframe this long after its start'),
     hlsWindow: z.number().int().min(2).max(100).default(6).describe('HLS segments listed in the playlist'),
-    hlsOnDemand: z.boolean().default(true).describe('mux a stream into HLS from its first HLS request until requests stop (off: from the publish on, as nginx-rtmp does)'),
-    hlsMaxStreamBytes: bytes(256 * 1024).default(64 * 1024 * 1024).describe('HLS segments held per stream, bytes (oldest go first)'),
-    hlsMaxBytes: bytes(256 * 1024).default(512 * 1024 * 1024).describe('HLS segments held in all streams, bytes (oldest of the largest stream go first)'),
+    hlsOnDemand: z
+      .boolean()
+      .default(true)
+      .describe(
+        'mux a stream into HLS from its first HLS request until requests stop (off: from the ' +
+          'publish on, as nginx-rtmp does)',
+      ),
+    hlsMaxStreamBytes: bytes(256 * 1024)
+      .default(64 * 1024 * 1024)
+      .describe('HLS segments held per stream, bytes (oldest go first)'),
+    hlsMaxBytes: bytes(256 * 1024)
+      .default(512 * 1024 * 1024)
+      .describe('HLS segments held in all streams, bytes (oldest of the largest stream go first)'),
     maxConnections: z.number().int().min(1).default(10_000).describe('connections beyond this are refused'),
-    maxMessageBytes: bytes(1024, 0xffffff).default(8 * 1024 * 1024).describe('largest message a peer may send'),
+    maxMessageBytes: bytes(1024, 0xffffff)
+      .default(8 * 1024 * 1024)
+      .describe('largest message a peer may send'),
     maxChunkStreams: z.number().int().min(2).default(64).describe('most chunk streams a peer may open'),
-    handshakeTimeoutMs: z.number().int().min(100).default(5000).describe('close peers that have not finished the handshake after this many ms'),
-    idleTimeoutMs: z.number().int().min(100).default(30_000).describe('close peers that send nothing, and publishers that send no media, for this many ms'),
-    pingIntervalMs: z.number().int().min(0).default(10_000).describe('ping every peer this often, ms; 0 = never (answers keep players alive)'),
-    windowAckSize: bytes(1).default(2_500_000).describe('Window Acknowledgement Size and peer bandwidth announced to every peer'),
-    publishToken: z.string().min(1).optional().describe('require ?token=TOKEN on the stream key (or the app) to publish'),
+    handshakeTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(5000)
+      .describe('close peers that have not finished the handshake after this many ms'),
+    idleTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(30_000)
+      .describe('close peers that send nothing, and publishers that send no media, for this many ms'),
+    pingIntervalMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe('ping every peer this often, ms; 0 = never (answers keep players alive)'),
+    windowAckSize: bytes(1)
+      .default(2_500_000)
+      .describe('Window Acknowledgement Size and peer bandwidth announced to every peer'),
+    publishToken: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('require ?token=TOKEN on the stream key (or the app) to publish'),
     playToken: z.string().min(1).optional().describe('require ?token=TOKEN on the stream key (or the app) to play'),
     tlsPort: port.optional().describe('also listen for RTMPS on this port (needs tlsCert and tlsKey)'),
     tlsCert: z.string().min(1).optional().describe('PEM certificate for RTMPS'),
     tlsKey: z.string().min(1).optional().describe('PEM private key for RTMPS'),
-    poolMaxBytes: bytes(0).default(32 * 1024 * 1024).describe('most bytes the buffer pool keeps for reuse; beyond it, buffers go to the GC'),
+    poolMaxBytes: bytes(0)
+      .default(32 * 1024 * 1024)
+      .describe('most bytes the buffer pool keeps for reuse; beyond it, buffers go to the GC'),
     logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info').describe('log level'),
   })
   .strict()

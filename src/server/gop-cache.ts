@@ -51,7 +51,9 @@ export class GopCache {
 
   /** Whether a message of this class would be kept (so callers can skip preparing it). */
   wants(cls: MessageClass): boolean {
-    return cls === MessageClass.VIDEO_KEY || (this.active && cls !== MessageClass.CONTROL && cls !== MessageClass.CONFIG);
+    return (
+      cls === MessageClass.VIDEO_KEY || (this.active && cls !== MessageClass.CONTROL && cls !== MessageClass.CONFIG)
+    );
   }
 
   /** Keeps an encoded message (retaining it). */

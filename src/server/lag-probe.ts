@@ -92,7 +92,8 @@ export class LagProbe {
   /** The probe tick: a ping out too long marks the player behind; one that never answers is let go of. */
   tick(nowMs: number): void {
     if (this.sentMs.length > 0 && nowMs - this.sentMs.peek()! > BEHIND_MS && this.answers) this.state = 'behind';
-    if (!this.answers && this.firstSentMs >= 0 && nowMs - this.firstSentMs > Math.max(this.maxLagMs, 2000)) this.silent = true;
+    if (!this.answers && this.firstSentMs >= 0 && nowMs - this.firstSentMs > Math.max(this.maxLagMs, 2000))
+      this.silent = true;
   }
 
   /** Bytes written up to `writtenOffset` that the player has not confirmed reading. */
@@ -160,7 +161,8 @@ export class LagProbe {
     if (late) this.state = 'behind';
     // Prompt, and reading about what the stream offers over half a second or more (one prompt
     // answer alone proves little: any reader takes what waits in its socket at once).
-    else if (this.rateBytesPerMs > 0 && this.rateBytesPerMs >= KEEPS_UP_SHARE * this.offeredBytesPerMs) this.state = 'keeps-up';
+    else if (this.rateBytesPerMs > 0 && this.rateBytesPerMs >= KEEPS_UP_SHARE * this.offeredBytesPerMs)
+      this.state = 'keeps-up';
     else if (this.state === 'behind') this.state = 'unknown'; // caught up, maybe only because little was sent
     this.answers = true;
     this.silent = false;

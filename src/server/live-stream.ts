@@ -82,7 +82,9 @@ export class LiveStream {
   constructor(key: string, settings: StreamSettings) {
     this.key = key;
     this.settings = settings;
-    this.gop = settings.gopCache ? new GopCache(settings.gopCacheMaxFrames, settings.gopCacheMaxBytes, settings.pool) : null;
+    this.gop = settings.gopCache
+      ? new GopCache(settings.gopCacheMaxFrames, settings.gopCacheMaxBytes, settings.pool)
+      : null;
   }
 
   get publishing(): boolean {
@@ -108,7 +110,14 @@ export class LiveStream {
     this.lastMediaAtMs = performance.now();
     this.fanout.drain();
     for (const p of this.members.keys()) {
-      this.sendTo(p, onStatusCommand(p.streamId, { level: 'status', code: Status.PLAY_PUBLISH_NOTIFY, description: `${this.key} is now published` }));
+      this.sendTo(
+        p,
+        onStatusCommand(p.streamId, {
+          level: 'status',
+          code: Status.PLAY_PUBLISH_NOTIFY,
+          description: `${this.key} is now published`,
+        }),
+      );
       this.sendTo(p, streamBeginMessage(p.streamId));
       p.queue.waitForKeyframe();
     }
@@ -123,7 +132,14 @@ export class LiveStream {
     this.publisherSessionId = 0;
     for (const p of this.members.keys()) {
       this.sendTo(p, streamEofMessage(p.streamId));
-      this.sendTo(p, onStatusCommand(p.streamId, { level: 'status', code: Status.PLAY_UNPUBLISH_NOTIFY, description: `${this.key} is now unpublished` }));
+      this.sendTo(
+        p,
+        onStatusCommand(p.streamId, {
+          level: 'status',
+          code: Status.PLAY_UNPUBLISH_NOTIFY,
+          description: `${this.key} is now unpublished`,
+        }),
+      );
     }
     this.replace('metadata', null);
     this.replace('videoConfig', null);
@@ -143,7 +159,13 @@ export class LiveStream {
       for (const m of [this.metadata, this.videoConfig, this.audioConfig]) {
         if (m !== null) this.offerTo(p, m, 'queue');
       }
-      const cached = this.gop?.snapshot((f) => this.encode({ csid: f.csid, typeId: f.typeId, streamId: FANOUT_STREAM_ID, timestamp: f.timestamp, payload: f.payload }, f.cls)) ?? [];
+      const cached =
+        this.gop?.snapshot((f) =>
+          this.encode(
+            { csid: f.csid, typeId: f.typeId, streamId: FANOUT_STREAM_ID, timestamp: f.timestamp, payload: f.payload },
+            f.cls,
+          ),
+        ) ?? [];
       if (cached.length === 0) p.queue.waitForKeyframe();
       for (const m of cached) this.offerTo(p, m, 'offer');
     }
@@ -185,7 +207,11 @@ export class LiveStream {
       payload = rewritten;
       typeId = MSG_DATA_AMF0;
     }
-    if (cls !== MessageClass.CONFIG && this.members.size === 0 && (!this.settings.batched || (this.settings.flushPerRead && this.pending.length === 0))) {
+    if (
+      cls !== MessageClass.CONFIG &&
+      this.members.size === 0 &&
+      (!this.settings.batched || (this.settings.flushPerRead && this.pending.length === 0))
+    ) {
       // Nobody to send to: keep the frame for the GOP cache as it came, encode it if someone joins.
       const gop = this.gop;
       if (gop === null || !gop.wants(cls)) return false;
@@ -201,7 +227,10 @@ export class LiveStream {
     }
     const msg = this.encode({ csid, typeId, streamId: FANOUT_STREAM_ID, timestamp, payload }, cls);
     if (cls === MessageClass.CONFIG) {
-      this.replace(typeId === MSG_VIDEO ? 'videoConfig' : typeId === MSG_AUDIO ? 'audioConfig' : 'metadata', msg.retain());
+      this.replace(
+        typeId === MSG_VIDEO ? 'videoConfig' : typeId === MSG_AUDIO ? 'audioConfig' : 'metadata',
+        msg.retain(),
+      );
     }
     if (this.settings.batched) {
       // Held until the next flush; the GOP cache takes it then, so joiners never get it twice.
@@ -269,7 +298,13 @@ export class LiveStream {
    * fan-out form: what an output that starts mid-stream needs first.
    */
   cachedMessages(): SharedMessage[] {
-    const cached = this.gop?.snapshot((f) => this.encode({ csid: f.csid, typeId: f.typeId, streamId: FANOUT_STREAM_ID, timestamp: f.timestamp, payload: f.payload }, f.cls)) ?? [];
+    const cached =
+      this.gop?.snapshot((f) =>
+        this.encode(
+          { csid: f.csid, typeId: f.typeId, streamId: FANOUT_STREAM_ID, timestamp: f.timestamp, payload: f.payload },
+          f.cls,
+        ),
+      ) ?? [];
     return [...this.configMessages(), ...cached, ...this.pending.filter((m) => m.cls !== MessageClass.CONFIG)];
   }
 

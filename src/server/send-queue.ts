@@ -125,7 +125,8 @@ export class SendQueue {
     this.burstBytes = opts.burstBytes ?? 0;
     // `none` never drops: no lag bound either.
     const maxLagMs = opts.policy === 'none' ? 0 : (opts.maxLagMs ?? 0);
-    this.lag = maxLagMs > 0 && opts.makePing !== undefined ? new LagProbe(maxLagMs, lagProbeIntervalMs(maxLagMs)) : null;
+    this.lag =
+      maxLagMs > 0 && opts.makePing !== undefined ? new LagProbe(maxLagMs, lagProbeIntervalMs(maxLagMs)) : null;
     this.staleMs = maxLagMs / 2;
     this.writer = new SocketWriter(socket, { onComplete: (err) => this.onWriteComplete(err) });
     if (!this.writer.raw) {
@@ -188,7 +189,8 @@ export class SendQueue {
     this.tickBytes = this.acceptedBytes;
     if (this.pingDue) {
       // Nothing was written to carry it (a stream without media right now): on its own.
-      if (nowMs - this.pingDueSinceMs >= PROBE_TICK_MS && this.waiting.length === 0 && !this.writer.busy) this.pingNow(lag);
+      if (nowMs - this.pingDueSinceMs >= PROBE_TICK_MS && this.waiting.length === 0 && !this.writer.busy)
+        this.pingNow(lag);
     } else if (lag.wantsPing(nowMs, this.writer.bytesWritten)) {
       this.requestPing(nowMs);
     }
@@ -196,7 +198,7 @@ export class SendQueue {
 
   /** The peer answered a ping with `timestamp`: the window may have room again. */
   onPingAnswered(timestamp: number, nowMs: number): void {
-    if (this.lag !== null && this.lag.answered(timestamp, nowMs) && this.waiting.length > 0) this.flush();
+    if (this.lag?.answered(timestamp, nowMs) && this.waiting.length > 0) this.flush();
   }
 
   /** Offers a media message; the policy decides whether it is queued or dropped. */
@@ -268,7 +270,15 @@ export class SendQueue {
    * when any of that does not hold: the caller offers the batch the usual way.
    */
   writeBatchNow(batch: SharedMessage, messages: number): boolean {
-    if (this.waiting.length > 0 || this.closed || this.writer.busy || this.needKeyframe || this.needConfig || this.pingDue) return false;
+    if (
+      this.waiting.length > 0 ||
+      this.closed ||
+      this.writer.busy ||
+      this.needKeyframe ||
+      this.needConfig ||
+      this.pingDue
+    )
+      return false;
     if (this.lag !== null && this.lag.windowBytes !== Infinity) return false;
     this.overSinceMs = 0; // nothing queued: caught up (policy `disconnect`)
     const io = this.opts.io;

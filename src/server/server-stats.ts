@@ -25,7 +25,10 @@ export interface ServerStats {
     open: number;
     accepted: number;
     rejected: number;
-    /** Connections closed since the start, by close kind (a `CloseKind`; JSON readers may meet kinds they do not know). */
+    /**
+     * Connections closed since the start, by close kind (a `CloseKind`; JSON readers may meet kinds
+     * they do not know).
+     */
     closedByReason: Record<string, number>;
   };
   publishers: number;

@@ -109,7 +109,10 @@ export class RtmpServer {
     const cfg = this.config;
     const onSocket = (socket: net.Socket) => this.accept(socket);
     // With shared reads, sockets arrive paused and are moved into sockets that read into one buffer.
-    const plain = net.createServer({ noDelay: cfg.tcpNodelay, highWaterMark: SOCKET_HIGH_WATER_MARK, pauseOnConnect: cfg.sharedReads }, (socket) => this.accept(socket, cfg.sharedReads));
+    const plain = net.createServer(
+      { noDelay: cfg.tcpNodelay, highWaterMark: SOCKET_HIGH_WATER_MARK, pauseOnConnect: cfg.sharedReads },
+      (socket) => this.accept(socket, cfg.sharedReads),
+    );
     const port = await listenOn(plain, cfg.host, cfg.port);
     this.servers.push(plain);
     const addresses: ListenAddresses = { host: cfg.host, port };
@@ -151,7 +154,9 @@ export class RtmpServer {
   private accept(socket: net.Socket, shared = false): void {
     if (shared) {
       let session: Session | null = null;
-      const adopted = adoptWithSharedReads(socket, this.readBuffer, SOCKET_HIGH_WATER_MARK, (chunk) => session?.receive(chunk));
+      const adopted = adoptWithSharedReads(socket, this.readBuffer, SOCKET_HIGH_WATER_MARK, (chunk) =>
+        session?.receive(chunk),
+      );
       if (adopted === null) {
         socket.resume();
       } else {
@@ -166,7 +171,10 @@ export class RtmpServer {
   private startSession(socket: net.Socket): Session | undefined {
     if (this.closing !== null || this.sessions.size >= this.config.maxConnections) {
       this.rejected++;
-      this.logger.warn('connection refused', { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: this.closing ? 'shutting down' : `limit of ${this.config.maxConnections} connections` });
+      this.logger.warn('connection refused', {
+        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        reason: this.closing ? 'shutting down' : `limit of ${this.config.maxConnections} connections`,
+      });
       socket.destroy();
       return;
     }
@@ -189,7 +197,12 @@ export class RtmpServer {
     const kind = reason.kind;
     this.closedByReason[kind] = (this.closedByReason[kind] ?? 0) + 1;
     const level = kind === 'peer-closed' || kind === 'shutdown' ? 'debug' : 'info';
-    this.logger[level]('connection closed', { session: session.id, remote: session.remote, role: session.role, reason: formatCloseReason(reason) });
+    this.logger[level]('connection closed', {
+      session: session.id,
+      remote: session.remote,
+      role: session.role,
+      reason: formatCloseReason(reason),
+    });
   }
 
   /** Closes peers that went quiet: no bytes for idleTimeoutMs, or a publisher without media. */
@@ -262,8 +275,19 @@ export class RtmpServer {
     const cfg = this.config;
     return {
       uptimeSeconds: (performance.now() - this.startedAtMs) / 1000,
-      settings: { chunkSize: cfg.chunkSize, gopCache: cfg.gopCache, backpressure: cfg.backpressure, maxQueuedBytes: cfg.maxQueuedBytes, mergeWriteMs: cfg.mergeWriteMs },
-      connections: { open: this.sessions.size, accepted: this.accepted, rejected: this.rejected, closedByReason: { ...this.closedByReason } },
+      settings: {
+        chunkSize: cfg.chunkSize,
+        gopCache: cfg.gopCache,
+        backpressure: cfg.backpressure,
+        maxQueuedBytes: cfg.maxQueuedBytes,
+        mergeWriteMs: cfg.mergeWriteMs,
+      },
+      connections: {
+        open: this.sessions.size,
+        accepted: this.accepted,
+        rejected: this.rejected,
+        closedByReason: { ...this.closedByReason },
+      },
       publishers,
       players: playerDetails.length,
       viewers: { rtmp: playerDetails.length, ...(this.http?.viewerCounts() ?? { httpFlv: 0, wsFlv: 0, hls: 0 }) },

@@ -42,7 +42,7 @@ import {
 } from '../protocol/control.js';
 import { splitAggregate } from '../protocol/decode.js';
 import { isRtmpError, type RtmpError } from '../protocol/errors.js';
-import { ServerHandshake } from '../protocol/handshake.js';
+import { type HandshakeStep, ServerHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
 import { closeReason, type CloseReason } from './close-reason.js';
@@ -78,7 +78,9 @@ let nextSessionId = 1;
 /** Splits "name?a=b" into the name and its query. */
 function splitQuery(s: string): { name: string; query: URLSearchParams } {
   const i = s.indexOf('?');
-  return i < 0 ? { name: s, query: new URLSearchParams() } : { name: s.slice(0, i), query: new URLSearchParams(s.slice(i + 1)) };
+  return i < 0
+    ? { name: s, query: new URLSearchParams() }
+    : { name: s.slice(0, i), query: new URLSearchParams(s.slice(i + 1)) };
 }
 
 /**
@@ -115,7 +117,8 @@ export class Session {
       policy: cfg.backpressure,
       maxQueuedBytes: cfg.maxQueuedBytes,
       disconnectGraceMs: cfg.disconnectGraceMs,
-      onOverflow: (bytes) => this.close(closeReason('slow-player', `${bytes} bytes queued over the ${cfg.maxQueuedBytes}-byte bound`)),
+      onOverflow: (bytes) =>
+        this.close(closeReason('slow-player', `${bytes} bytes queued over the ${cfg.maxQueuedBytes}-byte bound`)),
       onDrop: (msg) => this.playedStream()?.countDrop(msg),
       pendingConfig: () => this.playedStream()?.configMessages() ?? [],
       burstBytes: cfg.burstBytes,
@@ -131,9 +134,17 @@ export class Session {
         onError: (e) => this.close(this.describe(e)),
       },
       // Reads may come in one buffer reused for every read (shared reads): nothing is kept as a view.
-      { allocator: ctx.pool, maxMessageBytes: cfg.maxMessageBytes, maxChunkStreams: cfg.maxChunkStreams, reusedReadBuffers: true },
+      {
+        allocator: ctx.pool,
+        maxMessageBytes: cfg.maxMessageBytes,
+        maxChunkStreams: cfg.maxChunkStreams,
+        reusedReadBuffers: true,
+      },
     );
-    this.handshakeTimer = setTimeout(() => this.close(closeReason('handshake-timeout', `not complete after ${cfg.handshakeTimeoutMs} ms`)), cfg.handshakeTimeoutMs);
+    this.handshakeTimer = setTimeout(
+      () => this.close(closeReason('handshake-timeout', `not complete after ${cfg.handshakeTimeoutMs} ms`)),
+      cfg.handshakeTimeoutMs,
+    );
     // Reads in buffers of their own (TLS, or shared reads off); shared reads come through receive().
     socket.on('data', (data: Buffer) => {
       if (this.state === 'closed') return;
@@ -206,7 +217,7 @@ export class Session {
       return;
     }
     if (this.state !== 'handshake' || this.handshake === null) return;
-    let step;
+    let step: HandshakeStep;
     try {
       step = this.handshake.push(data);
     } catch (e) {
@@ -259,7 +270,8 @@ export class Session {
       case MSG_AGGREGATE: {
         const role = this.netStreams.get(m.streamId);
         if (role?.role !== 'publisher') return false;
-        for (const sub of splitAggregate(m.payload, m.timestamp)) role.stream.onPublisherMessage(sub.typeId, sub.timestamp, sub.payload);
+        for (const sub of splitAggregate(m.payload, m.timestamp))
+          role.stream.onPublisherMessage(sub.typeId, sub.timestamp, sub.payload);
         return false;
       }
       case MSG_COMMAND_AMF0:
@@ -269,7 +281,8 @@ export class Session {
       case MSG_USER_CONTROL: {
         const ev = parseUserControl(m.payload);
         if (ev.event === UC_PING_REQUEST && 'timestamp' in ev) this.sendControl(pingResponseMessage(ev.timestamp));
-        else if (ev.event === UC_PING_RESPONSE && 'timestamp' in ev) this.queue.onPingAnswered(ev.timestamp, performance.now());
+        else if (ev.event === UC_PING_RESPONSE && 'timestamp' in ev)
+          this.queue.onPingAnswered(ev.timestamp, performance.now());
         return false;
       }
       default:
@@ -283,10 +296,13 @@ export class Session {
     if (log.enabled('debug')) log.debug('command', { session: this.id, name: c.name, tid: c.transactionId, streamId });
     switch (c.name) {
       case 'connect':
-        return this.onConnect(c);
+        this.onConnect(c);
+        return;
       case 'createStream': {
         if (this.nextStreamId > MAX_STREAMS_PER_SESSION) {
-          this.sendControl(errorCommand(c.transactionId, 'NetConnection.Call.Failed', 'too many streams on this connection'));
+          this.sendControl(
+            errorCommand(c.transactionId, 'NetConnection.Call.Failed', 'too many streams on this connection'),
+          );
           return;
         }
         this.sendControl(createStreamResultCommand(c.transactionId, this.nextStreamId++));
@@ -302,9 +318,11 @@ export class Session {
         this.sendControl(onFcUnpublishCommand(typeof c.args[0] === 'string' ? c.args[0] : ''));
         return;
       case 'publish':
-        return this.onPublish(c, streamId);
+        this.onPublish(c, streamId);
+        return;
       case 'play':
-        return this.onPlay(c, streamId);
+        this.onPlay(c, streamId);
+        return;
       case 'deleteStream':
         this.endNetStream(typeof c.args[0] === 'number' ? c.args[0] : streamId);
         return;
@@ -322,7 +340,8 @@ export class Session {
       case '_checkbw':
         return;
       default:
-        if (c.transactionId > 0) this.sendControl(errorCommand(c.transactionId, 'NetConnection.Call.Failed', `Method not found (${c.name})`));
+        if (c.transactionId > 0)
+          this.sendControl(errorCommand(c.transactionId, 'NetConnection.Call.Failed', `Method not found (${c.name})`));
     }
   }
 
@@ -361,18 +380,30 @@ export class Session {
     const raw = typeof c.args[0] === 'string' ? c.args[0] : '';
     const { name, query } = splitQuery(raw);
     if (!this.connected || name.length === 0 || streamId === 0 || this.netStreams.has(streamId)) {
-      this.reject(streamId, { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `cannot publish "${raw}" on stream ${streamId}` }, closeReason('bad-publish'));
+      this.reject(
+        streamId,
+        { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `cannot publish "${raw}" on stream ${streamId}` },
+        closeReason('bad-publish'),
+      );
       return;
     }
     if (!this.tokenAccepted(this.ctx.config.publishToken, query)) {
-      this.reject(streamId, { level: 'error', code: Status.PUBLISH_UNAUTHORIZED, description: 'publish token missing or wrong' }, closeReason('publish-unauthorized'));
+      this.reject(
+        streamId,
+        { level: 'error', code: Status.PUBLISH_UNAUTHORIZED, description: 'publish token missing or wrong' },
+        closeReason('publish-unauthorized'),
+      );
       return;
     }
     const key = `${this.app}/${name}`;
     const stream = this.ctx.registry.getOrCreate(key);
     if (stream.publishing) {
       this.ctx.registry.releaseIfIdle(stream);
-      this.reject(streamId, { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `${key} is already being published` }, closeReason('duplicate-publisher'));
+      this.reject(
+        streamId,
+        { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `${key} is already being published` },
+        closeReason('duplicate-publisher'),
+      );
       return;
     }
     this.netStreams.set(streamId, { role: 'publisher', stream, binding: null });
@@ -380,7 +411,13 @@ export class Session {
     this.publishing++;
     stream.startPublishing(this.id);
     this.sendControl(streamBeginMessage(streamId));
-    this.sendControl(onStatusCommand(streamId, { level: 'status', code: Status.PUBLISH_START, description: `${key} is now published` }));
+    this.sendControl(
+      onStatusCommand(streamId, {
+        level: 'status',
+        code: Status.PUBLISH_START,
+        description: `${key} is now published`,
+      }),
+    );
     this.ctx.logger.info('publish', { session: this.id, stream: key, remote: this.remote });
   }
 
@@ -388,11 +425,19 @@ export class Session {
     const raw = typeof c.args[0] === 'string' ? c.args[0] : '';
     const { name, query } = splitQuery(raw);
     if (!this.connected || name.length === 0 || streamId === 0 || this.netStreams.has(streamId)) {
-      this.reject(streamId, { level: 'error', code: Status.PLAY_FAILED, description: `cannot play "${raw}" on stream ${streamId}` }, closeReason('bad-play'));
+      this.reject(
+        streamId,
+        { level: 'error', code: Status.PLAY_FAILED, description: `cannot play "${raw}" on stream ${streamId}` },
+        closeReason('bad-play'),
+      );
       return;
     }
     if (!this.tokenAccepted(this.ctx.config.playToken, query)) {
-      this.reject(streamId, { level: 'error', code: Status.PLAY_UNAUTHORIZED, description: 'play token missing or wrong' }, closeReason('play-unauthorized'));
+      this.reject(
+        streamId,
+        { level: 'error', code: Status.PLAY_UNAUTHORIZED, description: 'play token missing or wrong' },
+        closeReason('play-unauthorized'),
+      );
       return;
     }
     const key = `${this.app}/${name}`;
@@ -401,8 +446,16 @@ export class Session {
     this.netStreams.set(streamId, { role: 'player', stream, binding });
     this.role = 'player';
     this.sendControl(streamBeginMessage(streamId));
-    this.sendControl(onStatusCommand(streamId, { level: 'status', code: Status.PLAY_RESET, description: `Playing and resetting ${key}` }));
-    this.sendControl(onStatusCommand(streamId, { level: 'status', code: Status.PLAY_START, description: `Started playing ${key}` }));
+    this.sendControl(
+      onStatusCommand(streamId, {
+        level: 'status',
+        code: Status.PLAY_RESET,
+        description: `Playing and resetting ${key}`,
+      }),
+    );
+    this.sendControl(
+      onStatusCommand(streamId, { level: 'status', code: Status.PLAY_START, description: `Started playing ${key}` }),
+    );
     this.sendControl(sampleAccessMessage(streamId));
     stream.addPlayer(binding);
     this.ctx.logger.info('play', { session: this.id, stream: key, remote: this.remote, waiting: !stream.publishing });
@@ -417,7 +470,13 @@ export class Session {
       this.publishing--;
       role.stream.stopPublishing();
       if (this.state === 'open') {
-        this.sendControl(onStatusCommand(streamId, { level: 'status', code: Status.UNPUBLISH_SUCCESS, description: `${role.stream.key} is now unpublished` }));
+        this.sendControl(
+          onStatusCommand(streamId, {
+            level: 'status',
+            code: Status.UNPUBLISH_SUCCESS,
+            description: `${role.stream.key} is now unpublished`,
+          }),
+        );
       }
       this.ctx.logger.info('unpublish', { session: this.id, stream: role.stream.key });
     } else if (role.binding !== null) {
@@ -437,7 +496,12 @@ export class Session {
   /** A control message in wire form (pooled; one reference, the caller's). */
   private encodeControl(msg: OutgoingMessage): SharedMessage {
     const pool = this.ctx.pool;
-    return new SharedMessage(encodeMessageContiguous(msg, this.ctx.config.chunkSize, pool), MessageClass.CONTROL, 0, pool);
+    return new SharedMessage(
+      encodeMessageContiguous(msg, this.ctx.config.chunkSize, pool),
+      MessageClass.CONTROL,
+      0,
+      pool,
+    );
   }
 
   /** A protocol or limit error closes the connection under its code; anything else is ours. */

@@ -22,7 +22,10 @@ export function isVideoFrame(cls: MessageClass): boolean {
 const videoInfo = newVideoTagInfo();
 const audioInfo = newAudioTagInfo();
 
-/** A video message's class: sequence headers are config, commands and end-of-sequence data; an unknown tag is an inter frame. */
+/**
+ * A video message's class: sequence headers are config, commands and end-of-sequence data; an unknown
+ * tag is an inter frame.
+ */
 export function videoClass(payload: Buffer): MessageClass {
   if (!classifyVideo(payload, videoInfo)) return MessageClass.VIDEO_INTER;
   if (videoInfo.sequenceHeader) return MessageClass.CONFIG;

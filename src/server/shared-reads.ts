@@ -33,10 +33,21 @@ export const SHARED_READ_BYTES = 64 * 1024;
  * Moves an accepted, still paused socket (server made with `pauseOnConnect`) into a socket that
  * reads into `buffer` and hands each read to `onChunk` (a view, valid during the call only).
  */
-export function adoptWithSharedReads(socket: net.Socket, buffer: Buffer, writableHighWaterMark: number, onChunk: (chunk: Buffer) => void): net.Socket | null {
+export function adoptWithSharedReads(
+  socket: net.Socket,
+  buffer: Buffer,
+  writableHighWaterMark: number,
+  onChunk: (chunk: Buffer) => void,
+): net.Socket | null {
   const old = socket as unknown as Internals;
   const handle = old._handle;
-  if (handle === null || typeof handle?.readStart !== 'function' || typeof handle.useUserBuffer !== 'function' || socket.readableLength > 0) return null;
+  if (
+    handle === null ||
+    typeof handle?.readStart !== 'function' ||
+    typeof handle.useUserBuffer !== 'function' ||
+    socket.readableLength > 0
+  )
+    return null;
   old._handle = null;
   let adopted: net.Socket;
   try {

@@ -45,7 +45,12 @@ interface StreamWrapBinding {
 function loadBinding(): StreamWrapBinding | null {
   try {
     const b = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
-    if (typeof b.WriteWrap !== 'function' || !(b.streamBaseState instanceof Int32Array) || typeof b.kLastWriteWasAsync !== 'number') return null;
+    if (
+      typeof b.WriteWrap !== 'function' ||
+      !(b.streamBaseState instanceof Int32Array) ||
+      typeof b.kLastWriteWasAsync !== 'number'
+    )
+      return null;
     return b as StreamWrapBinding;
   } catch {
     return null;
@@ -110,7 +115,8 @@ export class SocketWriter {
   constructor(socket: net.Socket, events: SocketWriterEvents) {
     this.socket = socket;
     this.events = events;
-    this.raw = binding !== null && !(socket instanceof tls.TLSSocket) && typeof this.handle()?.writeBuffer === 'function';
+    this.raw =
+      binding !== null && !(socket instanceof tls.TLSSocket) && typeof this.handle()?.writeBuffer === 'function';
     this.onNodeWritten = (err) => {
       this.pendingWrites--;
       this.events.onComplete(err ?? null);

@@ -61,7 +61,14 @@ export class StatsHttpServer {
       return snapshot;
     };
     const gauge = (name: string, help: string, value: (s: ServerStats) => number) =>
-      new Gauge({ name, help, registers: [r], collect() { this.set(value(stats())); } });
+      new Gauge({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.set(value(stats()));
+        },
+      });
     const counter = (name: string, help: string, value: (s: ServerStats) => number) =>
       new Counter({
         name,
@@ -74,7 +81,11 @@ export class StatsHttpServer {
       });
     gauge('rtmp_connections', 'Open RTMP connections', (s) => s.connections.open);
     counter('rtmp_connections_accepted_total', 'Connections accepted', (s) => s.connections.accepted);
-    counter('rtmp_connections_rejected_total', 'Connections refused (limit or shutdown)', (s) => s.connections.rejected);
+    counter(
+      'rtmp_connections_rejected_total',
+      'Connections refused (limit or shutdown)',
+      (s) => s.connections.rejected,
+    );
     gauge('rtmp_streams', 'Live streams', (s) => s.streams.length);
     gauge('rtmp_publishers', 'Publishing connections', (s) => s.publishers);
     // Viewers by protocol: RTMP players, HTTP-FLV and WebSocket-FLV viewers, HLS readers.
@@ -108,7 +119,11 @@ export class StatsHttpServer {
     gauge('rtmp_pool_outstanding_bytes', 'Pooled bytes in use', (s) => s.pool.outstandingBytes);
     counter('process_cpu_seconds_total', 'User and system CPU time of the server process', (s) => s.process.cpuSeconds);
     gauge('process_resident_memory_bytes', 'Resident memory of the server process', (s) => s.process.rssBytes);
-    gauge('process_max_resident_memory_bytes', 'Peak resident memory of the server process', (s) => s.process.maxRssBytes);
+    gauge(
+      'process_max_resident_memory_bytes',
+      'Peak resident memory of the server process',
+      (s) => s.process.maxRssBytes,
+    );
     // Per stream (streams are few; per-player series would explode cardinality: see /stats).
     const perStream = (name: string, help: string, value: (st: ServerStats['streams'][number]) => number) =>
       new Gauge({
@@ -138,8 +153,16 @@ export class StatsHttpServer {
       },
     });
     perStream('rtmp_stream_bytes_in', 'Bytes the publisher sent', (st) => st.bytesIn);
-    perStream('rtmp_stream_dropped_video_frames', 'Video frames dropped for players of the stream', (st) => st.drops.video);
-    perStream('rtmp_stream_dropped_audio_frames', 'Audio frames dropped for players of the stream', (st) => st.drops.audio);
+    perStream(
+      'rtmp_stream_dropped_video_frames',
+      'Video frames dropped for players of the stream',
+      (st) => st.drops.video,
+    );
+    perStream(
+      'rtmp_stream_dropped_audio_frames',
+      'Audio frames dropped for players of the stream',
+      (st) => st.drops.audio,
+    );
     perStream('rtmp_stream_gop_cache_bytes', 'Bytes in the GOP cache of the stream', (st) => st.gopCacheBytes);
   }
 }

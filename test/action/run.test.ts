@@ -28,7 +28,12 @@ async function runAction(name: string, inputs: Record<string, string>): Promise<
   const outputFile = join(workspace, `${name}-output`);
   writeFileSync(summaryFile, '');
   writeFileSync(outputFile, '');
-  const env: NodeJS.ProcessEnv = { GITHUB_ACTION_PATH: PACKAGE_ROOT, GITHUB_WORKSPACE: workspace, GITHUB_STEP_SUMMARY: summaryFile, GITHUB_OUTPUT: outputFile };
+  const env: NodeJS.ProcessEnv = {
+    GITHUB_ACTION_PATH: PACKAGE_ROOT,
+    GITHUB_WORKSPACE: workspace,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_OUTPUT: outputFile,
+  };
   for (const [k, v] of Object.entries(inputs)) env[`RTMPBENCH_${k.toUpperCase()}`] = v;
   const result = await run('bash', [SCRIPT], 150_000, env);
   const outputs = Object.fromEntries(
@@ -40,12 +45,15 @@ async function runAction(name: string, inputs: Record<string, string>): Promise<
   return { result, summary: readFileSync(summaryFile, 'utf8'), outputs };
 }
 
-describe('the GitHub Action\'s script', () => {
+describe("the GitHub Action's script", () => {
   let first: ActionRun;
   let second: ActionRun;
 
   beforeAll(async () => {
-    writeFileSync(join(workspace, 'small.yaml'), 'name: small\nduration: 4s\nplayers: { perStream: 4 }\nthresholds: ["sessions.players.connected >= 1"]\n');
+    writeFileSync(
+      join(workspace, 'small.yaml'),
+      'name: small\nduration: 4s\nplayers: { perStream: 4 }\nthresholds: ["sessions.players.connected >= 1"]\n',
+    );
     const [a, b] = [await freePort(), await freePort()];
     const serve = (port: number) => `exec ${process.execPath} ${CLI} serve --port ${port} --log-level warn`;
     // Two builds of one server, interleaved and repeated.
@@ -74,13 +82,21 @@ describe('the GitHub Action\'s script', () => {
   it('runs the comparison, writes its Markdown to the job summary and sets its outputs', () => {
     expect(first.result.code, first.result.stderr).toBe(0);
     expect(first.outputs['exit-code'], first.summary).toBe('0');
-    expect(first.outputs).toMatchObject({ 'exit-code': '0', 'results-root': 'results-1', junit: 'results-1/junit.xml' });
+    expect(first.outputs).toMatchObject({
+      'exit-code': '0',
+      'results-root': 'results-1',
+      junit: 'results-1/junit.xml',
+    });
     expect(first.outputs['results-dir']).toMatch(/^results-1\/.*-compare-small$/);
     expect(first.summary).toMatch(/^## rtmpbench compare "small"/);
     expect(first.summary).toContain('**Gates against base: all passed**');
     expect(first.summary).toMatch(/✅ passed: server\.cpuPer1000PlayerMinutes \+300%: head /);
-    expect(readFileSync(join(workspace, 'results-1', 'junit.xml'), 'utf8')).toContain('<testsuite name="gates: against base" tests="2" failures="0"');
-    const file = JSON.parse(readFileSync(join(workspace, first.outputs['results-dir']!, 'compare.json'), 'utf8')) as ComparisonFile;
+    expect(readFileSync(join(workspace, 'results-1', 'junit.xml'), 'utf8')).toContain(
+      '<testsuite name="gates: against base" tests="2" failures="0"',
+    );
+    const file = JSON.parse(
+      readFileSync(join(workspace, first.outputs['results-dir']!, 'compare.json'), 'utf8'),
+    ) as ComparisonFile;
     expect(file.runs.map((r) => `${r.round}:${r.variant}`)).toEqual(['0:base', '0:head', '1:head', '1:base']);
   });
 
@@ -89,6 +105,8 @@ describe('the GitHub Action\'s script', () => {
     expect(second.outputs['exit-code']).toBe('1');
     expect(second.summary).toContain('**Gates against base: 1 FAILED**');
     expect(second.summary).toMatch(/the baseline "base" was read from results saved earlier/);
-    expect(second.result.stdout).toMatch(/^::error title=rtmpbench gate::sessions\.players\.planned \+10%: head 0\.50× base/m);
+    expect(second.result.stdout).toMatch(
+      /^::error title=rtmpbench gate::sessions\.players\.planned \+10%: head 0\.50× base/m,
+    );
   });
 });

@@ -3,13 +3,23 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compareFigures, failsGate, readSamples, regressMarkdown, type Figure, type FigureComparison, type FiguresRun, type RegressOptions } from '../../bench/lib/regress.js';
+import {
+  compareFigures,
+  failsGate,
+  readSamples,
+  regressMarkdown,
+  type Figure,
+  type FigureComparison,
+  type FiguresRun,
+  type RegressOptions,
+} from '../../bench/lib/regress.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
 import { run, type RunResult } from '../helpers/tools.js';
 
 /** The contributor tool, built (npm test builds first). */
 const REGRESS = join(PACKAGE_ROOT, 'dist', 'bench', 'regress.js');
-const regress = (args: string[], timeoutMs = 60_000, env?: NodeJS.ProcessEnv): Promise<RunResult> => run(process.execPath, [REGRESS, ...args], timeoutMs, env);
+const regress = (args: string[], timeoutMs = 60_000, env?: NodeJS.ProcessEnv): Promise<RunResult> =>
+  run(process.execPath, [REGRESS, ...args], timeoutMs, env);
 
 const work = mkdtempSync(join(tmpdir(), 'rtmpbench-regress-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -44,7 +54,11 @@ const B = [27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.
 
 describe('regression verdicts from known samples', () => {
   it('calls a significant change larger than the threshold a regression or an improvement, by the side that is better', () => {
-    const rows = compareFigures(runs({ 'cpu.seconds': A, 'decode.MBps': A }), runs({ 'cpu.seconds': B, 'decode.MBps': B }), opts);
+    const rows = compareFigures(
+      runs({ 'cpu.seconds': A, 'decode.MBps': A }),
+      runs({ 'cpu.seconds': B, 'decode.MBps': B }),
+      opts,
+    );
     const cpu = row(rows, 'cpu.seconds');
     expect(cpu.p).toBeCloseTo(0.021, 3);
     expect(cpu.changePercent).toBeCloseTo(10.43, 1);
@@ -63,22 +77,50 @@ describe('regression verdicts from known samples', () => {
     expect(same.p).toBeCloseTo(1, 6);
     expect(same.verdict).toBe('no significant change');
     // Overlapping noise: 100 ± 5 against 101 ± 5.
-    expect(compareFigures(runs({ 'cpu.seconds': [95, 100, 105] }), runs({ 'cpu.seconds': [96, 101, 106] }), opts)[0]!.verdict).toBe('no significant change');
+    expect(
+      compareFigures(runs({ 'cpu.seconds': [95, 100, 105] }), runs({ 'cpu.seconds': [96, 101, 106] }), opts)[0]!
+        .verdict,
+    ).toBe('no significant change');
   });
 
   it('judges exact machine-independent figures without a test: any change beyond the threshold counts, even from one run', () => {
-    const rows = compareFigures(runs({ 'copies.perMessage': [100], 'writes.perMessage': [1, 1] }), runs({ 'copies.perMessage': [200], 'writes.perMessage': [1, 1] }), opts);
+    const rows = compareFigures(
+      runs({ 'copies.perMessage': [100], 'writes.perMessage': [1, 1] }),
+      runs({ 'copies.perMessage': [200], 'writes.perMessage': [1, 1] }),
+      opts,
+    );
     expect(row(rows, 'copies.perMessage')).toMatchObject({ verdict: 'regression', p: 0, changePercent: 100 });
     expect(row(rows, 'writes.perMessage')).toMatchObject({ verdict: 'no significant change', p: 1, changePercent: 0 });
-    expect(compareFigures(runs({ 'copies.perMessage': [100, 100] }), runs({ 'copies.perMessage': [102, 102] }), opts)[0]!.verdict).toBe('within threshold');
-    expect(compareFigures(runs({ 'writes.perMessage': [1] }), runs({ 'writes.perMessage': [0.5] }), opts)[0]!.verdict).toBe('improvement');
+    expect(
+      compareFigures(runs({ 'copies.perMessage': [100, 100] }), runs({ 'copies.perMessage': [102, 102] }), opts)[0]!
+        .verdict,
+    ).toBe('within threshold');
+    expect(
+      compareFigures(runs({ 'writes.perMessage': [1] }), runs({ 'writes.perMessage': [0.5] }), opts)[0]!.verdict,
+    ).toBe('improvement');
     // Equal values whose mean or standard deviation is not exact in floating point are still exact.
-    expect(compareFigures(runs({ 'writes.perMessage': [0.2, 0.2, 0.2] }), runs({ 'writes.perMessage': [0.2, 0.2] }), opts)[0]).toMatchObject({ verdict: 'no significant change', p: 1, changePercent: 0 });
-    expect(compareFigures(runs({ 'copies.perMessage': [2963.8, 2963.8, 2963.8] }), runs({ 'copies.perMessage': [5927.7] }), opts)[0]).toMatchObject({ verdict: 'regression', p: 0 });
+    expect(
+      compareFigures(
+        runs({ 'writes.perMessage': [0.2, 0.2, 0.2] }),
+        runs({ 'writes.perMessage': [0.2, 0.2] }),
+        opts,
+      )[0],
+    ).toMatchObject({ verdict: 'no significant change', p: 1, changePercent: 0 });
+    expect(
+      compareFigures(
+        runs({ 'copies.perMessage': [2963.8, 2963.8, 2963.8] }),
+        runs({ 'copies.perMessage': [5927.7] }),
+        opts,
+      )[0],
+    ).toMatchObject({ verdict: 'regression', p: 0 });
   });
 
   it('needs two runs a side for a timing, and reports figures that one side lacks', () => {
-    const rows = compareFigures(runs({ 'cpu.seconds': [10], 'copies.perMessage': [5], 'decode.MBps': [1] }), runs({ 'cpu.seconds': [20], 'writes.perMessage': [1] }), opts);
+    const rows = compareFigures(
+      runs({ 'cpu.seconds': [10], 'copies.perMessage': [5], 'decode.MBps': [1] }),
+      runs({ 'cpu.seconds': [20], 'writes.perMessage': [1] }),
+      opts,
+    );
     expect(row(rows, 'cpu.seconds').verdict).toBe('too few runs');
     expect(failsGate(row(rows, 'cpu.seconds'))).toBe(false);
     // A machine-independent figure the current tree no longer reports fails the gate; a new one, or a lost timing, does not.
@@ -86,7 +128,9 @@ describe('regression verdicts from known samples', () => {
     expect(failsGate(row(rows, 'copies.perMessage'))).toBe(true);
     expect(failsGate(row(rows, 'writes.perMessage'))).toBe(false);
     expect(failsGate(row(rows, 'decode.MBps'))).toBe(false);
-    expect(regressMarkdown(rows, 'test', opts, { baseline: 1, current: 1 })).toContain('**1 gated figure(s) no longer reported: copies.perMessage.**');
+    expect(regressMarkdown(rows, 'test', opts, { baseline: 1, current: 1 })).toContain(
+      '**1 gated figure(s) no longer reported: copies.perMessage.**',
+    );
   });
 
   it('gates either every figure or only the machine-independent ones, and says which in the Markdown table', () => {
@@ -98,10 +142,16 @@ describe('regression verdicts from known samples', () => {
     const gatedMi = compareFigures(base, cur, mi);
     expect(gatedMi.filter((r) => r.verdict === 'regression' && r.gated)).toEqual([]);
     const md = regressMarkdown(gatedMi, 'test', mi, { baseline: 15, current: 15 });
-    expect(md).toContain('| cpu.seconds | 20.82 CPU-s | 22.99 CPU-s | +10.4% | +1.7% … +19.1% | 0.021 | 🔴 regression (not gated) |');
-    expect(md).toContain('| ● copies.perMessage | 100.0 B | 100.0 B | 0.0% | 0.0% … 0.0% | 1.000 | no significant change |');
+    expect(md).toContain(
+      '| cpu.seconds | 20.82 CPU-s | 22.99 CPU-s | +10.4% | +1.7% … +19.1% | 0.021 | 🔴 regression (not gated) |',
+    );
+    expect(md).toContain(
+      '| ● copies.perMessage | 100.0 B | 100.0 B | 0.0% | 0.0% … 0.0% | 1.000 | no significant change |',
+    );
     expect(md).toContain('**No significant regression.**');
-    expect(regressMarkdown(gatedAll, 'test', opts, { baseline: 15, current: 15 })).toContain('**1 significant regression(s): cpu.seconds.**');
+    expect(regressMarkdown(gatedAll, 'test', opts, { baseline: 15, current: 15 })).toContain(
+      '**1 significant regression(s): cpu.seconds.**',
+    );
   });
 });
 
@@ -111,7 +161,10 @@ describe('rtmpbench regress (real figures runs, the codec suite)', () => {
   const read = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as RegressJson;
 
   it('records runs of this tree as a baseline file', async () => {
-    const r = await regress(['--record', baseline, '--suite', 'micro', '--quick', '--repeat', '2', '--no-build'], 120_000);
+    const r = await regress(
+      ['--record', baseline, '--suite', 'micro', '--quick', '--repeat', '2', '--no-build'],
+      120_000,
+    );
     expect(r.stderr).toContain(`recorded 2 run(s) in ${baseline}`);
     expect(r.code).toBe(0);
     const saved = readSamples(baseline);
@@ -127,23 +180,47 @@ describe('rtmpbench regress (real figures runs, the codec suite)', () => {
   it('does not flag the unchanged tree, run after run', async () => {
     for (const i of [1, 2]) {
       const json = join(work, `same-${i}.json`);
-      const r = await regress(['--baseline', baseline, '--suite', 'micro', '--quick', '--repeat', '2', '--no-build', '--json', json], 120_000);
+      const r = await regress(
+        ['--baseline', baseline, '--suite', 'micro', '--quick', '--repeat', '2', '--no-build', '--json', json],
+        120_000,
+      );
       expect(r.stdout).toContain('**No significant regression.**');
       expect(r.code).toBe(0);
       const rows = read(json).rows.filter((x) => x.machineIndependent);
       expect(rows.length).toBeGreaterThanOrEqual(6);
       for (const x of rows) expect(failsGate(x), x.name).toBe(false);
       // The codec's counts are pure functions of the input: equal to the last digit.
-      for (const x of rows.filter((r) => r.name.startsWith('codec.'))) expect(x, x.name).toMatchObject({ verdict: 'no significant change', changePercent: 0 });
+      for (const x of rows.filter((r) => r.name.startsWith('codec.')))
+        expect(x, x.name).toMatchObject({ verdict: 'no significant change', changePercent: 0 });
       // The server's write count depends on reads the test arranges, not on speed.
-      expect(row(rows, 'server.burst.writesPerMessage')).toMatchObject({ verdict: 'no significant change', changePercent: 0 });
+      expect(row(rows, 'server.burst.writesPerMessage')).toMatchObject({
+        verdict: 'no significant change',
+        changePercent: 0,
+      });
     }
   }, 300_000);
 
   it('flags a deliberately slowed build (one extra copy of every message) and exits 1', async () => {
     const json = join(work, 'slowed.json');
     const md = join(work, 'slowed.md');
-    const r = await regress(['--baseline', baseline, '--suite', 'micro', '--quick', '--repeat', '2', '--no-build', '--json', json, '--markdown', md], 120_000, { RTMPBENCH_INJECT_COPIES: '1' });
+    const r = await regress(
+      [
+        '--baseline',
+        baseline,
+        '--suite',
+        'micro',
+        '--quick',
+        '--repeat',
+        '2',
+        '--no-build',
+        '--json',
+        json,
+        '--markdown',
+        md,
+      ],
+      120_000,
+      { RTMPBENCH_INJECT_COPIES: '1' },
+    );
     expect(r.code).toBe(1);
     const rows = read(json).rows;
     for (const chunk of [128, 4096]) {
@@ -162,9 +239,30 @@ describe('rtmpbench regress (real figures runs, the codec suite)', () => {
     const worktrees = () => execFileSync('git', ['worktree', 'list'], { cwd: PACKAGE_ROOT, encoding: 'utf8' });
     const before = worktrees();
     const json = join(work, 'head.json');
-    const r = await regress(['--baseline', 'HEAD', '--suite', 'micro', '--quick', '--repeat', '2', '--no-build', '--gate', 'machine-independent', '--json', json], 240_000);
+    const r = await regress(
+      [
+        '--baseline',
+        'HEAD',
+        '--suite',
+        'micro',
+        '--quick',
+        '--repeat',
+        '2',
+        '--no-build',
+        '--gate',
+        'machine-independent',
+        '--json',
+        json,
+      ],
+      240_000,
+    );
     expect(r.stderr).toMatch(/building HEAD \([0-9a-f]{10}\)/);
-    expect(r.stderr.match(/run \d\/2: (baseline|current)/g)).toEqual(['run 1/2: baseline', 'run 1/2: current', 'run 2/2: current', 'run 2/2: baseline']);
+    expect(r.stderr.match(/run \d\/2: (baseline|current)/g)).toEqual([
+      'run 1/2: baseline',
+      'run 1/2: current',
+      'run 2/2: current',
+      'run 2/2: baseline',
+    ]);
     expect(r.code).toBe(0);
     const out = read(json);
     expect(out.current).toHaveLength(2);
@@ -173,14 +271,20 @@ describe('rtmpbench regress (real figures runs, the codec suite)', () => {
   }, 300_000);
 
   it('removes the baseline worktree when stopped by SIGINT in the middle of the runs, and exits 130', async () => {
-    const worktrees = () => execFileSync('git', ['worktree', 'list', '--porcelain'], { cwd: PACKAGE_ROOT, encoding: 'utf8' });
+    const worktrees = () =>
+      execFileSync('git', ['worktree', 'list', '--porcelain'], { cwd: PACKAGE_ROOT, encoding: 'utf8' });
     const before = worktrees();
-    const child = spawn(process.execPath, [REGRESS, '--baseline', 'HEAD', '--suite', 'micro', '--quick', '--repeat', '3', '--no-build'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [REGRESS, '--baseline', 'HEAD', '--suite', 'micro', '--quick', '--repeat', '3', '--no-build'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const deadline = Date.now() + 180_000;
-    while (!/run 1\/3: current/.test(stderr) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!/run 1\/3: current/.test(stderr) && child.exitCode === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect(stderr).toMatch(/run 1\/3: current/);
     const during = worktrees();
     const root = /worktree (\S*rtmpbench-baseline-\S+)/.exec(during)?.[1];
@@ -201,10 +305,16 @@ describe('rtmpbench regress (real figures runs, the codec suite)', () => {
       [[], /give --baseline REF\|FILE/],
       [['--baseline', 'no-such-ref-xyz', '--no-build'], /neither a saved figures file nor a git ref/],
       [['--baseline', notFigures, '--no-build'], /is not an rtmpbench figures file/],
-      [['--baseline', baseline, '--suite', 'macro', '--no-build'], /holds the micro figures only; run with --suite micro/],
+      [
+        ['--baseline', baseline, '--suite', 'macro', '--no-build'],
+        /holds the micro figures only; run with --suite micro/,
+      ],
       [['--baseline', oneRun, '--no-build'], /holds the micro figures only; run with --suite micro/],
       [['--baseline', baseline, '--suite', 'tiny'], /--suite: "tiny" is not micro, macro or all/],
-      [['--baseline', baseline, '--repeat', '0', '--threshold', 'x', '--confidence', '2', '--gate', 'some'], /--repeat: "0".*\n.*--threshold: "x".*\n.*--confidence: "2".*\n.*--gate: "some"/],
+      [
+        ['--baseline', baseline, '--repeat', '0', '--threshold', 'x', '--confidence', '2', '--gate', 'some'],
+        /--repeat: "0".*\n.*--threshold: "x".*\n.*--confidence: "2".*\n.*--gate: "some"/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await regress(args);

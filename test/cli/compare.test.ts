@@ -20,7 +20,24 @@ describe('rtmpbench compare', () => {
   let r: Awaited<ReturnType<typeof cli>>;
   beforeAll(async () => {
     r = await cli(
-      ['compare', '--matrix', 'gopCache=true,false', '--repeat', '2', '--duration', '2s', '--ramp', '0s', '--players', '6', '--threshold', 'sessions.players.connected < 1', '--out', out, '--no-progress'],
+      [
+        'compare',
+        '--matrix',
+        'gopCache=true,false',
+        '--repeat',
+        '2',
+        '--duration',
+        '2s',
+        '--ramp',
+        '0s',
+        '--players',
+        '6',
+        '--threshold',
+        'sessions.players.connected < 1',
+        '--out',
+        out,
+        '--no-progress',
+      ],
       120_000,
     );
     dir = /results: (\S+)/.exec(r.stdout)?.[1] ?? '';
@@ -30,18 +47,27 @@ describe('rtmpbench compare', () => {
     expect(r.code, r.stderr).toBe(1);
     const file = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as ComparisonFile;
     expect(file.variants.map((v) => v.name)).toEqual(['gopCache=true', 'gopCache=false']);
-    expect(file.runs.map((x) => `${x.round}:${x.variant}`)).toEqual(['0:gopCache=true', '0:gopCache=false', '1:gopCache=false', '1:gopCache=true']);
+    expect(file.runs.map((x) => `${x.round}:${x.variant}`)).toEqual([
+      '0:gopCache=true',
+      '0:gopCache=false',
+      '1:gopCache=false',
+      '1:gopCache=true',
+    ]);
     for (const run of file.runs) {
       expect(run.dir).toMatch(/^runs\/gopCache=(true|false)\//);
       expect(existsSync(join(dir, run.dir!, 'summary.json'))).toBe(true);
       expect(run.thresholdsPassed).toBe(false);
-      expect(summaryOf(join(dir, run.dir!)).scenario.server).toMatchObject({ gopCache: run.variant === 'gopCache=true' });
+      expect(summaryOf(join(dir, run.dir!)).scenario.server).toMatchObject({
+        gopCache: run.variant === 'gopCache=true',
+      });
     }
     expect(readdirSync(join(dir, 'runs')).sort()).toEqual(['gopCache=false', 'gopCache=true']);
   });
 
   it('prints the table with ratios to the baseline and the winner of each figure', () => {
-    expect(r.stdout).toMatch(/^variant\s+CPU-s\/1k pm\s+RSS MB\s+TTFF p50\s+TTFF p99\s+e2e p50\s+e2e p99\s+e2e p99\.9\s+lost\s+drops\s+hdr %/m);
+    expect(r.stdout).toMatch(
+      /^variant\s+CPU-s\/1k pm\s+RSS MB\s+TTFF p50\s+TTFF p99\s+e2e p50\s+e2e p99\s+e2e p99\.9\s+lost\s+drops\s+hdr %/m,
+    );
     expect(r.stdout).toMatch(/^gopCache=true \(baseline\)\s+[\d.]+/m);
     expect(r.stdout).toMatch(/ratio to gopCache=true/);
     expect(r.stdout).toMatch(/^gopCache=false\s+[\d.]+× \[[\d.]+–[\d.]+\]/m);
@@ -65,7 +91,13 @@ describe('rtmpbench compare', () => {
     expect(page.consoleMessages).toEqual([]);
     expect(page.body['data-errors']).toBe('0');
     expect(page.body['data-charts-painted']).toBe(page.body['data-charts-planned']);
-    for (const id of ['bars-serverCpuPer1000PlayerMin', 'bars-firstFrameP50', 'spectrum-endToEnd', 'spectrum-firstFrame']) expect(page.dom).toContain(`data-chart="${id}"`);
+    for (const id of [
+      'bars-serverCpuPer1000PlayerMin',
+      'bars-firstFrameP50',
+      'spectrum-endToEnd',
+      'spectrum-firstFrame',
+    ])
+      expect(page.dom).toContain(`data-chart="${id}"`);
     await screenshot(join(dir, 'report.html'), join(out, 'compare-report.png'));
   });
 
@@ -127,20 +159,39 @@ describe('rtmpbench compare across servers', () => {
   }, 130_000);
 });
 
-
 describe('rtmpbench compare with viewers of several protocols', () => {
   const nginx = serverAvailability('nginx-rtmp').available;
-  it.skipIf(!nginx)('plays each server where it serves each protocol, and leaves out what it does not serve (nginx-rtmp: no HTTP-FLV)', async () => {
-    const file = scenario('mixed', ['name: mixed', 'streams: 1', 'publishers: { gop: 1s }', 'server: { hlsSegmentMs: 1000, hlsOnDemand: false }', 'players: { perStream: 2 }', 'viewers:', '  - { protocol: http-flv, perStream: 2 }', '  - { protocol: hls, perStream: 2 }', 'duration: 8s', 'compare: { servers: [builtin, nginx-rtmp] }', ''].join('\n'));
-    const r = await cli(['compare', file, '--out', out, '--json', '--no-progress'], 120_000);
-    expect(r.code, r.stderr).toBe(0);
-    const { comparison } = JSON.parse(r.stdout) as { comparison: ComparisonFile };
-    const summaryOfVariant = (v: string) => summaryOf(join(r.stdout.match(/"dir": "([^"]+)"/)![1]!, comparison.runs.find((x) => x.variant === v)!.dir!));
-    const builtin = summaryOfVariant('builtin');
-    const nginxRun = summaryOfVariant('nginx-rtmp');
-    expect(Object.keys(builtin.byProtocol ?? {}).sort()).toEqual(['hls', 'httpFlv', 'rtmp']);
-    expect(Object.keys(nginxRun.byProtocol ?? {}).sort()).toEqual(['hls', 'rtmp']);
-    expect(nginxRun.byProtocol!.hls!.sessions.players).toMatchObject({ connected: 2, failed: 0 });
-    expect(r.stdout).toMatch(/hls e2e p50/);
-  }, 150_000);
+  it.skipIf(!nginx)(
+    'plays each server where it serves each protocol, and leaves out what it does not serve (nginx-rtmp: no HTTP-FLV)',
+    async () => {
+      const file = scenario(
+        'mixed',
+        [
+          'name: mixed',
+          'streams: 1',
+          'publishers: { gop: 1s }',
+          'server: { hlsSegmentMs: 1000, hlsOnDemand: false }',
+          'players: { perStream: 2 }',
+          'viewers:',
+          '  - { protocol: http-flv, perStream: 2 }',
+          '  - { protocol: hls, perStream: 2 }',
+          'duration: 8s',
+          'compare: { servers: [builtin, nginx-rtmp] }',
+          '',
+        ].join('\n'),
+      );
+      const r = await cli(['compare', file, '--out', out, '--json', '--no-progress'], 120_000);
+      expect(r.code, r.stderr).toBe(0);
+      const { comparison } = JSON.parse(r.stdout) as { comparison: ComparisonFile };
+      const summaryOfVariant = (v: string) =>
+        summaryOf(join(r.stdout.match(/"dir": "([^"]+)"/)![1]!, comparison.runs.find((x) => x.variant === v)!.dir!));
+      const builtin = summaryOfVariant('builtin');
+      const nginxRun = summaryOfVariant('nginx-rtmp');
+      expect(Object.keys(builtin.byProtocol ?? {}).sort()).toEqual(['hls', 'httpFlv', 'rtmp']);
+      expect(Object.keys(nginxRun.byProtocol ?? {}).sort()).toEqual(['hls', 'rtmp']);
+      expect(nginxRun.byProtocol!.hls!.sessions.players).toMatchObject({ connected: 2, failed: 0 });
+      expect(r.stdout).toMatch(/hls e2e p50/);
+    },
+    150_000,
+  );
 });

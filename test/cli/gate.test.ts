@@ -55,7 +55,22 @@ describe('compare with gates', () => {
         '',
       ].join('\n'),
     );
-    r = await cli(['compare', file, '--servers', 'base,same,slowed', '--gate', 'latency.endToEnd.p50 +100%', '--junit', join(out, 'junit.xml'), '--out', out, '--no-progress'], 170_000);
+    r = await cli(
+      [
+        'compare',
+        file,
+        '--servers',
+        'base,same,slowed',
+        '--gate',
+        'latency.endToEnd.p50 +100%',
+        '--junit',
+        join(out, 'junit.xml'),
+        '--out',
+        out,
+        '--no-progress',
+      ],
+      170_000,
+    );
     dir = /results: (\S+)/.exec(r.stdout)?.[1] ?? '';
   }, 180_000);
 
@@ -67,7 +82,17 @@ describe('compare with gates', () => {
   it('runs the servers --servers names (and only those), interleaved, and exits 1 on the failed gate', () => {
     expect(r.code, r.stderr).toBe(1);
     const file = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as ComparisonFile;
-    expect(file.runs.map((x) => `${x.round}:${x.variant}:${x.error ?? 'ok'}`)).toEqual(['0:base:ok', '0:same:ok', '0:slowed:ok', '1:slowed:ok', '1:same:ok', '1:base:ok', '2:base:ok', '2:same:ok', '2:slowed:ok']);
+    expect(file.runs.map((x) => `${x.round}:${x.variant}:${x.error ?? 'ok'}`)).toEqual([
+      '0:base:ok',
+      '0:same:ok',
+      '0:slowed:ok',
+      '1:slowed:ok',
+      '1:same:ok',
+      '1:base:ok',
+      '2:base:ok',
+      '2:same:ok',
+      '2:slowed:ok',
+    ]);
     expect(file.gateRules).toEqual(['latency.endToEnd.p50 +100ms', 'latency.endToEnd.p50 +100%']);
   });
 
@@ -83,7 +108,9 @@ describe('compare with gates', () => {
     expect(slowed.estimate!).toBeGreaterThan(10);
     expect(slowed.low!).toBeGreaterThan(1);
     expect(r.stdout).toMatch(/gates against base \(paired by round, 95% CI\): 2 FAILED/);
-    expect(r.stdout).toMatch(/FAILED: latency\.endToEnd\.p50 \+100%: slowed [\d.]+× base \(\+\d+\.\d%\) \[[\d.]+–[\d.]+\]: worse beyond the margin \+100%/);
+    expect(r.stdout).toMatch(
+      /FAILED: latency\.endToEnd\.p50 \+100%: slowed [\d.]+× base \(\+\d+\.\d%\) \[[\d.]+–[\d.]+\]: worse beyond the margin \+100%/,
+    );
     expect(r.stdout).toMatch(/FAILED: latency\.endToEnd\.p50 \+100ms: slowed \+\d+ ms against base \[\+\d+…\+\d+\]/);
     expect(r.stdout).toMatch(/passed: latency\.endToEnd\.p50 \+100%: same /);
     expect(r.stderr).toContain('gate FAILED: latency.endToEnd.p50 +100%: slowed');
@@ -107,9 +134,11 @@ describe('compare with gates', () => {
 
   describe.skipIf(!hasChromium())('JUnit', () => {
     let browser: Browser;
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: describe.skipIf(...)(...) opens a suite of its own, which Biome does not see
     beforeAll(async () => {
       browser = await launchChromium();
     });
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: as above, a hook of the nested suite
     afterAll(() => browser?.close());
 
     it('writes a test case per gate rule and variant and per threshold, readable by an independent parser', async () => {
@@ -118,15 +147,24 @@ describe('compare with gates', () => {
       const [gates, ...thresholds] = kids(root, 'testsuite');
       expect(gates!.attrs).toMatchObject({ name: 'gates: against base', tests: '4', failures: '2' });
       const failed = kids(gates!, 'testcase').filter((c) => kids(c, 'failure').length > 0);
-      expect(failed.map((c) => `${c.attrs.classname} ${c.attrs.name}`)).toEqual(['rtmpbench.gates.slowed latency.endToEnd.p50 +100ms', 'rtmpbench.gates.slowed latency.endToEnd.p50 +100%']);
-      expect(kids(failed[1]!, 'failure')[0]!.attrs.message).toMatch(/^latency\.endToEnd\.p50 \+100%: slowed [\d.]+× base/);
+      expect(failed.map((c) => `${c.attrs.classname} ${c.attrs.name}`)).toEqual([
+        'rtmpbench.gates.slowed latency.endToEnd.p50 +100ms',
+        'rtmpbench.gates.slowed latency.endToEnd.p50 +100%',
+      ]);
+      expect(kids(failed[1]!, 'failure')[0]!.attrs.message).toMatch(
+        /^latency\.endToEnd\.p50 \+100%: slowed [\d.]+× base/,
+      );
       // The scenario's threshold, for each of the 3 runs of each variant.
       expect(thresholds.map((s) => [s.attrs.name, s.attrs.tests, s.attrs.failures])).toEqual([
         ['thresholds: base', '3', '0'],
         ['thresholds: same', '3', '0'],
         ['thresholds: slowed', '3', '0'],
       ]);
-      expect(kids(thresholds[2]!, 'testcase').map((c) => c.attrs.name)).toEqual(['round 1: sessions.players.connected >= 1', 'round 2: sessions.players.connected >= 1', 'round 3: sessions.players.connected >= 1']);
+      expect(kids(thresholds[2]!, 'testcase').map((c) => c.attrs.name)).toEqual([
+        'round 1: sessions.players.connected >= 1',
+        'round 2: sessions.players.connected >= 1',
+        'round 3: sessions.players.connected >= 1',
+      ]);
     });
   });
 });
@@ -135,11 +173,31 @@ describe('compare refuses bad gates and servers before anything runs', () => {
   it('names an unknown server, a rule it cannot read, and gates without repeated rounds (exit 2)', async () => {
     const a = await cli(['compare', '--servers', 'builtin,mine', '--out', out]);
     expect(a.code).toBe(2);
-    expect(a.stderr).toContain('--servers: "mine" is neither a server of the scenario\'s compare.servers nor one of builtin, node-media-server, nginx-rtmp');
-    const b = await cli(['compare', '--matrix', 'gopCache=true,false', '--repeat', '3', '--gate', 'latency.endToEnd.p99 < 5ms', '--out', out]);
+    expect(a.stderr).toContain(
+      '--servers: "mine" is neither a server of the scenario\'s compare.servers nor one of builtin, node-media-server, nginx-rtmp',
+    );
+    const b = await cli([
+      'compare',
+      '--matrix',
+      'gopCache=true,false',
+      '--repeat',
+      '3',
+      '--gate',
+      'latency.endToEnd.p99 < 5ms',
+      '--out',
+      out,
+    ]);
     expect(b.code).toBe(2);
     expect(b.stderr).toContain('compare.gate[0]: "latency.endToEnd.p99 < 5ms" is not METRIC +N% or METRIC +N UNIT');
-    const c = await cli(['compare', '--matrix', 'gopCache=true,false', '--gate', 'latency.endToEnd.p99 +10%', '--out', out]);
+    const c = await cli([
+      'compare',
+      '--matrix',
+      'gopCache=true,false',
+      '--gate',
+      'latency.endToEnd.p99 +10%',
+      '--out',
+      out,
+    ]);
     expect(c.code).toBe(2);
     expect(c.stderr).toContain('gates compare runs paired by round and need --repeat 2 or more (repeat is 1)');
     const d = await cli(['compare', '--add-server', 'lonely', '--out', out]);

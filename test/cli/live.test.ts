@@ -38,7 +38,13 @@ async function until<T>(what: string, f: () => Promise<T | null> | T | null, lim
 const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 
 /** Sample names of an exposition (`name{labels} value` lines). */
-const sampleNames = (text: string) => new Set(text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => /^[A-Za-z_:][\w:]*/.exec(l)![0]));
+const sampleNames = (text: string) =>
+  new Set(
+    text
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'))
+      .map((l) => /^[A-Za-z_:][\w:]*/.exec(l)![0]),
+  );
 
 /** Families an exposition declares (`# TYPE name kind`), with or without samples yet (a counter of failures before the first). */
 const familyNames = (text: string) => new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
@@ -55,7 +61,9 @@ function promtool(text: string): { code: number | null; output: string } {
 
 /** Metric names in the Grafana dashboard's queries. */
 function dashboardMetricNames(): string[] {
-  const dash = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'dashboards', 'grafana.json'), 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
+  const dash = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'dashboards', 'grafana.json'), 'utf8')) as {
+    panels: { targets?: { expr: string }[] }[];
+  };
   const exprs = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
   expect(exprs.length).toBeGreaterThan(20);
   const names = new Set<string>();
@@ -75,14 +83,38 @@ describe.skipIf(!hasChromium() || !hasPromtool)('live outputs of a run', () => {
   let stderr = '';
   let exited: Promise<number | null>;
   const ports = { metrics: 0, dashboard: 0, stats: 0 };
-  const mid: { generator: string; server: string; ndjsonLines: number; png: PNG | null; painted: number } = { generator: '', server: '', ndjsonLines: 0, png: null, painted: 0 };
+  const mid: { generator: string; server: string; ndjsonLines: number; png: PNG | null; painted: number } = {
+    generator: '',
+    server: '',
+    ndjsonLines: 0,
+    png: null,
+    painted: 0,
+  };
 
   beforeAll(async () => {
     browser = await launchChromium();
     [ports.metrics, ports.dashboard, ports.stats] = [await freePort(), await freePort(), await freePort()];
     child = spawn(
       process.execPath,
-      [CLI, 'run', '--duration', '15s', '--players', '6', '--threshold', 'latency.endToEnd.p99 < 10s', '--metrics-port', String(ports.metrics), '--dashboard', String(ports.dashboard), '--server', `statsPort=${ports.stats}`, '--timeline-stdout', '--out', out],
+      [
+        CLI,
+        'run',
+        '--duration',
+        '15s',
+        '--players',
+        '6',
+        '--threshold',
+        'latency.endToEnd.p99 < 10s',
+        '--metrics-port',
+        String(ports.metrics),
+        '--dashboard',
+        String(ports.dashboard),
+        '--server',
+        `statsPort=${ports.stats}`,
+        '--timeline-stdout',
+        '--out',
+        out,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -102,7 +134,11 @@ describe.skipIf(!hasChromium() || !hasPromtool)('live outputs of a run', () => {
       return players > 0 && timed > 0 && atServer > 0 ? [text, server] : null;
     });
     // The dashboard has had two seconds and drawn data in its charts.
-    await page.waitForFunction('Number(document.body.dataset.seconds) >= 2 && Number(document.body.dataset.chartsPainted) >= 3', undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      'Number(document.body.dataset.seconds) >= 2 && Number(document.body.dataset.chartsPainted) >= 3',
+      undefined,
+      { timeout: 30_000 },
+    );
     mid.painted = Number(await page.evaluate('document.body.dataset.chartsPainted'));
     const shot = join(process.env.RTMPBENCH_KEEP_SCREENSHOTS ?? out, 'dashboard-mid-run.png');
     await page.screenshot({ path: shot, fullPage: true });
@@ -115,17 +151,19 @@ describe.skipIf(!hasChromium() || !hasPromtool)('live outputs of a run', () => {
     await browser?.close();
   });
 
-  it('serves the generator\'s metrics mid-run, every name prefixed rtmpbench_, latency as histograms, accepted by promtool', () => {
+  it("serves the generator's metrics mid-run, every name prefixed rtmpbench_, latency as histograms, accepted by promtool", () => {
     const names = [...sampleNames(mid.generator)];
     expect(names.every((n) => n.startsWith('rtmpbench_'))).toBe(true);
     expect(mid.generator).toMatch(/^# TYPE rtmpbench_end_to_end_seconds histogram$/m);
     expect(mid.generator).toMatch(/^rtmpbench_end_to_end_seconds_bucket\{protocol="rtmp",le="0\.005"\} \d+$/m);
     expect(mid.generator).toMatch(/^rtmpbench_first_frame_seconds_count\{protocol="rtmp"\} [1-9]/m);
-    expect(sampleValue(mid.generator, 'rtmpbench_frames_received_total{protocol="rtmp",media="video"}')).toBeGreaterThan(0);
+    expect(
+      sampleValue(mid.generator, 'rtmpbench_frames_received_total{protocol="rtmp",media="video"}'),
+    ).toBeGreaterThan(0);
     expect(promtool(mid.generator)).toEqual({ code: 0, output: '' });
   });
 
-  it('serves the built-in server\'s /metrics beside it, also accepted by promtool', () => {
+  it("serves the built-in server's /metrics beside it, also accepted by promtool", () => {
     expect(sampleValue(mid.server, 'rtmp_players{protocol="rtmp"}')).toBeGreaterThan(0);
     expect(promtool(mid.server)).toEqual({ code: 0, output: '' });
   });
@@ -145,11 +183,19 @@ describe.skipIf(!hasChromium() || !hasPromtool)('live outputs of a run', () => {
     expect(mid.ndjsonLines).toBeGreaterThanOrEqual(1);
     expect(await exited).toBe(0);
     const dir = /results: (\S+)/.exec(stderr)![1]!;
-    const streamed = readFileSync(join(dir, 'timeline.ndjson'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as TimelinePoint);
+    const streamed = readFileSync(join(dir, 'timeline.ndjson'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as TimelinePoint);
     expect(streamed.at(-1)!.tSec).toBeGreaterThanOrEqual(14); // every second of the run, to its end
     expect(existsSync(join(dir, 'timeline.json'))).toBe(false); // the streamed file is the folder's one timeline
     expect(readTimeline(dir)).toEqual(streamed);
-    expect(stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as TimelinePoint)).toEqual(streamed); // stdout holds the lines only
+    expect(
+      stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as TimelinePoint),
+    ).toEqual(streamed); // stdout holds the lines only
     expect(stderr).toContain('threshold passed: latency.endToEnd.p99 < 10s');
     expect(existsSync(join(dir, 'report.html'))).toBe(true);
   });

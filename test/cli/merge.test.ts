@@ -23,9 +23,25 @@ describe('rtmpbench merge', () => {
   });
 
   it('merges the shares of one scenario run on two "machines" into one result with every session and frame', async () => {
-    const file = scenario('sharded', ['name: sharded', 'streams: 2', 'players:', '  perStream: 6', 'duration: 3s', 'ramp: 1s', 'workers: 2', 'thresholds:', '  - frames.lost == 0', ''].join('\n'));
+    const file = scenario(
+      'sharded',
+      [
+        'name: sharded',
+        'streams: 2',
+        'players:',
+        '  perStream: 6',
+        'duration: 3s',
+        'ramp: 1s',
+        'workers: 2',
+        'thresholds:',
+        '  - frames.lost == 0',
+        '',
+      ].join('\n'),
+    );
     const target = `rtmp://127.0.0.1:${server.port}/live`;
-    const shards = await Promise.all([0, 1].map((i) => cli(['run', file, '--target', target, '--shard', `${i}/2`, '--out', join(out, `shard${i}`)])));
+    const shards = await Promise.all(
+      [0, 1].map((i) => cli(['run', file, '--target', target, '--shard', `${i}/2`, '--out', join(out, `shard${i}`)])),
+    );
     for (const s of shards) expect(s.code, s.stderr).toBe(0);
     const dirs = shards.map((s) => runDir(s.stdout));
     const parts = dirs.map(summaryOf);
@@ -37,14 +53,20 @@ describe('rtmpbench merge', () => {
     const merged = JSON.parse(m.stdout) as RunSummary;
     expect(merged.sessions.players).toEqual({ planned: 12, connected: 12, failed: 0, ended: 0, tooLateToJudge: 0 });
     expect(merged.sessions.publishers).toEqual({ planned: 2, connected: 2, failed: 0, ended: 0 });
-    expect(merged.throughput.framesReceived).toBe(parts[0]!.throughput.framesReceived + parts[1]!.throughput.framesReceived);
-    expect(merged.latencyMs.endToEnd.count).toBe(parts[0]!.latencyMs.endToEnd.count + parts[1]!.latencyMs.endToEnd.count);
-    expect(merged.latencyMs.endToEnd.max).toBe(Math.max(parts[0]!.latencyMs.endToEnd.max, parts[1]!.latencyMs.endToEnd.max));
+    expect(merged.throughput.framesReceived).toBe(
+      parts[0]!.throughput.framesReceived + parts[1]!.throughput.framesReceived,
+    );
+    expect(merged.latencyMs.endToEnd.count).toBe(
+      parts[0]!.latencyMs.endToEnd.count + parts[1]!.latencyMs.endToEnd.count,
+    );
+    expect(merged.latencyMs.endToEnd.max).toBe(
+      Math.max(parts[0]!.latencyMs.endToEnd.max, parts[1]!.latencyMs.endToEnd.max),
+    );
     expect(merged.thresholds).toEqual([expect.objectContaining({ expression: 'frames.lost == 0', passed: true })]);
     expect(merged.mergedFrom).toHaveLength(2);
   });
 
-  it('keeps each protocol\'s viewers and each named group apart in the merged result', async () => {
+  it("keeps each protocol's viewers and each named group apart in the merged result", async () => {
     const file = scenario(
       'mixed-sharded',
       [
@@ -62,7 +84,9 @@ describe('rtmpbench merge', () => {
       ].join('\n'),
     );
     const target = `rtmp://127.0.0.1:${server.port}/live`;
-    const shards = await Promise.all([0, 1].map((i) => cli(['run', file, '--target', target, '--shard', `${i}/2`, '--out', join(out, `mixed${i}`)])));
+    const shards = await Promise.all(
+      [0, 1].map((i) => cli(['run', file, '--target', target, '--shard', `${i}/2`, '--out', join(out, `mixed${i}`)])),
+    );
     for (const s of shards) expect(s.code, s.stderr).toBe(0);
     const dirs = shards.map((s) => runDir(s.stdout));
     const parts = dirs.map(summaryOf);
@@ -72,13 +96,21 @@ describe('rtmpbench merge', () => {
     const sum = (f: (s: RunSummary) => number) => parts.reduce((a, p) => a + f(p), 0);
     for (const k of ['rtmp', 'httpFlv'] as const) {
       expect(merged.byProtocol![k]!.sessions.players).toMatchObject({ planned: 6, connected: 6, failed: 0 });
-      expect(merged.byProtocol![k]!.throughput.framesReceived).toBe(sum((p) => p.byProtocol![k]!.throughput.framesReceived));
-      expect(merged.byProtocol![k]!.latencyMs.endToEnd.count).toBe(sum((p) => p.byProtocol![k]!.latencyMs.endToEnd.count));
+      expect(merged.byProtocol![k]!.throughput.framesReceived).toBe(
+        sum((p) => p.byProtocol![k]!.throughput.framesReceived),
+      );
+      expect(merged.byProtocol![k]!.latencyMs.endToEnd.count).toBe(
+        sum((p) => p.byProtocol![k]!.latencyMs.endToEnd.count),
+      );
     }
-    expect(merged.byGroup!.steady!.latencyMs.endToEnd.count).toBe(sum((p) => p.byGroup!.steady!.latencyMs.endToEnd.count));
+    expect(merged.byGroup!.steady!.latencyMs.endToEnd.count).toBe(
+      sum((p) => p.byGroup!.steady!.latencyMs.endToEnd.count),
+    );
     expect(merged.byGroup!.joiners!.latencyMs.firstFrame.count).toBe(6);
     expect(merged.byGroup!.steady!.whileJoining!.joiners!.worstSecondP99Ms).toBeGreaterThan(0);
-    expect(merged.thresholds).toEqual([expect.objectContaining({ expression: 'httpFlv.sessions.players.failed == 0', passed: true })]);
+    expect(merged.thresholds).toEqual([
+      expect.objectContaining({ expression: 'httpFlv.sessions.players.failed == 0', passed: true }),
+    ]);
   });
 
   it('exits 2 for folders that are not results, or a single folder', async () => {

@@ -33,7 +33,12 @@ describe('rtmpbench probe', () => {
   });
 
   it('exits 2 on bad usage, saying what is wrong, before anything connects', async () => {
-    for (const args of [['probe'], ['probe', 'ftp://example/live'], ['probe', 'rtmp://127.0.0.1:1/live', '--only', 'no.such-probe'], ['probe', 'rtmp://127.0.0.1:1/live', '--wait-ms', 'soon']]) {
+    for (const args of [
+      ['probe'],
+      ['probe', 'ftp://example/live'],
+      ['probe', 'rtmp://127.0.0.1:1/live', '--only', 'no.such-probe'],
+      ['probe', 'rtmp://127.0.0.1:1/live', '--wait-ms', 'soon'],
+    ]) {
       const r = await cli(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/nothing was probed/);
@@ -68,7 +73,16 @@ describe('rtmpbench probe', () => {
       ['media.avc-aac', 'pass'],
     ]);
     for (const p of report.probes) {
-      expect(Object.keys(p).sort()).toEqual(['definition', 'detail', 'durationMs', 'evidence', 'group', 'id', 'result', 'title']);
+      expect(Object.keys(p).sort()).toEqual([
+        'definition',
+        'detail',
+        'durationMs',
+        'evidence',
+        'group',
+        'id',
+        'result',
+        'title',
+      ]);
       expect(typeof p.durationMs).toBe('number');
     }
     expect(report.probes[0]!.evidence).toMatchObject({ 'chunks sent of the aborted message': '4 of 24' });
@@ -95,7 +109,18 @@ describe('rtmpbench probe', () => {
   });
 
   it("probes the servers of a scenario's compare.servers", async () => {
-    const file = scenarioFile(out, 'servers', ['name: servers', 'compare:', '  servers:', `    - { name: good, url: "${good.url}" }`, `    - { name: no-abort, url: "${noAbort.url}" }`, ''].join('\n'));
+    const file = scenarioFile(
+      out,
+      'servers',
+      [
+        'name: servers',
+        'compare:',
+        '  servers:',
+        `    - { name: good, url: "${good.url}" }`,
+        `    - { name: no-abort, url: "${noAbort.url}" }`,
+        '',
+      ].join('\n'),
+    );
     const r = await cli(['probe', '--scenario', file, ...ONLY, '--json']);
     expect(r.code, r.stderr).toBe(1);
     expect((JSON.parse(r.stdout) as ProbeComparison).servers.map((s) => s.name)).toEqual(['good', 'no-abort']);
@@ -109,7 +134,10 @@ describe('rtmpbench probe', () => {
     const port = Number(/:(\d+)\//.exec(report.target)![1]);
     const stillOpen = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     expect(stillOpen).toBe(false);

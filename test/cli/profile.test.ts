@@ -9,7 +9,22 @@ const work = mkdtempSync(join(tmpdir(), 'rtmpbench-profile-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** A short load: one stream, a few players, 5 s. */
-const LOAD = ['quickstart', '--streams', '1', '--players', '30', '--duration', '5s', '--ramp', '1s', '--warmup', '1s', '--workers', '1', '--no-progress'];
+const LOAD = [
+  'quickstart',
+  '--streams',
+  '1',
+  '--players',
+  '30',
+  '--duration',
+  '5s',
+  '--ramp',
+  '1s',
+  '--warmup',
+  '1s',
+  '--workers',
+  '1',
+  '--no-progress',
+];
 
 /** The one run folder a profile wrote under `out`. */
 function runDir(out: string): string {
@@ -38,7 +53,10 @@ describe('rtmpbench profile', () => {
     expect(where).not.toMatch(/dist\/src\/load\/worker/);
     expect(where).not.toMatch(/dist\/src\/client\/player/);
     // The load's own results sit beside it.
-    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { sessions: { players: { connected: number } }; frames: { lost: number } };
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as {
+      sessions: { players: { connected: number } };
+      frames: { lost: number };
+    };
     expect(summary.sessions.players.connected).toBe(30);
     expect(summary.frames.lost).toBe(0);
   }, 150_000);
@@ -55,7 +73,7 @@ describe('rtmpbench profile', () => {
     expect(r.stdout).toContain(`profile: ${join(dir, 'profile', heap!)}`);
   }, 150_000);
 
-  it('clinic doctor: writes clinic\'s HTML report into the run folder and prints its path', async () => {
+  it("clinic doctor: writes clinic's HTML report into the run folder and prints its path", async () => {
     const out = join(work, 'doctor');
     const r = await cli(['profile', ...LOAD, '--tool', 'doctor', '--out', out], 240_000);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
@@ -71,8 +89,14 @@ describe('rtmpbench profile', () => {
 
   it('refuses what it cannot profile, before starting anything (exit 2)', async () => {
     const cases: [string[], RegExp][] = [
-      [['profile', 'quickstart', '--tool', 'perf'], /--tool: "perf" is not one of doctor, flame, bubbleprof, heapprofiler, cpu-prof, heap-prof/],
-      [['profile', 'quickstart', '--target', 'rtmp://127.0.0.1:1/live'], /profile runs the built-in server under the profiler; the scenario targets rtmp:\/\/127\.0\.0\.1:1\/live/],
+      [
+        ['profile', 'quickstart', '--tool', 'perf'],
+        /--tool: "perf" is not one of doctor, flame, bubbleprof, heapprofiler, cpu-prof, heap-prof/,
+      ],
+      [
+        ['profile', 'quickstart', '--target', 'rtmp://127.0.0.1:1/live'],
+        /profile runs the built-in server under the profiler; the scenario targets rtmp:\/\/127\.0\.0\.1:1\/live/,
+      ],
       [['profile', 'no-such-scenario'], /no-such-scenario/],
     ];
     for (const [args, message] of cases) {

@@ -14,7 +14,17 @@ const scenario = (name: string, text: string) => scenarioFile(out, name, text);
 describe('stages', () => {
   let dir = '';
   beforeAll(async () => {
-    const file = scenario('stages', ['name: stages', 'stages:', '  - { duration: 2s, target: 10 }', '  - { duration: 3s, target: 10 }', '  - { duration: 2s, target: 0 }', ''].join('\n'));
+    const file = scenario(
+      'stages',
+      [
+        'name: stages',
+        'stages:',
+        '  - { duration: 2s, target: 10 }',
+        '  - { duration: 3s, target: 10 }',
+        '  - { duration: 2s, target: 0 }',
+        '',
+      ].join('\n'),
+    );
     const r = await cli(['run', file, '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     dir = runDir(r.stdout);
@@ -55,10 +65,10 @@ describe('stages', () => {
     expect(planned).toBeGreaterThanOrEqual(5); // spectrum, latency, throughput, sessions, CPU, first frame
     expect(page.body['data-charts-drawn']).toBe(String(planned));
     expect(page.body['data-charts-painted']).toBe(String(planned)); // every chart has pixels in its series' colours
-    for (const id of ['spectrum', 'latency-time', 'throughput-time', 'sessions-time', 'first-frame']) expect(page.dom).toContain(`data-chart="${id}"`);
+    for (const id of ['spectrum', 'latency-time', 'throughput-time', 'sessions-time', 'first-frame'])
+      expect(page.dom).toContain(`data-chart="${id}"`);
     const png = await screenshot(html, join(out, 'run-report.png'));
     expect(png.width).toBe(1400);
     expect(countColor(png, '#1f6fd1')).toBeGreaterThan(2000); // the first series colour, in the screenshot
   });
 });
-

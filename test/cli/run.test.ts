@@ -62,7 +62,20 @@ describe('rtmpbench run', () => {
   });
 
   it('prints the summary JSON with --json and writes the results folder', async () => {
-    const r = await cli(['run', '--duration', '2s', '--ramp', '0s', '--players', '3', '--json', '--name', 'json-run', '--out', out]);
+    const r = await cli([
+      'run',
+      '--duration',
+      '2s',
+      '--ramp',
+      '0s',
+      '--players',
+      '3',
+      '--json',
+      '--name',
+      'json-run',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout) as RunSummary;
     expect(s.schemaVersion).toBe(1);
@@ -72,7 +85,16 @@ describe('rtmpbench run', () => {
       expect(Object.keys(s.latencyMs[m]).sort()).toEqual(['count', 'max', 'mean', 'min', 'p50', 'p90', 'p99', 'p999']);
     }
     expect(s.throughput).toHaveProperty('mbpsReceived');
-    expect(s.frames).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0, stalls: 0, slowLost: 0, slowStalls: 0, publisherStops: 0, expectedSource: 'send-logs' });
+    expect(s.frames).toMatchObject({
+      lost: 0,
+      duplicated: 0,
+      outOfOrder: 0,
+      stalls: 0,
+      slowLost: 0,
+      slowStalls: 0,
+      publisherStops: 0,
+      expectedSource: 'send-logs',
+    });
     // Frame accounting closes: every frame the send logs expected arrived.
     expect(s.frames.expected).toBe(s.throughput.framesReceived);
     expect(s.generator.workers).toBeGreaterThan(0);
@@ -84,7 +106,19 @@ describe('rtmpbench run', () => {
 
   it('lists every invalid flag and exits 2 before any socket opens', async () => {
     const before = readdirSync(out).length;
-    const r = await cli(['run', '--players', 'many', '--duration', 'soon', '--bitrate', 'fast', '--codec', 'vp8', '--out', out]);
+    const r = await cli([
+      'run',
+      '--players',
+      'many',
+      '--duration',
+      'soon',
+      '--bitrate',
+      'fast',
+      '--codec',
+      'vp8',
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('nothing was started');
     expect(r.stderr).toContain('--players: "many" is not a whole number');
@@ -105,7 +139,17 @@ describe('rtmpbench run', () => {
   });
 
   it('exits 3 with a clear message when the target cannot be reached', async () => {
-    const r = await cli(['run', '--target', 'rtmp://127.0.0.1:1/live', '--duration', '2s', '--ramp', '0s', '--out', out]);
+    const r = await cli([
+      'run',
+      '--target',
+      'rtmp://127.0.0.1:1/live',
+      '--duration',
+      '2s',
+      '--ramp',
+      '0s',
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/cannot reach 127\.0\.0\.1:1: .*ECONNREFUSED/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -114,7 +158,19 @@ describe('rtmpbench run', () => {
   it('exits 3 when the server refuses every publish, and says why', async () => {
     const srv = await startServer({ publishToken: 'secret', logLevel: 'error' });
     try {
-      const r = await cli(['run', '--target', `rtmp://127.0.0.1:${srv.port}/live`, '--duration', '2s', '--ramp', '0s', '--players', '2', '--out', out]);
+      const r = await cli([
+        'run',
+        '--target',
+        `rtmp://127.0.0.1:${srv.port}/live`,
+        '--duration',
+        '2s',
+        '--ramp',
+        '0s',
+        '--players',
+        '2',
+        '--out',
+        out,
+      ]);
       expect(r.code).toBe(3);
       expect(r.stderr).toContain('no publisher could publish (rejected ×1)');
       expect(r.stdout).toContain('failures: publisher: rejected ×1');
@@ -125,12 +181,29 @@ describe('rtmpbench run', () => {
 
   it('reports sessions the server drops mid-run by reason', async () => {
     const srv = await startServer({ logLevel: 'error' });
-    const running = cli(['run', '--target', `rtmp://127.0.0.1:${srv.port}/live`, '--duration', '8s', '--ramp', '0s', '--players', '4', '--json', '--out', out]);
+    const running = cli([
+      'run',
+      '--target',
+      `rtmp://127.0.0.1:${srv.port}/live`,
+      '--duration',
+      '8s',
+      '--ramp',
+      '0s',
+      '--players',
+      '4',
+      '--json',
+      '--out',
+      out,
+    ]);
     // Once every session is up and frames flow, the server goes away.
-    await waitFor(() => {
-      const st = srv.server.getStats();
-      return st.publishers === 1 && st.players === 4 && st.bytesOut > 100_000;
-    }, 8_000, 'the run to be under way');
+    await waitFor(
+      () => {
+        const st = srv.server.getStats();
+        return st.publishers === 1 && st.players === 4 && st.bytesOut > 100_000;
+      },
+      8_000,
+      'the run to be under way',
+    );
     await srv.close();
     const r = await running;
     expect(r.code).toBe(3);
@@ -144,7 +217,9 @@ describe('rtmpbench run', () => {
 
 describe('rtmpbench run stopped from outside', () => {
   it('stops the built-in server it started (by its PID) when it gets SIGTERM, and exits 143', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', '--duration', '60s', '--out', out, '--no-progress'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [CLI, 'run', '--duration', '60s', '--out', out, '--no-progress'], {
+      stdio: 'ignore',
+    });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     let server: number | undefined;
     for (let i = 0; i < 100 && server === undefined; i++) {
@@ -163,25 +238,58 @@ describe('rtmpbench run stopped from outside', () => {
 
 describe('rtmpbench run thresholds', () => {
   it('exits 1 when a threshold fails, and shows every threshold in the summary', async () => {
-    const r = await cli(['run', '--duration', '2s', '--ramp', '0s', '--players', '2', '--threshold', 'frames.lost == 0', '--threshold', 'latency.endToEnd.p99 < 0.001ms', '--out', out]);
+    const r = await cli([
+      'run',
+      '--duration',
+      '2s',
+      '--ramp',
+      '0s',
+      '--players',
+      '2',
+      '--threshold',
+      'frames.lost == 0',
+      '--threshold',
+      'latency.endToEnd.p99 < 0.001ms',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/threshold passed: frames\.lost == 0 \(measured 0\)/);
     expect(r.stdout).toMatch(/threshold FAILED: latency\.endToEnd\.p99 < 0\.001ms \(measured [\d.]+ ms\)/);
   });
 
   const nginx = serverAvailability('nginx-rtmp').available;
-  it.skipIf(!nginx)('exits 1 when the viewers get no video (nginx-rtmp drops HEVC): the shipped quickstart\'s thresholds catch it', async () => {
-    const server = await startComparisonServer('nginx-rtmp');
-    try {
-      const r = await cli(['run', '--target', server.url, '--codec', 'hevc', '--gop', '1s', '--players', '4', '--duration', '6s', '--first-video-within', '3s', '--out', out]);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stdout).toMatch(/players\s+4\s+4\s+4/);
-      expect(r.stdout).toContain('failures: player: no-video ×4');
-      expect(r.stdout).toMatch(/threshold FAILED: sessions\.players\.failed == 0 \(measured 4\)/);
-    } finally {
-      await server.stop();
-    }
-  });
+  it.skipIf(!nginx)(
+    "exits 1 when the viewers get no video (nginx-rtmp drops HEVC): the shipped quickstart's thresholds catch it",
+    async () => {
+      const server = await startComparisonServer('nginx-rtmp');
+      try {
+        const r = await cli([
+          'run',
+          '--target',
+          server.url,
+          '--codec',
+          'hevc',
+          '--gop',
+          '1s',
+          '--players',
+          '4',
+          '--duration',
+          '6s',
+          '--first-video-within',
+          '3s',
+          '--out',
+          out,
+        ]);
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stdout).toMatch(/players\s+4\s+4\s+4/);
+        expect(r.stdout).toContain('failures: player: no-video ×4');
+        expect(r.stdout).toMatch(/threshold FAILED: sessions\.players\.failed == 0 \(measured 4\)/);
+      } finally {
+        await server.stop();
+      }
+    },
+  );
 
   it('rejects an unreadable threshold before anything starts', async () => {
     const r = await cli(['run', '--threshold', 'p99 is low', '--out', out]);

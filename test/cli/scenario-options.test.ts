@@ -5,7 +5,17 @@ import { describedScenarioFlags, flagsToScenario } from '../../src/load/scenario
 import { getPath } from '../../src/results/counters.js';
 
 /** A value each kind of field reads. */
-const SAMPLE: Record<string, string> = { duration: '7s', bitrate: '700k', size: '64k', integer: '3', number: '2.5', string: 'x', enum: 'hevc', list: 'a', record: 'chunkSize=128' };
+const SAMPLE: Record<string, string> = {
+  duration: '7s',
+  bitrate: '700k',
+  size: '64k',
+  integer: '3',
+  number: '2.5',
+  string: 'x',
+  enum: 'hevc',
+  list: 'a',
+  record: 'chunkSize=128',
+};
 
 describe('scenario flags', () => {
   it('are derived from the scenario schema, and each one, as the command line parses it, sets its field', () => {
@@ -13,7 +23,16 @@ describe('scenario flags', () => {
     expect(flags.length).toBeGreaterThan(20);
     for (const f of flags) {
       const cmd = addScenarioOptions(new Command('t').exitOverride());
-      const raw = f.name === 'target' ? 'rtmp://127.0.0.1:1935/live' : f.repeat === 'settings' ? 'chunkSize=128' : f.name === 'threshold' ? 'frames.lost == 0' : f.name === 'workers' ? '2' : (SAMPLE[f.field.kind] ?? 'x');
+      const raw =
+        f.name === 'target'
+          ? 'rtmp://127.0.0.1:1935/live'
+          : f.repeat === 'settings'
+            ? 'chunkSize=128'
+            : f.name === 'threshold'
+              ? 'frames.lost == 0'
+              : f.name === 'workers'
+                ? '2'
+                : (SAMPLE[f.field.kind] ?? 'x');
       cmd.parse(f.value === null ? ['node', 't', `--${f.name}`] : ['node', 't', `--${f.name}`, raw]);
       const { input, problems } = flagsToScenario(cmd.opts());
       expect(problems, f.name).toEqual([]);
@@ -21,7 +40,7 @@ describe('scenario flags', () => {
     }
   });
 
-  it('show the schema\'s description and default in their help', () => {
+  it("show the schema's description and default in their help", () => {
     const help = addScenarioOptions(new Command('t')).helpInformation();
     expect(help).toMatch(/--bitrate <rate>\s+Video bit rate of each publisher\.\s+\(default\s+600k\)/);
     expect(help).toMatch(/--gop <time>\s+Keyframe interval\.\s+\(default 2s\)/);

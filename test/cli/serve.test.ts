@@ -42,7 +42,17 @@ describe('rtmpbench serve', () => {
   });
 
   it('lists every invalid flag, opens no socket and exits 2', async () => {
-    const r = await runCli(['serve', '--port', '0', '--chunk-size', '12', '--backpressure', 'sometimes', '--gop-cache', 'maybe']);
+    const r = await runCli([
+      'serve',
+      '--port',
+      '0',
+      '--chunk-size',
+      '12',
+      '--backpressure',
+      'sometimes',
+      '--gop-cache',
+      'maybe',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('--gop-cache: "maybe" is not on or off');

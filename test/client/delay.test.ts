@@ -32,12 +32,26 @@ describe('an HTTP delay of N ms per direction', () => {
     const proxy = new DelayProxy(hls.port, N_MS, N_MS);
     cleanups.push(() => proxy.close());
     await proxy.listen();
-    const loads = { direct: { playlists: [] as HlsPlaylistLoad[], segments: [] as HlsSegmentLoad[] }, delayed: { playlists: [] as HlsPlaylistLoad[], segments: [] as HlsSegmentLoad[] } };
-    for (const [name, port] of [['direct', hls.port], ['delayed', proxy.port]] as const) {
-      const v = await HlsViewer.open({ url: `http://127.0.0.1:${port}/index.m3u8`, onPlaylist: (p) => loads[name].playlists.push(p), onSegment: (s) => loads[name].segments.push(s) });
+    const loads = {
+      direct: { playlists: [] as HlsPlaylistLoad[], segments: [] as HlsSegmentLoad[] },
+      delayed: { playlists: [] as HlsPlaylistLoad[], segments: [] as HlsSegmentLoad[] },
+    };
+    for (const [name, port] of [
+      ['direct', hls.port],
+      ['delayed', proxy.port],
+    ] as const) {
+      const v = await HlsViewer.open({
+        url: `http://127.0.0.1:${port}/index.m3u8`,
+        onPlaylist: (p) => loads[name].playlists.push(p),
+        onSegment: (s) => loads[name].segments.push(s),
+      });
       cleanups.push(() => v.close());
     }
-    await waitFor(() => loads.delayed.segments.length >= 5 && loads.direct.segments.length >= 5, 20_000, 'five segments each');
+    await waitFor(
+      () => loads.delayed.segments.length >= 5 && loads.direct.segments.length >= 5,
+      20_000,
+      'five segments each',
+    );
     const playlistMs = (k: 'direct' | 'delayed') => median(loads[k].playlists.map((p) => p.fetchUs)) / 1000;
     const segmentMs = (k: 'direct' | 'delayed') => median(loads[k].segments.map((s) => s.fetchUs)) / 1000;
     const playlistRise = playlistMs('delayed') - playlistMs('direct');
@@ -51,22 +65,34 @@ describe('an HTTP delay of N ms per direction', () => {
   it.skipIf(!hasNodeMediaServer())('raises HTTP-FLV latency by about N (node-media-server)', async () => {
     const nms = await startNodeMediaServer();
     cleanups.push(() => nms.stop());
-    const pub = await publish(parseRtmpUrl(`rtmp://127.0.0.1:${nms.rtmpPort}/live`), 'far', { seconds: 5, fps: 30, gopSeconds: 1 });
+    const pub = await publish(parseRtmpUrl(`rtmp://127.0.0.1:${nms.rtmpPort}/live`), 'far', {
+      seconds: 5,
+      fps: 30,
+      gopSeconds: 1,
+    });
     cleanups.push(() => pub.stop(true));
     const proxy = new DelayProxy(nms.httpPort, N_MS, N_MS);
     cleanups.push(() => proxy.close());
     await proxy.listen();
     const latency: Record<string, number[]> = { direct: [], delayed: [] };
-    for (const [name, port] of [['direct', nms.httpPort], ['delayed', proxy.port]] as const) {
+    for (const [name, port] of [
+      ['direct', nms.httpPort],
+      ['delayed', proxy.port],
+    ] as const) {
       const joinedUs = monotonicUs();
       const onFrame = (f: ViewerFrame) => {
         // Live frames only: those sent after the viewer joined, not its GOP cache.
-        if (f.mark !== null && f.mark.intendedUs > joinedUs + 200_000) latency[name]!.push(f.arrivalUs - f.mark.intendedUs);
+        if (f.mark !== null && f.mark.intendedUs > joinedUs + 200_000)
+          latency[name]!.push(f.arrivalUs - f.mark.intendedUs);
       };
       const v: HttpFlvViewer = await HttpFlvViewer.open({ url: `http://127.0.0.1:${port}/live/far.flv`, onFrame });
       cleanups.push(() => v.close());
     }
-    await waitFor(() => latency.direct!.length >= 60 && latency.delayed!.length >= 60, 15_000, 'live frames at both viewers');
+    await waitFor(
+      () => latency.direct!.length >= 60 && latency.delayed!.length >= 60,
+      15_000,
+      'live frames at both viewers',
+    );
     const rise = (median(latency.delayed!) - median(latency.direct!)) / 1000;
     expect(rise).toBeGreaterThan(0.6 * N_MS);
     expect(rise).toBeLessThan(N_MS + 250);

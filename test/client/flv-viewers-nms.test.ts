@@ -32,7 +32,9 @@ describe.skipIf(!ready)('FLV viewers against node-media-server', () => {
     ends: ClientClose[];
   }
 
-  const watch = async (open: (onFrame: (f: ViewerFrame) => void, onEnd: (e: ClientClose) => void) => Promise<Viewer>): Promise<Watched> => {
+  const watch = async (
+    open: (onFrame: (f: ViewerFrame) => void, onEnd: (e: ClientClose) => void) => Promise<Viewer>,
+  ): Promise<Watched> => {
     const frames: ViewerFrame[] = [];
     const ends: ClientClose[] = [];
     const viewer = await open(
@@ -47,8 +49,12 @@ describe.skipIf(!ready)('FLV viewers against node-media-server', () => {
     const pub = await publish(rtmp, 'mixed', { seconds: 4, fps: 30, gopSeconds: 1 });
     try {
       await new Promise((r) => setTimeout(r, 300));
-      const http = await watch((onFrame, onEnd) => HttpFlvViewer.open({ url: `http://127.0.0.1:${nms.httpPort}/live/mixed.flv`, onFrame, onEnd }));
-      const ws = await watch((onFrame, onEnd) => WsFlvViewer.open({ url: `ws://127.0.0.1:${nms.httpPort}/live/mixed.flv`, onFrame, onEnd }));
+      const http = await watch((onFrame, onEnd) =>
+        HttpFlvViewer.open({ url: `http://127.0.0.1:${nms.httpPort}/live/mixed.flv`, onFrame, onEnd }),
+      );
+      const ws = await watch((onFrame, onEnd) =>
+        WsFlvViewer.open({ url: `ws://127.0.0.1:${nms.httpPort}/live/mixed.flv`, onFrame, onEnd }),
+      );
       const rtmpFrames: ViewerFrame[] = [];
       const player = await Player.open({ url: rtmp, streamName: 'mixed' });
       player.onFrame = (f) => rtmpFrames.push({ ...f, mark: f.mark === null ? null : { ...f.mark } });
@@ -77,7 +83,9 @@ describe.skipIf(!ready)('FLV viewers against node-media-server', () => {
       }
       // The RTMP player of the same stream saw the same sequence numbers from its start on.
       const rtmpSeqs = new Set(rtmpFrames.map((f) => f.mark!.seq));
-      expect(http.frames.filter((f) => f.mark!.seq >= Math.min(...rtmpSeqs)).every((f) => rtmpSeqs.has(f.mark!.seq))).toBe(true);
+      expect(
+        http.frames.filter((f) => f.mark!.seq >= Math.min(...rtmpSeqs)).every((f) => rtmpSeqs.has(f.mark!.seq)),
+      ).toBe(true);
       // node-media-server keeps HTTP viewers waiting after the publisher leaves; they end when closed.
       for (const w of viewers) {
         w.viewer.close();
@@ -91,7 +99,8 @@ describe.skipIf(!ready)('FLV viewers against node-media-server', () => {
 
   it('viewers that join before the publisher get nothing, then the stream from its first keyframe', async () => {
     const frames: Record<string, ViewerFrame[]> = { 'http-flv': [], 'ws-flv': [] };
-    const keep = (kind: string) => (f: ViewerFrame) => frames[kind]!.push({ ...f, mark: f.mark === null ? null : { ...f.mark } });
+    const keep = (kind: string) => (f: ViewerFrame) =>
+      frames[kind]!.push({ ...f, mark: f.mark === null ? null : { ...f.mark } });
     const viewers = [
       await HttpFlvViewer.open({ url: `http://127.0.0.1:${nms.httpPort}/live/later.flv`, onFrame: keep('http-flv') }),
       await WsFlvViewer.open({ url: `ws://127.0.0.1:${nms.httpPort}/live/later.flv`, onFrame: keep('ws-flv') }),
@@ -99,7 +108,11 @@ describe.skipIf(!ready)('FLV viewers against node-media-server', () => {
     try {
       await new Promise((r) => setTimeout(r, 500));
       expect(viewers.map((v) => v.counters.videoFrames)).toEqual([0, 0]);
-      const pub = await publish(parseRtmpUrl(`rtmp://127.0.0.1:${nms.rtmpPort}/live`), 'later', { seconds: 2, fps: 30, gopSeconds: 1 });
+      const pub = await publish(parseRtmpUrl(`rtmp://127.0.0.1:${nms.rtmpPort}/live`), 'later', {
+        seconds: 2,
+        fps: 30,
+        gopSeconds: 1,
+      });
       await pub.done;
       await waitFor(() => viewers.every((v) => v.counters.videoFrames >= 45), 10_000, 'frames');
       pub.stop(true);

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { ClientClose } from '../../src/client/errors.js';
@@ -94,7 +94,14 @@ describe.each(kinds)('%s viewer against a local server', (name, open) => {
     const { frames } = collect(v);
     await waitFor(() => v.counters.videoFrames === 50, 5000, '50 frames');
     expect(v.protocol).toBe(name === 'HTTP-FLV' ? 'http-flv' : 'ws-flv');
-    expect(v.counters).toMatchObject({ videoFrames: 50, keyframes: 2, marks: 50, lost: 0, duplicated: 0, outOfOrder: 0 });
+    expect(v.counters).toMatchObject({
+      videoFrames: 50,
+      keyframes: 2,
+      marks: 50,
+      lost: 0,
+      duplicated: 0,
+      outOfOrder: 0,
+    });
     expect(v.counters.audioFrames).toBeGreaterThan(80);
     expect(v.counters.bytesReceived).toBeGreaterThanOrEqual(FLV.length);
     expect(v.counters.mediaBytes).toBeGreaterThan(FLV.length * 0.9);
@@ -114,8 +121,10 @@ describe.each(kinds)('%s viewer against a local server', (name, open) => {
     cleanups.push(srv.close);
     const frames: ViewerFrame[] = [];
     const onFrame = (f: ViewerFrame) => frames.push({ ...f, mark: f.mark === null ? null : { ...f.mark } });
-    const url = name === 'HTTP-FLV' ? `http://127.0.0.1:${srv.port}/live/s.flv` : `ws://127.0.0.1:${srv.port}/live/s.flv`;
-    const v = name === 'HTTP-FLV' ? await HttpFlvViewer.open({ url, onFrame }) : await WsFlvViewer.open({ url, onFrame });
+    const url =
+      name === 'HTTP-FLV' ? `http://127.0.0.1:${srv.port}/live/s.flv` : `ws://127.0.0.1:${srv.port}/live/s.flv`;
+    const v =
+      name === 'HTTP-FLV' ? await HttpFlvViewer.open({ url, onFrame }) : await WsFlvViewer.open({ url, onFrame });
     cleanups.push(() => v.close());
     await waitFor(() => frames.length === 50, 5000, '50 frames');
     expect(frames.map((f) => f.mark?.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i));
@@ -128,7 +137,10 @@ describe.each(kinds)('%s viewer against a local server', (name, open) => {
     cleanups.push(srv.close);
     const a = await open(srv.port);
     const b = await open(srv.port);
-    cleanups.push(() => a.close(), () => b.close());
+    cleanups.push(
+      () => a.close(),
+      () => b.close(),
+    );
     await waitFor(() => a.counters.videoFrames === 50 && b.counters.videoFrames === 50, 5000, 'both viewers');
     expect(new Set(srv.remotePorts).size).toBe(2);
   });
@@ -136,7 +148,10 @@ describe.each(kinds)('%s viewer against a local server', (name, open) => {
   it('fails to open with kind rejected on an unknown stream and refused on a closed port', async () => {
     const srv = await localServer();
     cleanups.push(srv.close);
-    await expect(open(srv.port, 'nothing')).rejects.toMatchObject({ failure: 'rejected', message: expect.stringContaining('HTTP 404') });
+    await expect(open(srv.port, 'nothing')).rejects.toMatchObject({
+      failure: 'rejected',
+      message: expect.stringContaining('HTTP 404'),
+    });
     const port = srv.port;
     await srv.close();
     cleanups.pop();
@@ -149,7 +164,10 @@ describe('HTTP-FLV viewer endings', () => {
     const srv = await localServer();
     cleanups.push(srv.close);
     const ends: ClientClose[] = [];
-    const v = await HttpFlvViewer.open({ url: `http://127.0.0.1:${srv.port}/live/garbage.flv`, onEnd: (e) => ends.push(e) });
+    const v = await HttpFlvViewer.open({
+      url: `http://127.0.0.1:${srv.port}/live/garbage.flv`,
+      onEnd: (e) => ends.push(e),
+    });
     await waitFor(() => ends.length === 1, 5000, 'the end');
     expect(ends[0]!.kind).toBe('protocol');
     expect(ends[0]!.message).toMatch(/FLV header/);

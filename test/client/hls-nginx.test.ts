@@ -8,7 +8,8 @@ import { waitFor } from '../helpers/server.js';
 import { hasTool } from '../helpers/tools.js';
 
 const ready = hasTool('nginx', 'apt-get install nginx libnginx-mod-rtmp') && nginxRtmpModule() !== null;
-if (!ready && process.env.CI && hasTool('nginx')) throw new Error('the nginx RTMP module is required in CI (apt-get install libnginx-mod-rtmp)');
+if (!ready && process.env.CI && hasTool('nginx'))
+  throw new Error('the nginx RTMP module is required in CI (apt-get install libnginx-mod-rtmp)');
 
 /**
  * The HLS viewer against nginx-rtmp's HLS (Debian's module, `hls on`, 1 s fragments, served by
@@ -20,7 +21,11 @@ describe.skipIf(!ready)('HlsViewer against nginx-rtmp HLS', () => {
   let pub: RunningPublisher;
   beforeAll(async () => {
     nginx = await startNginxHls({ fragmentS: 1, playlistLengthS: 6 });
-    pub = await publish(parseRtmpUrl(`rtmp://127.0.0.1:${nginx.rtmpPort}/live`), 'cam', { seconds: 12, fps: 30, gopSeconds: 1 });
+    pub = await publish(parseRtmpUrl(`rtmp://127.0.0.1:${nginx.rtmpPort}/live`), 'cam', {
+      seconds: 12,
+      fps: 30,
+      gopSeconds: 1,
+    });
   });
   afterAll(async () => {
     pub?.stop(true);
@@ -29,7 +34,12 @@ describe.skipIf(!ready)('HlsViewer against nginx-rtmp HLS', () => {
 
   it('reads every mark of the segments nginx-rtmp muxed, in order, with plausible latency and fetch times', async () => {
     const url = `http://127.0.0.1:${nginx.httpPort}/hls/cam.m3u8`;
-    await waitFor(async () => (await fetch(url)).status === 200 && ((await (await fetch(url)).text()).match(/\.ts/g)?.length ?? 0) >= 4, 15_000, 'four segments');
+    await waitFor(
+      async () =>
+        (await fetch(url)).status === 200 && ((await (await fetch(url)).text()).match(/\.ts/g)?.length ?? 0) >= 4,
+      15_000,
+      'four segments',
+    );
     const frames: HlsFrame[] = [];
     const segments: HlsSegmentLoad[] = [];
     const ends: ClientClose[] = [];
@@ -59,7 +69,9 @@ describe.skipIf(!ready)('HlsViewer against nginx-rtmp HLS', () => {
       expect(latency[0]!).toBeGreaterThan(0);
       expect(latency[Math.floor(latency.length / 2)]!).toBeGreaterThan(300);
       expect(latency[latency.length - 1]!).toBeLessThan(10_000);
-      expect(frames.every((f) => f.playoutUs >= f.arrivalUs - 1 && (f.listedUs === 0 || f.listedUs > f.mark!.sentUs))).toBe(true);
+      expect(
+        frames.every((f) => f.playoutUs >= f.arrivalUs - 1 && (f.listedUs === 0 || f.listedUs > f.mark!.sentUs)),
+      ).toBe(true);
       expect(frames.some((f) => f.listedUs > 0)).toBe(true);
       expect(segments.length).toBeGreaterThanOrEqual(4);
       expect(segments.every((s) => s.bytes > 0 && s.fetchUs < 2_000_000)).toBe(true);

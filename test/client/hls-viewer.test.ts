@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ClientClose } from '../../src/client/errors.js';
-import { HlsViewer, type HlsFrame, type HlsPlaylistLoad, type HlsSegmentLoad, type HlsViewerOptions } from '../../src/client/hls-viewer.js';
+import {
+  HlsViewer,
+  type HlsFrame,
+  type HlsPlaylistLoad,
+  type HlsSegmentLoad,
+  type HlsViewerOptions,
+} from '../../src/client/hls-viewer.js';
 import { LiveHls } from '../helpers/live-hls.js';
 import { makeClip, markedClip } from '../helpers/media-files.js';
 import { waitFor } from '../helpers/server.js';
@@ -84,9 +90,16 @@ describe('HlsViewer against a live origin', () => {
     expect(new Set(seg.map((f) => f.arrivalUs)).size).toBe(1);
     expect(Math.round((seg[1]!.playoutUs - seg[0]!.playoutUs) / 1000)).toBe(40);
     const t = w.viewer.timings;
-    expect(t.openUs <= t.connectedUs && t.connectedUs <= t.requestUs && t.requestUs <= t.startedUs && t.startedUs <= t.firstFrameUs).toBe(true);
+    expect(
+      t.openUs <= t.connectedUs &&
+        t.connectedUs <= t.requestUs &&
+        t.requestUs <= t.startedUs &&
+        t.startedUs <= t.firstFrameUs,
+    ).toBe(true);
     expect(w.segments.length).toBeGreaterThanOrEqual(4);
-    expect(w.segments.every((s) => s.bytes > 10_000 && s.bytesPerSec > 0 && s.fetchUs > 0 && s.videoFrames === 25)).toBe(true);
+    expect(
+      w.segments.every((s) => s.bytes > 10_000 && s.bytesPerSec > 0 && s.fetchUs > 0 && s.videoFrames === 25),
+    ).toBe(true);
     // Program date-times give the playlist's age; marks give it too, once the newest segment is in.
     expect(w.playlists.every((p) => p.dateAgeUs > -1_000_000 && p.dateAgeUs < 5_000_000)).toBe(true);
     expect(w.ages.length).toBeGreaterThan(0);
@@ -171,7 +184,9 @@ describe('HlsViewer against a live origin', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     const port = (srv.address() as net.AddressInfo).port;
     await new Promise((r) => srv.close(r));
-    await expect(HlsViewer.open({ url: `http://127.0.0.1:${port}/index.m3u8` })).rejects.toMatchObject({ failure: 'refused' });
+    await expect(HlsViewer.open({ url: `http://127.0.0.1:${port}/index.m3u8` })).rejects.toMatchObject({
+      failure: 'refused',
+    });
   });
 });
 
@@ -189,22 +204,44 @@ async function serveDir(dir: string): Promise<{ port: number; close: () => Promi
 }
 
 describe.skipIf(!hasFfmpeg)('HlsViewer with segments ffmpeg made from a marked real clip', () => {
-  it.each(['mpegts', 'fmp4'] as const)('reads every mark of %s segments (with the init section for fMP4) and ends with the playlist', async (type) => {
-    const clip = await makeClip(work, 'clip', { seconds: 4, gopSeconds: 1 });
-    const { flv, videoFrames } = markedClip(clip);
-    const dir = join(work, type);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'in.flv'), flv);
-    const r = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', join(dir, 'in.flv'), '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', '-hls_playlist_type', 'vod', '-hls_segment_type', type, join(dir, 'index.m3u8')]);
-    expect(r.code, r.stderr).toBe(0);
-    const srv = await serveDir(dir);
-    cleanups.push(srv.close);
-    const w = await watch({ url: `http://127.0.0.1:${srv.port}/index.m3u8` });
-    await waitFor(() => w.ends.length === 1, 15_000, 'the end');
-    expect(w.ends[0]!.kind).toBe('closed');
-    expect(w.frames.map((f) => f.mark?.seq)).toEqual(Array.from({ length: videoFrames }, (_, i) => i));
-    expect(w.frames.filter((f) => f.keyframe).map((f) => f.mark!.seq)).toEqual([0, 25, 50, 75]);
-    expect(w.viewer.counters.audioFrames).toBeGreaterThan(150);
-    expect(w.viewer.stats.segmentErrors).toBe(0);
-  });
+  it.each(['mpegts', 'fmp4'] as const)(
+    'reads every mark of %s segments (with the init section for fMP4) and ends with the playlist',
+    async (type) => {
+      const clip = await makeClip(work, 'clip', { seconds: 4, gopSeconds: 1 });
+      const { flv, videoFrames } = markedClip(clip);
+      const dir = join(work, type);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'in.flv'), flv);
+      const r = await run('ffmpeg', [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-i',
+        join(dir, 'in.flv'),
+        '-c',
+        'copy',
+        '-f',
+        'hls',
+        '-hls_time',
+        '1',
+        '-hls_list_size',
+        '0',
+        '-hls_playlist_type',
+        'vod',
+        '-hls_segment_type',
+        type,
+        join(dir, 'index.m3u8'),
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const srv = await serveDir(dir);
+      cleanups.push(srv.close);
+      const w = await watch({ url: `http://127.0.0.1:${srv.port}/index.m3u8` });
+      await waitFor(() => w.ends.length === 1, 15_000, 'the end');
+      expect(w.ends[0]!.kind).toBe('closed');
+      expect(w.frames.map((f) => f.mark?.seq)).toEqual(Array.from({ length: videoFrames }, (_, i) => i));
+      expect(w.frames.filter((f) => f.keyframe).map((f) => f.mark!.seq)).toEqual([0, 25, 50, 75]);
+      expect(w.viewer.counters.audioFrames).toBeGreaterThan(150);
+      expect(w.viewer.stats.segmentErrors).toBe(0);
+    },
+  );
 });

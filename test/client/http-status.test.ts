@@ -28,16 +28,21 @@ const OPENERS: [string, (port: number) => Promise<unknown>][] = [
 ];
 
 describe('a refused HTTP viewer carries the status', () => {
-  it.each(OPENERS)('%s viewer of a stream the built-in server does not have: rejected, status 404', async (_name, open) => {
-    const e = await open(await httpOrigin()).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(ClientError);
-    expect(e).toMatchObject({ failure: 'rejected', status: 404, code: 'RTMP_ERR_CLIENT_REJECTED' });
-  });
+  it.each(OPENERS)(
+    '%s viewer of a stream the built-in server does not have: rejected, status 404',
+    async (_name, open) => {
+      const e = await open(await httpOrigin()).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ClientError);
+      expect(e).toMatchObject({ failure: 'rejected', status: 404, code: 'RTMP_ERR_CLIENT_REJECTED' });
+    },
+  );
 
   it('a viewer that got no answer (connection refused) has no status', async () => {
     const port = await httpOrigin();
     await servers.pop()!.close();
-    const e = await HttpFlvViewer.open({ url: `http://127.0.0.1:${port}/live/s.flv`, timeoutMs: 1000 }).catch((x: unknown) => x);
+    const e = await HttpFlvViewer.open({ url: `http://127.0.0.1:${port}/live/s.flv`, timeoutMs: 1000 }).catch(
+      (x: unknown) => x,
+    );
     expect(e).toMatchObject({ failure: 'refused' });
     expect((e as ClientError).status).toBeUndefined();
   });

@@ -42,19 +42,25 @@ async function stuckServer(mode: Mode): Promise<number> {
 describe('timeouts name the step that was waited for', () => {
   it('an RTMP server that never answers the handshake: timeout in handshake', async () => {
     const port = await stuckServer('silent');
-    const e = await ClientConnection.open({ url: parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`), timeoutMs: 300 }).catch((x: unknown) => x);
+    const e = await ClientConnection.open({ url: parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`), timeoutMs: 300 }).catch(
+      (x: unknown) => x,
+    );
     expect(e).toMatchObject({ failure: 'timeout', stage: 'handshake', code: 'RTMP_ERR_CLIENT_TIMEOUT' });
   });
 
   it('an RTMP server that completes the handshake and never answers connect: timeout in connect command', async () => {
     const port = await stuckServer('handshake-only');
-    const e = await ClientConnection.open({ url: parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`), timeoutMs: 500 }).catch((x: unknown) => x);
+    const e = await ClientConnection.open({ url: parseRtmpUrl(`rtmp://127.0.0.1:${port}/live`), timeoutMs: 500 }).catch(
+      (x: unknown) => x,
+    );
     expect(e).toMatchObject({ failure: 'timeout', stage: 'connect command' });
   });
 
   it('an HTTP-FLV server that accepts and never answers: timeout in response headers', async () => {
     const port = await stuckServer('silent');
-    const e = await HttpFlvViewer.open({ url: `http://127.0.0.1:${port}/live/s.flv`, timeoutMs: 300 }).catch((x: unknown) => x);
+    const e = await HttpFlvViewer.open({ url: `http://127.0.0.1:${port}/live/s.flv`, timeoutMs: 300 }).catch(
+      (x: unknown) => x,
+    );
     expect(e).toMatchObject({ failure: 'timeout', stage: 'response headers' });
   });
 });

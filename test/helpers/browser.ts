@@ -52,7 +52,8 @@ export async function openPage(file: string): Promise<PageCheck> {
 /** Takes a screenshot of a local HTML file; returns the decoded PNG. */
 export async function screenshot(file: string, out: string, width = 1400, height = 2400): Promise<PNG> {
   const r = await chromium([`--window-size=${width},${height}`, `--screenshot=${out}`, pathToFileURL(file).href]);
-  if (r.code !== 0 || !existsSync(out)) throw new Error(`chromium did not write ${out} (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+  if (r.code !== 0 || !existsSync(out))
+    throw new Error(`chromium did not write ${out} (exit ${r.code}): ${r.stderr.slice(-2000)}`);
   return PNG.sync.read(readFileSync(out));
 }
 
@@ -61,7 +62,12 @@ export function countColor(png: PNG, hex: string, tolerance = 40): number {
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
   let n = 0;
   for (let i = 0; i < png.data.length; i += 4) {
-    if (Math.abs(png.data[i]! - r) < tolerance && Math.abs(png.data[i + 1]! - g) < tolerance && Math.abs(png.data[i + 2]! - b) < tolerance) n++;
+    if (
+      Math.abs(png.data[i]! - r) < tolerance &&
+      Math.abs(png.data[i + 1]! - g) < tolerance &&
+      Math.abs(png.data[i + 2]! - b) < tolerance
+    )
+      n++;
   }
   return n;
 }

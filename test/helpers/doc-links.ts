@@ -67,7 +67,9 @@ export function pageLinks(text: string): Link[] {
 /** Paths under results/baselines/ that hold raw output, which is not committed. */
 export function isRawBaselineOutput(path: string): boolean {
   if (!/(^|\/)results\/baselines\//.test(path)) return false;
-  return /\.(hlog|html|cpuprofile|heapprofile)$|(^|\/)timeline\.(json|ndjson)$|(^|\/)(flame|doctor|bubbleprof|heapprofiler|profile)(\/|$)|\.clinic(\/|$)/.test(path);
+  return /\.(hlog|html|cpuprofile|heapprofile)$|(^|\/)timeline\.(json|ndjson)$|(^|\/)(flame|doctor|bubbleprof|heapprofiler|profile)(\/|$)|\.clinic(\/|$)/.test(
+    path,
+  );
 }
 
 /** Every `results/baselines/...` path a page names, in links, code spans or text. */
@@ -87,7 +89,11 @@ function baselinePaths(text: string): { line: number; path: string }[] {
  * What is wrong with the links of one page (`page` relative to `root`): an empty list when
  * every relative link resolves and every anchor exists.
  */
-export function linkProblems(root: string, page: string, text: string = readFileSync(join(root, page), 'utf8')): string[] {
+export function linkProblems(
+  root: string,
+  page: string,
+  text: string = readFileSync(join(root, page), 'utf8'),
+): string[] {
   const problems: string[] = [];
   const dir = dirname(join(root, page));
   const anchorsOf = new Map<string, Set<string>>();
@@ -117,7 +123,8 @@ export function linkProblems(root: string, page: string, text: string = readFile
     }
     if (anchor !== null) {
       if (!file.endsWith('.md')) problems.push(`${where}: an anchor into a file that is not Markdown`);
-      else if (!anchors(file).has(anchor)) problems.push(`${where}: no heading with the anchor #${anchor} in ${inRepo}`);
+      else if (!anchors(file).has(anchor))
+        problems.push(`${where}: no heading with the anchor #${anchor} in ${inRepo}`);
     }
   }
   // Baseline paths, linked or only named (links to them are among these too).

@@ -60,11 +60,21 @@ export function section(text: string, name: string): string | null {
 export function writeSection(name: SectionName, body: string): void {
   const page = sectionPage(name);
   const text = readFileSync(page, 'utf8');
-  writeFileSync(page, text.replace(new RegExp(`(<!-- ${name}:start -->\\n)[\\s\\S]*?\\n?(<!-- ${name}:end -->)`), (_, a: string, b: string) => `${a}${body}\n${b}`));
+  writeFileSync(
+    page,
+    text.replace(
+      new RegExp(`(<!-- ${name}:start -->\\n)[\\s\\S]*?\\n?(<!-- ${name}:end -->)`),
+      (_, a: string, b: string) => `${a}${body}\n${b}`,
+    ),
+  );
 }
 
 export function errorCodesTable(codes: Record<string, string>): string {
-  return ['| code | meaning |', '|---|---|', ...Object.entries(codes).map(([code, text]) => `| \`${code}\` | ${cell(text)} |`)].join('\n');
+  return [
+    '| code | meaning |',
+    '|---|---|',
+    ...Object.entries(codes).map(([code, text]) => `| \`${code}\` | ${cell(text)} |`),
+  ].join('\n');
 }
 
 export function closeReasonsList(kinds: readonly string[]): string {

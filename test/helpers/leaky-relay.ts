@@ -17,7 +17,15 @@ export interface LeakyRelay {
  * not V8 growing its heap (which takes a Node process about a minute of churn to settle).
  */
 export async function startLeakyRelay(targetPort: number, keepBytes: number): Promise<LeakyRelay> {
-  const handle = launch(process.execPath, ['--expose-gc', '--max-semi-space-size=1', RELAY, '--target-port', String(targetPort), '--keep-bytes', String(keepBytes)]);
+  const handle = launch(process.execPath, [
+    '--expose-gc',
+    '--max-semi-space-size=1',
+    RELAY,
+    '--target-port',
+    String(targetPort),
+    '--keep-bytes',
+    String(keepBytes),
+  ]);
   const deadline = Date.now() + 10_000;
   for (;;) {
     const m = /listening (\d+)/.exec(handle.output());

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { TsMuxer } from '../../src/media/ts-muxer.js';
 import { SyntheticSource } from '../../src/media/synthetic.js';
 import { monotonicUs, stampSendTime } from '../../src/media/timing-mark.js';
@@ -61,7 +61,12 @@ export class LiveHls {
   private ended = false;
 
   constructor(opts: LiveHlsOptions = {}) {
-    this.source = new SyntheticSource({ videoBitrate: 400_000, fps: opts.fps ?? 25, gopSeconds: opts.gopSeconds ?? 1, audioBitrate: 64_000 });
+    this.source = new SyntheticSource({
+      videoBitrate: 400_000,
+      fps: opts.fps ?? 25,
+      gopSeconds: opts.gopSeconds ?? 1,
+      audioBitrate: 64_000,
+    });
     this.window = opts.window ?? 6;
     this.variants = opts.variants ?? [];
     this.server = http.createServer((req, res) => this.handle(req, res));
@@ -125,7 +130,12 @@ export class LiveHls {
   /** Closes the segment being made (if any) and starts the next with PAT/PMT. */
   private cut(atMs: number): void {
     if (this.current.length > 0 && !this.frozen) {
-      this.segments.push({ msn: this.nextMsn++, durationS: (atMs - this.currentStartMs) / 1000, pdtMs: this.currentStartWallMs, data: Buffer.concat(this.current) });
+      this.segments.push({
+        msn: this.nextMsn++,
+        durationS: (atMs - this.currentStartMs) / 1000,
+        pdtMs: this.currentStartWallMs,
+        data: Buffer.concat(this.current),
+      });
       while (this.segments.length > this.window) this.segments.shift();
     }
     this.current = [Buffer.from(this.muxer.tables())];
@@ -135,12 +145,21 @@ export class LiveHls {
 
   private playlist(): string {
     const segs = this.segments;
-    const lines = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${Math.max(1, Math.ceil(Math.max(0, ...segs.map((x) => x.durationS))))}`, `#EXT-X-MEDIA-SEQUENCE:${segs[0]?.msn ?? 0}`];
+    const lines = [
+      '#EXTM3U',
+      '#EXT-X-VERSION:3',
+      `#EXT-X-TARGETDURATION:${Math.max(1, Math.ceil(Math.max(0, ...segs.map((x) => x.durationS))))}`,
+      `#EXT-X-MEDIA-SEQUENCE:${segs[0]?.msn ?? 0}`,
+    ];
     for (const x of segs) {
-      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(x.pdtMs).toISOString()}`, `#EXTINF:${x.durationS.toFixed(3)},`, `seg${x.msn}.ts`);
+      lines.push(
+        `#EXT-X-PROGRAM-DATE-TIME:${new Date(x.pdtMs).toISOString()}`,
+        `#EXTINF:${x.durationS.toFixed(3)},`,
+        `seg${x.msn}.ts`,
+      );
     }
     if (this.ended) lines.push('#EXT-X-ENDLIST');
-    return lines.join('\n') + '\n';
+    return `${lines.join('\n')}\n`;
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -155,13 +174,15 @@ export class LiveHls {
     }
     if (path === '/master.m3u8' && this.variants.length > 0) {
       this.requests.push({ path, atUs: at, status: 200 });
-      const body = ['#EXTM3U', ...this.variants.flatMap((b, i) => [`#EXT-X-STREAM-INF:BANDWIDTH=${b}`, `v${i}/index.m3u8`])].join('\n') + '\n';
+      const body = `${['#EXTM3U', ...this.variants.flatMap((b, i) => [`#EXT-X-STREAM-INF:BANDWIDTH=${b}`, `v${i}/index.m3u8`])].join('\n')}\n`;
       res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' }).end(body);
       return;
     }
     if (path.endsWith('index.m3u8')) {
       this.requests.push({ path, atUs: at, status: 200, newestMsn: this.newestMsn });
-      res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'no-cache' }).end(this.playlist());
+      res
+        .writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl', 'cache-control': 'no-cache' })
+        .end(this.playlist());
       return;
     }
     const m = /seg(\d+)\.ts$/.exec(path);

@@ -14,10 +14,20 @@ export const MARK_BASE_US = 5_000_000_000;
  * Makes an H.264/AAC FLV clip with ffmpeg (libx264, AAC) in `dir`, once per name. Real
  * pictures and sound, so decoders can check what our muxers write.
  */
-export async function makeClip(dir: string, name: string, opts: { seconds: number; fps?: number; gopSeconds?: number }): Promise<string> {
+export async function makeClip(
+  dir: string,
+  name: string,
+  opts: { seconds: number; fps?: number; gopSeconds?: number },
+): Promise<string> {
   const path = join(dir, `${name}.flv`);
   if (existsSync(path)) return path;
-  const r = await run('ffmpeg', [...testSourceArgs({ seconds: opts.seconds, fps: opts.fps ?? 25, gopSeconds: opts.gopSeconds ?? 1 }), '-f', 'flv', '-y', path]);
+  const r = await run('ffmpeg', [
+    ...testSourceArgs({ seconds: opts.seconds, fps: opts.fps ?? 25, gopSeconds: opts.gopSeconds ?? 1 }),
+    '-f',
+    'flv',
+    '-y',
+    path,
+  ]);
   if (r.code !== 0) throw new Error(`ffmpeg could not make ${path}: ${r.stderr}`);
   return path;
 }

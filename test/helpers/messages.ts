@@ -1,5 +1,5 @@
 import { BufferPool } from '../../src/buffers/buffer-pool.js';
-import { MessageClass, SharedMessage } from '../../src/server/shared-message.js';
+import { type MessageClass, SharedMessage } from '../../src/server/shared-message.js';
 
 /** A pool that checks its buffers come back, and messages of a class and size from it. */
 export const pool = new BufferPool({ debug: true });

@@ -16,7 +16,7 @@ function fullBox(type: string, version: number, flags: number, ...body: Buffer[]
 
 function u32(...values: number[]): Buffer {
   const b = Buffer.alloc(4 * values.length);
-  values.forEach((v, i) => b.writeUInt32BE(v >>> 0, 4 * i));
+  for (const [i, v] of values.entries()) b.writeUInt32BE(v >>> 0, 4 * i);
   return b;
 }
 
@@ -48,7 +48,11 @@ export function initSegment(avcC: Buffer, opts: { videoTimescale?: number; audio
       fullBox('mvhd', 0, 0, Buffer.alloc(96)),
       trak(1, 'vide', opts.videoTimescale ?? 90_000, avc1),
       trak(2, 'soun', opts.audioTimescale ?? 44_100, mp4a),
-      box('mvex', fullBox('trex', 0, 0, u32(1, 1, 3000, 0, 0x01010000)), fullBox('trex', 0, 0, u32(2, 1, 1024, 0, 0x02000000))),
+      box(
+        'mvex',
+        fullBox('trex', 0, 0, u32(1, 1, 3000, 0, 0x01010000)),
+        fullBox('trex', 0, 0, u32(2, 1, 1024, 0, 0x02000000)),
+      ),
     ),
   ]);
 }
@@ -80,7 +84,9 @@ export function mediaSegment(seq: number, tracks: { id: number; baseTime: number
             0x000001 | 0x000100 | 0x000200 | 0x000400 | 0x000800,
             u32(t.samples.length),
             i32(dataOffsets[i] ?? 0),
-            ...t.samples.map((s) => Buffer.concat([u32(s.duration ?? 3000, s.data.length, s.flags ?? 0x01010000), i32(s.cto ?? 0)])),
+            ...t.samples.map((s) =>
+              Buffer.concat([u32(s.duration ?? 3000, s.data.length, s.flags ?? 0x01010000), i32(s.cto ?? 0)]),
+            ),
           ),
         ),
       ),
@@ -93,5 +99,9 @@ export function mediaSegment(seq: number, tracks: { id: number; baseTime: number
     for (const s of t.samples) at += s.data.length;
   }
   const moof = build(offsets);
-  return Buffer.concat([box('styp', Buffer.from('msdh', 'latin1'), u32(0)), moof, box('mdat', ...tracks.flatMap((t) => t.samples.map((s) => s.data)))]);
+  return Buffer.concat([
+    box('styp', Buffer.from('msdh', 'latin1'), u32(0)),
+    moof,
+    box('mdat', ...tracks.flatMap((t) => t.samples.map((s) => s.data))),
+  ]);
 }

@@ -41,7 +41,9 @@ const PARSE_IN_PAGE = `function (text) {
 export async function parseXml(browser: Browser, xml: string): Promise<XmlElement> {
   const page = await browser.newPage();
   try {
-    const r = (await page.evaluate(`(${PARSE_IN_PAGE})(${JSON.stringify(xml)})`)) as { error: string } | { root: XmlElement };
+    const r = (await page.evaluate(`(${PARSE_IN_PAGE})(${JSON.stringify(xml)})`)) as
+      | { error: string }
+      | { root: XmlElement };
     if ('error' in r) throw new Error(`not well-formed XML: ${r.error}`);
     return r.root;
   } finally {

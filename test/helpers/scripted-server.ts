@@ -15,7 +15,6 @@ export type { Faults } from './scripted-faults.js';
  * chunk reader and commands; scripted-faults.ts the faults).
  */
 
-
 const TWO_POW_32 = 2 ** 32;
 
 export class ScriptedServer implements SessionHost {
@@ -72,12 +71,18 @@ export class ScriptedServer implements SessionHost {
         }
       })();
       if (f.metadata === 'drop' || (f.noDates && values.some(hasDate))) return;
-      if (f.metadata === 'rewrite' && values[0] === '@setDataFrame') out = encodeAmf0('onMetaData', { width: 640, height: 360, server: 'scripted' });
+      if (f.metadata === 'rewrite' && values[0] === '@setDataFrame')
+        out = encodeAmf0('onMetaData', { width: 640, height: 360, server: 'scripted' });
       else if (f.metadata !== 'keep-set-data-frame') out = rewriteSetDataFrame(out);
     }
     if (typeId === MSG_VIDEO && f.dropEnhancedVideo !== undefined && (out[0]! & 0x80) !== 0) {
       const packetType = out[0]! & 0x0f;
-      if (f.dropEnhancedVideo === 'all' || (f.dropEnhancedVideo === 'multitrack' && packetType === 6) || (f.dropEnhancedVideo === 'modex' && packetType === 7)) return;
+      if (
+        f.dropEnhancedVideo === 'all' ||
+        (f.dropEnhancedVideo === 'multitrack' && packetType === 6) ||
+        (f.dropEnhancedVideo === 'modex' && packetType === 7)
+      )
+        return;
     }
     if (f.corruptMedia && (typeId === MSG_VIDEO || typeId === MSG_AUDIO) && out.length > 1000) {
       out = Buffer.from(out);
@@ -91,9 +96,15 @@ export class ScriptedServer implements SessionHost {
       }
       if (typeId === MSG_VIDEO) {
         if (f.videoWaitsForAudio && !p.gotAudio) continue;
-        if ((out[0]! >>> 4) === 1) p.gotVideo = true;
+        if (out[0]! >>> 4 === 1) p.gotVideo = true;
       }
-      p.session.send({ csid: typeId === MSG_AUDIO ? 4 : typeId === MSG_VIDEO ? 6 : 5, typeId, streamId: p.streamId, timestamp, payload: out });
+      p.session.send({
+        csid: typeId === MSG_AUDIO ? 4 : typeId === MSG_VIDEO ? 6 : 5,
+        typeId,
+        streamId: p.streamId,
+        timestamp,
+        payload: out,
+      });
     }
   }
 
@@ -109,7 +120,13 @@ export class ScriptedServer implements SessionHost {
     if (this.faults.silentUnpublish) return;
     for (const p of stream.players) {
       p.session.send(streamEofMessage(p.streamId));
-      p.session.send(onStatusCommand(p.streamId, { level: 'status', code: 'NetStream.Play.UnpublishNotify', description: stream.name }));
+      p.session.send(
+        onStatusCommand(p.streamId, {
+          level: 'status',
+          code: 'NetStream.Play.UnpublishNotify',
+          description: stream.name,
+        }),
+      );
     }
   }
 

@@ -1,7 +1,14 @@
 import type net from 'node:net';
 import { isAmfObject, type AmfValue } from '../../src/protocol/amf-types.js';
 import { Amf0Reader, AMF0_AVMPLUS_OBJECT } from '../../src/protocol/amf0.js';
-import { connectResultCommand, createStreamResultCommand, errorCommand, onStatusCommand, parseCommand, resultCommand } from '../../src/protocol/commands.js';
+import {
+  connectResultCommand,
+  createStreamResultCommand,
+  errorCommand,
+  onStatusCommand,
+  parseCommand,
+  resultCommand,
+} from '../../src/protocol/commands.js';
 import {
   EXTENDED_TIMESTAMP_MARK,
   HANDSHAKE_SIZE,
@@ -19,8 +26,14 @@ import {
   UC_PING_REQUEST,
   UC_SET_BUFFER_LENGTH,
 } from '../../src/protocol/constants.js';
-import { acknowledgementMessage, pingResponseMessage, setChunkSizeMessage, streamBeginMessage, windowAckSizeMessage } from '../../src/protocol/control.js';
-import { ServerHandshake } from '../../src/protocol/handshake.js';
+import {
+  acknowledgementMessage,
+  pingResponseMessage,
+  setChunkSizeMessage,
+  streamBeginMessage,
+  windowAckSizeMessage,
+} from '../../src/protocol/control.js';
+import { type HandshakeStep, ServerHandshake } from '../../src/protocol/handshake.js';
 import type { OutgoingMessage } from '../../src/protocol/message.js';
 import { chunkMessage } from '../../src/lab/probe/wire/raw-chunks.js';
 import type { Faults } from './scripted-faults.js';
@@ -103,7 +116,11 @@ export class Session {
   send(msg: OutgoingMessage): void {
     if (this.closed) return;
     const f = this.f;
-    this.socket.write(Buffer.concat(chunkMessage(msg, { chunkSize: f.outChunkSize ?? 4096, extendedOnType3: f.omitExtendedOnType3 !== true })));
+    this.socket.write(
+      Buffer.concat(
+        chunkMessage(msg, { chunkSize: f.outChunkSize ?? 4096, extendedOnType3: f.omitExtendedOnType3 !== true }),
+      ),
+    );
   }
 
   private onData(d: Buffer): void {
@@ -124,14 +141,15 @@ export class Session {
       if (f.rejectSimpleHandshake && data.readUInt32BE(5) === 0) return this.close();
       if (f.dropEarlyC2 && data.length > 1 + HANDSHAKE_SIZE) data = data.subarray(0, 1 + HANDSHAKE_SIZE);
     }
-    let step;
+    let step: HandshakeStep;
     try {
       step = this.hs.push(data);
     } catch {
       return this.close();
     }
     for (let out of step.output) {
-      if (f.unsignedS2 && this.hs.clientScheme !== null) out = Buffer.concat([out.subarray(0, 1 + HANDSHAKE_SIZE), Buffer.alloc(HANDSHAKE_SIZE, 7)]);
+      if (f.unsignedS2 && this.hs.clientScheme !== null)
+        out = Buffer.concat([out.subarray(0, 1 + HANDSHAKE_SIZE), Buffer.alloc(HANDSHAKE_SIZE, 7)]);
       this.socket.write(out);
     }
     if (!step.done) return;
@@ -182,10 +200,21 @@ export class Session {
         pos = start;
         break;
       }
-      let cs = f.noInterleave && this.current !== null && this.current.received > 0 ? this.current : this.inStreams.get(csid);
+      let cs =
+        f.noInterleave && this.current !== null && this.current.received > 0 ? this.current : this.inStreams.get(csid);
       if (cs === undefined) {
         if (fmt !== 0) return this.close();
-        cs = { fmt: 0, field: 0, extended: false, clock: 0, length: 0, typeId: 0, streamId: 0, payload: null, received: 0 };
+        cs = {
+          fmt: 0,
+          field: 0,
+          extended: false,
+          clock: 0,
+          length: 0,
+          typeId: 0,
+          streamId: 0,
+          payload: null,
+          received: 0,
+        };
         this.inStreams.set(csid, cs);
       }
       if (fmt <= 2) {
@@ -202,7 +231,14 @@ export class Session {
       if (fmt === 0) cs.streamId = buf.readUInt32LE(o + 7);
       o += size;
       if (cs.extended) {
-        const expect = fmt !== 3 ? true : f.readExtendedOnType3 === 'always' ? true : f.readExtendedOnType3 === 'never' ? false : null;
+        const expect =
+          fmt !== 3
+            ? true
+            : f.readExtendedOnType3 === 'always'
+              ? true
+              : f.readExtendedOnType3 === 'never'
+                ? false
+                : null;
         if (buf.length - o < 4) {
           pos = start;
           break;
@@ -270,7 +306,10 @@ export class Session {
         return;
       case MSG_USER_CONTROL: {
         const event = payload.readUInt16BE(0);
-        if (event === UC_PING_REQUEST && f.ping !== 'ignore') this.send(pingResponseMessage(f.ping === 'wrong-time' ? payload.readUInt32BE(2) + 1 : payload.readUInt32BE(2)));
+        if (event === UC_PING_REQUEST && f.ping !== 'ignore')
+          this.send(
+            pingResponseMessage(f.ping === 'wrong-time' ? payload.readUInt32BE(2) + 1 : payload.readUInt32BE(2)),
+          );
         if (event === UC_SET_BUFFER_LENGTH && f.closeOnSetBufferLength0 && payload.readUInt32BE(2) === 0) this.close();
         return;
       }
@@ -282,7 +321,8 @@ export class Session {
       case MSG_DATA_AMF0:
       case MSG_DATA_AMF3: {
         const stream = this.published.get(m.streamId);
-        if (stream !== undefined && (stream.publishers[0] === this || f.mixPublishers)) this.server.relay(stream, m.typeId, m.clock, payload);
+        if (stream !== undefined && (stream.publishers[0] === this || f.mixPublishers))
+          this.server.relay(stream, m.typeId, m.clock, payload);
         return;
       }
       default:
@@ -310,7 +350,8 @@ export class Session {
     switch (c.name) {
       case 'connect': {
         const obj = isAmfObject(c.commandObject) ? c.commandObject : {};
-        if (f.rejectFourCcList && 'fourCcList' in obj) return this.send(errorCommand(c.transactionId, 'NetConnection.Connect.Rejected', 'no E-RTMP'));
+        if (f.rejectFourCcList && 'fourCcList' in obj)
+          return this.send(errorCommand(c.transactionId, 'NetConnection.Connect.Rejected', 'no E-RTMP'));
         let enc = typeof obj.objectEncoding === 'number' ? obj.objectEncoding : 0;
         if (enc === 3 && f.objectEncoding === 'close') return this.close();
         if (f.objectEncoding === 'answer-0') enc = 0;
@@ -330,7 +371,10 @@ export class Session {
       case 'publish': {
         const name = f.keepQueryInName ? String(arg0) : String(arg0).split('?')[0]!;
         const stream = this.server.stream(name);
-        if (stream.publishers.length > 0 && !f.mixPublishers) return this.send(onStatusCommand(streamId, { level: 'error', code: 'NetStream.Publish.BadName', description: 'taken' }));
+        if (stream.publishers.length > 0 && !f.mixPublishers)
+          return this.send(
+            onStatusCommand(streamId, { level: 'error', code: 'NetStream.Publish.BadName', description: 'taken' }),
+          );
         stream.publishers.push(this);
         this.published.set(streamId, stream);
         this.send(onStatusCommand(streamId, { level: 'status', code: 'NetStream.Publish.Start', description: name }));
@@ -340,10 +384,15 @@ export class Session {
         const name = String(arg0);
         const start = typeof c.args[1] === 'number' ? c.args[1] : -2;
         if ((f.playStart === 'live-only' && start >= 0) || (f.playStart === 'refuse-minus-1' && start === -1)) {
-          return this.send(onStatusCommand(streamId, { level: 'error', code: 'NetStream.Play.StreamNotFound', description: name }));
+          return this.send(
+            onStatusCommand(streamId, { level: 'error', code: 'NetStream.Play.StreamNotFound', description: name }),
+          );
         }
         const stream = this.server.stream(name);
-        if (f.playNeedsPublisher && stream.publishers.length === 0) return this.send(onStatusCommand(streamId, { level: 'error', code: 'NetStream.Play.StreamNotFound', description: name }));
+        if (f.playNeedsPublisher && stream.publishers.length === 0)
+          return this.send(
+            onStatusCommand(streamId, { level: 'error', code: 'NetStream.Play.StreamNotFound', description: name }),
+          );
         this.send(streamBeginMessage(streamId));
         this.send(onStatusCommand(streamId, { level: 'status', code: 'NetStream.Play.Start', description: name }));
         stream.players.push({ session: this, streamId, gotVideo: false, gotAudio: false });
@@ -360,7 +409,8 @@ export class Session {
         return;
       }
       default:
-        if (!f.ignoreUnknownCommands && c.transactionId > 0) this.send(errorCommand(c.transactionId, 'NetConnection.Call.Failed', `no ${c.name}`));
+        if (!f.ignoreUnknownCommands && c.transactionId > 0)
+          this.send(errorCommand(c.transactionId, 'NetConnection.Call.Failed', `no ${c.name}`));
     }
   }
 }

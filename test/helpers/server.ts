@@ -18,7 +18,10 @@ export interface TestServer {
 export async function startServer(settings: ServerConfigInput = {}): Promise<TestServer> {
   const logs: string[] = [];
   const config = resolveServerConfig({ port: 0, logLevel: 'debug', ...settings });
-  const server = new RtmpServer(config, createLogger('debug', (l) => logs.push(l)));
+  const server = new RtmpServer(
+    config,
+    createLogger('debug', (l) => logs.push(l)),
+  );
   const addresses = await server.listen();
   const port = addresses.port;
   return {
@@ -44,7 +47,9 @@ export interface ServerProcess {
 /** `rtmpbench serve` in its own process (built CLI); resolves once it printed its listening line. */
 export function startServerProcess(args: string[] = []): Promise<ServerProcess> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -89,7 +94,11 @@ export function startServerProcess(args: string[] = []): Promise<ServerProcess> 
 }
 
 /** Polls until `check` is true (or fails after `timeoutMs`). */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -23,7 +23,10 @@ export function hasTool(name: string, installHint = `apt-get install ${name}`): 
 }
 
 /** Starts a long-running program; the returned stop() kills exactly that PID. */
-export function start(cmd: string, args: string[]): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
+export function start(
+  cmd: string,
+  args: string[],
+): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

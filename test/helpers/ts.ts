@@ -18,7 +18,12 @@ export function muxTags(tags: readonly FlvTag[], muxer = new TsMuxer()): Buffer 
       out.push(Buffer.from(muxer.tables()));
       tablesWritten = true;
     }
-    const packets = t.typeId === MSG_VIDEO ? muxer.videoMessage(t.timestamp, t.payload) : t.typeId === MSG_AUDIO ? muxer.audioMessage(t.timestamp, t.payload) : null;
+    const packets =
+      t.typeId === MSG_VIDEO
+        ? muxer.videoMessage(t.timestamp, t.payload)
+        : t.typeId === MSG_AUDIO
+          ? muxer.audioMessage(t.timestamp, t.payload)
+          : null;
     if (packets !== null && packets.length > 0) out.push(Buffer.from(packets));
   }
   return Buffer.concat(out);

@@ -9,15 +9,32 @@ const rule = (text: string): GateRule => {
 };
 
 describe('gate rules', () => {
-  it('reads relative and absolute margins over the thresholds\' metric grammar', () => {
-    expect(rule('latency.endToEnd.p99 +10%')).toMatchObject({ path: ['latency', 'endToEnd', 'p99'], relative: true, margin: 10, unit: '', better: 'lower' });
-    expect(rule('firstFrame.p95 +50ms')).toMatchObject({ path: ['latency', 'firstFrame', 'p95'], relative: false, margin: 50, unit: 'ms' });
-    expect(rule('server.cpuPer1000PlayerMinutes +5%')).toMatchObject({ path: ['server', 'cpuPer1000PlayerMinutes'], better: 'lower' });
+  it("reads relative and absolute margins over the thresholds' metric grammar", () => {
+    expect(rule('latency.endToEnd.p99 +10%')).toMatchObject({
+      path: ['latency', 'endToEnd', 'p99'],
+      relative: true,
+      margin: 10,
+      unit: '',
+      better: 'lower',
+    });
+    expect(rule('firstFrame.p95 +50ms')).toMatchObject({
+      path: ['latency', 'firstFrame', 'p95'],
+      relative: false,
+      margin: 50,
+      unit: 'ms',
+    });
+    expect(rule('server.cpuPer1000PlayerMinutes +5%')).toMatchObject({
+      path: ['server', 'cpuPer1000PlayerMinutes'],
+      better: 'lower',
+    });
     expect(rule('throughput.mbpsReceived +2%')).toMatchObject({ better: 'higher' });
     expect(rule('capacity +0%')).toMatchObject({ path: ['capacity', 'highestPassingPlayers'], better: 'higher' });
     expect(rule('frames.lost +0')).toMatchObject({ relative: false, margin: 0, unit: '' });
     expect(rule('sessions.players.failed 2')).toMatchObject({ margin: 2, better: 'lower' });
-    expect(rule('hls.latency.endToEnd.p95 +20%')).toMatchObject({ path: ['hls', 'latency', 'endToEnd', 'p95'], better: 'lower' });
+    expect(rule('hls.latency.endToEnd.p95 +20%')).toMatchObject({
+      path: ['hls', 'latency', 'endToEnd', 'p95'],
+      better: 'lower',
+    });
     expect(rule('httpFlv.throughput.mbpsReceived +5%')).toMatchObject({ better: 'higher' });
   });
 
@@ -44,32 +61,46 @@ describe('judging a rule over paired rounds', () => {
     expect(g.passed).toBe(false);
     expect(g.estimate!).toBeGreaterThan(9);
     expect(g.low!).toBeGreaterThan(1);
-    expect(g.message).toMatch(/^latency\.endToEnd\.p99 \+10%: slowed \d+\.\d\d× base \(\+\d+\.\d%\) \[\d+\.\d\d–\d+\.\d\d\]: worse beyond the margin \+10%/);
+    expect(g.message).toMatch(
+      /^latency\.endToEnd\.p99 \+10%: slowed \d+\.\d\d× base \(\+\d+\.\d%\) \[\d+\.\d\d–\d+\.\d\d\]: worse beyond the margin \+10%/,
+    );
   });
 
   it('passes a variant within the margin, and one whose change is not significant', () => {
-    expect(judgeRule(rule('latency.endToEnd.p99 +10%'), 'v', 'base', [10.4, 10.5, 10.3], [10, 10, 10]).passed).toBe(true); // significant, +4%
+    expect(judgeRule(rule('latency.endToEnd.p99 +10%'), 'v', 'base', [10.4, 10.5, 10.3], [10, 10, 10]).passed).toBe(
+      true,
+    ); // significant, +4%
     const noisy = judgeRule(rule('latency.endToEnd.p99 +10%'), 'v', 'base', [20, 5, 30], [10, 10, 10]);
     expect(noisy.passed).toBe(true);
     expect(noisy.message).toContain('no significant worsening');
   });
 
   it('takes a drop as the worse side for figures that are better higher', () => {
-    expect(judgeRule(rule('throughput.mbpsReceived +5%'), 'v', 'base', [80, 81, 79], [100, 101, 99]).passed).toBe(false);
-    expect(judgeRule(rule('throughput.mbpsReceived +5%'), 'v', 'base', [120, 121, 119], [100, 101, 99]).passed).toBe(true);
+    expect(judgeRule(rule('throughput.mbpsReceived +5%'), 'v', 'base', [80, 81, 79], [100, 101, 99]).passed).toBe(
+      false,
+    );
+    expect(judgeRule(rule('throughput.mbpsReceived +5%'), 'v', 'base', [120, 121, 119], [100, 101, 99]).passed).toBe(
+      true,
+    );
   });
 
   it('judges an absolute margin on the per-round differences', () => {
     const worse = judgeRule(rule('latency.firstFrame.p95 +50ms'), 'v', 'base', [300, 310, 305], [100, 104, 99]);
     expect(worse.passed).toBe(false);
     expect(worse.message).toMatch(/\+\d+ ms against base \[\+\d+…\+\d+\]/);
-    expect(judgeRule(rule('latency.firstFrame.p95 +50ms'), 'v', 'base', [130, 134, 129], [100, 104, 99]).passed).toBe(true);
+    expect(judgeRule(rule('latency.firstFrame.p95 +50ms'), 'v', 'base', [130, 134, 129], [100, 104, 99]).passed).toBe(
+      true,
+    );
     expect(judgeRule(rule('frames.lost +0'), 'v', 'base', [3, 3, 3], [0, 0, 0]).passed).toBe(false);
   });
 
   it('fails what it cannot judge: a figure the runs lack, one paired round, a ratio against zero', () => {
-    expect(judgeRule(rule('server.cpuSeconds +5%'), 'v', 'base', [null, null], [1, 1]).message).toContain('not measured');
-    expect(judgeRule(rule('latency.endToEnd.p99 +10%'), 'v', 'base', [5, null], [4, 4]).message).toContain('at least two are needed');
+    expect(judgeRule(rule('server.cpuSeconds +5%'), 'v', 'base', [null, null], [1, 1]).message).toContain(
+      'not measured',
+    );
+    expect(judgeRule(rule('latency.endToEnd.p99 +10%'), 'v', 'base', [5, null], [4, 4]).message).toContain(
+      'at least two are needed',
+    );
     const zero = judgeRule(rule('frames.lost +10%'), 'v', 'base', [4, 5], [0, 0]);
     expect(zero.passed).toBe(false);
     expect(zero.message).toContain('give an absolute margin');

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeRuns } from '../../src/lab/merge.js';
 import { resolveScenario } from '../../src/load/scenario.js';
-import { decodeHistogram, mergeEncoded, METRICS, Recorder, type EncodedHistograms, type MetricName, type HistogramKey } from '../../src/metrics/histograms.js';
+import {
+  decodeHistogram,
+  mergeEncoded,
+  METRICS,
+  Recorder,
+  type EncodedHistograms,
+  type MetricName,
+  type HistogramKey,
+} from '../../src/metrics/histograms.js';
 import type { IntervalHistogram } from '../../src/metrics/hlog.js';
 import { parseHlog } from '../../src/metrics/hlog.js';
 import { newCounters, type Counters } from '../../src/results/counters.js';
@@ -15,7 +23,12 @@ const root = mkdtempSync(join(tmpdir(), 'rtmpbench-merge-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A results folder holding exactly these recorded values (µs) and counters. */
-function fakeRun(name: string, values: Partial<Record<MetricName, number[]>>, counters: Partial<Counters>, perSecond: number): string {
+function fakeRun(
+  name: string,
+  values: Partial<Record<MetricName, number[]>>,
+  counters: Partial<Counters>,
+  perSecond: number,
+): string {
   const rec = new Recorder();
   const intervals = new Map<HistogramKey, IntervalHistogram[]>();
   // Spread values over seconds, one interval per second, as a run writes them.
@@ -34,7 +47,10 @@ function fakeRun(name: string, values: Partial<Record<MetricName, number[]>>, co
   }
   const encoded: EncodedHistograms = rec.encodeTotal();
   const c = { ...newCounters(), ...counters };
-  const scenario = resolveScenario({ name: 'merge-me', thresholds: ['latency.endToEnd.p99 < 50ms', 'frames.lost == 0'] }).scenario!;
+  const scenario = resolveScenario({
+    name: 'merge-me',
+    thresholds: ['latency.endToEnd.p99 < 50ms', 'frames.lost == 0'],
+  }).scenario!;
   const summary = buildSummary({
     scenario,
     target: 'rtmp://127.0.0.1:1935/live',
@@ -58,9 +74,24 @@ describe('merge', () => {
     const shardA = Array.from({ length: 5000 }, (_, i) => 800 + ((i * 7919) % 20_000));
     const shardB = Array.from({ length: 3000 }, (_, i) => 1500 + ((i * 104_729) % 90_000));
     const ff = (n: number, k: number) => Array.from({ length: n }, (_, i) => 2000 + ((i * k) % 300_000));
-    const a = fakeRun('a', { endToEnd: shardA, firstFrame: ff(40, 31) }, { framesReceived: 5000, lost: 0, playersPlanned: 40, playersConnected: 40, playersFailed: 0 }, 1000);
-    const b = fakeRun('b', { endToEnd: shardB, firstFrame: ff(60, 17) }, { framesReceived: 3000, lost: 2, playersPlanned: 60, playersConnected: 59, playersFailed: 1 }, 1000);
-    const single = fakeRun('single', { endToEnd: [...shardA, ...shardB], firstFrame: [...ff(40, 31), ...ff(60, 17)] }, {}, 1000);
+    const a = fakeRun(
+      'a',
+      { endToEnd: shardA, firstFrame: ff(40, 31) },
+      { framesReceived: 5000, lost: 0, playersPlanned: 40, playersConnected: 40, playersFailed: 0 },
+      1000,
+    );
+    const b = fakeRun(
+      'b',
+      { endToEnd: shardB, firstFrame: ff(60, 17) },
+      { framesReceived: 3000, lost: 2, playersPlanned: 60, playersConnected: 59, playersFailed: 1 },
+      1000,
+    );
+    const single = fakeRun(
+      'single',
+      { endToEnd: [...shardA, ...shardB], firstFrame: [...ff(40, 31), ...ff(60, 17)] },
+      {},
+      1000,
+    );
 
     const { summary, dir } = mergeRuns([loadRun(a), loadRun(b)], join(root, 'out'));
     const merged = loadRun(dir);

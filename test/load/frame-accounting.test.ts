@@ -8,12 +8,33 @@ function sends(stream: number, n: number, everyMs = 33, gop = 60): SendLogChunk[
   for (let first = 0; first < n; first += 30) {
     const count = Math.min(30, n - first);
     const seqs = Array.from({ length: count }, (_, i) => first + i);
-    out.push({ stream, epoch: 0, firstSeq: first, sentMs: seqs.map((s) => s * everyMs), keyframes: seqs.filter((s) => s % gop === 0) });
+    out.push({
+      stream,
+      epoch: 0,
+      firstSeq: first,
+      sentMs: seqs.map((s) => s * everyMs),
+      keyframes: seqs.filter((s) => s % gop === 0),
+    });
   }
   return out;
 }
 
-const viewer = (r: Partial<ViewerRecord>): ViewerRecord => ({ stream: 0, epoch: 0, protocol: 'rtmp', slow: false, firstSeq: -1, lastSeq: -1, playSentMs: 0, leftMs: 0, lastLatencyMs: 0, lastFrameMs: -1, atEnd: false, dueUntilLastFrame: false, followed: false, ...r });
+const viewer = (r: Partial<ViewerRecord>): ViewerRecord => ({
+  stream: 0,
+  epoch: 0,
+  protocol: 'rtmp',
+  slow: false,
+  firstSeq: -1,
+  lastSeq: -1,
+  playSentMs: 0,
+  leftMs: 0,
+  lastLatencyMs: 0,
+  lastFrameMs: -1,
+  atEnd: false,
+  dueUntilLastFrame: false,
+  followed: false,
+  ...r,
+});
 
 describe('frame accounting', () => {
   it('expects of a viewer that stayed to the end every frame from its first until the publisher stopped', () => {

@@ -14,7 +14,7 @@ const out = mkdtempSync(join(tmpdir(), 'rtmpbench-groups-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('named viewer groups', () => {
-  it('starts a group on its own schedule and reports each group apart, with the others\' latency while it joined', async () => {
+  it("starts a group on its own schedule and reports each group apart, with the others' latency while it joined", async () => {
     const srv = await startServer({ logLevel: 'warn' });
     try {
       const r = resolveScenario({
@@ -41,7 +41,10 @@ describe('named viewer groups', () => {
       expect(Math.max(...timeline.map((p) => p.playersUp))).toBe(10);
       // Steady viewers have a p99 in the whole seconds (a worker's tick delayed past a second on a
       // busy machine leaves one second empty: allow one), joiners only from their start on.
-      expect(steady.endToEndP99MsBySecond.slice(1, 6).filter((v) => v !== null && v > 0).length, JSON.stringify(steady.endToEndP99MsBySecond)).toBeGreaterThanOrEqual(4);
+      expect(
+        steady.endToEndP99MsBySecond.slice(1, 6).filter((v) => v !== null && v > 0).length,
+        JSON.stringify(steady.endToEndP99MsBySecond),
+      ).toBeGreaterThanOrEqual(4);
       expect(joiners.endToEndP99MsBySecond.slice(0, 3).every((v) => v === null)).toBe(true);
       const w = steady.whileJoining!.joiners!;
       expect(w.beforeP99Ms).toBeGreaterThan(0);
@@ -59,10 +62,19 @@ describe('named viewer groups', () => {
   });
 
   it('refuses names that clash, a ramp without a start and a group that would join after the end', () => {
-    const problems = (input: Record<string, unknown>) => resolveScenario({ name: 'g', duration: '10s', ...input }).problems;
-    expect(problems({ players: { name: 'a' }, viewers: [{ protocol: 'rtmp', perStream: 1, name: 'a' }] })).toEqual(['viewers[0].name: another group is named "a"']);
-    expect(problems({ viewers: [{ protocol: 'rtmp', perStream: 1, name: 'hls' }] })[0]).toMatch(/^viewers\[0\]\.name: a protocol's key names its viewers already/);
-    expect(problems({ viewers: [{ protocol: 'rtmp', perStream: 1, ramp: '1s' }] })).toEqual(['viewers[0].ramp: a ramp of its own goes with a start of its own (start:)']);
-    expect(problems({ viewers: [{ protocol: 'rtmp', perStream: 1, start: '9s', ramp: '2s' }] })).toEqual(['viewers[0].start: the group must have joined (start + ramp) before the run ends (10s)']);
+    const problems = (input: Record<string, unknown>) =>
+      resolveScenario({ name: 'g', duration: '10s', ...input }).problems;
+    expect(problems({ players: { name: 'a' }, viewers: [{ protocol: 'rtmp', perStream: 1, name: 'a' }] })).toEqual([
+      'viewers[0].name: another group is named "a"',
+    ]);
+    expect(problems({ viewers: [{ protocol: 'rtmp', perStream: 1, name: 'hls' }] })[0]).toMatch(
+      /^viewers\[0\]\.name: a protocol's key names its viewers already/,
+    );
+    expect(problems({ viewers: [{ protocol: 'rtmp', perStream: 1, ramp: '1s' }] })).toEqual([
+      'viewers[0].ramp: a ramp of its own goes with a start of its own (start:)',
+    ]);
+    expect(problems({ viewers: [{ protocol: 'rtmp', perStream: 1, start: '9s', ramp: '2s' }] })).toEqual([
+      'viewers[0].start: the group must have joined (start + ramp) before the run ends (10s)',
+    ]);
   });
 });

@@ -25,9 +25,20 @@ describe('the load generator against the built-in server', () => {
   it('gets every frame to every player, with bytes that match the server’s own counts', async () => {
     const srv = await startServer({ logLevel: 'warn' });
     try {
-      const { summary, resultsDir } = await load({ name: 'consistency', target: `rtmp://127.0.0.1:${srv.port}/live`, streams: 2, players: { perStream: 5 }, duration: '3s', thresholds: ['rtmp.latency.endToEnd.p99 < 10s', 'latency.endToEnd.p99 < 10s'] });
+      const { summary, resultsDir } = await load({
+        name: 'consistency',
+        target: `rtmp://127.0.0.1:${srv.port}/live`,
+        streams: 2,
+        players: { perStream: 5 },
+        duration: '3s',
+        thresholds: ['rtmp.latency.endToEnd.p99 < 10s', 'latency.endToEnd.p99 < 10s'],
+      });
       expect(summary.sessions.publishers).toEqual({ planned: 2, connected: 2, failed: 0, ended: 0 });
-      expect(summary.sessions.players, JSON.stringify(summary.failures)).toMatchObject({ planned: 10, connected: 10, failed: 0 });
+      expect(summary.sessions.players, JSON.stringify(summary.failures)).toMatchObject({
+        planned: 10,
+        connected: 10,
+        failed: 0,
+      });
       const t = summary.throughput;
       expect(summary.frames).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
       // Each of the 5 players of a stream gets every frame its publisher sent.
@@ -55,7 +66,10 @@ describe('the load generator against the built-in server', () => {
       expect(keys.filter((k) => k.startsWith('rtmp.'))).toEqual([]);
       expect(existsSync(join(resultsDir, 'rtmp.endToEnd.hlog'))).toBe(false);
       expect(summary.byProtocol).toBeUndefined();
-      expect(summary.thresholds).toMatchObject([{ passed: true, actual: summary.thresholds[1]!.actual }, { passed: true }]);
+      expect(summary.thresholds).toMatchObject([
+        { passed: true, actual: summary.thresholds[1]!.actual },
+        { passed: true },
+      ]);
       // Frame accounting closes: what the publishers' send logs expected is what arrived.
       expect(summary.frames).toMatchObject({ expectedSource: 'send-logs', expected: t.framesReceived });
       // Latency is measured from when a frame left when it left early: never zero on loopback.
@@ -83,8 +97,20 @@ describe('the load generator against the built-in server', () => {
     const proxy = new DelayProxy(srv.port, 200);
     await proxy.listen();
     try {
-      const direct = await load({ name: 'direct', target: `rtmp://127.0.0.1:${srv.port}/live`, players: { perStream: 3 }, duration: '3s', warmup: '1s' });
-      const delayed = await load({ name: 'delayed', target: `rtmp://127.0.0.1:${proxy.port}/live`, players: { perStream: 3 }, duration: '3s', warmup: '1s' });
+      const direct = await load({
+        name: 'direct',
+        target: `rtmp://127.0.0.1:${srv.port}/live`,
+        players: { perStream: 3 },
+        duration: '3s',
+        warmup: '1s',
+      });
+      const delayed = await load({
+        name: 'delayed',
+        target: `rtmp://127.0.0.1:${proxy.port}/live`,
+        players: { perStream: 3 },
+        duration: '3s',
+        warmup: '1s',
+      });
       const d = direct.summary.latencyMs.endToEnd;
       const x = delayed.summary.latencyMs.endToEnd;
       expect(x.count).toBeGreaterThan(0);
@@ -101,7 +127,15 @@ describe('the load generator against the built-in server', () => {
   it('detects a publisher that stops, in a players-only run', async () => {
     const srv = await startServer({ logLevel: 'warn' });
     try {
-      const runP = load({ name: 'players-only', target: `rtmp://127.0.0.1:${srv.port}/live`, streams: 1, streamNames: ['ext'], publishers: { count: 0 }, players: { perStream: 4 }, duration: '4s' });
+      const runP = load({
+        name: 'players-only',
+        target: `rtmp://127.0.0.1:${srv.port}/live`,
+        streams: 1,
+        streamNames: ['ext'],
+        publishers: { count: 0 },
+        players: { perStream: 4 },
+        duration: '4s',
+      });
       // The players wait for a stream someone else publishes: publish once they all play.
       await waitFor(() => srv.server.getStats().players === 4, 10_000, 'four players');
       const pub = await publish(srv.url(), 'ext', { seconds: 1 });
@@ -117,31 +151,54 @@ describe('the load generator against the built-in server', () => {
     }
   });
 
-  it.skipIf(!hasTool('ffmpeg'))('reads latency from RTMP timestamps when the stream carries no marks (ffmpeg publishing)', async () => {
-    const srv = await startServer({ logLevel: 'warn' });
-    try {
-      const url = `rtmp://127.0.0.1:${srv.port}/live`;
-      const runP = load({ name: 'no-marks', target: url, streams: 1, streamNames: ['cam'], publishers: { count: 0 }, players: { perStream: 3 }, duration: '4s' });
-      const ff = run('ffmpeg', ['-re', ...testSourceArgs({ seconds: 4, fps: 25, gopSeconds: 1 }), '-f', 'flv', `${url}/cam`], 30_000);
-      const { summary } = await runP;
-      await ff;
-      expect(summary.latencySource).toBe('rtmp-timestamps');
-      expect(summary.throughput.framesReceived).toBeGreaterThan(3 * 50);
-      expect(summary.latencyMs.endToEnd.count).toBe(summary.throughput.framesReceived);
-    } finally {
-      await srv.close();
-    }
-  });
+  it.skipIf(!hasTool('ffmpeg'))(
+    'reads latency from RTMP timestamps when the stream carries no marks (ffmpeg publishing)',
+    async () => {
+      const srv = await startServer({ logLevel: 'warn' });
+      try {
+        const url = `rtmp://127.0.0.1:${srv.port}/live`;
+        const runP = load({
+          name: 'no-marks',
+          target: url,
+          streams: 1,
+          streamNames: ['cam'],
+          publishers: { count: 0 },
+          players: { perStream: 3 },
+          duration: '4s',
+        });
+        const ff = run(
+          'ffmpeg',
+          ['-re', ...testSourceArgs({ seconds: 4, fps: 25, gopSeconds: 1 }), '-f', 'flv', `${url}/cam`],
+          30_000,
+        );
+        const { summary } = await runP;
+        await ff;
+        expect(summary.latencySource).toBe('rtmp-timestamps');
+        expect(summary.throughput.framesReceived).toBeGreaterThan(3 * 50);
+        expect(summary.latencyMs.endToEnd.count).toBe(summary.throughput.framesReceived);
+      } finally {
+        await srv.close();
+      }
+    },
+  );
 });
 
 describe('the load generator against other servers', () => {
   for (const kind of ['node-media-server', 'nginx-rtmp'] as const) {
     const available = serverAvailability(kind).available;
-    if (!available && process.env.CI) throw new Error(`${kind} must be installed in CI (${serverAvailability(kind).hint})`);
+    if (!available && process.env.CI)
+      throw new Error(`${kind} must be installed in CI (${serverAvailability(kind).hint})`);
     it.skipIf(!available)(`connects publishers and players to ${kind} and counts consistent frames`, async () => {
       const server = await startComparisonServer(kind);
       try {
-        const { summary } = await load({ name: kind, target: server.url, streams: 1, players: { perStream: 5 }, publishers: { gop: '1s' }, duration: '4s' });
+        const { summary } = await load({
+          name: kind,
+          target: server.url,
+          streams: 1,
+          players: { perStream: 5 },
+          publishers: { gop: '1s' },
+          duration: '4s',
+        });
         expect(summary.sessions.publishers.connected).toBe(1);
         expect(summary.sessions.players).toMatchObject({ planned: 5, connected: 5, failed: 0 });
         expect(summary.frames).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
@@ -166,19 +223,30 @@ describe('the load generator against other servers', () => {
 
 describe('viewers that get no video', () => {
   const available = serverAvailability('nginx-rtmp').available;
-  it.skipIf(!available)('are failed with their own reason, late joiners are counted apart, and their frames count as expected and lost (nginx-rtmp drops HEVC)', async () => {
-    const server = await startComparisonServer('nginx-rtmp');
-    try {
-      const { summary } = await load({ name: 'no-video', target: server.url, publishers: { codec: 'hevc', gop: '1s' }, players: { perStream: 6, firstVideoWithin: '3s' }, duration: '8s', ramp: '7s', thresholds: ['sessions.players.failed == 0'] });
-      expect(summary.throughput.framesReceived).toBe(0);
-      // Joined at 0, 1.4, 2.8, 4.2 s: 3 s without video each. Joined at 5.6 and 7 s: too late to judge.
-      expect(summary.sessions.players).toMatchObject({ connected: 6, failed: 4, tooLateToJudge: 2 });
-      expect(summary.failures).toEqual({ 'player: no-video': 4 });
-      expect(summary.frames.lost).toBeGreaterThan(0);
-      expect(summary.frames.lost).toBe(summary.frames.expected);
-      expect(summary.thresholds[0]).toMatchObject({ passed: false });
-    } finally {
-      await server.stop();
-    }
-  });
+  it.skipIf(!available)(
+    'are failed with their own reason, late joiners are counted apart, and their frames count as expected and lost (nginx-rtmp drops HEVC)',
+    async () => {
+      const server = await startComparisonServer('nginx-rtmp');
+      try {
+        const { summary } = await load({
+          name: 'no-video',
+          target: server.url,
+          publishers: { codec: 'hevc', gop: '1s' },
+          players: { perStream: 6, firstVideoWithin: '3s' },
+          duration: '8s',
+          ramp: '7s',
+          thresholds: ['sessions.players.failed == 0'],
+        });
+        expect(summary.throughput.framesReceived).toBe(0);
+        // Joined at 0, 1.4, 2.8, 4.2 s: 3 s without video each. Joined at 5.6 and 7 s: too late to judge.
+        expect(summary.sessions.players).toMatchObject({ connected: 6, failed: 4, tooLateToJudge: 2 });
+        expect(summary.failures).toEqual({ 'player: no-video': 4 });
+        expect(summary.frames.lost).toBeGreaterThan(0);
+        expect(summary.frames.lost).toBe(summary.frames.expected);
+        expect(summary.thresholds[0]).toMatchObject({ passed: false });
+      } finally {
+        await server.stop();
+      }
+    },
+  );
 });

@@ -26,7 +26,15 @@ describe('stages', () => {
   it('connects each player while the target exceeds its index, ramping up and down', () => {
     expect(playerWindows(stages, 0)).toEqual([[500, 29_500]]);
     expect(playerWindows(stages, 9)).toEqual([[9500, 20_500]]);
-    expect(playerWindows([{ durationMs: 1, target: 3 }, { durationMs: 1000, target: 3 }], 2)).toEqual([[expect.closeTo(0.833, 2), Infinity]]);
+    expect(
+      playerWindows(
+        [
+          { durationMs: 1, target: 3 },
+          { durationMs: 1000, target: 3 },
+        ],
+        2,
+      ),
+    ).toEqual([[expect.closeTo(0.833, 2), Infinity]]);
   });
 
   it('derives stages from duration and ramp', () => {
@@ -63,7 +71,12 @@ describe('sharding', () => {
     expect(four.map((t) => t.players.length)).toEqual([0, 20, 20, 20]);
     const onlyPublishers = planShards(scenario({ streams: 4, players: { perStream: 0 }, duration: '10s' }), 2, 'u', 0);
     expect(onlyPublishers.map((t) => t.publish.length)).toEqual([2, 2]);
-    const onlyPlayers = planShards(scenario({ streams: 1, publishers: { count: 0 }, players: { perStream: 10 }, duration: '10s' }), 2, 'u', 0);
+    const onlyPlayers = planShards(
+      scenario({ streams: 1, publishers: { count: 0 }, players: { perStream: 10 }, duration: '10s' }),
+      2,
+      'u',
+      0,
+    );
     expect(onlyPlayers.map((t) => t.players.length)).toEqual([5, 5]);
   });
 
@@ -77,13 +90,26 @@ describe('sharding', () => {
   });
 });
 
-
 describe('shard tasks', () => {
-  it('carry the scenario\'s fields a worker needs as resolved, split the churn rate, and survive structured cloning', () => {
-    const s = scenario({ streams: 4, churn: { joinsPerSecond: 6, meanSessionTime: '2s' }, publishers: { restart: { every: '5s' } }, insecure: true, warmup: '2s' });
+  it("carry the scenario's fields a worker needs as resolved, split the churn rate, and survive structured cloning", () => {
+    const s = scenario({
+      streams: 4,
+      churn: { joinsPerSecond: 6, meanSessionTime: '2s' },
+      publishers: { restart: { every: '5s' } },
+      insecure: true,
+      warmup: '2s',
+    });
     const tasks = planShards(s, 4, 'rtmp://127.0.0.1:1935/live', 0);
     for (const t of tasks) {
-      expect(t).toMatchObject({ insecure: true, streamNames: s.streamNames, media: s.media, durationMs: s.durationMs, warmupMs: 2000, stallThresholdMs: s.stallThresholdMs, restart: s.restart });
+      expect(t).toMatchObject({
+        insecure: true,
+        streamNames: s.streamNames,
+        media: s.media,
+        durationMs: s.durationMs,
+        warmupMs: 2000,
+        stallThresholdMs: s.stallThresholdMs,
+        restart: s.restart,
+      });
       expect(t.churn.meanSessionMs).toBe(2000);
       expect(structuredClone(t)).toEqual(t);
     }

@@ -12,7 +12,9 @@ const dir = mkdtempSync(join(tmpdir(), 'rtmpbench-scenarios-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const shipped = readdirSync(SHIPPED_SCENARIOS).filter((f) => f.endsWith('.yaml'));
-const validate = new Ajv2020({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(SHIPPED_SCENARIOS, 'scenario.schema.json'), 'utf8')));
+const validate = new Ajv2020({ allErrors: true, strict: false }).compile(
+  JSON.parse(readFileSync(join(SHIPPED_SCENARIOS, 'scenario.schema.json'), 'utf8')),
+);
 
 function file(name: string, text: string): string {
   const p = join(dir, name);
@@ -22,7 +24,20 @@ function file(name: string, text: string): string {
 
 describe('shipped scenarios', () => {
   it('include the ones people need', () => {
-    expect(shipped.sort()).toEqual(['capacity-per-cpu.yaml', 'capacity.yaml', 'churn.yaml', 'ci-smoke.yaml', 'frontier.yaml', 'joiners.yaml', 'mixed-delivery.yaml', 'publish-fan-in.yaml', 'quickstart.yaml', 'slow-viewers.yaml', 'soak.yaml', 'tuning-matrix.yaml']);
+    expect(shipped.sort()).toEqual([
+      'capacity-per-cpu.yaml',
+      'capacity.yaml',
+      'churn.yaml',
+      'ci-smoke.yaml',
+      'frontier.yaml',
+      'joiners.yaml',
+      'mixed-delivery.yaml',
+      'publish-fan-in.yaml',
+      'quickstart.yaml',
+      'slow-viewers.yaml',
+      'soak.yaml',
+      'tuning-matrix.yaml',
+    ]);
   });
 
   it.each(shipped)('%s is valid for rtmpbench and for its JSON Schema', (name) => {
@@ -42,11 +57,20 @@ describe('shipped scenarios', () => {
 
 describe('the JSON Schema', () => {
   it('in scenarios/ is the one the code exports (npm run schema regenerates it)', () => {
-    expect(JSON.parse(readFileSync(join(SHIPPED_SCENARIOS, 'scenario.schema.json'), 'utf8'))).toEqual(scenarioJsonSchema());
+    expect(JSON.parse(readFileSync(join(SHIPPED_SCENARIOS, 'scenario.schema.json'), 'utf8'))).toEqual(
+      scenarioJsonSchema(),
+    );
   });
 
   it('accepts units written as text or as numbers and rejects unknown keys and bad values', () => {
-    expect(validate({ duration: '1m30s', ramp: 10, publishers: { videoBitrate: '2.5m' }, server: { maxQueuedBytes: '1m', chunkSize: 128 } })).toBe(true);
+    expect(
+      validate({
+        duration: '1m30s',
+        ramp: 10,
+        publishers: { videoBitrate: '2.5m' },
+        server: { maxQueuedBytes: '1m', chunkSize: 128 },
+      }),
+    ).toBe(true);
     expect(validate({ duraton: '30s' })).toBe(false);
     expect(validate({ duration: 'soon' })).toBe(false);
     expect(validate({ publishers: { codec: 'vp8' } })).toBe(false);
@@ -115,7 +139,13 @@ describe('an invalid scenario file', () => {
   });
 
   it('rejects a capacity search without thresholds and a comparison with a setting that does not exist', () => {
-    const r = scenarioFromInput(file('cap.yaml', 'capacity: { breakAfter: 2s }\ncompare:\n  matrix:\n    gopCach: [true, false]\n'), {});
-    expect(r.problems.map((p) => p.replace(/^.*?cap\.yaml:\d+: /, ''))).toEqual(['capacity: a capacity search needs thresholds to break', 'compare.matrix.gopCach: not a server setting (did you mean "gopCache"?)']);
+    const r = scenarioFromInput(
+      file('cap.yaml', 'capacity: { breakAfter: 2s }\ncompare:\n  matrix:\n    gopCach: [true, false]\n'),
+      {},
+    );
+    expect(r.problems.map((p) => p.replace(/^.*?cap\.yaml:\d+: /, ''))).toEqual([
+      'capacity: a capacity search needs thresholds to break',
+      'compare.matrix.gopCach: not a server setting (did you mean "gopCache"?)',
+    ]);
   });
 });

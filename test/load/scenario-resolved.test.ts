@@ -18,7 +18,17 @@ import { resolveScenario } from '../../src/load/scenario.js';
 const GOLDEN = join(import.meta.dirname, 'golden', 'resolved-scenarios.json');
 
 /** A value each kind of flag reads (as the flag tests use them). */
-const SAMPLE: Record<string, string> = { duration: '7s', bitrate: '700k', size: '64k', integer: '3', number: '2.5', string: 'x', enum: 'hevc', list: 'a', record: 'chunkSize=128' };
+const SAMPLE: Record<string, string> = {
+  duration: '7s',
+  bitrate: '700k',
+  size: '64k',
+  integer: '3',
+  number: '2.5',
+  string: 'x',
+  enum: 'hevc',
+  list: 'a',
+  record: 'chunkSize=128',
+};
 
 function flagSample(name: string, kind: string, repeat: string | undefined): string {
   if (name === 'target') return 'rtmp://127.0.0.1:1935/live';
@@ -56,10 +66,35 @@ const INPUTS: Record<string, unknown> = {
     streams: 2,
     streamNames: ['a', 'b'],
     httpPort: 8080,
-    publishers: { count: 1, source: 'synthetic', codec: 'hevc', videoBitrate: '1m', audioBitrate: 0, fps: 25, gop: '1s', chunkSize: 128, restart: { every: '10s', pause: '2s', rename: true } },
-    players: { perStream: 4, slowPerStream: 1, slowReadKbps: 100, firstVideoWithin: '3s', protocol: 'ws-flv', url: 'ws://{host}:{httpPort}/{app}/{stream}.flv', name: 'web' },
+    publishers: {
+      count: 1,
+      source: 'synthetic',
+      codec: 'hevc',
+      videoBitrate: '1m',
+      audioBitrate: 0,
+      fps: 25,
+      gop: '1s',
+      chunkSize: 128,
+      restart: { every: '10s', pause: '2s', rename: true },
+    },
+    players: {
+      perStream: 4,
+      slowPerStream: 1,
+      slowReadKbps: 100,
+      firstVideoWithin: '3s',
+      protocol: 'ws-flv',
+      url: 'ws://{host}:{httpPort}/{app}/{stream}.flv',
+      name: 'web',
+    },
     viewers: [
-      { protocol: 'hls', perStream: 2, url: 'http://{host}:{httpPort}/{app}/{stream}/index.m3u8', name: 'late', start: '5s', ramp: '2s' },
+      {
+        protocol: 'hls',
+        perStream: 2,
+        url: 'http://{host}:{httpPort}/{app}/{stream}/index.m3u8',
+        name: 'late',
+        start: '5s',
+        ramp: '2s',
+      },
       { protocol: 'rtmp', perStream: 1, start: '4s' },
       { protocol: 'http-flv', perStream: 3, url: 'http://{host}:8080/{app}/{stream}.flv' },
     ],
@@ -74,7 +109,17 @@ const INPUTS: Record<string, unknown> = {
     thresholds: ['latency.endToEnd.p99 < 250ms', 'frames.lost == 0'],
     capacity: { breakAfter: '2s' },
     compare: {
-      servers: ['builtin', 'nginx-rtmp', { name: 'srs', url: 'rtmp://127.0.0.1:1936/live', start: 'srs -c x.conf', playUrls: { 'http-flv': 'http://{host}:8080/{app}/{stream}.flv' } }, { name: 'other', url: 'rtmp://127.0.0.1:1937/live' }],
+      servers: [
+        'builtin',
+        'nginx-rtmp',
+        {
+          name: 'srs',
+          url: 'rtmp://127.0.0.1:1936/live',
+          start: 'srs -c x.conf',
+          playUrls: { 'http-flv': 'http://{host}:8080/{app}/{stream}.flv' },
+        },
+        { name: 'other', url: 'rtmp://127.0.0.1:1937/live' },
+      ],
       matrix: { chunkSize: [128, 4096], gopCache: [true, false] },
       variants: [{ name: 'merge-50', settings: { mergeWriteMs: 50 } }],
       repeat: 2,
@@ -83,7 +128,14 @@ const INPUTS: Record<string, unknown> = {
     },
   },
   builtinServerSettings: { server: { chunkSize: '64k', gopCache: false, backpressure: 'disconnect' }, compare: {} },
-  stages: { stages: [{ duration: '5s', target: 10 }, { duration: '10s', target: 30 }, { duration: '5s', target: 0 }], players: { perStream: 3, slowPerStream: 2 } },
+  stages: {
+    stages: [
+      { duration: '5s', target: 10 },
+      { duration: '10s', target: 30 },
+      { duration: '5s', target: 0 },
+    ],
+    players: { perStream: 3, slowPerStream: 2 },
+  },
   waves: { waves: { perStream: 8, count: 2, ramp: '1s', stay: '5s', gap: '3s' } },
   wavesWithoutGap: { waves: { perStream: 5, gap: 0, ramp: 0 } },
   noRamp: { duration: '10s', ramp: 0, players: { perStream: 0 }, publishers: { count: 0 } },
@@ -95,7 +147,10 @@ const INPUTS: Record<string, unknown> = {
     streamNames: ['a'],
     publishers: { count: 3, fps: 0, restart: { every: '500ms' } },
     players: { perStream: 2, slowPerStream: 5, protocl: 'rtmp' },
-    viewers: [{ protocol: 'hls', perStream: 1, ramp: '1s' }, { protocol: 'http-flv', perStream: 1, start: '40s' }],
+    viewers: [
+      { protocol: 'hls', perStream: 1, ramp: '1s' },
+      { protocol: 'http-flv', perStream: 1, start: '40s' },
+    ],
     duration: '30s',
     ramp: '40s',
     warmup: '50s',
@@ -105,19 +160,36 @@ const INPUTS: Record<string, unknown> = {
     server: { host: 'x', gopCach: true },
     unknownKey: 1,
   },
-  invalidStagesAndWaves: { stages: [{ duration: 0, target: 1 }], waves: { perStream: 0 }, players: { name: 'rtmp' }, viewers: [{ protocol: 'rtmp', perStream: 1, name: 'a' }, { protocol: 'rtmp', perStream: 1, name: 'a' }] },
-  externalHttpViewers: { target: 'rtmp://example.com/live', players: { protocol: 'hls' }, viewers: [{ protocol: 'http-flv', perStream: 1, url: 'http://{host}:{httpPort}/{app}/{stream}.flv' }] },
+  invalidStagesAndWaves: {
+    stages: [{ duration: 0, target: 1 }],
+    waves: { perStream: 0 },
+    players: { name: 'rtmp' },
+    viewers: [
+      { protocol: 'rtmp', perStream: 1, name: 'a' },
+      { protocol: 'rtmp', perStream: 1, name: 'a' },
+    ],
+  },
+  externalHttpViewers: {
+    target: 'rtmp://example.com/live',
+    players: { protocol: 'hls' },
+    viewers: [{ protocol: 'http-flv', perStream: 1, url: 'http://{host}:{httpPort}/{app}/{stream}.flv' }],
+  },
 };
 
 function resolvedCases(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const shipped = readdirSync(SHIPPED_SCENARIOS).filter((f) => f.endsWith('.yaml')).sort();
+  const shipped = readdirSync(SHIPPED_SCENARIOS)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   for (const f of shipped) out[`file ${f}`] = fromArgs(join(SHIPPED_SCENARIOS, f), []);
   for (const f of describedScenarioFlags()) {
     const args = f.value === null ? [`--${f.name}`] : [`--${f.name}`, flagSample(f.name, f.field.kind, f.repeat)];
     out[`flag ${args.join(' ')}`] = fromArgs('quickstart', args);
   }
-  out['flags tuning-matrix --players 20 --duration 1m --ramp 0 --threshold frames.lost==0'] = fromArgs('tuning-matrix', ['--players', '20', '--duration', '1m', '--ramp', '0', '--threshold', 'frames.lost == 0']);
+  out['flags tuning-matrix --players 20 --duration 1m --ramp 0 --threshold frames.lost==0'] = fromArgs(
+    'tuning-matrix',
+    ['--players', '20', '--duration', '1m', '--ramp', '0', '--threshold', 'frames.lost == 0'],
+  );
   for (const [name, input] of Object.entries(INPUTS)) out[`input ${name}`] = fromInput(input);
   // As summary.json writes it.
   return JSON.parse(JSON.stringify(out)) as Record<string, unknown>;

@@ -5,7 +5,18 @@ import type { TickMessage } from '../../src/load/worker-protocol.js';
 import { newCounters, type Counters } from '../../src/results/counters.js';
 
 /** A tick as a worker sends it: what it measured in one interval. */
-function tick(shard: number, sec: number, counts: Partial<Counters>, opts: { final?: boolean; intervalMs?: number; playersUp?: number; upByProtocol?: TickMessage['playersUpByProtocol']; latencyUs?: number[] } = {}): TickMessage {
+function tick(
+  shard: number,
+  sec: number,
+  counts: Partial<Counters>,
+  opts: {
+    final?: boolean;
+    intervalMs?: number;
+    playersUp?: number;
+    upByProtocol?: TickMessage['playersUpByProtocol'];
+    latencyUs?: number[];
+  } = {},
+): TickMessage {
   const rec = new Recorder();
   for (const us of opts.latencyUs ?? []) rec.record('endToEnd', us);
   return {
@@ -28,10 +39,17 @@ function tick(shard: number, sec: number, counts: Partial<Counters>, opts: { fin
   };
 }
 
-const usage = () => ({ generatorCpuSeconds: null, generatorRssBytes: null, serverCpuSeconds: null, serverRssBytes: null, serverFds: null, serverThreads: null });
+const usage = () => ({
+  generatorCpuSeconds: null,
+  generatorRssBytes: null,
+  serverCpuSeconds: null,
+  serverRssBytes: null,
+  serverFds: null,
+  serverThreads: null,
+});
 
 describe('the timeline builder', () => {
-  it('holds in each second what was measured in it, and the run\'s last, shorter interval apart (never the totals)', () => {
+  it("holds in each second what was measured in it, and the run's last, shorter interval apart (never the totals)", () => {
     const seconds: MeasuredSecond[] = [];
     const b = new TimelineBuilder([0, 1], usage, (s) => seconds.push(s));
     for (let sec = 1; sec <= 3; sec++) {
@@ -88,14 +106,25 @@ describe('the timeline builder', () => {
     b.add(tick(0, 2, { framesReceived: 100 }, { playersUp: 7 }));
     b.finish();
     expect(b.points).toHaveLength(2);
-    expect(b.points[1]).toMatchObject({ tSec: 2, partial: true, workersReporting: 1, playersUp: 7, framesReceived: 100 });
+    expect(b.points[1]).toMatchObject({
+      tSec: 2,
+      partial: true,
+      workersReporting: 1,
+      playersUp: 7,
+      framesReceived: 100,
+    });
     expect(b.points[0]!.partial).toBeUndefined();
   });
 
-  it('merges each second\'s latency histograms once, for the point, the .hlog interval and the listeners alike', () => {
+  it("merges each second's latency histograms once, for the point, the .hlog interval and the listeners alike", () => {
     const seen: number[] = [];
     const hlog: string[] = [];
-    const b = new TimelineBuilder([0, 1], usage, (s) => seen.push(s.histograms.get('endToEnd')!.totalCount), (metric) => hlog.push(metric));
+    const b = new TimelineBuilder(
+      [0, 1],
+      usage,
+      (s) => seen.push(s.histograms.get('endToEnd')!.totalCount),
+      (metric) => hlog.push(metric),
+    );
     b.add(tick(0, 1, {}, { latencyUs: [1000, 2000] }));
     b.add(tick(1, 1, {}, { latencyUs: [3000] }));
     b.finish();

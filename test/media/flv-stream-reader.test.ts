@@ -28,7 +28,13 @@ function readWithCuts(bytes: Buffer, cuts: number[], options: FlvStreamReaderOpt
   const reader = new FlvStreamReader(
     {
       onHeader: (a, v) => (header = [a, v]),
-      onTag: (t) => tags.push({ typeId: t.typeId, timestampMs: t.timestampMs, dataBytes: t.dataBytes, payload: t.payload.toString('hex') }),
+      onTag: (t) =>
+        tags.push({
+          typeId: t.typeId,
+          timestampMs: t.timestampMs,
+          dataBytes: t.dataBytes,
+          payload: t.payload.toString('hex'),
+        }),
       onError: (e) => errors.push(e),
     },
     options,
@@ -44,7 +50,12 @@ function readWithCuts(bytes: Buffer, cuts: number[], options: FlvStreamReaderOpt
 function expected(tags: FlvTag[], skim = 0): Seen[] {
   return tags.map((t) => {
     const keep = skim > 0 && (t.typeId === 8 || t.typeId === 9) ? Math.min(skim, t.payload.length) : t.payload.length;
-    return { typeId: t.typeId, timestampMs: t.timestamp, dataBytes: t.payload.length, payload: t.payload.subarray(0, keep).toString('hex') };
+    return {
+      typeId: t.typeId,
+      timestampMs: t.timestamp,
+      dataBytes: t.payload.length,
+      payload: t.payload.subarray(0, keep).toString('hex'),
+    };
   });
 }
 
@@ -82,7 +93,10 @@ describe('FlvStreamReader', () => {
       expect(errors).toEqual([]);
       expect(tags, `cut at ${cut}`).toEqual(want);
     }
-    const { tags } = readWithCuts(bytes, Array.from({ length: bytes.length - 1 }, (_, i) => i + 1));
+    const { tags } = readWithCuts(
+      bytes,
+      Array.from({ length: bytes.length - 1 }, (_, i) => i + 1),
+    );
     expect(tags).toEqual(want);
   });
 
@@ -90,11 +104,19 @@ describe('FlvStreamReader', () => {
     const tags = syntheticTags(20);
     const bytes = writeFlv(tags);
     fc.assert(
-      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 40 }), fc.constantFrom(0, 64), (cuts, skim) => {
-        const r = readWithCuts(bytes, cuts.sort((a, b) => a - b), { skimMedia: skim });
-        expect(r.errors).toEqual([]);
-        expect(r.tags).toEqual(expected(tags, skim));
-      }),
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 40 }),
+        fc.constantFrom(0, 64),
+        (cuts, skim) => {
+          const r = readWithCuts(
+            bytes,
+            cuts.sort((a, b) => a - b),
+            { skimMedia: skim },
+          );
+          expect(r.errors).toEqual([]);
+          expect(r.tags).toEqual(expected(tags, skim));
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -106,7 +128,9 @@ describe('FlvStreamReader', () => {
     expect(key.payload.length).toBeGreaterThan(10_000);
     const at = bytes.indexOf(key.payload.subarray(0, 64)) + 10; // split 10 bytes into its data
     const { tags: seen, reader } = readWithCuts(bytes, [at], { skimMedia: 64 });
-    expect(seen.find((t) => t.dataBytes === key.payload.length)!.payload).toBe(key.payload.subarray(0, 64).toString('hex'));
+    expect(seen.find((t) => t.dataBytes === key.payload.length)!.payload).toBe(
+      key.payload.subarray(0, 64).toString('hex'),
+    );
     expect(reader.stats().bytesCopied).toBe(64);
   });
 
@@ -115,7 +139,11 @@ describe('FlvStreamReader', () => {
     const marks: number[] = [];
     const mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
     const reader = new FlvStreamReader(
-      { onTag: (t) => t.typeId === 9 && t.payload[1] === 1 && readMark(t.payload, 5, 'avc', mark) && marks.push(mark.seq), onError: () => {} },
+      {
+        onTag: (t) =>
+          t.typeId === 9 && t.payload[1] === 1 && readMark(t.payload, 5, 'avc', mark) && marks.push(mark.seq),
+        onError: () => {},
+      },
       { skimMedia: 64 },
     );
     reader.push(writeFlv(tags));
@@ -123,7 +151,11 @@ describe('FlvStreamReader', () => {
   });
 
   it('skips tags of unknown types and counts them', () => {
-    const withUnknown: FlvTag[] = [small[1]!, { typeId: 15, timestamp: 5, payload: Buffer.from('0102', 'hex') }, small[3]!];
+    const withUnknown: FlvTag[] = [
+      small[1]!,
+      { typeId: 15, timestamp: 5, payload: Buffer.from('0102', 'hex') },
+      small[3]!,
+    ];
     const { tags, reader } = readWithCuts(writeFlv(withUnknown), [30]);
     expect(tags.map((t) => t.typeId)).toEqual([9, 9]);
     expect(reader.stats().unknownTags).toBe(1);
@@ -173,15 +205,18 @@ describe('FlvStreamReader', () => {
     expect(errors.map((e) => e.code)).toEqual(['RTMP_ERR_READER_DEAD']);
   });
 
-  it.skipIf(!hasFfmpeg)('reads an ffmpeg-made H.264/AAC FLV file in 1000-byte reads exactly as the whole-file parser does', async () => {
-    const clip = await makeClip(work, 'clip', { seconds: 2 });
-    const data = readFileSync(clip);
-    const cuts = Array.from({ length: Math.floor((data.length - 1) / 1000) }, (_, i) => (i + 1) * 1000);
-    const { tags, errors } = readWithCuts(data, cuts);
-    expect(errors).toEqual([]);
-    expect(tags).toEqual(expected(parseFlv(data).tags));
-    expect(tags.filter((t) => t.typeId === 9).length).toBe(52); // sequence header, 50 frames, end of sequence
-  });
+  it.skipIf(!hasFfmpeg)(
+    'reads an ffmpeg-made H.264/AAC FLV file in 1000-byte reads exactly as the whole-file parser does',
+    async () => {
+      const clip = await makeClip(work, 'clip', { seconds: 2 });
+      const data = readFileSync(clip);
+      const cuts = Array.from({ length: Math.floor((data.length - 1) / 1000) }, (_, i) => (i + 1) * 1000);
+      const { tags, errors } = readWithCuts(data, cuts);
+      expect(errors).toEqual([]);
+      expect(tags).toEqual(expected(parseFlv(data).tags));
+      expect(tags.filter((t) => t.typeId === 9).length).toBe(52); // sequence header, 50 frames, end of sequence
+    },
+  );
 
   it.skipIf(!hasFfmpeg)('finds a mark in every video frame of a marked real clip', async () => {
     const clip = await makeClip(work, 'clip', { seconds: 2 });
@@ -189,7 +224,11 @@ describe('FlvStreamReader', () => {
     const seqs: number[] = [];
     const mark: TimingMark = { intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
     const reader = new FlvStreamReader(
-      { onTag: (t) => t.typeId === 9 && t.payload[1] === 1 && readMark(t.payload, 5, 'avc', mark) && seqs.push(mark.seq), onError: () => {} },
+      {
+        onTag: (t) =>
+          t.typeId === 9 && t.payload[1] === 1 && readMark(t.payload, 5, 'avc', mark) && seqs.push(mark.seq),
+        onError: () => {},
+      },
       { skimMedia: 64 },
     );
     for (let o = 0; o < flv.length; o += 4096) reader.push(flv.subarray(o, o + 4096));

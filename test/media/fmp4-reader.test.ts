@@ -20,8 +20,15 @@ function syntheticFmp4(frames: number) {
   const tags = syntheticTags(frames);
   const video = tags.filter((t) => t.typeId === 9);
   const init = initSegment(video[0]!.payload.subarray(5));
-  const samples = video.slice(1).map((t, i) => ({ data: t.payload.subarray(5), flags: t.payload[0] === 0x17 ? 0x02000000 : 0x01010000, cto: i === 1 ? -3000 : 0 }));
-  const audio = tags.filter((t) => t.typeId === 8).slice(1).map((t) => ({ data: t.payload.subarray(2), duration: 1024, flags: 0x02000000 }));
+  const samples = video.slice(1).map((t, i) => ({
+    data: t.payload.subarray(5),
+    flags: t.payload[0] === 0x17 ? 0x02000000 : 0x01010000,
+    cto: i === 1 ? -3000 : 0,
+  }));
+  const audio = tags
+    .filter((t) => t.typeId === 8)
+    .slice(1)
+    .map((t) => ({ data: t.payload.subarray(2), duration: 1024, flags: 0x02000000 }));
   const segment = mediaSegment(1, [
     { id: 1, baseTime: 2 ** 33 + 900_000, samples },
     { id: 2, baseTime: 441_000, samples: audio },
@@ -29,7 +36,16 @@ function syntheticFmp4(frames: number) {
   return { init, segment, frames, audioFrames: audio.length };
 }
 
-type Seen = { track: number; offset: number; decodeTime: number; cto: number; duration: number; size: number; key: boolean; seq: number | null };
+type Seen = {
+  track: number;
+  offset: number;
+  decodeTime: number;
+  cto: number;
+  duration: number;
+  size: number;
+  key: boolean;
+  seq: number | null;
+};
 
 function read(segment: Buffer, init: Mp4Init | null, cuts: number[] = [], keepBytes?: number) {
   const samples: Seen[] = [];
@@ -37,7 +53,16 @@ function read(segment: Buffer, init: Mp4Init | null, cuts: number[] = [], keepBy
   const reader = new Mp4SegmentReader(
     {
       onSample: (s: Mp4Sample) =>
-        samples.push({ track: s.track.trackId, offset: s.offset, decodeTime: s.decodeTime, cto: s.compositionOffset, duration: s.duration, size: s.size, key: s.keyframe, seq: s.mark?.seq ?? null }),
+        samples.push({
+          track: s.track.trackId,
+          offset: s.offset,
+          decodeTime: s.decodeTime,
+          cto: s.compositionOffset,
+          duration: s.duration,
+          size: s.size,
+          key: s.keyframe,
+          seq: s.mark?.seq ?? null,
+        }),
       onError: (e) => errors.push(e),
     },
     init,
@@ -56,7 +81,16 @@ describe('parseMp4Init', () => {
   it('reads track ids, handlers, timescales, sample entries, the AVC configuration and trex defaults', () => {
     const { init } = syntheticFmp4(1);
     const parsed = parseMp4Init(init);
-    expect(parsed.tracks.map((t) => [t.trackId, t.handler, t.timescale, t.sampleEntry, t.videoConfig?.codec ?? null, t.videoConfig?.nalLengthSize ?? null])).toEqual([
+    expect(
+      parsed.tracks.map((t) => [
+        t.trackId,
+        t.handler,
+        t.timescale,
+        t.sampleEntry,
+        t.videoConfig?.codec ?? null,
+        t.videoConfig?.nalLengthSize ?? null,
+      ]),
+    ).toEqual([
       [1, 'vide', 90_000, 'avc1', 'avc', 4],
       [2, 'soun', 44_100, 'mp4a', null, null],
     ]);
@@ -65,7 +99,9 @@ describe('parseMp4Init', () => {
   });
 
   it('fails with RTMP_ERR_MP4_UNSUPPORTED without a moov and RTMP_ERR_MP4_MALFORMED on a box that overruns its parent', () => {
-    expect(() => parseMp4Init(box('ftyp', Buffer.alloc(8)))).toThrow(expect.objectContaining({ code: 'RTMP_ERR_MP4_UNSUPPORTED' }));
+    expect(() => parseMp4Init(box('ftyp', Buffer.alloc(8)))).toThrow(
+      expect.objectContaining({ code: 'RTMP_ERR_MP4_UNSUPPORTED' }),
+    );
     const { init } = syntheticFmp4(1);
     const bad = Buffer.from(init);
     bad.writeUInt32BE(0xffff, bad.indexOf('trak', 0, 'latin1') - 4);
@@ -85,7 +121,9 @@ describe('Mp4SegmentReader', () => {
     expect(video.filter((s) => s.key).map((s) => s.seq)).toEqual([0, 25]);
     expect(samples.filter((s) => s.track === 2)).toHaveLength(f.audioFrames);
     const tags = syntheticTags(30).filter((t) => t.typeId === 9);
-    expect(f.segment.subarray(video[3]!.offset, video[3]!.offset + video[3]!.size)).toEqual(tags[4]!.payload.subarray(5));
+    expect(f.segment.subarray(video[3]!.offset, video[3]!.offset + video[3]!.size)).toEqual(
+      tags[4]!.payload.subarray(5),
+    );
   });
 
   it('gives the same samples when the segment is split at every byte', () => {
@@ -93,7 +131,8 @@ describe('Mp4SegmentReader', () => {
     const init = parseMp4Init(f.init);
     const whole = read(f.segment, init);
     expect(whole.samples.filter((s) => s.seq !== null)).toHaveLength(2);
-    for (let cut = 1; cut < f.segment.length; cut++) expect(read(f.segment, init, [cut]), `cut at ${cut}`).toMatchObject({ samples: whole.samples, errors: [] });
+    for (let cut = 1; cut < f.segment.length; cut++)
+      expect(read(f.segment, init, [cut]), `cut at ${cut}`).toMatchObject({ samples: whole.samples, errors: [] });
   });
 
   it('gives the same samples for random splits and small kept prefixes', () => {
@@ -102,7 +141,14 @@ describe('Mp4SegmentReader', () => {
     const whole = read(f.segment, init, [], 128).samples;
     fc.assert(
       fc.property(fc.uniqueArray(fc.integer({ min: 1, max: f.segment.length - 1 }), { maxLength: 40 }), (cuts) => {
-        expect(read(f.segment, init, cuts.sort((a, b) => a - b), 128).samples).toEqual(whole);
+        expect(
+          read(
+            f.segment,
+            init,
+            cuts.sort((a, b) => a - b),
+            128,
+          ).samples,
+        ).toEqual(whole);
       }),
       { numRuns: 100 },
     );
@@ -122,13 +168,19 @@ describe('Mp4SegmentReader', () => {
 
   it('fails with RTMP_ERR_MP4_MALFORMED when the segment ends inside a box', () => {
     const f = syntheticFmp4(2);
-    expect(read(f.segment.subarray(0, f.segment.length - 3), parseMp4Init(f.init)).errors).toEqual(['RTMP_ERR_MP4_MALFORMED']);
+    expect(read(f.segment.subarray(0, f.segment.length - 3), parseMp4Init(f.init)).errors).toEqual([
+      'RTMP_ERR_MP4_MALFORMED',
+    ]);
   });
 
   it('fails with RTMP_ERR_MEDIA_LIMIT on a moof above the limit before reading it', () => {
     const f = syntheticFmp4(30);
     const errors: string[] = [];
-    const reader = new Mp4SegmentReader({ onSample: () => {}, onError: (e) => errors.push(e.code) }, parseMp4Init(f.init), { maxBoxBytes: 256 });
+    const reader = new Mp4SegmentReader(
+      { onSample: () => {}, onError: (e) => errors.push(e.code) },
+      parseMp4Init(f.init),
+      { maxBoxBytes: 256 },
+    );
     reader.push(f.segment.subarray(0, 40));
     expect(errors).toEqual(['RTMP_ERR_MEDIA_LIMIT']);
   });
@@ -136,7 +188,9 @@ describe('Mp4SegmentReader', () => {
   it('reads a whole segment in memory with readMp4Segment', () => {
     const f = syntheticFmp4(3);
     const { samples } = readMp4Segment(f.segment, parseMp4Init(f.init));
-    expect(samples.filter((s) => s.mark !== null).map((s) => s.mark!.intendedUs)).toEqual([0, 40_000, 80_000].map((d) => MARK_BASE_US + d));
+    expect(samples.filter((s) => s.mark !== null).map((s) => s.mark!.intendedUs)).toEqual(
+      [0, 40_000, 80_000].map((d) => MARK_BASE_US + d),
+    );
   });
 
   it.skipIf(!hasFfmpeg)('finds every mark in HLS fMP4 segments that ffmpeg muxed from a marked real clip', async () => {
@@ -146,8 +200,22 @@ describe('Mp4SegmentReader', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'in.flv'), flv);
     const r = await run('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-i', join(dir, 'in.flv'), '-c', 'copy',
-      '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', '-hls_segment_type', 'fmp4', join(dir, 'index.m3u8'),
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-i',
+      join(dir, 'in.flv'),
+      '-c',
+      'copy',
+      '-f',
+      'hls',
+      '-hls_time',
+      '1',
+      '-hls_list_size',
+      '0',
+      '-hls_segment_type',
+      'fmp4',
+      join(dir, 'index.m3u8'),
     ]);
     expect(r.code, r.stderr).toBe(0);
     const playlist = parseMediaPlaylist(readFileSync(join(dir, 'index.m3u8'), 'utf8'));

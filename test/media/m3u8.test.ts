@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseAttributes, parseMediaPlaylist, parsePlaylist, resolveUri, type MediaPlaylist } from '../../src/media/m3u8.js';
+import {
+  parseAttributes,
+  parseMediaPlaylist,
+  parsePlaylist,
+  resolveUri,
+  type MediaPlaylist,
+} from '../../src/media/m3u8.js';
 
 const LIVE = `#EXTM3U
 #EXT-X-VERSION:3
@@ -21,8 +27,16 @@ describe('parsePlaylist (media)', () => {
   it('reads target duration, sequence numbers, durations, titles, discontinuities and date-times carried forward', () => {
     const p = parsePlaylist(LIVE) as MediaPlaylist;
     expect(p.kind).toBe('media');
-    expect([p.version, p.targetDurationS, p.mediaSequence, p.discontinuitySequence, p.endList]).toEqual([3, 2, 41, 3, false]);
-    expect(p.segments.map((s) => [s.uri, s.msn, s.durationS, s.title, s.discontinuity, s.discontinuitySequence])).toEqual([
+    expect([p.version, p.targetDurationS, p.mediaSequence, p.discontinuitySequence, p.endList]).toEqual([
+      3,
+      2,
+      41,
+      3,
+      false,
+    ]);
+    expect(
+      p.segments.map((s) => [s.uri, s.msn, s.durationS, s.title, s.discontinuity, s.discontinuitySequence]),
+    ).toEqual([
       ['seg41.ts', 41, 2, '', false, 3],
       ['seg42.ts', 42, 1.96, 'live', false, 3],
       ['seg43.ts', 43, 2.04, '', true, 4],
@@ -67,11 +81,15 @@ fileSequence267.mp4
       ['filePart267.1.mp4', false],
     ]);
     expect(p.pendingParts.map((x) => x.uri)).toEqual(['filePart268.0.mp4']);
-    expect(p.preloadHints).toEqual([{ type: 'PART', uri: 'filePart268.1.mp4', byteRangeStart: null, byteRangeLength: null }]);
+    expect(p.preloadHints).toEqual([
+      { type: 'PART', uri: 'filePart268.1.mp4', byteRangeStart: null, byteRangeLength: null },
+    ]);
   });
 
   it('numbers segments after an EXT-X-SKIP delta update', () => {
-    const p = parseMediaPlaylist('#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:10\n#EXT-X-SKIP:SKIPPED-SEGMENTS=5\n#EXTINF:2,\na.ts\n');
+    const p = parseMediaPlaylist(
+      '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:10\n#EXT-X-SKIP:SKIPPED-SEGMENTS=5\n#EXTINF:2,\na.ts\n',
+    );
     expect(p.segments[0]!.msn).toBe(15);
   });
 
@@ -82,16 +100,24 @@ fileSequence267.mp4
     ['#EXTM3U\n#EXT-X-TARGETDURATION:2\na.ts', 'line 3: segment "a.ts" without #EXTINF before it'],
     ['#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:abc,\na.ts', 'line 3: EXTINF duration: "abc" is not a number'],
     ['#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n', '#EXTINF without a segment URI after it'],
-    ['#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-MEDIA-SEQUENCE:4', 'line 5: EXT-X-MEDIA-SEQUENCE after the first segment'],
+    [
+      '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-MEDIA-SEQUENCE:4',
+      'line 5: EXT-X-MEDIA-SEQUENCE after the first segment',
+    ],
     ['#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:BYTERANGE="1@0"', 'line 3: EXT-X-MAP without URI'],
     ['#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PART:DURATION=1,URI="a', 'line 3: unterminated quoted value of URI'],
-    ['#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PROGRAM-DATE-TIME:yesterday', 'line 3: EXT-X-PROGRAM-DATE-TIME "yesterday" is not a date'],
+    [
+      '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PROGRAM-DATE-TIME:yesterday',
+      'line 3: EXT-X-PROGRAM-DATE-TIME "yesterday" is not a date',
+    ],
   ])('rejects %j with a clear RTMP_ERR_PLAYLIST_MALFORMED error', (text, message) => {
-    expect(() => parsePlaylist(text)).toThrow(expect.objectContaining({ code: 'RTMP_ERR_PLAYLIST_MALFORMED', message: expect.stringContaining(message) }));
+    expect(() => parsePlaylist(text)).toThrow(
+      expect.objectContaining({ code: 'RTMP_ERR_PLAYLIST_MALFORMED', message: expect.stringContaining(message) }),
+    );
   });
 
   it('rejects a playlist above the size limit before splitting it', () => {
-    expect(() => parsePlaylist('#EXTM3U\n' + '#'.repeat(100), { maxChars: 50 })).toThrow(/limit is 50/);
+    expect(() => parsePlaylist(`#EXTM3U\n${'#'.repeat(100)}`, { maxChars: 50 })).toThrow(/limit is 50/);
   });
 });
 
@@ -110,15 +136,35 @@ http://cdn.example/high/index.m3u8
     if (p.kind !== 'master') return;
     expect(p.independentSegments).toBe(true);
     expect(p.variants).toEqual([
-      { uri: 'low/index.m3u8', bandwidth: 1_280_000, averageBandwidth: 1_000_000, codecs: 'avc1.42e01e,mp4a.40.2', resolution: { width: 640, height: 360 }, frameRate: 29.97 },
-      { uri: 'http://cdn.example/high/index.m3u8', bandwidth: 2_560_000, averageBandwidth: null, codecs: null, resolution: null, frameRate: null },
+      {
+        uri: 'low/index.m3u8',
+        bandwidth: 1_280_000,
+        averageBandwidth: 1_000_000,
+        codecs: 'avc1.42e01e,mp4a.40.2',
+        resolution: { width: 640, height: 360 },
+        frameRate: 29.97,
+      },
+      {
+        uri: 'http://cdn.example/high/index.m3u8',
+        bandwidth: 2_560_000,
+        averageBandwidth: null,
+        codecs: null,
+        resolution: null,
+        frameRate: null,
+      },
     ]);
   });
 
   it('rejects a variant without BANDWIDTH or without a URI, and a master where a media playlist is needed', () => {
-    expect(() => parsePlaylist('#EXTM3U\n#EXT-X-STREAM-INF:CODECS="avc1"\na.m3u8')).toThrow(/line 2: EXT-X-STREAM-INF without BANDWIDTH/);
-    expect(() => parsePlaylist('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n')).toThrow(/line 2: EXT-X-STREAM-INF without a URI/);
-    expect(() => parseMediaPlaylist('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8')).toThrow(/master playlist where a media playlist/);
+    expect(() => parsePlaylist('#EXTM3U\n#EXT-X-STREAM-INF:CODECS="avc1"\na.m3u8')).toThrow(
+      /line 2: EXT-X-STREAM-INF without BANDWIDTH/,
+    );
+    expect(() => parsePlaylist('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n')).toThrow(
+      /line 2: EXT-X-STREAM-INF without a URI/,
+    );
+    expect(() => parseMediaPlaylist('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8')).toThrow(
+      /master playlist where a media playlist/,
+    );
   });
 });
 
@@ -132,7 +178,9 @@ describe('m3u8 helpers', () => {
   });
 
   it('resolves relative URIs against the playlist URL', () => {
-    expect(resolveUri('seg1.ts', 'http://127.0.0.1:8080/live/s/index.m3u8')).toBe('http://127.0.0.1:8080/live/s/seg1.ts');
+    expect(resolveUri('seg1.ts', 'http://127.0.0.1:8080/live/s/index.m3u8')).toBe(
+      'http://127.0.0.1:8080/live/s/seg1.ts',
+    );
     expect(resolveUri('/hls/a.ts', 'http://h:1/live/s/index.m3u8?x=1')).toBe('http://h:1/hls/a.ts');
   });
 });

@@ -34,7 +34,15 @@ describe('TsDemuxer', () => {
     expect(whole.units).toHaveLength(30);
     fc.assert(
       fc.property(fc.uniqueArray(fc.integer({ min: 1, max: ts.length - 1 }), { maxLength: 50 }), (cuts) => {
-        expect(strip(demux(ts, cuts.sort((a, b) => a - b), { keepBytes: 256 }))).toEqual(whole);
+        expect(
+          strip(
+            demux(
+              ts,
+              cuts.sort((a, b) => a - b),
+              { keepBytes: 256 },
+            ),
+          ),
+        ).toEqual(whole);
       }),
       { numRuns: 100 },
     );
@@ -105,39 +113,57 @@ describe('TsDemuxer', () => {
     expect(d.videoCodec).toBeNull();
   });
 
-  it.skipIf(!hasFfmpeg)('finds every mark in HLS MPEG-TS segments that ffmpeg muxed from a marked real clip', async () => {
-    const clip = await makeClip(work, 'clip', { seconds: 4, gopSeconds: 1 });
-    const { flv, videoFrames } = markedClip(clip);
-    const dir = join(work, 'hls-ts');
-    rmSync(dir, { recursive: true, force: true });
-    await run('mkdir', ['-p', dir]);
-    writeFileSync(join(dir, 'in.flv'), flv);
-    const r = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', join(dir, 'in.flv'), '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', join(dir, 'index.m3u8')]);
-    expect(r.code, r.stderr).toBe(0);
-    const playlist = parseMediaPlaylist(readFileSync(join(dir, 'index.m3u8'), 'utf8'));
-    expect(playlist.endList).toBe(true);
-    expect(playlist.segments.length).toBeGreaterThanOrEqual(3);
-    const seqs: number[] = [];
-    const keys: number[] = [];
-    let audioFrames = 0;
-    const d = new TsDemuxer({
-      onVideo: (u) => {
-        seqs.push(u.mark?.seq ?? -1);
-        if (u.keyframe) keys.push(u.mark?.seq ?? -1);
-      },
-      onAudio: (_pts, n) => (audioFrames += n),
-      onError: (e) => {
-        throw e;
-      },
-    });
-    for (const s of playlist.segments) {
-      const seg = readFileSync(join(dir, s.uri));
-      for (let o = 0; o < seg.length; o += 1500) d.push(seg.subarray(o, o + 1500));
-      expect(d.flush()).toBe(true);
-    }
-    expect(seqs).toEqual(Array.from({ length: videoFrames }, (_, i) => i));
-    expect(keys).toEqual([0, 25, 50, 75]);
-    expect(audioFrames).toBeGreaterThan(150);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.ts')).length).toBe(playlist.segments.length);
-  });
+  it.skipIf(!hasFfmpeg)(
+    'finds every mark in HLS MPEG-TS segments that ffmpeg muxed from a marked real clip',
+    async () => {
+      const clip = await makeClip(work, 'clip', { seconds: 4, gopSeconds: 1 });
+      const { flv, videoFrames } = markedClip(clip);
+      const dir = join(work, 'hls-ts');
+      rmSync(dir, { recursive: true, force: true });
+      await run('mkdir', ['-p', dir]);
+      writeFileSync(join(dir, 'in.flv'), flv);
+      const r = await run('ffmpeg', [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-i',
+        join(dir, 'in.flv'),
+        '-c',
+        'copy',
+        '-f',
+        'hls',
+        '-hls_time',
+        '1',
+        '-hls_list_size',
+        '0',
+        join(dir, 'index.m3u8'),
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const playlist = parseMediaPlaylist(readFileSync(join(dir, 'index.m3u8'), 'utf8'));
+      expect(playlist.endList).toBe(true);
+      expect(playlist.segments.length).toBeGreaterThanOrEqual(3);
+      const seqs: number[] = [];
+      const keys: number[] = [];
+      let audioFrames = 0;
+      const d = new TsDemuxer({
+        onVideo: (u) => {
+          seqs.push(u.mark?.seq ?? -1);
+          if (u.keyframe) keys.push(u.mark?.seq ?? -1);
+        },
+        onAudio: (_pts, n) => (audioFrames += n),
+        onError: (e) => {
+          throw e;
+        },
+      });
+      for (const s of playlist.segments) {
+        const seg = readFileSync(join(dir, s.uri));
+        for (let o = 0; o < seg.length; o += 1500) d.push(seg.subarray(o, o + 1500));
+        expect(d.flush()).toBe(true);
+      }
+      expect(seqs).toEqual(Array.from({ length: videoFrames }, (_, i) => i));
+      expect(keys).toEqual([0, 25, 50, 75]);
+      expect(audioFrames).toBeGreaterThan(150);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.ts')).length).toBe(playlist.segments.length);
+    },
+  );
 });

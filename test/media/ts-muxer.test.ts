@@ -28,7 +28,18 @@ function continuity(ts: Buffer): Map<number, number[]> {
 }
 
 async function probe(file: string, stream: 'v' | 'a'): Promise<number> {
-  const r = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', stream, '-show_entries', 'stream=nb_read_frames', '-of', 'json', file]);
+  const r = await run('ffprobe', [
+    '-v',
+    'error',
+    '-count_frames',
+    '-select_streams',
+    stream,
+    '-show_entries',
+    'stream=nb_read_frames',
+    '-of',
+    'json',
+    file,
+  ]);
   return Number((JSON.parse(r.stdout) as { streams: { nb_read_frames: string }[] }).streams[0]?.nb_read_frames);
 }
 
@@ -67,7 +78,7 @@ describe('TsMuxer', () => {
     expect(ts.length % TS_PACKET_SIZE).toBe(0);
     for (let o = 0; o < ts.length; o += TS_PACKET_SIZE) expect(ts[o]).toBe(0x47);
     for (const [pid, ccs] of continuity(ts)) {
-      ccs.forEach((cc, i) => expect(cc, `PID ${pid} packet ${i}`).toBe(i & 0x0f));
+      for (const [i, cc] of ccs.entries()) expect(cc, `PID ${pid} packet ${i}`).toBe(i & 0x0f);
     }
   });
 
@@ -129,41 +140,95 @@ describe('TsMuxer', () => {
     const tags = syntheticTags(1);
     expect(muxer.videoMessage(0, tags[2]!.payload).length).toBe(0);
     expect(muxer.stats().skipped).toBe(1);
-    expect(() => muxer.videoMessage(0, tags[0]!.payload.subarray(0, 9))).toThrow(expect.objectContaining({ code: 'RTMP_ERR_CODEC_CONFIG' }));
+    expect(() => muxer.videoMessage(0, tags[0]!.payload.subarray(0, 9))).toThrow(
+      expect.objectContaining({ code: 'RTMP_ERR_CODEC_CONFIG' }),
+    );
   });
 
-  it.skipIf(!hasFfmpeg)('muxes a marked real H.264/AAC clip that ffmpeg decodes without errors, every frame, marks intact', async () => {
-    const clip = await makeClip(work, 'clip', { seconds: 4, gopSeconds: 1 });
-    const { tags, videoFrames } = markedClip(clip);
-    const ts = muxTags(tags);
-    const file = join(work, 'clip.ts');
-    writeFileSync(file, ts);
-    expect(await decodeErrors(file)).toBe('');
-    expect(await probe(file, 'v')).toBe(videoFrames);
-    expect(await probe(file, 'a')).toBe(tags.filter((t) => t.typeId === 8).length - 1);
-    const r = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'json', file]);
-    expect((JSON.parse(r.stdout) as { streams: { codec_name: string }[] }).streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
-    expect(demux(ts).units.map((u) => u.seq)).toEqual(Array.from({ length: videoFrames }, (_, i) => i));
-  });
+  it.skipIf(!hasFfmpeg)(
+    'muxes a marked real H.264/AAC clip that ffmpeg decodes without errors, every frame, marks intact',
+    async () => {
+      const clip = await makeClip(work, 'clip', { seconds: 4, gopSeconds: 1 });
+      const { tags, videoFrames } = markedClip(clip);
+      const ts = muxTags(tags);
+      const file = join(work, 'clip.ts');
+      writeFileSync(file, ts);
+      expect(await decodeErrors(file)).toBe('');
+      expect(await probe(file, 'v')).toBe(videoFrames);
+      expect(await probe(file, 'a')).toBe(tags.filter((t) => t.typeId === 8).length - 1);
+      const r = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'json', file]);
+      expect(
+        (JSON.parse(r.stdout) as { streams: { codec_name: string }[] }).streams.map((s) => s.codec_name).sort(),
+      ).toEqual(['aac', 'h264']);
+      expect(demux(ts).units.map((u) => u.seq)).toEqual(Array.from({ length: videoFrames }, (_, i) => i));
+    },
+  );
 
-  it.skipIf(!hasFfmpeg)('muxes H.264 with B-frames (composition times) that ffmpeg decodes without errors', async () => {
-    const file = join(work, 'bframes.flv');
-    const mk = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-t', '3', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '3', '-g', '25', '-pix_fmt', 'yuv420p', '-f', 'flv', '-y', file]);
-    expect(mk.code, mk.stderr).toBe(0);
-    const { tags, videoFrames } = markedClip(file);
-    expect(tags.some((t) => t.typeId === 9 && t.payload[1] === 1 && t.payload.readUIntBE(2, 3) > 0)).toBe(true);
-    const out = join(work, 'bframes.ts');
-    writeFileSync(out, muxTags(tags));
-    expect(await decodeErrors(out)).toBe('');
-    expect(await probe(out, 'v')).toBe(videoFrames);
-  });
+  it.skipIf(!hasFfmpeg)(
+    'muxes H.264 with B-frames (composition times) that ffmpeg decodes without errors',
+    async () => {
+      const file = join(work, 'bframes.flv');
+      const mk = await run('ffmpeg', [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=320x240:rate=25',
+        '-t',
+        '3',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-bf',
+        '3',
+        '-g',
+        '25',
+        '-pix_fmt',
+        'yuv420p',
+        '-f',
+        'flv',
+        '-y',
+        file,
+      ]);
+      expect(mk.code, mk.stderr).toBe(0);
+      const { tags, videoFrames } = markedClip(file);
+      expect(tags.some((t) => t.typeId === 9 && t.payload[1] === 1 && t.payload.readUIntBE(2, 3) > 0)).toBe(true);
+      const out = join(work, 'bframes.ts');
+      writeFileSync(out, muxTags(tags));
+      expect(await decodeErrors(out)).toBe('');
+      expect(await probe(out, 'v')).toBe(videoFrames);
+    },
+  );
 
   it.skipIf(!hasFfmpeg)('muxes HEVC (libx265, as Enhanced RTMP tags) that ffmpeg decodes without errors', async () => {
     const mp4 = join(work, 'hevc.mp4');
     const mk = await run('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-t', '2',
-      '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'bframes=0:keyint=25:min-keyint=25:log-level=error', '-tag:v', 'hvc1',
-      '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4', '-y', mp4,
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=320x240:rate=25',
+      '-t',
+      '2',
+      '-c:v',
+      'libx265',
+      '-preset',
+      'ultrafast',
+      '-x265-params',
+      'bframes=0:keyint=25:min-keyint=25:log-level=error',
+      '-tag:v',
+      'hvc1',
+      '-movflags',
+      'frag_keyframe+empty_moov+default_base_moof',
+      '-f',
+      'mp4',
+      '-y',
+      mp4,
     ]);
     expect(mk.code, mk.stderr).toBe(0);
     const file = readFileSync(mp4);
@@ -175,7 +240,11 @@ describe('TsMuxer', () => {
     const tags: FlvTag[] = [{ typeId: 9, timestamp: 0, payload: Buffer.concat([hex('90 68 76 63 31'), hvcC]) }];
     for (const s of samples) {
       const head = Buffer.from([0x80 | ((s.keyframe ? 1 : 2) << 4) | 1, 0x68, 0x76, 0x63, 0x31, 0, 0, 0]);
-      tags.push({ typeId: 9, timestamp: Math.round((s.decodeTime * 1000) / track.timescale), payload: Buffer.concat([head, file.subarray(s.offset, s.offset + s.size)]) });
+      tags.push({
+        typeId: 9,
+        timestamp: Math.round((s.decodeTime * 1000) / track.timescale),
+        payload: Buffer.concat([head, file.subarray(s.offset, s.offset + s.size)]),
+      });
     }
     const out = join(work, 'hevc.ts');
     writeFileSync(out, muxTags(tags));

@@ -1,30 +1,40 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeHistogram, encodeHistogram, mergeEncoded, newHistogram, Recorder, summarize } from '../../src/metrics/histograms.js';
+import {
+  decodeHistogram,
+  encodeHistogram,
+  mergeEncoded,
+  newHistogram,
+  Recorder,
+  summarize,
+} from '../../src/metrics/histograms.js';
 import { formatHlog, parseHlog } from '../../src/metrics/hlog.js';
 
 describe('histogram merge', () => {
   it('merging encoded histograms from several workers equals recording everything in one place', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 5_000_000 }), { maxLength: 300 }), { minLength: 1, maxLength: 6 }), (workers) => {
-        const one = newHistogram();
-        const encoded = workers.map((values) => {
-          const r = new Recorder();
-          for (const v of values) {
-            r.record('endToEnd', v);
-            one.recordValue(v);
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: 0, max: 5_000_000 }), { maxLength: 300 }), { minLength: 1, maxLength: 6 }),
+        (workers) => {
+          const one = newHistogram();
+          const encoded = workers.map((values) => {
+            const r = new Recorder();
+            for (const v of values) {
+              r.record('endToEnd', v);
+              one.recordValue(v);
+            }
+            return r.encodeTotal();
+          });
+          const merged = mergeEncoded(encoded).get('endToEnd');
+          if (one.totalCount === 0) {
+            expect(merged).toBeUndefined();
+            return;
           }
-          return r.encodeTotal();
-        });
-        const merged = mergeEncoded(encoded).get('endToEnd');
-        if (one.totalCount === 0) {
-          expect(merged).toBeUndefined();
-          return;
-        }
-        expect(merged!.totalCount).toBe(one.totalCount);
-        expect(summarize(merged)).toEqual(summarize(one));
-        expect(encodeHistogram(merged!)).toBe(encodeHistogram(one));
-      }),
+          expect(merged!.totalCount).toBe(one.totalCount);
+          expect(summarize(merged)).toEqual(summarize(one));
+          expect(encodeHistogram(merged!)).toBe(encodeHistogram(one));
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -58,4 +68,3 @@ describe('histogram merge', () => {
     expect(decodeHistogram(encodeHistogram(h)).totalCount).toBe(5);
   });
 });
-

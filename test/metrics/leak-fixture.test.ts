@@ -25,7 +25,13 @@ async function soak(relay: LeakyRelay, seconds: number): Promise<Soak> {
   let ended = 0;
   const sample = () => {
     const s = sampleProcessResources(relay.pid);
-    if (s !== null) samples.push({ tSec: (performance.now() - startedMs) / 1000, rssBytes: s.rssBytes, fds: s.fds, sessionsEnded: ended });
+    if (s !== null)
+      samples.push({
+        tSec: (performance.now() - startedMs) / 1000,
+        rssBytes: s.rssBytes,
+        fds: s.fds,
+        sessionsEnded: ended,
+      });
   };
   const timer = setInterval(sample, 250);
   sample();
@@ -50,7 +56,11 @@ describe('the leak verdict on a relay that leaks on purpose', () => {
   beforeAll(async () => {
     server = await startServer({ logLevel: 'warn' });
     // A light stream: each short session relays its GOP (about 12 KB), not more.
-    source = await publish(server.url(), 'soak', { seconds: SOAK_SECONDS + 30, videoBitrate: 100_000, audioBitrate: 0 });
+    source = await publish(server.url(), 'soak', {
+      seconds: SOAK_SECONDS + 30,
+      videoBitrate: 100_000,
+      audioBitrate: 0,
+    });
   });
 
   afterAll(async () => {

@@ -27,7 +27,12 @@ function series(shape: SeriesShape): LeakSample[] {
   const out: LeakSample[] = [];
   for (let t = 0; t <= shape.seconds; t++) {
     const ended = shape.ended(t);
-    out.push({ tSec: t, sessionsEnded: ended, rssBytes: shape.rss(t, ended) + noise() * (shape.noiseBytes ?? 0), fds: shape.fds?.(t, ended) ?? null });
+    out.push({
+      tSec: t,
+      sessionsEnded: ended,
+      rssBytes: shape.rss(t, ended) + noise() * (shape.noiseBytes ?? 0),
+      fds: shape.fds?.(t, ended) ?? null,
+    });
   }
   return out;
 }
@@ -62,7 +67,9 @@ describe('Theil–Sen slope and its bootstrap interval', () => {
 
 describe('leak verdict', () => {
   it('judges a plateau with noise and a GC sawtooth no-leak, after the heap filled up', () => {
-    const v = leakVerdict(series({ seconds: 120, ended: (t) => 20 * t, rss: (t) => warmHeap(t), noiseBytes: 0.5 * MB }));
+    const v = leakVerdict(
+      series({ seconds: 120, ended: (t) => 20 * t, rss: (t) => warmHeap(t), noiseBytes: 0.5 * MB }),
+    );
     expect(v.verdict).toBe('no-leak');
     expect(v.bytesPerSession!.high).toBeLessThan(2048);
     expect(v.plateau.fromSec).toBeGreaterThanOrEqual(30);
@@ -71,7 +78,9 @@ describe('leak verdict', () => {
   });
 
   it('judges 8 KB kept per ended session a leak, with an interval around 8 KB', () => {
-    const v = leakVerdict(series({ seconds: 120, ended: (t) => 20 * t, rss: (t, e) => warmHeap(t) + 8192 * e, noiseBytes: 0.5 * MB }));
+    const v = leakVerdict(
+      series({ seconds: 120, ended: (t) => 20 * t, rss: (t, e) => warmHeap(t) + 8192 * e, noiseBytes: 0.5 * MB }),
+    );
     expect(v.verdict).toBe('leak');
     expect(v.bytesPerSession!.low).toBeGreaterThan(2048);
     expect(v.bytesPerSession!.low).toBeLessThan(8192);
@@ -93,44 +102,90 @@ describe('leak verdict', () => {
   });
 
   it('is inconclusive when the noise is far larger than the growth the margin allows', () => {
-    const v = leakVerdict(series({ seconds: 90, ended: (t) => 5 * t, rss: (t, e) => warmHeap(t) + 2048 * e, noiseBytes: 4 * MB }));
+    const v = leakVerdict(
+      series({ seconds: 90, ended: (t) => 5 * t, rss: (t, e) => warmHeap(t) + 2048 * e, noiseBytes: 4 * MB }),
+    );
     expect(v.verdict).toBe('inconclusive');
     expect(v.bytesPerSession!.low).toBeLessThan(2048);
     expect(v.bytesPerSession!.high).toBeGreaterThan(2048);
   });
 
   it('judges waves of viewers whose memory returns when they leave no-leak', () => {
-    const v = leakVerdict(series({ seconds: 200, ended: wavesEnded, rss: (t) => warmHeap(t) + WAVE.bytesPerViewer * wavesAlive(t), noiseBytes: 0.5 * MB }));
+    const v = leakVerdict(
+      series({
+        seconds: 200,
+        ended: wavesEnded,
+        rss: (t) => warmHeap(t) + WAVE.bytesPerViewer * wavesAlive(t),
+        noiseBytes: 0.5 * MB,
+      }),
+    );
     expect(v.verdict).toBe('no-leak');
     expect(Math.abs(v.bytesPerSession!.estimate)).toBeLessThan(2048);
   });
 
   it('judges the same waves a leak when each viewer that left keeps 8 KB', () => {
-    const v = leakVerdict(series({ seconds: 200, ended: wavesEnded, rss: (t, e) => warmHeap(t) + WAVE.bytesPerViewer * wavesAlive(t) + 8192 * e, noiseBytes: 0.5 * MB }));
+    const v = leakVerdict(
+      series({
+        seconds: 200,
+        ended: wavesEnded,
+        rss: (t, e) => warmHeap(t) + WAVE.bytesPerViewer * wavesAlive(t) + 8192 * e,
+        noiseBytes: 0.5 * MB,
+      }),
+    );
     expect(v.verdict).toBe('leak');
     expect(v.bytesPerSession!.estimate).toBeGreaterThan(4096);
   });
 
   it('does not call memory that grew for a while and then stopped a leak', () => {
     // The allocator keeps taking memory until 60 s (past the warm-up), then reuses it.
-    const v = leakVerdict(series({ seconds: 120, ended: (t) => 20 * t, rss: (t) => 80 * MB + 12 * MB * Math.min(t, 60) / 60, noiseBytes: 0.2 * MB }));
+    const v = leakVerdict(
+      series({
+        seconds: 120,
+        ended: (t) => 20 * t,
+        rss: (t) => 80 * MB + (12 * MB * Math.min(t, 60)) / 60,
+        noiseBytes: 0.2 * MB,
+      }),
+    );
     expect(v.verdict).not.toBe('leak');
   });
 
   it('finds descriptors that are never closed, and reports them unavailable as null', () => {
-    const leaking = leakVerdict(series({ seconds: 90, ended: (t) => 20 * t, rss: (t) => warmHeap(t), noiseBytes: 0.5 * MB, fds: (_, e) => 40 + Math.floor(e / 10) }));
+    const leaking = leakVerdict(
+      series({
+        seconds: 90,
+        ended: (t) => 20 * t,
+        rss: (t) => warmHeap(t),
+        noiseBytes: 0.5 * MB,
+        fds: (_, e) => 40 + Math.floor(e / 10),
+      }),
+    );
     expect(leaking.verdict).toBe('leak');
     expect(leaking.fdsPerSession!.estimate).toBeCloseTo(0.1, 2);
     expect(leaking.reason).toMatch(/descriptors/);
-    const closed = leakVerdict(series({ seconds: 90, ended: (t) => 20 * t, rss: (t) => warmHeap(t), noiseBytes: 0.5 * MB, fds: (t) => 40 + (t % 3) }));
+    const closed = leakVerdict(
+      series({
+        seconds: 90,
+        ended: (t) => 20 * t,
+        rss: (t) => warmHeap(t),
+        noiseBytes: 0.5 * MB,
+        fds: (t) => 40 + (t % 3),
+      }),
+    );
     expect(closed.verdict).toBe('no-leak');
     expect(Math.abs(closed.fdsPerSession!.estimate)).toBeLessThan(0.01);
-    const unknown = leakVerdict(series({ seconds: 90, ended: (t) => 20 * t, rss: (t) => warmHeap(t), noiseBytes: 0.5 * MB }));
+    const unknown = leakVerdict(
+      series({ seconds: 90, ended: (t) => 20 * t, rss: (t) => warmHeap(t), noiseBytes: 0.5 * MB }),
+    );
     expect(unknown.fdsPerSession).toBeNull();
   });
 
   it('gives the same interval for the same samples and seed, and honours the margin and warm-up given', () => {
-    const s = series({ seconds: 120, ended: (t) => 20 * t, rss: (t, e) => warmHeap(t) + 3000 * e, noiseBytes: 0.5 * MB });
+    const s = series({
+      seconds: 120,
+      ended: (t) => 20 * t,
+      rss: (t, e) => warmHeap(t) + 3000 * e,
+      noiseBytes: 0.5 * MB,
+    });
     expect(leakVerdict(s)).toEqual(leakVerdict(s));
     expect(leakVerdict(s, { marginBytesPerSession: 1024 }).verdict).toBe('leak');
     expect(leakVerdict(s, { marginBytesPerSession: 10_240 }).verdict).toBe('no-leak');

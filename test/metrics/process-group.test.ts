@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ProcessMonitor, sampleProcess } from '../../src/metrics/process-stats.js';
 
 /** A node process that spins until it has used `ms` of CPU (not of wall time: the machine may be busy). */
-const spin = (ms: number, thenWait = false) => `${process.execPath} -e "while (process.cpuUsage().user < ${ms * 1000});${thenWait ? ' setTimeout(() => {}, 30000);' : ''}"`;
+const spin = (ms: number, thenWait = false) =>
+  `${process.execPath} -e "while (process.cpuUsage().user < ${ms * 1000});${thenWait ? ' setTimeout(() => {}, 30000);' : ''}"`;
 
 function stopGroup(pgid: number): void {
   try {
@@ -25,7 +26,8 @@ describe('CPU of a process group', () => {
     alone.start();
     try {
       // Wait for the child to have burnt its CPU (by the group's own figures, not by a clock).
-      for (let i = 0; i < 100 && (group.current()?.cpuSeconds ?? 0) < 0.5; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 100 && (group.current()?.cpuSeconds ?? 0) < 0.5; i++)
+        await new Promise((r) => setTimeout(r, 100));
       const g = group.stop()!;
       const a = alone.stop()!;
       expect(g.cpuSeconds).toBeGreaterThanOrEqual(0.4);

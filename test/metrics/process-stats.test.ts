@@ -28,10 +28,13 @@ describe('process resources from /proc', () => {
     expect(sampleProcessResources(child.pid!)).toBeNull();
   });
 
-  it.runIf(process.getuid?.() !== 0 && statSync('/proc/1').uid !== process.getuid?.())('reports descriptors of another user’s process as unavailable, not zero', () => {
-    const s = sampleProcessResources(1);
-    expect(s).not.toBeNull();
-    expect(s!.fds).toBeNull();
-    expect(s!.rssBytes).toBeGreaterThanOrEqual(0);
-  });
+  it.runIf(process.getuid?.() !== 0 && statSync('/proc/1').uid !== process.getuid?.())(
+    'reports descriptors of another user’s process as unavailable, not zero',
+    () => {
+      const s = sampleProcessResources(1);
+      expect(s).not.toBeNull();
+      expect(s!.fds).toBeNull();
+      expect(s!.rssBytes).toBeGreaterThanOrEqual(0);
+    },
+  );
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { mean, meanInterval, pairedRatio, stdev, studentTCdf, studentTQuantile, welchTest } from '../../src/metrics/stats.js';
+import {
+  mean,
+  meanInterval,
+  pairedRatio,
+  stdev,
+  studentTCdf,
+  studentTQuantile,
+  welchTest,
+} from '../../src/metrics/stats.js';
 
 describe('statistics for repeated runs', () => {
   it('matches published values of Student’s t', () => {
@@ -37,4 +45,3 @@ describe('statistics for repeated runs', () => {
     expect(pairedRatio([0, 0], [1, 1])).toBeNull();
   });
 });
-

@@ -12,7 +12,14 @@ import { run, type RunResult } from '../helpers/tools.js';
  */
 
 const dir = scratch('pack');
-const npm = (args: string[], cwd: string, timeoutMs = 120_000): Promise<RunResult> => run('npm', args, timeoutMs, { npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' }, cwd);
+const npm = (args: string[], cwd: string, timeoutMs = 120_000): Promise<RunResult> =>
+  run(
+    'npm',
+    args,
+    timeoutMs,
+    { npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' },
+    cwd,
+  );
 
 describe('the npm package', () => {
   let files: string[] = [];
@@ -32,13 +39,32 @@ describe('the npm package', () => {
   }, 200_000);
 
   it('ships the built code, the scenarios and the Grafana dashboard, and no sources or tests', () => {
-    for (const f of ['package.json', 'README.md', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/load/shard/worker.js', 'scenarios/quickstart.yaml', 'scenarios/scenario.schema.json', 'dashboards/grafana.json']) expect(files, f).toContain(f);
-    expect(files.filter((f) => /^(src|test|bench|results)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    for (const f of [
+      'package.json',
+      'README.md',
+      'dist/src/cli/main.js',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/load/shard/worker.js',
+      'scenarios/quickstart.yaml',
+      'scenarios/scenario.schema.json',
+      'dashboards/grafana.json',
+    ])
+      expect(files, f).toContain(f);
+    expect(
+      files.filter((f) => /^(src|test|bench|results)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts'))),
+    ).toEqual([]);
   });
 
   it('installs from the tarball into an empty folder, and npx rtmpbench runs and reports from there', async () => {
     expect(install.code, install.stderr).toBe(0);
-    const r = await run('npx', ['--no', 'rtmpbench', 'run', '--duration', '5s', '--no-progress'], 90_000, undefined, app);
+    const r = await run(
+      'npx',
+      ['--no', 'rtmpbench', 'run', '--duration', '5s', '--no-progress'],
+      90_000,
+      undefined,
+      app,
+    );
     expect(r.code, r.stderr).toBe(0);
     const results = /results: (\S+)/.exec(r.stdout)![1]!;
     expect(existsSync(join(app, results, 'summary.json'))).toBe(true);

@@ -9,7 +9,10 @@ const why = cpuQuotaUnavailable();
 describe('a CPU quota', () => {
   it.skipIf(why !== null)('holds a process that would burn a whole core to its share, every thread of it', async () => {
     // Two threads spinning: unlimited they would use two cores' worth.
-    const burner = launch(process.execPath, ['-e', "const { Worker } = require('node:worker_threads'); new Worker('for (;;) {}', { eval: true }); for (;;) {}"]);
+    const burner = launch(process.execPath, [
+      '-e',
+      "const { Worker } = require('node:worker_threads'); new Worker('for (;;) {}', { eval: true }); for (;;) {}",
+    ]);
     const quota = createCpuQuota(0.2);
     try {
       quota.add(burner.pid);
@@ -26,7 +29,21 @@ describe('a CPU quota', () => {
   });
 
   it.skipIf(why !== null)('is a run setting: the built-in server runs under it and the run says so', async () => {
-    const r = await cli(['run', '--players', '5', '--duration', '4s', '--ramp', '1s', '--server-cpu-quota', '0.5', '--json', '--no-progress', '--out', '/tmp/rtmpbench-quota']);
+    const r = await cli([
+      'run',
+      '--players',
+      '5',
+      '--duration',
+      '4s',
+      '--ramp',
+      '1s',
+      '--server-cpu-quota',
+      '0.5',
+      '--json',
+      '--no-progress',
+      '--out',
+      '/tmp/rtmpbench-quota',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).scenario.serverCpuQuota).toBe(0.5);
   });

@@ -16,7 +16,8 @@ import { waitFor } from '../helpers/server.js';
  */
 
 const nginx = hasTool('nginx', 'apt-get install nginx libnginx-mod-rtmp') && serverAvailability('nginx-rtmp').available;
-if (!nginx && process.env.CI && hasTool('nginx')) throw new Error('the nginx RTMP module is required in CI (apt-get install libnginx-mod-rtmp)');
+if (!nginx && process.env.CI && hasTool('nginx'))
+  throw new Error('the nginx RTMP module is required in CI (apt-get install libnginx-mod-rtmp)');
 const nms = serverAvailability('node-media-server').available;
 
 const OPENERS = {
@@ -26,7 +27,11 @@ const OPENERS = {
 } as const;
 
 /** Opens a viewer, retrying while the server has nothing to serve yet (HLS before its first fragment). */
-async function openWhenReady(protocol: keyof typeof OPENERS, url: string, onFrame: (f: ViewerFrame) => void): Promise<Viewer> {
+async function openWhenReady(
+  protocol: keyof typeof OPENERS,
+  url: string,
+  onFrame: (f: ViewerFrame) => void,
+): Promise<Viewer> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
@@ -47,11 +52,16 @@ async function playEvery(kind: ServerKind, protocols: (keyof typeof OPENERS)[]):
     const pub = await publish(parseRtmpUrl(server.url), 'p', { seconds: 6, gopSeconds: 1 });
     const seqs: Record<string, number[]> = {};
     for (const protocol of protocols) {
-      const got: number[] = (seqs[protocol] = []);
+      const got: number[] = [];
+      seqs[protocol] = got;
       const url = server.playUrls[protocol]!.replace('{stream}', 'p');
       viewers.push(await openWhenReady(protocol, url, (f) => f.mark !== null && got.push(f.mark.seq)));
     }
-    await waitFor(() => protocols.every((p) => seqs[p]!.length >= 30), 20_000, `30 frames over ${protocols.join(', ')}`);
+    await waitFor(
+      () => protocols.every((p) => seqs[p]!.length >= 30),
+      20_000,
+      `30 frames over ${protocols.join(', ')}`,
+    );
     for (const protocol of protocols) {
       const got = seqs[protocol]!;
       // From wherever it joined, every frame in order.
@@ -70,11 +80,19 @@ describe('servers under test with their HTTP outputs', () => {
     await playEvery('builtin', ['http-flv', 'ws-flv', 'hls']);
   }, 60_000);
 
-  it.skipIf(!nms)('node-media-server serves HTTP-FLV and WebSocket-FLV', async () => {
-    await playEvery('node-media-server', ['http-flv', 'ws-flv']);
-  }, 60_000);
+  it.skipIf(!nms)(
+    'node-media-server serves HTTP-FLV and WebSocket-FLV',
+    async () => {
+      await playEvery('node-media-server', ['http-flv', 'ws-flv']);
+    },
+    60_000,
+  );
 
-  it.skipIf(!nginx)('nginx-rtmp writes HLS that its http block serves', async () => {
-    await playEvery('nginx-rtmp', ['hls']);
-  }, 60_000);
+  it.skipIf(!nginx)(
+    'nginx-rtmp writes HLS that its http block serves',
+    async () => {
+      await playEvery('nginx-rtmp', ['hls']);
+    },
+    60_000,
+  );
 });

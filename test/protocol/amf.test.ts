@@ -66,7 +66,9 @@ describe('AMF0 golden vectors', () => {
     const [value] = decodeAmf0(hex('10 0003 466f6f 0001 61 00 3ff0000000000000 000009'));
     expect(value).toEqual({ a: 1 });
     expect((value as { [AMF_CLASS_NAME]: string })[AMF_CLASS_NAME]).toBe('Foo');
-    expect(encodeAmf0(value).toString('hex')).toBe(hex('10 0003 466f6f 0001 61 00 3ff0000000000000 000009').toString('hex'));
+    expect(encodeAmf0(value).toString('hex')).toBe(
+      hex('10 0003 466f6f 0001 61 00 3ff0000000000000 000009').toString('hex'),
+    );
   });
 
   it('switches to AMF3 after the avmplus marker (0x11)', () => {
@@ -78,7 +80,9 @@ describe('AMF0 golden vectors', () => {
   });
 
   it('keeps a "__proto__" property as an own property without changing the prototype', () => {
-    const [value] = decodeAmf0(hex('03 0009 5f5f70726f746f5f5f 03 0001 78 00 3ff0000000000000 000009 000009')) as [object];
+    const [value] = decodeAmf0(hex('03 0009 5f5f70726f746f5f5f 03 0001 78 00 3ff0000000000000 000009 000009')) as [
+      object,
+    ];
     expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
     expect(Object.keys(value)).toEqual(['__proto__']);
     expect((value as { x?: number }).x).toBeUndefined();
@@ -118,7 +122,9 @@ describe('AMF0 bad input', () => {
   });
 
   it('refuses to encode values with no AMF0 form', () => {
-    expect(() => encodeAmf0(10n as unknown as AmfValue)).toThrow(expect.objectContaining({ code: 'RTMP_ERR_AMF_ENCODE' }));
+    expect(() => encodeAmf0(10n as unknown as AmfValue)).toThrow(
+      expect.objectContaining({ code: 'RTMP_ERR_AMF_ENCODE' }),
+    );
     const cyclic: Record<string, AmfValue> = {};
     cyclic.self = cyclic;
     expect(() => encodeAmf0(cyclic)).toThrow(/nesting/);
@@ -134,7 +140,11 @@ const amfValueArb: fc.Arbitrary<AmfValue> = fc.letrec<{ value: AmfValue }>((tie)
     fc.constant(null),
     fc.date({ noInvalidDate: true }),
     fc.array(tie('value'), { maxLength: 5 }),
-    fc.dictionary(fc.string({ maxLength: 10 }).filter((k) => k !== '__proto__'), tie('value'), { maxKeys: 5 }),
+    fc.dictionary(
+      fc.string({ maxLength: 10 }).filter((k) => k !== '__proto__'),
+      tie('value'),
+      { maxKeys: 5 },
+    ),
   ),
 })).value;
 

@@ -33,7 +33,13 @@ function validStream(rand: () => number): Buffer {
     const length = Math.floor(rand() * (video ? 3000 : 300));
     parts.push(
       flattenEncoded(
-        w.encode({ csid: video ? 6 : 4, typeId: video ? MSG_VIDEO : MSG_AUDIO, streamId: 1, timestamp: ts, payload: pattern(length, i) }),
+        w.encode({
+          csid: video ? 6 : 4,
+          typeId: video ? MSG_VIDEO : MSG_AUDIO,
+          streamId: 1,
+          timestamp: ts,
+          payload: pattern(length, i),
+        }),
       ),
     );
     if (rand() < 0.1) parts.push(flattenEncoded(w.encode(abortMessage(6))));
@@ -115,7 +121,8 @@ describe('ChunkReader fuzz', () => {
       // Collected rather than asserted per stream: 100,000 expect() calls would dominate the run.
       if (errors > 1) violations.push(`stream ${i}: ${errors} errors reported`);
       if (errors > 0) failures++;
-      for (const size of alloc.acquired) if (size > maxMessageBytes) violations.push(`stream ${i}: acquired ${size} bytes`);
+      for (const size of alloc.acquired)
+        if (size > maxMessageBytes) violations.push(`stream ${i}: acquired ${size} bytes`);
       if (alloc.outstanding !== 0) violations.push(`stream ${i}: ${alloc.outstanding} bytes never released`);
       maxOutstanding = Math.max(maxOutstanding, alloc.maxOutstanding);
     }

@@ -78,7 +78,12 @@ const vectors: Vector[] = [
   },
   {
     name: 'extended timestamp omitted on the fmt-3 continuation chunk (tolerated)',
-    bytes: Buffer.concat([hex('06 ffffff 0000c8 09 01000000 01000000'), P200.subarray(0, 128), hex('c6'), P200.subarray(128)]),
+    bytes: Buffer.concat([
+      hex('06 ffffff 0000c8 09 01000000 01000000'),
+      P200.subarray(0, 128),
+      hex('c6'),
+      P200.subarray(128),
+    ]),
     expected: [{ csid: 6, typeId: 9, streamId: 1, timestamp: 0x01000000, payload: P200.toString('hex') }],
   },
   {
@@ -205,7 +210,12 @@ describe('ChunkReader buffers', () => {
   it('hands out a message that arrives whole as a view of the pushed buffer', () => {
     const bytes = hex('03 000000 000005 14 00000000 68656c6c6f');
     const got: { payload: Buffer; pooled: boolean }[] = [];
-    const reader = new ChunkReader({ onMessage: (m) => got.push(m), onError: (e) => { throw e; } });
+    const reader = new ChunkReader({
+      onMessage: (m) => got.push(m),
+      onError: (e) => {
+        throw e;
+      },
+    });
     reader.push(bytes);
     expect(got).toHaveLength(1);
     expect(got[0]!.pooled).toBe(false);
@@ -217,7 +227,11 @@ describe('ChunkReader buffers', () => {
     const payload = pattern(300 * 1024, 1);
     const chunkSize = 4096;
     const parts: Buffer[] = [hex('02 000000 000004 01 00000000 00001000')];
-    parts.push(hex('06 000000'), Buffer.from([payload.length >> 16, (payload.length >> 8) & 0xff, payload.length & 0xff]), hex('09 01000000'));
+    parts.push(
+      hex('06 000000'),
+      Buffer.from([payload.length >> 16, (payload.length >> 8) & 0xff, payload.length & 0xff]),
+      hex('09 01000000'),
+    );
     for (let p = 0; p < payload.length; p += chunkSize) {
       if (p > 0) parts.push(hex('c6'));
       parts.push(payload.subarray(p, p + chunkSize));
@@ -291,7 +305,9 @@ describe('ChunkReader bad input', () => {
   });
 
   it('rejects a chunk stream beyond the limit', () => {
-    const bytes = hex('03 000000 000001 14 00000000 00  04 000000 000001 08 01000000 00  05 000000 000001 09 01000000 00');
+    const bytes = hex(
+      '03 000000 000001 14 00000000 00  04 000000 000001 08 01000000 00  05 000000 000001 09 01000000 00',
+    );
     const run = decodeWithCuts(bytes, [], { maxChunkStreams: 2 });
     expect(run.messages).toHaveLength(2);
     expect(run.errors.map((e) => e.code)).toEqual(['RTMP_ERR_CHUNK_STREAM_LIMIT']);
@@ -300,7 +316,10 @@ describe('ChunkReader bad input', () => {
   it('rejects Set Chunk Size 0 and a size with bit 31 set', () => {
     for (const size of ['00000000', '80000000', 'ffffffff']) {
       const run = decodeWithCuts(hex(`02 000000 000004 01 00000000 ${size}`));
-      expect(run.errors.map((e) => e.code), size).toEqual(['RTMP_ERR_CHUNK_SIZE']);
+      expect(
+        run.errors.map((e) => e.code),
+        size,
+      ).toEqual(['RTMP_ERR_CHUNK_SIZE']);
       expect(run.errors[0]).toBeInstanceOf(ProtocolError);
     }
   });
@@ -363,7 +382,14 @@ describe('extendTimestamp', () => {
 });
 
 describe('ChunkReader skim mode (players that read only headers and marks)', () => {
-  const video300 = Buffer.concat([hex('06 000000 00012c 09 01000000'), P300.subarray(0, 128), hex('c6'), P300.subarray(128, 256), hex('c6'), P300.subarray(256)]);
+  const video300 = Buffer.concat([
+    hex('06 000000 00012c 09 01000000'),
+    P300.subarray(0, 128),
+    hex('c6'),
+    P300.subarray(128, 256),
+    hex('c6'),
+    P300.subarray(256),
+  ]);
 
   it('keeps the first N bytes of a multi-chunk video message and reports its full length, however the bytes are split', () => {
     const check = (cuts: number[]) => {

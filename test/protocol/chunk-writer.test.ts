@@ -9,7 +9,10 @@ import { CountingAllocator, decodeWithCuts, hex, pattern } from '../helpers/byte
 
 describe('encodeMessage', () => {
   it('writes a fmt-0 header and the payload for a message inside one chunk', () => {
-    const enc = encodeMessage({ csid: 3, typeId: 20, streamId: 0, timestamp: 1000, payload: Buffer.from('hello') }, 128);
+    const enc = encodeMessage(
+      { csid: 3, typeId: 20, streamId: 0, timestamp: 1000, payload: Buffer.from('hello') },
+      128,
+    );
     expect(flattenEncoded(enc).toString('hex')).toBe(hex('03 0003e8 000005 14 00000000 68656c6c6f').toString('hex'));
     expect(enc.chunkCount).toBe(1);
     expect(enc.headerBytes).toBe(12);
@@ -45,14 +48,20 @@ describe('encodeMessage', () => {
   });
 
   it('writes only the low 32 bits of a timestamp past 2^32', () => {
-    const enc = encodeMessage({ csid: 4, typeId: MSG_AUDIO, streamId: 1, timestamp: 2 ** 32 + 5, payload: Buffer.from([1]) }, 128);
+    const enc = encodeMessage(
+      { csid: 4, typeId: MSG_AUDIO, streamId: 1, timestamp: 2 ** 32 + 5, payload: Buffer.from([1]) },
+      128,
+    );
     expect(flattenEncoded(enc).toString('hex')).toBe(hex('04 000005 000001 08 01000000 01').toString('hex'));
   });
 
   it('uses 2- and 3-byte basic headers for high chunk stream ids', () => {
     const two = encodeMessage({ csid: 100, typeId: 9, streamId: 1, timestamp: 0, payload: Buffer.from([0xaa]) }, 128);
     expect(flattenEncoded(two).subarray(0, 2).toString('hex')).toBe('0024');
-    const three = encodeMessage({ csid: 40000, typeId: 9, streamId: 1, timestamp: 0, payload: Buffer.from([0xaa]) }, 128);
+    const three = encodeMessage(
+      { csid: 40000, typeId: 9, streamId: 1, timestamp: 0, payload: Buffer.from([0xaa]) },
+      128,
+    );
     expect(flattenEncoded(three).subarray(0, 3).toString('hex')).toBe('01009c');
   });
 
@@ -69,7 +78,11 @@ describe('encodeMessage', () => {
 
   it('takes its header buffer from the given allocator, sized exactly', () => {
     const alloc = new CountingAllocator();
-    encodeMessage({ csid: 6, typeId: MSG_VIDEO, streamId: 1, timestamp: 0x01000000, payload: pattern(300) }, 128, alloc);
+    encodeMessage(
+      { csid: 6, typeId: MSG_VIDEO, streamId: 1, timestamp: 0x01000000, payload: pattern(300) },
+      128,
+      alloc,
+    );
     expect(alloc.acquired).toEqual([16 + 2 * 5]);
   });
 
@@ -92,12 +105,9 @@ describe('ChunkWriter with header compression', () => {
       w.encode({ csid: 4, typeId: 9, streamId: 1, timestamp: 150, payload: hex('0809') }),
     ].map((e) => flattenEncoded(e).toString('hex'));
     expect(out).toEqual(
-      [
-        '04 000064 000003 08 01000000 010203',
-        '44 00000a 000002 09 0405',
-        '84 000014 0607',
-        'c4 0809',
-      ].map((h) => hex(h).toString('hex')),
+      ['04 000064 000003 08 01000000 010203', '44 00000a 000002 09 0405', '84 000014 0607', 'c4 0809'].map((h) =>
+        hex(h).toString('hex'),
+      ),
     );
   });
 
@@ -114,7 +124,11 @@ describe('ChunkWriter with header compression', () => {
 // Round trip: arbitrary messages, arbitrary chunk sizes, arbitrary read splits.
 
 const messageArb = fc.record({
-  csid: fc.oneof(fc.integer({ min: 2, max: 63 }), fc.integer({ min: 64, max: 319 }), fc.integer({ min: 320, max: 65599 })),
+  csid: fc.oneof(
+    fc.integer({ min: 2, max: 63 }),
+    fc.integer({ min: 64, max: 319 }),
+    fc.integer({ min: 320, max: 65599 }),
+  ),
   typeId: fc.constantFrom(MSG_AUDIO, MSG_VIDEO, MSG_DATA_AMF0, MSG_COMMAND_AMF0),
   streamId: fc.integer({ min: 0, max: 0xffffffff }),
   deltaMs: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0xfffff0, max: 0x1000010 }), fc.constant(0)),
@@ -145,7 +159,9 @@ describe('encode → decode round trip (property)', () => {
           const timestamp = prev === undefined ? s.startMs : prev + m.deltaMs;
           clocks.set(m.csid, timestamp);
           const payload = pattern(m.length, m.seed);
-          parts.push(flattenEncoded(writer.encode({ csid: m.csid, typeId: m.typeId, streamId: m.streamId, timestamp, payload })));
+          parts.push(
+            flattenEncoded(writer.encode({ csid: m.csid, typeId: m.typeId, streamId: m.streamId, timestamp, payload })),
+          );
           return { csid: m.csid, typeId: m.typeId, streamId: m.streamId, timestamp, payload: payload.toString('hex') };
         });
         const bytes = Buffer.concat(parts);

@@ -21,7 +21,9 @@ async function publishWithFfmpeg(extraArgs: string[] = []) {
   const result = await run('ffmpeg', [
     ...testSourceArgs({ seconds: 4, fps: 25, gopSeconds: 2 }),
     ...extraArgs,
-    '-f', 'flv', `rtmp://127.0.0.1:${port}/live/test`,
+    '-f',
+    'flv',
+    `rtmp://127.0.0.1:${port}/live/test`,
   ]);
   const session = await sessionP;
   await session.closed;
@@ -44,9 +46,17 @@ describe.skipIf(!ffmpeg)('ffmpeg as a publishing client', () => {
 
     const data = session.messages.filter((m) => m.typeId === MSG_DATA_AMF0).map((m) => parseData(m.payload));
     expect(data[0]?.name).toBe('@setDataFrame');
-    expect(data[0]?.values[1]).toMatchObject({ width: 320, height: 240, framerate: 25, videocodecid: 7, audiocodecid: 10 });
+    expect(data[0]?.values[1]).toMatchObject({
+      width: 320,
+      height: 240,
+      framerate: 25,
+      videocodecid: 7,
+      audiocodecid: 10,
+    });
 
-    const video = session.messages.filter((m) => m.typeId === MSG_VIDEO).map((m) => ({ ts: m.timestamp, ...parseVideoTag(m.payload) }));
+    const video = session.messages
+      .filter((m) => m.typeId === MSG_VIDEO)
+      .map((m) => ({ ts: m.timestamp, ...parseVideoTag(m.payload) }));
     expect(video[0]).toMatchObject({ codec: 'avc', sequenceHeader: true });
     const frames = video.filter((v) => !v.sequenceHeader && !v.sequenceEnd);
     expect(frames).toHaveLength(100); // 4 s at 25 fps
@@ -68,7 +78,10 @@ describe.skipIf(!ffmpeg)('ffmpeg as a publishing client', () => {
     const bytes = Buffer.concat(session.chunkStream);
     const live = session.messages.map((m) => [m.typeId, m.timestamp, m.payload.toString('base64')]);
     for (const pieces of [1, 7, 1000]) {
-      const cuts = Array.from({ length: pieces - 1 }, (_, i) => Math.floor(((i + 1) * bytes.length) / pieces) - (i % 3));
+      const cuts = Array.from(
+        { length: pieces - 1 },
+        (_, i) => Math.floor(((i + 1) * bytes.length) / pieces) - (i % 3),
+      );
       const replay = decodeWithCuts(bytes, cuts);
       expect(replay.errors).toEqual([]);
       expect(replay.raw.map((m) => [m.typeId, m.timestamp, m.payload.toString('base64')])).toEqual(live);
@@ -80,7 +93,9 @@ describe.skipIf(!ffmpeg)('ffmpeg as a publishing client', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(session.errors).toEqual([]);
     const video = session.messages.filter((m) => m.typeId === MSG_VIDEO);
-    const frames = video.map((m) => ({ ts: m.timestamp, info: parseVideoTag(m.payload) })).filter((v) => !v.info.sequenceHeader && !v.info.sequenceEnd);
+    const frames = video
+      .map((m) => ({ ts: m.timestamp, info: parseVideoTag(m.payload) }))
+      .filter((v) => !v.info.sequenceHeader && !v.info.sequenceEnd);
     expect(frames).toHaveLength(100);
     expect(frames[0]!.ts).toBeGreaterThanOrEqual(16_800_000);
     expect(frames[99]!.ts - frames[0]!.ts).toBe(3960);
@@ -90,7 +105,13 @@ describe.skipIf(!ffmpeg)('ffmpeg as a publishing client', () => {
 describe.skipIf(!ffmpeg)('ffmpeg as a playing client', () => {
   it('completes a digest handshake, plays a stream written by the codec and decodes it without errors', async () => {
     const source = join(work, 'source.flv');
-    const made = await run('ffmpeg', [...testSourceArgs({ seconds: 2, fps: 25, gopSeconds: 1 }), '-f', 'flv', '-y', source]);
+    const made = await run('ffmpeg', [
+      ...testSourceArgs({ seconds: 2, fps: 25, gopSeconds: 1 }),
+      '-f',
+      'flv',
+      '-y',
+      source,
+    ]);
     expect(made.code, made.stderr).toBe(0);
     const flv = parseFlv(readFileSync(source));
     const isFrame = (payload: Buffer) => {
@@ -104,7 +125,19 @@ describe.skipIf(!ffmpeg)('ffmpeg as a playing client', () => {
       const server = new MiniServer(flv.tags, chunkSize);
       const port = await server.listen();
       const out = join(work, `played-${chunkSize}.flv`);
-      const played = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', `rtmp://127.0.0.1:${port}/live/test`, '-c', 'copy', '-f', 'flv', '-y', out]);
+      const played = await run('ffmpeg', [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-i',
+        `rtmp://127.0.0.1:${port}/live/test`,
+        '-c',
+        'copy',
+        '-f',
+        'flv',
+        '-y',
+        out,
+      ]);
       const session = await server.nextSession();
       await server.close();
       expect(played.code, played.stderr).toBe(0);
@@ -124,7 +157,22 @@ describe.skipIf(!ffmpeg)('ffmpeg as a playing client', () => {
   it('receives the connect command over AMF0 with the app from the URL', async () => {
     const server = new MiniServer([]);
     const port = await server.listen();
-    await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-rw_timeout', '2000000', '-i', `rtmp://127.0.0.1:${port}/myapp/key`, '-f', 'null', '-'], 10_000);
+    await run(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-rw_timeout',
+        '2000000',
+        '-i',
+        `rtmp://127.0.0.1:${port}/myapp/key`,
+        '-f',
+        'null',
+        '-',
+      ],
+      10_000,
+    );
     const session = await server.nextSession();
     await server.close();
     const connect = session.commands.find((c) => c.name === 'connect');

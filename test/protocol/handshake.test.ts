@@ -41,7 +41,10 @@ function plainC0C1(): Buffer {
 
 /** Runs a client against a server in memory, feeding bytes in pieces of `step`. */
 function converse(client: ClientHandshake, server: ServerHandshake, step = Infinity) {
-  const feed = (hs: { push(b: Buffer): { output: Buffer[]; done: boolean; remainder: Buffer | null } }, bytes: Buffer) => {
+  const feed = (
+    hs: { push(b: Buffer): { output: Buffer[]; done: boolean; remainder: Buffer | null } },
+    bytes: Buffer,
+  ) => {
     const out: Buffer[] = [];
     let done = false;
     for (let i = 0; i < bytes.length; i += Math.min(step, bytes.length)) {
@@ -88,7 +91,9 @@ describe('ServerHandshake', () => {
     const sd = expectedDigest(s1, 8, FMS_KEY_TEXT);
     expect(s1.subarray(sd.offset, sd.offset + 32).equals(sd.digest)).toBe(true);
     // S2: last 32 bytes = HMAC(HMAC(FMS key + suffix, client digest), first 1504 bytes).
-    const key = createHmac('sha256', Buffer.concat([FMS_KEY_TEXT, KEY_SUFFIX])).update(cd.digest).digest();
+    const key = createHmac('sha256', Buffer.concat([FMS_KEY_TEXT, KEY_SUFFIX]))
+      .update(cd.digest)
+      .digest();
     const sig = createHmac('sha256', key).update(s2.subarray(0, 1504)).digest();
     expect(s2.subarray(1504).equals(sig)).toBe(true);
   });
@@ -163,7 +168,9 @@ describe('ClientHandshake', () => {
     // C2 = random + HMAC(HMAC(FP key + suffix, S1 digest), random)
     const s1 = r.s0s1s2.subarray(1, 1 + HANDSHAKE_SIZE);
     const sd = expectedDigest(s1, 8, FMS_KEY_TEXT);
-    const key = createHmac('sha256', Buffer.concat([FP_KEY_TEXT, KEY_SUFFIX])).update(sd.digest).digest();
+    const key = createHmac('sha256', Buffer.concat([FP_KEY_TEXT, KEY_SUFFIX]))
+      .update(sd.digest)
+      .digest();
     expect(r.c2.subarray(1504).equals(createHmac('sha256', key).update(r.c2.subarray(0, 1504)).digest())).toBe(true);
   });
 
@@ -201,7 +208,9 @@ describe('ClientHandshake', () => {
   it('rejects a server version byte other than 3', () => {
     const client = new ClientHandshake();
     client.start();
-    expect(() => client.push(Buffer.from([6]))).toThrow(expect.objectContaining({ code: 'RTMP_ERR_HANDSHAKE_VERSION' }));
+    expect(() => client.push(Buffer.from([6]))).toThrow(
+      expect.objectContaining({ code: 'RTMP_ERR_HANDSHAKE_VERSION' }),
+    );
   });
 
   it('computes digest offsets as the sum of four bytes modulo 728 plus base + 4', () => {

@@ -17,9 +17,17 @@ const fc = (s: string) => Buffer.from(s, 'latin1').toString('hex');
 
 describe('legacy video tags', () => {
   const cases: [string, string, Partial<ReturnType<typeof parseVideoTag>>][] = [
-    ['AVC sequence header', '17 00 000000 01640028', { codec: 'avc', sequenceHeader: true, keyframe: false, packetType: 0, dataOffset: 5 }],
+    [
+      'AVC sequence header',
+      '17 00 000000 01640028',
+      { codec: 'avc', sequenceHeader: true, keyframe: false, packetType: 0, dataOffset: 5 },
+    ],
     ['AVC keyframe', '17 01 000000 00000001 65', { codec: 'avc', keyframe: true, frameType: 1, dataOffset: 5 }],
-    ['AVC inter frame with composition time', '27 01 000042 00000001 41', { codec: 'avc', keyframe: false, frameType: 2, compositionTimeMs: 0x42 }],
+    [
+      'AVC inter frame with composition time',
+      '27 01 000042 00000001 41',
+      { codec: 'avc', keyframe: false, frameType: 2, compositionTimeMs: 0x42 },
+    ],
     ['AVC negative composition time', '27 01 ffffff 00', { compositionTimeMs: -1 }],
     ['AVC end of sequence', '17 02 000000', { sequenceEnd: true, keyframe: false }],
     ['legacy HEVC (codec id 12) keyframe', '1c 01 000000 00', { codec: 'hevc', keyframe: true }],
@@ -41,11 +49,27 @@ describe('legacy video tags', () => {
 
 describe('Enhanced RTMP video tags', () => {
   const cases: [string, string, Partial<ReturnType<typeof parseVideoTag>>][] = [
-    ['hvc1 SequenceStart', `90 ${fc('hvc1')} 01`, { codec: 'hevc', sequenceHeader: true, packetType: 0, dataOffset: 5 }],
-    ['hvc1 CodedFrames keyframe with composition time', `91 ${fc('hvc1')} 000010 00`, { codec: 'hevc', keyframe: true, compositionTimeMs: 16, dataOffset: 8 }],
-    ['hvc1 CodedFramesX inter frame', `a3 ${fc('hvc1')} 00`, { codec: 'hevc', keyframe: false, frameType: 2, packetType: 3, dataOffset: 5 }],
+    [
+      'hvc1 SequenceStart',
+      `90 ${fc('hvc1')} 01`,
+      { codec: 'hevc', sequenceHeader: true, packetType: 0, dataOffset: 5 },
+    ],
+    [
+      'hvc1 CodedFrames keyframe with composition time',
+      `91 ${fc('hvc1')} 000010 00`,
+      { codec: 'hevc', keyframe: true, compositionTimeMs: 16, dataOffset: 8 },
+    ],
+    [
+      'hvc1 CodedFramesX inter frame',
+      `a3 ${fc('hvc1')} 00`,
+      { codec: 'hevc', keyframe: false, frameType: 2, packetType: 3, dataOffset: 5 },
+    ],
     ['av01 SequenceStart', `90 ${fc('av01')} 81`, { codec: 'av1', sequenceHeader: true }],
-    ['av01 CodedFrames keyframe (no composition time)', `91 ${fc('av01')} 12`, { codec: 'av1', keyframe: true, dataOffset: 5 }],
+    [
+      'av01 CodedFrames keyframe (no composition time)',
+      `91 ${fc('av01')} 12`,
+      { codec: 'av1', keyframe: true, dataOffset: 5 },
+    ],
     ['vp09 CodedFrames inter frame', `a1 ${fc('vp09')} 00`, { codec: 'vp9', keyframe: false }],
     ['avc1 CodedFrames keyframe', `91 ${fc('avc1')} 000000 00`, { codec: 'avc', keyframe: true, dataOffset: 8 }],
     ['SequenceEnd', `92 ${fc('hvc1')}`, { sequenceEnd: true, keyframe: false }],
@@ -108,13 +132,24 @@ describe('Enhanced RTMP video tags', () => {
     const info = newVideoTagInfo();
     classifyVideo(hex(`96 01 ${fc('hvc1')} 00 000000 aa`), info);
     classifyVideo(hex('27 01 000000 00'), info);
-    expect(info).toMatchObject({ enhanced: false, multitrack: false, multitrackType: -1, codec: 'avc', keyframe: false });
+    expect(info).toMatchObject({
+      enhanced: false,
+      multitrack: false,
+      multitrackType: -1,
+      codec: 'avc',
+      keyframe: false,
+    });
   });
 });
 
 describe('audio tags', () => {
   it('classifies legacy AAC sequence header and raw frames', () => {
-    expect(parseAudioTag(hex('af 00 1210'))).toMatchObject({ codec: 'aac', sequenceHeader: true, packetType: 0, dataOffset: 2 });
+    expect(parseAudioTag(hex('af 00 1210'))).toMatchObject({
+      codec: 'aac',
+      sequenceHeader: true,
+      packetType: 0,
+      dataOffset: 2,
+    });
     expect(parseAudioTag(hex('af 01 2100'))).toMatchObject({ codec: 'aac', sequenceHeader: false, packetType: 1 });
   });
 
@@ -129,7 +164,12 @@ describe('audio tags', () => {
   });
 
   it('classifies ExAudio by FourCC', () => {
-    expect(parseAudioTag(hex(`90 ${fc('mp4a')} 1210`))).toMatchObject({ enhanced: true, codec: 'aac', sequenceHeader: true, dataOffset: 5 });
+    expect(parseAudioTag(hex(`90 ${fc('mp4a')} 1210`))).toMatchObject({
+      enhanced: true,
+      codec: 'aac',
+      sequenceHeader: true,
+      dataOffset: 5,
+    });
     expect(parseAudioTag(hex(`91 ${fc('Opus')} 00`))).toMatchObject({ codec: 'opus', packetType: 1 });
     expect(parseAudioTag(hex(`91 ${fc('fLaC')} 00`))).toMatchObject({ codec: 'flac' });
     expect(parseAudioTag(hex(`91 ${fc('ac-3')} 00`))).toMatchObject({ codec: 'ac3' });
@@ -139,8 +179,17 @@ describe('audio tags', () => {
   });
 
   it('classifies ExAudio multitrack and ModEx', () => {
-    expect(parseAudioTag(hex(`95 01 ${fc('Opus')} 00 aa`))).toMatchObject({ multitrack: true, multitrackType: 0, codec: 'opus', fourCc: AudioFourCc.OPUS });
-    expect(parseAudioTag(hex(`97 02 0f4240 01 ${fc('mp4a')} aa`))).toMatchObject({ codec: 'aac', packetType: 1, dataOffset: 10 });
+    expect(parseAudioTag(hex(`95 01 ${fc('Opus')} 00 aa`))).toMatchObject({
+      multitrack: true,
+      multitrackType: 0,
+      codec: 'opus',
+      fourCc: AudioFourCc.OPUS,
+    });
+    expect(parseAudioTag(hex(`97 02 0f4240 01 ${fc('mp4a')} aa`))).toMatchObject({
+      codec: 'aac',
+      packetType: 1,
+      dataOffset: 10,
+    });
     const many = hex(`95 11 ${fc('mp4a')} 00 000001 aa 01 000002 bbcc`);
     expect(listTracks(many, 'audio').map((t) => [t.trackId, t.length])).toEqual([
       [0, 1],

@@ -71,7 +71,11 @@ describe('protocol control messages', () => {
 
   it('decodes them back into the discriminated union', () => {
     expect(decodeMessage(asRead(setChunkSizeMessage(4096)))).toEqual({ kind: 'set-chunk-size', chunkSize: 4096 });
-    expect(decodeMessage(asRead(setPeerBandwidthMessage(1000, 1)))).toEqual({ kind: 'set-peer-bandwidth', size: 1000, limitType: 1 });
+    expect(decodeMessage(asRead(setPeerBandwidthMessage(1000, 1)))).toEqual({
+      kind: 'set-peer-bandwidth',
+      size: 1000,
+      limitType: 1,
+    });
     expect(decodeMessage(asRead(acknowledgementMessage(99)))).toEqual({ kind: 'acknowledgement', sequenceNumber: 99 });
   });
 
@@ -93,13 +97,19 @@ describe('user control events', () => {
 
   it('parses each event kind', () => {
     expect(parseUserControl(hex('0000 00000001'))).toEqual({ event: UC_STREAM_BEGIN, streamId: 1 });
-    expect(parseUserControl(hex('0003 00000001 00000bb8'))).toEqual({ event: UC_SET_BUFFER_LENGTH, streamId: 1, bufferLengthMs: 3000 });
+    expect(parseUserControl(hex('0003 00000001 00000bb8'))).toEqual({
+      event: UC_SET_BUFFER_LENGTH,
+      streamId: 1,
+      bufferLengthMs: 3000,
+    });
     expect(parseUserControl(hex('0006 00001234'))).toEqual({ event: UC_PING_REQUEST, timestamp: 0x1234 });
     expect(parseUserControl(hex('001f 00000001'))).toEqual({ event: 0x1f, data: hex('00000001') });
   });
 
   it('rejects a truncated event', () => {
-    expect(() => parseUserControl(hex('0003 00000001'))).toThrow(expect.objectContaining({ code: 'RTMP_ERR_CONTROL_MALFORMED' }));
+    expect(() => parseUserControl(hex('0003 00000001'))).toThrow(
+      expect.objectContaining({ code: 'RTMP_ERR_CONTROL_MALFORMED' }),
+    );
     expect(() => parseUserControl(hex('00'))).toThrow(expect.objectContaining({ code: 'RTMP_ERR_CONTROL_MALFORMED' }));
   });
 });
@@ -108,7 +118,9 @@ describe('commands', () => {
   it('encodes createStream with golden bytes', () => {
     const m = createStreamCommand(2);
     expect(m.csid).toBe(CSID_COMMAND);
-    expect(m.payload.toString('hex')).toBe(hex('02 000c 63726561746553747265616d  00 4000000000000000  05').toString('hex'));
+    expect(m.payload.toString('hex')).toBe(
+      hex('02 000c 63726561746553747265616d  00 4000000000000000  05').toString('hex'),
+    );
   });
 
   it('round-trips every command builder through parseCommand', () => {
@@ -131,26 +143,45 @@ describe('commands', () => {
   });
 
   it('builds connect with the fields clients send and parses it back', () => {
-    const m = connectCommand({ app: 'live', tcUrl: 'rtmp://127.0.0.1:1935/live', objectEncoding: 0, fourCcList: ['hvc1'] });
+    const m = connectCommand({
+      app: 'live',
+      tcUrl: 'rtmp://127.0.0.1:1935/live',
+      objectEncoding: 0,
+      fourCcList: ['hvc1'],
+    });
     const c = parseCommand(m.payload);
     expect(c).toMatchObject({
       name: 'connect',
       transactionId: 1,
-      commandObject: { app: 'live', tcUrl: 'rtmp://127.0.0.1:1935/live', type: 'nonprivate', objectEncoding: 0, fourCcList: ['hvc1'] },
+      commandObject: {
+        app: 'live',
+        tcUrl: 'rtmp://127.0.0.1:1935/live',
+        type: 'nonprivate',
+        objectEncoding: 0,
+        fourCcList: ['hvc1'],
+      },
     });
   });
 
   it('builds the connect result with NetConnection.Connect.Success', () => {
     const c = parseCommand(connectResultCommand(1).payload);
     expect(c.name).toBe('_result');
-    expect(statusInfo(c)).toEqual({ level: 'status', code: Status.CONNECT_SUCCESS, description: 'Connection succeeded.' });
+    expect(statusInfo(c)).toEqual({
+      level: 'status',
+      code: Status.CONNECT_SUCCESS,
+      description: 'Connection succeeded.',
+    });
   });
 
   it('builds onStatus and _error with their status info', () => {
-    const s = parseCommand(onStatusCommand(1, { level: 'error', code: Status.PUBLISH_BAD_NAME, description: 'taken' }).payload);
+    const s = parseCommand(
+      onStatusCommand(1, { level: 'error', code: Status.PUBLISH_BAD_NAME, description: 'taken' }).payload,
+    );
     expect(s.name).toBe('onStatus');
     expect(statusInfo(s)?.code).toBe('NetStream.Publish.BadName');
-    expect(statusInfo(parseCommand(errorCommand(4, Status.PLAY_STREAM_NOT_FOUND, 'none').payload))?.level).toBe('error');
+    expect(statusInfo(parseCommand(errorCommand(4, Status.PLAY_STREAM_NOT_FOUND, 'none').payload))?.level).toBe(
+      'error',
+    );
   });
 
   it('parses an AMF3 command (type 17) after its leading format byte', () => {
@@ -161,7 +192,9 @@ describe('commands', () => {
   });
 
   it('rejects a command whose first value is not a string', () => {
-    expect(() => parseCommand(hex('00 3ff0000000000000'))).toThrow(expect.objectContaining({ code: 'RTMP_ERR_COMMAND_MALFORMED' }));
+    expect(() => parseCommand(hex('00 3ff0000000000000'))).toThrow(
+      expect.objectContaining({ code: 'RTMP_ERR_COMMAND_MALFORMED' }),
+    );
   });
 });
 

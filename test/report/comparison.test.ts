@@ -7,7 +7,15 @@ import type { RunSummary } from '../../src/results/summary.js';
 /** The comparison table's findings: the CPU-versus-latency frontier, what ended capacity searches, why sessions failed. */
 
 // A real run's summary (a capacity search), varied per variant below.
-const template = JSON.parse(readFileSync(new URL('../../results/baselines/capacity-batch-reads/runs/batchReads=false/2026-11-21T11-49-09-capacity/summary.json', import.meta.url), 'utf8')) as RunSummary;
+const template = JSON.parse(
+  readFileSync(
+    new URL(
+      '../../results/baselines/capacity-batch-reads/runs/batchReads=false/2026-11-21T11-49-09-capacity/summary.json',
+      import.meta.url,
+    ),
+    'utf8',
+  ),
+) as RunSummary;
 
 function variant(cpuSeconds: number, p99: number, over: Partial<RunSummary> = {}): LoadedRun {
   const s = structuredClone(template);
@@ -22,9 +30,14 @@ function comparison(runs: Record<string, LoadedRun[]>): LoadedComparison {
   return {
     dir: '/x',
     file: {
-      name: 'frontier', startedAt: template.startedAt, baseline: names[0], repeat: 2,
+      name: 'frontier',
+      startedAt: template.startedAt,
+      baseline: names[0],
+      repeat: 2,
       variants: names.map((n) => ({ name: n, server: 'builtin', settings: {} })),
-      runs: names.flatMap((n) => runs[n]!.map((_, round) => ({ variant: n, round, dir: n + round, thresholdsPassed: true }))),
+      runs: names.flatMap((n) =>
+        runs[n]!.map((_, round) => ({ variant: n, round, dir: n + round, thresholdsPassed: true })),
+      ),
     },
     runs: new Map(names.map((n) => [n, runs[n]!.map((run, round) => ({ round, run }))])),
   } as unknown as LoadedComparison;
@@ -36,7 +49,10 @@ describe('comparison findings', () => {
     comparison({
       cheap: [variant(10, 40), variant(12, 44)],
       fast: [variant(30, 8, held), variant(34, 9, held)],
-      beaten: [variant(40, 50, { failures: { 'first-frame-timeout': 3 } }), variant(41, 60, { failures: { 'first-frame-timeout': 1, 'connect-refused': 2 } })],
+      beaten: [
+        variant(40, 50, { failures: { 'first-frame-timeout': 3 } }),
+        variant(41, 60, { failures: { 'first-frame-timeout': 1, 'connect-refused': 2 } }),
+      ],
     }),
   );
   const row = (n: string) => t.rows.find((r) => r.name === n)!;
@@ -53,7 +69,9 @@ describe('comparison findings', () => {
   });
 
   it('sums the failed sessions of every round by reason, most first', () => {
-    expect(findingLines(t)).toContain('beaten: sessions failed over all rounds: first-frame-timeout 4, connect-refused 2');
+    expect(findingLines(t)).toContain(
+      'beaten: sessions failed over all rounds: first-frame-timeout 4, connect-refused 2',
+    );
   });
 
   it('leaves the frontier out when a figure is missing', () => {

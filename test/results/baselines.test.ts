@@ -48,7 +48,18 @@ function againstText(dir: string, variants: Map<string, LoadedRun[]>): string[] 
   const lines = [`saved baseline: ${saved.runs.map(rel).join(', ')} (started ${saved.startedAt})`];
   for (const rule of GATES) {
     const base = savedRuns.map((r) => gateValue(rule, r));
-    for (const [name, runs] of variants) lines.push(`- ${judgeRule(rule, name, 'saved', runs.map((r) => gateValue(rule, r)), base).message}`);
+    for (const [name, runs] of variants)
+      lines.push(
+        `- ${
+          judgeRule(
+            rule,
+            name,
+            'saved',
+            runs.map((r) => gateValue(rule, r)),
+            base,
+          ).message
+        }`,
+      );
   }
   return lines;
 }

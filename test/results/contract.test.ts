@@ -44,7 +44,10 @@ function contractPaths(): { summary: string[]; timeline: string[] } {
   const timelineBlock = part.slice(part.indexOf('- `timeline.ndjson`'), part.indexOf('- `histograms.json`'));
   const tokens = [...summaryBlock.matchAll(/`([a-zA-Z][\w.{},]*)`/g)].map((m) => m[1]!);
   const summary = tokens.filter((t) => t.includes('.') && !t.endsWith('.json')).flatMap(expand);
-  const timeline = /\{(tSec[^}]*)\}/.exec(timelineBlock.replace(/\s+/g, ' '))![1]!.split(',').map((x) => x.trim());
+  const timeline = /\{(tSec[^}]*)\}/
+    .exec(timelineBlock.replace(/\s+/g, ' '))![1]!
+    .split(',')
+    .map((x) => x.trim());
   return { summary, timeline };
 }
 
@@ -75,7 +78,14 @@ describe('the results contract', () => {
     let timeline: TimelinePoint[];
     beforeAll(async () => {
       srv = await startServer({ logLevel: 'warn' });
-      const { scenario } = resolveScenario({ name: 'contract', target: `rtmp://127.0.0.1:${srv.port}/live`, players: { perStream: 3, slowPerStream: 1 }, duration: '2s', workers: 2, thresholds: ['frames.lost == 0'] });
+      const { scenario } = resolveScenario({
+        name: 'contract',
+        target: `rtmp://127.0.0.1:${srv.port}/live`,
+        players: { perStream: 3, slowPerStream: 1 },
+        duration: '2s',
+        workers: 2,
+        thresholds: ['frames.lost == 0'],
+      });
       const r = await runScenario({ scenario: scenario!, outDir: out });
       summary = r.summary;
       timeline = r.timeline;
@@ -87,7 +97,10 @@ describe('the results contract', () => {
       expect(paths.length).toBeGreaterThan(40);
       for (const p of paths) {
         // Present only for a known server process, a capacity search, a merge, viewers of several protocols, named groups, hooks.
-        if (['server.', 'capacity', 'mergedFrom', 'byProtocol', 'byGroup', 'hooks'].some((prefix) => p.startsWith(prefix))) continue;
+        if (
+          ['server.', 'capacity', 'mergedFrom', 'byProtocol', 'byGroup', 'hooks'].some((prefix) => p.startsWith(prefix))
+        )
+          continue;
         expect(getPath(summary, p), p).toBeDefined();
       }
     });

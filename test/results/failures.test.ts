@@ -25,11 +25,20 @@ const GOLDEN: [Failure, string][] = [
   [{ role: 'player', protocol: 'rtmp', phase: 'setup', kind: 'no-video' }, 'player: no-video'],
   [{ role: 'player', protocol: 'rtmp', phase: 'setup', kind: 'no-audio' }, 'player: no-audio'],
   [{ role: 'player', protocol: 'rtmp', phase: 'setup', kind: 'timeout' }, 'player: timeout'],
-  [{ role: 'player', protocol: 'rtmp', phase: 'setup', kind: 'timeout', step: 'connect command' }, 'player: timeout in connect command'],
-  [{ role: 'player', protocol: 'rtmp', phase: 'setup', kind: 'timeout', step: 'tcp connect' }, 'player: timeout in tcp connect'],
+  [
+    { role: 'player', protocol: 'rtmp', phase: 'setup', kind: 'timeout', step: 'connect command' },
+    'player: timeout in connect command',
+  ],
+  [
+    { role: 'player', protocol: 'rtmp', phase: 'setup', kind: 'timeout', step: 'tcp connect' },
+    'player: timeout in tcp connect',
+  ],
   [{ role: 'player', protocol: 'rtmp', phase: 'dropped', kind: 'socket' }, 'player dropped: socket'],
   [{ role: 'player', protocol: 'hls', phase: 'setup', kind: 'no-video' }, 'hls viewer: no-video'],
-  [{ role: 'player', protocol: 'hls', phase: 'setup', kind: 'timeout', step: 'response headers' }, 'hls viewer: timeout in response headers'],
+  [
+    { role: 'player', protocol: 'hls', phase: 'setup', kind: 'timeout', step: 'response headers' },
+    'hls viewer: timeout in response headers',
+  ],
   [{ role: 'player', protocol: 'http-flv', phase: 'setup', kind: 'rejected' }, 'http-flv viewer: rejected'],
   [{ role: 'player', protocol: 'ws-flv', phase: 'dropped', kind: 'closed' }, 'ws-flv viewer dropped: closed'],
 ];
@@ -53,14 +62,36 @@ describe('failure keys', () => {
     expect(kinds).not.toContain('publisher setup no-video');
   });
 
-  it('reads keys that end in an error\'s message (written before failures were records) as other', () => {
-    expect(parseFailureKey('publisher: connect ECONNRESET 127.0.0.1:1935')).toEqual({ role: 'publisher', phase: 'setup', kind: 'other' });
-    expect(parseFailureKey('hls viewer: Cannot read properties of undefined (reading \'x\')')).toEqual({ role: 'player', protocol: 'hls', phase: 'setup', kind: 'other' });
-    expect(parseFailureKey('player: timeout in a command')).toEqual({ role: 'player', protocol: 'rtmp', phase: 'setup', kind: 'other' });
+  it("reads keys that end in an error's message (written before failures were records) as other", () => {
+    expect(parseFailureKey('publisher: connect ECONNRESET 127.0.0.1:1935')).toEqual({
+      role: 'publisher',
+      phase: 'setup',
+      kind: 'other',
+    });
+    expect(parseFailureKey("hls viewer: Cannot read properties of undefined (reading 'x')")).toEqual({
+      role: 'player',
+      protocol: 'hls',
+      phase: 'setup',
+      kind: 'other',
+    });
+    expect(parseFailureKey('player: timeout in a command')).toEqual({
+      role: 'player',
+      protocol: 'rtmp',
+      phase: 'setup',
+      kind: 'other',
+    });
   });
 
   it('reads a key that names no session as no failure', () => {
-    for (const key of ['', 'boom', 'rtmp viewer: closed', 'dash viewer: closed', 'player dropped: whatever', 'viewer: closed']) expect(parseFailureKey(key)).toBeNull();
+    for (const key of [
+      '',
+      'boom',
+      'rtmp viewer: closed',
+      'dash viewer: closed',
+      'player dropped: whatever',
+      'viewer: closed',
+    ])
+      expect(parseFailureKey(key)).toBeNull();
   });
 
   it('counts any key under one of the closed set', () => {
@@ -95,21 +126,38 @@ describe('a run that failed as a whole', () => {
   const summary = (failures: Record<string, number>, connected: { publishers: number; players: number }): RunSummary =>
     ({
       failures,
-      sessions: { publishers: { planned: 2, connected: connected.publishers }, players: { planned: 4, connected: connected.players } },
+      sessions: {
+        publishers: { planned: 2, connected: connected.publishers },
+        players: { planned: 4, connected: connected.players },
+      },
     }) as unknown as RunSummary;
 
   it('says why no publisher could publish, by reason', () => {
-    expect(runFailure(summary({ 'publisher: rejected': 2 }, { publishers: 0, players: 0 }))).toBe('no publisher could publish (rejected ×2)');
+    expect(runFailure(summary({ 'publisher: rejected': 2 }, { publishers: 0, players: 0 }))).toBe(
+      'no publisher could publish (rejected ×2)',
+    );
   });
 
   it('says why no viewer could play, naming the protocol of viewers other than RTMP', () => {
-    const s = summary({ 'player: timeout in handshake': 1, 'hls viewer: rejected': 3, 'publisher dropped: closed': 1 }, { publishers: 2, players: 0 });
+    const s = summary(
+      { 'player: timeout in handshake': 1, 'hls viewer: rejected': 3, 'publisher dropped: closed': 1 },
+      { publishers: 2, players: 0 },
+    );
     expect(runFailure(s)).toBe('no player could play (timeout in handshake ×1, hls viewer: rejected ×3)');
   });
 
   it('counts drops of every session, and only drops', () => {
-    expect(runFailure(summary({ 'publisher dropped: closed': 2, 'player dropped: socket': 3, 'hls viewer dropped: closed': 1 }, { publishers: 2, players: 4 }))).toMatch(/^the target closed every connection/);
-    expect(runFailure(summary({ 'publisher dropped: closed': 2, 'player: no-video': 4 }, { publishers: 2, players: 4 }))).toBeNull();
+    expect(
+      runFailure(
+        summary(
+          { 'publisher dropped: closed': 2, 'player dropped: socket': 3, 'hls viewer dropped: closed': 1 },
+          { publishers: 2, players: 4 },
+        ),
+      ),
+    ).toMatch(/^the target closed every connection/);
+    expect(
+      runFailure(summary({ 'publisher dropped: closed': 2, 'player: no-video': 4 }, { publishers: 2, players: 4 })),
+    ).toBeNull();
   });
 });
 

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newCounters } from '../../src/results/counters.js';
-import { LEGACY_TIMELINE_FILE, loadRun, readTimeline, SUMMARY_FILE, TIMELINE_FILE, writeRunFolder, type RunFiles } from '../../src/results/folder.js';
+import {
+  LEGACY_TIMELINE_FILE,
+  loadRun,
+  readTimeline,
+  SUMMARY_FILE,
+  TIMELINE_FILE,
+  writeRunFolder,
+  type RunFiles,
+} from '../../src/results/folder.js';
 import type { RunSummary } from '../../src/results/summary.js';
 import type { TimelinePoint } from '../../src/results/timeline.js';
 
@@ -16,7 +24,20 @@ const summary = JSON.parse(readFileSync(join(committed, SUMMARY_FILE), 'utf8')) 
 const files: RunFiles = { summary, histograms: {}, counters: newCounters(), failures: {}, intervals: new Map() };
 
 function point(tSec: number): TimelinePoint {
-  return { tSec, publishersUp: 1, playersUp: 10, mbpsReceived: 6, framesReceived: 300, errors: 0, endToEndP50Ms: 20, endToEndP99Ms: 40, endToEndP999Ms: 41, generatorCpuPct: 12, serverCpuPct: 30, serverRssBytes: 1e8 };
+  return {
+    tSec,
+    publishersUp: 1,
+    playersUp: 10,
+    mbpsReceived: 6,
+    framesReceived: 300,
+    errors: 0,
+    endToEndP50Ms: 20,
+    endToEndP99Ms: 40,
+    endToEndP999Ms: 41,
+    generatorCpuPct: 12,
+    serverCpuPct: 30,
+    serverRssBytes: 1e8,
+  };
 }
 
 function fresh(name: string): string {
@@ -25,7 +46,7 @@ function fresh(name: string): string {
   return dir;
 }
 
-describe('a run folder\'s timeline', () => {
+describe("a run folder's timeline", () => {
   it('is written as timeline.ndjson, one point a line, and read back the same', () => {
     const dir = fresh('written');
     const points = [point(1), point(2), { ...point(2.4), durationSec: 0.4 }];

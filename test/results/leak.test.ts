@@ -3,7 +3,12 @@ import { leakVerdict, type LeakSample } from '../../src/metrics/leak.js';
 import { leakFigures } from '../../src/results/leak.js';
 
 const series = (bytesPerSession: number): LeakSample[] =>
-  Array.from({ length: 91 }, (_, t) => ({ tSec: t, sessionsEnded: 10 * t, rssBytes: 60e6 + bytesPerSession * 10 * t + (t % 7) * 50_000, fds: 30 }));
+  Array.from({ length: 91 }, (_, t) => ({
+    tSec: t,
+    sessionsEnded: 10 * t,
+    rssBytes: 60e6 + bytesPerSession * 10 * t + (t % 7) * 50_000,
+    fds: 30,
+  }));
 
 describe('server.leak in summary.json', () => {
   it('carries the verdict, detected as 1 or 0, and whole bytes', () => {

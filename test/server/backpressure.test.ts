@@ -30,8 +30,19 @@ function stuckDetail(stats: ServerStats, stuckSession: number) {
  */
 async function runWithStalledPlayer(policy: string, extraArgs: string[] = []): Promise<Outcome> {
   const srv = await startServerProcess([
-    '--stats-port', '0', '--backpressure', policy, '--max-queued-bytes', String(MAX_QUEUED),
-    '--disconnect-grace-ms', '500', '--pool-max-bytes', '8m', '--log-level', 'info', ...extraArgs,
+    '--stats-port',
+    '0',
+    '--backpressure',
+    policy,
+    '--max-queued-bytes',
+    String(MAX_QUEUED),
+    '--disconnect-grace-ms',
+    '500',
+    '--pool-max-bytes',
+    '8m',
+    '--log-level',
+    'info',
+    ...extraArgs,
   ]);
   try {
     const url = parseRtmpUrl(`rtmp://127.0.0.1:${srv.port}/live`);
@@ -85,12 +96,13 @@ async function runWithStalledPlayer(policy: string, extraArgs: string[] = []): P
 }
 
 describe('backpressure with a player that stops reading (server in its own process)', () => {
-
   for (const variant of ['none', 'drop-to-keyframe', 'priority-drop', 'disconnect', 'drop-to-keyframe+merged']) {
     const [policy, merged] = variant.split('+') as [string, string | undefined];
     it(`${variant}: the healthy player gets every frame${policy === 'none' ? ', and the stalled one costs memory' : '; the server holds at most the bound for the stalled one'}`, async () => {
       const o = await runWithStalledPlayer(policy, merged ? ['--merge-write-ms', '20'] : []);
-      console.log(`${variant}: held for the stalled player <= ${(o.maxStuckQueuedBytes / 1048576).toFixed(1)} MB, RSS growth over the second half ${(o.lateRssGrowthBytes / 1048576).toFixed(1)} MB, its drops ${JSON.stringify(o.stats.playerDetails[0]!.drops)}`);
+      console.log(
+        `${variant}: held for the stalled player <= ${(o.maxStuckQueuedBytes / 1048576).toFixed(1)} MB, RSS growth over the second half ${(o.lateRssGrowthBytes / 1048576).toFixed(1)} MB, its drops ${JSON.stringify(o.stats.playerDetails[0]!.drops)}`,
+      );
       expect(o.healthySeqs).toEqual(Array.from({ length: o.framesSent }, (_, i) => i));
       const drops = o.stats.playerDetails[0]!.drops;
       const streamDrops = o.stats.streams.find((s) => s.key === 'live/bp')?.drops;

@@ -42,7 +42,13 @@ let watcher: CollectingPlayer;
  * the player must still have every frame.
  */
 beforeEach(async () => {
-  srv = await startServer({ handshakeTimeoutMs: 400, maxMessageBytes: 1024 * 1024, maxChunkStreams: 32, idleTimeoutMs: 600, pingIntervalMs: 100 });
+  srv = await startServer({
+    handshakeTimeoutMs: 400,
+    maxMessageBytes: 1024 * 1024,
+    maxChunkStreams: 32,
+    idleTimeoutMs: 600,
+    pingIntervalMs: 100,
+  });
   watcher = await play(srv.url(), 'healthy');
   pub = await publish(srv.url(), 'healthy', { seconds: 1.5 });
 });
@@ -99,7 +105,9 @@ describe('bad input closes only the offending connection', () => {
     const parts: Buffer[] = [];
     for (let csid = 3; csid < 3003; csid++) {
       const w = new ChunkWriter();
-      parts.push(flattenEncoded(w.encode({ csid, typeId: 8, streamId: 1, timestamp: 0, payload: Buffer.from([0xaf, 1]) })));
+      parts.push(
+        flattenEncoded(w.encode({ csid, typeId: 8, streamId: 1, timestamp: 0, payload: Buffer.from([0xaf, 1]) })),
+      );
     }
     peer.socket.write(Buffer.concat(parts));
     await peer.closed;

@@ -40,7 +40,10 @@ class Recorder implements FanOutMember {
 function batch(n: number, released: number[]): Batch {
   const wire = Buffer.alloc(4);
   wire.writeUInt32BE(n);
-  const msg = new SharedMessage(wire, MessageClass.VIDEO_INTER, n, { acquire: (s) => Buffer.alloc(s), release: () => released.push(n) });
+  const msg = new SharedMessage(wire, MessageClass.VIDEO_INTER, n, {
+    acquire: (s) => Buffer.alloc(s),
+    release: () => released.push(n),
+  });
   return { wire: msg.retain(), messages: [msg], minShare: 1 };
 }
 

@@ -15,7 +15,9 @@ describe.runIf(hasTool('ffmpeg'))('fuzzing the built-in server with real session
     // The copies reached the parsers: every kind of mutation was sent, and the server refused
     // some sessions for what they broke (protocol errors), not only for hanging up.
     for (const m of MUTATIONS) expect(r.rtmp.byMutation[m] ?? 0, m).toBeGreaterThan(0);
-    const refusals = Object.entries(r.closedByReason).filter(([kind]) => kind.startsWith('RTMP_ERR_') || kind.startsWith('bad-'));
+    const refusals = Object.entries(r.closedByReason).filter(
+      ([kind]) => kind.startsWith('RTMP_ERR_') || kind.startsWith('bad-'),
+    );
     expect(refusals.reduce((a, [, n]) => a + n, 0)).toBeGreaterThan(20);
     expect(r.httpResponses['400'] ?? 0).toBeGreaterThan(0);
     expect(r.httpResponses['101'] ?? 0).toBeGreaterThan(0);

@@ -21,7 +21,13 @@ describe('GopCache', () => {
   it('keeps raw frames (no encoding) until a joiner asks, then encodes each once', () => {
     const before = pool.stats().outstandingBytes;
     const gop = new GopCache(100, 1_000_000, pool);
-    const raw = (cls: MessageClass, n: number) => ({ typeId: 9, csid: 5, timestamp: 0, payload: pool.acquire(n).fill(7), cls });
+    const raw = (cls: MessageClass, n: number) => ({
+      typeId: 9,
+      csid: 5,
+      timestamp: 0,
+      payload: pool.acquire(n).fill(7),
+      cls,
+    });
     expect(gop.addRaw(raw(MessageClass.VIDEO_INTER, 100))).toBe(false); // before any keyframe: not kept
     expect(gop.addRaw(raw(MessageClass.VIDEO_KEY, 1000))).toBe(true);
     expect(gop.addRaw(raw(MessageClass.AUDIO, 100))).toBe(true);

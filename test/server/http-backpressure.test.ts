@@ -19,7 +19,13 @@ const BITRATE = 12_000_000; // 9 MB a stalled reader never reads (the kernel tak
 describe('backpressure on HTTP-FLV viewers', () => {
   for (const policy of ['drop-to-keyframe', 'disconnect'] as const) {
     it(`${policy}: a stalled HTTP-FLV viewer is held to the bound${policy === 'disconnect' ? ' and closed' : ''}, the healthy ones get every frame`, async () => {
-      const srv = await startServer({ httpPort: 0, backpressure: policy, maxQueuedBytes: MAX_QUEUED, disconnectGraceMs: 500, logLevel: 'info' });
+      const srv = await startServer({
+        httpPort: 0,
+        backpressure: policy,
+        maxQueuedBytes: MAX_QUEUED,
+        disconnectGraceMs: 500,
+        logLevel: 'info',
+      });
       const http = `http://127.0.0.1:${srv.addresses.httpPort}`;
       const viewers: Viewer[] = [];
       try {
@@ -27,7 +33,9 @@ describe('backpressure on HTTP-FLV viewers', () => {
         const seqs: Record<string, number[]> = { 'http-flv': [], 'ws-flv': [] };
         const onFrame = (protocol: string) => (f: ViewerFrame) => f.mark !== null && seqs[protocol]!.push(f.mark.seq);
         viewers.push(await HttpFlvViewer.open({ url: `${http}/live/bp.flv`, onFrame: onFrame('http-flv') }));
-        viewers.push(await WsFlvViewer.open({ url: `${http.replace('http', 'ws')}/live/bp.flv`, onFrame: onFrame('ws-flv') }));
+        viewers.push(
+          await WsFlvViewer.open({ url: `${http.replace('http', 'ws')}/live/bp.flv`, onFrame: onFrame('ws-flv') }),
+        );
         // The stalled viewer: reads its headers and the start of the stream, then nothing.
         const stalled = net.connect(srv.addresses.httpPort!, '127.0.0.1');
         stalled.on('error', () => {});
@@ -36,7 +44,8 @@ describe('backpressure on HTTP-FLV viewers', () => {
         await new Promise<void>((r) => stalled.once('data', () => r()));
         stalled.pause();
         const localPort = stalled.localPort!;
-        const mine = (): HttpViewerStats | undefined => srv.server.getStats().http!.viewerDetails.find((v) => v.remote.endsWith(`:${localPort}`));
+        const mine = (): HttpViewerStats | undefined =>
+          srv.server.getStats().http!.viewerDetails.find((v) => v.remote.endsWith(`:${localPort}`));
         let maxQueued = 0;
         let drops = 0;
         const sampler = setInterval(() => {
@@ -47,8 +56,14 @@ describe('backpressure on HTTP-FLV viewers', () => {
         }, 50);
         await pub.done;
         const sent = pub.publisher.videoFramesSent;
-        await waitFor(() => seqs['http-flv']!.length >= sent && seqs['ws-flv']!.length >= sent, 15_000, 'the healthy viewers to catch up').catch((e) => {
-          console.log(`frames sent ${sent}, HTTP-FLV ${seqs['http-flv']!.length}, WS-FLV ${seqs['ws-flv']!.length}; viewers ${JSON.stringify(srv.server.getStats().http!.viewerDetails)}`);
+        await waitFor(
+          () => seqs['http-flv']!.length >= sent && seqs['ws-flv']!.length >= sent,
+          15_000,
+          'the healthy viewers to catch up',
+        ).catch((e) => {
+          console.log(
+            `frames sent ${sent}, HTTP-FLV ${seqs['http-flv']!.length}, WS-FLV ${seqs['ws-flv']!.length}; viewers ${JSON.stringify(srv.server.getStats().http!.viewerDetails)}`,
+          );
           throw e;
         });
         clearInterval(sampler);
@@ -58,7 +73,9 @@ describe('backpressure on HTTP-FLV viewers', () => {
         expect(maxQueued).toBeLessThanOrEqual(MAX_QUEUED);
         expect(drops).toBeGreaterThan(0);
         const stats = srv.server.getStats();
-        expect(stats.streams.find((s) => s.key === 'live/bp')!.drops.video).toBeGreaterThanOrEqual(stats.http!.drops.video);
+        expect(stats.streams.find((s) => s.key === 'live/bp')!.drops.video).toBeGreaterThanOrEqual(
+          stats.http!.drops.video,
+        );
         if (policy === 'disconnect') {
           stalled.resume();
           await stalledClosed;

@@ -43,17 +43,29 @@ let flvSeqs: number[];
 let flv: HttpFlvViewer;
 
 beforeEach(async () => {
-  srv = await startServer({ httpPort: 0, handshakeTimeoutMs: 400, idleTimeoutMs: 2000, httpMaxConnections: MAX_CONNECTIONS });
+  srv = await startServer({
+    httpPort: 0,
+    handshakeTimeoutMs: 400,
+    idleTimeoutMs: 2000,
+    httpMaxConnections: MAX_CONNECTIONS,
+  });
   httpPort = srv.addresses.httpPort!;
   rtmp = await play(srv.url(), 'healthy');
   pub = await publish(srv.url(), 'healthy', { seconds: 1.5 });
   flvSeqs = [];
-  flv = await HttpFlvViewer.open({ url: `http://127.0.0.1:${httpPort}/live/healthy.flv`, onFrame: (f: ViewerFrame) => f.mark !== null && flvSeqs.push(f.mark.seq) });
+  flv = await HttpFlvViewer.open({
+    url: `http://127.0.0.1:${httpPort}/live/healthy.flv`,
+    onFrame: (f: ViewerFrame) => f.mark !== null && flvSeqs.push(f.mark.seq),
+  });
 });
 
 afterEach(async () => {
   await pub.done;
-  await waitFor(() => rtmp.seqs.length === 45 && flvSeqs.length === 45, 5000, 'the healthy viewers to get all 45 frames');
+  await waitFor(
+    () => rtmp.seqs.length === 45 && flvSeqs.length === 45,
+    5000,
+    'the healthy viewers to get all 45 frames',
+  );
   const all = Array.from({ length: 45 }, (_, i) => i);
   expect(rtmp.seqs).toEqual(all);
   expect(flvSeqs).toEqual(all);
@@ -91,7 +103,17 @@ describe('bad HTTP input gets a status or a close, and disturbs nobody', () => {
 
   it('unknown paths, streams nobody publishes, path tricks and other methods: 404 or 405 on a connection that stays usable', async () => {
     const peer = await rawPeer(httpPort);
-    const paths = ['/', '/live', '/live/healthy', '/live/nobody.flv', '/live/nobody/index.m3u8', '/live/healthy/zz-1.ts', '/live/../healthy.flv', '/live/%zz.flv', '/live/healthy/index.m3u8.bak'];
+    const paths = [
+      '/',
+      '/live',
+      '/live/healthy',
+      '/live/nobody.flv',
+      '/live/nobody/index.m3u8',
+      '/live/healthy/zz-1.ts',
+      '/live/../healthy.flv',
+      '/live/%zz.flv',
+      '/live/healthy/index.m3u8.bak',
+    ];
     for (const p of paths) peer.socket.write(`GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`);
     peer.socket.write('DELETE /live/healthy.flv HTTP/1.1\r\nHost: x\r\n\r\n');
     await waitFor(() => (peer.text().match(/^HTTP\/1\.1 /gm) ?? []).length === paths.length + 1, 5000, 'every answer');
@@ -135,11 +157,15 @@ describe('bad HTTP input gets a status or a close, and disturbs nobody', () => {
 
   it('WebSocket upgrades to unknown paths, without a key, and with oversized messages: a status or a close', async () => {
     const unknown = await rawPeer(httpPort);
-    unknown.socket.write('GET /live/nobody.flv HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    unknown.socket.write(
+      'GET /live/nobody.flv HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
     await unknown.closed;
     expect(status(unknown)).toBe('404');
     const keyless = await rawPeer(httpPort);
-    keyless.socket.write('GET /live/healthy.flv HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    keyless.socket.write(
+      'GET /live/healthy.flv HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
     await keyless.closed;
     expect(status(keyless)).toBe('400');
     const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/live/healthy.flv`);

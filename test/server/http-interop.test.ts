@@ -24,13 +24,32 @@ const FRAMES = FPS * SECONDS;
 
 beforeAll(async () => {
   if (!ready) return;
-  const r = await run('ffmpeg', [...testSourceArgs({ seconds: SECONDS, fps: FPS, gopSeconds: 2 }), '-f', 'flv', '-y', clip], 60_000);
+  const r = await run(
+    'ffmpeg',
+    [...testSourceArgs({ seconds: SECONDS, fps: FPS, gopSeconds: 2 }), '-f', 'flv', '-y', clip],
+    60_000,
+  );
   expect(r.code, r.stderr).toBe(0);
 }, 60_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function videoFrames(file: string): Promise<number> {
-  const r = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], 60_000);
+  const r = await run(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v',
+      '-show_entries',
+      'stream=nb_read_frames',
+      '-of',
+      'csv=p=0',
+      file,
+    ],
+    60_000,
+  );
   // MPEG-TS files list the stream under their program too: the first line is the stream's.
   return Number(r.stdout.trim().split('\n')[0]);
 }
@@ -48,10 +67,30 @@ describe.skipIf(!ready)('the built-in server over HTTP with ffmpeg and ffprobe',
     const http = `http://127.0.0.1:${srv.addresses.httpPort}`;
     const flvOut = join(work, 'http.flv');
     try {
-      const publisher = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', clip, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${srv.port}/live/clip`], 60_000);
+      const publisher = run(
+        'ffmpeg',
+        [
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-re',
+          '-i',
+          clip,
+          '-c',
+          'copy',
+          '-f',
+          'flv',
+          `rtmp://127.0.0.1:${srv.port}/live/clip`,
+        ],
+        60_000,
+      );
       await waitFor(() => srv.server.getStats().publishers === 1, 10_000, 'the publisher');
       // Both join within the first GOP (2 s): the GOP cache starts them at the first frame.
-      const reader = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', `${http}/live/clip.flv`, '-c', 'copy', '-f', 'flv', '-y', flvOut], 60_000);
+      const reader = run(
+        'ffmpeg',
+        ['-hide_banner', '-loglevel', 'error', '-i', `${http}/live/clip.flv`, '-c', 'copy', '-f', 'flv', '-y', flvOut],
+        60_000,
+      );
       // A plain WebSocket client keeps the messages: joined, they are an FLV file.
       const wsChunks: Buffer[] = [];
       const ws = new WebSocket(`ws://127.0.0.1:${srv.addresses.httpPort}/live/clip.flv`, { perMessageDeflate: false });
@@ -90,13 +129,31 @@ describe.skipIf(!ready)('the built-in server over HTTP with ffmpeg and ffprobe',
         writeFileSync(file, Buffer.from(await res.arrayBuffer()));
         const probe = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'json', file]);
         expect(probe.stderr).toBe('');
-        expect((JSON.parse(probe.stdout) as { streams: { codec_name: string }[] }).streams.map((x) => x.codec_name).sort()).toEqual(['aac', 'h264']);
+        expect(
+          (JSON.parse(probe.stdout) as { streams: { codec_name: string }[] }).streams.map((x) => x.codec_name).sort(),
+        ).toEqual(['aac', 'h264']);
         // Each segment starts with a keyframe and decodes on its own.
-        const first = await run('ffprobe', ['-v', 'error', '-select_streams', 'v', '-read_intervals', '%+#1', '-show_entries', 'frame=key_frame', '-of', 'csv=p=0', file]);
+        const first = await run('ffprobe', [
+          '-v',
+          'error',
+          '-select_streams',
+          'v',
+          '-read_intervals',
+          '%+#1',
+          '-show_entries',
+          'frame=key_frame',
+          '-of',
+          'csv=p=0',
+          file,
+        ]);
         expect(first.stdout.trim().split('\n')[0]).toMatch(/^1\b/);
         expect(await decodeErrors(file)).toBe('');
       }
-      const probe = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=format_name,duration', '-of', 'json', `${http}/live/clip/index.m3u8`], 60_000);
+      const probe = await run(
+        'ffprobe',
+        ['-v', 'error', '-show_entries', 'format=format_name,duration', '-of', 'json', `${http}/live/clip/index.m3u8`],
+        60_000,
+      );
       expect(probe.stderr).toBe('');
       const format = (JSON.parse(probe.stdout) as { format: { format_name: string; duration: string } }).format;
       expect(format.format_name).toBe('hls');
@@ -114,10 +171,30 @@ describe.skipIf(!ready)('the built-in server over HTTP with ffmpeg and ffprobe',
     const url = `http://127.0.0.1:${srv.addresses.httpPort}/live/clip/index.m3u8`;
     const out = join(work, 'live.ts');
     try {
-      const publisher = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', clip, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${srv.port}/live/clip`], 60_000);
+      const publisher = run(
+        'ffmpeg',
+        [
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-re',
+          '-i',
+          clip,
+          '-c',
+          'copy',
+          '-f',
+          'flv',
+          `rtmp://127.0.0.1:${srv.port}/live/clip`,
+        ],
+        60_000,
+      );
       await waitFor(() => srv.server.getStats().streams.some((s) => s.videoFramesIn > 10), 10_000, 'the first frames');
       // The first request starts the muxing (from the GOP cache) and waits for the first segment.
-      const reader = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', url, '-c', 'copy', '-f', 'mpegts', '-y', out], 60_000);
+      const reader = await run(
+        'ffmpeg',
+        ['-hide_banner', '-loglevel', 'error', '-i', url, '-c', 'copy', '-f', 'mpegts', '-y', out],
+        60_000,
+      );
       expect(reader.code, reader.stderr).toBe(0);
       expect((await publisher).code).toBe(0);
       expect(await decodeErrors(out)).toBe('');

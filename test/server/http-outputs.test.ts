@@ -19,7 +19,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(settings: Parameters<typeof startServer>[0] = {}): Promise<TestServer & { http: string; ws: string }> {
+async function server(
+  settings: Parameters<typeof startServer>[0] = {},
+): Promise<TestServer & { http: string; ws: string }> {
   const srv = await startServer({ httpPort: 0, hlsSegmentMs: 1000, ...settings });
   cleanups.push(() => srv.close());
   const port = srv.addresses.httpPort!;
@@ -33,7 +35,9 @@ interface Watched {
   ends: ClientClose[];
 }
 
-function watch(open: (onFrame: (f: ViewerFrame) => void, onEnd: (e: ClientClose) => void) => Promise<Viewer>): Promise<Watched> {
+function watch(
+  open: (onFrame: (f: ViewerFrame) => void, onEnd: (e: ClientClose) => void) => Promise<Viewer>,
+): Promise<Watched> {
   const seqs: number[] = [];
   const keyframeSeqs: number[] = [];
   const ends: ClientClose[] = [];
@@ -69,7 +73,11 @@ describe.each(VARIANTS)('the built-in server over HTTP, %s', (_name, settings) =
       watch((onFrame, onEnd) => WsFlvViewer.open({ url: `${srv.ws}/live/s.flv`, onFrame, onEnd })),
       watch((onFrame, onEnd) => HlsViewer.open({ url: `${srv.http}/live/s/index.m3u8`, onFrame, onEnd })),
     ]);
-    await waitFor(() => srv.server.getStats().viewers.httpFlv === 1 && srv.server.getStats().viewers.wsFlv === 1, 5000, 'FLV viewers counted');
+    await waitFor(
+      () => srv.server.getStats().viewers.httpFlv === 1 && srv.server.getStats().viewers.wsFlv === 1,
+      5000,
+      'FLV viewers counted',
+    );
     expect(srv.server.getStats().viewers).toMatchObject({ rtmp: 1, httpFlv: 1, wsFlv: 1, hls: 1 });
     const metrics = await (await fetch(`http://127.0.0.1:${srv.addresses.statsPort}/metrics`)).text();
     for (const protocol of ['rtmp', 'http-flv', 'ws-flv', 'hls']) {
@@ -111,11 +119,21 @@ describe('the built-in server over HTTP', () => {
     const srv = await server({ playToken: 'secret' });
     const pub = await publish(srv.url(), 's?token=x', { seconds: 2.5 });
     cleanups.push(() => pub.stop(true));
-    await expect(HttpFlvViewer.open({ url: `${srv.http}/live/s.flv` })).rejects.toMatchObject({ failure: 'rejected', message: expect.stringContaining('HTTP 403') });
-    await expect(WsFlvViewer.open({ url: `${srv.ws}/live/s.flv?token=wrong` })).rejects.toMatchObject({ failure: 'rejected', message: expect.stringContaining('HTTP 403') });
+    await expect(HttpFlvViewer.open({ url: `${srv.http}/live/s.flv` })).rejects.toMatchObject({
+      failure: 'rejected',
+      message: expect.stringContaining('HTTP 403'),
+    });
+    await expect(WsFlvViewer.open({ url: `${srv.ws}/live/s.flv?token=wrong` })).rejects.toMatchObject({
+      failure: 'rejected',
+      message: expect.stringContaining('HTTP 403'),
+    });
     expect((await fetch(`${srv.http}/live/s/index.m3u8`)).status).toBe(403);
-    const flv = await watch((onFrame, onEnd) => HttpFlvViewer.open({ url: `${srv.http}/live/s.flv?token=secret`, onFrame, onEnd }));
-    const hls = await watch((onFrame, onEnd) => HlsViewer.open({ url: `${srv.http}/live/s/index.m3u8?token=secret`, onFrame, onEnd }));
+    const flv = await watch((onFrame, onEnd) =>
+      HttpFlvViewer.open({ url: `${srv.http}/live/s.flv?token=secret`, onFrame, onEnd }),
+    );
+    const hls = await watch((onFrame, onEnd) =>
+      HlsViewer.open({ url: `${srv.http}/live/s/index.m3u8?token=secret`, onFrame, onEnd }),
+    );
     const text = await (await fetch(`${srv.http}/live/s/index.m3u8?token=secret`)).text();
     expect(text).toMatch(/\.ts\?token=secret$/m);
     const segment = /^(\S+\.ts)\?token=secret$/m.exec(text)![1]!;
@@ -137,7 +155,11 @@ describe('the built-in server over HTTP', () => {
     expect(live).toContain('#EXTINF:');
     await first.done;
     first.stop(true);
-    await waitFor(async () => (await (await fetch(`${srv.http}/live/s/index.m3u8`)).text()).includes('#EXT-X-ENDLIST'), 5000, 'the playlist to end');
+    await waitFor(
+      async () => (await (await fetch(`${srv.http}/live/s/index.m3u8`)).text()).includes('#EXT-X-ENDLIST'),
+      5000,
+      'the playlist to end',
+    );
     const ended = parsePlaylist(await (await fetch(`${srv.http}/live/s/index.m3u8`)).text()) as MediaPlaylist;
     expect((await fetch(`${srv.http}/live/s.flv`)).status).toBe(404);
     const second = await publish(srv.url(), 's', { seconds: 1.5 });

@@ -42,7 +42,10 @@ describe('reading the fan-out form back', () => {
   }
 
   it('views the wire buffer when the message is one chunk, and refuses what is not fmt 0', () => {
-    const wire = encodeMessageContiguous({ csid: 6, typeId: MSG_AUDIO, streamId: 1, timestamp: 0, payload: bytes(100) }, 4096);
+    const wire = encodeMessageContiguous(
+      { csid: 6, typeId: MSG_AUDIO, streamId: 1, timestamp: 0, payload: bytes(100) },
+      4096,
+    );
     expect(readFanoutWire(wire, 4096).payload.buffer).toBe(wire.buffer);
     const fmt1 = Buffer.from(wire);
     fmt1[0] = 0x46;
@@ -58,10 +61,20 @@ describe('FLV tags and WebSocket frames', () => {
       { typeId: MSG_VIDEO, timestamp: 0x1234_5678, payload: bytes(70_000) },
       { typeId: MSG_AUDIO, timestamp: 33, payload: bytes(0) },
     ];
-    const file = Buffer.concat([flvFileHeader('http-flv', true, true), ...tags.map((t) => encodeFlvTag(t.typeId, t.timestamp, t.payload, 'http-flv', { acquire: (n) => Buffer.allocUnsafe(n), release: () => {} }))]);
+    const file = Buffer.concat([
+      flvFileHeader('http-flv', true, true),
+      ...tags.map((t) =>
+        encodeFlvTag(t.typeId, t.timestamp, t.payload, 'http-flv', {
+          acquire: (n) => Buffer.allocUnsafe(n),
+          release: () => {},
+        }),
+      ),
+    ]);
     const parsed = parseFlv(file);
     expect(parsed).toMatchObject({ hasAudio: true, hasVideo: true });
-    expect(parsed.tags.map((t) => [t.typeId, t.timestamp, t.payload.length])).toEqual(tags.map((t) => [t.typeId, t.timestamp, t.payload.length]));
+    expect(parsed.tags.map((t) => [t.typeId, t.timestamp, t.payload.length])).toEqual(
+      tags.map((t) => [t.typeId, t.timestamp, t.payload.length]),
+    );
     expect(parsed.tags[1]!.payload.equals(tags[1]!.payload)).toBe(true);
   });
 
@@ -121,8 +134,17 @@ function budget(maxBytes: number, streams: HlsStream[]): HlsBudget {
 }
 
 /** Feeds `seconds` of a synthetic stream (30 fps, keyframe every `gopSeconds`) into the stream's segmenter. */
-function feed(h: HlsStream, seconds: number, opts: { gopSeconds?: number; videoBitrate?: number; from?: number } = {}): void {
-  const src = new SyntheticSource({ videoBitrate: opts.videoBitrate ?? 400_000, fps: 30, gopSeconds: opts.gopSeconds ?? 1, audioBitrate: 64_000 });
+function feed(
+  h: HlsStream,
+  seconds: number,
+  opts: { gopSeconds?: number; videoBitrate?: number; from?: number } = {},
+): void {
+  const src = new SyntheticSource({
+    videoBitrate: opts.videoBitrate ?? 400_000,
+    fps: 30,
+    gopSeconds: opts.gopSeconds ?? 1,
+    audioBitrate: 64_000,
+  });
   const seg = h.start();
   seg.onMessage(MSG_VIDEO, 0, src.videoSequenceHeader(), MessageClass.CONFIG);
   seg.onMessage(MSG_AUDIO, 0, src.audioSequenceHeader()!, MessageClass.CONFIG);

@@ -10,7 +10,18 @@ const work = mkdtempSync(join(tmpdir(), 'rtmpbench-server-interop-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function videoFrames(file: string): Promise<number> {
-  const r = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]);
+  const r = await run('ffprobe', [
+    '-v',
+    'error',
+    '-count_frames',
+    '-select_streams',
+    'v',
+    '-show_entries',
+    'stream=nb_read_frames',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
   return Number(r.stdout.trim());
 }
 
@@ -23,18 +34,32 @@ async function decodeErrors(file: string): Promise<string> {
  * ffmpeg and rtmpdump play (joining before the publisher), ffmpeg publishes 4 s of H.264/AAC
  * with a keyframe every 2 s, and both recordings must decode cleanly with all 100 frames.
  */
-async function relay(name: string, settings: { chunkSize?: number }, opts: { publishArgs?: string[]; rtmpdumpDigest?: boolean } = {}) {
+async function relay(
+  name: string,
+  settings: { chunkSize?: number },
+  opts: { publishArgs?: string[]; rtmpdumpDigest?: boolean } = {},
+) {
   const srv = await startServer(settings);
   const url = `rtmp://127.0.0.1:${srv.port}/live/${name}`;
   const ffOut = join(work, `${name}-ffmpeg.flv`);
   const rdOut = join(work, `${name}-rtmpdump.flv`);
   try {
-    const ffPlay = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', url, '-c', 'copy', '-f', 'flv', '-y', ffOut], 60_000);
+    const ffPlay = run(
+      'ffmpeg',
+      ['-hide_banner', '-loglevel', 'error', '-i', url, '-c', 'copy', '-f', 'flv', '-y', ffOut],
+      60_000,
+    );
     // librtmp uses the simple handshake unless SWF verification data is given, then the digest one.
-    const digestArgs = opts.rtmpdumpDigest ? ['--swfhash', '0'.repeat(63) + '1', '--swfsize', '12345'] : [];
+    const digestArgs = opts.rtmpdumpDigest ? ['--swfhash', `${'0'.repeat(63)}1`, '--swfsize', '12345'] : [];
     const rdPlay = run('rtmpdump', ['-q', '-r', url, '--live', ...digestArgs, '-o', rdOut], 60_000);
     await waitFor(() => srv.server.getStats().players === 2, 10_000, 'two players');
-    const pub = await run('ffmpeg', [...testSourceArgs({ seconds: 4, fps: 25, gopSeconds: 2 }), ...(opts.publishArgs ?? []), '-f', 'flv', url]);
+    const pub = await run('ffmpeg', [
+      ...testSourceArgs({ seconds: 4, fps: 25, gopSeconds: 2 }),
+      ...(opts.publishArgs ?? []),
+      '-f',
+      'flv',
+      url,
+    ]);
     expect(pub.code, pub.stderr).toBe(0);
     const [ff, rd] = await Promise.all([ffPlay, rdPlay]);
     expect(ff.code, ff.stderr).toBe(0);
@@ -44,7 +69,10 @@ async function relay(name: string, settings: { chunkSize?: number }, opts: { pub
     expect(await videoFrames(ffOut)).toBe(100);
     expect(await videoFrames(rdOut)).toBe(100);
     // ffmpeg (publisher and player) always uses the digest handshake; rtmpdump as asked.
-    const kinds = srv.logs.filter((l) => l.includes(' handshake ')).map((l) => /kind=(\w+)/.exec(l)![1]).sort();
+    const kinds = srv.logs
+      .filter((l) => l.includes(' handshake '))
+      .map((l) => /kind=(\w+)/.exec(l)![1])
+      .sort();
     expect(kinds).toEqual(opts.rtmpdumpDigest ? ['digest', 'digest', 'digest'] : ['digest', 'digest', 'simple']);
     expect(srv.logs.filter((l) => / (warn|error) /.test(l))).toEqual([]);
   } finally {
@@ -78,9 +106,21 @@ describe.skipIf(!ready)('the built-in server with real clients (ffmpeg, rtmpdump
     const url = `rtmp://127.0.0.1:${srv.port}/live/late`;
     const out = join(work, 'late.flv');
     try {
-      const pub = run('ffmpeg', ['-re', ...testSourceArgs({ seconds: 5, fps: 25, gopSeconds: 2 }), '-f', 'flv', url], 60_000);
-      await waitFor(() => srv.server.getStats().streams.some((s) => s.videoFramesIn >= 60), 10_000, 'publisher past its second keyframe');
-      const play = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', url, '-c', 'copy', '-f', 'flv', '-y', out], 60_000);
+      const pub = run(
+        'ffmpeg',
+        ['-re', ...testSourceArgs({ seconds: 5, fps: 25, gopSeconds: 2 }), '-f', 'flv', url],
+        60_000,
+      );
+      await waitFor(
+        () => srv.server.getStats().streams.some((s) => s.videoFramesIn >= 60),
+        10_000,
+        'publisher past its second keyframe',
+      );
+      const play = await run(
+        'ffmpeg',
+        ['-hide_banner', '-loglevel', 'error', '-i', url, '-c', 'copy', '-f', 'flv', '-y', out],
+        60_000,
+      );
       expect((await pub).code).toBe(0);
       expect(play.code, play.stderr).toBe(0);
       expect(await decodeErrors(out)).toBe('');

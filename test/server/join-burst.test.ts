@@ -17,7 +17,11 @@ describe('GOP cache bursts in bounded pieces (burstBytes)', () => {
         const joiner = await play(srv.url(), 'b');
         await pub.done;
         const sent = pub.publisher.videoFramesSent;
-        await waitFor(() => joiner.seqs.length > 0 && joiner.seqs[joiner.seqs.length - 1] === sent - 1, 5000, 'the joiner to catch up');
+        await waitFor(
+          () => joiner.seqs.length > 0 && joiner.seqs[joiner.seqs.length - 1] === sent - 1,
+          5000,
+          'the joiner to catch up',
+        );
         const lastKeyframe = Math.floor((sentAtJoin - 1) / 30) * 30;
         expect(joiner.frames[0]!.keyframe).toBe(true);
         expect(joiner.seqs[0]).toBe(lastKeyframe);

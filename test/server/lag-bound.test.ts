@@ -160,7 +160,11 @@ describe('a viewer that reads in bursts but keeps up on average', () => {
     const srv = await startServerProcess(['--max-lag-ms', '5000', '--log-level', 'warn']);
     const url = parseRtmpUrl(`rtmp://127.0.0.1:${srv.port}/live`);
     const seqs: number[] = [];
-    const player = await Player.open({ url, streamName: 'b', onVideo: (v) => v.mark !== null && seqs.push(v.mark.seq) });
+    const player = await Player.open({
+      url,
+      streamName: 'b',
+      onVideo: (v) => v.mark !== null && seqs.push(v.mark.seq),
+    });
     const pub = await publish(url, 'b', { seconds: 6, videoBitrate: 2_000_000, gopSeconds: 1 });
     const stall = setInterval(() => {
       const until = performance.now() + 400;

@@ -137,7 +137,15 @@ describe('SendQueue policies (real loopback socket; nothing leaves before flush)
   });
 
   it('a backlog beyond one burst keeps going out without another flush (no later batch needed)', async () => {
-    const q = new SendQueue(serverSide, { policy: 'drop-to-keyframe', maxQueuedBytes: 1_000_000, disconnectGraceMs: 0, onOverflow: () => {}, onDrop: () => {}, pendingConfig: () => [], burstBytes: 4096 });
+    const q = new SendQueue(serverSide, {
+      policy: 'drop-to-keyframe',
+      maxQueuedBytes: 1_000_000,
+      disconnectGraceMs: 0,
+      onOverflow: () => {},
+      onDrop: () => {},
+      pendingConfig: () => [],
+      burstBytes: 4096,
+    });
     const sizes = [150_000, 200, 9000, 300];
     for (const [i, s] of sizes.entries()) q.offer(message(i === 0 ? MessageClass.VIDEO_KEY : MessageClass.AUDIO, s));
     q.flush(); // one burst: the keyframe alone (over the bound); nothing else flushes this queue

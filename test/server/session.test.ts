@@ -10,7 +10,13 @@ import { monotonicUs } from '../../src/media/timing-mark.js';
 import { Player } from '../../src/client/player.js';
 import { parseRtmpUrl } from '../../src/client/url.js';
 import { parseData } from '../../src/protocol/commands.js';
-import { MSG_ACKNOWLEDGEMENT, MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO, UC_STREAM_EOF } from '../../src/protocol/constants.js';
+import {
+  MSG_ACKNOWLEDGEMENT,
+  MSG_AUDIO,
+  MSG_DATA_AMF0,
+  MSG_VIDEO,
+  UC_STREAM_EOF,
+} from '../../src/protocol/constants.js';
 import { windowAckSizeMessage } from '../../src/protocol/control.js';
 import { parseAudioTag, parseVideoTag } from '../../src/protocol/media-tags.js';
 import { play, publish } from '../helpers/media.js';
@@ -51,7 +57,13 @@ describe('publish and play', () => {
       };
       await conn.play('s2');
       await waitFor(() => kinds.length > 5);
-      expect(kinds.slice(0, 5)).toEqual(['data:|RtmpSampleAccess', 'data:onMetaData', 'video-config', 'audio-config', 'video']);
+      expect(kinds.slice(0, 5)).toEqual([
+        'data:|RtmpSampleAccess',
+        'data:onMetaData',
+        'video-config',
+        'audio-config',
+        'video',
+      ]);
       conn.close();
       pub.stop(true);
     } finally {
@@ -274,7 +286,10 @@ describe('connection upkeep', () => {
       await waitFor(() => pub.publisher.videoFramesSent >= 40);
       const late = await play(srv.url(), 'mj');
       await pub.done;
-      await waitFor(() => early.seqs.length === 60 && late.seqs.length > 0 && late.seqs[late.seqs.length - 1] === 59, 5000);
+      await waitFor(
+        () => early.seqs.length === 60 && late.seqs.length > 0 && late.seqs[late.seqs.length - 1] === 59,
+        5000,
+      );
       expect(early.seqs).toEqual(range(0, 60));
       expect(late.seqs[0]).toBe(30); // the GOP that was current when it joined
       expect(late.seqs).toEqual(range(30, 60));
@@ -304,7 +319,11 @@ describe('connection upkeep', () => {
         if (sharedReads) expect(stats.io.readAllocatedBytes).toBe(0);
         else expect(stats.io.readAllocatedBytes).toBe(stats.bytesIn);
         expect(stats.io.messages).toBeGreaterThanOrEqual(2 * 45);
-        expect(stats.process.gc).toMatchObject({ minor: expect.any(Number), major: expect.any(Number), ms: expect.any(Number) });
+        expect(stats.process.gc).toMatchObject({
+          minor: expect.any(Number),
+          major: expect.any(Number),
+          ms: expect.any(Number),
+        });
         pub.stop(true);
         for (const p of players) p.player.close();
       } finally {
@@ -318,7 +337,11 @@ describe('connection upkeep', () => {
       const srv = await startServer({ batchReads });
       try {
         const players = await Promise.all([1, 2].map(() => play(srv.url(), 'br')));
-        const publisher = await Publisher.open({ url: srv.url(), streamName: 'br', source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }) });
+        const publisher = await Publisher.open({
+          url: srv.url(),
+          streamName: 'br',
+          source: new SyntheticSource({ videoBitrate: 600_000, fps: 30, gopSeconds: 1 }),
+        });
         // Bursts of 100 ms of media written at once: in this process the server reads each burst in one go.
         const startUs = monotonicUs();
         publisher.start(startUs);
@@ -354,7 +377,9 @@ describe('connection upkeep', () => {
       const p = await play(srv.url(), 'st');
       await pub.done;
       await waitFor(() => p.seqs.length > 10);
-      const stats = (await (await fetch(`http://127.0.0.1:${statsPort}/stats`)).json()) as ReturnType<typeof srv.server.getStats>;
+      const stats = (await (await fetch(`http://127.0.0.1:${statsPort}/stats`)).json()) as ReturnType<
+        typeof srv.server.getStats
+      >;
       expect(stats).toMatchObject({ publishers: 1, players: 1, connections: { open: 2 } });
       expect(stats.streams[0]).toMatchObject({ key: 'live/st', publishing: true, players: 1 });
       expect(stats.playerDetails[0]).toMatchObject({ stream: 'live/st', drops: { video: 0, audio: 0 } });
@@ -392,7 +417,25 @@ describe('RTMPS', () => {
   it('serves players and publishers over TLS beside the plain listener', async () => {
     const cert = join(work, 'cert.pem');
     const key = join(work, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const srv = await startServer({ tlsPort: 0, tlsCert: cert, tlsKey: key });
     try {
       const tlsPort = srv.addresses.tlsPort!;

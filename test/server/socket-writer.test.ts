@@ -36,7 +36,8 @@ function pattern(start: number, n: number): Buffer {
 }
 
 function checkPattern(all: Buffer): void {
-  for (let i = 0; i < all.length; i++) if (all[i] !== (i & 0xff)) throw new Error(`byte ${i} is ${all[i]}, not ${i & 0xff}`);
+  for (let i = 0; i < all.length; i++)
+    if (all[i] !== (i & 0xff)) throw new Error(`byte ${i} is ${all[i]}, not ${i & 0xff}`);
 }
 
 describe('SocketWriter', () => {
@@ -82,7 +83,8 @@ describe('SocketWriter', () => {
     const completions: (Error | null)[] = [];
     const w = new SocketWriter(serverSide, { onComplete: (e) => completions.push(e) });
     let pending = 0;
-    for (let i = 0; pending < 2 && i < 1000; i++) if (w.write(pattern(0, 256 * 1024)) === WriteResult.PENDING) pending++;
+    for (let i = 0; pending < 2 && i < 1000; i++)
+      if (w.write(pattern(0, 256 * 1024)) === WriteResult.PENDING) pending++;
     serverSide.destroy();
     await waitFor(() => completions.length === pending, 5000, 'the pending writes to complete');
     expect(completions.every((e) => e !== null)).toBe(true);

@@ -4,8 +4,21 @@ import type { RtmpUrl } from '../../client/url.js';
 import type { AmfValue } from '../../protocol/amf-types.js';
 import { encodeAmf0 } from '../../protocol/amf0.js';
 import { parseCommand, statusInfo, type Command } from '../../protocol/commands.js';
-import { CSID_COMMAND, HANDSHAKE_SIZE, MSG_COMMAND_AMF0, MSG_COMMAND_AMF3, MSG_USER_CONTROL, RTMP_VERSION, UC_PING_REQUEST } from '../../protocol/constants.js';
-import { acknowledgementMessage, parseUserControl, pingResponseMessage, setChunkSizeMessage } from '../../protocol/control.js';
+import {
+  CSID_COMMAND,
+  HANDSHAKE_SIZE,
+  MSG_COMMAND_AMF0,
+  MSG_COMMAND_AMF3,
+  MSG_USER_CONTROL,
+  RTMP_VERSION,
+  UC_PING_REQUEST,
+} from '../../protocol/constants.js';
+import {
+  acknowledgementMessage,
+  parseUserControl,
+  pingResponseMessage,
+  setChunkSizeMessage,
+} from '../../protocol/control.js';
 import { ClientHandshake, findDigest, type DigestScheme } from '../../protocol/handshake.js';
 import type { OutgoingMessage } from '../../protocol/message.js';
 import { StepError } from './errors.js';
@@ -108,7 +121,12 @@ export class ProbeConnection {
     return new Promise((resolve, reject) => {
       const socket =
         protocol === 'rtmps'
-          ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: !target.insecure })
+          ? tls.connect({
+              host,
+              port,
+              servername: net.isIP(host) ? undefined : host,
+              rejectUnauthorized: !target.insecure,
+            })
           : net.connect({ host, port });
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
@@ -181,7 +199,8 @@ export class ProbeConnection {
     const step = hs.push(Buffer.from(s0s1s2));
     const s1 = s0s1s2.subarray(1, 1 + HANDSHAKE_SIZE);
     const s2 = s0s1s2.subarray(1 + HANDSHAKE_SIZE);
-    if (!opts.c2Early) this.write(opts.withC2 !== undefined ? Buffer.concat([...step.output, opts.withC2]) : step.output);
+    if (!opts.c2Early)
+      this.write(opts.withC2 !== undefined ? Buffer.concat([...step.output, opts.withC2]) : step.output);
     else if (opts.withC2 !== undefined) this.write(opts.withC2);
     this.facts = {
       s0: s0s1s2[0]!,
@@ -215,19 +234,42 @@ export class ProbeConnection {
 
   /** connect with the URL's app and tcUrl; resolves with the server's _result (or throws). */
   async connect(timeoutMs: number, opts: ConnectOptions = {}): Promise<Command> {
-    const reply = await this.command('connect', connectObject(this.target, opts.properties), opts.args ?? [], 0, timeoutMs, opts.typeId ?? MSG_COMMAND_AMF0, 1);
+    const reply = await this.command(
+      'connect',
+      connectObject(this.target, opts.properties),
+      opts.args ?? [],
+      0,
+      timeoutMs,
+      opts.typeId ?? MSG_COMMAND_AMF0,
+      1,
+    );
     if (reply.name !== '_result') throw new StepError('connect', `connect was refused: ${describeReply(reply)}`);
     return reply;
   }
 
   /** Sends a command and resolves with its _result or _error. */
-  command(name: string, commandObject: AmfValue, args: AmfValue[], streamId: number, timeoutMs: number, typeId = MSG_COMMAND_AMF0, tid = this.nextTid++): Promise<Command> {
+  command(
+    name: string,
+    commandObject: AmfValue,
+    args: AmfValue[],
+    streamId: number,
+    timeoutMs: number,
+    typeId = MSG_COMMAND_AMF0,
+    tid = this.nextTid++,
+  ): Promise<Command> {
     this.sendCommand(name, commandObject, args, streamId, typeId, tid);
     return this.waitReply(tid, timeoutMs, `the answer to ${name}`);
   }
 
   /** Sends a command without waiting (notifications, or answers waited for elsewhere). Returns its transaction id. */
-  sendCommand(name: string, commandObject: AmfValue, args: AmfValue[], streamId = 0, typeId = MSG_COMMAND_AMF0, tid = this.nextTid++): number {
+  sendCommand(
+    name: string,
+    commandObject: AmfValue,
+    args: AmfValue[],
+    streamId = 0,
+    typeId = MSG_COMMAND_AMF0,
+    tid = this.nextTid++,
+  ): number {
     const body = encodeAmf0(name, tid, commandObject, ...args);
     this.sendCommandBody(body, streamId, typeId);
     return tid;
@@ -246,29 +288,51 @@ export class ProbeConnection {
 
   /** The server's _result or _error for a transaction id. */
   waitReply(tid: number, timeoutMs: number, what: string): Promise<Command> {
-    return this.waitCommand((c) => (c.name === '_result' || c.name === '_error') && c.transactionId === tid, timeoutMs, what).then((r) => r.command);
+    return this.waitCommand(
+      (c) => (c.name === '_result' || c.name === '_error') && c.transactionId === tid,
+      timeoutMs,
+      what,
+    ).then((r) => r.command);
   }
 
   async createStream(timeoutMs: number): Promise<number> {
     const r = await this.command('createStream', null, [], 0, timeoutMs);
     const id = r.args[0];
-    if (r.name !== '_result' || typeof id !== 'number') throw new StepError('createStream', `createStream was refused: ${describeReply(r)}`);
+    if (r.name !== '_result' || typeof id !== 'number')
+      throw new StepError('createStream', `createStream was refused: ${describeReply(r)}`);
     return id;
   }
 
   /** The first command (on any stream) that `match` accepts, with the message that carried it. */
-  waitCommand(match: (c: Command, m: TracedMessage) => boolean, timeoutMs: number, what: string, from = 0): Promise<{ command: Command; message: TracedMessage }> {
-    return this.waitMessage((m) => {
-      const c = commandOf(m);
-      return c !== null && match(c, m);
-    }, timeoutMs, what, from).then((m) => ({ command: commandOf(m)!, message: m }));
+  waitCommand(
+    match: (c: Command, m: TracedMessage) => boolean,
+    timeoutMs: number,
+    what: string,
+    from = 0,
+  ): Promise<{ command: Command; message: TracedMessage }> {
+    return this.waitMessage(
+      (m) => {
+        const c = commandOf(m);
+        return c !== null && match(c, m);
+      },
+      timeoutMs,
+      what,
+      from,
+    ).then((m) => ({ command: commandOf(m)!, message: m }));
   }
 
   /** The first onStatus whose code `match` accepts (on `streamId` when given). */
-  async waitStatus(match: (code: string, level: string) => boolean, timeoutMs: number, what: string, streamId?: number, from = 0): Promise<{ code: string; level: string; description: string; message: TracedMessage }> {
+  async waitStatus(
+    match: (code: string, level: string) => boolean,
+    timeoutMs: number,
+    what: string,
+    streamId?: number,
+    from = 0,
+  ): Promise<{ code: string; level: string; description: string; message: TracedMessage }> {
     const { command, message } = await this.waitCommand(
       (c, m) => {
-        if (c.name !== 'onStatus' || (streamId !== undefined && m.streamId !== streamId && m.streamId !== 0)) return false;
+        if (c.name !== 'onStatus' || (streamId !== undefined && m.streamId !== streamId && m.streamId !== 0))
+          return false;
         const info = statusInfo(c);
         return info !== null && match(info.code, info.level);
       },
@@ -423,7 +487,10 @@ export class ProbeConnection {
 }
 
 /** The command object of connect: the URL's app and tcUrl, and `properties`. */
-export function connectObject(target: ProbeTarget, properties: Record<string, AmfValue> = {}): Record<string, AmfValue> {
+export function connectObject(
+  target: ProbeTarget,
+  properties: Record<string, AmfValue> = {},
+): Record<string, AmfValue> {
   const { app, tcUrl } = target.url;
   return { app, type: 'nonprivate', flashVer: 'FMLE/3.0 (compatible; rtmpbench probe)', tcUrl, ...properties };
 }

@@ -90,7 +90,8 @@ export class ProbeContext {
     if (this.ended) throw new ProbeError('RTMP_ERR_PROBE_TIMEOUT', 'the probe has ended');
     const conn = await ProbeConnection.dial(this.target, this.waitMs);
     conn.onWrite = (bytes) => {
-      if (this.sent + bytes > MAX_PROBE_BYTES) throw new ProbeError('RTMP_ERR_PROBE_STEP', `the probe would send more than ${MAX_PROBE_BYTES} bytes`);
+      if (this.sent + bytes > MAX_PROBE_BYTES)
+        throw new ProbeError('RTMP_ERR_PROBE_STEP', `the probe would send more than ${MAX_PROBE_BYTES} bytes`);
       this.sent += bytes;
     };
     this.connections.push(conn);
@@ -106,7 +107,10 @@ export class ProbeContext {
     return conn;
   }
 
-  /** Runs set-up the probe needs before the behaviour it tests; a failure there is the probe's error, not the server's fail. */
+  /**
+   * Runs set-up the probe needs before the behaviour it tests; a failure there is the probe's error,
+   * not the server's fail.
+   */
   async setup<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();

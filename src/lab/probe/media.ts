@@ -66,16 +66,33 @@ export class ProbeMedia {
 
   /** `@setDataFrame onMetaData {...}` as publishers send it (matched by its bytes). */
   setDataFrame(props: AmfObject, timestamp = 0): ProbeMessage {
-    return { typeId: MSG_DATA_AMF0, timestamp, payload: encodeAmf0('@setDataFrame', 'onMetaData', ecmaArray(props)), marker: null, label: '@setDataFrame onMetaData' };
+    return {
+      typeId: MSG_DATA_AMF0,
+      timestamp,
+      payload: encodeAmf0('@setDataFrame', 'onMetaData', ecmaArray(props)),
+      marker: null,
+      label: '@setDataFrame onMetaData',
+    };
   }
 
   avcSequenceHeader(timestamp = 0): ProbeMessage {
     const record = avcDecoderConfigurationRecord(avcSps(640, 360), avcPps());
-    return { typeId: MSG_VIDEO, timestamp, payload: Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0]), record]), marker: null, label: 'AVC sequence header' };
+    return {
+      typeId: MSG_VIDEO,
+      timestamp,
+      payload: Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0]), record]),
+      marker: null,
+      label: 'AVC sequence header',
+    };
   }
 
   /** A legacy AVC frame: tag header, one NAL unit (IDR or non-IDR slice) holding the marker. */
-  avcFrame(keyframe: boolean, timestamp: number, size = 2000, label = keyframe ? 'AVC keyframe' : 'AVC frame'): ProbeMessage {
+  avcFrame(
+    keyframe: boolean,
+    timestamp: number,
+    size = 2000,
+    label = keyframe ? 'AVC keyframe' : 'AVC frame',
+  ): ProbeMessage {
     const marker = this.marker();
     const nal = Buffer.concat([Buffer.from([keyframe ? 0x65 : 0x41]), body(marker, Math.max(16, size - 10))]);
     const payload = Buffer.concat([Buffer.from([keyframe ? 0x17 : 0x27, 0x01, 0, 0, 0]), u32(nal.length), nal]);
@@ -83,15 +100,30 @@ export class ProbeMedia {
   }
 
   aacSequenceHeader(timestamp = 0): ProbeMessage {
-    return { typeId: MSG_AUDIO, timestamp, payload: Buffer.from([0xaf, 0x00, 0x12, 0x10]), marker: null, label: 'AAC sequence header' };
+    return {
+      typeId: MSG_AUDIO,
+      timestamp,
+      payload: Buffer.from([0xaf, 0x00, 0x12, 0x10]),
+      marker: null,
+      label: 'AAC sequence header',
+    };
   }
 
   aacFrame(timestamp: number, size = 200, label = 'AAC frame'): ProbeMessage {
     const marker = this.marker();
-    return { typeId: MSG_AUDIO, timestamp, payload: Buffer.concat([Buffer.from([0xaf, 0x01]), body(marker, size - 2)]), marker, label };
+    return {
+      typeId: MSG_AUDIO,
+      timestamp,
+      payload: Buffer.concat([Buffer.from([0xaf, 0x01]), body(marker, size - 2)]),
+      marker,
+      label,
+    };
   }
 
-  /** Legacy AVC/AAC: sequence headers, a keyframe, then inter frames and audio, `count` video frames in all, 40 ms apart from `start`. */
+  /**
+   * Legacy AVC/AAC: sequence headers, a keyframe, then inter frames and audio, `count` video frames in
+   * all, 40 ms apart from `start`.
+   */
   avcAacStream(count: number, start = 0, withAudio = true): ProbeMessage[] {
     const out: ProbeMessage[] = [this.avcSequenceHeader(start)];
     if (withAudio) out.push(this.aacSequenceHeader(start));
@@ -106,7 +138,11 @@ export class ProbeMedia {
   /** Enhanced RTMP SequenceStart for `codec` (HEVC record, av1C or vpcC). */
   enhancedSequenceStart(codec: EnhancedCodec, timestamp = 0): ProbeMessage {
     const config = codec === 'hevc' ? hevcRecord() : codec === 'av1' ? AV1_CONFIG : VP9_CONFIG;
-    const payload = Buffer.concat([Buffer.from([EX_HEADER | (KEY << 4) | VideoPacketType.SEQUENCE_START]), u32(FOURCC[codec]), config]);
+    const payload = Buffer.concat([
+      Buffer.from([EX_HEADER | (KEY << 4) | VideoPacketType.SEQUENCE_START]),
+      u32(FOURCC[codec]),
+      config,
+    ]);
     return { typeId: MSG_VIDEO, timestamp, payload, marker: null, label: `${codec} SequenceStart` };
   }
 
@@ -114,19 +150,35 @@ export class ProbeMedia {
    * An Enhanced RTMP coded frame: CodedFrames (HEVC with its composition time) or, with
    * `noCompositionTime`, CodedFramesX; the marker sits in the codec data.
    */
-  enhancedFrame(codec: EnhancedCodec, keyframe: boolean, timestamp: number, opts: { size?: number; noCompositionTime?: boolean; label?: string } = {}): ProbeMessage {
+  enhancedFrame(
+    codec: EnhancedCodec,
+    keyframe: boolean,
+    timestamp: number,
+    opts: { size?: number; noCompositionTime?: boolean; label?: string } = {},
+  ): ProbeMessage {
     const marker = this.marker();
     const x = codec === 'hevc' && opts.noCompositionTime === true;
     const packetType = x ? VideoPacketType.CODED_FRAMES_X : VideoPacketType.CODED_FRAMES;
-    const head = Buffer.concat([Buffer.from([EX_HEADER | ((keyframe ? KEY : INTER) << 4) | packetType]), u32(FOURCC[codec]), codec === 'hevc' && !x ? u24(0) : Buffer.alloc(0)]);
+    const head = Buffer.concat([
+      Buffer.from([EX_HEADER | ((keyframe ? KEY : INTER) << 4) | packetType]),
+      u32(FOURCC[codec]),
+      codec === 'hevc' && !x ? u24(0) : Buffer.alloc(0),
+    ]);
     const payload = Buffer.concat([head, codecData(codec, keyframe, marker, opts.size ?? 3000)]);
-    return { typeId: MSG_VIDEO, timestamp, payload, marker, label: opts.label ?? `${codec} ${keyframe ? 'keyframe' : 'frame'}${x ? ' (CodedFramesX)' : ''}` };
+    return {
+      typeId: MSG_VIDEO,
+      timestamp,
+      payload,
+      marker,
+      label: opts.label ?? `${codec} ${keyframe ? 'keyframe' : 'frame'}${x ? ' (CodedFramesX)' : ''}`,
+    };
   }
 
   /** SequenceStart, a keyframe, inter frames (one as CodedFramesX for HEVC): `count` frames. */
   enhancedStream(codec: EnhancedCodec, count: number): ProbeMessage[] {
     const out = [this.enhancedSequenceStart(codec)];
-    for (let i = 0; i < count; i++) out.push(this.enhancedFrame(codec, i === 0, i * 40, { noCompositionTime: codec === 'hevc' && i === count - 1 }));
+    for (let i = 0; i < count; i++)
+      out.push(this.enhancedFrame(codec, i === 0, i * 40, { noCompositionTime: codec === 'hevc' && i === count - 1 }));
     return out;
   }
 
@@ -136,19 +188,36 @@ export class ProbeMedia {
    */
   multitrackStream(count: number): ProbeMessage[] {
     const seq = this.multitrack(VideoPacketType.SEQUENCE_START, KEY, [hevcRecord(), hevcRecord()]);
-    const out: ProbeMessage[] = [{ typeId: MSG_VIDEO, timestamp: 0, payload: seq, marker: null, label: 'multitrack SequenceStart' }];
+    const out: ProbeMessage[] = [
+      { typeId: MSG_VIDEO, timestamp: 0, payload: seq, marker: null, label: 'multitrack SequenceStart' },
+    ];
     for (let i = 0; i < count; i++) {
       const marker = this.marker();
       const key = i === 0;
-      const tracks = [Buffer.concat([u24(0), codecData('hevc', key, this.marker(), 1500)]), Buffer.concat([u24(0), codecData('hevc', key, marker, 600)])];
-      out.push({ typeId: MSG_VIDEO, timestamp: i * 40, payload: this.multitrack(VideoPacketType.CODED_FRAMES, key ? KEY : INTER, tracks), marker, label: `multitrack ${key ? 'keyframe' : `frame ${i}`}` });
+      const tracks = [
+        Buffer.concat([u24(0), codecData('hevc', key, this.marker(), 1500)]),
+        Buffer.concat([u24(0), codecData('hevc', key, marker, 600)]),
+      ];
+      out.push({
+        typeId: MSG_VIDEO,
+        timestamp: i * 40,
+        payload: this.multitrack(VideoPacketType.CODED_FRAMES, key ? KEY : INTER, tracks),
+        marker,
+        label: `multitrack ${key ? 'keyframe' : `frame ${i}`}`,
+      });
     }
     return out;
   }
 
   private multitrack(packetType: number, frameType: number, tracks: Buffer[]): Buffer {
-    const parts = [Buffer.from([EX_HEADER | (frameType << 4) | VideoPacketType.MULTITRACK, (AvMultitrackType.MANY_TRACKS << 4) | packetType]), u32(HVC1)];
-    tracks.forEach((t, id) => parts.push(Buffer.from([id]), u24(t.length), t));
+    const parts = [
+      Buffer.from([
+        EX_HEADER | (frameType << 4) | VideoPacketType.MULTITRACK,
+        (AvMultitrackType.MANY_TRACKS << 4) | packetType,
+      ]),
+      u32(HVC1),
+    ];
+    for (const [id, t] of tracks.entries()) parts.push(Buffer.from([id]), u24(t.length), t);
     return Buffer.concat(parts);
   }
 
@@ -163,7 +232,13 @@ export class ProbeMedia {
       u32(HVC1),
       u24(0),
     ]);
-    return { typeId: MSG_VIDEO, timestamp, payload: Buffer.concat([head, codecData('hevc', keyframe, marker, 2000)]), marker, label: `ModEx ${keyframe ? 'keyframe' : 'frame'}` };
+    return {
+      typeId: MSG_VIDEO,
+      timestamp,
+      payload: Buffer.concat([head, codecData('hevc', keyframe, marker, 2000)]),
+      marker,
+      label: `ModEx ${keyframe ? 'keyframe' : 'frame'}`,
+    };
   }
 
   /** A raw video message of exactly `size` bytes: a legacy AVC keyframe whose NAL unit fills it. */
@@ -176,7 +251,13 @@ let hevcConfig: Buffer | null = null;
 /** A real HEVCDecoderConfigurationRecord (the synthetic source's, 640x360 Main). */
 function hevcRecord(): Buffer {
   if (hevcConfig === null) {
-    const header = new SyntheticSource({ videoBitrate: 100_000, fps: 25, gopSeconds: 1, codec: 'hevc', audioBitrate: 0 }).videoSequenceHeader();
+    const header = new SyntheticSource({
+      videoBitrate: 100_000,
+      fps: 25,
+      gopSeconds: 1,
+      codec: 'hevc',
+      audioBitrate: 0,
+    }).videoSequenceHeader();
     hevcConfig = Buffer.from(header.subarray(5));
   }
   return hevcConfig;

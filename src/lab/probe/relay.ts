@@ -47,7 +47,12 @@ export async function publish(ctx: ProbeContext, name: string, opts: PublishOpti
 }
 
 /** Publishes `name` on a connection already connected. */
-export async function publishOn(ctx: ProbeContext, conn: ProbeConnection, name: string, opts: PublishOptions = {}): Promise<Publisher> {
+export async function publishOn(
+  ctx: ProbeContext,
+  conn: ProbeConnection,
+  name: string,
+  opts: PublishOptions = {},
+): Promise<Publisher> {
   const size = opts.chunkSize ?? 4096;
   if (conn.chunkSize !== size) conn.setChunkSize(size);
   if (opts.fcPublish !== false) {
@@ -57,11 +62,19 @@ export async function publishOn(ctx: ProbeContext, conn: ProbeConnection, name: 
   const streamId = await conn.createStream(ctx.waitMs);
   const from = conn.messages.length;
   conn.sendCommand('publish', null, [name, 'live'], streamId);
-  const s = await conn.waitStatus(isStartOrError('NetStream.Publish.Start'), ctx.waitMs, `the status of publish "${name}"`, streamId, from);
-  if (s.code !== 'NetStream.Publish.Start') throw new StepError('publish', `publish "${name}" was refused: ${s.code} ${s.description}`.trim());
+  const s = await conn.waitStatus(
+    isStartOrError('NetStream.Publish.Start'),
+    ctx.waitMs,
+    `the status of publish "${name}"`,
+    streamId,
+    from,
+  );
+  if (s.code !== 'NetStream.Publish.Start')
+    throw new StepError('publish', `publish "${name}" was refused: ${s.code} ${s.description}`.trim());
   // Some servers say Publish.Start and then close the connection (the name was taken after all).
   await conn.pause(PUBLISH_SETTLE_MS);
-  if (conn.closed) throw new StepError('publish', `publish "${name}" got NetStream.Publish.Start, then ${conn.closedBy}`);
+  if (conn.closed)
+    throw new StepError('publish', `publish "${name}" got NetStream.Publish.Start, then ${conn.closedBy}`);
   conn.published.add(streamId);
   return { conn, streamId, name };
 }
@@ -85,13 +98,23 @@ async function playOn(ctx: ProbeContext, conn: ProbeConnection, name: string, op
   if (opts.bufferLength !== false) conn.send(setBufferLengthMessage(streamId, 1000));
   const from = conn.messages.length;
   conn.sendCommand('play', null, [name, opts.start ?? -2, opts.duration ?? -1, true], streamId);
-  const s = await conn.waitStatus(isStartOrError('NetStream.Play.Start'), ctx.waitMs, `the status of play "${name}"`, streamId, from);
-  if (s.code !== 'NetStream.Play.Start') throw new StepError('play', `play "${name}" was refused: ${s.code} ${s.description}`.trim());
+  const s = await conn.waitStatus(
+    isStartOrError('NetStream.Play.Start'),
+    ctx.waitMs,
+    `the status of play "${name}"`,
+    streamId,
+    from,
+  );
+  if (s.code !== 'NetStream.Play.Start')
+    throw new StepError('play', `play "${name}" was refused: ${s.code} ${s.description}`.trim());
   return { conn, streamId, name, from };
 }
 
 /** A publisher, then a viewer of its stream (the set-up of most media probes). */
-export async function relayPair(ctx: ProbeContext, opts: { publish?: PublishOptions; play?: PlayOptions } = {}): Promise<{ pub: Publisher; view: Viewer }> {
+export async function relayPair(
+  ctx: ProbeContext,
+  opts: { publish?: PublishOptions; play?: PlayOptions } = {},
+): Promise<{ pub: Publisher; view: Viewer }> {
   return ctx.setup('publish and play', async () => {
     const name = ctx.streamName();
     const pub = await publish(ctx, name, opts.publish);
@@ -133,10 +156,15 @@ export function sendAll(pub: Publisher, messages: readonly ProbeMessage[], opts:
   for (const m of messages) pub.conn.write(chunksOf(pub, m, opts));
 }
 
-const isMedia = (m: TracedMessage) => m.typeId === MSG_VIDEO || m.typeId === MSG_AUDIO || m.typeId === MSG_DATA_AMF0 || m.typeId === MSG_DATA_AMF3;
+const isMedia = (m: TracedMessage) =>
+  m.typeId === MSG_VIDEO || m.typeId === MSG_AUDIO || m.typeId === MSG_DATA_AMF0 || m.typeId === MSG_DATA_AMF3;
 
 /** The received message that is `sent`, from index `from`: by marker, or by equal bytes. */
-export function findReceived(received: readonly TracedMessage[], sent: ProbeMessage, from = 0): TracedMessage | undefined {
+export function findReceived(
+  received: readonly TracedMessage[],
+  sent: ProbeMessage,
+  from = 0,
+): TracedMessage | undefined {
   for (let i = from; i < received.length; i++) {
     const m = received[i]!;
     if (m.typeId !== sent.typeId) continue;
@@ -173,7 +201,15 @@ export async function checkRelay(view: Viewer, sent: readonly ProbeMessage[], wa
   const all = () => sent.every((s) => findReceived(view.conn.messages, s, view.from) !== undefined);
   await view.conn.waitFor(() => (all() ? true : undefined), waitMs, 'the relayed media').catch(() => undefined);
   const matches = sent.map((s) => findReceived(view.conn.messages, s, view.from));
-  const check: RelayCheck = { expected: sent.length, arrived: 0, missing: [], altered: [], offsets: [], viewerClosed: view.conn.closed ? view.conn.closedBy : null, matches };
+  const check: RelayCheck = {
+    expected: sent.length,
+    arrived: 0,
+    missing: [],
+    altered: [],
+    offsets: [],
+    viewerClosed: view.conn.closed ? view.conn.closedBy : null,
+    matches,
+  };
   sent.forEach((s, i) => {
     const m = matches[i];
     if (m === undefined) {
@@ -199,7 +235,11 @@ export function timestampPolicy(offsets: readonly number[]): string {
 export function relayEvidence(ctx: ProbeContext, c: RelayCheck): void {
   ctx.note('messages sent', c.expected);
   ctx.note('messages relayed', c.arrived);
-  if (c.missing.length > 0) ctx.note('missing', c.missing.slice(0, 6).join(', ') + (c.missing.length > 6 ? ` and ${c.missing.length - 6} more` : ''));
+  if (c.missing.length > 0)
+    ctx.note(
+      'missing',
+      c.missing.slice(0, 6).join(', ') + (c.missing.length > 6 ? ` and ${c.missing.length - 6} more` : ''),
+    );
   if (c.altered.length > 0) ctx.note('altered', c.altered.slice(0, 6).join(', '));
   ctx.note('viewer timestamps', timestampPolicy(c.offsets));
   if (c.viewerClosed !== null) ctx.note('viewer connection', c.viewerClosed);
@@ -209,17 +249,31 @@ export function relayEvidence(ctx: ProbeContext, c: RelayCheck): void {
  * The usual verdict: pass when every message arrived byte for byte (timestamps as sent, or
  * shifted by one offset when `rebaseOk`), else fail saying what went wrong.
  */
-export function relayVerdict(ctx: ProbeContext, c: RelayCheck, what: string, opts: { rebaseOk?: boolean; anyTimestamps?: boolean; publisher?: Publisher } = {}): ProbeVerdict {
+export function relayVerdict(
+  ctx: ProbeContext,
+  c: RelayCheck,
+  what: string,
+  opts: { rebaseOk?: boolean; anyTimestamps?: boolean; publisher?: Publisher } = {},
+): ProbeVerdict {
   relayEvidence(ctx, c);
   if (opts.publisher?.conn.closed) ctx.note('publisher connection', opts.publisher.conn.closedBy);
   const policy = timestampPolicy(c.offsets);
   if (c.missing.length > 0) {
-    const why = opts.publisher?.conn.closed ? `; the publisher's connection ended: ${opts.publisher.conn.closedBy}` : c.viewerClosed !== null ? `; the viewer's connection ended: ${c.viewerClosed}` : '';
-    return { result: 'fail', detail: `${c.missing.length} of ${c.expected} messages of ${what} never reached the viewer${why}` };
+    const why = opts.publisher?.conn.closed
+      ? `; the publisher's connection ended: ${opts.publisher.conn.closedBy}`
+      : c.viewerClosed !== null
+        ? `; the viewer's connection ended: ${c.viewerClosed}`
+        : '';
+    return {
+      result: 'fail',
+      detail: `${c.missing.length} of ${c.expected} messages of ${what} never reached the viewer${why}`,
+    };
   }
-  if (c.altered.length > 0) return { result: 'fail', detail: `${what} reached the viewer altered: ${c.altered.slice(0, 3).join(', ')}` };
+  if (c.altered.length > 0)
+    return { result: 'fail', detail: `${what} reached the viewer altered: ${c.altered.slice(0, 3).join(', ')}` };
   if (policy === 'as sent') return { result: 'pass', detail: `${what} relayed byte for byte, timestamps as sent` };
-  if (((opts.rebaseOk ?? true) && policy.startsWith('rebased')) || opts.anyTimestamps === true) return { result: 'pass', detail: `${what} relayed byte for byte, timestamps ${policy}` };
+  if (((opts.rebaseOk ?? true) && policy.startsWith('rebased')) || opts.anyTimestamps === true)
+    return { result: 'pass', detail: `${what} relayed byte for byte, timestamps ${policy}` };
   return { result: 'fail', detail: `${what} relayed with timestamps ${policy}` };
 }
 

@@ -21,7 +21,10 @@ import { checkRelay, play, publish, sendAll } from './relay.js';
 export interface ProbeServerOptions {
   /** Probe ids, groups or `prefix*` (all probes when empty). */
   only?: string[];
-  /** Prefix of the stream names (default: the URL's stream, else rtmpbench-probe; each run and probe adds its own suffix). */
+  /**
+   * Prefix of the stream names (default: the URL's stream, else rtmpbench-probe; each run and probe
+   * adds its own suffix).
+   */
   streamPrefix?: string;
   insecure?: boolean;
   /** Short name for reports (default host:port). */
@@ -92,8 +95,22 @@ async function alive(target: ProbeTarget, prefix: string, waitMs: number): Promi
   }
 }
 
-function outcomeOf(def: ProbeDefinition, v: ProbeVerdict, evidence: ProbeOutcome['evidence'], durationMs: number): ProbeOutcome {
-  return { id: def.id, group: def.group, title: def.title, definition: def.definition, result: v.result, detail: v.detail, evidence, durationMs: Math.round(durationMs) };
+function outcomeOf(
+  def: ProbeDefinition,
+  v: ProbeVerdict,
+  evidence: ProbeOutcome['evidence'],
+  durationMs: number,
+): ProbeOutcome {
+  return {
+    id: def.id,
+    group: def.group,
+    title: def.title,
+    definition: def.definition,
+    result: v.result,
+    detail: v.detail,
+    evidence,
+    durationMs: Math.round(durationMs),
+  };
 }
 
 /** Runs one probe within `limitMs`; never throws. */
@@ -103,7 +120,10 @@ async function runOne(def: ProbeDefinition, ctx: ProbeContext, limitMs: number):
   const running = def.run(ctx);
   running.catch(() => undefined);
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ProbeTimeoutError(`did not finish within ${Math.round(limitMs / 100) / 10} s`)), limitMs);
+    timer = setTimeout(
+      () => reject(new ProbeTimeoutError(`did not finish within ${Math.round(limitMs / 100) / 10} s`)),
+      limitMs,
+    );
   });
   let verdict: ProbeVerdict;
   try {
@@ -125,7 +145,10 @@ async function runOne(def: ProbeDefinition, ctx: ProbeContext, limitMs: number):
 export async function probeServer(url: string, opts: ProbeServerOptions = {}): Promise<ProbeReport> {
   const parsed = parseRtmpUrl(url);
   const { probes, unknown } = selectProbes(opts.only);
-  if (unknown.length > 0) throw new UsageError(`--only: no probe or group named ${unknown.map((u) => `"${u}"`).join(', ')} (rtmpbench probe --list shows them)`);
+  if (unknown.length > 0)
+    throw new UsageError(
+      `--only: no probe or group named ${unknown.map((u) => `"${u}"`).join(', ')} (rtmpbench probe --list shows them)`,
+    );
   const target: ProbeTarget = { url: parsed, insecure: opts.insecure ?? false };
   const waitMs = opts.waitMs ?? 3000;
   const budgetMs = opts.budgetMs ?? 55_000;
@@ -135,7 +158,9 @@ export async function probeServer(url: string, opts: ProbeServerOptions = {}): P
   const t0 = performance.now();
   const deadline = t0 + budgetMs;
   const report = (outcomes: ProbeOutcome[], unreachable: string | null): ProbeReport => {
-    const ordered = probes.map((p) => outcomes.find((o) => o.id === p.id)).filter((o): o is ProbeOutcome => o !== undefined);
+    const ordered = probes
+      .map((p) => outcomes.find((o) => o.id === p.id))
+      .filter((o): o is ProbeOutcome => o !== undefined);
     return {
       target: url,
       name: opts.name ?? `${parsed.host}:${parsed.port}`,
@@ -161,10 +186,25 @@ export async function probeServer(url: string, opts: ProbeServerOptions = {}): P
   const runnable: ProbeDefinition[] = [];
   for (const def of probes) {
     if (PROBE_NEEDS.indexOf(def.needs) <= level) runnable.push(def);
-    else done(outcomeOf(def, { result: 'error', detail: `not run: it needs the server to ${NEED_TEXT[def.needs]}, which it did not in the baseline check (${base.reason})` }, {}, 0));
+    else
+      done(
+        outcomeOf(
+          def,
+          {
+            result: 'error',
+            detail:
+              `not run: it needs the server to ${NEED_TEXT[def.needs]}, which it did not in the ` +
+              `baseline check (${base.reason})`,
+          },
+          {},
+          0,
+        ),
+      );
   }
-  const notRun = (def: ProbeDefinition, why: string) => done(outcomeOf(def, { result: 'error', detail: `not run: ${why}` }, {}, 0));
-  const contextFor = (def: ProbeDefinition) => new ProbeContext({ target, streamPrefix: prefix, index: probes.indexOf(def) + 1, waitMs });
+  const notRun = (def: ProbeDefinition, why: string) =>
+    done(outcomeOf(def, { result: 'error', detail: `not run: ${why}` }, {}, 0));
+  const contextFor = (def: ProbeDefinition) =>
+    new ProbeContext({ target, streamPrefix: prefix, index: probes.indexOf(def) + 1, waitMs });
   const limitFor = (def: ProbeDefinition) => Math.min(def.limitMs ?? DEFAULT_LIMIT_MS, deadline - performance.now());
   const budgetSpent = `the time budget of ${Math.round(budgetMs / 1000)} s for one server was spent`;
 

@@ -2,7 +2,15 @@ import { parseRtmpUrl } from '../../client/url.js';
 import { UsageError } from '../../input/usage-error.js';
 import { readScenarioFile, resolveScenarioPath } from '../../load/scenario-file.js';
 import { resolveScenario } from '../../load/scenario.js';
-import { SERVER_KINDS, serverAvailability, startCommand, startServer, ServerStartError, type RunningServer, type ServerKind } from '../../proc/servers.js';
+import {
+  SERVER_KINDS,
+  serverAvailability,
+  startCommand,
+  startServer,
+  ServerStartError,
+  type RunningServer,
+  type ServerKind,
+} from '../../proc/servers.js';
 import type { ProbeComparison, ProbeReport } from '../../results/probe.js';
 import type { ServerSpec } from '../../results/scenario.js';
 import { countResults } from '../../results/probe.js';
@@ -15,7 +23,10 @@ import { probeServer, type ProbeServerOptions } from './runner.js';
  * afterwards), or the servers of a scenario's `compare.servers`.
  */
 
-export type ProbeTargetSpec = { kind: 'url'; url: string; name?: string } | { kind: 'start'; server: ServerKind } | { kind: 'command'; name: string; url: string; start: string };
+export type ProbeTargetSpec =
+  | { kind: 'url'; url: string; name?: string }
+  | { kind: 'start'; server: ServerKind }
+  | { kind: 'command'; name: string; url: string; start: string };
 
 /** A command-line argument: a URL or a server kind. */
 export function targetFromArgument(arg: string): ProbeTargetSpec {
@@ -24,7 +35,9 @@ export function targetFromArgument(arg: string): ProbeTargetSpec {
     parseRtmpUrl(arg);
     return { kind: 'url', url: arg };
   }
-  throw new UsageError(`"${arg}" is neither an rtmp[s]:// URL nor a server rtmpbench starts (${SERVER_KINDS.join(', ')})`);
+  throw new UsageError(
+    `"${arg}" is neither an rtmp[s]:// URL nor a server rtmpbench starts (${SERVER_KINDS.join(', ')})`,
+  );
 }
 
 /** The servers of a scenario's compare.servers. */
@@ -33,10 +46,13 @@ export function targetsFromScenario(nameOrPath: string): ProbeTargetSpec[] {
   const { scenario, problems } = resolveScenario(file.data);
   if (scenario === null) throw new UsageError(`${file.path} is not a valid scenario:\n  ${problems.join('\n  ')}`);
   const servers: ServerSpec[] = scenario.compare?.servers ?? [];
-  if (scenario.compare === undefined || servers.length === 0) throw new UsageError(`${file.path} has no compare.servers to probe`);
+  if (scenario.compare === undefined || servers.length === 0)
+    throw new UsageError(`${file.path} has no compare.servers to probe`);
   return servers.map((s): ProbeTargetSpec => {
     if (typeof s === 'string') return { kind: 'start', server: s };
-    return s.start !== undefined ? { kind: 'command', name: s.name, url: s.url, start: s.start } : { kind: 'url', url: s.url, name: s.name };
+    return s.start !== undefined
+      ? { kind: 'command', name: s.name, url: s.url, start: s.start }
+      : { kind: 'url', url: s.url, name: s.name };
   });
 }
 
@@ -52,12 +68,22 @@ export function checkTargets(specs: readonly ProbeTargetSpec[]): string[] {
 }
 
 function unreachableReport(url: string, name: string, why: string): ProbeReport {
-  return { target: url, name, startedAt: new Date().toISOString(), durationMs: 0, tool: { name: 'rtmpbench', version: VERSION }, unreachable: why, counts: countResults([]), probes: [] };
+  return {
+    target: url,
+    name,
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    tool: { name: 'rtmpbench', version: VERSION },
+    unreachable: why,
+    counts: countResults([]),
+    probes: [],
+  };
 }
 
 /** Probes one target, starting and stopping its server when rtmpbench runs it. */
 export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOptions = {}): Promise<ProbeReport> {
-  if (spec.kind === 'url') return probeServer(spec.url, { ...opts, ...(spec.name !== undefined ? { name: spec.name } : {}) });
+  if (spec.kind === 'url')
+    return probeServer(spec.url, { ...opts, ...(spec.name !== undefined ? { name: spec.name } : {}) });
   let server: RunningServer;
   const name = spec.kind === 'start' ? spec.server : spec.name;
   try {
@@ -68,7 +94,11 @@ export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOption
     }
   } catch (e) {
     if (!(e instanceof ServerStartError)) throw e;
-    return unreachableReport(spec.kind === 'command' ? spec.url : spec.server, name, `${name} did not start: ${e.message}`);
+    return unreachableReport(
+      spec.kind === 'command' ? spec.url : spec.server,
+      name,
+      `${name} did not start: ${e.message}`,
+    );
   }
   try {
     return await probeServer(server.url, { ...opts, name });
@@ -78,10 +108,17 @@ export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOption
 }
 
 /** Probes each target in turn (one server at a time, so they do not share the machine's cores). */
-export async function probeTargets(specs: readonly ProbeTargetSpec[], opts: ProbeServerOptions & { onServer?: (name: string, index: number, total: number) => void } = {}): Promise<ProbeComparison> {
+export async function probeTargets(
+  specs: readonly ProbeTargetSpec[],
+  opts: ProbeServerOptions & { onServer?: (name: string, index: number, total: number) => void } = {},
+): Promise<ProbeComparison> {
   const servers: ProbeReport[] = [];
   for (const [i, spec] of specs.entries()) {
-    opts.onServer?.(spec.kind === 'start' ? spec.server : spec.kind === 'command' ? spec.name : (spec.name ?? spec.url), i, specs.length);
+    opts.onServer?.(
+      spec.kind === 'start' ? spec.server : spec.kind === 'command' ? spec.name : (spec.name ?? spec.url),
+      i,
+      specs.length,
+    );
     servers.push(await probeTarget(spec, opts));
   }
   return { servers };

@@ -8,7 +8,9 @@ const UNEXPECTED_MESSAGES_SHOWN = 5;
 /** A session's setup failed with `e`: a client error by its kind and step; anything else is `other`. */
 function setupFailure(session: FailedSession, e: unknown): Failure {
   if (!(e instanceof ClientError)) return { ...session, phase: 'setup', kind: 'other' };
-  return e.stage === undefined ? { ...session, phase: 'setup', kind: e.failure } : { ...session, phase: 'setup', kind: e.failure, step: e.stage };
+  return e.stage === undefined
+    ? { ...session, phase: 'setup', kind: e.failure }
+    : { ...session, phase: 'setup', kind: e.failure, step: e.stage };
 }
 
 /**

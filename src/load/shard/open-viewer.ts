@@ -43,7 +43,15 @@ function openOnce(s: ViewerSetup): Promise<Viewer> {
     case 'rtmp': {
       const u = s.url === '' ? { ...s.target, stream: s.streamName } : parseRtmpUrl(s.url);
       // Frames can come with Play.Start, before `open` resolves: the sink goes in with the options.
-      return Player.open({ url: u, streamName: u.stream, insecure: s.insecure, codec: s.codec, onVideo: s.onFrame, onStatus: s.onStatus, sharedReadBuffer: s.sharedReadBuffer }).then((p) => {
+      return Player.open({
+        url: u,
+        streamName: u.stream,
+        insecure: s.insecure,
+        codec: s.codec,
+        onVideo: s.onFrame,
+        onStatus: s.onStatus,
+        sharedReadBuffer: s.sharedReadBuffer,
+      }).then((p) => {
         p.onEnd = s.onEnd;
         return p;
       });

@@ -133,7 +133,7 @@ export class PlayerProbe {
       // From the intended send time (wrk2's rule: a publisher that fell behind counts against
       // the server), or from the actual one when the frame left early (the pacing lookahead):
       // measured from its intended time, an early frame would flatter the server by up to a ms.
-      const sentUs = mark.sentUs < mark.intendedUs ? mark.sentUs : mark.intendedUs;
+      const sentUs = Math.min(mark.sentUs, mark.intendedUs);
       const latencyUs = v.arrivalUs - sentUs;
       this.lastLatencyUs = latencyUs;
       // Frames sent before this viewer began (the GOP cache, an HLS start behind the live

@@ -26,7 +26,7 @@ export class PublisherProbe {
     publisher.onPacing = (intendedUs, sentUs) => ctx.record('pacing', Math.abs(sentUs - intendedUs));
     publisher.onVideoSent = (seq, intendedUs, sentUs, keyframe) => {
       if (this.sentMs.length === 0) this.firstSeq = seq;
-      this.sentMs.push(((sentUs < intendedUs ? sentUs : intendedUs) - ctx.startAtUs) / 1000);
+      this.sentMs.push((Math.min(sentUs, intendedUs) - ctx.startAtUs) / 1000);
       if (keyframe) this.keyframes.push(seq);
     };
   }
@@ -34,7 +34,13 @@ export class PublisherProbe {
   /** The frames sent since the last call (null when none). */
   takeSendLog(): SendLogChunk | null {
     if (this.sentMs.length === 0) return null;
-    const chunk: SendLogChunk = { stream: this.stream, epoch: this.epoch, firstSeq: this.firstSeq, sentMs: this.sentMs, keyframes: this.keyframes };
+    const chunk: SendLogChunk = {
+      stream: this.stream,
+      epoch: this.epoch,
+      firstSeq: this.firstSeq,
+      sentMs: this.sentMs,
+      keyframes: this.keyframes,
+    };
     this.sentMs = [];
     this.keyframes = [];
     return chunk;

@@ -105,7 +105,13 @@ export class Shard implements ProbeContext {
 
   /** What the shard holds now: memory follows the sessions alive, not those that ever lived. */
   held(): { publishers: number; players: number; awaitingVideo: number; viewersEnded: number; scheduledJoins: number } {
-    return { publishers: this.publishers.length, players: this.players.size, awaitingVideo: this.awaitingVideo.size, viewersEnded: this.viewersEnded.length, scheduledJoins: this.joins?.pending ?? 0 };
+    return {
+      publishers: this.publishers.length,
+      players: this.players.size,
+      awaitingVideo: this.awaitingVideo.size,
+      viewersEnded: this.viewersEnded.length,
+      scheduledJoins: this.joins?.pending ?? 0,
+    };
   }
 
   measuring(): boolean {
@@ -130,17 +136,31 @@ export class Shard implements ProbeContext {
     await sleepUntilUs(this.startAtUs);
     this.armTick();
     await this.openPublishers();
-    const joins = (this.joins = new Schedule(
+    const joins = new Schedule(
       task.players.flatMap((plan) =>
         plan.windows
           .filter(([a]) => this.startAtUs + a * 1000 < this.endUs)
-          .map(([a, b]) => ({ atUs: this.startAtUs + a * 1000, item: { stream: plan.stream, group: plan.group, slow: plan.slow, stopAtUs: b === null ? null : this.startAtUs + b * 1000 } })),
+          .map(([a, b]) => ({
+            atUs: this.startAtUs + a * 1000,
+            item: {
+              stream: plan.stream,
+              group: plan.group,
+              slow: plan.slow,
+              stopAtUs: b === null ? null : this.startAtUs + b * 1000,
+            },
+          })),
       ),
       (j) => void this.openPlayer(j),
-    ));
+    );
+    this.joins = joins;
     let churnStream = task.shard;
     const churn = new Churn(task.churn.joinsPerSecond, task.churn.meanSessionMs, (stayMs) => {
-      void this.openPlayer({ stream: churnStream++ % task.streamNames.length, group: 0, slow: false, stopAtUs: monotonicUs() + stayMs * 1000 });
+      void this.openPlayer({
+        stream: churnStream++ % task.streamNames.length,
+        group: 0,
+        slow: false,
+        stopAtUs: monotonicUs() + stayMs * 1000,
+      });
     });
     joins.start();
     churn.start();
@@ -180,7 +200,15 @@ export class Shard implements ProbeContext {
     this.emitTick(true, playersUp);
     this.meter.stop();
     const totals = this.tally.lastTotals();
-    return { shard: task.shard, histograms: this.rec.encodeTotal(), counters: totals.all, byProtocol: totals.byProtocol, failures: this.failures.failures.total, httpErrors: this.failures.httpErrors.total, eventLoop: this.meter.whole() };
+    return {
+      shard: task.shard,
+      histograms: this.rec.encodeTotal(),
+      counters: totals.all,
+      byProtocol: totals.byProtocol,
+      failures: this.failures.failures.total,
+      httpErrors: this.failures.httpErrors.total,
+      eventLoop: this.meter.whole(),
+    };
   }
 
   /** Opens the first publication of every stream this shard publishes, their schedules spread over a GOP. */
@@ -190,7 +218,8 @@ export class Shard implements ProbeContext {
     // over one GOP, so keyframes (about ten P-frames each) do not all leave at once.
     const t0 = monotonicUs();
     const live = opened.filter((p) => p !== null);
-    live.forEach((p, k) => this.startPublication(p, t0 + ((k * this.task.media.gopMs) / Math.max(1, live.length)) * 1000));
+    for (const [k, p] of live.entries())
+      this.startPublication(p, t0 + ((k * this.task.media.gopMs) / Math.max(1, live.length)) * 1000);
     this.pacer.start();
   }
 
@@ -200,11 +229,19 @@ export class Shard implements ProbeContext {
     this.tally.count('publishersPlanned');
     try {
       const name = publishedName(task.streamNames[stream]!, epoch, task.restart);
-      const p = await Publisher.open({ url: this.url, streamName: name, source: makeSource(task.media, epoch), insecure: task.insecure, chunkSize: task.media.chunkSize, framePool: this.framePool });
+      const p = await Publisher.open({
+        url: this.url,
+        streamName: name,
+        source: makeSource(task.media, epoch),
+        insecure: task.insecure,
+        chunkSize: task.media.chunkSize,
+        framePool: this.framePool,
+      });
       const probe = new PublisherProbe(this, p, stream, epoch);
       p.conn.onClose = (reason: ClientClose) => {
         this.publicationEnded(probe);
-        if (!this.over && !probe.stopping && reason.kind !== 'local') this.failures.add({ role: 'publisher', phase: 'dropped', kind: reason.kind });
+        if (!this.over && !probe.stopping && reason.kind !== 'local')
+          this.failures.add({ role: 'publisher', phase: 'dropped', kind: reason.kind });
       };
       this.record('connect', p.conn.timings.tcpConnectUs);
       this.record('handshake', p.conn.timings.handshakeUs);
@@ -227,10 +264,13 @@ export class Shard implements ProbeContext {
     const [, stopMs] = publicationWindow(r, p.epoch);
     const [nextMs] = publicationWindow(r, p.epoch + 1);
     if (this.startAtUs + stopMs * 1000 >= this.endUs) return;
-    p.stopTimer = setTimeout(() => {
-      p.stopping = true;
-      p.publisher.stop();
-    }, Math.max(0, (this.startAtUs + stopMs * 1000 - monotonicUs()) / 1000));
+    p.stopTimer = setTimeout(
+      () => {
+        p.stopping = true;
+        p.publisher.stop();
+      },
+      Math.max(0, (this.startAtUs + stopMs * 1000 - monotonicUs()) / 1000),
+    );
     p.nextTimer = setTimeout(
       () => {
         if (this.over || this.startAtUs + nextMs * 1000 >= this.endUs) return;
@@ -350,9 +390,12 @@ export class Shard implements ProbeContext {
     const [nextMs] = publicationWindow(r, epochAt(r, (monotonicUs() - this.startAtUs) / 1000 + r.pauseMs));
     const atUs = Math.max(monotonicUs(), this.startAtUs + nextMs * 1000);
     if (atUs >= this.endUs || (j.stopAtUs !== null && atUs >= j.stopAtUs)) return;
-    setTimeout(() => {
-      if (!this.over) void this.openPlayer(j);
-    }, (atUs - monotonicUs()) / 1000);
+    setTimeout(
+      () => {
+        if (!this.over) void this.openPlayer(j);
+      },
+      (atUs - monotonicUs()) / 1000,
+    );
   }
 
   /** A viewer ends: its counts go to the totals, its record to frame accounting, and it is let go. */
@@ -395,11 +438,14 @@ export class Shard implements ProbeContext {
   /** Ticks fire on the run's second boundaries, whatever the timers' drift. */
   private armTick(): void {
     const dueUs = this.startAtUs + (this.ticksSent + 1) * this.task.tickMs * 1000;
-    this.tickTimer = setTimeout(() => {
-      this.tickTimer = null;
-      this.tickDue(monotonicUs());
-      this.armTick();
-    }, Math.max(0, (dueUs - monotonicUs()) / 1000));
+    this.tickTimer = setTimeout(
+      () => {
+        this.tickTimer = null;
+        this.tickDue(monotonicUs());
+        this.armTick();
+      },
+      Math.max(0, (dueUs - monotonicUs()) / 1000),
+    );
   }
 
   private disarmTick(): void {

@@ -55,7 +55,11 @@ export class Tally {
   }
 
   /** Everything counted so far, with the sessions alive now. */
-  totals(publishers: readonly PublisherProbe[], players: Iterable<PlayerProbe>, nowUs: number): { all: Counters; byProtocol: Map<ProtocolKey, Counters> } {
+  totals(
+    publishers: readonly PublisherProbe[],
+    players: Iterable<PlayerProbe>,
+    nowUs: number,
+  ): { all: Counters; byProtocol: Map<ProtocolKey, Counters> } {
     const all = addCounters(addCounters(newCounters(), this.all.events), this.all.ended);
     const byProtocol = new Map<ProtocolKey, Counters>();
     for (const [k, b] of this.protocols) byProtocol.set(k, addCounters(addCounters(newCounters(), b.events), b.ended));
@@ -63,14 +67,21 @@ export class Tally {
     for (const p of players) {
       p.addCounts(all, nowUs);
       let c = byProtocol.get(p.protocolKey);
-      if (c === undefined) byProtocol.set(p.protocolKey, (c = newCounters()));
+      if (c === undefined) {
+        c = newCounters();
+        byProtocol.set(p.protocolKey, c);
+      }
       p.addCounts(c, nowUs);
     }
     return { all, byProtocol };
   }
 
   /** What was counted since the last call (the run's and each protocol's). */
-  takeDelta(publishers: readonly PublisherProbe[], players: Iterable<PlayerProbe>, nowUs: number): { all: Counters; byProtocol: Partial<Record<ProtocolKey, Counters>> } {
+  takeDelta(
+    publishers: readonly PublisherProbe[],
+    players: Iterable<PlayerProbe>,
+    nowUs: number,
+  ): { all: Counters; byProtocol: Partial<Record<ProtocolKey, Counters>> } {
     const t = this.totals(publishers, players, nowUs);
     const all = diffCounters(t.all, this.all.last);
     this.all.last = t.all;
@@ -92,7 +103,10 @@ export class Tally {
 
   private of(k: ProtocolKey): Book {
     let b = this.protocols.get(k);
-    if (b === undefined) this.protocols.set(k, (b = book()));
+    if (b === undefined) {
+      b = book();
+      this.protocols.set(k, b);
+    }
     return b;
   }
 }

@@ -35,7 +35,9 @@ export class FlvFanout {
   constructor(form: FlvForm, settings: FlvFanoutSettings) {
     this.form = form;
     this.pool = settings.pool;
-    this.gop = settings.gopCache ? new GopCache(settings.gopCacheMaxFrames, settings.gopCacheMaxBytes, settings.pool) : null;
+    this.gop = settings.gopCache
+      ? new GopCache(settings.gopCacheMaxFrames, settings.gopCacheMaxBytes, settings.pool)
+      : null;
   }
 
   get size(): number {
@@ -46,7 +48,11 @@ export class FlvFanout {
   onMessage(typeId: number, timestampMs: number, payload: Buffer, cls: MessageClass): void {
     const pool = this.pool;
     const msg = new SharedMessage(encodeFlvTag(typeId, timestampMs, payload, this.form, pool), cls, timestampMs, pool);
-    if (cls === MessageClass.CONFIG) this.replace(typeId === MSG_VIDEO ? 'videoConfig' : typeId === MSG_AUDIO ? 'audioConfig' : 'metadata', msg.retain());
+    if (cls === MessageClass.CONFIG)
+      this.replace(
+        typeId === MSG_VIDEO ? 'videoConfig' : typeId === MSG_AUDIO ? 'audioConfig' : 'metadata',
+        msg.retain(),
+      );
     else this.gop?.add(msg);
     const viewers = this.viewers;
     for (let i = 0; i < viewers.length; i++) viewers[i]!.queue.offer(msg);

@@ -56,7 +56,13 @@ function flvTagWireBytes(payloadBytes: number, form: FlvForm): number {
  * One message as an FLV tag in a buffer from `allocator` (every byte written): the body is
  * copied once; over WebSocket the tag is framed as one binary message.
  */
-export function encodeFlvTag(typeId: number, timestampMs: number, payload: Buffer, form: FlvForm, allocator: BufferAllocator): Buffer {
+export function encodeFlvTag(
+  typeId: number,
+  timestampMs: number,
+  payload: Buffer,
+  form: FlvForm,
+  allocator: BufferAllocator,
+): Buffer {
   const tagBytes = FLV_TAG_HEADER_BYTES + payload.length;
   const out = allocator.acquire(flvTagWireBytes(payload.length, form));
   let o = form === 'ws-flv' ? writeWsHeader(out, 0, tagBytes + FLV_PREVIOUS_TAG_SIZE_BYTES) : 0;

@@ -52,7 +52,8 @@ export class FlvViewer {
       maxQueuedBytes: cfg.maxQueuedBytes,
       disconnectGraceMs: cfg.disconnectGraceMs,
       merge: true,
-      onOverflow: (bytes: number) => this.close(closeReason('slow-player', `${bytes} bytes queued over the ${cfg.maxQueuedBytes}-byte bound`)),
+      onOverflow: (bytes: number) =>
+        this.close(closeReason('slow-player', `${bytes} bytes queued over the ${cfg.maxQueuedBytes}-byte bound`)),
       onDrop: (msg: SharedMessage) => ctx.onDrop(this, msg),
       pendingConfig: () => ctx.pendingConfig(this),
       onWriteError: (err: Error) => this.onSocketError(err as NodeJS.ErrnoException),
@@ -92,7 +93,8 @@ export class FlvViewer {
    */
   end(reason: CloseReason): void {
     if (this.closedFlag) return;
-    if (this.form === 'ws-flv') this.sendConstant(wsCloseFrame(reason.kind === 'shutdown' ? WS_CLOSE_GOING_AWAY : WS_CLOSE_NORMAL));
+    if (this.form === 'ws-flv')
+      this.sendConstant(wsCloseFrame(reason.kind === 'shutdown' ? WS_CLOSE_GOING_AWAY : WS_CLOSE_NORMAL));
     this.close(reason, true);
   }
 

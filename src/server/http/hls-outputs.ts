@@ -65,7 +65,8 @@ export class HlsOutputs implements HlsBudget {
     h.lastRequestMs = now;
     h.readers.set(connectionId, now);
     const token = query.get('token');
-    const suffix = this.host.config.playToken !== undefined && token !== null ? `?token=${encodeURIComponent(token)}` : '';
+    const suffix =
+      this.host.config.playToken !== undefined && token !== null ? `?token=${encodeURIComponent(token)}` : '';
     const send = () => {
       if (h.listedCount > 0) responder.respond(res, 200, PLAYLIST_HEADERS, h.playlist(suffix));
       else if (h.ended) responder.respond(res, 404, TEXT_HEADERS, `${key} has ended\n`);
@@ -77,10 +78,13 @@ export class HlsOutputs implements HlsBudget {
     }
     // The first segment is under way (muxing has just started): the request waits for it.
     let cancel: () => void = () => {};
-    const timer = setTimeout(() => {
-      cancel();
-      send();
-    }, Math.max(FIRST_SEGMENT_WAIT_MIN_MS, 2 * this.settings.segmentMs));
+    const timer = setTimeout(
+      () => {
+        cancel();
+        send();
+      },
+      Math.max(FIRST_SEGMENT_WAIT_MIN_MS, 2 * this.settings.segmentMs),
+    );
     const wait = () => {
       cancel = h.onChange(() => {
         if (h.listedCount === 0 && !h.ended) return wait();
@@ -127,10 +131,23 @@ export class HlsOutputs implements HlsBudget {
   /** Per stream: its readers, segments and memory. */
   streamStats(): Pick<HttpStreamStats, 'key' | 'hls' | 'hlsSegments' | 'hlsBytes' | 'hlsEnded'>[] {
     const since = performance.now() - this.readerWindowMs();
-    return [...this.streams.values()].map((h) => ({ key: h.key, hls: readersSince(h, since), hlsSegments: h.segmentCount, hlsBytes: h.bytes, hlsEnded: h.ended }));
+    return [...this.streams.values()].map((h) => ({
+      key: h.key,
+      hls: readersSince(h, since),
+      hlsSegments: h.segmentCount,
+      hlsBytes: h.bytes,
+      hlsEnded: h.ended,
+    }));
   }
 
-  totals(): { streams: number; segments: number; bytes: number; maxBytes: number; evictions: number; overflows: number } {
+  totals(): {
+    streams: number;
+    segments: number;
+    bytes: number;
+    maxBytes: number;
+    evictions: number;
+    overflows: number;
+  } {
     let segments = 0;
     let evictions = this.retiredEvictions;
     let overflows = this.retiredOverflows;
@@ -139,7 +156,14 @@ export class HlsOutputs implements HlsBudget {
       evictions += h.evictions;
       overflows += h.overflows;
     }
-    return { streams: this.streams.size, segments, bytes: this.usedBytes, maxBytes: this.maxBytes, evictions, overflows };
+    return {
+      streams: this.streams.size,
+      segments,
+      bytes: this.usedBytes,
+      maxBytes: this.maxBytes,
+      evictions,
+      overflows,
+    };
   }
 
   /** Streams nobody asks for stop being muxed (on demand) or are forgotten (ended); old readers go. */

@@ -77,7 +77,8 @@ export class HlsSegmenter {
         muxer.videoMessage(timestampMs, payload);
         return;
       }
-      if (cls === MessageClass.VIDEO_KEY && (!this.building || timestampMs - this.startTs >= this.cutAfterMs)) this.cut(timestampMs);
+      if (cls === MessageClass.VIDEO_KEY && (!this.building || timestampMs - this.startTs >= this.cutAfterMs))
+        this.cut(timestampMs);
       if (!this.building) return;
       this.advance(timestampMs);
       this.append(muxer.videoMessage(timestampMs, payload));
@@ -86,7 +87,8 @@ export class HlsSegmenter {
         muxer.audioMessage(timestampMs, payload);
         return;
       }
-      if (muxer.videoCodec === null && (!this.building || timestampMs - this.startTs >= this.cutAfterMs)) this.cut(timestampMs);
+      if (muxer.videoCodec === null && (!this.building || timestampMs - this.startTs >= this.cutAfterMs))
+        this.cut(timestampMs);
       if (!this.building) return;
       this.append(muxer.audioMessage(timestampMs, payload));
     }

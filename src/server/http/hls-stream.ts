@@ -141,7 +141,9 @@ export class HlsStream implements SegmentSink {
   playlist(query = ''): Buffer {
     if (query === '' && this.rendered !== null) return this.rendered;
     const listed = this.segments.slice(-this.settings.window);
-    let text = `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:${this.targetS}\n#EXT-X-MEDIA-SEQUENCE:${listed[0]?.msn ?? this.nextMsn}\n`;
+    let text =
+      `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:${this.targetS}\n` +
+      `#EXT-X-MEDIA-SEQUENCE:${listed[0]?.msn ?? this.nextMsn}\n`;
     let discontinuities = this.discontinuitySeq;
     for (const s of this.segments) {
       if (s === listed[0]) break;

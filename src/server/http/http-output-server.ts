@@ -100,8 +100,15 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
     this.server.on('connection', (socket: net.Socket) => this.onConnection(socket));
     this.server.on('drop', () => this.rejected++);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
-    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
-    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: WS_MAX_PAYLOAD_BYTES, clientTracking: false });
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onUpgrade(req, socket, head),
+    );
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: WS_MAX_PAYLOAD_BYTES,
+      clientTracking: false,
+    });
     this.viewerCtx = {
       config: cfg,
       io: this.io,
@@ -119,10 +126,15 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
         this.server.off('error', onError);
         this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
         // Merged writes: FLV viewers are flushed on the same beat as RTMP players.
-        if (this.config.mergeWriteMs > 0) this.timers.push(setInterval(() => this.flushAll(), this.config.mergeWriteMs));
+        if (this.config.mergeWriteMs > 0)
+          this.timers.push(setInterval(() => this.flushAll(), this.config.mergeWriteMs));
         for (const t of this.timers) t.unref();
         const bound = (this.server.address() as net.AddressInfo).port;
-        this.logger.info('http outputs', { url: `http://${host}:${bound}/`, flv: '/APP/STREAM.flv', hls: '/APP/STREAM/index.m3u8' });
+        this.logger.info('http outputs', {
+          url: `http://${host}:${bound}/`,
+          flv: '/APP/STREAM.flv',
+          hls: '/APP/STREAM/index.m3u8',
+        });
         resolve(bound);
       });
     });
@@ -169,7 +181,16 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
     for (const v of this.viewers.keys()) {
       const bytesOut = v.bytesOut();
       flvBytesOut += bytesOut;
-      viewerDetails.push({ viewer: v.id, protocol: v.form, stream: v.key, remote: v.remote, queuedBytes: v.queue.queuedBytes, messagesSent: v.queue.messagesSent, bytesOut, drops: { ...v.queue.drops } });
+      viewerDetails.push({
+        viewer: v.id,
+        protocol: v.form,
+        stream: v.key,
+        remote: v.remote,
+        queuedBytes: v.queue.queuedBytes,
+        messagesSent: v.queue.messagesSent,
+        bytesOut,
+        drops: { ...v.queue.drops },
+      });
     }
     return {
       connections: { open: this.sockets.size, accepted: this.accepted, rejected: this.rejected },
@@ -240,11 +261,14 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
     }
     switch (route.kind) {
       case 'flv':
-        return this.serveFlv(req, res, route.key);
+        this.serveFlv(req, res, route.key);
+        return;
       case 'playlist':
-        return this.hls.servePlaylist(res, route.key, route.query, this.connectionIds.get(req.socket) ?? 0);
+        this.hls.servePlaylist(res, route.key, route.query, this.connectionIds.get(req.socket) ?? 0);
+        return;
       case 'segment':
-        return this.hls.serveSegment(req, res, route.key, route.name);
+        this.hls.serveSegment(req, res, route.key, route.name);
+        return;
     }
   }
 
@@ -319,7 +343,12 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
     const kind = reason.kind;
     this.closedByReason[kind] = (this.closedByReason[kind] ?? 0) + 1;
     const level = kind === 'peer-closed' || kind === 'shutdown' || kind === 'unpublished' ? 'debug' : 'info';
-    this.logger[level]('viewer closed', { viewer: viewer.id, protocol: viewer.form, remote: viewer.remote, reason: formatCloseReason(reason) });
+    this.logger[level]('viewer closed', {
+      viewer: viewer.id,
+      protocol: viewer.form,
+      remote: viewer.remote,
+      reason: formatCloseReason(reason),
+    });
   }
 
   private onDrop(viewer: FlvViewer, msg: SharedMessage): void {
@@ -346,7 +375,7 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
 
   publishedStream(key: string): LiveStream | null {
     const s = this.registry.get(key);
-    return s !== undefined && s.publishing ? s : null;
+    return s?.publishing ? s : null;
   }
 
   private tokenAccepted(route: Exclude<Route, { kind: 'unknown' }>): boolean {
@@ -362,7 +391,12 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
     for (const o of this.outputs.values()) o.flush();
   }
 
-  private respond(res: http.ServerResponse, status: number, headers: Readonly<Record<string, string>>, body?: string | Buffer): void {
+  private respond(
+    res: http.ServerResponse,
+    status: number,
+    headers: Readonly<Record<string, string>>,
+    body?: string | Buffer,
+  ): void {
     this.responder.respond(res, status, headers, body);
   }
 
@@ -373,7 +407,10 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
       socket.destroy();
       return;
     }
-    this.responder.raw(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
+    this.responder.raw(
+      socket,
+      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400,
+    );
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 }

@@ -71,7 +71,12 @@ export class StreamOutputs implements StreamTap {
     let fanout = this.fanouts[viewer.form];
     if (fanout === null) {
       const cfg = this.host.config;
-      fanout = new FlvFanout(viewer.form, { pool: this.host.pool, gopCache: cfg.gopCache, gopCacheMaxFrames: cfg.gopCacheMaxFrames, gopCacheMaxBytes: cfg.gopCacheMaxBytes });
+      fanout = new FlvFanout(viewer.form, {
+        pool: this.host.pool,
+        gopCache: cfg.gopCache,
+        gopCacheMaxFrames: cfg.gopCacheMaxFrames,
+        gopCacheMaxBytes: cfg.gopCacheMaxBytes,
+      });
       const f = fanout;
       this.replay((typeId, ts, payload, cls) => f.onMessage(typeId, ts, payload, cls));
       this.fanouts[viewer.form] = fanout;
@@ -169,7 +174,8 @@ export class StreamOutputs implements StreamTap {
         segmenter.onMessage(typeId, timestamp, payload, cls);
       } catch (e) {
         // A frame the muxer cannot read costs HLS viewers that frame, never the publisher its connection.
-        if (this.errors++ === 0) this.host.logger.warn('hls: frame skipped', { stream: this.key, error: (e as Error).message });
+        if (this.errors++ === 0)
+          this.host.logger.warn('hls: frame skipped', { stream: this.key, error: (e as Error).message });
       }
     }
   }
@@ -182,7 +188,11 @@ export class StreamOutputs implements StreamTap {
         const w = readFanoutWire(m.wire, chunkSize);
         take(w.typeId, w.timestamp, w.payload, m.cls);
       } catch (e) {
-        if (this.errors++ === 0) this.host.logger.warn('http outputs: cached frame skipped', { stream: this.key, error: (e as Error).message });
+        if (this.errors++ === 0)
+          this.host.logger.warn('http outputs: cached frame skipped', {
+            stream: this.key,
+            error: (e as Error).message,
+          });
       }
     }
   }

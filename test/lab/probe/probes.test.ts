@@ -31,19 +31,39 @@ const BUGS: [string, Faults, string[]][] = [
   ['answers a digest C1 with an unsigned S2', { unsignedS2: true }, ['handshake.digest-8', 'handshake.digest-772']],
   ['throws away a C2 that came with C1', { dropEarlyC2: true }, ['handshake.c2-early']],
   ['throws away bytes that came with C2', { dropAfterC2: true }, ['handshake.c2-with-connect']],
-  ['refuses chunk sizes above 4096', { maxInChunkSize: 4096 }, ['chunking.chunk-size-65536', 'chunking.chunk-size-max']],
+  [
+    'refuses chunk sizes above 4096',
+    { maxInChunkSize: 4096 },
+    ['chunking.chunk-size-65536', 'chunking.chunk-size-max'],
+  ],
   ['ignores Set Chunk Size', { ignoreSetChunkSize: true }, ['chunking.chunk-size-4096']],
   ['refuses chunk sizes below 129', { minInChunkSize: 129 }, ['chunking.chunk-size-128']],
   ['takes no chunk stream ids above 63', { maxCsid: 63 }, ['chunking.csid-2-byte', 'chunking.csid-3-byte']],
   ['takes no chunk stream ids above 319', { maxCsid: 319 }, ['chunking.csid-3-byte']],
   ['takes no chunk stream ids above 9', { maxCsid: 9 }, ['chunking.csid-1-byte']],
-  ['reads a chunk of another chunk stream as the rest of the current message', { noInterleave: true }, ['chunking.interleaved']],
+  [
+    'reads a chunk of another chunk stream as the rest of the current message',
+    { noInterleave: true },
+    ['chunking.interleaved'],
+  ],
   ['ignores Abort', { ignoreAbort: true }, ['chunking.abort']],
   ['reads fmt 1 and 2 timestamp deltas as absolute times', { deltaAsAbsolute: true }, ['chunking.header-compression']],
-  ['gives a message that starts with fmt 3 the last timestamp', { fmt3WithoutDelta: true }, ['chunking.fmt3-new-message']],
-  ['leaves the extended timestamp out of the type-3 chunks it sends', { omitExtendedOnType3: true }, ['timestamps.extended']],
+  [
+    'gives a message that starts with fmt 3 the last timestamp',
+    { fmt3WithoutDelta: true },
+    ['chunking.fmt3-new-message'],
+  ],
+  [
+    'leaves the extended timestamp out of the type-3 chunks it sends',
+    { omitExtendedOnType3: true },
+    ['timestamps.extended'],
+  ],
   ['never reads an extended timestamp on type-3 chunks', { readExtendedOnType3: 'never' }, ['timestamps.extended']],
-  ['always reads an extended timestamp on type-3 chunks', { readExtendedOnType3: 'always' }, ['timestamps.extended-not-repeated']],
+  [
+    'always reads an extended timestamp on type-3 chunks',
+    { readExtendedOnType3: 'always' },
+    ['timestamps.extended-not-repeated'],
+  ],
   ['drops messages past 2^32 ms', { dropPast2pow32: true }, ['timestamps.wrap']],
   ['drops messages whose timestamps go back', { dropBackwards: true }, ['timestamps.backwards']],
   ['does not answer type-17 commands', { ignoreAmf3Commands: true }, ['commands.amf3-envelope']],
@@ -65,7 +85,11 @@ const BUGS: [string, Faults, string[]][] = [
   ['closes on SetBufferLength for stream 0', { closeOnSetBufferLength0: true }, ['flow-control.set-buffer-length']],
   ['alters media', { corruptMedia: true }, ['media.avc-aac']],
   ['refuses connect with a fourCcList', { rejectFourCcList: true }, ['media.fourcc-list']],
-  ['drops Enhanced RTMP video', { dropEnhancedVideo: 'all' }, ['media.hevc', 'media.av1', 'media.vp9', 'media.multitrack', 'media.modex']],
+  [
+    'drops Enhanced RTMP video',
+    { dropEnhancedVideo: 'all' },
+    ['media.hevc', 'media.av1', 'media.vp9', 'media.multitrack', 'media.modex'],
+  ],
   ['drops multitrack video', { dropEnhancedVideo: 'multitrack' }, ['media.multitrack']],
   ['drops ModEx video', { dropEnhancedVideo: 'modex' }, ['media.modex']],
   ['takes messages of 2 MB at most', { maxMessageBytes: 2_000_000 }, ['media.keyframe-4mb', 'media.keyframe-8mb']],
@@ -75,7 +99,11 @@ const BUGS: [string, Faults, string[]][] = [
   ['refuses to play a name not yet published', { playNeedsPublisher: true }, ['sessions.play-before-publish']],
   ['relays two publishers of one name', { mixPublishers: true }, ['sessions.second-publisher']],
   ['forgets its players when the publisher leaves', { dropPlayersOnUnpublish: true }, ['sessions.republish']],
-  ['does not tell players of unpublish', { silentUnpublish: true }, ['sessions.unpublish-notify', 'sessions.publisher-drop']],
+  [
+    'does not tell players of unpublish',
+    { silentUnpublish: true },
+    ['sessions.unpublish-notify', 'sessions.publisher-drop'],
+  ],
   ['keeps the query in the stream name', { keepQueryInName: true }, ['sessions.name-with-query']],
 ];
 
@@ -88,7 +116,18 @@ describe('probes against a server without the bugs', () => {
     // No probe sends more than 16 MB (the evidence counts every byte, handshakes included).
     for (const p of r.probes) expect(p.evidence['bytes sent'], p.id).toBeLessThanOrEqual(MAX_PROBE_BYTES);
     expect(Math.max(...r.probes.map((p) => Number(p.evidence['bytes sent'])))).toBeGreaterThan(8_000_000);
-    expect(r.probes.filter((p) => p.result === 'info').map((p) => p.id).sort()).toEqual(['chunking.chunk-stream-limit', 'flow-control.server-announcements', 'handshake.other-version', 'handshake.server-s1', 'timestamps.viewer-timeline']);
+    expect(
+      r.probes
+        .filter((p) => p.result === 'info')
+        .map((p) => p.id)
+        .sort(),
+    ).toEqual([
+      'chunking.chunk-stream-limit',
+      'flow-control.server-announcements',
+      'handshake.other-version',
+      'handshake.server-s1',
+      'timestamps.viewer-timeline',
+    ]);
   }, 90_000);
 });
 
@@ -96,14 +135,22 @@ describe.concurrent('each probe fails a server with the bug it looks for', () =>
   for (const [bug, faults, ids] of BUGS) {
     it(`a server that ${bug}: ${ids.join(', ')} fail`, async () => {
       const r = await probe(faults, ids);
-      expect(r.probes.map((p) => `${p.id}: ${p.result} (${p.detail})`)).toEqual(r.probes.map((p) => `${p.id}: fail (${p.detail})`));
+      expect(r.probes.map((p) => `${p.id}: ${p.result} (${p.detail})`)).toEqual(
+        r.probes.map((p) => `${p.id}: fail (${p.detail})`),
+      );
       for (const p of r.probes) expect(p.detail.length).toBeGreaterThan(0);
     });
   }
 
   it('every probe with pass/fail logic has a bug that fails it', () => {
     const covered = new Set(BUGS.flatMap(([, , ids]) => ids));
-    const infoOnly = ['chunking.chunk-stream-limit', 'flow-control.server-announcements', 'handshake.other-version', 'handshake.server-s1', 'timestamps.viewer-timeline'];
+    const infoOnly = [
+      'chunking.chunk-stream-limit',
+      'flow-control.server-announcements',
+      'handshake.other-version',
+      'handshake.server-s1',
+      'timestamps.viewer-timeline',
+    ];
     expect(PROBES.map((p) => p.id).filter((id) => !covered.has(id) && !infoOnly.includes(id))).toEqual([]);
   });
 });
@@ -131,22 +178,44 @@ describe('info probes report what the server does', () => {
   let report: ProbeReport;
   beforeAll(async () => {
     srv = await scriptedServer({ maxCsid: 20, rebase: true });
-    report = await probeServer(srv.url, { waitMs: WAIT_MS, only: ['chunking.chunk-stream-limit', 'timestamps.viewer-timeline', 'handshake.server-s1', 'handshake.other-version', 'flow-control.server-announcements'] });
+    report = await probeServer(srv.url, {
+      waitMs: WAIT_MS,
+      only: [
+        'chunking.chunk-stream-limit',
+        'timestamps.viewer-timeline',
+        'handshake.server-s1',
+        'handshake.other-version',
+        'flow-control.server-announcements',
+      ],
+    });
   });
   afterAll(() => srv.close());
   const detail = (id: string) => report.probes.find((p) => p.id === id)!;
 
   it('finds how many chunk streams a connection may open', () => {
-    expect(detail('chunking.chunk-stream-limit')).toMatchObject({ result: 'info', evidence: { 'chunk streams accepted': 19, 'first refused chunk stream id': 21 } });
+    expect(detail('chunking.chunk-stream-limit')).toMatchObject({
+      result: 'info',
+      evidence: { 'chunk streams accepted': 19, 'first refused chunk stream id': 21 },
+    });
   });
 
   it('tells rebased timestamps from timestamps as sent', () => {
-    expect(detail('timestamps.viewer-timeline')).toMatchObject({ result: 'info', detail: expect.stringContaining('rebased by -600000 ms') });
+    expect(detail('timestamps.viewer-timeline')).toMatchObject({
+      result: 'info',
+      detail: expect.stringContaining('rebased by -600000 ms'),
+    });
   });
 
   it('reads S1 and the S2 forms, the answer to another version byte, and the announcements around connect', () => {
-    expect(detail('handshake.server-s1').evidence).toMatchObject({ 'S1 version field (digest client)': '4.5.0.1', 'S2 (simple client)': 'echoes C1' });
+    expect(detail('handshake.server-s1').evidence).toMatchObject({
+      'S1 version field (digest client)': '4.5.0.1',
+      'S2 (simple client)': 'echoes C1',
+    });
     expect(detail('handshake.other-version').detail).toBe('closes the connection');
-    expect(detail('flow-control.server-announcements').evidence).toMatchObject({ 'Window Acknowledgement Size': 2_500_000, 'Set Peer Bandwidth': null, 'Set Chunk Size': 4096 });
+    expect(detail('flow-control.server-announcements').evidence).toMatchObject({
+      'Window Acknowledgement Size': 2_500_000,
+      'Set Peer Bandwidth': null,
+      'Set Chunk Size': 4096,
+    });
   });
 });

@@ -25,12 +25,19 @@ describe('the probe list', () => {
 
   it('selects by id, group and prefix, and names what selects nothing', () => {
     expect(selectProbes(['handshake']).probes.every((p) => p.group === 'handshake')).toBe(true);
-    expect(selectProbes(['media.hevc', 'chunking.csid-*']).probes.map((p) => p.id)).toEqual(['chunking.csid-1-byte', 'chunking.csid-2-byte', 'chunking.csid-3-byte', 'media.hevc']);
+    expect(selectProbes(['media.hevc', 'chunking.csid-*']).probes.map((p) => p.id)).toEqual([
+      'chunking.csid-1-byte',
+      'chunking.csid-2-byte',
+      'chunking.csid-3-byte',
+      'media.hevc',
+    ]);
     expect(selectProbes(['media.h265', 'chunking']).unknown).toEqual(['media.h265']);
   });
 
   it('refuses an unknown probe before anything connects', async () => {
-    await expect(probeServer('rtmp://127.0.0.1:1/live', { only: ['no.such-probe'] })).rejects.toBeInstanceOf(UsageError);
+    await expect(probeServer('rtmp://127.0.0.1:1/live', { only: ['no.such-probe'] })).rejects.toBeInstanceOf(
+      UsageError,
+    );
   });
 });
 
@@ -52,8 +59,14 @@ describe('probing servers that cannot be probed', () => {
       expect(r.unreachable).toBeNull();
       expect(r.probes).toHaveLength(PROBES.length);
       const byId = Object.fromEntries(r.probes.map((p) => [p.id, p]));
-      expect(byId['handshake.simple']).toMatchObject({ result: 'fail', detail: expect.stringContaining('S0, S1 and S2') });
-      expect(byId['media.avc-aac']).toMatchObject({ result: 'error', detail: expect.stringContaining('baseline check') });
+      expect(byId['handshake.simple']).toMatchObject({
+        result: 'fail',
+        detail: expect.stringContaining('S0, S1 and S2'),
+      });
+      expect(byId['media.avc-aac']).toMatchObject({
+        result: 'error',
+        detail: expect.stringContaining('baseline check'),
+      });
       expect(r.counts.pass).toBe(0);
       // Not "stopped answering after" anything: it never answered.
       expect(r.probes.some((p) => /stopped answering/.test(p.detail))).toBe(false);
@@ -77,11 +90,20 @@ describe('probes that may stop a fragile server', () => {
   it('run alone and last; when the server stops answering after one, it fails and the rest are not run', async () => {
     const srv = await scriptedServer({ dieOnDate: true });
     try {
-      const r = await probeServer(srv.url, { waitMs: 1500, only: ['commands.connect-amf-types', 'commands.amf3-values', 'media.avc-aac'] });
+      const r = await probeServer(srv.url, {
+        waitMs: 1500,
+        only: ['commands.connect-amf-types', 'commands.amf3-values', 'media.avc-aac'],
+      });
       const byId = Object.fromEntries(r.probes.map((p) => [p.id, p]));
       expect(byId['media.avc-aac']!.result).toBe('pass');
-      expect(byId['commands.connect-amf-types']).toMatchObject({ result: 'fail', detail: expect.stringContaining('stopped answering after this probe') });
-      expect(byId['commands.amf3-values']).toMatchObject({ result: 'error', detail: 'not run: the server stopped answering after commands.connect-amf-types' });
+      expect(byId['commands.connect-amf-types']).toMatchObject({
+        result: 'fail',
+        detail: expect.stringContaining('stopped answering after this probe'),
+      });
+      expect(byId['commands.amf3-values']).toMatchObject({
+        result: 'error',
+        detail: 'not run: the server stopped answering after commands.connect-amf-types',
+      });
     } finally {
       await srv.close();
     }
@@ -91,7 +113,12 @@ describe('probes that may stop a fragile server', () => {
 describe('a probe', () => {
   it('cannot send more than 16 MB on all its connections together', async () => {
     const srv = await scriptedServer();
-    const ctx = new ProbeContext({ target: { url: parseRtmpUrl(srv.url), insecure: false }, streamPrefix: 'cap', index: 1, waitMs: 1000 });
+    const ctx = new ProbeContext({
+      target: { url: parseRtmpUrl(srv.url), insecure: false },
+      streamPrefix: 'cap',
+      index: 1,
+      waitMs: 1000,
+    });
     try {
       const [a, b] = [await ctx.dial(), await ctx.dial()];
       a.write(Buffer.alloc(10 * 1024 * 1024));

@@ -25,7 +25,9 @@ describe('the built-in server', () => {
     const r = await probeTarget({ kind: 'start', server: 'builtin' });
     expect(r.unreachable).toBeNull();
     expect(r.probes).toHaveLength(PROBES.length);
-    expect(r.probes.filter((p) => p.result !== 'pass' && p.result !== 'info').map((p) => `${p.id}: ${p.result} ${p.detail}`)).toEqual([]);
+    expect(
+      r.probes.filter((p) => p.result !== 'pass' && p.result !== 'info').map((p) => `${p.id}: ${p.result} ${p.detail}`),
+    ).toEqual([]);
     const p = byId(r);
     // The limits it documents: 64 chunk streams per connection (--max-chunk-streams).
     expect(p['chunking.chunk-stream-limit']!.evidence['chunk streams accepted']).toBe(64);
@@ -60,13 +62,24 @@ describe('nginx-rtmp', () => {
     'sessions.unpublish-notify': 'pass',
   } as const;
 
-  it.skipIf(!available('nginx-rtmp'))('gives the answers its source tells', async () => {
-    const r = await probeTarget({ kind: 'start', server: 'nginx-rtmp' }, { only: Object.keys(known), waitMs: 1500 });
-    expect(resultsOf(r)).toEqual(known);
-    const p = byId(r);
-    expect(p['chunking.chunk-stream-limit']!.evidence).toMatchObject({ 'chunk streams accepted': 30, 'first refused chunk stream id': 32 });
-    expect(p['commands.connect-amf-types']!.evidence).toMatchObject({ 'a date': 'connection closed', 'a strict array': 'answered', 'an ECMA array': 'answered' });
-  }, 90_000);
+  it.skipIf(!available('nginx-rtmp'))(
+    'gives the answers its source tells',
+    async () => {
+      const r = await probeTarget({ kind: 'start', server: 'nginx-rtmp' }, { only: Object.keys(known), waitMs: 1500 });
+      expect(resultsOf(r)).toEqual(known);
+      const p = byId(r);
+      expect(p['chunking.chunk-stream-limit']!.evidence).toMatchObject({
+        'chunk streams accepted': 30,
+        'first refused chunk stream id': 32,
+      });
+      expect(p['commands.connect-amf-types']!.evidence).toMatchObject({
+        'a date': 'connection closed',
+        'a strict array': 'answered',
+        'an ECMA array': 'answered',
+      });
+    },
+    90_000,
+  );
 });
 
 describe('node-media-server', () => {
@@ -94,11 +107,18 @@ describe('node-media-server', () => {
     'commands.amf3-values': 'fail',
   } as const;
 
-  it.skipIf(!available('node-media-server'))('gives the answers its source tells', async () => {
-    const r = await probeTarget({ kind: 'start', server: 'node-media-server' }, { only: Object.keys(known), waitMs: 1500 });
-    expect(resultsOf(r)).toEqual(known);
-    const p = byId(r);
-    expect(p['chunking.chunk-stream-limit']!.evidence['chunk streams accepted']).toBe('1000 (all tried)');
-    expect(p['commands.amf3-values']!.detail).toMatch(/stopped answering after this probe/);
-  }, 90_000);
+  it.skipIf(!available('node-media-server'))(
+    'gives the answers its source tells',
+    async () => {
+      const r = await probeTarget(
+        { kind: 'start', server: 'node-media-server' },
+        { only: Object.keys(known), waitMs: 1500 },
+      );
+      expect(resultsOf(r)).toEqual(known);
+      const p = byId(r);
+      expect(p['chunking.chunk-stream-limit']!.evidence['chunk streams accepted']).toBe('1000 (all tried)');
+      expect(p['commands.amf3-values']!.detail).toMatch(/stopped answering after this probe/);
+    },
+    90_000,
+  );
 });

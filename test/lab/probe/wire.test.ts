@@ -11,11 +11,25 @@ import { basicHeader, chunkMessage, interleave } from '../../../src/lab/probe/wi
 /** The probe's own wire pieces, checked against the codec's reader and hand-made bytes. */
 
 const payload = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 13) & 0xff));
-const video = (csid: number, timestamp: number, n: number) => ({ csid, typeId: MSG_VIDEO, streamId: 1, timestamp, payload: payload(n) });
+const video = (csid: number, timestamp: number, n: number) => ({
+  csid,
+  typeId: MSG_VIDEO,
+  streamId: 1,
+  timestamp,
+  payload: payload(n),
+});
 
 function readWithCodec(bytes: Buffer): RtmpMessage[] {
   const out: RtmpMessage[] = [];
-  const r = new ChunkReader({ onMessage: (m) => out.push({ ...m, payload: Buffer.from(m.payload) }), onError: (e) => { throw e; } }, { maxChunkStreams: 2000 });
+  const r = new ChunkReader(
+    {
+      onMessage: (m) => out.push({ ...m, payload: Buffer.from(m.payload) }),
+      onError: (e) => {
+        throw e;
+      },
+    },
+    { maxChunkStreams: 2000 },
+  );
   r.push(bytes);
   return out;
 }
@@ -43,7 +57,9 @@ describe('raw chunks', () => {
       for (const size of [128, 4096, 0x7fffffff]) {
         const m = video(csid, 1234, 10_000);
         const announce = size === 128 ? [] : chunkMessage(setChunkSizeMessage(size), { chunkSize: 128 });
-        const got = readWithCodec(Buffer.concat([...announce, ...chunkMessage(m, { chunkSize: size })])).filter((g) => g.typeId === MSG_VIDEO);
+        const got = readWithCodec(Buffer.concat([...announce, ...chunkMessage(m, { chunkSize: size })])).filter(
+          (g) => g.typeId === MSG_VIDEO,
+        );
         expect(got.map((g) => [g.csid, g.timestamp, g.payload.equals(m.payload)])).toEqual([[csid, 1234, true]]);
       }
     }
@@ -61,19 +77,28 @@ describe('raw chunks', () => {
 
   it('write fmt 1, 2 and 3 first headers with the field given', () => {
     const m = video(6, 0, 10);
-    expect(chunkMessage(m, { chunkSize: 128, fmt: 1, field: 40 })[0]!.subarray(0, 8)).toEqual(Buffer.from([0x46, 0, 0, 40, 0, 0, 10, 9]));
-    expect(chunkMessage(m, { chunkSize: 128, fmt: 2, field: 33 })[0]!.subarray(0, 4)).toEqual(Buffer.from([0x86, 0, 0, 33]));
+    expect(chunkMessage(m, { chunkSize: 128, fmt: 1, field: 40 })[0]!.subarray(0, 8)).toEqual(
+      Buffer.from([0x46, 0, 0, 40, 0, 0, 10, 9]),
+    );
+    expect(chunkMessage(m, { chunkSize: 128, fmt: 2, field: 33 })[0]!.subarray(0, 4)).toEqual(
+      Buffer.from([0x86, 0, 0, 33]),
+    );
     expect(chunkMessage(m, { chunkSize: 128, fmt: 3 })[0]!.length).toBe(1 + 10);
   });
 
   it('interleave the chunks of several messages in turn', () => {
-    expect(interleave([[Buffer.from('a1'), Buffer.from('a2'), Buffer.from('a3')], [Buffer.from('b1')]]).map(String)).toEqual(['a1', 'b1', 'a2', 'a3']);
+    expect(
+      interleave([[Buffer.from('a1'), Buffer.from('a2'), Buffer.from('a3')], [Buffer.from('b1')]]).map(String),
+    ).toEqual(['a1', 'b1', 'a2', 'a3']);
   });
 });
 
 describe('the chunk trace', () => {
   it('reads messages split across reads at any point, with their first header format and chunk count', () => {
-    const bytes = Buffer.concat([...chunkMessage(video(6, 500, 1000), { chunkSize: 128 }), ...chunkMessage(video(6, 540, 1000), { chunkSize: 128, fmt: 2, field: 40 })]);
+    const bytes = Buffer.concat([
+      ...chunkMessage(video(6, 500, 1000), { chunkSize: 128 }),
+      ...chunkMessage(video(6, 540, 1000), { chunkSize: 128, fmt: 2, field: 40 }),
+    ]);
     for (const pieces of [1, 7, 200]) {
       const got = trace(bytes, pieces);
       expect(got.map((m) => [m.timestamp, m.firstFmt, m.chunks, m.payload.length])).toEqual([
@@ -87,17 +112,30 @@ describe('the chunk trace', () => {
     const m = video(6, 0x1000000 + 7, 400);
     const [a] = trace(Buffer.concat(chunkMessage(m, { chunkSize: 128 })));
     const [b] = trace(Buffer.concat(chunkMessage(m, { chunkSize: 128, extendedOnType3: false })));
-    expect([a!.extended, a!.extendedRepeated, a!.extendedOmitted, a!.payload.equals(m.payload)]).toEqual([true, 3, 0, true]);
-    expect([b!.extended, b!.extendedRepeated, b!.extendedOmitted, b!.payload.equals(m.payload)]).toEqual([true, 0, 3, true]);
+    expect([a!.extended, a!.extendedRepeated, a!.extendedOmitted, a!.payload.equals(m.payload)]).toEqual([
+      true,
+      3,
+      0,
+      true,
+    ]);
+    expect([b!.extended, b!.extendedRepeated, b!.extendedOmitted, b!.payload.equals(m.payload)]).toEqual([
+      true,
+      0,
+      3,
+      true,
+    ]);
   });
 
   it('adds deltas modulo 2^32, as the wire does', () => {
     const first = video(6, 2 ** 32 - 30, 10);
-    const bytes = Buffer.concat([...chunkMessage(first, { chunkSize: 128 }), ...chunkMessage(video(6, 0, 10), { chunkSize: 128, fmt: 1, field: 40 })]);
+    const bytes = Buffer.concat([
+      ...chunkMessage(first, { chunkSize: 128 }),
+      ...chunkMessage(video(6, 0, 10), { chunkSize: 128, fmt: 1, field: 40 }),
+    ]);
     expect(trace(bytes).map((m) => m.timestamp)).toEqual([2 ** 32 - 30, 10]);
   });
 
-  it('follows the server\'s Set Chunk Size and records what it announced', () => {
+  it("follows the server's Set Chunk Size and records what it announced", () => {
     const t: TracedMessage[] = [];
     const tr = new ChunkTrace((m) => t.push(m));
     const setChunk = Buffer.from([0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x10, 0]);
@@ -116,7 +154,19 @@ describe('the chunk trace', () => {
 
 describe('AMF3 values', () => {
   it('are AMF0 avmplus values the codec decodes', () => {
-    const body = Buffer.concat([encodeAmf0('publish', 3, null), avmplus('stream-name'), avmplus({ a: 1, b: 'x', c: true, d: null, e: 2.5 }), avmplus(300_000_000)]);
-    expect(decodeAmf0(body)).toEqual(['publish', 3, null, 'stream-name', { a: 1, b: 'x', c: true, d: null, e: 2.5 }, 300_000_000]);
+    const body = Buffer.concat([
+      encodeAmf0('publish', 3, null),
+      avmplus('stream-name'),
+      avmplus({ a: 1, b: 'x', c: true, d: null, e: 2.5 }),
+      avmplus(300_000_000),
+    ]);
+    expect(decodeAmf0(body)).toEqual([
+      'publish',
+      3,
+      null,
+      'stream-name',
+      { a: 1, b: 'x', c: true, d: null, e: 2.5 },
+      300_000_000,
+    ]);
   });
 });

@@ -5,10 +5,25 @@ import type { HistogramKey } from '../../../src/metrics/histograms.js';
 
 function context(protocolHistograms = true): ProbeContext & { recorded: [HistogramKey, number][] } {
   const recorded: [HistogramKey, number][] = [];
-  return { startAtUs: 0, stallThresholdUs: 1_000_000, frameIntervalUs: 33_333, recorded, record: (m, us) => recorded.push([m, us]), measuring: () => true, publicationSeen: () => {}, protocolHistograms };
+  return {
+    startAtUs: 0,
+    stallThresholdUs: 1_000_000,
+    frameIntervalUs: 33_333,
+    recorded,
+    record: (m, us) => recorded.push([m, us]),
+    measuring: () => true,
+    publicationSeen: () => {},
+    protocolHistograms,
+  };
 }
 
-const frame = (arrivalUs: number, intendedUs: number, sentUs: number, seq: number): VideoObservation => ({ arrivalUs, timestampMs: 0, keyframe: false, bytes: 100, mark: { intendedUs, sentUs, seq, epoch: 0 } });
+const frame = (arrivalUs: number, intendedUs: number, sentUs: number, seq: number): VideoObservation => ({
+  arrivalUs,
+  timestampMs: 0,
+  keyframe: false,
+  bytes: 100,
+  mark: { intendedUs, sentUs, seq, epoch: 0 },
+});
 
 describe('a player probe', () => {
   it('measures a frame that left early (the pacing lookahead) from when it left, not from its intended time', () => {
@@ -35,7 +50,7 @@ describe('a player probe', () => {
     expect(keepsProtocolHistograms(['http-flv'])).toBe(true); // one protocol, but the summary reports it apart (byProtocol)
   });
 
-  it('measures a frame that left late from its intended time, so the publisher\'s delay counts', () => {
+  it("measures a frame that left late from its intended time, so the publisher's delay counts", () => {
     const ctx = context();
     const p = new PlayerProbe(ctx, 0, 'rtmp', false, 0, 0);
     p.onFrame(frame(20_500, 10_000, 20_000, 0));
@@ -46,6 +61,13 @@ describe('a player probe', () => {
     const p = new PlayerProbe(context(), 3, 'rtmp', true, 0, 0);
     p.onFrame(frame(1000, 900, 900, 7));
     p.onFrame(frame(2000, 1800, 1800, 8));
-    expect(p.endRecord(5000, false)).toMatchObject({ stream: 3, slow: true, firstSeq: 7, lastSeq: 8, lastLatencyMs: 0.2, leftMs: 5 });
+    expect(p.endRecord(5000, false)).toMatchObject({
+      stream: 3,
+      slow: true,
+      firstSeq: 7,
+      lastSeq: 8,
+      lastLatencyMs: 0.2,
+      leftMs: 5,
+    });
   });
 });

@@ -2,7 +2,16 @@ import { MSG_ACKNOWLEDGEMENT } from '../../../protocol/constants.js';
 import { abortMessage } from '../../../protocol/control.js';
 import type { ProbeContext, ProbeVerdict } from '../context.js';
 import { ProbeMedia, type ProbeMessage } from '../media.js';
-import { checkRelay, chunksOf, findReceived, relayEvidence, relayPair, relayPairAt, relayVerdict, sendAll } from '../relay.js';
+import {
+  checkRelay,
+  chunksOf,
+  findReceived,
+  relayEvidence,
+  relayPair,
+  relayPairAt,
+  relayVerdict,
+  sendAll,
+} from '../relay.js';
 import { interleave } from '../wire/raw-chunks.js';
 
 /**
@@ -30,7 +39,9 @@ export function chunkSize(size: number): (ctx: ProbeContext) => Promise<ProbeVer
     const sent = spanningStream(new ProbeMedia());
     sendAll(pub, sent);
     ctx.note('chunk size announced', size);
-    return relayVerdict(ctx, await checkRelay(view, sent, ctx.waitMs), `media sent at chunk size ${size}`, { publisher: pub });
+    return relayVerdict(ctx, await checkRelay(view, sent, ctx.waitMs), `media sent at chunk size ${size}`, {
+      publisher: pub,
+    });
   };
 }
 
@@ -41,7 +52,9 @@ export function chunkStreamId(csid: number): (ctx: ProbeContext) => Promise<Prob
     const sent = new ProbeMedia().avcAacStream(4);
     sendAll(pub, sent, { csid });
     ctx.note('chunk stream id', csid);
-    return relayVerdict(ctx, await checkRelay(view, sent, ctx.waitMs), `media on chunk stream ${csid}`, { publisher: pub });
+    return relayVerdict(ctx, await checkRelay(view, sent, ctx.waitMs), `media on chunk stream ${csid}`, {
+      publisher: pub,
+    });
   };
 }
 
@@ -52,7 +65,8 @@ const CHUNK_STREAM_CAP = 1000;
 async function acceptsChunkStreams(ctx: ProbeContext, k: number): Promise<boolean> {
   const conn = await ctx.setup('connect', () => ctx.open());
   const ack = Buffer.from([0, 0, 0, 0]);
-  for (let id = 2; id < k + 2; id++) conn.send({ csid: id, typeId: MSG_ACKNOWLEDGEMENT, streamId: 0, timestamp: 0, payload: ack });
+  for (let id = 2; id < k + 2; id++)
+    conn.send({ csid: id, typeId: MSG_ACKNOWLEDGEMENT, streamId: 0, timestamp: 0, payload: ack });
   const ok = await conn.createStream(ctx.waitMs).then(
     () => true,
     () => false,
@@ -74,7 +88,10 @@ export async function chunkStreamLimit(ctx: ProbeContext): Promise<ProbeVerdict>
   }
   if (bad === 0) {
     ctx.note('chunk streams accepted', `${CHUNK_STREAM_CAP} (all tried)`);
-    return { result: 'info', detail: `accepted ${CHUNK_STREAM_CAP} chunk streams at once (ids 2..${CHUNK_STREAM_CAP + 1}), the most tried` };
+    return {
+      result: 'info',
+      detail: `accepted ${CHUNK_STREAM_CAP} chunk streams at once (ids 2..${CHUNK_STREAM_CAP + 1}), the most tried`,
+    };
   }
   while (bad - ok > 1) {
     const mid = Math.floor((ok + bad) / 2);
@@ -83,7 +100,10 @@ export async function chunkStreamLimit(ctx: ProbeContext): Promise<ProbeVerdict>
   }
   ctx.note('chunk streams accepted', ok);
   ctx.note('first refused chunk stream id', ok + 2);
-  return { result: 'info', detail: `at most ${ok} chunk streams at once (ids 2..${ok + 1}); using id ${ok + 2} too ended the connection` };
+  return {
+    result: 'info',
+    detail: `at most ${ok} chunk streams at once (ids 2..${ok + 1}); using id ${ok + 2} too ended the connection`,
+  };
 }
 
 /** Three messages cut into 128-byte chunks, the chunks interleaved between three chunk streams. */
@@ -100,8 +120,16 @@ export async function interleaved(ctx: ProbeContext): Promise<ProbeVerdict> {
   pub.conn.write(interleave(lists));
   const tail = [media.avcFrame(false, 120, 800, 'frame after')];
   sendAll(pub, tail);
-  ctx.note('chunks interleaved', lists.reduce((n, l) => n + l.length, 0));
-  return relayVerdict(ctx, await checkRelay(view, [...head, video, audio, video2, ...tail], ctx.waitMs), 'interleaved messages', { publisher: pub });
+  ctx.note(
+    'chunks interleaved',
+    lists.reduce((n, l) => n + l.length, 0),
+  );
+  return relayVerdict(
+    ctx,
+    await checkRelay(view, [...head, video, audio, video2, ...tail], ctx.waitMs),
+    'interleaved messages',
+    { publisher: pub },
+  );
 }
 
 /** Half a message, Abort for its chunk stream, then a new message on the same chunk stream. */
@@ -121,7 +149,10 @@ export async function abort(ctx: ProbeContext): Promise<ProbeVerdict> {
   const leaked = findReceived(view.conn.messages, aborted, view.from);
   if (leaked !== undefined) {
     relayEvidence(ctx, c);
-    return { result: 'fail', detail: 'the aborted message reached the viewer (Abort ignored: the next message was read as its rest)' };
+    return {
+      result: 'fail',
+      detail: 'the aborted message reached the viewer (Abort ignored: the next message was read as its rest)',
+    };
   }
   return relayVerdict(ctx, c, 'the messages after Abort', { publisher: pub });
 }
@@ -147,7 +178,12 @@ export async function headerCompression(ctx: ProbeContext): Promise<ProbeVerdict
     ...chunksOf(pub, v2, { fmt: 2, field: 33 }),
     ...chunksOf(pub, a2, { fmt: 2, field: 27 }),
   ]);
-  return relayVerdict(ctx, await checkRelay(view, [...seq, v0, a0, v1, a1, v2, a2], ctx.waitMs), 'messages with fmt 1 and 2 headers', { publisher: pub });
+  return relayVerdict(
+    ctx,
+    await checkRelay(view, [...seq, v0, a0, v1, a1, v2, a2], ctx.waitMs),
+    'messages with fmt 1 and 2 headers',
+    { publisher: pub },
+  );
 }
 
 /** Audio frames of one size at one interval, the later ones each starting with a fmt-3 header. */
@@ -156,7 +192,17 @@ export async function fmt3NewMessage(ctx: ProbeContext): Promise<ProbeVerdict> {
   const media = new ProbeMedia();
   const seq = [media.avcSequenceHeader(500), media.aacSequenceHeader(500), media.avcFrame(true, 500, 2000, 'keyframe')];
   sendAll(pub, seq);
-  const frames = [0, 1, 2, 3].map((i) => media.aacFrame(500 + i * 23, 200, i === 0 ? 'audio (fmt 0)' : i === 1 ? 'audio (fmt 2, delta 23)' : `audio ${i} (fmt 3: new message, delta 23 again)`));
+  const frames = [0, 1, 2, 3].map((i) =>
+    media.aacFrame(
+      500 + i * 23,
+      200,
+      i === 0
+        ? 'audio (fmt 0)'
+        : i === 1
+          ? 'audio (fmt 2, delta 23)'
+          : `audio ${i} (fmt 3: new message, delta 23 again)`,
+    ),
+  );
   pub.conn.write([
     ...chunksOf(pub, frames[0]!),
     ...chunksOf(pub, frames[1]!, { fmt: 2, field: 23 }),

@@ -1,6 +1,6 @@
 import { ecmaArray, isAmfObject, type AmfObject, type AmfValue } from '../../../protocol/amf-types.js';
 import { encodeAmf0 } from '../../../protocol/amf0.js';
-import { parseData } from '../../../protocol/commands.js';
+import { type DataMessage, parseData } from '../../../protocol/commands.js';
 import { MSG_COMMAND_AMF3, MSG_DATA_AMF0, MSG_DATA_AMF3 } from '../../../protocol/constants.js';
 import { commandOf, describeReply } from '../connection.js';
 import type { ProbeContext, ProbeVerdict } from '../context.js';
@@ -21,16 +21,27 @@ export async function amf3Envelope(ctx: ProbeContext): Promise<ProbeVerdict> {
   const conn = await ctx.dial();
   await conn.handshake(ctx.waitMs);
   const reply = await conn.connect(ctx.waitMs, { typeId: MSG_COMMAND_AMF3 });
-  ctx.note('connect answered as message type', conn.messages.find((m) => m.typeId === 20 || m.typeId === 17)?.typeId ?? null);
+  ctx.note(
+    'connect answered as message type',
+    conn.messages.find((m) => m.typeId === 20 || m.typeId === 17)?.typeId ?? null,
+  );
   conn.setChunkSize(4096);
   const r = await conn.command('createStream', null, [], 0, ctx.waitMs, MSG_COMMAND_AMF3);
   const streamId = r.args[0];
-  if (r.name !== '_result' || typeof streamId !== 'number') return { result: 'fail', detail: `createStream as type 17 was refused: ${describeReply(r)}` };
+  if (r.name !== '_result' || typeof streamId !== 'number')
+    return { result: 'fail', detail: `createStream as type 17 was refused: ${describeReply(r)}` };
   const from = conn.messages.length;
   const name = ctx.streamName();
   conn.sendCommand('publish', null, [name, 'live'], streamId, MSG_COMMAND_AMF3);
-  const s = await conn.waitStatus((code, level) => code === 'NetStream.Publish.Start' || level === 'error', ctx.waitMs, 'the status of publish sent as type 17', streamId, from);
-  if (s.code !== 'NetStream.Publish.Start') return { result: 'fail', detail: `publish as type 17 was refused: ${s.code}` };
+  const s = await conn.waitStatus(
+    (code, level) => code === 'NetStream.Publish.Start' || level === 'error',
+    ctx.waitMs,
+    'the status of publish sent as type 17',
+    streamId,
+    from,
+  );
+  if (s.code !== 'NetStream.Publish.Start')
+    return { result: 'fail', detail: `publish as type 17 was refused: ${s.code}` };
   conn.published.add(streamId);
   ctx.note('connect result', reply.name);
   return { result: 'pass', detail: 'connect, createStream and publish sent as type-17 messages were all answered' };
@@ -41,15 +52,31 @@ export async function amf3Values(ctx: ProbeContext): Promise<ProbeVerdict> {
   const conn = await ctx.open({ connect: { properties: { objectEncoding: 3 } } });
   conn.setChunkSize(4096);
   const tid = conn.transactionId();
-  conn.sendCommandBody(Buffer.concat([encodeAmf0('createStream', tid), avmplus(null), avmplus({ probe: 'rtmpbench', n: 1 })]), 0, MSG_COMMAND_AMF3);
+  conn.sendCommandBody(
+    Buffer.concat([encodeAmf0('createStream', tid), avmplus(null), avmplus({ probe: 'rtmpbench', n: 1 })]),
+    0,
+    MSG_COMMAND_AMF3,
+  );
   const r = await conn.waitReply(tid, ctx.waitMs, 'the answer to createStream with AMF3 values');
   const streamId = r.args[0];
-  if (r.name !== '_result' || typeof streamId !== 'number') return { result: 'fail', detail: `createStream with AMF3 values was refused: ${describeReply(r)}` };
+  if (r.name !== '_result' || typeof streamId !== 'number')
+    return { result: 'fail', detail: `createStream with AMF3 values was refused: ${describeReply(r)}` };
   const name = ctx.streamName();
   const from = conn.messages.length;
-  conn.sendCommandBody(Buffer.concat([encodeAmf0('publish', conn.transactionId(), null), avmplus(name), avmplus('live')]), streamId, MSG_COMMAND_AMF3);
-  const s = await conn.waitStatus((code, level) => code === 'NetStream.Publish.Start' || level === 'error', ctx.waitMs, 'the status of publish with an AMF3 stream name', streamId, from);
-  if (s.code !== 'NetStream.Publish.Start') return { result: 'fail', detail: `publish with an AMF3 stream name was refused: ${s.code}` };
+  conn.sendCommandBody(
+    Buffer.concat([encodeAmf0('publish', conn.transactionId(), null), avmplus(name), avmplus('live')]),
+    streamId,
+    MSG_COMMAND_AMF3,
+  );
+  const s = await conn.waitStatus(
+    (code, level) => code === 'NetStream.Publish.Start' || level === 'error',
+    ctx.waitMs,
+    'the status of publish with an AMF3 stream name',
+    streamId,
+    from,
+  );
+  if (s.code !== 'NetStream.Publish.Start')
+    return { result: 'fail', detail: `publish with an AMF3 stream name was refused: ${s.code}` };
   conn.published.add(streamId);
   return { result: 'pass', detail: 'createStream and publish with AMF3 values (avmplus) were understood' };
 }
@@ -58,7 +85,15 @@ export async function amf3Values(ctx: ProbeContext): Promise<ProbeVerdict> {
 export async function objectEncoding3(ctx: ProbeContext): Promise<ProbeVerdict> {
   const conn = await ctx.dial();
   await conn.handshake(ctx.waitMs);
-  const reply = await conn.command('connect', { app: ctx.target.url.app, tcUrl: ctx.target.url.tcUrl, flashVer: 'WIN 32,0,0,0', objectEncoding: 3 }, [], 0, ctx.waitMs, 20, 1);
+  const reply = await conn.command(
+    'connect',
+    { app: ctx.target.url.app, tcUrl: ctx.target.url.tcUrl, flashVer: 'WIN 32,0,0,0', objectEncoding: 3 },
+    [],
+    0,
+    ctx.waitMs,
+    20,
+    1,
+  );
   if (reply.name !== '_result') {
     ctx.note('answer', describeReply(reply));
     return { result: 'n/a', detail: `connect with objectEncoding 3 was refused (${describeReply(reply)})` };
@@ -67,7 +102,12 @@ export async function objectEncoding3(ctx: ProbeContext): Promise<ProbeVerdict> 
   const enc = info?.objectEncoding;
   ctx.note('objectEncoding in _result', typeof enc === 'number' ? enc : 'absent');
   if (enc === 3) return { result: 'pass', detail: 'accepted; the _result says objectEncoding 3' };
-  return { result: 'n/a', detail: `accepted, but the _result says objectEncoding ${typeof enc === 'number' ? enc : 'nothing'}: the server speaks AMF0 only` };
+  return {
+    result: 'n/a',
+    detail:
+      `accepted, but the _result says objectEncoding ` +
+      `${typeof enc === 'number' ? enc : 'nothing'}: the server speaks AMF0 only`,
+  };
 }
 
 /** Extra values in connect, one kind per connection: what an AMF0 reader must handle. */
@@ -79,28 +119,42 @@ const CONNECT_EXTRAS: { what: string; properties?: Record<string, AmfValue>; arg
   { what: 'optional user arguments', args: [{ user: 'argument', n: 1 }, 'extra', 3.5] },
 ];
 
-/** connect with a strict array, an ECMA array, a date, nested objects, user arguments: each on a connection of its own. */
+/**
+ * connect with a strict array, an ECMA array, a date, nested objects, user arguments: each on a
+ * connection of its own.
+ */
 export async function connectAmfTypes(ctx: ProbeContext): Promise<ProbeVerdict> {
   const refused: string[] = [];
   for (const extra of CONNECT_EXTRAS) {
     const conn = await ctx.dial();
     await conn.handshake(ctx.waitMs);
-    const r = await conn.connect(ctx.waitMs, { ...(extra.properties ? { properties: extra.properties } : {}), ...(extra.args ? { args: extra.args } : {}) }).then(
-      () => 'answered',
-      (e: Error) => (conn.closed ? 'connection closed' : e.message.replace(/^.*: /, '')),
-    );
+    const r = await conn
+      .connect(ctx.waitMs, {
+        ...(extra.properties ? { properties: extra.properties } : {}),
+        ...(extra.args ? { args: extra.args } : {}),
+      })
+      .then(
+        () => 'answered',
+        (e: Error) => (conn.closed ? 'connection closed' : e.message.replace(/^.*: /, '')),
+      );
     ctx.note(extra.what, r);
     if (r !== 'answered') refused.push(`${extra.what} (${r})`);
     conn.close();
   }
   if (refused.length > 0) return { result: 'fail', detail: `connect failed with ${refused.join(', ')}` };
-  return { result: 'pass', detail: 'connect was answered with each of a strict array, an ECMA array, a date, nested objects and user arguments' };
+  return {
+    result: 'pass',
+    detail:
+      'connect was answered with each of a strict array, an ECMA array, a date, nested objects and user arguments',
+  };
 }
 
 /** Deep equality of AMF values as they survive a round trip (dates by time, arrays by items). */
 function amfEqual(a: AmfValue, b: AmfValue): boolean {
-  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
-  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => amfEqual(v, b[i]));
+  if (a instanceof Date || b instanceof Date)
+    return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+  if (Array.isArray(a) || Array.isArray(b))
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => amfEqual(v, b[i]));
   if (isAmfObject(a) && isAmfObject(b)) {
     const ka = Object.keys(a);
     return ka.length === Object.keys(b).length && ka.every((k) => amfEqual(a[k], b[k]));
@@ -136,21 +190,27 @@ async function metadata(ctx: ProbeContext, typeId: number, sent: AmfObject): Pro
   const media = new ProbeMedia();
   const body = encodeAmf0('@setDataFrame', 'onMetaData', ecmaArray(sent));
   const payload = typeId === MSG_DATA_AMF3 ? Buffer.concat([Buffer.from([0]), body]) : body;
-  pub.conn.write(chunkMessage({ csid: 5, typeId, streamId: pub.streamId, timestamp: 0, payload }, { chunkSize: pub.conn.chunkSize }));
+  pub.conn.write(
+    chunkMessage({ csid: 5, typeId, streamId: pub.streamId, timestamp: 0, payload }, { chunkSize: pub.conn.chunkSize }),
+  );
   const av = media.avcAacStream(3);
   sendAll(pub, av);
   await checkRelay(view, av, ctx.waitMs);
   const data = viewerMedia(view).filter((m) => m.typeId === MSG_DATA_AMF0 || m.typeId === MSG_DATA_AMF3);
   const keys = Object.keys(sent);
   for (const m of data) {
-    let d;
+    let d: DataMessage;
     try {
       d = parseData(m.payload, m.typeId);
     } catch (e) {
       ctx.note('undecodable data message', (e as Error).message);
       continue;
     }
-    if (d.name === '@setDataFrame') return { result: 'fail', detail: 'the viewer got "@setDataFrame onMetaData ...": the server did not turn it into onMetaData' };
+    if (d.name === '@setDataFrame')
+      return {
+        result: 'fail',
+        detail: 'the viewer got "@setDataFrame onMetaData ...": the server did not turn it into onMetaData',
+      };
     if (d.name !== 'onMetaData') continue;
     const props = d.values.find(isAmfObject);
     if (props === undefined) return { result: 'fail', detail: 'onMetaData reached the viewer without its object' };
@@ -161,12 +221,26 @@ async function metadata(ctx: ProbeContext, typeId: number, sent: AmfObject): Pro
     const added = Object.keys(props).filter((k) => !(k in sent));
     if (added.length > 0) ctx.note('properties the server added', added.join(', '));
     ctx.note('viewer message type', m.typeId);
-    if (lost.length === 0) return { result: 'pass', detail: `onMetaData reached the viewer with every property intact (as message type ${m.typeId})` };
-    return { result: 'n/a', detail: `the server rewrites metadata: ${lost.length} of ${keys.length} properties lost or changed (${lost.slice(0, 4).join(', ')})` };
+    if (lost.length === 0)
+      return {
+        result: 'pass',
+        detail: `onMetaData reached the viewer with every property intact (as message type ${m.typeId})`,
+      };
+    return {
+      result: 'n/a',
+      detail:
+        `the server rewrites metadata: ${lost.length} of ${keys.length} properties lost or ` +
+        `changed (${lost.slice(0, 4).join(', ')})`,
+    };
   }
-  ctx.note('data messages received', data.map((m) => `type ${m.typeId} "${dataName(m.payload, m.typeId)}"`).join(', ') || 'none');
-  if (view.conn.closed) return { result: 'fail', detail: `no metadata; the viewer's connection ended: ${view.conn.closedBy}` };
-  if (pub.conn.closed) return { result: 'fail', detail: `no metadata; the publisher's connection ended: ${pub.conn.closedBy}` };
+  ctx.note(
+    'data messages received',
+    data.map((m) => `type ${m.typeId} "${dataName(m.payload, m.typeId)}"`).join(', ') || 'none',
+  );
+  if (view.conn.closed)
+    return { result: 'fail', detail: `no metadata; the viewer's connection ended: ${view.conn.closedBy}` };
+  if (pub.conn.closed)
+    return { result: 'fail', detail: `no metadata; the publisher's connection ended: ${pub.conn.closedBy}` };
   return { result: 'fail', detail: 'no onMetaData reached the viewer' };
 }
 
@@ -185,7 +259,9 @@ export const metadataAmf3 = (ctx: ProbeContext) => metadata(ctx, MSG_DATA_AMF3, 
 /** A command the server cannot know, with a transaction id: a client waiting on it needs an answer. */
 export async function unknownCommand(ctx: ProbeContext): Promise<ProbeVerdict> {
   const conn = await ctx.open();
-  const reply = await conn.command('rtmpbenchNoSuchMethod', null, ['argument'], 0, ctx.waitMs).catch((e: StepError) => e);
+  const reply = await conn
+    .command('rtmpbenchNoSuchMethod', null, ['argument'], 0, ctx.waitMs)
+    .catch((e: StepError) => e);
   const alive = await conn.createStream(ctx.waitMs).then(
     () => true,
     () => false,
@@ -193,10 +269,19 @@ export async function unknownCommand(ctx: ProbeContext): Promise<ProbeVerdict> {
   ctx.note('connection usable afterwards', alive);
   if (reply instanceof Error) {
     ctx.note('answer', 'none');
-    return { result: 'fail', detail: conn.closed ? `the server closed the connection: ${conn.closedBy}` : 'no answer: a client waiting on its transaction id waits forever' };
+    return {
+      result: 'fail',
+      detail: conn.closed
+        ? `the server closed the connection: ${conn.closedBy}`
+        : 'no answer: a client waiting on its transaction id waits forever',
+    };
   }
   ctx.note('answer', describeReply(reply));
-  if (!alive) return { result: 'fail', detail: `answered (${describeReply(reply)}) but the connection was not usable afterwards` };
+  if (!alive)
+    return {
+      result: 'fail',
+      detail: `answered (${describeReply(reply)}) but the connection was not usable afterwards`,
+    };
   return { result: 'pass', detail: `answered with ${describeReply(reply)}; the connection stays usable` };
 }
 
@@ -209,7 +294,9 @@ export async function fcPublish(ctx: ProbeContext): Promise<ProbeVerdict> {
   conn.sendCommand('FCPublish', null, [name]);
   const pub = await publishOn(ctx, conn, name, { fcPublish: false });
   const commands = conn.messages.slice(from).map(commandOf);
-  const released = commands.some((c) => (c?.name === '_result' || c?.name === '_error') && c.transactionId === releaseTid);
+  const released = commands.some(
+    (c) => (c?.name === '_result' || c?.name === '_error') && c.transactionId === releaseTid,
+  );
   const onFc = commands.some((c) => c?.name === 'onFCPublish');
   ctx.note('releaseStream answered', released);
   ctx.note('onFCPublish received', onFc);
@@ -217,9 +304,18 @@ export async function fcPublish(ctx: ProbeContext): Promise<ProbeVerdict> {
   conn.sendCommand('deleteStream', null, [pub.streamId]);
   conn.published.delete(pub.streamId);
   await conn.pause(Math.min(500, ctx.waitMs));
-  ctx.note('after FCUnpublish', conn.closed ? `connection ended: ${conn.closedBy}` : conn.statusCodes().slice(-2).join(', ') || 'no status');
-  if (conn.closed) return { result: 'fail', detail: `the connection ended after FCUnpublish and deleteStream: ${conn.closedBy}` };
-  return { result: 'pass', detail: `publish after releaseStream and FCPublish started${onFc ? ' (onFCPublish received)' : ''}; FCUnpublish and deleteStream accepted` };
+  ctx.note(
+    'after FCUnpublish',
+    conn.closed ? `connection ended: ${conn.closedBy}` : conn.statusCodes().slice(-2).join(', ') || 'no status',
+  );
+  if (conn.closed)
+    return { result: 'fail', detail: `the connection ended after FCUnpublish and deleteStream: ${conn.closedBy}` };
+  return {
+    result: 'pass',
+    detail:
+      `publish after releaseStream and FCPublish ` +
+      `started${onFc ? ' (onFCPublish received)' : ''}; FCUnpublish and deleteStream accepted`,
+  };
 }
 
 /** Three players of one live stream: play with start -2 (live or recorded), -1 (live only) and 0 (recorded from 0). */
@@ -244,8 +340,15 @@ export async function playArguments(ctx: ProbeContext): Promise<ProbeVerdict> {
   for (const [k, v] of Object.entries(outcomes)) ctx.note(k, v);
   const live = [-2, -1].every((s) => got.includes(s));
   if (live && got.includes(0)) return { result: 'pass', detail: 'start -2, -1 and 0 all play the live stream' };
-  if (live && outcomes['play start 0'] !== 'Play.Start') return { result: 'n/a', detail: `start -2 and -1 play the live stream; start 0 (recorded only) is refused: ${outcomes['play start 0']}` };
-  return { result: 'fail', detail: `live play failed for start ${[-2, -1, 0].filter((s) => !got.includes(s)).join(', ')}` };
+  if (live && outcomes['play start 0'] !== 'Play.Start')
+    return {
+      result: 'n/a',
+      detail: `start -2 and -1 play the live stream; start 0 (recorded only) is refused: ${outcomes['play start 0']}`,
+    };
+  return {
+    result: 'fail',
+    detail: `live play failed for start ${[-2, -1, 0].filter((s) => !got.includes(s)).join(', ')}`,
+  };
 }
 
 /** deleteStream of a publishing NetStream, the connection kept open: the name must be free again. */
@@ -255,10 +358,18 @@ export async function deleteStream(ctx: ProbeContext): Promise<ProbeVerdict> {
   const from = view.conn.messages.length;
   pub.conn.sendCommand('deleteStream', null, [pub.streamId]);
   pub.conn.published.delete(pub.streamId);
-  const notified = await view.conn.waitStatus((code) => code === 'NetStream.Play.UnpublishNotify', Math.min(ctx.waitMs, 1500), 'UnpublishNotify', undefined, from).then(
-    () => true,
-    () => false,
-  );
+  const notified = await view.conn
+    .waitStatus(
+      (code) => code === 'NetStream.Play.UnpublishNotify',
+      Math.min(ctx.waitMs, 1500),
+      'UnpublishNotify',
+      undefined,
+      from,
+    )
+    .then(
+      () => true,
+      () => false,
+    );
   ctx.note('viewer told of the unpublish', notified);
   const again = await publish(ctx, pub.name).catch((e: Error) => e);
   ctx.note('publishing connection after deleteStream', pub.conn.closed ? `ended: ${pub.conn.closedBy}` : 'open');
@@ -270,11 +381,22 @@ export async function deleteStream(ctx: ProbeContext): Promise<ProbeVerdict> {
   const sent = new ProbeMedia().avcAacStream(2);
   sendAll(again, sent);
   const c = await checkRelay(fresh, sent, ctx.waitMs);
-  if (c.missing.length > 0) return { result: 'fail', detail: `after deleteStream a new publisher was accepted, but its media did not reach a viewer${again.conn.closed ? ` (its connection ended: ${again.conn.closedBy})` : ''}` };
+  if (c.missing.length > 0)
+    return {
+      result: 'fail',
+      detail:
+        `after deleteStream a new publisher was accepted, but its media did not reach a ` +
+        `viewer${again.conn.closed ? ` (its connection ended: ${again.conn.closedBy})` : ''}`,
+    };
   const reuse = await pub.conn.createStream(ctx.waitMs).then(
     () => 'usable',
     (e: Error) => why(e),
   );
   ctx.note('old connection', reuse);
-  return { result: 'pass', detail: `deleteStream ended the publication: the name was free for a new publisher at once${reuse === 'usable' ? '; the connection stayed usable' : ''}` };
+  return {
+    result: 'pass',
+    detail:
+      `deleteStream ended the publication: the name was free for a new publisher at ` +
+      `once${reuse === 'usable' ? '; the connection stayed usable' : ''}`,
+  };
 }

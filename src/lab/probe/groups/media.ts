@@ -21,11 +21,20 @@ export async function avcAac(ctx: ProbeContext): Promise<ProbeVerdict> {
 export async function fourCcList(ctx: ProbeContext): Promise<ProbeVerdict> {
   const conn = await ctx.dial();
   await conn.handshake(ctx.waitMs);
-  const reply = await conn.connect(ctx.waitMs, { properties: { fourCcList: ['av01', 'vp09', 'hvc1', 'avc1', 'mp4a', 'Opus'] } });
+  const reply = await conn.connect(ctx.waitMs, {
+    properties: { fourCcList: ['av01', 'vp09', 'hvc1', 'avc1', 'mp4a', 'Opus'] },
+  });
   const objects = [reply.commandObject, ...reply.args].filter(isAmfObject);
-  const declared = ['fourCcList', 'videoFourCcInfoMap', 'audioFourCcInfoMap', 'capsEx'].filter((k) => objects.some((o) => k in o));
+  const declared = ['fourCcList', 'videoFourCcInfoMap', 'audioFourCcInfoMap', 'capsEx'].filter((k) =>
+    objects.some((o) => k in o),
+  );
   ctx.note('E-RTMP properties in _result', declared.join(', ') || 'none');
-  return { result: 'pass', detail: `accepted; the _result ${declared.length > 0 ? `declares ${declared.join(', ')}` : 'declares no Enhanced RTMP support'}` };
+  return {
+    result: 'pass',
+    detail:
+      `accepted; the _result ` +
+      `${declared.length > 0 ? `declares ${declared.join(', ')}` : 'declares no Enhanced RTMP support'}`,
+  };
 }
 
 /** An Enhanced RTMP stream of `codec`: SequenceStart, a keyframe, inter frames (HEVC: one CodedFramesX). */
@@ -50,7 +59,12 @@ export async function multitrack(ctx: ProbeContext): Promise<ProbeVerdict> {
 export async function modEx(ctx: ProbeContext): Promise<ProbeVerdict> {
   const { pub, view } = await relayPair(ctx);
   const media = new ProbeMedia();
-  const sent = [media.enhancedSequenceStart('hevc'), media.modExFrame(true, 0, 500_000), media.modExFrame(false, 40, 250_000), media.enhancedFrame('hevc', false, 80)];
+  const sent = [
+    media.enhancedSequenceStart('hevc'),
+    media.modExFrame(true, 0, 500_000),
+    media.modExFrame(false, 40, 250_000),
+    media.enhancedFrame('hevc', false, 80),
+  ];
   sendAll(pub, sent);
   return relayVerdict(ctx, await checkRelay(view, sent, ctx.waitMs), 'ModEx frames', { publisher: pub });
 }
@@ -64,14 +78,20 @@ export function bigKeyframe(bytes: number): (ctx: ProbeContext) => Promise<Probe
     sendAll(pub, sent);
     ctx.note('keyframe bytes', bytes);
     const c = await checkRelay(view, sent, 3 * ctx.waitMs);
-    if (c.missing.length > 0 || c.altered.length > 0) return relayVerdict(ctx, c, `a keyframe of ${bytes} bytes`, { publisher: pub });
+    if (c.missing.length > 0 || c.altered.length > 0)
+      return relayVerdict(ctx, c, `a keyframe of ${bytes} bytes`, { publisher: pub });
     // Once it arrived (the player's queue is empty again), the stream must go on.
     const after = [media.avcFrame(false, 80, 1000, 'frame after')];
     sendAll(pub, after);
     const more = await checkRelay(view, after, ctx.waitMs);
     if (more.missing.length > 0) {
       relayEvidence(ctx, c);
-      return { result: 'fail', detail: `the keyframe of ${bytes} bytes arrived, but the frame after it did not${pub.conn.closed ? ` (publisher: ${pub.conn.closedBy})` : ''}` };
+      return {
+        result: 'fail',
+        detail:
+          `the keyframe of ${bytes} bytes arrived, but the frame after it did ` +
+          `not${pub.conn.closed ? ` (publisher: ${pub.conn.closedBy})` : ''}`,
+      };
     }
     return relayVerdict(ctx, c, `a keyframe of ${bytes} bytes`, { publisher: pub });
   };

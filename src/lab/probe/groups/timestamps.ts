@@ -33,9 +33,18 @@ async function extended(ctx: ProbeContext, repeat: boolean): Promise<ProbeVerdic
   ctx.note('extended field on our type-3 chunks', repeat ? 'repeated' : 'left out');
   const verdict = relayVerdict(ctx, c, `media at ${base} ms`, { publisher: pub });
   const server = omittedByServer(c);
-  if (server.omitted + server.repeated > 0) ctx.note("server's type-3 chunks with an extended timestamp", `${server.repeated} repeated it, ${server.omitted} left it out`);
+  if (server.omitted + server.repeated > 0)
+    ctx.note(
+      "server's type-3 chunks with an extended timestamp",
+      `${server.repeated} repeated it, ${server.omitted} left it out`,
+    );
   if (verdict.result === 'pass' && server.omitted > 0) {
-    return { result: 'fail', detail: `relayed, but the server left the extended timestamp out of ${server.omitted} type-3 chunks it sent: spec-following viewers (ffmpeg, librtmp) misread them` };
+    return {
+      result: 'fail',
+      detail:
+        `relayed, but the server left the extended timestamp out of ${server.omitted} type-3 ` +
+        `chunks it sent: spec-following viewers (ffmpeg, librtmp) misread them`,
+    };
   }
   return verdict;
 }
@@ -51,7 +60,15 @@ export async function wrap(ctx: ProbeContext): Promise<ProbeVerdict> {
   const head = [media.avcSequenceHeader(base), media.avcFrame(true, base, 3000, 'keyframe at 2^32 - 100 ms')];
   sendAll(pub, head);
   const frames: ProbeMessage[] = [];
-  for (let i = 1; i <= 5; i++) frames.push(media.avcFrame(false, base + i * 40, 1000, `frame at 2^32 ${i * 40 - 100 >= 0 ? '+' : '-'} ${Math.abs(i * 40 - 100)} ms`));
+  for (let i = 1; i <= 5; i++)
+    frames.push(
+      media.avcFrame(
+        false,
+        base + i * 40,
+        1000,
+        `frame at 2^32 ${i * 40 - 100 >= 0 ? '+' : '-'} ${Math.abs(i * 40 - 100)} ms`,
+      ),
+    );
   for (const f of frames) pub.conn.write(chunksOf(pub, f, { fmt: 1, field: 40 }));
   const c = await checkRelay(view, [...head, ...frames], ctx.waitMs);
   ctx.note('wire timestamps sent', `${base} .. ${(base + 200) % TWO_POW_32} (wrapped)`);
@@ -87,5 +104,11 @@ export async function viewerTimeline(ctx: ProbeContext): Promise<ProbeVerdict> {
   const first = c.matches.find((m) => m !== undefined);
   ctx.note('first timestamp received', first?.timestamp ?? null);
   const policy = timestampPolicy(c.offsets);
-  return { result: 'info', detail: policy === 'as sent' ? `as the publisher sent them (a stream starting at ${base} ms stays there)` : `${policy} (the publisher started at ${base} ms)` };
+  return {
+    result: 'info',
+    detail:
+      policy === 'as sent'
+        ? `as the publisher sent them (a stream starting at ${base} ms stays there)`
+        : `${policy} (the publisher started at ${base} ms)`,
+  };
 }

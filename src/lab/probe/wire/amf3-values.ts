@@ -1,5 +1,13 @@
 import { AMF0_AVMPLUS_OBJECT } from '../../../protocol/amf0.js';
-import { AMF3_DOUBLE, AMF3_FALSE, AMF3_INTEGER, AMF3_NULL, AMF3_OBJECT, AMF3_STRING, AMF3_TRUE } from '../../../protocol/amf3.js';
+import {
+  AMF3_DOUBLE,
+  AMF3_FALSE,
+  AMF3_INTEGER,
+  AMF3_NULL,
+  AMF3_OBJECT,
+  AMF3_STRING,
+  AMF3_TRUE,
+} from '../../../protocol/amf3.js';
 
 /**
  * AMF3 values as Flash Player put them inside AMF0 command and data messages: the AMF0
@@ -32,7 +40,8 @@ function encodeAmf3(value: Amf3Value): Buffer {
     case 'string':
       return Buffer.concat([Buffer.from([AMF3_STRING]), utf8(value)]);
     case 'number': {
-      if (Number.isInteger(value) && value >= 0 && value < 0x10000000) return Buffer.concat([Buffer.from([AMF3_INTEGER]), u29(value)]);
+      if (Number.isInteger(value) && value >= 0 && value < 0x10000000)
+        return Buffer.concat([Buffer.from([AMF3_INTEGER]), u29(value)]);
       const b = Buffer.allocUnsafe(9);
       b[0] = AMF3_DOUBLE;
       b.writeDoubleBE(value, 1);

@@ -81,7 +81,15 @@ const TWO_POW_32 = 2 ** 32;
 const MAX_KEPT_BYTES = 40 * 1024 * 1024;
 
 export class ChunkTrace {
-  readonly stats: TraceStats = { bytes: 0, messages: 0, chunksByFmt: [0, 0, 0, 0], maxCsid: 0, chunkSizes: [], windowAckSize: 0, abandoned: 0 };
+  readonly stats: TraceStats = {
+    bytes: 0,
+    messages: 0,
+    chunksByFmt: [0, 0, 0, 0],
+    maxCsid: 0,
+    chunkSizes: [],
+    windowAckSize: 0,
+    abandoned: 0,
+  };
   private readonly streams = new Map<number, StreamState>();
   private chunkSize = DEFAULT_CHUNK_SIZE;
   private pending: Buffer = Buffer.alloc(0);
@@ -151,7 +159,23 @@ export class ChunkTrace {
     let cs = this.streams.get(csid);
     if (cs === undefined) {
       if (fmt !== 0) throw new TraceError(`fmt ${fmt} chunk on chunk stream ${csid}, which had no fmt 0 header`);
-      cs = { csid, initialised: false, fmt: 0, timestampField: 0, extended: false, timestamp: 0, length: 0, typeId: 0, streamId: 0, payload: null, received: 0, chunks: 0, firstFmt: 0, omitted: 0, repeated: 0 };
+      cs = {
+        csid,
+        initialised: false,
+        fmt: 0,
+        timestampField: 0,
+        extended: false,
+        timestamp: 0,
+        length: 0,
+        typeId: 0,
+        streamId: 0,
+        payload: null,
+        received: 0,
+        chunks: 0,
+        firstFmt: 0,
+        omitted: 0,
+        repeated: 0,
+      };
     }
     let field = cs.timestampField;
     let extended = cs.extended;
@@ -206,7 +230,8 @@ export class ChunkTrace {
       cs.firstFmt = fmt;
       cs.omitted = 0;
       cs.repeated = 0;
-      if (this.kept + length > MAX_KEPT_BYTES) throw new TraceError(`more than ${MAX_KEPT_BYTES} bytes of messages kept; the probe reads no more`);
+      if (this.kept + length > MAX_KEPT_BYTES)
+        throw new TraceError(`more than ${MAX_KEPT_BYTES} bytes of messages kept; the probe reads no more`);
       cs.payload = Buffer.allocUnsafe(length);
       this.kept += length;
     } else {

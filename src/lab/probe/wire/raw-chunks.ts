@@ -27,7 +27,8 @@ export interface RawChunkOptions {
 const TWO_POW_32 = 2 ** 32;
 
 export function basicHeader(fmt: number, csid: number): Buffer {
-  if (!Number.isInteger(csid) || csid < 2 || csid > MAX_CSID) throw new RangeError(`chunk stream id ${csid} is outside 2..${MAX_CSID}`);
+  if (!Number.isInteger(csid) || csid < 2 || csid > MAX_CSID)
+    throw new RangeError(`chunk stream id ${csid} is outside 2..${MAX_CSID}`);
   if (csid < 64) return Buffer.from([(fmt << 6) | csid]);
   if (csid < 320) return Buffer.from([fmt << 6, csid - 64]);
   return Buffer.from([(fmt << 6) | 1, (csid - 64) & 0xff, (csid - 64) >>> 8]);
@@ -61,7 +62,8 @@ function chunkHeader(msg: OutgoingMessage, fmt: 0 | 1 | 2 | 3, field: number, ex
 /** A message as chunks: each element is one chunk (header and its payload piece). */
 export function chunkMessage(msg: OutgoingMessage, opts: RawChunkOptions): Buffer[] {
   const length = msg.payload.length;
-  if (length > MAX_MESSAGE_LENGTH_FIELD) throw new RangeError(`a message of ${length} bytes does not fit the 24-bit length field`);
+  if (length > MAX_MESSAGE_LENGTH_FIELD)
+    throw new RangeError(`a message of ${length} bytes does not fit the 24-bit length field`);
   const fmt = opts.fmt ?? 0;
   const field = opts.field ?? Math.floor(msg.timestamp) % TWO_POW_32;
   const repeat = opts.extendedOnType3 ?? true;
