@@ -60,7 +60,8 @@ export class Coordinator {
   constructor(private readonly opts: CoordinatorOptions) {
     this.server = createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
-    this.plannedRefUs = opts.startAtWallMs !== undefined ? monotonicUs() + (opts.startAtWallMs * 1000 - wallClockUs()) : null;
+    this.plannedRefUs =
+      opts.startAtWallMs !== undefined ? monotonicUs() + (opts.startAtWallMs * 1000 - wallClockUs()) : null;
   }
 
   listen(port: number, host = '127.0.0.1'): Promise<number> {
@@ -88,15 +89,21 @@ export class Coordinator {
       return;
     }
     if (req.method === 'GET' && req.url === '/start') {
-      if (this.stale !== null) return json(410, { error: this.stale });
-      if (this.startAtRefUs === null) return json(202, { joined: this.joined.size, count: this.opts.count });
-      return json(200, { startAtRefUs: this.startAtRefUs });
+      if (this.stale !== null) json(410, { error: this.stale });
+      else if (this.startAtRefUs === null) json(202, { joined: this.joined.size, count: this.opts.count });
+      else json(200, { startAtRefUs: this.startAtRefUs });
+      return;
     }
     if (req.method === 'POST' && req.url === '/join') {
       readBody(req)
         .then((text) => {
           const problem = this.join(text);
-          json(problem === null ? 200 : 409, problem === null ? { runId: this.opts.runId, joined: this.joined.size, count: this.opts.count } : { error: problem });
+          json(
+            problem === null ? 200 : 409,
+            problem === null
+              ? { runId: this.opts.runId, joined: this.joined.size, count: this.opts.count }
+              : { error: problem },
+          );
         })
         .catch((e: Error) => json(400, { error: e.message }));
       return;
@@ -114,10 +121,13 @@ export class Coordinator {
     }
     const o = this.opts;
     if (s.runId !== o.runId) return `share of run ${String(s.runId)}, not of this run (${o.runId})`;
-    if (s.scenarioHash !== o.scenarioHash) return `share ${s.index} runs another scenario (its hash ${String(s.scenarioHash).slice(0, 12)}, this run's ${o.scenarioHash.slice(0, 12)})`;
-    if (s.count !== o.count || !Number.isInteger(s.index) || s.index < 0 || s.index >= o.count) return `share ${s.index}/${s.count} does not fit a run of ${o.count} shares`;
+    if (s.scenarioHash !== o.scenarioHash)
+      return `share ${s.index} runs another scenario (its hash ${String(s.scenarioHash).slice(0, 12)}, this run's ${o.scenarioHash.slice(0, 12)})`;
+    if (s.count !== o.count || !Number.isInteger(s.index) || s.index < 0 || s.index >= o.count)
+      return `share ${s.index}/${s.count} does not fit a run of ${o.count} shares`;
     const earlier = this.joined.get(s.index);
-    if (earlier !== undefined && earlier.host !== s.host) return `share ${s.index} has joined already from ${earlier.host}`;
+    if (earlier !== undefined && earlier.host !== s.host)
+      return `share ${s.index} has joined already from ${earlier.host}`;
     this.joined.set(s.index, s);
     if (this.joined.size === o.count && this.startAtRefUs === null) this.fixStart();
     return null;
@@ -197,7 +207,8 @@ export class CoordinatorClient {
       }
       if (res.status !== 202) throw new RunError(`the run cannot start: ${errorOf(res.body)}`);
       const b = res.body as { joined: number; count: number };
-      if (Date.now() > until) throw new RunError(`only ${b.joined} of ${b.count} shares joined within ${Math.round(timeoutMs / 1000)} s`);
+      if (Date.now() > until)
+        throw new RunError(`only ${b.joined} of ${b.count} shares joined within ${Math.round(timeoutMs / 1000)} s`);
       await this.exchange();
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -219,7 +230,15 @@ export class CoordinatorClient {
   figures(): ShareClock {
     const m = this.offset();
     const w = this.wall.estimate()!;
-    return { monoOffsetUs: m.offsetUs, monoBoundUs: m.boundUs, wallOffsetUs: w.offsetUs, wallBoundUs: w.boundUs, driftPpm: m.driftPpm, minRttUs: m.minRttUs, exchanges: this.mono.count };
+    return {
+      monoOffsetUs: m.offsetUs,
+      monoBoundUs: m.boundUs,
+      wallOffsetUs: w.offsetUs,
+      wallBoundUs: w.boundUs,
+      driftPpm: m.driftPpm,
+      minRttUs: m.minRttUs,
+      exchanges: this.mono.count,
+    };
   }
 
   async close(): Promise<void> {
@@ -256,4 +275,7 @@ export class CoordinatorClient {
   }
 }
 
-const errorOf = (body: unknown) => (typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: unknown }).error) : JSON.stringify(body));
+const errorOf = (body: unknown) =>
+  typeof body === 'object' && body !== null && 'error' in body
+    ? String((body as { error: unknown }).error)
+    : JSON.stringify(body);

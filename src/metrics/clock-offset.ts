@@ -71,12 +71,21 @@ export class ClockOffsetEstimator {
     const at = atUs ?? mid(all[all.length - 1]!);
     const inWindow = all.filter((e) => Math.abs(mid(e) - at) <= this.windowUs);
     // The fastest exchanges bound it the tightest; a few dozen are as good as all.
-    const used = (inWindow.length > 0 ? inWindow : [all[all.length - 1]!]).sort((x, y) => x.receivedUs - x.sentUs - (y.receivedUs - y.sentUs)).slice(0, MAX_FITTED);
+    const used = (inWindow.length > 0 ? inWindow : [all[all.length - 1]!])
+      .sort((x, y) => x.receivedUs - x.sentUs - (y.receivedUs - y.sentUs))
+      .slice(0, MAX_FITTED);
     const fastest = used[0]!;
     const minRttUs = fastest.receivedUs - fastest.sentUs;
     const fit = feasibleLines(used, at);
     if (fit === null) {
-      return { offsetUs: Math.round((lowOf(fastest) + highOf(fastest)) / 2), boundUs: Math.ceil(minRttUs / 2), atUs: Math.round(at), minRttUs, driftPpm: null, exchanges: 1 };
+      return {
+        offsetUs: Math.round((lowOf(fastest) + highOf(fastest)) / 2),
+        boundUs: Math.ceil(minRttUs / 2),
+        atUs: Math.round(at),
+        minRttUs,
+        driftPpm: null,
+        exchanges: 1,
+      };
     }
     const driftKnown = fit.rateHigh - fit.rateLow < MAX_RATE;
     return {
@@ -103,7 +112,10 @@ const EPS_US = 1e-3;
  * fits. The lines form a convex region of (a, rate); its extremes are at corners, where two of
  * the constraints meet, so the corners that meet every constraint are enough.
  */
-function feasibleLines(exchanges: readonly ClockExchange[], at: number): { low: number; high: number; rateLow: number; rateHigh: number } | null {
+function feasibleLines(
+  exchanges: readonly ClockExchange[],
+  at: number,
+): { low: number; high: number; rateLow: number; rateHigh: number } | null {
   // Offsets relative to the first exchange's keep the arithmetic in small numbers.
   const base = (lowOf(exchanges[0]!) + highOf(exchanges[0]!)) / 2;
   // Each constraint: a + m·rate within [lo, hi]; as lines a + m·rate = c for the corners.
@@ -112,7 +124,9 @@ function feasibleLines(exchanges: readonly ClockExchange[], at: number): { low: 
     { m: r.m, c: r.lo },
     { m: r.m, c: r.hi },
   ]);
-  const fits = (a: number, rate: number) => Math.abs(rate) <= MAX_RATE + 1e-12 && rows.every((r) => a + r.m * rate >= r.lo - EPS_US && a + r.m * rate <= r.hi + EPS_US);
+  const fits = (a: number, rate: number) =>
+    Math.abs(rate) <= MAX_RATE + 1e-12 &&
+    rows.every((r) => a + r.m * rate >= r.lo - EPS_US && a + r.m * rate <= r.hi + EPS_US);
   let low = Infinity;
   let high = -Infinity;
   let rateLow = Infinity;

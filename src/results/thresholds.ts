@@ -96,7 +96,7 @@ export function figureOf(path: readonly string[]): Figure | string {
       `throughput.* and sessions.players.*`
     );
   }
-  return figureAt(own) ?? `${own.join('.')}: ${figureHint(own)}`;
+  return figureAt(own) ?? figureHint(own);
 }
 
 /**

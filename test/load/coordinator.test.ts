@@ -15,7 +15,14 @@ async function coordinator(count: number, extra: { startAtWallMs?: number; leadM
   return `http://127.0.0.1:${await c.listen(0)}`;
 }
 
-const share = (index: number, count: number, over: Partial<ShareJoin> = {}): ShareJoin => ({ runId: 'r1', index, count, scenarioHash: 'h'.repeat(64), host: `host${index}`, ...over });
+const share = (index: number, count: number, over: Partial<ShareJoin> = {}): ShareJoin => ({
+  runId: 'r1',
+  index,
+  count,
+  scenarioHash: 'h'.repeat(64),
+  host: `host${index}`,
+  ...over,
+});
 
 function client(url: string): CoordinatorClient {
   const c = new CoordinatorClient(url);
@@ -44,9 +51,15 @@ describe('the coordinator of a distributed run', () => {
   it('refuses a share of another run, another scenario, or an index taken by another host', async () => {
     const url = await coordinator(2);
     await client(url).join(share(0, 2));
-    await expect(client(url).join(share(1, 2, { runId: 'r2' }))).rejects.toThrow(/share of run r2, not of this run \(r1\)/);
-    await expect(client(url).join(share(1, 2, { scenarioHash: 'x'.repeat(64) }))).rejects.toThrow(/runs another scenario/);
-    await expect(client(url).join(share(0, 2, { host: 'elsewhere' }))).rejects.toThrow(/share 0 has joined already from host0/);
+    await expect(client(url).join(share(1, 2, { runId: 'r2' }))).rejects.toThrow(
+      /share of run r2, not of this run \(r1\)/,
+    );
+    await expect(client(url).join(share(1, 2, { scenarioHash: 'x'.repeat(64) }))).rejects.toThrow(
+      /runs another scenario/,
+    );
+    await expect(client(url).join(share(0, 2, { host: 'elsewhere' }))).rejects.toThrow(
+      /share 0 has joined already from host0/,
+    );
     await expect(client(url).join(share(2, 3))).rejects.toThrow(/does not fit a run of 2 shares/);
   });
 
@@ -56,7 +69,9 @@ describe('the coordinator of a distributed run', () => {
     await a.join(share(0, 2));
     await new Promise((r) => setTimeout(r, 400));
     await client(url).join(share(1, 2));
-    await expect(a.waitForStart(2000)).rejects.toThrow(/the start \(--start-at\) passed .* before the last of 2 shares joined/);
+    await expect(a.waitForStart(2000)).rejects.toThrow(
+      /the start \(--start-at\) passed .* before the last of 2 shares joined/,
+    );
   });
 
   it('says so when the coordinator cannot be reached', async () => {

@@ -68,7 +68,13 @@ describe('the clock offset estimator', () => {
     const est = new ClockOffsetEstimator(60_000_000);
     for (const e of exchanges(5, 1_000_000, 0, 9)) est.add(e);
     // The remote clock is stepped 10 ms ahead: old and new exchanges no longer agree.
-    for (const e of exchanges(5, 1_010_000, 0, 10, 1_000_000).map((x) => ({ ...x, sentUs: x.sentUs + 6e6, receivedUs: x.receivedUs + 6e6, remoteUs: x.remoteUs + 6e6 }))) est.add(e);
+    for (const e of exchanges(5, 1_010_000, 0, 10, 1_000_000).map((x) => ({
+      ...x,
+      sentUs: x.sentUs + 6e6,
+      receivedUs: x.receivedUs + 6e6,
+      remoteUs: x.remoteUs + 6e6,
+    })))
+      est.add(e);
     const o = est.estimate()!;
     expect(o.exchanges).toBe(1);
     expect(o.boundUs).toBe(Math.ceil(o.minRttUs / 2));
