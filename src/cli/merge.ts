@@ -6,6 +6,7 @@ import { formatSummary } from '../report/console.js';
 import { EXIT_OK, EXIT_THRESHOLD_FAILED } from './exit-codes.js';
 
 interface MergeFlags {
+  allowPartial?: boolean;
   out?: string;
   name?: string;
   json?: boolean;
@@ -14,7 +15,9 @@ interface MergeFlags {
 /** Merges; bad folders throw a UsageError (exit 2, from the program). */
 function mergeCommand(dirs: string[], flags: MergeFlags): number {
   const runs = dirs.map((d) => loadRun(d));
-  const { summary, dir, warnings } = mergeRuns(runs, flags.out ?? 'results', flags.name);
+  const { summary, dir, warnings } = mergeRuns(runs, flags.out ?? 'results', flags.name, {
+    allowPartial: flags.allowPartial === true,
+  });
   for (const w of warnings) console.error(`rtmpbench merge: note: ${w}`);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else process.stdout.write(`merged ${runs.length} runs\n${formatSummary(summary, dir)}\n`);
@@ -31,6 +34,7 @@ export function registerMerge(program: Command): void {
     .option('--out <dir>', 'root folder for the merged result (default: results)')
     .option('--name <name>', 'name of the merged result (default: <scenario>-merged)')
     .option('--json', 'print the merged summary as JSON')
+    .option('--allow-partial', "merge the shares given though some of the run's are missing (the result says which)")
     .action((dirs: string[], flags: MergeFlags) => {
       process.exitCode = mergeCommand(dirs, flags);
     });

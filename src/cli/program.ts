@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { registerCompare } from './compare.js';
+import { registerCoordinate } from './coordinate.js';
 import { registerMerge } from './merge.js';
 import { registerProfile } from './profile.js';
 import { registerProbe } from './probe.js';
@@ -23,6 +24,7 @@ function buildProgram(): Command {
   registerCompare(program);
   registerReport(program);
   registerMerge(program);
+  registerCoordinate(program);
   registerProfile(program);
   registerProbe(program);
   registerServe(program);

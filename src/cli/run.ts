@@ -1,4 +1,10 @@
 import { writeFileSync } from 'node:fs';
+import { parseDurationMs } from '../input/units.js';
+import { UsageError } from '../input/usage-error.js';
+import { Coordinator } from '../load/coordinator.js';
+import type { ShardOf } from '../load/plan.js';
+import { newRunId, type ShareOptions } from '../load/share-run.js';
+import { parseListen, startAtFlag } from './coordinate.js';
 import type { Command } from 'commander';
 import { runScenario } from '../load/orchestrator.js';
 import { runFailure } from '../load/run-failure.js';
@@ -20,6 +26,12 @@ import { addScenarioOptions, type RunFlags } from './scenario-options.js';
 
 interface RunCommandFlags extends RunFlags {
   shard?: string;
+  runId?: string;
+  coordinator?: string;
+  coordinate?: string;
+  startAt?: string;
+  startTimeout?: string;
+  maxLate?: string;
   junit?: string;
   metricsPort?: string;
   metricsHost?: string;
@@ -67,6 +79,55 @@ class LiveOutputs {
   }
 }
 
+/** How a share takes part, from its flags; a coordinator it hosts itself (--coordinate) is started here. */
+async function shareFlags(
+  shardOf: ShardOf,
+  flags: RunCommandFlags,
+  hosted: (c: Coordinator) => void,
+): Promise<ShareOptions> {
+  const duration = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const ms = parseDurationMs(v);
+    if (ms === null || ms <= 0) throw new UsageError(`${flag}: "${v}" is not a duration`);
+    return ms;
+  };
+  if (flags.coordinate !== undefined && flags.coordinator !== undefined)
+    throw new UsageError('--coordinate serves the coordinator this share joins: give it or --coordinator, not both');
+  if (flags.startAt !== undefined && flags.coordinate === undefined)
+    throw new UsageError("--start-at is the coordinator's: give it with --coordinate (or to rtmpbench coordinate)");
+  if (flags.runId !== undefined && !/^[A-Za-z0-9._:-]{1,64}$/.test(flags.runId))
+    throw new UsageError(`--run-id: "${flags.runId}" is not 1-64 letters, digits and . _ : -`);
+  const startTimeoutMs = duration('--start-timeout', flags.startTimeout);
+  const maxLateMs = duration('--max-late', flags.maxLate);
+  let url = flags.coordinator;
+  if (url !== undefined && !/^https?:\/\/[^/]+/.test(url))
+    throw new UsageError(`--coordinator: "${url}" is not an http:// URL`);
+  let runId = flags.runId;
+  if (flags.coordinate !== undefined) {
+    const { host, port } = parseListen(flags.coordinate, '--coordinate');
+    runId ??= newRunId();
+    const startAtWallMs = flags.startAt !== undefined ? startAtFlag(flags.startAt) : undefined;
+    const c = new Coordinator({
+      runId,
+      count: shardOf.count,
+      ...(startAtWallMs !== undefined ? { startAtWallMs } : {}),
+    });
+    const bound = await c.listen(port, host).catch((e: Error) => {
+      throw new UsageError(`--coordinate: cannot listen on ${host}:${port}: ${e.message}`);
+    });
+    hosted(c);
+    url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${bound}`;
+    console.error(`rtmpbench run: coordinating run ${runId} (${shardOf.count} shares) at ${url}/`);
+  }
+  return {
+    shardOf,
+    ...(runId !== undefined ? { runId } : {}),
+    ...(url !== undefined ? { coordinator: url } : {}),
+    ...(startTimeoutMs !== undefined ? { startTimeoutMs } : {}),
+    ...(maxLateMs !== undefined ? { maxLateMs } : {}),
+  };
+}
+
 async function runCommand(file: string | undefined, flags: RunCommandFlags): Promise<number> {
   const { scenario, problems } = scenarioFromInput(file, flags);
   if (scenario === null) {
@@ -91,6 +152,24 @@ async function runCommand(file: string | undefined, flags: RunCommandFlags): Pro
       return EXIT_USAGE;
     }
   }
+  const shareOnly = (['runId', 'coordinator', 'coordinate', 'startAt', 'startTimeout', 'maxLate'] as const).filter(
+    (k) => flags[k] !== undefined,
+  );
+  if (shardOf === undefined && shareOnly.length > 0) {
+    console.error(
+      `rtmpbench run: ${shareOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: a share's flags, given with --shard I/N`,
+    );
+    return EXIT_USAGE;
+  }
+  let share: ShareOptions | undefined;
+  const hosted: Coordinator[] = [];
+  try {
+    share = shardOf !== undefined ? await shareFlags(shardOf, flags, (c) => hosted.push(c)) : undefined;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`rtmpbench run: ${e.message}`);
+    return EXIT_USAGE;
+  }
   stopChildrenOnSignals();
   const showProgress = flags.progress !== false && process.stderr.isTTY === true;
   const live = new LiveOutputs(flags);
@@ -98,6 +177,7 @@ async function runCommand(file: string | undefined, flags: RunCommandFlags): Pro
     await live.start();
   } catch (e) {
     console.error(`rtmpbench run: cannot serve the live outputs: ${(e as Error).message}`);
+    for (const c of hosted) await c.close();
     return EXIT_USAGE;
   }
   let lastLen = 0;
@@ -117,7 +197,11 @@ async function runCommand(file: string | undefined, flags: RunCommandFlags): Pro
       outDir: flags.out ?? 'results',
       onProgress,
       observers: live.observers,
-      ...(shardOf ? { shardOf } : {}),
+      ...(share !== undefined ? { share } : {}),
+    }).finally(async () => {
+      // A coordinator this share hosts stays until the other shares go quiet (bounded), then stops.
+      for (const c of hosted)
+        await Promise.race([c.idle(3000), new Promise((r) => setTimeout(r, 20_000))]).then(() => c.close());
     });
     await live.stop();
     if (showProgress && process.stderr.isTTY) process.stderr.write('\n');
@@ -151,6 +235,18 @@ export function registerRun(program: Command): void {
       .argument('[scenario]', 'a scenario file, or the name of a shipped one (quickstart, capacity, ci-smoke, ...)'),
   )
     .option('--shard <i/n>', 'run only share I of N of the scenario (spread a run over machines; merge the results)')
+    .option('--run-id <id>', 'with --shard: the id every share of the run records (merge refuses shares of other runs)')
+    .option('--coordinator <url>', 'with --shard: the coordinator of the run (common start, reference clock)')
+    .option('--coordinate <[host:]port>', 'with --shard: serve the coordinator in this share and join it')
+    .option(
+      '--start-at <time>',
+      'with --coordinate: start at this time (ISO with zone, or +30s) instead of when all shares joined',
+    )
+    .option('--start-timeout <time>', 'with --coordinator: how long to wait for every share (default: 10m)')
+    .option(
+      '--max-late <time>',
+      'with --shard: fail a share that began later than this after the common start (default: 1s)',
+    )
     .option('--junit <file>', 'also write JUnit XML: a test case per threshold')
     .option(
       '--metrics-port <port>',

@@ -63,3 +63,16 @@ export function formatBitrate(bps: number): string {
   if (bps >= 1e3 && bps % 1e3 === 0) return `${bps / 1e3}k`;
   return String(bps);
 }
+
+/**
+ * A start time: an ISO 8601 date and time with its zone ("2026-12-06T10:30:00Z"), or a time
+ * from now ("+30s", "2m"). Milliseconds since the epoch, or null when it is neither.
+ */
+export function parseStartAt(v: string, nowMs: number): number | null {
+  const text = v.trim();
+  const relative = parseDurationMs(text.startsWith('+') ? text.slice(1) : text);
+  if (relative !== null) return nowMs + relative;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) return null;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? ms : null;
+}

@@ -15,6 +15,7 @@ import { addCounters, newCounters, sumCounters, type Counters } from '../results
 import { namedGroups } from '../results/groups.js';
 import { newResultsDir, readIntervals, writeRunFolder, type LoadedRun } from '../results/folder.js';
 import { summarizeRun } from '../results/run-data.js';
+import { checkShares, reaccount } from './merge-shares.js';
 import { sumFailures, type RunSummary } from '../results/summary.js';
 import { mergeTimelinePoint, type TimelinePoint } from '../results/timeline.js';
 import { round3 } from '../metrics/round.js';
@@ -147,7 +148,12 @@ function mergeByProtocol(runs: readonly LoadedRun[], protocols: readonly Protoco
 }
 
 /** Merges the runs into a new results folder under `root`. */
-export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: string): MergeOutcome {
+export function mergeRuns(
+  runs: readonly LoadedRun[],
+  root: string,
+  name?: string,
+  opts: { allowPartial?: boolean } = {},
+): MergeOutcome {
   if (runs.length < 2) throw new UsageError('merge needs at least two results folders');
   const warnings: string[] = [];
   for (const r of runs) {
@@ -166,12 +172,20 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
       );
     }
   }
+  const { shares, missing } = checkShares(runs, opts.allowPartial === true);
   const starts = runs.map((r) => Date.parse(r.summary.startedAt));
   const spreadS = (Math.max(...starts) - Math.min(...starts)) / 1000;
-  if (spreadS > 5)
+  // Shares with a coordinator began at one planned start: their seconds are the run's.
+  if (spreadS > 5 && !(shares?.every((s) => s.clock !== undefined) ?? false)) {
     warnings.push(
       `the runs started ${spreadS.toFixed(0)} s apart; time series are aligned on seconds since each run's start`,
     );
+  }
+  if (missing !== null) {
+    warnings.push(
+      `shares ${missing.indexes.join(', ')} are missing: this is part of the run (${(100 * (1 - missing.fractionOfPlayersPlanned)).toFixed(1)}% of its planned viewers)`,
+    );
+  }
   const targets = new Set(runs.map((r) => r.summary.target));
   if (targets.size > 1) warnings.push(`the runs had different targets (${[...targets].join(', ')})`);
 
@@ -187,8 +201,13 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
       ...(scenario.viewers ?? []).map((v) => v.protocol),
     ]),
   ].map((p) => PROTOCOL_KEYS[p]);
-  const byProtocol = mergeByProtocol(runs, protocols);
-  const counters = sumCounters(runs.map((r) => r.counters!.counters));
+  const summed = sumCounters(runs.map((r) => r.counters!.counters));
+  // Shares' records accounted again together: viewers of a stream another share published too.
+  const again = shares !== null ? reaccount(runs, summed, mergeByProtocol(runs, protocols)) : null;
+  if (shares !== null && again === null)
+    warnings.push("a share kept no accounting records: frames expected are each share's own");
+  const byProtocol = again?.byProtocol ?? mergeByProtocol(runs, protocols);
+  const counters = again?.counters ?? summed;
   const failures = sumFailures(runs.map((r) => r.counters!.failures));
   const httpErrors = sumFailures(runs.map((r) => r.counters!.httpErrors ?? {}));
   const timeline = mergeTimelines(runs, intervals.get('endToEnd') ?? []);
@@ -201,8 +220,10 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
     durationMs: Math.max(...runs.map((r) => r.summary.durationMs)),
     counters,
     byProtocol,
-    // Each share accounted for the viewers of the streams it published itself.
-    expectedSource: runs.every((r) => r.summary.frames.expectedSource === 'send-logs') ? 'send-logs' : 'none',
+    // Without records to account again, each share accounted for the viewers of the streams it published.
+    expectedSource:
+      again?.expectedSource ??
+      (runs.every((r) => r.summary.frames.expectedSource === 'send-logs') ? 'send-logs' : 'none'),
     failures,
     httpErrors,
     histograms,
@@ -212,6 +233,8 @@ export function mergeRuns(runs: readonly LoadedRun[], root: string, name?: strin
     ...(server !== undefined ? { server } : {}),
   });
   summary.mergedFrom = runs.map((r) => basename(r.dir));
+  if (shares !== null) summary.shares = shares;
+  if (missing !== null) summary.missingShares = missing;
   const encoded: EncodedHistograms = {};
   for (const [m, h] of histograms) encoded[m] = encodeHistogram(h);
   const dir = newResultsDir(root, new Date(Math.min(...starts)), name ?? `${first.name}-merged`);

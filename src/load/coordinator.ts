@@ -21,9 +21,9 @@ import { RunError } from './errors.js';
  * the start to its own clock with its measured offset.
  */
 
-/** What a share says of itself when it joins. */
+/** What a share says of itself when it joins (a share given no run id takes the coordinator's). */
 export interface ShareJoin {
-  runId: string;
+  runId: string | null;
   index: number;
   count: number;
   scenarioHash: string;
@@ -33,7 +33,6 @@ export interface ShareJoin {
 export interface CoordinatorOptions {
   runId: string;
   count: number;
-  scenarioHash: string;
   /** The start as a wall-clock time of the reference host (ms since the epoch), from --start-at. */
   startAtWallMs?: number;
   /** How long after the last share joins the run starts (no --start-at). */
@@ -56,6 +55,9 @@ export class Coordinator {
   /** Set when the start passed before every share joined. */
   private stale: string | null = null;
   private readonly plannedRefUs: number | null;
+  /** The scenario every share must run: the first share's. */
+  private scenarioHash: string | null = null;
+  private lastRequestUs = monotonicUs();
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -74,12 +76,28 @@ export class Coordinator {
     });
   }
 
+  /** Resolves once the run has started and no share has asked anything for `quietMs`. */
+  idle(quietMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setInterval(() => {
+        if (
+          (this.startAtRefUs !== null || this.stale !== null) &&
+          monotonicUs() - this.lastRequestUs > quietMs * 1000
+        ) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 250);
+    });
+  }
+
   close(): Promise<void> {
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.lastRequestUs = monotonicUs();
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -120,15 +138,18 @@ export class Coordinator {
       return 'the join is not JSON';
     }
     const o = this.opts;
-    if (s.runId !== o.runId) return `share of run ${String(s.runId)}, not of this run (${o.runId})`;
-    if (s.scenarioHash !== o.scenarioHash)
-      return `share ${s.index} runs another scenario (its hash ${String(s.scenarioHash).slice(0, 12)}, this run's ${o.scenarioHash.slice(0, 12)})`;
+    if (s.runId !== null && s.runId !== o.runId) return `share of run ${String(s.runId)}, not of this run (${o.runId})`;
+    if (typeof s.scenarioHash !== 'string' || s.scenarioHash === '') return `share ${s.index} says no scenario hash`;
+    if (this.scenarioHash !== null && s.scenarioHash !== this.scenarioHash) {
+      return `share ${s.index} runs another scenario (its hash ${s.scenarioHash.slice(0, 12)}, the run's ${this.scenarioHash.slice(0, 12)})`;
+    }
     if (s.count !== o.count || !Number.isInteger(s.index) || s.index < 0 || s.index >= o.count)
       return `share ${s.index}/${s.count} does not fit a run of ${o.count} shares`;
     const earlier = this.joined.get(s.index);
     if (earlier !== undefined && earlier.host !== s.host)
       return `share ${s.index} has joined already from ${earlier.host}`;
-    this.joined.set(s.index, s);
+    this.scenarioHash ??= s.scenarioHash;
+    this.joined.set(s.index, { ...s, runId: o.runId });
     if (this.joined.size === o.count && this.startAtRefUs === null) this.fixStart();
     return null;
   }
@@ -190,10 +211,12 @@ export class CoordinatorClient {
 
   constructor(private readonly url: string) {}
 
-  async join(share: ShareJoin): Promise<void> {
+  /** Joins the run; returns its id (the coordinator's, when the share was given none). */
+  async join(share: ShareJoin): Promise<string> {
     const res = await this.call('POST', '/join', JSON.stringify(share));
     if (res.status !== 200) throw new RunError(`the coordinator ${this.url} refused this share: ${errorOf(res.body)}`);
     for (let i = 0; i < EXCHANGES_AT_JOIN; i++) await this.exchange();
+    return (res.body as { runId: string }).runId;
   }
 
   /** Waits for every share, then returns the common start on this host's monotonic clock. */

@@ -10,6 +10,7 @@ import { ownModule } from '../proc/own-module.js';
 import type { ProtocolKey } from '../protocol/delivery.js';
 import { addCounters, newCounters, sumCounters, type Counters } from '../results/counters.js';
 import { newResultsDir, readIntervals, writeRunFolder } from '../results/folder.js';
+import { writeManifest } from '../results/share.js';
 import type { RunObserver } from '../results/live.js';
 import type { Progress } from '../results/progress.js';
 import type { Scenario } from '../results/scenario.js';
@@ -22,7 +23,8 @@ import { CapacitySearch } from './capacity-search.js';
 import { RunError } from './errors.js';
 import { FrameAccounting } from './frame-accounting.js';
 import { callHook, keepHooks, type HookAnswer } from './hooks.js';
-import { planShards, type ShardOf } from './plan.js';
+import { planShards } from './plan.js';
+import { ShareRun, type ShareOptions } from './share-run.js';
 import { ServerCounters } from './server-counters.js';
 import { prepareTarget, type Target } from './target.js';
 import { TimelineBuilder, type MeasuredSecond, type UsageSample } from './timeline-builder.js';
@@ -38,8 +40,8 @@ export interface RunOptions {
   observers?: readonly RunObserver[];
   /** How long after the planned end the run may take before it is declared hung. */
   graceMs?: number;
-  /** Run only shard I of N (0-based) of the scenario, for runs spread over machines. */
-  shardOf?: ShardOf;
+  /** Run only share I of N (0-based) of the scenario, for runs spread over machines: see ShareOptions. */
+  share?: ShareOptions;
   /**
    * The target server's process group (a server a shell command started): its CPU and memory are
    * the whole group's, and its id is the summary's server pid. Overrides the scenario's serverPid.
@@ -84,7 +86,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
  */
 class ScenarioRun {
   private readonly scenario: Scenario;
-  private readonly startedAt = new Date();
+  private startedAt = new Date();
   private readonly workers: number;
   private readonly tasks: ShardTask[];
   private readonly ports: MessagePort[] = [];
@@ -101,6 +103,8 @@ class ScenarioRun {
   /** Live outputs: the streamed timeline.ndjson first, then the caller's. */
   private readonly observers: RunObserver[];
   private lastSecondEnd = 0;
+  /** This run's part in a run spread over machines. */
+  private readonly share: ShareRun | null;
 
   constructor(
     private readonly opts: RunOptions,
@@ -111,7 +115,12 @@ class ScenarioRun {
     this.observers = [new TimelineStream(), ...(opts.observers ?? [])];
     const s = this.scenario;
     this.workers = s.workers === 'auto' ? os.availableParallelism() : s.workers;
-    this.tasks = planShards(s, this.workers, target.url, monotonicUs() + LEAD_MS * 1000, opts.shardOf, target.httpPort);
+    this.share = opts.share !== undefined ? new ShareRun(opts.share, s) : null;
+    // The start is set when the run begins (a distributed run's is the common one).
+    this.tasks = planShards(s, this.workers, target.url, 0, {
+      ...(opts.share !== undefined ? { shardOf: opts.share.shardOf } : {}),
+      ...(target.httpPort !== undefined ? { httpPort: target.httpPort } : {}),
+    });
     this.playersPlanned = this.tasks.reduce((t, k) => t + k.players.length, 0);
     this.serverMonitor =
       opts.serverGroup !== undefined
@@ -131,9 +140,32 @@ class ScenarioRun {
   }
 
   async run(): Promise<RunOutcome> {
+    try {
+      return await this.runToEnd();
+    } finally {
+      await this.share?.close();
+    }
+  }
+
+  /** When the workers start (the common start of a distributed run), on this host's clock, and the clock's offset. */
+  private async fixStart(): Promise<void> {
+    const start =
+      this.share !== null
+        ? await this.share.start(LEAD_MS)
+        : { startAtUs: monotonicUs() + LEAD_MS * 1000, clockOffsetUs: 0 };
+    if (this.share !== null) this.startedAt = this.share.plannedStart;
+    for (const t of this.tasks) {
+      t.startAtUs = start.startAtUs;
+      t.clockOffsetUs = start.clockOffsetUs;
+    }
+  }
+
+  private async runToEnd(): Promise<RunOutcome> {
+    await this.fixStart();
     // The folder exists from the start: timeline.ndjson grows in it second by second.
     const resultsDir = newResultsDir(this.opts.outDir ?? 'results', this.startedAt, this.scenario.name);
     this.resultsDir = resultsDir;
+    this.share?.openLog(resultsDir);
     this.hlogs = new HlogStreams(resultsDir, this.startedAt.getTime(), this.scenario.name);
     for (const o of this.observers)
       o.onStart?.({
@@ -158,6 +190,10 @@ class ScenarioRun {
     // Every viewer's record is in: frame accounting adds what the send logs expected.
     const counters = addCounters(sumCounters(results.map((r) => r.counters)), this.accounting.finish());
     const summary = await this.summarize(results, counters);
+    if (this.share !== null) {
+      const lateUs = Math.max(0, ...results.map((r) => r.lateUs));
+      summary.share = this.share.finish(lateUs, this.playersPlanned, this.accounting.added, this.accounting.addedBy);
+    }
     const after = this.scenario.hooks?.after !== undefined ? await callHook(this.scenario.hooks.after) : undefined;
     keepHooks(
       resultsDir,
@@ -178,6 +214,8 @@ class ScenarioRun {
       httpErrors: sumFailures(results.map((r) => r.httpErrors)),
       intervals: new Map(), // written as the run went (HlogStreams)
     });
+    // A share's manifest comes last: every file it lists is written.
+    if (this.share !== null) writeManifest(resultsDir);
     for (const o of this.observers) o.onEnd?.(summary, resultsDir);
     return { summary, resultsDir, timeline: this.timeline.points };
   }
@@ -225,6 +263,7 @@ class ScenarioRun {
 
   private onWorkerMessage(m: unknown): void {
     if (!isWorkerMessage(m)) return;
+    this.share?.keep(m.sends, m.viewersEnded);
     this.accounting.addSends(m.sends);
     this.accounting.addViewers(m.viewersEnded);
     this.timeline.add(m);
@@ -247,6 +286,9 @@ class ScenarioRun {
   /** Each measured second, once: the progress line and the capacity search. */
   private onSecond(sec: MeasuredSecond): void {
     const main = this.mainLoop.sample();
+    // A distributed run's clock offset, measured again: marks stay on the reference clock.
+    const clock = this.share?.clockMessage() ?? null;
+    if (clock !== null && !sec.final) for (const p of this.ports) p.postMessage(clock);
     const point = this.timeline.points[this.timeline.points.length - 1]!;
     for (const o of this.observers)
       o.onSecond?.({

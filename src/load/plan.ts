@@ -85,37 +85,52 @@ export interface ShardOf {
   count: number;
 }
 
+export interface PlanOptions {
+  /** This machine's share of a run spread over machines. */
+  shardOf?: ShardOf;
+  /** HTTP port of an external target, for {httpPort} in play URLs. */
+  httpPort?: number;
+  /** The host's offset to a distributed run's reference clock, µs (0 on one host). */
+  clockOffsetUs?: number;
+}
+
 /**
- * Splits a scenario into one task per worker. With two or more workers and both kinds of
- * session, publishers get workers of their own: bursts of viewer reads would otherwise delay
- * the pacing timer (and show up as latency). With `shardOf` (a run spread over machines), this
- * machine plays the part of workers I*W..I*W+W-1 of N*W.
+ * Splits a scenario into one task per worker, in two steps. Over the machines of a run spread
+ * with `shardOf`: stream S is published by machine S mod N, and its viewers watch from that
+ * machine too when there are at least as many streams as machines (stream-affine, so their
+ * latency never crosses hosts); with fewer streams than machines each stream's viewers are
+ * dealt round-robin over all machines (some on the publisher's, the controls of the others).
+ * Then over this machine's workers: with two or more workers and both kinds of session,
+ * publishers get workers of their own (bursts of viewer reads would otherwise delay the pacing
+ * timer and show up as latency); viewers are dealt round-robin over the rest. Shard numbers
+ * run over the whole run: this machine's are I*W..I*W+W-1 of N*W.
  */
 export function planShards(
   s: Scenario,
   workers: number,
   url: string,
   startAtUs: number,
-  shardOf?: ShardOf,
-  httpPort?: number,
+  opts: PlanOptions = {},
 ): ShardTask[] {
-  const offset = shardOf ? shardOf.index * workers : 0;
-  const total = shardOf ? shardOf.count * workers : workers;
+  const machines = opts.shardOf?.count ?? 1;
+  const here = opts.shardOf?.index ?? 0;
+  const offset = here * workers;
   const peak = peakPlayersPerStream(s);
+  const groups = viewerGroups(s);
   const tasks: ShardTask[] = Array.from({ length: workers }, (_, k) => ({
     shard: offset + k,
-    shards: total,
+    shards: machines * workers,
     url,
     ...shardScenario(s),
     publish: [],
     players: [],
     // RTMP viewers without a URL of their own play the target's app (its query included).
-    groups: viewerGroups(s).map((g) => ({
+    groups: groups.map((g) => ({
       protocol: g.protocol,
       url:
         g.protocol === 'rtmp' && g.url === undefined
           ? ''
-          : fillPlayUrl(g.url ?? DEFAULT_PLAY_URLS[g.protocol], url, httpPort ?? s.httpPort),
+          : fillPlayUrl(g.url ?? DEFAULT_PLAY_URLS[g.protocol], url, opts.httpPort ?? s.httpPort),
       ...(g.name !== undefined ? { name: g.name } : {}),
     })),
     churn: { ...s.churn, joinsPerSecond: 0 },
@@ -123,38 +138,38 @@ export function planShards(
     firstVideoWithinMs: firstVideoWithinMs(s),
     startAtUs,
     tickMs: TICK_MS,
+    clockOffsetUs: opts.clockOffsetUs ?? 0,
   }));
-  const at = (k: number) => (k >= offset && k < offset + workers ? tasks[k - offset]! : null);
-  const split = total >= 2 && s.publishedStreams > 0 && viewerGroups(s).some((g) => g.perStream > 0);
-  const pubWorkers = split ? Math.max(1, Math.round(total / 4)) : total;
-  const playerBase = split ? pubWorkers : 0;
-  const playerWorkers = total - playerBase;
-  for (let st = 0; st < s.publishedStreams; st++) at(st % pubWorkers)?.publish.push(st);
-  // Each group follows the stages in proportion to its size at the peak.
-  const groups = viewerGroups(s);
-  let n = 0;
-  groups.forEach((g, group) => {
+  // This machine's part: the streams it publishes and the viewers it plays.
+  const streams = s.streamNames.length;
+  const publish = Array.from({ length: s.publishedStreams }, (_, st) => st).filter((st) => st % machines === here);
+  const players: PlayerPlan[] = [];
+  const dealt = new Array<number>(streams).fill(0);
+  for (const [group, g] of groups.entries()) {
+    // Each group follows the stages in proportion to its size at the peak.
     const stages = groupStages(s, g, peak);
     const count = Math.max(0, ...stages.map((st) => st.target));
     const windows = Array.from({ length: count }, (_, i) =>
       playerWindows(stages, i).map(([a, b]): [number, number | null] => [a, Number.isFinite(b) ? b : null]),
     );
-    for (let st = 0; st < s.streamNames.length; st++) {
+    for (let st = 0; st < streams; st++) {
       for (let i = 0; i < count; i++) {
-        const plan: PlayerPlan = {
-          stream: st,
-          group,
-          slow: group === 0 && i < s.players.slowPerStream,
-          windows: windows[i]!,
-        };
-        at(playerBase + (n++ % playerWorkers))?.players.push(plan);
+        const machine = streams >= machines ? st % machines : dealt[st]! % machines;
+        dealt[st]! += 1;
+        if (machine !== here) continue;
+        players.push({ stream: st, group, slow: group === 0 && i < s.players.slowPerStream, windows: windows[i]! });
       }
     }
-  });
-  // Churning players join on the player workers.
-  for (let k = playerBase; k < total; k++) {
-    const t = at(k);
-    if (t !== null) t.churn.joinsPerSecond = s.churn.joinsPerSecond / playerWorkers;
   }
+  // Over this machine's workers.
+  const split = workers >= 2 && publish.length > 0 && groups.some((g) => g.perStream > 0);
+  const pubWorkers = split ? Math.max(1, Math.round(workers / 4)) : workers;
+  const playerBase = split ? pubWorkers : 0;
+  const playerWorkers = workers - playerBase;
+  for (const [j, st] of publish.entries()) tasks[j % pubWorkers]!.publish.push(st);
+  for (const [n, plan] of players.entries()) tasks[playerBase + (n % playerWorkers)]!.players.push(plan);
+  // Churning players join on the player workers, each machine its share of the rate.
+  for (let k = playerBase; k < workers; k++)
+    tasks[k]!.churn.joinsPerSecond = s.churn.joinsPerSecond / machines / playerWorkers;
   return tasks;
 }

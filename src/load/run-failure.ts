@@ -17,6 +17,10 @@ export function runFailure(s: RunSummary): string | null {
       .filter(({ f }) => f.role === role && f.phase === 'setup')
       .map(({ f, n }) => `${f.role === 'player' && f.protocol !== 'rtmp' ? failureKey(f) : failureReason(f)} ×${n}`)
       .join(', ');
+  const share = s.share;
+  if (share !== undefined && share.lateMs > share.maxLateMs) {
+    return `share ${share.index} of ${share.count} began ${share.lateMs} ms after the common start (more than --max-late ${share.maxLateMs} ms): its sessions did not start with the others'`;
+  }
   const p = s.sessions.publishers;
   if (p.planned > 0 && p.connected === 0) return `no publisher could publish (${reasons('publisher')})`;
   const pl = s.sessions.players;

@@ -58,6 +58,8 @@ export interface ShardTask extends ShardScenario {
   /** Run start on the monotonic µs clock (the same in every thread). */
   startAtUs: number;
   tickMs: number;
+  /** The host's offset to a distributed run's reference clock, µs (0 on one host): see ClockMessage. */
+  clockOffsetUs: number;
 }
 
 export interface ViewerGroupTask {
@@ -143,7 +145,16 @@ export interface StopMessage {
   atUs: number;
 }
 
-export type OrchestratorMessage = StopMessage;
+/**
+ * The host's offset to a distributed run's reference clock, measured again (µs, reference −
+ * this host's monotonic): marks are written and read on the reference clock (timing-mark.ts).
+ */
+export interface ClockMessage {
+  kind: 'clock';
+  offsetUs: number;
+}
+
+export type OrchestratorMessage = StopMessage | ClockMessage;
 
 export interface ShardResult {
   shard: number;
@@ -154,6 +165,8 @@ export interface ShardResult {
   httpErrors: Record<string, number>;
   /** The worker's event loop over the whole run. */
   eventLoop: EventLoopSample;
+  /** How late the worker began against the run's start, µs. */
+  lateUs: number;
 }
 
 const isObject = (m: unknown): m is Record<string, unknown> => typeof m === 'object' && m !== null;
@@ -171,5 +184,9 @@ export function isWorkerMessage(m: unknown): m is WorkerMessage {
 }
 
 export function isOrchestratorMessage(m: unknown): m is OrchestratorMessage {
-  return isObject(m) && m.kind === 'stop' && typeof m.atUs === 'number';
+  if (!isObject(m)) return false;
+  return (
+    (m.kind === 'stop' && typeof m.atUs === 'number') ||
+    (m.kind === 'clock' && typeof m.offsetUs === 'number' && Number.isFinite(m.offsetUs))
+  );
 }

@@ -62,6 +62,20 @@ function read7(buf: Buffer, offset: number, bytes: number): number {
 }
 
 /**
+ * The thread's offset to the run's reference clock, µs (reference − this host's monotonic). A
+ * run spread over hosts writes marks on the reference clock and reads them back onto the
+ * reader's own: a publisher adds its host's offset when it writes a time, a viewer takes its
+ * own away when it reads one, so a latency computed on the viewer's clock is corrected for the
+ * two hosts' clocks by what was measured of them. 0 on one host (the marks are its own clock).
+ */
+let referenceOffsetUs = 0;
+
+/** Sets this thread's offset to the run's reference clock (see above). */
+export function setMarkClockOffset(offsetUs: number): void {
+  referenceOffsetUs = Math.round(offsetUs);
+}
+
+/**
  * Writes a mark NAL unit (length-prefixed) at `offset` of `buf`, which has `markNalSize`
  * bytes there. The send time is written separately, at the last moment, by `stampSendTime`.
  */
@@ -82,15 +96,15 @@ export function writeMark(
   buf[o++] = SEI_PAYLOAD_SIZE;
   MARK_UUID.copy(buf, o);
   o += MARK_UUID.length;
-  write7(buf, o, intendedUs, TIME_BYTES);
-  write7(buf, o + TIME_BYTES, intendedUs, TIME_BYTES);
+  write7(buf, o, intendedUs + referenceOffsetUs, TIME_BYTES);
+  write7(buf, o + TIME_BYTES, intendedUs + referenceOffsetUs, TIME_BYTES);
   write7(buf, o + 2 * TIME_BYTES, (epoch % (MAX_EPOCH + 1)) * SEQ_SPAN + (seq % SEQ_SPAN), SEQ_BYTES);
   buf[o + DATA_BYTES] = RBSP_TRAILING;
 }
 
 /** Overwrites the send time of a mark written at `offset` (just before the bytes go out). */
 export function stampSendTime(buf: Buffer, offset: number, codec: MarkCodec, sentUs: number): void {
-  write7(buf, offset + uuidOffset(codec) + MARK_UUID.length + TIME_BYTES, sentUs, TIME_BYTES);
+  write7(buf, offset + uuidOffset(codec) + MARK_UUID.length + TIME_BYTES, sentUs + referenceOffsetUs, TIME_BYTES);
 }
 
 export interface TimingMark {
@@ -109,8 +123,8 @@ export function newTimingMark(): TimingMark {
 
 /** Reads the mark's fields after its UUID, at `d`. */
 function readFields(buf: Buffer, d: number, out: TimingMark): void {
-  out.intendedUs = read7(buf, d, TIME_BYTES);
-  out.sentUs = read7(buf, d + TIME_BYTES, TIME_BYTES);
+  out.intendedUs = read7(buf, d, TIME_BYTES) - referenceOffsetUs;
+  out.sentUs = read7(buf, d + TIME_BYTES, TIME_BYTES) - referenceOffsetUs;
   const field = read7(buf, d + 2 * TIME_BYTES, SEQ_BYTES);
   out.epoch = Math.floor(field / SEQ_SPAN);
   out.seq = field % SEQ_SPAN;

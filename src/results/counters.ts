@@ -222,6 +222,33 @@ export const COUNTERS = {
   slowExpected: frames('slowExpected', 'slowExpected', 'higher', 'video frames slow viewers should have received', {
     optional: true,
   }),
+  sentBeforeJoin: frames(
+    'sentBeforeJoin',
+    'sentBeforeJoin',
+    'lower',
+    'video frames viewers received that were sent before they began (a GOP cache, an HLS start behind live): ' +
+      'counted here, not in end-to-end latency',
+    {
+      optional: true,
+      prom: {
+        family: 'rtmpbench_frames_sent_before_join_total',
+        help: 'Video frames viewers received that were sent before they began (not in end-to-end latency)',
+      },
+    },
+  ),
+  latencyBelowZero: frames(
+    'latencyBelowZero',
+    'latencyBelowZero',
+    'lower',
+    "end-to-end latencies measured below zero and recorded as 0: across hosts, within the clocks' bound; else a clock problem",
+    {
+      optional: true,
+      prom: {
+        family: 'rtmpbench_latency_below_zero_total',
+        help: 'End-to-end latencies measured below zero (recorded as 0): a clock bound across hosts, or a clock problem',
+      },
+    },
+  ),
   publisherStops: frames(
     'publisherStops',
     'publisherStops',

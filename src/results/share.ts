@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import type { Scenario } from './scenario.js';
 
 /**
- * A share of a distributed run knows what it is: share.json in its results folder says which
+ * A share of a run spread over machines knows what it is: its summary's `share` says which
  * share of how many, of which run (an id every share has), of which scenario (a hash of the
  * resolved scenario), from which host and addresses, on what clock (its offset to the run's
  * reference, with the bound), and when it was meant to start and did. manifest.json, written
@@ -12,7 +12,6 @@ import type { Scenario } from './scenario.js';
  * truncated or edited one.
  */
 
-export const SHARE_FILE = 'share.json';
 export const MANIFEST_FILE = 'manifest.json';
 
 /** A share's clock against the run's reference (the coordinator's host), µs. */
@@ -29,7 +28,8 @@ export interface ShareClockFigures {
 }
 
 export interface ShareRecord {
-  runId: string;
+  /** The run's id: given (--run-id) or the coordinator's; null for a share of neither. */
+  runId: string | null;
   index: number;
   count: number;
   scenarioHash: string;
@@ -40,8 +40,11 @@ export interface ShareRecord {
   /** The common start as this host's wall clock read it, and when its workers actually began. */
   plannedStart: string;
   actualStart: string;
-  /** How late this share began against the common start, ms (its workers' first tick, against the plan). */
+  /** How late this share's latest worker began against the common start, ms, and the bound past which the share failed. */
   lateMs: number;
+  maxLateMs: number;
+  /** Viewer sessions this share planned (a partial merge says what fraction of the run's it holds). */
+  playersPlanned: number;
 }
 
 /** The resolved scenario's hash: shares of one run have the same. */
@@ -59,10 +62,6 @@ function stableJson(v: unknown): string {
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(',')}}`;
   }
   return JSON.stringify(v);
-}
-
-export function writeShareRecord(dir: string, r: ShareRecord): void {
-  writeFileSync(join(dir, SHARE_FILE), `${JSON.stringify(r, null, 2)}\n`);
 }
 
 interface ManifestEntry {
@@ -111,10 +110,4 @@ export function checkManifest(dir: string): string | null {
     if (sha256(p) !== f.sha256) return `${f.path} does not match its manifest's hash (edited)`;
   }
   return null;
-}
-
-export function readShareRecord(dir: string): ShareRecord | null {
-  const path = join(dir, SHARE_FILE);
-  if (!existsSync(path)) return null;
-  return JSON.parse(readFileSync(path, 'utf8')) as ShareRecord;
 }

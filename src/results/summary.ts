@@ -20,6 +20,7 @@ import type {
   SERVER_IO,
 } from './figures.js';
 import type { LeakFigures } from './leak.js';
+import type { ShareRecord } from './share.js';
 import type { Scenario } from './scenario.js';
 import { round3 } from '../metrics/round.js';
 
@@ -103,6 +104,11 @@ export interface RunSummary {
   hooks?: Partial<Record<'before' | 'after', { url: string; status: number; file: string }>>;
   /** Results folders this one was merged from (`rtmpbench merge`). */
   mergedFrom?: string[];
+  /** A share of a run spread over machines: which, of which run, on what clock, how late it began. */
+  share?: ShareRecord;
+  /** A merged run's shares, by index (their own `share`); `missingShares` when merged with --allow-partial. */
+  shares?: ShareRecord[];
+  missingShares?: { indexes: number[]; fractionOfPlayersPlanned: number };
   /** Capacity search: the most players (in all) for which every threshold held, second by second. */
   capacity?: {
     highestPassingPlayers: number;

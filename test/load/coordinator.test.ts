@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 async function coordinator(count: number, extra: { startAtWallMs?: number; leadMs?: number } = {}): Promise<string> {
-  const c = new Coordinator({ runId: 'r1', count, scenarioHash: 'h'.repeat(64), leadMs: 500, ...extra });
+  const c = new Coordinator({ runId: 'r1', count, leadMs: 500, ...extra });
   open.push(c);
   return `http://127.0.0.1:${await c.listen(0)}`;
 }

@@ -83,7 +83,7 @@ describe('sharding', () => {
   it('gives machine I of N its own share with --shard, the shares adding up to the whole', () => {
     const s = scenario({ streams: 2, players: { perStream: 10 }, duration: '10s' });
     const whole = planShards(s, 2, 'u', 0).flatMap((t) => t.players).length;
-    const parts = [0, 1, 2].map((i) => planShards(s, 2, 'u', 0, { index: i, count: 3 }));
+    const parts = [0, 1, 2].map((i) => planShards(s, 2, 'u', 0, { shardOf: { index: i, count: 3 } }));
     expect(parts.flatMap((p) => p.flatMap((t) => t.players)).length).toBe(whole);
     expect(parts.flatMap((p) => p.flatMap((t) => t.publish)).sort()).toEqual([0, 1]);
     expect(new Set(parts.flatMap((p) => p.map((t) => t.shard))).size).toBe(6);

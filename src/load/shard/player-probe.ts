@@ -65,6 +65,9 @@ export class PlayerProbe {
   /** Whether the viewer was already playing when its current publication began. */
   private followed = false;
   lastLatencyUs = 0;
+  /** Frames sent before the viewer began (not in end-to-end latency), and latencies measured below 0 (recorded as 0). */
+  private sentBeforeJoin = 0;
+  private belowZero = 0;
   /** A planned leave. */
   stopTimer: NodeJS.Timeout | null = null;
   /** How it joined (its stream, group and planned leave), to follow the stream to a new publication. */
@@ -139,7 +142,11 @@ export class PlayerProbe {
       // Frames sent before this viewer began (the GOP cache, an HLS start behind the live
       // edge) arrive late by design: counted, and time to first frame covers them, but
       // latency is of live frames.
-      if (mark.intendedUs >= this.openedUs) {
+      if (mark.intendedUs < this.openedUs) {
+        if (ctx.measuring()) this.sentBeforeJoin++;
+      } else {
+        // Below 0 only across hosts within the clocks' bound (or with a clock problem): counted, recorded as 0.
+        if (latencyUs < 0 && ctx.measuring()) this.belowZero++;
         this.record(this.e2eMetric, latencyUs);
         if (hls !== null) {
           this.record('playout', hls.playoutUs - sentUs);
@@ -217,6 +224,8 @@ export class PlayerProbe {
     into.duplicated += c.duplicated;
     into.outOfOrder += c.outOfOrder;
     into.markedFrames += c.marks;
+    into.sentBeforeJoin += this.sentBeforeJoin;
+    into.latencyBelowZero += this.belowZero;
     if (this.slow) {
       into.slowReceived += c.videoFrames;
       into.slowLost += c.lost;

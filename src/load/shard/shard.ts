@@ -59,6 +59,8 @@ const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 export class Shard implements ProbeContext {
   readonly startAtUs: number;
+  /** How late the run began here against its planned start, µs. */
+  private lateUs = 0;
   readonly stallThresholdUs: number;
   private readonly url: RtmpUrl;
   private readonly rec = new Recorder();
@@ -134,6 +136,7 @@ export class Shard implements ProbeContext {
   async run(stopped: Promise<number>): Promise<ShardResult> {
     const task = this.task;
     await sleepUntilUs(this.startAtUs);
+    this.lateUs = Math.max(0, monotonicUs() - this.startAtUs);
     this.armTick();
     await this.openPublishers();
     const joins = new Schedule(
@@ -208,6 +211,7 @@ export class Shard implements ProbeContext {
       failures: this.failures.failures.total,
       httpErrors: this.failures.httpErrors.total,
       eventLoop: this.meter.whole(),
+      lateUs: this.lateUs,
     };
   }
 

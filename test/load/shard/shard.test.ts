@@ -35,6 +35,7 @@ describe('a shard', () => {
         firstVideoWithinMs: 3000,
         startAtUs: monotonicUs() + 200_000,
         tickMs: 1000,
+        clockOffsetUs: 0,
       };
       const shard = new Shard(task, (m) => ticks.push(m));
       const held: ReturnType<Shard['held']>[] = [];
@@ -94,6 +95,7 @@ describe('a shard', () => {
         firstVideoWithinMs: 1200,
         startAtUs: monotonicUs() + 100_000,
         tickMs: 1000,
+        clockOffsetUs: 0,
       };
       const result = await new Shard(task, () => {}).run(new Promise<number>(() => {}));
       expect(result.failures).toEqual({ 'hls viewer: rejected': 1, 'http-flv viewer: rejected': 1 });
