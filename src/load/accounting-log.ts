@@ -14,7 +14,7 @@ import type { SendLogChunk, ViewerRecord } from './worker-protocol.js';
  * which the merge takes back out before it accounts over every share's records.
  */
 
-export const ACCOUNTING_FILE = 'accounting.ndjson';
+const ACCOUNTING_FILE = 'accounting.ndjson';
 
 /** A compact send-log chunk: [stream, epoch, firstSeq, sentMs (µs-rounded ms), keyframes]. */
 type SendRow = [number, number, number, number[], number[]];

@@ -12,7 +12,7 @@ import type { Scenario } from './scenario.js';
  * truncated or edited one.
  */
 
-export const MANIFEST_FILE = 'manifest.json';
+const MANIFEST_FILE = 'manifest.json';
 
 /** A share's clock against the run's reference (the coordinator's host), µs. */
 export interface ShareClockFigures {
