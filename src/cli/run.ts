@@ -32,6 +32,7 @@ interface RunCommandFlags extends RunFlags {
   startAt?: string;
   startTimeout?: string;
   maxLate?: string;
+  clockCorrection?: string;
   junit?: string;
   metricsPort?: string;
   metricsHost?: string;
@@ -97,6 +98,9 @@ async function shareFlags(
     throw new UsageError("--start-at is the coordinator's: give it with --coordinate (or to rtmpbench coordinate)");
   if (flags.runId !== undefined && !/^[A-Za-z0-9._:-]{1,64}$/.test(flags.runId))
     throw new UsageError(`--run-id: "${flags.runId}" is not 1-64 letters, digits and . _ : -`);
+  const correction = flags.clockCorrection;
+  if (correction !== undefined && correction !== 'on' && correction !== 'off')
+    throw new UsageError(`--clock-correction: "${correction}" is not on or off`);
   const startTimeoutMs = duration('--start-timeout', flags.startTimeout);
   const maxLateMs = duration('--max-late', flags.maxLate);
   let url = flags.coordinator;
@@ -125,6 +129,7 @@ async function shareFlags(
     ...(url !== undefined ? { coordinator: url } : {}),
     ...(startTimeoutMs !== undefined ? { startTimeoutMs } : {}),
     ...(maxLateMs !== undefined ? { maxLateMs } : {}),
+    ...(correction === 'off' ? { clockCorrection: false } : {}),
   };
 }
 
@@ -152,9 +157,9 @@ async function runCommand(file: string | undefined, flags: RunCommandFlags): Pro
       return EXIT_USAGE;
     }
   }
-  const shareOnly = (['runId', 'coordinator', 'coordinate', 'startAt', 'startTimeout', 'maxLate'] as const).filter(
-    (k) => flags[k] !== undefined,
-  );
+  const shareOnly = (
+    ['runId', 'coordinator', 'coordinate', 'startAt', 'startTimeout', 'maxLate', 'clockCorrection'] as const
+  ).filter((k) => flags[k] !== undefined);
   if (shardOf === undefined && shareOnly.length > 0) {
     console.error(
       `rtmpbench run: ${shareOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: a share's flags, given with --shard I/N`,
@@ -243,6 +248,10 @@ export function registerRun(program: Command): void {
       'with --coordinate: start at this time (ISO with zone, or +30s) instead of when all shares joined',
     )
     .option('--start-timeout <time>', 'with --coordinator: how long to wait for every share (default: 10m)')
+    .option(
+      '--clock-correction <on|off>',
+      "with --coordinator: marks on the reference clock (on, the default) or on each host's own (off: to see what the clocks do)",
+    )
     .option(
       '--max-late <time>',
       'with --shard: fail a share that began later than this after the common start (default: 1s)',

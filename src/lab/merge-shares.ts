@@ -70,7 +70,10 @@ export function checkShares(runs: readonly LoadedRun[], allowPartial: boolean): 
   const missingPlayers = missingIndexes.reduce(
     (n, index) =>
       n +
-      planShards(scenario, 1, PLAN_URL, 0, { shardOf: { index, count: s0.count } }).reduce((t, k) => t + k.players.length, 0),
+      planShards(scenario, 1, PLAN_URL, 0, { shardOf: { index, count: s0.count } }).reduce(
+        (t, k) => t + k.players.length,
+        0,
+      ),
     0,
   );
   const present = shares.reduce((n, s) => n + s.playersPlanned, 0);
@@ -117,7 +120,9 @@ export function reaccount(
       const share = r.summary.share;
       return share === undefined
         ? []
-        : planShards(s, 1, PLAN_URL, 0, { shardOf: { index: share.index, count: share.count } }).flatMap((t) => t.publish);
+        : planShards(s, 1, PLAN_URL, 0, { shardOf: { index: share.index, count: share.count } }).flatMap(
+            (t) => t.publish,
+          );
     }),
   );
   const accounting = accountShares(records, published, s.stallThresholdMs);

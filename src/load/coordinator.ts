@@ -3,6 +3,7 @@ import { Agent, request } from 'undici';
 import { ClockOffsetEstimator, type ClockOffset } from '../metrics/clock-offset.js';
 import { performance } from 'node:perf_hooks';
 import { monotonicUs } from '../media/timing-mark.js';
+import type { ShareClockFigures } from '../results/share.js';
 import { RunError } from './errors.js';
 
 /**
@@ -182,19 +183,6 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** A share's clock figures against the reference, as its results record them. */
-export interface ShareClock {
-  /** Reference monotonic clock − this host's, µs, and its bound (the estimate at the run's end). */
-  monoOffsetUs: number;
-  monoBoundUs: number;
-  /** Reference wall clock − this host's, µs, and its bound. */
-  wallOffsetUs: number;
-  wallBoundUs: number;
-  driftPpm: number | null;
-  minRttUs: number;
-  exchanges: number;
-}
-
 const EXCHANGES_AT_JOIN = 16;
 const EXCHANGE_EVERY_MS = 1000;
 
@@ -250,7 +238,8 @@ export class CoordinatorClient {
     return o;
   }
 
-  figures(): ShareClock {
+  /** The clock figures a share records (whether marks were corrected is the share's to say). */
+  figures(): Omit<ShareClockFigures, 'corrected'> {
     const m = this.offset();
     const w = this.wall.estimate()!;
     return {

@@ -22,6 +22,12 @@ export interface ShareOptions {
   startTimeoutMs?: number;
   /** A share whose workers began later than this after the common start fails. */
   maxLateMs?: number;
+  /**
+   * Marks on the reference clock (the default with a coordinator). Off, each host writes and
+   * reads marks on its own clock, as on one machine: to see what the clocks' offsets do to
+   * cross-host latencies, never for results.
+   */
+  clockCorrection?: boolean;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 10 * 60_000;
@@ -82,7 +88,11 @@ export class ShareRun {
       );
     }
     this.client.keepExchanging();
-    return { startAtUs: this.startAtUs, clockOffsetUs: this.client.offset().offsetUs };
+    return { startAtUs: this.startAtUs, clockOffsetUs: this.correcting ? this.client.offset().offsetUs : 0 };
+  }
+
+  private get correcting(): boolean {
+    return this.opts.clockCorrection !== false;
   }
 
   /** The planned start as this host's wall clock reads it. */
@@ -92,7 +102,7 @@ export class ShareRun {
 
   /** The clock offset as measured now, for the workers (null without a coordinator). */
   clockMessage(): ClockMessage | null {
-    return this.client === null ? null : { kind: 'clock', offsetUs: this.client.offset().offsetUs };
+    return this.client === null || !this.correcting ? null : { kind: 'clock', offsetUs: this.client.offset().offsetUs };
   }
 
   openLog(dir: string): void {
@@ -120,7 +130,7 @@ export class ShareRun {
       scenarioHash: this.hash,
       host: os.hostname(),
       addresses: hostAddresses(),
-      ...(this.client !== null ? { clock: this.client.figures() } : {}),
+      ...(this.client !== null ? { clock: { ...this.client.figures(), corrected: this.correcting } } : {}),
       plannedStart: this.plannedStart.toISOString(),
       actualStart: new Date(this.plannedWallMs + lateMs).toISOString(),
       lateMs,

@@ -25,6 +25,8 @@ export interface ShareClockFigures {
   driftPpm: number | null;
   minRttUs: number;
   exchanges: number;
+  /** Whether marks were on the reference clock (false: --clock-correction off, each host's own). */
+  corrected: boolean;
 }
 
 export interface ShareRecord {
