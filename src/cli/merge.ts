@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { mergeRuns } from '../lab/merge.js';
+import { UsageError } from '../input/usage-error.js';
 import { loadRun } from '../results/folder.js';
+import { checkManifest, hasManifest } from '../results/share.js';
 import { failedThresholds } from '../results/summary.js';
 import { formatSummary } from '../report/console.js';
 import { EXIT_OK, EXIT_THRESHOLD_FAILED } from './exit-codes.js';
@@ -14,6 +16,11 @@ interface MergeFlags {
 
 /** Merges; bad folders throw a UsageError (exit 2, from the program). */
 function mergeCommand(dirs: string[], flags: MergeFlags): number {
+  // A share's manifest is checked before anything of it is read: a cut or edited file is named as such.
+  for (const d of dirs) {
+    const problem = hasManifest(d) ? checkManifest(d) : null;
+    if (problem !== null) throw new UsageError(`${d} is not a whole share: ${problem}`);
+  }
   const runs = dirs.map((d) => loadRun(d));
   const { summary, dir, warnings } = mergeRuns(runs, flags.out ?? 'results', flags.name, {
     allowPartial: flags.allowPartial === true,

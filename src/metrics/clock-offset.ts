@@ -88,15 +88,31 @@ export class ClockOffsetEstimator {
       };
     }
     const driftKnown = fit.rateHigh - fit.rateLow < MAX_RATE;
+    // The simplest line that fits: a constant offset, where one passes through every interval
+    // (clocks that tick alike, as most do over a run); else the middle of all that fit. The
+    // bound is the farthest any fitting line is from the estimate, either way.
+    const steady = constantFit(used);
+    const offsetUs = steady !== null ? (steady.low + steady.high) / 2 : (fit.low + fit.high) / 2;
     return {
-      offsetUs: Math.round((fit.low + fit.high) / 2),
-      boundUs: Math.ceil((fit.high - fit.low) / 2),
+      offsetUs: Math.round(offsetUs),
+      boundUs: Math.ceil(Math.max(offsetUs - fit.low, fit.high - offsetUs)),
       atUs: Math.round(at),
       minRttUs,
       driftPpm: driftKnown ? Math.round(((fit.rateLow + fit.rateHigh) / 2) * 1e6 * 100) / 100 : null,
       exchanges: used.length,
     };
   }
+}
+
+/** The offsets every exchange allows with clocks that tick alike, or null when none does. */
+function constantFit(exchanges: readonly ClockExchange[]): { low: number; high: number } | null {
+  let low = -Infinity;
+  let high = Infinity;
+  for (const e of exchanges) {
+    low = Math.max(low, lowOf(e));
+    high = Math.min(high, highOf(e));
+  }
+  return low <= high ? { low, high } : null;
 }
 
 /** The most exchanges a fit takes (the fastest of the window): the fit costs their number cubed. */

@@ -93,6 +93,11 @@ export function writeManifest(dir: string): void {
   writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify({ files }, null, 2)}\n`);
 }
 
+/** Whether a folder has a manifest (a share's does). */
+export function hasManifest(dir: string): boolean {
+  return existsSync(join(dir, MANIFEST_FILE));
+}
+
 /** What is wrong with a folder against its manifest (missing, truncated, edited files), or null. */
 export function checkManifest(dir: string): string | null {
   const path = join(dir, MANIFEST_FILE);

@@ -1,3 +1,4 @@
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAccountingLog, accountShares } from '../../src/load/accounting-log.js';
@@ -36,6 +37,22 @@ const faketime = unavailable === null && hasTool('faketime');
 if (unavailable !== null) console.warn(`[skip] distributed run across namespaces: ${unavailable}`);
 
 const out = scratch('distributed');
+
+/** Cuts a file of the folder short (a copy that did not finish). */
+function truncated(dir: string): string {
+  const f = join(dir, 'histograms.json');
+  writeFileSync(f, readFileSync(f).subarray(0, 100));
+  return dir;
+}
+
+/** Changes one digit of the summary, keeping its length (an edit by hand). */
+function edited(dir: string): string {
+  const f = join(dir, 'summary.json');
+  const text = readFileSync(f, 'utf8');
+  const at = text.search(/"planned": \d/) + '"planned": '.length;
+  writeFileSync(f, text.slice(0, at) + (text[at] === '9' ? '8' : '9') + text.slice(at + 1));
+  return dir;
+}
 
 /**
  * Whether a share's viewers measured what the controls did: most frames they got are latency
@@ -141,6 +158,8 @@ describe.skipIf(unavailable !== null || !faketime)(
     }
 
     let corrected: Trio;
+    let uncorrected: Trio | null = null;
+    const uncorrectedDirs = () => uncorrected!.dirs;
     beforeAll(async () => {
       corrected = await runTrio('corrected');
     }, 120_000);
@@ -201,6 +220,7 @@ describe.skipIf(unavailable !== null || !faketime)(
 
     it('fails the offset check with the correction switched off: the share two hours ahead sees every frame as sent before it began', async () => {
       const off = await runTrio('uncorrected', ['--clock-correction', 'off']);
+      uncorrected = off;
       const [control, ahead, wall] = off.shares;
       expect(ahead!.share!.clock!.corrected).toBe(false);
       expect(offsetCheck(control!, ahead!)).toBe(false);
@@ -209,5 +229,49 @@ describe.skipIf(unavailable !== null || !faketime)(
       // The wall clock's offset never enters latency: marks are on monotonic clocks, the same on share 2's host.
       expect(offsetCheck(control!, wall!)).toBe(true);
     }, 120_000);
+
+    it('refuses duplicate, foreign, missing, truncated and edited shares, each with its own message, writing nothing', async () => {
+      const [d0, d1, d2] = corrected.dirs as [string, string, string];
+      const copy = (dir: string, name: string) => {
+        const to = join(out, 'tampered', name);
+        cpSync(dir, to, { recursive: true });
+        return to;
+      };
+      const mergeOut = join(out, 'refused');
+      const merge = (dirs: string[], extra: string[] = []) =>
+        run(process.execPath, [CLI, 'merge', ...dirs, '--out', mergeOut, ...extra], 60_000);
+      const cases: [string, string[], RegExp][] = [
+        ['a share given twice', [d0, d1, copy(d1, 'twice'), d2], /both share 1 of the run/],
+        [
+          'a share of another run',
+          [d0, d1, uncorrectedDirs()[2]!],
+          /is a share of run uncorrected, .* of run corrected/,
+        ],
+        ['a missing share', [d0, d1], /shares 2 of 3 are missing/],
+        [
+          'a truncated share',
+          [d0, d1, truncated(copy(d2, 'truncated'))],
+          /histograms\.json has \d+ bytes, its manifest says \d+ \(truncated or edited\)/,
+        ],
+        [
+          'an edited share',
+          [d0, d1, edited(copy(d2, 'edited'))],
+          /summary\.json does not match its manifest's hash \(edited\)/,
+        ],
+        ['a folder that is not there', [d0, d1, join(out, 'nowhere')], /not a results folder/],
+      ];
+      for (const [what, dirs, message] of cases) {
+        const r = await merge(dirs);
+        expect(r.code, `${what}: ${r.stderr}`).toBe(2);
+        expect(r.stderr, what).toMatch(message);
+      }
+      expect(existsSync(mergeOut), 'nothing written').toBe(false);
+      // Part of the run, on request: it says which shares and what fraction of the viewers are missing.
+      const partial = await merge([d0, d1], ['--allow-partial', '--json']);
+      expect(partial.code, partial.stderr).toBe(0);
+      const p = JSON.parse(partial.stdout) as RunSummary;
+      expect(p.missingShares).toEqual({ indexes: [2], fractionOfPlayersPlanned: 0.3333 });
+      expect(partial.stderr).toMatch(/shares 2 are missing: this is part of the run \(66\.7% of its planned viewers\)/);
+    });
   },
 );
