@@ -204,6 +204,42 @@ export function warningLines(s: RunSummary): string[] {
   return out;
 }
 
+const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
+
+/**
+ * A share of a distributed run, or a merge of shares: which, and the clocks each one's
+ * cross-host latencies were corrected by, with the uncertainty those figures carry.
+ */
+function shareLines(s: RunSummary): string[] {
+  const shares = s.shares ?? (s.share !== undefined ? [s.share] : []);
+  if (shares.length === 0) return [];
+  const first = shares[0]!;
+  const clocks = shares
+    .filter((x) => x.clock !== undefined)
+    .map(
+      (x) =>
+        `share ${x.index} ${x.clock!.corrected ? '' : '(not corrected) '}offset ${ms(x.clock!.monoOffsetUs)} ±${ms(x.clock!.monoBoundUs)}`,
+    );
+  const late = Math.max(...shares.map((x) => x.lateMs));
+  const out = [
+    `${s.shares !== undefined ? `${shares.length} of ${first.count} shares` : `share ${first.index} of ${first.count}`} of run ` +
+      `${first.runId ?? '(no id)'}; latest start ${late} ms after the common one`,
+  ];
+  if (clocks.length > 0) {
+    const worst = Math.max(...shares.map((x) => x.clock?.monoBoundUs ?? 0));
+    out.push(
+      `clocks against the reference: ${clocks.join(', ')}; latencies across hosts are within ±${ms(2 * worst)} of the truth`,
+    );
+  }
+  if (s.missingShares !== undefined) {
+    out.push(
+      `WARNING: shares ${s.missingShares.indexes.join(', ')} are missing: ` +
+        `${(100 * s.missingShares.fractionOfPlayersPlanned).toFixed(1)}% of the run's planned viewers are not in these figures`,
+    );
+  }
+  return out;
+}
+
 /** The run in sentences: throughput, frames (and whether they add up), cost, capacity. */
 export function factLines(s: RunSummary): string[] {
   const t = s.throughput;
@@ -227,6 +263,7 @@ export function factLines(s: RunSummary): string[] {
     out.push('frame accounting: not available (some viewers watched streams this run did not publish)');
   }
   out.push(`player time: ${s.sessions.playerMinutes.toFixed(1)} player-minutes`);
+  out.push(...shareLines(s));
   const failures = Object.entries(s.failures);
   if (failures.length > 0) out.push(`failures: ${failures.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   const g = s.generator;

@@ -7,7 +7,7 @@ import { freePort } from '../../src/proc/port.js';
 import type { RunSummary } from '../../src/results/summary.js';
 import { run, type RunResult } from '../helpers/tools.js';
 import { CLI, startServerProcess, type ServerProcess } from '../helpers/server.js';
-import { HOST_ADDRESS, makeMachines, namespacesUnavailable, type Machines } from '../helpers/netns.js';
+import { HOST_ADDRESS, makeMachines, namespacesUnavailable, type Machines } from '../../bench/lib/netns.js';
 import { runDir, scenarioFile, scratch, summaryOf } from '../helpers/runs.js';
 import { hasTool } from '../helpers/tools.js';
 
