@@ -76,6 +76,9 @@ export function httpFailureKind(err: unknown): ClientFailure | 'local' {
       return 'local';
     case 'ECONNREFUSED':
       return 'refused';
+    case 'EADDRNOTAVAIL':
+    case 'EADDRINUSE':
+      return 'address';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EHOSTUNREACH':
@@ -103,6 +106,8 @@ export function httpFailureKind(err: unknown): ClientFailure | 'local' {
 export interface ViewerHttpClientOptions {
   insecure?: boolean | undefined;
   connectTimeoutMs: number;
+  /** Source address of its connections. */
+  localAddress?: string | undefined;
 }
 
 export class ViewerHttpClient {
@@ -118,7 +123,11 @@ export class ViewerHttpClient {
 
   constructor(origin: string, opts: ViewerHttpClientOptions) {
     this.origin = origin;
-    const connector = buildConnector({ rejectUnauthorized: opts.insecure !== true, timeout: opts.connectTimeoutMs });
+    const connector = buildConnector({
+      rejectUnauthorized: opts.insecure !== true,
+      timeout: opts.connectTimeoutMs,
+      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
+    });
     this.client = new Client(origin, {
       pipelining: 1,
       connect: (options, callback) => {
