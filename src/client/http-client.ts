@@ -123,13 +123,11 @@ export class ViewerHttpClient {
 
   constructor(origin: string, opts: ViewerHttpClientOptions) {
     this.origin = origin;
-    const connector = buildConnector({
-      rejectUnauthorized: opts.insecure !== true,
-      timeout: opts.connectTimeoutMs,
-      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
-    });
+    const connector = buildConnector({ rejectUnauthorized: opts.insecure !== true, timeout: opts.connectTimeoutMs });
     this.client = new Client(origin, {
       pipelining: 1,
+      // The client hands it to the connector with each connect.
+      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
       connect: (options, callback) => {
         const t0 = monotonicUs();
         connector(options, (err, socket) => {

@@ -28,13 +28,13 @@ const WARN_SHARE = 0.9;
  */
 const HLS_CONNECTIONS = 2;
 
-export interface PortRange {
+interface PortRange {
   low: number;
   high: number;
 }
 
 /** This network namespace's ephemeral port range (it is per namespace), or null where there is none to read. */
-export function readPortRange(file = PORT_RANGE_FILE): PortRange | null {
+function readPortRange(file = PORT_RANGE_FILE): PortRange | null {
   try {
     const [low, high] = readFileSync(file, 'utf8').trim().split(/\s+/).map(Number);
     return low !== undefined && high !== undefined && high >= low ? { low, high } : null;
@@ -47,7 +47,7 @@ export function readPortRange(file = PORT_RANGE_FILE): PortRange | null {
  * Whether this host can connect from an address: one of its interfaces' addresses, or any
  * address of a loopback interface's network (Linux binds all of 127.0.0.0/8 on `lo`).
  */
-export function hostAddressCheck(): (address: string) => boolean {
+function hostAddressCheck(): (address: string) => boolean {
   const own = new Set<string>();
   const loopback = new BlockList();
   for (const list of Object.values(os.networkInterfaces()))
@@ -66,7 +66,7 @@ export function hostAddressCheck(): (address: string) => boolean {
  * waves and stages, publisher restarts), churning viewers by Little's law (rate × the time each
  * holds a port).
  */
-export function portsHeldAtPeak(tasks: readonly ShardTask[]): number {
+function portsHeldAtPeak(tasks: readonly ShardTask[]): number {
   const changes: [number, number][] = [];
   const hold = (fromMs: number, toMs: number | null, n: number) => {
     changes.push([fromMs, n]);
@@ -90,12 +90,15 @@ export function portsHeldAtPeak(tasks: readonly ShardTask[]): number {
   changes.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   let held = 0;
   let peak = 0;
-  for (const [, n] of changes) peak = Math.max(peak, (held += n));
+  for (const [, n] of changes) {
+    held += n;
+    peak = Math.max(peak, held);
+  }
   return peak + Math.ceil(churn);
 }
 
 /** What the port range says of a plan: a problem (over the range), a warning (near it), or nothing. */
-export function portRangeVerdict(
+function portRangeVerdict(
   sessions: number,
   addresses: number,
   range: PortRange,
