@@ -78,3 +78,42 @@ export function makeMachines(count: number): Machines {
     remove,
   };
 }
+
+/** One network namespace with addresses of its own on its loopback and its own ephemeral port range. */
+export interface Namespace {
+  name: string;
+  /** The command prefix that runs a program in it. */
+  exec: string[];
+  remove(): void;
+}
+
+/**
+ * A namespace named for this process, `addresses` (as /32s) on its `lo`, and
+ * `net.ipv4.ip_local_port_range` set to `portRange` ("40000 40049") in it alone.
+ */
+export function makeNamespace(tag: string, addresses: readonly string[], portRange: string): Namespace {
+  const name = `rb${process.pid % 100000}${tag}`;
+  ip(['netns', 'add', name]);
+  const remove = () => {
+    try {
+      ip(['netns', 'del', name]);
+    } catch {
+      // Already gone.
+    }
+  };
+  try {
+    ip(['link', 'set', 'lo', 'up'], name);
+    for (const a of addresses) ip(['addr', 'add', `${a}/32`, 'dev', 'lo'], name);
+    // /proc/sys/net is the namespace's own (as `sysctl -w` would write it).
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', name, 'sh', '-c', `echo '${portRange}' > /proc/sys/net/ipv4/ip_local_port_range`],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`ip_local_port_range in ${name}: ${r.stderr.trim()}`);
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return { name, exec: ['ip', 'netns', 'exec', name], remove };
+}

@@ -47,7 +47,7 @@ export interface ClientOptions {
   chunkSize?: number;
   /** Deadline for TCP connect, handshake and the connect command together. */
   timeoutMs?: number;
-  /** Source address of the TCP connection (127.0.0.x spreads many short sessions over more ephemeral ports). */
+  /** Source address of the TCP connection (several spread sessions over more ephemeral ports). */
   localAddress?: string;
   /** Deliver at most this many bytes of each audio/video payload (players that only read marks). */
   skimMedia?: number;
@@ -79,6 +79,18 @@ interface StatusWaiter {
 }
 
 const nowUs = monotonicUs;
+
+/** TLS connect options; tls.connect hands `localAddress` to its socket's connect (its type does not list it). */
+function tlsOptions(url: RtmpUrl, opts: ClientOptions): tls.ConnectionOptions {
+  const o: tls.ConnectionOptions & { localAddress?: string | undefined } = {
+    host: url.host,
+    port: url.port,
+    servername: net.isIP(url.host) ? undefined : url.host,
+    rejectUnauthorized: !opts.insecure,
+    localAddress: opts.localAddress,
+  };
+  return o;
+}
 
 /**
  * One client connection to an RTMP server: TCP (or TLS), handshake and the connect command,
@@ -152,12 +164,7 @@ export class ClientConnection {
       };
       const socket: net.Socket =
         url.protocol === 'rtmps'
-          ? tls.connect({
-              host: url.host,
-              port: url.port,
-              servername: net.isIP(url.host) ? undefined : url.host,
-              rejectUnauthorized: !opts.insecure,
-            })
+          ? tls.connect(tlsOptions(url, opts))
           : shared !== undefined
             ? net.connect({
                 host: url.host,
@@ -190,9 +197,11 @@ export class ClientConnection {
             ? 'refused'
             : err.code === 'ENOTFOUND'
               ? 'dns'
-              : url.protocol === 'rtmps'
-                ? 'tls'
-                : 'socket';
+              : err.code === 'EADDRNOTAVAIL' || err.code === 'EADDRINUSE'
+                ? 'address'
+                : url.protocol === 'rtmps'
+                  ? 'tls'
+                  : 'socket';
         finish(new ClientError(reason, `cannot connect to ${url.protocol}://${url.host}:${url.port}: ${err.message}`));
       });
       socket.once('close', () =>

@@ -192,6 +192,7 @@ export class HlsViewer implements Viewer {
     this.playlistHttp = new ViewerHttpClient(new URL(opts.url).origin, {
       insecure: opts.insecure,
       connectTimeoutMs: this.timeoutMs,
+      localAddress: opts.localAddress,
     });
     this.tracker = new SequenceTracker(this.counters);
     this.segmentFrames = new SegmentFrames(opts.keepBytes ?? 2048);
@@ -524,7 +525,11 @@ export class HlsViewer implements Viewer {
     const origin = new URL(url).origin;
     let c = this.segmentHttp.get(origin);
     if (c === undefined) {
-      c = new ViewerHttpClient(origin, { insecure: this.opts.insecure, connectTimeoutMs: this.timeoutMs });
+      c = new ViewerHttpClient(origin, {
+        insecure: this.opts.insecure,
+        connectTimeoutMs: this.timeoutMs,
+        localAddress: this.opts.localAddress,
+      });
       this.segmentHttp.set(origin, c);
     }
     return c;

@@ -76,6 +76,9 @@ export function httpFailureKind(err: unknown): ClientFailure | 'local' {
       return 'local';
     case 'ECONNREFUSED':
       return 'refused';
+    case 'EADDRNOTAVAIL':
+    case 'EADDRINUSE':
+      return 'address';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EHOSTUNREACH':
@@ -103,6 +106,8 @@ export function httpFailureKind(err: unknown): ClientFailure | 'local' {
 export interface ViewerHttpClientOptions {
   insecure?: boolean | undefined;
   connectTimeoutMs: number;
+  /** Source address of its connections. */
+  localAddress?: string | undefined;
 }
 
 export class ViewerHttpClient {
@@ -121,6 +126,8 @@ export class ViewerHttpClient {
     const connector = buildConnector({ rejectUnauthorized: opts.insecure !== true, timeout: opts.connectTimeoutMs });
     this.client = new Client(origin, {
       pipelining: 1,
+      // The client hands it to the connector with each connect.
+      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
       connect: (options, callback) => {
         const t0 = monotonicUs();
         connector(options, (err, socket) => {

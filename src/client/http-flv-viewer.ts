@@ -23,7 +23,11 @@ export class HttpFlvViewer extends FlvViewerBase implements Viewer {
   private constructor(opts: HttpFlvViewerOptions, openUs: number) {
     super(opts, openUs);
     const timeoutMs = opts.timeoutMs ?? DEFAULT_VIEWER_TIMEOUT_MS;
-    this.http = new ViewerHttpClient(this.url.origin, { insecure: opts.insecure, connectTimeoutMs: timeoutMs });
+    this.http = new ViewerHttpClient(this.url.origin, {
+      insecure: opts.insecure,
+      connectTimeoutMs: timeoutMs,
+      localAddress: opts.localAddress,
+    });
   }
 
   /** Connects and requests the stream; resolves once the server answered 200. */

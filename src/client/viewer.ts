@@ -97,6 +97,8 @@ export interface ViewerOptions {
   timeoutMs?: number;
   /** Accept any TLS certificate (self-signed test servers). */
   insecure?: boolean;
+  /** Source address of the viewer's connections. */
+  localAddress?: string;
   /** Set before the request goes out, so no frame is missed. */
   onFrame?: FrameSink;
   /** Set before the request goes out, so no ending is missed (see `Viewer.onEnd`). */

@@ -41,9 +41,10 @@ export class WsFlvViewer extends FlvViewerBase implements Viewer {
         rejectUnauthorized: opts.insecure !== true,
         // Our own connect, to time it (ws connects the same way: net.connect or tls.connect).
         createConnection: ((options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }) => {
+          const localAddress = opts.localAddress;
           const socket = secure
-            ? tls.connect({ ...options, path: undefined } as tls.ConnectionOptions)
-            : net.connect({ ...options, path: options.socketPath } as net.NetConnectOpts);
+            ? tls.connect({ ...options, path: undefined, localAddress } as unknown as tls.ConnectionOptions)
+            : net.connect({ ...options, path: options.socketPath, localAddress } as net.NetConnectOpts);
           socket.setNoDelay(true);
           // The upgrade request is written as soon as the connection is up.
           socket.once(secure ? 'secureConnect' : 'connect', () => (t.connectedUs = t.requestUs = monotonicUs()));

@@ -24,6 +24,7 @@ import { RunError } from './errors.js';
 import { FrameAccounting } from './frame-accounting.js';
 import { callHook, keepHooks, type HookAnswer } from './hooks.js';
 import { planShards } from './plan.js';
+import { checkSourceAddresses } from './source-addresses.js';
 import { ShareRun, type ShareOptions } from './share-run.js';
 import { ServerCounters } from './server-counters.js';
 import { prepareTarget, type Target } from './target.js';
@@ -69,6 +70,9 @@ const eventLoopFigures = (e: EventLoopSample): EventLoopFigures => ({
 
 /** Runs a scenario from start to finish and writes its results folder. */
 export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
+  // Source addresses are checked against the host before anything starts (a UsageError lists what is wrong).
+  const nearLimit = checkSourceAddresses(opts.scenario, opts.share?.shardOf);
+  if (nearLimit !== null) process.stderr.write(`rtmpbench: warning: ${nearLimit}\n`);
   const target = await prepareTarget(opts.scenario);
   try {
     // A hook before the run is called before its clock starts.

@@ -1,4 +1,5 @@
 import type { Scenario, Stage, ViewerGroup } from '../results/scenario.js';
+import { expandAddressList } from '../input/address-list.js';
 import { peakPlayersPerStream } from '../results/scenario.js';
 import { DEFAULT_PLAY_URLS, fillPlayUrl, viewerGroups } from './play-urls.js';
 import { shardScenario, type PlayerPlan, type ShardTask } from './worker-protocol.js';
@@ -171,5 +172,15 @@ export function planShards(
   // Churning players join on the player workers, each machine its share of the rate.
   for (let k = playerBase; k < workers; k++)
     tasks[k]!.churn.joinsPerSecond = s.churn.joinsPerSecond / machines / playerWorkers;
+  // Source addresses: each shard deals them round-robin from where the previous shard's sessions ended.
+  if (s.localAddresses !== undefined) {
+    const addresses = expandAddressList(s.localAddresses).addresses;
+    let next = 0;
+    for (const t of tasks) {
+      t.sourceAddresses = addresses;
+      t.sourceAddressOffset = next % addresses.length;
+      next += t.publish.length + t.players.length;
+    }
+  }
   return tasks;
 }

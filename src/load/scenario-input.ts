@@ -68,6 +68,15 @@ export const SCENARIO_FLAGS: readonly ScenarioFlag[] = [
   { name: 'stall-threshold', path: 'stallThreshold' },
   { name: 'workers', path: 'workers' },
   {
+    name: 'local-address',
+    path: 'localAddresses',
+    repeat: 'list',
+    value: 'list',
+    help:
+      'source addresses to connect from, round-robin: addresses and CIDR ranges, comma-separated ' +
+      '(e.g. 198.18.5.0/29,198.18.6.7); checked against the host and its ephemeral port range',
+  },
+  {
     name: 'server',
     path: 'server',
     repeat: 'settings',

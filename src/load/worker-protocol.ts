@@ -60,6 +60,10 @@ export interface ShardTask extends ShardScenario {
   tickMs: number;
   /** The host's offset to a distributed run's reference clock, µs (0 on one host): see ClockMessage. */
   clockOffsetUs: number;
+  /** Source addresses sessions connect from, round-robin (the scenario's, expanded); absent: the host chooses. */
+  sourceAddresses?: string[];
+  /** Where in `sourceAddresses` this shard's first session starts, so the shards together deal them evenly. */
+  sourceAddressOffset?: number;
 }
 
 export interface ViewerGroupTask {

@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   RTMP_ERR_CLIENT_REJECTED: 'the server refused the request',
   RTMP_ERR_CLIENT_CLOSED: 'the connection closed',
   RTMP_ERR_CLIENT_PROTOCOL: 'the server broke the protocol',
+  RTMP_ERR_CLIENT_ADDRESS: 'no source address or port to connect from',
   RTMP_ERR_RUN_FAILED: 'the run failed',
   RTMP_ERR_FLV_HEADER: 'FLV stream does not start with an FLV header',
   RTMP_ERR_FLV_TAG: 'FLV tag header is malformed',
@@ -71,6 +72,8 @@ export const CLIENT_FAILURES = {
   rejected: 'RTMP_ERR_CLIENT_REJECTED',
   closed: 'RTMP_ERR_CLIENT_CLOSED',
   protocol: 'RTMP_ERR_CLIENT_PROTOCOL',
+  /** The host would not bind the source address (not the host's: EADDRNOTAVAIL) or had no port left on it (EADDRINUSE). */
+  address: 'RTMP_ERR_CLIENT_ADDRESS',
 } as const satisfies Record<string, ErrorCode>;
 
 export type ClientFailure = keyof typeof CLIENT_FAILURES;

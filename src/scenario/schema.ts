@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bitrateField, durationField, sizeField } from '../input/schema-units.js';
+import { expandAddressList, MAX_SOURCE_ADDRESSES } from '../input/address-list.js';
 import { formatDurationMs } from '../input/units.js';
 import { VIEWER_PROTOCOLS } from '../protocol/delivery.js';
 import { serverSettingIssues } from './server-settings.js';
@@ -330,6 +331,23 @@ function scenarioFields(checks: ExpressionChecks) {
           .union([z.literal('auto'), z.number().int().min(1).max(256)])
           .default('auto')
           .describe('Worker threads; "auto" is one per core.'),
+        localAddresses: z
+          .array(z.string())
+          .superRefine((entries, ctx) => {
+            for (const message of expandAddressList(entries).problems) ctx.addIssue({ code: 'custom', message });
+          })
+          .transform((entries) =>
+            entries
+              .flatMap((e) => e.split(','))
+              .map((e) => e.trim())
+              .filter((e) => e !== ''),
+          )
+          .optional()
+          .describe(
+            'Source addresses sessions connect from, round-robin: IPv4/IPv6 addresses and CIDR ranges ' +
+              `(at most ${MAX_SOURCE_ADDRESSES} addresses), e.g. 198.18.5.0/29,198.18.6.7; each must be ` +
+              "the host's, and each gives as many concurrent sessions as the ephemeral port range",
+          ),
         thresholds: z
           .array(
             z
@@ -650,6 +668,7 @@ function resolve(s: Fields) {
     ...(s.hooks !== undefined ? { hooks: s.hooks } : {}),
     leak: s.leak,
     workers: s.workers,
+    ...(s.localAddresses !== undefined ? { localAddresses: s.localAddresses } : {}),
     thresholds: s.thresholds,
     ...(s.capacity !== undefined ? { capacity: s.capacity } : {}),
     ...(s.compare !== undefined ? { compare: s.compare } : {}),

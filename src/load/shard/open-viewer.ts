@@ -18,6 +18,8 @@ export interface ViewerSetup {
   target: RtmpUrl;
   streamName: string;
   insecure: boolean;
+  /** The source address of the viewer's connections (undefined: the host chooses). */
+  localAddress: string | undefined;
   codec: MarkCodec;
   onFrame: FrameSink;
   onEnd: (end: ClientClose) => void;
@@ -39,6 +41,13 @@ function notThereYet(e: unknown): boolean {
 }
 
 function openOnce(s: ViewerSetup): Promise<Viewer> {
+  const common = {
+    url: s.url,
+    insecure: s.insecure,
+    onFrame: s.onFrame,
+    onEnd: s.onEnd,
+    ...(s.localAddress !== undefined ? { localAddress: s.localAddress } : {}),
+  };
   switch (s.protocol) {
     case 'rtmp': {
       const u = s.url === '' ? { ...s.target, stream: s.streamName } : parseRtmpUrl(s.url);
@@ -51,17 +60,18 @@ function openOnce(s: ViewerSetup): Promise<Viewer> {
         onVideo: s.onFrame,
         onStatus: s.onStatus,
         sharedReadBuffer: s.sharedReadBuffer,
+        ...(s.localAddress !== undefined ? { localAddress: s.localAddress } : {}),
       }).then((p) => {
         p.onEnd = s.onEnd;
         return p;
       });
     }
     case 'http-flv':
-      return HttpFlvViewer.open({ url: s.url, insecure: s.insecure, onFrame: s.onFrame, onEnd: s.onEnd });
+      return HttpFlvViewer.open(common);
     case 'ws-flv':
-      return WsFlvViewer.open({ url: s.url, insecure: s.insecure, onFrame: s.onFrame, onEnd: s.onEnd });
+      return WsFlvViewer.open(common);
     case 'hls':
-      return HlsViewer.open({ url: s.url, insecure: s.insecure, onFrame: s.onFrame, onEnd: s.onEnd, ...s.hls });
+      return HlsViewer.open({ ...common, ...s.hls });
   }
 }
 

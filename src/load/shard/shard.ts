@@ -49,6 +49,8 @@ interface Join {
 
 const sleepUntilUs = (us: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, (us - monotonicUs()) / 1000)));
 const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** A source address as connect options take it: left out when the host chooses. */
+const sourceAddress = (a: string | undefined) => (a !== undefined ? { localAddress: a } : {});
 
 /**
  * One worker's share of a run: its publishers (paced by one timer), its viewers (opened and
@@ -86,6 +88,8 @@ export class Shard implements ProbeContext {
   /** The run is over: closes are no longer failures. */
   private over = false;
   private ticksSent = 0;
+  /** Sessions given a source address so far (they are dealt round-robin). */
+  private sessionsOpened = 0;
   private lastTickUs: number;
   private tickTimer: NodeJS.Timeout | null = null;
   private joins: Schedule<Join> | null = null;
@@ -238,6 +242,7 @@ export class Shard implements ProbeContext {
         streamName: name,
         source: makeSource(task.media, epoch),
         insecure: task.insecure,
+        ...sourceAddress(this.nextSourceAddress()),
         chunkSize: task.media.chunkSize,
         framePool: this.framePool,
       });
@@ -298,6 +303,13 @@ export class Shard implements ProbeContext {
     this.publishersEnded.push(p);
   }
 
+  /** The source address of the next session, round-robin over the task's (undefined: the host chooses). */
+  private nextSourceAddress(): string | undefined {
+    const list = this.task.sourceAddresses;
+    if (list === undefined || list.length === 0) return undefined;
+    return list[((this.task.sourceAddressOffset ?? 0) + this.sessionsOpened++) % list.length];
+  }
+
   private async openPlayer(j: Join): Promise<void> {
     const task = this.task;
     const group = task.groups[j.group]!;
@@ -328,6 +340,7 @@ export class Shard implements ProbeContext {
           target: this.url,
           streamName: name,
           insecure: task.insecure,
+          localAddress: this.nextSourceAddress(),
           codec: task.media.codec,
           onFrame: (f) => probe.onFrame(f),
           onEnd: (end) => this.onViewerEnd(probe, end),
