@@ -7,7 +7,7 @@ import { httpFailureKind } from '../../src/client/http-client.js';
 import { HttpFlvViewer } from '../../src/client/http-flv-viewer.js';
 import { WsFlvViewer } from '../../src/client/ws-flv-viewer.js';
 import { failureKey } from '../../src/results/failures.js';
-import { makeNamespace, namespacesUnavailable, type Namespace } from '../helpers/netns.js';
+import { makeNamespace, namespacesUnavailable, type Namespace } from '../../bench/lib/netns.js';
 import { runDir, scenarioFile, scratch, summaryOf } from '../helpers/runs.js';
 import { CLI, startServer } from '../helpers/server.js';
 import { run } from '../helpers/tools.js';
