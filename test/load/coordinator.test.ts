@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Coordinator, CoordinatorClient, wallClockUs, type ShareJoin } from '../../src/load/coordinator.js';
 import { monotonicUs } from '../../src/media/timing-mark.js';
+import { cli } from '../helpers/cli.js';
 
 /** The rendezvous and reference clock of a distributed run, over real loopback HTTP. */
 
@@ -76,5 +77,22 @@ describe('the coordinator of a distributed run', () => {
 
   it('says so when the coordinator cannot be reached', async () => {
     await expect(client('http://127.0.0.1:9').join(share(0, 1))).rejects.toThrow(/cannot reach the coordinator/);
+  });
+
+  it('refuses a start in the past, or one it cannot read, before anything starts', async () => {
+    for (const args of [
+      ['coordinate', '--shares', '2', '--start-at', '2020-01-01T00:00:00Z'],
+      ['run', 'quickstart', '--shard', '0/2', '--coordinate', '127.0.0.1:0', '--start-at', '2020-01-01T00:00:00Z'],
+    ]) {
+      const r = await cli(args, 20_000);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/--start-at: 2020-01-01T00:00:00\.000Z is in the past/);
+    }
+    const bad = await cli(['coordinate', '--shares', '2', '--start-at', 'tomorrow'], 20_000);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--start-at: "tomorrow" is not an ISO time with its zone/);
+    const alone = await cli(['run', 'quickstart', '--coordinator', 'http://127.0.0.1:9'], 20_000);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/--coordinator: a share's flags, given with --shard I\/N/);
   });
 });
