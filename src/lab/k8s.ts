@@ -186,7 +186,8 @@ function k8sObjects(o: K8sRunOptions): (ConfigMap | Service | Job)[] {
     },
   });
   const objects: (ConfigMap | Service | Job)[] = [scenario, service, shares];
-  if (o.resultsClaim !== undefined) {
+  // One share has nothing to merge (and merge wants two folders).
+  if (o.resultsClaim !== undefined && o.shares > 1) {
     objects.push(
       new Job({
         metadata: meta('-merge', 'merge'),
@@ -218,10 +219,17 @@ function k8sObjects(o: K8sRunOptions): (ConfigMap | Service | Job)[] {
 /** How the results come back, as comment lines for the top of the manifests. */
 function howToCollect(o: K8sRunOptions, name: string): string[] {
   const ns = o.namespace !== undefined ? ` -n ${o.namespace}` : '';
+  if (o.shares === 1)
+    return o.resultsClaim !== undefined
+      ? [`Results: ${RESULTS_DIR}/${o.runId}/share-0/ on the claim ${o.resultsClaim} (one share: nothing to merge).`]
+      : [
+          'Results: the share prints its results folder in its log (a base64 tar between two lines); extract it:',
+          `  kubectl${ns} logs job/${name} | sed -n '/^${RESULTS_BEGIN}$/,/^${RESULTS_END}$/p' | sed '1d;$d' | base64 -d | tar -xz`,
+        ];
   if (o.resultsClaim !== undefined)
     return [
       `Results: ${RESULTS_DIR}/${o.runId}/share-<i>/ on the claim ${o.resultsClaim}; the Job ${name}-merge`,
-      `merges them into ${RESULTS_DIR}/${o.runId}/merged/ when every share is done:`,
+      `merges them into ${RESULTS_DIR}/${o.runId}/<time>-merged/ when every share is done:`,
       `  kubectl${ns} wait --for=condition=complete --timeout=-1s job/${name}-merge && kubectl${ns} logs job/${name}-merge`,
     ];
   return [

@@ -146,6 +146,15 @@ describe('rtmpbench k8s', () => {
     expect(script(merge!)).toContain(`merge /results/${runId}/share-*/*/ --out /results/${runId} --name merged`);
   });
 
+  it('with one share, prints no merge step', async () => {
+    for (const claim of [[], ['--results-volume', 'rtmp-results']]) {
+      const r = await cli(['k8s', 'quickstart', '--shares', '1', '--image', 'i', '--target', TARGET, ...claim]);
+      expect(r.code).toBe(0);
+      expect(jobs(manifests(r.stdout)).map((j) => j.metadata!.name)).toHaveLength(1);
+      expect(r.stdout).not.toMatch(/rtmpbench merge/);
+    }
+  });
+
   it('a generated run id is new each time', async () => {
     const ids = await Promise.all(
       [0, 1].map(async () => {
