@@ -49,7 +49,7 @@ if ! podman image exists "$base"; then
     --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' - "$base" >/dev/null
 fi
 
-podman build --quiet --network host --build-arg BASE="$base" --volume "$HOME/.npm:/root/.npm" -t rtmpbench:ci . >/dev/null
+podman build --quiet --network host --build-arg BASE="$base" --volume "$(npm config get cache):/root/.npm" -t rtmpbench:ci . >/dev/null
 # The build stage (dev dependencies, ~500 MB) is not kept.
 podman image prune -f >/dev/null
 echo "rtmpbench:ci built on $base"
