@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { EXIT_RUN_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { registerCompare } from './compare.js';
 import { registerCoordinate } from './coordinate.js';
+import { registerK8s } from './k8s.js';
 import { registerMerge } from './merge.js';
 import { registerProfile } from './profile.js';
 import { registerProbe } from './probe.js';
@@ -25,6 +26,7 @@ function buildProgram(): Command {
   registerReport(program);
   registerMerge(program);
   registerCoordinate(program);
+  registerK8s(program);
   registerProfile(program);
   registerProbe(program);
   registerServe(program);

@@ -206,7 +206,7 @@ async function runCommand(file: string | undefined, flags: RunCommandFlags): Pro
     }).finally(async () => {
       // A coordinator this share hosts stays until the other shares go quiet (bounded), then stops.
       for (const c of hosted)
-        await Promise.race([c.idle(3000), new Promise((r) => setTimeout(r, 20_000))]).then(() => c.close());
+        await Promise.race([c.idle(3000), new Promise((r) => setTimeout(r, 20_000).unref())]).then(() => c.close());
     });
     await live.stop();
     if (showProgress && process.stderr.isTTY) process.stderr.write('\n');

@@ -22,6 +22,9 @@ import { RunError } from './errors.js';
  * the start to its own clock with its measured offset.
  */
 
+/** How often a share asks again for a coordinator it cannot reach yet. */
+const JOIN_RETRY_MS = 500;
+
 /** What a share says of itself when it joins (a share given no run id takes the coordinator's). */
 export interface ShareJoin {
   runId: string | null;
@@ -199,9 +202,23 @@ export class CoordinatorClient {
 
   constructor(private readonly url: string) {}
 
-  /** Joins the run; returns its id (the coordinator's, when the share was given none). */
-  async join(share: ShareJoin): Promise<string> {
-    const res = await this.call('POST', '/join', JSON.stringify(share));
+  /**
+   * Joins the run; returns its id (the coordinator's, when the share was given none). A
+   * coordinator not reachable yet (its machine or container still starting, its name not in DNS
+   * yet) is asked again every half second for `waitMs`: shares may start in any order.
+   */
+  async join(share: ShareJoin, waitMs = 0): Promise<string> {
+    const until = Date.now() + waitMs;
+    let res: { status: number; body: unknown };
+    for (;;) {
+      try {
+        res = await this.call('POST', '/join', JSON.stringify(share));
+        break;
+      } catch (e) {
+        if (Date.now() + JOIN_RETRY_MS > until) throw e;
+        await new Promise((r) => setTimeout(r, JOIN_RETRY_MS));
+      }
+    }
     if (res.status !== 200) throw new RunError(`the coordinator ${this.url} refused this share: ${errorOf(res.body)}`);
     for (let i = 0; i < EXCHANGES_AT_JOIN; i++) await this.exchange();
     return (res.body as { runId: string }).runId;

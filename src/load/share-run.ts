@@ -72,14 +72,12 @@ export class ShareRun {
       return { startAtUs: this.startAtUs, clockOffsetUs: 0 };
     }
     const { index, count } = this.opts.shardOf;
-    this.runId = await this.client.join({
-      runId: this.runId,
-      index,
-      count,
-      scenarioHash: this.hash,
-      host: os.hostname(),
-    });
-    this.startAtUs = await this.client.waitForStart(this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    this.runId = await this.client.join(
+      { runId: this.runId, index, count, scenarioHash: this.hash, host: os.hostname() },
+      deadline - Date.now(),
+    );
+    this.startAtUs = await this.client.waitForStart(Math.max(0, deadline - Date.now()));
     const now = monotonicUs();
     this.plannedWallMs = (wallClockUs() + (this.startAtUs - now)) / 1000;
     if (this.startAtUs < now) {

@@ -75,6 +75,18 @@ describe('the coordinator of a distributed run', () => {
     );
   });
 
+  it('lets a share that starts before its coordinator wait for it to come up', async () => {
+    const free = new Coordinator({ runId: 'r1', count: 1 });
+    const port = await free.listen(0);
+    await free.close();
+    const late = new Coordinator({ runId: 'r1', count: 1, leadMs: 200 });
+    open.push(late);
+    const up = new Promise((r) => setTimeout(r, 700)).then(() => late.listen(port));
+    const joined = client(`http://127.0.0.1:${port}`).join(share(0, 1), 5000);
+    await expect(joined).resolves.toBe('r1');
+    await up;
+  });
+
   it('says so when the coordinator cannot be reached', async () => {
     await expect(client('http://127.0.0.1:9').join(share(0, 1))).rejects.toThrow(/cannot reach the coordinator/);
   });
