@@ -92,6 +92,8 @@ export class Coordinator {
           resolve();
         }
       }, 250);
+      // The listening server keeps the process alive while it is wanted; this check never does.
+      timer.unref();
     });
   }
 
