@@ -10,7 +10,7 @@
  *   node dist/bench/distributed.js [--rounds 3] [--players 30] [--streams 2] [--duration 20s]
  *                                  [--out results/baselines/distributed]
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../src/proc/port.js';
@@ -121,7 +121,9 @@ async function spread(round: number): Promise<{ summary: RunSummary; dir: string
   );
   if (m.code !== 0) throw new Error(`merge failed: ${m.stderr}`);
   const summary = JSON.parse(m.stdout) as RunSummary;
-  return { summary, dir: resultDir(m.stderr + m.stdout) ?? join(work, `merged-${round}`) };
+  // With --json the folder is not printed: it is the one folder under the merge's root.
+  const root = join(work, `merged-${round}`);
+  return { summary, dir: join(root, readdirSync(root)[0]!) };
 }
 
 async function single(round: number): Promise<{ summary: RunSummary; dir: string }> {
