@@ -7,7 +7,7 @@ import type { OutgoingMessage } from '../protocol/message.js';
 import { FanOut, type BatchWindow, type FanOutMember } from './fan-out.js';
 import { GopCache } from './gop-cache.js';
 import { newDropCounters, priorityShare, type DropCounters, type SendQueue } from './send-queue.js';
-import { audioClass, MessageClass, SharedMessage, videoClass } from './shared-message.js';
+import { audioClass, configMessageList, MessageClass, SharedMessage, videoClass } from './shared-message.js';
 import type { StreamTap } from './stream-tap.js';
 
 /** The message stream id media is encoded for; players on other ids get a patched copy. */
@@ -278,11 +278,7 @@ export class LiveStream {
 
   /** Sequence headers and metadata to resend before a keyframe after they were dropped. */
   readonly configMessages = (): SharedMessage[] => {
-    const out: SharedMessage[] = [];
-    if (this.metadata !== null) out.push(this.metadata);
-    if (this.videoConfig !== null) out.push(this.videoConfig);
-    if (this.audioConfig !== null) out.push(this.audioConfig);
-    return out;
+    return configMessageList(this.metadata, this.videoConfig, this.audioConfig);
   };
 
   /**
