@@ -348,32 +348,43 @@ export class ClientConnection {
   async publish(name: string, timeoutMs = 10_000): Promise<number> {
     this.send(commandMessage('releaseStream', this.nextTransactionId++, null, [name]));
     this.send(commandMessage('FCPublish', this.nextTransactionId++, null, [name]));
-    const streamId = await this.createStream();
-    const status = this.waitStatus(
-      (s) => s.streamId === streamId && (s.code === 'NetStream.Publish.Start' || s.level === 'error'),
-      timeoutMs,
-      'publish',
-    );
-    this.send(commandMessage('publish', this.nextTransactionId++, null, [name, 'live'], streamId));
-    const s = await status;
-    if (s.code !== 'NetStream.Publish.Start')
-      throw new ClientError('rejected', `publish "${name}" refused: ${s.code} ${s.description}`.trim());
-    return streamId;
+    return this.startStream('publish', name, [name, 'live'], 'NetStream.Publish.Start', timeoutMs);
   }
 
   /** createStream, play; resolves on NetStream.Play.Start. */
   async play(name: string, timeoutMs = 10_000): Promise<number> {
+    return this.startStream('play', name, [name, -1000, -1, true], 'NetStream.Play.Start', timeoutMs);
+  }
+
+  /** createStream, then `command` on the new stream; resolves with its id on `startCode`. */
+  private async startStream(
+    command: 'publish' | 'play',
+    name: string,
+    args: AmfValue[],
+    startCode: string,
+    timeoutMs: number,
+  ): Promise<number> {
     const streamId = await this.createStream();
     const status = this.waitStatus(
-      (s) => s.streamId === streamId && (s.code === 'NetStream.Play.Start' || s.level === 'error'),
+      (s) => s.streamId === streamId && (s.code === startCode || s.level === 'error'),
       timeoutMs,
-      'play',
+      command,
     );
-    this.send(commandMessage('play', this.nextTransactionId++, null, [name, -1000, -1, true], streamId));
+    this.send(commandMessage(command, this.nextTransactionId++, null, args, streamId));
     const s = await status;
-    if (s.code !== 'NetStream.Play.Start')
-      throw new ClientError('rejected', `play "${name}" refused: ${s.code} ${s.description}`.trim());
+    if (s.code !== startCode)
+      throw new ClientError('rejected', `${command} "${name}" refused: ${s.code} ${s.description}`.trim());
     return streamId;
+  }
+
+  /** Awaits `step` (a publish or play that opens a client); closes the connection if it fails. */
+  async closeOnFailure<T>(step: Promise<T>): Promise<T> {
+    try {
+      return await step;
+    } catch (e) {
+      this.close();
+      throw e;
+    }
   }
 
   /** Resolves with the first status event that `match` accepts. */

@@ -1,6 +1,7 @@
 import type { RtmpError } from '../protocol/errors.js';
 import { Mp4SegmentReader, type Mp4Sample, type Mp4SegmentSink } from '../media/fmp4-reader.js';
 import type { Mp4Init } from '../media/mp4-init.js';
+import type { TimingMark } from '../media/timing-mark.js';
 import { TS_SYNC_BYTE, PTS_MODULO } from '../media/mpegts.js';
 import { TsDemuxer, type TsDemuxSink, type TsVideoUnit } from '../media/ts-demuxer.js';
 
@@ -81,17 +82,7 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
     const dts = this.unwrap(u.dts90k >= 0 ? u.dts90k : u.pts90k);
     const pts =
       u.pts90k >= 0 ? dts + ((u.pts90k - (u.dts90k >= 0 ? u.dts90k : u.pts90k) + PTS_MODULO) % PTS_MODULO) : dts;
-    const m = u.mark;
-    this.add(
-      dts / 90,
-      pts / 90,
-      u.keyframe,
-      m !== null,
-      m?.intendedUs ?? 0,
-      m?.sentUs ?? 0,
-      m?.seq ?? 0,
-      m?.epoch ?? 0,
-    );
+    this.add(dts / 90, pts / 90, u.keyframe, u.mark);
   }
 
   onAudio(_pts90k: number, frames: number, esBytes: number): void {
@@ -107,17 +98,7 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
     }
     if (s.track.handler !== 'vide') return;
     const scale = 1000 / s.track.timescale;
-    const m = s.mark;
-    this.add(
-      s.decodeTime * scale,
-      (s.decodeTime + s.compositionOffset) * scale,
-      s.keyframe,
-      m !== null,
-      m?.intendedUs ?? 0,
-      m?.sentUs ?? 0,
-      m?.seq ?? 0,
-      m?.epoch ?? 0,
-    );
+    this.add(s.decodeTime * scale, (s.decodeTime + s.compositionOffset) * scale, s.keyframe, s.mark);
   }
 
   onError(error: RtmpError): void {
@@ -133,16 +114,8 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
     return v;
   }
 
-  private add(
-    dtsMs: number,
-    ptsMs: number,
-    keyframe: boolean,
-    hasMark: boolean,
-    intendedUs: number,
-    sentUs: number,
-    seq: number,
-    epoch: number,
-  ): void {
+  /** Records a video frame; `mark` is read now (the demuxers reuse it). */
+  private add(dtsMs: number, ptsMs: number, keyframe: boolean, mark: TimingMark | null): void {
     let f = this.frames[this.count];
     if (f === undefined) {
       f = { dtsMs: 0, ptsMs: 0, keyframe: false, hasMark: false, intendedUs: 0, sentUs: 0, seq: 0, epoch: 0 };
@@ -152,10 +125,10 @@ export class SegmentFrames implements TsDemuxSink, Mp4SegmentSink {
     f.dtsMs = dtsMs;
     f.ptsMs = ptsMs;
     f.keyframe = keyframe;
-    f.hasMark = hasMark;
-    f.intendedUs = intendedUs;
-    f.sentUs = sentUs;
-    f.seq = seq;
-    f.epoch = epoch;
+    f.hasMark = mark !== null;
+    f.intendedUs = mark?.intendedUs ?? 0;
+    f.sentUs = mark?.sentUs ?? 0;
+    f.seq = mark?.seq ?? 0;
+    f.epoch = mark?.epoch ?? 0;
   }
 }

@@ -112,14 +112,9 @@ export class Player implements Viewer {
     const conn = await ClientConnection.open({ ...opts, skimMedia: opts.skimMedia ?? PLAYER_SKIM_BYTES });
     const p = new Player(conn, opts);
     p.openUs = openUs;
-    try {
-      p.playSentUs = monotonicUs();
-      p.streamId = await conn.play(opts.streamName);
-      p.playStartUs = monotonicUs();
-    } catch (e) {
-      conn.close();
-      throw e;
-    }
+    p.playSentUs = monotonicUs();
+    p.streamId = await conn.closeOnFailure(conn.play(opts.streamName));
+    p.playStartUs = monotonicUs();
     return p;
   }
 

@@ -65,12 +65,7 @@ export class Publisher {
   static async open(opts: PublisherOptions): Promise<Publisher> {
     const conn = await ClientConnection.open(opts);
     const p = new Publisher(conn, opts);
-    try {
-      p.streamId = await conn.publish(opts.streamName);
-    } catch (e) {
-      conn.close();
-      throw e;
-    }
+    p.streamId = await conn.closeOnFailure(conn.publish(opts.streamName));
     return p;
   }
 

@@ -1,5 +1,5 @@
 import { MSG_AUDIO, MSG_DATA_AMF0, MSG_VIDEO } from '../protocol/constants.js';
-import { LimitError, ProtocolError, RtmpError } from '../protocol/errors.js';
+import { LimitError, ProtocolError, type RtmpError, readerError } from '../protocol/errors.js';
 
 /**
  * Reads an FLV byte stream as HTTP-FLV and WebSocket-FLV servers send it (the FLV file format
@@ -323,12 +323,6 @@ export class FlvStreamReader {
   private fail(err: unknown): void {
     this.state = FlvState.DEAD;
     this.assembly = EMPTY;
-    const error =
-      err instanceof RtmpError
-        ? err
-        : new ProtocolError('RTMP_ERR_READER_DEAD', `tag handler threw: ${(err as Error)?.message ?? String(err)}`, {
-            cause: err,
-          });
-    this.sink.onError(error);
+    this.sink.onError(readerError(err, 'tag handler'));
   }
 }

@@ -1,4 +1,4 @@
-import { LimitError, ProtocolError, RtmpError } from '../protocol/errors.js';
+import { LimitError, ProtocolError, type RtmpError, readerError } from '../protocol/errors.js';
 import { parseMp4Init, walkBoxes, type Mp4Init, type Mp4Track } from './mp4-init.js';
 import { findMarkLengthPrefixed, type TimingMark } from './timing-mark.js';
 
@@ -545,13 +545,7 @@ export class Mp4SegmentReader {
   private fail(err: unknown): void {
     this.state = ReaderState.DEAD;
     this.whole = EMPTY;
-    const error =
-      err instanceof RtmpError
-        ? err
-        : new ProtocolError('RTMP_ERR_READER_DEAD', `sample handler threw: ${(err as Error)?.message ?? String(err)}`, {
-            cause: err,
-          });
-    this.sink.onError(error);
+    this.sink.onError(readerError(err, 'sample handler'));
   }
 }
 

@@ -1,4 +1,4 @@
-import { LimitError, ProtocolError, RtmpError } from '../protocol/errors.js';
+import { LimitError, ProtocolError, type RtmpError, readerError } from '../protocol/errors.js';
 import {
   PID_PAT,
   StreamType,
@@ -462,12 +462,6 @@ export class TsDemuxer {
 
   private fail(err: unknown): void {
     this.dead = true;
-    const error =
-      err instanceof RtmpError
-        ? err
-        : new ProtocolError('RTMP_ERR_READER_DEAD', `handler threw: ${(err as Error)?.message ?? String(err)}`, {
-            cause: err,
-          });
-    this.sink.onError(error);
+    this.sink.onError(readerError(err, 'handler'));
   }
 }

@@ -7,8 +7,9 @@ import {
   type AmfObject,
   type AmfValue,
 } from './amf-types.js';
+import { AmfCursor } from './amf-cursor.js';
 import { decodeAmf3Value } from './amf3.js';
-import { ProtocolError, ArgumentError } from './errors.js';
+import { ArgumentError } from './errors.js';
 
 /** AMF0 type markers. */
 const AMF0_NUMBER = 0x00;
@@ -41,17 +42,12 @@ const DEFAULT_MAX_DEPTH = 32;
  * Reads consecutive AMF0 values from a buffer. Every length is checked against the bytes
  * left before anything is allocated, so a hostile length costs nothing.
  */
-export class Amf0Reader {
-  private readonly buf: Buffer;
-  offset: number;
-  private readonly end: number;
+export class Amf0Reader extends AmfCursor {
   private readonly maxDepth: number;
   private readonly references: AmfValue[] = [];
 
   constructor(buf: Buffer, offset = 0, options: AmfDecodeOptions = {}) {
-    this.buf = buf;
-    this.offset = offset;
-    this.end = buf.length;
+    super(buf, offset, 'amf0');
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   }
 
@@ -70,28 +66,6 @@ export class Amf0Reader {
     return values;
   }
 
-  private fail(
-    message: string,
-    code:
-      | 'RTMP_ERR_AMF_TRUNCATED'
-      | 'RTMP_ERR_AMF_MALFORMED'
-      | 'RTMP_ERR_AMF_UNSUPPORTED'
-      | 'RTMP_ERR_AMF_LIMIT' = 'RTMP_ERR_AMF_MALFORMED',
-  ): never {
-    throw new ProtocolError(code, message, { state: 'amf0', offset: this.offset });
-  }
-
-  private need(n: number): void {
-    if (this.end - this.offset < n) {
-      this.fail(`${n} bytes needed, ${this.end - this.offset} left`, 'RTMP_ERR_AMF_TRUNCATED');
-    }
-  }
-
-  private u8(): number {
-    this.need(1);
-    return this.buf[this.offset++]!;
-  }
-
   private u16(): number {
     this.need(2);
     const v = this.buf.readUInt16BE(this.offset);
@@ -104,20 +78,6 @@ export class Amf0Reader {
     const v = this.buf.readUInt32BE(this.offset);
     this.offset += 4;
     return v;
-  }
-
-  private f64(): number {
-    this.need(8);
-    const v = this.buf.readDoubleBE(this.offset);
-    this.offset += 8;
-    return v;
-  }
-
-  private utf8(length: number): string {
-    this.need(length);
-    const s = this.buf.toString('utf8', this.offset, this.offset + length);
-    this.offset += length;
-    return s;
   }
 
   /** A property name or short string (u16 length). */

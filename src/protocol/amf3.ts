@@ -1,5 +1,5 @@
 import { AMF_CLASS_NAME, AmfXml, setProperty, type AmfObject, type AmfValue } from './amf-types.js';
-import { ProtocolError } from './errors.js';
+import { AmfCursor } from './amf-cursor.js';
 
 /** AMF3 type markers. */
 const AMF3_UNDEFINED = 0x00;
@@ -31,40 +31,15 @@ const WRAPPER_CLASSES = new Set(['flex.messaging.io.ArrayCollection', 'flex.mess
  * its own string, object and traits reference tables. Vectors and dictionaries are not
  * decoded: no RTMP client sends them in the messages a server handles.
  */
-class Amf3Reader {
-  private readonly buf: Buffer;
-  offset: number;
+class Amf3Reader extends AmfCursor {
   private readonly maxDepth: number;
   private readonly strings: string[] = [];
   private readonly objects: AmfValue[] = [];
   private readonly traits: Traits[] = [];
 
   constructor(buf: Buffer, offset: number, maxDepth: number) {
-    this.buf = buf;
-    this.offset = offset;
+    super(buf, offset, 'amf3');
     this.maxDepth = maxDepth;
-  }
-
-  private fail(
-    message: string,
-    code:
-      | 'RTMP_ERR_AMF_TRUNCATED'
-      | 'RTMP_ERR_AMF_MALFORMED'
-      | 'RTMP_ERR_AMF_UNSUPPORTED'
-      | 'RTMP_ERR_AMF_LIMIT' = 'RTMP_ERR_AMF_MALFORMED',
-  ): never {
-    throw new ProtocolError(code, message, { state: 'amf3', offset: this.offset });
-  }
-
-  private need(n: number): void {
-    if (this.buf.length - this.offset < n) {
-      this.fail(`${n} bytes needed, ${this.buf.length - this.offset} left`, 'RTMP_ERR_AMF_TRUNCATED');
-    }
-  }
-
-  private u8(): number {
-    this.need(1);
-    return this.buf[this.offset++]!;
   }
 
   /** Variable-length unsigned 29-bit integer: 7 bits in each of up to three bytes, then 8. */
@@ -78,13 +53,6 @@ class Amf3Reader {
     return ((value << 8) | this.u8()) >>> 0;
   }
 
-  private f64(): number {
-    this.need(8);
-    const v = this.buf.readDoubleBE(this.offset);
-    this.offset += 8;
-    return v;
-  }
-
   private string(): string {
     const header = this.u29();
     if ((header & 1) === 0) {
@@ -93,9 +61,7 @@ class Amf3Reader {
       return this.strings[index]!;
     }
     const length = header >>> 1;
-    this.need(length);
-    const s = this.buf.toString('utf8', this.offset, this.offset + length);
-    this.offset += length;
+    const s = this.utf8(length);
     if (length > 0) this.strings.push(s);
     return s;
   }
@@ -133,10 +99,7 @@ class Amf3Reader {
         const header = this.u29();
         const ref = this.reference(header);
         if (ref !== undefined) return ref;
-        const length = header >>> 1;
-        this.need(length);
-        const xml = new AmfXml(this.buf.toString('utf8', this.offset, this.offset + length));
-        this.offset += length;
+        const xml = new AmfXml(this.utf8(header >>> 1));
         this.objects.push(xml);
         return xml;
       }
@@ -173,7 +136,7 @@ class Amf3Reader {
     const ref = this.reference(header);
     if (ref !== undefined) return ref;
     const dense = header >>> 1;
-    if (dense > this.buf.length - this.offset) this.fail(`array of ${dense} elements`, 'RTMP_ERR_AMF_TRUNCATED');
+    if (dense > this.end - this.offset) this.fail(`array of ${dense} elements`, 'RTMP_ERR_AMF_TRUNCATED');
     const assoc: AmfObject = {};
     let hasAssoc = false;
     const slot = this.objects.length;
@@ -209,7 +172,7 @@ class Amf3Reader {
       const dynamic = (header & 8) !== 0;
       const count = header >>> 4;
       const className = this.string();
-      if (count > this.buf.length - this.offset) this.fail(`${count} sealed members`, 'RTMP_ERR_AMF_TRUNCATED');
+      if (count > this.end - this.offset) this.fail(`${count} sealed members`, 'RTMP_ERR_AMF_TRUNCATED');
       const sealed: string[] = [];
       for (let i = 0; i < count; i++) sealed.push(this.string());
       traits = { className, dynamic, externalizable, sealed };

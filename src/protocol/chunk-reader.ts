@@ -12,7 +12,7 @@ import {
   MSG_WINDOW_ACK_SIZE,
   isKnownMessageType,
 } from './constants.js';
-import { LimitError, ProtocolError, RtmpError } from './errors.js';
+import { LimitError, ProtocolError, type RtmpError, readerError } from './errors.js';
 import type { RtmpMessage } from './message.js';
 
 export interface ChunkReaderSink {
@@ -588,17 +588,7 @@ export class ChunkReader {
   private fail(err: unknown): void {
     this.forEachStream((cs) => this.dropPartial(cs, false));
     this.state = ReaderState.DEAD;
-    const error =
-      err instanceof RtmpError
-        ? err
-        : new ProtocolError(
-            'RTMP_ERR_READER_DEAD',
-            `message handler threw: ${(err as Error)?.message ?? String(err)}`,
-            {
-              cause: err,
-            },
-          );
-    this.sink.onError(error);
+    this.sink.onError(readerError(err, 'message handler'));
   }
 }
 

@@ -144,3 +144,14 @@ export class ArgumentError extends RtmpError {}
 export function isRtmpError(err: unknown): err is RtmpError {
   return err instanceof RtmpError;
 }
+
+/**
+ * What a stream reader reports when its run stops on `err`: an RtmpError as it is, anything
+ * else (a sink's handler threw) as RTMP_ERR_READER_DEAD naming the handler, `err` as cause.
+ */
+export function readerError(err: unknown, handler: string): RtmpError {
+  if (err instanceof RtmpError) return err;
+  return new ProtocolError('RTMP_ERR_READER_DEAD', `${handler} threw: ${(err as Error)?.message ?? String(err)}`, {
+    cause: err,
+  });
+}

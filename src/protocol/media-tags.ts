@@ -312,6 +312,44 @@ function skipModEx(buf: Buffer, o: number, modExType: number): number {
   return o * 16 + packetType;
 }
 
+/** What `readTrackHeader` read; one object for the module, so the classifiers allocate nothing. */
+const trackHeader = { offset: 0, packetType: 0, fourCc: 0 };
+
+/**
+ * Reads the E-RTMP header bytes after the packet type (and any ModEx) at `o`: the multitrack
+ * byte when `packetType` is the MULTITRACK value `multitrack`, then the FourCC (the first
+ * track's when codecs differ), then the track id and size. Sets `out.multitrack`/
+ * `multitrackType`; leaves the offset after them, the packet type and the FourCC in
+ * `trackHeader` (that offset may lie past the end: the caller checks). Returns false when the
+ * payload ends before the FourCC or the multitrack byte is invalid.
+ */
+function readTrackHeader(
+  payload: Buffer,
+  o: number,
+  packetType: number,
+  multitrack: number,
+  out: VideoTagInfo | AudioTagInfo,
+): boolean {
+  let mt = -1;
+  if (packetType === multitrack) {
+    if (o >= payload.length) return false;
+    mt = payload[o]! >>> 4;
+    packetType = payload[o]! & 0x0f;
+    o += 1;
+    out.multitrack = true;
+    out.multitrackType = mt;
+    if (mt > AvMultitrackType.MANY_TRACKS_MANY_CODECS || packetType === multitrack) return false;
+  }
+  if (o + 4 > payload.length) return false;
+  trackHeader.fourCc = payload.readUInt32BE(o);
+  o += 4;
+  // Track id, and the track size when there are several tracks.
+  if (mt !== -1) o += mt === AvMultitrackType.ONE_TRACK ? 1 : 4;
+  trackHeader.offset = o;
+  trackHeader.packetType = packetType;
+  return true;
+}
+
 function resetVideo(out: VideoTagInfo): void {
   out.enhanced = false;
   out.frameType = 0;
@@ -377,31 +415,10 @@ export function classifyVideo(payload: Buffer, out: VideoTagInfo): boolean {
     out.dataOffset = o;
     return o < payload.length;
   }
-  let fourcc: number;
-  if (packetType === VideoPacketType.MULTITRACK) {
-    if (o >= payload.length) return false;
-    const mt = payload[o]! >>> 4;
-    packetType = payload[o]! & 0x0f;
-    o += 1;
-    out.multitrack = true;
-    out.multitrackType = mt;
-    if (mt > AvMultitrackType.MANY_TRACKS_MANY_CODECS || packetType === VideoPacketType.MULTITRACK) return false;
-    if (mt !== AvMultitrackType.MANY_TRACKS_MANY_CODECS) {
-      if (o + 4 > payload.length) return false;
-      fourcc = payload.readUInt32BE(o);
-      o += 4;
-    } else {
-      if (o + 4 > payload.length) return false;
-      fourcc = payload.readUInt32BE(o); // first track's codec
-      o += 4;
-    }
-    // Track id, and the track size when there are several tracks.
-    o += mt === AvMultitrackType.ONE_TRACK ? 1 : 4;
-  } else {
-    if (o + 4 > payload.length) return false;
-    fourcc = payload.readUInt32BE(o);
-    o += 4;
-  }
+  if (!readTrackHeader(payload, o, packetType, VideoPacketType.MULTITRACK, out)) return false;
+  o = trackHeader.offset;
+  packetType = trackHeader.packetType;
+  const fourcc = trackHeader.fourCc;
   if (o > payload.length) return false;
   out.codecId = fourcc;
   out.codec = videoCodecOf(fourcc);
@@ -482,23 +499,10 @@ export function classifyAudio(payload: Buffer, out: AudioTagInfo): boolean {
     o = packed >>> 4;
     packetType = packed & 0x0f;
   }
-  if (packetType === AudioPacketType.MULTITRACK) {
-    if (o >= payload.length) return false;
-    const mt = payload[o]! >>> 4;
-    packetType = payload[o]! & 0x0f;
-    o += 1;
-    out.multitrack = true;
-    out.multitrackType = mt;
-    if (mt > AvMultitrackType.MANY_TRACKS_MANY_CODECS || packetType === AudioPacketType.MULTITRACK) return false;
-    if (o + 4 > payload.length) return false;
-    out.fourCc = payload.readUInt32BE(o);
-    o += 4;
-    o += mt === AvMultitrackType.ONE_TRACK ? 1 : 4;
-  } else {
-    if (o + 4 > payload.length) return false;
-    out.fourCc = payload.readUInt32BE(o);
-    o += 4;
-  }
+  if (!readTrackHeader(payload, o, packetType, AudioPacketType.MULTITRACK, out)) return false;
+  o = trackHeader.offset;
+  packetType = trackHeader.packetType;
+  out.fourCc = trackHeader.fourCc;
   if (o > payload.length) return false;
   out.codec = audioCodecOf(out.fourCc);
   out.packetType = packetType;

@@ -55,6 +55,11 @@ const COUNTER_ROWS: CounterRow[] = (() => {
 
 const sample = (labels: PromLabels, value: number): PromSample => ({ labels, value });
 
+/** The family of a figure-table entry's `prom` names, with one unlabelled sample. */
+function figureFamily(prom: { family: string; help: string }, type: 'counter' | 'gauge', value: number): PromFamily {
+  return { name: prom.family, help: prom.help, type, samples: [sample({}, value)] };
+}
+
 /**
  * The viewers' counters by protocol label: each protocol's when the run reports them apart, else the
  * run's own as RTMP.
@@ -159,52 +164,17 @@ export function generatorFamilies(live: LiveRun): PromFamily[] {
   const gen = GENERATOR_FIGURES;
   const loop = EVENT_LOOP_FIGURES;
   families.push(
-    {
-      name: gen.cpuSeconds.prom.family,
-      help: gen.cpuSeconds.prom.help,
-      type: 'counter',
-      samples: [sample({}, round6(live.generatorCpuSeconds))],
-    },
-    {
-      name: gen.maxRssBytes.prom.family,
-      help: gen.maxRssBytes.prom.help,
-      type: 'gauge',
-      samples: [sample({}, point?.generatorRssBytes ?? 0)],
-    },
-    {
-      name: gen.workers.prom.family,
-      help: gen.workers.prom.help,
-      type: 'gauge',
-      samples: [sample({}, start?.workers ?? 0)],
-    },
-    {
-      name: loop.utilization.prom.family,
-      help: loop.utilization.prom.help,
-      type: 'gauge',
-      samples: [sample({}, point?.generatorEventLoopUtilization ?? 0)],
-    },
-    {
-      name: loop.delayP99Ms.prom.family,
-      help: loop.delayP99Ms.prom.help,
-      type: 'gauge',
-      samples: [sample({}, (point?.generatorEventLoopDelayP99Ms ?? 0) / 1000)],
-    },
+    figureFamily(gen.cpuSeconds.prom, 'counter', round6(live.generatorCpuSeconds)),
+    figureFamily(gen.maxRssBytes.prom, 'gauge', point?.generatorRssBytes ?? 0),
+    figureFamily(gen.workers.prom, 'gauge', start?.workers ?? 0),
+    figureFamily(loop.utilization.prom, 'gauge', point?.generatorEventLoopUtilization ?? 0),
+    figureFamily(loop.delayP99Ms.prom, 'gauge', (point?.generatorEventLoopDelayP99Ms ?? 0) / 1000),
   );
   if (live.serverCpuSeconds !== null) {
     const srv = SERVER_FIGURES;
     families.push(
-      {
-        name: srv.cpuSeconds.prom.family,
-        help: srv.cpuSeconds.prom.help,
-        type: 'counter',
-        samples: [sample({}, round6(live.serverCpuSeconds))],
-      },
-      {
-        name: srv.maxRssBytes.prom.family,
-        help: srv.maxRssBytes.prom.help,
-        type: 'gauge',
-        samples: [sample({}, point?.serverRssBytes ?? 0)],
-      },
+      figureFamily(srv.cpuSeconds.prom, 'counter', round6(live.serverCpuSeconds)),
+      figureFamily(srv.maxRssBytes.prom, 'gauge', point?.serverRssBytes ?? 0),
     );
   }
   for (const metric of METRICS) {

@@ -49,6 +49,19 @@ const stageSchema = z
   })
   .strict();
 
+/** A list of non-empty strings, each checked by `check` (null: fine; else the problem). */
+function checkedStrings(check: (s: string) => string | null) {
+  return z.array(
+    z
+      .string()
+      .min(1)
+      .superRefine((s, ctx) => {
+        const problem = check(s);
+        if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+  );
+}
+
 /** The fields of a scenario file, each validated (and renamed where it is resolved alone). */
 function scenarioFields(checks: ExpressionChecks) {
   return (
@@ -348,16 +361,7 @@ function scenarioFields(checks: ExpressionChecks) {
               `(at most ${MAX_SOURCE_ADDRESSES} addresses), e.g. 198.18.5.0/29,198.18.6.7; each must be ` +
               "the host's, and each gives as many concurrent sessions as the ephemeral port range",
           ),
-        thresholds: z
-          .array(
-            z
-              .string()
-              .min(1)
-              .superRefine((expr, ctx) => {
-                const problem = checks.threshold(expr);
-                if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
-              }),
-          )
+        thresholds: checkedStrings((expr) => checks.threshold(expr))
           .default([])
           .describe('Conditions such as "latency.endToEnd.p99 < 250ms"; a failure makes the run exit 1.'),
         /**
@@ -458,16 +462,7 @@ function scenarioFields(checks: ExpressionChecks) {
               .default(1)
               .describe('Times each variant runs; runs are interleaved (A B C A B C) so drift hits all alike.'),
             baseline: z.string().optional().describe('Variant the others are compared with (default: the first).'),
-            gate: z
-              .array(
-                z
-                  .string()
-                  .min(1)
-                  .superRefine((rule, ctx) => {
-                    const problem = checks.gateRule(rule);
-                    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
-                  }),
-              )
+            gate: checkedStrings((rule) => checks.gateRule(rule))
               .default([])
               .describe(
                 'How much worse than the baseline a variant may get, e.g. "latency.endToEnd.p99 +10%" or ' +

@@ -7,7 +7,7 @@ import type { OutgoingMessage } from '../protocol/message.js';
 import { FanOut, type BatchWindow, type FanOutMember } from './fan-out.js';
 import { GopCache } from './gop-cache.js';
 import { newDropCounters, priorityShare, type DropCounters, type SendQueue } from './send-queue.js';
-import { audioClass, MessageClass, SharedMessage, videoClass } from './shared-message.js';
+import { audioClass, configMessageList, MessageClass, SharedMessage, videoClass } from './shared-message.js';
 import type { StreamTap } from './stream-tap.js';
 
 /** The message stream id media is encoded for; players on other ids get a patched copy. */
@@ -156,16 +156,8 @@ export class LiveStream {
     const member = new StreamMember(p, this);
     this.members.set(p, member);
     if (this.publishing) {
-      for (const m of [this.metadata, this.videoConfig, this.audioConfig]) {
-        if (m !== null) this.offerTo(p, m, 'queue');
-      }
-      const cached =
-        this.gop?.snapshot((f) =>
-          this.encode(
-            { csid: f.csid, typeId: f.typeId, streamId: FANOUT_STREAM_ID, timestamp: f.timestamp, payload: f.payload },
-            f.cls,
-          ),
-        ) ?? [];
+      for (const m of this.configMessages()) this.offerTo(p, m, 'queue');
+      const cached = this.gopMessages();
       if (cached.length === 0) p.queue.waitForKeyframe();
       for (const m of cached) this.offerTo(p, m, 'offer');
     }
@@ -286,11 +278,7 @@ export class LiveStream {
 
   /** Sequence headers and metadata to resend before a keyframe after they were dropped. */
   readonly configMessages = (): SharedMessage[] => {
-    const out: SharedMessage[] = [];
-    if (this.metadata !== null) out.push(this.metadata);
-    if (this.videoConfig !== null) out.push(this.videoConfig);
-    if (this.audioConfig !== null) out.push(this.audioConfig);
-    return out;
+    return configMessageList(this.metadata, this.videoConfig, this.audioConfig);
   };
 
   /**
@@ -298,14 +286,23 @@ export class LiveStream {
    * fan-out form: what an output that starts mid-stream needs first.
    */
   cachedMessages(): SharedMessage[] {
-    const cached =
+    return [
+      ...this.configMessages(),
+      ...this.gopMessages(),
+      ...this.pending.filter((m) => m.cls !== MessageClass.CONFIG),
+    ];
+  }
+
+  /** The GOP cache in fan-out form (empty without one). */
+  private gopMessages(): readonly SharedMessage[] {
+    return (
       this.gop?.snapshot((f) =>
         this.encode(
           { csid: f.csid, typeId: f.typeId, streamId: FANOUT_STREAM_ID, timestamp: f.timestamp, payload: f.payload },
           f.cls,
         ),
-      ) ?? [];
-    return [...this.configMessages(), ...cached, ...this.pending.filter((m) => m.cls !== MessageClass.CONFIG)];
+      ) ?? []
+    );
   }
 
   /** Counts a drop against this stream. */

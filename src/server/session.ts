@@ -76,6 +76,22 @@ type SessionState = 'handshake' | 'open' | 'closed';
 let nextSessionId = 1;
 
 /** Splits "name?a=b" into the name and its query. */
+/** How a publish or play is refused: the status codes and the close kinds. */
+const NET_STREAM_REFUSALS = {
+  publish: {
+    badName: Status.PUBLISH_BAD_NAME,
+    badNameClose: 'bad-publish',
+    unauthorized: Status.PUBLISH_UNAUTHORIZED,
+    unauthorizedClose: 'publish-unauthorized',
+  },
+  play: {
+    badName: Status.PLAY_FAILED,
+    badNameClose: 'bad-play',
+    unauthorized: Status.PLAY_UNAUTHORIZED,
+    unauthorizedClose: 'play-unauthorized',
+  },
+} as const;
+
 function splitQuery(s: string): { name: string; query: URLSearchParams } {
   const i = s.indexOf('?');
   return i < 0
@@ -376,26 +392,37 @@ export class Session {
     this.close(reason, true);
   }
 
-  private onPublish(c: Command, streamId: number): void {
+  /**
+   * The stream key that a publish or play names, or null after refusing it: no connect yet, no
+   * name, a stream id that is 0 or taken, or a missing or wrong token.
+   */
+  private netStreamKey(command: 'publish' | 'play', c: Command, streamId: number): string | null {
     const raw = typeof c.args[0] === 'string' ? c.args[0] : '';
     const { name, query } = splitQuery(raw);
+    const refusal = NET_STREAM_REFUSALS[command];
     if (!this.connected || name.length === 0 || streamId === 0 || this.netStreams.has(streamId)) {
       this.reject(
         streamId,
-        { level: 'error', code: Status.PUBLISH_BAD_NAME, description: `cannot publish "${raw}" on stream ${streamId}` },
-        closeReason('bad-publish'),
+        { level: 'error', code: refusal.badName, description: `cannot ${command} "${raw}" on stream ${streamId}` },
+        closeReason(refusal.badNameClose),
       );
-      return;
+      return null;
     }
-    if (!this.tokenAccepted(this.ctx.config.publishToken, query)) {
+    const token = command === 'publish' ? this.ctx.config.publishToken : this.ctx.config.playToken;
+    if (!this.tokenAccepted(token, query)) {
       this.reject(
         streamId,
-        { level: 'error', code: Status.PUBLISH_UNAUTHORIZED, description: 'publish token missing or wrong' },
-        closeReason('publish-unauthorized'),
+        { level: 'error', code: refusal.unauthorized, description: `${command} token missing or wrong` },
+        closeReason(refusal.unauthorizedClose),
       );
-      return;
+      return null;
     }
-    const key = `${this.app}/${name}`;
+    return `${this.app}/${name}`;
+  }
+
+  private onPublish(c: Command, streamId: number): void {
+    const key = this.netStreamKey('publish', c, streamId);
+    if (key === null) return;
     const stream = this.ctx.registry.getOrCreate(key);
     if (stream.publishing) {
       this.ctx.registry.releaseIfIdle(stream);
@@ -422,25 +449,8 @@ export class Session {
   }
 
   private onPlay(c: Command, streamId: number): void {
-    const raw = typeof c.args[0] === 'string' ? c.args[0] : '';
-    const { name, query } = splitQuery(raw);
-    if (!this.connected || name.length === 0 || streamId === 0 || this.netStreams.has(streamId)) {
-      this.reject(
-        streamId,
-        { level: 'error', code: Status.PLAY_FAILED, description: `cannot play "${raw}" on stream ${streamId}` },
-        closeReason('bad-play'),
-      );
-      return;
-    }
-    if (!this.tokenAccepted(this.ctx.config.playToken, query)) {
-      this.reject(
-        streamId,
-        { level: 'error', code: Status.PLAY_UNAUTHORIZED, description: 'play token missing or wrong' },
-        closeReason('play-unauthorized'),
-      );
-      return;
-    }
-    const key = `${this.app}/${name}`;
+    const key = this.netStreamKey('play', c, streamId);
+    if (key === null) return;
     const stream = this.ctx.registry.getOrCreate(key);
     const binding: PlayerBinding = { sessionId: this.id, streamId, queue: this.queue };
     this.netStreams.set(streamId, { role: 'player', stream, binding });

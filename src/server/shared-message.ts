@@ -79,3 +79,19 @@ export class SharedMessage {
     if (--this.refs === 0 && this.allocator !== null) this.allocator.release(this.wire);
   }
 }
+
+/**
+ * The config messages a stream holder keeps that are present, in the order a joiner needs them:
+ * metadata, then the video and audio sequence headers.
+ */
+export function configMessageList(
+  metadata: SharedMessage | null,
+  videoConfig: SharedMessage | null,
+  audioConfig: SharedMessage | null,
+): SharedMessage[] {
+  const out: SharedMessage[] = [];
+  if (metadata !== null) out.push(metadata);
+  if (videoConfig !== null) out.push(videoConfig);
+  if (audioConfig !== null) out.push(audioConfig);
+  return out;
+}

@@ -1,3 +1,4 @@
+import type { AmfValue } from '../../protocol/amf-types.js';
 import { MSG_AUDIO, MSG_DATA_AMF0, MSG_DATA_AMF3, MSG_VIDEO } from '../../protocol/constants.js';
 import { setBufferLengthMessage } from '../../protocol/control.js';
 import type { ProbeConnection, ConnectOptions, SendOptions } from './connection.js';
@@ -60,17 +61,7 @@ export async function publishOn(
     conn.sendCommand('FCPublish', null, [name]);
   }
   const streamId = await conn.createStream(ctx.waitMs);
-  const from = conn.messages.length;
-  conn.sendCommand('publish', null, [name, 'live'], streamId);
-  const s = await conn.waitStatus(
-    isStartOrError('NetStream.Publish.Start'),
-    ctx.waitMs,
-    `the status of publish "${name}"`,
-    streamId,
-    from,
-  );
-  if (s.code !== 'NetStream.Publish.Start')
-    throw new StepError('publish', `publish "${name}" was refused: ${s.code} ${s.description}`.trim());
+  await startStream(ctx, conn, 'publish', name, [name, 'live'], streamId, 'NetStream.Publish.Start');
   // Some servers say Publish.Start and then close the connection (the name was taken after all).
   await conn.pause(PUBLISH_SETTLE_MS);
   if (conn.closed)
@@ -96,18 +87,36 @@ export async function play(ctx: ProbeContext, name: string, opts: PlayOptions = 
 async function playOn(ctx: ProbeContext, conn: ProbeConnection, name: string, opts: PlayOptions = {}): Promise<Viewer> {
   const streamId = await conn.createStream(ctx.waitMs);
   if (opts.bufferLength !== false) conn.send(setBufferLengthMessage(streamId, 1000));
+  const args = [name, opts.start ?? -2, opts.duration ?? -1, true];
+  const from = await startStream(ctx, conn, 'play', name, args, streamId, 'NetStream.Play.Start');
+  return { conn, streamId, name, from };
+}
+
+/**
+ * Sends publish or play on `streamId` and waits for `startCode` (or an error status) after it;
+ * throws a StepError on a refusal. Resolves with the index of the first message after the command.
+ */
+async function startStream(
+  ctx: ProbeContext,
+  conn: ProbeConnection,
+  command: 'publish' | 'play',
+  name: string,
+  args: AmfValue[],
+  streamId: number,
+  startCode: string,
+): Promise<number> {
   const from = conn.messages.length;
-  conn.sendCommand('play', null, [name, opts.start ?? -2, opts.duration ?? -1, true], streamId);
+  conn.sendCommand(command, null, args, streamId);
   const s = await conn.waitStatus(
-    isStartOrError('NetStream.Play.Start'),
+    isStartOrError(startCode),
     ctx.waitMs,
-    `the status of play "${name}"`,
+    `the status of ${command} "${name}"`,
     streamId,
     from,
   );
-  if (s.code !== 'NetStream.Play.Start')
-    throw new StepError('play', `play "${name}" was refused: ${s.code} ${s.description}`.trim());
-  return { conn, streamId, name, from };
+  if (s.code !== startCode)
+    throw new StepError(command, `${command} "${name}" was refused: ${s.code} ${s.description}`.trim());
+  return from;
 }
 
 /** A publisher, then a viewer of its stream (the set-up of most media probes). */

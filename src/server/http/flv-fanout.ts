@@ -1,7 +1,7 @@
 import type { BufferPool } from '../../buffers/buffer-pool.js';
 import { MSG_AUDIO, MSG_VIDEO } from '../../protocol/constants.js';
 import { GopCache } from '../gop-cache.js';
-import { MessageClass, SharedMessage } from '../shared-message.js';
+import { configMessageList, MessageClass, SharedMessage } from '../shared-message.js';
 import { encodeFlvTag, flvFileHeader, type FlvForm } from './flv-tags.js';
 import type { FlvViewer } from './flv-viewer.js';
 
@@ -85,11 +85,7 @@ export class FlvFanout {
 
   /** Metadata and sequence headers, to resend before a keyframe after they were dropped. */
   configMessages(): SharedMessage[] {
-    const out: SharedMessage[] = [];
-    if (this.metadata !== null) out.push(this.metadata);
-    if (this.videoConfig !== null) out.push(this.videoConfig);
-    if (this.audioConfig !== null) out.push(this.audioConfig);
-    return out;
+    return configMessageList(this.metadata, this.videoConfig, this.audioConfig);
   }
 
   /** Viewers now, for closing them (a copy: closing one removes it). */

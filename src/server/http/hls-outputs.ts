@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type { ServerConfig } from '../config.js';
 import type { LiveStream } from '../live-stream.js';
-import type { HttpStreamStats } from './http-stats.js';
+import type { HlsTotals, HttpStreamStats } from './http-stats.js';
 import { PLAYLIST_HEADERS, SEGMENT_HEADERS, TEXT_HEADERS, type Responder } from './http-responses.js';
 import { evictLargest, HlsStream, type HlsBudget, type HlsSettings } from './hls-stream.js';
 import type { StreamOutputs } from './stream-outputs.js';
@@ -140,14 +140,7 @@ export class HlsOutputs implements HlsBudget {
     }));
   }
 
-  totals(): {
-    streams: number;
-    segments: number;
-    bytes: number;
-    maxBytes: number;
-    evictions: number;
-    overflows: number;
-  } {
+  totals(): HlsTotals {
     let segments = 0;
     let evictions = this.retiredEvictions;
     let overflows = this.retiredOverflows;

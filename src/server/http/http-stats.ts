@@ -32,6 +32,18 @@ export interface HttpViewerStats {
   drops: DropCounters;
 }
 
+/** The HLS outputs' totals: streams, segments held and their bytes, what memory bounds cost. */
+export interface HlsTotals {
+  streams: number;
+  segments: number;
+  bytes: number;
+  maxBytes: number;
+  /** Segments freed before their time because memory was short. */
+  evictions: number;
+  /** Segments given up because they outgrew the memory bounds. */
+  overflows: number;
+}
+
 /** The HTTP outputs in `/stats` (present when `httpPort` is set). */
 export interface HttpOutputStats {
   connections: { open: number; accepted: number; rejected: number };
@@ -46,16 +58,7 @@ export interface HttpOutputStats {
   io: IoCounters;
   /** Bytes written to FLV viewers, closed ones included. */
   flvBytesOut: number;
-  hls: {
-    streams: number;
-    segments: number;
-    bytes: number;
-    maxBytes: number;
-    /** Segments freed before their time because memory was short. */
-    evictions: number;
-    /** Segments given up because they outgrew the memory bounds. */
-    overflows: number;
-  };
+  hls: HlsTotals;
   streams: HttpStreamStats[];
   viewerDetails: HttpViewerStats[];
 }
