@@ -3,6 +3,7 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:wor
 import { Piscina } from 'piscina';
 import { EventLoopMeter, type EventLoopSample } from '../metrics/event-loop.js';
 import { encodeHistogram, mergeEncoded, type EncodedHistograms } from '../metrics/histograms.js';
+import { CostMonitor } from '../metrics/process-cost.js';
 import { ProcessMonitor, sampleProcessResources } from '../metrics/process-stats.js';
 import { makeSource } from './media-source.js';
 import { monotonicUs } from '../media/timing-mark.js';
@@ -96,6 +97,8 @@ class ScenarioRun {
   private readonly ports: MessagePort[] = [];
   private readonly generator = new ProcessMonitor(process.pid);
   private readonly serverMonitor: ProcessMonitor | null;
+  /** The same process's cost from the kernel's counters: CPU by mode, switches, reads and writes. */
+  private readonly serverCost: CostMonitor | null;
   private readonly serverCounters: ServerCounters | null;
   private readonly mainLoop = new EventLoopMeter();
   private readonly timeline: TimelineBuilder;
@@ -131,6 +134,12 @@ class ScenarioRun {
         ? new ProcessMonitor(opts.serverGroup, 250, { group: true })
         : target.pid !== undefined
           ? new ProcessMonitor(target.pid)
+          : null;
+    this.serverCost =
+      opts.serverGroup !== undefined
+        ? new CostMonitor(opts.serverGroup, { group: true })
+        : target.pid !== undefined
+          ? new CostMonitor(target.pid)
           : null;
     this.serverCounters = target.statsPort !== null ? new ServerCounters(target.statsPort) : null;
     this.accounting = new FrameAccounting(new Set(this.tasks.flatMap((t) => t.publish)), s.stallThresholdMs);
@@ -183,6 +192,7 @@ class ScenarioRun {
     await this.serverCounters?.start();
     this.generator.start();
     this.serverMonitor?.start();
+    this.serverCost?.start();
     let results: ShardResult[];
     try {
       results = await this.runWorkers();
@@ -277,11 +287,14 @@ class ScenarioRun {
     const g = this.generator.current();
     const sv = this.serverMonitor?.current() ?? null;
     const res = this.target.pid !== undefined ? sampleProcessResources(this.target.pid) : null;
+    const cost = this.serverCost?.current() ?? null;
     return {
       generatorCpuSeconds: g?.cpuSeconds ?? null,
       generatorRssBytes: g?.rssBytes ?? null,
       serverCpuSeconds: sv?.cpuSeconds ?? null,
       serverRssBytes: sv?.rssBytes ?? null,
+      serverKernelCpuSeconds: cost?.kernelCpuSeconds ?? null,
+      serverWriteCalls: cost?.writeCalls ?? null,
       serverFds: res?.fds ?? null,
       serverThreads: res?.threads ?? null,
     };
@@ -334,6 +347,7 @@ class ScenarioRun {
     const s = this.scenario;
     const gen = this.generator.stop();
     const srv = this.serverMonitor?.stop() ?? null;
+    const cost = this.serverCost?.stop() ?? null;
     const counts = (await this.serverCounters?.finish()) ?? null;
     const workers = results.map((r) => ({ worker: r.shard, ...eventLoopFigures(r.eventLoop) }));
     const worst = (k: keyof EventLoopFigures) => Math.max(0, ...workers.map((w) => w[k]));
@@ -371,6 +385,7 @@ class ScenarioRun {
               maxRssBytes: srv.peakRssBytes,
               pid: this.serverMonitor!.pid,
               ...(counts ?? {}),
+              ...(cost !== null ? { cost } : {}),
             },
           }
         : {}),

@@ -15,6 +15,9 @@ export interface UsageSample {
   serverFds: number | null;
   serverThreads: number | null;
   serverRssBytes: number | null;
+  /** The server's kernel CPU time and write calls so far (metrics/process-cost.ts). */
+  serverKernelCpuSeconds: number | null;
+  serverWriteCalls: number | null;
 }
 
 /** One second of the run, built once from every worker's tick for it. */
@@ -168,6 +171,11 @@ export class TimelineBuilder {
       generatorCpuPct: pct(u.generatorCpuSeconds, this.lastUsage.generatorCpuSeconds),
       serverCpuPct: pct(u.serverCpuSeconds, this.lastUsage.serverCpuSeconds),
       serverRssBytes: u.serverRssBytes,
+      serverKernelCpuPct: pct(u.serverKernelCpuSeconds, this.lastUsage.serverKernelCpuSeconds),
+      serverWriteCallsPerSec:
+        u.serverWriteCalls === null || this.lastUsage.serverWriteCalls === null
+          ? null
+          : Math.round((u.serverWriteCalls - this.lastUsage.serverWriteCalls) / durationSec),
       generatorRssBytes: u.generatorRssBytes,
       serverFds: u.serverFds,
       serverThreads: u.serverThreads,

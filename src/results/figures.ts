@@ -76,6 +76,58 @@ export const SERVER_IO = {
   bytesIn: { kind: 'bytes', better: 'higher', optional: true, description: 'bytes the server received' },
 } as const satisfies Table;
 
+/**
+ * What the server's process cost, from the kernel's counters (metrics/process-cost.ts): the same
+ * for every server. Counts over the run, and the same per delivered message (video and audio
+ * frames viewers received) and per viewer-second, made from them (results/server-cost.ts).
+ */
+export const SERVER_COST = {
+  userCpuSeconds: { kind: 'seconds', better: 'lower', description: 'CPU time in user mode' },
+  kernelCpuSeconds: {
+    kind: 'seconds',
+    better: 'lower',
+    description: "CPU time in the kernel (on loopback it includes part of the viewers' receive path)",
+  },
+  voluntaryCtxSwitches: {
+    kind: 'count',
+    better: 'lower',
+    description: 'voluntary context switches (a thread waited: for I/O, a lock, a timer)',
+  },
+  involuntaryCtxSwitches: {
+    kind: 'count',
+    better: 'lower',
+    description: 'involuntary context switches (the scheduler took the CPU away)',
+  },
+  writeCalls: {
+    kind: 'count',
+    better: 'lower',
+    description: 'calls of the write family (write, writev, sendmsg...) on any descriptor',
+  },
+  writeBytes: { kind: 'bytes', better: 'lower', description: 'bytes passed to the write family' },
+  readCalls: { kind: 'count', better: 'lower', description: 'calls of the read family (read, readv, recvmsg...)' },
+  readBytes: { kind: 'bytes', better: 'lower', description: 'bytes the read family returned' },
+  kernelShare: { kind: 'plain', better: 'lower', optional: true, description: 'kernel CPU over all CPU, 0..1' },
+  writeCallsPerMessage: {
+    kind: 'plain',
+    better: 'lower',
+    optional: true,
+    description: 'write calls per delivered message (video and audio frames viewers received)',
+  },
+  bytesPerWriteCall: { kind: 'plain', better: 'higher', optional: true, description: 'bytes per write call' },
+  cpuUsPerMessage: {
+    kind: 'plain',
+    better: 'lower',
+    optional: true,
+    description: 'CPU microseconds (user + kernel) per delivered message',
+  },
+  cpuUsPerViewerSecond: {
+    kind: 'plain',
+    better: 'lower',
+    optional: true,
+    description: 'CPU microseconds (user + kernel) per second a viewer played',
+  },
+} as const satisfies Table;
+
 export const SERVER_GC = {
   minor: { kind: 'count', better: 'lower', description: 'minor (scavenge) collections' },
   major: { kind: 'count', better: 'lower', description: 'major (mark-compact) collections' },
@@ -178,6 +230,7 @@ const TABLES: readonly [string, Table][] = [
   ['server.drops', SERVER_DROPS],
   ['server.io', SERVER_IO],
   ['server.gc', SERVER_GC],
+  ['server.cost', SERVER_COST],
   ['server.leak', LEAK_FIGURES],
   ['generator', GENERATOR_FIGURES],
   ['generator.eventLoop', EVENT_LOOP_FIGURES],

@@ -10,10 +10,12 @@ import type { ProtocolKey, ViewerProtocol } from '../protocol/delivery.js';
 import { VERSION } from '../version.js';
 import { COUNTER_NAMES, COUNTERS, setPath, type CounterFigures, type Counters } from './counters.js';
 import { parseHttpErrorKey } from './failures.js';
+import { costFigures } from './server-cost.js';
 import type {
   EVENT_LOOP_FIGURES,
   FiguresOf,
   GENERATOR_FIGURES,
+  SERVER_COST,
   SERVER_DROPS,
   SERVER_FIGURES,
   SERVER_GC,
@@ -90,6 +92,8 @@ export interface RunSummary {
     closedByReason?: Record<string, number>;
     io?: FiguresOf<typeof SERVER_IO>;
     gc?: FiguresOf<typeof SERVER_GC>;
+    /** What the process cost, from the kernel's counters (docs/server-cost.md). */
+    cost?: FiguresOf<typeof SERVER_COST>;
     leak?: LeakFigures;
   };
   /**
@@ -284,18 +288,24 @@ export function buildSummary(i: SummaryInput): RunSummary {
     frames: { ...p.frames, expectedSource: i.expectedSource },
     failures: i.failures,
     generator: i.generator,
-    ...(i.server !== undefined ? { server: withServerCost(i.server, c.playerSeconds / 60) } : {}),
+    ...(i.server !== undefined ? { server: withServerCost(i.server, c) } : {}),
     thresholds: [],
   };
 }
 
-/** The server's figures with its CPU per 1000 player-minutes, when players played. */
-function withServerCost(
-  server: NonNullable<RunSummary['server']>,
-  playerMinutes: number,
-): NonNullable<RunSummary['server']> {
-  if (playerMinutes <= 0) return server;
-  return { ...server, cpuPer1000PlayerMinutes: round3(server.cpuSeconds / (playerMinutes / 1000)) };
+/**
+ * The server's figures with its cost per viewer: CPU per 1000 player-minutes when players played,
+ * and the kernel's cost figures made from their counts (server-cost.ts).
+ */
+function withServerCost(server: NonNullable<RunSummary['server']>, c: Counters): NonNullable<RunSummary['server']> {
+  const playerMinutes = c.playerSeconds / 60;
+  return {
+    ...server,
+    ...(playerMinutes > 0 ? { cpuPer1000PlayerMinutes: round3(server.cpuSeconds / (playerMinutes / 1000)) } : {}),
+    ...(server.cost !== undefined
+      ? { cost: costFigures(server.cost, c.framesReceived + c.audioFramesReceived, c.playerSeconds) }
+      : {}),
+  };
 }
 
 export function sumFailures(all: readonly Record<string, number>[]): Record<string, number> {

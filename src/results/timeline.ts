@@ -26,6 +26,9 @@ export interface TimelinePoint {
   generatorCpuPct: number | null;
   serverCpuPct: number | null;
   serverRssBytes: number | null;
+  /** The server's kernel CPU over the interval, % of one core (part of serverCpuPct), and its write calls per second. */
+  serverKernelCpuPct?: number | null;
+  serverWriteCallsPerSec?: number | null;
   /** The generator's own RSS at the end of the interval. */
   generatorRssBytes?: number | null;
   /**
@@ -80,6 +83,8 @@ const TIMELINE_FIELDS: { readonly [K in keyof Required<TimelinePoint>]: Timeline
   // One server measured from several machines: its figures are the same in each.
   serverCpuPct: 'max',
   serverRssBytes: 'max',
+  serverKernelCpuPct: 'max',
+  serverWriteCallsPerSec: 'max',
   serverFds: 'max',
   serverThreads: 'max',
   sessionsEnded: 'sum',

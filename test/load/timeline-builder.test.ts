@@ -46,6 +46,8 @@ const usage = () => ({
   serverRssBytes: null,
   serverFds: null,
   serverThreads: null,
+  serverKernelCpuSeconds: null,
+  serverWriteCalls: null,
 });
 
 describe('the timeline builder', () => {
