@@ -9,6 +9,7 @@ import {
   winnerLines,
   type ComparisonTable,
 } from './comparison.js';
+import { costLines } from './cost.js';
 import {
   describeScenario,
   factLines,
@@ -48,6 +49,8 @@ export function formatSummary(s: RunSummary, resultsDir: string): string {
   const groups = groupRows(s);
   if (groups !== null) lines.push('viewer groups (latencies in ms):', table(groups), '');
   lines.push(...factLines(s));
+  const cost = costLines(s);
+  if (cost.length > 0) lines.push('', "server cost (the kernel's counters):", ...cost.map((l) => `  ${l}`), '');
   for (const th of s.thresholds) lines.push(`threshold ${thresholdWord(th)}: ${th.message}`);
   lines.push(`results: ${resultsDir}`);
   return lines.join('\n');

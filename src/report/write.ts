@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { failedThresholds, thresholdWord, type RunSummary } from '../results/summary.js';
 import { formatDurationMs } from '../input/units.js';
 import { comparisonCharts, runCharts } from './charts.js';
+import { costLines } from './cost.js';
 import {
   againstNote,
   findingLines,
@@ -61,6 +62,8 @@ export function runMarkdown(run: LoadedRun): string {
   const groups = groupRows(s);
   if (groups !== null) lines.push('Viewer groups (latencies in ms):', '', mdTable(groups), '');
   for (const l of factLines(s)) lines.push(`- ${l}`);
+  const cost = costLines(s);
+  if (cost.length > 0) lines.push('', "### Server cost (the kernel's counters)", '', ...cost.map((l) => `- ${l}`));
   lines.push('', `_started ${s.startedAt}, rtmpbench ${s.tool.version}_`, '');
   return lines.join('\n');
 }
@@ -114,6 +117,16 @@ export function runHtml(run: LoadedRun): string {
         .map((l) => `<li>${escapeHtml(l)}</li>`)
         .join('')}</ul>`,
     },
+    ...(costLines(s).length > 0
+      ? [
+          {
+            title: 'Server cost',
+            html: `<ul>${costLines(s)
+              .map((l) => `<li>${escapeHtml(l)}</li>`)
+              .join('')}</ul>`,
+          },
+        ]
+      : []),
   ];
   return renderHtml({
     title: runTitle(s),

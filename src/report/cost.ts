@@ -1,0 +1,23 @@
+import type { RunSummary } from '../results/summary.js';
+
+/**
+ * Where the server's CPU went, as the kernel counted it (summary server.cost), in a few lines:
+ * CPU by mode, context switches, write calls and their size, cost per delivered message and per
+ * viewer-second. Empty when the run knew no server process.
+ */
+export function costLines(s: RunSummary): string[] {
+  const c = s.server?.cost;
+  if (c === undefined) return [];
+  const n = (v: number) => v.toLocaleString('en-US');
+  const fixed = (v: number | undefined, digits: number) => (v === undefined ? '-' : v.toFixed(digits));
+  const share = c.kernelShare === undefined ? '' : ` (kernel ${(c.kernelShare * 100).toFixed(0)}%)`;
+  return [
+    `CPU: ${c.userCpuSeconds.toFixed(2)} s user + ${c.kernelCpuSeconds.toFixed(2)} s kernel${share}; ` +
+      `${fixed(c.cpuUsPerMessage, 1)} µs per delivered message, ${fixed(c.cpuUsPerViewerSecond, 0)} µs per viewer-second`,
+    `context switches: ${n(c.voluntaryCtxSwitches)} voluntary, ${n(c.involuntaryCtxSwitches)} involuntary`,
+    `write calls: ${n(c.writeCalls)} (${fixed(c.writeCallsPerMessage, 3)} per delivered message, ` +
+      `${fixed(c.bytesPerWriteCall, 0)} bytes per call); read calls: ${n(c.readCalls)}`,
+    'calls of the whole read and write families (any descriptor), from /proc; on loopback the ' +
+      "viewers' TCP receive work runs in the sender's context, so kernel time includes part of it",
+  ];
+}
