@@ -11,8 +11,10 @@ import { readdirSync, readFileSync } from 'node:fs';
  * - `/proc/PID/task/TID/status` voluntary_ctxt_switches, nonvoluntary_ctxt_switches: kept per
  *   thread, so summed over the threads that are alive (a thread that ended takes its counts with it).
  * - `/proc/PID/io` syscw, wchar, syscr, rchar: the whole process (every thread, ended ones too,
- *   and children it has reaped). They count every call of the read and write families — read,
- *   readv, recvmsg, write, writev, sendmsg... on sockets, files and pipes alike — and their bytes.
+ *   and children it has reaped). The kernel counts them where reads and writes go through the
+ *   file layer: read, readv, pread, write, writev, pwrite, sendfile, splice — on sockets, files
+ *   and pipes alike — but not the socket calls send, sendto, sendmsg, recv, recvfrom, recvmsg
+ *   (libuv, so Node, uses read, write and writev; nginx-rtmp sends with send and reads with recv).
  *   Reading another user's /proc/PID/io needs the right to trace it (root, or the same user).
  */
 export interface CostCounts {

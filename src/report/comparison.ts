@@ -58,6 +58,44 @@ const FIGURES: Figure[] = [
     digits: 1,
     of: (s) => (s.server !== undefined ? s.server.maxRssBytes / 1e6 : null),
   },
+  // The server's cost from the kernel's counters (summary server.cost): comparable only where the
+  // variants delivered the same frames (costComparability).
+  {
+    key: 'serverCpuUsPerMessage',
+    short: 'CPU-µs/msg',
+    label: 'server CPU-µs per delivered message',
+    unit: 'µs',
+    better: 'lower',
+    digits: 2,
+    of: (s) => s.server?.cost?.cpuUsPerMessage ?? null,
+  },
+  {
+    key: 'serverKernelShare',
+    short: 'kernel %',
+    label: 'server CPU in the kernel, % of its CPU',
+    unit: '%',
+    better: 'lower',
+    digits: 1,
+    of: (s) => (s.server?.cost?.kernelShare !== undefined ? s.server.cost.kernelShare * 100 : null),
+  },
+  {
+    key: 'serverWriteCallsPerMessage',
+    short: 'writes/msg',
+    label: 'server write calls per delivered message',
+    unit: '',
+    better: 'lower',
+    digits: 3,
+    of: (s) => s.server?.cost?.writeCallsPerMessage ?? null,
+  },
+  {
+    key: 'serverBytesPerWriteCall',
+    short: 'B/write',
+    label: 'server bytes per write call',
+    unit: 'B',
+    better: 'higher',
+    digits: 0,
+    of: (s) => s.server?.cost?.bytesPerWriteCall ?? null,
+  },
   {
     key: 'firstFrameP50',
     short: 'TTFF p50',
@@ -307,6 +345,8 @@ export interface ComparisonTable {
   gates: GateResult[];
   /** The baseline's runs were read from results saved earlier (not interleaved). */
   against?: ComparisonFile['against'];
+  /** Why the variants' server cost figures do not compare (they delivered different frames), or null. */
+  costNote: string | null;
 }
 
 export function computeComparison(c: LoadedComparison): ComparisonTable {
@@ -397,8 +437,45 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
     rows,
     winners,
     gates: c.file.gates ?? [],
+    costNote: costComparability(
+      c.file.variants.map((v) => ({ name: v.name, runs: (c.runs.get(v.name) ?? []).map((r) => r.run.summary) })),
+    ),
     ...(c.file.against !== undefined ? { against: c.file.against } : {}),
   };
+}
+
+/**
+ * A server's cost per message or per viewer says the same thing for two variants only when both
+ * delivered the same frames: a server that drops frames (or a viewer that got fewer) looks
+ * cheaper. Null when every variant with cost figures lost no frames, or all lost some, and their
+ * viewers received within 1% the same messages per viewer-second; otherwise the sentence saying so.
+ */
+export function costComparability(variants: readonly { name: string; runs: readonly RunSummary[] }[]): string | null {
+  const measured = variants
+    .map((v) => {
+      const runs = v.runs.filter((s) => s.server?.cost !== undefined && s.sessions.playerMinutes > 0);
+      if (runs.length === 0) return null;
+      const lost = mean(runs.map((s) => s.frames.lost));
+      const perViewerSec = mean(
+        runs.map(
+          (s) => (s.throughput.framesReceived + s.throughput.audioFramesReceived) / (s.sessions.playerMinutes * 60),
+        ),
+      );
+      return { name: v.name, lost, perViewerSec };
+    })
+    .filter((m) => m !== null);
+  if (measured.length < 2) return null;
+  const rates = measured.map((m) => m.perViewerSec);
+  const lossDiffers = measured.some((m) => m.lost > 0) && measured.some((m) => m.lost === 0);
+  const rateDiffers = Math.max(...rates) > Math.min(...rates) * 1.01;
+  if (!lossDiffers && !rateDiffers) return null;
+  return (
+    'server cost figures are not comparable: the variants delivered different frames (' +
+    measured
+      .map((m) => `${m.name}: lost ${m.lost.toFixed(0)}, ${m.perViewerSec.toFixed(2)} messages per viewer-second`)
+      .join('; ') +
+    ')'
+  );
 }
 
 /** The figures of the CPU-versus-latency frontier: server CPU per 1000 player-minutes, and e2e p99. */
@@ -434,6 +511,10 @@ const RATIO_FIGURES = new Set([
   'capacityPlayers',
   'serverCpuPer1000PlayerMin',
   'serverPeakRssMB',
+  'serverCpuUsPerMessage',
+  'serverKernelShare',
+  'serverWriteCallsPerMessage',
+  'serverBytesPerWriteCall',
   'firstFrameP50',
   'firstFrameP99',
   'endToEndP50',
@@ -520,6 +601,7 @@ export function winnerLines(t: ComparisonTable): string[] {
  */
 export function findingLines(t: ComparisonTable): string[] {
   const out: string[] = [];
+  if (t.costNote !== null) out.push(t.costNote);
   const placed = t.rows.filter((r) => r.onFrontier !== null);
   if (placed.length >= 2) {
     const on = placed.filter((r) => r.onFrontier).map((r) => r.name);

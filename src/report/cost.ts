@@ -15,9 +15,14 @@ export function costLines(s: RunSummary): string[] {
     `CPU: ${c.userCpuSeconds.toFixed(2)} s user + ${c.kernelCpuSeconds.toFixed(2)} s kernel${share}; ` +
       `${fixed(c.cpuUsPerMessage, 1)} µs per delivered message, ${fixed(c.cpuUsPerViewerSecond, 0)} µs per viewer-second`,
     `context switches: ${n(c.voluntaryCtxSwitches)} voluntary, ${n(c.involuntaryCtxSwitches)} involuntary`,
-    `write calls: ${n(c.writeCalls)} (${fixed(c.writeCallsPerMessage, 3)} per delivered message, ` +
-      `${fixed(c.bytesPerWriteCall, 0)} bytes per call); read calls: ${n(c.readCalls)}`,
-    'calls of the whole read and write families (any descriptor), from /proc; on loopback the ' +
-      "viewers' TCP receive work runs in the sender's context, so kernel time includes part of it",
+    c.writeCallsPerMessage !== undefined
+      ? `write calls: ${n(c.writeCalls)} (${fixed(c.writeCallsPerMessage, 3)} per delivered message, ` +
+        `${fixed(c.bytesPerWriteCall, 0)} bytes per call); read calls: ${n(c.readCalls)}`
+      : `write calls: ${n(c.writeCalls)} carrying ${((c.writeCoverage ?? 0) * 100).toFixed(0)}% of the bytes ` +
+        'viewers received: this server sends with send/sendmsg, which /proc/PID/io does not count, so ' +
+        'write calls per message are not known',
+    'write and read calls are those of the file layer (write, writev, read, readv... on any ' +
+      "descriptor); on loopback the viewers' TCP receive work runs in the sender's context, so the " +
+      "server's kernel time includes part of it",
   ];
 }

@@ -15,17 +15,26 @@ export type CostCountFigures = Pick<
 >;
 
 /**
+ * Below this share of the viewers' bytes, the counted write calls are not how the server sends
+ * (it uses send or sendmsg, which /proc/PID/io leaves out): per-message and per-call ratios of
+ * them would describe its log writes, so they are left out.
+ */
+const MIN_WRITE_COVERAGE = 0.5;
+
+/**
  * A server's cost figures: its counts, and the ratios made from them, here only, whether the
  * counts came from one run or from the shares of a merged run (where the ratios are made again
- * from the merged counts). `messages` are the video and audio frames viewers received; a ratio
- * whose base is zero is left out.
+ * from the merged counts). `viewers` are what viewers received: messages (video and audio frames),
+ * bytes and seconds of play. A ratio whose base is zero is left out.
  */
 export function costFigures(
   c: CostCountFigures,
-  messages: number,
-  viewerSeconds: number,
+  viewers: { messages: number; bytes: number; seconds: number },
 ): FiguresOf<typeof SERVER_COST> {
+  const { messages, seconds: viewerSeconds } = viewers;
   const cpuSeconds = c.userCpuSeconds + c.kernelCpuSeconds;
+  const coverage = viewers.bytes > 0 ? c.writeBytes / viewers.bytes : null;
+  const writesSend = coverage !== null && coverage >= MIN_WRITE_COVERAGE;
   return {
     userCpuSeconds: round3(c.userCpuSeconds),
     kernelCpuSeconds: round3(c.kernelCpuSeconds),
@@ -35,14 +44,11 @@ export function costFigures(
     writeBytes: c.writeBytes,
     readCalls: c.readCalls,
     readBytes: c.readBytes,
+    ...(coverage !== null ? { writeCoverage: round3(coverage) } : {}),
     ...(cpuSeconds > 0 ? { kernelShare: round3(c.kernelCpuSeconds / cpuSeconds) } : {}),
-    ...(messages > 0
-      ? {
-          writeCallsPerMessage: round3(c.writeCalls / messages),
-          cpuUsPerMessage: round3((cpuSeconds * 1e6) / messages),
-        }
-      : {}),
-    ...(c.writeCalls > 0 ? { bytesPerWriteCall: round3(c.writeBytes / c.writeCalls) } : {}),
+    ...(messages > 0 ? { cpuUsPerMessage: round3((cpuSeconds * 1e6) / messages) } : {}),
+    ...(messages > 0 && writesSend ? { writeCallsPerMessage: round3(c.writeCalls / messages) } : {}),
+    ...(c.writeCalls > 0 && writesSend ? { bytesPerWriteCall: round3(c.writeBytes / c.writeCalls) } : {}),
     ...(viewerSeconds > 0 ? { cpuUsPerViewerSecond: round3((cpuSeconds * 1e6) / viewerSeconds) } : {}),
   };
 }

@@ -303,7 +303,13 @@ function withServerCost(server: NonNullable<RunSummary['server']>, c: Counters):
     ...server,
     ...(playerMinutes > 0 ? { cpuPer1000PlayerMinutes: round3(server.cpuSeconds / (playerMinutes / 1000)) } : {}),
     ...(server.cost !== undefined
-      ? { cost: costFigures(server.cost, c.framesReceived + c.audioFramesReceived, c.playerSeconds) }
+      ? {
+          cost: costFigures(server.cost, {
+            messages: c.framesReceived + c.audioFramesReceived,
+            bytes: c.bytesReceived,
+            seconds: c.playerSeconds,
+          }),
+        }
       : {}),
   };
 }

@@ -66,6 +66,10 @@ const NOT_EXPORTED_LIVE: [RegExp, string][] = [
     /^server\.(cpuPer1000PlayerMinutes|drops|io|gc|leak)(\.|$)/,
     "the built-in server's /metrics exports its own counts; per-viewer cost and the verdict are made at the end",
   ],
+  [
+    /^server\.cost\./,
+    "read from the kernel's counters at the start and end of a run (the timeline has them per second); the ratios are made at the end",
+  ],
   [/^generator\.(rssSlopeBytesPerMin|leak\.|eventLoop\.delayMaxMs)/, 'made over the whole run'],
   [/^group\./, 'named groups are summary figures (their viewers are in the protocol series)'],
 ];
@@ -169,6 +173,8 @@ describe('every figure is defined once', () => {
     expect(better('throughput.mbpsReceived')).toBe('higher');
     expect(better('server.io.messages')).toBe('higher');
     expect(better('server.gc.ms')).toBe('lower');
+    expect(better('server.cost.writeCallsPerMessage')).toBe('lower');
+    expect(better('server.cost.bytesPerWriteCall')).toBe('higher');
     expect(better('hls.frames.expected')).toBe('higher');
     expect(better('group.steady.whileJoining.joiners.ratio')).toBe('lower');
   });
