@@ -28,7 +28,7 @@ export interface CostCounts {
   readBytes: number;
 }
 
-export const COST_COUNT_KEYS = [
+const COST_COUNT_KEYS = [
   'userCpuSeconds',
   'kernelCpuSeconds',
   'voluntaryCtxSwitches',

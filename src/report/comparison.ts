@@ -450,7 +450,7 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
  * cheaper. Null when every variant with cost figures lost no frames, or all lost some, and their
  * viewers received within 1% the same messages per viewer-second; otherwise the sentence saying so.
  */
-export function costComparability(variants: readonly { name: string; runs: readonly RunSummary[] }[]): string | null {
+function costComparability(variants: readonly { name: string; runs: readonly RunSummary[] }[]): string | null {
   const measured = variants
     .map((v) => {
       const runs = v.runs.filter((s) => s.server?.cost !== undefined && s.sessions.playerMinutes > 0);
