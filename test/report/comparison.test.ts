@@ -82,3 +82,51 @@ describe('comparison findings', () => {
     expect(findingLines(u).some((l) => l.includes('frontier'))).toBe(false);
   });
 });
+
+describe('comparison of server cost figures', () => {
+  const cost = {
+    userCpuSeconds: 2,
+    kernelCpuSeconds: 1,
+    voluntaryCtxSwitches: 1,
+    involuntaryCtxSwitches: 1,
+    writeCalls: 1000,
+    writeBytes: 1e6,
+    readCalls: 10,
+    readBytes: 1000,
+    writeCallsPerMessage: 0.9,
+    bytesPerWriteCall: 1000,
+    cpuUsPerMessage: 12,
+    kernelShare: 0.33,
+  };
+  function withCost(framesReceived: number, lost: number, writeCallsPerMessage = 0.9): LoadedRun {
+    const r = variant(10, 10);
+    const s = r.summary;
+    s.server!.cost = { ...cost, writeCallsPerMessage };
+    s.throughput.framesReceived = framesReceived;
+    s.frames.lost = lost;
+    return r;
+  }
+
+  it('shows write calls per message with its paired ratio to the baseline', () => {
+    const t = computeComparison(
+      comparison({ a: [withCost(1000, 0), withCost(1000, 0)], b: [withCost(1000, 0, 1.8), withCost(1000, 0, 1.8)] }),
+    );
+    const b = t.rows.find((r) => r.name === 'b')!;
+    expect(b.figures.serverWriteCallsPerMessage!.ratio!.estimate).toBeCloseTo(2, 5);
+    expect(t.figures.find((f) => f.key === 'serverBytesPerWriteCall')!.better).toBe('higher');
+    expect(t.costNote).toBeNull();
+  });
+
+  it('says the cost figures do not compare when one variant lost frames and the other none', () => {
+    const t = computeComparison(comparison({ a: [withCost(1000, 0)], b: [withCost(1000, 5)] }));
+    expect(t.costNote).toMatch(/not comparable.*a: lost 0.*b: lost 5/);
+    expect(findingLines(t)).toContain(t.costNote);
+  });
+
+  it('says so when viewers received more than 1% fewer messages per viewer-second from one variant', () => {
+    expect(computeComparison(comparison({ a: [withCost(100_000, 0)], b: [withCost(100_500, 0)] })).costNote).toBeNull();
+    expect(computeComparison(comparison({ a: [withCost(100_000, 0)], b: [withCost(90_000, 0)] })).costNote).toMatch(
+      /not comparable/,
+    );
+  });
+});

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveScenario } from '../../src/load/scenario.js';
 import { newCounters } from '../../src/results/counters.js';
 import { COUNTER_NAMES, COUNTERS } from '../../src/results/counters.js';
-import { promFamilyOf } from '../../src/results/figures.js';
+import { promFamilyOf, SERVER_COST } from '../../src/results/figures.js';
 import { parseGateRule, type GateRule } from '../../src/results/gates.js';
 import type { RunSummary } from '../../src/results/summary.js';
 import { parseThreshold } from '../../src/results/thresholds.js';
@@ -160,6 +160,15 @@ describe('every figure is defined once', () => {
         promFamilyOf(spec.summary.split('.')) !== null || reason(NOT_EXPORTED_LIVE, spec.summary) !== undefined,
         `${k}: exported or excluded`,
       ).toBe(true);
+    }
+  });
+
+  it('takes every server.cost figure (no committed summary has them yet) as a threshold and gate metric', () => {
+    for (const [k, spec] of Object.entries(SERVER_COST)) {
+      const path = `server.cost.${k}`;
+      expect(typeof parseThreshold(`${path} >= 0`), path).toBe('object');
+      expect((parseGateRule(`${path} +10%`) as GateRule).better, path).toBe(spec.better);
+      expect(promFamilyOf(path.split('.')) !== null || reason(NOT_EXPORTED_LIVE, path) !== undefined, path).toBe(true);
     }
   });
 
