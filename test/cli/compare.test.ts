@@ -66,7 +66,7 @@ describe('rtmpbench compare', () => {
 
   it('prints the table with ratios to the baseline and the winner of each figure', () => {
     expect(r.stdout).toMatch(
-      /^variant\s+CPU-s\/1k pm\s+RSS MB\s+TTFF p50\s+TTFF p99\s+e2e p50\s+e2e p99\s+e2e p99\.9\s+lost\s+drops\s+hdr %/m,
+      /^variant\s+CPU-s\/1k pm\s+RSS MB\s+CPU-µs\/msg\s+kernel %\s+writes\/msg\s+B\/write\s+TTFF p50\s+TTFF p99\s+e2e p50\s+e2e p99\s+e2e p99\.9\s+lost\s+drops\s+hdr %/m,
     );
     expect(r.stdout).toMatch(/^gopCache=true \(baseline\)\s+[\d.]+/m);
     expect(r.stdout).toMatch(/ratio to gopCache=true/);
