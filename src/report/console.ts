@@ -21,6 +21,8 @@ import {
   warningLines,
 } from './facts.js';
 
+import { profileRows, profileTitle } from './server-profile.js';
+
 /** Renders results as text. Formats only: everything shown comes from the summary. */
 
 export function table(rows: (string | number)[][], alignLeft = 1): string {
@@ -48,6 +50,8 @@ export function formatSummary(s: RunSummary, resultsDir: string): string {
   const groups = groupRows(s);
   if (groups !== null) lines.push('viewer groups (latencies in ms):', table(groups), '');
   lines.push(...factLines(s));
+  const profile = profileRows(s);
+  if (profile !== null) lines.push('', profileTitle(s)!, table(profile), '');
   for (const th of s.thresholds) lines.push(`threshold ${thresholdWord(th)}: ${th.message}`);
   lines.push(`results: ${resultsDir}`);
   return lines.join('\n');

@@ -25,6 +25,7 @@ import {
 } from './facts.js';
 import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
+import { profileRows, profileTitle } from './server-profile.js';
 
 /**
  * Reports rendered from result files only: Markdown (for a CI job summary) and a
@@ -61,6 +62,8 @@ export function runMarkdown(run: LoadedRun): string {
   const groups = groupRows(s);
   if (groups !== null) lines.push('Viewer groups (latencies in ms):', '', mdTable(groups), '');
   for (const l of factLines(s)) lines.push(`- ${l}`);
+  const profile = profileRows(s);
+  if (profile !== null) lines.push('', `${profileTitle(s)}:`, '', mdTable(profile));
   lines.push('', `_started ${s.startedAt}, rtmpbench ${s.tool.version}_`, '');
   return lines.join('\n');
 }
