@@ -25,7 +25,7 @@ import {
 } from './facts.js';
 import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
-import { profileRows, profileTitle } from './server-profile.js';
+import { profileRows, profileSection, profileTitle } from './server-profile.js';
 
 /**
  * Reports rendered from result files only: Markdown (for a CI job summary) and a
@@ -118,6 +118,8 @@ export function runHtml(run: LoadedRun): string {
         .join('')}</ul>`,
     },
   ];
+  const profile = profileSection(run);
+  if (profile !== null) sections.push(profile);
   return renderHtml({
     title: runTitle(s),
     subtitle: `${describeScenario(s.scenario, s.durationMs)} — started ${s.startedAt}, rtmpbench ${s.tool.version}`,
