@@ -21,7 +21,8 @@ import {
   warningLines,
 } from './facts.js';
 
-import { profileRows, profileTitle } from './server-profile.js';
+import type { LoadedComparison } from '../results/folder.js';
+import { comparisonProfileDifferences, differenceTitle, profileRows, profileTitle } from './server-profile.js';
 
 /** Renders results as text. Formats only: everything shown comes from the summary. */
 
@@ -111,4 +112,11 @@ export function formatComparison(t: ComparisonTable): string {
     for (const g of gates) lines.push(`  ${g.text}`);
   }
   return lines.join('\n');
+}
+
+/** The differential view of a comparison's server profiles as text; null without profiles. */
+export function profileDifferenceText(c: LoadedComparison): string | null {
+  const diffs = comparisonProfileDifferences(c);
+  if (diffs.length === 0) return null;
+  return diffs.map((d) => `${differenceTitle(d)}:\n${table(d.rows)}`).join('\n\n');
 }

@@ -1,7 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseFolded } from '../metrics/stack-samples.js';
-import type { LoadedRun } from '../results/folder.js';
+import {
+  parseFolded,
+  profileDifference,
+  type FoldedStacks,
+  type FunctionDifference,
+} from '../metrics/stack-samples.js';
+import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 import type { RunSummary } from '../results/summary.js';
 import { flameGraphSvg } from './flame-graph.js';
 import { escapeHtml, htmlTable, type HtmlSection } from './html.js';
@@ -52,3 +57,58 @@ export function profileSection(run: LoadedRun): HtmlSection | null {
       `${graph}<div class="scroll">${htmlTable(rows)}</div>`,
   };
 }
+/** Where a candidate's samples go against the baseline's, header first. */
+function differenceRows(diff: readonly FunctionDifference[]): (string | number)[][] {
+  return [
+    ['function', 'baseline self %', 'candidate self %', 'difference (points)'],
+    ...diff.map((d) => [
+      shortFrame(d.name),
+      d.baselinePercent.toFixed(1),
+      d.candidatePercent.toFixed(1),
+      `${d.differencePoints > 0 ? '+' : ''}${d.differencePoints.toFixed(1)}`,
+    ]),
+  ];
+}
+
+/** A variant's profiles, every round's samples together (null when none of its runs was profiled). */
+function variantStacks(runs: readonly { run: LoadedRun }[]): FoldedStacks | null {
+  let all: FoldedStacks | null = null;
+  for (const { run } of runs) {
+    const p = run.summary.serverProfile;
+    const file = p !== undefined ? join(run.dir, p.files.folded) : null;
+    if (file === null || !existsSync(file)) continue;
+    all ??= new Map();
+    for (const [k, n] of parseFolded(readFileSync(file, 'utf8'))) all.set(k, (all.get(k) ?? 0) + n);
+  }
+  return all;
+}
+
+/** Top differences listed per variant. */
+const DIFFERENCE_TOP = 15;
+
+/**
+ * The differential view of a comparison run with --profile-server: for each variant, the
+ * functions whose share of the server's samples differs most from the baseline's (self samples,
+ * every round pooled). Shares, not sample counts: a server that spends more CPU in all has more
+ * samples everywhere; this says where its time goes instead.
+ */
+export function comparisonProfileDifferences(
+  c: LoadedComparison,
+): { variant: string; baseline: string; rows: (string | number)[][] }[] {
+  const baselineRuns = c.runs.get(c.file.baseline) ?? [];
+  const base = variantStacks(baselineRuns);
+  if (base === null) return [];
+  const out: { variant: string; baseline: string; rows: (string | number)[][] }[] = [];
+  for (const [name, runs] of c.runs) {
+    if (name === c.file.baseline) continue;
+    const stacks = variantStacks(runs);
+    if (stacks === null) continue;
+    const diff: FunctionDifference[] = profileDifference(base, stacks, DIFFERENCE_TOP);
+    out.push({ variant: name, baseline: c.file.baseline, rows: differenceRows(diff) });
+  }
+  return out;
+}
+
+export const differenceTitle = (d: { variant: string; baseline: string }) =>
+  `server CPU profile, ${d.variant} against ${d.baseline}: functions whose share of the server's samples ` +
+  'differs most (self samples, rounds pooled; + where the candidate spends more of its time)';

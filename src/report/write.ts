@@ -25,7 +25,13 @@ import {
 } from './facts.js';
 import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
-import { profileRows, profileSection, profileTitle } from './server-profile.js';
+import {
+  comparisonProfileDifferences,
+  differenceTitle,
+  profileRows,
+  profileSection,
+  profileTitle,
+} from './server-profile.js';
 
 /**
  * Reports rendered from result files only: Markdown (for a CI job summary) and a
@@ -175,6 +181,7 @@ export function comparisonMarkdown(c: LoadedComparison, t: ComparisonTable): str
     for (const f of findings) lines.push(`- ${f}`);
     lines.push('');
   }
+  for (const d of comparisonProfileDifferences(c)) lines.push(`${differenceTitle(d)}:`, '', mdTable(d.rows), '');
   lines.push(`_started ${c.file.startedAt}, rtmpbench ${c.file.tool.version}_`, '');
   return lines.join('\n');
 }
