@@ -129,3 +129,60 @@ describe.skipIf(!hasPerf || (!isRoot && paranoid > 1))('a profile of the built-i
     });
   });
 });
+
+const hasNginx = hasTool('nginx', 'apt-get install nginx libnginx-mod-rtmp');
+
+describe.skipIf(!hasPerf || !hasNginx || (!isRoot && paranoid > 1))('a comparison with nginx-rtmp', () => {
+  let stdout = '';
+  let nginxRun = '';
+  beforeAll(async () => {
+    const r = await cli(
+      [
+        'compare',
+        '--servers',
+        'builtin,nginx-rtmp',
+        // Enough viewers that nginx-rtmp's few CPU-ms give a few hundred samples.
+        '--players',
+        '300',
+        '--duration',
+        '5s',
+        '--warmup',
+        '1s',
+        '--out',
+        out,
+        '--profile-server',
+        '--no-progress',
+      ],
+      180_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    stdout = r.stdout;
+    const dir = /results: (\S+)/.exec(stdout)![1]!;
+    const file = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as {
+      runs: { variant: string; dir: string }[];
+    };
+    nginxRun = join(dir, file.runs.find((x) => x.variant === 'nginx-rtmp')!.dir);
+    const rep = await cli(['report', nginxRun], 60_000);
+    expect(rep.code, rep.stderr).toBe(0);
+  }, 240_000);
+
+  it("says where nginx-rtmp's samples go against the built-in server's", () => {
+    expect(stdout).toMatch(/server CPU profile, nginx-rtmp against builtin/);
+    expect(stdout).toMatch(/baseline self %\s+candidate self %\s+difference \(points\)/);
+  });
+
+  it.skipIf(!hasChromium())("names nginx-rtmp's exported ngx_rtmp_ functions in its flame graph", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
+      await page.goto(`file://${join(nginxRun, 'report.html')}`);
+      await page.locator('svg.flame-graph').screenshot({ path: join(out, 'nginx-flame-graph.png') });
+      const named = await page
+        .locator('svg.flame-graph g.frame')
+        .evaluateAll((gs) => gs.map((g) => (g as unknown as { dataset: { name: string } }).dataset.name));
+      expect(named.some((n) => n.startsWith('ngx_rtmp_'))).toBe(true);
+    } finally {
+      await browser.close();
+    }
+  });
+});
