@@ -29,7 +29,9 @@ export function checkServerProfiling(s: Scenario, serverGroup?: number): void {
         '(or let rtmpbench start the server: the built-in one, or compare --servers)',
     );
   if (problems.length > 0)
-    throw new UsageError(`--profile-server cannot sample the server:\n  ${problems.join('\n  ')}`);
+    throw new UsageError(
+      `perf cannot sample the server (--profile-server, profile --tool perf):\n  ${problems.join('\n  ')}`,
+    );
 }
 
 /**

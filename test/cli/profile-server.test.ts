@@ -6,7 +6,8 @@ import { cli } from '../helpers/cli.js';
 import { hasChromium, launchChromium } from '../helpers/playwright.js';
 import { runDir, scratch, summaryOf } from '../helpers/runs.js';
 import { CLI } from '../helpers/server.js';
-import { hasTool, run } from '../helpers/tools.js';
+import { hasTool, run, start } from '../helpers/tools.js';
+import { freePort, waitForPort } from '../../src/proc/port.js';
 
 /** `--profile-server`: perf samples the server under test while the load runs; refusals before any load. */
 
@@ -184,5 +185,47 @@ describe.skipIf(!hasPerf || !hasNginx || (!isRoot && paranoid > 1))('a compariso
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe.skipIf(!hasPerf || (!isRoot && paranoid > 1))('rtmpbench profile --tool perf', () => {
+  it('profiles a server it did not start, named by --server-pid', async () => {
+    const port = await freePort();
+    const server = start(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port)]);
+    try {
+      await waitForPort(port, { timeoutMs: 15_000 });
+      const r = await cli(
+        [
+          'profile',
+          '--tool',
+          'perf',
+          '--target',
+          `rtmp://127.0.0.1:${port}/live`,
+          '--server-pid',
+          String(server.child.pid),
+          '--players',
+          '20',
+          '--duration',
+          '5s',
+          '--out',
+          out,
+          '--no-progress',
+        ],
+        120_000,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/profile: \S+server-profile\.speedscope\.json/);
+      const s = summaryOf(runDir(r.stdout));
+      expect(s.serverProfile!.pids).toEqual([server.child.pid]);
+      expect(s.serverProfile!.samples).toBeGreaterThan(0);
+    } finally {
+      await server.stop();
+    }
+  }, 150_000);
+
+  it('refuses an external target without --server-pid before any load', async () => {
+    const r = await cli(['profile', '--tool', 'perf', '--target', 'rtmp://127.0.0.1:1/live', '--out', out], 30_000);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/name it with --server-pid/);
   });
 });
