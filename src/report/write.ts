@@ -245,6 +245,10 @@ export function comparisonHtml(c: LoadedComparison, t: ComparisonTable): string 
           },
         ]
       : []),
+    ...comparisonProfileDifferences(c).map((d) => ({
+      title: `Server CPU profile: ${d.variant} against ${d.baseline}`,
+      html: `<p class="sub">${escapeHtml(differenceTitle(d))}.</p><div class="scroll">${htmlTable(d.rows)}</div>`,
+    })),
     {
       title: 'Spread',
       html: `<p class="sub">Mean (lowest–highest run).</p><div class="scroll">${htmlTable(spreadTable(t))}</div>`,

@@ -136,6 +136,7 @@ const hasNginx = hasTool('nginx', 'apt-get install nginx libnginx-mod-rtmp');
 describe.skipIf(!hasPerf || !hasNginx || (!isRoot && paranoid > 1))('a comparison with nginx-rtmp', () => {
   let stdout = '';
   let nginxRun = '';
+  let compareDir = '';
   beforeAll(async () => {
     const r = await cli(
       [
@@ -159,6 +160,7 @@ describe.skipIf(!hasPerf || !hasNginx || (!isRoot && paranoid > 1))('a compariso
     expect(r.code, r.stderr).toBe(0);
     stdout = r.stdout;
     const dir = /results: (\S+)/.exec(stdout)![1]!;
+    compareDir = dir;
     const file = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as {
       runs: { variant: string; dir: string }[];
     };
@@ -170,6 +172,8 @@ describe.skipIf(!hasPerf || !hasNginx || (!isRoot && paranoid > 1))('a compariso
   it("says where nginx-rtmp's samples go against the built-in server's", () => {
     expect(stdout).toMatch(/server CPU profile, nginx-rtmp against builtin/);
     expect(stdout).toMatch(/baseline self %\s+candidate self %\s+difference \(points\)/);
+    for (const report of ['report.md', 'report.html'])
+      expect(readFileSync(join(compareDir, report), 'utf8')).toMatch(/nginx-rtmp against builtin/);
   });
 
   it.skipIf(!hasChromium())("names nginx-rtmp's exported ngx_rtmp_ functions in its flame graph", async () => {
