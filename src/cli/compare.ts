@@ -11,7 +11,7 @@ import { failedGates } from '../results/gates.js';
 import type { Scenario } from '../results/scenario.js';
 import { UsageError } from '../input/usage-error.js';
 import { computeComparison } from '../report/comparison.js';
-import { formatComparison } from '../report/console.js';
+import { formatComparison, profileDifferenceText } from '../report/console.js';
 import { comparisonJunit } from '../report/junit.js';
 import { writeReports } from '../report/write.js';
 import { formatDurationMs } from '../input/units.js';
@@ -28,6 +28,7 @@ export interface CompareFlags extends RunFlags {
   gate?: string[];
   against?: string;
   junit?: string;
+  profileServer?: boolean;
 }
 
 type RawServer = string | { name?: unknown; url?: unknown; start?: unknown };
@@ -213,7 +214,7 @@ async function compareCommand(file: string | undefined, flags: CompareFlags): Pr
     return EXIT_USAGE;
   }
   const baseline = against !== undefined ? variants[0]!.name : (spec.baseline ?? variants[0]!.name);
-  const impossible = checkComparison(scenario, variants, baseline);
+  const impossible = checkComparison(scenario, variants, baseline, { profileServer: flags.profileServer === true });
   if (impossible.length > 0) {
     console.error(`rtmpbench compare: the comparison cannot run (nothing was started):\n  ${impossible.join('\n  ')}`);
     return EXIT_USAGE;
@@ -240,6 +241,7 @@ async function compareCommand(file: string | undefined, flags: CompareFlags): Pr
     outDir: flags.out ?? 'results',
     ...(spec.gate !== undefined ? { gates: spec.gate } : {}),
     ...(against !== undefined ? { against } : {}),
+    ...(flags.profileServer === true ? { profileServer: true } : {}),
     onStart: (i, n, v, round) => {
       if (flags.progress !== false) console.error(`[${i + 1}/${n}] ${v.name} (round ${round + 1})`);
     },
@@ -265,7 +267,12 @@ async function compareCommand(file: string | undefined, flags: CompareFlags): Pr
   }
   if (flags.json)
     process.stdout.write(`${JSON.stringify({ dir: outcome.dir, comparison: outcome.file, table }, null, 2)}\n`);
-  else process.stdout.write(`${formatComparison(table)}\nresults: ${outcome.dir}\nreports: ${written.join(', ')}\n`);
+  else {
+    const diff = profileDifferenceText(loaded);
+    process.stdout.write(
+      `${formatComparison(table)}\n${diff !== null ? `\n${diff}\n` : ''}results: ${outcome.dir}\nreports: ${written.join(', ')}\n`,
+    );
+  }
   // A failed run first (3), then a failed gate or threshold (1).
   if (outcome.file.runs.some((r) => r.dir === null)) {
     console.error(
@@ -293,6 +300,11 @@ export function registerCompare(program: Command): void {
       .argument('[scenario]', 'a scenario file with a compare section, or a shipped one (tuning-matrix)'),
   )
     .option('--repeat <n>', 'runs per variant (interleaved: A B C, C B A, ...)')
+    .option(
+      '--profile-server',
+      "sample each run's server with Linux perf: a flame graph per run, and where each variant's samples go " +
+        "against the baseline's",
+    )
     .option('--baseline <variant>', 'variant the others are compared with (default: the first)')
     .option(
       '--servers <list>',

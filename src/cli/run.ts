@@ -25,6 +25,7 @@ import { EXIT_OK, EXIT_RUN_FAILED, EXIT_THRESHOLD_FAILED, EXIT_USAGE, failureExi
 import { addScenarioOptions, type RunFlags } from './scenario-options.js';
 
 interface RunCommandFlags extends RunFlags {
+  profileServer?: boolean;
   shard?: string;
   runId?: string;
   coordinator?: string;
@@ -203,6 +204,7 @@ async function runCommand(file: string | undefined, flags: RunCommandFlags): Pro
       onProgress,
       observers: live.observers,
       ...(share !== undefined ? { share } : {}),
+      ...(flags.profileServer === true ? { profileServer: true } : {}),
     }).finally(async () => {
       // A coordinator this share hosts stays until the other shares go quiet (bounded), then stops.
       for (const c of hosted)
@@ -257,6 +259,11 @@ export function registerRun(program: Command): void {
       'with --shard: fail a share that began later than this after the common start (default: 1s)',
     )
     .option('--junit <file>', 'also write JUnit XML: a test case per threshold')
+    .option(
+      '--profile-server',
+      "sample the server's CPU with Linux perf while the load runs: a flame graph, a speedscope file and " +
+        'its top functions in the results (the built-in server, or --server-pid)',
+    )
     .option(
       '--metrics-port <port>',
       "serve the generator's Prometheus metrics at http://127.0.0.1:PORT/metrics while the run goes on",

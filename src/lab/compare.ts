@@ -5,6 +5,7 @@ import { UsageError } from '../input/usage-error.js';
 import { RunError } from '../load/errors.js';
 import { runScenario } from '../load/orchestrator.js';
 import { needsHttp, withServerUrls } from '../load/play-urls.js';
+import { perfProblems } from '../proc/perf.js';
 import {
   serverAvailability,
   startCommand,
@@ -87,8 +88,21 @@ export function schedule(variants: readonly Variant[], repeat: number): { varian
 }
 
 /** Problems that make a comparison impossible, found before anything runs. */
-export function checkComparison(scenario: Scenario, variants: readonly Variant[], baseline: string): string[] {
+export function checkComparison(
+  scenario: Scenario,
+  variants: readonly Variant[],
+  baseline: string,
+  opts: { profileServer?: boolean } = {},
+): string[] {
   const problems: string[] = [];
+  if (opts.profileServer === true) {
+    problems.push(...perfProblems([]).map((p) => `--profile-server: ${p}`));
+    for (const s of scenario.compare?.servers ?? [])
+      if (typeof s !== 'string' && s.start === undefined)
+        problems.push(
+          `--profile-server: ${s.name} is not started by rtmpbench, so its process is not known; give it a start command`,
+        );
+  }
   if (!variants.some((v) => v.name === baseline))
     problems.push(`the baseline "${baseline}" is not a variant (variants: ${variants.map((v) => v.name).join(', ')})`);
   for (const s of scenario.compare?.servers ?? []) {
@@ -110,6 +124,7 @@ async function startVariantServer(
   variant: Variant,
   specs: Map<string, ServerSpec>,
   scenario: Scenario,
+  profileServer: boolean,
 ): Promise<RunningServer | null> {
   if (variant.server === 'builtin') return null;
   const spec = specs.get(variant.server);
@@ -132,6 +147,7 @@ async function startVariantServer(
       ...(chunkSize !== undefined ? { chunkSize } : {}),
       ...(needsHttp(scenario) ? { http: true } : {}),
       ...(scenario.serverCpuQuota !== undefined ? { cpuQuota: scenario.serverCpuQuota } : {}),
+      ...(profileServer ? { perfBasicProf: true } : {}),
     });
   } catch (e) {
     if (e instanceof ServerStartError) throw new RunError(`${variant.server} did not start: ${e.message}`);
@@ -185,6 +201,8 @@ export interface CompareOptions {
    * then not run).
    */
   against?: SavedBaseline;
+  /** Sample each run's server with Linux perf (see RunOptions.profileServer). */
+  profileServer?: boolean;
 }
 
 export interface CompareOutcome {
@@ -227,12 +245,13 @@ export async function runComparison(opts: CompareOptions): Promise<CompareOutcom
     let summary: RunSummary | null = null;
     let server: RunningServer | null = null;
     try {
-      server = await startVariantServer(variant, specs, opts.scenario);
+      server = await startVariantServer(variant, specs, opts.scenario, opts.profileServer === true);
       const scenario = variantScenario(opts.scenario, variant, specs, server);
       const outcome = await runScenario({
         scenario,
         outDir: join(dir, 'runs', variant.name.replace(/[^A-Za-z0-9._=,-]/g, '_')),
         ...(server?.pgid !== undefined ? { serverGroup: server.pgid } : {}),
+        ...(opts.profileServer === true ? { profileServer: true } : {}),
       });
       summary = outcome.summary;
       run.dir = relative(dir, outcome.resultsDir);

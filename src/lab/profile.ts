@@ -29,8 +29,18 @@ import { PACKAGE_ROOT } from '../version.js';
  * gets SIGINT, the profiler writes its output, and that goes into the run's results folder.
  */
 
-export const PROFILE_TOOLS = ['doctor', 'flame', 'bubbleprof', 'heapprofiler', 'cpu-prof', 'heap-prof'] as const;
+export const PROFILE_TOOLS = [
+  'doctor',
+  'flame',
+  'bubbleprof',
+  'heapprofiler',
+  'cpu-prof',
+  'heap-prof',
+  'perf',
+] as const;
 export type ProfileTool = (typeof PROFILE_TOOLS)[number];
+/** The tools that run the built-in server under a Node profiler (perf samples any server). */
+export type NodeProfileTool = Exclude<ProfileTool, 'perf'>;
 
 const CLINIC_TOOLS = new Set<ProfileTool>(['doctor', 'flame', 'bubbleprof', 'heapprofiler']);
 
@@ -45,7 +55,7 @@ function clinicBin(): string | null {
 
 export interface ProfileOptions {
   scenario: Scenario;
-  tool: ProfileTool;
+  tool: NodeProfileTool;
   outDir?: string;
   onProgress?: (p: Progress) => void;
   /** Called with the profiler's own output lines (clinic prints what it does). */
@@ -61,6 +71,31 @@ export interface ProfileOutcome {
   report: string;
   /** Every file or folder the profiler wrote, moved into `resultsDir/profile/`. */
   files: string[];
+}
+
+/**
+ * Any server under Linux perf (the built-in one, or an external target with its --server-pid):
+ * a run with `profileServer`, whose folder holds the folded stacks, the speedscope file and the
+ * flame graph.
+ */
+export async function profileWithPerf(
+  opts: Pick<ProfileOptions, 'scenario' | 'outDir' | 'onProgress'>,
+): Promise<ProfileOutcome> {
+  const outcome = await runScenario({
+    scenario: opts.scenario,
+    outDir: opts.outDir ?? 'results',
+    profileServer: true,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  const files = outcome.summary.serverProfile?.files;
+  if (files === undefined) throw new RunError('perf recorded no profile');
+  const report = join(outcome.resultsDir, files.speedscope);
+  return {
+    summary: outcome.summary,
+    resultsDir: outcome.resultsDir,
+    report,
+    files: [report, join(outcome.resultsDir, files.folded), join(outcome.resultsDir, files.raw)],
+  };
 }
 
 export async function profileServer(opts: ProfileOptions): Promise<ProfileOutcome> {

@@ -28,6 +28,7 @@ import { planShards } from './plan.js';
 import { checkSourceAddresses } from './source-addresses.js';
 import { ShareRun, type ShareOptions } from './share-run.js';
 import { ServerCounters } from './server-counters.js';
+import { checkServerProfiling, ServerProfiler } from './server-profiler.js';
 import { prepareTarget, type Target } from './target.js';
 import { TimelineBuilder, type MeasuredSecond, type UsageSample } from './timeline-builder.js';
 import { isWorkerMessage, type OrchestratorMessage, type ShardResult, type ShardTask } from './worker-protocol.js';
@@ -49,6 +50,11 @@ export interface RunOptions {
    * the whole group's, and its id is the summary's server pid. Overrides the scenario's serverPid.
    */
   serverGroup?: number;
+  /**
+   * Sample the server's processes with Linux perf from the run's start to its end (the built-in
+   * server then runs with --perf-basic-prof, so its JavaScript frames carry names).
+   */
+  profileServer?: boolean;
 }
 
 export interface RunOutcome {
@@ -74,7 +80,8 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   // Source addresses are checked against the host before anything starts (a UsageError lists what is wrong).
   const nearLimit = checkSourceAddresses(opts.scenario, opts.share?.shardOf);
   if (nearLimit !== null) process.stderr.write(`rtmpbench: warning: ${nearLimit}\n`);
-  const target = await prepareTarget(opts.scenario);
+  if (opts.profileServer === true) checkServerProfiling(opts.scenario, opts.serverGroup);
+  const target = await prepareTarget(opts.scenario, { perfBasicProf: opts.profileServer === true });
   try {
     // A hook before the run is called before its clock starts.
     const before = opts.scenario.hooks?.before !== undefined ? await callHook(opts.scenario.hooks.before) : undefined;
@@ -112,6 +119,7 @@ class ScenarioRun {
   private lastSecondEnd = 0;
   /** This run's part in a run spread over machines. */
   private readonly share: ShareRun | null;
+  private readonly profiler: ServerProfiler | null;
 
   constructor(
     private readonly opts: RunOptions,
@@ -141,6 +149,10 @@ class ScenarioRun {
         : target.pid !== undefined
           ? new CostMonitor(target.pid)
           : null;
+    this.profiler =
+      opts.profileServer === true
+        ? new ServerProfiler(opts.serverGroup !== undefined ? { group: opts.serverGroup } : { pid: target.pid! })
+        : null;
     this.serverCounters = target.statsPort !== null ? new ServerCounters(target.statsPort) : null;
     this.accounting = new FrameAccounting(new Set(this.tasks.flatMap((t) => t.publish)), s.stallThresholdMs);
     this.capacity = s.capacity !== undefined ? new CapacitySearch({ ...s, capacity: s.capacity }) : null;
@@ -193,12 +205,14 @@ class ScenarioRun {
     this.generator.start();
     this.serverMonitor?.start();
     this.serverCost?.start();
+    this.profiler?.start(resultsDir);
     let results: ShardResult[];
     try {
       results = await this.runWorkers();
       this.timeline.finish();
     } finally {
       this.hlogs.close();
+      await this.profiler?.stop();
     }
     this.mainLoop.stop();
     // Every viewer's record is in: frame accounting adds what the send logs expected.
@@ -217,6 +231,7 @@ class ScenarioRun {
       },
       summary,
     );
+    if (this.profiler !== null) summary.serverProfile = await this.profiler.finish(resultsDir, this.scenario.name);
     // The timeline is in the folder already: TimelineStream wrote timeline.ndjson second by second.
     writeRunFolder(resultsDir, {
       summary,

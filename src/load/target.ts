@@ -28,7 +28,7 @@ const REACH_TIMEOUT_MS = 5000;
  * settings (and a stats port, so the run can report the server's own counts), or an external
  * URL, checked to be reachable before any worker starts.
  */
-export async function prepareTarget(s: Scenario): Promise<Target> {
+export async function prepareTarget(s: Scenario, opts: { perfBasicProf?: boolean } = {}): Promise<Target> {
   if (s.target !== 'builtin') {
     const t = parseRtmpUrl(s.target);
     const problem = await probePort(t.host, t.port, REACH_TIMEOUT_MS);
@@ -61,6 +61,7 @@ export async function prepareTarget(s: Scenario): Promise<Target> {
   try {
     server = await startServer('builtin', {
       builtinArgs: ['--config', configFile],
+      ...(opts.perfBasicProf === true ? { perfBasicProf: true } : {}),
       ...(s.serverCpuQuota !== undefined ? { cpuQuota: s.serverCpuQuota } : {}),
     });
   } catch (e) {

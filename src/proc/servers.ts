@@ -54,6 +54,11 @@ export interface StartOptions {
   http?: HttpOutputOptions | boolean;
   /** Hold the server to this many cores (a cgroup of its own; see cpu-quota.ts). */
   cpuQuota?: number;
+  /**
+   * Node servers (the built-in one, node-media-server) write /tmp/perf-PID.map (node
+   * --perf-basic-prof), so a perf profile names their JavaScript frames.
+   */
+  perfBasicProf?: boolean;
 }
 
 /** Play URL templates by viewer protocol (`{stream}` is the stream name). */
@@ -98,9 +103,12 @@ export function serverAvailability(kind: ServerKind): { available: boolean; hint
 }
 
 /** The command line of `rtmpbench serve` (the built CLI, or its source under tsx). */
-export function serveCommand(args: readonly string[]): { cmd: string; args: string[] } {
+export function serveCommand(
+  args: readonly string[],
+  nodeArgs: readonly string[] = [],
+): { cmd: string; args: string[] } {
   const cli = ownModule(import.meta.url, '../cli/main.js');
-  return { cmd: process.execPath, args: [...cli.execArgv, cli.path, 'serve', ...args] };
+  return { cmd: process.execPath, args: [...nodeArgs, ...cli.execArgv, cli.path, 'serve', ...args] };
 }
 
 function nginxConfig(
@@ -172,22 +180,17 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
   const local = `127.0.0.1:${port}`;
   const web = `127.0.0.1:${httpPort}`;
   const playUrls: PlayUrls = { rtmp: `rtmp://${local}/live/{stream}` };
+  const nodeArgs = opts.perfBasicProf === true ? ['--perf-basic-prof'] : [];
   let handle: ChildHandle;
   if (kind === 'builtin') {
     const httpArgs = httpPort === undefined ? [] : ['--http-port', String(httpPort)];
     if (http?.hlsFragmentS !== undefined) httpArgs.push('--hls-segment-ms', String(Math.round(fragmentS * 1000)));
     if (http?.hlsPlaylistS !== undefined)
       httpArgs.push('--hls-window', String(Math.max(2, Math.round(playlistS / fragmentS))));
-    const serve = serveCommand([
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--log-level',
-      'warn',
-      ...httpArgs,
-      ...(opts.builtinArgs ?? []),
-    ]);
+    const serve = serveCommand(
+      ['--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...httpArgs, ...(opts.builtinArgs ?? [])],
+      nodeArgs,
+    );
     handle = launch(serve.cmd, serve.args);
     if (httpPort !== undefined)
       Object.assign(playUrls, {
@@ -210,7 +213,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
         notify: { url: '' },
       }),
     );
-    handle = launch(process.execPath, [app, '-c', config, '--no-admin'], { cwd: dir });
+    handle = launch(process.execPath, [...nodeArgs, app, '-c', config, '--no-admin'], { cwd: dir });
     if (httpPort !== undefined)
       Object.assign(playUrls, {
         'http-flv': `http://${web}/live/{stream}.flv`,

@@ -22,6 +22,9 @@ import {
   warningLines,
 } from './facts.js';
 
+import type { LoadedComparison } from '../results/folder.js';
+import { comparisonProfileDifferences, differenceTitle, profileRows, profileTitle } from './server-profile.js';
+
 /** Renders results as text. Formats only: everything shown comes from the summary. */
 
 export function table(rows: (string | number)[][], alignLeft = 1): string {
@@ -51,6 +54,8 @@ export function formatSummary(s: RunSummary, resultsDir: string): string {
   lines.push(...factLines(s));
   const cost = costLines(s);
   if (cost.length > 0) lines.push('', "server cost (the kernel's counters):", ...cost.map((l) => `  ${l}`), '');
+  const profile = profileRows(s);
+  if (profile !== null) lines.push('', profileTitle(s)!, table(profile), '');
   for (const th of s.thresholds) lines.push(`threshold ${thresholdWord(th)}: ${th.message}`);
   lines.push(`results: ${resultsDir}`);
   return lines.join('\n');
@@ -110,4 +115,11 @@ export function formatComparison(t: ComparisonTable): string {
     for (const g of gates) lines.push(`  ${g.text}`);
   }
   return lines.join('\n');
+}
+
+/** The differential view of a comparison's server profiles as text; null without profiles. */
+export function profileDifferenceText(c: LoadedComparison): string | null {
+  const diffs = comparisonProfileDifferences(c);
+  if (diffs.length === 0) return null;
+  return diffs.map((d) => `${differenceTitle(d)}:\n${table(d.rows)}`).join('\n\n');
 }

@@ -26,6 +26,13 @@ import {
 } from './facts.js';
 import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
+import {
+  comparisonProfileDifferences,
+  differenceTitle,
+  profileRows,
+  profileSection,
+  profileTitle,
+} from './server-profile.js';
 
 /**
  * Reports rendered from result files only: Markdown (for a CI job summary) and a
@@ -64,6 +71,8 @@ export function runMarkdown(run: LoadedRun): string {
   for (const l of factLines(s)) lines.push(`- ${l}`);
   const cost = costLines(s);
   if (cost.length > 0) lines.push('', "### Server cost (the kernel's counters)", '', ...cost.map((l) => `- ${l}`));
+  const profile = profileRows(s);
+  if (profile !== null) lines.push('', `${profileTitle(s)}:`, '', mdTable(profile));
   lines.push('', `_started ${s.startedAt}, rtmpbench ${s.tool.version}_`, '');
   return lines.join('\n');
 }
@@ -128,6 +137,8 @@ export function runHtml(run: LoadedRun): string {
         ]
       : []),
   ];
+  const profile = profileSection(run);
+  if (profile !== null) sections.push(profile);
   return renderHtml({
     title: runTitle(s),
     subtitle: `${describeScenario(s.scenario, s.durationMs)} — started ${s.startedAt}, rtmpbench ${s.tool.version}`,
@@ -183,6 +194,7 @@ export function comparisonMarkdown(c: LoadedComparison, t: ComparisonTable): str
     for (const f of findings) lines.push(`- ${f}`);
     lines.push('');
   }
+  for (const d of comparisonProfileDifferences(c)) lines.push(`${differenceTitle(d)}:`, '', mdTable(d.rows), '');
   lines.push(`_started ${c.file.startedAt}, rtmpbench ${c.file.tool.version}_`, '');
   return lines.join('\n');
 }
@@ -246,6 +258,10 @@ export function comparisonHtml(c: LoadedComparison, t: ComparisonTable): string 
           },
         ]
       : []),
+    ...comparisonProfileDifferences(c).map((d) => ({
+      title: `Server CPU profile: ${d.variant} against ${d.baseline}`,
+      html: `<p class="sub">${escapeHtml(differenceTitle(d))}.</p><div class="scroll">${htmlTable(d.rows)}</div>`,
+    })),
     {
       title: 'Spread',
       html: `<p class="sub">Mean (lowest–highest run).</p><div class="scroll">${htmlTable(spreadTable(t))}</div>`,

@@ -8,6 +8,7 @@ import {
 } from '../metrics/histograms.js';
 import type { ProtocolKey, ViewerProtocol } from '../protocol/delivery.js';
 import { VERSION } from '../version.js';
+import type { ServerProfileRecord } from './server-profile.js';
 import { COUNTER_NAMES, COUNTERS, setPath, type CounterFigures, type Counters } from './counters.js';
 import { parseHttpErrorKey } from './failures.js';
 import { costFigures } from './server-cost.js';
@@ -106,6 +107,8 @@ export interface RunSummary {
   thresholds: ThresholdResult[];
   /** The hooks called around the run: their URL, HTTP status (0: no answer) and the file their answer is in. */
   hooks?: Partial<Record<'before' | 'after', { url: string; status: number; file: string }>>;
+  /** A CPU profile of the server under test (`--profile-server`): its top functions and the files it is in. */
+  serverProfile?: ServerProfileRecord;
   /** Results folders this one was merged from (`rtmpbench merge`). */
   mergedFrom?: string[];
   /** A share of a run spread over machines: which, of which run, on what clock, how late it began. */

@@ -90,12 +90,12 @@ describe('rtmpbench profile', () => {
   it('refuses what it cannot profile, before starting anything (exit 2)', async () => {
     const cases: [string[], RegExp][] = [
       [
-        ['profile', 'quickstart', '--tool', 'perf'],
-        /--tool: "perf" is not one of doctor, flame, bubbleprof, heapprofiler, cpu-prof, heap-prof/,
+        ['profile', 'quickstart', '--tool', 'gprof'],
+        /--tool: "gprof" is not one of doctor, flame, bubbleprof, heapprofiler, cpu-prof, heap-prof, perf/,
       ],
       [
         ['profile', 'quickstart', '--target', 'rtmp://127.0.0.1:1/live'],
-        /profile runs the built-in server under the profiler; the scenario targets rtmp:\/\/127\.0\.0\.1:1\/live/,
+        /--tool cpu-prof runs the built-in server under a Node profiler; the scenario targets rtmp:\/\/127\.0\.0\.1:1\/live/,
       ],
       [['profile', 'no-such-scenario'], /no-such-scenario/],
     ];
