@@ -35,10 +35,12 @@ describe('the server cost breakdown', () => {
     expect(cost.writeCallsPerMessage).toBeLessThan(1.5);
     expect(cost.writeCoverage).toBeGreaterThan(0.95);
     // The server's own count of its socket writes (a corked batch is one): the kernel's has
-    // those and its other writes (eventfd wake-ups, logs, the stats answers): within 20%
-    // (measured 1-12% above).
+    // those and its other writes (eventfd wake-ups of libuv's threads, logs, the stats answers),
+    // so it is at least the server's and a little above: measured 1-12% above alone, 32% on a
+    // machine busy with other tests (more wake-ups). Asserted: between 0.95 and 2 times.
     const own = summary.server!.io!.writes;
-    expect(Math.abs(cost.writeCalls - own) / own).toBeLessThan(0.2);
+    expect(cost.writeCalls / own).toBeGreaterThan(0.95);
+    expect(cost.writeCalls / own).toBeLessThan(2);
     // User + kernel time is the CPU time measured apart (the same clock ticks, read at other
     // moments: within 5%, or two ticks of 10 ms on a short run).
     const cpu = cost.userCpuSeconds + cost.kernelCpuSeconds;
