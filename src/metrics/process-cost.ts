@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { clockTicks, F_CSTIME, F_CUTIME, F_PGRP, F_PPID, F_STIME, F_UTIME } from './process-group.js';
 
 /**
  * Where a process spends its time, from the kernel's own counters (Linux /proc): CPU in user and
@@ -38,27 +38,6 @@ const COST_COUNT_KEYS = [
   'readCalls',
   'readBytes',
 ] as const satisfies readonly (keyof CostCounts)[];
-
-let ticksPerSecond: number | null = null;
-
-function clockTicks(): number {
-  if (ticksPerSecond === null) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
-}
-
-// Fields of /proc/PID/stat after the command name (proc(5), counted from "state" as 0).
-const F_PPID = 1;
-const F_PGRP = 2;
-const F_UTIME = 11;
-const F_STIME = 12;
-const F_CUTIME = 13;
-const F_CSTIME = 14;
 
 /** A `key:  value` line of a /proc status or io file, or 0. */
 function field(text: string, key: string): number {

@@ -28,6 +28,12 @@ interface Member {
 let ticksPerSecond: number | null = null;
 let pageBytes: number | null = null;
 
+/** Clock ticks per second of /proc's CPU times (read once). */
+export function clockTicks(): number {
+  ticksPerSecond ??= getconf('CLK_TCK', 100);
+  return ticksPerSecond;
+}
+
 function getconf(name: string, fallback: number): number {
   try {
     return Number(execFileSync('getconf', [name], { encoding: 'utf8' }).trim()) || fallback;
@@ -47,12 +53,12 @@ function statFields(pid: number): string[] | null {
 }
 
 // Fields of /proc/PID/stat after the command name (proc(5), counted from "state" as 0).
-const F_PPID = 1;
-const F_PGRP = 2;
-const F_UTIME = 11;
-const F_STIME = 12;
-const F_CUTIME = 13;
-const F_CSTIME = 14;
+export const F_PPID = 1;
+export const F_PGRP = 2;
+export const F_UTIME = 11;
+export const F_STIME = 12;
+export const F_CUTIME = 13;
+export const F_CSTIME = 14;
 const F_RSS_PAGES = 21;
 
 export class ProcessGroupSampler {
@@ -62,7 +68,7 @@ export class ProcessGroupSampler {
   private lastCpuTicks = 0;
 
   constructor(readonly pgid: number) {
-    ticksPerSecond ??= getconf('CLK_TCK', 100);
+    clockTicks();
     pageBytes ??= getconf('PAGESIZE', 4096);
   }
 

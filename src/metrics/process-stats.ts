@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { ProcessGroupSampler } from './process-group.js';
+import { clockTicks, ProcessGroupSampler } from './process-group.js';
 
 export interface ProcessSample {
   /** User + system CPU time in seconds. */
@@ -8,19 +7,6 @@ export interface ProcessSample {
   rssBytes: number;
   /** Peak resident set size so far (VmHWM). */
   maxRssBytes: number;
-}
-
-let ticksPerSecond: number | null = null;
-
-function clockTicks(): number {
-  if (ticksPerSecond === null) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
 }
 
 /**
