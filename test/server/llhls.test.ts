@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HlsViewer, type HlsRequestKind } from '../../src/client/hls-viewer.js';
 import { parsePlaylist, type MediaPlaylist } from '../../src/media/m3u8.js';
+import { publish } from '../helpers/media.js';
 import { hasTool, run, testSourceArgs } from '../helpers/tools.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -54,6 +55,11 @@ function partAt(uri: string): { msn: number; index: number } {
   return { msn: Number(m[1]), index: Number(m[2]) };
 }
 
+/** The part after the last one listed (what hls.js asks a blocking reload for). */
+function nextOf(p: MediaPlaylist): { msn: number; index: number } {
+  return { msn: (p.segments[p.segments.length - 1]?.msn ?? -1) + 1, index: p.pendingParts.length };
+}
+
 /** Whether a playlist lists part `index` of segment `msn`, or anything after it. */
 function holds(p: MediaPlaylist, msn: number, index: number): boolean {
   const seg = p.segments.find((s) => s.msn === msn);
@@ -79,7 +85,7 @@ beforeAll(async () => {
     hlsSegmentMs: 1000,
     hlsPartMs: PART_MS,
     hlsOnDemand: false,
-    hlsMaxHeldRequests: 200,
+    hlsMaxHeldRequests: 1000,
   });
   base = `http://127.0.0.1:${srv.addresses.httpPort}`;
   publisher = run(
@@ -214,25 +220,48 @@ describe.skipIf(!ready)('LL-HLS from the built-in server (ffmpeg publishing, GOP
     expect(held()).toBe(0);
   }, 30_000);
 
-  it('refuses held requests beyond the bound with 503, lets go of clients that leave, and still serves the others', async () => {
+  it('refuses held requests beyond the bound with 503, lets go of clients that leave, answers the rest in time, and still serves the others', async () => {
+    // A second stream that stops advancing: two seconds of media, then its publisher falls silent.
+    const frozen = await publish(srv.url(), 'frozen', { seconds: 2.2, gopSeconds: 1 });
+    await frozen.done;
+    await waitFor(
+      async () => (await get(`${base}/live/frozen/index.m3u8`)).body.includes('#EXTINF'),
+      10_000,
+      'a segment of the frozen stream',
+    );
+    const fp = parsePlaylist((await get(`${base}/live/frozen/index.m3u8`)).body.toString()) as MediaPlaylist;
+    const next = fp.segments[fp.segments.length - 1]!.msn + 1;
+    const ahead = `${base}/live/frozen/index.m3u8?_HLS_msn=${next}`;
+    // A viewer of the live stream already waiting for its next part.
     const { p } = await playlist();
-    const last = p.segments[p.segments.length - 1]!.msn;
-    // Two segments ahead: held for a while (about a second).
-    const ahead = `${base}/live/clip/index.m3u8?_HLS_msn=${last + 2}`;
-    const leaving = new AbortController();
-    const gone = Array.from({ length: 50 }, () => get(ahead, leaving.signal).catch(() => null));
-    await waitFor(() => held() === 50, 5000, '50 held requests');
-    leaving.abort();
-    await Promise.all(gone);
-    await waitFor(() => held() === 0, 5000, 'the held requests of clients that left to go');
-    const many = Array.from({ length: 230 }, () => get(ahead));
-    const answers = await Promise.all(many);
-    const byStatus: Record<number, number> = {};
-    for (const a of answers) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
-    // 200 held (the bound) and answered once the stream got there; the rest refused at once.
-    expect(byStatus).toEqual({ 200: 200, 503: 30 });
-    expect(held()).toBe(0);
-    expect(srv.server.getStats().http?.hls.heldRefused).toBe(30);
+    const want = nextOf(p);
+    const other = playlist(`?_HLS_msn=${want.msn}&_HLS_part=${want.index}`);
+    try {
+      const leaving = new AbortController();
+      const gone = Array.from({ length: 500 }, () => get(ahead, leaving.signal).catch(() => null));
+      await waitFor(() => held() >= 500, 10_000, '500 held requests');
+      leaving.abort();
+      await Promise.all(gone);
+      await waitFor(() => held() <= 1, 5000, 'the held requests of clients that left to go');
+      expect((await other).p.serverControl).not.toBeNull();
+      const answers = Array.from({ length: 1100 }, () => get(ahead));
+      await waitFor(
+        () => held() === 1000 && (srv.server.getStats().http?.hls.heldRefused ?? 0) >= 100,
+        10_000,
+        '1000 held requests',
+      );
+      // Refused beyond the bound; meanwhile the live stream's segments and playlists are served.
+      expect(srv.server.getStats().http?.hls.heldRefused).toBe(100);
+      expect((await get(`${base}/live/clip/${p.segments[p.segments.length - 1]!.uri}`)).status).toBe(200);
+      expect((await get(`${base}/live/clip/index.m3u8`)).status).toBe(200);
+      const byStatus: Record<number, number> = {};
+      for (const a of await Promise.all(answers)) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
+      // The held ones: 503 once three target durations passed without the segment.
+      expect(byStatus).toEqual({ 503: 1100 });
+      expect(held()).toBe(0);
+    } finally {
+      frozen.stop(true);
+    }
   }, 30_000);
 
   it('ends the playlist with the publication, and ffmpeg reads it whole', async () => {
