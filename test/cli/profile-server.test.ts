@@ -66,6 +66,35 @@ describe('refusals before any load starts (exit 2, the fix in the message)', () 
       expect(r.stderr).toMatch(/process 1 belongs to user 0, not to this user \(\d+\): perf may not trace it/);
     },
   );
+
+  it.skipIf(!isRoot || !hasPerf)(
+    'refuses --server-syscalls to an unprivileged user: the setting tracepoints need, and the tracing file system',
+    async () => {
+      const r = await run(
+        'runuser',
+        [
+          '-u',
+          'nobody',
+          '--',
+          process.execPath,
+          CLI,
+          'run',
+          '--players',
+          '1',
+          '--duration',
+          '5s',
+          '--out',
+          '/tmp',
+          '--server-syscalls',
+        ],
+        30_000,
+      );
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/perf cannot count the server's system calls \(--server-syscalls\)/);
+      if (paranoid > -1) expect(r.stderr).toContain('sysctl kernel.perf_event_paranoid=-1');
+      expect(r.stdout).not.toMatch(/results:/);
+    },
+  );
 });
 
 describe.skipIf(!hasPerf || (!isRoot && paranoid > 1))('a profile of the built-in server', () => {
