@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFolded, topFunctions } from '../../src/metrics/stack-samples.js';
 import { cli } from '../helpers/cli.js';
+import type { Page } from 'playwright-core';
 import { hasChromium, launchChromium } from '../helpers/playwright.js';
 import { runDir, scratch, summaryOf } from '../helpers/runs.js';
 import { CLI } from '../helpers/server.js';
@@ -15,6 +16,14 @@ const out = scratch('profile-server');
 const isRoot = process.getuid?.() === 0;
 const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'));
 const hasPerf = hasTool('perf', 'apt-get install linux-perf');
+
+/** The run report's flame graph, as d3-flame-graph drew it in the page. */
+const FLAME_GRAPH = '#server-flame-graph svg.d3-flame-graph';
+
+/** The names of the frames drawn (each frame a `g.frame` with its name as an attribute). */
+function frameNames(page: Page): Promise<string[]> {
+  return page.locator(`${FLAME_GRAPH} g.frame`).evaluateAll((gs) => gs.map((g) => g.getAttribute('name') ?? ''));
+}
 
 describe('refusals before any load starts (exit 2, the fix in the message)', () => {
   it('says perf is missing when it is not on PATH', async () => {
@@ -146,15 +155,13 @@ describe.skipIf(!hasPerf || (!isRoot && paranoid > 1))('a profile of the built-i
     it('draws a flame graph whose frames carry the server’s JavaScript function names', async () => {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
       await page.goto(`file://${join(dir, 'report.html')}`);
-      const graph = page.locator('svg.flame-graph');
+      const graph = page.locator(FLAME_GRAPH);
       const png = await graph.screenshot({ path: join(out, 'flame-graph.png') });
       expect(png.length).toBeGreaterThan(1000);
-      const named = await page
-        .locator('svg.flame-graph g.frame')
-        .evaluateAll((gs) => gs.map((g) => (g as unknown as { dataset: { name: string } }).dataset.name));
+      const named = await frameNames(page);
       expect(named.some((n) => /^JS:\S+ src\/server\//.test(n))).toBe(true);
       // Labels drawn on the frames, not only in tooltips.
-      expect(await graph.locator('text', { hasText: /src\/server\// }).count()).toBeGreaterThan(0);
+      expect(await graph.locator('.d3-flame-graph-label', { hasText: /src\/server\// }).count()).toBeGreaterThan(0);
       await page.close();
     });
   });
@@ -213,10 +220,8 @@ describe.skipIf(!hasPerf || !hasNginx || (!isRoot && paranoid > 1))('a compariso
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
       await page.goto(`file://${join(nginxRun, 'report.html')}`);
-      await page.locator('svg.flame-graph').screenshot({ path: join(out, 'nginx-flame-graph.png') });
-      const named = await page
-        .locator('svg.flame-graph g.frame')
-        .evaluateAll((gs) => gs.map((g) => (g as unknown as { dataset: { name: string } }).dataset.name));
+      await page.locator(FLAME_GRAPH).screenshot({ path: join(out, 'nginx-flame-graph.png') });
+      const named = await frameNames(page);
       expect(
         named.some((n) => n.startsWith('ngx_')),
         named.join(', '),
