@@ -241,6 +241,15 @@ const PROTOCOL_FIGURES: Figure[] = PROTOCOL_KEY_LIST.flatMap((k): Figure[] => {
     ...(k === 'hls'
       ? [
           {
+            key: 'hlsRequestsPerViewerSecond',
+            short: 'hls req/viewer/s',
+            label: 'hls viewers: HTTP requests per viewer per second',
+            unit: '',
+            better: 'lower' as const,
+            digits: 2,
+            of: (s: RunSummary) => s.byProtocol?.hls?.throughput.hlsRequestsPerViewerSecond ?? null,
+          },
+          {
             key: 'hlsPlayoutP99',
             short: 'hls playout p99',
             label: 'hls viewers: end-to-end at playout p99 ms',

@@ -245,6 +245,12 @@ const DERIVED_FIGURES = {
     prom: COUNTERS.playerSeconds.prom,
   },
   'throughput.mbpsReceived': { kind: 'mbps', better: 'higher', description: 'what viewers read, Mbit/s over the run' },
+  'throughput.hlsRequestsPerViewerSecond': {
+    kind: 'plain',
+    better: 'lower',
+    optional: true,
+    description: "HTTP requests per HLS viewer per second of play: LL-HLS's cost on a server is its request rate",
+  },
 } as const satisfies Table;
 
 /** How a named group fared while another group joined (byGroup.NAME.whileJoining.OTHER). */

@@ -65,7 +65,7 @@ export interface RunSummary {
   /** Part of the run the statistics cover (after warm-up). */
   measuredMs: number;
   sessions: { publishers: SessionCounts; players: PlayerCounts; playerMinutes: number };
-  throughput: CounterFigures<'throughput'> & { mbpsReceived: number };
+  throughput: CounterFigures<'throughput'> & { mbpsReceived: number; hlsRequestsPerViewerSecond?: number };
   latencyMs: Record<MetricName, LatencySummary>;
   /** Where end-to-end latency comes from: timing marks, or the RTMP timestamps' pacing (streams without marks). */
   latencySource: 'timing-marks' | 'rtmp-timestamps' | 'none';
@@ -267,9 +267,20 @@ export function protocolFigures(
     sessions: { players: p.sessions.players, playerMinutes: round3(c.playerSeconds / 60) },
     latencyMs: latencies(histograms, `${key}.`),
     frames: { ...p.frames, expectedSource },
-    throughput: { ...throughput, mbpsReceived: round3((c.bytesReceived * 8) / (durationMs / 1000) / 1e6) },
+    throughput: {
+      ...throughput,
+      mbpsReceived: round3((c.bytesReceived * 8) / (durationMs / 1000) / 1e6),
+      ...hlsRequestRate(c),
+    },
     ...(httpErrors !== undefined && Object.keys(httpErrors).length > 0 ? { httpErrors } : {}),
   };
+}
+
+/** HTTP requests per HLS viewer per second of play, when HLS viewers made any. */
+export function hlsRequestRate(c: Counters): { hlsRequestsPerViewerSecond?: number } {
+  return c.hlsRequests > 0 && c.playerSeconds > 0
+    ? { hlsRequestsPerViewerSecond: round3(c.hlsRequests / c.playerSeconds) }
+    : {};
 }
 
 export function buildSummary(i: SummaryInput): RunSummary {
