@@ -226,6 +226,13 @@ describe.skipIf(!hasPerf || !hasNginx || (!isRoot && paranoid > 1))('a compariso
         named.some((n) => n.startsWith('ngx_')),
         named.join(', '),
       ).toBe(true);
+      // The comparison's differential graph: nginx-rtmp's frames, each with its delta against the
+      // built-in server's share at the same stack (every nginx stack is its own: all of it is new).
+      await page.goto(`file://${join(compareDir, 'report.html')}`);
+      const diff = page.locator('#server-flame-graph-diff-0 svg.d3-flame-graph');
+      await diff.screenshot({ path: join(out, 'nginx-differential-flame-graph.png') });
+      const nginxRoot = await diff.locator('g.frame[name="nginx"] rect').getAttribute('fill');
+      expect(nginxRoot).toBe('rgb(255,190,90)');
     } finally {
       await browser.close();
     }
