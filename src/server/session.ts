@@ -484,6 +484,8 @@ export class Session {
     this.sendControl(
       onStatusCommand(streamId, { level: 'status', code: Status.PLAY_START, description: `Started playing ${key}` }),
     );
+    // The lag probe's first ping goes with these answers, ahead of any media (lag-probe.ts).
+    this.queue.requestPing(performance.now());
     this.sendControl(sampleAccessMessage(streamId));
     stream.addPlayer(binding);
     this.ctx.logger.info('play', { session: this.id, stream: key, remote: this.remote, waiting: !stream.publishing });
