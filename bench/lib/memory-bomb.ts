@@ -125,7 +125,7 @@ function attack(
 }
 
 /** Runs the attack: every connection is done once its bytes are written or the server closed it. */
-export async function memoryBomb(opts: MemoryBombOptions): Promise<MemoryBombResult> {
+async function memoryBomb(opts: MemoryBombOptions): Promise<MemoryBombResult> {
   const stop = opts.stop ?? (() => false);
   const sent = { bytes: 0 };
   const attackers: Attacker[] = [];

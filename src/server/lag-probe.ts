@@ -197,7 +197,7 @@ export class LagProbe {
  * lag bound, at most a second (a round trip and then some), at least 100 ms. Media waits for it
  * in the player's queue, which skips nothing younger than half the bound.
  */
-export function silentAfterMs(maxLagMs: number): number {
+function silentAfterMs(maxLagMs: number): number {
   return Math.max(100, Math.min(1000, maxLagMs / 4));
 }
 
