@@ -73,7 +73,7 @@ export const serverConfigSchema = z
       .describe(
         'most a player may be behind live, ms, measured by pings in its stream: beyond it its ' +
           'media is dropped (video to the next keyframe) until it catches up, whatever the socket ' +
-          'buffers hold; 0 = off (the byte bound alone)',
+          'buffers hold; a player that answers no pings has the byte bound alone; 0 = off (the byte bound alone)',
       ),
     burstBytes: bytes(0)
       .default(64 * 1024)
