@@ -17,6 +17,7 @@ import type {
   FiguresOf,
   GENERATOR_FIGURES,
   SERVER_COST,
+  SERVER_SYSCALLS,
   SERVER_DROPS,
   SERVER_FIGURES,
   SERVER_GC,
@@ -95,6 +96,8 @@ export interface RunSummary {
     gc?: FiguresOf<typeof SERVER_GC>;
     /** What the process cost, from the kernel's counters (docs/server-cost.md). */
     cost?: FiguresOf<typeof SERVER_COST>;
+    /** Its system calls by kind, counted by perf's tracepoints (--server-syscalls; docs/server-cost.md). */
+    syscalls?: FiguresOf<typeof SERVER_SYSCALLS>;
     leak?: LeakFigures;
   };
   /**
@@ -318,11 +321,15 @@ function withServerCost(server: NonNullable<RunSummary['server']>, c: Counters):
     ...(playerMinutes > 0 ? { cpuPer1000PlayerMinutes: round3(server.cpuSeconds / (playerMinutes / 1000)) } : {}),
     ...(server.cost !== undefined
       ? {
-          cost: costFigures(server.cost, {
-            messages: c.framesReceived + c.audioFramesReceived,
-            bytes: c.bytesReceived,
-            seconds: c.playerSeconds,
-          }),
+          cost: costFigures(
+            server.cost,
+            {
+              messages: c.framesReceived + c.audioFramesReceived,
+              bytes: c.bytesReceived,
+              seconds: c.playerSeconds,
+            },
+            server.syscalls,
+          ),
         }
       : {}),
   };
