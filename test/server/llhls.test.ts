@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SegmentFrames } from '../../src/client/hls-segment.js';
 import { HlsViewer, type HlsRequestKind } from '../../src/client/hls-viewer.js';
 import { parsePlaylist, type MediaPlaylist } from '../../src/media/m3u8.js';
 import { publish } from '../helpers/media.js';
@@ -13,7 +14,8 @@ import { startServer, waitFor, type TestServer } from '../helpers/server.js';
  * Low-latency HLS from the built-in server, with a real publisher (ffmpeg, a clip with a GOP of
  * 1 s) and real readers: 1 s segments in 200 ms MPEG-TS parts, blocking playlist reloads that
  * must not answer before the part they ask for exists, preload-hinted parts held until they are
- * complete, parts that join into their segment byte for byte, bad delivery directives, a bound on
+ * complete, parts that join into their segment byte for byte, the generator's timing marks in
+ * parts, the generator's viewer playing it as hls.js does, bad delivery directives, a bound on
  * held requests, clients that leave while held, and ffmpeg reading the same playlist.
  */
 
@@ -231,6 +233,20 @@ describe.skipIf(!ready)('LL-HLS from the built-in server (ffmpeg publishing, GOP
     );
     const fp = parsePlaylist((await get(`${base}/live/frozen/index.m3u8`)).body.toString()) as MediaPlaylist;
     const next = fp.segments[fp.segments.length - 1]!.msn + 1;
+    // The generator's timing marks travel in the parts: every video frame carries its mark, in order.
+    const seqs: number[] = [];
+    const reader = new SegmentFrames(2048);
+    for (const part of fp.segments[fp.segments.length - 1]!.parts) {
+      reader.begin();
+      reader.push((await get(`${base}/live/frozen/${part.uri}`)).body);
+      expect(reader.end()).toBe(true);
+      for (let i = 0; i < reader.count; i++) {
+        expect(reader.frames[i]!.hasMark).toBe(true);
+        seqs.push(reader.frames[i]!.seq);
+      }
+    }
+    expect(seqs.length).toBeGreaterThan(10);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
     const ahead = `${base}/live/frozen/index.m3u8?_HLS_msn=${next}`;
     // A viewer of the live stream already waiting for its next part.
     const { p } = await playlist();
