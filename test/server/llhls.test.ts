@@ -150,6 +150,17 @@ describe.skipIf(!ready)('LL-HLS from the built-in server (ffmpeg publishing, GOP
     }
   }, 30_000);
 
+  it('is read live by ffprobe, which knows nothing of parts', async () => {
+    const probe = await run(
+      'ffprobe',
+      ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'json', `${base}/live/clip/index.m3u8`],
+      30_000,
+    );
+    expect(probe.stderr).toBe('');
+    const streams = (JSON.parse(probe.stdout) as { streams: { codec_name: string }[] }).streams;
+    expect(streams.map((x) => x.codec_name).sort()).toEqual(['aac', 'h264']);
+  }, 30_000);
+
   it('lists parts that join into their segment byte for byte, the first of each segment independent', async () => {
     const { p } = await playlist();
     const withParts = p.segments.filter((s) => s.parts.length > 0);
