@@ -29,7 +29,7 @@ export function viewerGroups(s: Scenario): ViewerGroup[] {
 
 /** Whether any viewer of the scenario plays over HTTP (the built-in server then serves HTTP too). */
 export function needsHttp(s: Scenario): boolean {
-  return viewerGroups(s).some((g) => g.protocol !== 'rtmp' && g.perStream > 0);
+  return viewerGroups(s).some((g) => g.protocol !== 'rtmp' && g.perStream > 0) || (s.browsers?.length ?? 0) > 0;
 }
 
 /** A template with everything but {stream} filled in from the target's RTMP URL and HTTP port. */

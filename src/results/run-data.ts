@@ -7,7 +7,14 @@ import type { Counters } from './counters.js';
 import { groupFigures, namedGroups } from './groups.js';
 import { leakFigures } from './leak.js';
 import type { Scenario } from './scenario.js';
-import { buildSummary, protocolFigures, protocolHttpErrors, type RunSummary, type SummaryInput } from './summary.js';
+import {
+  buildSummary,
+  protocolFigures,
+  protocolHttpErrors,
+  type BrowserGroupFigures,
+  type RunSummary,
+  type SummaryInput,
+} from './summary.js';
 import { evaluateThresholds, parseThresholds } from './thresholds.js';
 import type { TimelinePoint } from './timeline.js';
 
@@ -25,6 +32,8 @@ export interface RunData extends SummaryInput {
   intervals: (key: HistogramKey) => IntervalHistogram[];
   /** Seconds of the run (the leak verdicts and the generator's memory slope read them). */
   timeline: readonly TimelinePoint[];
+  /** Browser viewers' figures by group, as their players measured them (load/browser/). */
+  browser?: Record<string, BrowserGroupFigures>;
 }
 
 /** The run's summary: the figures, each protocol's and group's apart, the leak verdicts, the thresholds judged. */
@@ -51,6 +60,7 @@ export function summarizeRun(d: RunData): RunSummary {
   );
   const byGroup = groupFigures(d.scenario, d.histograms, groupIntervals, summary.durationMs / 1000);
   if (byGroup !== undefined) summary.byGroup = byGroup;
+  if (d.browser !== undefined && Object.keys(d.browser).length > 0) summary.browser = d.browser;
   memoryFigures(summary, d.scenario, d.timeline);
   summary.thresholds = evaluateThresholds(parseThresholds(d.scenario.thresholds), summary, d.histograms);
   return summary;
