@@ -111,7 +111,10 @@ class Viewer {
   private judgeFirst(g: Group): void {
     const sorted = [...this.firstOffsets].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
-    for (const t of this.firstOffsets) if (Math.abs(t - median) > OFF_TIMELINE_US) g.offTimeline++;
+    // The first is not judged: hls.js moves a stream's first frame onto the playlist's timeline
+    // (measured: 23 ms, the frame's own mark found with it), so its media time is the player's.
+    for (let i = 1; i < this.firstOffsets.length; i++)
+      if (Math.abs(this.firstOffsets[i]! - median) > OFF_TIMELINE_US) g.offTimeline++;
     this.timelineUs = median;
     this.firstOffsets.length = 0;
   }

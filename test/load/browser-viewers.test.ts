@@ -1,0 +1,164 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserViewers } from '../../src/load/browser/browser-viewers.js';
+import { runScenario } from '../../src/load/orchestrator.js';
+import { resolveScenario } from '../../src/load/scenario.js';
+import { startServer, type RunningServer } from '../../src/proc/servers.js';
+import type { BrowserGroupFigures } from '../../src/results/summary.js';
+import { hasChromium } from '../helpers/browser.js';
+import { makeClip, markedClip, shiftedMarksClip } from '../helpers/media-files.js';
+import { hasNodeMediaServer, startNodeMediaServer, type Peer } from '../helpers/peers.js';
+import { scratch } from '../helpers/runs.js';
+import { hasTool } from '../helpers/tools.js';
+
+/**
+ * Real players as viewers: hls.js and mpegts.js in Debian's headless Chromium play what the
+ * built-in server and node-media-server serve of a real clip, and read the timing marks of the
+ * frames they render. The figures checked are counts and shares, never times.
+ */
+
+const ready = hasChromium() && hasTool('ffmpeg');
+
+function scenario(input: Record<string, unknown>) {
+  const r = resolveScenario({ name: 'browsers', workers: 1, ...input });
+  if (r.scenario === null) throw new Error(r.problems.join('; '));
+  return r.scenario;
+}
+
+/** What every group of a healthy run shows: it played, and each frame it showed carried the mark sent with it. */
+function expectPlayedWithMarks(g: BrowserGroupFigures | undefined, minShare: number): void {
+  expect(g?.errors).toBeUndefined();
+  expect(g!.viewers).toBe(1);
+  expect(g!.viewersPlaying).toBe(1);
+  expect(g!.renderedFrames).toBeGreaterThan(50);
+  expect(g!.markedShare).toBeGreaterThanOrEqual(minShare);
+  expect(g!.marksOffTimeline).toBe(0);
+  expect(g!.latencyP50Ms).toBeGreaterThan(0);
+  expect(g!.decodedFrames).toBeGreaterThan(0);
+  expect(g!.kbpsPerViewer).toBeGreaterThan(0);
+  expect(g!.clockBoundUs).toBeGreaterThan(0);
+}
+
+describe('browser viewers in a scenario', () => {
+  it('are refused with a synthetic source, whose frames no decoder can show', () => {
+    const r = resolveScenario({ name: 'b', duration: '10s', browsers: [{ protocol: 'hls' }] });
+    expect(r.problems.join('\n')).toMatch(/browsers: .*synthetic source.*--source clip\.flv/);
+  });
+});
+
+describe.skipIf(!ready)('browser viewers (hls.js, mpegts.js in Chromium)', () => {
+  const dir = scratch('browsers');
+  let clip: string;
+  beforeAll(async () => {
+    clip = await makeClip(dir, 'browser-clip', { seconds: 30, fps: 25, gopSeconds: 1 });
+  });
+
+  it("play the built-in server's HLS, HTTP-FLV and WS-FLV of a clip the generator publishes, reading the marks they render", async () => {
+    const { summary } = await runScenario({
+      scenario: scenario({
+        target: 'builtin',
+        server: { hlsSegmentMs: 1000, hlsOnDemand: false },
+        streams: 1,
+        publishers: { source: clip },
+        players: { perStream: 1 },
+        browsers: [{ protocol: 'hls' }, { protocol: 'http-flv' }, { protocol: 'ws-flv' }],
+        duration: '14s',
+        ramp: '1s',
+        warmup: '2s',
+      }),
+      outDir: dir,
+    });
+    const b = summary.browser!;
+    expect(Object.keys(b).sort()).toEqual(['hls', 'httpFlv', 'wsFlv']);
+    expect([b.hls!.player, b.httpFlv!.player, b.wsFlv!.player]).toEqual(['hls.js', 'mpegts.js', 'mpegts.js']);
+    expectPlayedWithMarks(b.hls, 0.95);
+    // mpegts.js drops the SEI it parses before its remuxer has a timestamp base (the GOP the
+    // server sends at once on joining): those first frames render unmatched.
+    expectPlayedWithMarks(b.httpFlv, 0.6);
+    expectPlayedWithMarks(b.wsFlv, 0.6);
+    expect(b.hls!.cpuCoresPerViewer).toBeGreaterThan(0);
+    expect(b.hls!.pssBytesPerViewer).toBeGreaterThan(0);
+  }, 90_000);
+
+  describe.skipIf(!hasNodeMediaServer())("node-media-server's HTTP-FLV", () => {
+    let nms: Peer;
+    beforeAll(async () => {
+      nms = await startNodeMediaServer();
+    });
+    afterAll(async () => {
+      await nms?.stop();
+    });
+
+    it('plays in mpegts.js, each rendered frame read with its mark', async () => {
+      const { summary } = await runScenario({
+        scenario: scenario({
+          target: `rtmp://127.0.0.1:${nms.rtmpPort}/live`,
+          streams: 1,
+          publishers: { source: clip },
+          players: { perStream: 1 },
+          browsers: [{ protocol: 'http-flv', url: `http://127.0.0.1:${nms.httpPort}/live/{stream}.flv` }],
+          duration: '10s',
+          ramp: '1s',
+          warmup: '2s',
+        }),
+        outDir: dir,
+      });
+      expectPlayedWithMarks(summary.browser?.httpFlv, 0.6);
+    }, 60_000);
+  });
+
+  describe('marks read where they were sent', () => {
+    let server: RunningServer;
+    const publishers: ChildProcess[] = [];
+    beforeAll(async () => {
+      server = await startServer('builtin', { http: { hlsFragmentS: 1 }, builtinArgs: ['--hls-on-demand', 'off'] });
+      const files = {
+        right: markedClip(clip).flv,
+        // Every other second (25 frames), each frame carries the mark of the frame 3 later.
+        moved: shiftedMarksClip(clip, 25, 3),
+      };
+      for (const [name, flv] of Object.entries(files)) {
+        const path = join(dir, `${name}.flv`);
+        writeFileSync(path, flv);
+        publishers.push(
+          spawn(
+            'ffmpeg',
+            ['-loglevel', 'error', '-re', '-i', path, '-c', 'copy', '-f', 'flv', `${server.url}/${name}`],
+            {
+              stdio: 'ignore',
+            },
+          ),
+        );
+      }
+    });
+    afterAll(async () => {
+      for (const p of publishers) p.kill('SIGKILL');
+      await server?.stop();
+    });
+
+    it('finds every mark of a true stream on its frames, and the moved marks of another off them', async () => {
+      const viewers = await BrowserViewers.launch();
+      let figures: Record<string, BrowserGroupFigures>;
+      try {
+        await new Promise((r) => setTimeout(r, 3000));
+        for (const name of ['right', 'moved'])
+          await viewers.add({ group: name, protocol: 'hls', url: server.playUrls.hls!.replace('{stream}', name) });
+        for (let i = 0; i < 8; i++) {
+          await new Promise((r) => setTimeout(r, 1000));
+          await viewers.tick();
+        }
+      } finally {
+        figures = await viewers.close();
+      }
+      expect(figures.right!.viewersPlaying).toBe(1);
+      expect(figures.right!.markedShare).toBeGreaterThanOrEqual(0.95);
+      expect(figures.right!.marksOffTimeline).toBe(0);
+      expect(figures.moved!.viewersPlaying).toBe(1);
+      expect(figures.moved!.markedShare).toBeGreaterThanOrEqual(0.95);
+      // Every other second's frames show a mark three frames (120 ms) off their own time.
+      expect(figures.moved!.marksOffTimeline).toBeGreaterThan(figures.moved!.renderedFrames / 4);
+    }, 60_000);
+  });
+});
