@@ -90,7 +90,7 @@ function combine<T extends Readonly<Record<string, number>>>(
 function mergeServers(servers: readonly ServerFigures[]): ServerFigures | undefined {
   if (servers.length === 0) return undefined;
   const how = new Set(servers.map((s) => s.pid)).size === 1 ? 'max' : 'sum';
-  const pick = <K extends 'drops' | 'io' | 'gc' | 'cost' | 'closedByReason'>(k: K) => {
+  const pick = <K extends 'drops' | 'io' | 'gc' | 'cost' | 'syscalls' | 'closedByReason'>(k: K) => {
     const v = combine(servers.map((s) => s[k]) as Record<string, number>[], how);
     return v === undefined ? {} : { [k]: v };
   };
@@ -104,6 +104,7 @@ function mergeServers(servers: readonly ServerFigures[]): ServerFigures | undefi
     ...pick('gc'),
     // The cost's counts; its ratios are made again from them (results/server-cost.ts).
     ...pick('cost'),
+    ...pick('syscalls'),
     ...pick('closedByReason'),
   } as ServerFigures;
 }

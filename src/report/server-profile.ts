@@ -8,7 +8,7 @@ import {
 } from '../metrics/stack-samples.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 import type { RunSummary } from '../results/summary.js';
-import { flameGraphSvg } from './flame-graph.js';
+import { flameGraphAssets, flameGraphHtml } from './flame-graph.js';
 import { escapeHtml, htmlTable, type HtmlSection } from './html.js';
 
 /** The server profile's parts of the reports (`--profile-server`): its top functions, and a comparison's difference. */
@@ -47,13 +47,15 @@ export function profileSection(run: LoadedRun): HtmlSection | null {
   if (s.serverProfile === undefined || rows === null) return null;
   const folded = join(run.dir, s.serverProfile.files.folded);
   const graph = existsSync(folded)
-    ? `<div class="scroll">${flameGraphSvg(parseFolded(readFileSync(folded, 'utf8')), 'server CPU flame graph')}</div>`
+    ? flameGraphAssets() +
+      `<div class="scroll">${flameGraphHtml(parseFolded(readFileSync(folded, 'utf8')), 'server-flame-graph', 'server CPU flame graph')}</div>`
     : `<p class="sub">${escapeHtml(s.serverProfile.files.folded)} is not in this folder.</p>`;
   return {
     title: 'Server CPU profile',
     html:
-      `<p class="sub">${escapeHtml(profileTitle(s)!)}. Flame graph: callers below callees, each frame as wide ` +
-      'as its share of the samples; green JavaScript, grey frames a stripped binary does not name.</p>' +
+      `<p class="sub">${escapeHtml(profileTitle(s)!)}. Flame graph (d3-flame-graph): callers below callees, ` +
+      'each frame as wide as its share of the samples; click a frame to zoom, hover for its samples; green ' +
+      'JavaScript, grey frames a stripped binary does not name.</p>' +
       `${graph}<div class="scroll">${htmlTable(rows)}</div>`,
   };
 }

@@ -101,6 +101,26 @@ export const serverConfigSchema = z
       .default(2000)
       .describe('HLS target segment duration, ms: a segment ends at the first keyframe this long after its start'),
     hlsWindow: z.number().int().min(2).max(100).default(6).describe('HLS segments listed in the playlist'),
+    hlsPartMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(5000)
+      .default(0)
+      .refine((v) => v === 0 || v >= 50, 'hlsPartMs is 0 (off) or at least 50')
+      .describe(
+        'LL-HLS part target duration, ms (0: classic HLS): segments are also cut into MPEG-TS parts this ' +
+          'long, listed with EXT-X-PART and a preload hint, and playlist requests may block (_HLS_msn, _HLS_part)',
+      ),
+    hlsMaxHeldRequests: z
+      .number()
+      .int()
+      .min(1)
+      .default(5000)
+      .describe(
+        'LL-HLS requests held at once, in all streams (blocking playlist reloads and preload-hinted parts ' +
+          'waiting for their part); more get 503 with Retry-After',
+      ),
     hlsOnDemand: z
       .boolean()
       .default(true)
@@ -156,6 +176,13 @@ export const serverConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.hlsPartMs > 0 && 2 * c.hlsPartMs > c.hlsSegmentMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hlsPartMs'],
+        message: `hlsPartMs (${c.hlsPartMs}) must be at most half of hlsSegmentMs (${c.hlsSegmentMs})`,
+      });
+    }
     if (c.tlsPort !== undefined && (c.tlsCert === undefined || c.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tlsPort'], message: 'tlsPort needs tlsCert and tlsKey' });
     }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFolded, topFunctions } from '../../src/metrics/stack-samples.js';
 import { cli } from '../helpers/cli.js';
+import type { Page } from 'playwright-core';
 import { hasChromium, launchChromium } from '../helpers/playwright.js';
 import { runDir, scratch, summaryOf } from '../helpers/runs.js';
 import { CLI } from '../helpers/server.js';
@@ -15,6 +16,14 @@ const out = scratch('profile-server');
 const isRoot = process.getuid?.() === 0;
 const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'));
 const hasPerf = hasTool('perf', 'apt-get install linux-perf');
+
+/** The run report's flame graph, as d3-flame-graph drew it in the page. */
+const FLAME_GRAPH = '#server-flame-graph svg.d3-flame-graph';
+
+/** The names of the frames drawn (each frame a `g.frame` with its name as an attribute). */
+function frameNames(page: Page): Promise<string[]> {
+  return page.locator(`${FLAME_GRAPH} g.frame`).evaluateAll((gs) => gs.map((g) => g.getAttribute('name') ?? ''));
+}
 
 describe('refusals before any load starts (exit 2, the fix in the message)', () => {
   it('says perf is missing when it is not on PATH', async () => {
@@ -64,6 +73,35 @@ describe('refusals before any load starts (exit 2, the fix in the message)', () 
       expect(r.stderr).toContain(`kernel.perf_event_paranoid is ${paranoid}`);
       expect(r.stderr).toContain('sysctl kernel.perf_event_paranoid=1');
       expect(r.stderr).toMatch(/process 1 belongs to user 0, not to this user \(\d+\): perf may not trace it/);
+    },
+  );
+
+  it.skipIf(!isRoot || !hasPerf)(
+    'refuses --server-syscalls to an unprivileged user: the setting tracepoints need, and the tracing file system',
+    async () => {
+      const r = await run(
+        'runuser',
+        [
+          '-u',
+          'nobody',
+          '--',
+          process.execPath,
+          CLI,
+          'run',
+          '--players',
+          '1',
+          '--duration',
+          '5s',
+          '--out',
+          '/tmp',
+          '--server-syscalls',
+        ],
+        30_000,
+      );
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/perf cannot count the server's system calls \(--server-syscalls\)/);
+      if (paranoid > -1) expect(r.stderr).toContain('sysctl kernel.perf_event_paranoid=-1');
+      expect(r.stdout).not.toMatch(/results:/);
     },
   );
 });
@@ -117,15 +155,13 @@ describe.skipIf(!hasPerf || (!isRoot && paranoid > 1))('a profile of the built-i
     it('draws a flame graph whose frames carry the server’s JavaScript function names', async () => {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
       await page.goto(`file://${join(dir, 'report.html')}`);
-      const graph = page.locator('svg.flame-graph');
+      const graph = page.locator(FLAME_GRAPH);
       const png = await graph.screenshot({ path: join(out, 'flame-graph.png') });
       expect(png.length).toBeGreaterThan(1000);
-      const named = await page
-        .locator('svg.flame-graph g.frame')
-        .evaluateAll((gs) => gs.map((g) => (g as unknown as { dataset: { name: string } }).dataset.name));
+      const named = await frameNames(page);
       expect(named.some((n) => /^JS:\S+ src\/server\//.test(n))).toBe(true);
       // Labels drawn on the frames, not only in tooltips.
-      expect(await graph.locator('text', { hasText: /src\/server\// }).count()).toBeGreaterThan(0);
+      expect(await graph.locator('.d3-flame-graph-label', { hasText: /src\/server\// }).count()).toBeGreaterThan(0);
       await page.close();
     });
   });
@@ -184,10 +220,8 @@ describe.skipIf(!hasPerf || !hasNginx || (!isRoot && paranoid > 1))('a compariso
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
       await page.goto(`file://${join(nginxRun, 'report.html')}`);
-      await page.locator('svg.flame-graph').screenshot({ path: join(out, 'nginx-flame-graph.png') });
-      const named = await page
-        .locator('svg.flame-graph g.frame')
-        .evaluateAll((gs) => gs.map((g) => (g as unknown as { dataset: { name: string } }).dataset.name));
+      await page.locator(FLAME_GRAPH).screenshot({ path: join(out, 'nginx-flame-graph.png') });
+      const named = await frameNames(page);
       expect(
         named.some((n) => n.startsWith('ngx_')),
         named.join(', '),

@@ -53,7 +53,7 @@ const NOT_EXPORTED_LIVE: [RegExp, string][] = [
     "known once a session ends or the run's last bound passes: summary figures",
   ],
   [
-    /^throughput\.(playerBytesSent|publisherBytesReceived|segment\w+)$/,
+    /^throughput\.(playerBytesSent|publisherBytesReceived|segment\w+|hlsRequests\w*)$/,
     'the other direction of a session, and HLS download detail: summary figures',
   ],
   [/^throughput\.mbpsReceived$/, 'a rate over the run: rate(rtmpbench_bytes_received_total) is the live one'],
