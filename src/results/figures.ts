@@ -279,6 +279,12 @@ export const BROWSER_FIGURES = {
     description: 'time from the player starting to its first rendered frame (requestVideoFrameCallback), p50',
   },
   firstFrameMaxMs: { kind: 'ms', better: 'lower', description: 'the same, the slowest viewer' },
+  startHoldP50Ms: {
+    kind: 'ms',
+    better: 'lower',
+    description:
+      'how long the player showed its first frame before its media clock ran (the buffer it waited for), p50',
+  },
   latencyP50Ms: {
     kind: 'ms',
     better: 'lower',
@@ -287,6 +293,13 @@ export const BROWSER_FIGURES = {
   latencyP90Ms: { kind: 'ms', better: 'lower', description: 'latency to live of rendered frames, p90' },
   latencyP99Ms: { kind: 'ms', better: 'lower', description: 'latency to live of rendered frames, p99' },
   latencyMaxMs: { kind: 'ms', better: 'lower', description: 'latency to live of rendered frames, max' },
+  playerEstimateP50Ms: {
+    kind: 'ms',
+    better: 'lower',
+    description:
+      "the player's own estimate of how far behind live it plays (hls.js latency; none from mpegts.js: 0), " +
+      'p50 of a reading a second per viewer: the figure for streams without marks',
+  },
   renderedFrames: { kind: 'count', better: 'higher', description: 'frames requestVideoFrameCallback reported shown' },
   markedShare: {
     kind: 'plain',

@@ -1,3 +1,4 @@
+import { FlvFileSource } from '../../media/flv-source.js';
 import { monotonicUs } from '../../media/timing-mark.js';
 import type { BrowserProtocol } from '../../protocol/delivery.js';
 import type { BrowserGroupFigures } from '../../results/summary.js';
@@ -31,12 +32,18 @@ export class BrowserRun {
   private joining: Promise<void> = Promise.resolve();
   private stopped = false;
 
+  /** How far the source's frames are shown after their decode time (B-frames), ms; 0 without a clip. */
+  private readonly reorderMs: number;
+
   private constructor(
     private readonly viewers: BrowserViewers,
     private readonly scenario: Scenario,
     private readonly targetUrl: string,
     private readonly httpPort: number | undefined,
-  ) {}
+  ) {
+    const source = scenario.media.source;
+    this.reorderMs = source === 'synthetic' ? 0 : new FlvFileSource(source).maxCompositionMs;
+  }
 
   /** Chromium, ready; null when the scenario has no browser viewers. */
   static async prepare(s: Scenario, targetUrl: string, httpPort: number | undefined): Promise<BrowserRun | null> {
@@ -77,6 +84,7 @@ export class BrowserRun {
           group: browserGroupKey(g),
           protocol: g.protocol,
           url: streamUrl(url, streams[i % streams.length]!),
+          reorderMs: this.reorderMs,
         });
       }
     }

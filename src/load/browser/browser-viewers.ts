@@ -42,7 +42,7 @@ const CONNECTIONS_PER_HOST = 6;
  * count so one context never holds more viewers than an HTTP one.
  */
 const CONNECTIONS_PER_VIEWER: Record<BrowserProtocol, number> = { hls: 2, 'll-hls': 3, 'http-flv': 1, 'ws-flv': 1 };
-/** Marks of frames that do not sit at their media time by more than this are off the timeline. */
+/** Marks of frames that do not sit at their media time by more than this (and the stream's reordering) are off the timeline. */
 const OFF_TIMELINE_US = 10_000;
 /** A media time that moves back, or jumps ahead by more than this, starts a new timeline (a new publication). */
 const TIMELINE_JUMP_MS = 1000;
@@ -56,6 +56,12 @@ export interface BrowserViewerSpec {
   protocol: BrowserProtocol;
   /** What it plays: an http(s):// playlist or FLV URL, or a ws:// FLV URL. */
   url: string;
+  /**
+   * How far a frame may be shown after its decode time (B-frames: the stream's largest composition
+   * offset), ms. A mark holds the decode-ordered send time and is matched by presentation time, so
+   * its offset from the media time may vary by this much (0, the default: a stream without B-frames).
+   */
+  reorderMs?: number;
 }
 
 /** What a page's player is for a protocol. */
@@ -68,6 +74,8 @@ interface Group {
   viewers: number;
   playing: number;
   firstFrameMs: Histogram;
+  startHoldMs: Histogram;
+  playerLatencyMs: Histogram;
   latencyUs: Histogram;
   rendered: number;
   marked: number;
@@ -94,15 +102,22 @@ class Viewer {
   private timelineUs: number | null = null;
   private readonly firstOffsets: number[] = [];
   private lastMediaMs = -Infinity;
+  /** The first rendered frame (page ms shown, media ms), until the second tells when the clock ran. */
+  private first: [number, number] | null = null;
+  private held = false;
+  private readonly toleranceUs: number;
   constructor(
     readonly spec: BrowserViewerSpec,
     readonly page: PageLike,
-  ) {}
+  ) {
+    this.toleranceUs = OFF_TIMELINE_US + (spec.reorderMs ?? 0) * 1000;
+  }
 
   /** Takes a drain's frames into the group (latency from the page clock mapped to ours). */
   take(d: PageDrain, g: Group): void {
     const offset = this.clock.estimate();
     for (const f of d.frames) this.frame(f, g, offset?.offsetUs ?? null);
+    if (d.playerLatencyMs >= 0) g.playerLatencyMs.recordValue(Math.round(d.playerLatencyMs));
     g.rendered += d.framesOverflow;
     this.last = d;
   }
@@ -114,7 +129,7 @@ class Viewer {
     // The first is not judged: hls.js moves a stream's first frame onto the playlist's timeline
     // (measured: 23 ms, the frame's own mark found with it), so its media time is the player's.
     for (let i = 1; i < this.firstOffsets.length; i++)
-      if (Math.abs(this.firstOffsets[i]! - median) > OFF_TIMELINE_US) g.offTimeline++;
+      if (Math.abs(this.firstOffsets[i]! - median) > this.toleranceUs) g.offTimeline++;
     this.timelineUs = median;
     this.firstOffsets.length = 0;
   }
@@ -128,6 +143,12 @@ class Viewer {
   private frame(f: PageFrame, g: Group, offsetUs: number | null): void {
     const [shownMs, mediaMs, markUs, intendedUs] = f;
     g.rendered++;
+    if (this.first === null) this.first = [shownMs, mediaMs];
+    else if (!this.held && mediaMs > this.first[1]) {
+      // The media clock ran from (shown − media advanced): how long after the first frame was shown.
+      this.held = true;
+      g.startHoldMs.recordValue(Math.max(0, Math.round(shownMs - (mediaMs - this.first[1]) - this.first[0])));
+    }
     if (mediaMs < this.lastMediaMs || mediaMs > this.lastMediaMs + TIMELINE_JUMP_MS) this.newTimeline(g);
     this.lastMediaMs = mediaMs;
     if (markUs < 0) return;
@@ -136,7 +157,7 @@ class Viewer {
     if (this.timelineUs === null) {
       this.firstOffsets.push(t);
       if (this.firstOffsets.length === TIMELINE_FRAMES) this.judgeFirst(g);
-    } else if (Math.abs(t - this.timelineUs) > OFF_TIMELINE_US) g.offTimeline++;
+    } else if (Math.abs(t - this.timelineUs) > this.toleranceUs) g.offTimeline++;
     if (offsetUs === null) return;
     const latencyUs = shownMs * 1000 - offsetUs - markUs;
     g.latencyUs.recordValue(Math.max(0, Math.round(latencyUs)));
@@ -274,6 +295,8 @@ export class BrowserViewers {
         viewers: 0,
         playing: 0,
         firstFrameMs: newHistogram(),
+        startHoldMs: newHistogram(),
+        playerLatencyMs: newHistogram(),
         latencyUs: newHistogram(),
         rendered: 0,
         marked: 0,
@@ -366,6 +389,8 @@ function figuresOf(g: Group, cores: number, pssPer: number, holds: number): Brow
     viewersPlaying: g.playing,
     firstFrameP50Ms: ff(50),
     firstFrameMaxMs: ff(100),
+    startHoldP50Ms: g.startHoldMs.totalCount === 0 ? 0 : g.startHoldMs.getValueAtPercentile(50),
+    playerEstimateP50Ms: g.playerLatencyMs.totalCount === 0 ? 0 : g.playerLatencyMs.getValueAtPercentile(50),
     latencyP50Ms: ms(g.latencyUs, 50),
     latencyP90Ms: ms(g.latencyUs, 90),
     latencyP99Ms: ms(g.latencyUs, 99),

@@ -63,6 +63,8 @@ export interface PageDrain {
   decoded: number;
   bytes: number;
   marksSeen: number;
+  /** The player's own estimate of how far behind live it plays (hls.js `latency`), ms; -1 when it has none. */
+  playerLatencyMs: number;
   errors: string[];
 }
 
@@ -182,6 +184,10 @@ export const PAGE_SCRIPT = `(function () {
   window.WebSocket.prototype = RealWs.prototype;
   ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach(function (k) { window.WebSocket[k] = RealWs[k]; });
 
+  function playerLatency() {
+    var p = window.__rbPlayer;
+    return p && typeof p.latency === 'number' && p.latency > 0 && st.firstFrameMs >= 0 ? p.latency * 1000 : -1;
+  }
   window.__rb = {
     start: function (cfg) {
       st.startMs = performance.now();
@@ -201,7 +207,8 @@ export const PAGE_SCRIPT = `(function () {
         nowMs: performance.now(), frames: st.frames, framesOverflow: st.overflow, unreported: st.unreported,
         startMs: st.startMs, firstFrameMs: st.firstFrameMs, rebuffers: st.rebuffers,
         rebufferMs: st.rebufferMs + stallNow, stalled: st.stalled, dropped: q.droppedVideoFrames,
-        decoded: q.totalVideoFrames, bytes: st.bytes, marksSeen: st.marksSeen, errors: st.errors.slice()
+        decoded: q.totalVideoFrames, bytes: st.bytes, marksSeen: st.marksSeen, playerLatencyMs: playerLatency(),
+        errors: st.errors.slice()
       };
       st.frames = [];
       st.overflow = 0;
