@@ -1,25 +1,29 @@
 /**
- * The simulated viewers checked against real players: the `browser-agreement` scenario (10
+ * The simulated viewers checked against real players: the scenario bench/browser-agreement.yaml (10
  * simulated HLS and 10 simulated HTTP-FLV viewers beside 2 hls.js and 2 mpegts.js viewers in
  * headless Chromium, on one stream of a real clip) against the built-in server and nginx-rtmp
  * (HLS only: it serves no HTTP-FLV), then the agreement table of docs/browser-viewers.md: each
  * simulated figure beside the real players' on the same stream at the same time, mean over the
  * rounds with their range.
  *
- *   npm run bench:browsers [-- --source clip.flv] [--rounds 2] [--from results/…-compare-browser-agreement]
+ *   npm run bench:browsers [-- --source clip.flv] [--rounds 2] [--out DIR] [--from results/…-compare-browser-agreement]
  *
  * Without --source it makes a clip with ffmpeg (60 s, 640x360 at 30 fps, a keyframe a second,
  * 1 Mbit/s H.264 and AAC). --from reads a comparison already made instead of running one.
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expandVariants, runComparison } from '../src/lab/compare.js';
 import { scenarioFromInput } from '../src/load/scenario-input.js';
 import { loadComparison } from '../src/results/folder.js';
 import type { RunSummary } from '../src/results/summary.js';
 import { argValue, environment, writeResult } from './lib/env.js';
 import { run } from './lib/proc.js';
+
+/** The scenario (beside this file's source: it needs a clip, so it is not among the shipped ones). */
+const SCENARIO = join(dirname(fileURLToPath(import.meta.url)), '../../bench/browser-agreement.yaml');
 
 interface Pair {
   server: string;
@@ -62,6 +66,20 @@ function pairs(server: string): Pair[] {
       simulated: (s) => group(s, 'simHls', 'firstFrame', 'p50'),
       browser: (s) => browser(s, 'hls')?.firstFrameP50Ms ?? null,
     },
+    {
+      server,
+      delivery: 'HLS',
+      figure: "hls.js's own latency estimate p50 (ms)",
+      simulated: () => null,
+      browser: (s) => browser(s, 'hls')?.playerEstimateP50Ms ?? null,
+    },
+    {
+      server,
+      delivery: 'HLS',
+      figure: 'player buffer p50: mark parsed to frame shown (ms)',
+      simulated: () => null,
+      browser: (s) => browser(s, 'hls')?.bufferP50Ms ?? null,
+    },
   ];
   const flv: Pair[] = [
     {
@@ -91,6 +109,20 @@ function pairs(server: string): Pair[] {
       figure: 'first frame p50 (ms)',
       simulated: (s) => group(s, 'simHttpFlv', 'firstFrame', 'p50'),
       browser: (s) => browser(s, 'httpFlv')?.firstFrameP50Ms ?? null,
+    },
+    {
+      server,
+      delivery: 'HTTP-FLV',
+      figure: 'first frame held before the clock ran p50 (ms)',
+      simulated: () => null,
+      browser: (s) => browser(s, 'httpFlv')?.startHoldP50Ms ?? null,
+    },
+    {
+      server,
+      delivery: 'HTTP-FLV',
+      figure: 'player buffer p50: mark parsed to frame shown (ms)',
+      simulated: () => null,
+      browser: (s) => browser(s, 'httpFlv')?.bufferP50Ms ?? null,
     },
   ];
   return [...hls, ...flv];
@@ -126,13 +158,14 @@ async function comparisonDir(): Promise<string> {
   const from = argValue('from');
   if (from !== undefined) return from;
   const source = argValue('source') ?? (await makeClip());
-  const { scenario, problems } = scenarioFromInput('browser-agreement', { source });
+  const { scenario, problems } = scenarioFromInput(SCENARIO, { source });
   if (scenario === null) throw new Error(problems.join('\n'));
   const outcome = await runComparison({
     scenario,
     variants: expandVariants(scenario.compare!),
     repeat: Number(argValue('rounds') ?? 2),
     baseline: 'builtin',
+    ...(argValue('out') !== undefined ? { outDir: argValue('out')! } : {}),
     onRun: (done, total, r) => process.stderr.write(`[${done}/${total}] ${r.variant} round ${r.round + 1}\n`),
   });
   return outcome.dir;

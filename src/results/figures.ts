@@ -293,6 +293,13 @@ export const BROWSER_FIGURES = {
   latencyP90Ms: { kind: 'ms', better: 'lower', description: 'latency to live of rendered frames, p90' },
   latencyP99Ms: { kind: 'ms', better: 'lower', description: 'latency to live of rendered frames, p99' },
   latencyMaxMs: { kind: 'ms', better: 'lower', description: 'latency to live of rendered frames, max' },
+  bufferP50Ms: {
+    kind: 'ms',
+    better: 'lower',
+    description:
+      "from the player's demuxer handing out a rendered frame's mark to the frame being shown: the player's " +
+      "buffer and Chromium's media pipeline, p50 (latency to live is the arrival's plus this)",
+  },
   playerEstimateP50Ms: {
     kind: 'ms',
     better: 'lower',

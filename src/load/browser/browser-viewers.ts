@@ -76,6 +76,7 @@ interface Group {
   firstFrameMs: Histogram;
   startHoldMs: Histogram;
   playerLatencyMs: Histogram;
+  bufferMs: Histogram;
   latencyUs: Histogram;
   rendered: number;
   marked: number;
@@ -141,7 +142,7 @@ class Viewer {
   }
 
   private frame(f: PageFrame, g: Group, offsetUs: number | null): void {
-    const [shownMs, mediaMs, markUs, intendedUs] = f;
+    const [shownMs, mediaMs, markUs, intendedUs, , parsedMs] = f;
     g.rendered++;
     if (this.first === null) this.first = [shownMs, mediaMs];
     else if (!this.held && mediaMs > this.first[1]) {
@@ -153,6 +154,7 @@ class Viewer {
     this.lastMediaMs = mediaMs;
     if (markUs < 0) return;
     g.marked++;
+    g.bufferMs.recordValue(Math.max(0, Math.round(shownMs - parsedMs)));
     const t = mediaMs * 1000 - intendedUs;
     if (this.timelineUs === null) {
       this.firstOffsets.push(t);
@@ -297,6 +299,7 @@ export class BrowserViewers {
         firstFrameMs: newHistogram(),
         startHoldMs: newHistogram(),
         playerLatencyMs: newHistogram(),
+        bufferMs: newHistogram(),
         latencyUs: newHistogram(),
         rendered: 0,
         marked: 0,
@@ -390,6 +393,7 @@ function figuresOf(g: Group, cores: number, pssPer: number, holds: number): Brow
     firstFrameP50Ms: ff(50),
     firstFrameMaxMs: ff(100),
     startHoldP50Ms: g.startHoldMs.totalCount === 0 ? 0 : g.startHoldMs.getValueAtPercentile(50),
+    bufferP50Ms: g.bufferMs.totalCount === 0 ? 0 : g.bufferMs.getValueAtPercentile(50),
     playerEstimateP50Ms: g.playerLatencyMs.totalCount === 0 ? 0 : g.playerLatencyMs.getValueAtPercentile(50),
     latencyP50Ms: ms(g.latencyUs, 50),
     latencyP90Ms: ms(g.latencyUs, 90),

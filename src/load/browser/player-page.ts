@@ -40,9 +40,18 @@ export interface PageConfig {
 
 /**
  * One rendered frame: page time shown (ms), its media time (ms), and its mark (host µs of the
- * earlier of intended and sent, intended µs, sequence number), or -1 when none was found.
+ * earlier of intended and sent, intended µs, sequence number, page time it was parsed), or -1
+ * when none was found.
  */
-export type PageFrame = [shownMs: number, mediaMs: number, markUs: number, intendedUs: number, seq: number];
+export type PageFrame = [
+  shownMs: number,
+  mediaMs: number,
+  markUs: number,
+  intendedUs: number,
+  seq: number,
+  /** Page time the player's demuxer handed out the frame's mark, ms. */
+  parsedMs: number,
+];
 
 /** What a drain returns. */
 export interface PageDrain {
@@ -92,7 +101,7 @@ export const PAGE_SCRIPT = `(function () {
       st.markKeys.push(key);
       if (st.markKeys.length > MAX_MARKS) st.marks.delete(st.markKeys.shift());
     }
-    st.marks.set(key, [Math.min(intended, sent), intended, seq]);
+    st.marks.set(key, [Math.min(intended, sent), intended, seq, performance.now()]);
     st.marksSeen++;
   }
   function markAt(mediaMs) {
@@ -115,7 +124,7 @@ export const PAGE_SCRIPT = `(function () {
     var mediaMs = md.mediaTime * 1000;
     var m = markAt(mediaMs);
     if (st.frames.length >= MAX_FRAMES) st.overflow++;
-    else st.frames.push(m === null ? [shown, mediaMs, -1, -1, -1] : [shown, mediaMs, m[0], m[1], m[2]]);
+    else st.frames.push(m === null ? [shown, mediaMs, -1, -1, -1, -1] : [shown, mediaMs, m[0], m[1], m[2], m[3]]);
     video.requestVideoFrameCallback(onFrame);
   }
   video.addEventListener('waiting', function () {
