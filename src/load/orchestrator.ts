@@ -187,6 +187,8 @@ class ScenarioRun {
     try {
       return await this.runToEnd();
     } finally {
+      // A run that failed anywhere after Chromium started still closes it.
+      if (this.browsers !== null && this.browserFigures === null) await this.browsers.end().catch(() => undefined);
       await this.share?.close();
     }
   }
@@ -236,8 +238,6 @@ class ScenarioRun {
     } finally {
       this.hlogs.close();
       await this.profiler?.stop();
-      // A run that failed still closes Chromium.
-      if (this.browsers !== null && this.browserFigures === null) await this.browsers.end().catch(() => undefined);
       this.syscallCounts = (await this.syscalls?.stop()) ?? null;
     }
     this.mainLoop.stop();
