@@ -1,7 +1,14 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../input/usage-error.js';
-import { foldedText, sampleCount, speedscopeFile, StackFolder, topFunctions } from '../metrics/stack-samples.js';
+import {
+  type FoldedStacks,
+  foldedText,
+  sampleCount,
+  speedscopeFile,
+  StackFolder,
+  topFunctions,
+} from '../metrics/stack-samples.js';
 import { parseSyscallCounts, type SyscallCounts, syscallEvents } from '../metrics/syscall-counts.js';
 import {
   groupMembers,
@@ -115,21 +122,33 @@ export class ServerProfiler {
     if (!existsSync(rec.file)) throw new RunError(`perf wrote no samples: ${rec.output().trim().slice(-2000)}`);
     const folder = new StackFolder();
     await perfScript(rec.file, (text) => folder.push(text));
-    const stacks = folder.finish();
-    writeFileSync(join(resultsDir, SERVER_PROFILE_FILES.folded), foldedText(stacks));
-    writeFileSync(
-      join(resultsDir, SERVER_PROFILE_FILES.speedscope),
-      JSON.stringify(speedscopeFile(stacks, `${name}: server CPU (perf ${PERF_EVENT} ${PERF_FREQUENCY_HZ} Hz)`)),
-    );
-    return {
-      tool: 'perf',
-      event: PERF_EVENT,
-      frequencyHz: PERF_FREQUENCY_HZ,
-      callGraph: 'fp',
-      pids: [...rec.pids],
-      samples: sampleCount(stacks),
-      top: topFunctions(stacks, 20),
-      files: SERVER_PROFILE_FILES,
-    };
+    return writeServerProfile(resultsDir, folder.finish(), name, [...rec.pids]);
   }
+}
+
+/**
+ * A server profile's files beside a summary (the folded stacks and a speedscope file) and its
+ * record for the summary: for one run's samples, and for a merged run's.
+ */
+export function writeServerProfile(
+  resultsDir: string,
+  stacks: FoldedStacks,
+  name: string,
+  pids: number[],
+): ServerProfileRecord {
+  writeFileSync(join(resultsDir, SERVER_PROFILE_FILES.folded), foldedText(stacks));
+  writeFileSync(
+    join(resultsDir, SERVER_PROFILE_FILES.speedscope),
+    JSON.stringify(speedscopeFile(stacks, `${name}: server CPU (perf ${PERF_EVENT} ${PERF_FREQUENCY_HZ} Hz)`)),
+  );
+  return {
+    tool: 'perf',
+    event: PERF_EVENT,
+    frequencyHz: PERF_FREQUENCY_HZ,
+    callGraph: 'fp',
+    pids,
+    samples: sampleCount(stacks),
+    top: topFunctions(stacks, 20),
+    files: SERVER_PROFILE_FILES,
+  };
 }

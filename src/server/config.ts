@@ -73,7 +73,7 @@ export const serverConfigSchema = z
       .describe(
         'most a player may be behind live, ms, measured by pings in its stream: beyond it its ' +
           'media is dropped (video to the next keyframe) until it catches up, whatever the socket ' +
-          'buffers hold; 0 = off (the byte bound alone)',
+          'buffers hold; a player that answers no pings has the byte bound alone; 0 = off (the byte bound alone)',
       ),
     burstBytes: bytes(0)
       .default(64 * 1024)
@@ -138,6 +138,27 @@ export const serverConfigSchema = z
     maxMessageBytes: bytes(1024, 0xffffff)
       .default(8 * 1024 * 1024)
       .describe('largest message a peer may send'),
+    maxCommandBytes: bytes(1024, 0xffffff)
+      .default(16 * 1024)
+      .describe(
+        'largest message a peer may send before it publishes (commands and control; a connect ' +
+          'with Enhanced RTMP lists is a few KB), and most bytes of its unfinished messages until then',
+      ),
+    maxPartialBytes: bytes(1024)
+      .default(16 * 1024 * 1024)
+      .describe(
+        'most bytes of unfinished messages one publisher may hold, counted by their declared ' +
+          'lengths (at least maxMessageBytes)',
+      ),
+    maxServerPartialBytes: bytes(1024)
+      .default(256 * 1024 * 1024)
+      .describe('most bytes of unfinished messages all peers together may hold, counted by declared lengths'),
+    maxConnectionsPerAddress: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('connections from one source address beyond this are refused; 0 = no limit'),
     maxChunkStreams: z.number().int().min(2).default(64).describe('most chunk streams a peer may open'),
     handshakeTimeoutMs: z
       .number()
@@ -185,6 +206,20 @@ export const serverConfigSchema = z
     }
     if (c.tlsPort !== undefined && (c.tlsCert === undefined || c.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tlsPort'], message: 'tlsPort needs tlsCert and tlsKey' });
+    }
+    if (c.maxPartialBytes < c.maxMessageBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxPartialBytes'],
+        message: `maxPartialBytes (${c.maxPartialBytes}) must be at least maxMessageBytes (${c.maxMessageBytes})`,
+      });
+    }
+    if (c.maxServerPartialBytes < c.maxPartialBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxServerPartialBytes'],
+        message: `maxServerPartialBytes (${c.maxServerPartialBytes}) must be at least maxPartialBytes (${c.maxPartialBytes})`,
+      });
     }
   });
 

@@ -45,30 +45,20 @@ describe('refusals before any load starts (exit 2, the fix in the message)', () 
   });
 
   // As an unprivileged user (runuser), never by changing the machine's settings.
+  const runAsNobody = (args: string[]) =>
+    run('runuser', ['-u', 'nobody', '--', process.execPath, CLI, 'run', ...args, '--out', '/tmp'], 30_000);
   it.skipIf(!isRoot || paranoid <= 1 || !hasPerf)(
     "refuses an unprivileged user the kernel setting's value and how to allow it, and another user's process",
     async () => {
-      const r = await run(
-        'runuser',
-        [
-          '-u',
-          'nobody',
-          '--',
-          process.execPath,
-          CLI,
-          'run',
-          '--target',
-          'rtmp://127.0.0.1:1/live',
-          '--server-pid',
-          '1',
-          '--duration',
-          '5s',
-          '--out',
-          '/tmp',
-          '--profile-server',
-        ],
-        30_000,
-      );
+      const r = await runAsNobody([
+        '--target',
+        'rtmp://127.0.0.1:1/live',
+        '--server-pid',
+        '1',
+        '--duration',
+        '5s',
+        '--profile-server',
+      ]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain(`kernel.perf_event_paranoid is ${paranoid}`);
       expect(r.stderr).toContain('sysctl kernel.perf_event_paranoid=1');
@@ -79,25 +69,7 @@ describe('refusals before any load starts (exit 2, the fix in the message)', () 
   it.skipIf(!isRoot || !hasPerf)(
     'refuses --server-syscalls to an unprivileged user: the setting tracepoints need, and the tracing file system',
     async () => {
-      const r = await run(
-        'runuser',
-        [
-          '-u',
-          'nobody',
-          '--',
-          process.execPath,
-          CLI,
-          'run',
-          '--players',
-          '1',
-          '--duration',
-          '5s',
-          '--out',
-          '/tmp',
-          '--server-syscalls',
-        ],
-        30_000,
-      );
+      const r = await runAsNobody(['--players', '1', '--duration', '5s', '--server-syscalls']);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/perf cannot count the server's system calls \(--server-syscalls\)/);
       if (paranoid > -1) expect(r.stderr).toContain('sysctl kernel.perf_event_paranoid=-1');
@@ -226,6 +198,13 @@ describe.skipIf(!hasPerf || !hasNginx || (!isRoot && paranoid > 1))('a compariso
         named.some((n) => n.startsWith('ngx_')),
         named.join(', '),
       ).toBe(true);
+      // The comparison's differential graph: nginx-rtmp's frames, each with its delta against the
+      // built-in server's share at the same stack (every nginx stack is its own: all of it is new).
+      await page.goto(`file://${join(compareDir, 'report.html')}`);
+      const diff = page.locator('#server-flame-graph-diff-0 svg.d3-flame-graph');
+      await diff.screenshot({ path: join(out, 'nginx-differential-flame-graph.png') });
+      const nginxRoot = await diff.locator('g.frame[name="nginx"] rect').getAttribute('fill');
+      expect(nginxRoot).toBe('rgb(255,190,90)');
     } finally {
       await browser.close();
     }
