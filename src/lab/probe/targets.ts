@@ -15,6 +15,8 @@ import type { ProbeComparison, ProbeReport } from '../../results/probe.js';
 import type { ServerSpec } from '../../results/scenario.js';
 import { countResults } from '../../results/probe.js';
 import { VERSION } from '../../version.js';
+import type { AttackSettings } from './attack/settings.js';
+import { selectProbes } from './list.js';
 import { probeServer, type ProbeServerOptions } from './runner.js';
 
 /**
@@ -86,8 +88,10 @@ export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOption
     return probeServer(spec.url, { ...opts, ...(spec.name !== undefined ? { name: spec.name } : {}) });
   let server: RunningServer;
   const name = spec.kind === 'start' ? spec.server : spec.name;
+  // Attacks need the HTTP outputs too (the ones the server has).
+  const attacks = selectProbes(opts.only).probes.some((p) => p.attack === true);
   try {
-    if (spec.kind === 'start') server = await startServer(spec.server);
+    if (spec.kind === 'start') server = await startServer(spec.server, { http: attacks });
     else {
       const u = parseRtmpUrl(spec.url);
       server = await startCommand(spec, u.host, u.port);
@@ -100,8 +104,17 @@ export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOption
       `${name} did not start: ${e.message}`,
     );
   }
+  // The server's process is known: attacks watch its RSS and descriptors.
+  const attack: Partial<AttackSettings> = {
+    server: { pid: server.pgid ?? server.pid, group: server.pgid !== undefined },
+    http: {
+      ...(server.playUrls['http-flv'] !== undefined ? { 'http-flv': server.playUrls['http-flv'] } : {}),
+      ...(server.playUrls.hls !== undefined ? { hls: server.playUrls.hls } : {}),
+    },
+    ...opts.attack,
+  };
   try {
-    return await probeServer(server.url, { ...opts, name });
+    return await probeServer(server.url, { ...opts, name, attack });
   } finally {
     await server.stop();
   }
