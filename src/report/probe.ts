@@ -146,9 +146,9 @@ function mdCell(s: string): string {
  * Markdown: counts per server, the matrix (a row per probe, a column per server; results that
  * differ between servers in bold), and every non-pass result with its detail.
  */
-export function probeMarkdown(c: ProbeComparison): string {
+export function probeMarkdown(c: ProbeComparison, opts: { title?: string } = {}): string {
   const reports = c.servers;
-  const out: string[] = ['## RTMP probe', ''];
+  const out: string[] = [`## ${opts.title ?? 'RTMP probe'}`, ''];
   out.push('| server | target | pass | fail | n/a | info | error |', '|---|---|---|---|---|---|---|');
   for (const r of reports) {
     const k = r.counts;

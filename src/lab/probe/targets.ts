@@ -82,14 +82,65 @@ function unreachableReport(url: string, name: string, why: string): ProbeReport 
   };
 }
 
-/** Probes one target, starting and stopping its server when rtmpbench runs it. */
+/**
+ * Probes one target, starting and stopping its server when rtmpbench runs it. A server rtmpbench
+ * starts is started afresh for each attack (resilience probe), so what one attack leaves behind
+ * (memory it holds, a server that stopped) does not decide the next one's result.
+ */
 export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOptions = {}): Promise<ProbeReport> {
   if (spec.kind === 'url')
     return probeServer(spec.url, { ...opts, ...(spec.name !== undefined ? { name: spec.name } : {}) });
+  const { probes } = selectProbes(opts.only);
+  const attacks = probes.filter((p) => p.attack === true);
+  if (attacks.length === 0) return probeStarted(spec, opts, false);
+  const groups = [probes.filter((p) => p.attack !== true), ...attacks.map((a) => [a])].filter((g) => g.length > 0);
+  const parts: ProbeReport[] = [];
+  const reasons: (string | null)[] = [];
+  let done = 0;
+  for (const group of groups) {
+    const part = await probeStarted(
+      spec,
+      {
+        ...opts,
+        only: group.map((p) => p.id),
+        onProbe: (o) => opts.onProbe?.(o, ++done, probes.length),
+      },
+      group[0]!.attack === true,
+    );
+    // A server that did not start: its probes are not run (the target is unreachable when none started).
+    reasons.push(part.unreachable);
+    if (part.unreachable !== null)
+      part.probes = group.map((def) => ({
+        id: def.id,
+        group: def.group,
+        title: def.title,
+        definition: def.definition,
+        result: 'error',
+        detail: `not run: ${part.unreachable}`,
+        evidence: {},
+        durationMs: 0,
+      }));
+    parts.push(part);
+  }
+  const unreachable = reasons.every((r) => r !== null) ? reasons[0]! : null;
+  const all = unreachable === null ? parts.flatMap((p) => p.probes) : [];
+  return {
+    ...parts[0]!,
+    durationMs: parts.reduce((t, p) => t + p.durationMs, 0),
+    unreachable,
+    counts: countResults(all),
+    probes: all,
+  };
+}
+
+/** Starts the target's server (with its HTTP outputs for attacks), probes it, stops it. */
+async function probeStarted(
+  spec: Exclude<ProbeTargetSpec, { kind: 'url' }>,
+  opts: ProbeServerOptions,
+  attacks: boolean,
+): Promise<ProbeReport> {
   let server: RunningServer;
   const name = spec.kind === 'start' ? spec.server : spec.name;
-  // Attacks need the HTTP outputs too (the ones the server has).
-  const attacks = selectProbes(opts.only).probes.some((p) => p.attack === true);
   try {
     if (spec.kind === 'start') server = await startServer(spec.server, { http: attacks });
     else {

@@ -4,7 +4,7 @@ import { round2 } from '../../../metrics/round.js';
 import type { AttackFigures, AttackResponse, AttackStop, ProbeEvidence } from '../../../results/probe.js';
 import type { ProbeConnection, ProbeTarget } from '../connection.js';
 import type { ProbeContext, ProbeVerdict } from '../context.js';
-import { ProbeError } from '../errors.js';
+import { ProbeError, why } from '../errors.js';
 import { HealthyStream } from './healthy-stream.js';
 import { ServerWatch } from './server-watch.js';
 
@@ -176,7 +176,17 @@ export class Attack {
   /** Waits until the socket drains, closes, or the attack stops. */
   async drained(socket: net.Socket): Promise<void> {
     while (socket.writableNeedDrain && !socket.destroyed && !this.stopped)
-      await Promise.race([once(socket, 'drain').catch(() => undefined), sleep(CHECK_MS)]);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          socket.off('drain', done);
+          socket.off('close', done);
+          resolve();
+        };
+        const timer = setTimeout(done, CHECK_MS);
+        socket.once('drain', done);
+        socket.once('close', done);
+      });
   }
 
   /** Runs `step` `n` times, `parallel` at once, until the attack stops; a step that throws is counted as refused. */
@@ -220,8 +230,9 @@ async function connectMs(ctx: ProbeContext): Promise<number | null> {
   const t0 = performance.now();
   try {
     const c = await ctx.open();
-    c.close();
-    return round2(performance.now() - t0);
+    const ms = round2(performance.now() - t0);
+    c.destroy();
+    return ms;
   } catch {
     return null;
   }
@@ -258,11 +269,19 @@ export async function runAttack(
   const bounded: AttackPlan = { ...plan, connections: Math.min(plan.connections, s.connections) };
   const healthy = await HealthyStream.start(ctx, plan.frameBytes);
   const before = await connectMs(ctx);
+  // The server's side of that connection closes before the descriptors are counted.
+  await sleep(50);
   const watch = s.server !== null ? new ServerWatch(s.server, s.rssBoundBytes) : null;
   const watching = watch?.start() === true;
   const a = new Attack(ctx, bounded, watching ? watch : null, healthy.name);
   const during = sleep(s.durationMs / 2).then(() => (a.stopped ? undefined : connectMs(ctx)));
-  const fact = await body(a);
+  let fact: string | undefined;
+  try {
+    fact = await body(a);
+  } catch (e) {
+    // A step of the attack that the server did not answer (a refused publisher...) ends it early.
+    fact = `the attack ended early: ${why(e)}`;
+  }
   await a.hold();
   const duringMs = await during;
   watch?.stop();

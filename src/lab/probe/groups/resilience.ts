@@ -54,30 +54,25 @@ export function partialMessage(ctx: ProbeContext): Promise<ProbeVerdict> {
   });
 }
 
+let allDeclared: Buffer | null = null;
+
 /** Every chunk stream id opened with a header declaring the largest length, and nothing more. */
 export function declaredChunkStreams(ctx: ProbeContext): Promise<ProbeVerdict> {
   const n = Math.min(ctx.attack.connections, 32);
-  const ids = MAX_CSID - 2;
-  return runAttack(ctx, { connections: n, bytes: n * (ids * 14 + 8192) }, async (a) => {
-    let headers = 0;
+  // Built once: a header for each chunk stream id 3..65599 (about 900 KB), written to each connection.
+  allDeclared ??= Buffer.concat(
+    Array.from({ length: MAX_CSID - 2 }, (_, k) => declaredHeader(k + 3, MSG_VIDEO, LARGEST_DECLARED, 1)),
+  );
+  const headers = allDeclared;
+  return runAttack(ctx, { connections: n, bytes: n * (headers.length + 8192) }, async (a) => {
+    let all = 0;
     await a.each(n, 4, async () => {
       const c = await a.open({ connect: false });
       if (c === null) return;
       c.setChunkSize(LARGEST_CHUNK_SIZE);
-      for (let csid = 3; csid <= MAX_CSID && !c.closed && !a.stopped; ) {
-        const batch: Buffer[] = [];
-        for (const end = Math.min(MAX_CSID, csid + 1023); csid <= end; csid++)
-          batch.push(declaredHeader(csid, MSG_VIDEO, LARGEST_DECLARED, 1));
-        try {
-          c.write(batch);
-        } catch {
-          return;
-        }
-        headers += batch.length;
-        await a.drained(c.socket);
-      }
+      if ((await a.sendBulk(c, headers)) === headers.length) all++;
     });
-    return `${headers} chunk streams declared ${LARGEST_DECLARED} bytes each`;
+    return `${all} declared all ${MAX_CSID - 2} chunk streams at ${LARGEST_DECLARED} bytes each`;
   });
 }
 
@@ -197,38 +192,52 @@ async function attackPublisher(
   return { conn: c, streamId: pub.streamId };
 }
 
-/** Video messages of a publisher in a tight loop, each as chunks of `chunkSize`, until the attack stops. */
-async function mediaLoop(a: Attack, pub: { conn: ProbeConnection; streamId: number }, chunkSize: number) {
-  const media = new ProbeMedia();
-  const frame = media.avcFrame(true, 0, 1500);
+/** Messages sent again and again as one block, until the attack stops or the connection closes; resolves with the count. */
+async function repeat(a: Attack, c: ProbeConnection, block: Buffer, perBlock: number): Promise<number> {
   let messages = 0;
-  let t = 0;
-  while (!a.stopped && !pub.conn.closed) {
-    const batch: Buffer[] = [];
-    for (let i = 0; i < 32; i++, t += 40)
-      batch.push(
-        ...chunkMessage(
-          { csid: 6, typeId: MSG_VIDEO, streamId: pub.streamId, timestamp: t, payload: frame.payload },
-          { chunkSize },
-        ),
-      );
+  while (!a.stopped && !c.closed) {
     try {
-      pub.conn.write(batch);
+      c.write(block);
     } catch {
       break;
     }
-    messages += 32;
-    await a.drained(pub.conn.socket);
+    messages += perBlock;
+    await a.drained(c.socket);
+    // Timers (the healthy stream beside the attack) run between blocks.
     await new Promise((r) => setImmediate(r));
   }
   return messages;
 }
 
+/**
+ * Video of a publisher in a tight loop, as chunks of `chunkSize`: a fmt-0 message, a fmt-1 one
+ * (40 ms later), then a block of fmt-3 messages (same length, 40 ms apart) built once and sent
+ * again and again, so timestamps go on rising and the attack costs the probe little CPU.
+ */
+async function mediaLoop(a: Attack, pub: { conn: ProbeConnection; streamId: number }, chunkSize: number) {
+  const frame = new ProbeMedia().avcFrame(true, 0, 1500);
+  const message = { csid: 6, typeId: MSG_VIDEO, streamId: pub.streamId, timestamp: 0, payload: frame.payload };
+  const start = [
+    ...chunkMessage(message, { chunkSize }),
+    ...chunkMessage({ ...message, timestamp: 40 }, { chunkSize, fmt: 1, field: 40 }),
+  ];
+  const block = Buffer.concat(
+    Array.from({ length: 32 }, () => chunkMessage(message, { chunkSize, fmt: 3, field: 40 })).flat(),
+  );
+  try {
+    pub.conn.write(start);
+  } catch {
+    return 0;
+  }
+  return 2 + (await repeat(a, pub.conn, block, 32));
+}
+
 /** A publisher that sets chunk size 1 and sends video: every byte a chunk of its own (the server's CPU). */
 export function chunkSizeOne(ctx: ProbeContext): Promise<ProbeVerdict> {
   return runAttack(ctx, { connections: 1, bytes: CPU_ATTACK_BYTES }, async (a) => {
-    const pub = await attackPublisher(a, 1);
+    const pub = await attackPublisher(a);
     if (pub === null) return 'the attacking publisher was refused';
+    pub.conn.setChunkSize(1);
     return `${await mediaLoop(a, pub, 1)} video messages in 1-byte chunks`;
   });
 }
@@ -246,63 +255,50 @@ export function tinyAckWindow(ctx: ProbeContext): Promise<ProbeVerdict> {
   });
 }
 
-/** A publisher sending @setDataFrame onMetaData in a tight loop. */
+/** A publisher sending @setDataFrame onMetaData in a tight loop (a block of 64 built once). */
 export function metadataFlood(ctx: ProbeContext): Promise<ProbeVerdict> {
   return runAttack(ctx, { connections: 1, bytes: CPU_ATTACK_BYTES }, async (a) => {
     const pub = await attackPublisher(a);
     if (pub === null) return 'the attacking publisher was refused';
-    const sent = await loop(a, pub.conn, (i) =>
-      chunkMessage(
-        {
-          csid: 5,
-          typeId: MSG_DATA_AMF0,
-          streamId: pub.streamId,
-          timestamp: 0,
-          payload: encodeAmf0('@setDataFrame', 'onMetaData', ecmaArray({ width: 640, height: 360, n: i, title: 'x' })),
-        },
-        { chunkSize: pub.conn.chunkSize },
-      ),
+    const block = Buffer.concat(
+      Array.from({ length: 64 }, (_, i) =>
+        chunkMessage(
+          {
+            csid: 5,
+            typeId: MSG_DATA_AMF0,
+            streamId: pub.streamId,
+            timestamp: 0,
+            payload: encodeAmf0('@setDataFrame', 'onMetaData', ecmaArray({ width: 640, height: 360, n: i })),
+          },
+          { chunkSize: pub.conn.chunkSize },
+        ),
+      ).flat(),
     );
-    return `${sent} metadata messages`;
+    return `${await repeat(a, pub.conn, block, 64)} metadata messages`;
   });
 }
 
-/** A connection sending createStream in a tight loop, never waiting for the answers. */
+/** A connection sending createStream in a tight loop, never waiting for the answers (a block of 64 built once). */
 export function commandFlood(ctx: ProbeContext): Promise<ProbeVerdict> {
-  return runAttack(ctx, { connections: 1, bytes: 32 * 1024 * 1024 }, async (a) => {
+  return runAttack(ctx, { connections: 1, bytes: CPU_ATTACK_BYTES }, async (a) => {
     const c = await a.open();
     if (c === null) return 'the attacking connection was refused';
-    const sent = await loop(a, c, (i) =>
-      chunkMessage(
-        {
-          csid: CSID_COMMAND,
-          typeId: MSG_COMMAND_AMF0,
-          streamId: 0,
-          timestamp: 0,
-          payload: encodeAmf0('createStream', 10 + i, null),
-        },
-        { chunkSize: c.chunkSize },
-      ),
+    const block = Buffer.concat(
+      Array.from({ length: 64 }, (_, i) =>
+        chunkMessage(
+          {
+            csid: CSID_COMMAND,
+            typeId: MSG_COMMAND_AMF0,
+            streamId: 0,
+            timestamp: 0,
+            payload: encodeAmf0('createStream', 10 + i, null),
+          },
+          { chunkSize: c.chunkSize },
+        ),
+      ).flat(),
     );
-    return `${sent} createStream commands`;
+    return `${await repeat(a, c, block, 64)} createStream commands`;
   });
-}
-
-/** Sends `message(i)` in batches until the attack stops or the connection closes; resolves with the count. */
-async function loop(a: Attack, c: ProbeConnection, message: (i: number) => Buffer[]): Promise<number> {
-  let i = 0;
-  while (!a.stopped && !c.closed) {
-    const batch: Buffer[] = [];
-    for (let k = 0; k < 64; k++) batch.push(...message(i++));
-    try {
-      c.write(batch);
-    } catch {
-      break;
-    }
-    await a.drained(c.socket);
-    await new Promise((r) => setImmediate(r));
-  }
-  return i;
 }
 
 /** Players of the healthy stream (frames of 100 KB) that never read what the server sends them. */
