@@ -208,7 +208,7 @@ export function registerProbe(program: Command): void {
     )
     .option('--rss-bound-mb <mb>', 'resilience: the RSS growth at which an attack stops (default 256)')
     .option('--attack-connections <n>', 'resilience: most connections one attack opens (default 300)')
-    .option('--attack-ms <ms>', 'resilience: how long one attack runs at most (default 5000)')
+    .option('--attack-ms <ms>', 'resilience: how long one attack runs at most (default 8000)')
     .option('--rtmps <url>', "resilience: the server's rtmps:// endpoint, for the TLS attacks")
     .option('--http-flv <url>', 'resilience: HTTP-FLV URL of a stream ({stream} stands for its name)')
     .option('--hls <url>', 'resilience: HLS playlist URL of a stream ({stream} stands for its name)')

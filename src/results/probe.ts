@@ -46,7 +46,10 @@ export const OPT_IN_GROUPS = ['resilience'] as const satisfies readonly ProbeGro
 export const ATTACK_RESPONSES = ['closed', 'refused', 'slowed', 'kept'] as const;
 export type AttackResponse = (typeof ATTACK_RESPONSES)[number];
 
-/** Why an attack stopped: it ran its time, or reached its bound of connections, bytes or server RSS. */
+/**
+ * Why an attack ended: the server's RSS passed its bound, it sent its bytes, it ran its time
+ * having opened every connection it may (`connections`), or it ran its time before that (`time`).
+ */
 export const ATTACK_STOPS = ['time', 'connections', 'bytes', 'rss'] as const;
 export type AttackStop = (typeof ATTACK_STOPS)[number];
 

@@ -8,6 +8,7 @@ import { UsageError } from '../../../src/input/usage-error.js';
 import type { AttackSettings } from '../../../src/lab/probe/attack/settings.js';
 import { DEFAULT_PROBES, PROBES, selectProbes } from '../../../src/lab/probe/list.js';
 import { probeServer } from '../../../src/lab/probe/runner.js';
+import { probeTarget } from '../../../src/lab/probe/targets.js';
 import { freePort } from '../../../src/proc/port.js';
 import { serverAvailability, startServer } from '../../../src/proc/servers.js';
 import { ATTACK_FIGURES, ATTACK_RESPONSES, ATTACK_STOPS, type ProbeOutcome } from '../../../src/results/probe.js';
@@ -117,35 +118,29 @@ describe('against the built-in server (RTMP, RTMPS, HTTP-FLV and HLS)', () => {
   }, 60_000);
 });
 
-describe('against a server that allocates what a peer declares (node-media-server)', () => {
+describe('against a server that allocates what a peer declares (node-media-server, started for the probe)', () => {
   it.skipIf(!serverAvailability('node-media-server').available)(
     'the partial-message bomb stops once the server passed its RSS bound, and fails it',
     async () => {
-      const server = await startServer('node-media-server');
       const bound = 32 * MB;
-      try {
-        const r = await probeServer(server.url, {
+      // rtmpbench starts the server, so it knows its process and watches its RSS.
+      const r = await probeTarget(
+        { kind: 'start', server: 'node-media-server' },
+        {
           only: ['resilience.partial-message'],
           waitMs: 2000,
-          attack: {
-            connections: 60,
-            durationMs: 5000,
-            settleMs: 100,
-            rssBoundBytes: bound,
-            server: { pid: server.pid, group: false },
-          },
-        });
-        const p = r.probes[0]!;
-        expect(p.result, p.detail).toBe('fail');
-        expect(p.evidence.stoppedBy).toBe('rss');
-        expect(p.detail).toMatch(/RSS grew past the bound of 32 MB .* the attack stopped there/);
-        // Stopped well before its 60 connections and 480 MB: within a sample and a slice per connection of the bound.
-        expect(p.evidence.attackConnections).toBeLessThan(60);
-        expect(p.evidence.rssPeakGrowthBytes).toBeGreaterThan(bound);
-        expect(p.evidence.attackBytes).toBeLessThan(bound + 160 * MB);
-      } finally {
-        await server.stop();
-      }
+          attack: { connections: 60, durationMs: 5000, settleMs: 100, rssBoundBytes: bound },
+        },
+      );
+      expect(r.unreachable).toBeNull();
+      const p = r.probes[0]!;
+      expect(p.result, p.detail).toBe('fail');
+      expect(p.evidence.stoppedBy).toBe('rss');
+      expect(p.detail).toMatch(/RSS grew past the bound of 32 MB .* the attack stopped there/);
+      // Stopped well before its 60 connections and 480 MB: within a sample and a slice per connection of the bound.
+      expect(p.evidence.attackConnections).toBeLessThan(60);
+      expect(p.evidence.rssPeakGrowthBytes).toBeGreaterThan(bound);
+      expect(p.evidence.attackBytes).toBeLessThan(bound + 160 * MB);
     },
     30_000,
   );

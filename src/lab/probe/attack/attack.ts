@@ -47,7 +47,10 @@ export class Attack {
   /** Connection attempts that failed or timed out (dial, handshake, connect). */
   refused = 0;
   bytes = 0;
-  stoppedBy: AttackStop | null = null;
+  /** What stopped the attack (its time, its bytes, the server's RSS), or null while it runs. */
+  stoppedBy: Exclude<AttackStop, 'connections'> | null = null;
+  /** It opened every connection its plan allows. */
+  private full = false;
   private readonly startedAt = performance.now();
   private readonly endsAt: number;
   private endedAt: number | null = null;
@@ -74,12 +77,21 @@ export class Attack {
     return this.conns.length + this.raws.length;
   }
 
-  /** Room for one more connection (else the attack stops at its connection bound). */
+  /**
+   * Room for one more connection. At its connection bound the attack opens no more, and the
+   * connections it has go on (until its time, its bytes or the server's RSS stop it).
+   */
   private room(): boolean {
     if (this.stopped) return false;
     if (this.opened < this.plan.connections) return true;
-    this.stoppedBy = 'connections';
+    this.full = true;
     return false;
+  }
+
+  /** Why the attack ended: what stopped it, else its connection bound when it reached it, else its time. */
+  get stop(): AttackStop {
+    if (this.stoppedBy === 'rss' || this.stoppedBy === 'bytes') return this.stoppedBy;
+    return this.full ? 'connections' : 'time';
   }
 
   /** A new connection to the target (or `target`), counted and bounded; null when the attack stopped. */
@@ -305,7 +317,7 @@ export async function runAttack(
   const evidence: ProbeEvidence = ctx.evidence;
   Object.assign(evidence, figures);
   evidence.response = response;
-  evidence.stoppedBy = a.stoppedBy ?? 'time';
+  evidence.stoppedBy = a.stop;
   if (!watching)
     evidence.rss =
       s.server === null ? "not watched (the server's process is unknown)" : 'its process could not be read';

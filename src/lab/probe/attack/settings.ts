@@ -13,7 +13,7 @@ export interface AttackSettings {
   rssBoundBytes: number;
   /** Most connections one attack opens. */
   connections: number;
-  /** How long one attack runs at most. */
+  /** How long one attack runs at most (the default outlasts the 5 s a server commonly gives a handshake). */
   durationMs: number;
   /** Wait after the attack's connections closed before the "after" sample. */
   settleMs: number;
@@ -38,7 +38,7 @@ export const DEFAULT_ATTACK: AttackSettings = {
   server: null,
   rssBoundBytes: 256 * 1024 * 1024,
   connections: 300,
-  durationMs: 5000,
+  durationMs: 8000,
   settleMs: 1000,
   tls: null,
   http: {},
