@@ -20,6 +20,12 @@ import { ATTACK_FIGURES, ATTACK_RESPONSES, ATTACK_STOPS, type ProbeOutcome } fro
  * the RSS bound), with its figures in the evidence.
  */
 
+function available(kind: 'node-media-server'): boolean {
+  const a = serverAvailability(kind);
+  if (!a.available && process.env.CI) throw new Error(`${kind} must be installed in CI (${a.hint})`);
+  return a.available;
+}
+
 const RESILIENCE = PROBES.filter((p) => p.group === 'resilience');
 const MB = 1024 * 1024;
 
@@ -119,7 +125,7 @@ describe('against the built-in server (RTMP, RTMPS, HTTP-FLV and HLS)', () => {
 });
 
 describe('against a server that allocates what a peer declares (node-media-server, started for the probe)', () => {
-  it.skipIf(!serverAvailability('node-media-server').available)(
+  it.skipIf(!available('node-media-server'))(
     'the partial-message bomb stops once the server passed its RSS bound, and fails it',
     async () => {
       const bound = 32 * MB;

@@ -91,7 +91,7 @@ export class Attack {
   /** Why the attack ended: what stopped it, else its connection bound when it reached it, else its time. */
   get stop(): AttackStop {
     if (this.stoppedBy === 'rss' || this.stoppedBy === 'bytes') return this.stoppedBy;
-    return this.full ? 'connections' : 'time';
+    return this.full || this.opened >= this.plan.connections ? 'connections' : 'time';
   }
 
   /** A new connection to the target (or `target`), counted and bounded; null when the attack stopped. */
@@ -253,7 +253,13 @@ async function connectMs(ctx: ProbeContext): Promise<number | null> {
 const MB = 1024 * 1024;
 const mb = (bytes: number) => `${round2(bytes / MB)} MB`;
 
-function responseOf(opened: number, closed: number, refused: number, before: number | null, during: number | null) {
+function responseOf(
+  opened: number,
+  closed: number,
+  refused: number,
+  before: number | null,
+  during: number | null,
+): AttackResponse {
   if (opened > 0 && closed >= 0.9 * opened) return 'closed';
   if (refused > 0) return 'refused';
   if (before !== null && (during === null || (during > 5 * before && during - before > 250))) return 'slowed';
@@ -270,7 +276,6 @@ const RESPONSE_TEXT: Record<AttackResponse, string> = {
 /**
  * Runs an attack beside a healthy stream and judges it. `body` makes the attack (it ends when
  * the attack stopped, or earlier) and may return a fact of its own for the detail line.
- * `unavailable`, when the attack has nothing to attack (no RTMPS, no HTTP output), is n/a.
  */
 export async function runAttack(
   ctx: ProbeContext,

@@ -1,5 +1,6 @@
 import { ProcessGroupSampler } from '../../../metrics/process-group.js';
 import { sampleProcess, sampleProcessResources } from '../../../metrics/process-stats.js';
+import type { AttackFigures } from '../../../results/probe.js';
 
 /**
  * The server's process seen from /proc while an attack runs: RSS, open descriptors and CPU time
@@ -58,8 +59,8 @@ export class ServerWatch {
   }
 
   /** The figures: before, peak growth during, growth after (a reading taken now), CPU during. */
-  figures(): Record<string, number> {
-    const out: Record<string, number> = {};
+  figures(): AttackFigures {
+    const out: AttackFigures = {};
     if (this.before === null) return out;
     const after = this.read();
     out.rssBeforeBytes = this.before.rssBytes;
