@@ -4,8 +4,9 @@
  * requests, replayed `concurrency` at a time while a healthy stream is published and watched
  * over RTMP and HTTP-FLV. Then the checks: the server still runs and answers, the healthy
  * viewers lost no frame and are still connected, no connection was closed for a bug of ours
- * (`internal-error`), and once the replays are over no connection, viewer or stream of theirs
- * is left.
+ * (`internal-error`), once the replays are over no connection, viewer or stream of theirs
+ * is left, and the server's RSS never grew past a bound (sampled all along; the replays stop
+ * once it does, so a regression cannot exhaust the machine).
  */
 import { HttpFlvViewer } from '../../src/client/http-flv-viewer.js';
 import {
@@ -32,6 +33,8 @@ export interface FuzzCampaignOptions {
   /** More `rtmpbench serve` flags for the server under test. */
   serverArgs?: string[];
   onProgress?: (done: number, total: number) => void;
+  /** Most the server's RSS may grow over its level before the replays (default 256 MB). */
+  maxRssGrowthBytes?: number;
 }
 
 export interface FuzzCheck {
@@ -54,6 +57,8 @@ export interface FuzzCampaignResult {
     rtmp: { received: number; lost: number; duplicated: number; outOfOrder: number };
     httpFlv: { received: number; lost: number; duplicated: number; outOfOrder: number };
   };
+  /** The server's RSS before the replays and at its highest during them. */
+  rss: { beforeBytes: number; peakBytes: number; maxGrowthBytes: number };
   checks: FuzzCheck[];
   passed: boolean;
   durationSec: number;
@@ -61,14 +66,21 @@ export interface FuzzCampaignResult {
 
 const HEALTHY = 'healthy';
 
-async function pool(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+async function pool(
+  total: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+  stop: () => boolean,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < total) await task(next++);
+      while (next < total && !stop()) await task(next++);
     }),
   );
 }
+
+const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
 
 const bump = <K extends string>(m: Partial<Record<K, number>>, k: K) => (m[k] = (m[k] ?? 0) + 1);
 
@@ -85,6 +97,16 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
   httpViewer.onEnd = () => (httpViewerEnded = true);
   const total = opts.rtmp + opts.http;
   let done = 0;
+  // The server's RSS, sampled all along; past the bound the replays stop.
+  const maxGrowthBytes = opts.maxRssGrowthBytes ?? 256 * 1024 * 1024;
+  const rssBefore = (await watched.quietResources()).rssBytes;
+  let rssPeak = rssBefore;
+  const sampleRss = () => {
+    const rss = watched.resources().rssBytes;
+    if (rss > rssPeak) rssPeak = rss;
+  };
+  const overBound = () => rssPeak - rssBefore > maxGrowthBytes;
+  const sampler = setInterval(sampleRss, 50);
   const result: FuzzCampaignResult = {
     seed,
     rtmp: { sessions: opts.rtmp, byMutation: {}, ends: {} },
@@ -95,51 +117,67 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
       rtmp: { received: 0, lost: 0, duplicated: 0, outOfOrder: 0 },
       httpFlv: { received: 0, lost: 0, duplicated: 0, outOfOrder: 0 },
     },
+    rss: { beforeBytes: rssBefore, peakBytes: rssBefore, maxGrowthBytes },
     checks: [],
     passed: false,
     durationSec: 0,
   };
   try {
-    await pool(opts.rtmp, concurrency, async (i) => {
-      // One generator per session: session i sends the same bytes whatever ran before it.
-      const random = seededRandom(seed * 1_000_003 + i);
-      const recording = random() < 0.7 ? recordings.publish : recordings.play;
-      const garble = random() < 0.05;
-      const m = mutate(renamed(recording, RECORDED_NAME, fuzzName('fz', i)), random);
-      bump(result.rtmp.byMutation, garble ? 'handshake-garbage' : m.mutation);
-      const end = await replay(m.bytes, random, {
-        port: watched.server.port,
-        rtmpHandshake: { digest: random() < 0.5, garbleC1: garble },
-      });
-      bump(result.rtmp.ends, end);
-      opts.onProgress?.(++done, total);
-    });
+    await pool(
+      opts.rtmp,
+      concurrency,
+      async (i) => {
+        // One generator per session: session i sends the same bytes whatever ran before it.
+        const random = seededRandom(seed * 1_000_003 + i);
+        const recording = random() < 0.7 ? recordings.publish : recordings.play;
+        const garble = random() < 0.05;
+        const m = mutate(renamed(recording, RECORDED_NAME, fuzzName('fz', i)), random);
+        bump(result.rtmp.byMutation, garble ? 'handshake-garbage' : m.mutation);
+        const end = await replay(m.bytes, random, {
+          port: watched.server.port,
+          rtmpHandshake: { digest: random() < 0.5, garbleC1: garble },
+        });
+        bump(result.rtmp.ends, end);
+        done++;
+        opts.onProgress?.(done, total);
+      },
+      overBound,
+    );
     const requests = httpRequests(httpPort);
-    await pool(opts.http, concurrency, async (i) => {
-      const random = seededRandom(seed * 1_000_003 + opts.rtmp + i);
-      const kinds = ['flv', 'hls', 'ws'] as const;
-      const kind = kinds[Math.floor(random() * kinds.length)]!;
-      // One request in four asks for the live stream, so real viewers of it are set up and torn down.
-      const name = random() < 0.25 ? HEALTHY : fuzzName('hz', i);
-      const head = Buffer.from(requests[kind].replaceAll('{name}', name), 'latin1');
-      let bytes: Buffer;
-      if (kind === 'ws' && random() < 0.5) {
-        // A good upgrade, then mutated frames: what the WebSocket parser gets after the handshake.
-        bytes = Buffer.concat([head, mutate(webSocketFrames(random), random).bytes]);
-        bump(result.http.byKind, 'ws-frames');
-      } else {
-        const whole = kind === 'ws' ? Buffer.concat([head, webSocketFrames(random)]) : head;
-        bytes = mutate(whole, random, whole.length).bytes;
-        bump(result.http.byKind, kind);
-      }
-      const end = await replay(bytes, random, { port: httpPort });
-      bump(result.http.ends, end);
-      opts.onProgress?.(++done, total);
-    });
+    await pool(
+      opts.http,
+      concurrency,
+      async (i) => {
+        const random = seededRandom(seed * 1_000_003 + opts.rtmp + i);
+        const kinds = ['flv', 'hls', 'ws'] as const;
+        const kind = kinds[Math.floor(random() * kinds.length)]!;
+        // One request in four asks for the live stream, so real viewers of it are set up and torn down.
+        const name = random() < 0.25 ? HEALTHY : fuzzName('hz', i);
+        const head = Buffer.from(requests[kind].replaceAll('{name}', name), 'latin1');
+        let bytes: Buffer;
+        if (kind === 'ws' && random() < 0.5) {
+          // A good upgrade, then mutated frames: what the WebSocket parser gets after the handshake.
+          bytes = Buffer.concat([head, mutate(webSocketFrames(random), random).bytes]);
+          bump(result.http.byKind, 'ws-frames');
+        } else {
+          const whole = kind === 'ws' ? Buffer.concat([head, webSocketFrames(random)]) : head;
+          bytes = mutate(whole, random, whole.length).bytes;
+          bump(result.http.byKind, kind);
+        }
+        const end = await replay(bytes, random, { port: httpPort });
+        bump(result.http.ends, end);
+        done++;
+        opts.onProgress?.(done, total);
+      },
+      overBound,
+    );
 
     // The healthy stream goes on for a moment after the last replay: a late effect would show.
     await new Promise((r) => setTimeout(r, 1000));
     const settled = await watched.settle(2, 1, 20_000);
+    sampleRss();
+    clearInterval(sampler);
+    result.rss.peakBytes = rssPeak;
     const stats = await watched.stats();
     result.closedByReason = stats.connections.closedByReason;
     result.httpResponses = stats.http?.responses ?? {};
@@ -179,6 +217,11 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
         detail: `healthy HTTP-FLV viewer: ${c.videoFrames} frames, ${c.lost} lost, ${c.duplicated} duplicated, ${c.outOfOrder} out of order, ${httpViewerEnded ? 'DISCONNECTED' : 'connected'}`,
       },
       {
+        name: 'rss-bounded',
+        passed: !overBound() && done === total,
+        detail: `server RSS ${mb(rssBefore)} MB before the replays, ${mb(rssPeak)} MB at the most (bound: +${mb(maxGrowthBytes)} MB)${done < total ? `; STOPPED after ${done} of ${total} replays` : ''}`,
+      },
+      {
         name: 'no-internal-error',
         passed: (stats.connections.closedByReason['internal-error'] ?? 0) === 0 && httpInternal === 0,
         detail: `connections closed for an internal error: ${stats.connections.closedByReason['internal-error'] ?? 0} RTMP, ${httpInternal} HTTP`,
@@ -197,6 +240,7 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
     result.passed = result.checks.every((k) => k.passed);
     return result;
   } finally {
+    clearInterval(sampler);
     result.durationSec = Math.round((performance.now() - startedMs) / 1000);
     httpViewer.close();
     await healthy.stop();

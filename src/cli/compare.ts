@@ -29,6 +29,7 @@ export interface CompareFlags extends RunFlags {
   against?: string;
   junit?: string;
   profileServer?: boolean;
+  serverSyscalls?: boolean;
 }
 
 type RawServer = string | { name?: unknown; url?: unknown; start?: unknown };
@@ -214,7 +215,10 @@ async function compareCommand(file: string | undefined, flags: CompareFlags): Pr
     return EXIT_USAGE;
   }
   const baseline = against !== undefined ? variants[0]!.name : (spec.baseline ?? variants[0]!.name);
-  const impossible = checkComparison(scenario, variants, baseline, { profileServer: flags.profileServer === true });
+  const impossible = checkComparison(scenario, variants, baseline, {
+    profileServer: flags.profileServer === true,
+    serverSyscalls: flags.serverSyscalls === true,
+  });
   if (impossible.length > 0) {
     console.error(`rtmpbench compare: the comparison cannot run (nothing was started):\n  ${impossible.join('\n  ')}`);
     return EXIT_USAGE;
@@ -242,6 +246,7 @@ async function compareCommand(file: string | undefined, flags: CompareFlags): Pr
     ...(spec.gate !== undefined ? { gates: spec.gate } : {}),
     ...(against !== undefined ? { against } : {}),
     ...(flags.profileServer === true ? { profileServer: true } : {}),
+    ...(flags.serverSyscalls === true ? { serverSyscalls: true } : {}),
     onStart: (i, n, v, round) => {
       if (flags.progress !== false) console.error(`[${i + 1}/${n}] ${v.name} (round ${round + 1})`);
     },
@@ -304,6 +309,10 @@ export function registerCompare(program: Command): void {
       '--profile-server',
       "sample each run's server with Linux perf: a flame graph per run, and where each variant's samples go " +
         "against the baseline's",
+    )
+    .option(
+      '--server-syscalls',
+      "count each run's server's system calls by kind with perf's syscall tracepoints (server.syscalls)",
     )
     .option('--baseline <variant>', 'variant the others are compared with (default: the first)')
     .option(

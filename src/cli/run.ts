@@ -26,6 +26,7 @@ import { addScenarioOptions, type RunFlags } from './scenario-options.js';
 
 interface RunCommandFlags extends RunFlags {
   profileServer?: boolean;
+  serverSyscalls?: boolean;
   shard?: string;
   runId?: string;
   coordinator?: string;
@@ -205,6 +206,7 @@ async function runCommand(file: string | undefined, flags: RunCommandFlags): Pro
       observers: live.observers,
       ...(share !== undefined ? { share } : {}),
       ...(flags.profileServer === true ? { profileServer: true } : {}),
+      ...(flags.serverSyscalls === true ? { serverSyscalls: true } : {}),
     }).finally(async () => {
       // A coordinator this share hosts stays until the other shares go quiet (bounded), then stops.
       for (const c of hosted)
@@ -263,6 +265,11 @@ export function registerRun(program: Command): void {
       '--profile-server',
       "sample the server's CPU with Linux perf while the load runs: a flame graph, a speedscope file and " +
         'its top functions in the results (the built-in server, or --server-pid)',
+    )
+    .option(
+      '--server-syscalls',
+      "count the server's system calls by kind (writes, sends, reads, receives, epoll waits) with perf's " +
+        'syscall tracepoints: server.syscalls, and write calls per message for servers that send with send()',
     )
     .option(
       '--metrics-port <port>',

@@ -58,6 +58,11 @@ export interface ClientOptions {
    * read: no allocation per read. Plain TCP only; bytes are handled before the next read.
    */
   sharedReadBuffer?: Buffer;
+  /**
+   * Answer the server's ping requests (default true, as ffmpeg, librtmp and GStreamer do); false
+   * makes a client that stays silent, which a server must not take for one that falls behind.
+   */
+  answerPings?: boolean;
 }
 
 /** Phases of opening a connection, in µs of the monotonic clock. */
@@ -118,9 +123,11 @@ export class ClientConnection {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
   private readonly statusWaiters: StatusWaiter[] = [];
+  private readonly answerPings: boolean;
 
   private constructor(url: RtmpUrl, socket: net.Socket, opts: ClientOptions) {
     this.url = url;
+    this.answerPings = opts.answerPings ?? true;
     this.socket = socket;
     this.writer = new ChunkWriter({ chunkSize: 128, compressHeaders: true });
     const readerOptions: ConstructorParameters<typeof ChunkReader>[1] = {};
@@ -473,7 +480,8 @@ export class ClientConnection {
         this.onCommand(parseCommand(m.payload, t), m.streamId);
       } else if (t === MSG_USER_CONTROL) {
         const ev = parseUserControl(m.payload);
-        if (ev.event === UC_PING_REQUEST && 'timestamp' in ev) this.send(pingResponseMessage(ev.timestamp));
+        if (ev.event === UC_PING_REQUEST && 'timestamp' in ev && this.answerPings)
+          this.send(pingResponseMessage(ev.timestamp));
         this.onUserControl(ev);
       } else {
         this.onControl(m);

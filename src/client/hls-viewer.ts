@@ -1,14 +1,16 @@
-import {
-  parsePlaylist,
-  resolveUri,
-  type MediaPlaylist,
-  type MediaSegment,
-  type Playlist,
-  type Variant,
-} from '../media/m3u8.js';
+import { parsePlaylist, resolveUri, type MediaPlaylist, type Playlist, type Variant } from '../media/m3u8.js';
 import { parseMp4Init } from '../media/mp4-init.js';
 import { monotonicUs, type TimingMark } from '../media/timing-mark.js';
 import { ClientError, type ClientClose, type ClientFailure } from './errors.js';
+import {
+  positionAfter,
+  nextDirective,
+  startPosition,
+  unitAt,
+  withDirective,
+  type HlsUnit,
+  type PartPosition,
+} from './hls-parts.js';
 import { PlayoutClock } from './hls-playout.js';
 import { SegmentFrames, type SegmentFrame } from './hls-segment.js';
 import { HttpFailure, ViewerHttpClient, type HttpGet, type HttpResult } from './http-client.js';
@@ -36,6 +38,17 @@ import {
  *   connection of its own, apart from the playlist's, and reads marks as they stream in;
  * - reports each frame when its segment has downloaded (`arrivalUs`), with when a buffering
  *   player would show it (`playoutUs`) and when its segment was first listed (`listedUs`).
+ *
+ * Where the playlist offers low-latency HLS (EXT-X-SERVER-CONTROL with CAN-BLOCK-RELOAD, and
+ * parts), it plays as hls.js does in low-latency mode: it starts PART-HOLD-BACK behind the end
+ * (at the nearest part that starts with a keyframe), keeps one blocking playlist reload
+ * outstanding (`_HLS_msn`/`_HLS_part` for the part after the last one listed, the next one sent
+ * as soon as the last one answers), and downloads parts one after the other as they are listed
+ * (whole segments where no parts are listed). hls.js reads preload hints but does not fetch them;
+ * with `preloadHints` this viewer does, as Apple's players do: the hinted part is requested at
+ * once and the server holds it until it is complete. Frames then arrive per part; `listedUs` is
+ * when their part was first listed (0 for a hinted part, fetched before any listing).
+ * Every request counts (`stats.requests`, `onRequest`): LL-HLS's cost on a server is its request rate.
  * Playlist and segment fetch times, playlist age, throughput and HTTP errors by status go to
  * the event callbacks and `stats`.
  */
@@ -53,7 +66,7 @@ export interface HlsFrame extends ViewerFrame {
 }
 
 /** What a request was for: a (master or media) playlist, an init section, a segment. */
-export type HlsRequestKind = 'playlist' | 'init' | 'segment';
+export type HlsRequestKind = 'playlist' | 'init' | 'segment' | 'part';
 
 export interface HlsPlaylistLoad {
   /** From the request going out to the whole body, µs. */
@@ -69,6 +82,10 @@ export interface HlsPlaylistLoad {
 
 export interface HlsSegmentLoad {
   msn: number;
+  /** Index of the part (LL-HLS); -1 for a whole segment. */
+  part: number;
+  /** A part fetched from the preload hint (its fetch time includes the server's wait for it). */
+  hinted: boolean;
   uri: string;
   durationS: number;
   /** From the request going out to the last byte, µs. */
@@ -89,12 +106,22 @@ export interface HlsEvents {
    */
   onPlaylistAge?: (ageUs: number) => void;
   onSegment?: (load: HlsSegmentLoad) => void;
+  /** A request went out. */
+  onRequest?: (kind: HlsRequestKind) => void;
   /** A response with an error status (or a request that got none: status 0). */
   onHttpError?: (status: number, kind: HlsRequestKind) => void;
 }
 
 export interface HlsStats {
+  /** Requests of every kind. */
+  requests: number;
   playlistLoads: number;
+  /** Playlist loads with delivery directives (LL-HLS blocking reloads). */
+  blockingReloads: number;
+  /** Parts downloaded (LL-HLS); `segments` counts whole segments. */
+  parts: number;
+  /** Preload-hinted parts the server did not have (the segment ended before them). */
+  hintMisses: number;
   playlistUnchanged: number;
   segments: number;
   segmentBytes: number;
@@ -121,6 +148,10 @@ export interface HlsViewerOptions extends ViewerOptions, HlsEvents {
   stallTimeoutMs?: number;
   /** Give up after this many playlist loads in a row fail (default 5). */
   maxPlaylistErrors?: number;
+  /** Speak LL-HLS where the playlist offers it (default true). */
+  lowLatency?: boolean;
+  /** LL-HLS: fetch the preload-hinted part before it is listed (default false, as hls.js). */
+  preloadHints?: boolean;
 }
 
 const PENDING_AGES = 64;
@@ -132,7 +163,11 @@ export class HlsViewer implements Viewer {
   readonly timings: ViewerTimings;
   readonly counters: ViewerCounters = newViewerCounters();
   readonly stats: HlsStats = {
+    requests: 0,
     playlistLoads: 0,
+    blockingReloads: 0,
+    parts: 0,
+    hintMisses: 0,
     playlistUnchanged: 0,
     segments: 0,
     segmentBytes: 0,
@@ -181,6 +216,13 @@ export class HlsViewer implements Viewer {
   private lastChangeUs = 0;
   private readonly pendingAges: { msn: number; readUs: number }[] = [];
   private ended = false;
+  /** Playing low-latency HLS: parts and blocking reloads. */
+  private ll = false;
+  /** LL-HLS: the next part to download. */
+  private pos: PartPosition = { msn: 0, part: 0 };
+  /** LL-HLS: a hinted part was missing; no hint until the playlist changes. */
+  private hintsPaused = false;
+  private unitsFetched = 0;
 
   private constructor(opts: HlsViewerOptions, openUs: number) {
     this.opts = opts;
@@ -239,8 +281,16 @@ export class HlsViewer implements Viewer {
     t.startedUs = monotonicUs();
     this.lastChangeUs = t.startedUs;
     this.playlistLoaded(parsed, first.text, first.result);
-    this.nextMsn = this.startMsn(parsed);
-    this.scheduleReload(first.result.requestUs, true);
+    const ll = this.opts.lowLatency !== false && parsed.serverControl?.canBlockReload === true;
+    if (ll && parsed.partTargetS !== null && !parsed.endList) {
+      this.ll = true;
+      const holdBackS = parsed.serverControl?.partHoldBackS ?? 3 * parsed.partTargetS;
+      this.pos = startPosition(parsed, holdBackS);
+      this.scheduleBlocking(true);
+    } else {
+      this.nextMsn = this.startMsn(parsed);
+      this.scheduleReload(first.result.requestUs, true);
+    }
     this.pump();
   }
 
@@ -286,9 +336,19 @@ export class HlsViewer implements Viewer {
     else this.lastChangeUs = r.endUs;
     const segments = p.segments;
     const first = this.stats.playlistLoads === 1;
-    for (const s of segments) if (!this.listedAt.has(s.msn)) this.listedAt.set(s.msn, first ? 0 : r.endUs);
-    const firstMsn = segments[0]?.msn ?? p.mediaSequence;
-    for (const msn of this.listedAt.keys()) if (msn < firstMsn - 8) this.listedAt.delete(msn);
+    const listedUs = first ? 0 : r.endUs;
+    const listed = (key: number) => {
+      if (!this.listedAt.has(key)) this.listedAt.set(key, listedUs);
+    };
+    for (const s of segments) {
+      listed(unitKey(s.msn, -1));
+      for (let i = 0; i < s.parts.length; i++) listed(unitKey(s.msn, i));
+    }
+    const pending = (segments[segments.length - 1]?.msn ?? p.mediaSequence - 1) + 1;
+    for (let i = 0; i < p.pendingParts.length; i++) listed(unitKey(pending, i));
+    const oldest = unitKey((segments[0]?.msn ?? p.mediaSequence) - 8, -1);
+    for (const key of this.listedAt.keys()) if (key < oldest) this.listedAt.delete(key);
+    if (changed) this.hintsPaused = false;
     const newest = segments[segments.length - 1];
     let dateAgeUs = -1;
     if (newest !== undefined) {
@@ -308,13 +368,24 @@ export class HlsViewer implements Viewer {
     this.reloadTimer = setTimeout(() => void this.reload(), waitMs);
   }
 
+  /** LL-HLS: the next blocking reload at once after one that brought news, else after half a part target. */
+  private scheduleBlocking(advanced: boolean): void {
+    const p = this.playlist;
+    if (this.ended || p === null || p.endList) return;
+    const waitMs = advanced ? 0 : ((p.partTargetS ?? p.targetDurationS) * 1000) / 2;
+    this.reloadTimer = setTimeout(() => void this.reload(), waitMs);
+  }
+
   private async reload(): Promise<void> {
     this.reloadTimer = null;
     if (this.ended) return;
     const startUs = monotonicUs();
     let changed = false;
+    const blocking = this.ll && this.playlist !== null;
+    const url = blocking ? withDirective(this.mediaUrl, nextDirective(this.playlist!)) : this.mediaUrl;
     try {
-      const { text, result } = await this.fetchText(this.mediaUrl, 'playlist');
+      if (blocking) this.stats.blockingReloads++;
+      const { text, result } = await this.fetchText(url, 'playlist');
       if (this.ended) return;
       const p = parsePlaylist(text);
       if (p.kind !== 'media') throw new HttpFailure('protocol', `${this.mediaUrl} turned into a master playlist`);
@@ -340,11 +411,16 @@ export class HlsViewer implements Viewer {
       );
       return;
     }
-    this.scheduleReload(startUs, changed);
+    if (blocking) this.scheduleBlocking(changed);
+    else this.scheduleReload(startUs, changed);
   }
 
-  /** Downloads the next segment when it is listed and nothing is downloading. */
+  /** Downloads the next segment (or part) when it is listed and nothing is downloading. */
   private pump(): void {
+    if (this.ll) {
+      this.pumpParts();
+      return;
+    }
     const p = this.playlist;
     if (this.ended || this.downloading || p === null) return;
     const segments = p.segments;
@@ -361,7 +437,18 @@ export class HlsViewer implements Viewer {
       return;
     }
     this.downloading = true;
-    this.download(seg).then(
+    const unit: HlsUnit = {
+      msn: seg.msn,
+      part: -1,
+      uri: seg.uri,
+      durationS: seg.durationS,
+      independent: true,
+      discontinuity: seg.discontinuity,
+      byteRange: seg.byteRange,
+      map: seg.map,
+      hinted: false,
+    };
+    this.download(unit, seg.msn === this.lastMsn + 1 && !seg.discontinuity).then(
       () => {
         this.downloading = false;
         this.segmentFailures = 0;
@@ -388,13 +475,57 @@ export class HlsViewer implements Viewer {
     );
   }
 
-  private async download(seg: MediaSegment): Promise<void> {
+  /** LL-HLS: downloads the next part (or segment) when it is listed, or hinted, and nothing is downloading. */
+  private pumpParts(): void {
+    const p = this.playlist;
+    if (this.ended || this.downloading || p === null) return;
+    const found = unitAt(p, this.pos, this.opts.preloadHints === true && !this.hintsPaused);
+    if (found === null) {
+      if (p.endList) this.end('closed', 'the playlist ended');
+      return;
+    }
+    this.stats.segmentsSkipped += found.skipped;
+    const unit = found.unit;
+    this.pos = found.pos;
+    const continuous = this.unitsFetched > 0 && found.skipped === 0 && !unit.discontinuity;
+    this.downloading = true;
+    this.download(unit, continuous).then(
+      (got) => {
+        this.downloading = false;
+        this.segmentFailures = 0;
+        if (got) this.pos = positionAfter(unit);
+        else if (unit.hinted) this.hintsPaused = true;
+        this.pump();
+      },
+      (e: unknown) => {
+        this.downloading = false;
+        if (this.ended) return;
+        const f = e instanceof HttpFailure ? e : new HttpFailure('protocol', (e as Error).message);
+        if (++this.segmentFailures >= MAX_SEGMENT_FAILURES) {
+          this.end(
+            f.kind === 'local' ? 'closed' : f.kind,
+            `${this.segmentFailures} parts in a row failed, the last ${unit.uri}: ${f.message}`,
+          );
+          return;
+        }
+        this.stats.segmentErrors++;
+        this.pos = positionAfter(unit);
+        this.pump();
+      },
+    );
+  }
+
+  /**
+   * Downloads a segment or part and hands out its frames; false when a hinted part was not
+   * there (the segment ended before it), which is no error.
+   */
+  private async download(seg: HlsUnit, continuous: boolean): Promise<boolean> {
     const url = resolveUri(seg.uri, this.mediaUrl);
     if (seg.map !== null) {
       const mapUrl = resolveUri(seg.map.uri, this.mediaUrl);
       if (mapUrl !== this.mapUri) {
         const init = await this.fetchBody(mapUrl, 'init', this.rangeHeader(mapUrl, seg.map.byteRange));
-        if (init === null) return;
+        if (init === null) return true;
         this.segmentFrames.setInit(parseMp4Init(init));
         this.mapUri = mapUrl;
       }
@@ -408,28 +539,36 @@ export class HlsViewer implements Viewer {
       { onData: (chunk) => frames.push(chunk) },
       this.requestOptions(this.rangeHeader(url, seg.byteRange)),
     );
-    const r = await this.track(get, 'segment');
-    if (this.ended) return;
+    const kind: HlsRequestKind = seg.part < 0 ? 'segment' : 'part';
+    const r = await this.track(get, kind);
+    if (this.ended) return true;
     this.counters.bytesReceived += r.bodyBytes;
+    if (seg.hinted && (r.status === 404 || r.status === 503)) {
+      this.stats.hintMisses++;
+      return false;
+    }
     if (r.status < 200 || r.status >= 300) {
-      this.httpError(r.status, 'segment');
-      return;
+      this.httpError(r.status, kind);
+      return true;
     }
     if (!frames.end()) {
       this.stats.segmentErrors++;
-      return;
+      return true;
     }
-    this.stats.segments++;
+    if (seg.part < 0) this.stats.segments++;
+    else this.stats.parts++;
     this.stats.segmentBytes += r.bodyBytes;
-    this.deliver(seg, r, frames);
+    this.unitsFetched++;
+    this.deliver(seg, r, frames, continuous);
+    return true;
   }
 
-  /** Hands out a downloaded segment's frames, in decode order. */
-  private deliver(seg: MediaSegment, r: HttpResult, frames: SegmentFrames): void {
+  /** Hands out a downloaded segment's (or part's) frames, in decode order. */
+  private deliver(seg: HlsUnit, r: HttpResult, frames: SegmentFrames, continuous: boolean): void {
     const c = this.counters;
     const t = this.timings;
     const arrivalUs = r.endUs;
-    const listedUs = this.listedAt.get(seg.msn) ?? 0;
+    const listedUs = seg.hinted ? 0 : (this.listedAt.get(unitKey(seg.msn, seg.part)) ?? 0);
     c.audioFrames += frames.audioFrames;
     c.mediaBytes += frames.mediaBytes;
     const n = frames.count;
@@ -437,7 +576,6 @@ export class HlsViewer implements Viewer {
     if (n > 0) {
       let minPts = Infinity;
       for (let i = 0; i < n; i++) minPts = Math.min(minPts, frames.frames[i]!.ptsMs);
-      const continuous = seg.msn === this.lastMsn + 1 && !seg.discontinuity;
       this.playout.beginSegment(minPts, seg.durationS, arrivalUs, continuous);
       this.stats.rebuffers = this.playout.rebuffers;
       this.stats.rebufferUs = this.playout.rebufferUs;
@@ -479,9 +617,12 @@ export class HlsViewer implements Viewer {
       }
     }
     this.lastMsn = seg.msn;
-    this.settleAges(seg.msn, lastSendUs);
+    // A playlist's age is known once its newest segment is in whole.
+    if (seg.part < 0) this.settleAges(seg.msn, lastSendUs);
     this.opts.onSegment?.({
       msn: seg.msn,
+      part: seg.part,
+      hinted: seg.hinted,
       uri: seg.uri,
       durationS: seg.durationS,
       fetchUs: r.endUs - r.requestUs,
@@ -579,6 +720,8 @@ export class HlsViewer implements Viewer {
   /** Awaits a request, counting one that got no response. */
   private async track(get: HttpGet, kind: HlsRequestKind): Promise<HttpResult> {
     this.requests.add(get);
+    this.stats.requests++;
+    this.opts.onRequest?.(kind);
     try {
       return await get.done;
     } catch (e) {
@@ -608,4 +751,12 @@ export class HlsViewer implements Viewer {
     for (const c of this.segmentHttp.values()) c.close();
     if (notify) this.onEnd?.({ kind, message });
   }
+}
+
+/** Parts per segment the listing keys leave room for. */
+const PARTS_PER_SEGMENT_KEY = 4096;
+
+/** A key for when a segment (part -1) or part was first listed. */
+function unitKey(msn: number, part: number): number {
+  return msn * PARTS_PER_SEGMENT_KEY + part + 1;
 }

@@ -5,7 +5,7 @@ import { UsageError } from '../input/usage-error.js';
 import { RunError } from '../load/errors.js';
 import { runScenario } from '../load/orchestrator.js';
 import { needsHttp, withServerUrls } from '../load/play-urls.js';
-import { perfProblems } from '../proc/perf.js';
+import { perfProblems, syscallCountProblems } from '../proc/perf.js';
 import {
   serverAvailability,
   startCommand,
@@ -92,15 +92,20 @@ export function checkComparison(
   scenario: Scenario,
   variants: readonly Variant[],
   baseline: string,
-  opts: { profileServer?: boolean } = {},
+  opts: { profileServer?: boolean; serverSyscalls?: boolean } = {},
 ): string[] {
   const problems: string[] = [];
-  if (opts.profileServer === true) {
-    problems.push(...perfProblems([]).map((p) => `--profile-server: ${p}`));
+  const perf: [string, boolean | undefined, (pids: readonly number[]) => string[]][] = [
+    ['--profile-server', opts.profileServer, perfProblems],
+    ['--server-syscalls', opts.serverSyscalls, syscallCountProblems],
+  ];
+  for (const [flag, on, find] of perf) {
+    if (on !== true) continue;
+    problems.push(...find([]).map((p) => `${flag}: ${p}`));
     for (const s of scenario.compare?.servers ?? [])
       if (typeof s !== 'string' && s.start === undefined)
         problems.push(
-          `--profile-server: ${s.name} is not started by rtmpbench, so its process is not known; give it a start command`,
+          `${flag}: ${s.name} is not started by rtmpbench, so its process is not known; give it a start command`,
         );
   }
   if (!variants.some((v) => v.name === baseline))
@@ -203,6 +208,8 @@ export interface CompareOptions {
   against?: SavedBaseline;
   /** Sample each run's server with Linux perf (see RunOptions.profileServer). */
   profileServer?: boolean;
+  /** Count each run's server's system calls by kind (see RunOptions.serverSyscalls). */
+  serverSyscalls?: boolean;
 }
 
 export interface CompareOutcome {
@@ -252,6 +259,7 @@ export async function runComparison(opts: CompareOptions): Promise<CompareOutcom
         outDir: join(dir, 'runs', variant.name.replace(/[^A-Za-z0-9._=,-]/g, '_')),
         ...(server?.pgid !== undefined ? { serverGroup: server.pgid } : {}),
         ...(opts.profileServer === true ? { profileServer: true } : {}),
+        ...(opts.serverSyscalls === true ? { serverSyscalls: true } : {}),
       });
       summary = outcome.summary;
       run.dir = relative(dir, outcome.resultsDir);

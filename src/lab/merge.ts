@@ -1,4 +1,7 @@
-import { basename } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { type FoldedStacks, parseFolded, sampleCount } from '../metrics/stack-samples.js';
+import { writeServerProfile } from '../load/server-profiler.js';
 import { UsageError } from '../input/usage-error.js';
 import { PROTOCOL_KEYS, type ProtocolKey, type ViewerProtocol } from '../protocol/delivery.js';
 import {
@@ -16,6 +19,7 @@ import { namedGroups } from '../results/groups.js';
 import { newResultsDir, readIntervals, writeRunFolder, type LoadedRun } from '../results/folder.js';
 import { summarizeRun } from '../results/run-data.js';
 import { checkShares, reaccount } from './merge-shares.js';
+import { scenarioHash } from '../results/share.js';
 import { sumFailures, type RunSummary } from '../results/summary.js';
 import { mergeTimelinePoint, type TimelinePoint } from '../results/timeline.js';
 import { round3 } from '../metrics/round.js';
@@ -36,7 +40,7 @@ export interface MergeOutcome {
 }
 
 function sameScenario(a: RunSummary, b: RunSummary): boolean {
-  return JSON.stringify(a.scenario) === JSON.stringify(b.scenario);
+  return scenarioHash(a.scenario) === scenarioHash(b.scenario);
 }
 
 /** Merges interval histograms that cover the same second (by their end, rounded). */
@@ -90,7 +94,7 @@ function combine<T extends Readonly<Record<string, number>>>(
 function mergeServers(servers: readonly ServerFigures[]): ServerFigures | undefined {
   if (servers.length === 0) return undefined;
   const how = new Set(servers.map((s) => s.pid)).size === 1 ? 'max' : 'sum';
-  const pick = <K extends 'drops' | 'io' | 'gc' | 'cost' | 'closedByReason'>(k: K) => {
+  const pick = <K extends 'drops' | 'io' | 'gc' | 'cost' | 'syscalls' | 'closedByReason'>(k: K) => {
     const v = combine(servers.map((s) => s[k]) as Record<string, number>[], how);
     return v === undefined ? {} : { [k]: v };
   };
@@ -104,8 +108,46 @@ function mergeServers(servers: readonly ServerFigures[]): ServerFigures | undefi
     ...pick('gc'),
     // The cost's counts; its ratios are made again from them (results/server-cost.ts).
     ...pick('cost'),
+    ...pick('syscalls'),
     ...pick('closedByReason'),
   } as ServerFigures;
+}
+
+/**
+ * The server profiles of the shares (--profile-server) as one: shares that sampled servers of
+ * their own add their samples up (as their CPU does); shares that sampled the same processes
+ * watched the same samples, so the one with the most is kept. Null when no share has one (or its
+ * folded stacks are not in its folder).
+ */
+function mergeProfiles(
+  runs: readonly LoadedRun[],
+): { stacks: FoldedStacks; pids: number[]; warning: string | null } | null {
+  const profiled = runs.flatMap((r) => {
+    const p = r.summary.serverProfile;
+    const file = p !== undefined ? join(r.dir, p.files.folded) : null;
+    return p !== undefined && file !== null && existsSync(file)
+      ? [{ pids: p.pids, stacks: parseFolded(readFileSync(file, 'utf8')), dir: basename(r.dir) }]
+      : [];
+  });
+  if (profiled.length === 0) return null;
+  const key = (pids: readonly number[]) => [...pids].sort((a, b) => a - b).join(',');
+  const byServer = new Map<string, (typeof profiled)[number]>();
+  let dropped = 0;
+  for (const p of profiled) {
+    const seen = byServer.get(key(p.pids));
+    if (seen === undefined || sampleCount(p.stacks) > sampleCount(seen.stacks)) byServer.set(key(p.pids), p);
+    if (seen !== undefined) dropped++;
+  }
+  const stacks: FoldedStacks = new Map();
+  for (const p of byServer.values()) for (const [k, n] of p.stacks) stacks.set(k, (stacks.get(k) ?? 0) + n);
+  return {
+    stacks,
+    pids: [...new Set([...byServer.values()].flatMap((p) => p.pids))],
+    warning:
+      dropped > 0
+        ? `${dropped} share(s) profiled a server another share profiled too: the profile with the most samples is kept`
+        : null,
+  };
 }
 
 /**
@@ -235,11 +277,16 @@ export function mergeRuns(
     ...(server !== undefined ? { server } : {}),
   });
   summary.mergedFrom = runs.map((r) => basename(r.dir));
+  const profiles = mergeProfiles(runs);
   if (shares !== null) summary.shares = shares;
   if (missing !== null) summary.missingShares = missing;
   const encoded: EncodedHistograms = {};
   for (const [m, h] of histograms) encoded[m] = encodeHistogram(h);
   const dir = newResultsDir(root, new Date(Math.min(...starts)), name ?? `${first.name}-merged`);
+  if (profiles !== null) {
+    summary.serverProfile = writeServerProfile(dir, profiles.stacks, summary.name, profiles.pids);
+    if (profiles.warning !== null) warnings.push(profiles.warning);
+  }
   writeRunFolder(dir, {
     summary,
     timeline,

@@ -4,6 +4,7 @@ import { Piscina } from 'piscina';
 import { EventLoopMeter, type EventLoopSample } from '../metrics/event-loop.js';
 import { encodeHistogram, mergeEncoded, type EncodedHistograms } from '../metrics/histograms.js';
 import { CostMonitor } from '../metrics/process-cost.js';
+import type { SyscallCounts } from '../metrics/syscall-counts.js';
 import { ProcessMonitor, sampleProcessResources } from '../metrics/process-stats.js';
 import { makeSource } from './media-source.js';
 import { monotonicUs } from '../media/timing-mark.js';
@@ -28,7 +29,7 @@ import { planShards } from './plan.js';
 import { checkSourceAddresses } from './source-addresses.js';
 import { ShareRun, type ShareOptions } from './share-run.js';
 import { ServerCounters } from './server-counters.js';
-import { checkServerProfiling, ServerProfiler } from './server-profiler.js';
+import { checkServerProfiling, checkServerSyscalls, ServerProfiler, ServerSyscallCounter } from './server-profiler.js';
 import { prepareTarget, type Target } from './target.js';
 import { TimelineBuilder, type MeasuredSecond, type UsageSample } from './timeline-builder.js';
 import { isWorkerMessage, type OrchestratorMessage, type ShardResult, type ShardTask } from './worker-protocol.js';
@@ -55,6 +56,8 @@ export interface RunOptions {
    * server then runs with --perf-basic-prof, so its JavaScript frames carry names).
    */
   profileServer?: boolean;
+  /** Count the server's system calls by kind with perf's syscall tracepoints (server.syscalls). */
+  serverSyscalls?: boolean;
 }
 
 export interface RunOutcome {
@@ -81,6 +84,7 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const nearLimit = checkSourceAddresses(opts.scenario, opts.share?.shardOf);
   if (nearLimit !== null) process.stderr.write(`rtmpbench: warning: ${nearLimit}\n`);
   if (opts.profileServer === true) checkServerProfiling(opts.scenario, opts.serverGroup);
+  if (opts.serverSyscalls === true) checkServerSyscalls(opts.scenario, opts.serverGroup);
   const target = await prepareTarget(opts.scenario, { perfBasicProf: opts.profileServer === true });
   try {
     // A hook before the run is called before its clock starts.
@@ -120,6 +124,8 @@ class ScenarioRun {
   /** This run's part in a run spread over machines. */
   private readonly share: ShareRun | null;
   private readonly profiler: ServerProfiler | null;
+  private readonly syscalls: ServerSyscallCounter | null;
+  private syscallCounts: SyscallCounts | null = null;
 
   constructor(
     private readonly opts: RunOptions,
@@ -152,6 +158,10 @@ class ScenarioRun {
     this.profiler =
       opts.profileServer === true
         ? new ServerProfiler(opts.serverGroup !== undefined ? { group: opts.serverGroup } : { pid: target.pid! })
+        : null;
+    this.syscalls =
+      opts.serverSyscalls === true
+        ? new ServerSyscallCounter(opts.serverGroup !== undefined ? { group: opts.serverGroup } : { pid: target.pid! })
         : null;
     this.serverCounters = target.statsPort !== null ? new ServerCounters(target.statsPort) : null;
     this.accounting = new FrameAccounting(new Set(this.tasks.flatMap((t) => t.publish)), s.stallThresholdMs);
@@ -206,6 +216,7 @@ class ScenarioRun {
     this.serverMonitor?.start();
     this.serverCost?.start();
     this.profiler?.start(resultsDir);
+    this.syscalls?.start(resultsDir);
     let results: ShardResult[];
     try {
       results = await this.runWorkers();
@@ -213,6 +224,7 @@ class ScenarioRun {
     } finally {
       this.hlogs.close();
       await this.profiler?.stop();
+      this.syscallCounts = (await this.syscalls?.stop()) ?? null;
     }
     this.mainLoop.stop();
     // Every viewer's record is in: frame accounting adds what the send logs expected.
@@ -363,6 +375,7 @@ class ScenarioRun {
     const gen = this.generator.stop();
     const srv = this.serverMonitor?.stop() ?? null;
     const cost = this.serverCost?.stop() ?? null;
+    const syscalls = this.syscallCounts;
     const counts = (await this.serverCounters?.finish()) ?? null;
     const workers = results.map((r) => ({ worker: r.shard, ...eventLoopFigures(r.eventLoop) }));
     const worst = (k: keyof EventLoopFigures) => Math.max(0, ...workers.map((w) => w[k]));
@@ -401,6 +414,7 @@ class ScenarioRun {
               pid: this.serverMonitor!.pid,
               ...(counts ?? {}),
               ...(cost !== null ? { cost } : {}),
+              ...(syscalls !== null ? { syscalls } : {}),
             },
           }
         : {}),

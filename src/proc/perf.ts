@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { trackChild } from './children.js';
 import { launch, type ChildHandle } from './spawn.js';
@@ -54,11 +54,12 @@ function ownerUid(pid: number): number | null {
 }
 
 /**
- * Why `perf` cannot sample these processes (with kernel frames) as this user, each with its fix;
- * empty when it can. `pids` may be empty (the server is not started yet): only perf and the
- * kernel setting are checked then.
+ * Why `perf` cannot watch these processes as this user, each with its fix; empty when it can.
+ * `maxParanoid`: the highest kernel.perf_event_paranoid at which an unprivileged user may do what
+ * is asked (1: sample kernel code; -1: count tracepoints). `pids` may be empty (the server is
+ * not started yet): only perf and the kernel setting are checked then.
  */
-export function perfProblems(pids: readonly number[], path = process.env.PATH ?? ''): string[] {
+function perfUseProblems(pids: readonly number[], path: string, maxParanoid: number, what: string): string[] {
   const problems: string[] = [];
   if (findPerf(path) === null)
     problems.push(
@@ -68,11 +69,10 @@ export function perfProblems(pids: readonly number[], path = process.env.PATH ??
   const uid = process.getuid?.() ?? 0;
   if (uid === 0) return problems;
   const paranoid = readParanoid();
-  // Above 1, an unprivileged user may not sample kernel code, where most of a fan-out's cost lies.
-  if (paranoid !== null && paranoid > 1)
+  if (paranoid !== null && paranoid > maxParanoid)
     problems.push(
-      `kernel.perf_event_paranoid is ${paranoid}: an unprivileged user may not sample the kernel; ` +
-        'allow it with `sudo sysctl kernel.perf_event_paranoid=1`, or run rtmpbench as root',
+      `kernel.perf_event_paranoid is ${paranoid}: an unprivileged user may not ${what}; ` +
+        `allow it with \`sudo sysctl kernel.perf_event_paranoid=${maxParanoid}\`, or run rtmpbench as root`,
     );
   for (const pid of pids) {
     const owner = ownerUid(pid);
@@ -84,6 +84,15 @@ export function perfProblems(pids: readonly number[], path = process.env.PATH ??
       );
   }
   return problems;
+}
+
+/**
+ * Why `perf` cannot sample these processes with kernel frames as this user (above
+ * perf_event_paranoid 1 an unprivileged user may not sample kernel code, where most of a
+ * fan-out's cost lies); empty when it can.
+ */
+export function perfProblems(pids: readonly number[], path = process.env.PATH ?? ''): string[] {
+  return perfUseProblems(pids, path, 1, 'sample the kernel');
 }
 
 /** The processes of a process group now (a server a shell command started, and what it started). */
@@ -139,6 +148,66 @@ export class PerfRecording {
   /** SIGINT: perf writes its file and exits; SIGKILL if it takes longer than `graceMs`. */
   stop(graceMs = 30_000): Promise<number | null> {
     return this.handle.stop({ signal: 'SIGINT', graceMs });
+  }
+}
+
+const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+
+/** Whether this kernel has the tracepoint syscalls:sys_enter_NAME (as this user sees tracefs). */
+export function hasSyscallTracepoint(name: string): boolean {
+  return TRACEFS.some((dir) => existsSync(`${dir}/events/syscalls/sys_enter_${name}`));
+}
+
+/**
+ * Why `perf stat` cannot count this process's system calls by their tracepoints as this user,
+ * each with its fix; empty when it can. Reading tracepoints needs the tracing file system
+ * (root only on most systems) and, for an unprivileged user, kernel.perf_event_paranoid -1.
+ */
+export function syscallCountProblems(pids: readonly number[], path = process.env.PATH ?? ''): string[] {
+  const problems = perfUseProblems(pids, path, -1, 'count tracepoints');
+  if (!hasSyscallTracepoint('write'))
+    problems.push(
+      'the syscall tracepoints are not visible (tracefs at /sys/kernel/tracing is not mounted or not readable ' +
+        'by this user; kernels built without CONFIG_FTRACE_SYSCALLS have none): run rtmpbench as root, ' +
+        'or mount tracefs (`mount -t tracefs nodev /sys/kernel/tracing`)',
+    );
+  return problems;
+}
+
+/**
+ * A `perf stat` counting events of some processes until stopped (SIGINT: it writes its counts
+ * to `file` as `count,unit,event,...` lines). Counting is done in the kernel: no samples, no
+ * copies; each counted event costs the traced thread a tracepoint hit.
+ */
+export class PerfStat {
+  private readonly handle: ChildHandle;
+
+  constructor(
+    readonly pids: readonly number[],
+    readonly events: readonly string[],
+    readonly file: string,
+  ) {
+    const perf = findPerf();
+    if (perf === null) throw new Error('perf is not installed');
+    this.handle = launch(perf, ['stat', '-x,', '-e', events.join(','), '-p', pids.join(','), '-o', file]);
+  }
+
+  get running(): boolean {
+    return this.handle.running;
+  }
+
+  output(): string {
+    return this.handle.output();
+  }
+
+  /** SIGINT: perf writes its counts and exits. Resolves with the file's text ('' when it wrote none). */
+  async stop(graceMs = 10_000): Promise<string> {
+    await this.handle.stop({ signal: 'SIGINT', graceMs });
+    try {
+      return readFileSync(this.file, 'utf8');
+    } catch {
+      return '';
+    }
   }
 }
 

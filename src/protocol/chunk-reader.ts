@@ -28,6 +28,24 @@ export interface ChunkReaderSink {
   onError(error: RtmpError): void;
 }
 
+/**
+ * Who may decide, message by message, what a peer may send and how many bytes of its unfinished
+ * messages may be held (the server bounds both by the peer's stage and in total). A refusal
+ * stops the reader at once: it goes dead without calling `onError`, having released what it
+ * held; the admission closes the connection with its own reason.
+ */
+export interface MessageAdmission {
+  /** A message of type `typeId` and declared `length` starts (its header arrived): false refuses it. */
+  admit(typeId: number, length: number): boolean;
+  /**
+   * `bytes` are about to be committed to reassemble a message (its declared length, allocated
+   * when its first chunk arrives, whatever else follows): false refuses them.
+   */
+  hold(bytes: number): boolean;
+  /** Bytes from `hold` are free again (the message was delivered or dropped). */
+  unhold(bytes: number): void;
+}
+
 export interface ChunkReaderOptions {
   /** Largest message length accepted; a header above it fails before memory is committed. */
   maxMessageBytes?: number;
@@ -48,6 +66,8 @@ export interface ChunkReaderOptions {
    * inside the push; anything kept across pushes is copied.
    */
   reusedReadBuffers?: boolean;
+  /** Admits each message and the bytes held to reassemble it; without it, only the limits above. */
+  admission?: MessageAdmission;
 }
 
 export interface ChunkReaderStats {
@@ -107,6 +127,8 @@ class ChunkStreamState {
   payloadPooled = false;
   /** Bytes of the current message kept in `payload` (its length, or the skim prefix). */
   keep = 0;
+  /** Bytes the admission granted for `payload` (0 for views). */
+  held = 0;
 
   constructor(csid: number) {
     this.csid = csid;
@@ -130,6 +152,7 @@ export class ChunkReader {
   private readonly maxChunkStreams: number;
   private readonly skimMedia: number;
   private readonly reusedReadBuffers: boolean;
+  private readonly admission: MessageAdmission | null;
 
   private state: ReaderState = ReaderState.BASIC_HEADER;
   private buf: Buffer = EMPTY;
@@ -169,6 +192,7 @@ export class ChunkReader {
     this.maxChunkStreams = options.maxChunkStreams ?? DEFAULT_MAX_CHUNK_STREAMS;
     this.skimMedia = options.skimMedia ?? 0;
     this.reusedReadBuffers = options.reusedReadBuffers ?? false;
+    this.admission = options.admission ?? null;
     this.bytesReceived = options.bytesAlreadyReceived ?? 0;
     this.ackedAt = this.bytesReceived;
   }
@@ -357,6 +381,10 @@ export class ChunkReader {
         cs.timestamp += cs.timestampField;
       }
       cs.initialised = true;
+      if (this.admission !== null && !this.admission.admit(cs.typeId, cs.length)) {
+        this.refused();
+        return;
+      }
     }
     const left = cs.length - cs.received;
     this.chunkRemaining = Math.min(left, this.inChunkSize);
@@ -390,6 +418,14 @@ export class ChunkReader {
         cs.payload = this.buf.subarray(this.pos, this.pos + keep);
         cs.payloadPooled = false;
       } else {
+        // Memory is committed here, by the declared length: the admission counts it now.
+        if (this.admission !== null) {
+          if (!this.admission.hold(keep)) {
+            this.refused();
+            return false;
+          }
+          cs.held = keep;
+        }
         cs.payload = this.allocator.acquire(keep);
         cs.payloadPooled = true;
       }
@@ -440,6 +476,7 @@ export class ChunkReader {
       const pooled = cs.payloadPooled;
       cs.payload = null;
       cs.received = 0;
+      this.unhold(cs);
       this.deliver(cs, payload, pooled, length);
     }
     return true;
@@ -506,6 +543,19 @@ export class ChunkReader {
     if (count && cs.received > 0) this.discardedPartials++;
     cs.payload = null;
     cs.received = 0;
+    this.unhold(cs);
+  }
+
+  private unhold(cs: ChunkStreamState): void {
+    if (cs.held === 0) return;
+    this.admission!.unhold(cs.held);
+    cs.held = 0;
+  }
+
+  /** The admission refused a message or its bytes: the reader stops, holding nothing. */
+  private refused(): void {
+    this.forEachStream((cs) => this.dropPartial(cs, false));
+    this.state = ReaderState.DEAD;
   }
 
   private stream(csid: number): ChunkStreamState | undefined {

@@ -349,7 +349,7 @@ export function comparisonCharts(c: LoadedComparison, table: ComparisonTable): C
       title: f.label,
       note:
         `Mean over repeats${several ? ' (bars), with the lowest and highest run (points)' : ''}; ` +
-        `${f.better} is better.`,
+        (f.better === 'neither' ? 'neither higher nor lower is better.' : `${f.better} is better.`),
       x: { label: 'variant', values: names.map((_, i) => i), format: 'category', categories: names },
       y: { label: f.unit || 'count' },
       series: [

@@ -17,7 +17,8 @@ export interface Figure {
   short: string;
   label: string;
   unit: string;
-  better: 'lower' | 'higher';
+  /** `neither`: a figure that explains another (the kernel's share of the CPU), never a winner. */
+  better: 'lower' | 'higher' | 'neither';
   /** The figure of one run, or null when that run does not have it (e.g. no server CPU for an external server). */
   of(s: RunSummary): number | null;
   digits: number;
@@ -74,7 +75,8 @@ const FIGURES: Figure[] = [
     short: 'kernel %',
     label: 'server CPU in the kernel, % of its CPU',
     unit: '%',
-    better: 'lower',
+    // Where the CPU went, not how much: a server that moved work out of the kernel is no better for it.
+    better: 'neither',
     digits: 1,
     of: (s) => (s.server?.cost?.kernelShare !== undefined ? s.server.cost.kernelShare * 100 : null),
   },
@@ -238,6 +240,15 @@ const PROTOCOL_FIGURES: Figure[] = PROTOCOL_KEY_LIST.flatMap((k): Figure[] => {
     },
     ...(k === 'hls'
       ? [
+          {
+            key: 'hlsRequestsPerViewerSecond',
+            short: 'hls req/viewer/s',
+            label: 'hls viewers: HTTP requests per viewer per second',
+            unit: '',
+            better: 'lower' as const,
+            digits: 2,
+            of: (s: RunSummary) => s.byProtocol?.hls?.throughput.hlsRequestsPerViewerSecond ?? null,
+          },
           {
             key: 'hlsPlayoutP99',
             short: 'hls playout p99',
@@ -410,7 +421,7 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
   const winners: ComparisonTable['winners'] = {};
   for (const f of figures) {
     const candidates = rows.filter((r) => r.figures[f.key]!.mean !== null);
-    if (candidates.length < 2) {
+    if (candidates.length < 2 || f.better === 'neither') {
       winners[f.key] = null;
       continue;
     }

@@ -76,8 +76,6 @@ td.num, th.num { text-align: right; }
 .scroll { overflow-x: auto; }
 ul { margin: 4px 0 12px; padding-left: 20px; }
 code { background: var(--panel); padding: 1px 4px; border-radius: 3px; }
-.flame-graph text { fill: #1d2330; pointer-events: none; }
-.flame-graph rect { stroke: #ffffff; stroke-width: 0.5; }
 `;
 
 /**

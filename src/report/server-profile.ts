@@ -8,7 +8,7 @@ import {
 } from '../metrics/stack-samples.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 import type { RunSummary } from '../results/summary.js';
-import { flameGraphSvg } from './flame-graph.js';
+import { flameGraphAssets, flameGraphHtml } from './flame-graph.js';
 import { escapeHtml, htmlTable, type HtmlSection } from './html.js';
 
 /** The server profile's parts of the reports (`--profile-server`): its top functions, and a comparison's difference. */
@@ -47,13 +47,15 @@ export function profileSection(run: LoadedRun): HtmlSection | null {
   if (s.serverProfile === undefined || rows === null) return null;
   const folded = join(run.dir, s.serverProfile.files.folded);
   const graph = existsSync(folded)
-    ? `<div class="scroll">${flameGraphSvg(parseFolded(readFileSync(folded, 'utf8')), 'server CPU flame graph')}</div>`
+    ? flameGraphAssets() +
+      `<div class="scroll">${flameGraphHtml(parseFolded(readFileSync(folded, 'utf8')), 'server-flame-graph', 'server CPU flame graph')}</div>`
     : `<p class="sub">${escapeHtml(s.serverProfile.files.folded)} is not in this folder.</p>`;
   return {
     title: 'Server CPU profile',
     html:
-      `<p class="sub">${escapeHtml(profileTitle(s)!)}. Flame graph: callers below callees, each frame as wide ` +
-      'as its share of the samples; green JavaScript, grey frames a stripped binary does not name.</p>' +
+      `<p class="sub">${escapeHtml(profileTitle(s)!)}. Flame graph (d3-flame-graph): callers below callees, ` +
+      'each frame as wide as its share of the samples; click a frame to zoom, hover for its samples; green ' +
+      'JavaScript, grey frames a stripped binary does not name.</p>' +
       `${graph}<div class="scroll">${htmlTable(rows)}</div>`,
   };
 }
@@ -83,6 +85,32 @@ function variantStacks(runs: readonly { run: LoadedRun }[]): FoldedStacks | null
   return all;
 }
 
+/** Where one variant's server samples go against the baseline's: the table, and the pooled stacks of both. */
+export interface ProfileDifference {
+  variant: string;
+  baseline: string;
+  rows: (string | number)[][];
+  stacks: FoldedStacks;
+  baselineStacks: FoldedStacks;
+}
+
+/** The comparison HTML report's section for one difference: the differential flame graph and the table. */
+export function differenceHtml(d: ProfileDifference, i: number): string {
+  const graph = flameGraphHtml(
+    d.stacks,
+    `server-flame-graph-diff-${i}`,
+    `${d.variant} against ${d.baseline}`,
+    d.baselineStacks,
+  );
+  return (
+    (i === 0 ? flameGraphAssets() : '') +
+    `<p class="sub">${escapeHtml(differenceTitle(d))}. Differential flame graph: ${escapeHtml(d.variant)}'s ` +
+    `samples (all rounds), red where its share of the samples at a stack is larger than ${escapeHtml(d.baseline)}'s, ` +
+    'blue where smaller; stacks only the baseline has are in the table, not the graph.</p>' +
+    `<div class="scroll">${graph}</div><div class="scroll">${htmlTable(d.rows)}</div>`
+  );
+}
+
 /** Top differences listed per variant. */
 const DIFFERENCE_TOP = 15;
 
@@ -92,19 +120,17 @@ const DIFFERENCE_TOP = 15;
  * every round pooled). Shares, not sample counts: a server that spends more CPU in all has more
  * samples everywhere; this says where its time goes instead.
  */
-export function comparisonProfileDifferences(
-  c: LoadedComparison,
-): { variant: string; baseline: string; rows: (string | number)[][] }[] {
+export function comparisonProfileDifferences(c: LoadedComparison): ProfileDifference[] {
   const baselineRuns = c.runs.get(c.file.baseline) ?? [];
   const base = variantStacks(baselineRuns);
   if (base === null) return [];
-  const out: { variant: string; baseline: string; rows: (string | number)[][] }[] = [];
+  const out: ProfileDifference[] = [];
   for (const [name, runs] of c.runs) {
     if (name === c.file.baseline) continue;
     const stacks = variantStacks(runs);
     if (stacks === null) continue;
     const diff: FunctionDifference[] = profileDifference(base, stacks, DIFFERENCE_TOP);
-    out.push({ variant: name, baseline: c.file.baseline, rows: differenceRows(diff) });
+    out.push({ variant: name, baseline: c.file.baseline, rows: differenceRows(diff), stacks, baselineStacks: base });
   }
   return out;
 }

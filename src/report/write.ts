@@ -28,6 +28,7 @@ import { escapeHtml, htmlTable, renderHtml, type HtmlSection } from './html.js';
 import type { LoadedComparison, LoadedRun } from '../results/folder.js';
 import {
   comparisonProfileDifferences,
+  differenceHtml,
   differenceTitle,
   profileRows,
   profileSection,
@@ -258,9 +259,9 @@ export function comparisonHtml(c: LoadedComparison, t: ComparisonTable): string 
           },
         ]
       : []),
-    ...comparisonProfileDifferences(c).map((d) => ({
+    ...comparisonProfileDifferences(c).map((d, i) => ({
       title: `Server CPU profile: ${d.variant} against ${d.baseline}`,
-      html: `<p class="sub">${escapeHtml(differenceTitle(d))}.</p><div class="scroll">${htmlTable(d.rows)}</div>`,
+      html: differenceHtml(d, i),
     })),
     {
       title: 'Spread',

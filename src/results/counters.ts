@@ -255,7 +255,20 @@ export const COUNTERS = {
     'lower',
     'end-of-publication notices viewers saw (a publisher that stopped)',
   ),
-  segmentsFetched: throughput('segmentsFetched', 'count', 'HLS segments viewers downloaded', { optional: true }),
+  segmentsFetched: throughput('segmentsFetched', 'count', 'HLS segments (and LL-HLS parts) viewers downloaded', {
+    optional: true,
+  }),
+  hlsRequests: {
+    summary: 'throughput.hlsRequests',
+    file: 'hlsRequests',
+    window: 'delta',
+    kind: 'count',
+    // More requests for the same media: more work for the server.
+    better: 'lower',
+    description:
+      'HTTP requests HLS viewers made: playlists (blocking reloads included), init sections, segments, parts',
+    optional: true,
+  },
   segmentBytes: throughput('segmentBytes', 'bytes', 'bytes of the HLS segments viewers downloaded', { optional: true }),
   segmentFetchMs: throughput('segmentFetchMs', 'ms', 'time HLS viewers spent downloading segments, summed', {
     optional: true,

@@ -124,13 +124,22 @@ export const SERVER_COST = {
     better: 'lower',
     optional: true,
     description:
-      'write calls per delivered message (video and audio frames viewers received); left out when writeCoverage < 0.5',
+      'write calls per delivered message (video and audio frames viewers received); with server.syscalls, ' +
+      'write and send calls; without, left out when writeCoverage < 0.5',
   },
   bytesPerWriteCall: {
     kind: 'plain',
     better: 'higher',
     optional: true,
-    description: 'bytes per write call; left out when writeCoverage < 0.5',
+    description:
+      'bytes per write call; with server.syscalls, per write or send call (the bytes viewers received standing ' +
+      "in for the sends' bytes); without, left out when writeCoverage < 0.5",
+  },
+  syscallsPerMessage: {
+    kind: 'plain',
+    better: 'lower',
+    optional: true,
+    description: 'system calls of every kind per delivered message (with server.syscalls)',
   },
   cpuUsPerMessage: {
     kind: 'plain',
@@ -144,6 +153,17 @@ export const SERVER_COST = {
     optional: true,
     description: 'CPU microseconds (user + kernel) per second a viewer played',
   },
+} as const satisfies Table;
+
+/** The server's system calls by kind over the run (`--server-syscalls`: perf's syscall tracepoints). */
+export const SERVER_SYSCALLS = {
+  writes: { kind: 'count', better: 'lower', description: 'write, writev, pwrite, sendfile calls on any descriptor' },
+  sends: { kind: 'count', better: 'lower', description: 'send, sendto, sendmsg, sendmmsg calls' },
+  reads: { kind: 'count', better: 'lower', description: 'read, readv, pread calls on any descriptor' },
+  recvs: { kind: 'count', better: 'lower', description: 'recv, recvfrom, recvmsg, recvmmsg calls' },
+  epollWaits: { kind: 'count', better: 'lower', description: 'epoll_wait and epoll_pwait calls' },
+  others: { kind: 'count', better: 'lower', description: 'every other system call' },
+  total: { kind: 'count', better: 'lower', description: 'all system calls' },
 } as const satisfies Table;
 
 export const SERVER_GC = {
@@ -225,6 +245,12 @@ const DERIVED_FIGURES = {
     prom: COUNTERS.playerSeconds.prom,
   },
   'throughput.mbpsReceived': { kind: 'mbps', better: 'higher', description: 'what viewers read, Mbit/s over the run' },
+  'throughput.hlsRequestsPerViewerSecond': {
+    kind: 'plain',
+    better: 'lower',
+    optional: true,
+    description: "HTTP requests per HLS viewer per second of play: LL-HLS's cost on a server is its request rate",
+  },
 } as const satisfies Table;
 
 /** How a named group fared while another group joined (byGroup.NAME.whileJoining.OTHER). */
@@ -249,6 +275,7 @@ const TABLES: readonly [string, Table][] = [
   ['server.io', SERVER_IO],
   ['server.gc', SERVER_GC],
   ['server.cost', SERVER_COST],
+  ['server.syscalls', SERVER_SYSCALLS],
   ['server.leak', LEAK_FIGURES],
   ['generator', GENERATOR_FIGURES],
   ['generator.eventLoop', EVENT_LOOP_FIGURES],

@@ -7,7 +7,14 @@ import type { Counters } from './counters.js';
 import { groupFigures, namedGroups } from './groups.js';
 import { leakFigures } from './leak.js';
 import type { Scenario } from './scenario.js';
-import { buildSummary, protocolFigures, protocolHttpErrors, type RunSummary, type SummaryInput } from './summary.js';
+import {
+  buildSummary,
+  hlsRequestRate,
+  protocolFigures,
+  protocolHttpErrors,
+  type RunSummary,
+  type SummaryInput,
+} from './summary.js';
 import { evaluateThresholds, parseThresholds } from './thresholds.js';
 import type { TimelinePoint } from './timeline.js';
 
@@ -30,6 +37,9 @@ export interface RunData extends SummaryInput {
 /** The run's summary: the figures, each protocol's and group's apart, the leak verdicts, the thresholds judged. */
 export function summarizeRun(d: RunData): RunSummary {
   const summary = buildSummary(d);
+  // Per HLS viewer: the run's play time counts every protocol's viewers, the requests only HLS ones'.
+  const hls = d.byProtocol.get('hls');
+  if (hls !== undefined) Object.assign(summary.throughput, hlsRequestRate(hls));
   if (d.byProtocol.size > 1 || [...d.byProtocol.keys()].some((k) => k !== 'rtmp')) {
     summary.byProtocol = {};
     for (const [k, c] of d.byProtocol) {

@@ -22,3 +22,6 @@ export interface ServerProfileRecord {
   top: TopFunction[];
   files: typeof SERVER_PROFILE_FILES;
 }
+
+/** perf stat's counts of the server's system calls (`--server-syscalls`), beside the summary. */
+export const SYSCALL_COUNTS_FILE = 'server-syscalls.csv';

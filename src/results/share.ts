@@ -49,9 +49,20 @@ export interface ShareRecord {
   playersPlanned: number;
 }
 
+/**
+ * What shares of one run have in common: the resolved scenario less what belongs to one machine
+ * (`serverPid`: the server process the share beside it watches and profiles; the others have none).
+ */
+function sharedScenario(s: Scenario): Omit<Scenario, 'serverPid'> {
+  const { serverPid: _, ...rest } = s;
+  return rest;
+}
+
 /** The resolved scenario's hash: shares of one run have the same. */
 export function scenarioHash(s: Scenario): string {
-  return createHash('sha256').update(stableJson(s)).digest('hex');
+  return createHash('sha256')
+    .update(stableJson(sharedScenario(s)))
+    .digest('hex');
 }
 
 /** JSON with keys in order at every level, so equal objects hash alike. */

@@ -17,6 +17,7 @@ import type {
   FiguresOf,
   GENERATOR_FIGURES,
   SERVER_COST,
+  SERVER_SYSCALLS,
   SERVER_DROPS,
   SERVER_FIGURES,
   SERVER_GC,
@@ -64,7 +65,7 @@ export interface RunSummary {
   /** Part of the run the statistics cover (after warm-up). */
   measuredMs: number;
   sessions: { publishers: SessionCounts; players: PlayerCounts; playerMinutes: number };
-  throughput: CounterFigures<'throughput'> & { mbpsReceived: number };
+  throughput: CounterFigures<'throughput'> & { mbpsReceived: number; hlsRequestsPerViewerSecond?: number };
   latencyMs: Record<MetricName, LatencySummary>;
   /** Where end-to-end latency comes from: timing marks, or the RTMP timestamps' pacing (streams without marks). */
   latencySource: 'timing-marks' | 'rtmp-timestamps' | 'none';
@@ -95,6 +96,8 @@ export interface RunSummary {
     gc?: FiguresOf<typeof SERVER_GC>;
     /** What the process cost, from the kernel's counters (docs/server-cost.md). */
     cost?: FiguresOf<typeof SERVER_COST>;
+    /** Its system calls by kind, counted by perf's tracepoints (--server-syscalls; docs/server-cost.md). */
+    syscalls?: FiguresOf<typeof SERVER_SYSCALLS>;
     leak?: LeakFigures;
   };
   /**
@@ -264,9 +267,20 @@ export function protocolFigures(
     sessions: { players: p.sessions.players, playerMinutes: round3(c.playerSeconds / 60) },
     latencyMs: latencies(histograms, `${key}.`),
     frames: { ...p.frames, expectedSource },
-    throughput: { ...throughput, mbpsReceived: round3((c.bytesReceived * 8) / (durationMs / 1000) / 1e6) },
+    throughput: {
+      ...throughput,
+      mbpsReceived: round3((c.bytesReceived * 8) / (durationMs / 1000) / 1e6),
+      ...hlsRequestRate(c),
+    },
     ...(httpErrors !== undefined && Object.keys(httpErrors).length > 0 ? { httpErrors } : {}),
   };
+}
+
+/** HTTP requests per HLS viewer per second of play, when HLS viewers made any. */
+export function hlsRequestRate(c: Counters): { hlsRequestsPerViewerSecond?: number } {
+  return c.hlsRequests > 0 && c.playerSeconds > 0
+    ? { hlsRequestsPerViewerSecond: round3(c.hlsRequests / c.playerSeconds) }
+    : {};
 }
 
 export function buildSummary(i: SummaryInput): RunSummary {
@@ -307,11 +321,15 @@ function withServerCost(server: NonNullable<RunSummary['server']>, c: Counters):
     ...(playerMinutes > 0 ? { cpuPer1000PlayerMinutes: round3(server.cpuSeconds / (playerMinutes / 1000)) } : {}),
     ...(server.cost !== undefined
       ? {
-          cost: costFigures(server.cost, {
-            messages: c.framesReceived + c.audioFramesReceived,
-            bytes: c.bytesReceived,
-            seconds: c.playerSeconds,
-          }),
+          cost: costFigures(
+            server.cost,
+            {
+              messages: c.framesReceived + c.audioFramesReceived,
+              bytes: c.bytesReceived,
+              seconds: c.playerSeconds,
+            },
+            server.syscalls,
+          ),
         }
       : {}),
   };

@@ -21,6 +21,16 @@ export const CLOSE_KINDS = [
   'publish-unauthorized',
   'play-unauthorized',
   'duplicate-publisher',
+  /** Before `connect`, a message other than a command or control message (see intake.ts). */
+  'message-before-connect',
+  /** Audio, video or an aggregate from a peer that has not published. */
+  'media-before-publish',
+  /** Before publishing, a message above `maxCommandBytes`. */
+  'command-too-large',
+  /** This peer's unfinished messages would pass its bound (`maxCommandBytes`, or `maxPartialBytes` once it published). */
+  'partial-bytes-limit',
+  /** All peers' unfinished messages would pass `maxServerPartialBytes`. */
+  'server-partial-bytes-limit',
   /** An HTTP-FLV or WebSocket-FLV viewer whose stream's publisher stopped (the response ends). */
   'unpublished',
   /** The server is stopping. */

@@ -73,7 +73,7 @@ export const serverConfigSchema = z
       .describe(
         'most a player may be behind live, ms, measured by pings in its stream: beyond it its ' +
           'media is dropped (video to the next keyframe) until it catches up, whatever the socket ' +
-          'buffers hold; 0 = off (the byte bound alone)',
+          'buffers hold; a player that answers no pings has the byte bound alone; 0 = off (the byte bound alone)',
       ),
     burstBytes: bytes(0)
       .default(64 * 1024)
@@ -101,6 +101,26 @@ export const serverConfigSchema = z
       .default(2000)
       .describe('HLS target segment duration, ms: a segment ends at the first keyframe this long after its start'),
     hlsWindow: z.number().int().min(2).max(100).default(6).describe('HLS segments listed in the playlist'),
+    hlsPartMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(5000)
+      .default(0)
+      .refine((v) => v === 0 || v >= 50, 'hlsPartMs is 0 (off) or at least 50')
+      .describe(
+        'LL-HLS part target duration, ms (0: classic HLS): segments are also cut into MPEG-TS parts this ' +
+          'long, listed with EXT-X-PART and a preload hint, and playlist requests may block (_HLS_msn, _HLS_part)',
+      ),
+    hlsMaxHeldRequests: z
+      .number()
+      .int()
+      .min(1)
+      .default(5000)
+      .describe(
+        'LL-HLS requests held at once, in all streams (blocking playlist reloads and preload-hinted parts ' +
+          'waiting for their part); more get 503 with Retry-After',
+      ),
     hlsOnDemand: z
       .boolean()
       .default(true)
@@ -118,6 +138,27 @@ export const serverConfigSchema = z
     maxMessageBytes: bytes(1024, 0xffffff)
       .default(8 * 1024 * 1024)
       .describe('largest message a peer may send'),
+    maxCommandBytes: bytes(1024, 0xffffff)
+      .default(16 * 1024)
+      .describe(
+        'largest message a peer may send before it publishes (commands and control; a connect ' +
+          'with Enhanced RTMP lists is a few KB), and most bytes of its unfinished messages until then',
+      ),
+    maxPartialBytes: bytes(1024)
+      .default(16 * 1024 * 1024)
+      .describe(
+        'most bytes of unfinished messages one publisher may hold, counted by their declared ' +
+          'lengths (at least maxMessageBytes)',
+      ),
+    maxServerPartialBytes: bytes(1024)
+      .default(256 * 1024 * 1024)
+      .describe('most bytes of unfinished messages all peers together may hold, counted by declared lengths'),
+    maxConnectionsPerAddress: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('connections from one source address beyond this are refused; 0 = no limit'),
     maxChunkStreams: z.number().int().min(2).default(64).describe('most chunk streams a peer may open'),
     handshakeTimeoutMs: z
       .number()
@@ -156,8 +197,29 @@ export const serverConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.hlsPartMs > 0 && 2 * c.hlsPartMs > c.hlsSegmentMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hlsPartMs'],
+        message: `hlsPartMs (${c.hlsPartMs}) must be at most half of hlsSegmentMs (${c.hlsSegmentMs})`,
+      });
+    }
     if (c.tlsPort !== undefined && (c.tlsCert === undefined || c.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tlsPort'], message: 'tlsPort needs tlsCert and tlsKey' });
+    }
+    if (c.maxPartialBytes < c.maxMessageBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxPartialBytes'],
+        message: `maxPartialBytes (${c.maxPartialBytes}) must be at least maxMessageBytes (${c.maxMessageBytes})`,
+      });
+    }
+    if (c.maxServerPartialBytes < c.maxPartialBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxServerPartialBytes'],
+        message: `maxServerPartialBytes (${c.maxServerPartialBytes}) must be at least maxPartialBytes (${c.maxPartialBytes})`,
+      });
     }
   });
 

@@ -18,9 +18,16 @@ import { RingQueue } from '../buffers/ring-queue.js';
  *
  * Pings go out with media writes (no write of their own): when the window is more than a
  * quarter used since the last one, and at least every `intervalMs`. Their 32-bit timestamp is
- * the server's clock in ms, echoed back by the player. A client that does not answer its first
- * ping within the bound is let go of: it keeps the byte bound alone (and the idle sweep closes a
- * peer that sends nothing at all).
+ * the server's clock in ms, echoed back by the player.
+ *
+ * The first ping goes out with the player's `play` answers, before any media: a client that
+ * answers pings answers that one within a round trip, however slowly it reads, since nothing is
+ * ahead of it. A client that has not answered it within `silentAfterMs` (a quarter of the bound,
+ * at most a second) does not answer pings: it is let go of, with no window, before the media
+ * held back for it grows stale, so one that reads at the stream's rate loses nothing. It keeps the
+ * byte bound alone: without answers (and without TCP_INFO in Node) a silent player that reads too
+ * slowly shows only when its socket and queue fill (the idle sweep closes a peer that sends
+ * nothing at all). An answer, however late, brings it back under the lag bound.
  */
 
 /** Unread bytes allowed before the player's read rate is known, and at the least. */
@@ -48,6 +55,8 @@ export class LagProbe {
   private firstSentMs = -1;
   /** The player did not answer its first ping in time: no window (the byte bound alone). */
   private silent = false;
+  /** How long the first ping may stay unanswered before the player counts as silent. */
+  private readonly silentAfterMs: number;
   /** Stream offset the player had read at its last answer. */
   private readOffset = 0;
   /**
@@ -69,7 +78,14 @@ export class LagProbe {
     private readonly maxLagMs: number,
     /** Longest time between two pings. */
     private readonly intervalMs: number,
-  ) {}
+  ) {
+    this.silentAfterMs = silentAfterMs(maxLagMs);
+  }
+
+  /** The player answers no pings: the byte bound alone. */
+  get isSilent(): boolean {
+    return this.silent;
+  }
 
   /**
    * Unread bytes the socket may hold for the player now: no limit while it keeps up; while it
@@ -92,8 +108,7 @@ export class LagProbe {
   /** The probe tick: a ping out too long marks the player behind; one that never answers is let go of. */
   tick(nowMs: number): void {
     if (this.sentMs.length > 0 && nowMs - this.sentMs.peek()! > BEHIND_MS && this.answers) this.state = 'behind';
-    if (!this.answers && this.firstSentMs >= 0 && nowMs - this.firstSentMs > Math.max(this.maxLagMs, 2000))
-      this.silent = true;
+    if (!this.answers && this.firstSentMs >= 0 && nowMs - this.firstSentMs > this.silentAfterMs) this.silent = true;
   }
 
   /** Bytes written up to `writtenOffset` that the player has not confirmed reading. */
@@ -175,6 +190,15 @@ export class LagProbe {
     if (!this.answers || this.sentMs.length === 0) return 0;
     return Math.max(0, nowMs - this.sentMs.peek()!);
   }
+}
+
+/**
+ * How long a player's first ping (sent before any media) may stay unanswered: a quarter of the
+ * lag bound, at most a second (a round trip and then some), at least 100 ms. Media waits for it
+ * in the player's queue, which skips nothing younger than half the bound.
+ */
+function silentAfterMs(maxLagMs: number): number {
+  return Math.max(100, Math.min(1000, maxLagMs / 4));
 }
 
 /** The 32-bit ping timestamp for a time on the server's clock (ms). */

@@ -182,7 +182,10 @@ export class SendQueue {
   probeTick(nowMs: number): void {
     const lag = this.lag;
     if (lag === null) return;
+    const wasSilent = lag.isSilent;
     lag.tick(nowMs);
+    // Let go of (it answers no pings): what waited behind its start window goes out now.
+    if (!wasSilent && lag.isSilent && this.waiting.length > 0) this.flush();
     // What the stream offers this player (not what the window let through: that would feed back).
     if (nowMs > this.tickAtMs) lag.offered((this.acceptedBytes - this.tickBytes) / (nowMs - this.tickAtMs));
     this.tickAtMs = nowMs;

@@ -43,6 +43,11 @@ export interface ServerStats {
   streams: StreamStats[];
   playerDetails: PlayerStats[];
   pool: BufferPoolStats;
+  /**
+   * Bytes of unfinished messages held by all connections (declared lengths, see intake.ts): now,
+   * the most at once since the start, and the bound.
+   */
+  reassembly: { heldBytes: number; peakBytes: number; maxBytes: number };
   /** Write calls (a corked batch is one) and the media/control messages in them, since the start. */
   io: IoCounters;
   /** The HTTP outputs (HTTP-FLV, WebSocket-FLV, HLS), when an HTTP port is set. */

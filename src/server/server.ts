@@ -6,13 +6,14 @@ import { BufferPool } from '../buffers/buffer-pool.js';
 import { UsageError } from '../input/usage-error.js';
 import { closeReason, formatCloseReason, type CloseKind, type CloseReason } from './close-reason.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
+import { ReassemblyBudget } from './intake.js';
 import { HttpOutputServer } from './http/http-output-server.js';
 import { updateCoarseClock } from './coarse-clock.js';
 import { PROBE_TICK_MS } from './lag-probe.js';
 import { createLogger, type Logger } from './logger.js';
 import type { IoCounters } from './send-queue.js';
 import type { PlayerStats, ServerStats } from './server-stats.js';
-import { Session, type SessionContext } from './session.js';
+import { Session, sourceAddress, type SessionContext } from './session.js';
 import { StatsHttpServer } from './stats-http.js';
 import { adoptWithSharedReads, SHARED_READ_BYTES } from './shared-reads.js';
 import { StreamRegistry } from './stream-registry.js';
@@ -41,6 +42,10 @@ export class RtmpServer {
   readonly pool: BufferPool;
   readonly registry: StreamRegistry;
   private readonly sessions = new Set<Session>();
+  /** Open connections by source address (only with a per-address limit). */
+  private readonly perAddress = new Map<string, number>();
+  /** Bytes of unfinished messages held by all connections, and their bound. */
+  readonly reassembly: ReassemblyBudget;
   /** Sockets of closed sessions still flushing their last bytes (graceful close). */
   private readonly draining = new Set<net.Socket>();
   private readonly servers: net.Server[] = [];
@@ -77,8 +82,10 @@ export class RtmpServer {
       pool: this.pool,
       onPublish: (stream) => this.http?.onPublish(stream),
     });
+    this.reassembly = new ReassemblyBudget(config.maxServerPartialBytes);
     this.ctx = {
       config,
+      reassembly: this.reassembly,
       pool: this.pool,
       logger: this.logger,
       registry: this.registry,
@@ -178,6 +185,21 @@ export class RtmpServer {
       socket.destroy();
       return;
     }
+    const perAddress = this.config.maxConnectionsPerAddress;
+    if (perAddress > 0) {
+      const address = sourceAddress(socket);
+      const open = this.perAddress.get(address) ?? 0;
+      if (open >= perAddress) {
+        this.rejected++;
+        this.logger.warn('connection refused', {
+          remote: `${socket.remoteAddress}:${socket.remotePort}`,
+          reason: `limit of ${perAddress} connections from ${address}`,
+        });
+        socket.destroy();
+        return;
+      }
+      this.perAddress.set(address, open + 1);
+    }
     this.accepted++;
     const session = new Session(socket, this.ctx);
     this.sessions.add(session);
@@ -187,6 +209,12 @@ export class RtmpServer {
 
   private onSessionClosed(session: Session, reason: CloseReason): void {
     if (!this.sessions.delete(session)) return;
+    if (this.config.maxConnectionsPerAddress > 0) {
+      const address = session.address;
+      const open = (this.perAddress.get(address) ?? 1) - 1;
+      if (open > 0) this.perAddress.set(address, open);
+      else this.perAddress.delete(address);
+    }
     const socket = session.socket;
     if (!socket.destroyed) {
       this.draining.add(socket);
@@ -299,6 +327,11 @@ export class RtmpServer {
       streams,
       playerDetails,
       pool: this.pool.stats(),
+      reassembly: {
+        heldBytes: this.reassembly.heldBytes,
+        peakBytes: this.reassembly.peakBytes,
+        maxBytes: this.reassembly.maxBytes,
+      },
       io: { ...this.io },
       process: {
         gc: { ...this.gc, ms: Math.round(this.gc.ms * 10) / 10 },

@@ -46,6 +46,7 @@ import { type HandshakeStep, ServerHandshake } from '../protocol/handshake.js';
 import type { OutgoingMessage, RtmpMessage } from '../protocol/message.js';
 import { flushesPerRead, type ServerConfig } from './config.js';
 import { closeReason, type CloseReason } from './close-reason.js';
+import { IntakeGate, type ReassemblyBudget } from './intake.js';
 import { pingTimestamp } from './lag-probe.js';
 import type { LiveStream, PlayerBinding } from './live-stream.js';
 import type { Logger } from './logger.js';
@@ -59,6 +60,8 @@ export interface SessionContext {
   readonly logger: Logger;
   readonly registry: StreamRegistry;
   readonly io: IoCounters;
+  /** Bytes of unfinished messages held by every connection (intake.ts). */
+  readonly reassembly: ReassemblyBudget;
   onClose(session: Session, reason: CloseReason): void;
 }
 
@@ -75,7 +78,6 @@ type SessionState = 'handshake' | 'open' | 'closed';
 
 let nextSessionId = 1;
 
-/** Splits "name?a=b" into the name and its query. */
 /** How a publish or play is refused: the status codes and the close kinds. */
 const NET_STREAM_REFUSALS = {
   publish: {
@@ -92,6 +94,13 @@ const NET_STREAM_REFUSALS = {
   },
 } as const;
 
+/** A socket's peer address, IPv4-mapped IPv6 addresses as IPv4 (one host, one count). */
+export function sourceAddress(socket: Socket): string {
+  const a = socket.remoteAddress ?? '?';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/** Splits "name?a=b" into the name and its query. */
 function splitQuery(s: string): { name: string; query: URLSearchParams } {
   const i = s.indexOf('?');
   return i < 0
@@ -108,6 +117,8 @@ export class Session {
   readonly id = nextSessionId++;
   readonly socket: Socket;
   readonly remote: string;
+  /** The peer's address (IPv4-mapped IPv6 addresses as IPv4): what per-address limits count. */
+  readonly address: string;
   readonly queue: SendQueue;
   readonly connectedAtMs = performance.now();
   lastReceiveMs = performance.now();
@@ -115,6 +126,8 @@ export class Session {
   private state: SessionState = 'handshake';
   private handshake: ServerHandshake | null = new ServerHandshake();
   private readonly reader: ChunkReader;
+  /** What the peer may send at its stage, and what it holds of unfinished messages. */
+  readonly intake: IntakeGate;
   private handshakeTimer: NodeJS.Timeout | null;
   private app = '';
   private connectQuery = new URLSearchParams();
@@ -128,6 +141,7 @@ export class Session {
     this.socket = socket;
     this.ctx = ctx;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.address = sourceAddress(socket);
     const cfg = ctx.config;
     this.queue = new SendQueue(socket, {
       policy: cfg.backpressure,
@@ -143,6 +157,7 @@ export class Session {
       onWriteError: (err: NodeJS.ErrnoException) => this.onSocketError(err),
       io: ctx.io,
     });
+    this.intake = new IntakeGate(cfg, ctx.reassembly, (reason) => this.close(reason));
     this.reader = new ChunkReader(
       {
         onMessage: (m) => this.onMessage(m),
@@ -155,6 +170,7 @@ export class Session {
         maxMessageBytes: cfg.maxMessageBytes,
         maxChunkStreams: cfg.maxChunkStreams,
         reusedReadBuffers: true,
+        admission: this.intake,
       },
     );
     this.handshakeTimer = setTimeout(
@@ -378,6 +394,7 @@ export class Session {
     const extra = Array.isArray(obj.fourCcList) ? { fourCcList: obj.fourCcList } : {};
     this.sendControl(connectResultCommand(c.transactionId, objectEncoding, extra));
     this.connected = true;
+    if (this.intake.stage === 'connecting') this.intake.stage = 'connected';
   }
 
   private tokenAccepted(required: string | undefined, nameQuery: URLSearchParams): boolean {
@@ -436,6 +453,7 @@ export class Session {
     this.netStreams.set(streamId, { role: 'publisher', stream, binding: null });
     this.role = 'publisher';
     this.publishing++;
+    this.intake.stage = 'published';
     stream.startPublishing(this.id);
     this.sendControl(streamBeginMessage(streamId));
     this.sendControl(
@@ -466,6 +484,8 @@ export class Session {
     this.sendControl(
       onStatusCommand(streamId, { level: 'status', code: Status.PLAY_START, description: `Started playing ${key}` }),
     );
+    // The lag probe's first ping goes with these answers, ahead of any media (lag-probe.ts).
+    this.queue.requestPing(performance.now());
     this.sendControl(sampleAccessMessage(streamId));
     stream.addPlayer(binding);
     this.ctx.logger.info('play', { session: this.id, stream: key, remote: this.remote, waiting: !stream.publishing });

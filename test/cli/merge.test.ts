@@ -5,10 +5,13 @@ import { startServerProcess, type ServerProcess } from '../helpers/server.js';
 import { cli } from '../helpers/cli.js';
 import { freePort } from '../../src/proc/port.js';
 import { runDir, scenarioFile, scratch, summaryOf } from '../helpers/runs.js';
+import { hasTool } from '../helpers/tools.js';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** rtmpbench merge of shares of one scenario run on two "machines". */
 
 const out = scratch('merge');
+const hasPerf = hasTool('perf', 'apt-get install linux-perf');
 const scenario = (name: string, text: string) => scenarioFile(out, name, text);
 
 describe('rtmpbench merge', () => {
@@ -39,8 +42,22 @@ describe('rtmpbench merge', () => {
       ].join('\n'),
     );
     const target = `rtmp://127.0.0.1:${server.port}/live`;
+    // The share beside the server profiles it (perf, where the machine has it); the other does not.
+    const profile = hasPerf ? ['--server-pid', String(server.pid), '--profile-server'] : [];
     const shards = await Promise.all(
-      [0, 1].map((i) => cli(['run', file, '--target', target, '--shard', `${i}/2`, '--out', join(out, `shard${i}`)])),
+      [0, 1].map((i) =>
+        cli([
+          'run',
+          file,
+          '--target',
+          target,
+          '--shard',
+          `${i}/2`,
+          '--out',
+          join(out, `shard${i}`),
+          ...(i === 0 ? profile : []),
+        ]),
+      ),
     );
     for (const s of shards) expect(s.code, s.stderr).toBe(0);
     const dirs = shards.map((s) => runDir(s.stdout));
@@ -64,6 +81,15 @@ describe('rtmpbench merge', () => {
     );
     expect(merged.thresholds).toEqual([expect.objectContaining({ expression: 'frames.lost == 0', passed: true })]);
     expect(merged.mergedFrom).toHaveLength(2);
+    if (hasPerf) {
+      // The one share's profile is the merged run's, its files beside the merged summary.
+      expect(merged.serverProfile?.samples).toBe(parts[0]!.serverProfile!.samples);
+      expect(merged.serverProfile?.pids).toEqual([server.pid]);
+      const mergedDir = join(out, 'merged', readdirSync(join(out, 'merged'))[0]!);
+      expect(readFileSync(join(mergedDir, 'server-profile.folded'), 'utf8')).toBe(
+        readFileSync(join(dirs[0]!, 'server-profile.folded'), 'utf8'),
+      );
+    }
   });
 
   it("keeps each protocol's viewers and each named group apart in the merged result", async () => {

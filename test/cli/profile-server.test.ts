@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFolded, topFunctions } from '../../src/metrics/stack-samples.js';
 import { cli } from '../helpers/cli.js';
+import type { Page } from 'playwright-core';
 import { hasChromium, launchChromium } from '../helpers/playwright.js';
 import { runDir, scratch, summaryOf } from '../helpers/runs.js';
 import { CLI } from '../helpers/server.js';
@@ -15,6 +16,14 @@ const out = scratch('profile-server');
 const isRoot = process.getuid?.() === 0;
 const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'));
 const hasPerf = hasTool('perf', 'apt-get install linux-perf');
+
+/** The run report's flame graph, as d3-flame-graph drew it in the page. */
+const FLAME_GRAPH = '#server-flame-graph svg.d3-flame-graph';
+
+/** The names of the frames drawn (each frame a `g.frame` with its name as an attribute). */
+function frameNames(page: Page): Promise<string[]> {
+  return page.locator(`${FLAME_GRAPH} g.frame`).evaluateAll((gs) => gs.map((g) => g.getAttribute('name') ?? ''));
+}
 
 describe('refusals before any load starts (exit 2, the fix in the message)', () => {
   it('says perf is missing when it is not on PATH', async () => {
@@ -36,34 +45,35 @@ describe('refusals before any load starts (exit 2, the fix in the message)', () 
   });
 
   // As an unprivileged user (runuser), never by changing the machine's settings.
+  const runAsNobody = (args: string[]) =>
+    run('runuser', ['-u', 'nobody', '--', process.execPath, CLI, 'run', ...args, '--out', '/tmp'], 30_000);
   it.skipIf(!isRoot || paranoid <= 1 || !hasPerf)(
     "refuses an unprivileged user the kernel setting's value and how to allow it, and another user's process",
     async () => {
-      const r = await run(
-        'runuser',
-        [
-          '-u',
-          'nobody',
-          '--',
-          process.execPath,
-          CLI,
-          'run',
-          '--target',
-          'rtmp://127.0.0.1:1/live',
-          '--server-pid',
-          '1',
-          '--duration',
-          '5s',
-          '--out',
-          '/tmp',
-          '--profile-server',
-        ],
-        30_000,
-      );
+      const r = await runAsNobody([
+        '--target',
+        'rtmp://127.0.0.1:1/live',
+        '--server-pid',
+        '1',
+        '--duration',
+        '5s',
+        '--profile-server',
+      ]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain(`kernel.perf_event_paranoid is ${paranoid}`);
       expect(r.stderr).toContain('sysctl kernel.perf_event_paranoid=1');
       expect(r.stderr).toMatch(/process 1 belongs to user 0, not to this user \(\d+\): perf may not trace it/);
+    },
+  );
+
+  it.skipIf(!isRoot || !hasPerf)(
+    'refuses --server-syscalls to an unprivileged user: the setting tracepoints need, and the tracing file system',
+    async () => {
+      const r = await runAsNobody(['--players', '1', '--duration', '5s', '--server-syscalls']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/perf cannot count the server's system calls \(--server-syscalls\)/);
+      if (paranoid > -1) expect(r.stderr).toContain('sysctl kernel.perf_event_paranoid=-1');
+      expect(r.stdout).not.toMatch(/results:/);
     },
   );
 });
@@ -117,15 +127,13 @@ describe.skipIf(!hasPerf || (!isRoot && paranoid > 1))('a profile of the built-i
     it('draws a flame graph whose frames carry the server’s JavaScript function names', async () => {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
       await page.goto(`file://${join(dir, 'report.html')}`);
-      const graph = page.locator('svg.flame-graph');
+      const graph = page.locator(FLAME_GRAPH);
       const png = await graph.screenshot({ path: join(out, 'flame-graph.png') });
       expect(png.length).toBeGreaterThan(1000);
-      const named = await page
-        .locator('svg.flame-graph g.frame')
-        .evaluateAll((gs) => gs.map((g) => (g as unknown as { dataset: { name: string } }).dataset.name));
+      const named = await frameNames(page);
       expect(named.some((n) => /^JS:\S+ src\/server\//.test(n))).toBe(true);
       // Labels drawn on the frames, not only in tooltips.
-      expect(await graph.locator('text', { hasText: /src\/server\// }).count()).toBeGreaterThan(0);
+      expect(await graph.locator('.d3-flame-graph-label', { hasText: /src\/server\// }).count()).toBeGreaterThan(0);
       await page.close();
     });
   });
@@ -184,14 +192,19 @@ describe.skipIf(!hasPerf || !hasNginx || (!isRoot && paranoid > 1))('a compariso
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
       await page.goto(`file://${join(nginxRun, 'report.html')}`);
-      await page.locator('svg.flame-graph').screenshot({ path: join(out, 'nginx-flame-graph.png') });
-      const named = await page
-        .locator('svg.flame-graph g.frame')
-        .evaluateAll((gs) => gs.map((g) => (g as unknown as { dataset: { name: string } }).dataset.name));
+      await page.locator(FLAME_GRAPH).screenshot({ path: join(out, 'nginx-flame-graph.png') });
+      const named = await frameNames(page);
       expect(
         named.some((n) => n.startsWith('ngx_')),
         named.join(', '),
       ).toBe(true);
+      // The comparison's differential graph: nginx-rtmp's frames, each with its delta against the
+      // built-in server's share at the same stack (every nginx stack is its own: all of it is new).
+      await page.goto(`file://${join(compareDir, 'report.html')}`);
+      const diff = page.locator('#server-flame-graph-diff-0 svg.d3-flame-graph');
+      await diff.screenshot({ path: join(out, 'nginx-differential-flame-graph.png') });
+      const nginxRoot = await diff.locator('g.frame[name="nginx"] rect').getAttribute('fill');
+      expect(nginxRoot).toBe('rgb(255,190,90)');
     } finally {
       await browser.close();
     }

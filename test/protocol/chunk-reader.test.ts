@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChunkReader, extendTimestamp } from '../../src/protocol/chunk-reader.js';
+import { ChunkReader, extendTimestamp, type MessageAdmission } from '../../src/protocol/chunk-reader.js';
 import { LimitError, ProtocolError } from '../../src/protocol/errors.js';
 import { bytewise, CountingAllocator, decodeWithCuts, hex, pattern, type DecodedForTest } from '../helpers/bytes.js';
 
@@ -418,5 +418,96 @@ describe('ChunkReader skim mode (players that read only headers and marks)', () 
       ['68656c6c6f', 5],
       ['aabb', 3],
     ]);
+  });
+});
+
+/** An admission that records what it was asked and refuses what its rules say. */
+class RecordingAdmission implements MessageAdmission {
+  admitted: [number, number][] = [];
+  held = 0;
+  maxHeld = 0;
+  constructor(
+    private readonly refuseType = -1,
+    private readonly holdBound = Infinity,
+  ) {}
+  admit(typeId: number, length: number): boolean {
+    this.admitted.push([typeId, length]);
+    return typeId !== this.refuseType;
+  }
+  hold(bytes: number): boolean {
+    if (this.held + bytes > this.holdBound) return false;
+    this.held += bytes;
+    this.maxHeld = Math.max(this.maxHeld, this.held);
+    return true;
+  }
+  unhold(bytes: number): void {
+    this.held -= bytes;
+  }
+}
+
+describe('ChunkReader admission', () => {
+  it('asks about each message once, at its header, before any payload arrives', () => {
+    const admission = new RecordingAdmission(9);
+    const alloc = new CountingAllocator();
+    // A command, then the header alone of an 8 MB video message (chunk size 0x7fffffff first).
+    const bytes = hex(
+      '02 000000 000004 01 00000000 7fffffff  03 000000 000001 14 00000000 05  06 000000 800000 09 01000000',
+    );
+    const run = decodeWithCuts(bytes, [], { admission, allocator: alloc });
+    expect(admission.admitted).toEqual([
+      [1, 4],
+      [20, 1],
+      [9, 0x800000],
+    ]);
+    expect(run.messages.map((m) => m.typeId)).toEqual([1, 20]);
+    // Refused: dead at once, no error of its own (the admission closes the connection), nothing allocated.
+    expect(run.errors).toEqual([]);
+    expect(run.reader.dead).toBe(true);
+    expect(alloc.acquired).toEqual([]);
+  });
+
+  it('holds a split message by its declared length from its first chunk until it is delivered', () => {
+    const admission = new RecordingAdmission();
+    const msg = Buffer.concat([hex('06 000000 000100 09 01000000'), pattern(128), hex('c6'), pattern(128, 128)]);
+    const reader = new ChunkReader({ onMessage: () => {}, onError: () => {} }, { admission });
+    reader.push(msg.subarray(0, 20));
+    expect(admission.held).toBe(256);
+    reader.push(msg.subarray(20));
+    expect(admission.held).toBe(0);
+    expect(admission.maxHeld).toBe(256);
+  });
+
+  it('holds nothing for a message that arrives whole in one read (a view)', () => {
+    const admission = new RecordingAdmission();
+    decodeWithCuts(hex('03 000000 000005 14 00000000 68656c6c6f'), [], { admission });
+    expect(admission.maxHeld).toBe(0);
+  });
+
+  it('gives back what it held when a partial message is aborted, replaced or the reader destroyed', () => {
+    const admission = new RecordingAdmission();
+    const reader = new ChunkReader({ onMessage: () => {}, onError: () => {} }, { admission });
+    // First chunks (128 bytes at the default chunk size) of 256-byte messages.
+    reader.push(Buffer.concat([hex('06 000000 000100 09 01000000'), pattern(128)]));
+    expect(admission.held).toBe(256);
+    reader.push(hex('02 000000 000004 02 00000000 00000006')); // Abort chunk stream 6
+    expect(admission.held).toBe(0);
+    reader.push(Buffer.concat([hex('06 000000 000100 09 01000000'), pattern(128)]));
+    reader.push(Buffer.concat([hex('06 000000 000200 09 01000000'), pattern(128)])); // a new header: the first is abandoned
+    expect(admission.held).toBe(512);
+    reader.destroy();
+    expect(admission.held).toBe(0);
+  });
+
+  it('stops, holding nothing, when the admission refuses the bytes of a message', () => {
+    const admission = new RecordingAdmission(-1, 300);
+    const alloc = new CountingAllocator();
+    const reader = new ChunkReader({ onMessage: () => {}, onError: () => {} }, { admission, allocator: alloc });
+    reader.push(Buffer.concat([hex('06 000000 000100 09 01000000'), pattern(128)]));
+    expect(reader.push(Buffer.concat([hex('04 000000 000100 08 01000000'), pattern(128)]))).toBe(true);
+    expect(reader.dead).toBe(true);
+    expect(admission.held).toBe(0);
+    expect(alloc.acquired).toEqual([256]);
+    expect(alloc.outstanding).toBe(0);
+    expect(reader.push(hex('c6 00'))).toBe(false);
   });
 });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveScenario } from '../../src/load/scenario.js';
 import { newCounters } from '../../src/results/counters.js';
 import { COUNTER_NAMES, COUNTERS } from '../../src/results/counters.js';
-import { promFamilyOf, SERVER_COST } from '../../src/results/figures.js';
+import { promFamilyOf, SERVER_COST, SERVER_SYSCALLS } from '../../src/results/figures.js';
 import { parseGateRule, type GateRule } from '../../src/results/gates.js';
 import type { RunSummary } from '../../src/results/summary.js';
 import { parseThreshold } from '../../src/results/thresholds.js';
@@ -53,7 +53,7 @@ const NOT_EXPORTED_LIVE: [RegExp, string][] = [
     "known once a session ends or the run's last bound passes: summary figures",
   ],
   [
-    /^throughput\.(playerBytesSent|publisherBytesReceived|segment\w+)$/,
+    /^throughput\.(playerBytesSent|publisherBytesReceived|segment\w+|hlsRequests\w*)$/,
     'the other direction of a session, and HLS download detail: summary figures',
   ],
   [/^throughput\.mbpsReceived$/, 'a rate over the run: rate(rtmpbench_bytes_received_total) is the live one'],
@@ -65,6 +65,10 @@ const NOT_EXPORTED_LIVE: [RegExp, string][] = [
   [
     /^server\.(cpuPer1000PlayerMinutes|drops|io|gc|leak)(\.|$)/,
     "the built-in server's /metrics exports its own counts; per-viewer cost and the verdict are made at the end",
+  ],
+  [
+    /^server\.syscalls\./,
+    'perf stat counts them in the kernel and gives its counts when it stops, at the end of a run',
   ],
   [
     /^server\.cost\./,
@@ -163,13 +167,20 @@ describe('every figure is defined once', () => {
     }
   });
 
-  it('takes every server.cost figure (no committed summary has them yet) as a threshold and gate metric', () => {
-    for (const [k, spec] of Object.entries(SERVER_COST)) {
-      const path = `server.cost.${k}`;
-      expect(typeof parseThreshold(`${path} >= 0`), path).toBe('object');
-      expect((parseGateRule(`${path} +10%`) as GateRule).better, path).toBe(spec.better);
-      expect(promFamilyOf(path.split('.')) !== null || reason(NOT_EXPORTED_LIVE, path) !== undefined, path).toBe(true);
-    }
+  it('takes every server.cost and server.syscalls figure as a threshold and gate metric', () => {
+    const tables = [
+      ['server.cost', SERVER_COST],
+      ['server.syscalls', SERVER_SYSCALLS],
+    ] as const;
+    for (const [prefix, table] of tables)
+      for (const [k, spec] of Object.entries(table)) {
+        const path = `${prefix}.${k}`;
+        expect(typeof parseThreshold(`${path} >= 0`), path).toBe('object');
+        expect((parseGateRule(`${path} +10%`) as GateRule).better, path).toBe(spec.better);
+        expect(promFamilyOf(path.split('.')) !== null || reason(NOT_EXPORTED_LIVE, path) !== undefined, path).toBe(
+          true,
+        );
+      }
   });
 
   it('says which way is better as a user reads it', () => {

@@ -106,7 +106,8 @@ describe('bad input closes only the offending connection', () => {
     for (let csid = 3; csid < 3003; csid++) {
       const w = new ChunkWriter();
       parts.push(
-        flattenEncoded(w.encode({ csid, typeId: 8, streamId: 1, timestamp: 0, payload: Buffer.from([0xaf, 1]) })),
+        // Acknowledgements: control messages, which a peer may send before connect.
+        flattenEncoded(w.encode({ csid, typeId: 3, streamId: 0, timestamp: 0, payload: Buffer.from([0, 0, 0, 1]) })),
       );
     }
     peer.socket.write(Buffer.concat(parts));

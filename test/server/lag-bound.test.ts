@@ -63,13 +63,29 @@ describe('LagProbe', () => {
     expect(lag.windowBytes).toBe(100 * 1250);
   });
 
-  it('lets go of a player that never answers', () => {
+  it('lets go of a player that has not answered its first ping within a quarter of the bound, at most a second', () => {
     const lag = new LagProbe(5000, 1000);
     lag.sent(0, 1000);
-    lag.tick(4000);
+    lag.tick(900);
     expect(lag.windowBytes).toBe(32 * 1024);
-    lag.tick(5001);
+    lag.tick(1001);
+    expect(lag.isSilent).toBe(true);
     expect(lag.windowBytes).toBe(Infinity);
+    const tight = new LagProbe(1000, 250);
+    tight.sent(0, 1000);
+    tight.tick(251);
+    expect(tight.windowBytes).toBe(Infinity);
+  });
+
+  it('brings a silent player back under the bound when it answers after all', () => {
+    const lag = new LagProbe(5000, 1000);
+    lag.sent(0, 1000);
+    lag.tick(1500);
+    expect(lag.windowBytes).toBe(Infinity);
+    lag.sent(1600, 500_000);
+    lag.answered(1600, 3000); // late: behind
+    expect(lag.isSilent).toBe(false);
+    expect(lag.windowBytes).toBe(32 * 1024);
   });
 
   it('reads timestamps that wrapped around 2^32 ms', () => {
@@ -181,6 +197,92 @@ describe('a viewer that reads in bursts but keeps up on average', () => {
       pub.stop(true);
       player.close();
       expect(await srv.stop()).toBe(0);
+    }
+  }, 30_000);
+});
+
+describe('players that answer no pings', () => {
+  it("lose nothing when they read at the stream's rate (joined before the publish or during it); slow ones that answer keep the lag bound", async () => {
+    const srv = await startServer({ maxLagMs: BOUND_MS, logLevel: 'info' });
+    const slowReaders = new SlowReaders(400);
+    const players: Player[] = [];
+    const open = async (silent: boolean, slow: boolean): Promise<Watch> => {
+      const w: Watch = { player: null as unknown as Player, latenciesMs: [], seqs: [] };
+      w.player = await Player.open({
+        url: srv.url(),
+        streamName: 'q',
+        answerPings: !silent,
+        onVideo: (v) => {
+          if (v.mark === null) return;
+          w.seqs.push(v.mark.seq);
+          w.latenciesMs.push((v.arrivalUs - Math.max(v.mark.intendedUs, v.mark.sentUs)) / 1000);
+        },
+      });
+      if (slow) w.player.conn.onRead = slowReaders.add(w.player.conn.socket);
+      players.push(w.player);
+      return w;
+    };
+    const dropsOf = (w: Watch) => {
+      const port = w.player.conn.socket.localPort;
+      return srv.server.getStats().playerDetails.find((p) => p.remote.endsWith(`:${port}`))!.drops.video;
+    };
+    try {
+      const early = await Promise.all([open(true, false), open(true, false), open(true, false)]);
+      const slowAnswering = await open(false, true);
+      const pub = await publish(srv.url(), 'q', { seconds: 8, videoBitrate: 2_000_000, gopSeconds: GOP_S });
+      await new Promise((r) => setTimeout(r, 1500));
+      // Joiners in mid-stream: the GOP cache first, held back until they are let go of.
+      const late = await Promise.all([open(true, false), open(true, false)]);
+      await pub.done;
+      const sent = pub.publisher.videoFramesSent;
+      const whole = [...early, ...late];
+      await waitFor(
+        () => whole.every((w) => w.seqs.at(-1) === sent - 1),
+        10_000,
+        'every silent player to get the last frame',
+      );
+      const slowDrops = dropsOf(slowAnswering);
+      pub.stop(true);
+      for (const w of early) expect(w.seqs).toEqual(Array.from({ length: sent }, (_, i) => i));
+      for (const w of late) {
+        const first = w.seqs[0]!;
+        expect(first).toBeLessThanOrEqual(45 + GOP_S * 30); // from the GOP cache of a keyframe in the first 1.5 s
+        expect(w.seqs).toEqual(Array.from({ length: sent - first }, (_, i) => first + i));
+      }
+      for (const w of whole) expect(dropsOf(w)).toBe(0);
+      // The slow player that answers is held to the bound (plus a GOP), as in the test above.
+      expect(slowDrops).toBeGreaterThan(0);
+      expect(percentile(slowAnswering.latenciesMs, 0.99)).toBeLessThan(BOUND_MS + GOP_S * 1000);
+    } finally {
+      slowReaders.stop();
+      for (const p of players) p.close();
+      await srv.close();
+    }
+  }, 40_000);
+
+  it('get the byte bound alone when they are slower than the stream: what waits for one that stops reading stays within maxQueuedBytes, the rest is dropped', async () => {
+    // 16 Mbps, so the socket buffers (megabytes on loopback, which hide a slow reader from any
+    // server that cannot ask the player) fill within seconds.
+    const srv = await startServer({ maxLagMs: BOUND_MS, logLevel: 'info' });
+    const player = await Player.open({ url: srv.url(), streamName: 'z', answerPings: false });
+    player.conn.socket.pause();
+    try {
+      const pub = await publish(srv.url(), 'z', { seconds: 5, videoBitrate: 16_000_000, gopSeconds: GOP_S });
+      let maxQueued = 0;
+      const sample = setInterval(() => {
+        const p = srv.server.getStats().playerDetails[0];
+        if (p !== undefined) maxQueued = Math.max(maxQueued, p.queuedBytes);
+      }, 50);
+      await pub.done;
+      clearInterval(sample);
+      const stalled = srv.server.getStats().playerDetails[0]!;
+      pub.stop(true);
+      expect(stalled.drops.video).toBeGreaterThan(0);
+      expect(maxQueued).toBeGreaterThan(0);
+      expect(maxQueued).toBeLessThanOrEqual(2 * 1024 * 1024 + 1024 * 1024); // the bound, and a keyframe over it
+    } finally {
+      player.close();
+      await srv.close();
     }
   }, 30_000);
 });

@@ -323,8 +323,10 @@ export class Shard implements ProbeContext {
     const hls: HlsEvents = {
       onPlaylist: (l) => probe.record('playlistFetch', l.fetchUs),
       onPlaylistAge: (ageUs) => probe.record('playlistAge', ageUs),
+      onRequest: () => this.tally.count('hlsRequests', pk),
       onSegment: (l) => {
-        probe.record('segmentFetch', l.fetchUs);
+        // A hinted part's fetch time includes the server's wait for it: no download time.
+        if (!l.hinted) probe.record('segmentFetch', l.fetchUs);
         this.tally.count('segmentsFetched', pk);
         this.tally.count('segmentBytes', pk, l.bytes);
         this.tally.count('segmentFetchMs', pk, l.fetchUs / 1000);

@@ -36,13 +36,20 @@ export class HlsOutputs implements HlsBudget {
   private readonly settings: HlsSettings;
   private readonly streams = new Map<string, HlsStream>();
   private retiredEvictions = 0;
+  private held = 0;
+  private heldRefused = 0;
   private retiredOverflows = 0;
 
   constructor(host: HlsOutputsHost) {
     const cfg = host.config;
     this.host = host;
     this.maxBytes = cfg.hlsMaxBytes;
-    this.settings = { segmentMs: cfg.hlsSegmentMs, window: cfg.hlsWindow, maxStreamBytes: cfg.hlsMaxStreamBytes };
+    this.settings = {
+      segmentMs: cfg.hlsSegmentMs,
+      partMs: cfg.hlsPartMs,
+      window: cfg.hlsWindow,
+      maxStreamBytes: cfg.hlsMaxStreamBytes,
+    };
   }
 
   evict(asking: HlsStream): boolean {
@@ -56,6 +63,11 @@ export class HlsOutputs implements HlsBudget {
 
   servePlaylist(res: http.ServerResponse, key: string, query: URLSearchParams, connectionId: number): void {
     const responder = this.host.responder;
+    const directive = blockingDirective(query);
+    if (typeof directive === 'string') {
+      responder.respond(res, 400, TEXT_HEADERS, `${directive}\n`);
+      return;
+    }
     const h = this.streamFor(key);
     if (h === null) {
       responder.respond(res, 404, TEXT_HEADERS, `${key} is not being published\n`);
@@ -72,31 +84,29 @@ export class HlsOutputs implements HlsBudget {
       else if (h.ended) responder.respond(res, 404, TEXT_HEADERS, `${key} has ended\n`);
       else responder.respond(res, 503, { ...TEXT_HEADERS, 'retry-after': '1' }, `${key} has no segment yet\n`);
     };
-    if (h.listedCount > 0 || h.ended) {
+    // Delivery directives mean something only where the playlist says it can block (LL-HLS).
+    const block = directive !== null && h.lowLatency ? directive : null;
+    if (block !== null && h.blockingState(block.msn, block.part) === 'too-far') {
+      const what = block.part >= 0 ? `part ${block.part} of segment ${block.msn}` : `segment ${block.msn}`;
+      responder.respond(res, 400, TEXT_HEADERS, `${what} of ${key} is too far ahead of the stream to wait for\n`);
+      return;
+    }
+    const ready = () =>
+      (h.listedCount > 0 || h.ended) && (block === null || h.blockingState(block.msn, block.part) !== 'wait');
+    if (ready()) {
       send();
       return;
     }
-    // The first segment is under way (muxing has just started): the request waits for it.
-    let cancel: () => void = () => {};
-    const timer = setTimeout(
-      () => {
-        cancel();
-        send();
-      },
-      Math.max(FIRST_SEGMENT_WAIT_MIN_MS, 2 * this.settings.segmentMs),
+    if (block === null || h.listedCount === 0) {
+      // The first segment is under way (muxing has just started): the request waits for it.
+      this.hold(res, h, ready, Math.max(FIRST_SEGMENT_WAIT_MIN_MS, 2 * this.settings.segmentMs), send, send);
+      return;
+    }
+    // A blocking reload: held until the stream holds what it asks for (RFC 8216bis 6.2.5.2: 503
+    // when that takes more than three target durations).
+    this.hold(res, h, ready, this.blockingWaitMs(h), send, () =>
+      responder.respond(res, 503, { ...TEXT_HEADERS, 'retry-after': '1' }, `${key} did not advance in time\n`),
     );
-    const wait = () => {
-      cancel = h.onChange(() => {
-        if (h.listedCount === 0 && !h.ended) return wait();
-        clearTimeout(timer);
-        send();
-      });
-    };
-    wait();
-    res.once('close', () => {
-      clearTimeout(timer);
-      cancel();
-    });
   }
 
   serveSegment(req: http.IncomingMessage, res: http.ServerResponse, key: string, name: string): void {
@@ -107,17 +117,42 @@ export class HlsOutputs implements HlsBudget {
       return;
     }
     h.lastRequestMs = performance.now();
-    this.host.responder.count(200);
-    res.writeHead(200, { ...SEGMENT_HEADERS, 'content-length': segment.bytes });
-    if (req.method === 'HEAD') {
-      res.end();
+    this.writeBody(req, res, segment.blocks, segment.bytes);
+  }
+
+  /**
+   * A part (LL-HLS). The next part to come (the playlist's preload hint) is held until it is
+   * complete, then served; a part that will never exist (its segment ended before it, the
+   * publication changed) gets 404.
+   */
+  servePart(req: http.IncomingMessage, res: http.ServerResponse, key: string, at: PartAddress): void {
+    const responder = this.host.responder;
+    const h = this.streams.get(key);
+    const name = `${at.publication}-${at.msn}.${at.index}.ts`;
+    const missing = () => responder.respond(res, 404, TEXT_HEADERS, `no part ${name} of ${key}\n`);
+    if (h === undefined || !h.lowLatency || h.publicationToken !== at.publication) {
+      missing();
       return;
     }
-    // The blocks are never written again: every response writes the same memory.
-    res.cork();
-    for (const b of segment.blocks) res.write(b);
-    res.end();
-    res.uncork();
+    h.lastRequestMs = performance.now();
+    const serve = () => {
+      const part = h.publicationToken === at.publication ? h.part(at.msn, at.index) : undefined;
+      if (part === undefined) missing();
+      else this.writeBody(req, res, part.chunks, part.bytes);
+    };
+    if (h.part(at.msn, at.index) !== undefined || !h.partIsNext(at.msn, at.index)) {
+      serve();
+      return;
+    }
+    const ready = () => h.publicationToken !== at.publication || !h.partIsNext(at.msn, at.index);
+    this.hold(res, h, ready, this.blockingWaitMs(h), serve, () =>
+      responder.respond(
+        res,
+        503,
+        { ...TEXT_HEADERS, 'retry-after': '1' },
+        `part ${name} of ${key} did not come in time\n`,
+      ),
+    );
   }
 
   /** Connections that read any playlist lately. */
@@ -140,6 +175,78 @@ export class HlsOutputs implements HlsBudget {
     }));
   }
 
+  /**
+   * Holds a request until `ready()` (checked at each change of the stream), then `onReady`; after
+   * `timeoutMs`, `onTimeout`. At most `hlsMaxHeldRequests` are held in all; more get 503. A client
+   * that goes away lets go of its place at once.
+   */
+  private hold(
+    res: http.ServerResponse,
+    h: HlsStream,
+    ready: () => boolean,
+    timeoutMs: number,
+    onReady: () => void,
+    onTimeout: () => void,
+  ): void {
+    if (this.held >= this.host.config.hlsMaxHeldRequests) {
+      this.heldRefused++;
+      this.host.responder.respond(
+        res,
+        503,
+        { ...TEXT_HEADERS, 'retry-after': '1' },
+        `too many requests waiting (${this.held}); try again\n`,
+      );
+      return;
+    }
+    this.held++;
+    let done = false;
+    let cancel: () => void = () => {};
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      this.held--;
+      clearTimeout(timer);
+      cancel();
+      return true;
+    };
+    const timer = setTimeout(() => {
+      if (finish()) onTimeout();
+    }, timeoutMs);
+    const wait = () => {
+      cancel = h.onChange(() => {
+        if (done) return;
+        if (!ready()) return wait();
+        if (finish()) onReady();
+      });
+    };
+    wait();
+    res.once('close', finish);
+  }
+
+  /** Longest a blocking request waits: three target durations (RFC 8216bis). */
+  private blockingWaitMs(h: HlsStream): number {
+    return 3 * h.targetDurationS * 1000;
+  }
+
+  private writeBody(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    chunks: readonly Buffer[],
+    bytes: number,
+  ): void {
+    this.host.responder.count(200);
+    res.writeHead(200, { ...SEGMENT_HEADERS, 'content-length': bytes });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    // The blocks are never written again: every response writes the same memory.
+    res.cork();
+    for (const b of chunks) res.write(b);
+    res.end();
+    res.uncork();
+  }
+
   totals(): HlsTotals {
     let segments = 0;
     let evictions = this.retiredEvictions;
@@ -156,6 +263,8 @@ export class HlsOutputs implements HlsBudget {
       maxBytes: this.maxBytes,
       evictions,
       overflows,
+      held: this.held,
+      heldRefused: this.heldRefused,
     };
   }
 
@@ -203,6 +312,32 @@ export class HlsOutputs implements HlsBudget {
   private readerWindowMs(): number {
     return 3 * Math.max(1000, this.host.config.hlsSegmentMs);
   }
+}
+
+/** A part's address, as its name gives it. */
+export interface PartAddress {
+  publication: string;
+  msn: number;
+  index: number;
+}
+
+/** Longest a delivery directive's value may be (digits): beyond any real sequence number. */
+const DIRECTIVE_MAX_DIGITS = 15;
+
+/**
+ * The delivery directives of a playlist request (`_HLS_msn`, `_HLS_part`): null without them,
+ * a message saying what is wrong with malformed ones. `part` is -1 when only a segment is asked for.
+ */
+function blockingDirective(query: URLSearchParams): { msn: number; part: number } | string | null {
+  const msn = query.getAll('_HLS_msn');
+  const part = query.getAll('_HLS_part');
+  if (msn.length === 0 && part.length === 0) return null;
+  if (msn.length !== 1 || part.length > 1) return '_HLS_msn must be given once, _HLS_part at most once';
+  const digits = new RegExp(`^\\d{1,${DIRECTIVE_MAX_DIGITS}}$`);
+  if (!digits.test(msn[0]!)) return `_HLS_msn must be a non-negative integer, not "${msn[0]!.slice(0, 32)}"`;
+  if (part.length === 1 && !digits.test(part[0]!))
+    return `_HLS_part must be a non-negative integer, not "${part[0]!.slice(0, 32)}"`;
+  return { msn: Number(msn[0]), part: part.length === 1 ? Number(part[0]) : -1 };
 }
 
 function readersSince(h: HlsStream, since: number): number {

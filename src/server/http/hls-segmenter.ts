@@ -7,6 +7,19 @@ export const SEGMENT_BLOCK_BYTES = 64 * 1024;
 /** A segment may end this share of the target duration early (timestamps rounded to ms). */
 const EARLY_CUT_SHARE = 0.1;
 
+/**
+ * A partial segment (LL-HLS): a run of whole frames of the segment under way, starting with
+ * PAT/PMT so that it reads alone. Its bytes are views of the segment's blocks (no copy): the
+ * parts of a segment, in order, are the segment.
+ */
+export interface BuiltPart {
+  durationS: number;
+  /** It starts with a keyframe (the first part of a segment). */
+  independent: boolean;
+  chunks: Buffer[];
+  bytes: number;
+}
+
 /** A finished MPEG-TS segment: its bytes in blocks (views, never written again). */
 export interface BuiltSegment {
   durationS: number;
@@ -18,6 +31,8 @@ export interface BuiltSegment {
   bytes: number;
   /** Memory it holds: whole blocks. */
   heldBytes: number;
+  /** Its partial segments (none without LL-HLS). */
+  parts: BuiltPart[];
 }
 
 /** Where a segmenter puts its work, and asks for memory. */
@@ -27,6 +42,10 @@ export interface SegmentSink {
   /** Gives back memory of a segment that was given up. */
   unreserve(bytes: number): void;
   onSegment(segment: BuiltSegment): void;
+  /** A partial segment of the segment under way is complete (LL-HLS). */
+  onPart(part: BuiltPart): void;
+  /** The segment under way was given up: its parts go with it. */
+  onGiveUp(): void;
 }
 
 export interface HlsSegmenterStats {
@@ -42,10 +61,16 @@ export interface HlsSegmenterStats {
  * segment starts with PAT/PMT and a keyframe (with its parameter sets) and ends before the first
  * keyframe at least the target duration after its start; a stream without video is cut at
  * the first audio frame past it. Frames before the first keyframe are skipped.
+ *
+ * With parts (`partMs` > 0, LL-HLS), the segment under way is also cut into partial segments of
+ * whole frames: a part ends before the frame that would take it past `partMs` (judging the frame's
+ * duration by the gap before it), and at the end of its segment. Each part starts with PAT/PMT, so
+ * a player may start at any part whose first frame is a keyframe.
  */
 export class HlsSegmenter {
   private readonly muxer = new TsMuxer();
   private readonly cutAfterMs: number;
+  private readonly partMs: number;
   private readonly sink: SegmentSink;
   private blocks: Buffer[] = [];
   private block: Buffer | null = null;
@@ -60,10 +85,14 @@ export class HlsSegmenter {
   private lastGapMs = 0;
   private discontinuity: boolean;
   private ended = false;
+  private parts: BuiltPart[] = [];
+  private partStartTs = 0;
+  private partStartByte = 0;
   readonly stats: HlsSegmenterStats = { segments: 0, overflows: 0, errors: 0 };
 
-  constructor(segmentMs: number, sink: SegmentSink, discontinuity = false) {
+  constructor(segmentMs: number, sink: SegmentSink, discontinuity = false, partMs = 0) {
     this.cutAfterMs = segmentMs * (1 - EARLY_CUT_SHARE);
+    this.partMs = partMs;
     this.sink = sink;
     this.discontinuity = discontinuity;
   }
@@ -79,6 +108,7 @@ export class HlsSegmenter {
       }
       if (cls === MessageClass.VIDEO_KEY && (!this.building || timestampMs - this.startTs >= this.cutAfterMs))
         this.cut(timestampMs);
+      else if (this.partDue(timestampMs)) this.cutPart(timestampMs);
       if (!this.building) return;
       this.advance(timestampMs);
       this.append(muxer.videoMessage(timestampMs, payload));
@@ -87,8 +117,11 @@ export class HlsSegmenter {
         muxer.audioMessage(timestampMs, payload);
         return;
       }
-      if (muxer.videoCodec === null && (!this.building || timestampMs - this.startTs >= this.cutAfterMs))
-        this.cut(timestampMs);
+      if (muxer.videoCodec === null) {
+        if (!this.building || timestampMs - this.startTs >= this.cutAfterMs) this.cut(timestampMs);
+        else if (this.partDue(timestampMs)) this.cutPart(timestampMs);
+        if (this.building) this.advance(timestampMs);
+      }
       if (!this.building) return;
       this.append(muxer.audioMessage(timestampMs, payload));
     }
@@ -129,10 +162,51 @@ export class HlsSegmenter {
     this.lastTs = timestampMs;
     this.lastGapMs = 0;
     this.startPdtMs = Date.now();
+    this.partStartTs = timestampMs;
+    this.partStartByte = 0;
     this.append(this.muxer.tables());
   }
 
+  /** Whether the part under way ends before a frame at `timestampMs` (lasting as the gap before it). */
+  private partDue(timestampMs: number): boolean {
+    if (this.partMs <= 0 || !this.building || timestampMs <= this.partStartTs) return false;
+    return timestampMs + (timestampMs - this.lastTs) - this.partStartTs > this.partMs;
+  }
+
+  private cutPart(timestampMs: number): void {
+    this.finishPart(timestampMs);
+    this.partStartTs = timestampMs;
+    this.partStartByte = this.bytes;
+    this.append(this.muxer.tables());
+  }
+
+  /** The part under way ends at `endTs`: views of its bytes go to the sink. */
+  private finishPart(endTs: number): void {
+    if (this.partMs <= 0 || this.bytes === this.partStartByte) return;
+    const chunks: Buffer[] = [];
+    let at = this.partStartByte;
+    const end = this.bytes;
+    // Every block before the current one is full: offsets map to blocks by division.
+    while (at < end) {
+      const i = Math.floor(at / SEGMENT_BLOCK_BYTES);
+      const block = i < this.blocks.length ? this.blocks[i]! : this.block!;
+      const from = at - i * SEGMENT_BLOCK_BYTES;
+      const to = Math.min(SEGMENT_BLOCK_BYTES, end - i * SEGMENT_BLOCK_BYTES);
+      chunks.push(block.subarray(from, to));
+      at += to - from;
+    }
+    const part: BuiltPart = {
+      durationS: Math.max(0, endTs - this.partStartTs) / 1000,
+      independent: this.partStartByte === 0,
+      chunks,
+      bytes: end - this.partStartByte,
+    };
+    this.parts.push(part);
+    this.sink.onPart(part);
+  }
+
   private finish(endTs: number): void {
+    this.finishPart(endTs);
     const blocks = this.blocks;
     if (this.block !== null && this.blockUsed > 0) blocks.push(this.block.subarray(0, this.blockUsed));
     const held = this.reserved;
@@ -144,7 +218,9 @@ export class HlsSegmenter {
       blocks,
       bytes: this.bytes,
       heldBytes: held,
+      parts: this.parts,
     });
+    this.parts = [];
     this.discontinuity = false;
     this.blocks = [];
     this.block = null;
@@ -182,6 +258,9 @@ export class HlsSegmenter {
   }
 
   private drop(): void {
+    if (this.parts.length > 0 || this.partStartByte > 0) this.sink.onGiveUp();
+    this.parts = [];
+    this.partStartByte = 0;
     if (this.reserved > 0) this.sink.unreserve(this.reserved);
     this.reserved = 0;
     this.blocks = [];

@@ -1,8 +1,10 @@
-import { HlsSegmenter, type BuiltSegment, type SegmentSink } from './hls-segmenter.js';
+import { HlsSegmenter, type BuiltPart, type BuiltSegment, type SegmentSink } from './hls-segmenter.js';
 
 /** The HLS settings of the server, as a stream uses them. */
 export interface HlsSettings {
   segmentMs: number;
+  /** LL-HLS part target duration, ms; 0 or absent = classic HLS (no parts). */
+  partMs?: number;
   /** Segments listed in the playlist. */
   window: number;
   maxStreamBytes: number;
@@ -26,6 +28,14 @@ export interface HlsSegment extends BuiltSegment {
   name: string;
 }
 
+/** Segments from the end of the playlist whose parts are listed (RFC 8216bis: at least three target durations). */
+const PART_LISTED_SEGMENTS = 3;
+/** PART-HOLD-BACK in part targets (RFC 8216bis: at least three). */
+const PART_HOLD_BACK_PARTS = 3;
+
+/** Where a blocking playlist request stands against what the stream holds. */
+export type BlockingState = 'ready' | 'wait' | 'too-far';
+
 /**
  * One stream's HLS: the segments of its current (or last) publication, its playlist, and the
  * memory they hold, within a bound per stream and the budget all streams share. The newest
@@ -47,7 +57,9 @@ export class HlsStream implements SegmentSink {
   private segmenter: HlsSegmenter | null = null;
   private endedFlag = false;
   private rendered: Buffer | null = null;
-  private listeners: (() => void)[] = [];
+  private listeners = new Set<() => void>();
+  /** Parts of the segment under way (numbered `nextMsn`), oldest first. */
+  private pending: BuiltPart[] = [];
   /** Monotonic ms of the last playlist or segment request. */
   lastRequestMs = performance.now();
   /** Monotonic ms the publication ended (0 while it goes on). */
@@ -78,6 +90,11 @@ export class HlsStream implements SegmentSink {
     return this.heldBytes;
   }
 
+  /** EXT-X-TARGETDURATION, s. */
+  get targetDurationS(): number {
+    return this.targetS;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }
@@ -102,7 +119,8 @@ export class HlsStream implements SegmentSink {
     this.endedAtMs = 0;
     this.publication = Date.now().toString(36);
     this.targetS = Math.max(1, Math.ceil(this.settings.segmentMs / 1000));
-    this.segmenter = new HlsSegmenter(this.settings.segmentMs, this);
+    this.pending = [];
+    this.segmenter = new HlsSegmenter(this.settings.segmentMs, this, false, this.settings.partMs ?? 0);
     this.changed();
     return this.segmenter;
   }
@@ -125,13 +143,63 @@ export class HlsStream implements SegmentSink {
     this.changed();
   }
 
-  /** Calls `fn` once, at the next change of the playlist (a segment, the end); returns a cancel. */
+  /** Calls `fn` once, at the next change of the playlist (a segment, a part, the end); returns a cancel. */
   onChange(fn: () => void): () => void {
-    this.listeners.push(fn);
+    // A set: thousands of held requests may cancel at once (clients gone).
+    const wrapped = () => fn();
+    this.listeners.add(wrapped);
     return () => {
-      const i = this.listeners.indexOf(fn);
-      if (i >= 0) this.listeners.splice(i, 1);
+      this.listeners.delete(wrapped);
     };
+  }
+
+  /** Parts are served (LL-HLS). */
+  get lowLatency(): boolean {
+    return (this.settings.partMs ?? 0) > 0;
+  }
+
+  /**
+   * A blocking playlist request for part `part` of segment `msn` (part -1: the whole segment):
+   * 'ready' when the stream holds it or anything later (or has ended), 'wait' when it is the
+   * next to come or close to it, 'too-far' when it lies beyond what RFC 8216bis lets a client
+   * ask for (two segments past the last one, or three parts past the last part).
+   */
+  blockingState(msn: number, part: number): BlockingState {
+    if (this.endedFlag) return 'ready';
+    const next = this.nextMsn;
+    if (part < 0) {
+      if (msn < next) return 'ready';
+      return msn > next + 1 ? 'too-far' : 'wait';
+    }
+    if (msn < next) {
+      const seg = this.segmentByMsn(msn);
+      // Gone (older than what is held), or a finished segment with that part, or a later finished segment.
+      if (seg === undefined || part < seg.parts.length || msn < next - 1) return 'ready';
+      // A part past the end of the last finished segment: the next segment's first part is later.
+      return this.pending.length > 0 ? 'ready' : 'wait';
+    }
+    if (msn === next) {
+      if (part < this.pending.length) return 'ready';
+      return part - this.pending.length >= PART_HOLD_BACK_PARTS ? 'too-far' : 'wait';
+    }
+    if (msn === next + 1) return part >= PART_HOLD_BACK_PARTS ? 'too-far' : 'wait';
+    return 'too-far';
+  }
+
+  /** A part, by its segment's number and its index, when still held. */
+  part(msn: number, index: number): BuiltPart | undefined {
+    if (msn === this.nextMsn) return this.pending[index];
+    return this.segmentByMsn(msn)?.parts[index];
+  }
+
+  /** Whether a request for this part may wait for it: it is the next part to come (the preload hint). */
+  partIsNext(msn: number, index: number): boolean {
+    return !this.endedFlag && this.segmenter !== null && msn === this.nextMsn && index === this.pending.length;
+  }
+
+  /** The token of the current publication (segment and part names begin with it). */
+  get publicationToken(): string {
+    return this.publication;
   }
 
   /**
@@ -141,20 +209,35 @@ export class HlsStream implements SegmentSink {
   playlist(query = ''): Buffer {
     if (query === '' && this.rendered !== null) return this.rendered;
     const listed = this.segments.slice(-this.settings.window);
-    let text =
-      `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:${this.targetS}\n` +
-      `#EXT-X-MEDIA-SEQUENCE:${listed[0]?.msn ?? this.nextMsn}\n`;
+    const ll = this.lowLatency;
+    const partS = (this.settings.partMs ?? 0) / 1000;
+    let text = `#EXTM3U\n#EXT-X-VERSION:${ll ? 6 : 3}\n#EXT-X-TARGETDURATION:${this.targetS}\n`;
+    if (ll) {
+      text +=
+        `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${(PART_HOLD_BACK_PARTS * partS).toFixed(3)}\n` +
+        `#EXT-X-PART-INF:PART-TARGET=${partS.toFixed(3)}\n`;
+    }
+    text += `#EXT-X-MEDIA-SEQUENCE:${listed[0]?.msn ?? this.nextMsn}\n`;
     let discontinuities = this.discontinuitySeq;
     for (const s of this.segments) {
       if (s === listed[0]) break;
       if (s.discontinuity) discontinuities++;
     }
     if (discontinuities > 0) text += `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuities}\n`;
-    for (const s of listed) {
+    const partsFrom = listed.length - PART_LISTED_SEGMENTS;
+    for (let i = 0; i < listed.length; i++) {
+      const s = listed[i]!;
       if (s.discontinuity) text += '#EXT-X-DISCONTINUITY\n';
-      text += `#EXT-X-PROGRAM-DATE-TIME:${new Date(s.pdtMs).toISOString()}\n#EXTINF:${s.durationS.toFixed(3)},\n${s.name}${query}\n`;
+      text += `#EXT-X-PROGRAM-DATE-TIME:${new Date(s.pdtMs).toISOString()}\n`;
+      if (ll && i >= partsFrom) text += partLines(s.parts, this.publication, s.msn, query);
+      text += `#EXTINF:${s.durationS.toFixed(3)},\n${s.name}${query}\n`;
     }
     if (this.endedFlag) text += '#EXT-X-ENDLIST\n';
+    else if (ll && this.segmenter !== null) {
+      // The segment under way: its parts so far, and the next part as a hint (requests for it wait).
+      text += partLines(this.pending, this.publication, this.nextMsn, query);
+      text += `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${partName(this.publication, this.nextMsn, this.pending.length)}${query}"\n`;
+    }
     const body = Buffer.from(text, 'utf8');
     if (query === '') this.rendered = body;
     return body;
@@ -166,6 +249,12 @@ export class HlsStream implements SegmentSink {
     // Requests are nearly always for one of the newest: look from the end.
     for (let i = segs.length - 1; i >= 0; i--) if (segs[i]!.name === name) return segs[i];
     return undefined;
+  }
+
+  private segmentByMsn(msn: number): HlsSegment | undefined {
+    const segs = this.segments;
+    const first = segs[0]?.msn ?? this.nextMsn;
+    return segs[msn - first];
   }
 
   /** Frees the oldest segment for memory; false when there is none. */
@@ -193,7 +282,19 @@ export class HlsStream implements SegmentSink {
     this.release(bytes);
   }
 
+  onPart(part: BuiltPart): void {
+    this.pending.push(part);
+    this.changed();
+  }
+
+  onGiveUp(): void {
+    if (this.pending.length === 0) return;
+    this.pending = [];
+    this.changed();
+  }
+
   onSegment(built: BuiltSegment): void {
+    this.pending = [];
     const msn = this.nextMsn++;
     this.segments.push({ ...built, msn, name: `${this.publication}-${msn}.ts` });
     const rounded = Math.round(built.durationS);
@@ -227,15 +328,16 @@ export class HlsStream implements SegmentSink {
   }
 
   private clear(): void {
+    this.pending = [];
     while (this.segments.length > 0) this.release(this.segments.shift()!.heldBytes);
     this.discontinuitySeq = 0;
   }
 
   private changed(): void {
     this.rendered = null;
-    if (this.listeners.length === 0) return;
+    if (this.listeners.size === 0) return;
     const fns = this.listeners;
-    this.listeners = [];
+    this.listeners = new Set();
     for (const fn of fns) fn();
   }
 }
@@ -248,4 +350,20 @@ export function evictLargest(streams: Iterable<HlsStream>, asking: HlsStream): b
     if (h === asking) return false;
   }
   return false;
+}
+
+/** A part's URI, relative to the playlist: `{publication}-{msn}.{index}.ts`. */
+function partName(publication: string, msn: number, index: number): string {
+  return `${publication}-${msn}.${index}.ts`;
+}
+
+function partLines(parts: readonly BuiltPart[], publication: string, msn: number, query: string): string {
+  let text = '';
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    text +=
+      `#EXT-X-PART:DURATION=${p.durationS.toFixed(3)},URI="${partName(publication, msn, i)}${query}"` +
+      `${p.independent ? ',INDEPENDENT=YES' : ''}\n`;
+  }
+  return text;
 }

@@ -48,7 +48,12 @@ const EMPTY = Buffer.alloc(0);
  * playlists are `no-cache`, segments immutable.
  *
  * FLV viewers join the stream's tap (StreamOutputs) once their headers are out; HLS requests
- * go to HlsOutputs.
+ * go to HlsOutputs, LL-HLS parts (`/{app}/{stream}/{segment}.{index}.ts`) and blocking playlist
+ * reloads too.
+ *
+ * HTTP/1.1 only: an LL-HLS player holds two requests at a time (a blocking reload and a part),
+ * well within a browser's six connections per host, and a load generator opens what it needs.
+ * HTTP/2 would matter for many players in one browser, and browsers speak it only over TLS.
  */
 export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
   readonly config: ServerConfig;
@@ -268,6 +273,9 @@ export class HttpOutputServer implements StreamOutputsHost, HlsOutputsHost {
         return;
       case 'segment':
         this.hls.serveSegment(req, res, route.key, route.name);
+        return;
+      case 'part':
+        this.hls.servePart(req, res, route.key, route);
         return;
     }
   }

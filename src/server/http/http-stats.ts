@@ -42,6 +42,10 @@ export interface HlsTotals {
   evictions: number;
   /** Segments given up because they outgrew the memory bounds. */
   overflows: number;
+  /** LL-HLS requests held now (blocking playlist reloads, preload-hinted parts, first-segment waits). */
+  held: number;
+  /** Requests refused with 503 because `hlsMaxHeldRequests` were held. */
+  heldRefused: number;
 }
 
 /** The HTTP outputs in `/stats` (present when `httpPort` is set). */

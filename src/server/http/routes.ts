@@ -4,17 +4,20 @@
  *
  * - `/{app}/{name}.flv`: the stream as HTTP-FLV (or WebSocket-FLV, with an upgrade);
  * - `/{app}/{name}/index.m3u8`: its HLS media playlist;
- * - `/{app}/{name}/{segment}.ts`: one of its segments.
+ * - `/{app}/{name}/{segment}.ts`: one of its segments;
+ * - `/{app}/{name}/{segment}.{index}.ts`: one of a segment's parts (LL-HLS).
  */
 export type Route =
   | { kind: 'flv'; key: string; query: URLSearchParams }
   | { kind: 'playlist'; key: string; query: URLSearchParams }
   | { kind: 'segment'; key: string; name: string; query: URLSearchParams }
+  | { kind: 'part'; key: string; publication: string; msn: number; index: number; query: URLSearchParams }
   | { kind: 'unknown' };
 
 const UNKNOWN: Route = { kind: 'unknown' };
 const PLAYLIST_NAME = 'index.m3u8';
 const SEGMENT_NAME = /^[0-9a-z]+-\d+\.ts$/;
+const PART_NAME = /^([0-9a-z]+)-(\d{1,15})\.(\d{1,6})\.ts$/;
 
 export function parseRoute(url: string | undefined): Route {
   if (url === undefined || url[0] !== '/') return UNKNOWN;
@@ -36,5 +39,8 @@ export function parseRoute(url: string | undefined): Route {
   const key = parts.slice(0, -1).join('/');
   if (last === PLAYLIST_NAME) return { kind: 'playlist', key, query };
   if (SEGMENT_NAME.test(last)) return { kind: 'segment', key, name: last, query };
+  const part = PART_NAME.exec(last);
+  if (part !== null)
+    return { kind: 'part', key, publication: part[1]!, msn: Number(part[2]), index: Number(part[3]), query };
   return UNKNOWN;
 }
