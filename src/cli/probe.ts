@@ -35,6 +35,7 @@ interface ProbeFlags {
   rtmps?: string;
   httpFlv?: string;
   hls?: string;
+  llHls?: string;
 }
 
 /** Exit code of a probe: 3 when a server could not be probed at all, 1 when a probe failed, else 0. */
@@ -114,6 +115,7 @@ function resolveInput(
   for (const [kind, value] of [
     ['http-flv', flags.httpFlv],
     ['hls', flags.hls],
+    ['ll-hls', flags.llHls],
   ] as const) {
     if (value === undefined) continue;
     if (!/^https?:\/\//.test(value)) problems.push(`--${kind}: "${value}" is not an http:// URL`);
@@ -212,6 +214,7 @@ export function registerProbe(program: Command): void {
     .option('--rtmps <url>', "resilience: the server's rtmps:// endpoint, for the TLS attacks")
     .option('--http-flv <url>', 'resilience: HTTP-FLV URL of a stream ({stream} stands for its name)')
     .option('--hls <url>', 'resilience: HLS playlist URL of a stream ({stream} stands for its name)')
+    .option('--ll-hls <url>', 'resilience: LL-HLS playlist URL of a stream, whose reloads block ({stream} as above)')
     .option('--own-server', 'resilience: the target is yours; allow attacks on a host that is not loopback')
     .action(async (args: string[], flags: ProbeFlags) => {
       process.exitCode = await probeCommand(args, flags);

@@ -133,6 +133,9 @@ export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOption
   };
 }
 
+/** LL-HLS part length of a built-in server started for attacks (at most half its 2 s segments). */
+const LL_HLS_PART_MS = 500;
+
 /** Starts the target's server (with its HTTP outputs for attacks), probes it, stops it. */
 async function probeStarted(
   spec: Exclude<ProbeTargetSpec, { kind: 'url' }>,
@@ -142,7 +145,12 @@ async function probeStarted(
   let server: RunningServer;
   const name = spec.kind === 'start' ? spec.server : spec.name;
   try {
-    if (spec.kind === 'start') server = await startServer(spec.server, { http: attacks });
+    if (spec.kind === 'start')
+      server = await startServer(spec.server, {
+        http: attacks,
+        // The built-in server's playlists block reloads with LL-HLS parts: the held LL-HLS requests attack that.
+        ...(attacks && spec.server === 'builtin' ? { builtinArgs: ['--hls-part-ms', String(LL_HLS_PART_MS)] } : {}),
+      });
     else {
       const u = parseRtmpUrl(spec.url);
       server = await startCommand(spec, u.host, u.port);
@@ -161,6 +169,7 @@ async function probeStarted(
     http: {
       ...(server.playUrls['http-flv'] !== undefined ? { 'http-flv': server.playUrls['http-flv'] } : {}),
       ...(server.playUrls.hls !== undefined ? { hls: server.playUrls.hls } : {}),
+      ...(server.kind === 'builtin' && server.playUrls.hls !== undefined ? { 'll-hls': server.playUrls.hls } : {}),
     },
     ...opts.attack,
   };

@@ -68,7 +68,7 @@ function withinBounds(p: ProbeOutcome, s: Pick<AttackSettings, 'connections' | '
 const work = mkdtempSync(join(tmpdir(), 'rtmpbench-resilience-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-describe('against the built-in server (RTMP, RTMPS, HTTP-FLV and HLS)', () => {
+describe('against the built-in server (RTMP, RTMPS, HTTP-FLV, HLS and LL-HLS)', () => {
   it('every attack runs within its bounds, with its figures, beside a healthy viewer', async () => {
     const cert = join(work, 'cert.pem');
     const key = join(work, 'key.pem');
@@ -94,7 +94,7 @@ describe('against the built-in server (RTMP, RTMPS, HTTP-FLV and HLS)', () => {
     const tlsPort = await freePort();
     const server = await startServer('builtin', {
       http: true,
-      builtinArgs: ['--tls-port', String(tlsPort), '--tls-cert', cert, '--tls-key', key],
+      builtinArgs: ['--tls-port', String(tlsPort), '--tls-cert', cert, '--tls-key', key, '--hls-part-ms', '500'],
     });
     const settings = { connections: 24, durationMs: 500, settleMs: 100, rssBoundBytes: 48 * MB };
     try {
@@ -105,7 +105,7 @@ describe('against the built-in server (RTMP, RTMPS, HTTP-FLV and HLS)', () => {
           ...settings,
           server: { pid: server.pid, group: false },
           tls: { url: parseRtmpUrl(`rtmps://127.0.0.1:${tlsPort}/live`), insecure: true },
-          http: { 'http-flv': server.playUrls['http-flv']!, hls: server.playUrls.hls! },
+          http: { 'http-flv': server.playUrls['http-flv']!, hls: server.playUrls.hls!, 'll-hls': server.playUrls.hls! },
         },
       });
       expect(r.probes.map((p) => p.id)).toEqual(RESILIENCE.map((p) => p.id));
@@ -117,7 +117,8 @@ describe('against the built-in server (RTMP, RTMPS, HTTP-FLV and HLS)', () => {
       // Garbage after connect is a protocol error: the server closes those connections.
       expect(byId['resilience.garbage-after-connect']!.evidence.response).toBe('closed');
       expect(byId['resilience.tls-flood']!.detail).toMatch(/\d+ TLS handshakes completed/);
-      expect(byId['resilience.http-held']!.detail).toMatch(/on http-flv, \d+ on hls/);
+      // Blocking reloads of the LL-HLS playlist for a part that does not exist yet, held by the server.
+      expect(byId['resilience.http-held']!.detail).toMatch(/on http-flv, \d+ on hls, \d+ on ll-hls/);
     } finally {
       await server.stop();
     }

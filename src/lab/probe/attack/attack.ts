@@ -25,6 +25,11 @@ export interface AttackPlan {
   bytes: number;
   /** Video frame size of the healthy stream (default 1500 bytes). */
   frameBytes?: number;
+  /**
+   * Set-up once the healthy stream plays, before the attack's clock starts (what the attack
+   * needs to know of the stream, e.g. an LL-HLS playlist's next part).
+   */
+  prepare?: (streamName: string) => Promise<void>;
 }
 
 /** How often a waiting attack looks at its bounds. */
@@ -285,6 +290,7 @@ export async function runAttack(
   const s = ctx.attack;
   const bounded: AttackPlan = { ...plan, connections: Math.min(plan.connections, s.connections) };
   const healthy = await HealthyStream.start(ctx, plan.frameBytes);
+  await plan.prepare?.(healthy.name);
   const before = await connectMs(ctx);
   // The server's side of that connection closes before the descriptors are counted.
   await sleep(50);

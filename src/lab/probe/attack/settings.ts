@@ -27,11 +27,10 @@ export interface AttackSettings {
 }
 
 /**
- * HTTP outputs the attacks know. LL-HLS blocking playlist reloads (`_HLS_msn`, held by the
- * server until the part exists) are the next kind to add here, with its held request in
- * groups/resilience-http.ts.
+ * HTTP outputs the attacks know: HTTP-FLV streams, HLS playlists, and LL-HLS playlists whose
+ * reloads block (`_HLS_msn`, `_HLS_part`: held by the server until the part exists).
  */
-export const HTTP_OUTPUT_KINDS = ['http-flv', 'hls'] as const;
+export const HTTP_OUTPUT_KINDS = ['http-flv', 'hls', 'll-hls'] as const;
 export type HttpOutputKind = (typeof HTTP_OUTPUT_KINDS)[number];
 
 export const DEFAULT_ATTACK: AttackSettings = {
