@@ -332,7 +332,7 @@ export async function runAttack(
   if (!watching)
     evidence.rss =
       s.server === null ? "not watched (the server's process is unknown)" : 'its process could not be read';
-  const what = `${a.opened} connections, ${mb(a.bytes)} sent in ${round2(attackMs / 1000)} s${fact ? `; ${fact}` : ''}`;
+  const what = `${a.opened} connection${a.opened === 1 ? '' : 's'}, ${mb(a.bytes)} sent in ${round2(attackMs / 1000)} s${fact ? `; ${fact}` : ''}`;
   if (a.stoppedBy === 'rss')
     return {
       result: 'fail',
