@@ -4,10 +4,11 @@
  * against the server in its own process (RTMP and HTTP outputs), while a healthy stream is
  * published and watched over RTMP and HTTP-FLV (bench/lib/fuzz-campaign.ts says what is sent
  * and checked). Run once with the server's defaults and once more with `--server` flags, e.g.
- * HLS muxed from the publish on, so mutated media reaches the MPEG-TS muxer.
+ * HLS muxed from the publish on, so mutated media reaches the MPEG-TS muxer; `--ll-hls` adds
+ * LL-HLS requests with random delivery directives (give the server --hls-part-ms).
  *
  *   npm run build && node dist/bench/fuzz-sessions.js [--rtmp 10000] [--http 5000] [--seed 1]
- *        [--concurrency 8] [--server "--hls-on-demand off"] [--out FILE]
+ *        [--concurrency 8] [--server "--hls-on-demand off"] [--ll-hls] [--out FILE]
  *
  * Prints one verdict line per run; exit 0 when every check passed, 1 when one failed.
  */
@@ -19,6 +20,7 @@ const http = Number(argValue('http') ?? 5000);
 const seed = Number(argValue('seed') ?? 1);
 const concurrency = Number(argValue('concurrency') ?? 8);
 const serverArgs = (argValue('server') ?? '').split(' ').filter(Boolean);
+const llHls = process.argv.includes('--ll-hls');
 
 async function main(): Promise<void> {
   let last = 0;
@@ -28,6 +30,7 @@ async function main(): Promise<void> {
     seed,
     concurrency,
     serverArgs,
+    llHls,
     onProgress: (done, total) => {
       if (done - last >= 1000 || done === total) {
         last = done;
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
       bench: 'fuzz-sessions',
       env: environment(),
       command: `node dist/bench/fuzz-sessions.js ${process.argv.slice(2).join(' ')}`.trim(),
-      settings: { rtmp, http, seed, concurrency, serverArgs },
+      settings: { rtmp, http, seed, concurrency, serverArgs, llHls },
       ...r,
     },
     argValue('out'),

@@ -11,6 +11,7 @@
 import { HttpFlvViewer } from '../../src/client/http-flv-viewer.js';
 import {
   fuzzName,
+  llHlsRequests,
   httpRequests,
   mutate,
   recordSessions,
@@ -32,6 +33,8 @@ export interface FuzzCampaignOptions {
   concurrency?: number;
   /** More `rtmpbench serve` flags for the server under test. */
   serverArgs?: string[];
+  /** Also send LL-HLS requests with random delivery directives (serve with --hls-part-ms). */
+  llHls?: boolean;
   onProgress?: (done: number, total: number) => void;
   /** Most the server's RSS may grow over its level before the replays (default 256 MB). */
   maxRssGrowthBytes?: number;
@@ -149,11 +152,13 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
       concurrency,
       async (i) => {
         const random = seededRandom(seed * 1_000_003 + opts.rtmp + i);
-        const kinds = ['flv', 'hls', 'ws'] as const;
+        const kinds = opts.llHls === true ? (['flv', 'hls', 'ws', 'llhls'] as const) : (['flv', 'hls', 'ws'] as const);
         const kind = kinds[Math.floor(random() * kinds.length)]!;
-        // One request in four asks for the live stream, so real viewers of it are set up and torn down.
-        const name = random() < 0.25 ? HEALTHY : fuzzName('hz', i);
-        const head = Buffer.from(requests[kind].replaceAll('{name}', name), 'latin1');
+        // One request in four asks for the live stream, so real viewers of it are set up and torn down;
+        // LL-HLS requests ask for it one in two (held requests need a stream that advances).
+        const name = random() < (kind === 'llhls' ? 0.5 : 0.25) ? HEALTHY : fuzzName('hz', i);
+        const template = kind === 'llhls' ? llHlsRequests(httpPort, random) : requests[kind];
+        const head = Buffer.from(template.replaceAll('{name}', name), 'latin1');
         let bytes: Buffer;
         if (kind === 'ws' && random() < 0.5) {
           // A good upgrade, then mutated frames: what the WebSocket parser gets after the handshake.
@@ -193,6 +198,7 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
       httpFlv: { received: c.videoFrames, lost: c.lost, duplicated: c.duplicated, outOfOrder: c.outOfOrder },
     };
     const httpInternal = stats.http?.closedByReason['internal-error'] ?? 0;
+    const held = stats.http?.hls.held ?? 0;
     const leftover = stats.http?.viewerDetails.filter((v) => v.stream !== `live/${HEALTHY}`).length ?? 0;
     const healthyHttpViewers = stats.http?.viewerDetails.filter((v) => v.stream === `live/${HEALTHY}`).length ?? 0;
     result.checks = [
@@ -235,6 +241,11 @@ export async function fuzzCampaign(opts: FuzzCampaignOptions): Promise<FuzzCampa
           leftover === 0 &&
           healthyHttpViewers === 1,
         detail: `left after the replays: ${stats.connections.open} RTMP connections (2 healthy), streams ${stats.streams.map((s) => s.key).join(', ')}, ${leftover} HTTP viewers of fuzzed names`,
+      },
+      {
+        name: 'nothing-held',
+        passed: held === 0,
+        detail: `HLS requests still held after the replays: ${held}`,
       },
     ];
     result.passed = result.checks.every((k) => k.passed);

@@ -230,6 +230,24 @@ export function httpRequests(port: number): Record<'flv' | 'hls' | 'ws', string>
   };
 }
 
+/** Delivery-directive values, good and bad: near, far ahead, behind, malformed. */
+const DIRECTIVE_VALUES = ['0', '1', '2', '3', '7', '40', '99999', '-1', 'x', '', '1.5', '1e3', '99999999999999999999'];
+
+/**
+ * An LL-HLS player's requests with random delivery directives: a blocking playlist reload
+ * (`_HLS_msn`, `_HLS_part`) and a part request, which the server may hold; the client leaves
+ * after its linger, often while held.
+ */
+export function llHlsRequests(port: number, random: Random): string {
+  const host = `Host: 127.0.0.1:${port}\r\nUser-Agent: rtmpbench-fuzz\r\nAccept: */*\r\n`;
+  const pick = () => DIRECTIVE_VALUES[int(random, DIRECTIVE_VALUES.length)]!;
+  const query = random() < 0.8 ? `?_HLS_msn=${pick()}&_HLS_part=${pick()}` : `?_HLS_part=${pick()}`;
+  return (
+    `GET /live/{name}/index.m3u8${query} HTTP/1.1\r\n${host}\r\n` +
+    `GET /live/{name}/abc-${pick()}.${pick()}.ts HTTP/1.1\r\n${host}\r\n`
+  );
+}
+
 /** Client WebSocket frames (masked): a ping, a text message, a binary one, a close. */
 export function webSocketFrames(random: Random): Buffer {
   const frame = (opcode: number, payload: Buffer) => {

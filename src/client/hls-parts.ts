@@ -52,11 +52,13 @@ export function withDirective(url: string, d: PartPosition): string {
 
 /**
  * Where a low-latency player starts: the unit holding the point `holdBackS` before the end of
- * what is listed (parts included), moved back to the nearest unit that starts with a keyframe.
+ * what is listed (parts included), moved back to the nearest unit that starts with a keyframe;
+ * `seekS` is how far into the media from there the point lies (hls.js loads from the keyframe
+ * and starts playing at the point).
  */
-export function startPosition(p: MediaPlaylist, holdBackS: number): PartPosition {
+export function startPosition(p: MediaPlaylist, holdBackS: number): PartPosition & { seekS: number } {
   const units = listedUnits(p);
-  if (units.length === 0) return { msn: pendingMsn(p), part: 0 };
+  if (units.length === 0) return { msn: pendingMsn(p), part: 0, seekS: 0 };
   let total = 0;
   for (const u of units) total += u.durationS;
   const target = Math.max(0, total - holdBackS);
@@ -66,9 +68,12 @@ export function startPosition(p: MediaPlaylist, holdBackS: number): PartPosition
     if (at + units[i]!.durationS > target) break;
     at += units[i]!.durationS;
   }
-  while (i > 0 && !units[i]!.independent) i--;
+  while (i > 0 && !units[i]!.independent) {
+    i--;
+    at -= units[i]!.durationS;
+  }
   const u = units[i]!;
-  return { msn: u.msn, part: Math.max(0, u.part) };
+  return { msn: u.msn, part: Math.max(0, u.part), seekS: Math.max(0, target - at) };
 }
 
 /**

@@ -13,11 +13,21 @@ export class PlayoutClock {
   private anchorMediaMs = 0;
   /** When the segment after the last one would start, µs. */
   private nextStartUs = 0;
+  /** Media the first segment holds before the point playback starts at, ms. */
+  private seekMs = 0;
   rebuffers = 0;
   rebufferUs = 0;
 
   get started(): boolean {
     return this.anchorUs >= 0;
+  }
+
+  /**
+   * Playback starts `ms` into the first segment rather than at its first frame (a player that
+   * loads from a keyframe before its start point and seeks to the point, as hls.js does).
+   */
+  seekIntoFirst(ms: number): void {
+    if (this.anchorUs < 0) this.seekMs = ms;
   }
 
   /**
@@ -27,7 +37,7 @@ export class PlayoutClock {
   beginSegment(firstPtsMs: number, durationS: number, arrivalUs: number, continuous: boolean): void {
     if (this.anchorUs < 0) {
       this.anchorUs = arrivalUs;
-      this.anchorMediaMs = firstPtsMs;
+      this.anchorMediaMs = firstPtsMs + this.seekMs;
     } else if (!continuous) {
       this.anchorUs = Math.max(arrivalUs, this.nextStartUs);
       this.anchorMediaMs = firstPtsMs;

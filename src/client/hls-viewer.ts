@@ -41,7 +41,8 @@ import {
  *
  * Where the playlist offers low-latency HLS (EXT-X-SERVER-CONTROL with CAN-BLOCK-RELOAD, and
  * parts), it plays as hls.js does in low-latency mode: it starts PART-HOLD-BACK behind the end
- * (at the nearest part that starts with a keyframe), keeps one blocking playlist reload
+ * (loading from the nearest part before it that starts with a keyframe, playing from the point:
+ * the playout clock starts there, at the first part's arrival), keeps one blocking playlist reload
  * outstanding (`_HLS_msn`/`_HLS_part` for the part after the last one listed, the next one sent
  * as soon as the last one answers), and downloads parts one after the other as they are listed
  * (whole segments where no parts are listed). hls.js reads preload hints but does not fetch them;
@@ -285,7 +286,10 @@ export class HlsViewer implements Viewer {
     if (ll && parsed.partTargetS !== null && !parsed.endList) {
       this.ll = true;
       const holdBackS = parsed.serverControl?.partHoldBackS ?? 3 * parsed.partTargetS;
-      this.pos = startPosition(parsed, holdBackS);
+      const start = startPosition(parsed, holdBackS);
+      this.pos = { msn: start.msn, part: start.part };
+      // hls.js loads from the keyframe and plays from the point hold-back behind the end.
+      this.playout.seekIntoFirst(start.seekS * 1000);
       this.scheduleBlocking(true);
     } else {
       this.nextMsn = this.startMsn(parsed);

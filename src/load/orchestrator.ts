@@ -18,7 +18,9 @@ import type { Progress } from '../results/progress.js';
 import type { Scenario } from '../results/scenario.js';
 import { HlogStreams } from '../results/hlog-stream.js';
 import { summarizeRun } from '../results/run-data.js';
-import { sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
+import { BrowserRun } from './browser/browser-run.js';
+import { BrowserUnavailable, browserViewersMissing } from './browser/browser-kit.js';
+import { sumFailures, type BrowserGroupFigures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
 import type { TimelinePoint } from '../results/timeline.js';
 import { TimelineStream } from '../results/timeline-stream.js';
 import { CapacitySearch } from './capacity-search.js';
@@ -84,6 +86,10 @@ export async function runScenario(opts: RunOptions): Promise<RunOutcome> {
   const nearLimit = checkSourceAddresses(opts.scenario, opts.share?.shardOf);
   if (nearLimit !== null) process.stderr.write(`rtmpbench: warning: ${nearLimit}\n`);
   if (opts.profileServer === true) checkServerProfiling(opts.scenario, opts.serverGroup);
+  if ((opts.scenario.browsers?.length ?? 0) > 0) {
+    const missing = await browserViewersMissing();
+    if (missing !== null) throw new BrowserUnavailable(missing);
+  }
   if (opts.serverSyscalls === true) checkServerSyscalls(opts.scenario, opts.serverGroup);
   const target = await prepareTarget(opts.scenario, { perfBasicProf: opts.profileServer === true });
   try {
@@ -124,6 +130,9 @@ class ScenarioRun {
   /** This run's part in a run spread over machines. */
   private readonly share: ShareRun | null;
   private readonly profiler: ServerProfiler | null;
+  /** Real players in Chromium beside the simulated viewers (started before the run), and their figures. */
+  private browsers: BrowserRun | null = null;
+  private browserFigures: Record<string, BrowserGroupFigures> | null = null;
   private readonly syscalls: ServerSyscallCounter | null;
   private syscallCounts: SyscallCounts | null = null;
 
@@ -178,6 +187,8 @@ class ScenarioRun {
     try {
       return await this.runToEnd();
     } finally {
+      // A run that failed anywhere after Chromium started still closes it.
+      if (this.browsers !== null && this.browserFigures === null) await this.browsers.end().catch(() => undefined);
       await this.share?.close();
     }
   }
@@ -196,6 +207,7 @@ class ScenarioRun {
   }
 
   private async runToEnd(): Promise<RunOutcome> {
+    this.browsers = await BrowserRun.prepare(this.scenario, this.target.url, this.target.httpPort);
     await this.fixStart();
     // The folder exists from the start: timeline.ndjson grows in it second by second.
     const resultsDir = newResultsDir(this.opts.outDir ?? 'results', this.startedAt, this.scenario.name);
@@ -216,10 +228,12 @@ class ScenarioRun {
     this.serverMonitor?.start();
     this.serverCost?.start();
     this.profiler?.start(resultsDir);
+    this.browsers?.begin(this.tasks[0]?.startAtUs ?? monotonicUs());
     this.syscalls?.start(resultsDir);
     let results: ShardResult[];
     try {
       results = await this.runWorkers();
+      if (this.browsers !== null) this.browserFigures = await this.browsers.end();
       this.timeline.finish();
     } finally {
       this.hlogs.close();
@@ -394,6 +408,7 @@ class ScenarioRun {
       // Named groups' seconds are read back from the .hlog files the run wrote.
       intervals: (key) => readIntervals(this.resultsDir!, key),
       timeline: this.timeline.points,
+      ...(this.browserFigures !== null ? { browser: this.browserFigures } : {}),
       generator: {
         cpuSeconds: round3(gen?.cpuSeconds ?? 0),
         maxRssBytes: gen?.peakRssBytes ?? 0,

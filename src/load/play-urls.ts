@@ -29,7 +29,7 @@ export function viewerGroups(s: Scenario): ViewerGroup[] {
 
 /** Whether any viewer of the scenario plays over HTTP (the built-in server then serves HTTP too). */
 export function needsHttp(s: Scenario): boolean {
-  return viewerGroups(s).some((g) => g.protocol !== 'rtmp' && g.perStream > 0);
+  return viewerGroups(s).some((g) => g.protocol !== 'rtmp' && g.perStream > 0) || (s.browsers?.length ?? 0) > 0;
 }
 
 /** A template with everything but {stream} filled in from the target's RTMP URL and HTTP port. */
@@ -64,10 +64,28 @@ export function withServerUrls(
   };
   const players = withUrl(s.players) ?? { ...s.players, perStream: 0, slowPerStream: 0 };
   const viewers = (s.viewers ?? []).map((v) => withUrl(v)).filter((v) => v !== null);
+  // Browser viewers likewise (LL-HLS plays the server's HLS playlist); those it does not serve are left out.
+  const browsers = (s.browsers ?? []).flatMap((b) => {
+    if (b.url !== undefined) return [b];
+    const protocol = b.protocol === 'll-hls' ? 'hls' : b.protocol;
+    const url = urls[protocol];
+    if (url !== undefined) return [{ ...b, url }];
+    if (!left.includes(protocol)) left.push(protocol);
+    return [];
+  });
   // Thresholds on the viewers left out do not apply to this server.
   const gone = left.map((p) => `${PROTOCOL_KEYS[p]}.`);
   const thresholds = s.thresholds.filter((t) => !gone.some((g) => t.trim().startsWith(g)));
-  return { scenario: { ...s, players, thresholds, ...(s.viewers !== undefined ? { viewers } : {}) }, left };
+  return {
+    scenario: {
+      ...s,
+      players,
+      thresholds,
+      ...(s.viewers !== undefined ? { viewers } : {}),
+      ...(s.browsers !== undefined ? { browsers } : {}),
+    },
+    left,
+  };
 }
 
 export function streamUrl(filled: string, stream: string): string {

@@ -18,7 +18,8 @@ export function runFailure(s: RunSummary): string | null {
       .map(({ f, n }) => `${f.role === 'player' && f.protocol !== 'rtmp' ? failureKey(f) : failureReason(f)} ×${n}`)
       .join(', ');
   const share = s.share;
-  if (share !== undefined && share.lateMs > share.maxLateMs) {
+  // Only a coordinated share has a common start to be late for; one on its own starts when it starts.
+  if (share !== undefined && share.clock !== undefined && share.lateMs > share.maxLateMs) {
     return `share ${share.index} of ${share.count} began ${share.lateMs} ms after the common start (more than --max-late ${share.maxLateMs} ms): its sessions did not start with the others'`;
   }
   const p = s.sessions.publishers;

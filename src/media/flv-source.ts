@@ -39,6 +39,11 @@ export class FlvFileSource implements MediaSource {
   private readonly audio: SourceFrame[];
   /** Length of one loop in ms. */
   readonly loopMs: number;
+  /**
+   * The largest composition time offset of its video frames, ms: above 0 the clip reorders frames
+   * (B-frames), and a frame is shown up to this long after its decode time.
+   */
+  readonly maxCompositionMs: number;
   private readonly markSize: number;
 
   epoch = 0;
@@ -64,6 +69,7 @@ export class FlvFileSource implements MediaSource {
     let codec: MarkCodec | null = null;
     const video: { ts: number; payload: Buffer; keyframe: boolean; dataOffset: number }[] = [];
     const audio: { ts: number; payload: Buffer }[] = [];
+    let maxCompositionMs = 0;
     for (const t of tags) {
       if (t.typeId === MSG_DATA_AMF0) {
         try {
@@ -87,6 +93,7 @@ export class FlvFileSource implements MediaSource {
         } else if (!vinfo.sequenceEnd && !vinfo.command) {
           const markable =
             (vinfo.codec === 'avc' || vinfo.codec === 'hevc') && vinfo.dataOffset + 4 <= t.payload.length;
+          maxCompositionMs = Math.max(maxCompositionMs, Math.abs(vinfo.compositionTimeMs));
           video.push({
             ts: t.timestamp,
             payload: t.payload,
@@ -106,6 +113,7 @@ export class FlvFileSource implements MediaSource {
     const lastVideo = video[video.length - 1]!.ts;
     const frameMs = (lastVideo - video[0]!.ts) / (video.length - 1);
     this.loopMs = Math.max(1, lastVideo - first + frameMs);
+    this.maxCompositionMs = maxCompositionMs;
     this.codec = codec ?? 'avc';
     this.markSize = markNalSize(this.codec);
     this.meta = meta;

@@ -53,8 +53,10 @@ export const METRIC_INFO: Record<MetricName, { label: string; description: strin
     description: 'end-to-end frame latency of slow viewers (kept apart from the others)',
   },
   playout: {
-    label: 'end-to-end at playout (HLS)',
-    description: 'end-to-end latency to when a player that buffers as hls.js does would show the frame',
+    label: 'end-to-end at playout (HLS, HTTP-FLV, WS-FLV)',
+    description:
+      'end-to-end latency to when a player would show the frame: one that buffers as hls.js does (HLS), or ' +
+      'as mpegts.js does (HTTP-FLV, WS-FLV: from the first frame sent, at 1x)',
   },
   gap: { label: 'frame gap', description: 'gap between video frames at a player (HLS: between playout times)' },
   pacing: { label: 'publisher pacing error', description: 'publisher deviation from its schedule (early or late)' },

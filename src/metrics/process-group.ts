@@ -108,3 +108,36 @@ export class ProcessGroupSampler {
     return { cpuSeconds: this.lastCpuTicks / ticksPerSecond!, rssBytes, maxRssBytes: rssBytes };
   }
 }
+
+/**
+ * Proportional set size of a process group, bytes: each member's resident pages, a page shared
+ * by n processes counted 1/n in each (smaps_rollup). A browser's processes share most of their
+ * code and much of their data, so the sum of their RSS counts the shared part many times; PSS
+ * sums to what the group holds. Null when no member could be read.
+ */
+export function groupPssBytes(pgid: number): number | null {
+  let total = 0;
+  let read = 0;
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const f = statFields(Number(name));
+    if (f === null || Number(f[F_PGRP]) !== pgid) continue;
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${name}/smaps_rollup`, 'utf8'));
+      if (m !== null) {
+        total += Number(m[1]) * 1024;
+        read++;
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return read > 0 ? total : null;
+}

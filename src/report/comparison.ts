@@ -317,6 +317,63 @@ function groupFigureList(all: readonly RunSummary[]): Figure[] {
   return [...seen.values()];
 }
 
+/**
+ * Browser viewers' groups apart (runs with browser viewers): each group's latency to live per
+ * rendered frame (p50, p99), its first rendered frame (p50) and its rebuffering.
+ */
+function browserFigureList(all: readonly RunSummary[]): Figure[] {
+  const seen = new Map<string, Figure>();
+  for (const s of all) {
+    for (const [name, g] of Object.entries(s.browser ?? {})) {
+      const at = (x: RunSummary) => {
+        const b = x.browser?.[name];
+        return b !== undefined && b.viewersPlaying > 0 ? b : null;
+      };
+      const who = `${name} (${g.player})`;
+      const list: Figure[] = [
+        {
+          key: `browser.${name}.latencyP50`,
+          short: `${name} browser p50`,
+          label: `${who} browser viewers: latency to live p50 ms`,
+          unit: 'ms',
+          better: 'lower',
+          digits: 0,
+          of: (x) => (at(x)?.markedShare ? at(x)!.latencyP50Ms : null),
+        },
+        {
+          key: `browser.${name}.latencyP99`,
+          short: `${name} browser p99`,
+          label: `${who} browser viewers: latency to live p99 ms`,
+          unit: 'ms',
+          better: 'lower',
+          digits: 0,
+          of: (x) => (at(x)?.markedShare ? at(x)!.latencyP99Ms : null),
+        },
+        {
+          key: `browser.${name}.firstFrameP50`,
+          short: `${name} browser TTFF`,
+          label: `${who} browser viewers: first rendered frame p50 ms`,
+          unit: 'ms',
+          better: 'lower',
+          digits: 0,
+          of: (x) => at(x)?.firstFrameP50Ms ?? null,
+        },
+        {
+          key: `browser.${name}.rebufferMs`,
+          short: `${name} browser rebuffer`,
+          label: `${who} browser viewers: time rebuffering ms`,
+          unit: 'ms',
+          better: 'lower',
+          digits: 0,
+          of: (x) => at(x)?.rebufferMs ?? null,
+        },
+      ];
+      for (const f of list) if (!seen.has(f.key)) seen.set(f.key, f);
+    }
+  }
+  return [...seen.values()];
+}
+
 export interface FigureStats {
   /** Per repeat, in round order (null where the run lacks the figure). */
   values: (number | null)[];
@@ -364,7 +421,7 @@ export function computeComparison(c: LoadedComparison): ComparisonTable {
   const rounds = c.file.repeat;
   // Figures no run has at all are left out (e.g. slow-viewer figures without slow viewers).
   const all = [...c.runs.values()].flat().map((r) => r.run.summary);
-  const figures = [...FIGURES, ...PROTOCOL_FIGURES, ...groupFigureList(all)].filter((f) =>
+  const figures = [...FIGURES, ...PROTOCOL_FIGURES, ...groupFigureList(all), ...browserFigureList(all)].filter((f) =>
     all.some((s) => f.of(s) !== null),
   );
   const byRound = (variant: string, f: Figure): (number | null)[] => {

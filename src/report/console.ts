@@ -11,6 +11,8 @@ import {
 } from './comparison.js';
 import { costLines } from './cost.js';
 import {
+  browserErrorLines,
+  browserRows,
   describeScenario,
   factLines,
   fmtMs,
@@ -51,6 +53,11 @@ export function formatSummary(s: RunSummary, resultsDir: string): string {
   if (byProtocol !== null) lines.push("each protocol's viewers (latencies in ms):", table(byProtocol), '');
   const groups = groupRows(s);
   if (groups !== null) lines.push('viewer groups (latencies in ms):', table(groups), '');
+  const browsers = browserRows(s);
+  if (browsers !== null) {
+    lines.push('browser viewers (real players in Chromium; latencies in ms, per rendered frame):', table(browsers));
+    lines.push(...browserErrorLines(s), '');
+  }
   lines.push(...factLines(s));
   const cost = costLines(s);
   if (cost.length > 0) lines.push('', "server cost (the kernel's counters):", ...cost.map((l) => `  ${l}`), '');

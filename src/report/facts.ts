@@ -322,3 +322,57 @@ function formatCapacity(c: NonNullable<RunSummary['capacity']>): string {
     `(${(c.brokenBy ?? []).join('; ')})`
   );
 }
+
+/** Browser viewers by group (real players in Chromium): what the players measured, and what they cost. */
+export function browserRows(s: RunSummary): (string | number)[][] | null {
+  const by = s.browser;
+  if (by === undefined) return null;
+  const rows: (string | number)[][] = [
+    [
+      'browser group',
+      'player',
+      'playing',
+      'first frame p50',
+      'held p50',
+      'buffer p50',
+      'latency p50',
+      'latency p99',
+      'frames marked',
+      'marks off',
+      'rebuffers (ms)',
+      'dropped/decoded',
+      'kbit/s',
+      'clock ±ms',
+      'CPU/viewer',
+      'memory/viewer',
+    ],
+  ];
+  for (const [key, g] of Object.entries(by)) {
+    rows.push([
+      key,
+      `${g.player} (${g.protocol})`,
+      `${g.viewersPlaying}/${g.viewers}`,
+      g.viewersPlaying > 0 ? fmtMs(g.firstFrameP50Ms) : '-',
+      g.viewersPlaying > 0 ? fmtMs(g.startHoldP50Ms) : '-',
+      g.markedShare > 0 ? fmtMs(g.bufferP50Ms) : '-',
+      g.markedShare > 0 ? fmtMs(g.latencyP50Ms) : '-',
+      g.markedShare > 0 ? fmtMs(g.latencyP99Ms) : '-',
+      `${(g.markedShare * 100).toFixed(1)}%`,
+      g.marksOffTimeline,
+      `${g.rebuffers} (${g.rebufferMs})`,
+      `${g.droppedFrames}/${g.decodedFrames}`,
+      g.kbpsPerViewer,
+      (g.clockBoundUs / 1000).toFixed(1),
+      `${(g.cpuCoresPerViewer * 100).toFixed(1)}%`,
+      bytes(g.pssBytesPerViewer),
+    ]);
+  }
+  return rows;
+}
+
+/** Problems browser viewers' pages met (player errors, failed drains), one line per group. */
+export function browserErrorLines(s: RunSummary): string[] {
+  return Object.entries(s.browser ?? {})
+    .filter(([, g]) => g.errors !== undefined && g.errors.length > 0)
+    .map(([k, g]) => `browser group ${k}: ${g.errors!.join('; ')}`);
+}

@@ -15,6 +15,8 @@ import {
   type ComparisonTable,
 } from './comparison.js';
 import {
+  browserErrorLines,
+  browserRows,
   describeScenario,
   factLines,
   groupRows,
@@ -69,6 +71,15 @@ export function runMarkdown(run: LoadedRun): string {
   if (byProtocol !== null) lines.push("Each protocol's viewers (latencies in ms):", '', mdTable(byProtocol), '');
   const groups = groupRows(s);
   if (groups !== null) lines.push('Viewer groups (latencies in ms):', '', mdTable(groups), '');
+  const browsers = browserRows(s);
+  if (browsers !== null) {
+    lines.push(
+      'Browser viewers (real players in Chromium; latencies in ms, per rendered frame):',
+      '',
+      mdTable(browsers),
+    );
+    lines.push('', ...browserErrorLines(s).map((l) => `> ${l}`), '');
+  }
   for (const l of factLines(s)) lines.push(`- ${l}`);
   const cost = costLines(s);
   if (cost.length > 0) lines.push('', "### Server cost (the kernel's counters)", '', ...cost.map((l) => `- ${l}`));

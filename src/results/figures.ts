@@ -265,6 +265,101 @@ export const WHILE_JOINING_FIGURES = {
   afterP99Ms: { kind: 'ms', better: 'lower', optional: true, description: 'its p99 over the 5 s after the joins' },
 } as const satisfies Table;
 
+/**
+ * Figures of one group of browser viewers (`browser.KEY.FIGURE`, KEY the group's name or
+ * PLAYER-PROTOCOL): real players (hls.js, mpegts.js) in headless Chromium, measured from the
+ * player itself (load/browser/). Latencies are per rendered frame, from the timing marks.
+ */
+export const BROWSER_FIGURES = {
+  viewers: { kind: 'count', better: 'higher', description: 'browser viewers of the group' },
+  viewersPlaying: { kind: 'count', better: 'higher', description: 'of them, those that rendered a frame' },
+  firstFrameP50Ms: {
+    kind: 'ms',
+    better: 'lower',
+    description: 'time from the player starting to its first rendered frame (requestVideoFrameCallback), p50',
+  },
+  firstFrameMaxMs: { kind: 'ms', better: 'lower', description: 'the same, the slowest viewer' },
+  startHoldP50Ms: {
+    kind: 'ms',
+    better: 'lower',
+    description:
+      'how long the player showed its first frame before its media clock ran (the buffer it waited for), p50',
+  },
+  latencyP50Ms: {
+    kind: 'ms',
+    better: 'lower',
+    description: 'latency to live of rendered frames: shown (page clock mapped to the host) minus sent, p50',
+  },
+  latencyP90Ms: { kind: 'ms', better: 'lower', description: 'latency to live of rendered frames, p90' },
+  latencyP99Ms: { kind: 'ms', better: 'lower', description: 'latency to live of rendered frames, p99' },
+  latencyMaxMs: { kind: 'ms', better: 'lower', description: 'latency to live of rendered frames, max' },
+  bufferP50Ms: {
+    kind: 'ms',
+    better: 'lower',
+    description:
+      "from the player's demuxer handing out a rendered frame's mark to the frame being shown: the player's " +
+      "buffer and Chromium's media pipeline, p50 (latency to live is the arrival's plus this)",
+  },
+  playerEstimateP50Ms: {
+    kind: 'ms',
+    better: 'lower',
+    description:
+      "the player's own estimate of how far behind live it plays (hls.js latency; none from mpegts.js: 0), " +
+      'p50 of a reading a second per viewer: the figure for streams without marks',
+  },
+  renderedFrames: { kind: 'count', better: 'higher', description: 'frames requestVideoFrameCallback reported shown' },
+  markedShare: {
+    kind: 'plain',
+    better: 'higher',
+    description: 'share of rendered frames matched to a timing mark by media time, 0..1',
+  },
+  marksOffTimeline: {
+    kind: 'count',
+    better: 'lower',
+    description: "rendered frames whose mark does not sit at the frame's media time (marks not the ones sent)",
+  },
+  rebuffers: {
+    kind: 'count',
+    better: 'lower',
+    description: "rebufferings after the first frame (the video's waiting)",
+  },
+  rebufferMs: { kind: 'ms', better: 'lower', description: 'time spent rebuffering, all viewers' },
+  stalledEvents: { kind: 'count', better: 'lower', description: "the video element's stalled events" },
+  droppedFrames: {
+    kind: 'count',
+    better: 'lower',
+    description: 'frames the browser dropped (getVideoPlaybackQuality)',
+  },
+  decodedFrames: {
+    kind: 'count',
+    better: 'higher',
+    description: 'frames the browser decoded (getVideoPlaybackQuality)',
+  },
+  kbpsPerViewer: { kind: 'plain', better: 'higher', description: 'what each player loaded, kbit/s (mean of viewers)' },
+  clockBoundUs: {
+    kind: 'plain',
+    better: 'lower',
+    description: "the page clocks' mapping onto the host's is within ± this, µs (worst page)",
+  },
+  cpuCoresPerViewer: {
+    kind: 'plain',
+    better: 'lower',
+    description: "CPU of Chromium's process group over the viewers' time, cores per viewer (all browser groups)",
+  },
+  pssBytesPerViewer: {
+    kind: 'bytes',
+    better: 'lower',
+    description:
+      "Chromium's peak memory (PSS: shared pages split among the processes sharing them) above the bare " +
+      "browser's, per viewer (all browser groups)",
+  },
+  viewersThisBoxHolds: {
+    kind: 'count',
+    better: 'higher',
+    description: 'browser viewers the CPUs and memory of this machine hold at that cost (the lower of the two)',
+  },
+} as const satisfies Table;
+
 /** Latency statistics (`latency.METRIC.STAT`): count, min, mean, max or a percentile. */
 const LATENCY_STAT = /^(count|min|mean|max|p\d{1,2}(\.\d+)?|p999)$/;
 
@@ -334,6 +429,10 @@ export function figureAt(path: readonly string[]): Figure | null {
   }
   const counter = COUNTER_FIGURES.get(dotted);
   if (counter !== undefined) return counter;
+  if (path[0] === 'browser' && path.length === 3) {
+    const spec = (BROWSER_FIGURES as Table)[path[2]!];
+    return spec === undefined ? null : { ...spec, summaryPath: dotted };
+  }
   for (const [prefix, table] of TABLES) {
     const head = prefix === '' ? '' : `${prefix}.`;
     if (!dotted.startsWith(head)) continue;
@@ -391,6 +490,7 @@ export function figurePaths(): string[] {
   const out = [...COUNTER_FIGURES.keys()];
   for (const [prefix, table] of TABLES)
     for (const k of Object.keys(table)) out.push(prefix === '' ? k : `${prefix}.${k}`);
+  for (const k of Object.keys(BROWSER_FIGURES)) out.push(`browser.GROUP.${k}`);
   for (const m of METRICS) out.push(`latency.${m as MetricName}.STAT`);
   return out;
 }

@@ -12,6 +12,7 @@ import {
   hlsRequestRate,
   protocolFigures,
   protocolHttpErrors,
+  type BrowserGroupFigures,
   type RunSummary,
   type SummaryInput,
 } from './summary.js';
@@ -32,6 +33,8 @@ export interface RunData extends SummaryInput {
   intervals: (key: HistogramKey) => IntervalHistogram[];
   /** Seconds of the run (the leak verdicts and the generator's memory slope read them). */
   timeline: readonly TimelinePoint[];
+  /** Browser viewers' figures by group, as their players measured them (load/browser/). */
+  browser?: Record<string, BrowserGroupFigures>;
 }
 
 /** The run's summary: the figures, each protocol's and group's apart, the leak verdicts, the thresholds judged. */
@@ -61,6 +64,7 @@ export function summarizeRun(d: RunData): RunSummary {
   );
   const byGroup = groupFigures(d.scenario, d.histograms, groupIntervals, summary.durationMs / 1000);
   if (byGroup !== undefined) summary.byGroup = byGroup;
+  if (d.browser !== undefined && Object.keys(d.browser).length > 0) summary.browser = d.browser;
   memoryFigures(summary, d.scenario, d.timeline);
   summary.thresholds = evaluateThresholds(parseThresholds(d.scenario.thresholds), summary, d.histograms);
   return summary;

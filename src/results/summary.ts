@@ -13,6 +13,7 @@ import { COUNTER_NAMES, COUNTERS, setPath, type CounterFigures, type Counters } 
 import { parseHttpErrorKey } from './failures.js';
 import { costFigures } from './server-cost.js';
 import type {
+  BROWSER_FIGURES,
   EVENT_LOOP_FIGURES,
   FiguresOf,
   GENERATOR_FIGURES,
@@ -51,6 +52,14 @@ export interface ThresholdResult {
 
 /** Event-loop figures of one thread of the generator (perf_hooks): busy share, timer delay p99 and maximum. */
 export type EventLoopFigures = FiguresOf<typeof EVENT_LOOP_FIGURES>;
+
+/** One group of browser viewers (BROWSER_FIGURES), with its player and protocol. */
+export type BrowserGroupFigures = FiguresOf<typeof BROWSER_FIGURES> & {
+  player: 'hls.js' | 'mpegts.js';
+  protocol: 'hls' | 'll-hls' | 'http-flv' | 'ws-flv';
+  /** What went wrong in its pages (player errors, drains that failed), the first few. */
+  errors?: string[];
+};
 
 export interface RunSummary {
   schemaVersion: number;
@@ -107,6 +116,11 @@ export interface RunSummary {
   byProtocol?: Partial<Record<ProtocolKey, ProtocolFigures>>;
   /** The scenario's named viewer groups apart (players.name, viewers[].name): their latencies, second by second too. */
   byGroup?: Record<string, GroupFigures>;
+  /**
+   * Browser viewers (real players in headless Chromium), by group: what the player itself
+   * measured, beside the simulated viewers' figures (docs/browser-viewers.md).
+   */
+  browser?: Record<string, BrowserGroupFigures>;
   thresholds: ThresholdResult[];
   /** The hooks called around the run: their URL, HTTP status (0: no answer) and the file their answer is in. */
   hooks?: Partial<Record<'before' | 'after', { url: string; status: number; file: string }>>;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { bitrateField, durationField, sizeField } from '../input/schema-units.js';
 import { expandAddressList, MAX_SOURCE_ADDRESSES } from '../input/address-list.js';
 import { formatDurationMs } from '../input/units.js';
-import { VIEWER_PROTOCOLS } from '../protocol/delivery.js';
+import { BROWSER_PROTOCOLS, VIEWER_PROTOCOLS } from '../protocol/delivery.js';
 import { serverSettingIssues } from './server-settings.js';
 
 /**
@@ -251,6 +251,34 @@ function scenarioFields(checks: ExpressionChecks) {
           )
           .default([])
           .describe('More groups of viewers on the same streams, each with its protocol (players is the first group).'),
+        browsers: z
+          .array(
+            z
+              .object({
+                protocol: z
+                  .enum(BROWSER_PROTOCOLS)
+                  .describe('hls or ll-hls (hls.js; ll-hls with its lowLatencyMode), http-flv or ws-flv (mpegts.js)'),
+                perStream: count
+                  .refine((v) => v > 0, 'a group of browser viewers has viewers')
+                  .default(1)
+                  .describe('Browser viewers of this group per stream (each a page of headless Chromium).'),
+                url: playUrl
+                  .optional()
+                  .describe(
+                    "URL template ({host}, {port}, {httpPort}, {app}, {stream}); default: the built-in server's path",
+                  ),
+                name: groupName
+                  .optional()
+                  .describe('Reports this group under this name (default: PROTOCOL, as in browser.hls).'),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe(
+            'Real players as viewers, in headless Chromium (hls.js, mpegts.js), for the whole run: what the ' +
+              'player itself measures, beside the simulated viewers (docs/browser-viewers.md). They need a ' +
+              'decodable stream (an FLV clip as the source).',
+          ),
         httpPort: z
           .number()
           .int()
@@ -504,6 +532,19 @@ function scenarioFields(checks: ExpressionChecks) {
               message: `${s.streamNames.length} names for ${streams} streams`,
             });
           }
+          if (
+            Array.isArray(s.browsers) &&
+            s.browsers.length > 0 &&
+            (s.publishers?.source ?? 'synthetic') === 'synthetic'
+          )
+            if ((s.publishers?.count ?? streams) !== 0)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['browsers'],
+                message:
+                  "browser viewers decode what they play, and the synthetic source's frame bodies are filler no " +
+                  'decoder can show: publish a real clip (--source clip.flv, or publishers.source)',
+              });
           if (s.waves !== undefined && s.stages !== undefined)
             ctx.addIssue({
               code: 'custom',
@@ -654,6 +695,7 @@ function resolve(s: Fields) {
           })),
         }
       : {}),
+    ...(s.browsers.length > 0 ? { browsers: s.browsers } : {}),
     ...(s.httpPort !== undefined ? { httpPort: s.httpPort } : {}),
     churn: s.churn,
     stages,

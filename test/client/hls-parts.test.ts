@@ -34,9 +34,14 @@ describe('LL-HLS positions in a playlist', () => {
 
   it('starts PART-HOLD-BACK behind the end, moved back to a part that starts with a keyframe', () => {
     // 0.6 s before the end falls in part 11.4; the nearest independent part before it is 11.0.
-    expect(startPosition(p, 0.6)).toEqual({ msn: 11, part: 0 });
-    // 0.3 s falls in 12.0, itself independent.
-    expect(startPosition(p, 0.3)).toEqual({ msn: 12, part: 0 });
+    // The point lies 0.8 s into it (2.4 s listed, 1.8 s from the start; 11.0 starts at 1.0 s).
+    const s = startPosition(p, 0.6);
+    expect({ msn: s.msn, part: s.part }).toEqual({ msn: 11, part: 0 });
+    expect(s.seekS).toBeCloseTo(0.8, 6);
+    // 0.3 s falls in 12.0 (2.1 s), itself independent: 0.1 s into it.
+    const t = startPosition(p, 0.3);
+    expect({ msn: t.msn, part: t.part }).toEqual({ msn: 12, part: 0 });
+    expect(t.seekS).toBeCloseTo(0.1, 6);
   });
 
   it('walks parts in order, across segment ends, to the hint only when told to', () => {

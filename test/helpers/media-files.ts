@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { MSG_AUDIO, MSG_VIDEO } from '../../src/protocol/constants.js';
 import { writeFlv, type FlvTag } from '../../src/media/flv-file.js';
 import { FlvFileSource } from '../../src/media/flv-source.js';
+import { markNalSize } from '../../src/media/timing-mark.js';
 import type { MediaSource } from '../../src/media/source.js';
 import { SyntheticSource, type SyntheticOptions } from '../../src/media/synthetic.js';
 import { run, testSourceArgs } from './tools.js';
@@ -61,6 +62,23 @@ export function markedClip(clipPath: string): { flv: Buffer; tags: FlvTag[]; vid
   const source = new FlvFileSource(clipPath);
   const tags = publishedTags(source, source.frameCount);
   return { flv: writeFlv(tags), tags, videoFrames: source.frameCount };
+}
+
+/**
+ * The marked clip with some of its marks moved: in every other run of `block` video frames
+ * (the 2nd, 4th...), each frame carries the mark of the frame `by` later (its own picture,
+ * another frame's time and number). Whatever part of it a reader sees, the marks it reports
+ * where it showed them do not all sit on the frames' timeline.
+ */
+export function shiftedMarksClip(clipPath: string, block: number, by: number): Buffer {
+  const { tags } = markedClip(clipPath);
+  const size = markNalSize('avc');
+  // Video frames (not the sequence header): the mark is the first NAL unit after the 5-byte AVC header.
+  const frames = tags.filter((t) => t.typeId === MSG_VIDEO && t.payload[1] === 1);
+  const marks = frames.map((t) => Buffer.from(t.payload.subarray(5, 5 + size)));
+  for (let v = 0; v + by < frames.length; v++)
+    if (Math.floor(v / block) % 2 === 1) marks[v + by]!.copy(frames[v]!.payload, 5);
+  return writeFlv(tags);
 }
 
 /** Synthetic media (filler frame bodies, valid headers) as FLV tags. */

@@ -31,6 +31,7 @@ describe('shipped scenarios', () => {
       'ci-smoke.yaml',
       'frontier.yaml',
       'joiners.yaml',
+      'llhls.yaml',
       'mixed-delivery.yaml',
       'publish-fan-in.yaml',
       'quickstart.yaml',

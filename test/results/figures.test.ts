@@ -76,6 +76,10 @@ const NOT_EXPORTED_LIVE: [RegExp, string][] = [
   ],
   [/^generator\.(rssSlopeBytesPerMin|leak\.|eventLoop\.delayMaxMs)/, 'made over the whole run'],
   [/^group\./, 'named groups are summary figures (their viewers are in the protocol series)'],
+  [
+    /^browser\./,
+    "browser viewers' pages are drained every second but their figures are made at the end (and their cost is Chromium's, not a series)",
+  ],
 ];
 
 function numericLeaves(value: unknown, path: string[] = [], out: string[] = []): string[] {

@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SegmentFrames } from '../../src/client/hls-segment.js';
 import { HlsViewer, type HlsRequestKind } from '../../src/client/hls-viewer.js';
 import { parsePlaylist, type MediaPlaylist } from '../../src/media/m3u8.js';
+import { publish } from '../helpers/media.js';
 import { hasTool, run, testSourceArgs } from '../helpers/tools.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -12,7 +14,8 @@ import { startServer, waitFor, type TestServer } from '../helpers/server.js';
  * Low-latency HLS from the built-in server, with a real publisher (ffmpeg, a clip with a GOP of
  * 1 s) and real readers: 1 s segments in 200 ms MPEG-TS parts, blocking playlist reloads that
  * must not answer before the part they ask for exists, preload-hinted parts held until they are
- * complete, parts that join into their segment byte for byte, bad delivery directives, a bound on
+ * complete, parts that join into their segment byte for byte, the generator's timing marks in
+ * parts, the generator's viewer playing it as hls.js does, bad delivery directives, a bound on
  * held requests, clients that leave while held, and ffmpeg reading the same playlist.
  */
 
@@ -54,6 +57,11 @@ function partAt(uri: string): { msn: number; index: number } {
   return { msn: Number(m[1]), index: Number(m[2]) };
 }
 
+/** The part after the last one listed (what hls.js asks a blocking reload for). */
+function nextOf(p: MediaPlaylist): { msn: number; index: number } {
+  return { msn: (p.segments[p.segments.length - 1]?.msn ?? -1) + 1, index: p.pendingParts.length };
+}
+
 /** Whether a playlist lists part `index` of segment `msn`, or anything after it. */
 function holds(p: MediaPlaylist, msn: number, index: number): boolean {
   const seg = p.segments.find((s) => s.msn === msn);
@@ -79,7 +87,7 @@ beforeAll(async () => {
     hlsSegmentMs: 1000,
     hlsPartMs: PART_MS,
     hlsOnDemand: false,
-    hlsMaxHeldRequests: 200,
+    hlsMaxHeldRequests: 1000,
   });
   base = `http://127.0.0.1:${srv.addresses.httpPort}`;
   publisher = run(
@@ -140,6 +148,17 @@ describe.skipIf(!ready)('LL-HLS from the built-in server (ffmpeg publishing, GOP
       }
       p = reload.p;
     }
+  }, 30_000);
+
+  it('is read live by ffprobe, which knows nothing of parts', async () => {
+    const probe = await run(
+      'ffprobe',
+      ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'json', `${base}/live/clip/index.m3u8`],
+      30_000,
+    );
+    expect(probe.stderr).toBe('');
+    const streams = (JSON.parse(probe.stdout) as { streams: { codec_name: string }[] }).streams;
+    expect(streams.map((x) => x.codec_name).sort()).toEqual(['aac', 'h264']);
   }, 30_000);
 
   it('lists parts that join into their segment byte for byte, the first of each segment independent', async () => {
@@ -214,25 +233,62 @@ describe.skipIf(!ready)('LL-HLS from the built-in server (ffmpeg publishing, GOP
     expect(held()).toBe(0);
   }, 30_000);
 
-  it('refuses held requests beyond the bound with 503, lets go of clients that leave, and still serves the others', async () => {
+  it('refuses held requests beyond the bound with 503, lets go of clients that leave, answers the rest in time, and still serves the others', async () => {
+    // A second stream that stops advancing: two seconds of media, then its publisher falls silent.
+    const frozen = await publish(srv.url(), 'frozen', { seconds: 2.2, gopSeconds: 1 });
+    await frozen.done;
+    await waitFor(
+      async () => (await get(`${base}/live/frozen/index.m3u8`)).body.includes('#EXTINF'),
+      10_000,
+      'a segment of the frozen stream',
+    );
+    const fp = parsePlaylist((await get(`${base}/live/frozen/index.m3u8`)).body.toString()) as MediaPlaylist;
+    const next = fp.segments[fp.segments.length - 1]!.msn + 1;
+    // The generator's timing marks travel in the parts: every video frame carries its mark, in order.
+    const seqs: number[] = [];
+    const reader = new SegmentFrames(2048);
+    for (const part of fp.segments[fp.segments.length - 1]!.parts) {
+      reader.begin();
+      reader.push((await get(`${base}/live/frozen/${part.uri}`)).body);
+      expect(reader.end()).toBe(true);
+      for (let i = 0; i < reader.count; i++) {
+        expect(reader.frames[i]!.hasMark).toBe(true);
+        seqs.push(reader.frames[i]!.seq);
+      }
+    }
+    expect(seqs.length).toBeGreaterThan(10);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
+    const ahead = `${base}/live/frozen/index.m3u8?_HLS_msn=${next}`;
+    // A viewer of the live stream already waiting for its next part.
     const { p } = await playlist();
-    const last = p.segments[p.segments.length - 1]!.msn;
-    // Two segments ahead: held for a while (about a second).
-    const ahead = `${base}/live/clip/index.m3u8?_HLS_msn=${last + 2}`;
-    const leaving = new AbortController();
-    const gone = Array.from({ length: 50 }, () => get(ahead, leaving.signal).catch(() => null));
-    await waitFor(() => held() === 50, 5000, '50 held requests');
-    leaving.abort();
-    await Promise.all(gone);
-    await waitFor(() => held() === 0, 5000, 'the held requests of clients that left to go');
-    const many = Array.from({ length: 230 }, () => get(ahead));
-    const answers = await Promise.all(many);
-    const byStatus: Record<number, number> = {};
-    for (const a of answers) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
-    // 200 held (the bound) and answered once the stream got there; the rest refused at once.
-    expect(byStatus).toEqual({ 200: 200, 503: 30 });
-    expect(held()).toBe(0);
-    expect(srv.server.getStats().http?.hls.heldRefused).toBe(30);
+    const want = nextOf(p);
+    const other = playlist(`?_HLS_msn=${want.msn}&_HLS_part=${want.index}`);
+    try {
+      const leaving = new AbortController();
+      const gone = Array.from({ length: 500 }, () => get(ahead, leaving.signal).catch(() => null));
+      await waitFor(() => held() >= 500, 10_000, '500 held requests');
+      leaving.abort();
+      await Promise.all(gone);
+      await waitFor(() => held() <= 1, 5000, 'the held requests of clients that left to go');
+      expect((await other).p.serverControl).not.toBeNull();
+      const answers = Array.from({ length: 1100 }, () => get(ahead));
+      await waitFor(
+        () => held() === 1000 && (srv.server.getStats().http?.hls.heldRefused ?? 0) >= 100,
+        10_000,
+        '1000 held requests',
+      );
+      // Refused beyond the bound; meanwhile the live stream's segments and playlists are served.
+      expect(srv.server.getStats().http?.hls.heldRefused).toBe(100);
+      expect((await get(`${base}/live/clip/${p.segments[p.segments.length - 1]!.uri}`)).status).toBe(200);
+      expect((await get(`${base}/live/clip/index.m3u8`)).status).toBe(200);
+      const byStatus: Record<number, number> = {};
+      for (const a of await Promise.all(answers)) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
+      // The held ones: 503 once three target durations passed without the segment.
+      expect(byStatus).toEqual({ 503: 1100 });
+      expect(held()).toBe(0);
+    } finally {
+      frozen.stop(true);
+    }
   }, 30_000);
 
   it('ends the playlist with the publication, and ffmpeg reads it whole', async () => {

@@ -1,3 +1,4 @@
+import { PlayoutClock } from '../../client/hls-playout.js';
 import type { HlsFrame } from '../../client/hls-viewer.js';
 import { Player } from '../../client/player.js';
 import type { Viewer, ViewerFrame } from '../../client/viewer.js';
@@ -79,6 +80,13 @@ export class PlayerProbe {
   private firstFrameAtUs = 0;
   private firstKeyframeAtUs = 0;
   private readonly e2eMetric: MetricName;
+  /**
+   * HTTP-FLV and WS-FLV: when a player would show each frame. mpegts.js with its defaults (what
+   * browser viewers measured, docs/browser-viewers.md) plays from the first frame it is sent (the
+   * server's GOP cache, up to a GOP behind live) at 1x with no catch-up, waiting when a frame is
+   * late: the same clock as an HLS player's, a frame at a time.
+   */
+  private flvPlayout: PlayoutClock | null;
 
   constructor(
     private readonly ctx: ProbeContext,
@@ -94,6 +102,7 @@ export class PlayerProbe {
     this.openedUs = nowUs;
     this.protocolKey = PROTOCOL_KEYS[protocol];
     this.e2eMetric = slow ? 'slowEndToEnd' : 'endToEnd';
+    this.flvPlayout = protocol === 'http-flv' || protocol === 'ws-flv' ? new PlayoutClock() : null;
   }
 
   get gotVideo(): boolean {
@@ -129,6 +138,8 @@ export class PlayerProbe {
     if (this.firstFrameAtUs > 0 || this.firstKeyframeAtUs > 0) this.recordFirstFrames();
     const hls = isHls(v) ? v : null;
     const mark = v.mark;
+    const flv = this.flvPlayout;
+    if (flv !== null) flv.beginSegment(v.timestampMs, 0, v.arrivalUs, true);
     if (mark !== null) {
       if (mark.epoch !== this.epoch) this.newPublication(v.arrivalUs, mark.epoch, mark.seq, mark.intendedUs);
       if (this.firstSeq < 0) this.firstSeq = mark.seq;
@@ -148,6 +159,7 @@ export class PlayerProbe {
         // Below 0 only across hosts within the clocks' bound (or with a clock problem): counted, recorded as 0.
         if (latencyUs < 0 && ctx.measuring()) this.belowZero++;
         this.record(this.e2eMetric, latencyUs);
+        if (flv !== null && !this.slow) this.record('playout', flv.at(v.timestampMs) - sentUs);
         if (hls !== null) {
           this.record('playout', hls.playoutUs - sentUs);
           if (hls.listedUs > 0) this.record('availabilityLag', hls.listedUs - sentUs);
@@ -183,6 +195,8 @@ export class PlayerProbe {
       this.followed = true;
     }
     this.epoch = epoch;
+    // A new publication's timestamps start again: a player starts again from its first frame.
+    if (this.flvPlayout !== null) this.flvPlayout = new PlayoutClock();
     this.firstSeq = -1;
     this.lastSeq = -1;
     // The publisher was away between its publications: that gap is no stall of the server's.

@@ -57,6 +57,30 @@ describe('a player probe', () => {
     expect(ctx.recorded.find(([m]) => m === 'endToEnd')).toEqual(['endToEnd', 10_500]);
   });
 
+  it('plays HTTP-FLV frames as mpegts.js does: from the first frame sent, at 1x, waiting for a late one', () => {
+    const ctx = context();
+    // The viewer joins at 600 ms.
+    const p = new PlayerProbe(ctx, 0, 'http-flv', false, 0, 600_000);
+    const at = (arrivalUs: number, timestampMs: number, sentUs: number): VideoObservation => ({
+      ...frame(arrivalUs, sentUs, sentUs, timestampMs / 40),
+      timestampMs,
+    });
+    // The GOP cache, at once: its keyframe was sent 500 ms before the join (not live: no latency recorded).
+    p.onFrame(at(601_000, 0, 100_000));
+    p.onFrame(at(601_010, 40, 140_000));
+    // A live frame on time: shown as far behind live as the keyframe was (and 1 ms of delivery).
+    p.onFrame(at(701_000, 600, 700_000));
+    // A frame 300 ms past its time: the player waits for it and shows it on arrival.
+    p.onFrame(at(1_541_000, 640, 740_000));
+    // The next came with it, in time for its turn: shown as far behind as the late one.
+    p.onFrame(at(1_541_040, 680, 780_000));
+    const playout = ctx.recorded.filter(([m]) => m === 'httpFlv.playout').map(([, us]) => us);
+    expect(playout).toEqual([501_000, 801_000, 801_000]);
+    // At arrival, the same frames: as the simulated viewer measured them before it kept a playout clock.
+    const arrival = ctx.recorded.filter(([m]) => m === 'httpFlv.endToEnd').map(([, us]) => us);
+    expect(arrival).toEqual([1_000, 801_000, 761_040]);
+  });
+
   it('keeps the first and last sequence numbers and the last latency for frame accounting', () => {
     const p = new PlayerProbe(context(), 3, 'rtmp', true, 0, 0);
     p.onFrame(frame(1000, 900, 900, 7));
