@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { clockTicks, F_CSTIME, F_CUTIME, F_PGRP, F_PPID, F_STIME, F_UTIME } from './process-group.js';
+import { clockTicks, eachGroupMember, F_CSTIME, F_CUTIME, F_PGRP, F_PPID, F_STIME, F_UTIME } from './process-group.js';
 
 /**
  * Where a process spends its time, from the kernel's own counters (Linux /proc): CPU in user and
@@ -120,28 +120,12 @@ export class ProcessGroupCost {
   constructor(readonly pgid: number) {}
 
   sample(): CostCounts | null {
-    let names: string[];
-    try {
-      names = readdirSync('/proc');
-    } catch {
-      return null;
-    }
     const seen = new Map<number, { ppid: number; counts: CostCounts }>();
-    for (const name of names) {
-      const c = name.charCodeAt(0);
-      if (c < 48 || c > 57) continue;
-      const pid = Number(name);
-      // The group is read from stat first: /proc/PID/io of other processes is not read.
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      } catch {
-        continue;
-      }
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[F_PGRP]) !== this.pgid) continue;
+    const listed = eachGroupMember(this.pgid, (pid) => {
       const one = readOne(pid);
       if (one !== null) seen.set(pid, { ppid: one.ppid, counts: one.counts });
-    }
+    });
+    if (!listed) return null;
     for (const [pid, m] of this.members) if (!seen.has(pid) && !seen.has(m.ppid)) addInto(this.departed, m.counts);
     this.members = seen;
     if (seen.size === 0) return null;

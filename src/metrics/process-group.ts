@@ -52,6 +52,27 @@ function statFields(pid: number): string[] | null {
   }
 }
 
+/**
+ * Each process of a process group now, with its /proc/PID/stat fields (after the command name);
+ * false when /proc cannot be listed.
+ */
+export function eachGroupMember(pgid: number, visit: (pid: number, fields: string[]) => void): boolean {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return false;
+  }
+  for (const name of names) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const pid = Number(name);
+    const f = statFields(pid);
+    if (f !== null && Number(f[F_PGRP]) === pgid) visit(pid, f);
+  }
+  return true;
+}
+
 // Fields of /proc/PID/stat after the command name (proc(5), counted from "state" as 0).
 export const F_PPID = 1;
 export const F_PGRP = 2;
@@ -76,24 +97,14 @@ export class ProcessGroupSampler {
   sample(): GroupSample | null {
     const seen = new Map<number, Member>();
     let rssPages = 0;
-    let names: string[];
-    try {
-      names = readdirSync('/proc');
-    } catch {
-      return null;
-    }
-    for (const name of names) {
-      const c = name.charCodeAt(0);
-      if (c < 48 || c > 57) continue;
-      const pid = Number(name);
-      const f = statFields(pid);
-      if (f === null || Number(f[F_PGRP]) !== this.pgid) continue;
+    const listed = eachGroupMember(this.pgid, (pid, f) => {
       seen.set(pid, {
         ppid: Number(f[F_PPID]),
         cpuTicks: Number(f[F_UTIME]) + Number(f[F_STIME]) + Number(f[F_CUTIME]) + Number(f[F_CSTIME]),
       });
       rssPages += Number(f[F_RSS_PAGES]);
-    }
+    });
+    if (!listed) return null;
     for (const [pid, m] of this.members) {
       // Gone: its time went to its parent's reaped-children time if the parent is one of ours.
       if (!seen.has(pid) && !seen.has(m.ppid)) this.departedTicks += m.cpuTicks;
@@ -118,19 +129,9 @@ export class ProcessGroupSampler {
 export function groupPssBytes(pgid: number): number | null {
   let total = 0;
   let read = 0;
-  let names: string[];
-  try {
-    names = readdirSync('/proc');
-  } catch {
-    return null;
-  }
-  for (const name of names) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const f = statFields(Number(name));
-    if (f === null || Number(f[F_PGRP]) !== pgid) continue;
+  const listed = eachGroupMember(pgid, (pid) => {
     try {
-      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${name}/smaps_rollup`, 'utf8'));
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
       if (m !== null) {
         total += Number(m[1]) * 1024;
         read++;
@@ -138,6 +139,7 @@ export function groupPssBytes(pgid: number): number | null {
     } catch {
       // gone, or not ours to read
     }
-  }
+  });
+  if (!listed) return null;
   return read > 0 ? total : null;
 }

@@ -1,8 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate, type SelfSignedCertificate } from '../../src/proc/tls-cert.js';
 import { ClientConnection } from '../../src/client/connection.js';
 import { Publisher } from '../../src/client/publisher.js';
 import { SyntheticSource } from '../../src/media/synthetic.js';
@@ -410,32 +407,17 @@ describe('connection upkeep', () => {
   });
 });
 
-const work = mkdtempSync(join(tmpdir(), 'rtmpbench-tls-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
 describe('RTMPS', () => {
+  let tls: SelfSignedCertificate;
+  beforeAll(async () => {
+    const made = await selfSignedCertificate();
+    if (made === null) throw new Error('openssl is needed (apt-get install openssl)');
+    tls = made;
+  });
+  afterAll(() => tls?.remove());
+
   it('serves players and publishers over TLS beside the plain listener', async () => {
-    const cert = join(work, 'cert.pem');
-    const key = join(work, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = tls;
     const srv = await startServer({ tlsPort: 0, tlsCert: cert, tlsKey: key });
     try {
       const tlsPort = srv.addresses.tlsPort!;

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseRtmpUrl } from '../../client/url.js';
 import { UsageError } from '../../input/usage-error.js';
 import { readScenarioFile, resolveScenarioPath } from '../../load/scenario-file.js';
@@ -15,7 +12,7 @@ import {
   type ServerKind,
 } from '../../proc/servers.js';
 import { freePort } from '../../proc/port.js';
-import { runToEnd } from '../../proc/spawn.js';
+import { selfSignedCertificate } from '../../proc/tls-cert.js';
 import type { ProbeComparison, ProbeReport } from '../../results/probe.js';
 import type { ServerSpec } from '../../results/scenario.js';
 import { countResults } from '../../results/probe.js';
@@ -141,40 +138,6 @@ export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOption
 /** LL-HLS part length of a built-in server started for attacks (at most half its 2 s segments). */
 const LL_HLS_PART_MS = 500;
 
-/**
- * A self-signed certificate for the RTMPS endpoint of a built-in server started for attacks (the
- * TLS attacks need one), made with openssl in a folder of its own; null without openssl.
- */
-async function selfSignedCertificate(): Promise<{ dir: string; cert: string; key: string } | null> {
-  const dir = mkdtempSync(join(tmpdir(), 'rtmpbench-probe-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  try {
-    const r = await runToEnd('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-    ]);
-    if (r.code === 0) return { dir, cert, key };
-  } catch {
-    // no openssl: the TLS attacks are n/a
-  }
-  rmSync(dir, { recursive: true, force: true });
-  return null;
-}
-
 /** Starts the target's server (with its HTTP outputs for attacks), probes it, stops it. */
 async function probeStarted(
   spec: Exclude<ProbeTargetSpec, { kind: 'url' }>,
@@ -207,7 +170,7 @@ async function probeStarted(
       server = await startCommand(spec, u.host, u.port);
     }
   } catch (e) {
-    if (tls !== null) rmSync(tls.dir, { recursive: true, force: true });
+    tls?.remove();
     if (!(e instanceof ServerStartError)) throw e;
     return unreachableReport(
       spec.kind === 'command' ? spec.url : spec.server,
@@ -230,7 +193,7 @@ async function probeStarted(
     return await probeServer(server.url, { ...opts, name, attack });
   } finally {
     await server.stop();
-    if (tls !== null) rmSync(tls.dir, { recursive: true, force: true });
+    tls?.remove();
   }
 }
 

@@ -1,8 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../../../src/proc/tls-cert.js';
+import { describe, expect, it } from 'vitest';
 import { parseRtmpUrl } from '../../../src/client/url.js';
 import { UsageError } from '../../../src/input/usage-error.js';
 import type { AttackSettings } from '../../../src/lab/probe/attack/settings.js';
@@ -65,32 +62,11 @@ function withinBounds(p: ProbeOutcome, s: Pick<AttackSettings, 'connections' | '
   else expect(e.rssPeakGrowthBytes, p.id).toBeLessThanOrEqual(s.rssBoundBytes + 16 * MB);
 }
 
-const work = mkdtempSync(join(tmpdir(), 'rtmpbench-resilience-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
 describe('against the built-in server (RTMP, RTMPS, HTTP-FLV, HLS and LL-HLS)', () => {
   it('every attack runs within its bounds, with its figures, beside a healthy viewer', async () => {
-    const cert = join(work, 'cert.pem');
-    const key = join(work, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const tls = await selfSignedCertificate();
+    if (tls === null) throw new Error('openssl is needed (apt-get install openssl)');
+    const { cert, key } = tls;
     const tlsPort = await freePort();
     const server = await startServer('builtin', {
       http: true,
@@ -139,6 +115,7 @@ describe('against the built-in server (RTMP, RTMPS, HTTP-FLV, HLS and LL-HLS)', 
       expect(byId['resilience.http-held']!.detail).toMatch(/on http-flv, \d+ on hls, \d+ on ll-hls/);
     } finally {
       await server.stop();
+      tls.remove();
     }
   }, 60_000);
 });
