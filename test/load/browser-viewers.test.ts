@@ -76,6 +76,7 @@ describe.skipIf(!ready)('browser viewers (hls.js, mpegts.js in Chromium)', () =>
     expectPlayedWithMarks(b.hls, 0.95);
     expectPlayedWithMarks(b.llHls, 0.95);
     expect(b.llHls!.playerEstimateP50Ms).toBeGreaterThan(0);
+    expect(b.llHls!.mediaRate).toBeGreaterThan(0);
     // mpegts.js drops the SEI it parses before its remuxer has a timestamp base (the GOP the
     // server sends at once on joining): those first frames render unmatched.
     expectPlayedWithMarks(b.httpFlv, 0.6);

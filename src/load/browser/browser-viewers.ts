@@ -75,6 +75,9 @@ interface Group {
   playing: number;
   firstFrameMs: Histogram;
   startHoldMs: Histogram;
+  /** Page ms elapsed and media ms shown between consecutive rendered frames of one timeline, summed. */
+  shownElapsedMs: number;
+  mediaElapsedMs: number;
   playerLatencyMs: Histogram;
   bufferMs: Histogram;
   latencyUs: Histogram;
@@ -103,6 +106,7 @@ class Viewer {
   private timelineUs: number | null = null;
   private readonly firstOffsets: number[] = [];
   private lastMediaMs = -Infinity;
+  private lastShownMs = -1;
   /** The first rendered frame (page ms shown, media ms), until the second tells when the clock ran. */
   private first: [number, number] | null = null;
   private held = false;
@@ -151,7 +155,13 @@ class Viewer {
       g.startHoldMs.recordValue(Math.max(0, Math.round(shownMs - (mediaMs - this.first[1]) - this.first[0])));
     }
     if (mediaMs < this.lastMediaMs || mediaMs > this.lastMediaMs + TIMELINE_JUMP_MS) this.newTimeline(g);
+    else if (this.lastShownMs >= 0 && shownMs > this.lastShownMs) {
+      // The media clock's pace against the page's, stalls included (a jump or a seek is not play).
+      g.shownElapsedMs += shownMs - this.lastShownMs;
+      g.mediaElapsedMs += mediaMs - this.lastMediaMs;
+    }
     this.lastMediaMs = mediaMs;
+    this.lastShownMs = shownMs;
     if (markUs < 0) return;
     g.marked++;
     g.bufferMs.recordValue(Math.max(0, Math.round(shownMs - parsedMs)));
@@ -298,6 +308,8 @@ export class BrowserViewers {
         playing: 0,
         firstFrameMs: newHistogram(),
         startHoldMs: newHistogram(),
+        shownElapsedMs: 0,
+        mediaElapsedMs: 0,
         playerLatencyMs: newHistogram(),
         bufferMs: newHistogram(),
         latencyUs: newHistogram(),
@@ -393,6 +405,7 @@ function figuresOf(g: Group, cores: number, pssPer: number, holds: number): Brow
     firstFrameP50Ms: ff(50),
     firstFrameMaxMs: ff(100),
     startHoldP50Ms: g.startHoldMs.totalCount === 0 ? 0 : g.startHoldMs.getValueAtPercentile(50),
+    mediaRate: g.shownElapsedMs === 0 ? 0 : Math.round((g.mediaElapsedMs / g.shownElapsedMs) * 1e4) / 1e4,
     bufferP50Ms: g.bufferMs.totalCount === 0 ? 0 : g.bufferMs.getValueAtPercentile(50),
     playerEstimateP50Ms: g.playerLatencyMs.totalCount === 0 ? 0 : g.playerLatencyMs.getValueAtPercentile(50),
     latencyP50Ms: ms(g.latencyUs, 50),
