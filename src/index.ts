@@ -42,11 +42,19 @@ export {
   targetsFromScenario,
   type ProbeTargetSpec,
 } from './lab/probe/targets.js';
-export { PROBES, selectProbes } from './lab/probe/list.js';
+export { DEFAULT_PROBES, PROBES, selectProbes } from './lab/probe/list.js';
+export { DEFAULT_ATTACK, type AttackSettings } from './lab/probe/attack/settings.js';
 export type { ProbeDefinition, ProbeNeed } from './lab/probe/context.js';
 export {
+  ATTACK_FIGURES,
+  ATTACK_RESPONSES,
+  ATTACK_STOPS,
+  OPT_IN_GROUPS,
   PROBE_RESULTS,
   PROBE_GROUPS,
+  type AttackFigures,
+  type AttackResponse,
+  type AttackStop,
   type ProbeResult,
   type ProbeGroup,
   type ProbeOutcome,

@@ -7,6 +7,7 @@ import {
   closeReasonsList,
   errorCodesTable,
   GENERATED_SECTIONS,
+  resilienceMatrix,
   runFlagsTable,
   section,
   sectionPage,
@@ -27,6 +28,7 @@ const generated: [SectionName, () => string][] = [
   ['serve-flags', serveFlagsTable],
   ['error-codes', () => errorCodesTable(ERROR_CODES)],
   ['close-reasons', () => closeReasonsList(CLOSE_KINDS)],
+  ['resilience-matrix', resilienceMatrix],
 ];
 
 describe('the docs', () => {

@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../input/usage-error.js';
+import { parseRtmpUrl } from '../client/url.js';
+import type { AttackSettings } from '../lab/probe/attack/settings.js';
 import { PROBES, selectProbes } from '../lab/probe/list.js';
 import {
   checkTargets,
@@ -25,6 +27,15 @@ interface ProbeFlags {
   waitMs?: string;
   concurrency?: string;
   list?: boolean;
+  serverPid?: string;
+  ownServer?: boolean;
+  rssBoundMb?: string;
+  attackConnections?: string;
+  attackMs?: string;
+  rtmps?: string;
+  httpFlv?: string;
+  hls?: string;
+  llHls?: string;
 }
 
 /** Exit code of a probe: 3 when a server could not be probed at all, 1 when a probe failed, else 0. */
@@ -37,7 +48,13 @@ function probeExitCode(c: ProbeComparison): number {
 function resolveInput(
   args: readonly string[],
   flags: ProbeFlags,
-): { specs: ProbeTargetSpec[]; only: string[]; waitMs?: number; concurrency?: number } {
+): {
+  specs: ProbeTargetSpec[];
+  only: string[];
+  waitMs?: number;
+  concurrency?: number;
+  attack: Partial<AttackSettings>;
+} {
   const problems: string[] = [];
   const specs: ProbeTargetSpec[] = [];
   for (const a of args) {
@@ -76,6 +93,35 @@ function resolveInput(
   };
   const waitMs = num('--wait-ms', flags.waitMs, 100);
   const concurrency = num('--concurrency', flags.concurrency, 1);
+  const attack: Partial<AttackSettings> = {};
+  const pid = num('--server-pid', flags.serverPid, 1);
+  if (pid !== undefined) attack.server = { pid, group: false };
+  const rssMb = num('--rss-bound-mb', flags.rssBoundMb, 1);
+  if (rssMb !== undefined) attack.rssBoundBytes = rssMb * 1024 * 1024;
+  const connections = num('--attack-connections', flags.attackConnections, 1);
+  if (connections !== undefined) attack.connections = connections;
+  const attackMs = num('--attack-ms', flags.attackMs, 100);
+  if (attackMs !== undefined) attack.durationMs = attackMs;
+  if (flags.rtmps !== undefined) {
+    try {
+      const url = parseRtmpUrl(flags.rtmps);
+      if (url.protocol !== 'rtmps') problems.push(`--rtmps: "${flags.rtmps}" is not an rtmps:// URL`);
+      else attack.tls = { url, insecure: flags.insecure === true };
+    } catch (e) {
+      problems.push(`--rtmps: ${(e as Error).message}`);
+    }
+  }
+  const http: AttackSettings['http'] = {};
+  for (const [kind, value] of [
+    ['http-flv', flags.httpFlv],
+    ['hls', flags.hls],
+    ['ll-hls', flags.llHls],
+  ] as const) {
+    if (value === undefined) continue;
+    if (!/^https?:\/\//.test(value)) problems.push(`--${kind}: "${value}" is not an http:// URL`);
+    else http[kind] = value;
+  }
+  if (Object.keys(http).length > 0) attack.http = http;
   problems.push(...checkTargets(specs));
   if (problems.length > 0) throw new UsageError(problems.join('\n  '));
   return {
@@ -83,6 +129,7 @@ function resolveInput(
     only,
     ...(waitMs !== undefined ? { waitMs } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
+    attack,
   };
 }
 
@@ -99,18 +146,27 @@ async function probeCommand(args: string[], flags: ProbeFlags): Promise<number> 
     return EXIT_USAGE;
   }
   stopChildrenOnSignals();
+  let comparison: ProbeComparison;
   const tty = process.stderr.isTTY === true;
-  const comparison = await probeTargets(input.specs, {
-    only: input.only,
-    ...(flags.stream !== undefined ? { streamPrefix: flags.stream } : {}),
-    insecure: flags.insecure === true,
-    ...(input.waitMs !== undefined ? { waitMs: input.waitMs } : {}),
-    ...(input.concurrency !== undefined ? { concurrency: input.concurrency } : {}),
-    onServer: (name, i, n) => console.error(`rtmpbench probe: ${name}${n > 1 ? ` (${i + 1} of ${n})` : ''}...`),
-    onProbe: (o, done, total) => {
-      if (tty) process.stderr.write(`\r  ${done}/${total} ${o.id}${' '.repeat(20)}${done === total ? '\n' : ''}`);
-    },
-  });
+  try {
+    comparison = await probeTargets(input.specs, {
+      only: input.only,
+      ...(flags.stream !== undefined ? { streamPrefix: flags.stream } : {}),
+      insecure: flags.insecure === true,
+      ...(input.waitMs !== undefined ? { waitMs: input.waitMs } : {}),
+      ...(input.concurrency !== undefined ? { concurrency: input.concurrency } : {}),
+      attack: input.attack,
+      ownServer: flags.ownServer === true,
+      onServer: (name, i, n) => console.error(`rtmpbench probe: ${name}${n > 1 ? ` (${i + 1} of ${n})` : ''}...`),
+      onProbe: (o, done, total) => {
+        if (tty) process.stderr.write(`\r  ${done}/${total} ${o.id}${' '.repeat(20)}${done === total ? '\n' : ''}`);
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`rtmpbench probe: nothing was probed:\n  ${e.reason}`);
+    return EXIT_USAGE;
+  }
   for (const s of comparison.servers) console.error(`rtmpbench probe: ${s.name}: ${countsLine(s)}`);
   const json = comparison.servers.length === 1 ? comparison.servers[0] : comparison;
   const markdown = probeMarkdown(comparison);
@@ -147,6 +203,19 @@ export function registerProbe(program: Command): void {
     .option('--wait-ms <ms>', 'how long each step waits for an answer (default 3000)')
     .option('--concurrency <n>', 'probes run at once (default 6)')
     .option('--list', 'list the probes (ids, groups, what passes) and exit')
+    .option(
+      '--server-pid <pid>',
+      "the server's process, for the resilience probes: its RSS and descriptors are watched, and an " +
+        'attack stops once its RSS grew past --rss-bound-mb (a server rtmpbench starts is known already)',
+    )
+    .option('--rss-bound-mb <mb>', 'resilience: the RSS growth at which an attack stops (default 256)')
+    .option('--attack-connections <n>', 'resilience: most connections one attack opens (default 300)')
+    .option('--attack-ms <ms>', 'resilience: how long one attack runs at most (default 8000)')
+    .option('--rtmps <url>', "resilience: the server's rtmps:// endpoint, for the TLS attacks")
+    .option('--http-flv <url>', 'resilience: HTTP-FLV URL of a stream ({stream} stands for its name)')
+    .option('--hls <url>', 'resilience: HLS playlist URL of a stream ({stream} stands for its name)')
+    .option('--ll-hls <url>', 'resilience: LL-HLS playlist URL of a stream, whose reloads block ({stream} as above)')
+    .option('--own-server', 'resilience: the target is yours; allow attacks on a host that is not loopback')
     .action(async (args: string[], flags: ProbeFlags) => {
       process.exitCode = await probeCommand(args, flags);
     });

@@ -14,6 +14,7 @@ import {
   type HistogramKey,
 } from '../metrics/histograms.js';
 import type { IntervalHistogram } from '../metrics/hlog.js';
+import { MAX_BROWSER_ERRORS, type BrowserData, type BrowserGroupTotals } from '../results/browser.js';
 import { addCounters, newCounters, sumCounters, type Counters } from '../results/counters.js';
 import { namedGroups } from '../results/groups.js';
 import { newResultsDir, readIntervals, writeRunFolder, type LoadedRun } from '../results/folder.js';
@@ -174,6 +175,55 @@ function mergeGenerators(runs: readonly LoadedRun[]): RunSummary['generator'] {
   };
 }
 
+/** A browser group's counts that add up over the shares. */
+const BROWSER_SUMS = [
+  'viewers',
+  'playing',
+  'rendered',
+  'marked',
+  'offTimeline',
+  'rebuffers',
+  'rebufferMs',
+  'stalled',
+  'dropped',
+  'decoded',
+  'kbpsSum',
+  'kbpsViewers',
+  'playedClockMs',
+  'playedMediaMs',
+] as const satisfies readonly (keyof BrowserGroupTotals)[];
+
+/**
+ * The browser viewers over the shares (their histograms are added with the others): each
+ * group's counts added, its clock bound the worst page's, its errors the first few of all; each
+ * machine's Chromium cost kept as its own, so the cost per viewer is each machine's CPU over the
+ * viewers' time and memory over the viewers, added up (a mean weighted by viewers), and what a
+ * machine holds the least any machine holds (results/browser.ts).
+ */
+function mergeBrowsers(runs: readonly LoadedRun[], warnings: string[]): BrowserData | undefined {
+  const kept = runs.flatMap((r) => (r.counters!.browser !== undefined ? [r.counters!.browser] : []));
+  const lacking = runs.filter((r) => r.summary.browser !== undefined && r.counters!.browser === undefined);
+  if (lacking.length > 0)
+    warnings.push(
+      `${lacking.map((r) => basename(r.dir)).join(', ')} kept no browser viewers' counts (an older rtmpbench): their browser viewers are left out`,
+    );
+  if (kept.length === 0) return undefined;
+  const groups: Record<string, BrowserGroupTotals> = {};
+  for (const d of kept) {
+    for (const [name, g] of Object.entries(d.groups)) {
+      const into = groups[name];
+      if (into === undefined) {
+        groups[name] = { ...g, errors: [...g.errors] };
+        continue;
+      }
+      for (const k of BROWSER_SUMS) into[k] = (into[k] ?? 0) + (g[k] ?? 0);
+      into.clockBoundUs = Math.max(into.clockBoundUs, g.clockBoundUs);
+      into.errors = [...new Set([...into.errors, ...g.errors])].slice(0, MAX_BROWSER_ERRORS);
+    }
+  }
+  return { groups, machines: kept.flatMap((d) => d.machines) };
+}
+
 /**
  * Each protocol's counters over the shares. A share that wrote none (an older one, or one whose
  * viewers were of one protocol and whose summary had no byProtocol) counts as the scenario's one
@@ -256,6 +306,7 @@ export function mergeRuns(
   const httpErrors = sumFailures(runs.map((r) => r.counters!.httpErrors ?? {}));
   const timeline = mergeTimelines(runs, intervals.get('endToEnd') ?? []);
   const server = mergeServers(runs.map((r) => r.summary.server).filter((s): s is ServerFigures => s !== undefined));
+  const browser = mergeBrowsers(runs, warnings);
   const summary = summarizeRun({
     scenario,
     target: first.target,
@@ -275,6 +326,7 @@ export function mergeRuns(
     timeline,
     generator: mergeGenerators(runs),
     ...(server !== undefined ? { server } : {}),
+    ...(browser !== undefined ? { browser } : {}),
   });
   summary.mergedFrom = runs.map((r) => basename(r.dir));
   const profiles = mergeProfiles(runs);
@@ -295,6 +347,7 @@ export function mergeRuns(
     failures,
     byProtocol: Object.fromEntries(byProtocol),
     httpErrors,
+    ...(browser !== undefined ? { browser } : {}),
     intervals,
   });
   return { summary, dir, warnings };

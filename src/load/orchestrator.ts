@@ -19,8 +19,9 @@ import type { Scenario } from '../results/scenario.js';
 import { HlogStreams } from '../results/hlog-stream.js';
 import { summarizeRun } from '../results/run-data.js';
 import { BrowserRun } from './browser/browser-run.js';
+import type { BrowserResults } from './browser/browser-viewers.js';
 import { BrowserUnavailable, browserViewersMissing } from './browser/browser-kit.js';
-import { sumFailures, type BrowserGroupFigures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
+import { sumFailures, type EventLoopFigures, type RunSummary } from '../results/summary.js';
 import type { TimelinePoint } from '../results/timeline.js';
 import { TimelineStream } from '../results/timeline-stream.js';
 import { CapacitySearch } from './capacity-search.js';
@@ -132,7 +133,7 @@ class ScenarioRun {
   private readonly profiler: ServerProfiler | null;
   /** Real players in Chromium beside the simulated viewers (started before the run), and their figures. */
   private browsers: BrowserRun | null = null;
-  private browserFigures: Record<string, BrowserGroupFigures> | null = null;
+  private browserResults: BrowserResults | null = null;
   private readonly syscalls: ServerSyscallCounter | null;
   private syscallCounts: SyscallCounts | null = null;
 
@@ -188,7 +189,7 @@ class ScenarioRun {
       return await this.runToEnd();
     } finally {
       // A run that failed anywhere after Chromium started still closes it.
-      if (this.browsers !== null && this.browserFigures === null) await this.browsers.end().catch(() => undefined);
+      if (this.browsers !== null && this.browserResults === null) await this.browsers.end().catch(() => undefined);
       await this.share?.close();
     }
   }
@@ -207,7 +208,12 @@ class ScenarioRun {
   }
 
   private async runToEnd(): Promise<RunOutcome> {
-    this.browsers = await BrowserRun.prepare(this.scenario, this.target.url, this.target.httpPort);
+    this.browsers = await BrowserRun.prepare(
+      this.scenario,
+      this.target.url,
+      this.target.httpPort,
+      this.opts.share?.shardOf,
+    );
     await this.fixStart();
     // The folder exists from the start: timeline.ndjson grows in it second by second.
     const resultsDir = newResultsDir(this.opts.outDir ?? 'results', this.startedAt, this.scenario.name);
@@ -233,7 +239,7 @@ class ScenarioRun {
     let results: ShardResult[];
     try {
       results = await this.runWorkers();
-      if (this.browsers !== null) this.browserFigures = await this.browsers.end();
+      if (this.browsers !== null) this.browserResults = await this.browsers.end();
       this.timeline.finish();
     } finally {
       this.hlogs.close();
@@ -261,12 +267,13 @@ class ScenarioRun {
     // The timeline is in the folder already: TimelineStream wrote timeline.ndjson second by second.
     writeRunFolder(resultsDir, {
       summary,
-      histograms: encodeAll(results.map((r) => r.histograms)),
+      histograms: encodeAll(this.histogramSources(results)),
       counters,
       failures: summary.failures,
       // Each protocol's counters, whatever the summary shows: merging shares rebuilds byProtocol from them.
       byProtocol: Object.fromEntries(this.byProtocol(results)),
       httpErrors: sumFailures(results.map((r) => r.httpErrors)),
+      ...(this.browserResults !== null ? { browser: this.browserResults.data } : {}),
       intervals: new Map(), // written as the run went (HlogStreams)
     });
     // A share's manifest comes last: every file it lists is written.
@@ -404,11 +411,11 @@ class ScenarioRun {
       expectedSource: this.accounting.source,
       failures: sumFailures(results.map((r) => r.failures)),
       httpErrors: sumFailures(results.map((r) => r.httpErrors)),
-      histograms: mergeEncoded(results.map((r) => r.histograms)),
+      histograms: mergeEncoded(this.histogramSources(results)),
       // Named groups' seconds are read back from the .hlog files the run wrote.
       intervals: (key) => readIntervals(this.resultsDir!, key),
       timeline: this.timeline.points,
-      ...(this.browserFigures !== null ? { browser: this.browserFigures } : {}),
+      ...(this.browserResults !== null ? { browser: this.browserResults.data } : {}),
       generator: {
         cpuSeconds: round3(gen?.cpuSeconds ?? 0),
         maxRssBytes: gen?.peakRssBytes ?? 0,
@@ -436,6 +443,17 @@ class ScenarioRun {
     });
     this.capacity?.apply(summary);
     return summary;
+  }
+
+  /** The workers' histograms, and the browser viewers' (`browser.GROUP.METRIC`) beside them. */
+  private histogramSources(results: readonly ShardResult[]): EncodedHistograms[] {
+    const out = results.map((r) => r.histograms);
+    if (this.browserResults !== null) {
+      const browser: EncodedHistograms = {};
+      for (const [k, h] of this.browserResults.histograms) browser[k] = encodeHistogram(h);
+      out.push(browser);
+    }
+    return out;
   }
 
   /** Each viewer protocol's counters: the workers' totals and what frame accounting added. */

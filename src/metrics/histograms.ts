@@ -26,15 +26,36 @@ export const METRICS = [
 export type MetricName = (typeof METRICS)[number];
 
 /**
- * A histogram of a run: a metric over all viewers ("endToEnd"), or over the viewers of one
- * group, such as one protocol ("hls.endToEnd").
+ * What browser viewers' players measured (load/browser/), per group of them, in µs as every
+ * histogram here: player start to first rendered frame, the first frame held before the media
+ * clock ran, latency to live of each rendered frame, the player's buffer (mark parsed to frame
+ * shown), and the player's own latency estimate (a reading a second per viewer).
  */
-export type HistogramKey = MetricName | `${string}.${MetricName}`;
+export const BROWSER_METRICS = ['firstFrame', 'startHold', 'latency', 'buffer', 'playerEstimate'] as const;
+export type BrowserMetricName = (typeof BROWSER_METRICS)[number];
+/** A browser group's histogram: `browser.GROUP.METRIC` (three parts: a viewer group's key has two). */
+export type BrowserHistogramKey = `browser.${string}.${BrowserMetricName}`;
 
-/** The metric of a key ("hls.endToEnd" → endToEnd), or null for a key that is none. */
-function metricOf(key: string): MetricName | null {
+/**
+ * A histogram of a run: a metric over all viewers ("endToEnd"), or over the viewers of one
+ * group, such as one protocol ("hls.endToEnd"), or a browser group's ("browser.hls.latency").
+ */
+export type HistogramKey = MetricName | `${string}.${MetricName}` | BrowserHistogramKey;
+
+export function browserHistogramKey(group: string, metric: BrowserMetricName): BrowserHistogramKey {
+  return `browser.${group}.${metric}`;
+}
+
+/** Whether a key is a browser group's (`browser.GROUP.METRIC`). */
+function isBrowserKey(key: string): boolean {
+  const parts = key.split('.');
+  return parts.length === 3 && parts[0] === 'browser' && (BROWSER_METRICS as readonly string[]).includes(parts[2]!);
+}
+
+/** Whether a key names a histogram of a run ("hls.endToEnd", "browser.hls.latency"); false for any other. */
+function isHistogramKey(key: string): boolean {
   const m = key.slice(key.lastIndexOf('.') + 1);
-  return (METRICS as readonly string[]).includes(m) ? (m as MetricName) : null;
+  return (METRICS as readonly string[]).includes(m) || isBrowserKey(key);
 }
 
 /** Each metric's short label (tables, charts) and what it measures. */
@@ -101,6 +122,11 @@ export function decodeHistogram(encoded: string): Histogram {
   return hdr.decodeFromCompressedBase64(encoded, 32, false);
 }
 
+/** Records a value in µs, clamped to what a histogram holds (0 to an hour). */
+export function recordUs(h: Histogram, valueUs: number): void {
+  h.recordValue(valueUs < 0 ? 0 : valueUs > HIGHEST_TRACKABLE_US ? HIGHEST_TRACKABLE_US : Math.round(valueUs));
+}
+
 /**
  * Records each metric into an interval histogram (for time series); `takeInterval` folds it
  * into the cumulative one, so each value is recorded once.
@@ -110,13 +136,12 @@ export class Recorder {
   private interval = new Map<HistogramKey, Histogram>();
 
   record(metric: HistogramKey, valueUs: number): void {
-    const v = valueUs < 0 ? 0 : valueUs > HIGHEST_TRACKABLE_US ? HIGHEST_TRACKABLE_US : Math.round(valueUs);
     let i = this.interval.get(metric);
     if (i === undefined) {
       i = newHistogram();
       this.interval.set(metric, i);
     }
-    i.recordValue(v);
+    recordUs(i, valueUs);
   }
 
   /** The interval histograms since the last call, encoded; the interval starts afresh. */
@@ -145,12 +170,12 @@ export class Recorder {
   }
 }
 
-/** Merges encoded histograms from many sources, key by key (exact). Keys that name no metric are ignored. */
+/** Merges encoded histograms from many sources, key by key (exact). Keys that name no histogram are ignored. */
 export function mergeEncoded(sources: readonly EncodedHistograms[]): Map<HistogramKey, Histogram> {
   const merged = new Map<HistogramKey, Histogram>();
   for (const src of sources) {
     for (const [key, enc] of Object.entries(src) as [HistogramKey, string | undefined][]) {
-      if (enc === undefined || metricOf(key) === null) continue;
+      if (enc === undefined || !isHistogramKey(key)) continue;
       const m = key;
       const h = decodeHistogram(enc);
       let into = merged.get(m);

@@ -125,6 +125,19 @@ export function formatProbeConsole(c: ProbeComparison, width = 120): string {
   return c.servers.length === 1 ? singleConsole(c.servers[0]!, width) : matrixConsole(c.servers, width);
 }
 
+/**
+ * An attack's cell: the result, what the server did, and its RSS growth at the peak when its
+ * process was watched (ATTACK_FIGURES).
+ */
+function attackCell(o: ProbeOutcome): string {
+  const e = o.evidence;
+  const parts: string[] = [];
+  if (typeof e.response === 'string') parts.push(e.response);
+  if (typeof e.rssPeakGrowthBytes === 'number') parts.push(`RSS +${Math.round(e.rssPeakGrowthBytes / 1048576)} MB`);
+  if (typeof e.viewerFramesLost === 'number' && e.viewerFramesLost > 0) parts.push(`viewer lost ${e.viewerFramesLost}`);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
 function mdCell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
@@ -133,9 +146,9 @@ function mdCell(s: string): string {
  * Markdown: counts per server, the matrix (a row per probe, a column per server; results that
  * differ between servers in bold), and every non-pass result with its detail.
  */
-export function probeMarkdown(c: ProbeComparison): string {
+export function probeMarkdown(c: ProbeComparison, opts: { title?: string } = {}): string {
   const reports = c.servers;
-  const out: string[] = ['## RTMP probe', ''];
+  const out: string[] = [`## ${opts.title ?? 'RTMP probe'}`, ''];
   out.push('| server | target | pass | fail | n/a | info | error |', '|---|---|---|---|---|---|---|');
   for (const r of reports) {
     const k = r.counts;
@@ -156,7 +169,7 @@ export function probeMarkdown(c: ProbeComparison): string {
       const o = outcome(r, row.id);
       if (o === undefined) return '';
       const mark = MARKDOWN_MARK[o.result];
-      return d ? `**${mark}**` : mark;
+      return (d ? `**${mark}**` : mark) + (o.group === 'resilience' ? attackCell(o) : '');
     });
     out.push(`| \`${row.id}\` ${mdCell(row.title)} | ${cells.join(' | ')} |`);
   }

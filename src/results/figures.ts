@@ -268,7 +268,9 @@ export const WHILE_JOINING_FIGURES = {
 /**
  * Figures of one group of browser viewers (`browser.KEY.FIGURE`, KEY the group's name or
  * PLAYER-PROTOCOL): real players (hls.js, mpegts.js) in headless Chromium, measured from the
- * player itself (load/browser/). Latencies are per rendered frame, from the timing marks.
+ * player itself (load/browser/). Latencies are per rendered frame, from the timing marks; every
+ * distribution's figures come from the group's HdrHistograms (histograms.json
+ * `browser.KEY.METRIC`), so a merge of runs has them exactly (results/browser.ts).
  */
 export const BROWSER_FIGURES = {
   viewers: { kind: 'count', better: 'higher', description: 'browser viewers of the group' },
@@ -351,19 +353,23 @@ export const BROWSER_FIGURES = {
   cpuCoresPerViewer: {
     kind: 'plain',
     better: 'lower',
-    description: "CPU of Chromium's process group over the viewers' time, cores per viewer (all browser groups)",
+    description:
+      "CPU of Chromium's process group over the viewers' time, cores per viewer (all browser groups; " +
+      "merged: every machine's CPU over every machine's viewers' time)",
   },
   pssBytesPerViewer: {
     kind: 'bytes',
     better: 'lower',
     description:
       "Chromium's peak memory (PSS: shared pages split among the processes sharing them) above the bare " +
-      "browser's, per viewer (all browser groups)",
+      "browser's, per viewer (all browser groups; merged: every machine's over every machine's viewers)",
   },
   viewersThisBoxHolds: {
     kind: 'count',
     better: 'higher',
-    description: 'browser viewers the CPUs and memory of this machine hold at that cost (the lower of the two)',
+    description:
+      'browser viewers the CPUs and memory of this machine hold at that cost (the lower of the two; merged: ' +
+      'the least any machine holds)',
   },
 } as const satisfies Table;
 

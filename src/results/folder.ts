@@ -4,6 +4,7 @@ import { UsageError } from '../input/usage-error.js';
 import type { ProtocolKey } from '../protocol/delivery.js';
 import type { EncodedHistograms, HistogramKey } from '../metrics/histograms.js';
 import { formatHlog, parseHlog, type EncodedInterval, type IntervalHistogram } from '../metrics/hlog.js';
+import type { BrowserData } from './browser.js';
 import { COMPARISON_FILE, type ComparisonFile } from './comparison-file.js';
 import { countersFromFile, countersToFile, type Counters } from './counters.js';
 import { SUMMARY_SCHEMA_VERSION, type RunSummary } from './summary.js';
@@ -39,6 +40,8 @@ export interface RunFiles {
    */
   byProtocol?: Partial<Record<ProtocolKey, Counters>>;
   httpErrors?: Record<string, number>;
+  /** Browser viewers' counts and cost (their histograms are in `histograms`), in runs with them. */
+  browser?: BrowserData;
   intervals: Map<HistogramKey, (IntervalHistogram | EncodedInterval)[]>;
 }
 
@@ -54,6 +57,7 @@ export interface LoadedRun {
     failures: Record<string, number>;
     byProtocol?: Partial<Record<ProtocolKey, Counters>>;
     httpErrors?: Record<string, number>;
+    browser?: BrowserData;
   } | null;
 }
 
@@ -99,6 +103,7 @@ export function writeRunFolder(dir: string, r: RunFiles): void {
       failures: r.failures,
       ...byProtocol,
       ...(r.httpErrors !== undefined ? { httpErrors: r.httpErrors } : {}),
+      ...(r.browser !== undefined ? { browser: r.browser } : {}),
     }),
   );
   const startMs = Date.parse(r.summary.startedAt);
@@ -178,6 +183,7 @@ export function loadRun(dir: string): LoadedRun {
     failures: Record<string, number>;
     byProtocol?: Record<string, unknown>;
     httpErrors?: Record<string, number>;
+    browser?: BrowserData;
   } | null>(COUNTERS_FILE, null);
   return {
     dir,
@@ -198,6 +204,7 @@ export function loadRun(dir: string): LoadedRun {
                 }
               : {}),
             ...(counters.httpErrors !== undefined ? { httpErrors: counters.httpErrors } : {}),
+            ...(counters.browser !== undefined ? { browser: counters.browser } : {}),
           },
   };
 }

@@ -3,6 +3,7 @@ import type { IntervalHistogram } from '../metrics/hlog.js';
 import { leakVerdict } from '../metrics/leak.js';
 import { theilSenSlope } from '../metrics/robust-slope.js';
 import type { ProtocolKey } from '../protocol/delivery.js';
+import { browserFigures, type BrowserData } from './browser.js';
 import type { Counters } from './counters.js';
 import { groupFigures, namedGroups } from './groups.js';
 import { leakFigures } from './leak.js';
@@ -12,7 +13,6 @@ import {
   hlsRequestRate,
   protocolFigures,
   protocolHttpErrors,
-  type BrowserGroupFigures,
   type RunSummary,
   type SummaryInput,
 } from './summary.js';
@@ -33,8 +33,11 @@ export interface RunData extends SummaryInput {
   intervals: (key: HistogramKey) => IntervalHistogram[];
   /** Seconds of the run (the leak verdicts and the generator's memory slope read them). */
   timeline: readonly TimelinePoint[];
-  /** Browser viewers' figures by group, as their players measured them (load/browser/). */
-  browser?: Record<string, BrowserGroupFigures>;
+  /**
+   * Browser viewers' counts by group and Chromium's cost by machine (load/browser/); their
+   * distributions are in `histograms` (`browser.GROUP.METRIC`).
+   */
+  browser?: BrowserData;
 }
 
 /** The run's summary: the figures, each protocol's and group's apart, the leak verdicts, the thresholds judged. */
@@ -64,7 +67,8 @@ export function summarizeRun(d: RunData): RunSummary {
   );
   const byGroup = groupFigures(d.scenario, d.histograms, groupIntervals, summary.durationMs / 1000);
   if (byGroup !== undefined) summary.byGroup = byGroup;
-  if (d.browser !== undefined && Object.keys(d.browser).length > 0) summary.browser = d.browser;
+  if (d.browser !== undefined && Object.keys(d.browser.groups).length > 0)
+    summary.browser = browserFigures(d.browser, d.histograms);
   memoryFigures(summary, d.scenario, d.timeline);
   summary.thresholds = evaluateThresholds(parseThresholds(d.scenario.thresholds), summary, d.histograms);
   return summary;

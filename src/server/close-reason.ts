@@ -31,6 +31,11 @@ export const CLOSE_KINDS = [
   'partial-bytes-limit',
   /** All peers' unfinished messages would pass `maxServerPartialBytes`. */
   'server-partial-bytes-limit',
+  /**
+   * A peer that asks (commands, pings) and does not read the answers: what waits for it passed
+   * twice `maxQueuedBytes` (media alone never passes one: the backpressure policy drops it).
+   */
+  'unread-replies',
   /** An HTTP-FLV or WebSocket-FLV viewer whose stream's publisher stopped (the response ends). */
   'unpublished',
   /** The server is stopping. */

@@ -38,6 +38,12 @@ describe('rtmpbench probe', () => {
       ['probe', 'ftp://example/live'],
       ['probe', 'rtmp://127.0.0.1:1/live', '--only', 'no.such-probe'],
       ['probe', 'rtmp://127.0.0.1:1/live', '--wait-ms', 'soon'],
+      // Attacks go to loopback, or to a server the user says is theirs.
+      ['probe', 'rtmp://192.0.2.1:1935/live', '--only', 'resilience'],
+      [
+        ...['probe', 'rtmp://127.0.0.1:1/live', '--only', 'resilience', '--server-pid', 'me'],
+        ...['--rtmps', 'rtmp://127.0.0.1:2/live', '--hls', 'ftp://127.0.0.1/x.m3u8'],
+      ],
     ]) {
       const r = await cli(args);
       expect(r.code, args.join(' ')).toBe(2);

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { SERVE_SETTINGS } from '../../src/cli/serve.js';
 import { formatDefault, valueName } from '../../src/input/schema-fields.js';
 import { describedScenarioFlags } from '../../src/load/scenario-input.js';
+import { probeMarkdown } from '../../src/report/probe.js';
+import type { ProbeComparison } from '../../src/results/probe.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
 
 /**
@@ -22,6 +24,15 @@ export function runFlagsTable(): string {
   return ['| flag | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
+/** The committed resilience matrix (`npm run probe:resilience` makes it again). */
+const RESILIENCE_MATRIX = 'results/baselines/resilience/probe.json';
+
+/** The resilience matrix of docs/resilience.md, from the committed probe report. */
+export function resilienceMatrix(): string {
+  const c = JSON.parse(readFileSync(join(PACKAGE_ROOT, RESILIENCE_MATRIX), 'utf8')) as ProbeComparison;
+  return probeMarkdown(c, { title: 'The matrix' }).trimEnd();
+}
+
 export function serveFlagsTable(): string {
   const rows = SERVE_SETTINGS.map((s) => {
     const d = formatDefault(s.field) ?? '';
@@ -37,6 +48,7 @@ export const GENERATED_SECTIONS = {
   'serve-flags': 'docs/server.md',
   'error-codes': 'docs/results.md',
   'close-reasons': 'docs/server.md',
+  'resilience-matrix': 'docs/resilience.md',
 } as const satisfies Record<string, string>;
 
 export type SectionName = keyof typeof GENERATED_SECTIONS;

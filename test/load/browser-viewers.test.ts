@@ -1,10 +1,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mergeRuns } from '../../src/lab/merge.js';
 import { BrowserViewers } from '../../src/load/browser/browser-viewers.js';
 import { runScenario } from '../../src/load/orchestrator.js';
 import { resolveScenario } from '../../src/load/scenario.js';
+import {
+  decodeHistogram,
+  mergeEncoded,
+  newHistogram,
+  type Histogram,
+  type HistogramKey,
+} from '../../src/metrics/histograms.js';
+import { round2 } from '../../src/metrics/round.js';
 import { startServer, type RunningServer } from '../../src/proc/servers.js';
+import { loadRun } from '../../src/results/folder.js';
+import { browserFigures } from '../../src/results/browser.js';
 import type { BrowserGroupFigures } from '../../src/results/summary.js';
 import { hasChromium } from '../helpers/browser.js';
 import { makeClip, markedClip, shiftedMarksClip } from '../helpers/media-files.js';
@@ -112,6 +123,76 @@ describe.skipIf(!ready)('browser viewers (hls.js, mpegts.js in Chromium)', () =>
     }, 60_000);
   });
 
+  describe('merged over the shares of a run', () => {
+    let server: RunningServer;
+    beforeAll(async () => {
+      server = await startServer('builtin', { http: {} });
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it('gives the percentiles of the histograms the shares kept, added, and their counts summed', async () => {
+      // Two streams over two shares: each share publishes one and opens the browser viewer of its own.
+      const s = scenario({
+        target: server.url,
+        streams: 2,
+        publishers: { source: clip },
+        players: { perStream: 1 },
+        browsers: [{ protocol: 'http-flv', url: server.playUrls['http-flv'] }],
+        duration: '8s',
+        ramp: '1s',
+        warmup: '2s',
+      });
+      const shares = await Promise.all(
+        [0, 1].map((index) =>
+          runScenario({ scenario: s, share: { shardOf: { index, count: 2 }, runId: 'browsers' }, outDir: dir }),
+        ),
+      );
+      const runs = shares.map((r) => loadRun(r.resultsDir));
+      for (const r of runs) {
+        // Each share's figures come from the files it kept, by the path a merge takes.
+        const kept = r.counters!.browser!;
+        expect(browserFigures(kept, mergeEncoded([r.histograms]))).toEqual(r.summary.browser);
+        expect(kept.groups.httpFlv!.viewers).toBe(1);
+        expect(kept.machines).toHaveLength(1);
+        expectPlayedWithMarks(r.summary.browser?.httpFlv, 0.6);
+      }
+      const merged = mergeRuns(runs, join(dir, 'merged'));
+      const m = merged.summary.browser!.httpFlv!;
+      const added = (metric: string) => {
+        const h = newHistogram();
+        for (const r of runs) h.add(decodeHistogram(r.histograms[`browser.httpFlv.${metric}` as HistogramKey]!));
+        return h;
+      };
+      const ms = (h: Histogram, p: number) => round2(h.getValueAtPercentile(p) / 1000);
+      const latency = added('latency');
+      const firstFrame = added('firstFrame');
+      expect([m.latencyP50Ms, m.latencyP90Ms, m.latencyP99Ms, m.latencyMaxMs]).toEqual(
+        [50, 90, 99, 100].map((p) => ms(latency, p)),
+      );
+      expect([m.firstFrameP50Ms, m.firstFrameMaxMs]).toEqual([ms(firstFrame, 50), ms(firstFrame, 100)]);
+      expect(m.bufferP50Ms).toBe(ms(added('buffer'), 50));
+      const [a, b] = runs.map((r) => r.counters!.browser!.groups.httpFlv!);
+      expect(m.viewers).toBe(2);
+      expect(m.viewersPlaying).toBe(2);
+      expect(m.renderedFrames).toBe(a!.rendered + b!.rendered);
+      expect(m.markedShare).toBe(Math.round(((a!.marked + b!.marked) / (a!.rendered + b!.rendered)) * 1e4) / 1e4);
+      expect(m.clockBoundUs).toBe(Math.max(a!.clockBoundUs, b!.clockBoundUs));
+      // Cost: each machine's CPU over the viewers' time, and memory over the viewers, added up.
+      const machines = runs.flatMap((r) => r.counters!.browser!.machines);
+      const sum = (f: (x: (typeof machines)[number]) => number) => machines.reduce((t, x) => t + f(x), 0);
+      expect(m.cpuCoresPerViewer).toBe(
+        Math.round((sum((x) => x.cpuSeconds) / sum((x) => x.viewerSeconds)) * 1e4) / 1e4,
+      );
+      expect(m.pssBytesPerViewer).toBe(Math.round(sum((x) => x.pssAboveBareBytes) / 2));
+      // The merged folder keeps what a further merge needs: the histograms added, a cost per machine.
+      const again = loadRun(merged.dir);
+      expect(decodeHistogram(again.histograms['browser.httpFlv.latency']!).totalCount).toBe(latency.totalCount);
+      expect(again.counters!.browser!.machines).toHaveLength(2);
+    }, 60_000);
+  });
+
   describe('marks read where they were sent', () => {
     let server: RunningServer;
     const publishers: ReturnType<typeof start>[] = [];
@@ -168,7 +249,8 @@ describe.skipIf(!ready)('browser viewers (hls.js, mpegts.js in Chromium)', () =>
           await viewers.tick();
         }
       } finally {
-        figures = await viewers.close();
+        const measured = await viewers.close();
+        figures = browserFigures(measured.data, measured.histograms);
       }
       expect(figures.right!.viewersPlaying).toBe(1);
       expect(figures.right!.markedShare).toBeGreaterThanOrEqual(0.95);

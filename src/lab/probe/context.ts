@@ -1,5 +1,6 @@
 import type { ProbeEvidence, ProbeGroup, ProbeResult } from '../../results/probe.js';
 import { ProbeConnection, type ConnectOptions, type HandshakeOptions, type ProbeTarget } from './connection.js';
+import { DEFAULT_ATTACK, type AttackSettings } from './attack/settings.js';
 import { ProbeError, SetupError, why } from './errors.js';
 
 /** Most bytes one probe may send, on all its connections together. */
@@ -34,8 +35,13 @@ export interface ProbeDefinition {
    * others, and the server's liveness is checked after it.
    */
   isolated?: boolean;
-  /** Time limit (default 12 s; the waits inside take `waitMs` each). */
+  /** Time limit (default 12 s; the waits inside take `waitMs` each; attacks: from their settings). */
   limitMs?: number;
+  /**
+   * An attack (resilience): its bounds come from the attack settings, it runs alone and its
+   * bytes are bounded by the attack, not by MAX_PROBE_BYTES.
+   */
+  attack?: true;
   run: ProbeRun;
 }
 
@@ -47,6 +53,10 @@ export interface ProbeContextOptions {
   index: number;
   /** How long one step waits for an answer. */
   waitMs: number;
+  /** Most bytes the probe may send (default MAX_PROBE_BYTES). */
+  maxBytes?: number;
+  /** Bounds and targets of attacks (resilience probes). */
+  attack?: AttackSettings;
 }
 
 /**
@@ -58,6 +68,8 @@ export class ProbeContext {
   readonly evidence: ProbeEvidence = {};
   readonly target: ProbeTarget;
   readonly waitMs: number;
+  readonly attack: AttackSettings;
+  private readonly maxBytes: number;
   private readonly connections: ProbeConnection[] = [];
   private readonly opts: ProbeContextOptions;
   private names = 0;
@@ -73,6 +85,8 @@ export class ProbeContext {
     this.opts = opts;
     this.target = opts.target;
     this.waitMs = opts.waitMs;
+    this.attack = opts.attack ?? DEFAULT_ATTACK;
+    this.maxBytes = opts.maxBytes ?? MAX_PROBE_BYTES;
   }
 
   /** A stream name no other probe of any run uses (letters, digits, - and _ only). */
@@ -85,13 +99,23 @@ export class ProbeContext {
     this.evidence[key] = value;
   }
 
-  /** A TCP connection, not yet shaken hands with. */
-  async dial(): Promise<ProbeConnection> {
+  /** Whether the probe has ended (its time ran out): loops stop. */
+  get over(): boolean {
+    return this.ended;
+  }
+
+  /** Whether `bytes` more would stay within the probe's bound of bytes. */
+  canSend(bytes: number): boolean {
+    return this.sent + bytes <= this.maxBytes;
+  }
+
+  /** A TCP (or TLS) connection to the target (or `target`), not yet shaken hands with. */
+  async dial(target = this.target): Promise<ProbeConnection> {
     if (this.ended) throw new ProbeError('RTMP_ERR_PROBE_TIMEOUT', 'the probe has ended');
-    const conn = await ProbeConnection.dial(this.target, this.waitMs);
+    const conn = await ProbeConnection.dial(target, this.waitMs);
     conn.onWrite = (bytes) => {
-      if (this.sent + bytes > MAX_PROBE_BYTES)
-        throw new ProbeError('RTMP_ERR_PROBE_STEP', `the probe would send more than ${MAX_PROBE_BYTES} bytes`);
+      if (this.sent + bytes > this.maxBytes)
+        throw new ProbeError('RTMP_ERR_PROBE_STEP', `the probe would send more than ${this.maxBytes} bytes`);
       this.sent += bytes;
     };
     this.connections.push(conn);

@@ -1,10 +1,13 @@
 import { MAX_WRITE_CHUNK_SIZE } from '../../protocol/constants.js';
+import { OPT_IN_GROUPS } from '../../results/probe.js';
 import type { ProbeDefinition } from './context.js';
 import * as chunking from './groups/chunking.js';
 import * as commands from './groups/commands.js';
 import * as flow from './groups/flow-control.js';
 import * as handshake from './groups/handshake.js';
 import * as media from './groups/media.js';
+import * as resilience from './groups/resilience.js';
+import * as resilienceHttp from './groups/resilience-http.js';
 import * as sessions from './groups/sessions.js';
 import * as timestamps from './groups/timestamps.js';
 
@@ -555,20 +558,187 @@ export const PROBES: readonly ProbeDefinition[] = [
     definition: 'media published as "name?token=..." reaches viewers of "name"',
     run: sessions.nameWithQuery,
   },
+
+  // Resilience (opt-in: attacks, never part of the default run; bounds in attack/settings.ts)
+  {
+    id: 'resilience.partial-message',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'the partial-message memory bomb',
+    definition:
+      'connections that complete the handshake, send Set Chunk Size 0x7FFFFFFF and a chunk header declaring an 8 MB video message, then all of it but the last byte, and never connect: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.partialMessage,
+  },
+  {
+    id: 'resilience.declared-chunk-streams',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'every chunk stream declared at the largest size',
+    definition:
+      'connections that open every chunk stream id (3..65599) with a header declaring 16 MB, and send nothing more: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.declaredChunkStreams,
+  },
+  {
+    id: 'resilience.slow-handshake',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'slowloris: handshakes that never finish',
+    definition:
+      'connections that send C0 and 100 bytes of C1, then a byte a second: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.slowHandshake,
+  },
+  {
+    id: 'resilience.slow-tls-handshake',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'slowloris on RTMPS: TLS handshakes that never finish',
+    definition:
+      'connections to the RTMPS endpoint that send the start of a ClientHello, then a byte a second: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.slowTlsHandshake,
+  },
+  {
+    id: 'resilience.connection-flood',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'a flood of connections',
+    definition:
+      'connections opened as fast as the server takes them, each through handshake and connect, all held: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.connectionFlood,
+  },
+  {
+    id: 'resilience.tls-flood',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'a flood of TLS handshakes',
+    definition:
+      'full TLS handshakes on the RTMPS endpoint as fast as they complete, each connection closed at once: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.tlsFlood,
+  },
+  {
+    id: 'resilience.chunk-size-1',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'Set Chunk Size 1',
+    definition:
+      'a publisher that sets chunk size 1 and sends video as fast as the server reads it: every byte a chunk: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.chunkSizeOne,
+  },
+  {
+    id: 'resilience.tiny-ack-window',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'a tiny acknowledgement window',
+    definition:
+      'a publisher that sets Window Acknowledgement Size 1 (an Acknowledgement owed for every byte) and sends video as fast as the server reads it: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.tinyAckWindow,
+  },
+  {
+    id: 'resilience.metadata-flood',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'metadata in a tight loop',
+    definition:
+      'a publisher sending @setDataFrame onMetaData as fast as the server reads it: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.metadataFlood,
+  },
+  {
+    id: 'resilience.command-flood',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'commands in a tight loop',
+    definition:
+      'a connection sending createStream as fast as the server reads it, never waiting for an answer: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.commandFlood,
+  },
+  {
+    id: 'resilience.player-never-reads',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'players that never read',
+    definition:
+      'players of a 2.5 MB/s stream that stop reading once it starts: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.playersNeverRead,
+  },
+  {
+    id: 'resilience.garbage-after-connect',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'garbage after connect',
+    definition:
+      'connections that send 64 KB of random bytes right after connect: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilience.garbageAfterConnect,
+  },
+  {
+    id: 'resilience.http-slow-headers',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'slowloris on the HTTP outputs',
+    definition:
+      'HTTP-FLV and HLS requests whose headers never end (a byte a second): the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilienceHttp.httpSlowHeaders,
+  },
+  {
+    id: 'resilience.http-held',
+    group: 'resilience',
+    needs: 'relay',
+    attack: true,
+    isolated: true,
+    title: 'held requests on the HTTP outputs',
+    definition:
+      'complete HTTP-FLV stream and HLS playlist requests whose answers are never read: the server stays within the RSS bound and a healthy viewer beside them gets every frame',
+    run: resilienceHttp.httpHeldRequests,
+  },
 ];
 
+const optIn = (p: ProbeDefinition) => (OPT_IN_GROUPS as readonly string[]).includes(p.group);
+
+/** The probes a run without `only` makes: every probe but those of the opt-in groups (attacks). */
+export const DEFAULT_PROBES: readonly ProbeDefinition[] = PROBES.filter((p) => !optIn(p));
+
 /**
- * The probes `only` selects: ids, groups ("chunking") or id prefixes ending in "*"; every probe
- * when empty. Throws on a name that selects nothing (with the closest id).
+ * The probes `only` selects: ids, groups ("chunking") or id prefixes ending in "*"; the default
+ * probes when empty. A prefix selects probes of an opt-in group only when it names that group
+ * ("resilience.*"; "*" alone does not). Lists the names that select nothing.
  */
 export function selectProbes(only: readonly string[] = []): { probes: ProbeDefinition[]; unknown: string[] } {
-  if (only.length === 0) return { probes: [...PROBES], unknown: [] };
+  if (only.length === 0) return { probes: [...DEFAULT_PROBES], unknown: [] };
   const unknown: string[] = [];
   const chosen = new Set<string>();
   for (const raw of only) {
     const name = raw.trim();
     const matches = PROBES.filter(
-      (p) => p.id === name || p.group === name || (name.endsWith('*') && p.id.startsWith(name.slice(0, -1))),
+      (p) =>
+        p.id === name ||
+        p.group === name ||
+        (name.endsWith('*') &&
+          p.id.startsWith(name.slice(0, -1)) &&
+          (!optIn(p) || name.slice(0, -1).startsWith(p.group))),
     );
     if (matches.length === 0) unknown.push(name);
     for (const m of matches) chosen.add(m.id);

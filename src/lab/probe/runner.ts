@@ -5,6 +5,7 @@ import { countResults, type ProbeOutcome, type ProbeReport } from '../../results
 import { VERSION } from '../../version.js';
 import type { ProbeTarget } from './connection.js';
 import { PROBE_NEEDS, ProbeContext, type ProbeDefinition, type ProbeNeed, type ProbeVerdict } from './context.js';
+import { attackLimitMs, DEFAULT_ATTACK, type AttackSettings } from './attack/settings.js';
 import { ProbeTimeoutError, SetupError, StepError, why } from './errors.js';
 import { selectProbes } from './list.js';
 import { ProbeMedia } from './media.js';
@@ -35,6 +36,16 @@ export interface ProbeServerOptions {
   waitMs?: number;
   /** Time for the whole server (default 55 s). */
   budgetMs?: number;
+  /**
+   * Bounds and targets of the attacks (resilience probes; defaults in attack/settings.ts): the
+   * server's process, RSS bound, connections, time, RTMPS endpoint, HTTP outputs.
+   */
+  attack?: Partial<AttackSettings>;
+  /**
+   * The target is the user's own server: attacks may go to a host that is not loopback (without
+   * it, resilience probes refuse such a host).
+   */
+  ownServer?: boolean;
   /** Called as each probe ends. */
   onProbe?: (outcome: ProbeOutcome, done: number, total: number) => void;
 }
@@ -46,6 +57,12 @@ const NEED_TEXT: Record<ProbeNeed, string> = {
   publish: 'accept a publisher',
   relay: "relay a publisher's media to a player",
 };
+
+/** Whether a host is this machine (127.0.0.0/8, ::1, localhost). */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
 
 /** A stream-name suffix unique to this run (letters and digits). */
 function runTag(): string {
@@ -149,9 +166,16 @@ export async function probeServer(url: string, opts: ProbeServerOptions = {}): P
     throw new UsageError(
       `--only: no probe or group named ${unknown.map((u) => `"${u}"`).join(', ')} (rtmpbench probe --list shows them)`,
     );
+  const attacks = probes.filter((p) => p.attack === true);
+  if (attacks.length > 0 && !isLoopback(parsed.host) && opts.ownServer !== true)
+    throw new UsageError(
+      `resilience probes attack the server: ${parsed.host} is not a loopback address; ` +
+        'run them against your own server only, and say so with --own-server',
+    );
+  const attack: AttackSettings = { ...DEFAULT_ATTACK, ...opts.attack };
   const target: ProbeTarget = { url: parsed, insecure: opts.insecure ?? false };
   const waitMs = opts.waitMs ?? 3000;
-  const budgetMs = opts.budgetMs ?? 55_000;
+  const budgetMs = opts.budgetMs ?? 55_000 + attacks.length * attackLimitMs(attack, waitMs);
   const namePrefix = opts.streamPrefix ?? (parsed.stream !== '' ? parsed.stream : 'rtmpbench-probe');
   const prefix = `${namePrefix.replace(/[^A-Za-z0-9_-]/g, '-')}_${runTag()}`;
   const startedAt = new Date();
@@ -203,9 +227,21 @@ export async function probeServer(url: string, opts: ProbeServerOptions = {}): P
   }
   const notRun = (def: ProbeDefinition, why: string) =>
     done(outcomeOf(def, { result: 'error', detail: `not run: ${why}` }, {}, 0));
+  // An attack's bytes are bounded by the attack (its plan), not by MAX_PROBE_BYTES.
   const contextFor = (def: ProbeDefinition) =>
-    new ProbeContext({ target, streamPrefix: prefix, index: probes.indexOf(def) + 1, waitMs });
-  const limitFor = (def: ProbeDefinition) => Math.min(def.limitMs ?? DEFAULT_LIMIT_MS, deadline - performance.now());
+    new ProbeContext({
+      target,
+      streamPrefix: prefix,
+      index: probes.indexOf(def) + 1,
+      waitMs,
+      attack,
+      ...(def.attack === true ? { maxBytes: Number.MAX_SAFE_INTEGER } : {}),
+    });
+  const limitFor = (def: ProbeDefinition) =>
+    Math.min(
+      def.attack === true ? attackLimitMs(attack, waitMs) : (def.limitMs ?? DEFAULT_LIMIT_MS),
+      deadline - performance.now(),
+    );
   const budgetSpent = `the time budget of ${Math.round(budgetMs / 1000)} s for one server was spent`;
 
   const shared = runnable.filter((d) => d.isolated !== true);

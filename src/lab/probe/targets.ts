@@ -15,6 +15,8 @@ import type { ProbeComparison, ProbeReport } from '../../results/probe.js';
 import type { ServerSpec } from '../../results/scenario.js';
 import { countResults } from '../../results/probe.js';
 import { VERSION } from '../../version.js';
+import type { AttackSettings } from './attack/settings.js';
+import { selectProbes } from './list.js';
 import { probeServer, type ProbeServerOptions } from './runner.js';
 
 /**
@@ -80,14 +82,75 @@ function unreachableReport(url: string, name: string, why: string): ProbeReport 
   };
 }
 
-/** Probes one target, starting and stopping its server when rtmpbench runs it. */
+/**
+ * Probes one target, starting and stopping its server when rtmpbench runs it. A server rtmpbench
+ * starts is started afresh for each attack (resilience probe), so what one attack leaves behind
+ * (memory it holds, a server that stopped) does not decide the next one's result.
+ */
 export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOptions = {}): Promise<ProbeReport> {
   if (spec.kind === 'url')
     return probeServer(spec.url, { ...opts, ...(spec.name !== undefined ? { name: spec.name } : {}) });
+  const { probes } = selectProbes(opts.only);
+  const attacks = probes.filter((p) => p.attack === true);
+  if (attacks.length === 0) return probeStarted(spec, opts, false);
+  const groups = [probes.filter((p) => p.attack !== true), ...attacks.map((a) => [a])].filter((g) => g.length > 0);
+  const parts: ProbeReport[] = [];
+  const reasons: (string | null)[] = [];
+  let done = 0;
+  for (const group of groups) {
+    const part = await probeStarted(
+      spec,
+      {
+        ...opts,
+        only: group.map((p) => p.id),
+        onProbe: (o) => opts.onProbe?.(o, ++done, probes.length),
+      },
+      group[0]!.attack === true,
+    );
+    // A server that did not start: its probes are not run (the target is unreachable when none started).
+    reasons.push(part.unreachable);
+    if (part.unreachable !== null)
+      part.probes = group.map((def) => ({
+        id: def.id,
+        group: def.group,
+        title: def.title,
+        definition: def.definition,
+        result: 'error',
+        detail: `not run: ${part.unreachable}`,
+        evidence: {},
+        durationMs: 0,
+      }));
+    parts.push(part);
+  }
+  const unreachable = reasons.every((r) => r !== null) ? reasons[0]! : null;
+  const all = unreachable === null ? parts.flatMap((p) => p.probes) : [];
+  return {
+    ...parts[0]!,
+    durationMs: parts.reduce((t, p) => t + p.durationMs, 0),
+    unreachable,
+    counts: countResults(all),
+    probes: all,
+  };
+}
+
+/** LL-HLS part length of a built-in server started for attacks (at most half its 2 s segments). */
+const LL_HLS_PART_MS = 500;
+
+/** Starts the target's server (with its HTTP outputs for attacks), probes it, stops it. */
+async function probeStarted(
+  spec: Exclude<ProbeTargetSpec, { kind: 'url' }>,
+  opts: ProbeServerOptions,
+  attacks: boolean,
+): Promise<ProbeReport> {
   let server: RunningServer;
   const name = spec.kind === 'start' ? spec.server : spec.name;
   try {
-    if (spec.kind === 'start') server = await startServer(spec.server);
+    if (spec.kind === 'start')
+      server = await startServer(spec.server, {
+        http: attacks,
+        // The built-in server's playlists block reloads with LL-HLS parts: the held LL-HLS requests attack that.
+        ...(attacks && spec.server === 'builtin' ? { builtinArgs: ['--hls-part-ms', String(LL_HLS_PART_MS)] } : {}),
+      });
     else {
       const u = parseRtmpUrl(spec.url);
       server = await startCommand(spec, u.host, u.port);
@@ -100,8 +163,18 @@ export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOption
       `${name} did not start: ${e.message}`,
     );
   }
+  // The server's process is known: attacks watch its RSS and descriptors.
+  const attack: Partial<AttackSettings> = {
+    server: { pid: server.pgid ?? server.pid, group: server.pgid !== undefined },
+    http: {
+      ...(server.playUrls['http-flv'] !== undefined ? { 'http-flv': server.playUrls['http-flv'] } : {}),
+      ...(server.playUrls.hls !== undefined ? { hls: server.playUrls.hls } : {}),
+      ...(server.kind === 'builtin' && server.playUrls.hls !== undefined ? { 'll-hls': server.playUrls.hls } : {}),
+    },
+    ...opts.attack,
+  };
   try {
-    return await probeServer(server.url, { ...opts, name });
+    return await probeServer(server.url, { ...opts, name, attack });
   } finally {
     await server.stop();
   }

@@ -1,13 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { newHistogram, type Histogram } from '../../metrics/histograms.js';
+import {
+  browserHistogramKey,
+  newHistogram,
+  recordUs,
+  type BrowserMetricName,
+  type Histogram,
+  type HistogramKey,
+} from '../../metrics/histograms.js';
 import { ClockOffsetEstimator } from '../../metrics/clock-offset.js';
 import { groupPssBytes, ProcessGroupSampler } from '../../metrics/process-group.js';
 import { monotonicUs } from '../../media/timing-mark.js';
 import type { BrowserProtocol } from '../../protocol/delivery.js';
-import { round2 } from '../../metrics/round.js';
-import type { BrowserGroupFigures } from '../../results/summary.js';
+import { MAX_BROWSER_ERRORS, type BrowserData, type BrowserGroupTotals } from '../../results/browser.js';
 import {
   HLS_JS_PATH,
   MPEGTS_JS_PATH,
@@ -69,29 +75,17 @@ function playerOf(protocol: BrowserProtocol): PageConfig['player'] {
   return protocol === 'hls' || protocol === 'll-hls' ? 'hls.js' : 'mpegts.js';
 }
 
+/** A group's counts, and its distributions (µs) by BROWSER_METRICS. */
 interface Group {
-  protocol: BrowserProtocol;
-  viewers: number;
-  playing: number;
-  firstFrameMs: Histogram;
-  startHoldMs: Histogram;
-  /** Page ms elapsed and media ms shown between consecutive rendered frames of one timeline, summed. */
-  shownElapsedMs: number;
-  mediaElapsedMs: number;
-  playerLatencyMs: Histogram;
-  bufferMs: Histogram;
-  latencyUs: Histogram;
-  rendered: number;
-  marked: number;
-  offTimeline: number;
-  rebuffers: number;
-  rebufferMs: number;
-  stalled: number;
-  dropped: number;
-  decoded: number;
-  kbps: number[];
-  clockBoundUs: number;
+  totals: BrowserGroupTotals;
+  h: Record<BrowserMetricName, Histogram>;
   errors: Set<string>;
+}
+
+/** What the browser viewers of a run measured: counts and cost (counters.json), histograms (histograms.json). */
+export interface BrowserResults {
+  data: BrowserData;
+  histograms: Map<HistogramKey, Histogram>;
 }
 
 class Viewer {
@@ -122,8 +116,8 @@ class Viewer {
   take(d: PageDrain, g: Group): void {
     const offset = this.clock.estimate();
     for (const f of d.frames) this.frame(f, g, offset?.offsetUs ?? null);
-    if (d.playerLatencyMs >= 0) g.playerLatencyMs.recordValue(Math.round(d.playerLatencyMs));
-    g.rendered += d.framesOverflow;
+    if (d.playerLatencyMs >= 0) recordUs(g.h.playerEstimate, d.playerLatencyMs * 1000);
+    g.totals.rendered += d.framesOverflow;
     this.last = d;
   }
 
@@ -134,7 +128,7 @@ class Viewer {
     // The first is not judged: hls.js moves a stream's first frame onto the playlist's timeline
     // (measured: 23 ms, the frame's own mark found with it), so its media time is the player's.
     for (let i = 1; i < this.firstOffsets.length; i++)
-      if (Math.abs(this.firstOffsets[i]! - median) > this.toleranceUs) g.offTimeline++;
+      if (Math.abs(this.firstOffsets[i]! - median) > this.toleranceUs) g.totals.offTimeline++;
     this.timelineUs = median;
     this.firstOffsets.length = 0;
   }
@@ -147,32 +141,32 @@ class Viewer {
 
   private frame(f: PageFrame, g: Group, offsetUs: number | null): void {
     const [shownMs, mediaMs, markUs, intendedUs, , parsedMs] = f;
-    g.rendered++;
+    g.totals.rendered++;
     if (this.first === null) this.first = [shownMs, mediaMs];
     else if (!this.held && mediaMs > this.first[1]) {
       // The media clock ran from (shown − media advanced): how long after the first frame was shown.
       this.held = true;
-      g.startHoldMs.recordValue(Math.max(0, Math.round(shownMs - (mediaMs - this.first[1]) - this.first[0])));
+      recordUs(g.h.startHold, (shownMs - (mediaMs - this.first[1]) - this.first[0]) * 1000);
     }
     if (mediaMs < this.lastMediaMs || mediaMs > this.lastMediaMs + TIMELINE_JUMP_MS) this.newTimeline(g);
     else if (this.lastShownMs >= 0 && shownMs > this.lastShownMs) {
       // The media clock's pace against the page's, stalls included (a jump or a seek is not play).
-      g.shownElapsedMs += shownMs - this.lastShownMs;
-      g.mediaElapsedMs += mediaMs - this.lastMediaMs;
+      const tot = g.totals;
+      tot.playedClockMs = (tot.playedClockMs ?? 0) + shownMs - this.lastShownMs;
+      tot.playedMediaMs = (tot.playedMediaMs ?? 0) + mediaMs - this.lastMediaMs;
     }
     this.lastMediaMs = mediaMs;
     this.lastShownMs = shownMs;
     if (markUs < 0) return;
-    g.marked++;
-    g.bufferMs.recordValue(Math.max(0, Math.round(shownMs - parsedMs)));
+    g.totals.marked++;
+    recordUs(g.h.buffer, (shownMs - parsedMs) * 1000);
     const t = mediaMs * 1000 - intendedUs;
     if (this.timelineUs === null) {
       this.firstOffsets.push(t);
       if (this.firstOffsets.length === TIMELINE_FRAMES) this.judgeFirst(g);
-    } else if (Math.abs(t - this.timelineUs) > this.toleranceUs) g.offTimeline++;
+    } else if (Math.abs(t - this.timelineUs) > this.toleranceUs) g.totals.offTimeline++;
     if (offsetUs === null) return;
-    const latencyUs = shownMs * 1000 - offsetUs - markUs;
-    g.latencyUs.recordValue(Math.max(0, Math.round(latencyUs)));
+    recordUs(g.h.latency, shownMs * 1000 - offsetUs - markUs);
   }
 }
 
@@ -232,7 +226,7 @@ export class BrowserViewers {
   /** Opens a page playing `spec` (in a context with a free connection budget). */
   async add(spec: BrowserViewerSpec): Promise<void> {
     const g = this.group(spec);
-    g.viewers++;
+    g.totals.viewers++;
     try {
       await this.open(spec);
     } catch (e) {
@@ -270,9 +264,9 @@ export class BrowserViewers {
     if (pss !== null) this.peakPssBytes = Math.max(this.peakPssBytes, pss);
   }
 
-  /** Ends every player, closes Chromium, and returns each group's figures. */
-  async close(): Promise<Record<string, BrowserGroupFigures>> {
-    if (this.closed) return {};
+  /** Ends every player, closes Chromium, and returns what the groups measured and what Chromium cost. */
+  async close(): Promise<BrowserResults> {
+    if (this.closed) return { data: { groups: {}, machines: [] }, histograms: new Map() };
     await this.tick();
     const s = this.cost.sample();
     this.closed = true;
@@ -280,18 +274,34 @@ export class BrowserViewers {
     await this.kit.close();
     for (const v of this.viewers) this.finish(v);
     const cpuSeconds = Math.max(0, (s?.cpuSeconds ?? this.baseCpuSeconds) - this.baseCpuSeconds);
+    const pssAboveBareBytes = Math.max(0, this.peakPssBytes - this.basePssBytes);
+    const n = this.viewers.length;
     const cores = this.viewerSeconds > 0 ? cpuSeconds / this.viewerSeconds : 0;
-    const pssPer =
-      this.viewers.length > 0 ? Math.max(0, this.peakPssBytes - this.basePssBytes) / this.viewers.length : 0;
     const holds = Math.floor(
       Math.min(
         cores > 0 ? os.availableParallelism() / cores : Infinity,
-        pssPer > 0 ? (os.totalmem() - this.basePssBytes) / pssPer : Infinity,
+        n > 0 && pssAboveBareBytes > 0 ? ((os.totalmem() - this.basePssBytes) * n) / pssAboveBareBytes : Infinity,
       ),
     );
-    const out: Record<string, BrowserGroupFigures> = {};
-    for (const [name, g] of this.groups) out[name] = figuresOf(g, cores, pssPer, holds);
-    return out;
+    const data: BrowserData = {
+      groups: {},
+      machines: [
+        {
+          viewers: n,
+          cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
+          viewerSeconds: Math.round(this.viewerSeconds * 1000) / 1000,
+          pssAboveBareBytes,
+          holds: Number.isFinite(holds) ? holds : null,
+        },
+      ],
+    };
+    const histograms = new Map<HistogramKey, Histogram>();
+    for (const [name, g] of this.groups) {
+      data.groups[name] = { ...g.totals, errors: [...g.errors].slice(0, MAX_BROWSER_ERRORS) };
+      for (const [metric, h] of Object.entries(g.h) as [BrowserMetricName, Histogram][])
+        if (h.totalCount > 0) histograms.set(browserHistogramKey(name, metric), h);
+    }
+    return { data, histograms };
   }
 
   /** Seconds since launch, µs clock. */
@@ -303,26 +313,32 @@ export class BrowserViewers {
     let g = this.groups.get(spec.group);
     if (g === undefined) {
       g = {
-        protocol: spec.protocol,
-        viewers: 0,
-        playing: 0,
-        firstFrameMs: newHistogram(),
-        startHoldMs: newHistogram(),
-        shownElapsedMs: 0,
-        mediaElapsedMs: 0,
-        playerLatencyMs: newHistogram(),
-        bufferMs: newHistogram(),
-        latencyUs: newHistogram(),
-        rendered: 0,
-        marked: 0,
-        offTimeline: 0,
-        rebuffers: 0,
-        rebufferMs: 0,
-        stalled: 0,
-        dropped: 0,
-        decoded: 0,
-        kbps: [],
-        clockBoundUs: 0,
+        totals: {
+          protocol: spec.protocol,
+          viewers: 0,
+          playing: 0,
+          rendered: 0,
+          marked: 0,
+          offTimeline: 0,
+          rebuffers: 0,
+          rebufferMs: 0,
+          stalled: 0,
+          dropped: 0,
+          decoded: 0,
+          kbpsSum: 0,
+          kbpsViewers: 0,
+          playedClockMs: 0,
+          playedMediaMs: 0,
+          clockBoundUs: 0,
+          errors: [],
+        },
+        h: {
+          firstFrame: newHistogram(),
+          startHold: newHistogram(),
+          latency: newHistogram(),
+          buffer: newHistogram(),
+          playerEstimate: newHistogram(),
+        },
         errors: new Set(),
       };
       this.groups.set(spec.group, g);
@@ -374,59 +390,28 @@ export class BrowserViewers {
 
   private finish(v: Viewer): void {
     const g = this.groups.get(v.spec.group)!;
+    const t = g.totals;
     v.newTimeline(g);
     const d = v.last;
     const bound = v.clock.estimate()?.boundUs;
-    if (bound !== undefined) g.clockBoundUs = Math.max(g.clockBoundUs, bound);
+    if (bound !== undefined) t.clockBoundUs = Math.max(t.clockBoundUs, bound);
     if (d === null) return;
     for (const e of d.errors) g.errors.add(e);
     if (d.firstFrameMs >= 0) {
-      g.playing++;
-      g.firstFrameMs.recordValue(Math.max(0, Math.round(d.firstFrameMs - d.startMs)));
+      t.playing++;
+      recordUs(g.h.firstFrame, (d.firstFrameMs - d.startMs) * 1000);
     }
-    g.rebuffers += d.rebuffers;
-    g.rebufferMs += d.rebufferMs;
-    g.stalled += d.stalled;
-    g.dropped += d.dropped;
-    g.decoded += d.decoded;
+    t.rebuffers += d.rebuffers;
+    t.rebufferMs += d.rebufferMs;
+    t.stalled += d.stalled;
+    t.dropped += d.dropped;
+    t.decoded += d.decoded;
     const sec = d.nowMs / 1000 - d.startMs / 1000;
-    if (sec > 0) g.kbps.push((d.bytes * 8) / 1000 / sec);
+    if (sec > 0) {
+      t.kbpsSum += (d.bytes * 8) / 1000 / sec;
+      t.kbpsViewers++;
+    }
   }
-}
-
-function figuresOf(g: Group, cores: number, pssPer: number, holds: number): BrowserGroupFigures {
-  const ms = (h: Histogram, p: number) => (h.totalCount === 0 ? 0 : round2(h.getValueAtPercentile(p) / 1000));
-  const ff = (p: number) => (g.firstFrameMs.totalCount === 0 ? 0 : g.firstFrameMs.getValueAtPercentile(p));
-  return {
-    player: playerOf(g.protocol),
-    protocol: g.protocol,
-    viewers: g.viewers,
-    viewersPlaying: g.playing,
-    firstFrameP50Ms: ff(50),
-    firstFrameMaxMs: ff(100),
-    startHoldP50Ms: g.startHoldMs.totalCount === 0 ? 0 : g.startHoldMs.getValueAtPercentile(50),
-    mediaRate: g.shownElapsedMs === 0 ? 0 : Math.round((g.mediaElapsedMs / g.shownElapsedMs) * 1e4) / 1e4,
-    bufferP50Ms: g.bufferMs.totalCount === 0 ? 0 : g.bufferMs.getValueAtPercentile(50),
-    playerEstimateP50Ms: g.playerLatencyMs.totalCount === 0 ? 0 : g.playerLatencyMs.getValueAtPercentile(50),
-    latencyP50Ms: ms(g.latencyUs, 50),
-    latencyP90Ms: ms(g.latencyUs, 90),
-    latencyP99Ms: ms(g.latencyUs, 99),
-    latencyMaxMs: ms(g.latencyUs, 100),
-    renderedFrames: g.rendered,
-    markedShare: g.rendered === 0 ? 0 : Math.round((g.marked / g.rendered) * 1e4) / 1e4,
-    marksOffTimeline: g.offTimeline,
-    rebuffers: g.rebuffers,
-    rebufferMs: Math.round(g.rebufferMs),
-    stalledEvents: g.stalled,
-    droppedFrames: g.dropped,
-    decodedFrames: g.decoded,
-    kbpsPerViewer: g.kbps.length === 0 ? 0 : Math.round(g.kbps.reduce((a, b) => a + b, 0) / g.kbps.length),
-    clockBoundUs: g.clockBoundUs,
-    cpuCoresPerViewer: Math.round(cores * 1e4) / 1e4,
-    pssBytesPerViewer: Math.round(pssPer),
-    viewersThisBoxHolds: Number.isFinite(holds) ? holds : 0,
-    ...(g.errors.size > 0 ? { errors: [...g.errors].slice(0, 10) } : {}),
-  };
 }
 
 /** hls.js and mpegts.js from the installed packages, and the page; refuses when a player is missing. */

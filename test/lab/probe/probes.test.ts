@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PROBE_BYTES } from '../../../src/lab/probe/context.js';
-import { PROBES } from '../../../src/lab/probe/list.js';
+import { DEFAULT_PROBES } from '../../../src/lab/probe/list.js';
 import { probeServer } from '../../../src/lab/probe/runner.js';
 import type { ProbeReport } from '../../../src/results/probe.js';
 import { scriptedServer, type Faults, type ScriptedServer } from '../../helpers/scripted-server.js';
@@ -112,7 +112,7 @@ describe('probes against a server without the bugs', () => {
     const r = await probe({}, [], 3000);
     const notPass = r.probes.filter((p) => p.result !== 'pass' && p.result !== 'info');
     expect(notPass.map((p) => `${p.id}: ${p.result} ${p.detail}`)).toEqual([]);
-    expect(r.probes).toHaveLength(PROBES.length);
+    expect(r.probes).toHaveLength(DEFAULT_PROBES.length);
     // No probe sends more than 16 MB (the evidence counts every byte, handshakes included).
     for (const p of r.probes) expect(p.evidence['bytes sent'], p.id).toBeLessThanOrEqual(MAX_PROBE_BYTES);
     expect(Math.max(...r.probes.map((p) => Number(p.evidence['bytes sent'])))).toBeGreaterThan(8_000_000);
@@ -151,7 +151,7 @@ describe.concurrent('each probe fails a server with the bug it looks for', () =>
       'handshake.server-s1',
       'timestamps.viewer-timeline',
     ];
-    expect(PROBES.map((p) => p.id).filter((id) => !covered.has(id) && !infoOnly.includes(id))).toEqual([]);
+    expect(DEFAULT_PROBES.map((p) => p.id).filter((id) => !covered.has(id) && !infoOnly.includes(id))).toEqual([]);
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseRtmpUrl } from '../../../src/client/url.js';
 import { UsageError } from '../../../src/input/usage-error.js';
 import { ProbeContext } from '../../../src/lab/probe/context.js';
-import { PROBES, selectProbes } from '../../../src/lab/probe/list.js';
+import { DEFAULT_PROBES, PROBES, selectProbes } from '../../../src/lab/probe/list.js';
 import { probeServer } from '../../../src/lab/probe/runner.js';
 import { PROBE_GROUPS } from '../../../src/results/probe.js';
 import { scriptedServer, silentServer } from '../../helpers/scripted-server.js';
@@ -57,7 +57,7 @@ describe('probing servers that cannot be probed', () => {
     try {
       const r = await probeServer(silent.url, { waitMs: 400 });
       expect(r.unreachable).toBeNull();
-      expect(r.probes).toHaveLength(PROBES.length);
+      expect(r.probes).toHaveLength(DEFAULT_PROBES.length);
       const byId = Object.fromEntries(r.probes.map((p) => [p.id, p]));
       expect(byId['handshake.simple']).toMatchObject({
         result: 'fail',

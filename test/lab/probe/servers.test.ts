@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PROBES } from '../../../src/lab/probe/list.js';
+import { DEFAULT_PROBES } from '../../../src/lab/probe/list.js';
 import { probeTarget } from '../../../src/lab/probe/targets.js';
 import { serverAvailability, type ServerKind } from '../../../src/proc/servers.js';
 import type { ProbeReport } from '../../../src/results/probe.js';
@@ -24,7 +24,7 @@ describe('the built-in server', () => {
   it('passes every probe (info probes aside) and reports its chunk stream limit', async () => {
     const r = await probeTarget({ kind: 'start', server: 'builtin' });
     expect(r.unreachable).toBeNull();
-    expect(r.probes).toHaveLength(PROBES.length);
+    expect(r.probes).toHaveLength(DEFAULT_PROBES.length);
     expect(
       r.probes.filter((p) => p.result !== 'pass' && p.result !== 'info').map((p) => `${p.id}: ${p.result} ${p.detail}`),
     ).toEqual([]);

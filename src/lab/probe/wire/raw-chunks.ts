@@ -88,3 +88,14 @@ export function interleave(chunkLists: readonly Buffer[][]): Buffer[] {
   for (let i = 0; i < longest; i++) for (const l of chunkLists) if (i < l.length) out.push(l[i]!);
   return out;
 }
+
+/**
+ * The first chunk's header of a message of `length` bytes (fmt 0, timestamp 0), without any of
+ * its payload: what a peer sends to make a server expect `length` bytes on chunk stream `csid`.
+ */
+export function declaredHeader(csid: number, typeId: number, length: number, streamId = 0): Buffer {
+  if (length > MAX_MESSAGE_LENGTH_FIELD) throw new RangeError(`${length} does not fit the 24-bit length field`);
+  const sid = Buffer.allocUnsafe(4);
+  sid.writeUInt32LE(streamId >>> 0, 0);
+  return Buffer.concat([basicHeader(0, csid), u24(0), u24(length), Buffer.from([typeId]), sid]);
+}
