@@ -133,9 +133,32 @@ export class RtmpServer {
         await this.close();
         throw new UsageError(`cannot read the TLS certificate or key: ${(e as Error).message}`);
       }
+      // A TLS handshake gets the RTMP handshake's time in all (Node's handshakeTimeout is an idle
+      // timeout, which a peer sending a byte a second never meets), and connections still in it
+      // count against maxConnections with the others.
+      const inHandshake = new Map<string, NodeJS.Timeout>();
+      const peer = (s: net.Socket) => `${s.remoteAddress}:${s.remotePort}`;
       const secure = tls.createServer({ cert, key, highWaterMark: SOCKET_HIGH_WATER_MARK } as tls.TlsOptions, (s) => {
+        clearTimeout(inHandshake.get(peer(s)));
+        inHandshake.delete(peer(s));
         s.setNoDelay(cfg.tcpNodelay);
         onSocket(s);
+      });
+      secure.maxConnections = cfg.maxConnections;
+      secure.on('connection', (raw: net.Socket) => {
+        const key = peer(raw);
+        const timer = setTimeout(() => {
+          inHandshake.delete(key);
+          raw.destroy();
+        }, cfg.handshakeTimeoutMs);
+        timer.unref();
+        inHandshake.set(key, timer);
+        raw.once('close', () => {
+          if (inHandshake.get(key) === timer) {
+            clearTimeout(timer);
+            inHandshake.delete(key);
+          }
+        });
       });
       secure.on('tlsClientError', (err) => this.logger.info('tls handshake failed', { error: err.message }));
       addresses.tlsPort = await listenOn(secure, cfg.host, cfg.tlsPort);

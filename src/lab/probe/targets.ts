@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseRtmpUrl } from '../../client/url.js';
 import { UsageError } from '../../input/usage-error.js';
 import { readScenarioFile, resolveScenarioPath } from '../../load/scenario-file.js';
@@ -11,6 +14,8 @@ import {
   type RunningServer,
   type ServerKind,
 } from '../../proc/servers.js';
+import { freePort } from '../../proc/port.js';
+import { runToEnd } from '../../proc/spawn.js';
 import type { ProbeComparison, ProbeReport } from '../../results/probe.js';
 import type { ServerSpec } from '../../results/scenario.js';
 import { countResults } from '../../results/probe.js';
@@ -136,6 +141,40 @@ export async function probeTarget(spec: ProbeTargetSpec, opts: ProbeServerOption
 /** LL-HLS part length of a built-in server started for attacks (at most half its 2 s segments). */
 const LL_HLS_PART_MS = 500;
 
+/**
+ * A self-signed certificate for the RTMPS endpoint of a built-in server started for attacks (the
+ * TLS attacks need one), made with openssl in a folder of its own; null without openssl.
+ */
+async function selfSignedCertificate(): Promise<{ dir: string; cert: string; key: string } | null> {
+  const dir = mkdtempSync(join(tmpdir(), 'rtmpbench-probe-tls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  try {
+    const r = await runToEnd('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+    ]);
+    if (r.code === 0) return { dir, cert, key };
+  } catch {
+    // no openssl: the TLS attacks are n/a
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return null;
+}
+
 /** Starts the target's server (with its HTTP outputs for attacks), probes it, stops it. */
 async function probeStarted(
   spec: Exclude<ProbeTargetSpec, { kind: 'url' }>,
@@ -144,18 +183,31 @@ async function probeStarted(
 ): Promise<ProbeReport> {
   let server: RunningServer;
   const name = spec.kind === 'start' ? spec.server : spec.name;
+  // The built-in server started for attacks offers RTMPS too (a self-signed certificate), so the TLS attacks run.
+  const builtinAttacked = attacks && spec.kind === 'start' && spec.server === 'builtin';
+  const tls = builtinAttacked ? await selfSignedCertificate() : null;
+  const tlsPort = tls !== null ? await freePort() : null;
   try {
     if (spec.kind === 'start')
       server = await startServer(spec.server, {
         http: attacks,
         // The built-in server's playlists block reloads with LL-HLS parts: the held LL-HLS requests attack that.
-        ...(attacks && spec.server === 'builtin' ? { builtinArgs: ['--hls-part-ms', String(LL_HLS_PART_MS)] } : {}),
+        ...(builtinAttacked
+          ? {
+              builtinArgs: [
+                '--hls-part-ms',
+                String(LL_HLS_PART_MS),
+                ...(tls !== null ? ['--tls-port', String(tlsPort), '--tls-cert', tls.cert, '--tls-key', tls.key] : []),
+              ],
+            }
+          : {}),
       });
     else {
       const u = parseRtmpUrl(spec.url);
       server = await startCommand(spec, u.host, u.port);
     }
   } catch (e) {
+    if (tls !== null) rmSync(tls.dir, { recursive: true, force: true });
     if (!(e instanceof ServerStartError)) throw e;
     return unreachableReport(
       spec.kind === 'command' ? spec.url : spec.server,
@@ -171,12 +223,14 @@ async function probeStarted(
       ...(server.playUrls.hls !== undefined ? { hls: server.playUrls.hls } : {}),
       ...(server.kind === 'builtin' && server.playUrls.hls !== undefined ? { 'll-hls': server.playUrls.hls } : {}),
     },
+    ...(tlsPort !== null ? { tls: { url: parseRtmpUrl(`rtmps://127.0.0.1:${tlsPort}/live`), insecure: true } } : {}),
     ...opts.attack,
   };
   try {
     return await probeServer(server.url, { ...opts, name, attack });
   } finally {
     await server.stop();
+    if (tls !== null) rmSync(tls.dir, { recursive: true, force: true });
   }
 }
 

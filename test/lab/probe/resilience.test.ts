@@ -94,7 +94,19 @@ describe('against the built-in server (RTMP, RTMPS, HTTP-FLV, HLS and LL-HLS)', 
     const tlsPort = await freePort();
     const server = await startServer('builtin', {
       http: true,
-      builtinArgs: ['--tls-port', String(tlsPort), '--tls-cert', cert, '--tls-key', key, '--hls-part-ms', '500'],
+      builtinArgs: [
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert',
+        cert,
+        '--tls-key',
+        key,
+        '--hls-part-ms',
+        '500',
+        // Shorter than the attacks: handshakes that never finish (RTMP or TLS) are closed during them.
+        '--handshake-timeout-ms',
+        '300',
+      ],
     });
     const settings = { connections: 24, durationMs: 500, settleMs: 100, rssBoundBytes: 48 * MB };
     try {
@@ -118,6 +130,8 @@ describe('against the built-in server (RTMP, RTMPS, HTTP-FLV, HLS and LL-HLS)', 
       expect(r.probes.filter((p) => p.result !== 'pass').map((p) => `${p.id}: ${p.detail}`)).toEqual([]);
       // Garbage after connect is a protocol error: the server closes those connections.
       expect(byId['resilience.garbage-after-connect']!.evidence.response).toBe('closed');
+      // TLS handshakes fed a byte at a time are closed at the handshake timeout, however they trickle.
+      expect(byId['resilience.slow-tls-handshake']!.evidence.response).toBe('closed');
       // Commands whose answers are never read: closed once the answers pass twice maxQueuedBytes.
       expect(byId['resilience.command-flood']!.evidence.response).toBe('closed');
       expect(byId['resilience.tls-flood']!.detail).toMatch(/\d+ TLS handshakes completed/);
