@@ -9,7 +9,9 @@
  *   npm run bench:browsers [-- --source clip.flv] [--rounds 2] [--out DIR] [--from results/…-compare-browser-agreement]
  *
  * Without --source it makes a clip with ffmpeg (60 s, 640x360 at 30 fps, a keyframe a second,
- * 1 Mbit/s H.264 and AAC). --from reads a comparison already made instead of running one.
+ * 1 Mbit/s H.264 and AAC). --from reads a comparison already made instead of running one; a
+ * comparison of bench/browser-llhls.yaml (hls.js in lowLatencyMode beside simulated viewers that
+ * speak LL-HLS) gives the LL-HLS rows instead of the HLS ones.
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,28 +44,75 @@ const browser = (s: RunSummary, key: string) => {
   return b !== undefined && b.viewersPlaying > 0 ? b : null;
 };
 
+/**
+ * Whether the run's simulated HLS viewers spoke LL-HLS: a run with hls.js in lowLatencyMode beside
+ * them (bench/browser-llhls.yaml) serves parts, and its simulated viewers are compared with that.
+ */
+const lowLatency = (s: RunSummary) => s.browser?.llHls !== undefined;
+
+/** The simulated HLS viewers' figure, when they played what hls.js in this mode played. */
+const simHls = (s: RunSummary, ll: boolean, m: 'playout' | 'firstFrame', p: 'p50' | 'p99') =>
+  lowLatency(s) === ll ? group(s, 'simHls', m, p) : null;
+
 /** The figures compared: the simulation's against the real player's, per delivery. */
 function pairs(server: string): Pair[] {
+  const ll: Pair[] = [
+    {
+      server,
+      delivery: 'LL-HLS',
+      figure: 'latency at playout p50 (ms)',
+      simulated: (s) => simHls(s, true, 'playout', 'p50'),
+      browser: (s) => browser(s, 'llHls')?.latencyP50Ms ?? null,
+    },
+    {
+      server,
+      delivery: 'LL-HLS',
+      figure: 'latency at playout p99 (ms)',
+      simulated: (s) => simHls(s, true, 'playout', 'p99'),
+      browser: (s) => browser(s, 'llHls')?.latencyP99Ms ?? null,
+    },
+    {
+      server,
+      delivery: 'LL-HLS',
+      figure: 'first frame p50 (ms)',
+      simulated: (s) => simHls(s, true, 'firstFrame', 'p50'),
+      browser: (s) => browser(s, 'llHls')?.firstFrameP50Ms ?? null,
+    },
+    {
+      server,
+      delivery: 'LL-HLS',
+      figure: "hls.js's own latency estimate p50 (ms)",
+      simulated: () => null,
+      browser: (s) => browser(s, 'llHls')?.playerEstimateP50Ms ?? null,
+    },
+    {
+      server,
+      delivery: 'LL-HLS',
+      figure: 'media time shown per second of the clock',
+      simulated: () => null,
+      browser: (s) => browser(s, 'llHls')?.mediaRate ?? null,
+    },
+  ];
   const hls: Pair[] = [
     {
       server,
       delivery: 'HLS',
       figure: 'latency at playout p50 (ms)',
-      simulated: (s) => group(s, 'simHls', 'playout', 'p50'),
+      simulated: (s) => simHls(s, false, 'playout', 'p50'),
       browser: (s) => browser(s, 'hls')?.latencyP50Ms ?? null,
     },
     {
       server,
       delivery: 'HLS',
       figure: 'latency at playout p99 (ms)',
-      simulated: (s) => group(s, 'simHls', 'playout', 'p99'),
+      simulated: (s) => simHls(s, false, 'playout', 'p99'),
       browser: (s) => browser(s, 'hls')?.latencyP99Ms ?? null,
     },
     {
       server,
       delivery: 'HLS',
       figure: 'first frame p50 (ms)',
-      simulated: (s) => group(s, 'simHls', 'firstFrame', 'p50'),
+      simulated: (s) => simHls(s, false, 'firstFrame', 'p50'),
       browser: (s) => browser(s, 'hls')?.firstFrameP50Ms ?? null,
     },
     {
@@ -125,7 +174,7 @@ function pairs(server: string): Pair[] {
       browser: (s) => browser(s, 'httpFlv')?.bufferP50Ms ?? null,
     },
   ];
-  return [...hls, ...flv];
+  return [...hls, ...ll, ...flv];
 }
 
 function stats(values: (number | null)[]): { mean: number; min: number; max: number } | null {
@@ -135,11 +184,9 @@ function stats(values: (number | null)[]): { mean: number; min: number; max: num
 }
 
 const cell = (s: { mean: number; min: number; max: number } | null) =>
-  s === null
-    ? '-'
-    : s.min === s.max
-      ? s.mean.toFixed(0)
-      : `${s.mean.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
+  s === null ? '-' : s.min === s.max ? fmt(s.mean) : `${fmt(s.mean)} (${fmt(s.min)}–${fmt(s.max)})`;
+/** Milliseconds whole; a rate (about 1) to four places. */
+const fmt = (v: number) => (Math.abs(v) < 2 && !Number.isInteger(v) ? v.toFixed(4) : v.toFixed(0));
 
 async function makeClip(): Promise<string> {
   const path = join(tmpdir(), 'rtmpbench-agreement-clip.flv');

@@ -6,6 +6,10 @@
  * maxLiveSyncPlaybackRate is 1), so a viewer that fell behind stays behind. Across a
  * discontinuity, or a jump over segments that left the playlist, the next segment plays
  * right after the last one (timestamps are not continuous there).
+ *
+ * A player that starts at a point inside the media (LL-HLS: hold-back behind the live edge, loaded
+ * from the keyframe before it) starts its clock when the segment or part holding that point is in,
+ * showing that point first; the units before it are loaded only to be decoded up to the point.
  */
 export class PlayoutClock {
   /** Monotonic µs at which media time `anchorMediaMs` plays. */
@@ -15,6 +19,8 @@ export class PlayoutClock {
   private nextStartUs = 0;
   /** Media the first segment holds before the point playback starts at, ms. */
   private seekMs = 0;
+  /** Media time of the start point, until the unit holding it is in (-1: started, or no point). */
+  private pendingStartMs = -1;
   rebuffers = 0;
   rebufferUs = 0;
 
@@ -23,8 +29,9 @@ export class PlayoutClock {
   }
 
   /**
-   * Playback starts `ms` into the first segment rather than at its first frame (a player that
-   * loads from a keyframe before its start point and seeks to the point, as hls.js does).
+   * Playback starts `ms` into the first unit's media rather than at its first frame, when the unit
+   * holding that point is in (a player that loads from a keyframe before its start point and
+   * seeks to the point, as hls.js does: it cannot show the point before it has the frame).
    */
   seekIntoFirst(ms: number): void {
     if (this.anchorUs < 0) this.seekMs = ms;
@@ -38,6 +45,14 @@ export class PlayoutClock {
     if (this.anchorUs < 0) {
       this.anchorUs = arrivalUs;
       this.anchorMediaMs = firstPtsMs + this.seekMs;
+      if (firstPtsMs + durationS * 1000 <= this.anchorMediaMs) this.pendingStartMs = this.anchorMediaMs;
+    } else if (this.pendingStartMs >= 0) {
+      // Loaded to be decoded up to the start point; the unit holding it starts the clock there.
+      if (!continuous || firstPtsMs + durationS * 1000 > this.pendingStartMs) {
+        this.anchorUs = arrivalUs;
+        this.anchorMediaMs = continuous ? this.pendingStartMs : firstPtsMs;
+        this.pendingStartMs = -1;
+      }
     } else if (!continuous) {
       this.anchorUs = Math.max(arrivalUs, this.nextStartUs);
       this.anchorMediaMs = firstPtsMs;

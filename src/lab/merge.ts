@@ -189,6 +189,8 @@ const BROWSER_SUMS = [
   'decoded',
   'kbpsSum',
   'kbpsViewers',
+  'playedClockMs',
+  'playedMediaMs',
 ] as const satisfies readonly (keyof BrowserGroupTotals)[];
 
 /**
@@ -214,7 +216,7 @@ function mergeBrowsers(runs: readonly LoadedRun[], warnings: string[]): BrowserD
         groups[name] = { ...g, errors: [...g.errors] };
         continue;
       }
-      for (const k of BROWSER_SUMS) into[k] += g[k];
+      for (const k of BROWSER_SUMS) into[k] = (into[k] ?? 0) + (g[k] ?? 0);
       into.clockBoundUs = Math.max(into.clockBoundUs, g.clockBoundUs);
       into.errors = [...new Set([...into.errors, ...g.errors])].slice(0, MAX_BROWSER_ERRORS);
     }

@@ -28,6 +28,13 @@ export interface BrowserGroupTotals {
   /** The viewers' kbit/s added up, and how many viewers had a rate: their mean is the figure. */
   kbpsSum: number;
   kbpsViewers: number;
+  /**
+   * Page time between consecutive rendered frames of one timeline, and the media time they
+   * advanced, added up (ms; absent from runs made before they were counted): their ratio is the
+   * pace of the players' media clock.
+   */
+  playedClockMs?: number;
+  playedMediaMs?: number;
   clockBoundUs: number;
   errors: string[];
 }
@@ -87,6 +94,7 @@ export function browserFigures(
       firstFrameP50Ms: at('firstFrame', 50),
       firstFrameMaxMs: at('firstFrame', 100),
       startHoldP50Ms: at('startHold', 50),
+      mediaRate: g.playedClockMs ? Math.round(((g.playedMediaMs ?? 0) / g.playedClockMs) * 1e4) / 1e4 : 0,
       bufferP50Ms: at('buffer', 50),
       playerEstimateP50Ms: at('playerEstimate', 50),
       latencyP50Ms: at('latency', 50),

@@ -287,6 +287,13 @@ export const BROWSER_FIGURES = {
     description:
       'how long the player showed its first frame before its media clock ran (the buffer it waited for), p50',
   },
+  mediaRate: {
+    kind: 'plain',
+    better: 'higher',
+    description:
+      "media time the players showed per second of the clock, from each one's first rendered frame to its last " +
+      '(stalls included): 1 keeps a player as far behind live as it started; 0.99 falls behind 0.6 s a minute',
+  },
   latencyP50Ms: {
     kind: 'ms',
     better: 'lower',

@@ -57,6 +57,36 @@ describe('PlayoutClock', () => {
     expect(p.at(2040)).toBe(3_640_000);
   });
 
+  it('starts at a point past the first part when the part holding it is in, with no rebuffer', () => {
+    // LL-HLS: 200 ms parts from the keyframe at 5000 ms; the start point is 800 ms in (part 4).
+    const p = new PlayoutClock();
+    p.seekIntoFirst(800);
+    p.beginSegment(5000, 0.2, 1_000_000, true);
+    p.beginSegment(5200, 0.2, 1_020_000, true);
+    p.beginSegment(5400, 0.2, 1_040_000, true);
+    p.beginSegment(5600, 0.2, 1_060_000, true);
+    expect(p.rebuffers).toBe(0);
+    p.beginSegment(5800, 0.2, 1_080_000, true); // holds 5800: the clock starts at its arrival
+    expect(p.at(5800)).toBe(1_080_000);
+    expect(p.at(5900)).toBe(1_180_000);
+    // The next part, on time: same clock; late: a rebuffer as usual.
+    p.beginSegment(6000, 0.2, 1_200_000, true);
+    expect(p.at(6000)).toBe(1_280_000);
+    p.beginSegment(6200, 0.2, 1_600_000, true); // due at 1.48 s
+    expect(p.rebuffers).toBe(1);
+    expect(p.rebufferUs).toBe(120_000);
+  });
+
+  it('starts at once when the first part holds the start point', () => {
+    const p = new PlayoutClock();
+    p.seekIntoFirst(150);
+    p.beginSegment(5000, 0.2, 1_000_000, true);
+    expect(p.at(5150)).toBe(1_000_000);
+    p.beginSegment(5200, 0.2, 1_010_000, true);
+    expect(p.at(5200)).toBe(1_050_000);
+    expect(p.rebuffers).toBe(0);
+  });
+
   it('plays a segment after a discontinuity right after the previous one, whatever its timestamps', () => {
     const p = new PlayoutClock();
     p.beginSegment(0, 2, 1_000_000, true);

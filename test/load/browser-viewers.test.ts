@@ -87,6 +87,7 @@ describe.skipIf(!ready)('browser viewers (hls.js, mpegts.js in Chromium)', () =>
     expectPlayedWithMarks(b.hls, 0.95);
     expectPlayedWithMarks(b.llHls, 0.95);
     expect(b.llHls!.playerEstimateP50Ms).toBeGreaterThan(0);
+    expect(b.llHls!.mediaRate).toBeGreaterThan(0);
     // mpegts.js drops the SEI it parses before its remuxer has a timestamp base (the GOP the
     // server sends at once on joining): those first frames render unmatched.
     expectPlayedWithMarks(b.httpFlv, 0.6);
@@ -178,6 +179,11 @@ describe.skipIf(!ready)('browser viewers (hls.js, mpegts.js in Chromium)', () =>
       expect(m.renderedFrames).toBe(a!.rendered + b!.rendered);
       expect(m.markedShare).toBe(Math.round(((a!.marked + b!.marked) / (a!.rendered + b!.rendered)) * 1e4) / 1e4);
       expect(m.clockBoundUs).toBe(Math.max(a!.clockBoundUs, b!.clockBoundUs));
+      // The media clock's pace: media time over page time, each summed over the viewers.
+      expect(a!.playedClockMs).toBeGreaterThan(0);
+      expect(m.mediaRate).toBe(
+        Math.round(((a!.playedMediaMs! + b!.playedMediaMs!) / (a!.playedClockMs! + b!.playedClockMs!)) * 1e4) / 1e4,
+      );
       // Cost: each machine's CPU over the viewers' time, and memory over the viewers, added up.
       const machines = runs.flatMap((r) => r.counters!.browser!.machines);
       const sum = (f: (x: (typeof machines)[number]) => number) => machines.reduce((t, x) => t + f(x), 0);

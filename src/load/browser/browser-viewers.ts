@@ -100,6 +100,7 @@ class Viewer {
   private timelineUs: number | null = null;
   private readonly firstOffsets: number[] = [];
   private lastMediaMs = -Infinity;
+  private lastShownMs = -1;
   /** The first rendered frame (page ms shown, media ms), until the second tells when the clock ran. */
   private first: [number, number] | null = null;
   private held = false;
@@ -148,7 +149,14 @@ class Viewer {
       recordUs(g.h.startHold, (shownMs - (mediaMs - this.first[1]) - this.first[0]) * 1000);
     }
     if (mediaMs < this.lastMediaMs || mediaMs > this.lastMediaMs + TIMELINE_JUMP_MS) this.newTimeline(g);
+    else if (this.lastShownMs >= 0 && shownMs > this.lastShownMs) {
+      // The media clock's pace against the page's, stalls included (a jump or a seek is not play).
+      const tot = g.totals;
+      tot.playedClockMs = (tot.playedClockMs ?? 0) + shownMs - this.lastShownMs;
+      tot.playedMediaMs = (tot.playedMediaMs ?? 0) + mediaMs - this.lastMediaMs;
+    }
     this.lastMediaMs = mediaMs;
+    this.lastShownMs = shownMs;
     if (markUs < 0) return;
     g.totals.marked++;
     recordUs(g.h.buffer, (shownMs - parsedMs) * 1000);
@@ -319,6 +327,8 @@ export class BrowserViewers {
           decoded: 0,
           kbpsSum: 0,
           kbpsViewers: 0,
+          playedClockMs: 0,
+          playedMediaMs: 0,
           clockBoundUs: 0,
           errors: [],
         },
