@@ -1,4 +1,4 @@
-import type { ByteRange, InitSection, MediaPlaylist } from '../media/m3u8.js';
+import type { ByteRange, InitSection, MediaPlaylist, MediaSegment, PartialSegment } from '../media/m3u8.js';
 
 /**
  * Where an LL-HLS player stands in a playlist of segments and their parts, and what it fetches
@@ -100,35 +100,14 @@ export function unitAt(
   for (;;) {
     const seg = segments[msn - first];
     if (seg === undefined) break;
-    if (seg.parts.length === 0 && part === 0) {
-      const unit: HlsUnit = {
-        msn,
-        part: -1,
-        uri: seg.uri,
-        durationS: seg.durationS,
-        independent: true,
-        discontinuity: seg.discontinuity,
-        byteRange: seg.byteRange,
-        map: seg.map,
-        hinted: false,
-      };
-      return { unit, pos: { msn, part }, skipped };
-    }
+    if (seg.parts.length === 0 && part === 0) return { unit: segmentUnit(seg), pos: { msn, part }, skipped };
     const x = seg.parts[part];
-    if (x !== undefined) {
-      const unit: HlsUnit = {
-        msn,
-        part,
-        uri: x.uri,
-        durationS: x.durationS,
-        independent: x.independent,
-        discontinuity: part === 0 && seg.discontinuity,
-        byteRange: x.byteRange,
-        map: seg.map,
-        hinted: false,
+    if (x !== undefined)
+      return {
+        unit: partUnit(msn, part, x, part === 0 && seg.discontinuity, seg.map),
+        pos: { msn, part },
+        skipped,
       };
-      return { unit, pos: { msn, part }, skipped };
-    }
     // Past this segment's last part (or into a segment listed whole): on to the next segment.
     msn++;
     part = 0;
@@ -136,20 +115,7 @@ export function unitAt(
   if (msn !== pendingMsn(p)) return null;
   const map = segments[segments.length - 1]?.map ?? null;
   const x = p.pendingParts[part];
-  if (x !== undefined) {
-    const unit: HlsUnit = {
-      msn,
-      part,
-      uri: x.uri,
-      durationS: x.durationS,
-      independent: x.independent,
-      discontinuity: false,
-      byteRange: x.byteRange,
-      map,
-      hinted: false,
-    };
-    return { unit, pos: { msn, part }, skipped };
-  }
+  if (x !== undefined) return { unit: partUnit(msn, part, x, false, map), pos: { msn, part }, skipped };
   const hint = hints && part === p.pendingParts.length ? p.preloadHints.find((h) => h.type === 'PART') : undefined;
   if (hint === undefined || hint.byteRangeStart !== null) return null;
   const unit: HlsUnit = {
@@ -164,6 +130,36 @@ export function unitAt(
     hinted: true,
   };
   return { unit, pos: { msn, part }, skipped };
+}
+
+/** A segment fetched whole. */
+export function segmentUnit(seg: MediaSegment): HlsUnit {
+  return {
+    msn: seg.msn,
+    part: -1,
+    uri: seg.uri,
+    durationS: seg.durationS,
+    independent: true,
+    discontinuity: seg.discontinuity,
+    byteRange: seg.byteRange,
+    map: seg.map,
+    hinted: false,
+  };
+}
+
+/** A listed part of segment `msn`. */
+function partUnit(msn: number, part: number, x: PartialSegment, discontinuity: boolean, map: HlsUnit['map']): HlsUnit {
+  return {
+    msn,
+    part,
+    uri: x.uri,
+    durationS: x.durationS,
+    independent: x.independent,
+    discontinuity,
+    byteRange: x.byteRange,
+    map,
+    hinted: false,
+  };
 }
 
 /** The position after a unit: its segment's next part, or the next segment after a whole one. */

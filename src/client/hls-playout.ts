@@ -45,7 +45,9 @@ export class PlayoutClock {
     if (this.anchorUs < 0) {
       this.anchorUs = arrivalUs;
       this.anchorMediaMs = firstPtsMs + this.seekMs;
-      if (firstPtsMs + durationS * 1000 <= this.anchorMediaMs) this.pendingStartMs = this.anchorMediaMs;
+      // A start point past this unit's end (never without one: a frame of no duration holds its own time).
+      if (this.seekMs > 0 && firstPtsMs + durationS * 1000 <= this.anchorMediaMs)
+        this.pendingStartMs = this.anchorMediaMs;
     } else if (this.pendingStartMs >= 0) {
       // Loaded to be decoded up to the start point; the unit holding it starts the clock there.
       if (!continuous || firstPtsMs + durationS * 1000 > this.pendingStartMs) {

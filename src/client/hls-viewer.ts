@@ -4,6 +4,7 @@ import { monotonicUs, type TimingMark } from '../media/timing-mark.js';
 import { ClientError, type ClientClose, type ClientFailure } from './errors.js';
 import {
   positionAfter,
+  segmentUnit,
   nextDirective,
   startPosition,
   unitAt,
@@ -441,42 +442,38 @@ export class HlsViewer implements Viewer {
       return;
     }
     this.downloading = true;
-    const unit: HlsUnit = {
-      msn: seg.msn,
-      part: -1,
-      uri: seg.uri,
-      durationS: seg.durationS,
-      independent: true,
-      discontinuity: seg.discontinuity,
-      byteRange: seg.byteRange,
-      map: seg.map,
-      hinted: false,
-    };
-    this.download(unit, seg.msn === this.lastMsn + 1 && !seg.discontinuity).then(
+    this.download(segmentUnit(seg), seg.msn === this.lastMsn + 1 && !seg.discontinuity).then(
       () => {
         this.downloading = false;
         this.segmentFailures = 0;
         this.nextMsn = seg.msn + 1;
         this.pump();
       },
-      (e: unknown) => {
-        this.downloading = false;
-        if (this.ended) return;
-        // No response (or an unreadable init section): skip the segment, as players do after
-        // their retries; give up after several in a row.
-        const f = e instanceof HttpFailure ? e : new HttpFailure('protocol', (e as Error).message);
-        if (++this.segmentFailures >= MAX_SEGMENT_FAILURES) {
-          this.end(
-            f.kind === 'local' ? 'closed' : f.kind,
-            `${this.segmentFailures} segments in a row failed, the last ${seg.uri}: ${f.message}`,
-          );
-          return;
-        }
-        this.stats.segmentErrors++;
-        this.nextMsn = seg.msn + 1;
-        this.pump();
-      },
+      (e: unknown) =>
+        this.skipFailed(e, 'segments', seg.uri, () => {
+          this.nextMsn = seg.msn + 1;
+        }),
     );
+  }
+
+  /**
+   * A unit that got no response (or an unreadable init section) is skipped, as players do after
+   * their retries (`skip` moves past it); several in a row end the viewer.
+   */
+  private skipFailed(e: unknown, what: 'segments' | 'parts', uri: string, skip: () => void): void {
+    this.downloading = false;
+    if (this.ended) return;
+    const f = e instanceof HttpFailure ? e : new HttpFailure('protocol', (e as Error).message);
+    if (++this.segmentFailures >= MAX_SEGMENT_FAILURES) {
+      this.end(
+        f.kind === 'local' ? 'closed' : f.kind,
+        `${this.segmentFailures} ${what} in a row failed, the last ${uri}: ${f.message}`,
+      );
+      return;
+    }
+    this.stats.segmentErrors++;
+    skip();
+    this.pump();
   }
 
   /** LL-HLS: downloads the next part (or segment) when it is listed, or hinted, and nothing is downloading. */
@@ -501,21 +498,10 @@ export class HlsViewer implements Viewer {
         else if (unit.hinted) this.hintsPaused = true;
         this.pump();
       },
-      (e: unknown) => {
-        this.downloading = false;
-        if (this.ended) return;
-        const f = e instanceof HttpFailure ? e : new HttpFailure('protocol', (e as Error).message);
-        if (++this.segmentFailures >= MAX_SEGMENT_FAILURES) {
-          this.end(
-            f.kind === 'local' ? 'closed' : f.kind,
-            `${this.segmentFailures} parts in a row failed, the last ${unit.uri}: ${f.message}`,
-          );
-          return;
-        }
-        this.stats.segmentErrors++;
-        this.pos = positionAfter(unit);
-        this.pump();
-      },
+      (e: unknown) =>
+        this.skipFailed(e, 'parts', unit.uri, () => {
+          this.pos = positionAfter(unit);
+        }),
     );
   }
 

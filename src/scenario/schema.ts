@@ -40,6 +40,11 @@ const playUrl = z
   )
   .refine((u) => u.includes('{stream}'), 'must name the stream: {stream}');
 
+/** A viewer group's URL template. */
+const groupUrl = playUrl
+  .optional()
+  .describe("URL template ({host}, {port}, {httpPort}, {app}, {stream}); default: the built-in server's path");
+
 const stageSchema = z
   .object({
     duration: duration()
@@ -230,11 +235,7 @@ function scenarioFields(checks: ExpressionChecks) {
                 perStream: count.describe(
                   "Viewers of this group per stream at the run's peak (they follow the stages in proportion).",
                 ),
-                url: playUrl
-                  .optional()
-                  .describe(
-                    "URL template ({host}, {port}, {httpPort}, {app}, {stream}); default: the built-in server's path",
-                  ),
+                url: groupUrl,
                 name: groupName
                   .optional()
                   .describe("Reports this group's latencies apart under this name (byGroup in the summary)."),
@@ -262,11 +263,7 @@ function scenarioFields(checks: ExpressionChecks) {
                   .refine((v) => v > 0, 'a group of browser viewers has viewers')
                   .default(1)
                   .describe('Browser viewers of this group per stream (each a page of headless Chromium).'),
-                url: playUrl
-                  .optional()
-                  .describe(
-                    "URL template ({host}, {port}, {httpPort}, {app}, {stream}); default: the built-in server's path",
-                  ),
+                url: groupUrl,
                 name: groupName
                   .optional()
                   .describe('Reports this group under this name (default: PROTOCOL, as in browser.hls).'),

@@ -1,6 +1,17 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
+import { run, type RunResult } from '../../bench/lib/proc.js';
+
 export { run, testSourceArgs, type RunResult } from '../../bench/lib/proc.js';
+
+/** ffmpeg publishing a media file to an RTMP URL in real time (-re), its streams copied, as a live encoder would. */
+export function publishFile(path: string, url: string, timeoutMs = 60_000): Promise<RunResult> {
+  return run(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-re', '-i', path, '-c', 'copy', '-f', 'flv', url],
+    timeoutMs,
+  );
+}
 
 const cache = new Map<string, boolean>();
 

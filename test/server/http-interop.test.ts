@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parseFlv } from '../../src/media/flv-file.js';
 import { parsePlaylist, type MediaPlaylist } from '../../src/media/m3u8.js';
-import { hasTool, run, testSourceArgs } from '../helpers/tools.js';
+import { hasTool, run, testSourceArgs, publishFile } from '../helpers/tools.js';
 import { startServer, waitFor } from '../helpers/server.js';
 
 /**
@@ -67,23 +67,7 @@ describe.skipIf(!ready)('the built-in server over HTTP with ffmpeg and ffprobe',
     const http = `http://127.0.0.1:${srv.addresses.httpPort}`;
     const flvOut = join(work, 'http.flv');
     try {
-      const publisher = run(
-        'ffmpeg',
-        [
-          '-hide_banner',
-          '-loglevel',
-          'error',
-          '-re',
-          '-i',
-          clip,
-          '-c',
-          'copy',
-          '-f',
-          'flv',
-          `rtmp://127.0.0.1:${srv.port}/live/clip`,
-        ],
-        60_000,
-      );
+      const publisher = publishFile(clip, `rtmp://127.0.0.1:${srv.port}/live/clip`);
       await waitFor(() => srv.server.getStats().publishers === 1, 10_000, 'the publisher');
       // Both join within the first GOP (2 s): the GOP cache starts them at the first frame.
       const reader = run(
@@ -171,23 +155,7 @@ describe.skipIf(!ready)('the built-in server over HTTP with ffmpeg and ffprobe',
     const url = `http://127.0.0.1:${srv.addresses.httpPort}/live/clip/index.m3u8`;
     const out = join(work, 'live.ts');
     try {
-      const publisher = run(
-        'ffmpeg',
-        [
-          '-hide_banner',
-          '-loglevel',
-          'error',
-          '-re',
-          '-i',
-          clip,
-          '-c',
-          'copy',
-          '-f',
-          'flv',
-          `rtmp://127.0.0.1:${srv.port}/live/clip`,
-        ],
-        60_000,
-      );
+      const publisher = publishFile(clip, `rtmp://127.0.0.1:${srv.port}/live/clip`);
       await waitFor(() => srv.server.getStats().streams.some((s) => s.videoFramesIn > 10), 10_000, 'the first frames');
       // The first request starts the muxing (from the GOP cache) and waits for the first segment.
       const reader = await run(

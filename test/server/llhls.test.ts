@@ -7,7 +7,7 @@ import { SegmentFrames } from '../../src/client/hls-segment.js';
 import { HlsViewer, type HlsRequestKind } from '../../src/client/hls-viewer.js';
 import { parsePlaylist, type MediaPlaylist } from '../../src/media/m3u8.js';
 import { publish } from '../helpers/media.js';
-import { hasTool, run, testSourceArgs } from '../helpers/tools.js';
+import { hasTool, run, testSourceArgs, publishFile } from '../helpers/tools.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 
 /**
@@ -90,23 +90,7 @@ beforeAll(async () => {
     hlsMaxHeldRequests: 1000,
   });
   base = `http://127.0.0.1:${srv.addresses.httpPort}`;
-  publisher = run(
-    'ffmpeg',
-    [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-re',
-      '-i',
-      clip,
-      '-c',
-      'copy',
-      '-f',
-      'flv',
-      `rtmp://127.0.0.1:${srv.port}/live/clip`,
-    ],
-    60_000,
-  );
+  publisher = publishFile(clip, `rtmp://127.0.0.1:${srv.port}/live/clip`);
   await waitFor(() => srv.server.getStats().publishers === 1, 10_000, 'the publisher');
 }, 60_000);
 

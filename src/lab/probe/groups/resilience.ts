@@ -87,14 +87,7 @@ export function slowHandshake(ctx: ProbeContext): Promise<ProbeVerdict> {
       c.write(Buffer.concat([Buffer.from([RTMP_VERSION]), randomBytes(100)]));
       conns.push(c);
     });
-    await trickle(
-      a,
-      (i) => {
-        const c = conns[i]!;
-        if (!c.closed) c.write(randomBytes(1));
-      },
-      () => conns.length,
-    );
+    await trickleBytes(a, conns);
     return undefined;
   });
 }
@@ -125,16 +118,21 @@ export async function slowTlsHandshake(ctx: ProbeContext): Promise<ProbeVerdict>
       c.write(hello);
       conns.push(c);
     });
-    await trickle(
-      a,
-      (i) => {
-        const c = conns[i]!;
-        if (!c.closed) c.write(randomBytes(1));
-      },
-      () => conns.length,
-    );
+    await trickleBytes(a, conns);
     return undefined;
   });
+}
+
+/** A random byte a second on every connection still open, until the attack stops. */
+function trickleBytes(a: Attack, conns: readonly ProbeConnection[]): Promise<void> {
+  return trickle(
+    a,
+    (i) => {
+      const c = conns[i]!;
+      if (!c.closed) c.write(randomBytes(1));
+    },
+    () => conns.length,
+  );
 }
 
 /** Calls `each(i)` for every connection once a second until the attack stops. */
