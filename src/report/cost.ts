@@ -27,8 +27,10 @@ export function costLines(s: RunSummary): string[] {
         : `write calls: ${n(c.writeCalls)} carrying ${((c.writeCoverage ?? 0) * 100).toFixed(0)}% of the bytes ` +
           'viewers received: this server sends with send/sendmsg, which /proc/PID/io does not count, so ' +
           'write calls per message are not known (--server-syscalls counts its sends)',
-    'write and read calls are those of the file layer (write, writev, read, readv... on any ' +
-      "descriptor); on loopback the viewers' TCP receive work runs in the sender's context, so the " +
-      "server's kernel time includes part of it",
+    (sys !== undefined
+      ? 'system calls counted by kind at their tracepoints (writes and sends on any descriptor)'
+      : 'write and read calls are those of the file layer (write, writev, read, readv... on any descriptor)') +
+      "; on loopback the viewers' TCP receive work runs in the sender's context, so the server's kernel " +
+      'time includes part of it',
   ];
 }
