@@ -1,37 +1,12 @@
-import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ClientConnection } from '../../src/client/connection.js';
 import { ChunkWriter, flattenEncoded } from '../../src/protocol/chunk-writer.js';
 import { connectCommand } from '../../src/protocol/commands.js';
-import { ClientHandshake } from '../../src/protocol/handshake.js';
 import type { CloseKind } from '../../src/server/close-reason.js';
 import { hex } from '../helpers/bytes.js';
+import { rawPeer } from '../helpers/raw-peer.js';
 import { play, publish, type CollectingPlayer, type RunningPublisher } from '../helpers/media.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
-
-/** A raw TCP peer: optionally completes the handshake, then writes whatever the test says. */
-async function rawPeer(port: number, handshake: boolean): Promise<{ socket: net.Socket; closed: Promise<void> }> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.on('error', () => {});
-  const closed = new Promise<void>((r) => socket.once('close', () => r()));
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  if (handshake) {
-    const hs = new ClientHandshake();
-    socket.write(hs.start());
-    await new Promise<void>((resolve) => {
-      const onData = (d: Buffer) => {
-        const step = hs.push(d);
-        for (const o of step.output) socket.write(o);
-        if (step.done) {
-          socket.off('data', onData);
-          resolve();
-        }
-      };
-      socket.on('data', onData);
-    });
-  }
-  return { socket, closed };
-}
 
 let srv: TestServer;
 let pub: RunningPublisher;

@@ -1,11 +1,11 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientConnection } from '../../src/client/connection.js';
-import { ClientHandshake } from '../../src/protocol/handshake.js';
 import type { CloseKind } from '../../src/server/close-reason.js';
 import { ReassemblyBudget, IntakeGate } from '../../src/server/intake.js';
 import { resolveServerConfig } from '../../src/server/config.js';
 import { play, publish, type CollectingPlayer, type RunningPublisher } from '../helpers/media.js';
+import { rawPeer } from '../helpers/raw-peer.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 
 /** A fmt-0 chunk header on chunk stream `csid` (2..63): what starts a message of `length` bytes. */
@@ -19,26 +19,7 @@ function header(csid: number, typeId: number, length: number, streamId = 0): Buf
 }
 
 /** A peer that completed the handshake and nothing more. */
-async function handshaken(port: number): Promise<{ socket: net.Socket; closed: Promise<void> }> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.on('error', () => {});
-  const closed = new Promise<void>((r) => socket.once('close', () => r()));
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  const hs = new ClientHandshake();
-  socket.write(hs.start());
-  await new Promise<void>((resolve) => {
-    const onData = (d: Buffer) => {
-      const step = hs.push(d);
-      for (const o of step.output) socket.write(o);
-      if (step.done) {
-        socket.off('data', onData);
-        resolve();
-      }
-    };
-    socket.on('data', onData);
-  });
-  return { socket, closed };
-}
+const handshaken = (port: number) => rawPeer(port, true);
 
 describe('IntakeGate', () => {
   const config = resolveServerConfig({ maxMessageBytes: 1024 * 1024, maxPartialBytes: 2 * 1024 * 1024 });
