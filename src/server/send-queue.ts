@@ -25,6 +25,12 @@ export interface SendQueueOptions {
   disconnectGraceMs: number;
   /** Called when the queue decides the player must go (policy `disconnect`). */
   onOverflow: (queuedBytes: number) => void;
+  /**
+   * Called when what waits for the peer passed twice `maxQueuedBytes` after a control message:
+   * those are never dropped, so a peer that keeps asking and never reads would hold its answers
+   * without bound (media alone stays under one `maxQueuedBytes`: the policy drops it first).
+   */
+  onUnreadReplies?: (queuedBytes: number) => void;
   /** Called on every drop, for the stream's counters. */
   onDrop: (msg: SharedMessage) => void;
   /** Messages to send before the next accepted keyframe after config was dropped. */
@@ -162,6 +168,8 @@ export class SendQueue {
     if (this.closed) return;
     this.accept(msg.retain());
     this.flush();
+    const queued = this.queuedBytes;
+    if (this.opts.policy !== 'none' && queued > 2 * this.opts.maxQueuedBytes) this.opts.onUnreadReplies?.(queued);
   }
 
   /** Queues a message the peer must get, without writing yet (the caller flushes). */

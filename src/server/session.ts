@@ -149,6 +149,8 @@ export class Session {
       disconnectGraceMs: cfg.disconnectGraceMs,
       onOverflow: (bytes) =>
         this.close(closeReason('slow-player', `${bytes} bytes queued over the ${cfg.maxQueuedBytes}-byte bound`)),
+      onUnreadReplies: (bytes) =>
+        this.close(closeReason('unread-replies', `${bytes} bytes waiting for a peer that does not read its answers`)),
       onDrop: (msg) => this.playedStream()?.countDrop(msg),
       pendingConfig: () => this.playedStream()?.configMessages() ?? [],
       burstBytes: cfg.burstBytes,
@@ -521,16 +523,6 @@ export class Session {
     const shared = this.encodeControl(msg);
     this.queue.sendControl(shared);
     shared.release();
-    // Control messages are never dropped, so a peer that keeps asking and never reads would
-    // hold the answers without bound; media alone stays under one maxQueuedBytes.
-    const cfg = this.ctx.config;
-    if (cfg.backpressure !== 'none' && this.queue.queuedBytes > 2 * cfg.maxQueuedBytes)
-      this.close(
-        closeReason(
-          'unread-replies',
-          `${this.queue.queuedBytes} bytes waiting for a peer that does not read its answers`,
-        ),
-      );
   }
 
   /** A control message in wire form (pooled; one reference, the caller's). */
