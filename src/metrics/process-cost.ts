@@ -17,17 +17,6 @@ import { clockTicks, eachGroupMember, F_CSTIME, F_CUTIME, F_PGRP, F_PPID, F_STIM
  *   (libuv, so Node, uses read, write and writev; nginx-rtmp sends with send and reads with recv).
  *   Reading another user's /proc/PID/io needs the right to trace it (root, or the same user).
  */
-export interface CostCounts {
-  userCpuSeconds: number;
-  kernelCpuSeconds: number;
-  voluntaryCtxSwitches: number;
-  involuntaryCtxSwitches: number;
-  writeCalls: number;
-  writeBytes: number;
-  readCalls: number;
-  readBytes: number;
-}
-
 const COST_COUNT_KEYS = [
   'userCpuSeconds',
   'kernelCpuSeconds',
@@ -37,7 +26,9 @@ const COST_COUNT_KEYS = [
   'writeBytes',
   'readCalls',
   'readBytes',
-] as const satisfies readonly (keyof CostCounts)[];
+] as const;
+
+export type CostCounts = Record<(typeof COST_COUNT_KEYS)[number], number>;
 
 /** A `key:  value` line of a /proc status or io file, or 0. */
 function field(text: string, key: string): number {
@@ -47,16 +38,7 @@ function field(text: string, key: string): number {
 }
 
 function zero(): CostCounts {
-  return {
-    userCpuSeconds: 0,
-    kernelCpuSeconds: 0,
-    voluntaryCtxSwitches: 0,
-    involuntaryCtxSwitches: 0,
-    writeCalls: 0,
-    writeBytes: 0,
-    readCalls: 0,
-    readBytes: 0,
-  };
+  return Object.fromEntries(COST_COUNT_KEYS.map((k) => [k, 0])) as CostCounts;
 }
 
 function addInto(into: CostCounts, c: CostCounts): void {
